@@ -1,0 +1,16 @@
+//! The SOAP runtime every component stands on.
+//!
+//! Generated code (see the `codegen` crate) implements [`Service`] for each WSDL portType's
+//! dispatcher and calls a [`Transport`] from each client stub; this crate supplies the
+//! envelopes, faults, security and HTTP around them.
+
+mod fault;
+mod service;
+
+pub use fault::{Fault, FaultCode};
+pub use service::{BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport};
+
+/// SOAP 1.1 envelope namespace.
+pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// SOAP 1.2 envelope namespace.
+pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";

@@ -1,0 +1,85 @@
+//! The seam between generated code and the runtime.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use xmlbind::{Element, ToXml, XmlError};
+
+use crate::fault::Fault;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the runtime knows of a request besides its Body.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The SOAPAction (SOAP 1.1 header or SOAP 1.2 `action` parameter), unquoted; `None` or
+    /// empty when the client sent none.
+    pub soap_action: Option<String>,
+    /// DER of the X.509 certificate whose signature over the Body was verified, if any.
+    pub signer_certificate: Option<Vec<u8>>,
+    /// `wsa:MessageID` of the request, when present.
+    pub message_id: Option<String>,
+}
+
+/// One operation of a portType, as the WSDL binding declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub name: &'static str,
+    pub soap_action: &'static str,
+    /// Namespace and local name of the request element (the Body's first child).
+    pub request: (&'static str, &'static str),
+    pub response: (&'static str, &'static str),
+}
+
+/// A typed response ready to be written into a reply Body.
+pub struct Reply {
+    pub namespace: &'static str,
+    pub local: &'static str,
+    pub body: Box<dyn ToXml + Send>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reply({{{}}}{})", self.namespace, self.local)
+    }
+}
+
+/// A SOAP service: implemented by the generated dispatcher of each portType.
+pub trait Service: Send + Sync + 'static {
+    /// Service name, as in the WSDL (`EucalyptusNC`).
+    fn name(&self) -> &'static str;
+
+    /// The WSDL document the service was generated from.
+    fn wsdl(&self) -> &'static str;
+
+    /// The operations, in WSDL order.
+    fn operations(&self) -> &'static [Operation];
+
+    /// Routes the Body's first child element to its operation and runs it.
+    fn call<'a>(&'a self, body: &'a Element, context: RequestContext) -> BoxFuture<'a, Result<Reply, Fault>>;
+}
+
+/// Why a client call did not produce a typed response.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the service answered with a fault: {0}")]
+    Fault(Fault),
+    #[error("transport failed: {0}")]
+    Transport(String),
+    #[error("reply failed security checks: {0}")]
+    Security(String),
+    #[error("reply could not be read: {0}")]
+    Xml(#[from] XmlError),
+    #[error("expected {expected} in the reply, found {found}")]
+    UnexpectedResponse { expected: String, found: String },
+}
+
+/// Sends one request Body and returns the reply Body's first child element; implemented by the
+/// HTTP client (and by in-process transports in tests).
+pub trait Transport: Send + Sync {
+    fn call<'a>(
+        &'a self,
+        operation: &'static Operation,
+        request: &'a (dyn ToXml + Sync),
+    ) -> BoxFuture<'a, Result<Element, ClientError>>;
+}

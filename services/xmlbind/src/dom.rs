@@ -1,0 +1,355 @@
+//! A small, immutable XML tree read from untrusted bytes.
+
+use std::sync::Arc;
+
+use xml::common::Position as _;
+use xml::reader::{ParserConfig, XmlEvent};
+
+use crate::error::{ErrorKind, XmlError};
+use crate::{XML_NS, XSI_NS};
+
+/// Bounds on what [`parse`] accepts, so that hostile input costs little memory and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    pub max_attributes: usize,
+    pub max_nodes: usize,
+    /// Longest text, comment, attribute value or name, in bytes.
+    pub max_text: usize,
+}
+
+impl Default for Limits {
+    /// Generous for any Eucalyptus message (the largest carry user data and console output).
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 << 20,
+            max_depth: 64,
+            max_attributes: 64,
+            max_nodes: 200_000,
+            max_text: 8 << 20,
+        }
+    }
+}
+
+/// Line and column (both from 1) in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// An expanded name: the namespace URI decides identity, the prefix is kept only because
+/// canonicalization must reproduce it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Name {
+    pub namespace: Option<String>,
+    pub local: String,
+    pub prefix: Option<String>,
+}
+
+impl Name {
+    pub fn is(&self, namespace: Option<&str>, local: &str) -> bool {
+        self.local == local && self.namespace.as_deref() == namespace
+    }
+
+    /// `{uri}local`, the form used in error messages.
+    pub fn expanded(&self) -> String {
+        expanded(self.namespace.as_deref(), self.local.as_str())
+    }
+}
+
+pub(crate) fn expanded(namespace: Option<&str>, local: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{{{ns}}}{local}"),
+        None => local.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: Name,
+    pub value: String,
+}
+
+/// The namespace bindings in scope at an element: `(prefix, uri)`, `None` for the default
+/// namespace, innermost binding last. Shared between elements that declare nothing new.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamespaceScope {
+    bindings: Vec<(Option<String>, String)>,
+}
+
+impl NamespaceScope {
+    /// The URI bound to `prefix`; `None` asks for the default namespace. An empty URI means
+    /// the default namespace was undeclared (`xmlns=""`).
+    pub fn resolve(&self, prefix: Option<&str>) -> Option<&str> {
+        if prefix == Some("xml") {
+            return Some(XML_NS);
+        }
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p.as_deref() == prefix)
+            .map(|(_, uri)| uri.as_str())
+    }
+
+    /// Every prefix in scope with its current URI, each prefix once, in first-declared order.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &str)> {
+        let mut seen: Vec<Option<&str>> = Vec::new();
+        let mut out = Vec::new();
+        for (p, _) in self.bindings.iter().rev() {
+            if !seen.contains(&p.as_deref()) {
+                seen.push(p.as_deref());
+                out.push((p.as_deref(), self.resolve(p.as_deref()).unwrap_or("")));
+            }
+        }
+        out.reverse();
+        out.into_iter()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Element(Element),
+    Text(String),
+    Comment(String),
+    ProcessingInstruction { target: String, data: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub name: Name,
+    /// Attributes other than namespace declarations, in document order.
+    pub attributes: Vec<Attribute>,
+    pub scope: Arc<NamespaceScope>,
+    pub children: Vec<Node>,
+    pub position: Position,
+}
+
+impl Element {
+    pub fn attribute(&self, namespace: Option<&str>, local: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.is(namespace, local))
+            .map(|a| a.value.as_str())
+    }
+
+    /// Child elements, skipping text, comments and processing instructions.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The first child element with this name.
+    pub fn child(&self, namespace: Option<&str>, local: &str) -> Option<&Element> {
+        self.elements().find(|e| e.name.is(namespace, local))
+    }
+
+    /// The concatenated text of this element, refusing child elements.
+    pub fn text(&self) -> Result<String, XmlError> {
+        let mut out = String::new();
+        for node in &self.children {
+            match node {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(_) => {
+                    return Err(XmlError::at(
+                        ErrorKind::NotSimpleContent(self.name.expanded()),
+                        self.position,
+                    ))
+                }
+                Node::Comment(_) | Node::ProcessingInstruction { .. } => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// True when the element carries `xsi:nil="true"` (or `"1"`).
+    pub fn is_nil(&self) -> bool {
+        matches!(self.attribute(Some(XSI_NS), "nil"), Some(v) if matches!(v.trim(), "true" | "1"))
+    }
+
+    /// Resolves a QName-valued attribute such as `xsi:type` against this element's scope.
+    pub fn qname_attribute(
+        &self,
+        namespace: Option<&str>,
+        local: &str,
+    ) -> Result<Option<(Option<String>, String)>, XmlError> {
+        let Some(value) = self.attribute(namespace, local) else {
+            return Ok(None);
+        };
+        let value = value.trim();
+        let (prefix, local) = match value.split_once(':') {
+            Some((p, l)) => (Some(p), l),
+            None => (None, value),
+        };
+        let uri = match self.scope.resolve(prefix) {
+            Some("") | None if prefix.is_none() => None,
+            Some(uri) => Some(uri.to_owned()),
+            None => {
+                return Err(XmlError::at(
+                    ErrorKind::UndeclaredPrefix(prefix.unwrap_or_default().to_owned()),
+                    self.position,
+                ))
+            }
+        };
+        Ok(Some((uri, local.to_owned())))
+    }
+}
+
+/// Parses a whole document, refusing DTDs and anything beyond `limits`. Comments and
+/// processing instructions inside the root element are kept (canonicalization needs to know
+/// of them); those outside it are dropped.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(ErrorKind::TooLarge { size: bytes.len(), limit: limits.max_bytes }.into());
+    }
+    let mut config = ParserConfig::new()
+        .trim_whitespace(false)
+        .whitespace_to_characters(true)
+        .cdata_to_characters(true)
+        .ignore_comments(false)
+        .coalesce_characters(true)
+        .ignore_root_level_whitespace(true);
+    config.max_attributes = limits.max_attributes;
+    config.max_attribute_length = limits.max_text;
+    config.max_data_length = limits.max_text;
+    config.max_name_length = 1024;
+    config.max_entity_expansion_depth = 0;
+    config.max_entity_expansion_length = 0;
+    let mut reader = config.create_reader(bytes);
+
+    let mut stack: Vec<Element> = Vec::new();
+    let mut nodes = 0usize;
+    loop {
+        let event = reader.next();
+        let pos = reader.position();
+        let position = Position { line: pos.row + 1, column: pos.column + 1 };
+        let event = event.map_err(|e| {
+            XmlError::at(ErrorKind::Malformed(e.msg().to_owned()), position)
+        })?;
+        match event {
+            XmlEvent::Doctype { .. } => return Err(XmlError::at(ErrorKind::Doctype, position)),
+            XmlEvent::StartElement { name, attributes, namespace } => {
+                nodes += 1;
+                if nodes > limits.max_nodes {
+                    return Err(XmlError::at(ErrorKind::TooManyNodes(limits.max_nodes), position));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(XmlError::at(ErrorKind::TooDeep(limits.max_depth), position));
+                }
+                let bindings: Vec<(Option<String>, String)> = namespace
+                    .iter()
+                    .filter(|(p, _)| *p != "xml" && *p != "xmlns")
+                    .map(|(p, uri)| ((!p.is_empty()).then(|| p.to_owned()), uri.to_owned()))
+                    .collect();
+                let scope = match stack.last() {
+                    Some(parent) if parent.scope.bindings == bindings => parent.scope.clone(),
+                    _ => Arc::new(NamespaceScope { bindings }),
+                };
+                let attributes = attributes
+                    .into_iter()
+                    .map(|a| Attribute { name: convert_name(a.name), value: a.value })
+                    .collect();
+                stack.push(Element {
+                    name: convert_name(name),
+                    attributes,
+                    scope,
+                    children: Vec::new(),
+                    position,
+                });
+            }
+            XmlEvent::EndElement { .. } => {
+                let Some(done) = stack.pop() else {
+                    return Err(XmlError::at(ErrorKind::Malformed("unbalanced end tag".into()), position));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Element(done)),
+                    None => return Ok(done),
+                }
+            }
+            XmlEvent::Characters(text) | XmlEvent::CData(text) | XmlEvent::Whitespace(text) => {
+                if let Some(parent) = stack.last_mut() {
+                    nodes += 1;
+                    parent.children.push(Node::Text(text));
+                }
+            }
+            XmlEvent::Comment(text) => {
+                if let Some(parent) = stack.last_mut() {
+                    nodes += 1;
+                    parent.children.push(Node::Comment(text));
+                }
+            }
+            XmlEvent::ProcessingInstruction { name, data } => {
+                if let Some(parent) = stack.last_mut() {
+                    nodes += 1;
+                    parent.children.push(Node::ProcessingInstruction { target: name, data });
+                }
+            }
+            XmlEvent::StartDocument { .. } => {}
+            XmlEvent::EndDocument => {
+                return Err(XmlError::at(ErrorKind::Malformed("no root element".into()), position))
+            }
+        }
+    }
+}
+
+fn convert_name(name: xml::name::OwnedName) -> Name {
+    Name { namespace: name.namespace.filter(|ns| !ns.is_empty()), local: name.local_name, prefix: name.prefix }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_default(s: &str) -> Result<Element, XmlError> {
+        parse(s.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn names_resolve_by_uri_whatever_the_prefix() {
+        let a = parse_default(r#"<ns0:a xmlns:ns0="urn:x"><ns0:b>1</ns0:b></ns0:a>"#).unwrap();
+        let b = parse_default(r#"<a xmlns="urn:x"><b>1</b></a>"#).unwrap();
+        assert!(a.name.is(Some("urn:x"), "a") && b.name.is(Some("urn:x"), "a"));
+        assert_eq!(a.child(Some("urn:x"), "b").unwrap().text().unwrap(), "1");
+        assert_eq!(b.child(Some("urn:x"), "b").unwrap().text().unwrap(), "1");
+    }
+
+    #[test]
+    fn doctype_is_refused() {
+        // Billion laughs: must fail at the DOCTYPE, before any expansion.
+        let doc = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;">]><a>&y;</a>"#;
+        assert_eq!(parse_default(doc).unwrap_err().kind, ErrorKind::Doctype);
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits { max_depth: 3, ..Limits::default() };
+        let err = parse(b"<a><b><c><d/></c></b></a>", &limits).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooDeep(3));
+        let limits = Limits { max_bytes: 4, ..Limits::default() };
+        assert!(matches!(parse(b"<a></a>", &limits).unwrap_err().kind, ErrorKind::TooLarge { .. }));
+        let limits = Limits { max_attributes: 2, ..Limits::default() };
+        assert!(parse(br#"<a x="1" y="2" z="3"/>"#, &limits).is_err());
+    }
+
+    #[test]
+    fn nil_and_qname_attributes() {
+        let e = parse_default(
+            r#"<a xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:p="urn:t" xsi:nil="true" xsi:type="p:T"/>"#,
+        )
+        .unwrap();
+        assert!(e.is_nil());
+        assert_eq!(
+            e.qname_attribute(Some(XSI_NS), "type").unwrap(),
+            Some((Some("urn:t".to_owned()), "T".to_owned()))
+        );
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let err = parse_default("<a>\n  <b></c>\n</a>").unwrap_err();
+        assert_eq!(err.position.map(|p| p.line), Some(2));
+    }
+}

@@ -1,0 +1,87 @@
+use std::fmt;
+
+use crate::dom::Position;
+
+/// What went wrong while reading or writing XML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("malformed XML: {0}")]
+    Malformed(String),
+    #[error("document type declarations are not accepted")]
+    Doctype,
+    #[error("message of {size} bytes exceeds the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("elements nested deeper than {0}")]
+    TooDeep(usize),
+    #[error("more than {0} attributes on one element")]
+    TooManyAttributes(usize),
+    #[error("more than {0} nodes in the document")]
+    TooManyNodes(usize),
+    #[error("expected element {expected}, found {found}")]
+    UnexpectedElement { expected: String, found: String },
+    #[error("missing required element {0}")]
+    MissingElement(String),
+    #[error("element {element} occurs more than {max} times")]
+    TooManyOccurrences { element: String, max: u32 },
+    #[error("element {element} occurs {found} times, at least {min} required")]
+    TooFewOccurrences { element: String, min: u32, found: usize },
+    #[error("unexpected text {0:?} in element-only content")]
+    UnexpectedText(String),
+    #[error("element {0} must hold text only")]
+    NotSimpleContent(String),
+    #[error("element {0} is nil but not nillable")]
+    UnexpectedNil(String),
+    #[error("invalid {kind} value {value:?}")]
+    InvalidValue { kind: &'static str, value: String },
+    #[error("missing required attribute {0}")]
+    MissingAttribute(String),
+    #[error("unknown xsi:type {0}")]
+    UnknownType(String),
+    #[error("undeclared namespace prefix {0:?}")]
+    UndeclaredPrefix(String),
+}
+
+/// An [`ErrorKind`] with the place in the input where it was found, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlError {
+    pub kind: ErrorKind,
+    pub position: Option<Position>,
+}
+
+impl XmlError {
+    pub fn new(kind: ErrorKind) -> Self {
+        Self { kind, position: None }
+    }
+
+    pub fn at(kind: ErrorKind, position: Position) -> Self {
+        Self { kind, position: Some(position) }
+    }
+
+    /// Keeps an existing position; adds `position` only when none is known yet.
+    #[must_use]
+    pub fn or_at(mut self, position: Position) -> Self {
+        self.position.get_or_insert(position);
+        self
+    }
+}
+
+impl From<ErrorKind> for XmlError {
+    fn from(kind: ErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some(p) => write!(f, "{} (line {}, column {})", self.kind, p.line, p.column),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+impl std::error::Error for XmlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.kind)
+    }
+}

@@ -1,0 +1,24 @@
+//! XML runtime shared by the generated wire types, the SOAP layer and the WSDL generator.
+//!
+//! Untrusted XML is read into a small tree ([`Element`]) by [`parse`], which refuses DTDs and
+//! enforces [`Limits`] on size, depth, attributes and node count. Names are always compared by
+//! namespace URI, never by prefix, because every SOAP stack picks its own prefixes.
+//! Generated types implement [`FromXml`] and [`ToXml`]; [`Children`] and [`XmlWriter`] are the
+//! building blocks they use.
+
+mod bind;
+mod dom;
+mod error;
+mod value;
+mod writer;
+
+pub use bind::{write_nillable, Children, FromXml, ToXml};
+pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node, Position};
+pub use error::{ErrorKind, XmlError};
+pub use value::{Base64Binary, DateTime, XmlText};
+pub use writer::XmlWriter;
+
+/// `http://www.w3.org/2001/XMLSchema-instance`, home of `xsi:nil` and `xsi:type`.
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+/// The namespace bound to the reserved `xml` prefix.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
