@@ -4,9 +4,14 @@
 //! dispatcher and calls a [`Transport`] from each client stub; this crate supplies the
 //! envelopes, faults, security and HTTP around them.
 
+pub mod c14n;
+pub mod envelope;
+mod error;
 mod fault;
 mod service;
+pub mod wss;
 
+pub use error::SoapError;
 pub use fault::{Fault, FaultCode};
 pub use service::{BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport};
 
