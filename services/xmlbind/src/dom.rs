@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use xml::common::Position as _;
+use xml::common::{Position as _, XmlVersion};
 use xml::reader::{ParserConfig, XmlEvent};
 
 use crate::error::{ErrorKind, XmlError};
@@ -13,6 +13,7 @@ use crate::{XML_NS, XSI_NS};
 pub struct Limits {
     pub max_bytes: usize,
     pub max_depth: usize,
+    /// Most attributes on one element, and most namespace bindings in scope at one element.
     pub max_attributes: usize,
     pub max_nodes: usize,
     /// Longest text, comment, attribute value or name, in bytes.
@@ -198,6 +199,11 @@ impl Element {
     }
 }
 
+/// What xml-rs says when input exceeds `max_attributes`, `max_attribute_length`,
+/// `max_data_length` or `max_name_length`.
+const XML_RS_LIMIT_MESSAGE: &str =
+    "This document is larger/more complex than allowed by the parser's configuration";
+
 /// Parses a whole document, refusing DTDs and anything beyond `limits`. Comments and
 /// processing instructions inside the root element are kept (canonicalization needs to know
 /// of them); those outside it are dropped.
@@ -212,6 +218,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
         .ignore_comments(false)
         .coalesce_characters(true)
         .ignore_root_level_whitespace(true);
+    config.allow_multiple_root_elements = false;
     config.max_attributes = limits.max_attributes;
     config.max_attribute_length = limits.max_text;
     config.max_data_length = limits.max_text;
@@ -221,13 +228,20 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     let mut reader = config.create_reader(bytes);
 
     let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
     let mut nodes = 0usize;
     loop {
         let event = reader.next();
         let pos = reader.position();
         let position = Position { line: pos.row + 1, column: pos.column + 1 };
         let event = event.map_err(|e| {
-            XmlError::at(ErrorKind::Malformed(e.msg().to_owned()), position)
+            // xml-rs reports each of its configured limits with this one message.
+            let kind = if matches!(e.kind(), xml::reader::ErrorKind::Syntax(m) if m == XML_RS_LIMIT_MESSAGE) {
+                ErrorKind::LimitExceeded
+            } else {
+                ErrorKind::Malformed(e.msg().to_owned())
+            };
+            XmlError::at(kind, position)
         })?;
         match event {
             XmlEvent::Doctype { .. } => return Err(XmlError::at(ErrorKind::Doctype, position)),
@@ -244,6 +258,11 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                     .filter(|(p, _)| *p != "xml" && *p != "xmlns")
                     .map(|(p, uri)| ((!p.is_empty()).then(|| p.to_owned()), uri.to_owned()))
                     .collect();
+                // xml-rs hands every element all bindings in scope, so a flood of
+                // declarations would cost time proportional to bindings times elements.
+                if bindings.len() > limits.max_attributes {
+                    return Err(XmlError::at(ErrorKind::TooManyNamespaces(limits.max_attributes), position));
+                }
                 let scope = match stack.last() {
                     Some(parent) if parent.scope.bindings == bindings => parent.scope.clone(),
                     _ => Arc::new(NamespaceScope { bindings }),
@@ -266,7 +285,8 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Node::Element(done)),
-                    None => return Ok(done),
+                    // Read on to the end: what follows the root must be well-formed too.
+                    None => root = Some(done),
                 }
             }
             XmlEvent::Characters(text) | XmlEvent::CData(text) | XmlEvent::Whitespace(text) => {
@@ -284,12 +304,27 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
             XmlEvent::ProcessingInstruction { name, data } => {
                 if let Some(parent) = stack.last_mut() {
                     nodes += 1;
+                    // xml-rs keeps all but the first of the spaces that separate the target
+                    // from the data; they belong to neither (XML 1.0 §2.6, production 16).
+                    let data = data
+                        .map(|d| d.trim_start_matches([' ', '\t', '\n', '\r']).to_owned())
+                        .filter(|d| !d.is_empty());
                     parent.children.push(Node::ProcessingInstruction { target: name, data });
                 }
             }
+            // XML 1.1 admits control characters and other line ends that Canonical XML and
+            // XML Signature, both defined over XML 1.0, cannot represent; SOAP never uses it.
+            XmlEvent::StartDocument { version: XmlVersion::Version11, .. } => {
+                return Err(XmlError::at(
+                    ErrorKind::Malformed("XML 1.1 documents are not accepted".into()),
+                    position,
+                ))
+            }
             XmlEvent::StartDocument { .. } => {}
             XmlEvent::EndDocument => {
-                return Err(XmlError::at(ErrorKind::Malformed("no root element".into()), position))
+                return root.ok_or_else(|| {
+                    XmlError::at(ErrorKind::Malformed("no root element".into()), position)
+                })
             }
         }
     }
@@ -300,6 +335,7 @@ fn convert_name(name: xml::name::OwnedName) -> Name {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -345,6 +381,55 @@ mod tests {
             e.qname_attribute(Some(XSI_NS), "type").unwrap(),
             Some((Some("urn:t".to_owned()), "T".to_owned()))
         );
+    }
+
+    #[test]
+    fn processing_instruction_data_starts_after_the_separating_spaces() {
+        // Regression: xml-rs kept all but one of the spaces, which canonicalization rendered.
+        let e = parse_default("<a><?t   data  x ?><?u    ?><?v?></a>").unwrap();
+        let pis: Vec<_> = e
+            .children
+            .iter()
+            .map(|n| match n {
+                Node::ProcessingInstruction { target, data } => (target.as_str(), data.as_deref()),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(pis, [("t", Some("data  x ")), ("u", None), ("v", None)]);
+    }
+
+    #[test]
+    fn nothing_but_misc_may_follow_the_root() {
+        // Regression: parsing stopped at the root's end tag, so a second root or any trailing
+        // garbage after a signed envelope went unnoticed.
+        for doc in ["<a/><b/>", "<a/>text", "<a/><", "<a/></a>", "<a/>&amp;"] {
+            assert!(parse_default(doc).is_err(), "{doc} accepted");
+        }
+        let a = parse_default("<a/>\n<!-- c --><?pi x?>\n").unwrap();
+        assert!(a.name.is(None, "a") && a.children.is_empty());
+    }
+
+    #[test]
+    fn xml_1_1_is_refused() {
+        // Regression: a 1.1 document's control characters canonicalized into bytes that no
+        // XML 1.0 parser (nor a signature verifier) accepts.
+        let err = parse_default("<?xml version='1.1'?><e>&#x1;</e>").unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::Malformed(_)));
+        assert!(parse_default("<?xml version='1.0'?><e/>").is_ok());
+    }
+
+    #[test]
+    fn attribute_and_namespace_floods_hit_their_limits() {
+        let limits = Limits { max_attributes: 4, ..Limits::default() };
+        let attributes: String = (0..10).map(|i| format!(" a{i}='{i}'")).collect();
+        let err = parse(format!("<a{attributes}/>").as_bytes(), &limits).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::LimitExceeded);
+        // Declarations are not attributes to xml-rs; spread over elements, they add up.
+        let nested: String = (0..10).map(|i| format!("<e xmlns:p{i}='urn:{i}'>")).collect();
+        let err = parse(format!("{nested}{}", "</e>".repeat(10)).as_bytes(), &limits).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooManyNamespaces(4));
+        let err = parse(format!("<a{}/>", attributes.replace(" a", " xmlns:a")).as_bytes(), &limits).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooManyNamespaces(4));
     }
 
     #[test]

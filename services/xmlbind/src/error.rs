@@ -15,6 +15,10 @@ pub enum ErrorKind {
     TooDeep(usize),
     #[error("more than {0} attributes on one element")]
     TooManyAttributes(usize),
+    #[error("more than {0} namespace bindings in scope")]
+    TooManyNamespaces(usize),
+    #[error("more attributes on an element, or a longer name, attribute value or text, than the limits allow")]
+    LimitExceeded,
     #[error("more than {0} nodes in the document")]
     TooManyNodes(usize),
     #[error("expected element {expected}, found {found}")]

@@ -9,12 +9,17 @@
 mod bind;
 mod dom;
 mod error;
+mod sample;
 mod value;
 mod writer;
 
-pub use bind::{write_nillable, Children, FromXml, ToXml};
+pub use bind::{
+    attribute_value, check_fixed_attribute, required_attribute_value, write_nillable, Children, Choice, FromXml,
+    ToXml,
+};
 pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node, Position};
 pub use error::{ErrorKind, XmlError};
+pub use sample::Sample;
 pub use value::{Base64Binary, DateTime, XmlText};
 pub use writer::XmlWriter;
 

@@ -94,6 +94,13 @@ impl XmlText for Base64Binary {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DateTime(String);
 
+/// The Unix epoch, `1970-01-01T00:00:00Z`: a valid value for types that must have a default.
+impl Default for DateTime {
+    fn default() -> Self {
+        Self::from_unix(0)
+    }
+}
+
 impl DateTime {
     /// The UTC time `secs` seconds after the Unix epoch, as `YYYY-MM-DDThh:mm:ssZ`.
     pub fn from_unix(secs: i64) -> Self {
@@ -206,6 +213,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -63,6 +63,13 @@ impl XmlWriter {
         self.out.push('"');
     }
 
+    /// Declares `namespace` on the element just started, unless it is already in scope, so
+    /// that its descendants share one declaration. Call before any content.
+    pub fn declare(&mut self, namespace: &str) {
+        debug_assert!(self.start_tag_open, "namespace declared after content");
+        self.declare_in_tag(namespace);
+    }
+
     /// Adds a QName-valued attribute (such as `xsi:type`), declaring the value's prefix.
     pub fn qname_attribute(
         &mut self,
@@ -128,6 +135,10 @@ impl XmlWriter {
     /// The prefix bound to `namespace`, recording a new binding on the innermost open element
     /// when none is in scope (`true` in the second field).
     fn prefix_for(&mut self, namespace: &str) -> (String, bool) {
+        // `xml` is bound by definition and may not be declared (for `xml:lang`, `xml:id`).
+        if namespace == crate::XML_NS {
+            return ("xml".to_owned(), false);
+        }
         let bound = self
             .open
             .iter()
@@ -183,6 +194,26 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_namespaces_are_shared_by_descendants() {
+        let mut w = XmlWriter::new();
+        w.prefer_prefix("urn:u", "u");
+        w.start_element(Some("urn:a"), "t");
+        w.declare("urn:u");
+        w.declare("urn:u");
+        w.start_element(Some("urn:u"), "x");
+        w.attribute(Some("urn:u"), "id", "1");
+        assert_eq!(w.finish(), r#"<ns1:t xmlns:ns1="urn:a" xmlns:u="urn:u"><u:x u:id="1"/></ns1:t>"#);
+    }
+
+    #[test]
+    fn xml_namespace_uses_the_reserved_prefix_undeclared() {
+        let mut w = XmlWriter::new();
+        w.start_element(Some("urn:a"), "t");
+        w.attribute(Some(crate::XML_NS), "lang", "en");
+        assert_eq!(w.finish(), r#"<ns1:t xmlns:ns1="urn:a" xml:lang="en"/>"#);
+    }
 
     #[test]
     fn declares_each_namespace_once_where_first_used() {
