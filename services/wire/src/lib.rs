@@ -1,1 +1,33 @@
+//! The messages and services of the Eucalyptus 1.6 SOAP interfaces, generated at build time
+//! from the WSDL files in the workspace's `wsdl/` folder by the `codegen` crate.
+//!
+//! Each module holds, for one WSDL: its `NAMESPACE` and `WSDL` text, a type per schema type
+//! (`xmlbind::FromXml` + `ToXml`), and per portType the operations table, the handler trait,
+//! its dispatcher (a `soap::Service`) and a typed client. `cargo run -p codegen --
+//! wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every type also
+//! implements `xmlbind::Sample`.
 
+/// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
+/// tonic's `include_proto!`.
+#[macro_export]
+macro_rules! include_wsdl {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}
+
+/// Node controller: `EucalyptusNC` (trait [`nc::EucalyptusNc`], server
+/// [`nc::EucalyptusNcServer`], client [`nc::EucalyptusNcClient`]).
+pub mod nc {
+    crate::include_wsdl!("eucalyptus_nc");
+}
+
+/// Cluster controller: `EucalyptusCC`.
+pub mod cc {
+    crate::include_wsdl!("eucalyptus_cc");
+}
+
+/// Log and key gathering on cluster and node hosts: `EucalyptusGL`.
+pub mod gl {
+    crate::include_wsdl!("eucalyptus_gl");
+}

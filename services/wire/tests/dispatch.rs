@@ -1,0 +1,238 @@
+//! The generated dispatcher and client of `EucalyptusGL`, joined by an in-process transport
+//! that writes and re-parses every message: routing by the Body element, SOAPAction checks,
+//! faults for unknown operations and unreadable requests, and the client's reply check.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Mutex;
+
+use soap::{BoxFuture, ClientError, FaultCode, Operation, RequestContext, Service, Transport};
+use wire::gl::{
+    EucalyptusGl, EucalyptusGlClient, EucalyptusGlServer, GetKeysResponseType, GetKeysType,
+    GetLogsResponseType, GetLogsType, EUCALYPTUS_GL_OPERATIONS, NAMESPACE,
+};
+use xmlbind::{Element, Limits, ToXml, XmlWriter};
+
+/// Answers GetKeys with the service tag it was asked for; remembers each SOAPAction seen.
+#[derive(Default)]
+struct Keys {
+    actions: Mutex<Vec<Option<String>>>,
+}
+
+impl EucalyptusGl for Keys {
+    async fn get_logs(
+        &self,
+        _: GetLogsType,
+        _: RequestContext,
+    ) -> Result<GetLogsResponseType, soap::Fault> {
+        Err(soap::Fault::server("no logs here"))
+    }
+
+    async fn get_keys(
+        &self,
+        request: GetKeysType,
+        context: RequestContext,
+    ) -> Result<GetKeysResponseType, soap::Fault> {
+        self.actions.lock().unwrap().push(context.soap_action);
+        Ok(GetKeysResponseType {
+            service_tag: request.service_tag,
+            c_ccert: Some("cluster certificate".into()),
+            r#return: Some(true),
+            ..Default::default()
+        })
+    }
+}
+
+fn element(value: &(dyn ToXml + Sync), (namespace, local): (&str, &str)) -> Element {
+    let mut w = XmlWriter::new();
+    value.to_xml(&mut w, Some(namespace), local);
+    xmlbind::parse(w.finish().as_bytes(), &Limits::default()).unwrap()
+}
+
+fn parse(xml: &str) -> Element {
+    xmlbind::parse(xml.as_bytes(), &Limits::default()).unwrap()
+}
+
+/// Hands requests to a service in the same process, as an HTTP transport would after
+/// parsing the envelope. `soap_action` replaces the operation's SOAPAction when set.
+struct Loopback<S> {
+    service: S,
+    soap_action: Option<&'static str>,
+}
+
+impl<S: Service> Transport for Loopback<S> {
+    fn call<'a>(
+        &'a self,
+        operation: &'static Operation,
+        request: &'a (dyn ToXml + Sync),
+    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+        Box::pin(async move {
+            let body = element(request, operation.request);
+            let action = self.soap_action.unwrap_or(operation.soap_action);
+            let context = RequestContext {
+                soap_action: Some(action.to_owned()),
+                ..Default::default()
+            };
+            let reply = self
+                .service
+                .call(&body, context)
+                .await
+                .map_err(ClientError::Fault)?;
+            Ok(element(&*reply.body, (reply.namespace, reply.local)))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_client_call_reaches_the_handler_and_returns_its_response() {
+    let server = EucalyptusGlServer::new(Keys::default());
+    let client = EucalyptusGlClient::new(Loopback {
+        service: server.clone(),
+        soap_action: None,
+    });
+    let request = GetKeysType {
+        service_tag: Some("http://cc:8774/axis2/services/EucalyptusCC".into()),
+        ..Default::default()
+    };
+    let response = client.get_keys(&request).await.unwrap();
+    assert_eq!(response.service_tag, request.service_tag);
+    assert_eq!(response.c_ccert.as_deref(), Some("cluster certificate"));
+    assert_eq!(response.r#return, Some(true));
+    let fault = client.get_logs(&GetLogsType::default()).await.unwrap_err();
+    assert!(
+        matches!(fault, ClientError::Fault(f) if f.code == FaultCode::Server && f.string == "no logs here")
+    );
+}
+
+#[tokio::test]
+async fn the_service_describes_itself_from_the_wsdl() {
+    let server = EucalyptusGlServer::new(Keys::default());
+    assert_eq!(server.name(), "EucalyptusGL");
+    assert!(server.wsdl().contains("EucalyptusGL#GetKeys"));
+    let mut operations: Vec<_> = server
+        .operations()
+        .iter()
+        .map(|o| (o.name, o.soap_action, o.request.1, o.response.1))
+        .collect();
+    operations.sort_unstable();
+    assert_eq!(
+        operations,
+        [
+            (
+                "GetKeys",
+                "EucalyptusGL#GetKeys",
+                "GetKeys",
+                "GetKeysResponse"
+            ),
+            (
+                "GetLogs",
+                "EucalyptusGL#GetLogs",
+                "GetLogs",
+                "GetLogsResponse"
+            ),
+        ]
+    );
+    assert!(EUCALYPTUS_GL_OPERATIONS
+        .iter()
+        .all(|o| o.request.0 == NAMESPACE && o.response.0 == NAMESPACE));
+}
+
+#[tokio::test]
+async fn a_soap_action_naming_another_operation_is_a_client_fault() {
+    let handler = std::sync::Arc::new(Keys::default());
+    let server = EucalyptusGlServer::from_arc(handler.clone());
+    let body = parse(r#"<GetKeys xmlns="http://eucalyptus.ucsb.edu/"/>"#);
+    let context = RequestContext {
+        soap_action: Some("EucalyptusGL#GetLogs".into()),
+        ..Default::default()
+    };
+    let fault = server.call(&body, context).await.unwrap_err();
+    assert_eq!(fault.code, FaultCode::Client);
+    assert!(
+        fault.string.contains("EucalyptusGL#GetLogs")
+            && fault.string.contains("EucalyptusGL#GetKeys"),
+        "{fault}"
+    );
+    assert!(
+        handler.actions.lock().unwrap().is_empty(),
+        "the handler must not run"
+    );
+    // No SOAPAction, or an empty one, leaves the decision to the element.
+    for soap_action in [None, Some(String::new())] {
+        let context = RequestContext {
+            soap_action,
+            ..Default::default()
+        };
+        let reply = server.call(&body, context).await.unwrap();
+        assert_eq!(
+            (reply.namespace, reply.local),
+            (NAMESPACE, "GetKeysResponse")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_element_is_a_client_fault_naming_it() {
+    let server = EucalyptusGlServer::new(Keys::default());
+    for (xml, name) in [
+        (r#"<x:GetKeys xmlns:x="urn:other"/>"#, "{urn:other}GetKeys"),
+        (
+            r#"<Reboot xmlns="http://eucalyptus.ucsb.edu/"/>"#,
+            "{http://eucalyptus.ucsb.edu/}Reboot",
+        ),
+    ] {
+        let fault = server
+            .call(&parse(xml), RequestContext::default())
+            .await
+            .unwrap_err();
+        assert_eq!(fault.code, FaultCode::Client);
+        assert_eq!(
+            fault.string,
+            format!("unknown operation {name} for EucalyptusGL")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_request_is_a_client_fault_with_the_position() {
+    let server = EucalyptusGlServer::new(Keys::default());
+    let body = parse("<GetKeys xmlns=\"http://eucalyptus.ucsb.edu/\">\n  <surprise/>\n</GetKeys>");
+    let fault = server
+        .call(&body, RequestContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(fault.code, FaultCode::Client);
+    assert!(
+        fault.string.starts_with("invalid GetKeys request:") && fault.string.contains("line 2"),
+        "{fault}"
+    );
+}
+
+/// Answers every call with a GetLogsResponse.
+struct WrongReply;
+
+impl Transport for WrongReply {
+    fn call<'a>(
+        &'a self,
+        _: &'static Operation,
+        _: &'a (dyn ToXml + Sync),
+    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+        Box::pin(async {
+            Ok(parse(
+                r#"<GetLogsResponse xmlns="http://eucalyptus.ucsb.edu/"/>"#,
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_reply_with_the_wrong_element_is_refused_by_the_client() {
+    let client = EucalyptusGlClient::new(WrongReply);
+    match client.get_keys(&GetKeysType::default()).await.unwrap_err() {
+        ClientError::UnexpectedResponse { expected, found } => {
+            assert_eq!(expected, "{http://eucalyptus.ucsb.edu/}GetKeysResponse");
+            assert_eq!(found, "{http://eucalyptus.ucsb.edu/}GetLogsResponse");
+        }
+        other => panic!("{other}"),
+    }
+}
