@@ -1,11 +1,22 @@
 //! SOAP envelopes: reading what arrived, writing what goes out.
-//! SKELETON by the lead: signatures are the agreed API; bodies are to be written.
+//!
+//! An incoming envelope is parsed once from the received bytes; its structure is checked
+//! (an optional Header, then exactly one Body, nothing else) and everything a handler sees —
+//! payload, fault, addressing, signer — is taken from that tree after the security checks
+//! ([`Incoming::verify`]). Outgoing envelopes are written with [`XmlWriter`] and signed on the
+//! way out ([`write`]).
 
-use xmlbind::{Element, Limits, ToXml};
+use xmlbind::{Element, Limits, Node, ToXml, XmlWriter, XML_NS, XSI_NS};
 
+use crate::addressing::Headers;
+pub use crate::addressing::{Addressing, WSA_NS};
 use crate::error::SoapError;
-use crate::fault::Fault;
-use crate::wss::{Signer, Verifier};
+use crate::fault::{Fault, FaultCode};
+use crate::wss::{self, Signer, Verifier, WSSE_NS};
+use crate::{SOAP11_NS, SOAP12_NS};
+
+/// The prefix we write the envelope namespace with (either version).
+const ENV_PREFIX: &str = "soapenv";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoapVersion {
@@ -13,23 +24,67 @@ pub enum SoapVersion {
     V12,
 }
 
-/// WS-Addressing 2005/08 headers of one message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Addressing {
-    pub to: Option<String>,
-    pub action: Option<String>,
-    pub message_id: Option<String>,
-    pub relates_to: Option<String>,
+impl SoapVersion {
+    /// The envelope namespace.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Self::V11 => SOAP11_NS,
+            Self::V12 => SOAP12_NS,
+        }
+    }
+
+    fn of(namespace: &str) -> Option<Self> {
+        [Self::V11, Self::V12]
+            .into_iter()
+            .find(|v| v.namespace() == namespace)
+    }
+
+    /// The value of `mustUnderstand` meaning true.
+    fn must_understand_true(self) -> &'static str {
+        match self {
+            Self::V11 => "1",
+            Self::V12 => "true",
+        }
+    }
+
+    /// Actor (1.1) or role (1.2) values that address the ultimate receiver, besides absence.
+    fn addresses_us(self, element: &Element) -> bool {
+        match self {
+            Self::V11 => element
+                .attribute(Some(SOAP11_NS), "actor")
+                .is_none_or(|a| a == "http://schemas.xmlsoap.org/soap/actor/next"),
+            Self::V12 => element.attribute(Some(SOAP12_NS), "role").is_none_or(|r| {
+                r == "http://www.w3.org/2003/05/soap-envelope/role/next"
+                    || r == "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+            }),
+        }
+    }
 }
 
 /// What goes into the Body of an outgoing message.
 #[derive(Clone, Copy)]
 pub enum BodyContent<'a> {
-    Payload { namespace: &'a str, local: &'a str, value: &'a (dyn ToXml + Sync) },
+    Payload {
+        namespace: &'a str,
+        local: &'a str,
+        value: &'a (dyn ToXml + Sync),
+    },
     Fault(&'a Fault),
 }
 
+impl std::fmt::Debug for BodyContent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Payload {
+                namespace, local, ..
+            } => write!(f, "Payload({{{namespace}}}{local})"),
+            Self::Fault(fault) => write!(f, "Fault({fault})"),
+        }
+    }
+}
+
 /// An outgoing message.
+#[derive(Debug)]
 pub struct Outgoing<'a> {
     pub version: SoapVersion,
     pub addressing: Addressing,
@@ -38,8 +93,100 @@ pub struct Outgoing<'a> {
 
 /// Serializes `outgoing`, signed by `signer` when given.
 pub fn write(outgoing: &Outgoing<'_>, signer: Option<&Signer>) -> Result<Vec<u8>, SoapError> {
-    let _ = (outgoing, signer);
-    todo!("envelope::write")
+    match signer {
+        None => Ok(write_envelope(outgoing, None).into_bytes()),
+        Some(signer) => {
+            let stamp = signer.stamp(&outgoing.addressing)?;
+            Ok(stamp.sign(write_envelope(outgoing, Some(&stamp)))?)
+        }
+    }
+}
+
+fn write_envelope(outgoing: &Outgoing<'_>, stamp: Option<&wss::Stamp<'_>>) -> String {
+    let version = outgoing.version;
+    let ns = version.namespace();
+    let mut w = XmlWriter::new();
+    w.prefer_prefix(ns, ENV_PREFIX);
+    w.prefer_prefix(wss::WSU_NS, "wsu");
+    w.prefer_prefix(WSA_NS, "wsa");
+    w.prefer_prefix(XSI_NS, "xsi");
+    w.start_element(Some(ns), "Envelope");
+    // Declared once here rather than on each header and the Body that use them.
+    if stamp.is_some() {
+        w.declare(wss::WSU_NS);
+    }
+    if !outgoing.addressing.is_empty() {
+        w.declare(WSA_NS);
+    }
+    if stamp.is_some() || !outgoing.addressing.is_empty() {
+        w.start_element(Some(ns), "Header");
+        if let Some(stamp) = stamp {
+            stamp.write_security(&mut w, (ns, version.must_understand_true()));
+        }
+        outgoing
+            .addressing
+            .write(&mut w, |field| stamp.and_then(|s| s.addressing_id(field)));
+        w.end_element();
+    }
+    w.start_element(Some(ns), "Body");
+    if let Some(id) = stamp.and_then(wss::Stamp::body_id) {
+        w.attribute(Some(wss::WSU_NS), "Id", id);
+    }
+    match outgoing.body {
+        BodyContent::Payload {
+            namespace,
+            local,
+            value,
+        } => {
+            value.to_xml(&mut w, (!namespace.is_empty()).then_some(namespace), local);
+        }
+        BodyContent::Fault(fault) => write_fault(&mut w, version, fault),
+    }
+    w.finish()
+}
+
+fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {
+    let ns = Some(version.namespace());
+    let simple = |w: &mut XmlWriter, namespace: Option<&str>, local: &str, text: &str| {
+        w.start_element(namespace, local);
+        w.text(text);
+        w.end_element();
+    };
+    w.start_element(ns, "Fault");
+    match version {
+        SoapVersion::V11 => {
+            simple(
+                w,
+                None,
+                "faultcode",
+                &format!("{ENV_PREFIX}:{}", fault.code.soap11()),
+            );
+            simple(w, None, "faultstring", &fault.string);
+            if let Some(detail) = &fault.detail {
+                simple(w, None, "detail", detail);
+            }
+        }
+        SoapVersion::V12 => {
+            w.start_element(ns, "Code");
+            simple(
+                w,
+                ns,
+                "Value",
+                &format!("{ENV_PREFIX}:{}", fault.code.soap12()),
+            );
+            w.end_element();
+            w.start_element(ns, "Reason");
+            w.start_element(ns, "Text");
+            w.attribute(Some(XML_NS), "lang", "en");
+            w.text(&fault.string);
+            w.end_element();
+            w.end_element();
+            if let Some(detail) = &fault.detail {
+                simple(w, ns, "Detail", detail);
+            }
+        }
+    }
+    w.end_element();
 }
 
 /// A received envelope, parsed from the bytes that arrived (never re-serialized).
@@ -52,19 +199,40 @@ pub struct Incoming {
 /// The parts of an incoming message a handler may trust.
 #[derive(Debug)]
 pub struct Verified<'a> {
-    /// The Body's first child element (the signed one when a signature was verified).
+    /// The Body's only child element: the signed one when a signature was verified.
     pub payload: Option<&'a Element>,
     /// A fault carried in the Body, when there is one.
     pub fault: Option<Fault>,
+    /// The WS-Addressing headers read. Each is signed when the verifier demands signed
+    /// addressing or the Body is unsigned; otherwise an unsigned one is informational.
     pub addressing: Addressing,
     /// DER of the certificate whose signature was verified.
     pub signer_certificate: Option<Vec<u8>>,
+    /// Whether the signature covered the Body. False only for unsigned messages and for the
+    /// original components' addressing-only signatures ([`wss::Compatibility`]).
+    pub body_signed: bool,
 }
 
 impl Incoming {
+    /// Parses an envelope within `limits`, checking its structure.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
-        let _ = (bytes, limits);
-        todo!("Incoming::parse")
+        let root = xmlbind::parse(bytes, limits)?;
+        let namespace = root.name.namespace.as_deref().unwrap_or_default();
+        let version = match SoapVersion::of(namespace) {
+            Some(v) if root.name.local == "Envelope" => v,
+            None if root.name.local == "Envelope" => {
+                return Err(SoapError::VersionMismatch(namespace.to_owned()))
+            }
+            _ => {
+                return Err(SoapError::NotEnvelope(format!(
+                    "the document element is {}",
+                    root.name.expanded()
+                )))
+            }
+        };
+        let incoming = Self { root, version };
+        incoming.parts()?;
+        Ok(incoming)
     }
 
     pub fn version(&self) -> SoapVersion {
@@ -78,7 +246,148 @@ impl Incoming {
     /// Checks the security header with `verifier` (or none: only for unsecured endpoints)
     /// and returns what the handler may see.
     pub fn verify(&self, verifier: Option<&Verifier>) -> Result<Verified<'_>, SoapError> {
-        let _ = verifier;
-        todo!("Incoming::verify")
+        let (header, body) = self.parts()?;
+        let headers = Headers::read(header)?;
+        self.check_must_understand(header)?;
+        let outcome = match verifier {
+            Some(verifier) => verifier.verify(&wss::Message {
+                root: &self.root,
+                header,
+                body,
+                addressing: &headers,
+            })?,
+            None => wss::Outcome::default(),
+        };
+        let payload = body.elements().next();
+        let fault = payload
+            .filter(|p| p.name.is(Some(self.version.namespace()), "Fault"))
+            .map(read_fault)
+            .transpose()?;
+        Ok(Verified {
+            payload,
+            fault,
+            addressing: headers.values()?,
+            signer_certificate: outcome.certificate,
+            body_signed: outcome.body_signed,
+        })
     }
+
+    /// The Header (optional, first) and the Body (exactly one, holding at most one element).
+    fn parts(&self) -> Result<(Option<&Element>, &Element), SoapError> {
+        let ns = Some(self.version.namespace());
+        let (mut header, mut body) = (None, None);
+        for node in &self.root.children {
+            match node {
+                Node::Element(e)
+                    if e.name.is(ns, "Header") && header.is_none() && body.is_none() =>
+                {
+                    header = Some(e)
+                }
+                Node::Element(e) if e.name.is(ns, "Body") && body.is_none() => body = Some(e),
+                Node::Element(e) if e.name.is(ns, "Body") => {
+                    return Err(SoapError::NotEnvelope("more than one Body".into()))
+                }
+                Node::Element(e) => {
+                    return Err(SoapError::NotEnvelope(format!(
+                        "unexpected {} in the Envelope",
+                        e.name.expanded()
+                    )))
+                }
+                Node::Text(t) if !t.trim().is_empty() => {
+                    return Err(SoapError::NotEnvelope("text in the Envelope".into()))
+                }
+                _ => {}
+            }
+        }
+        let body = body.ok_or_else(|| SoapError::NotEnvelope("no Body".into()))?;
+        if body.elements().nth(1).is_some() {
+            return Err(SoapError::NotEnvelope(
+                "the Body holds more than one element".into(),
+            ));
+        }
+        if body
+            .children
+            .iter()
+            .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()))
+        {
+            return Err(SoapError::NotEnvelope("text in the Body".into()));
+        }
+        Ok((header, body))
+    }
+
+    /// Refuses header blocks addressed to us with `mustUnderstand` that we do not process.
+    /// We understand WS-Security (checked, or deliberately ignored on an unsecured endpoint)
+    /// and the WS-Addressing headers we read.
+    fn check_must_understand(&self, header: Option<&Element>) -> Result<(), SoapError> {
+        let ns = self.version.namespace();
+        for block in header.into_iter().flat_map(Element::elements) {
+            let must = block
+                .attribute(Some(ns), "mustUnderstand")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true"));
+            let understood = block.name.is(Some(WSSE_NS), "Security")
+                || crate::addressing::Field::ALL
+                    .iter()
+                    .any(|f| block.name.is(Some(WSA_NS), f.local()));
+            if must && !understood && self.version.addresses_us(block) {
+                return Err(SoapError::MustUnderstand(block.name.expanded()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a SOAP 1.1 (`faultcode`, `faultstring`, `detail`) or 1.2 (`Code/Value`,
+/// `Reason/Text`, `Detail`) fault.
+fn read_fault(fault: &Element) -> Result<Fault, SoapError> {
+    let ns = fault.name.namespace.as_deref();
+    let text = |e: Option<&Element>| e.map(descendant_text).unwrap_or_default();
+    let (code, string, detail) = match fault.child(None, "faultcode") {
+        Some(code) => (
+            code,
+            text(fault.child(None, "faultstring")),
+            fault.child(None, "detail"),
+        ),
+        None => {
+            let code = fault
+                .child(ns, "Code")
+                .and_then(|c| c.child(ns, "Value"))
+                .ok_or_else(|| SoapError::NotEnvelope("a Fault without a code".into()))?;
+            let reason = fault.child(ns, "Reason").and_then(|r| r.child(ns, "Text"));
+            (code, text(reason), fault.child(ns, "Detail"))
+        }
+    };
+    let code = match code
+        .text()?
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .next()
+    {
+        Some("VersionMismatch") => FaultCode::VersionMismatch,
+        Some("MustUnderstand") => FaultCode::MustUnderstand,
+        Some("Client" | "Sender") => FaultCode::Client,
+        _ => FaultCode::Server,
+    };
+    let detail = detail.map(descendant_text).filter(|d| !d.is_empty());
+    Ok(Fault {
+        code,
+        string,
+        detail,
+    })
+}
+
+/// The text of an element and its descendants, trimmed.
+fn descendant_text(element: &Element) -> String {
+    let mut out = String::new();
+    let mut pending: Vec<&Node> = element.children.iter().rev().collect();
+    while let Some(node) = pending.pop() {
+        match node {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(e) => pending.extend(e.children.iter().rev()),
+            Node::Comment(_) | Node::ProcessingInstruction { .. } => {}
+        }
+    }
+    out.trim().to_owned()
 }

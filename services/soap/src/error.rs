@@ -1,4 +1,4 @@
-use crate::fault::Fault;
+use crate::fault::{Fault, FaultCode};
 
 /// Everything that can go wrong in the SOAP layer. Turned into a fault in one place,
 /// [`SoapError::to_fault`], so the wire never shows more than the caller should see.
@@ -8,16 +8,41 @@ pub enum SoapError {
     Xml(#[from] xmlbind::XmlError),
     #[error("not a SOAP envelope: {0}")]
     NotEnvelope(String),
+    /// The root is an `Envelope` in a namespace other than SOAP 1.1's or 1.2's.
+    #[error("unsupported SOAP envelope namespace {0:?}")]
+    VersionMismatch(String),
+    /// A header block marked `mustUnderstand` that this runtime does not process.
+    #[error("header {0} is marked mustUnderstand but is not understood")]
+    MustUnderstand(String),
+    #[error("header {0} occurs more than once")]
+    DuplicateHeader(String),
     #[error("security check failed: {0}")]
     Security(#[from] crate::wss::WssError),
 }
 
 impl SoapError {
+    /// The fault to answer with. Security failures are `Client` faults whose string names the
+    /// precise check that failed (WS-Security's own fault QNames such as
+    /// `wsse:FailedCheck` would need a code our [`FaultCode`] cannot express, and SOAP 1.2
+    /// would demand them as subcodes; a precise string serves callers and logs equally well).
+    /// Failures of our own keys are `Server` faults that say no more than that.
     pub fn to_fault(&self) -> Fault {
         match self {
             Self::Xml(e) => Fault::client(format!("malformed message: {e}")),
             Self::NotEnvelope(m) => Fault::client(format!("not a SOAP envelope: {m}")),
-            Self::Security(e) => Fault::client(format!("security check failed: {e}")),
+            Self::VersionMismatch(_) => Fault {
+                code: FaultCode::VersionMismatch,
+                ..Fault::client(self.to_string())
+            },
+            Self::MustUnderstand(_) => Fault {
+                code: FaultCode::MustUnderstand,
+                ..Fault::client(self.to_string())
+            },
+            Self::DuplicateHeader(_) => Fault::client(self.to_string()),
+            Self::Security(e) if e.is_client_error() => {
+                Fault::client(format!("security check failed: {e}"))
+            }
+            Self::Security(_) => Fault::server("the message could not be secured"),
         }
     }
 }

@@ -1,0 +1,106 @@
+//! Resolving `#id` references so that an Id names exactly one element.
+//!
+//! Stacks disagree on which attribute is an Id (`wsu:Id`, `Id`, `ID`, `xml:id`, ...), and
+//! signature wrapping exploits that: a verifier that resolves `wsu:Id` and an application that
+//! finds the same value in an unqualified `Id` look at different elements. So every attribute
+//! whose local name is `id` in any case and any namespace counts, values are compared with
+//! surrounding whitespace removed, and an Id held by two elements resolves to nothing.
+
+use std::collections::HashMap;
+
+use xmlbind::Element;
+
+use super::WssError;
+
+/// Every Id-like attribute value of a document, with the elements that carry it.
+#[derive(Debug)]
+pub(crate) struct IdIndex<'a> {
+    ids: HashMap<&'a str, Vec<&'a Element>>,
+}
+
+impl<'a> IdIndex<'a> {
+    pub(crate) fn build(root: &'a Element) -> Self {
+        let mut ids: HashMap<&'a str, Vec<&'a Element>> = HashMap::new();
+        let mut pending = vec![root];
+        while let Some(element) = pending.pop() {
+            for attribute in &element.attributes {
+                if attribute.name.local.eq_ignore_ascii_case("id") {
+                    let holders = ids.entry(attribute.value.trim()).or_default();
+                    if !holders.iter().any(|e| std::ptr::eq(*e, element)) {
+                        holders.push(element);
+                    }
+                }
+            }
+            pending.extend(element.elements());
+        }
+        Self { ids }
+    }
+
+    /// The one element that carries `id`.
+    pub(crate) fn resolve(&self, id: &str) -> Result<&'a Element, WssError> {
+        match self.ids.get(id.trim()).map(Vec::as_slice) {
+            Some([element]) => Ok(element),
+            Some([]) | None => Err(WssError::UnknownId(id.to_owned())),
+            Some(_) => Err(WssError::DuplicateId(id.to_owned())),
+        }
+    }
+}
+
+/// The Id named by a same-document reference `#id`. Anything else (an empty URI meaning the
+/// whole document, another document, an XPointer expression) is refused.
+pub(crate) fn fragment(uri: &str) -> Result<&str, WssError> {
+    let id = uri
+        .strip_prefix('#')
+        .ok_or_else(|| WssError::ForeignReference(uri.to_owned()))?;
+    let mut chars = id.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if starts_well && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        Ok(id)
+    } else {
+        Err(WssError::ForeignReference(uri.to_owned()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use xmlbind::{parse, Limits};
+
+    #[test]
+    fn confusable_id_attributes_make_an_id_ambiguous() {
+        let doc = parse(
+            br#"<a xmlns:u="urn:u" xmlns:f="urn:f"><b u:Id="x"/><c ID=" x "/><d f:id="y"/><e Id="z" u:Id="z"/></a>"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        let index = IdIndex::build(&doc);
+        assert!(matches!(index.resolve("x"), Err(WssError::DuplicateId(_))));
+        assert_eq!(index.resolve("y").unwrap().name.local, "d");
+        // One element holding the same value twice is still one element.
+        assert_eq!(index.resolve("z").unwrap().name.local, "e");
+        assert!(matches!(index.resolve("w"), Err(WssError::UnknownId(_))));
+    }
+
+    #[test]
+    fn only_bare_fragments_are_references() {
+        assert_eq!(fragment("#id-1.a_b").unwrap(), "id-1.a_b");
+        for uri in [
+            "",
+            "#",
+            "id",
+            "http://x/#a",
+            "#xpointer(/)",
+            "#xpointer(id('a'))",
+            "#a b",
+            "#1a",
+        ] {
+            assert!(
+                matches!(fragment(uri), Err(WssError::ForeignReference(_))),
+                "{uri}"
+            );
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! A bounded memory of recently accepted messages, to refuse replays.
+//!
+//! Keys are SHA-256 digests of the signature value (unique per signed message) and of the
+//! signed `wsa:MessageID`. An entry lives as long as a Timestamp could still make the message
+//! acceptable; when the cache is full the oldest entry goes first. Only messages that passed
+//! every other check are recorded, so only trusted signers can fill the cache.
+
+use std::collections::{HashMap, VecDeque};
+
+use openssl::sha::sha256;
+
+use super::WssError;
+
+#[derive(Debug)]
+pub(crate) struct ReplayCache {
+    capacity: usize,
+    lifetime: i64,
+    expiry: HashMap<[u8; 32], i64>,
+    order: VecDeque<([u8; 32], i64)>,
+}
+
+/// What makes a message recognizable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key<'a> {
+    SignatureValue(&'a [u8]),
+    MessageId(&'a str),
+}
+
+impl Key<'_> {
+    fn digest(self) -> [u8; 32] {
+        // Domain-separated so that a MessageID can never collide with a signature value.
+        match self {
+            Key::SignatureValue(v) => sha256(&[b"sig\0".as_slice(), v].concat()),
+            Key::MessageId(id) => sha256(&[b"mid\0".as_slice(), id.as_bytes()].concat()),
+        }
+    }
+}
+
+impl ReplayCache {
+    pub(crate) fn new(capacity: usize, lifetime: i64) -> Self {
+        Self {
+            capacity,
+            lifetime,
+            expiry: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Records the keys of a message accepted at `now`, refusing it if any was seen.
+    pub(crate) fn admit(&mut self, keys: &[Key<'_>], now: i64) -> Result<(), WssError> {
+        if self.capacity == 0 {
+            return Ok(());
+        }
+        while self
+            .order
+            .front()
+            .is_some_and(|(_, expires)| *expires <= now)
+        {
+            self.pop_oldest();
+        }
+        let digests: Vec<[u8; 32]> = keys.iter().map(|k| k.digest()).collect();
+        if digests
+            .iter()
+            .any(|d| self.expiry.get(d).is_some_and(|e| *e > now))
+        {
+            return Err(WssError::Replay);
+        }
+        let expires = now.saturating_add(self.lifetime);
+        for digest in digests {
+            while self.order.len() >= self.capacity {
+                self.pop_oldest();
+            }
+            self.expiry.insert(digest, expires);
+            self.order.push_back((digest, expires));
+        }
+        Ok(())
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((key, expires)) = self.order.pop_front() {
+            // A key admitted again after it expired (under a clock that went back) has a
+            // newer entry further on; leave that one.
+            if self.expiry.get(&key) == Some(&expires) {
+                self.expiry.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_refused_while_it_lives() {
+        let mut cache = ReplayCache::new(10, 100);
+        assert!(cache
+            .admit(&[Key::SignatureValue(b"a"), Key::MessageId("m1")], 0)
+            .is_ok());
+        assert!(matches!(
+            cache.admit(&[Key::SignatureValue(b"b"), Key::MessageId("m1")], 50),
+            Err(WssError::Replay)
+        ));
+        assert!(matches!(
+            cache.admit(&[Key::SignatureValue(b"a")], 99),
+            Err(WssError::Replay)
+        ));
+        assert!(cache.admit(&[Key::SignatureValue(b"a")], 100).is_ok());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let mut cache = ReplayCache::new(3, 1_000);
+        for i in 0..10u8 {
+            assert!(cache
+                .admit(&[Key::SignatureValue(&[i])], i64::from(i))
+                .is_ok());
+        }
+        assert!(cache.order.len() <= 3 && cache.expiry.len() <= 3);
+        assert!(matches!(
+            cache.admit(&[Key::SignatureValue(&[9])], 10),
+            Err(WssError::Replay)
+        ));
+        assert!(cache.admit(&[Key::SignatureValue(&[0])], 10).is_ok());
+    }
+
+    #[test]
+    fn a_disabled_cache_admits_everything() {
+        let mut cache = ReplayCache::new(0, 1_000);
+        assert!(cache.admit(&[Key::MessageId("m")], 0).is_ok());
+        assert!(cache.admit(&[Key::MessageId("m")], 0).is_ok());
+    }
+}

@@ -1,0 +1,296 @@
+//! Signing outgoing envelopes.
+//!
+//! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
+//! header holding the Timestamp and the token ([`Stamp`]). It is then parsed back, and each
+//! signed part is canonicalized from that parsed tree — exactly what a verifier will do with
+//! the bytes — before SignedInfo is inserted, canonicalized in its final place and signed.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openssl::pkey::{Id, PKey, Private};
+use openssl::x509::X509;
+use xmlbind::{Base64Binary, Element, Limits, XmlText, XmlWriter, XSI_NS};
+
+use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
+use super::ids::IdIndex;
+use super::signature::{self, prefix_refs, Reference, SignedInfo};
+use super::{timestamp, token, WssError, DS_NS, WSSE_NS};
+use crate::addressing::{Addressing, Field};
+use crate::c14n;
+
+/// What a [`Signer`] signs, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignOptions {
+    pub signature: SignatureAlgorithm,
+    pub digest: DigestAlgorithm,
+    /// Sign the Body.
+    pub body: bool,
+    /// Sign each WS-Addressing header the message carries.
+    pub addressing: bool,
+    /// Add a signed `wsu:Timestamp` that expires after this long; `None` sends none.
+    pub timestamp_ttl: Option<Duration>,
+}
+
+impl Default for SignOptions {
+    /// Our default: RSA-SHA1 and SHA1 as the original, signing Body, Timestamp (300 s) and
+    /// the WS-Addressing headers.
+    fn default() -> Self {
+        Self {
+            signature: SignatureAlgorithm::RsaSha1,
+            digest: DigestAlgorithm::Sha1,
+            body: true,
+            addressing: true,
+            timestamp_ttl: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl SignOptions {
+    /// The original CLC → CC profile (CONTRACT.md): only `wsa:To`, `wsa:MessageID` and
+    /// `wsa:Action` are signed, and there is no Timestamp.
+    pub fn addressing_only() -> Self {
+        Self {
+            body: false,
+            timestamp_ttl: None,
+            ..Self::default()
+        }
+    }
+}
+
+/// Signs outgoing envelopes with one key and certificate.
+#[derive(Debug)]
+pub struct Signer {
+    key: PKey<Private>,
+    certificate: Vec<u8>,
+    options: SignOptions,
+}
+
+impl Signer {
+    /// A signer from an RSA private key and its certificate, both PEM.
+    pub fn from_pem(
+        key_pem: &[u8],
+        certificate_pem: &[u8],
+        options: SignOptions,
+    ) -> Result<Self, WssError> {
+        let key = PKey::private_key_from_pem(key_pem)
+            .map_err(|e| WssError::Key(format!("private key: {e}")))?;
+        let certificate = X509::from_pem(certificate_pem)
+            .map_err(|e| WssError::Key(format!("certificate: {e}")))?;
+        Self::new(key, &certificate, options)
+    }
+
+    pub fn new(
+        key: PKey<Private>,
+        certificate: &X509,
+        options: SignOptions,
+    ) -> Result<Self, WssError> {
+        if key.id() != Id::RSA {
+            return Err(WssError::Key("the private key is not an RSA key".into()));
+        }
+        if !certificate.public_key()?.public_eq(&key) {
+            return Err(WssError::Key(
+                "the private key does not belong to the certificate".into(),
+            ));
+        }
+        Ok(Self {
+            key,
+            certificate: certificate.to_der()?,
+            options,
+        })
+    }
+
+    /// DER of the certificate sent with each signature.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate
+    }
+
+    pub fn options(&self) -> &SignOptions {
+        &self.options
+    }
+
+    /// Chooses the Ids and times of one message carrying `addressing`.
+    pub(crate) fn stamp(&self, addressing: &Addressing) -> Result<Stamp<'_>, WssError> {
+        let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs);
+        let timestamp = self
+            .options
+            .timestamp_ttl
+            .map(|ttl| Ok::<_, WssError>((random_id("TS")?, created, secs(ttl))))
+            .transpose()?;
+        let addressing_ids = Field::ALL
+            .into_iter()
+            .filter(|f| self.options.addressing && addressing.get(*f).is_some())
+            .map(|f| Ok((f, random_id(f.local())?)))
+            .collect::<Result<Vec<_>, WssError>>()?;
+        let body_id = self.options.body.then(|| random_id("Body")).transpose()?;
+        if timestamp.is_none() && addressing_ids.is_empty() && body_id.is_none() {
+            return Err(WssError::Signing(
+                "the signing profile names no part this message has".into(),
+            ));
+        }
+        Ok(Stamp {
+            signer: self,
+            token_id: random_id("X509")?,
+            timestamp,
+            addressing_ids,
+            body_id,
+        })
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// An Id no peer could have chosen already: a label and 128 random bits.
+fn random_id(label: &str) -> Result<String, WssError> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(bytes.iter().fold(format!("{label}-"), |mut id, b| {
+        id.push_str(&format!("{b:02x}"));
+        id
+    }))
+}
+
+/// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
+/// tag by it.
+const SECURITY_PREFIX: &str = "wsse";
+
+/// The security decorations of one outgoing message, between writing and signing it.
+#[derive(Debug)]
+pub(crate) struct Stamp<'a> {
+    signer: &'a Signer,
+    token_id: String,
+    /// Id, Created and time-to-live in seconds.
+    timestamp: Option<(String, i64, i64)>,
+    addressing_ids: Vec<(Field, String)>,
+    body_id: Option<String>,
+}
+
+/// Our own envelopes, parsed back for signing, are as large and deep as their payload is:
+/// the receiver's limits apply on the other side.
+const OWN_LIMITS: Limits = Limits {
+    max_bytes: usize::MAX,
+    max_depth: usize::MAX,
+    max_attributes: usize::MAX,
+    max_nodes: usize::MAX,
+    max_text: usize::MAX,
+};
+
+impl Stamp<'_> {
+    pub(crate) fn body_id(&self) -> Option<&str> {
+        self.body_id.as_deref()
+    }
+
+    pub(crate) fn addressing_id(&self, field: Field) -> Option<&str> {
+        self.addressing_ids
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// Writes the `wsse:Security` header block (Timestamp and token; the Signature is
+    /// added by [`Stamp::sign`]). `must_understand` is the SOAP version's attribute and value.
+    pub(crate) fn write_security(&self, w: &mut XmlWriter, must_understand: (&str, &str)) {
+        w.prefer_prefix(WSSE_NS, SECURITY_PREFIX);
+        w.start_element(Some(WSSE_NS), "Security");
+        w.attribute(Some(must_understand.0), "mustUnderstand", must_understand.1);
+        if let Some((id, created, ttl)) = &self.timestamp {
+            timestamp::write(w, id, *created, *ttl);
+        }
+        token::write(w, &self.token_id, &self.signer.certificate);
+        w.end_element();
+    }
+
+    /// Signs an envelope written with this stamp.
+    pub(crate) fn sign(&self, envelope: String) -> Result<Vec<u8>, WssError> {
+        let options = &self.signer.options;
+        let parsed = parse_own(&envelope)?;
+        let index = IdIndex::build(&parsed);
+        let ids = self
+            .timestamp
+            .iter()
+            .map(|(id, ..)| id)
+            .chain(self.addressing_ids.iter().map(|(_, id)| id))
+            .chain(&self.body_id);
+        let mut references = Vec::new();
+        for id in ids {
+            let element = index.resolve(id)?;
+            let prefixes = inclusive_prefixes(element);
+            let canonical = c14n::exclusive(element, &prefix_refs(&prefixes));
+            let value = options.digest.digest(&canonical)?;
+            references.push(Reference {
+                uri: format!("#{id}"),
+                prefixes,
+                digest: options.digest,
+                value,
+            });
+        }
+        let info = SignedInfo {
+            c14n_prefixes: Vec::new(),
+            method: options.signature,
+            references,
+        };
+        let (markup, value_offset) = signature::write(&info, &self.token_id)?;
+
+        // The Security header is the first header block, and we chose its prefix.
+        let at = envelope
+            .find(&format!("</{SECURITY_PREFIX}:Security>"))
+            .ok_or_else(|| {
+                WssError::Signing("no wsse:Security header in the written envelope".into())
+            })?;
+        let mut signed = envelope;
+        signed.insert_str(at, &markup);
+        let parsed = parse_own(&signed)?;
+        let signed_info = own_signed_info(&parsed).ok_or_else(|| {
+            WssError::Signing("the inserted SignedInfo is not where it belongs".into())
+        })?;
+        let canonical = c14n::exclusive(signed_info, &[]);
+        let mut rsa =
+            openssl::sign::Signer::new(options.signature.message_digest(), &self.signer.key)?;
+        let value = rsa.sign_oneshot_to_vec(&canonical)?;
+        signed.insert_str(at + value_offset, &Base64Binary(value).to_text());
+        Ok(signed.into_bytes())
+    }
+}
+
+fn parse_own(envelope: &str) -> Result<Element, WssError> {
+    xmlbind::parse(envelope.as_bytes(), &OWN_LIMITS)
+        .map_err(|e| WssError::Signing(format!("our own envelope: {e}")))
+}
+
+/// Envelope / Header / Security / Signature / SignedInfo of an envelope we wrote.
+fn own_signed_info(envelope: &Element) -> Option<&Element> {
+    let header = envelope.elements().next()?;
+    header
+        .child(Some(WSSE_NS), "Security")?
+        .child(Some(DS_NS), "Signature")?
+        .child(Some(DS_NS), "SignedInfo")
+}
+
+/// The InclusiveNamespaces PrefixList for a signed part: every prefix in scope at its apex,
+/// and every prefix used in an `xsi:type` value below it. Exclusive C14N renders a binding
+/// only where a name visibly uses it, so a prefix used only inside content (a fault code
+/// `soapenv:Client`, a type `xsi:type="tns:T"`) would otherwise be unsigned, and an attacker
+/// could redeclare it to change what the content means (namespace injection). Listed
+/// prefixes are rendered wherever their binding changes, so a redeclaration breaks the digest.
+fn inclusive_prefixes(apex: &Element) -> Vec<String> {
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut add = |prefix: &str| {
+        if !prefixes.iter().any(|p| p == prefix) {
+            prefixes.push(prefix.to_owned());
+        }
+    };
+    for (prefix, uri) in apex.scope.iter() {
+        if !uri.is_empty() {
+            add(prefix.unwrap_or("#default"));
+        }
+    }
+    let mut pending = vec![apex];
+    while let Some(element) = pending.pop() {
+        if let Some(value) = element.attribute(Some(XSI_NS), "type") {
+            add(value.trim().split_once(':').map_or("#default", |(p, _)| p));
+        }
+        pending.extend(element.elements());
+    }
+    prefixes
+}

@@ -1,0 +1,303 @@
+//! The `ds:Signature` element: written for outgoing messages, read strictly from incoming ones.
+//! Only the shape WS-Security uses is accepted: exclusive C14N for SignedInfo and as the one
+//! transform of each reference, RSA signatures, SHA digests, KeyInfo left to the caller.
+
+use xmlbind::{Base64Binary, Element, XmlText, XmlWriter};
+
+use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
+use super::{WssError, DS_NS, EXC_C14N, WSSE_NS, X509V3};
+
+/// More references than any profile of ours signs (Body, Timestamp, four addressing headers).
+const MAX_REFERENCES: usize = 16;
+
+/// What SignedInfo says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedInfo {
+    /// InclusiveNamespaces PrefixList of the canonicalization method.
+    pub(crate) c14n_prefixes: Vec<String>,
+    pub(crate) method: SignatureAlgorithm,
+    pub(crate) references: Vec<Reference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    pub(crate) uri: String,
+    /// InclusiveNamespaces PrefixList of the exclusive C14N transform.
+    pub(crate) prefixes: Vec<String>,
+    pub(crate) digest: DigestAlgorithm,
+    pub(crate) value: Vec<u8>,
+}
+
+/// A `ds:Signature` read from a message.
+#[derive(Debug)]
+pub(crate) struct Signature<'a> {
+    pub(crate) signed_info_element: &'a Element,
+    pub(crate) signed_info: SignedInfo,
+    pub(crate) value: Vec<u8>,
+    pub(crate) key_info: Option<&'a Element>,
+}
+
+/// Prefix lists as `&str` slices, the form [`crate::c14n::exclusive`] takes.
+pub(crate) fn prefix_refs(prefixes: &[String]) -> Vec<&str> {
+    prefixes.iter().map(String::as_str).collect()
+}
+
+/// Writes a Signature whose KeyInfo points at the token `#token_id`, with an empty
+/// SignatureValue. Returns the markup and the offset where the value goes.
+pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<(String, usize), WssError> {
+    let mut w = XmlWriter::new();
+    w.prefer_prefix(DS_NS, "ds");
+    w.prefer_prefix(WSSE_NS, "wsse");
+    w.prefer_prefix(EXC_C14N, "ec");
+    w.start_element(Some(DS_NS), "Signature");
+    w.start_element(Some(DS_NS), "SignedInfo");
+    write_method(
+        &mut w,
+        "CanonicalizationMethod",
+        EXC_C14N,
+        &info.c14n_prefixes,
+    );
+    write_method(&mut w, "SignatureMethod", info.method.uri(), &[]);
+    for reference in &info.references {
+        w.start_element(Some(DS_NS), "Reference");
+        w.attribute(None, "URI", &reference.uri);
+        w.start_element(Some(DS_NS), "Transforms");
+        write_method(&mut w, "Transform", EXC_C14N, &reference.prefixes);
+        w.end_element();
+        write_method(&mut w, "DigestMethod", reference.digest.uri(), &[]);
+        w.start_element(Some(DS_NS), "DigestValue");
+        w.text(&Base64Binary(reference.value.clone()).to_text());
+        w.end_element();
+        w.end_element();
+    }
+    w.end_element();
+    w.start_element(Some(DS_NS), "SignatureValue");
+    w.text("");
+    w.end_element();
+    w.start_element(Some(DS_NS), "KeyInfo");
+    w.start_element(Some(WSSE_NS), "SecurityTokenReference");
+    w.start_element(Some(WSSE_NS), "Reference");
+    w.attribute(None, "URI", &format!("#{token_id}"));
+    w.attribute(None, "ValueType", X509V3);
+    let markup = w.finish();
+    let offset = markup
+        .find("</ds:SignatureValue>")
+        .ok_or_else(|| WssError::Signing("no SignatureValue in the written Signature".into()))?;
+    Ok((markup, offset))
+}
+
+/// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
+fn write_method(w: &mut XmlWriter, local: &str, algorithm: &str, prefixes: &[String]) {
+    w.start_element(Some(DS_NS), local);
+    w.attribute(None, "Algorithm", algorithm);
+    if !prefixes.is_empty() {
+        w.start_element(Some(EXC_C14N), "InclusiveNamespaces");
+        w.attribute(None, "PrefixList", &prefixes.join(" "));
+        w.end_element();
+    }
+    w.end_element();
+}
+
+/// Reads a `ds:Signature` element.
+pub(crate) fn read(signature: &Element) -> Result<Signature<'_>, WssError> {
+    let mut children = element_children(signature)?.into_iter();
+    let signed_info_element = expect(children.next(), "SignedInfo")?;
+    let value_element = expect(children.next(), "SignatureValue")?;
+    let key_info = children.next();
+    if let Some(k) = key_info {
+        if !k.name.is(Some(DS_NS), "KeyInfo") {
+            return Err(unexpected(k, "ds:KeyInfo"));
+        }
+    }
+    // Anything after KeyInfo (ds:Object) is never referenced legitimately; it is left unread,
+    // and a reference into it is refused when references are placed.
+    let value = Base64Binary::from_text(&value_element.text().map_err(malformed)?)
+        .map_err(malformed)?
+        .0;
+    Ok(Signature {
+        signed_info_element,
+        signed_info: read_signed_info(signed_info_element)?,
+        value,
+        key_info,
+    })
+}
+
+fn read_signed_info(element: &Element) -> Result<SignedInfo, WssError> {
+    let mut children = element_children(element)?.into_iter();
+    let c14n = expect(children.next(), "CanonicalizationMethod")?;
+    let c14n_prefixes = read_c14n(c14n)?;
+    let method = expect(children.next(), "SignatureMethod")?;
+    if let Some(extra) = element_children(method)?.first() {
+        // HMACOutputLength and the like belong to algorithms we refuse.
+        return Err(unexpected(extra, "no content in ds:SignatureMethod"));
+    }
+    let method = SignatureAlgorithm::from_uri(algorithm(method)?)?;
+    let references = children
+        .map(read_reference)
+        .collect::<Result<Vec<_>, _>>()?;
+    if references.is_empty() {
+        return Err(WssError::Malformed("SignedInfo holds no Reference".into()));
+    }
+    if references.len() > MAX_REFERENCES {
+        return Err(WssError::Malformed(format!(
+            "more than {MAX_REFERENCES} references"
+        )));
+    }
+    Ok(SignedInfo {
+        c14n_prefixes,
+        method,
+        references,
+    })
+}
+
+fn read_reference(element: &Element) -> Result<Reference, WssError> {
+    if !element.name.is(Some(DS_NS), "Reference") {
+        return Err(unexpected(element, "ds:Reference"));
+    }
+    let uri = element
+        .attribute(None, "URI")
+        .ok_or_else(|| WssError::ForeignReference(String::new()))?
+        .to_owned();
+    let mut children = element_children(element)?.into_iter().peekable();
+    // Without Transforms a reference is canonicalized with inclusive C14N 1.0, which
+    // WS-Security does not use; with several, the result depends on transforms we refuse.
+    let transforms = expect(children.next(), "Transforms")?;
+    let prefixes = match element_children(transforms)?.as_slice() {
+        [transform] if transform.name.is(Some(DS_NS), "Transform") => read_c14n(transform)?,
+        [other] => return Err(unexpected(other, "ds:Transform")),
+        _ => {
+            return Err(WssError::UnsupportedAlgorithm(
+                "a transform chain other than exclusive C14N".into(),
+            ))
+        }
+    };
+    let digest_method = expect(children.next(), "DigestMethod")?;
+    let digest = DigestAlgorithm::from_uri(algorithm(digest_method)?)?;
+    let value_element = expect(children.next(), "DigestValue")?;
+    let value = Base64Binary::from_text(&value_element.text().map_err(malformed)?)
+        .map_err(malformed)?
+        .0;
+    if let Some(extra) = children.next() {
+        return Err(unexpected(extra, "end of ds:Reference"));
+    }
+    Ok(Reference {
+        uri,
+        prefixes,
+        digest,
+        value,
+    })
+}
+
+/// Reads an exclusive C14N method or transform, returning its PrefixList.
+fn read_c14n(element: &Element) -> Result<Vec<String>, WssError> {
+    let algorithm = algorithm(element)?;
+    if algorithm != EXC_C14N {
+        return Err(WssError::UnsupportedAlgorithm(algorithm.to_owned()));
+    }
+    match element_children(element)?.as_slice() {
+        [] => Ok(Vec::new()),
+        [list] if list.name.is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
+            .attribute(None, "PrefixList")
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect()),
+        [other, ..] => Err(unexpected(other, "ec:InclusiveNamespaces")),
+    }
+}
+
+fn algorithm(element: &Element) -> Result<&str, WssError> {
+    element
+        .attribute(None, "Algorithm")
+        .ok_or_else(|| WssError::Malformed(format!("{} has no Algorithm", element.name.local)))
+}
+
+/// The child elements of an element-only XML Signature element.
+pub(crate) fn element_children(element: &Element) -> Result<Vec<&Element>, WssError> {
+    if element
+        .children
+        .iter()
+        .any(|n| matches!(n, xmlbind::Node::Text(t) if !t.trim().is_empty()))
+    {
+        return Err(WssError::Malformed(format!(
+            "unexpected text in {}",
+            element.name.local
+        )));
+    }
+    Ok(element.elements().collect())
+}
+
+fn expect<'a>(element: Option<&'a Element>, local: &str) -> Result<&'a Element, WssError> {
+    match element {
+        Some(e) if e.name.is(Some(DS_NS), local) => Ok(e),
+        Some(e) => Err(unexpected(e, &format!("ds:{local}"))),
+        None => Err(WssError::Malformed(format!("missing ds:{local}"))),
+    }
+}
+
+fn unexpected(found: &Element, expected: &str) -> WssError {
+    WssError::Malformed(format!(
+        "expected {expected}, found {}",
+        found.name.expanded()
+    ))
+}
+
+fn malformed(error: xmlbind::XmlError) -> WssError {
+    WssError::Malformed(error.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use xmlbind::{parse, Limits};
+
+    fn sample() -> SignedInfo {
+        SignedInfo {
+            c14n_prefixes: Vec::new(),
+            method: SignatureAlgorithm::RsaSha256,
+            references: vec![Reference {
+                uri: "#b".into(),
+                prefixes: vec!["xsd".into(), "#default".into()],
+                digest: DigestAlgorithm::Sha256,
+                value: vec![1, 2, 3],
+            }],
+        }
+    }
+
+    #[test]
+    fn written_signatures_read_back() {
+        let (markup, offset) = write(&sample(), "tok").unwrap();
+        assert!(markup[offset..].starts_with("</ds:SignatureValue>"));
+        let doc = parse(markup.as_bytes(), &Limits::default()).unwrap();
+        let read = read(&doc).unwrap();
+        assert_eq!(read.signed_info, sample());
+        assert!(read.value.is_empty());
+        assert!(read.key_info.is_some());
+    }
+
+    #[test]
+    fn hmac_and_foreign_transforms_are_refused() {
+        let (markup, _) = write(&sample(), "tok").unwrap();
+        for (from, to) in [
+            (
+                SignatureAlgorithm::RsaSha256.uri(),
+                "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+            ),
+            (
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\">",
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\">",
+            ),
+            (
+                DigestAlgorithm::Sha256.uri(),
+                "http://www.w3.org/2001/04/xmldsig-more#md5",
+            ),
+        ] {
+            let doc = parse(markup.replacen(from, to, 1).as_bytes(), &Limits::default()).unwrap();
+            assert!(
+                matches!(read(&doc), Err(WssError::UnsupportedAlgorithm(_))),
+                "{to}"
+            );
+        }
+    }
+}

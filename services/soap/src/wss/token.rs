@@ -1,0 +1,131 @@
+//! X.509 tokens: the `wsse:BinarySecurityToken` carrying the signer's certificate, and the
+//! set of certificates a verifier trusts.
+//!
+//! Trust is by pinning: the certificate in the message must be byte-identical to one the
+//! administrator configured for the peer (CONTRACT.md: each service holds the certificates of
+//! the peers it trusts). A key that comes only from the message — a `ds:KeyValue`, or a
+//! certificate nobody configured — is never used.
+
+use openssl::pkey::{Id, PKey, Public};
+use openssl::x509::X509;
+use xmlbind::{Base64Binary, Element, XmlText, XmlWriter};
+
+use super::ids::{fragment, IdIndex};
+use super::signature::element_children;
+use super::{WssError, BASE64_BINARY, DS_NS, WSSE_NS, WSU_NS, X509V3};
+
+/// Writes `<wsse:BinarySecurityToken>` holding `certificate` (DER).
+pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate: &[u8]) {
+    w.start_element(Some(WSSE_NS), "BinarySecurityToken");
+    w.attribute(None, "EncodingType", BASE64_BINARY);
+    w.attribute(None, "ValueType", X509V3);
+    w.attribute(Some(WSU_NS), "Id", id);
+    w.text(&Base64Binary(certificate.to_vec()).to_text());
+    w.end_element();
+}
+
+/// One trusted certificate with its public key.
+#[derive(Debug)]
+pub(crate) struct Trusted {
+    pub(crate) der: Vec<u8>,
+    pub(crate) key: PKey<Public>,
+}
+
+/// The certificates a verifier accepts signatures from.
+#[derive(Debug)]
+pub(crate) struct TrustStore {
+    certificates: Vec<Trusted>,
+}
+
+impl TrustStore {
+    pub(crate) fn new(certificates: &[X509]) -> Result<Self, WssError> {
+        let certificates = certificates
+            .iter()
+            .map(|c| {
+                let key = c.public_key()?;
+                if key.id() != Id::RSA {
+                    return Err(WssError::Key(
+                        "a trusted certificate does not hold an RSA key".into(),
+                    ));
+                }
+                Ok(Trusted {
+                    der: c.to_der()?,
+                    key,
+                })
+            })
+            .collect::<Result<Vec<_>, WssError>>()?;
+        Ok(Self { certificates })
+    }
+
+    fn find(&self, der: &[u8]) -> Option<&Trusted> {
+        self.certificates.iter().find(|t| t.der == der)
+    }
+
+    /// The trusted certificate whose key made the signature with this KeyInfo: it must point
+    /// by direct reference at a BinarySecurityToken of `security` holding a trusted certificate.
+    pub(crate) fn signer<'s>(
+        &'s self,
+        key_info: Option<&Element>,
+        security: &Element,
+        index: &IdIndex<'_>,
+    ) -> Result<&'s Trusted, WssError> {
+        let key_info = key_info
+            .ok_or_else(|| WssError::UntrustedKey("the signature has no KeyInfo".into()))?;
+        let reference = match element_children(key_info)?.as_slice() {
+            [token_ref] if token_ref.name.is(Some(WSSE_NS), "SecurityTokenReference") => {
+                match element_children(token_ref)?.as_slice() {
+                    [r] if r.name.is(Some(WSSE_NS), "Reference") => *r,
+                    _ => {
+                        return Err(WssError::UntrustedKey(
+                            "a SecurityTokenReference other than a direct reference".into(),
+                        ))
+                    }
+                }
+            }
+            [other] if other.name.is(Some(DS_NS), "KeyValue") => {
+                return Err(WssError::UntrustedKey("a bare ds:KeyValue".into()))
+            }
+            [other] => return Err(WssError::UntrustedKey(other.name.expanded())),
+            _ => {
+                return Err(WssError::Malformed(
+                    "KeyInfo must hold one SecurityTokenReference".into(),
+                ))
+            }
+        };
+        if reference
+            .attribute(None, "ValueType")
+            .is_some_and(|v| v != X509V3)
+        {
+            return Err(WssError::UntrustedKey(
+                "a token reference of another ValueType".into(),
+            ));
+        }
+        let uri = reference.attribute(None, "URI").unwrap_or_default();
+        let token = index.resolve(fragment(uri)?)?;
+        // The token must be the Security header's own, not one planted elsewhere.
+        if !token.name.is(Some(WSSE_NS), "BinarySecurityToken")
+            || !security.elements().any(|e| std::ptr::eq(e, token))
+        {
+            return Err(WssError::WrappedElement {
+                reference: uri.to_owned(),
+                element: token.name.expanded(),
+            });
+        }
+        if token.attribute(None, "ValueType") != Some(X509V3)
+            || token
+                .attribute(None, "EncodingType")
+                .is_some_and(|e| e != BASE64_BINARY)
+        {
+            return Err(WssError::UntrustedKey(
+                "a BinarySecurityToken that is not a base64 X.509 v3 certificate".into(),
+            ));
+        }
+        let text = token
+            .text()
+            .map_err(|e| WssError::Malformed(e.to_string()))?;
+        let der = Base64Binary::from_text(&text)
+            .map_err(|e| WssError::Malformed(e.to_string()))?
+            .0;
+        self.find(&der).ok_or(WssError::UntrustedCertificate)
+    }
+}
