@@ -4,15 +4,24 @@
 //! dispatcher and calls a [`Transport`] from each client stub; this crate supplies the
 //! envelopes, faults, security and HTTP around them.
 
+mod addressing;
 pub mod c14n;
+mod client;
 pub mod envelope;
 mod error;
 mod fault;
+mod http;
+mod http_wsdl;
+pub mod keys;
+mod server;
 mod service;
 pub mod wss;
 
+pub use client::{HttpTransport, HttpTransportBuilder};
 pub use error::SoapError;
 pub use fault::{Fault, FaultCode};
+pub use http::Security;
+pub use server::{termination_signal, Server, ServerBuilder, ServerError};
 pub use service::{BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport};
 
 /// SOAP 1.1 envelope namespace.

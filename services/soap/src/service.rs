@@ -35,7 +35,7 @@ pub struct Operation {
 pub struct Reply {
     pub namespace: &'static str,
     pub local: &'static str,
-    pub body: Box<dyn ToXml + Send>,
+    pub body: Box<dyn ToXml + Send + Sync>,
 }
 
 impl std::fmt::Debug for Reply {

@@ -1,0 +1,257 @@
+//! The HTTP client under every generated client stub: pooled keep-alive connections,
+//! timeouts, signed requests with WS-Addressing headers, verified replies.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::CONTENT_TYPE;
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use xmlbind::{Element, Limits, ToXml};
+
+use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
+use crate::error::SoapError;
+use crate::http::{content_type, new_message_id, read_body, soap_action_header, Security};
+use crate::service::{BoxFuture, ClientError, Operation, Transport};
+
+/// Calls the operations of one SOAP endpoint over HTTP/1.1.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    endpoint: Uri,
+    client: Client<HttpConnector, Full<Bytes>>,
+    security: Security,
+    version: SoapVersion,
+    request_timeout: Duration,
+    limits: Limits,
+}
+
+/// Configures an [`HttpTransport`].
+#[derive(Debug)]
+pub struct HttpTransportBuilder {
+    endpoint: String,
+    security: Security,
+    version: SoapVersion,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    limits: Limits,
+}
+
+impl HttpTransport {
+    /// A transport to `endpoint` (`http://host:port/path`), signing and verifying as
+    /// `security` says.
+    pub fn builder(endpoint: impl Into<String>, security: Security) -> HttpTransportBuilder {
+        HttpTransportBuilder {
+            endpoint: endpoint.into(),
+            security,
+            version: SoapVersion::V11,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn endpoint(&self) -> &Uri {
+        &self.endpoint
+    }
+
+    async fn exchange(
+        &self,
+        operation: &'static Operation,
+        request: &(dyn ToXml + Sync),
+    ) -> Result<Element, ClientError> {
+        let message_id = new_message_id()
+            .map_err(|e| ClientError::Transport(format!("no random MessageID: {e}")))?;
+        let outgoing = Outgoing {
+            version: self.version,
+            addressing: Addressing {
+                to: Some(self.endpoint.to_string()),
+                action: Some(operation.soap_action.to_owned()),
+                message_id: Some(message_id.clone()),
+                relates_to: None,
+            },
+            body: BodyContent::Payload {
+                namespace: operation.request.0,
+                local: operation.request.1,
+                value: request,
+            },
+        };
+        let bytes = envelope::write(&outgoing, self.security.signer()).map_err(request_error)?;
+
+        let mut http_request = Request::new(Full::new(Bytes::from(bytes)));
+        *http_request.method_mut() = Method::POST;
+        *http_request.uri_mut() = self.endpoint.clone();
+        let headers = http_request.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            content_type(self.version, Some(operation.soap_action)),
+        );
+        if self.version == SoapVersion::V11 {
+            if let Some(action) = soap_action_header(operation.soap_action) {
+                headers.insert("soapaction", action);
+            }
+        }
+
+        let response = self.client.request(http_request).await.map_err(|e| {
+            ClientError::Transport(format!("{}: {}", self.endpoint, error_chain(&e)))
+        })?;
+        let status = response.status();
+        let body = read_body(response.into_body(), self.limits.max_bytes)
+            .await
+            .map_err(|e| ClientError::Transport(format!("reply from {}: {e}", self.endpoint)))?;
+
+        let incoming = match Incoming::parse(&body, &self.limits) {
+            Ok(incoming) => incoming,
+            // An error page from something that is not a SOAP service.
+            Err(_) if !status.is_success() => {
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                return Err(ClientError::Transport(format!(
+                    "HTTP {status} from {}: {text}",
+                    self.endpoint
+                )));
+            }
+            Err(e) => return Err(reply_error(e)),
+        };
+        let verified = incoming
+            .verify(self.security.verifier())
+            .map_err(reply_error)?;
+        if let Some(fault) = verified.fault {
+            return Err(ClientError::Fault(fault));
+        }
+        if let Some(relates_to) = verified
+            .addressing
+            .relates_to
+            .as_deref()
+            .filter(|r| *r != message_id)
+        {
+            return Err(ClientError::Security(format!(
+                "reply relates to {relates_to}, not to this request ({message_id})"
+            )));
+        }
+        let (namespace, local) = operation.response;
+        match verified.payload {
+            Some(payload) if payload.name.is(Some(namespace), local) && status.is_success() => {
+                Ok(payload.clone())
+            }
+            Some(payload) => Err(ClientError::UnexpectedResponse {
+                expected: format!("{{{namespace}}}{local} with HTTP 200"),
+                found: format!("{} with HTTP {status}", payload.name.expanded()),
+            }),
+            None => Err(ClientError::UnexpectedResponse {
+                expected: format!("{{{namespace}}}{local}"),
+                found: format!("an empty Body with HTTP {status}"),
+            }),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn call<'a>(
+        &'a self,
+        operation: &'static Operation,
+        request: &'a (dyn ToXml + Sync),
+    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+        Box::pin(async move {
+            tokio::time::timeout(self.request_timeout, self.exchange(operation, request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Transport(format!(
+                        "{} did not answer {} within {:?}",
+                        self.endpoint, operation.name, self.request_timeout
+                    )))
+                })
+        })
+    }
+}
+
+impl HttpTransportBuilder {
+    /// The SOAP version of requests. Default: 1.1, as every Eucalyptus hop uses.
+    #[must_use]
+    pub fn soap_version(mut self, version: SoapVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Default: 10 s.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time for a whole call, from sending the request to reading the reply. Default: 60 s.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Limits on replies; `max_bytes` also bounds the HTTP body. Default: [`Limits::default`].
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn build(self) -> Result<HttpTransport, ClientError> {
+        let endpoint: Uri = self.endpoint.parse().map_err(|e| {
+            ClientError::Transport(format!("invalid endpoint {:?}: {e}", self.endpoint))
+        })?;
+        if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
+            return Err(ClientError::Transport(format!(
+                "endpoint {:?} must be an http:// URL with a host",
+                self.endpoint
+            )));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(self.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(HttpTransport {
+            endpoint,
+            client,
+            security: self.security,
+            version: self.version,
+            request_timeout: self.request_timeout,
+            limits: self.limits,
+        })
+    }
+}
+
+/// A request that could not be written, most likely because signing failed.
+fn request_error(e: SoapError) -> ClientError {
+    match e {
+        SoapError::Security(e) => {
+            ClientError::Security(format!("request could not be signed: {e}"))
+        }
+        other => ClientError::Transport(format!("request could not be written: {other}")),
+    }
+}
+
+fn reply_error(e: SoapError) -> ClientError {
+    match e {
+        SoapError::Xml(e) => ClientError::Xml(e),
+        SoapError::Security(e) => ClientError::Security(e.to_string()),
+        other => ClientError::UnexpectedResponse {
+            expected: "a SOAP envelope".to_owned(),
+            found: other.to_string(),
+        },
+    }
+}
+
+/// hyper's errors say little at the top ("client error (Connect)"); the causes say what.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

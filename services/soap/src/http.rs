@@ -1,0 +1,235 @@
+//! What the HTTP server and client share: the security of an endpoint, SOAP content types and
+//! SOAPAction, and request/reply bodies read under a size limit.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Body;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+
+use crate::envelope::SoapVersion;
+use crate::wss::{Signer, Verifier};
+
+/// The WS-Security configuration of one end of a hop: the signer of what it sends and the
+/// verifier of what it receives. There is no default: an endpoint without signatures must be
+/// asked for with [`Security::unsecured`].
+#[derive(Debug, Clone)]
+pub struct Security {
+    signer: Option<Arc<Signer>>,
+    verifier: Option<Arc<Verifier>>,
+}
+
+impl Security {
+    /// Signs every outgoing message with `signer` and accepts only incoming messages that
+    /// `verifier` accepts.
+    pub fn signed(signer: Arc<Signer>, verifier: Arc<Verifier>) -> Self {
+        Self {
+            signer: Some(signer),
+            verifier: Some(verifier),
+        }
+    }
+
+    /// Neither signs nor verifies: for tests and local experiments only.
+    pub fn unsecured() -> Self {
+        Self {
+            signer: None,
+            verifier: None,
+        }
+    }
+
+    /// Any other combination, such as verifying requests but answering unsigned.
+    pub fn new(signer: Option<Arc<Signer>>, verifier: Option<Arc<Verifier>>) -> Self {
+        Self { signer, verifier }
+    }
+
+    pub fn signer(&self) -> Option<&Signer> {
+        self.signer.as_deref()
+    }
+
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_deref()
+    }
+}
+
+/// The Content-Type of a message in `version`; SOAP 1.2 carries the action as a parameter.
+pub(crate) fn content_type(version: SoapVersion, action: Option<&str>) -> HeaderValue {
+    const SOAP11: &str = "text/xml; charset=utf-8";
+    const SOAP12: &str = "application/soap+xml; charset=utf-8";
+    match (version, action) {
+        (SoapVersion::V11, _) => HeaderValue::from_static(SOAP11),
+        (SoapVersion::V12, None) => HeaderValue::from_static(SOAP12),
+        (SoapVersion::V12, Some(action)) => HeaderValue::from_str(&format!(
+            "{SOAP12}; action=\"{}\"",
+            action.replace(['"', '\\'], "")
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(SOAP12)),
+    }
+}
+
+/// The SOAPAction header value for `action`: quoted, as SOAP 1.1 stacks send it.
+pub(crate) fn soap_action_header(action: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{action}\"")).ok()
+}
+
+/// The action a request names: the `SOAPAction` header in SOAP 1.1, the `action` parameter
+/// of the Content-Type in SOAP 1.2. Quotes are removed; an empty action counts as none.
+pub(crate) fn request_action(version: SoapVersion, headers: &HeaderMap) -> Option<String> {
+    let action = match version {
+        SoapVersion::V11 => headers.get("soapaction")?.to_str().ok().map(unquote),
+        SoapVersion::V12 => headers
+            .get(CONTENT_TYPE)?
+            .to_str()
+            .ok()?
+            .split(';')
+            .skip(1)
+            .filter_map(|param| param.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("action"))
+            .map(|(_, value)| unquote(value)),
+    }?;
+    (!action.is_empty()).then(|| action.to_owned())
+}
+
+/// A fresh WS-Addressing MessageID: `urn:uuid:` and a random (version 4) UUID.
+pub(crate) fn new_message_id() -> Result<String, openssl::error::ErrorStack> {
+    let mut b = [0u8; 16];
+    openssl::rand::rand_bytes(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+fn unquote(value: &str) -> &str {
+    let value = value.trim();
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("message exceeds the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("message could not be read: {0}")]
+    Read(String),
+}
+
+/// Reads a whole body, refusing it as soon as it is known to exceed `limit`: at once when the
+/// declared length says so, else when the bytes received pass the limit.
+pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(e) => Err(BodyError::Read(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    hyper::header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn soap11_action_comes_from_the_soapaction_header_unquoted() {
+        let h = headers(&[("soapaction", "\"EucalyptusNC#ncRunInstance\"")]);
+        assert_eq!(
+            request_action(SoapVersion::V11, &h).as_deref(),
+            Some("EucalyptusNC#ncRunInstance")
+        );
+        let h = headers(&[("soapaction", "urn:plain")]);
+        assert_eq!(
+            request_action(SoapVersion::V11, &h).as_deref(),
+            Some("urn:plain")
+        );
+        let h = headers(&[("soapaction", "\"\"")]);
+        assert_eq!(request_action(SoapVersion::V11, &h), None);
+    }
+
+    #[test]
+    fn soap12_action_comes_from_the_content_type_parameter() {
+        let h = headers(&[(
+            "content-type",
+            "application/soap+xml; charset=utf-8; Action=\"urn:x#op\"",
+        )]);
+        assert_eq!(
+            request_action(SoapVersion::V12, &h).as_deref(),
+            Some("urn:x#op")
+        );
+        // A SOAPAction header means nothing in SOAP 1.2.
+        let h = headers(&[
+            ("content-type", "application/soap+xml"),
+            ("soapaction", "\"urn:x#op\""),
+        ]);
+        assert_eq!(request_action(SoapVersion::V12, &h), None);
+    }
+
+    #[test]
+    fn content_types_name_the_version() {
+        assert_eq!(
+            content_type(SoapVersion::V11, Some("a")),
+            "text/xml; charset=utf-8"
+        );
+        assert_eq!(
+            content_type(SoapVersion::V12, Some("urn:a")),
+            "application/soap+xml; charset=utf-8; action=\"urn:a\""
+        );
+        assert_eq!(
+            content_type(SoapVersion::V12, None),
+            "application/soap+xml; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn message_ids_are_random_v4_uuids() {
+        let (a, b) = (new_message_id().unwrap(), new_message_id().unwrap());
+        assert_ne!(a, b);
+        let uuid = a.strip_prefix("urn:uuid:").unwrap();
+        let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert_eq!(&uuid[14..15], "4");
+        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[tokio::test]
+    async fn declared_oversize_bodies_are_refused_before_reading() {
+        let body = http_body_util::Full::new(Bytes::from(vec![b'x'; 100]));
+        assert!(matches!(
+            read_body(body, 99).await,
+            Err(BodyError::TooLarge { limit: 99 })
+        ));
+        let body = http_body_util::Full::new(Bytes::from_static(b"<a/>"));
+        assert_eq!(
+            read_body(body, 4).await.unwrap(),
+            Bytes::from_static(b"<a/>")
+        );
+    }
+}

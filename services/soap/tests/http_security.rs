@@ -1,0 +1,169 @@
+//! Signed requests and replies over HTTP: what the server and the client accept and refuse.
+
+#![allow(clippy::unwrap_used)]
+
+mod http_support;
+
+use std::sync::Arc;
+
+use http_support::*;
+use soap::envelope::{self, Addressing, BodyContent, Outgoing, SoapVersion};
+use soap::keys::KeyPair;
+use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions};
+use soap::{ClientError, FaultCode, Security, Transport};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+fn signer(pair: &KeyPair) -> Arc<Signer> {
+    Arc::new(pair.signer(SignOptions::default()).unwrap())
+}
+
+fn trusting(pair: &KeyPair) -> Arc<Verifier> {
+    Arc::new(
+        Verifier::new(
+            std::slice::from_ref(&pair.certificate),
+            VerifyOptions::default(),
+        )
+        .unwrap(),
+    )
+}
+
+/// Server signs with the node key and trusts the cluster; the client the other way round.
+fn setup() -> (&'static Keys, Security, Security) {
+    let keys = Keys::shared();
+    let server = Security::signed(signer(&keys.server), trusting(&keys.client));
+    let client = Security::signed(signer(&keys.client), trusting(&keys.server));
+    (keys, server, client)
+}
+
+#[tokio::test]
+async fn signed_request_gets_a_signed_reply() {
+    let (_, server_security, client_security) = setup();
+    let server = Running::echo(server_security).await;
+    let client = transport(&server.url(), client_security);
+    for i in 0..3 {
+        let echoed = echo(&client, &format!("signed {i}")).await.unwrap();
+        assert_eq!(echoed.text, format!("signed {i}"));
+        // The handler was told who signed.
+        assert!(echoed.signed);
+    }
+}
+
+#[tokio::test]
+async fn faults_are_signed_too() {
+    let (_, server_security, client_security) = setup();
+    let server = Running::echo(server_security).await;
+    let client = transport(&server.url(), client_security);
+    // The client verifies every reply, so a fault that reaches it as a fault was signed.
+    let err = client.call(&FAIL, &Text("x".into())).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Fault(f) if f.code == FaultCode::Server),
+        "{err:?}"
+    );
+}
+
+/// Guards against a signed endpoint serving callers that do not sign.
+#[tokio::test]
+async fn unsigned_request_is_refused_by_a_signed_endpoint() {
+    let (keys, server_security, _) = setup();
+    let server = Running::echo(server_security).await;
+    let client = transport(
+        &server.url(),
+        Security::new(None, Some(trusting(&keys.server))),
+    );
+    let err = echo(&client, "no signature").await.unwrap_err();
+    let ClientError::Fault(fault) = err else {
+        panic!("expected a fault, got {err:?}")
+    };
+    assert_eq!(fault.code, FaultCode::Client);
+    assert!(fault.string.contains("not signed"), "{fault}");
+}
+
+#[tokio::test]
+async fn request_signed_by_an_untrusted_key_is_refused() {
+    let (keys, server_security, _) = setup();
+    let server = Running::echo(server_security).await;
+    let client = transport(
+        &server.url(),
+        Security::signed(signer(&keys.stranger), trusting(&keys.server)),
+    );
+    let err = echo(&client, "who am I").await.unwrap_err();
+    let ClientError::Fault(fault) = err else {
+        panic!("expected a fault, got {err:?}")
+    };
+    assert_eq!(fault.code, FaultCode::Client);
+    assert!(fault.string.contains("trusted"), "{fault}");
+}
+
+#[tokio::test]
+async fn client_refuses_an_unsigned_reply() {
+    let (_, _, client_security) = setup();
+    let server = Running::echo(Security::unsecured()).await;
+    let client = transport(&server.url(), client_security);
+    let err = echo(&client, "x").await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Security(m) if m.contains("not signed")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn client_refuses_a_reply_signed_by_another_key() {
+    let (keys, _, client_security) = setup();
+    let server = Running::echo(Security::signed(
+        signer(&keys.stranger),
+        trusting(&keys.client),
+    ))
+    .await;
+    let client = transport(&server.url(), client_security);
+    let err = echo(&client, "x").await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Security(m) if m.contains("trusted")),
+        "{err:?}"
+    );
+}
+
+/// Guards against accepting a validly signed reply that answers some other request.
+#[tokio::test]
+async fn client_refuses_a_reply_to_another_request() {
+    let (keys, _, client_security) = setup();
+    let node = signer(&keys.server);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _request = read_request(&mut stream).await;
+        let reply = Echoed {
+            text: "x".into(),
+            soap_action: String::new(),
+            message_id: String::new(),
+            signed: true,
+        };
+        let outgoing = Outgoing {
+            version: SoapVersion::V11,
+            addressing: Addressing {
+                action: Some("Echo#EchoResponse".into()),
+                relates_to: Some("urn:uuid:00000000-0000-4000-8000-000000000000".into()),
+                ..Addressing::default()
+            },
+            body: BodyContent::Payload {
+                namespace: NS,
+                local: "EchoResponse",
+                value: &reply,
+            },
+        };
+        let body = envelope::write(&outgoing, Some(&node)).unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+    });
+    let client = transport(&format!("http://{addr}{PATH}"), client_security);
+    let err = echo(&client, "x").await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Security(m) if m.contains("relates to")),
+        "{err:?}"
+    );
+}
