@@ -558,10 +558,8 @@ fn broken_messages_fail_naming_the_element_and_line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The same for a malformed value: today the error names the value and the line but not the
-/// element (`xmlbind`'s simple-value reader does not add it).
+/// The same for a malformed value: the error names the value, the element and the line.
 #[test]
-#[ignore = "xmlbind value errors do not name their element yet"]
 fn invalid_values_fail_naming_the_element_and_line() {
     if let Some(failure) = broken_fixture_mismatch(BROKEN_VALUE) {
         panic!("{failure}");

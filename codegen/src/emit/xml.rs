@@ -104,8 +104,7 @@ fn read_field(cx: &Context<'_>, owner: ValueNode, field: &Field<'_>) -> TokenStr
             }
         }
         FieldKind::Text(_) => {
-            quote!(xmlbind::XmlText::from_text(&element.text()?)
-                .map_err(|e| e.or_at(element.position))?)
+            quote!(xmlbind::text_value(element)?)
         }
         FieldKind::Element(e) => {
             let namespace = cx.namespace(e.name.namespace.as_deref());
@@ -426,7 +425,7 @@ fn enumeration(cx: &Context<'_>, id: SimpleId, values: &[String]) -> TokenStream
 
         impl xmlbind::FromXml for #name {
             fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
-                xmlbind::XmlText::from_text(&element.text()?).map_err(|e| e.or_at(element.position))
+                xmlbind::text_value(element)
             }
         }
 

@@ -44,12 +44,20 @@ pub struct Fault {
 impl Fault {
     /// The request was wrong: bad input, unknown operation, failed security checks.
     pub fn client(message: impl Into<String>) -> Self {
-        Self { code: FaultCode::Client, string: message.into(), detail: None }
+        Self {
+            code: FaultCode::Client,
+            string: message.into(),
+            detail: None,
+        }
     }
 
     /// The service failed to carry out a valid request.
     pub fn server(message: impl Into<String>) -> Self {
-        Self { code: FaultCode::Server, string: message.into(), detail: None }
+        Self {
+            code: FaultCode::Server,
+            string: message.into(),
+            detail: None,
+        }
     }
 
     #[must_use]

@@ -56,7 +56,11 @@ pub trait Service: Send + Sync + 'static {
     fn operations(&self) -> &'static [Operation];
 
     /// Routes the Body's first child element to its operation and runs it.
-    fn call<'a>(&'a self, body: &'a Element, context: RequestContext) -> BoxFuture<'a, Result<Reply, Fault>>;
+    fn call<'a>(
+        &'a self,
+        body: &'a Element,
+        context: RequestContext,
+    ) -> BoxFuture<'a, Result<Reply, Fault>>;
 }
 
 /// Why a client call did not produce a typed response.

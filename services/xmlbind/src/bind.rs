@@ -26,12 +26,19 @@ pub trait ToXml {
     }
 }
 
+/// Reads a simple-typed element's text as `T`; errors name the element and its position.
+pub fn text_value<T: XmlText>(element: &Element) -> Result<T, XmlError> {
+    T::from_text(&element.text()?).map_err(|e| {
+        e.or_at(element.position)
+            .in_element(|| element.name.expanded())
+    })
+}
+
 macro_rules! text_binding {
     ($($t:ty),* $(,)?) => {$(
         impl FromXml for $t {
             fn from_xml(element: &Element) -> Result<Self, XmlError> {
-                let text = element.text()?;
-                <$t as XmlText>::from_text(&text).map_err(|e| e.or_at(element.position))
+                text_value(element)
             }
         }
         impl ToXml for $t {
@@ -41,7 +48,17 @@ macro_rules! text_binding {
         }
     )*};
 }
-text_binding!(String, i32, i64, u32, u64, f64, bool, DateTime, Base64Binary);
+text_binding!(
+    String,
+    i32,
+    i64,
+    u32,
+    u64,
+    f64,
+    bool,
+    DateTime,
+    Base64Binary
+);
 
 /// A group of alternative child elements (`xs:choice`), read from and written into the content
 /// of the element that holds it.
@@ -75,7 +92,10 @@ pub fn required_attribute_value<T: XmlText>(
     local: &str,
 ) -> Result<T, XmlError> {
     attribute_value(element, namespace, local)?.ok_or_else(|| {
-        XmlError::at(ErrorKind::MissingAttribute(expanded(namespace, local)), element.position)
+        XmlError::at(
+            ErrorKind::MissingAttribute(expanded(namespace, local)),
+            element.position,
+        )
     })
 }
 
@@ -93,13 +113,17 @@ pub fn check_fixed_attribute(
         Some(value) => Err(XmlError::at(
             ErrorKind::InvalidValue {
                 kind: "fixed attribute",
-                value: format!("{}={value:?} (fixed to {fixed:?})", expanded(namespace, local)),
+                value: format!(
+                    "{}={value:?} (fixed to {fixed:?})",
+                    expanded(namespace, local)
+                ),
             },
             element.position,
         )),
-        None if required => {
-            Err(XmlError::at(ErrorKind::MissingAttribute(expanded(namespace, local)), element.position))
-        }
+        None if required => Err(XmlError::at(
+            ErrorKind::MissingAttribute(expanded(namespace, local)),
+            element.position,
+        )),
         None => Ok(()),
     }
 }
@@ -126,7 +150,12 @@ impl<'a> Children<'a> {
     }
 
     fn start(parent: &'a Element, mixed: bool) -> Result<Self, XmlError> {
-        let mut children = Self { parent, rest: parent.children.iter(), next: None, mixed };
+        let mut children = Self {
+            parent,
+            rest: parent.children.iter(),
+            next: None,
+            mixed,
+        };
         children.advance()?;
         Ok(children)
     }
@@ -162,7 +191,11 @@ impl<'a> Children<'a> {
     }
 
     /// Takes the next child if it is `{namespace}local`.
-    pub fn take(&mut self, namespace: Option<&str>, local: &str) -> Result<Option<&'a Element>, XmlError> {
+    pub fn take(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+    ) -> Result<Option<&'a Element>, XmlError> {
         match self.next {
             Some(e) if e.name.is(namespace, local) => {
                 self.advance()?;
@@ -173,16 +206,27 @@ impl<'a> Children<'a> {
     }
 
     /// A required, non-nillable element.
-    pub fn required<T: FromXml>(&mut self, namespace: Option<&str>, local: &str) -> Result<T, XmlError> {
+    pub fn required<T: FromXml>(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+    ) -> Result<T, XmlError> {
         match self.take(namespace, local)? {
-            Some(e) if e.is_nil() => Err(XmlError::at(ErrorKind::UnexpectedNil(e.name.expanded()), e.position)),
+            Some(e) if e.is_nil() => Err(XmlError::at(
+                ErrorKind::UnexpectedNil(e.name.expanded()),
+                e.position,
+            )),
             Some(e) => T::from_xml(e).map_err(|err| err.or_at(e.position)),
             None => Err(self.missing(namespace, local)),
         }
     }
 
     /// A required element that may be `xsi:nil`, read as `None`.
-    pub fn nillable<T: FromXml>(&mut self, namespace: Option<&str>, local: &str) -> Result<Option<T>, XmlError> {
+    pub fn nillable<T: FromXml>(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+    ) -> Result<Option<T>, XmlError> {
         match self.take(namespace, local)? {
             Some(e) => read_nillable(e),
             None => Err(self.missing(namespace, local)),
@@ -191,7 +235,11 @@ impl<'a> Children<'a> {
 
     /// An element with `minOccurs="0"`. A nil element reads as absent, as the original
     /// stacks treat it.
-    pub fn optional<T: FromXml>(&mut self, namespace: Option<&str>, local: &str) -> Result<Option<T>, XmlError> {
+    pub fn optional<T: FromXml>(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+    ) -> Result<Option<T>, XmlError> {
         match self.take(namespace, local)? {
             Some(e) => read_nillable(e),
             None => Ok(None),
@@ -234,7 +282,10 @@ impl<'a> Children<'a> {
         while let Some(e) = self.take(namespace, local)? {
             if max.is_some_and(|m| found >= m as usize) {
                 return Err(XmlError::at(
-                    ErrorKind::TooManyOccurrences { element: e.name.expanded(), max: max.unwrap_or(0) },
+                    ErrorKind::TooManyOccurrences {
+                        element: e.name.expanded(),
+                        max: max.unwrap_or(0),
+                    },
                     e.position,
                 ));
             }
@@ -246,7 +297,11 @@ impl<'a> Children<'a> {
         }
         if found < min as usize {
             return Err(XmlError::at(
-                ErrorKind::TooFewOccurrences { element: expanded(namespace, local), min, found },
+                ErrorKind::TooFewOccurrences {
+                    element: expanded(namespace, local),
+                    min,
+                    found,
+                },
                 self.parent.position,
             ));
         }
@@ -267,7 +322,11 @@ impl<'a> Children<'a> {
     }
 
     /// An `xs:choice` repeated between `min` and `max` (unbounded when `None`) times.
-    pub fn repeated_choice<T: Choice>(&mut self, min: u32, max: Option<u32>) -> Result<Vec<T>, XmlError> {
+    pub fn repeated_choice<T: Choice>(
+        &mut self,
+        min: u32,
+        max: Option<u32>,
+    ) -> Result<Vec<T>, XmlError> {
         let mut out = Vec::new();
         while max.is_none_or(|m| out.len() < m as usize) {
             match T::read_choice(self)? {
@@ -279,7 +338,11 @@ impl<'a> Children<'a> {
             return Err(match self.next {
                 Some(_) => self.missing_choice::<T>(),
                 None => XmlError::at(
-                    ErrorKind::TooFewOccurrences { element: alternatives::<T>(), min, found: out.len() },
+                    ErrorKind::TooFewOccurrences {
+                        element: alternatives::<T>(),
+                        min,
+                        found: out.len(),
+                    },
                     self.parent.position,
                 ),
             });
@@ -292,7 +355,10 @@ impl<'a> Children<'a> {
         match self.next {
             None => Ok(()),
             Some(e) => Err(XmlError::at(
-                ErrorKind::UnexpectedElement { expected: format!("end of {}", self.parent.name.expanded()), found: e.name.expanded() },
+                ErrorKind::UnexpectedElement {
+                    expected: format!("end of {}", self.parent.name.expanded()),
+                    found: e.name.expanded(),
+                },
                 e.position,
             )),
         }
@@ -308,7 +374,13 @@ impl<'a> Children<'a> {
 
     fn missing_expected(&self, expected: String) -> XmlError {
         match self.next {
-            Some(e) => XmlError::at(ErrorKind::UnexpectedElement { expected, found: e.name.expanded() }, e.position),
+            Some(e) => XmlError::at(
+                ErrorKind::UnexpectedElement {
+                    expected,
+                    found: e.name.expanded(),
+                },
+                e.position,
+            ),
             None => XmlError::at(ErrorKind::MissingElement(expected), self.parent.position),
         }
     }
@@ -316,7 +388,10 @@ impl<'a> Children<'a> {
 
 /// `one of {ns}a, {ns}b`: the alternatives of a choice, for error messages.
 fn alternatives<T: Choice>() -> String {
-    let names: Vec<String> = T::ELEMENTS.iter().map(|(ns, local)| expanded(*ns, local)).collect();
+    let names: Vec<String> = T::ELEMENTS
+        .iter()
+        .map(|(ns, local)| expanded(*ns, local))
+        .collect();
     format!("one of {}", names.join(", "))
 }
 
@@ -324,12 +399,19 @@ fn read_nillable<T: FromXml>(e: &Element) -> Result<Option<T>, XmlError> {
     if e.is_nil() {
         Ok(None)
     } else {
-        T::from_xml(e).map(Some).map_err(|err| err.or_at(e.position))
+        T::from_xml(e)
+            .map(Some)
+            .map_err(|err| err.or_at(e.position))
     }
 }
 
 /// Writes `value`, or an empty element with `xsi:nil="true"` when it is `None`.
-pub fn write_nillable<T: ToXml>(w: &mut XmlWriter, namespace: Option<&str>, local: &str, value: Option<&T>) {
+pub fn write_nillable<T: ToXml>(
+    w: &mut XmlWriter,
+    namespace: Option<&str>,
+    local: &str,
+    value: Option<&T>,
+) {
     match value {
         Some(v) => v.to_xml(w, namespace, local),
         None => {
@@ -382,12 +464,18 @@ mod tests {
         let e = doc(r#"<r xmlns="urn:t"><b>x</b><a>1</a><a>2</a><c/></r>"#);
         let mut c = Children::new(&e).unwrap();
         assert_eq!(c.choice::<AorB>().unwrap(), AorB::B("x".into()));
-        assert_eq!(c.repeated_choice::<AorB>(1, Some(5)).unwrap(), vec![AorB::A(1), AorB::A(2)]);
+        assert_eq!(
+            c.repeated_choice::<AorB>(1, Some(5)).unwrap(),
+            vec![AorB::A(1), AorB::A(2)]
+        );
         assert_eq!(c.optional_choice::<AorB>().unwrap(), None);
         let err = c.choice::<AorB>().unwrap_err();
         assert_eq!(
             err.kind,
-            ErrorKind::UnexpectedElement { expected: "one of {urn:t}a, {urn:t}b".into(), found: "{urn:t}c".into() }
+            ErrorKind::UnexpectedElement {
+                expected: "one of {urn:t}a, {urn:t}b".into(),
+                found: "{urn:t}c".into()
+            }
         );
     }
 
@@ -397,7 +485,10 @@ mod tests {
             r#"<r xmlns="urn:t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><i>1</i><i xsi:nil="true"/><i>3</i></r>"#,
         );
         let mut c = Children::new(&e).unwrap();
-        assert_eq!(c.repeated_nillable::<i32>(NS, "i", 0, None).unwrap(), vec![1, 3]);
+        assert_eq!(
+            c.repeated_nillable::<i32>(NS, "i", 0, None).unwrap(),
+            vec![1, 3]
+        );
         let mut c = Children::new(&e).unwrap();
         assert!(c.repeated_nillable::<i32>(NS, "i", 0, Some(2)).is_err());
         // Without nillable, a nil item is read as its (invalid) empty content.
@@ -421,7 +512,9 @@ mod tests {
         assert_eq!(attribute_value::<i32>(&e, None, "missing").unwrap(), None);
         assert!(attribute_value::<i32>(&e, None, "bad").is_err());
         assert_eq!(
-            required_attribute_value::<i32>(&e, None, "missing").unwrap_err().kind,
+            required_attribute_value::<i32>(&e, None, "missing")
+                .unwrap_err()
+                .kind,
             ErrorKind::MissingAttribute("missing".into())
         );
         check_fixed_attribute(&e, None, "version", "1.0", true).unwrap();

@@ -114,7 +114,10 @@ pub enum Node {
     Element(Element),
     Text(String),
     Comment(String),
-    ProcessingInstruction { target: String, data: Option<String> },
+    ProcessingInstruction {
+        target: String,
+        data: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +212,11 @@ const XML_RS_LIMIT_MESSAGE: &str =
 /// of them); those outside it are dropped.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     if bytes.len() > limits.max_bytes {
-        return Err(ErrorKind::TooLarge { size: bytes.len(), limit: limits.max_bytes }.into());
+        return Err(ErrorKind::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        }
+        .into());
     }
     let mut config = ParserConfig::new()
         .trim_whitespace(false)
@@ -233,7 +240,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
     loop {
         let event = reader.next();
         let pos = reader.position();
-        let position = Position { line: pos.row + 1, column: pos.column + 1 };
+        let position = Position {
+            line: pos.row + 1,
+            column: pos.column + 1,
+        };
         let event = event.map_err(|e| {
             // xml-rs reports each of its configured limits with this one message.
             let kind = if matches!(e.kind(), xml::reader::ErrorKind::Syntax(m) if m == XML_RS_LIMIT_MESSAGE) {
@@ -245,10 +255,17 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
         })?;
         match event {
             XmlEvent::Doctype { .. } => return Err(XmlError::at(ErrorKind::Doctype, position)),
-            XmlEvent::StartElement { name, attributes, namespace } => {
+            XmlEvent::StartElement {
+                name,
+                attributes,
+                namespace,
+            } => {
                 nodes += 1;
                 if nodes > limits.max_nodes {
-                    return Err(XmlError::at(ErrorKind::TooManyNodes(limits.max_nodes), position));
+                    return Err(XmlError::at(
+                        ErrorKind::TooManyNodes(limits.max_nodes),
+                        position,
+                    ));
                 }
                 if stack.len() >= limits.max_depth {
                     return Err(XmlError::at(ErrorKind::TooDeep(limits.max_depth), position));
@@ -261,7 +278,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                 // xml-rs hands every element all bindings in scope, so a flood of
                 // declarations would cost time proportional to bindings times elements.
                 if bindings.len() > limits.max_attributes {
-                    return Err(XmlError::at(ErrorKind::TooManyNamespaces(limits.max_attributes), position));
+                    return Err(XmlError::at(
+                        ErrorKind::TooManyNamespaces(limits.max_attributes),
+                        position,
+                    ));
                 }
                 let scope = match stack.last() {
                     Some(parent) if parent.scope.bindings == bindings => parent.scope.clone(),
@@ -269,7 +289,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                 };
                 let attributes = attributes
                     .into_iter()
-                    .map(|a| Attribute { name: convert_name(a.name), value: a.value })
+                    .map(|a| Attribute {
+                        name: convert_name(a.name),
+                        value: a.value,
+                    })
                     .collect();
                 stack.push(Element {
                     name: convert_name(name),
@@ -281,7 +304,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
             }
             XmlEvent::EndElement { .. } => {
                 let Some(done) = stack.pop() else {
-                    return Err(XmlError::at(ErrorKind::Malformed("unbalanced end tag".into()), position));
+                    return Err(XmlError::at(
+                        ErrorKind::Malformed("unbalanced end tag".into()),
+                        position,
+                    ));
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Node::Element(done)),
@@ -309,12 +335,17 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
                     let data = data
                         .map(|d| d.trim_start_matches([' ', '\t', '\n', '\r']).to_owned())
                         .filter(|d| !d.is_empty());
-                    parent.children.push(Node::ProcessingInstruction { target: name, data });
+                    parent
+                        .children
+                        .push(Node::ProcessingInstruction { target: name, data });
                 }
             }
             // XML 1.1 admits control characters and other line ends that Canonical XML and
             // XML Signature, both defined over XML 1.0, cannot represent; SOAP never uses it.
-            XmlEvent::StartDocument { version: XmlVersion::Version11, .. } => {
+            XmlEvent::StartDocument {
+                version: XmlVersion::Version11,
+                ..
+            } => {
                 return Err(XmlError::at(
                     ErrorKind::Malformed("XML 1.1 documents are not accepted".into()),
                     position,
@@ -331,7 +362,11 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
 }
 
 fn convert_name(name: xml::name::OwnedName) -> Name {
-    Name { namespace: name.namespace.filter(|ns| !ns.is_empty()), local: name.local_name, prefix: name.prefix }
+    Name {
+        namespace: name.namespace.filter(|ns| !ns.is_empty()),
+        local: name.local_name,
+        prefix: name.prefix,
+    }
 }
 
 #[cfg(test)]
@@ -355,18 +390,31 @@ mod tests {
     #[test]
     fn doctype_is_refused() {
         // Billion laughs: must fail at the DOCTYPE, before any expansion.
-        let doc = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;">]><a>&y;</a>"#;
+        let doc =
+            r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;">]><a>&y;</a>"#;
         assert_eq!(parse_default(doc).unwrap_err().kind, ErrorKind::Doctype);
     }
 
     #[test]
     fn limits_are_enforced() {
-        let limits = Limits { max_depth: 3, ..Limits::default() };
+        let limits = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
         let err = parse(b"<a><b><c><d/></c></b></a>", &limits).unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooDeep(3));
-        let limits = Limits { max_bytes: 4, ..Limits::default() };
-        assert!(matches!(parse(b"<a></a>", &limits).unwrap_err().kind, ErrorKind::TooLarge { .. }));
-        let limits = Limits { max_attributes: 2, ..Limits::default() };
+        let limits = Limits {
+            max_bytes: 4,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            parse(b"<a></a>", &limits).unwrap_err().kind,
+            ErrorKind::TooLarge { .. }
+        ));
+        let limits = Limits {
+            max_attributes: 2,
+            ..Limits::default()
+        };
         assert!(parse(br#"<a x="1" y="2" z="3"/>"#, &limits).is_err());
     }
 
@@ -420,15 +468,24 @@ mod tests {
 
     #[test]
     fn attribute_and_namespace_floods_hit_their_limits() {
-        let limits = Limits { max_attributes: 4, ..Limits::default() };
+        let limits = Limits {
+            max_attributes: 4,
+            ..Limits::default()
+        };
         let attributes: String = (0..10).map(|i| format!(" a{i}='{i}'")).collect();
         let err = parse(format!("<a{attributes}/>").as_bytes(), &limits).unwrap_err();
         assert_eq!(err.kind, ErrorKind::LimitExceeded);
         // Declarations are not attributes to xml-rs; spread over elements, they add up.
-        let nested: String = (0..10).map(|i| format!("<e xmlns:p{i}='urn:{i}'>")).collect();
+        let nested: String = (0..10)
+            .map(|i| format!("<e xmlns:p{i}='urn:{i}'>"))
+            .collect();
         let err = parse(format!("{nested}{}", "</e>".repeat(10)).as_bytes(), &limits).unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooManyNamespaces(4));
-        let err = parse(format!("<a{}/>", attributes.replace(" a", " xmlns:a")).as_bytes(), &limits).unwrap_err();
+        let err = parse(
+            format!("<a{}/>", attributes.replace(" a", " xmlns:a")).as_bytes(),
+            &limits,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooManyNamespaces(4));
     }
 

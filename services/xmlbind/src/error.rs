@@ -28,7 +28,11 @@ pub enum ErrorKind {
     #[error("element {element} occurs more than {max} times")]
     TooManyOccurrences { element: String, max: u32 },
     #[error("element {element} occurs {found} times, at least {min} required")]
-    TooFewOccurrences { element: String, min: u32, found: usize },
+    TooFewOccurrences {
+        element: String,
+        min: u32,
+        found: usize,
+    },
     #[error("unexpected text {0:?} in element-only content")]
     UnexpectedText(String),
     #[error("element {0} must hold text only")]
@@ -50,21 +54,40 @@ pub enum ErrorKind {
 pub struct XmlError {
     pub kind: ErrorKind,
     pub position: Option<Position>,
+    /// The element whose content was wrong, `{uri}local`, when known.
+    pub element: Option<String>,
 }
 
 impl XmlError {
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind, position: None }
+        Self {
+            kind,
+            position: None,
+            element: None,
+        }
     }
 
     pub fn at(kind: ErrorKind, position: Position) -> Self {
-        Self { kind, position: Some(position) }
+        Self {
+            kind,
+            position: Some(position),
+            element: None,
+        }
     }
 
     /// Keeps an existing position; adds `position` only when none is known yet.
     #[must_use]
     pub fn or_at(mut self, position: Position) -> Self {
         self.position.get_or_insert(position);
+        self
+    }
+
+    /// Names the element the error was found in, unless a nearer one is already named.
+    #[must_use]
+    pub fn in_element(mut self, element: impl FnOnce() -> String) -> Self {
+        if self.element.is_none() {
+            self.element = Some(element());
+        }
         self
     }
 }
@@ -77,10 +100,14 @@ impl From<ErrorKind> for XmlError {
 
 impl fmt::Display for XmlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some(p) => write!(f, "{} (line {}, column {})", self.kind, p.line, p.column),
-            None => write!(f, "{}", self.kind),
+        write!(f, "{}", self.kind)?;
+        if let Some(element) = &self.element {
+            write!(f, " in element {element}")?;
         }
+        if let Some(p) = self.position {
+            write!(f, " (line {}, column {})", p.line, p.column)?;
+        }
+        Ok(())
     }
 }
 

@@ -14,8 +14,8 @@ mod value;
 mod writer;
 
 pub use bind::{
-    attribute_value, check_fixed_attribute, required_attribute_value, write_nillable, Children, Choice, FromXml,
-    ToXml,
+    attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
+    Children, Choice, FromXml, ToXml,
 };
 pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node, Position};
 pub use error::{ErrorKind, XmlError};

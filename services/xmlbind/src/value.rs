@@ -13,7 +13,11 @@ pub trait XmlText: Sized {
 }
 
 fn invalid(kind: &'static str, value: &str) -> XmlError {
-    ErrorKind::InvalidValue { kind, value: value.to_owned() }.into()
+    ErrorKind::InvalidValue {
+        kind,
+        value: value.to_owned(),
+    }
+    .into()
 }
 
 impl XmlText for String {
@@ -131,8 +135,16 @@ impl DateTime {
     pub fn unix_seconds(&self) -> i64 {
         // The lexical form was checked on construction, so the fields are digits.
         let s = self.0.trim_start_matches('-');
-        let field = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-        let (y, mo, d, h, mi, se) = (field(0..4), field(5..7), field(8..10), field(11..13), field(14..16), field(17..19));
+        let field =
+            |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let (y, mo, d, h, mi, se) = (
+            field(0..4),
+            field(5..7),
+            field(8..10),
+            field(11..13),
+            field(14..16),
+            field(17..19),
+        );
         let mut secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
         let tz = &s[19..];
         let tz = tz.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
@@ -166,7 +178,8 @@ impl XmlText for DateTime {
 fn is_date_time(t: &str) -> bool {
     let t = t.strip_prefix('-').unwrap_or(t);
     let b = t.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     if b.len() < 19
         || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10))
         || b[10] != b'T'

@@ -27,12 +27,16 @@ impl XmlWriter {
 
     /// Uses `prefix` for `namespace` whenever that prefix is free.
     pub fn prefer_prefix(&mut self, namespace: &str, prefix: &str) {
-        self.preferred.push((namespace.to_owned(), prefix.to_owned()));
+        self.preferred
+            .push((namespace.to_owned(), prefix.to_owned()));
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
         self.close_start_tag();
-        self.open.push(Frame { qname: String::new(), declared: Vec::new() });
+        self.open.push(Frame {
+            qname: String::new(),
+            declared: Vec::new(),
+        });
         let qname = match namespace {
             Some(ns) => format!("{}:{local}", self.prefix_for(ns).0),
             None => local.to_owned(),
@@ -204,7 +208,10 @@ mod tests {
         w.declare("urn:u");
         w.start_element(Some("urn:u"), "x");
         w.attribute(Some("urn:u"), "id", "1");
-        assert_eq!(w.finish(), r#"<ns1:t xmlns:ns1="urn:a" xmlns:u="urn:u"><u:x u:id="1"/></ns1:t>"#);
+        assert_eq!(
+            w.finish(),
+            r#"<ns1:t xmlns:ns1="urn:a" xmlns:u="urn:u"><u:x u:id="1"/></ns1:t>"#
+        );
     }
 
     #[test]

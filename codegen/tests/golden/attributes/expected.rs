@@ -22,8 +22,7 @@ impl xmlbind::FromXml for PriceType {
         Ok(Self {
             currency: xmlbind::required_attribute_value(element, None, "currency")?,
             approximate: xmlbind::attribute_value(element, None, "approximate")?,
-            value: xmlbind::XmlText::from_text(&element.text()?)
-                .map_err(|e| e.or_at(element.position))?,
+            value: xmlbind::text_value(element)?,
         })
     }
 }
@@ -59,8 +58,7 @@ pub struct LocationConstraint {
 impl xmlbind::FromXml for LocationConstraint {
     fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
         Ok(Self {
-            value: xmlbind::XmlText::from_text(&element.text()?)
-                .map_err(|e| e.or_at(element.position))?,
+            value: xmlbind::text_value(element)?,
         })
     }
 }

@@ -53,8 +53,7 @@ impl xmlbind::XmlText for Permission {
 
 impl xmlbind::FromXml for Permission {
     fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
-        xmlbind::XmlText::from_text(&element.text()?)
-            .map_err(|e| e.or_at(element.position))
+        xmlbind::text_value(element)
     }
 }
 
@@ -114,8 +113,7 @@ impl xmlbind::XmlText for StateName {
 
 impl xmlbind::FromXml for StateName {
     fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
-        xmlbind::XmlText::from_text(&element.text()?)
-            .map_err(|e| e.or_at(element.position))
+        xmlbind::text_value(element)
     }
 }
 
@@ -229,8 +227,7 @@ impl xmlbind::XmlText for GrantTypeSize {
 
 impl xmlbind::FromXml for GrantTypeSize {
     fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
-        xmlbind::XmlText::from_text(&element.text()?)
-            .map_err(|e| e.or_at(element.position))
+        xmlbind::text_value(element)
     }
 }
 
