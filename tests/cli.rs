@@ -1,0 +1,55 @@
+//! The `euca` binary's command line, run as a user would run it.
+
+use std::process::{Command, Output};
+
+fn euca(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_euca"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run euca {args:?}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_describes_the_binary() {
+    let out = euca(&["--help"]);
+    assert!(out.status.success(), "euca --help failed: {out:?}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Usage: euca"), "no usage line:\n{stdout}");
+    assert!(
+        stdout.contains("Eucalyptus 1.6"),
+        "no description:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("--version"),
+        "no --version option:\n{stdout}"
+    );
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let out = euca(&["--version"]);
+    assert!(out.status.success(), "euca --version failed: {out:?}");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("euca {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Guards against a bare `euca` silently doing nothing and exiting 0.
+#[test]
+fn no_arguments_prints_usage_and_fails() {
+    let out = euca(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(text(&out.stderr).contains("Usage: euca"), "{out:?}");
+}
+
+#[test]
+fn unknown_subcommand_is_refused() {
+    let out = euca(&["no-such-component"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(text(&out.stderr).contains("no-such-component"), "{out:?}");
+}
