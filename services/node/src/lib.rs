@@ -1,0 +1,204 @@
+//! The node controller (NC) of Eucalyptus 1.6: serves `EucalyptusNC` at
+//! `/axis2/services/EucalyptusNC` and runs the cluster's instances on this host through
+//! libvirt. `euca node` runs it; see [`NodeArgs`] for its settings.
+
+pub mod config;
+mod config_drive;
+mod console;
+mod controller;
+mod domain_xml;
+mod error;
+mod handlers;
+mod hypervisor;
+mod images;
+mod instances;
+mod resources;
+mod store;
+mod volumes;
+mod walrus;
+mod workdir;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use soap::keys::{self, KeyError, KeyPair};
+use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions, WssError};
+use soap::{Security, Server, ServerError};
+use tracing::{error, info};
+use wire::nc::EucalyptusNcServer;
+
+pub use config::{Config, ConfigError, HypervisorKind, Overrides};
+pub use error::NodeError;
+
+use controller::{NodeController, Parts};
+use handlers::NcService;
+use hypervisor::{Hypervisor, HypervisorError};
+use images::{ImageCache, ImageError};
+use resources::Capacity;
+use store::{Store, StoreError};
+use walrus::ImageClient;
+use workdir::Tools;
+
+/// Run a node controller: serve EucalyptusNC and run instances on this host's hypervisor.
+///
+/// Settings come from --config (an eucalyptus.conf file: KEY="value" lines) and are
+/// overridden by the flags. Keys read, as the original named them: NC_PORT, HYPERVISOR,
+/// INSTANCE_PATH, EUCALYPTUS (keys under $EUCALYPTUS/var/lib/eucalyptus/keys), MAX_MEM (MB),
+/// MAX_CORES, MAX_DISK (GB), NC_CACHE_SIZE (MB, 0 = no cache), SWAP_SIZE (MB), VNET_MODE,
+/// VNET_BRIDGE (unset = user-mode networking), MANUAL_INSTANCES_CLEANUP; and this
+/// implementation's own: LIBVIRT_URI, LIBVIRT_DOMAIN_TYPE (kvm|qemu), TEARDOWN_STATE_DURATION
+/// (seconds a terminated instance stays reported, default 60).
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// Settings file in eucalyptus.conf form.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to serve on [default: 0.0.0.0:NC_PORT, port 8775].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Hypervisor to drive: test (libvirt's test:///default, no real guests), kvm or xen
+    /// [config: HYPERVISOR].
+    #[arg(long, value_name = "test|kvm|xen")]
+    pub hypervisor: Option<HypervisorKind>,
+    /// Directory holding node-cert.pem, node-pk.pem and the trusted cluster-cert.pem
+    /// [default: $EUCALYPTUS/var/lib/eucalyptus/keys].
+    #[arg(long, value_name = "KEYS")]
+    pub keys: Option<PathBuf>,
+    /// Directory for instance records, work directories and the image cache
+    /// [config: INSTANCE_PATH].
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<PathBuf>,
+    /// libvirt connection, such as qemu:///embed?root=DIR [config: LIBVIRT_URI; default
+    /// per hypervisor: test:///default, qemu:///system, xen:///].
+    #[arg(long, value_name = "URI")]
+    pub libvirt_uri: Option<String>,
+}
+
+/// Why the node controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("WS-Security: {0}")]
+    Security(#[from] WssError),
+    #[error(transparent)]
+    Hypervisor(#[from] HypervisorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Images(#[from] ImageError),
+    #[error("cannot prepare {path}: {source}")]
+    Data {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot measure the host: {0}")]
+    Capacity(std::io::Error),
+    #[error("cannot load the node's key for image downloads: {0}")]
+    ImageKey(#[from] openssl::error::ErrorStack),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// `euca node`: runs until SIGTERM or SIGINT.
+pub fn main(args: NodeArgs) -> ExitCode {
+    let result = Config::load(
+        args.config.as_deref(),
+        Overrides {
+            listen: args.listen,
+            hypervisor: args.hypervisor,
+            keys: args.keys,
+            data: args.data,
+            libvirt_uri: args.libvirt_uri,
+        },
+    )
+    .map_err(StartError::from)
+    .and_then(|config| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?
+            .block_on(serve(config))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "node controller stopped");
+            eprintln!("euca node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let node_keys = KeyPair::load(&config.keys, "node")?;
+    let cluster = keys::load_certificate(&keys::certificate_path(&config.keys, "cluster"))?;
+    // Replies are signed like every message we send; requests must carry a signature over
+    // the Body by the cluster, with or without a Timestamp (the original sends none).
+    let signer = Signer::new(
+        node_keys.private_key.clone(),
+        &node_keys.certificate,
+        SignOptions::default(),
+    )?;
+    let verifier = Verifier::new(
+        &[cluster],
+        VerifyOptions {
+            require_timestamp: false,
+            ..VerifyOptions::default()
+        },
+    )?;
+
+    let node = start_node(&config, &node_keys).await?;
+    let server = Server::builder()
+        .mount(
+            config::SERVICE_PATH,
+            EucalyptusNcServer::new(NcService::new(node)),
+            Security::signed(Arc::new(signer), Arc::new(verifier)),
+        )
+        .bind(config.listen)
+        .await?;
+    let url = format!("http://{}{}", server.local_addr(), config::SERVICE_PATH);
+    info!(%url, hypervisor = %config.hypervisor, "node controller ready");
+    server.run(soap::termination_signal()).await;
+    info!("node controller stopped");
+    Ok(())
+}
+
+async fn start_node(
+    config: &Config,
+    node_keys: &KeyPair,
+) -> Result<Arc<NodeController>, StartError> {
+    let work_dir = config.data.join("work");
+    let cache_dir = config.data.join("cache");
+    for dir in [&config.data, &work_dir, &cache_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
+    let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
+    let images = ImageCache::open(
+        &cache_dir,
+        config.cache_size_mb,
+        ImageClient::new(node_keys)?,
+    )?;
+    let capacity = Capacity::measure(config, &config.data).map_err(StartError::Capacity)?;
+    let parts = Parts {
+        config: config.clone(),
+        hypervisor,
+        store,
+        images,
+        tools: Tools::find(),
+        capacity,
+        work_dir,
+    };
+    Ok(NodeController::start(parts, records).await)
+}

@@ -1,0 +1,70 @@
+//! Command line of the `euca` binary: one subcommand per component or tool.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Eucalyptus 1.6 private cloud, reimplemented in Rust: one binary for every component.
+#[derive(Debug, Parser)]
+#[command(name = "euca", version, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run. Components add their subcommand here once it does real work.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the cloud's key pairs and certificates.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    // The help text is NodeArgs' own.
+    Node(node::NodeArgs),
+}
+
+impl Command {
+    /// Runs the chosen subcommand to completion.
+    pub fn run(self) -> ExitCode {
+        match self {
+            Self::Keys(command) => command.run(),
+            Self::Node(args) => node::main(args),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the cloud, cluster and node key pairs in DIR; existing pairs are kept, never overwritten.
+    Init {
+        /// Key directory, such as var/lib/eucalyptus/keys.
+        dir: std::path::PathBuf,
+    },
+}
+
+impl KeysCommand {
+    fn run(self) -> ExitCode {
+        let Self::Init { dir } = self;
+        match soap::keys::init(&dir) {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    let done = if o.created {
+                        "created"
+                    } else {
+                        "kept existing"
+                    };
+                    println!(
+                        "{done} {} key pair: {} {}",
+                        o.role,
+                        o.certificate.display(),
+                        o.private_key.display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("euca keys init: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
