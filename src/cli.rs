@@ -20,6 +20,10 @@ pub enum Command {
     Keys(KeysCommand),
     // The help text is NodeArgs' own.
     Node(node::NodeArgs),
+    // The help text is BundleImageArgs' own.
+    BundleImage(walrus::bundle::cli::BundleImageArgs),
+    // The help text is WalrusArgs' own.
+    Walrus(walrus::WalrusArgs),
 }
 
 impl Command {
@@ -28,6 +32,8 @@ impl Command {
         match self {
             Self::Keys(command) => command.run(),
             Self::Node(args) => node::main(args),
+            Self::BundleImage(args) => walrus::bundle::cli::main(args),
+            Self::Walrus(args) => walrus::main(args),
         }
     }
 }

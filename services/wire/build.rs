@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-const WSDL_FILES: [&str; 3] = [
+const WSDL_FILES: [&str; 4] = [
     "eucalyptus_nc.wsdl",
     "eucalyptus_cc.wsdl",
     "eucalyptus_gl.wsdl",
+    "s3.wsdl",
 ];
 
 fn main() {

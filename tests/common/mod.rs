@@ -4,6 +4,8 @@
 // Each test crate compiles this module and uses only some of its functions.
 #![allow(dead_code)]
 
+pub mod wsdl_facts;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root (the root package's manifest directory).

@@ -31,3 +31,8 @@ pub mod cc {
 pub mod gl {
     crate::include_wsdl!("eucalyptus_gl");
 }
+
+/// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.
+pub mod s3 {
+    crate::include_wsdl!("s3");
+}

@@ -1,0 +1,353 @@
+//! The cloud's users: name, access key id, secret key, canonical id, optional e-mail, admin
+//! flag and enabled flag, in an SQLite file that Walrus and the CLC open together.
+//!
+//! Every lookup reads the file, so a user added or disabled by one process is seen by the
+//! others at their next request. The database runs in WAL mode with a busy timeout, so that
+//! two processes can share it.
+
+mod credentials;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use credentials::Credentials;
+
+/// Name of the administrator created on first start.
+pub const ADMIN_NAME: &str = "admin";
+
+/// Why the user store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("user database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("user database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("user {0:?} already exists")]
+    Exists(String),
+    #[error("no user {0:?}")]
+    NotFound(String),
+    #[error("invalid user name {0:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'")]
+    BadName(String),
+    #[error("the system's random number generator failed")]
+    Random,
+}
+
+/// One user of the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// The access key id that requests name (`AWSAccessKeyId`, SigV4 credential).
+    pub access_key: String,
+    /// The secret that signs this user's requests.
+    pub secret_key: String,
+    /// S3's canonical user id: 64 hex digits, used in ACLs and as bucket owner.
+    pub canonical_id: String,
+    pub email: Option<String>,
+    pub admin: bool,
+    pub enabled: bool,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// What is chosen about a new user; the keys are generated.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub name: String,
+    pub email: Option<String>,
+    pub admin: bool,
+}
+
+const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        access_key TEXT NOT NULL UNIQUE,
+        secret_key TEXT NOT NULL,
+        canonical_id TEXT NOT NULL UNIQUE,
+        email TEXT UNIQUE,
+        admin INTEGER NOT NULL,
+        enabled INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    ) STRICT;
+";
+
+const COLUMNS: &str = "name, access_key, secret_key, canonical_id, email, admin, enabled, created";
+
+/// The user database. Cheap to share behind an `Arc`; calls are short and blocking.
+#[derive(Debug)]
+pub struct UserStore {
+    conn: Mutex<Connection>,
+}
+
+impl UserStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, UserError> {
+        let open = |source| UserError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open)?;
+        // Another process (the CLC) may hold the write lock for a moment.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+        conn.execute_batch(SCHEMA).map_err(open)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a user with fresh keys.
+    pub fn create(&self, new: &NewUser) -> Result<User, UserError> {
+        if !valid_name(&new.name) {
+            return Err(UserError::BadName(new.name.clone()));
+        }
+        let keys = Credentials::generate()?;
+        let user = User {
+            name: new.name.clone(),
+            access_key: keys.access_key,
+            secret_key: keys.secret_key,
+            canonical_id: keys.canonical_id,
+            email: new.email.clone(),
+            admin: new.admin,
+            enabled: true,
+            created: now(),
+        };
+        let inserted = self.conn().execute(
+            &format!(
+                "INSERT OR IGNORE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![
+                user.name,
+                user.access_key,
+                user.secret_key,
+                user.canonical_id,
+                user.email,
+                user.admin,
+                user.enabled,
+                user.created
+            ],
+        )?;
+        if inserted == 0 {
+            return Err(UserError::Exists(new.name.clone()));
+        }
+        Ok(user)
+    }
+
+    /// Creates the administrator [`ADMIN_NAME`] unless an administrator exists; returns the
+    /// new user when one was created.
+    pub fn ensure_admin(&self) -> Result<Option<User>, UserError> {
+        let any_admin: bool = self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE admin = 1)",
+            [],
+            |r| r.get(0),
+        )?;
+        if any_admin {
+            return Ok(None);
+        }
+        self.create(&NewUser {
+            name: ADMIN_NAME.to_owned(),
+            email: None,
+            admin: true,
+        })
+        .map(Some)
+    }
+
+    pub fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
+        self.find("access_key", access_key)
+    }
+
+    pub fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
+        self.find("name", name)
+    }
+
+    pub fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError> {
+        self.find("canonical_id", id)
+    }
+
+    pub fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
+        self.find("email", email)
+    }
+
+    /// `column` is one of our own column names, never input.
+    fn find(&self, column: &'static str, value: &str) -> Result<Option<User>, UserError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"),
+                [value],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Every user, by name.
+    pub fn list(&self) -> Result<Vec<User>, UserError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))?;
+        let users = statement
+            .query_map([], user_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(users)
+    }
+
+    /// Enables or disables a user; a disabled user's requests are refused.
+    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), UserError> {
+        let changed = self.conn().execute(
+            "UPDATE users SET enabled = ?2 WHERE name = ?1",
+            params![name, enabled],
+        )?;
+        if changed == 0 {
+            return Err(UserError::NotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), UserError> {
+        let changed = self
+            .conn()
+            .execute("DELETE FROM users WHERE name = ?1", [name])?;
+        if changed == 0 {
+            return Err(UserError::NotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        name: row.get(0)?,
+        access_key: row.get(1)?,
+        secret_key: row.get(2)?,
+        canonical_id: row.get(3)?,
+        email: row.get(4)?,
+        admin: row.get(5)?,
+        enabled: row.get(6)?,
+        created: row.get(7)?,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, UserStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn admin_is_created_once() {
+        let (_dir, store) = store();
+        let admin = store.ensure_admin().unwrap().unwrap();
+        assert!(admin.admin && admin.enabled);
+        assert_eq!(admin.name, ADMIN_NAME);
+        assert!(store.ensure_admin().unwrap().is_none());
+        assert_eq!(store.list().unwrap(), vec![admin]);
+    }
+
+    #[test]
+    fn lookups_find_the_same_user() {
+        let (_dir, store) = store();
+        let bob = store
+            .create(&NewUser {
+                name: "bob".into(),
+                email: Some("bob@example.com".into()),
+                admin: false,
+            })
+            .unwrap();
+        assert_eq!(
+            store.by_access_key(&bob.access_key).unwrap().as_ref(),
+            Some(&bob)
+        );
+        assert_eq!(store.by_name("bob").unwrap().as_ref(), Some(&bob));
+        assert_eq!(
+            store.by_canonical_id(&bob.canonical_id).unwrap().as_ref(),
+            Some(&bob)
+        );
+        assert_eq!(
+            store.by_email("bob@example.com").unwrap().as_ref(),
+            Some(&bob)
+        );
+        assert!(store.by_access_key("NOPE").unwrap().is_none());
+    }
+
+    #[test]
+    fn duplicate_and_invalid_names_are_refused() {
+        let (_dir, store) = store();
+        let new = NewUser {
+            name: "carol".into(),
+            ..NewUser::default()
+        };
+        store.create(&new).unwrap();
+        assert!(matches!(store.create(&new), Err(UserError::Exists(_))));
+        for bad in ["", "a b", "x/y", &"n".repeat(65)] {
+            let new = NewUser {
+                name: bad.into(),
+                ..NewUser::default()
+            };
+            assert!(
+                matches!(store.create(&new), Err(UserError::BadName(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_connection_sees_changes_at_once() {
+        // Regression guard for sharing with the CLC: no caching of users in a handle.
+        let (dir, store) = store();
+        let other = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
+        let dan = store
+            .create(&NewUser {
+                name: "dan".into(),
+                ..NewUser::default()
+            })
+            .unwrap();
+        assert!(
+            other
+                .by_access_key(&dan.access_key)
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        store.set_enabled("dan", false).unwrap();
+        assert!(
+            !other
+                .by_access_key(&dan.access_key)
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        other.delete("dan").unwrap();
+        assert!(store.by_name("dan").unwrap().is_none());
+        assert!(matches!(store.delete("dan"), Err(UserError::NotFound(_))));
+    }
+}

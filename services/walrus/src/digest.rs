@@ -1,0 +1,154 @@
+//! Digests and their text forms: MD5 for ETags and Content-MD5 (openssl: ring has no MD5),
+//! SHA-256 for SigV4 payloads (ring).
+
+use openssl::hash::{Hasher, MessageDigest};
+use ring::digest;
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Decodes hex of either case; `None` for odd lengths or other characters.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| {
+            let digit = |c: u8| char::from(c).to_digit(16);
+            u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()
+        })
+        .collect()
+}
+
+/// Hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// Pieces in flight to a [`ParallelMd5`].
+const PARALLEL_DEPTH: usize = 16;
+
+/// An MD5 computed on a blocking thread while the caller does other work with the same
+/// data (writes it): on a multi-core host hashing and writing then overlap.
+#[derive(Debug)]
+pub struct ParallelMd5 {
+    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<Result<[u8; 16], Md5Error>>,
+}
+
+impl ParallelMd5 {
+    pub fn start() -> Self {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(PARALLEL_DEPTH);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut md5 = Md5::new()?;
+            while let Some(data) = receiver.blocking_recv() {
+                md5.update(&data)?;
+            }
+            md5.finish()
+        });
+        Self { sender, task }
+    }
+
+    /// Hashes `data` next (a cheap clone of the caller's bytes).
+    pub async fn update(&self, data: bytes::Bytes) -> Result<(), Md5Error> {
+        self.sender.send(data).await.map_err(|_| Md5Error::Stopped)
+    }
+
+    pub async fn finish(self) -> Result<[u8; 16], Md5Error> {
+        drop(self.sender);
+        self.task.await.map_err(|_| Md5Error::Stopped)?
+    }
+}
+
+/// A running MD5.
+pub struct Md5(Hasher);
+
+impl std::fmt::Debug for Md5 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Md5")
+    }
+}
+
+/// Why an MD5 could not be computed (openssl failed, or its thread did: they should not).
+#[derive(Debug, thiserror::Error)]
+pub enum Md5Error {
+    #[error("MD5: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+    #[error("MD5: the hashing thread stopped")]
+    Stopped,
+}
+
+impl Md5 {
+    pub fn new() -> Result<Self, Md5Error> {
+        Ok(Self(Hasher::new(MessageDigest::md5())?))
+    }
+
+    pub fn update(&mut self, data: &[u8]) -> Result<(), Md5Error> {
+        Ok(self.0.update(data)?)
+    }
+
+    pub fn finish(mut self) -> Result<[u8; 16], Md5Error> {
+        let digest = self.0.finish()?;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest);
+        Ok(out)
+    }
+
+    /// MD5 of `data` at once.
+    #[cfg(test)]
+    pub fn digest(data: &[u8]) -> Result<[u8; 16], Md5Error> {
+        let mut md5 = Self::new()?;
+        md5.update(data)?;
+        md5.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        assert_eq!(from_hex("00ABff"), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+
+    #[tokio::test]
+    async fn parallel_md5_equals_md5() {
+        let md5 = ParallelMd5::start();
+        for piece in [&b"hello "[..], b"parallel ", b"world"] {
+            md5.update(bytes::Bytes::copy_from_slice(piece))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            md5.finish().await.unwrap(),
+            Md5::digest(b"hello parallel world").unwrap()
+        );
+    }
+
+    #[test]
+    fn known_digests() {
+        assert_eq!(
+            hex(&Md5::digest(b"").unwrap()),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Walrus, the S3-compatible object store of Eucalyptus 1.6: the S3 REST API (2006-03-01)
+//! at `/services/Walrus` and at the root, with S3's HMAC-SHA1 and AWS SigV4 signatures,
+//! object data on local disk or in a remote S3-compatible store, metadata in SQLite.
+//! `euca walrus` runs it; see [`WalrusArgs`] for its settings.
+
+pub mod acl;
+pub mod auth;
+mod body;
+mod buckets;
+pub mod bundle;
+pub mod config;
+mod digest;
+mod dispatch;
+mod error;
+mod form;
+pub mod hooks;
+mod json;
+mod meta;
+mod multipart;
+mod objects;
+mod payload;
+mod post;
+mod recovery;
+mod router;
+mod server;
+mod soap;
+mod state;
+pub mod storage;
+pub mod time;
+mod uri;
+mod xml;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tracing::{error, info};
+use users::{User, UserStore};
+
+pub use body::Body;
+pub use config::{Config, ConfigError, Overrides, SERVICE_PATH};
+pub use error::S3Error;
+pub use hooks::Hooks;
+pub use meta::Object;
+pub use state::{ObjectReader, Walrus};
+
+use config::BackendConfig;
+use meta::Meta;
+use server::Server;
+use storage::{Backend, LocalDisk, RemoteS3, Storage, StorageError};
+
+/// Run Walrus, the S3-compatible object store.
+///
+/// Settings come from --config (a file of key=value lines) and are overridden by the flags.
+/// Keys read, named as the original's walrus_info columns: storage_dir (DATA),
+/// storage_max_buckets_per_user (default 5), storage_max_bucket_size_mb (default 5120),
+/// storage_cache_size_mb (image cache, default 30720); and this implementation's own:
+/// storage_max_total_size_mb (default 0, unlimited), walrus_port, keys_dir, domain, backend,
+/// remote_endpoint, remote_access_key, remote_secret_key, remote_region,
+/// remote_bucket_prefix.
+#[derive(Debug, clap::Args)]
+pub struct WalrusArgs {
+    /// Settings file of key=value lines.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to serve on [default: 0.0.0.0:8773].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for users, metadata and (local backend) object data [config: storage_dir].
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<PathBuf>,
+    /// Directory of the cloud's keys (for image bundles)
+    /// [default: $EUCALYPTUS/var/lib/eucalyptus/keys].
+    #[arg(long, value_name = "KEYS")]
+    pub keys: Option<PathBuf>,
+    /// Domain under which <bucket>.<domain> host names address buckets (virtual-host style).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Where object data is kept: local (under DATA) or s3 (a remote S3-compatible store).
+    #[arg(long, value_name = "local|s3")]
+    pub backend: Option<String>,
+    /// The remote store, http://HOST:PORT (backend s3).
+    #[arg(long, value_name = "URL")]
+    pub remote_endpoint: Option<String>,
+    /// Access key id for the remote store.
+    #[arg(long, value_name = "KEY")]
+    pub remote_access_key: Option<String>,
+    /// Secret key for the remote store (better given in the environment).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "WALRUS_REMOTE_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub remote_secret_key: Option<String>,
+    /// Region named in signatures sent to the remote store [default: us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub remote_region: Option<String>,
+    /// Prefix of the remote bucket names: Walrus bucket B lives in remote bucket PREFIX+B.
+    #[arg(long, value_name = "PREFIX")]
+    pub remote_bucket_prefix: Option<String>,
+}
+
+/// Why Walrus could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot prepare {path}: {source}")]
+    Data {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Users(#[from] users::UserError),
+    #[error("metadata database: {0}")]
+    Meta(#[from] rusqlite::Error),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("recovery: {0}")]
+    Recovery(S3Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// `euca walrus`: runs until SIGTERM or SIGINT.
+pub fn main(args: WalrusArgs) -> ExitCode {
+    let overrides = Overrides {
+        listen: args.listen,
+        data: args.data,
+        keys: args.keys,
+        domain: args.domain,
+        backend: args.backend,
+        remote_endpoint: args.remote_endpoint,
+        remote_access_key: args.remote_access_key,
+        remote_secret_key: args.remote_secret_key,
+        remote_region: args.remote_region,
+        remote_bucket_prefix: args.remote_bucket_prefix,
+    };
+    let result = Config::load(args.config.as_deref(), overrides)
+        .map_err(StartError::from)
+        .and_then(|config| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(StartError::Runtime)?
+                .block_on(async {
+                    let hooks = Hooks {
+                        internal: bundle::internal_operations(&config),
+                        soap: Some(Arc::new(soap::SoapApi)),
+                    };
+                    serve(config, hooks).await
+                })
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "walrus stopped");
+            eprintln!("euca walrus: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts Walrus with `config` and `hooks` and serves until SIGTERM or SIGINT.
+pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
+    let listen = config.listen;
+    let data = config.data.clone();
+    let (walrus, new_admin) = open(config, hooks).await?;
+    let server = Server::bind(walrus, listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let url = format!("http://{}{SERVICE_PATH}", reachable(server.local_addr()));
+    if let Some(admin) = new_admin {
+        let path = data.join("admin-eucarc");
+        write_eucarc(&path, &admin, &url).map_err(|source| StartError::Data { path, source })?;
+    }
+    info!(%url, "walrus ready");
+    server.run(termination()).await;
+    info!("walrus stopped");
+    Ok(())
+}
+
+/// Opens the stores under DATA, recovers from any unclean stop and creates the
+/// administrator on first start (returned then).
+pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+    std::fs::create_dir_all(&config.data).map_err(|source| StartError::Data {
+        path: config.data.clone(),
+        source,
+    })?;
+    let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
+    let new_admin = users.ensure_admin()?;
+    let meta = Meta::open(&config.data.join("walrus.sqlite"))?;
+    let backend: Arc<dyn Backend> = match &config.backend {
+        BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),
+        BackendConfig::Remote(remote) => Arc::new(RemoteS3::new(remote.clone(), &config.data)?),
+    };
+    let walrus = Arc::new(Walrus::new(
+        config,
+        users,
+        meta,
+        Storage::new(backend),
+        hooks,
+    ));
+    recovery::recover(&walrus)
+        .await
+        .map_err(StartError::Recovery)?;
+    Ok((walrus, new_admin))
+}
+
+/// The address clients can reach: a wildcard listen address becomes the loopback one.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+    } else {
+        addr
+    }
+}
+
+/// The administrator's credentials as an eucarc, readable by its owner only.
+fn write_eucarc(path: &Path, admin: &User, s3_url: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let text = format!(
+        "export EC2_ACCESS_KEY={}\nexport EC2_SECRET_KEY={}\nexport S3_URL={s3_url}\nexport EC2_USER_ID={}\n",
+        admin.access_key, admin.secret_key, admin.canonical_id
+    );
+    let staged = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staged)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&staged, path)
+}
+
+/// Completes at SIGTERM or SIGINT.
+async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => info!("SIGTERM: stopping"),
+                _ = int.recv() => info!("SIGINT: stopping"),
+            }
+        }
+        // Without signal handling the process runs until killed.
+        _ => std::future::pending().await,
+    }
+}

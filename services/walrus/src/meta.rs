@@ -1,0 +1,1183 @@
+//! Metadata in SQLite: buckets (with their size, for quotas), objects and the blobs they are
+//! made of, multipart uploads and their parts. Every change is one transaction, so what a
+//! reader sees is always a whole state: an object and its blobs appear and disappear at once.
+//!
+//! Keys are compared as bytes (SQLite's BINARY collation over UTF-8), which is S3's order.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
+
+use crate::acl::Acl;
+use crate::error::S3Error;
+
+const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    PRAGMA foreign_keys = ON;
+    CREATE TABLE IF NOT EXISTS buckets (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        location TEXT,
+        acl TEXT NOT NULL,
+        log_bucket TEXT,
+        log_prefix TEXT,
+        size INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS objects (
+        id INTEGER PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        modified INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        headers TEXT NOT NULL,
+        acl TEXT NOT NULL,
+        UNIQUE (bucket, key)
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS segments (
+        object INTEGER NOT NULL REFERENCES objects ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (object, seq)
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS uploads (
+        id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        initiated INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        headers TEXT NOT NULL,
+        acl TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, id);
+    CREATE TABLE IF NOT EXISTS parts (
+        upload TEXT NOT NULL REFERENCES uploads ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        modified INTEGER NOT NULL,
+        PRIMARY KEY (upload, number)
+    ) STRICT;
+";
+
+/// Where a bucket's access log goes (stored and reported; Walrus writes no logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    pub target_bucket: String,
+    pub target_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    /// Canonical id of the owner.
+    pub owner: String,
+    /// Milliseconds since the epoch.
+    pub created: i64,
+    pub location: Option<String>,
+    pub acl: Acl,
+    pub logging: Option<Logging>,
+    /// Bytes of its objects and of the parts of its unfinished uploads.
+    pub size: u64,
+}
+
+/// Response headers stored with an object (Content-Type..., `x-amz-meta-*`), lower-case
+/// names, in the order received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredHeaders(pub Vec<(String, String)>);
+
+impl StoredHeaders {
+    /// `name:value` lines; header values cannot hold line breaks.
+    fn to_text(&self) -> String {
+        self.0.iter().map(|(n, v)| format!("{n}:{v}\n")).collect()
+    }
+
+    fn from_text(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One blob of an object's data, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub blob: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    /// Milliseconds since the epoch.
+    pub modified: i64,
+    pub owner: String,
+    pub headers: StoredHeaders,
+    pub acl: Acl,
+    pub segments: Vec<Segment>,
+}
+
+/// What a listing shows of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub modified: i64,
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub objects: Vec<Summary>,
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
+    /// The last key or common prefix returned: where the next page starts.
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated: i64,
+    pub owner: String,
+    pub headers: StoredHeaders,
+    pub acl: Acl,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: u32,
+    pub blob: String,
+    pub size: u64,
+    pub etag: String,
+    pub modified: i64,
+}
+
+/// Storage limits a write must respect; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub max_bucket_bytes: Option<u64>,
+    pub max_total_bytes: Option<u64>,
+}
+
+/// A key bound for listings: any bytes, compared as SQLite compares TEXT (memcmp).
+struct KeyBound<'a>(&'a [u8]);
+
+impl ToSql for KeyBound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.0)))
+    }
+}
+
+/// The least byte string greater than every string starting with `prefix` (UTF-8 never
+/// contains 0xFF, so incrementing the last byte does not overflow for our keys).
+fn after_all_with_prefix(prefix: &[u8]) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xFF {
+            out.push(last + 1);
+            return out;
+        }
+    }
+    vec![0xFF]
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The metadata database. Used from one thread at a time (callers hold a lock).
+#[derive(Debug)]
+pub struct Meta {
+    conn: Connection,
+}
+
+impl Meta {
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    // ---- buckets
+
+    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, S3Error> {
+        Ok(bucket_in(&self.conn, name)?)
+    }
+
+    /// The buckets `owner` owns, by name.
+    pub fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, S3Error> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner = ?1 ORDER BY name"
+        ))?;
+        let buckets = statement
+            .query_map([owner], bucket_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(buckets)
+    }
+
+    /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already.
+    pub fn create_bucket(
+        &mut self,
+        bucket: &Bucket,
+        max_buckets: Option<u64>,
+    ) -> Result<(), S3Error> {
+        let tx = self.conn.transaction()?;
+        if let Some(existing) = bucket_in(&tx, &bucket.name)? {
+            return Err(if existing.owner == bucket.owner {
+                S3Error::BucketAlreadyOwnedByYou
+            } else {
+                S3Error::BucketAlreadyExists
+            });
+        }
+        if let Some(max) = max_buckets {
+            let owned: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
+                [&bucket.owner],
+                |r| r.get(0),
+            )?;
+            if to_u64(owned) >= max {
+                return Err(S3Error::TooManyBuckets);
+            }
+        }
+        tx.execute(
+            "INSERT INTO buckets (name, owner, created, location, acl, size) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes an empty bucket, aborting its unfinished uploads; returns their blobs.
+    pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        bucket_in(&tx, name)?.ok_or(S3Error::NoSuchBucket)?;
+        let objects: i64 = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)",
+            [name],
+            |r| r.get(0),
+        )?;
+        if objects != 0 {
+            return Err(S3Error::BucketNotEmpty);
+        }
+        let blobs = strings(
+            &tx,
+            "SELECT p.blob FROM parts p JOIN uploads u ON p.upload = u.id WHERE u.bucket = ?1",
+            [name],
+        )?;
+        tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(blobs)
+    }
+
+    pub fn set_bucket_acl(&mut self, name: &str, acl: &Acl) -> Result<(), S3Error> {
+        let changed = self.conn.execute(
+            "UPDATE buckets SET acl = ?2 WHERE name = ?1",
+            params![name, acl.to_text()],
+        )?;
+        if changed == 0 {
+            return Err(S3Error::NoSuchBucket);
+        }
+        Ok(())
+    }
+
+    pub fn set_bucket_logging(
+        &mut self,
+        name: &str,
+        logging: Option<&Logging>,
+    ) -> Result<(), S3Error> {
+        let changed = self.conn.execute(
+            "UPDATE buckets SET log_bucket = ?2, log_prefix = ?3 WHERE name = ?1",
+            params![
+                name,
+                logging.map(|l| &l.target_bucket),
+                logging.map(|l| &l.target_prefix)
+            ],
+        )?;
+        if changed == 0 {
+            return Err(S3Error::NoSuchBucket);
+        }
+        Ok(())
+    }
+
+    // ---- objects
+
+    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, S3Error> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT id, {OBJECT_COLUMNS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+                [bucket, key],
+                |r| Ok((r.get::<_, i64>(0)?, object_from_row(r, 1)?)),
+            )
+            .optional()?;
+        let Some((id, mut object)) = row else {
+            return Ok(None);
+        };
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT blob, size FROM segments WHERE object = ?1 ORDER BY seq")?;
+        object.segments = statement
+            .query_map([id], |r| {
+                Ok(Segment {
+                    blob: r.get(0)?,
+                    size: to_u64(r.get(1)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(object))
+    }
+
+    /// Stores `object`, replacing any object at its key, within `quota`; returns the blobs
+    /// of the replaced object.
+    pub fn put_object(&mut self, object: &Object, quota: &Quota) -> Result<Vec<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let (old_size, old_blobs) = remove_object(&tx, &object.bucket, &object.key)?;
+        let new_size = bucket.size.saturating_sub(old_size) + object.size;
+        check_quota(&tx, quota, &bucket, new_size)?;
+        insert_object(&tx, object)?;
+        set_bucket_size(&tx, &object.bucket, new_size)?;
+        tx.commit()?;
+        Ok(old_blobs)
+    }
+
+    /// Removes an object; returns its blobs (none if there was no object).
+    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Vec<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        let record = bucket_in(&tx, bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let (size, blobs) = remove_object(&tx, bucket, key)?;
+        set_bucket_size(&tx, bucket, record.size.saturating_sub(size))?;
+        tx.commit()?;
+        Ok(blobs)
+    }
+
+    pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), S3Error> {
+        let changed = self.conn.execute(
+            "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key, acl.to_text()],
+        )?;
+        if changed == 0 {
+            return Err(S3Error::NoSuchKey);
+        }
+        Ok(())
+    }
+
+    /// Up to `max` entries (objects and common prefixes) of `bucket` whose keys start with
+    /// `prefix` and sort after `after`, keys sharing a prefix up to `delimiter` rolled up.
+    pub fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<Listing, S3Error> {
+        let mut listing = Listing::default();
+        // (bound, inclusive): where the next query starts.
+        let (mut bound, mut inclusive) = match after {
+            Some(a) if a.as_bytes() >= prefix.as_bytes() => (a.as_bytes().to_vec(), false),
+            _ => (prefix.as_bytes().to_vec(), true),
+        };
+        let mut from_inclusive = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM objects WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3"
+        ))?;
+        let mut from_exclusive = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM objects WHERE bucket = ?1 AND key > ?2 ORDER BY key LIMIT ?3"
+        ))?;
+        'pages: loop {
+            let entries = listing.objects.len() + listing.prefixes.len();
+            if entries == max {
+                listing.truncated = self.any_from(bucket, prefix, &bound, inclusive)?;
+                break;
+            }
+            let batch = i64::try_from((max - entries + 1).min(1000)).unwrap_or(1000);
+            let statement = if inclusive {
+                &mut from_inclusive
+            } else {
+                &mut from_exclusive
+            };
+            let rows: Vec<Summary> = statement
+                .query_map(params![bucket, KeyBound(&bound), batch], summary_from_row)?
+                .collect::<Result<_, _>>()?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                if !row.key.starts_with(prefix) {
+                    break 'pages;
+                }
+                let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+                    row.key[prefix.len()..]
+                        .find(d)
+                        .map(|i| row.key[..prefix.len() + i + d.len()].to_owned())
+                });
+                match rolled {
+                    Some(common) => {
+                        bound = after_all_with_prefix(common.as_bytes());
+                        inclusive = true;
+                        // A prefix at or before the marker was on an earlier page.
+                        if after.is_none_or(|a| common.as_str() > a) {
+                            listing.last = Some(common.clone());
+                            listing.prefixes.push(common);
+                        }
+                        continue 'pages;
+                    }
+                    None => {
+                        bound = row.key.as_bytes().to_vec();
+                        inclusive = false;
+                        listing.last = Some(row.key.clone());
+                        listing.objects.push(row);
+                        if listing.objects.len() + listing.prefixes.len() == max {
+                            continue 'pages;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(listing)
+    }
+
+    /// Whether any key with `prefix` sorts after `bound` (or at it, when `inclusive`).
+    fn any_from(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        bound: &[u8],
+        inclusive: bool,
+    ) -> Result<bool, S3Error> {
+        let op = if inclusive { ">=" } else { ">" };
+        let key: Option<String> = self
+            .conn
+            .query_row(
+                &format!("SELECT key FROM objects WHERE bucket = ?1 AND key {op} ?2 ORDER BY key LIMIT 1"),
+                params![bucket, KeyBound(bound)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(key.is_some_and(|k| k.starts_with(prefix)))
+    }
+
+    // ---- multipart uploads
+
+    pub fn create_upload(&mut self, upload: &Upload) -> Result<(), S3Error> {
+        let tx = self.conn.transaction()?;
+        bucket_in(&tx, &upload.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        tx.execute(
+            "INSERT INTO uploads (id, bucket, key, initiated, owner, headers, acl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                upload.id,
+                upload.bucket,
+                upload.key,
+                upload.initiated,
+                upload.owner,
+                upload.headers.to_text(),
+                upload.acl.to_text()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn upload(&self, id: &str) -> Result<Option<Upload>, S3Error> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?1"),
+                [id],
+                upload_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Stores a part, replacing one with the same number; returns the replaced part's blob.
+    pub fn put_part(
+        &mut self,
+        upload: &str,
+        part: &Part,
+        quota: &Quota,
+    ) -> Result<Option<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        let bucket_name: String = tx
+            .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or(S3Error::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &bucket_name)?.ok_or(S3Error::NoSuchBucket)?;
+        let old: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT blob, size FROM parts WHERE upload = ?1 AND number = ?2",
+                params![upload, part.number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let old_size = old.as_ref().map_or(0, |(_, size)| to_u64(*size));
+        let new_size = bucket.size.saturating_sub(old_size) + part.size;
+        check_quota(&tx, quota, &bucket, new_size)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO parts (upload, number, blob, size, etag, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![upload, part.number, part.blob, to_i64(part.size), part.etag, part.modified],
+        )?;
+        set_bucket_size(&tx, &bucket_name, new_size)?;
+        tx.commit()?;
+        Ok(old.map(|(blob, _)| blob))
+    }
+
+    /// Parts numbered above `after`, at most `max`; and whether more follow.
+    pub fn parts(
+        &self,
+        upload: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<(Vec<Part>, bool), S3Error> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT number, blob, size, etag, modified FROM parts WHERE upload = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
+        )?;
+        let limit = i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut parts: Vec<Part> = statement
+            .query_map(params![upload, after, limit], |r| {
+                Ok(Part {
+                    number: r.get(0)?,
+                    blob: r.get(1)?,
+                    size: to_u64(r.get(2)?),
+                    etag: r.get(3)?,
+                    modified: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        Ok((parts, truncated))
+    }
+
+    /// Turns an upload into `object`, whose segments must be parts of the upload as they
+    /// are now; returns the blobs no longer needed (parts left out, the replaced object).
+    pub fn complete_upload(
+        &mut self,
+        upload: &str,
+        object: &Object,
+    ) -> Result<Vec<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", [upload], |_| Ok(()))
+            .optional()?
+            .ok_or(S3Error::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let parts: Vec<(String, u64)> = {
+            let mut statement = tx.prepare("SELECT blob, size FROM parts WHERE upload = ?1")?;
+            let rows = statement.query_map([upload], |r| {
+                Ok((r.get::<_, String>(0)?, to_u64(r.get(1)?)))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let chosen: HashSet<&str> = object.segments.iter().map(|s| s.blob.as_str()).collect();
+        if chosen.len() != object.segments.len()
+            || !chosen.iter().all(|b| parts.iter().any(|(p, _)| p == b))
+        {
+            // A part was replaced since the caller read it.
+            return Err(S3Error::InvalidPart);
+        }
+        let mut unused = Vec::new();
+        let mut unused_size = 0;
+        for (blob, size) in parts {
+            if !chosen.contains(blob.as_str()) {
+                unused_size += size;
+                unused.push(blob);
+            }
+        }
+        let (old_size, old_blobs) = remove_object(&tx, &object.bucket, &object.key)?;
+        unused.extend(old_blobs);
+        insert_object(&tx, object)?;
+        tx.execute("DELETE FROM uploads WHERE id = ?1", [upload])?;
+        set_bucket_size(
+            &tx,
+            &object.bucket,
+            bucket.size.saturating_sub(old_size + unused_size),
+        )?;
+        tx.commit()?;
+        Ok(unused)
+    }
+
+    /// Forgets an upload; returns its parts' blobs.
+    pub fn abort_upload(&mut self, upload: &str) -> Result<Vec<String>, S3Error> {
+        let tx = self.conn.transaction()?;
+        let bucket_name: String = tx
+            .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or(S3Error::NoSuchUpload)?;
+        let blobs = strings(&tx, "SELECT blob FROM parts WHERE upload = ?1", [upload])?;
+        let size: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(size), 0) FROM parts WHERE upload = ?1",
+            [upload],
+            |r| r.get(0),
+        )?;
+        tx.execute("DELETE FROM uploads WHERE id = ?1", [upload])?;
+        tx.execute(
+            "UPDATE buckets SET size = MAX(size - ?2, 0) WHERE name = ?1",
+            params![bucket_name, size],
+        )?;
+        tx.commit()?;
+        Ok(blobs)
+    }
+
+    /// Unfinished uploads of `bucket` with keys starting with `prefix`, after
+    /// (`key_marker`, `upload_marker`), at most `max`; and whether more follow.
+    pub fn uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        upload_marker: &str,
+        max: usize,
+    ) -> Result<(Vec<Upload>, bool), S3Error> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 AND key >= ?2
+               AND (key > ?3 OR (key = ?3 AND id > ?4))
+             ORDER BY key, id LIMIT ?5"
+        ))?;
+        let limit = i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut uploads = Vec::new();
+        for row in statement.query_map(
+            params![bucket, prefix, key_marker, upload_marker, limit],
+            upload_from_row,
+        )? {
+            let upload = row?;
+            if !upload.key.starts_with(prefix) {
+                break;
+            }
+            uploads.push(upload);
+        }
+        let truncated = uploads.len() > max;
+        uploads.truncate(max);
+        Ok((uploads, truncated))
+    }
+
+    // ---- recovery
+
+    /// Every blob some object or part names, by id.
+    pub fn referenced_blobs(&self) -> Result<HashSet<String>, S3Error> {
+        let mut out = HashSet::new();
+        for sql in ["SELECT blob FROM segments", "SELECT blob FROM parts"] {
+            out.extend(strings(&self.conn, sql, [])?);
+        }
+        Ok(out)
+    }
+
+    /// Removes the objects and parts whose blobs are in `missing` (lost from the backend);
+    /// returns the (bucket, key) of the objects removed.
+    pub fn forget_missing(
+        &mut self,
+        missing: &HashSet<String>,
+    ) -> Result<Vec<(String, String)>, S3Error> {
+        let tx = self.conn.transaction()?;
+        let mut lost = Vec::new();
+        {
+            let mut statement = tx.prepare(
+                "SELECT DISTINCT o.bucket, o.key FROM objects o JOIN segments s ON s.object = o.id WHERE s.blob = ?1",
+            )?;
+            for blob in missing {
+                for row in statement.query_map([blob], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })? {
+                    lost.push(row?);
+                }
+            }
+        }
+        lost.sort();
+        lost.dedup();
+        for (bucket, key) in &lost {
+            remove_object(&tx, bucket, key)?;
+        }
+        for blob in missing {
+            tx.execute("DELETE FROM parts WHERE blob = ?1", [blob])?;
+        }
+        // Sizes are recomputed from what is left.
+        tx.execute_batch(
+            "UPDATE buckets SET size =
+                 COALESCE((SELECT SUM(size) FROM objects WHERE objects.bucket = buckets.name), 0)
+               + COALESCE((SELECT SUM(p.size) FROM parts p JOIN uploads u ON p.upload = u.id
+                           WHERE u.bucket = buckets.name), 0)",
+        )?;
+        tx.commit()?;
+        Ok(lost)
+    }
+}
+
+const BUCKET_COLUMNS: &str = "name, owner, created, location, acl, log_bucket, log_prefix, size";
+const OBJECT_COLUMNS: &str = "bucket, key, size, etag, modified, owner, headers, acl";
+const SUMMARY_COLUMNS: &str = "key, size, etag, modified, owner";
+const UPLOAD_COLUMNS: &str = "id, bucket, key, initiated, owner, headers, acl";
+
+fn bucket_in(conn: &Connection, name: &str) -> rusqlite::Result<Option<Bucket>> {
+    conn.query_row(
+        &format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?1"),
+        [name],
+        bucket_from_row,
+    )
+    .optional()
+}
+
+fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<Bucket> {
+    let log_bucket: Option<String> = r.get(5)?;
+    let log_prefix: Option<String> = r.get(6)?;
+    Ok(Bucket {
+        name: r.get(0)?,
+        owner: r.get(1)?,
+        created: r.get(2)?,
+        location: r.get(3)?,
+        acl: Acl::from_text(&r.get::<_, String>(4)?),
+        logging: log_bucket.map(|target_bucket| Logging {
+            target_bucket,
+            target_prefix: log_prefix.unwrap_or_default(),
+        }),
+        size: to_u64(r.get(7)?),
+    })
+}
+
+fn object_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<Object> {
+    Ok(Object {
+        bucket: r.get(first)?,
+        key: r.get(first + 1)?,
+        size: to_u64(r.get(first + 2)?),
+        etag: r.get(first + 3)?,
+        modified: r.get(first + 4)?,
+        owner: r.get(first + 5)?,
+        headers: StoredHeaders::from_text(&r.get::<_, String>(first + 6)?),
+        acl: Acl::from_text(&r.get::<_, String>(first + 7)?),
+        segments: Vec::new(),
+    })
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<Summary> {
+    Ok(Summary {
+        key: r.get(0)?,
+        size: to_u64(r.get(1)?),
+        etag: r.get(2)?,
+        modified: r.get(3)?,
+        owner: r.get(4)?,
+    })
+}
+
+fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<Upload> {
+    Ok(Upload {
+        id: r.get(0)?,
+        bucket: r.get(1)?,
+        key: r.get(2)?,
+        initiated: r.get(3)?,
+        owner: r.get(4)?,
+        headers: StoredHeaders::from_text(&r.get::<_, String>(5)?),
+        acl: Acl::from_text(&r.get::<_, String>(6)?),
+    })
+}
+
+fn strings(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map(params, |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Deletes the object at (`bucket`, `key`) if any; returns its size and blobs.
+fn remove_object(
+    tx: &Transaction<'_>,
+    bucket: &str,
+    key: &str,
+) -> rusqlite::Result<(u64, Vec<String>)> {
+    let old: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT id, size FROM objects WHERE bucket = ?1 AND key = ?2",
+            [bucket, key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((id, size)) = old else {
+        return Ok((0, Vec::new()));
+    };
+    let blobs = strings(tx, "SELECT blob FROM segments WHERE object = ?1", [id])?;
+    tx.execute("DELETE FROM objects WHERE id = ?1", [id])?;
+    Ok((to_u64(size), blobs))
+}
+
+fn insert_object(tx: &Transaction<'_>, object: &Object) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO objects (bucket, key, size, etag, modified, owner, headers, acl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            object.bucket,
+            object.key,
+            to_i64(object.size),
+            object.etag,
+            object.modified,
+            object.owner,
+            object.headers.to_text(),
+            object.acl.to_text()
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut statement = tx
+        .prepare_cached("INSERT INTO segments (object, seq, blob, size) VALUES (?1, ?2, ?3, ?4)")?;
+    for (seq, segment) in (0_i64..).zip(&object.segments) {
+        statement.execute(params![id, seq, segment.blob, to_i64(segment.size)])?;
+    }
+    Ok(())
+}
+
+fn set_bucket_size(tx: &Transaction<'_>, bucket: &str, size: u64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE buckets SET size = ?2 WHERE name = ?1",
+        params![bucket, to_i64(size)],
+    )?;
+    Ok(())
+}
+
+/// Refuses a bucket growing to `new_size` beyond the quota. Shrinking is always allowed.
+fn check_quota(
+    tx: &Transaction<'_>,
+    quota: &Quota,
+    bucket: &Bucket,
+    new_size: u64,
+) -> Result<(), S3Error> {
+    if new_size <= bucket.size {
+        return Ok(());
+    }
+    if quota.max_bucket_bytes.is_some_and(|max| new_size > max) {
+        return Err(S3Error::EntityTooLarge);
+    }
+    if let Some(max) = quota.max_total_bytes {
+        let total: i64 = tx.query_row("SELECT COALESCE(SUM(size), 0) FROM buckets", [], |r| {
+            r.get(0)
+        })?;
+        if (to_u64(total) - bucket.size).saturating_add(new_size) > max {
+            return Err(S3Error::QuotaExceeded(format!(
+                "the store holds at most {max} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn meta() -> (tempfile::TempDir, Meta) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("walrus.sqlite")).unwrap();
+        (dir, meta)
+    }
+
+    fn bucket(name: &str, owner: &str) -> Bucket {
+        Bucket {
+            name: name.into(),
+            owner: owner.into(),
+            created: 1,
+            location: None,
+            acl: Acl::private(owner),
+            logging: None,
+            size: 0,
+        }
+    }
+
+    fn object(bucket: &str, key: &str, size: u64, blob: &str) -> Object {
+        Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            size,
+            etag: "e".into(),
+            modified: 2,
+            owner: "o".into(),
+            headers: StoredHeaders(vec![("content-type".into(), "text/plain".into())]),
+            acl: Acl::private("o"),
+            segments: vec![Segment {
+                blob: blob.into(),
+                size,
+            }],
+        }
+    }
+
+    const FREE: Quota = Quota {
+        max_bucket_bytes: None,
+        max_total_bytes: None,
+    };
+
+    #[test]
+    fn buckets_are_unique_and_limited() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("a", "o"), Some(2)).unwrap();
+        assert!(matches!(
+            meta.create_bucket(&bucket("a", "o"), None),
+            Err(S3Error::BucketAlreadyOwnedByYou)
+        ));
+        assert!(matches!(
+            meta.create_bucket(&bucket("a", "p"), None),
+            Err(S3Error::BucketAlreadyExists)
+        ));
+        meta.create_bucket(&bucket("b", "o"), Some(2)).unwrap();
+        assert!(matches!(
+            meta.create_bucket(&bucket("c", "o"), Some(2)),
+            Err(S3Error::TooManyBuckets)
+        ));
+        assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn objects_replace_and_sizes_follow() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        assert!(meta
+            .put_object(&object("b", "k", 10, "blob1"), &FREE)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            meta.put_object(&object("b", "k", 4, "blob2"), &FREE)
+                .unwrap(),
+            vec!["blob1"]
+        );
+        assert_eq!(
+            meta.object("b", "k").unwrap().unwrap(),
+            object("b", "k", 4, "blob2")
+        );
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 4);
+        assert!(matches!(
+            meta.delete_bucket("b"),
+            Err(S3Error::BucketNotEmpty)
+        ));
+        assert_eq!(meta.delete_object("b", "k").unwrap(), vec!["blob2"]);
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 0);
+        meta.delete_bucket("b").unwrap();
+        assert!(matches!(
+            meta.put_object(&object("b", "k", 1, "x"), &FREE),
+            Err(S3Error::NoSuchBucket)
+        ));
+    }
+
+    #[test]
+    fn quotas_limit_growth_only() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("a", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        let per_bucket = Quota {
+            max_bucket_bytes: Some(100),
+            max_total_bytes: None,
+        };
+        meta.put_object(&object("a", "k", 100, "1"), &per_bucket)
+            .unwrap();
+        assert!(matches!(
+            meta.put_object(&object("a", "k2", 1, "2"), &per_bucket),
+            Err(S3Error::EntityTooLarge)
+        ));
+        // Replacing with something smaller is fine.
+        meta.put_object(&object("a", "k", 50, "3"), &per_bucket)
+            .unwrap();
+        let total = Quota {
+            max_bucket_bytes: None,
+            max_total_bytes: Some(120),
+        };
+        meta.put_object(&object("b", "k", 70, "4"), &total).unwrap();
+        assert!(matches!(
+            meta.put_object(&object("b", "k2", 1, "5"), &total),
+            Err(S3Error::QuotaExceeded(_))
+        ));
+    }
+
+    fn keys(listing: &Listing) -> (Vec<&str>, Vec<&str>) {
+        (
+            listing.objects.iter().map(|o| o.key.as_str()).collect(),
+            listing.prefixes.iter().map(String::as_str).collect(),
+        )
+    }
+
+    #[test]
+    fn listings_roll_up_prefixes_and_page() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        for (i, key) in ["a", "d/1", "d/2", "d/sub/3", "e", "é", "f/1"]
+            .iter()
+            .enumerate()
+        {
+            meta.put_object(&object("b", key, 1, &i.to_string()), &FREE)
+                .unwrap();
+        }
+        let all = meta.list("b", "", Some("/"), None, 1000).unwrap();
+        assert_eq!(keys(&all), (vec!["a", "e", "é"], vec!["d/", "f/"]));
+        assert!(!all.truncated);
+
+        let page = meta.list("b", "", Some("/"), None, 2).unwrap();
+        assert_eq!(keys(&page), (vec!["a"], vec!["d/"]));
+        assert!(page.truncated);
+        assert_eq!(page.last.as_deref(), Some("d/"));
+        // Byte order: "f/1" sorts before "é".
+        let next = meta.list("b", "", Some("/"), Some("d/"), 2).unwrap();
+        assert_eq!(keys(&next), (vec!["e"], vec!["f/"]));
+        assert!(next.truncated);
+
+        let inside = meta.list("b", "d/", Some("/"), None, 10).unwrap();
+        assert_eq!(keys(&inside), (vec!["d/1", "d/2"], vec!["d/sub/"]));
+        let flat = meta.list("b", "d/", None, Some("d/1"), 10).unwrap();
+        assert_eq!(keys(&flat), (vec!["d/2", "d/sub/3"], vec![]));
+        let none = meta.list("b", "zzz", None, None, 10).unwrap();
+        assert_eq!(keys(&none), (vec![], vec![]));
+        let zero = meta.list("b", "", None, None, 0).unwrap();
+        assert!(zero.truncated && zero.objects.is_empty());
+    }
+
+    fn upload(id: &str, bucket: &str, key: &str) -> Upload {
+        Upload {
+            id: id.into(),
+            bucket: bucket.into(),
+            key: key.into(),
+            initiated: 3,
+            owner: "o".into(),
+            headers: StoredHeaders::default(),
+            acl: Acl::private("o"),
+        }
+    }
+
+    fn part(number: u32, blob: &str, size: u64) -> Part {
+        Part {
+            number,
+            blob: blob.into(),
+            size,
+            etag: format!("etag{number}"),
+            modified: 4,
+        }
+    }
+
+    #[test]
+    fn uploads_complete_into_objects() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.put_object(&object("b", "k", 5, "old"), &FREE).unwrap();
+        meta.create_upload(&upload("u1", "b", "k")).unwrap();
+        assert!(matches!(
+            meta.create_upload(&upload("u2", "nope", "k")),
+            Err(S3Error::NoSuchBucket)
+        ));
+        assert_eq!(
+            meta.put_part("u1", &part(1, "p1", 10), &FREE).unwrap(),
+            None
+        );
+        assert_eq!(
+            meta.put_part("u1", &part(1, "p1b", 10), &FREE).unwrap(),
+            Some("p1".into())
+        );
+        meta.put_part("u1", &part(2, "p2", 3), &FREE).unwrap();
+        meta.put_part("u1", &part(3, "p3", 7), &FREE).unwrap();
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 25);
+        let (parts, truncated) = meta.parts("u1", 1, 1).unwrap();
+        assert_eq!((parts[0].number, truncated), (2, true));
+
+        let mut done = object("b", "k", 13, "");
+        done.segments = vec![
+            Segment {
+                blob: "p1b".into(),
+                size: 10,
+            },
+            Segment {
+                blob: "p2".into(),
+                size: 3,
+            },
+        ];
+        let mut unused = meta.complete_upload("u1", &done).unwrap();
+        unused.sort();
+        assert_eq!(unused, vec!["old", "p3"]);
+        assert_eq!(
+            meta.object("b", "k").unwrap().unwrap().segments,
+            done.segments
+        );
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 13);
+        assert!(meta.upload("u1").unwrap().is_none());
+        assert!(matches!(
+            meta.complete_upload("u1", &done),
+            Err(S3Error::NoSuchUpload)
+        ));
+    }
+
+    #[test]
+    fn completing_with_a_replaced_part_fails() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_upload(&upload("u", "b", "k")).unwrap();
+        meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
+        let done = object("b", "k", 1, "gone");
+        assert!(matches!(
+            meta.complete_upload("u", &done),
+            Err(S3Error::InvalidPart)
+        ));
+    }
+
+    #[test]
+    fn aborts_and_bucket_deletion_release_parts() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        for id in ["u1", "u2"] {
+            meta.create_upload(&upload(id, "b", id)).unwrap();
+            meta.put_part(id, &part(1, &format!("{id}p"), 2), &FREE)
+                .unwrap();
+        }
+        let (listed, truncated) = meta.uploads("b", "", "", "", 1).unwrap();
+        assert_eq!((listed[0].id.as_str(), truncated), ("u1", true));
+        let (listed, _) = meta.uploads("b", "", "u1", "u1", 10).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(meta.abort_upload("u1").unwrap(), vec!["u1p"]);
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 2);
+        assert!(matches!(
+            meta.abort_upload("u1"),
+            Err(S3Error::NoSuchUpload)
+        ));
+        assert_eq!(meta.delete_bucket("b").unwrap(), vec!["u2p"]);
+    }
+
+    #[test]
+    fn recovery_forgets_objects_whose_blobs_are_gone() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.put_object(&object("b", "kept", 1, "x1"), &FREE)
+            .unwrap();
+        meta.put_object(&object("b", "lost", 2, "x2"), &FREE)
+            .unwrap();
+        let referenced = meta.referenced_blobs().unwrap();
+        assert_eq!(
+            referenced,
+            ["x1", "x2"].into_iter().map(String::from).collect()
+        );
+        let lost = meta
+            .forget_missing(&["x2".to_owned()].into_iter().collect())
+            .unwrap();
+        assert_eq!(lost, vec![("b".to_owned(), "lost".to_owned())]);
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 1);
+    }
+}

@@ -1,0 +1,450 @@
+//! Multipart uploads: initiate, upload a part (or copy one from an object), complete,
+//! abort, list parts, list uploads. Each part is a blob; the completed object is the list
+//! of its parts' blobs, so completing copies nothing.
+
+use hyper::header::{HeaderValue, ETAG};
+use hyper::{Response, StatusCode};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::acl::{Acl, Directory, Permission};
+use crate::body::Body;
+use crate::buckets::bucket_for;
+use crate::digest::{hex, Md5};
+use crate::dispatch::{empty_reply, xml_reply, Req};
+use crate::error::S3Error;
+use crate::meta::{Bucket, Object, Part, Segment, Upload};
+use crate::objects::{
+    content_md5, copy_source, object_for, parse_range, stored_headers, write_blob, Source,
+};
+use crate::state::Walrus;
+use crate::time::iso8601_millis;
+use crate::uri::aws_encode;
+use crate::xml::{self, S3Xml};
+
+/// Part numbers S3 accepts.
+const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
+/// Smallest part but the last, as S3.
+const MIN_PART_BYTES: u64 = 5 << 20;
+const MAX_LISTED: usize = 1000;
+
+fn new_upload_id() -> Result<String, S3Error> {
+    let mut bytes = [0u8; 24];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| S3Error::internal("the random number generator failed"))?;
+    Ok(hex(&bytes))
+}
+
+/// The upload a request names, checked against its bucket and key, with the bucket if
+/// `who` may write to it.
+async fn upload_for(walrus: &Walrus, req: &Req) -> Result<(Upload, Bucket), S3Error> {
+    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
+    let id = req
+        .route
+        .query
+        .get("uploadId")
+        .unwrap_or_default()
+        .to_owned();
+    let upload = walrus
+        .meta(move |meta, _| meta.upload(&id))
+        .await?
+        .filter(|u| u.bucket == bucket.name && u.key == req.route.key())
+        .ok_or(S3Error::NoSuchUpload)?;
+    Ok((upload, bucket))
+}
+
+fn part_number(req: &Req) -> Result<u32, S3Error> {
+    req.route
+        .query
+        .get("partNumber")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| PART_NUMBERS.contains(n))
+        .ok_or_else(|| {
+            S3Error::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            )
+        })
+}
+
+pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
+    let owner = req.who.canonical_id().unwrap_or(&bucket.owner).to_owned();
+    let upload = Upload {
+        id: new_upload_id()?,
+        bucket: bucket.name.clone(),
+        key: req.route.key().to_owned(),
+        initiated: crate::time::now_millis(),
+        headers: stored_headers(&req.head.headers)?,
+        acl: Acl::from_headers(
+            &req.head.headers,
+            &owner,
+            &bucket.owner,
+            &walrus.directory(),
+        )?
+        .unwrap_or_else(|| Acl::private(&owner)),
+        owner,
+    };
+    let mut doc = S3Xml::new("InitiateMultipartUploadResult");
+    doc.field("Bucket", &upload.bucket);
+    doc.field("Key", &upload.key);
+    doc.field("UploadId", &upload.id);
+    walrus
+        .meta(move |meta, _| meta.create_upload(&upload))
+        .await?;
+    Ok(xml_reply(doc.finish()))
+}
+
+/// Records a written part, discarding the part it replaces (or itself, on failure).
+async fn store_part(
+    walrus: &Walrus,
+    req: &Req,
+    upload: &Upload,
+    part: Part,
+) -> Result<(), S3Error> {
+    let quota = walrus.quota_for(&req.who);
+    let (id, bucket) = (upload.id.clone(), upload.bucket.clone());
+    walrus
+        .meta(
+            move |meta, storage| match meta.put_part(&id, &part, &quota) {
+                Ok(old) => {
+                    storage.discard_ids(&bucket, old);
+                    Ok(())
+                }
+                Err(e) => {
+                    storage.discard_ids(&bucket, [part.blob]);
+                    Err(e)
+                }
+            },
+        )
+        .await
+}
+
+pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>, S3Error> {
+    let number = part_number(&req)?;
+    let (upload, _) = upload_for(walrus, &req).await?;
+    let expected_md5 = content_md5(&req.head.headers)?;
+    let written = write_blob(
+        walrus,
+        &upload.bucket,
+        Source::Body(&mut req.body),
+        expected_md5,
+    )
+    .await?;
+    let etag = hex(&written.md5);
+    let part = Part {
+        number,
+        blob: written.blob.id,
+        size: written.size,
+        etag: etag.clone(),
+        modified: crate::time::now_millis(),
+    };
+    store_part(walrus, &req, &upload, part).await?;
+    let mut response = empty_reply(StatusCode::OK);
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    Ok(response)
+}
+
+pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let number = part_number(&req)?;
+    let (source_bucket, source_key) = copy_source(&req.head.headers)?;
+    let (upload, _) = upload_for(walrus, &req).await?;
+    let (source, lease) = object_for(
+        walrus,
+        &source_bucket,
+        &source_key,
+        &req.who,
+        Permission::Read,
+    )
+    .await?;
+    let range =
+        parse_range(req.header("x-amz-copy-source-range"), source.size)?.unwrap_or(0..source.size);
+    let mut reader = walrus.reader(&source, range, lease);
+    let mut writer = walrus.storage().backend().writer(&upload.bucket).await?;
+    let mut md5 = Md5::new().map_err(S3Error::internal)?;
+    let mut size = 0;
+    while let Some(data) = reader.next().await? {
+        md5.update(&data).map_err(S3Error::internal)?;
+        size += data.len() as u64;
+        writer.write(data).await?;
+    }
+    let blob = writer.publish().await?;
+    let etag = hex(&md5.finish().map_err(S3Error::internal)?);
+    let modified = crate::time::now_millis();
+    let part = Part {
+        number,
+        blob: blob.id,
+        size,
+        etag: etag.clone(),
+        modified,
+    };
+    store_part(walrus, &req, &upload, part).await?;
+    let mut doc = S3Xml::new("CopyPartResult");
+    doc.field("LastModified", &iso8601_millis(modified));
+    doc.field("ETag", &format!("\"{etag}\""));
+    Ok(xml_reply(doc.finish()))
+}
+
+/// The parts a CompleteMultipartUpload document lists: (number, ETag without quotes).
+fn requested_parts(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
+    let root = xml::parse(body, "CompleteMultipartUpload")?;
+    let mut parts = Vec::new();
+    for part in xml::children(&root, "Part") {
+        let number = xml::child_text(part, "PartNumber")?
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(|| S3Error::MalformedXml("a Part without a valid PartNumber".into()))?;
+        let etag = xml::child_text(part, "ETag")?
+            .ok_or_else(|| S3Error::MalformedXml("a Part without ETag".into()))?;
+        parts.push((number, etag.trim_matches('"').to_owned()));
+    }
+    if parts.is_empty() {
+        return Err(S3Error::MalformedXml(
+            "the upload must name at least one part".into(),
+        ));
+    }
+    if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(S3Error::InvalidPartOrder);
+    }
+    Ok(parts)
+}
+
+/// S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, `-` their count.
+fn multipart_etag(parts: &[&Part]) -> Result<String, S3Error> {
+    let mut md5 = Md5::new().map_err(S3Error::internal)?;
+    for part in parts {
+        let digest = crate::digest::from_hex(&part.etag).ok_or(S3Error::InvalidPart)?;
+        md5.update(&digest).map_err(S3Error::internal)?;
+    }
+    Ok(format!(
+        "{}-{}",
+        hex(&md5.finish().map_err(S3Error::internal)?),
+        parts.len()
+    ))
+}
+
+pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let (upload, bucket) = upload_for(walrus, &req).await?;
+    let host = req.header("host").unwrap_or("localhost").to_owned();
+    let path = req.head.uri.path().to_owned();
+    let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
+    let requested = requested_parts(&body)?;
+    let id = upload.id.clone();
+    let (stored, _) = walrus
+        .meta(move |meta, _| meta.parts(&id, 0, *PART_NUMBERS.end() as usize))
+        .await?;
+    let mut chosen = Vec::with_capacity(requested.len());
+    for (number, etag) in &requested {
+        let part = stored
+            .iter()
+            .find(|p| p.number == *number && p.etag == *etag)
+            .ok_or(S3Error::InvalidPart)?;
+        chosen.push(part);
+    }
+    if chosen[..chosen.len() - 1]
+        .iter()
+        .any(|p| p.size < MIN_PART_BYTES)
+    {
+        return Err(S3Error::EntityTooSmall);
+    }
+    let etag = multipart_etag(&chosen)?;
+    let object = Object {
+        bucket: bucket.name.clone(),
+        key: upload.key.clone(),
+        size: chosen.iter().map(|p| p.size).sum(),
+        etag: etag.clone(),
+        modified: crate::time::now_millis(),
+        owner: upload.owner.clone(),
+        headers: upload.headers.clone(),
+        acl: upload.acl.clone(),
+        segments: chosen
+            .iter()
+            .map(|p| Segment {
+                blob: p.blob.clone(),
+                size: p.size,
+            })
+            .collect(),
+    };
+    let id = upload.id.clone();
+    walrus
+        .meta(move |meta, storage| {
+            let unused = meta.complete_upload(&id, &object)?;
+            storage.discard_ids(&object.bucket, unused);
+            Ok(())
+        })
+        .await?;
+    let mut doc = S3Xml::new("CompleteMultipartUploadResult");
+    doc.field("Location", &format!("http://{host}{path}"));
+    doc.field("Bucket", &bucket.name);
+    doc.field("Key", &upload.key);
+    doc.field("ETag", &format!("\"{etag}\""));
+    Ok(xml_reply(doc.finish()))
+}
+
+pub async fn abort(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let (upload, _) = upload_for(walrus, &req).await?;
+    walrus
+        .meta(move |meta, storage| {
+            let blobs = meta.abort_upload(&upload.id)?;
+            storage.discard_ids(&upload.bucket, blobs);
+            Ok(())
+        })
+        .await?;
+    Ok(empty_reply(StatusCode::NO_CONTENT))
+}
+
+fn limit(req: &Req, name: &str) -> Result<usize, S3Error> {
+    req.route
+        .query
+        .get(name)
+        .map_or(Ok(MAX_LISTED), |v| {
+            v.parse::<usize>().map_err(|_| {
+                S3Error::InvalidArgument(format!("{name} must be a non-negative integer"))
+            })
+        })
+        .map(|n| n.min(MAX_LISTED))
+}
+
+fn person(doc: &mut S3Xml, element: &str, id: &str, directory: &dyn Directory) {
+    doc.start(element);
+    doc.field("ID", id);
+    doc.field("DisplayName", &directory.display_name(id));
+    doc.end();
+}
+
+pub async fn list_parts(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let (upload, _) = upload_for(walrus, &req).await?;
+    let max = limit(&req, "max-parts")?;
+    let marker: u32 = req
+        .route
+        .query
+        .get("part-number-marker")
+        .map_or(Ok(0), str::parse)
+        .map_err(|_| S3Error::InvalidArgument("part-number-marker must be an integer".into()))?;
+    let id = upload.id.clone();
+    let (parts, truncated) = walrus
+        .meta(move |meta, _| meta.parts(&id, marker, max))
+        .await?;
+    let directory = walrus.directory();
+    let mut doc = S3Xml::new("ListPartsResult");
+    doc.field("Bucket", &upload.bucket);
+    doc.field("Key", &upload.key);
+    doc.field("UploadId", &upload.id);
+    person(&mut doc, "Initiator", &upload.owner, &directory);
+    person(&mut doc, "Owner", &upload.owner, &directory);
+    doc.field("StorageClass", "STANDARD");
+    doc.field("PartNumberMarker", &marker.to_string());
+    if let Some(last) = parts.last() {
+        doc.field("NextPartNumberMarker", &last.number.to_string());
+    }
+    doc.field("MaxParts", &max.to_string());
+    doc.field("IsTruncated", if truncated { "true" } else { "false" });
+    for part in &parts {
+        doc.start("Part");
+        doc.field("PartNumber", &part.number.to_string());
+        doc.field("LastModified", &iso8601_millis(part.modified));
+        doc.field("ETag", &format!("\"{}\"", part.etag));
+        doc.field("Size", &part.size.to_string());
+        doc.end();
+    }
+    Ok(xml_reply(doc.finish()))
+}
+
+pub async fn list_uploads(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
+    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Read).await?;
+    let q = &req.route.query;
+    let max = limit(&req, "max-uploads")?;
+    let prefix = q.get("prefix").unwrap_or_default().to_owned();
+    let key_marker = q.get("key-marker").unwrap_or_default().to_owned();
+    let upload_marker = q.get("upload-id-marker").unwrap_or_default().to_owned();
+    let url_encoded = q.get("encoding-type") == Some("url");
+    let encode = |t: &str| {
+        if url_encoded {
+            aws_encode(t.as_bytes(), true)
+        } else {
+            t.to_owned()
+        }
+    };
+    let (name, p, km, um) = (
+        bucket.name.clone(),
+        prefix.clone(),
+        key_marker.clone(),
+        upload_marker.clone(),
+    );
+    let (uploads, truncated) = walrus
+        .meta(move |meta, _| meta.uploads(&name, &p, &km, &um, max))
+        .await?;
+    let directory = walrus.directory();
+    let mut doc = S3Xml::new("ListMultipartUploadsResult");
+    doc.field("Bucket", &bucket.name);
+    doc.field("KeyMarker", &encode(&key_marker));
+    doc.field("UploadIdMarker", &upload_marker);
+    if let Some(last) = uploads.last().filter(|_| truncated) {
+        doc.field("NextKeyMarker", &encode(&last.key));
+        doc.field("NextUploadIdMarker", &last.id);
+    }
+    doc.field("Prefix", &encode(&prefix));
+    doc.field("MaxUploads", &max.to_string());
+    doc.field("IsTruncated", if truncated { "true" } else { "false" });
+    for upload in &uploads {
+        doc.start("Upload");
+        doc.field("Key", &encode(&upload.key));
+        doc.field("UploadId", &upload.id);
+        person(&mut doc, "Initiator", &upload.owner, &directory);
+        person(&mut doc, "Owner", &upload.owner, &directory);
+        doc.field("StorageClass", "STANDARD");
+        doc.field("Initiated", &iso8601_millis(upload.initiated));
+        doc.end();
+    }
+    if url_encoded {
+        doc.field("EncodingType", "url");
+    }
+    Ok(xml_reply(doc.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn complete_documents_must_list_parts_in_order() {
+        let doc =
+            |parts: &str| format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
+        let part = |n: u32, e: &str| {
+            format!("<Part><PartNumber>{n}</PartNumber><ETag>\"{e}\"</ETag></Part>")
+        };
+        let parts =
+            requested_parts(doc(&format!("{}{}", part(1, "a"), part(3, "b"))).as_bytes()).unwrap();
+        assert_eq!(parts, vec![(1, "a".to_owned()), (3, "b".to_owned())]);
+        assert!(matches!(
+            requested_parts(doc(&format!("{}{}", part(2, "a"), part(1, "b"))).as_bytes()),
+            Err(S3Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            requested_parts(doc(&format!("{}{}", part(1, "a"), part(1, "b"))).as_bytes()),
+            Err(S3Error::InvalidPartOrder)
+        ));
+        assert!(matches!(
+            requested_parts(doc("").as_bytes()),
+            Err(S3Error::MalformedXml(_))
+        ));
+    }
+
+    #[test]
+    fn multipart_etags_are_s3s() {
+        // Two parts whose data are "a" and "b": md5(md5("a") ++ md5("b")) = ... -2.
+        let part = |data: &[u8]| Part {
+            number: 1,
+            blob: String::new(),
+            size: 1,
+            etag: hex(&Md5::digest(data).unwrap()),
+            modified: 0,
+        };
+        let (a, b) = (part(b"a"), part(b"b"));
+        let mut both = Md5::digest(b"a").unwrap().to_vec();
+        both.extend_from_slice(&Md5::digest(b"b").unwrap());
+        let expected = format!("{}-2", hex(&Md5::digest(&both).unwrap()));
+        assert_eq!(multipart_etag(&[&a, &b]).unwrap(), expected);
+    }
+}

@@ -1,0 +1,259 @@
+//! Helpers of the Walrus tests: the real `euca walrus` binary on an ephemeral port with a
+//! temporary DATA, a moto S3 server as a remote store, and the Python scripts that drive
+//! real S3 clients.
+
+// Each test crate uses only some of these.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+/// Removes terminal color sequences from a log line.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A running `euca walrus`.
+#[derive(Debug)]
+pub struct Walrus {
+    child: Child,
+    /// `http://127.0.0.1:PORT/services/Walrus`.
+    pub url: String,
+    pub data: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl Walrus {
+    /// Starts `euca walrus --listen 127.0.0.1:0 --data DATA` with `args`; waits until ready.
+    pub fn start(data: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_euca"))
+            .arg("walrus")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(data)
+            .arg("--keys")
+            .arg(data.join("no-keys"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the euca binary runs");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (ready, url) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let line = strip_ansi(&line);
+                if line.contains("walrus ready") {
+                    if let Some(url) = line.split_whitespace().find_map(|w| w.strip_prefix("url="))
+                    {
+                        let _ = ready.send(url.to_owned());
+                    }
+                }
+                let mut log = sink
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let started = Instant::now();
+        loop {
+            match url.recv_timeout(Duration::from_millis(100)) {
+                Ok(url) => {
+                    return Self {
+                        child,
+                        url,
+                        data: data.to_owned(),
+                        log,
+                    }
+                }
+                Err(_)
+                    if started.elapsed() > Duration::from_secs(60)
+                        || matches!(child.try_wait(), Ok(Some(_))) =>
+                {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    thread::sleep(Duration::from_millis(100));
+                    let log = log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    panic!("euca walrus did not become ready:\n{log}");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// `host:port`.
+    pub fn authority(&self) -> &str {
+        let rest = self.url.trim_start_matches("http://");
+        rest.split('/').next().unwrap_or(rest)
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sends SIGTERM and waits for the process to end.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().expect("walrus ends")
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Walrus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The administrator's access and secret keys from `DATA/admin-eucarc`.
+pub fn admin_credentials(data: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(data.join("admin-eucarc")).expect("admin-eucarc written");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{name} missing from admin-eucarc:\n{text}"))
+    };
+    (value("EC2_ACCESS_KEY"), value("EC2_SECRET_KEY"))
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral port")
+}
+
+/// A moto S3 server (from the test venv) on a loopback port.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let server = common::python().with_file_name("moto_server");
+        assert!(
+            server.exists(),
+            "moto_server not found at {}: run scripts/setup.sh",
+            server.display()
+        );
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server runs");
+        let moto = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not start"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tests/py/<script>`.
+pub fn script(name: &str) -> PathBuf {
+    common::workspace_root().join("tests/py").join(name)
+}
+
+/// Runs a Python script of `tests/py` with the test venv; its output as it printed it.
+pub fn run_python(name: &str, args: &[String]) -> Output {
+    Command::new(common::python())
+        .arg(script(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python runs")
+}
+
+/// Fails the test with the script's output unless it succeeded.
+pub fn assert_success(output: &Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{what} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
