@@ -2,7 +2,8 @@
 //! build script runs `codegen::build::compile` (as `wire`'s does) over a copy of
 //! `wsdl/eucalyptus_nc.wsdl` fails to compile code using `extra_probe` until the copy gains
 //! that element, then compiles without any other change (the build script reran because the
-//! file changed).
+//! file changed). And only then: the `rerun-if-changed` lines keep the generator from running
+//! again when the WSDL is unchanged, even when other files of the crate change.
 
 mod common;
 
@@ -56,7 +57,39 @@ fn a_field_added_to_the_wsdl_appears_in_the_generated_type() {
     );
 
     krate.write("eucalyptus_nc.wsdl", &with_extra_probe(&original));
-    if let Err(errors) = krate.check() {
-        panic!("the field added to the WSDL did not reach the generated type:\n{errors}");
-    }
+    let rebuilt = krate.check_verbose().unwrap_or_else(|errors| {
+        panic!("the field added to the WSDL did not reach the generated type:\n{errors}")
+    });
+    assert!(
+        runs_build_script(&rebuilt),
+        "the changed WSDL did not rerun the build script:\n{rebuilt}"
+    );
+
+    // Regression guard: without `rerun-if-changed`, Cargo reruns a build script whenever any
+    // file of its package changes, and so regenerates everything on every edit.
+    krate.write(
+        "src/lib.rs",
+        &format!("{LIB_RS}// an edit that is not the WSDL\n"),
+    );
+    let edited = krate
+        .check_verbose()
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    assert!(
+        !runs_build_script(&edited),
+        "an unrelated edit reran the generator:\n{edited}"
+    );
+    let unchanged = krate
+        .check_verbose()
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    assert!(
+        unchanged.contains("Fresh schema_change") && !runs_build_script(&unchanged),
+        "an unchanged crate was rebuilt:\n{unchanged}"
+    );
+}
+
+/// Whether `cargo --verbose` output shows the crate's build script running.
+fn runs_build_script(cargo_output: &str) -> bool {
+    cargo_output
+        .lines()
+        .any(|line| line.trim_start().starts_with("Running") && line.contains("build-script-build"))
 }

@@ -183,26 +183,6 @@ fn write_field(cx: &Context<'_>, owner: ValueNode, field: &Field<'_>) -> TokenSt
             let namespace = cx.namespace(e.name.namespace.as_deref());
             let local = &e.name.local;
             match Cardinality::of(e.occurs, e.nillable) {
-                Cardinality::One => {
-                    let value = if boxed {
-                        quote!(&*self.#ident)
-                    } else {
-                        quote!(&self.#ident)
-                    };
-                    quote!(xmlbind::ToXml::to_xml(#value, w, #namespace, #local);)
-                }
-                Cardinality::Optional => {
-                    let value = if boxed {
-                        quote!(&**value)
-                    } else {
-                        quote!(value)
-                    };
-                    quote! {
-                        if let Some(value) = &self.#ident {
-                            xmlbind::ToXml::to_xml(#value, w, #namespace, #local);
-                        }
-                    }
-                }
                 Cardinality::Nillable => {
                     let value = if boxed {
                         quote!(self.#ident.as_deref())
@@ -211,40 +191,57 @@ fn write_field(cx: &Context<'_>, owner: ValueNode, field: &Field<'_>) -> TokenSt
                     };
                     quote!(xmlbind::write_nillable(w, #namespace, #local, #value);)
                 }
-                Cardinality::Many => quote! {
-                    for value in &self.#ident {
-                        xmlbind::ToXml::to_xml(value, w, #namespace, #local);
-                    }
-                },
+                cardinality => write_values(
+                    cardinality,
+                    &ident,
+                    boxed,
+                    |value| quote!(xmlbind::ToXml::to_xml(#value, w, #namespace, #local);),
+                ),
             }
         }
-        FieldKind::Choice(c) => match Cardinality::of(c.occurs, false) {
-            Cardinality::One => {
-                let value = if boxed {
-                    quote!(&*self.#ident)
-                } else {
-                    quote!(&self.#ident)
-                };
-                quote!(xmlbind::Choice::write_choice(#value, w);)
-            }
-            Cardinality::Optional | Cardinality::Nillable => {
-                let value = if boxed {
-                    quote!(&**value)
-                } else {
-                    quote!(value)
-                };
-                quote! {
-                    if let Some(value) = &self.#ident {
-                        xmlbind::Choice::write_choice(#value, w);
-                    }
+        FieldKind::Choice(c) => write_values(
+            Cardinality::of(c.occurs, false),
+            &ident,
+            boxed,
+            |value| quote!(xmlbind::Choice::write_choice(#value, w);),
+        ),
+    }
+}
+
+/// Runs `write` (given a reference to one value) over each value a field of `cardinality`
+/// holds; `boxed` fields hold a `Box` of the value.
+fn write_values(
+    cardinality: Cardinality,
+    ident: &proc_macro2::Ident,
+    boxed: bool,
+    write: impl Fn(TokenStream) -> TokenStream,
+) -> TokenStream {
+    match cardinality {
+        Cardinality::One => write(if boxed {
+            quote!(&*self.#ident)
+        } else {
+            quote!(&self.#ident)
+        }),
+        Cardinality::Optional | Cardinality::Nillable => {
+            let each = write(if boxed {
+                quote!(&**value)
+            } else {
+                quote!(value)
+            });
+            quote! {
+                if let Some(value) = &self.#ident {
+                    #each
                 }
             }
-            Cardinality::Many => quote! {
+        }
+        Cardinality::Many => {
+            let each = write(quote!(value));
+            quote! {
                 for value in &self.#ident {
-                    xmlbind::Choice::write_choice(value, w);
+                    #each
                 }
-            },
-        },
+            }
+        }
     }
 }
 

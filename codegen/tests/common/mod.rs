@@ -89,24 +89,34 @@ soap = {{ path = "{soap}" }}
 
     /// `cargo check`: `Ok` when the crate compiles, else the compiler's output.
     pub fn check(&self) -> Result<(), String> {
+        self.cargo_check("--quiet").map(drop)
+    }
+
+    /// `cargo check --verbose`: Cargo's account of what it ran (or found fresh) when the
+    /// crate compiles, else the compiler's output.
+    pub fn check_verbose(&self) -> Result<String, String> {
+        self.cargo_check("--verbose")
+    }
+
+    fn cargo_check(&self, verbosity: &str) -> Result<String, String> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated-crates");
         let output = Command::new(cargo)
             .arg("check")
             .arg("--offline")
-            .arg("--quiet")
+            .arg(verbosity)
             .arg("--target-dir")
             .arg(&target)
             .current_dir(self.path())
             .output()
             .expect("run cargo");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         if output.status.success() {
-            Ok(())
+            Ok(stderr)
         } else {
             Err(format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
+                "{}{stderr}",
+                String::from_utf8_lossy(&output.stdout)
             ))
         }
     }

@@ -179,7 +179,7 @@ fn round_trips(keys: &Keys) -> RoundTrips {
                 tokio::spawn(async move {
                     while Instant::now() < deadline {
                         let echoed = echo(&client, &text).await.unwrap();
-                        assert!(echoed.signed);
+                        assert!(!echoed.signer.is_empty());
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 })

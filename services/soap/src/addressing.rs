@@ -60,6 +60,15 @@ impl Addressing {
         }
     }
 
+    /// These headers with only `fields` kept.
+    pub(crate) fn only(&self, fields: &[Field]) -> Self {
+        let mut kept = Self::default();
+        for field in fields {
+            *kept.slot(*field) = self.get(*field).map(str::to_owned);
+        }
+        kept
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         Field::ALL.iter().all(|f| self.get(*f).is_none())
     }

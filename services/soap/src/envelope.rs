@@ -206,6 +206,9 @@ pub struct Verified<'a> {
     /// The WS-Addressing headers read. Each is signed when the verifier demands signed
     /// addressing or the Body is unsigned; otherwise an unsigned one is informational.
     pub addressing: Addressing,
+    /// The WS-Addressing headers a handler may rely on: with a verifier, only those the
+    /// signature covers; without one (an unsecured endpoint), all of `addressing`.
+    pub signed_addressing: Addressing,
     /// DER of the certificate whose signature was verified.
     pub signer_certificate: Option<Vec<u8>>,
     /// Whether the signature covered the Body. False only for unsigned messages and for the
@@ -249,24 +252,31 @@ impl Incoming {
         let (header, body) = self.parts()?;
         let headers = Headers::read(header)?;
         self.check_must_understand(header)?;
-        let outcome = match verifier {
-            Some(verifier) => verifier.verify(&wss::Message {
-                root: &self.root,
-                header,
-                body,
-                addressing: &headers,
-            })?,
-            None => wss::Outcome::default(),
-        };
+        let outcome = verifier
+            .map(|verifier| {
+                verifier.verify(&wss::Message {
+                    root: &self.root,
+                    header,
+                    body,
+                    addressing: &headers,
+                })
+            })
+            .transpose()?;
         let payload = body.elements().next();
         let fault = payload
             .filter(|p| p.name.is(Some(self.version.namespace()), "Fault"))
             .map(read_fault)
             .transpose()?;
+        let addressing = headers.values()?;
+        let (signed_addressing, outcome) = match outcome {
+            Some(outcome) => (addressing.only(&outcome.signed_addressing), outcome),
+            None => (addressing.clone(), wss::Outcome::default()),
+        };
         Ok(Verified {
             payload,
             fault,
-            addressing: headers.values()?,
+            addressing,
+            signed_addressing,
             signer_certificate: outcome.certificate,
             body_signed: outcome.body_signed,
         })

@@ -58,6 +58,7 @@ pub enum ServerError {
 pub struct ServerBuilder {
     mounts: Vec<(String, Arc<dyn Service>, Security)>,
     limits: Limits,
+    max_in_flight: usize,
     request_timeout: Duration,
     shutdown_grace: Duration,
 }
@@ -74,6 +75,7 @@ impl Default for ServerBuilder {
         Self {
             mounts: Vec::new(),
             limits: Limits::default(),
+            max_in_flight: 16,
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
         }
@@ -98,6 +100,14 @@ impl ServerBuilder {
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How many messages may be read, parsed and handled at once; more wait their turn. With
+    /// `limits` this bounds the memory hostile messages can take. Default: 16.
+    #[must_use]
+    pub fn max_in_flight(mut self, messages: usize) -> Self {
+        self.max_in_flight = messages.max(1);
         self
     }
 
@@ -153,6 +163,7 @@ impl ServerBuilder {
         let app = App {
             mounts,
             limits: self.limits,
+            in_flight: tokio::sync::Semaphore::new(self.max_in_flight),
             request_timeout: self.request_timeout,
             shutdown_grace: self.shutdown_grace,
         };
@@ -246,6 +257,7 @@ impl Server {
 struct App {
     mounts: HashMap<String, Mount>,
     limits: Limits,
+    in_flight: tokio::sync::Semaphore,
     request_timeout: Duration,
     shutdown_grace: Duration,
 }
@@ -368,6 +380,13 @@ impl Mount {
         app: &App,
         exchange: &mut Exchange,
     ) -> Result<Vec<u8>, ExchangeError> {
+        // Waiting for a turn counts against the request timeout, like the work itself. The
+        // semaphore is never closed, so acquiring fails only in theory.
+        let _turn = app
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| ExchangeError::Timeout(app.request_timeout))?;
         let (parts, body) = request.into_parts();
         let bytes = read_body(body, app.limits.max_bytes).await?;
         let incoming = Incoming::parse(&bytes, &app.limits)?;
@@ -395,7 +414,7 @@ impl Mount {
         let context = RequestContext {
             soap_action,
             signer_certificate: verified.signer_certificate.clone(),
-            message_id: verified.addressing.message_id.clone(),
+            message_id: verified.signed_addressing.message_id.clone(),
         };
         let reply = self
             .service
@@ -441,7 +460,11 @@ impl Mount {
             body: BodyContent::Fault(&fault),
         };
         match envelope::write(&outgoing, self.security.signer()) {
-            Ok(bytes) => soap_response(error.status(), exchange.version, bytes),
+            Ok(bytes) => soap_response(
+                error.status(exchange.version, fault.code),
+                exchange.version,
+                bytes,
+            ),
             Err(e) => {
                 error!(error = %e, "fault could not be written");
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -500,9 +523,12 @@ enum ExchangeError {
 }
 
 impl ExchangeError {
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+    /// SOAP 1.1 answers every fault with 500; SOAP 1.2 (Part 2, 7.5.1.2) a Sender fault with
+    /// 400.
+    fn status(&self, version: SoapVersion, code: FaultCode) -> StatusCode {
+        match (self, version, code) {
+            (Self::Body(BodyError::TooLarge { .. }), ..) => StatusCode::PAYLOAD_TOO_LARGE,
+            (_, SoapVersion::V12, FaultCode::Client) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

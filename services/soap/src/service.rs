@@ -17,7 +17,8 @@ pub struct RequestContext {
     pub soap_action: Option<String>,
     /// DER of the X.509 certificate whose signature over the Body was verified, if any.
     pub signer_certificate: Option<Vec<u8>>,
-    /// `wsa:MessageID` of the request, when present.
+    /// `wsa:MessageID` of the request, when present and, on an endpoint that verifies
+    /// signatures, covered by the verified signature.
     pub message_id: Option<String>,
 }
 

@@ -7,12 +7,12 @@ mod http_support;
 use std::sync::Arc;
 
 use http_support::*;
-use soap::envelope::{self, Addressing, BodyContent, Outgoing, SoapVersion};
+use soap::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use soap::keys::KeyPair;
 use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions};
 use soap::{ClientError, FaultCode, Security, Transport};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 fn signer(pair: &KeyPair) -> Arc<Signer> {
     Arc::new(pair.signer(SignOptions::default()).unwrap())
@@ -38,14 +38,15 @@ fn setup() -> (&'static Keys, Security, Security) {
 
 #[tokio::test]
 async fn signed_request_gets_a_signed_reply() {
-    let (_, server_security, client_security) = setup();
+    let (keys, server_security, client_security) = setup();
     let server = Running::echo(server_security).await;
     let client = transport(&server.url(), client_security);
+    let client_certificate = fingerprint(&keys.client.certificate.to_der().unwrap());
     for i in 0..3 {
         let echoed = echo(&client, &format!("signed {i}")).await.unwrap();
         assert_eq!(echoed.text, format!("signed {i}"));
-        // The handler was told who signed.
-        assert!(echoed.signed);
+        // The handler was told who signed: the certificate the signature verified with.
+        assert_eq!(echoed.signer, client_certificate);
     }
 }
 
@@ -137,7 +138,7 @@ async fn client_refuses_a_reply_to_another_request() {
             text: "x".into(),
             soap_action: String::new(),
             message_id: String::new(),
-            signed: true,
+            signer: String::new(),
         };
         let outgoing = Outgoing {
             version: SoapVersion::V11,
@@ -166,4 +167,110 @@ async fn client_refuses_a_reply_to_another_request() {
         matches!(&err, ClientError::Security(m) if m.contains("relates to")),
         "{err:?}"
     );
+}
+
+/// Posts `payload` to the echo server, signed by the client key with `options` and carrying
+/// WS-Addressing headers with `message_id`; returns the raw reply.
+async fn post_signed(
+    server: &Running,
+    options: SignOptions,
+    operation: &soap::Operation,
+    message_id: &str,
+) -> RawResponse {
+    let client = Keys::shared().client.signer(options).unwrap();
+    let outgoing = Outgoing {
+        version: SoapVersion::V11,
+        addressing: Addressing {
+            to: Some(server.url()),
+            action: Some(operation.soap_action.to_owned()),
+            message_id: Some(message_id.to_owned()),
+            relates_to: None,
+        },
+        body: BodyContent::Payload {
+            namespace: operation.request.0,
+            local: operation.request.1,
+            value: &Text("addressed".into()),
+        },
+    };
+    let body = String::from_utf8(envelope::write(&outgoing, Some(&client)).unwrap()).unwrap();
+    let action = format!("SOAPAction: \"{}\"\r\n", operation.soap_action);
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    exchange(&mut stream, &post(PATH, &action, &body)).await
+}
+
+/// Reads a reply of the echo server, demanding that every WS-Addressing header in it be
+/// signed by the server key.
+fn verified_reply(response: &RawResponse) -> (Addressing, Option<Echoed>) {
+    let keys = Keys::shared();
+    let demanding = Verifier::new(
+        std::slice::from_ref(&keys.server.certificate),
+        VerifyOptions {
+            require_signed_addressing: true,
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    let incoming = Incoming::parse(&response.body, &xmlbind::Limits::default()).unwrap();
+    let verified = incoming
+        .verify(Some(&demanding))
+        .unwrap_or_else(|e| panic!("{e}: {}", response.text()));
+    assert_eq!(verified.signed_addressing, verified.addressing);
+    let echoed = verified
+        .payload
+        .filter(|p| p.name.is(Some(NS), "EchoResponse"))
+        .map(Echoed::read);
+    (verified.addressing, echoed)
+}
+
+/// WS-Addressing on replies: RelatesTo names the request's MessageID, Action names the
+/// reply (or a fault), the reply has a MessageID of its own, and all of them are signed.
+#[tokio::test]
+async fn replies_carry_signed_addressing_relating_to_the_request() {
+    let (_, server_security, _) = setup();
+    let server = Running::echo(server_security).await;
+
+    let request_id = "urn:uuid:7d4c1a52-0000-4000-8000-000000000001";
+    let response = post_signed(&server, SignOptions::default(), &ECHO, request_id).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let (addressing, echoed) = verified_reply(&response);
+    assert_eq!(addressing.relates_to.as_deref(), Some(request_id));
+    assert_eq!(addressing.action.as_deref(), Some("Echo#EchoResponse"));
+    let reply_id = addressing.message_id.unwrap();
+    assert!(reply_id.starts_with("urn:uuid:") && reply_id != request_id);
+    // The handler saw the signed MessageID.
+    assert_eq!(echoed.unwrap().message_id, request_id);
+
+    let request_id = "urn:uuid:7d4c1a52-0000-4000-8000-000000000002";
+    let response = post_signed(&server, SignOptions::default(), &FAIL, request_id).await;
+    assert_eq!(response.status, 500, "{}", response.text());
+    let (addressing, _) = verified_reply(&response);
+    assert_eq!(addressing.relates_to.as_deref(), Some(request_id));
+    assert_eq!(
+        addressing.action.as_deref(),
+        Some("http://www.w3.org/2005/08/addressing/soap/fault")
+    );
+}
+
+/// Guards against a handler relying on a header no signature covers: with only the Body and
+/// Timestamp signed, the request's unsigned MessageID is not handed to the handler (the reply
+/// still relates to it, which tells the caller nothing it did not send).
+#[tokio::test]
+async fn handlers_see_only_signed_addressing_headers() {
+    let (_, server_security, _) = setup();
+    let server = Running::echo(server_security).await;
+    let body_only = SignOptions {
+        addressing: false,
+        ..SignOptions::default()
+    };
+    let request_id = "urn:uuid:7d4c1a52-0000-4000-8000-000000000003";
+    let response = post_signed(&server, body_only, &ECHO, request_id).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let (addressing, echoed) = verified_reply(&response);
+    assert_eq!(addressing.relates_to.as_deref(), Some(request_id));
+    let echoed = echoed.unwrap();
+    assert_eq!(
+        echoed.message_id, "",
+        "an unsigned MessageID reached the handler"
+    );
+    assert!(!echoed.signer.is_empty());
 }

@@ -24,7 +24,7 @@ async fn client_calls_an_operation_and_reads_the_reply() {
     // The handler sees the SOAPAction unquoted and the client's WS-Addressing MessageID.
     assert_eq!(echoed.soap_action, "Echo#Echo");
     assert!(echoed.message_id.starts_with("urn:uuid:"), "{echoed:?}");
-    assert!(!echoed.signed);
+    assert_eq!(echoed.signer, "");
 }
 
 #[tokio::test]
@@ -267,20 +267,29 @@ async fn soap12_requests_are_answered_in_soap12() {
     // The action parameter is the SOAP 1.2 SOAPAction: the handler saw it.
     assert!(response.text().contains("Echo#Echo"));
 
-    // Faults too, with SOAP 1.2 codes.
+    // Faults too, with SOAP 1.2 codes and HTTP statuses (Part 2, 7.5.1.2): a Sender fault
+    // (here the action names another operation than the Body) is a 400, a Receiver fault a 500.
     let content_type = "Content-Type: application/soap+xml; action=\"Echo#Fail\"\r\n";
     let response = exchange(
         &mut stream,
         &post(PATH, content_type, &envelope12(&echo_payload("v12"))),
     )
     .await;
-    assert_eq!(response.status, 500);
+    assert_eq!(response.status, 400);
     assert!(response
         .header("content-type")
         .unwrap()
         .starts_with("application/soap+xml"));
     assert!(
         response.fault().0.ends_with(":Sender"),
+        "{}",
+        response.text()
+    );
+    let fail = format!(r#"<t:Fail xmlns:t="{NS}"><t:text>x</t:text></t:Fail>"#);
+    let response = exchange(&mut stream, &post(PATH, content_type, &envelope12(&fail))).await;
+    assert_eq!(response.status, 500);
+    assert!(
+        response.fault().0.ends_with(":Receiver"),
         "{}",
         response.text()
     );

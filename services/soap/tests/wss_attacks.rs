@@ -78,15 +78,7 @@ fn assert_not_envelope(xml: &str, expected: &str) {
 /// Guards against: an endpoint that requires signatures accepting an unsigned request.
 #[test]
 fn unsigned_request_is_refused() {
-    let xml = write_with(
-        SoapVersion::V11,
-        &Echo {
-            text: "x".into(),
-            xsi_type: false,
-        },
-        addressing(),
-        None,
-    );
+    let xml = write_with(SoapVersion::V11, &Echo::plain("x"), addressing(), None);
     assert!(matches!(refused(&xml, &strict()), WssError::Unsigned));
 }
 
@@ -148,16 +140,7 @@ fn signed_info_changed_after_signing_is_refused() {
 /// Guards against: trusting whoever signed, rather than the configured peers.
 #[test]
 fn signature_by_untrusted_certificate_is_refused() {
-    let echo = Echo {
-        text: "x".into(),
-        xsi_type: false,
-    };
-    let xml = write_with(
-        SoapVersion::V11,
-        &echo,
-        addressing(),
-        Some(&signer(mallory(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V11, &Echo::plain("x"), mallory());
     assert!(matches!(
         refused(&xml, &strict()),
         WssError::UntrustedCertificate
@@ -167,16 +150,7 @@ fn signature_by_untrusted_certificate_is_refused() {
 /// Guards against: using a key the message carries itself (a bare ds:KeyValue).
 #[test]
 fn key_carried_only_in_the_message_is_refused() {
-    let echo = Echo {
-        text: "x".into(),
-        xsi_type: false,
-    };
-    let xml = write_with(
-        SoapVersion::V11,
-        &echo,
-        addressing(),
-        Some(&signer(mallory(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V11, &Echo::plain("x"), mallory());
     let rsa = mallory().pair.private_key.rsa().unwrap();
     let b64 = |n: &openssl::bn::BigNumRef| openssl::base64::encode_block(&n.to_vec());
     let key_value = format!(
@@ -195,16 +169,7 @@ fn key_carried_only_in_the_message_is_refused() {
 /// Guards against: a trusted certificate pasted into a message another key signed.
 #[test]
 fn trusted_certificate_over_a_foreign_signature_is_refused() {
-    let echo = Echo {
-        text: "x".into(),
-        xsi_type: false,
-    };
-    let xml = write_with(
-        SoapVersion::V11,
-        &echo,
-        addressing(),
-        Some(&signer(mallory(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V11, &Echo::plain("x"), mallory());
     let token = span(
         &xml,
         "<wsse:BinarySecurityToken",
@@ -289,10 +254,7 @@ fn replayed_message_is_refused() {
 fn replayed_message_id_is_refused() {
     let verifier = strict();
     let signer = signer(alice(), SignOptions::default());
-    let echo = Echo {
-        text: "x".into(),
-        xsi_type: false,
-    };
+    let echo = Echo::plain("x");
     let wsa = addressing();
     check(
         &write_with(SoapVersion::V11, &echo, wsa.clone(), Some(&signer)),
@@ -444,16 +406,7 @@ fn soap_prefix_redeclared_inside_the_body_is_refused() {
 /// Namespace injection: the prefix of an `xsi:type` value rebound to another namespace.
 #[test]
 fn type_prefix_rebound_inside_the_body_is_refused() {
-    let echo = Echo {
-        text: "typed".into(),
-        xsi_type: true,
-    };
-    let xml = write_with(
-        SoapVersion::V11,
-        &echo,
-        addressing(),
-        Some(&signer(alice(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V11, &Echo::typed("typed"), alice());
     let attacked = xml.replacen(r#"="urn:example:types""#, r#"="urn:attacker""#, 1);
     assert_ne!(xml, attacked);
     assert!(matches!(

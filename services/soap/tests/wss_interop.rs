@@ -67,16 +67,7 @@ fn xmlsec1_verifies_our_signed_requests() {
 
 #[test]
 fn xmlsec1_verifies_our_soap12_messages_with_qname_content() {
-    let echo = Echo {
-        text: "typed".into(),
-        xsi_type: true,
-    };
-    let xml = write_with(
-        SoapVersion::V12,
-        &echo,
-        addressing(),
-        Some(&signer(alice(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V12, &Echo::typed("typed"), alice());
     let (ok, stderr) = xmlsec1_verify(&xml, SOAP12_NS);
     assert!(ok, "xmlsec1 refused: {stderr}\n{xml}");
 }
@@ -106,10 +97,7 @@ fn python_sign(unsigned: &str, args: &[&str]) -> String {
 fn unsigned_request(version: SoapVersion) -> String {
     write_with(
         version,
-        &Echo {
-            text: "from python".into(),
-            xsi_type: false,
-        },
+        &Echo::plain("from python"),
         Default::default(),
         None,
     )

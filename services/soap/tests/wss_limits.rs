@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod hostile;
 mod wss_support;
 
 use std::time::{Duration, Instant};
@@ -39,14 +40,11 @@ fn around_signed(prolog: &str, inner: &str) -> String {
 /// Billion laughs: nested entities expanding to gigabytes. Refused at the DOCTYPE.
 #[test]
 fn doctype_with_entity_expansion_is_refused() {
-    let mut prolog =
-        String::from("<?xml version=\"1.0\"?><!DOCTYPE soapenv:Envelope [<!ENTITY lol0 \"lol\">");
-    for i in 1..10 {
-        let previous = format!("&lol{};", i - 1).repeat(10);
-        prolog.push_str(&format!("<!ENTITY lol{i} \"{previous}\">"));
-    }
-    prolog.push_str("]>");
-    let xml = around_signed(&prolog, "<x>&lol9;</x>");
+    let prolog = format!(
+        "<?xml version=\"1.0\"?>{}",
+        hostile::billion_laughs_doctype()
+    );
+    let xml = around_signed(&prolog, hostile::LAUGHS);
     assert_eq!(
         refused_quickly(xml.as_bytes(), &Limits::default()),
         ErrorKind::Doctype
@@ -56,14 +54,14 @@ fn doctype_with_entity_expansion_is_refused() {
 /// XXE: an external entity reading a local file into the message. Refused at the DOCTYPE.
 #[test]
 fn external_entity_is_refused() {
-    let prolog = "<?xml version=\"1.0\"?><!DOCTYPE soapenv:Envelope [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>";
-    let xml = around_signed(prolog, "<x>&xxe;</x>");
+    let prolog = format!("<?xml version=\"1.0\"?>{}", hostile::XXE_DOCTYPE);
+    let xml = around_signed(&prolog, hostile::XXE);
     assert_eq!(
         refused_quickly(xml.as_bytes(), &Limits::default()),
         ErrorKind::Doctype
     );
     // Without a DOCTYPE the entity is simply undeclared: still refused, never resolved.
-    let xml = around_signed("", "<x>&xxe;</x>");
+    let xml = around_signed("", hostile::XXE);
     assert!(matches!(
         refused_quickly(xml.as_bytes(), &Limits::default()),
         ErrorKind::Malformed(_)
@@ -85,9 +83,7 @@ fn oversize_message_is_refused() {
 /// Deep nesting: a hundred thousand nested elements, refused at the depth limit.
 #[test]
 fn deep_nesting_is_refused() {
-    let depth = 100_000;
-    let inner = "<d>".repeat(depth) + &"</d>".repeat(depth);
-    let xml = around_signed("", &inner);
+    let xml = around_signed("", &hostile::nested(100_000));
     let limits = Limits::default();
     assert_eq!(
         refused_quickly(xml.as_bytes(), &limits),
@@ -99,8 +95,7 @@ fn deep_nesting_is_refused() {
 /// checks in naive parsers), refused at the attribute limit.
 #[test]
 fn attribute_flood_is_refused() {
-    let attributes: String = (0..50_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
-    let xml = around_signed("", &format!("<x{attributes}/>"));
+    let xml = around_signed("", &hostile::attribute_flood(50_000));
     assert_eq!(
         refused_quickly(xml.as_bytes(), &Limits::default()),
         ErrorKind::LimitExceeded
@@ -114,13 +109,7 @@ fn attribute_flood_is_refused() {
 #[test]
 fn namespace_declaration_flood_is_refused() {
     let limits = Limits::default();
-    let declarations: String = (0..2_000)
-        .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
-        .collect();
-    let xml = around_signed(
-        "",
-        &format!("<x{declarations}>{}</x>", "<c/>".repeat(20_000)),
-    );
+    let xml = around_signed("", &hostile::namespace_flood(2_000, 20_000));
     assert_eq!(
         refused_quickly(xml.as_bytes(), &limits),
         ErrorKind::TooManyNamespaces(limits.max_attributes)

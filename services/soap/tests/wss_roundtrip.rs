@@ -61,16 +61,7 @@ fn sha256_profile_round_trips() {
 
 #[test]
 fn soap12_envelopes_round_trip_signed() {
-    let echo = Echo {
-        text: "v12".into(),
-        xsi_type: false,
-    };
-    let xml = write_with(
-        SoapVersion::V12,
-        &echo,
-        addressing(),
-        Some(&signer(alice(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V12, &Echo::plain("v12"), alice());
     assert!(xml.contains(SOAP12_NS) && xml.contains(r#"soapenv:mustUnderstand="true""#));
     let accepted = check(&xml, Some(&verifier(VerifyOptions::default()))).unwrap();
     assert_eq!(
@@ -132,15 +123,7 @@ fn foreign_faults_are_read_by_namespace_and_subcode() {
 fn addressing_round_trips_unsigned() {
     let mut wsa = addressing();
     wsa.relates_to = Some("urn:uuid:earlier".into());
-    let xml = write_with(
-        SoapVersion::V11,
-        &Echo {
-            text: "x".into(),
-            xsi_type: false,
-        },
-        wsa.clone(),
-        None,
-    );
+    let xml = write_with(SoapVersion::V11, &Echo::plain("x"), wsa.clone(), None);
     let accepted = check(&xml, None).unwrap();
     assert_eq!(accepted.addressing, wsa);
     assert_eq!(accepted.signer_certificate, None);
@@ -172,16 +155,7 @@ fn addressing_only_profile_is_accepted_only_in_compatibility_mode() {
 fn qname_content_prefixes_are_signed_inclusively() {
     // xsi:type="ns2:EchoType": the prefix is used only in a value, so it must be in the
     // PrefixList of the Body reference to be covered at all.
-    let echo = Echo {
-        text: "typed".into(),
-        xsi_type: true,
-    };
-    let xml = write_with(
-        SoapVersion::V11,
-        &echo,
-        addressing(),
-        Some(&signer(alice(), SignOptions::default())),
-    );
+    let xml = signed_echo(SoapVersion::V11, &Echo::typed("typed"), alice());
     let list = attribute_after(&xml, "<ds:Reference URI=\"#Body-", "PrefixList");
     let type_prefix = attribute_after(&xml, "<ns1:echo", "xsi:type")
         .split(':')
@@ -197,15 +171,7 @@ fn qname_content_prefixes_are_signed_inclusively() {
 
 #[test]
 fn unsigned_messages_pass_where_signatures_are_optional() {
-    let xml = write_with(
-        SoapVersion::V11,
-        &Echo {
-            text: "x".into(),
-            xsi_type: false,
-        },
-        addressing(),
-        None,
-    );
+    let xml = write_with(SoapVersion::V11, &Echo::plain("x"), addressing(), None);
     let optional = verifier(VerifyOptions {
         require_signature: false,
         ..Default::default()
@@ -234,15 +200,7 @@ fn must_understand_headers_we_do_not_know_are_faulted() {
 #[test]
 fn security_errors_become_precise_client_faults() {
     let err = check(
-        &write_with(
-            SoapVersion::V11,
-            &Echo {
-                text: "x".into(),
-                xsi_type: false,
-            },
-            addressing(),
-            None,
-        ),
+        &write_with(SoapVersion::V11, &Echo::plain("x"), addressing(), None),
         Some(&verifier(VerifyOptions::default())),
     )
     .unwrap_err();

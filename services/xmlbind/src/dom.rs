@@ -21,13 +21,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Generous for any Eucalyptus message (the largest carry user data and console output).
+    /// Generous for any Eucalyptus message (the largest carry user data and console output, or
+    /// describe a thousand instances), while keeping one parsed message under ~100 MB.
     fn default() -> Self {
         Self {
             max_bytes: 16 << 20,
             max_depth: 64,
             max_attributes: 64,
-            max_nodes: 200_000,
+            max_nodes: 50_000,
             max_text: 8 << 20,
         }
     }

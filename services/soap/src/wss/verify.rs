@@ -122,6 +122,8 @@ pub(crate) struct Outcome {
     /// DER of the trusted certificate whose key signed; `None` for an unsigned message.
     pub(crate) certificate: Option<Vec<u8>>,
     pub(crate) body_signed: bool,
+    /// The WS-Addressing headers the signature covers.
+    pub(crate) signed_addressing: Vec<Field>,
 }
 
 impl Verifier {
@@ -195,9 +197,19 @@ impl Verifier {
             .unwrap_or_else(PoisonError::into_inner)
             .admit(&keys, now)?;
 
+        let signed_addressing = Field::ALL
+            .into_iter()
+            .filter(|f| {
+                message
+                    .addressing
+                    .element(*f)
+                    .is_some_and(|e| signed.covers(e))
+            })
+            .collect();
         Ok(Outcome {
             certificate: Some(trusted.der.clone()),
             body_signed,
+            signed_addressing,
         })
     }
 

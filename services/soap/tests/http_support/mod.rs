@@ -14,7 +14,7 @@ use soap::{
     BoxFuture, ClientError, Fault, HttpTransport, Operation, Reply, RequestContext, Security,
     Server, ServerBuilder, Service, Transport,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -69,7 +69,9 @@ pub struct Echoed {
     pub text: String,
     pub soap_action: String,
     pub message_id: String,
-    pub signed: bool,
+    /// [`fingerprint`] of the certificate the server verified the request with; empty for an
+    /// unsigned request.
+    pub signer: String,
 }
 
 impl ToXml for Echoed {
@@ -77,7 +79,7 @@ impl ToXml for Echoed {
         self.text.to_xml(w, Some(NS), "text");
         self.soap_action.to_xml(w, Some(NS), "soapAction");
         self.message_id.to_xml(w, Some(NS), "messageId");
-        self.signed.to_xml(w, Some(NS), "signed");
+        self.signer.to_xml(w, Some(NS), "signer");
     }
 }
 
@@ -88,7 +90,7 @@ impl Echoed {
             text: c.required(Some(NS), "text").unwrap(),
             soap_action: c.required(Some(NS), "soapAction").unwrap(),
             message_id: c.required(Some(NS), "messageId").unwrap(),
-            signed: c.required(Some(NS), "signed").unwrap(),
+            signer: c.required(Some(NS), "signer").unwrap(),
         };
         c.finish().unwrap();
         echoed
@@ -142,7 +144,11 @@ impl Service for EchoService {
                         text,
                         soap_action: context.soap_action.unwrap_or_default(),
                         message_id: context.message_id.unwrap_or_default(),
-                        signed: context.signer_certificate.is_some(),
+                        signer: context
+                            .signer_certificate
+                            .as_deref()
+                            .map(fingerprint)
+                            .unwrap_or_default(),
                     }),
                 }),
                 "Fail" => Err(Fault::server("disk on fire").with_detail(text)),
@@ -160,6 +166,14 @@ impl Service for EchoService {
             }
         })
     }
+}
+
+/// SHA-256 of a certificate's DER, in hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    openssl::sha::sha256(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A server running on a loopback port until `stop` is called.
@@ -262,7 +276,7 @@ pub async fn exchange(stream: &mut TcpStream, request: &[u8]) -> RawResponse {
 }
 
 /// Reads one response with a Content-Length body.
-pub async fn read_response(stream: &mut TcpStream) -> RawResponse {
+pub async fn read_response(stream: &mut (impl AsyncRead + Unpin)) -> RawResponse {
     let (head, body) = read_message(stream).await;
     let mut lines = head.split("\r\n");
     let status = lines
@@ -294,7 +308,7 @@ fn header_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(String, String
 }
 
 /// The head (start line and headers) and the Content-Length body of one HTTP message.
-async fn read_message(stream: &mut TcpStream) -> (String, Vec<u8>) {
+async fn read_message(stream: &mut (impl AsyncRead + Unpin)) -> (String, Vec<u8>) {
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {

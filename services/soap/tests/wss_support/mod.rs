@@ -53,6 +53,23 @@ pub struct Echo {
     pub xsi_type: bool,
 }
 
+impl Echo {
+    pub fn plain(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            xsi_type: false,
+        }
+    }
+
+    /// With an `xsi:type`, whose QName value uses a prefix only there.
+    pub fn typed(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            xsi_type: true,
+        }
+    }
+}
+
 impl ToXml for Echo {
     fn write_content(&self, w: &mut XmlWriter) {
         if self.xsi_type {
@@ -111,16 +128,24 @@ pub fn write_with(
     String::from_utf8(envelope::write(&outgoing, signer).unwrap()).unwrap()
 }
 
+/// An envelope carrying `echo` and fresh addressing headers, signed by `key` with the default
+/// options.
+pub fn signed_echo(version: SoapVersion, echo: &Echo, key: &TestKey) -> String {
+    write_with(
+        version,
+        echo,
+        addressing(),
+        Some(&signer(key, SignOptions::default())),
+    )
+}
+
 /// Our default: SOAP 1.1, signed by alice with the default options.
 pub fn signed_request() -> String {
     signed_with(SignOptions::default())
 }
 
 pub fn signed_with(options: SignOptions) -> String {
-    let echo = Echo {
-        text: "hello".into(),
-        xsi_type: false,
-    };
+    let echo = Echo::plain("hello");
     write_with(
         SoapVersion::V11,
         &echo,
