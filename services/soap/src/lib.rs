@@ -13,6 +13,7 @@ mod fault;
 mod http;
 mod http_wsdl;
 pub mod keys;
+pub mod listener;
 mod server;
 mod service;
 pub mod wss;

@@ -14,14 +14,10 @@ use http_body_util::Full;
 use hyper::body::Incoming as RequestBody;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST};
 use hyper::http::uri::Authority;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::task::JoinSet;
-use tracing::{debug, error, info, info_span, warn, Instrument, Span};
+use tracing::{error, info, info_span, warn, Instrument, Span};
 use xmlbind::{Element, Limits, XmlError};
 
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
@@ -29,6 +25,7 @@ use crate::error::SoapError;
 use crate::fault::{Fault, FaultCode};
 use crate::http::{content_type, new_message_id, read_body, request_action, BodyError, Security};
 use crate::http_wsdl::WsdlTemplate;
+use crate::listener::{self, ServeOptions};
 use crate::service::{Operation, RequestContext, Service};
 
 /// The WS-Addressing action of fault replies (WS-Addressing 1.0 SOAP Binding, 6.1).
@@ -202,53 +199,18 @@ impl Server {
             app,
         } = self;
         info!(%local_addr, paths = ?app.mounts.keys().collect::<Vec<_>>(), "SOAP server listening");
-        let graceful = GracefulShutdown::new();
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let header_timeout = app.request_timeout;
-                        // The address this client reached, for WSDL locations without a Host.
-                        let reached = stream.local_addr().unwrap_or(local_addr);
-                        let app = app.clone();
-                        let service = service_fn(move |request| app.clone().handle(request, peer, reached));
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(header_timeout)
-                            .serve_connection(TokioIo::new(stream), service);
-                        let connection = graceful.watch(connection);
-                        connections.spawn(async move {
-                            if let Err(e) = connection.await {
-                                debug!(%peer, error = %e, "connection closed with an error");
-                            }
-                        });
-                    }
-                    // Running out of descriptors or a connection reset before accept is no
-                    // reason to stop serving; pause briefly so a persistent error cannot spin.
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-            }
-        }
-        drop(listener);
-        info!(
-            connections = graceful.count(),
-            "shutting down: finishing requests in flight"
-        );
-        match tokio::time::timeout(app.shutdown_grace, graceful.shutdown()).await {
-            Ok(()) => info!("SOAP server stopped"),
-            Err(_) => warn!(
-                remaining = connections.len(),
-                "grace period over: closing connections with requests still in flight"
-            ),
-        }
-        connections.shutdown().await;
+        let options = ServeOptions {
+            header_timeout: app.request_timeout,
+            shutdown_grace: app.shutdown_grace,
+        };
+        listener::serve(listener, options, shutdown, |stream, peer| {
+            // The address this client reached, for WSDL locations without a Host.
+            let reached = stream.local_addr().unwrap_or(local_addr);
+            let app = app.clone();
+            service_fn(move |request| app.clone().handle(request, peer, reached))
+        })
+        .await;
+        info!("SOAP server stopped");
     }
 }
 
