@@ -110,7 +110,11 @@ async fn malformed_launches_are_refused_before_anything_happens() {
             .nc_run_instance(&launch(&images, "i-00000001", -5, 1, 1))
             .await,
     );
-    assert!(fault.contains("invalid instanceType.memory"), "{fault}");
+    // Guards against Rust's debug form (`Some(-5)`) reaching the cluster.
+    assert!(
+        fault.contains("invalid instanceType.memory: -5 is not a size"),
+        "{fault}"
+    );
     let fault = fault_text(
         client
             .nc_run_instance(&launch(&images, "i-00000001", 128, 0, 1))

@@ -72,7 +72,7 @@ async fn an_instance_runs_from_launch_to_teardown() {
         (before.number_of_cores_max, before.number_of_cores_available),
         (8, 8)
     );
-    assert_eq!((before.disk_size_max, before.disk_size_available), (20, 20));
+    assert_eq!((before.disk_size_max, before.disk_size_available), (11, 11));
 
     // Run: answered at once, Pending, with the launch parameters echoed.
     let id = "i-1a2b3c4d";
@@ -154,7 +154,7 @@ async fn an_instance_runs_from_launch_to_teardown() {
     let after_launch = resources(&client).await;
     assert_eq!(after_launch.memory_size_available, 2048 - 256);
     assert_eq!(after_launch.number_of_cores_available, 7);
-    assert_eq!(after_launch.disk_size_available, 18);
+    assert_eq!(after_launch.disk_size_available, 9);
 
     // Console: what the guest wrote to its serial log, base64 on the wire. (The test driver
     // runs no guest, so the test writes the log.)
@@ -227,7 +227,7 @@ async fn an_instance_runs_from_launch_to_teardown() {
     let after = resources(&client).await;
     assert_eq!(after.memory_size_available, 2048);
     assert_eq!(after.number_of_cores_available, 8);
-    assert_eq!(after.disk_size_available, 20);
+    assert_eq!(after.disk_size_available, 11);
     assert!(!work.exists());
     let gone = fault_text(
         client
@@ -293,7 +293,7 @@ async fn ten_concurrent_launches_share_one_download() {
     let busy = resources(&client).await;
     assert_eq!(busy.memory_size_available, 2048 - 10 * 128);
     assert_eq!(busy.number_of_cores_available, 2);
-    assert_eq!(busy.disk_size_available, 10);
+    assert_eq!(busy.disk_size_available, 1);
 
     let mut terminations = Vec::new();
     for id in &ids {
@@ -366,6 +366,28 @@ async fn more_than_is_free_is_refused() {
     );
     assert_eq!(left.number_of_cores_available, 7);
     assert!(!nc.work_dir("i-00000002").exists());
+}
+
+/// Guards against a relative `--data` failing every boot: qemu-img resolved the backing
+/// image from the instance's directory and could not find it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relative_data_directory_boots_instances() {
+    let keys = Keys::new();
+    let cwd = tempfile::tempdir().unwrap();
+    let images = ImageServer::start();
+    serve_images(&images);
+    let mut setup = NcSetup::test_driver(&keys, std::path::Path::new("data"));
+    setup.cwd = Some(cwd.path());
+    let nc = setup.start();
+    let client = nc.client(&keys);
+
+    let id = "i-0000da7a";
+    client
+        .nc_run_instance(&launch(&images, id, 128, 1, 1))
+        .await
+        .unwrap();
+    wait_for(&client, id, "Extant", BOOT).await;
+    assert!(cwd.path().join("data/work").join(id).is_dir());
 }
 
 /// Polls `done` for up to ten seconds.

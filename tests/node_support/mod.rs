@@ -67,10 +67,13 @@ pub struct NcSetup<'a> {
     pub settings: Vec<(&'a str, String)>,
     /// Extra flags, such as `--libvirt-uri`.
     pub flags: Vec<String>,
+    /// Working directory of the process, against which a relative `data` is resolved.
+    pub cwd: Option<&'a Path>,
 }
 
 impl<'a> NcSetup<'a> {
-    /// The test hypervisor with 2 GB of memory, 8 cores and 20 GB of disk on offer, and
+    /// The test hypervisor with 2 GB of memory, 8 cores and 11 GB of disk on offer (little
+    /// enough that a busy host's free disk, measured at start, stays above it), and
     /// terminated instances forgotten after 2 seconds.
     pub fn test_driver(keys: &'a Keys, data: &'a Path) -> Self {
         Self {
@@ -80,11 +83,12 @@ impl<'a> NcSetup<'a> {
                 ("HYPERVISOR", "test".into()),
                 ("MAX_MEM", "2048".into()),
                 ("MAX_CORES", "8".into()),
-                ("MAX_DISK", "20".into()),
+                ("MAX_DISK", "11".into()),
                 ("SWAP_SIZE", "64".into()),
                 ("TEARDOWN_STATE_DURATION", "2".into()),
             ],
             flags: Vec::new(),
+            cwd: None,
         }
     }
 
@@ -101,15 +105,23 @@ impl<'a> NcSetup<'a> {
 
     /// Starts the node; on failure, what it logged.
     pub fn try_start(&self) -> Result<Nc, String> {
-        let config = self.data.join("eucalyptus.conf");
-        std::fs::create_dir_all(self.data).unwrap();
+        let data = match self.cwd {
+            Some(cwd) => cwd.join(self.data),
+            None => self.data.to_owned(),
+        };
+        let config = data.join("eucalyptus.conf");
+        std::fs::create_dir_all(&data).unwrap();
         let text: String = self
             .settings
             .iter()
             .map(|(k, v)| format!("{k}=\"{v}\"\n"))
             .collect();
         std::fs::write(&config, text).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_euca"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_euca"));
+        if let Some(cwd) = self.cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .arg("node")
             .arg("--config")
             .arg(&config)
@@ -152,7 +164,7 @@ impl<'a> NcSetup<'a> {
                     return Ok(Nc {
                         child,
                         url,
-                        data: self.data.to_owned(),
+                        data,
                         log,
                     })
                 }

@@ -231,6 +231,12 @@ impl Config {
                 key: "INSTANCE_PATH",
                 flag: "--data",
             })?;
+        // qemu-img, mkfs and libvirt work in other directories than ours: a relative path
+        // would name another place for them.
+        let data = std::path::absolute(&data).map_err(|e| ConfigError::Invalid {
+            key: "INSTANCE_PATH",
+            reason: format!("cannot resolve {}: {e}", data.display()),
+        })?;
         Ok(Self {
             listen,
             hypervisor,
@@ -370,6 +376,20 @@ mod tests {
         assert_eq!(config.libvirt_uri, "test:///default");
         assert_eq!(config.keys, Path::new("/k"));
         assert_eq!(config.data, Path::new("/d"));
+    }
+
+    /// Guards against a relative --data reaching qemu-img, which resolves it from the
+    /// instance's directory and so cannot find the backing image.
+    #[test]
+    fn a_relative_data_directory_is_made_absolute() {
+        let overrides = Overrides {
+            hypervisor: Some(HypervisorKind::Test),
+            keys: Some("k".into()),
+            data: Some("data".into()),
+            ..Overrides::default()
+        };
+        let config = Config::from_settings(&Settings::default(), overrides).unwrap();
+        assert_eq!(config.data, std::env::current_dir().unwrap().join("data"));
     }
 
     #[test]

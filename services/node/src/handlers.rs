@@ -241,7 +241,10 @@ fn launch_record(request: NcRunInstanceType) -> Result<InstanceRecord, NodeError
             .and_then(|v| u64::try_from(v).ok())
             .ok_or_else(|| NodeError::Invalid {
                 field,
-                reason: format!("{value:?} is not a size"),
+                reason: match value {
+                    Some(v) => format!("{v} is not a size"),
+                    None => "missing".to_owned(),
+                },
             })
     };
     let vm = &request.instance_type;
