@@ -10,6 +10,7 @@ mod common;
 mod walrus_support;
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use hyper::header::{HeaderName, HeaderValue};
@@ -110,6 +111,38 @@ impl Captured {
         }
         map
     }
+}
+
+/// Guards against secrets readable by other local users: a DATA that `euca walrus` creates
+/// (with real keys, so the image cache is opened too), its eucarc and the user database with
+/// its WAL files (every secret key) are their owner's only.
+#[test]
+fn a_new_data_directory_and_its_secrets_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let status = Command::new(env!("CARGO_BIN_EXE_euca"))
+        .args(["keys", "init"])
+        .arg(&keys)
+        .status()
+        .unwrap();
+    assert!(status.success(), "euca keys init");
+    let data = dir.path().join("new/data");
+    let walrus = Walrus::start(&data, &["--keys", keys.to_str().unwrap()]);
+    for (name, expected) in [
+        ("..", 0o700),
+        ("", 0o700),
+        ("admin-eucarc", 0o600),
+        ("users.sqlite", 0o600),
+        ("users.sqlite-wal", 0o600),
+        ("users.sqlite-shm", 0o600),
+    ] {
+        let mode = std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, expected, "mode of DATA/{name}");
+    }
+    assert!(data.join("image-cache").is_dir(), "{}", walrus.log());
 }
 
 /// The requests of the capture files, read by Python (JSON) into a line format.

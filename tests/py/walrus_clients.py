@@ -688,6 +688,13 @@ def run_s3cmd(w, big, big_size, signature_v2):
     run(s3cmd + ["setacl", "--acl-public", f"s3://{bucket}/dir/small file.txt"])
     check(requests.get(w.url(bucket, "dir/small file.txt")).status_code == 200, "s3cmd setacl --acl-public")
 
+    if signature_v2:
+        # Guards the service path in host_base (S3_URL's path), which s3cmd sends lower-cased.
+        step(label, "ls with host_base HOST:PORT/services/Walrus")
+        prefixed = f"{w.host}:{w.port}/services/Walrus"
+        listing = run(s3cmd + [f"--host={prefixed}", f"--host-bucket={prefixed}", "ls", "--recursive", f"s3://{bucket}"])
+        check("dir/small file.txt" in listing, f"s3cmd ls under /services/Walrus: {listing}")
+
     step(label, f"put of {big_size // MB} MB (15 MB multipart), get, compare")
     run(s3cmd + ["put", big, f"s3://{bucket}/big.bin"])
     back_big = os.path.join(w.args.workdir, f"{label}-big.bin")

@@ -44,15 +44,19 @@ pub struct Walrus {
 }
 
 impl Walrus {
-    /// Starts `euca walrus --listen 127.0.0.1:0 --data DATA` with `args`; waits until ready.
+    /// Starts `euca walrus --listen 127.0.0.1:0 --data DATA` with `args` (and no keys unless
+    /// they name `--keys`); waits until ready.
     pub fn start(data: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_euca"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_euca"));
+        command
             .arg("walrus")
             .args(["--listen", "127.0.0.1:0"])
             .arg("--data")
-            .arg(data)
-            .arg("--keys")
-            .arg(data.join("no-keys"))
+            .arg(data);
+        if !args.contains(&"--keys") {
+            command.arg("--keys").arg(data.join("no-keys"));
+        }
+        let mut child = command
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

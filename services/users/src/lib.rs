@@ -26,6 +26,11 @@ pub enum UserError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("user database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("user database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("user {0:?} already exists")]
@@ -87,8 +92,20 @@ pub struct UserStore {
 }
 
 impl UserStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`. A new file is readable by its owner
+    /// only, since it holds every secret key; SQLite gives its WAL files the same mode.
     pub fn open(path: &Path) -> Result<Self, UserError> {
+        use std::os::unix::fs::OpenOptionsExt;
+
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| UserError::Create {
+                path: path.to_owned(),
+                source,
+            })?;
         let open = |source| UserError::Open {
             path: path.to_owned(),
             source,
@@ -261,6 +278,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn the_database_and_its_wal_files_are_private() {
+        // Guards against every user's secret key sitting in a world-readable file.
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = store();
+        store.ensure_admin().unwrap();
+        for name in ["users.sqlite", "users.sqlite-wal", "users.sqlite-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod uri;
 mod xml;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,6 +73,10 @@ pub struct WalrusArgs {
     pub data: Option<PathBuf>,
     /// Directory of the cloud's keys (for image bundles)
     /// [default: $EUCALYPTUS/var/lib/eucalyptus/keys].
+    ///
+    /// `cloud-pk.pem` decrypts bundles (`euca keys init KEYS` makes it), `node-cert.pem` is the
+    /// node certificate trusted for GetDecryptedImage, and `users/*.pem` are the certificates
+    /// whose manifest signatures are accepted, read anew for every image.
     #[arg(long, value_name = "KEYS")]
     pub keys: Option<PathBuf>,
     /// Domain under which <bucket>.<domain> host names address buckets (virtual-host style).
@@ -146,6 +151,8 @@ pub fn main(args: WalrusArgs) -> ExitCode {
     let result = Config::load(args.config.as_deref(), overrides)
         .map_err(StartError::from)
         .and_then(|config| {
+            // Before the image cache makes a directory inside it.
+            create_data(&config.data)?;
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -193,10 +200,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
 /// Opens the stores under DATA, recovers from any unclean stop and creates the
 /// administrator on first start (returned then).
 pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
-    std::fs::create_dir_all(&config.data).map_err(|source| StartError::Data {
-        path: config.data.clone(),
-        source,
-    })?;
+    create_data(&config.data)?;
     let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
     let new_admin = users.ensure_admin()?;
     let meta = Meta::open(&config.data.join("walrus.sqlite"))?;
@@ -215,6 +219,19 @@ pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<U
         .await
         .map_err(StartError::Recovery)?;
     Ok((walrus, new_admin))
+}
+
+/// Creates DATA if missing. Private objects and the users' keys live there, so a new DATA is
+/// its owner's only.
+fn create_data(data: &Path) -> Result<(), StartError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .map_err(|source| StartError::Data {
+            path: data.to_owned(),
+            source,
+        })
 }
 
 /// The address clients can reach: a wildcard listen address becomes the loopback one.

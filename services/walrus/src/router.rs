@@ -9,7 +9,7 @@ use hyper::header::HOST;
 use hyper::{HeaderMap, Method};
 
 use crate::error::S3Error;
-use crate::uri::{percent_decode, Query};
+use crate::uri::{percent_decode, strip_service_path, Query};
 
 /// Longest key S3 accepts, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -166,10 +166,7 @@ pub fn route(
     service_path: &str,
 ) -> Result<Route, S3Error> {
     let query = Query::parse(query).ok_or(S3Error::InvalidUri)?;
-    let rest = match path.strip_prefix(service_path) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => path,
-    };
+    let rest = strip_service_path(path, service_path).unwrap_or(path);
     let rest = rest.strip_prefix('/').unwrap_or(rest);
     let (bucket, key) = match virtual_bucket {
         Some(bucket) => (Some(bucket.to_owned()), (!rest.is_empty()).then_some(rest)),

@@ -61,6 +61,19 @@ pub struct QueryPair<'a> {
     pub raw_value: Option<&'a str>,
 }
 
+/// The rest of `path` after the service path (`/services/Walrus`), if it starts with it: empty
+/// or from a `/` on. The case of the service path is not significant because s3cmd, given it
+/// in `host_base`, lower-cases it with the host name.
+pub fn strip_service_path<'p>(path: &'p str, service_path: &str) -> Option<&'p str> {
+    if service_path.is_empty() {
+        return None;
+    }
+    let head = path.get(..service_path.len())?;
+    let rest = &path[service_path.len()..];
+    (head.eq_ignore_ascii_case(service_path) && (rest.is_empty() || rest.starts_with('/')))
+        .then_some(rest)
+}
+
 /// Splits a raw query string into its pairs, empty pieces dropped.
 pub fn query_pairs(query: &str) -> impl Iterator<Item = QueryPair<'_>> {
     query
@@ -124,6 +137,32 @@ mod tests {
         assert_eq!(percent_decode("%4", false), b"%4");
         assert_eq!(percent_decode("%zz", false), b"%zz");
         assert_eq!(percent_decode("%e2%82%ac", false), "€".as_bytes());
+    }
+
+    #[test]
+    fn the_service_path_is_stripped_whatever_its_case() {
+        // Guards s3cmd with `host_base = HOST:PORT/services/Walrus`: it sends the path lower-cased.
+        for path in [
+            "/services/Walrus/b/k",
+            "/services/walrus/b/k",
+            "/SERVICES/WALRUS/b/k",
+        ] {
+            assert_eq!(strip_service_path(path, "/services/Walrus"), Some("/b/k"));
+        }
+        assert_eq!(
+            strip_service_path("/services/walrus", "/services/Walrus"),
+            Some("")
+        );
+        assert_eq!(
+            strip_service_path("/services/WalrusX/k", "/services/Walrus"),
+            None
+        );
+        assert_eq!(strip_service_path("/servic", "/services/Walrus"), None);
+        assert_eq!(
+            strip_service_path("/services/Walr\u{20ac}/k", "/services/Walrus"),
+            None
+        );
+        assert_eq!(strip_service_path("/b/k", ""), None);
     }
 
     #[test]

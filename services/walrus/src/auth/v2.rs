@@ -16,7 +16,7 @@ use super::{
 };
 use crate::error::S3Error;
 use crate::time::parse_http_date;
-use crate::uri::{percent_decode, query_pairs};
+use crate::uri::{percent_decode, query_pairs, strip_service_path};
 
 /// Query parameters that are part of the canonical resource, in sorted order.
 const SUBRESOURCES: &[&str] = &[
@@ -169,7 +169,7 @@ fn canonical_resources(head: &RequestHead<'_>) -> Vec<String> {
         Some(bucket) => paths.push(format!("/{bucket}{}", head.path)),
         None => {
             paths.push(head.path.to_owned());
-            if let Some(rest) = strip_service_prefix(head.path, head.service_prefix) {
+            if let Some(rest) = strip_service_path(head.path, head.service_prefix) {
                 paths.push(if rest.is_empty() {
                     "/".to_owned()
                 } else {
@@ -197,15 +197,6 @@ fn canonical_resources(head: &RequestHead<'_>) -> Vec<String> {
         }
     }
     out
-}
-
-/// The path after the service prefix, if the path starts with it.
-fn strip_service_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    if prefix.is_empty() {
-        return None;
-    }
-    let rest = path.strip_prefix(prefix)?;
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
 /// `?name&name=value...` of the sub-resources in the query, sorted; empty when none.
