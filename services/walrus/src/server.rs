@@ -9,15 +9,12 @@ use std::time::{Duration, Instant};
 
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, DATE, SERVER};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use ring::rand::{SecureRandom, SystemRandom};
+use soap::listener::{self, ServeOptions};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tracing::{debug, info, info_span, warn, Instrument};
+use tracing::{info, info_span, Instrument};
 
 use crate::body::Body;
 use crate::dispatch::dispatch;
@@ -58,52 +55,15 @@ impl Server {
         let Self {
             listener, walrus, ..
         } = self;
-        let graceful = GracefulShutdown::new();
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let walrus = walrus.clone();
-                        let service = service_fn(move |request| handle(walrus.clone(), request, peer));
-                        let connection = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_TIMEOUT)
-                            .serve_connection(TokioIo::new(stream), service);
-                        let connection = graceful.watch(connection);
-                        connections.spawn(async move {
-                            if let Err(e) = connection.await {
-                                debug!(%peer, error = %e, "connection closed with an error");
-                            }
-                        });
-                    }
-                    // Out of descriptors, or a connection reset before accept: keep serving,
-                    // pausing so that a persistent error cannot spin.
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-            }
-        }
-        drop(listener);
-        info!(
-            connections = graceful.count(),
-            "shutting down: finishing requests in flight"
-        );
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            warn!(
-                remaining = connections.len(),
-                "grace period over: closing connections"
-            );
-        }
-        connections.shutdown().await;
+        let options = ServeOptions {
+            header_timeout: HEADER_TIMEOUT,
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        listener::serve(listener, options, shutdown, |_, peer| {
+            let walrus = walrus.clone();
+            service_fn(move |request| handle(walrus.clone(), request, peer))
+        })
+        .await;
     }
 }
 
