@@ -2,12 +2,13 @@
 //! lines, keys named as the original's where it had one), then overridden by command-line
 //! flags.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+use settings::{Settings, SettingsError};
 
 /// The NC's port when neither `--listen` nor `NC_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8775;
@@ -24,17 +25,8 @@ const DEFAULT_TEARDOWN_SECS: u64 = 60;
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: expected KEY=\"value\", found {text:?}")]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        text: String,
-    },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("setting {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
     #[error("no {what} given: set {key} in the configuration file or pass {flag}")]
@@ -171,13 +163,7 @@ impl Config {
     /// Reads `file` (when given) and applies `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let settings = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                Settings::parse(&text, path)?
-            }
+            Some(path) => Settings::read(path)?,
             None => Settings::default(),
         };
         Self::from_settings(&settings, overrides)
@@ -273,67 +259,6 @@ impl Config {
     }
 }
 
-/// The `KEY=value` pairs of an eucalyptus.conf file.
-#[derive(Debug, Default)]
-struct Settings(HashMap<String, String>);
-
-impl Settings {
-    /// Reads lines of `KEY=value` or `KEY="value"`; blank lines and `#` comments are skipped.
-    /// A later line wins, as when the original's shell scripts source the file.
-    fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut values = HashMap::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let syntax = || ConfigError::Syntax {
-                path: path.to_owned(),
-                line: index + 1,
-                text: raw.to_owned(),
-            };
-            let (key, value) = line.split_once('=').ok_or_else(syntax)?;
-            let key = key.trim();
-            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(syntax());
-            }
-            values.insert(key.to_owned(), unquote(value.trim()).to_owned());
-        }
-        Ok(Self(values))
-    }
-
-    fn text(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-
-    fn parsed<T: FromStr>(&self, key: &'static str) -> Result<Option<T>, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        self.0
-            .get(key)
-            .map(|value| {
-                value.parse().map_err(|e| ConfigError::Invalid {
-                    key,
-                    reason: format!("{value:?}: {e}"),
-                })
-            })
-            .transpose()
-    }
-}
-
-fn unquote(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
-        }
-    }
-    value
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -411,6 +336,9 @@ mod tests {
     #[test]
     fn malformed_lines_are_refused() {
         let err = Settings::parse("HYPERVISOR kvm\n", Path::new("f")).unwrap_err();
-        assert!(matches!(err, ConfigError::Syntax { line: 1, .. }), "{err}");
+        assert!(
+            matches!(err, SettingsError::Syntax { line: 1, .. }),
+            "{err}"
+        );
     }
 }

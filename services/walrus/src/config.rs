@@ -1,11 +1,11 @@
 //! Settings of Walrus: an optional file of `key=value` lines (keys named as the original's
 //! `walrus_info` columns where it had them), overridden by command-line flags.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use hyper::Uri;
+use settings::{Settings, SettingsError};
 
 use crate::storage::RemoteConfig;
 
@@ -18,17 +18,8 @@ const MB: u64 = 1 << 20;
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: expected key=value, found {text:?}")]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        text: String,
-    },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("setting {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
     #[error("no {what} given: pass {flag}")]
@@ -90,10 +81,10 @@ impl Config {
     /// Reads `file` (if any) and applies `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let settings = match file {
-            Some(path) => read_settings(path)?,
-            None => HashMap::new(),
+            Some(path) => Settings::read(path)?,
+            None => Settings::default(),
         };
-        let get = |key: &str| settings.get(key).cloned();
+        let get = |key: &str| settings.text(key);
         let listen = match overrides.listen {
             Some(addr) => addr,
             None => {
@@ -215,33 +206,6 @@ fn number(value: Option<String>, key: &'static str) -> Result<Option<u64>, Confi
         .transpose()
 }
 
-/// `key=value` lines (`KEY="value"` too; keys are case-insensitive), `#` comments.
-fn read_settings(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut settings = HashMap::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line.split_once('=').ok_or_else(|| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: index + 1,
-            text: line.to_owned(),
-        })?;
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        settings.insert(key.trim().to_ascii_lowercase(), value.to_owned());
-    }
-    Ok(settings)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -311,7 +275,7 @@ mod tests {
         std::fs::write(&file, "no equals sign\n").unwrap();
         assert!(matches!(
             Config::load(Some(&file), with_data()),
-            Err(ConfigError::Syntax { .. })
+            Err(ConfigError::Settings(SettingsError::Syntax { .. }))
         ));
         assert!(matches!(
             Config::load(None, Overrides::default()),
