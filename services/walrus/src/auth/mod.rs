@@ -10,6 +10,9 @@ pub mod chunked;
 pub mod v2;
 pub mod v4;
 
+#[cfg(test)]
+mod test_support;
+
 use hyper::header::AUTHORIZATION;
 use hyper::HeaderMap;
 

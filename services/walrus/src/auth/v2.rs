@@ -230,43 +230,14 @@ fn subresources(query: &str, decode: bool) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use hyper::header::HeaderValue;
-    use hyper::HeaderMap;
 
     use super::*;
+    use hyper::HeaderMap;
+
+    use crate::auth::test_support::{head, headers, keys, SECRET};
     use crate::auth::verify;
 
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    const PREFIX: &str = "/services/Walrus";
     const DATE: &str = "Tue, 24 Nov 2026 23:34:31 GMT";
-
-    fn keys(access_key: &str) -> Result<Option<((), String)>, S3Error> {
-        Ok((access_key == "AKIAIOSFODNN7EXAMPLE").then(|| ((), SECRET.to_owned())))
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    fn head<'a>(
-        method: &'a str,
-        path: &'a str,
-        query: &'a str,
-        headers: &'a HeaderMap,
-    ) -> RequestHead<'a> {
-        RequestHead {
-            method,
-            path,
-            query,
-            headers,
-            virtual_bucket: None,
-            service_prefix: PREFIX,
-        }
-    }
 
     fn signed(text: &str) -> HeaderMap {
         let sig = sign(SECRET, text);

@@ -421,40 +421,11 @@ pub fn sign_request(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::auth::test_support::{head, headers, keys, ACCESS, SECRET};
     use crate::auth::verify;
 
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    const ACCESS: &str = "AKIAIOSFODNN7EXAMPLE";
     const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     const WHEN: &str = "20261124T233435Z";
-
-    fn keys(access_key: &str) -> Result<Option<((), String)>, S3Error> {
-        Ok((access_key == ACCESS).then(|| ((), SECRET.to_owned())))
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    fn head<'a>(
-        method: &'a str,
-        path: &'a str,
-        query: &'a str,
-        headers: &'a HeaderMap,
-    ) -> RequestHead<'a> {
-        RequestHead {
-            method,
-            path,
-            query,
-            headers,
-            virtual_bucket: None,
-            service_prefix: "/services/Walrus",
-        }
-    }
 
     fn at(date: &str) -> i64 {
         parse_amz_date(date).unwrap()
