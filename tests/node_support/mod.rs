@@ -132,7 +132,6 @@ impl<'a> NcSetup<'a> {
             .arg(self.data)
             .args(&self.flags)
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -145,7 +144,7 @@ impl<'a> NcSetup<'a> {
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let line = strip_ansi(&line);
+                // Read as scripts would: logs on a pipe must be plain `key=value` text.
                 if line.contains("node controller ready") {
                     if let Some(url) = line.split_whitespace().find_map(|w| w.strip_prefix("url="))
                     {
@@ -258,23 +257,6 @@ impl Drop for Nc {
             let _ = self.child.wait();
         }
     }
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// What the image server answers for a path.

@@ -15,24 +15,6 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
-/// Removes terminal color sequences from a log line.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A running `euca walrus`.
 #[derive(Debug)]
 pub struct Walrus {
@@ -59,7 +41,6 @@ impl Walrus {
         let mut child = command
             .args(args)
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -72,7 +53,7 @@ impl Walrus {
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let line = strip_ansi(&line);
+                // Read as scripts would: logs on a pipe must be plain `key=value` text.
                 if line.contains("walrus ready") {
                     if let Some(url) = line.split_whitespace().find_map(|w| w.strip_prefix("url="))
                     {
