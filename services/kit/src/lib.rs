@@ -1,0 +1,2 @@
+//! The component kit: the pieces every component's `serve` is assembled from, so that a new
+//! component's `lib.rs` reads as a short recipe.
