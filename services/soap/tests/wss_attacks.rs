@@ -265,6 +265,56 @@ fn replayed_message_id_is_refused() {
     assert!(matches!(refused(&again, &verifier), WssError::Replay));
 }
 
+/// Guards against: a message without a Timestamp, accepted for the original components,
+/// being executed again, whether replayed as is or re-signed with the same MessageID.
+#[test]
+fn compatibility_mode_still_refuses_a_seen_message_id() {
+    let verifier = verifier(VerifyOptions::original_components());
+    let signer = signer(
+        alice(),
+        SignOptions {
+            timestamp_ttl: None,
+            ..Default::default()
+        },
+    );
+    let wsa = addressing();
+    let first = write_with(
+        SoapVersion::V11,
+        &Echo::plain("x"),
+        wsa.clone(),
+        Some(&signer),
+    );
+    check(&first, Some(&verifier)).unwrap();
+    assert!(matches!(refused(&first, &verifier), WssError::Replay));
+    let other_body = write_with(SoapVersion::V11, &Echo::plain("y"), wsa, Some(&signer));
+    assert!(matches!(refused(&other_body, &verifier), WssError::Replay));
+}
+
+/// Guards against: a certificate used after its notAfter (pinning alone ignored the dates).
+#[test]
+fn expired_certificate_is_refused() {
+    let eleven_years_on = verifier(VerifyOptions {
+        clock: Clock::Fixed(now() + 11 * 365 * 86_400),
+        ..Default::default()
+    });
+    let error = refused(&signed_request(), &eleven_years_on);
+    assert!(matches!(error, WssError::CertificateExpired(_)), "{error}");
+    assert!(error.to_string().contains("expired at 20"), "{error}");
+}
+
+/// Guards against: a certificate used before its notBefore.
+#[test]
+fn not_yet_valid_certificate_is_refused() {
+    let a_day_before = verifier(VerifyOptions {
+        clock: Clock::Fixed(now() - 86_400),
+        ..Default::default()
+    });
+    assert!(matches!(
+        refused(&signed_request(), &a_day_before),
+        WssError::CertificateNotYetValid(_)
+    ));
+}
+
 // --- Signature wrapping: the Body -------------------------------------------------------
 
 /// XSW (McIntosh & Austel 2005; Somorovsky 2011 against EC2): the signed Body moved into a

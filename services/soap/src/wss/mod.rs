@@ -63,6 +63,10 @@ pub enum WssError {
     BadSignature,
     #[error("the signing certificate is not trusted")]
     UntrustedCertificate,
+    #[error("the signing certificate expired at {0}")]
+    CertificateExpired(String),
+    #[error("the signing certificate is not valid before {0}")]
+    CertificateNotYetValid(String),
     #[error("the signing key does not come from a trusted certificate ({0})")]
     UntrustedKey(String),
     #[error("the message has expired")]

@@ -1,9 +1,11 @@
 //! A bounded memory of recently accepted messages, to refuse replays.
 //!
 //! Keys are SHA-256 digests of the signature value (unique per signed message) and of the
-//! signed `wsa:MessageID`. An entry lives as long as a Timestamp could still make the message
-//! acceptable; when the cache is full the oldest entry goes first. Only messages that passed
-//! every other check are recorded, so only trusted signers can fill the cache.
+//! signed `wsa:MessageID`. An entry lives as long as the verifier says: for a message with a
+//! signed Timestamp, as long as that Timestamp could still make it acceptable; for one
+//! without (accepted only in compatibility mode), much longer. When the cache is full the
+//! oldest entry goes first. Only messages that passed every other check are recorded, so only
+//! trusted signers can fill the cache.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -14,7 +16,6 @@ use super::WssError;
 #[derive(Debug)]
 pub(crate) struct ReplayCache {
     capacity: usize,
-    lifetime: i64,
     expiry: HashMap<[u8; 32], i64>,
     order: VecDeque<([u8; 32], i64)>,
 }
@@ -37,20 +38,28 @@ impl Key<'_> {
 }
 
 impl ReplayCache {
-    pub(crate) fn new(capacity: usize, lifetime: i64) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            lifetime,
             expiry: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
-    /// Records the keys of a message accepted at `now`, refusing it if any was seen.
-    pub(crate) fn admit(&mut self, keys: &[Key<'_>], now: i64) -> Result<(), WssError> {
+    /// Records the keys of a message accepted at `now`, to be remembered for `lifetime`
+    /// seconds, refusing it if any was seen.
+    pub(crate) fn admit(
+        &mut self,
+        keys: &[Key<'_>],
+        now: i64,
+        lifetime: i64,
+    ) -> Result<(), WssError> {
         if self.capacity == 0 {
             return Ok(());
         }
+        // Entries of different lifetimes share one queue, so an expired entry may wait
+        // behind a live one; it no longer refuses anything and goes at the latest when the
+        // cache is full.
         while self
             .order
             .front()
@@ -65,7 +74,7 @@ impl ReplayCache {
         {
             return Err(WssError::Replay);
         }
-        let expires = now.saturating_add(self.lifetime);
+        let expires = now.saturating_add(lifetime);
         for digest in digests {
             while self.order.len() >= self.capacity {
                 self.pop_oldest();
@@ -93,41 +102,56 @@ mod tests {
 
     #[test]
     fn a_key_is_refused_while_it_lives() {
-        let mut cache = ReplayCache::new(10, 100);
+        let mut cache = ReplayCache::new(10);
         assert!(cache
-            .admit(&[Key::SignatureValue(b"a"), Key::MessageId("m1")], 0)
+            .admit(&[Key::SignatureValue(b"a"), Key::MessageId("m1")], 0, 100)
             .is_ok());
         assert!(matches!(
-            cache.admit(&[Key::SignatureValue(b"b"), Key::MessageId("m1")], 50),
+            cache.admit(&[Key::SignatureValue(b"b"), Key::MessageId("m1")], 50, 100),
             Err(WssError::Replay)
         ));
         assert!(matches!(
-            cache.admit(&[Key::SignatureValue(b"a")], 99),
+            cache.admit(&[Key::SignatureValue(b"a")], 99, 100),
             Err(WssError::Replay)
         ));
-        assert!(cache.admit(&[Key::SignatureValue(b"a")], 100).is_ok());
+        assert!(cache.admit(&[Key::SignatureValue(b"a")], 100, 100).is_ok());
+    }
+
+    /// Guards against a long-lived entry (a message without a Timestamp) forgotten because
+    /// shorter-lived ones around it expired.
+    #[test]
+    fn each_entry_keeps_its_own_lifetime() {
+        let mut cache = ReplayCache::new(10);
+        assert!(cache.admit(&[Key::MessageId("short")], 0, 10).is_ok());
+        assert!(cache.admit(&[Key::MessageId("long")], 1, 1_000).is_ok());
+        assert!(cache.admit(&[Key::MessageId("short")], 20, 10).is_ok());
+        assert!(matches!(
+            cache.admit(&[Key::MessageId("long")], 900, 10),
+            Err(WssError::Replay)
+        ));
+        assert!(cache.admit(&[Key::MessageId("long")], 1_001, 10).is_ok());
     }
 
     #[test]
     fn the_cache_stays_within_its_capacity() {
-        let mut cache = ReplayCache::new(3, 1_000);
+        let mut cache = ReplayCache::new(3);
         for i in 0..10u8 {
             assert!(cache
-                .admit(&[Key::SignatureValue(&[i])], i64::from(i))
+                .admit(&[Key::SignatureValue(&[i])], i64::from(i), 1_000)
                 .is_ok());
         }
         assert!(cache.order.len() <= 3 && cache.expiry.len() <= 3);
         assert!(matches!(
-            cache.admit(&[Key::SignatureValue(&[9])], 10),
+            cache.admit(&[Key::SignatureValue(&[9])], 10, 1_000),
             Err(WssError::Replay)
         ));
-        assert!(cache.admit(&[Key::SignatureValue(&[0])], 10).is_ok());
+        assert!(cache.admit(&[Key::SignatureValue(&[0])], 10, 1_000).is_ok());
     }
 
     #[test]
     fn a_disabled_cache_admits_everything() {
-        let mut cache = ReplayCache::new(0, 1_000);
-        assert!(cache.admit(&[Key::MessageId("m")], 0).is_ok());
-        assert!(cache.admit(&[Key::MessageId("m")], 0).is_ok());
+        let mut cache = ReplayCache::new(0);
+        assert!(cache.admit(&[Key::MessageId("m")], 0, 1_000).is_ok());
+        assert!(cache.admit(&[Key::MessageId("m")], 0, 1_000).is_ok());
     }
 }

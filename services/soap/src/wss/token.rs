@@ -6,9 +6,10 @@
 //! the peers it trusts). A key that comes only from the message — a `ds:KeyValue`, or a
 //! certificate nobody configured — is never used.
 
+use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::pkey::{Id, PKey, Public};
 use openssl::x509::X509;
-use xmlbind::{Base64Binary, Element, XmlText, XmlWriter};
+use xmlbind::{Base64Binary, DateTime, Element, XmlText, XmlWriter};
 
 use super::ids::{fragment, IdIndex};
 use super::signature::element_children;
@@ -24,11 +25,35 @@ pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate: &[u8]) {
     w.end_element();
 }
 
-/// One trusted certificate with its public key.
+/// One trusted certificate with its public key and validity period.
 #[derive(Debug)]
 pub(crate) struct Trusted {
     pub(crate) der: Vec<u8>,
     pub(crate) key: PKey<Public>,
+    /// notBefore and notAfter, in seconds since the Unix epoch.
+    not_before: i64,
+    not_after: i64,
+}
+
+impl Trusted {
+    /// Refuses a certificate outside its validity period at `now`. Pinning says whose key it
+    /// is; the dates say until when its holder meant it to be used.
+    pub(crate) fn check_validity(&self, now: i64) -> Result<(), WssError> {
+        let date = |t: i64| DateTime::from_unix(t).as_str().to_owned();
+        if now < self.not_before {
+            Err(WssError::CertificateNotYetValid(date(self.not_before)))
+        } else if now > self.not_after {
+            Err(WssError::CertificateExpired(date(self.not_after)))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Seconds since the Unix epoch of an ASN.1 time.
+fn unix_seconds(time: &Asn1TimeRef) -> Result<i64, WssError> {
+    let diff = Asn1Time::from_unix(0)?.diff(time)?;
+    Ok(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
 }
 
 /// The certificates a verifier accepts signatures from.
@@ -51,6 +76,8 @@ impl TrustStore {
                 Ok(Trusted {
                     der: c.to_der()?,
                     key,
+                    not_before: unix_seconds(c.not_before())?,
+                    not_after: unix_seconds(c.not_after())?,
                 })
             })
             .collect::<Result<Vec<_>, WssError>>()?;

@@ -69,6 +69,10 @@ pub struct VerifyOptions {
     pub max_age: Duration,
     /// How many accepted messages to remember against replays; 0 disables the check.
     pub replay_cache_size: usize,
+    /// How long an accepted message without a signed Timestamp (accepted only when
+    /// `require_timestamp` is off) is remembered against replays, within the cache's size.
+    /// A message with one is remembered as long as its Timestamp could make it acceptable.
+    pub untimestamped_memory: Duration,
     pub clock: Clock,
 }
 
@@ -82,6 +86,7 @@ impl Default for VerifyOptions {
             clock_skew: Duration::from_secs(300),
             max_age: Duration::from_secs(300),
             replay_cache_size: 100_000,
+            untimestamped_memory: Duration::from_secs(24 * 3600),
             clock: Clock::System,
         }
     }
@@ -105,6 +110,9 @@ pub struct Verifier {
     trust: TrustStore,
     options: VerifyOptions,
     replay: Mutex<ReplayCache>,
+    /// Seconds a message with a signed Timestamp is remembered: past this, the Timestamp
+    /// check refuses a replay by itself.
+    timestamped_memory: i64,
 }
 
 /// The parts of a received envelope the verifier looks at.
@@ -129,11 +137,10 @@ pub(crate) struct Outcome {
 impl Verifier {
     pub fn new(trusted: &[X509], options: VerifyOptions) -> Result<Self, WssError> {
         let skew = secs(options.clock_skew);
-        // Past this, the Timestamp check refuses a replay by itself.
-        let lifetime = secs(options.max_age).saturating_add(skew.saturating_mul(2));
         Ok(Self {
             trust: TrustStore::new(trusted)?,
-            replay: Mutex::new(ReplayCache::new(options.replay_cache_size, lifetime)),
+            replay: Mutex::new(ReplayCache::new(options.replay_cache_size)),
+            timestamped_memory: secs(options.max_age).saturating_add(skew.saturating_mul(2)),
             options,
         })
     }
@@ -177,13 +184,14 @@ impl Verifier {
         let signature = signature::read(signature)?;
         let index = IdIndex::build(message.root);
         let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
+        let now = self.options.clock.now();
         let trusted = self.trust.signer(signature.key_info, security, &index)?;
+        trusted.check_validity(now)?;
         check_signature_value(&signature, trusted)?;
         signed.check_digests()?;
 
         let body_signed = self.check_coverage(message, &signed)?;
-        let now = self.options.clock.now();
-        self.check_timestamp(timestamp, &signed, now)?;
+        let timestamped = self.check_timestamp(timestamp, &signed, now)?;
         let message_id = match message.addressing.element(Field::MessageId) {
             Some(e) if signed.covers(e) => {
                 Some(e.text().map_err(|e| WssError::Malformed(e.to_string()))?)
@@ -195,7 +203,15 @@ impl Verifier {
         self.replay
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .admit(&keys, now)?;
+            .admit(
+                &keys,
+                now,
+                if timestamped {
+                    self.timestamped_memory
+                } else {
+                    secs(self.options.untimestamped_memory)
+                },
+            )?;
 
         let signed_addressing = Field::ALL
             .into_iter()
@@ -241,12 +257,14 @@ impl Verifier {
         Ok(body_signed)
     }
 
+    /// Checks the Timestamp; returns whether a signed one was checked. An unsigned one, where
+    /// none is demanded, counts as none: anyone could have written it.
     fn check_timestamp(
         &self,
         timestamp: Option<&Element>,
         signed: &Signed<'_>,
         now: i64,
-    ) -> Result<(), WssError> {
+    ) -> Result<bool, WssError> {
         match timestamp {
             Some(t) if signed.covers(t) => timestamp::check(
                 t,
@@ -255,10 +273,11 @@ impl Verifier {
                     skew: secs(self.options.clock_skew),
                     max_age: secs(self.options.max_age),
                 },
-            ),
+            )
+            .map(|()| true),
             Some(_) if self.options.require_timestamp => Err(WssError::TimestampNotSigned),
             None if self.options.require_timestamp => Err(WssError::MissingTimestamp),
-            _ => Ok(()),
+            _ => Ok(false),
         }
     }
 }
