@@ -1,2 +1,6 @@
 //! The component kit: the pieces every component's `serve` is assembled from, so that a new
 //! component's `lib.rs` reads as a short recipe.
+
+pub mod euca_signature;
+pub mod security;
+pub mod time;

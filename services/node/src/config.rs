@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use kit::security::{Compat, CompatArgs};
 use settings::{Settings, SettingsError};
 
 /// The NC's port when neither `--listen` nor `NC_PORT` says otherwise.
@@ -127,6 +128,8 @@ pub struct Config {
     pub domain_type: String,
     /// Holds `node-cert.pem`, `node-pk.pem` and the trusted `cluster-cert.pem`.
     pub keys: PathBuf,
+    /// `WSSEC_COMPAT`: which request shapes are accepted besides our own.
+    pub compat: Compat,
     /// `INSTANCE_PATH`: instance records, work directories and the image cache.
     pub data: PathBuf,
     /// `MAX_MEM`, in MB: lowers the memory offered to instances.
@@ -157,6 +160,7 @@ pub struct Overrides {
     pub keys: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub libvirt_uri: Option<String>,
+    pub compat: CompatArgs,
 }
 
 impl Config {
@@ -229,6 +233,7 @@ impl Config {
             libvirt_uri,
             domain_type,
             keys,
+            compat: overrides.compat.resolve(settings)?,
             data,
             max_mem_mb: settings.parsed("MAX_MEM")?,
             max_cores: settings.parsed("MAX_CORES")?,
@@ -283,17 +288,27 @@ mod tests {
         assert_eq!(config.max_mem_mb, Some(2048));
         assert_eq!(config.cache_size_mb, DEFAULT_CACHE_MB);
         assert_eq!(config.bridge_for(10).as_deref(), Some("eucabr10"));
+        assert_eq!(config.compat, Compat::Strict);
+        let original =
+            settings("HYPERVISOR=test\nINSTANCE_PATH=/d\nEUCALYPTUS=/e\nWSSEC_COMPAT=original\n");
+        let config = Config::from_settings(&original, Overrides::default()).unwrap();
+        assert_eq!(config.compat, Compat::Original);
     }
 
     #[test]
     fn flags_override_the_file() {
-        let s = settings("HYPERVISOR=kvm\nINSTANCE_PATH=/a\nEUCALYPTUS=/e\nNC_PORT=1\n");
+        let s = settings(
+            "HYPERVISOR=kvm\nINSTANCE_PATH=/a\nEUCALYPTUS=/e\nNC_PORT=1\nWSSEC_COMPAT=original\n",
+        );
         let overrides = Overrides {
             listen: Some("127.0.0.1:9".parse().unwrap()),
             hypervisor: Some(HypervisorKind::Test),
             keys: Some("/k".into()),
             data: Some("/d".into()),
             libvirt_uri: None,
+            compat: CompatArgs {
+                compat: Some(Compat::Strict),
+            },
         };
         let config = Config::from_settings(&s, overrides).unwrap();
         assert_eq!(config.listen, "127.0.0.1:9".parse().unwrap());
@@ -301,6 +316,7 @@ mod tests {
         assert_eq!(config.libvirt_uri, "test:///default");
         assert_eq!(config.keys, Path::new("/k"));
         assert_eq!(config.data, Path::new("/d"));
+        assert_eq!(config.compat, Compat::Strict);
     }
 
     /// Guards against a relative --data reaching qemu-img, which resolves it from the

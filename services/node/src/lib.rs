@@ -23,9 +23,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use soap::keys::{self, KeyError, KeyPair};
-use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions, WssError};
-use soap::{Security, Server, ServerError};
+use kit::security::{CompatArgs, SecurityError};
+use soap::keys::KeyPair;
+use soap::{Server, ServerError};
 use tracing::{error, info};
 use wire::nc::EucalyptusNcServer;
 
@@ -49,7 +49,7 @@ use workdir::Tools;
 /// MAX_CORES, MAX_DISK (GB), NC_CACHE_SIZE (MB, 0 = no cache), SWAP_SIZE (MB), VNET_MODE,
 /// VNET_BRIDGE (unset = user-mode networking), MANUAL_INSTANCES_CLEANUP; and this
 /// implementation's own: LIBVIRT_URI, LIBVIRT_DOMAIN_TYPE (kvm|qemu), TEARDOWN_STATE_DURATION
-/// (seconds a terminated instance stays reported, default 60).
+/// (seconds a terminated instance stays reported, default 60); WSSEC_COMPAT (see --compat).
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
     /// Settings file in eucalyptus.conf form.
@@ -74,6 +74,8 @@ pub struct NodeArgs {
     /// per hypervisor: test:///default, qemu:///system, xen:///].
     #[arg(long, value_name = "URI")]
     pub libvirt_uri: Option<String>,
+    #[command(flatten)]
+    pub compat: CompatArgs,
 }
 
 /// Why the node controller could not start.
@@ -81,10 +83,8 @@ pub struct NodeArgs {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("keys: {0}")]
-    Keys(#[from] KeyError),
-    #[error("WS-Security: {0}")]
-    Security(#[from] WssError),
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     #[error(transparent)]
     Hypervisor(#[from] HypervisorError),
     #[error(transparent)]
@@ -116,6 +116,7 @@ pub fn main(args: NodeArgs) -> ExitCode {
             keys: args.keys,
             data: args.data,
             libvirt_uri: args.libvirt_uri,
+            compat: args.compat,
         },
     )
     .map_err(StartError::from)
@@ -138,34 +139,19 @@ pub fn main(args: NodeArgs) -> ExitCode {
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let node_keys = KeyPair::load(&config.keys, "node")?;
-    let cluster = keys::load_certificate(&keys::certificate_path(&config.keys, "cluster"))?;
-    // Replies are signed like every message we send; requests must carry a signature over
-    // the Body by the cluster, with or without a Timestamp (the original sends none).
-    let signer = Signer::new(
-        node_keys.private_key.clone(),
-        &node_keys.certificate,
-        SignOptions::default(),
-    )?;
-    let verifier = Verifier::new(
-        &[cluster],
-        VerifyOptions {
-            require_timestamp: false,
-            ..VerifyOptions::default()
-        },
-    )?;
-
-    let node = start_node(&config, &node_keys).await?;
+    // Replies are signed like every message we send; requests must be signed by the cluster.
+    let keys = kit::security::load(&config.keys, "node", &["cluster"], config.compat)?;
+    let node = start_node(&config, &keys.pair).await?;
     let server = Server::builder()
         .mount(
             config::SERVICE_PATH,
             EucalyptusNcServer::new(NcService::new(node)),
-            Security::signed(Arc::new(signer), Arc::new(verifier)),
+            keys.security,
         )
         .bind(config.listen)
         .await?;
     let url = format!("http://{}{}", server.local_addr(), config::SERVICE_PATH);
-    info!(%url, hypervisor = %config.hypervisor, "node controller ready");
+    info!(%url, hypervisor = %config.hypervisor, compat = %config.compat, "node controller ready");
     server.run(soap::termination_signal()).await;
     info!("node controller stopped");
     Ok(())

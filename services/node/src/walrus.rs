@@ -1,15 +1,14 @@
 //! Fetching images over HTTP the way the original NC asked Walrus for them: a GET of the
-//! image's URL carrying `EucaOperation: GetDecryptedImage` and signed with the node's key
-//! (`EucaSignature`: RSA-SHA1 over `"<VERB>\n<Date>\n<path>\n"`, base64; `EucaCert`: the
-//! node's certificate as base64 PEM). A plain HTTP server that ignores those headers serves
+//! image's URL carrying `EucaOperation: GetDecryptedImage`, signed with the node's key
+//! ([`kit::euca_signature`]). A plain HTTP server that ignores those headers serves
 //! as well.
 //!
 //! What the reply says about the body is checked: `Content-Length` and, when present,
 //! `Content-MD5`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::Engine;
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -18,9 +17,10 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use kit::euca_signature::{self, CERTIFICATE_HEADER, SIGNATURE_HEADER};
+use kit::time::{http_date, now};
 use openssl::hash::{Hasher, MessageDigest};
 use openssl::pkey::{PKey, Private};
-use openssl::sign::Signer;
 use soap::keys::KeyPair;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
@@ -112,8 +112,7 @@ pub struct Download<'a> {
 
 impl ImageClient {
     pub fn new(node: &KeyPair) -> Result<Self, openssl::error::ErrorStack> {
-        let pem = node.certificate.to_pem()?;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pem);
+        let encoded = euca_signature::encode_certificate(&node.certificate)?;
         let certificate =
             HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static(""));
         let mut connector = HttpConnector::new();
@@ -218,20 +217,23 @@ impl ImageClient {
     }
 
     async fn get(&self, url: &Uri) -> Result<Response<Incoming>, FetchError> {
-        let date = http_date(SystemTime::now());
-        let path = url.path_and_query().map_or("/", |p| p.as_str());
-        let signature =
-            self.sign(&format!("GET\n{date}\n{path}\n"))
-                .map_err(|e| FetchError::Signing {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                })?;
+        let date = http_date(now());
+        let signature = euca_signature::Request {
+            method: "GET",
+            date: &date,
+            uri: url.path_and_query().map_or("/", |p| p.as_str()),
+        }
+        .sign(&self.key)
+        .map_err(|e| FetchError::Signing {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
         let request = Request::get(url.clone())
             .header(AUTHORIZATION, "Euca")
             .header("EucaOperation", "GetDecryptedImage")
             .header(DATE, &date)
-            .header("EucaCert", self.certificate.clone())
-            .header("EucaSignature", signature)
+            .header(CERTIFICATE_HEADER, self.certificate.clone())
+            .header(SIGNATURE_HEADER, signature)
             .body(Empty::new())
             .map_err(|e| FetchError::BadUrl {
                 url: url.to_string(),
@@ -244,12 +246,6 @@ impl ImageClient {
                 url: url.to_string(),
                 reason: error_chain(&e),
             })
-    }
-
-    fn sign(&self, text: &str) -> Result<String, openssl::error::ErrorStack> {
-        let mut signer = Signer::new(MessageDigest::sha1(), &self.key)?;
-        signer.update(text.as_bytes())?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(signer.sign_to_vec()?))
     }
 }
 
@@ -286,31 +282,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `Tue, 24 Nov 2026 12:00:00 GMT` (RFC 9110's IMF-fixdate).
-fn http_date(time: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let iso = xmlbind::DateTime::from_unix(i64::try_from(secs).unwrap_or(i64::MAX));
-    // YYYY-MM-DDThh:mm:ssZ
-    let s = iso.as_str();
-    let month = s
-        .get(5..7)
-        .and_then(|m| m.parse::<usize>().ok())
-        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
-        .copied()
-        .unwrap_or("Jan");
-    let weekday = DAYS[usize::try_from((secs / 86_400) % 7).unwrap_or(0)];
-    format!(
-        "{weekday}, {} {month} {} {} GMT",
-        s.get(8..10).unwrap_or("01"),
-        s.get(0..4).unwrap_or("1970"),
-        s.get(11..19).unwrap_or("00:00:00")
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -334,32 +305,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    /// Walrus checks EucaSignature with the certificate sent in EucaCert.
-    #[test]
-    fn requests_are_signed_with_the_node_key() {
-        let keys = KeyPair::generate("node").unwrap();
-        let client = ImageClient::new(&keys).unwrap();
-        let text =
-            "GET\nWed, 18 Nov 2026 11:06:40 GMT\n/services/Walrus/bucket/image.manifest.xml\n";
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(client.sign(text).unwrap())
-            .unwrap();
-        let pem = base64::engine::general_purpose::STANDARD
-            .decode(client.certificate.to_str().unwrap())
-            .unwrap();
-        let certificate = openssl::x509::X509::from_pem(&pem).unwrap();
-        let public = certificate.public_key().unwrap();
-        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha1(), &public).unwrap();
-        verifier.update(text.as_bytes()).unwrap();
-        assert!(verifier.verify(&signature).unwrap());
-    }
-
-    #[test]
-    fn dates_are_imf_fixdates() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        assert_eq!(http_date(t), "Wed, 18 Nov 2026 11:06:40 GMT");
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

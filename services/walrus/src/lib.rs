@@ -26,7 +26,7 @@ mod server;
 mod soap;
 mod state;
 pub mod storage;
-pub mod time;
+pub use kit::time;
 mod uri;
 mod xml;
 

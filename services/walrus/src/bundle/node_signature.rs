@@ -1,24 +1,18 @@
 //! Requests signed by node controllers: the original NC asks for an image with a GET carrying
-//! `EucaSignature` — base64 of an RSA-SHA1 signature, by the node's key, over
-//! `"<VERB>\n<Date>\n<request URI>\n"` — and optionally `EucaCert`, its certificate as base64
-//! PEM. Only the trusted node certificates in KEYS (`node-cert.pem`) are accepted, whether or
-//! not the request names one, and the date must be near the server's clock: the original
-//! Walrus checked neither, so any certificate and any replayed request were good enough.
+//! `EucaSignature` and optionally `EucaCert` ([`kit::euca_signature`]). Only the trusted node
+//! certificates in KEYS (`node-cert.pem`) are accepted, whether or not the request names one,
+//! and the date must be near the server's clock: the original Walrus checked neither, so any
+//! certificate and any replayed request were good enough.
 
 use std::path::Path;
 
-use base64::Engine as _;
 use hyper::HeaderMap;
-use openssl::hash::MessageDigest;
-use openssl::sign::Verifier;
+use kit::euca_signature::{self, Request};
 use openssl::x509::X509;
 
 use crate::time::parse_http_date;
 
-/// Header of the signature.
-pub const SIGNATURE_HEADER: &str = "EucaSignature";
-/// Header of the signer's certificate.
-pub const CERTIFICATE_HEADER: &str = "EucaCert";
+pub use kit::euca_signature::{CERTIFICATE_HEADER, SIGNATURE_HEADER};
 
 /// Offsets from UTC that a local time may carry: UTC−12 to UTC+14.
 const ZONES: std::ops::RangeInclusive<i64> = -12 * 3600..=14 * 3600;
@@ -109,30 +103,29 @@ impl NodeTrust {
         }
         let date = request.date.ok_or(NodeAuthError::NoDate)?;
         self.check_date(date, now)?;
-        let engine = base64::engine::general_purpose::STANDARD;
-        let signature = engine
-            .decode(request.signature.trim())
-            .map_err(|_| NodeAuthError::BadSignature)?;
+        let signature = euca_signature::decode_signature(request.signature)
+            .ok_or(NodeAuthError::BadSignature)?;
         let named = request
             .certificate
             .map(|encoded| {
-                let pem = engine
-                    .decode(encoded.trim())
-                    .map_err(|_| NodeAuthError::BadCertificate)?;
-                let certificate =
-                    X509::from_pem(&pem).map_err(|_| NodeAuthError::BadCertificate)?;
+                let certificate = euca_signature::decode_certificate(encoded)
+                    .ok_or(NodeAuthError::BadCertificate)?;
                 self.trusted(&certificate)
                     .ok_or(NodeAuthError::UntrustedCertificate)
             })
             .transpose()?;
-        let text = format!("{}\n{date}\n{}\n", request.method, request.uri);
+        let signed = Request {
+            method: request.method,
+            date,
+            uri: request.uri,
+        };
         let candidates: Vec<&X509> = match named {
             Some(one) => vec![one],
             None => self.certificates.iter().collect(),
         };
         if candidates
             .into_iter()
-            .any(|c| verifies(c, text.as_bytes(), &signature))
+            .any(|c| signed.verifies(c, &signature))
         {
             Ok(())
         } else {
@@ -161,20 +154,9 @@ impl NodeTrust {
     }
 }
 
-fn verifies(certificate: &X509, text: &[u8], signature: &[u8]) -> bool {
-    let check = || -> Result<bool, openssl::error::ErrorStack> {
-        let key = certificate.public_key()?;
-        let mut verifier = Verifier::new(MessageDigest::sha1(), &key)?;
-        verifier.update(text)?;
-        verifier.verify(signature)
-    };
-    check().unwrap_or(false)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use openssl::sign::Signer;
     use soap::keys::KeyPair;
 
     use super::*;
@@ -193,17 +175,11 @@ mod tests {
         })
     }
 
-    fn b64(bytes: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    }
-
     /// Signs as the original NC does: RSA-SHA1 over "VERB\nDATE\nURI\n", base64.
     fn sign(pair: &KeyPair, method: &str, date: &str, uri: &str) -> String {
-        let mut signer = Signer::new(MessageDigest::sha1(), &pair.private_key).unwrap();
-        signer
-            .update(format!("{method}\n{date}\n{uri}\n").as_bytes())
-            .unwrap();
-        b64(&signer.sign_to_vec().unwrap())
+        Request { method, date, uri }
+            .sign(&pair.private_key)
+            .unwrap()
     }
 
     fn trust(any_zone: bool) -> NodeTrust {
@@ -218,7 +194,7 @@ mod tests {
         uri: &str,
     ) -> Result<(), NodeAuthError> {
         let signature = sign(pair, "GET", date, URI);
-        let certificate = b64(&pair.certificate.to_pem().unwrap());
+        let certificate = euca_signature::encode_certificate(&pair.certificate).unwrap();
         trust.verify(
             &SignedRequest {
                 method: "GET",

@@ -1,6 +1,6 @@
-//! The date forms S3 clients send and expect: HTTP dates (RFC 1123, RFC 850, asctime),
-//! ISO 8601 basic (`20130524T000000Z`, SigV4) and extended (`2013-05-24T00:00:00.000Z`).
-//! Times are seconds (or milliseconds) since the Unix epoch.
+//! Times and dates in the forms our peers send and expect: HTTP dates (RFC 1123, RFC 850,
+//! asctime), ISO 8601 basic (`20130524T000000Z`, SigV4) and extended
+//! (`2013-05-24T00:00:00.000Z`). Times are seconds (or milliseconds) since the Unix epoch.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
