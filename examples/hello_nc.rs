@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use soap::keys::{self, KeyPair};
-use soap::wss::{SignOptions, Verifier, VerifyOptions};
+use kit::security::Compat;
+use soap::keys;
 use soap::{Fault, RequestContext, Security, Server, ServerError};
 use wire::nc::*;
 use xmlbind::{Base64Binary, DateTime, XmlText};
@@ -244,20 +244,10 @@ impl EucalyptusNc for ToyNode {
     }
 }
 
-/// The node's security: replies signed with the node key; requests must be signed by the
-/// cluster key, over the Body. The original CC sends no Timestamp on this hop (CONTRACT.md),
-/// and neither does zeep, so none is demanded.
+/// The node's security, as `euca node` has it by default: replies signed with the node key;
+/// requests must be signed by the cluster key, over the Body and a Timestamp.
 pub fn node_security(keys_dir: &Path) -> Result<Security, Box<dyn Error>> {
-    let node = KeyPair::load(keys_dir, "node")?;
-    let cluster = keys::load_certificates(keys_dir, &["cluster"])?;
-    let verify = VerifyOptions {
-        require_timestamp: false,
-        ..VerifyOptions::default()
-    };
-    Ok(Security::signed(
-        Arc::new(node.signer(SignOptions::default())?),
-        Arc::new(Verifier::new(&cluster, verify)?),
-    ))
+    Ok(kit::security::load(keys_dir, "node", &["cluster"], Compat::Strict)?.security)
 }
 
 /// Binds a fresh toy node at `addr`.

@@ -10,11 +10,9 @@
 
 use std::error::Error;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use soap::keys::{self, KeyPair};
-use soap::wss::{SignOptions, Verifier, VerifyOptions};
-use soap::{HttpTransport, Security};
+use kit::security::Compat;
+use soap::HttpTransport;
 use wire::nc::*;
 
 #[tokio::main]
@@ -25,12 +23,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:8775/axis2/services/EucalyptusNC".to_owned());
 
-    let cluster = KeyPair::load(&keys_dir, "cluster")?;
-    let node = keys::load_certificates(&keys_dir, &["node"])?;
-    let security = Security::signed(
-        Arc::new(cluster.signer(SignOptions::default())?),
-        Arc::new(Verifier::new(&node, VerifyOptions::default())?),
-    );
+    let security = kit::security::load(&keys_dir, "cluster", &["node"], Compat::Strict)?.security;
     let nc = EucalyptusNcClient::new(HttpTransport::builder(url, security).build()?);
 
     let run = NcRunInstanceType {

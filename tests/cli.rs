@@ -29,6 +29,21 @@ fn help_describes_the_binary() {
     );
 }
 
+/// Guards against the WS-Security compatibility setting going undocumented.
+#[test]
+fn node_help_documents_the_compatibility_setting() {
+    let out = euca(&["node", "--help"]);
+    assert!(out.status.success(), "euca node --help failed: {out:?}");
+    let stdout = text(&out.stdout);
+    for expected in [
+        "--compat <original|strict>",
+        "WSSEC_COMPAT",
+        "signed Timestamp",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
+    }
+}
+
 #[test]
 fn version_is_the_crate_version() {
     let out = euca(&["--version"]);

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use kit::security::Compat;
 use soap::keys::{self, KeyPair};
 use soap::wss::{SignOptions, Verifier, VerifyOptions};
 use soap::{ClientError, HttpTransport, Security};
@@ -40,12 +41,9 @@ async fn start_node(keys_dir: &Path) -> (SocketAddr, oneshot::Sender<()>) {
 
 /// The cluster's side of the CC → NC hop: signs with the cluster key, trusts the node.
 fn cluster_security(keys_dir: &Path) -> Security {
-    let cluster = KeyPair::load(keys_dir, "cluster").unwrap();
-    let node = keys::load_certificates(keys_dir, &["node"]).unwrap();
-    Security::signed(
-        Arc::new(cluster.signer(SignOptions::default()).unwrap()),
-        Arc::new(Verifier::new(&node, VerifyOptions::default()).unwrap()),
-    )
+    kit::security::load(keys_dir, "cluster", &["node"], Compat::Strict)
+        .unwrap()
+        .security
 }
 
 /// Acceptance: zeep reads `?wsdl`, sends a request signed by python-xmlsec that our server

@@ -14,10 +14,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kit::security::Compat;
 use openssl::hash::{hash, MessageDigest};
-use soap::keys::KeyPair;
-use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions};
-use soap::{ClientError, HttpTransport, Security};
+use soap::{ClientError, HttpTransport};
 use wire::nc::{
     EucalyptusNcClient, InstanceType, NcDescribeInstancesType, NcDescribeResourceResponseType,
     NcDescribeResourceType, NcRunInstanceType, VirtualMachineType,
@@ -191,21 +190,11 @@ impl Nc {
 
     /// A client signing as the cluster and trusting only the node's certificate.
     pub fn client(&self, keys: &Keys) -> NcClient {
-        let cluster = KeyPair::load(keys.path(), "cluster").unwrap();
-        let node = KeyPair::load(keys.path(), "node").unwrap();
-        let signer = Signer::new(
-            cluster.private_key,
-            &cluster.certificate,
-            SignOptions::default(),
-        )
-        .unwrap();
-        let verifier = Verifier::new(&[node.certificate], VerifyOptions::default()).unwrap();
-        let transport = HttpTransport::builder(
-            &self.url,
-            Security::signed(Arc::new(signer), Arc::new(verifier)),
-        )
-        .build()
-        .unwrap();
+        let cluster =
+            kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict).unwrap();
+        let transport = HttpTransport::builder(&self.url, cluster.security)
+            .build()
+            .unwrap();
         EucalyptusNcClient::new(transport)
     }
 

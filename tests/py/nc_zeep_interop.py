@@ -1,7 +1,7 @@
 """Drives our node controller with zeep and the ORIGINAL Eucalyptus 1.6.1 NC WSDL.
 
 zeep builds every request from the original WSDL (not ours), signs it with the cluster's key
-(BinarySignature: X.509 token, exc-c14n, RSA-SHA1, signed Body) and checks each reply's
+(BinarySignature: X.509 token, exc-c14n, RSA-SHA1, signed Body and Timestamp) and checks each reply's
 signature against the node's certificate. It launches one instance, waits for it to run,
 terminates it and checks it is reported in Teardown.
 

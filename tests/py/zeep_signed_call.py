@@ -2,7 +2,7 @@
 
 zeep reads the service's WSDL from `?wsdl` (so it posts to the address the server put in
 soap:address), signs the request with xmlsec (BinarySignature: X.509 token, exc-c14n,
-RSA-SHA1, signed Body) and verifies the signature of the reply with the server's certificate.
+RSA-SHA1, signed Body and wsu:Timestamp) and verifies the signature of the reply with the server's certificate.
 A second call verifies the reply with the wrong certificate and must be refused, which shows
 that zeep really checked the first reply; a third, unsigned, must be refused by our server.
 
@@ -11,6 +11,7 @@ Prints one JSON object: the reply's fields, whether the wrong certificate was re
 whether the unsigned call was.
 """
 
+import datetime
 import json
 import sys
 
@@ -18,19 +19,37 @@ from zeep import Client
 from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.wsse import signature
 from zeep.wsse.signature import BinarySignature
+from zeep.wsse.utils import WSU, get_security_header, get_timestamp
+
+
+def add_timestamp(envelope, ttl=300):
+    """Adds a wsu:Timestamp (Created now, Expires ttl seconds later) to the Security header."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expires = now + datetime.timedelta(seconds=ttl)
+    get_security_header(envelope).append(
+        WSU.Timestamp(
+            WSU.Created(get_timestamp(now, zulu_timestamp=True)),
+            WSU.Expires(get_timestamp(expires, zulu_timestamp=True)),
+        )
+    )
 
 
 class SignAndVerifyWith(BinarySignature):
-    """Signs with our key; verifies replies with the peer's certificate.
+    """Signs with our key, with a signed Timestamp; verifies replies with the peer's certificate.
 
     zeep's own BinarySignature verifies replies with the certificate it signs with, which
-    fits only a peer sharing our key; the signing is zeep's unchanged.
+    fits only a peer sharing our key. It signs the Body and a Timestamp already present, so a
+    Timestamp is added first: our servers demand one by default. The signing is zeep's.
     """
 
     def __init__(self, key_file, cert_file, peer_cert_file):
         super().__init__(key_file, cert_file)
         with open(peer_cert_file, "rb") as f:
             self.peer_cert_data = f.read()
+
+    def apply(self, envelope, headers):
+        add_timestamp(envelope)
+        return super().apply(envelope, headers)
 
     def verify(self, envelope):
         key = signature._make_verify_key(self.peer_cert_data)

@@ -1,0 +1,95 @@
+//! Acceptance (issue 8): `euca node` is strict by default and compatible on request. With
+//! default settings it refuses a correctly signed request without a Timestamp, or whose
+//! Timestamp the signature leaves out; with `--compat original` it accepts such a request
+//! once and refuses it, or another carrying its signed MessageID, the second time. The
+//! requests are signed by python-xmlsec (tests/py/nc_timestamp_policy.py).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod node_support;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use node_support::*;
+
+/// What the node answered to each request the script sends: HTTP status and fault string.
+type Answers = HashMap<String, (u16, Option<String>)>;
+
+fn send_policy_requests(nc: &Nc, keys: &Keys) -> Answers {
+    let out = Command::new(common::python())
+        .arg(common::workspace_root().join("tests/py/nc_timestamp_policy.py"))
+        .arg(&nc.url)
+        .arg(keys.file("cluster-pk.pem"))
+        .arg(keys.file("cluster-cert.pem"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "script failed: {}\n{stdout}\nnode log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        nc.log()
+    );
+    parse_answers(&stdout)
+}
+
+/// Reads the script's `name<TAB>status<TAB>fault` lines.
+fn parse_answers(text: &str) -> Answers {
+    text.lines()
+        .map(|line| {
+            let mut fields = line.splitn(3, '\t');
+            let name = fields.next().unwrap().to_owned();
+            let status = fields.next().unwrap().parse().unwrap();
+            let fault = fields.next().filter(|f| !f.is_empty()).map(str::to_owned);
+            (name, (status, fault))
+        })
+        .collect()
+}
+
+fn assert_accepted(answers: &Answers, name: &str) {
+    let (status, fault) = &answers[name];
+    assert_eq!(
+        (*status, fault.as_deref()),
+        (200, None),
+        "{name}: {answers:?}"
+    );
+}
+
+fn assert_refused(answers: &Answers, name: &str, reason: &str) {
+    let (status, fault) = &answers[name];
+    assert_eq!(*status, 500, "{name}: {answers:?}");
+    let fault = fault.as_deref().unwrap_or_default();
+    assert!(fault.contains(reason), "{name}: {fault:?} lacks {reason:?}");
+}
+
+#[test]
+fn by_default_a_request_needs_a_signed_timestamp() {
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let nc = NcSetup::test_driver(&keys, data.path()).start();
+    let answers = send_policy_requests(&nc, &keys);
+    assert_accepted(&answers, "timestamp_signed");
+    assert_refused(&answers, "no_timestamp", "carries no wsu:Timestamp");
+    assert_refused(
+        &answers,
+        "timestamp_unsigned",
+        "does not cover the wsu:Timestamp",
+    );
+}
+
+#[test]
+fn compat_original_accepts_no_timestamp_once_per_message_id() {
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let mut setup = NcSetup::test_driver(&keys, data.path());
+    setup.flags = vec!["--compat".into(), "original".into()];
+    let nc = setup.start();
+    let answers = send_policy_requests(&nc, &keys);
+    assert_accepted(&answers, "timestamp_signed");
+    assert_accepted(&answers, "no_timestamp");
+    assert_refused(&answers, "no_timestamp_again", "replay");
+    assert_refused(&answers, "same_message_id", "replay");
+    assert_accepted(&answers, "timestamp_unsigned");
+}
