@@ -15,7 +15,7 @@ use xmlbind::{Element, Limits, ToXml};
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use crate::error::SoapError;
 use crate::http::{content_type, new_message_id, read_body, soap_action_header, Security};
-use crate::service::{BoxFuture, ClientError, Operation, Transport};
+use crate::service::{BoxFuture, ClientError, Operation, Transport, TransportError};
 
 /// Calls the operations of one SOAP endpoint over HTTP/1.1.
 #[derive(Debug, Clone)]
@@ -62,8 +62,7 @@ impl HttpTransport {
         operation: &'static Operation,
         request: &(dyn ToXml + Sync),
     ) -> Result<Element, ClientError> {
-        let message_id = new_message_id()
-            .map_err(|e| ClientError::Transport(format!("no random MessageID: {e}")))?;
+        let message_id = new_message_id().map_err(TransportError::MessageId)?;
         let outgoing = Outgoing {
             version: self.version,
             addressing: Addressing {
@@ -94,23 +93,31 @@ impl HttpTransport {
             }
         }
 
-        let response = self.client.request(http_request).await.map_err(|e| {
-            ClientError::Transport(format!("{}: {}", self.endpoint, error_chain(&e)))
+        let response = self.client.request(http_request).await.map_err(|error| {
+            TransportError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                error,
+            }
         })?;
         let status = response.status();
         let body = read_body(response.into_body(), self.limits.max_bytes)
             .await
-            .map_err(|e| ClientError::Transport(format!("reply from {}: {e}", self.endpoint)))?;
+            .map_err(|source| TransportError::Reply {
+                endpoint: self.endpoint.clone(),
+                source,
+            })?;
 
         let incoming = match Incoming::parse(&body, &self.limits) {
             Ok(incoming) => incoming,
             // An error page from something that is not a SOAP service.
             Err(_) if !status.is_success() => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                return Err(ClientError::Transport(format!(
-                    "HTTP {status} from {}: {text}",
-                    self.endpoint
-                )));
+                return Err(TransportError::Status {
+                    endpoint: self.endpoint.clone(),
+                    status,
+                    text,
+                }
+                .into());
             }
             Err(e) => return Err(reply_error(e)),
         };
@@ -126,9 +133,10 @@ impl HttpTransport {
             .as_deref()
             .filter(|r| *r != message_id)
         {
-            return Err(ClientError::Security(format!(
-                "reply relates to {relates_to}, not to this request ({message_id})"
-            )));
+            return Err(ClientError::UnrelatedReply {
+                relates_to: relates_to.to_owned(),
+                message_id,
+            });
         }
         let (namespace, local) = operation.response;
         match verified.payload {
@@ -157,10 +165,12 @@ impl Transport for HttpTransport {
             tokio::time::timeout(self.request_timeout, self.exchange(operation, request))
                 .await
                 .unwrap_or_else(|_| {
-                    Err(ClientError::Transport(format!(
-                        "{} did not answer {} within {:?}",
-                        self.endpoint, operation.name, self.request_timeout
-                    )))
+                    Err(TransportError::Timeout {
+                        endpoint: self.endpoint.clone(),
+                        operation: operation.name,
+                        timeout: self.request_timeout,
+                    }
+                    .into())
                 })
         })
     }
@@ -196,14 +206,15 @@ impl HttpTransportBuilder {
     }
 
     pub fn build(self) -> Result<HttpTransport, ClientError> {
-        let endpoint: Uri = self.endpoint.parse().map_err(|e| {
-            ClientError::Transport(format!("invalid endpoint {:?}: {e}", self.endpoint))
-        })?;
+        let endpoint: Uri =
+            self.endpoint
+                .parse()
+                .map_err(|source| TransportError::InvalidEndpoint {
+                    endpoint: self.endpoint.clone(),
+                    source,
+                })?;
         if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
-            return Err(ClientError::Transport(format!(
-                "endpoint {:?} must be an http:// URL with a host",
-                self.endpoint
-            )));
+            return Err(TransportError::NotHttp(self.endpoint).into());
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.connect_timeout));
@@ -226,32 +237,15 @@ impl HttpTransportBuilder {
 /// A request that could not be written, most likely because signing failed.
 fn request_error(e: SoapError) -> ClientError {
     match e {
-        SoapError::Security(e) => {
-            ClientError::Security(format!("request could not be signed: {e}"))
-        }
-        other => ClientError::Transport(format!("request could not be written: {other}")),
+        SoapError::Security(e) => ClientError::Signing(e),
+        other => TransportError::Write(other).into(),
     }
 }
 
 fn reply_error(e: SoapError) -> ClientError {
     match e {
         SoapError::Xml(e) => ClientError::Xml(e),
-        SoapError::Security(e) => ClientError::Security(e.to_string()),
-        other => ClientError::UnexpectedResponse {
-            expected: "a SOAP envelope".to_owned(),
-            found: other.to_string(),
-        },
+        SoapError::Security(e) => ClientError::Security(e),
+        other => ClientError::InvalidReply(other),
     }
-}
-
-/// hyper's errors say little at the top ("client error (Connect)"); the causes say what.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

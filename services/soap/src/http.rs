@@ -117,7 +117,7 @@ fn unquote(value: &str) -> &str {
 
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum BodyError {
+pub enum BodyError {
     #[error("message exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("message could not be read: {0}")]

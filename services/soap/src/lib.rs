@@ -21,9 +21,11 @@ pub mod wss;
 pub use client::{HttpTransport, HttpTransportBuilder};
 pub use error::SoapError;
 pub use fault::{Fault, FaultCode};
-pub use http::Security;
+pub use http::{BodyError, Security};
 pub use server::{termination_signal, Server, ServerBuilder, ServerError};
-pub use service::{BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport};
+pub use service::{
+    BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport, TransportError,
+};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";

@@ -2,10 +2,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
+use hyper::{StatusCode, Uri};
 use xmlbind::{Element, ToXml, XmlError};
 
+use crate::error::SoapError;
 use crate::fault::Fault;
+use crate::http::BodyError;
+use crate::wss::WssError;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -70,13 +75,72 @@ pub enum ClientError {
     #[error("the service answered with a fault: {0}")]
     Fault(Fault),
     #[error("transport failed: {0}")]
-    Transport(String),
+    Transport(#[from] TransportError),
+    #[error("request could not be signed: {0}")]
+    Signing(#[source] WssError),
     #[error("reply failed security checks: {0}")]
-    Security(String),
+    Security(#[source] WssError),
+    #[error("reply relates to {relates_to}, not to this request ({message_id})")]
+    UnrelatedReply {
+        relates_to: String,
+        message_id: String,
+    },
     #[error("reply could not be read: {0}")]
     Xml(#[from] XmlError),
+    #[error("reply is not a usable SOAP envelope: {0}")]
+    InvalidReply(#[source] SoapError),
     #[error("expected {expected} in the reply, found {found}")]
     UnexpectedResponse { expected: String, found: String },
+}
+
+/// Why a request did not reach the service, or its reply did not come back.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("invalid endpoint {endpoint:?}: {source}")]
+    InvalidEndpoint {
+        endpoint: String,
+        source: hyper::http::uri::InvalidUri,
+    },
+    #[error("endpoint {0:?} must be an http:// URL with a host")]
+    NotHttp(String),
+    #[error("no random MessageID: {0}")]
+    MessageId(#[source] openssl::error::ErrorStack),
+    #[error("request could not be written: {0}")]
+    Write(#[source] SoapError),
+    /// hyper's errors say little at the top ("client error (Connect)"), so the message
+    /// carries their causes.
+    #[error("{endpoint}: {}", error_chain(.error))]
+    Unreachable {
+        endpoint: Uri,
+        error: hyper_util::client::legacy::Error,
+    },
+    #[error("reply from {endpoint}: {source}")]
+    Reply { endpoint: Uri, source: BodyError },
+    /// A reply that is not SOAP at all, such as a proxy's error page.
+    #[error("HTTP {status} from {endpoint}: {text}")]
+    Status {
+        endpoint: Uri,
+        status: StatusCode,
+        text: String,
+    },
+    #[error("{endpoint} did not answer {operation} within {timeout:?}")]
+    Timeout {
+        endpoint: Uri,
+        operation: &'static str,
+        timeout: Duration,
+    },
+}
+
+/// An error's message followed by those of its causes.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 /// Sends one request Body and returns the reply Body's first child element; implemented by the

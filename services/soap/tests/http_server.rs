@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use http_support::*;
 use soap::envelope::SoapVersion;
-use soap::{ClientError, FaultCode, HttpTransport, Security, Server, Transport};
+use soap::{ClientError, FaultCode, HttpTransport, Security, Server, Transport, TransportError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -340,7 +340,11 @@ async fn client_times_out_on_a_silent_server() {
         .unwrap();
     let err = echo(&client, "anyone?").await.unwrap_err();
     assert!(
-        matches!(&err, ClientError::Transport(m) if m.contains("did not answer")),
+        matches!(
+            &err,
+            ClientError::Transport(TransportError::Timeout { timeout, .. })
+                if *timeout == Duration::from_millis(300)
+        ),
         "{err:?}"
     );
 }
@@ -385,7 +389,13 @@ async fn shutdown_gives_up_on_requests_after_the_grace_period() {
     assert!(started.elapsed() < Duration::from_secs(2));
     // The request never got its reply: its connection was closed.
     let err = in_flight.await.unwrap().unwrap_err();
-    assert!(matches!(err, ClientError::Transport(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ClientError::Transport(TransportError::Unreachable { .. })
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -417,4 +427,23 @@ async fn mounting_mistakes_are_reported_at_bind() {
         .await
         .unwrap_err();
     assert!(matches!(err, soap::ServerError::DuplicatePath(_)), "{err}");
+}
+
+/// Guards against transport errors that hide their cause behind hyper's "client error
+/// (Connect)".
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_typed_error_naming_the_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let client = transport(&format!("http://{addr}{PATH}"), Security::unsecured());
+    let err = echo(&client, "x").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::Transport(TransportError::Unreachable { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Connection refused"), "{err}");
 }
