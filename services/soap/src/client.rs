@@ -95,7 +95,7 @@ impl HttpTransport {
 
         let response = self.client.request(http_request).await.map_err(|error| {
             TransportError::Unreachable {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint.to_string(),
                 error,
             }
         })?;
@@ -103,7 +103,7 @@ impl HttpTransport {
         let body = read_body(response.into_body(), self.limits.max_bytes)
             .await
             .map_err(|source| TransportError::Reply {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint.to_string(),
                 source,
             })?;
 
@@ -113,7 +113,7 @@ impl HttpTransport {
             Err(_) if !status.is_success() => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
                 return Err(TransportError::Status {
-                    endpoint: self.endpoint.clone(),
+                    endpoint: self.endpoint.to_string(),
                     status,
                     text,
                 }
@@ -166,7 +166,7 @@ impl Transport for HttpTransport {
                 .await
                 .unwrap_or_else(|_| {
                     Err(TransportError::Timeout {
-                        endpoint: self.endpoint.clone(),
+                        endpoint: self.endpoint.to_string(),
                         operation: operation.name,
                         timeout: self.request_timeout,
                     }
@@ -210,7 +210,7 @@ impl HttpTransportBuilder {
             self.endpoint
                 .parse()
                 .map_err(|source| TransportError::InvalidEndpoint {
-                    endpoint: self.endpoint.clone(),
+                    endpoint: self.endpoint.to_string(),
                     source,
                 })?;
         if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {

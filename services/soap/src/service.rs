@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use hyper::{StatusCode, Uri};
+use hyper::StatusCode;
 use xmlbind::{Element, ToXml, XmlError};
 
 use crate::error::SoapError;
@@ -111,21 +111,21 @@ pub enum TransportError {
     /// carries their causes.
     #[error("{endpoint}: {}", error_chain(.error))]
     Unreachable {
-        endpoint: Uri,
+        endpoint: String,
         error: hyper_util::client::legacy::Error,
     },
     #[error("reply from {endpoint}: {source}")]
-    Reply { endpoint: Uri, source: BodyError },
+    Reply { endpoint: String, source: BodyError },
     /// A reply that is not SOAP at all, such as a proxy's error page.
     #[error("HTTP {status} from {endpoint}: {text}")]
     Status {
-        endpoint: Uri,
+        endpoint: String,
         status: StatusCode,
         text: String,
     },
     #[error("{endpoint} did not answer {operation} within {timeout:?}")]
     Timeout {
-        endpoint: Uri,
+        endpoint: String,
         operation: &'static str,
         timeout: Duration,
     },
