@@ -247,7 +247,7 @@ impl EucalyptusNc for ToyNode {
 /// The node's security, as `euca node` has it by default: replies signed with the node key;
 /// requests must be signed by the cluster key, over the Body and a Timestamp.
 pub fn node_security(keys_dir: &Path) -> Result<Security, Box<dyn Error>> {
-    Ok(kit::security::load(keys_dir, "node", &["cluster"], Compat::Strict)?.security)
+    Ok(kit::security::load(keys_dir, "node", &["cluster"], Compat::Strict, None)?.security)
 }
 
 /// Binds a fresh toy node at `addr`.

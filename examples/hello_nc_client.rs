@@ -23,7 +23,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:8775/axis2/services/EucalyptusNC".to_owned());
 
-    let security = kit::security::load(&keys_dir, "cluster", &["node"], Compat::Strict)?.security;
+    let security =
+        kit::security::load(&keys_dir, "cluster", &["node"], Compat::Strict, None)?.security;
     let nc = EucalyptusNcClient::new(HttpTransport::builder(url, security).build()?);
 
     let run = NcRunInstanceType {

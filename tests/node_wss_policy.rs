@@ -1,8 +1,8 @@
 //! Acceptance (issue 8): `euca node` is strict by default and compatible on request. With
 //! default settings it refuses a correctly signed request without a Timestamp, or whose
 //! Timestamp the signature leaves out; with `--compat original` it accepts such a request
-//! once and refuses it, or another carrying its signed MessageID, the second time. The
-//! requests are signed by python-xmlsec (tests/py/nc_timestamp_policy.py).
+//! once and refuses it, or another carrying its signed MessageID, the second time, also after
+//! a restart. The requests are signed by python-xmlsec (tests/py/nc_timestamp_policy.py).
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +10,7 @@ mod common;
 mod node_support;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Command;
 
 use node_support::*;
@@ -17,12 +18,11 @@ use node_support::*;
 /// What the node answered to each request the script sends: HTTP status and fault string.
 type Answers = HashMap<String, (u16, Option<String>)>;
 
-fn send_policy_requests(nc: &Nc, keys: &Keys) -> Answers {
+/// Runs the script with `args` after its path.
+fn run_script(nc: &Nc, args: &[&std::ffi::OsStr]) -> Answers {
     let out = Command::new(common::python())
         .arg(common::workspace_root().join("tests/py/nc_timestamp_policy.py"))
-        .arg(&nc.url)
-        .arg(keys.file("cluster-pk.pem"))
-        .arg(keys.file("cluster-cert.pem"))
+        .args(args)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -33,6 +33,14 @@ fn send_policy_requests(nc: &Nc, keys: &Keys) -> Answers {
         nc.log()
     );
     parse_answers(&stdout)
+}
+
+/// Sends the script's requests; with `save`, keeps the accepted ones' bytes there.
+fn send_policy_requests(nc: &Nc, keys: &Keys, save: Option<&Path>) -> Answers {
+    let (key, cert) = (keys.file("cluster-pk.pem"), keys.file("cluster-cert.pem"));
+    let mut args = vec![nc.url.as_ref(), key.as_os_str(), cert.as_os_str()];
+    args.extend(save.map(Path::as_os_str));
+    run_script(nc, &args)
 }
 
 /// Reads the script's `name<TAB>status<TAB>fault` lines.
@@ -69,7 +77,7 @@ fn by_default_a_request_needs_a_signed_timestamp() {
     let keys = Keys::new();
     let data = tempfile::tempdir().unwrap();
     let nc = NcSetup::test_driver(&keys, data.path()).start();
-    let answers = send_policy_requests(&nc, &keys);
+    let answers = send_policy_requests(&nc, &keys, None);
     assert_accepted(&answers, "timestamp_signed");
     assert_refused(&answers, "no_timestamp", "carries no wsu:Timestamp");
     assert_refused(
@@ -86,10 +94,35 @@ fn compat_original_accepts_no_timestamp_once_per_message_id() {
     let mut setup = NcSetup::test_driver(&keys, data.path());
     setup.flags = vec!["--compat".into(), "original".into()];
     let nc = setup.start();
-    let answers = send_policy_requests(&nc, &keys);
+    let answers = send_policy_requests(&nc, &keys, None);
     assert_accepted(&answers, "timestamp_signed");
     assert_accepted(&answers, "no_timestamp");
     assert_refused(&answers, "no_timestamp_again", "replay");
     assert_refused(&answers, "same_message_id", "replay");
     assert_accepted(&answers, "timestamp_unsigned");
+}
+
+/// Guards against a restart forgetting accepted messages (issue 17): both a Timestamped one
+/// still inside its window and, in compatibility mode, one without a Timestamp are refused
+/// when replayed to the restarted node.
+#[test]
+fn replays_are_refused_across_a_restart() {
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let mut setup = NcSetup::test_driver(&keys, data.path());
+    setup.flags = vec!["--compat".into(), "original".into()];
+    let mut nc = setup.start();
+    let answers = send_policy_requests(&nc, &keys, Some(saved.path()));
+    assert_accepted(&answers, "timestamp_signed");
+    assert_accepted(&answers, "no_timestamp");
+    assert!(nc.terminate().success(), "{}", nc.log());
+
+    let nc = setup.start();
+    let files = ["timestamp_signed.xml", "no_timestamp.xml"].map(|f| saved.path().join(f));
+    let mut args = vec![std::ffi::OsStr::new("--resend"), nc.url.as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let answers = run_script(&nc, &args);
+    assert_refused(&answers, "timestamp_signed", "replay");
+    assert_refused(&answers, "no_timestamp", "replay");
 }

@@ -41,7 +41,7 @@ async fn start_node(keys_dir: &Path) -> (SocketAddr, oneshot::Sender<()>) {
 
 /// The cluster's side of the CC → NC hop: signs with the cluster key, trusts the node.
 fn cluster_security(keys_dir: &Path) -> Security {
-    kit::security::load(keys_dir, "cluster", &["node"], Compat::Strict)
+    kit::security::load(keys_dir, "cluster", &["node"], Compat::Strict, None)
         .unwrap()
         .security
 }

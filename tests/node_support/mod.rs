@@ -191,7 +191,7 @@ impl Nc {
     /// A client signing as the cluster and trusting only the node's certificate.
     pub fn client(&self, keys: &Keys) -> NcClient {
         let cluster =
-            kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict).unwrap();
+            kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None).unwrap();
         let transport = HttpTransport::builder(&self.url, cluster.security)
             .build()
             .unwrap();

@@ -9,12 +9,15 @@ over the Body and those headers (the original CC's shape), with:
   same_message_id     a new Body, signed anew, carrying no_timestamp's MessageID;
   timestamp_unsigned  a Timestamp the signature does not cover.
 
-Usage: nc_timestamp_policy.py ENDPOINT CLUSTER_KEY CLUSTER_CERT
+Usage: nc_timestamp_policy.py ENDPOINT CLUSTER_KEY CLUSTER_CERT [SAVE_DIR]
+       nc_timestamp_policy.py --resend ENDPOINT FILE...
 Prints one line per request: its name, the HTTP status and the fault string (empty when
-none), separated by tabs.
+none), separated by tabs. With SAVE_DIR, the bytes of timestamp_signed and no_timestamp are
+kept there as NAME.xml; --resend posts such files again, each named by its file.
 """
 
 import base64
+import pathlib
 import sys
 import uuid
 
@@ -111,8 +114,22 @@ def post(endpoint, data):
     return response.status_code, "" if fault is None else fault.text
 
 
+def report(name, answer):
+    status, fault = answer
+    print(f"{name}\t{status}\t{fault}")
+
+
+def resend(endpoint, files):
+    for file in map(pathlib.Path, files):
+        report(file.stem, post(endpoint, file.read_bytes()))
+
+
 def main():
+    if sys.argv[1] == "--resend":
+        resend(sys.argv[2], sys.argv[3:])
+        return
     endpoint, key_file, cert_file = sys.argv[1:4]
+    save = pathlib.Path(sys.argv[4]) if len(sys.argv) > 4 else None
 
     def signed(message_id, correlation_id, timestamp):
         envelope = request(endpoint, message_id, correlation_id)
@@ -123,15 +140,19 @@ def main():
 
     original_id = fresh_id()
     original = signed(original_id, "corr-no-timestamp", None)
+    timestamped = signed(fresh_id(), "corr-signed", "signed")
+    if save:
+        (save / "timestamp_signed.xml").write_bytes(timestamped)
+        (save / "no_timestamp.xml").write_bytes(original)
     results = {
-        "timestamp_signed": post(endpoint, signed(fresh_id(), "corr-signed", "signed")),
+        "timestamp_signed": post(endpoint, timestamped),
         "no_timestamp": post(endpoint, original),
         "no_timestamp_again": post(endpoint, original),
         "same_message_id": post(endpoint, signed(original_id, "corr-same-id", None)),
         "timestamp_unsigned": post(endpoint, signed(fresh_id(), "corr-unsigned", "unsigned")),
     }
-    for name, (status, fault) in results.items():
-        print(f"{name}\t{status}\t{fault}")
+    for name, answer in results.items():
+        report(name, answer)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 //! components' shapes: no Timestamp, and on CLC → CC only the WS-Addressing headers signed.
 //! Such a message is still refused when its signature or signed `wsa:MessageID` was seen
 //! before; it is remembered for [`UNTIMESTAMPED_MEMORY`] (within the replay cache's size).
+//! With a replay journal, accepted messages are remembered across restarts too.
 
 use std::fmt;
 use std::path::Path;
@@ -79,7 +80,8 @@ pub struct CompatArgs {
     /// Also accept the original Eucalyptus components' WS-Security message shapes: no
     /// wsu:Timestamp, and (CLC to CC) only the WS-Addressing headers signed. A message without
     /// a Timestamp is still refused when its signature or signed wsa:MessageID was seen in the
-    /// last 24 hours. By default every request must carry a signed Timestamp
+    /// last 24 hours (among the last 100000 accepted messages, kept in the data folder across
+    /// restarts). By default every request must carry a signed Timestamp
     /// [config: WSSEC_COMPAT].
     #[arg(long, value_name = "original|strict")]
     pub compat: Option<Compat>,
@@ -114,17 +116,25 @@ pub struct ComponentKeys {
     pub security: soap::Security,
 }
 
-/// Loads `role`'s key pair and the certificates of the `trusted` roles from `dir`.
+/// The replay journal's file name in a component's data folder.
+pub const REPLAY_JOURNAL: &str = "replay.journal";
+
+/// Loads `role`'s key pair and the certificates of the `trusted` roles from `dir`. With
+/// `data`, the replay cache is kept in [`REPLAY_JOURNAL`] there, so it survives restarts.
 pub fn load(
     dir: &Path,
     role: &str,
     trusted: &[&str],
     compat: Compat,
+    data: Option<&Path>,
 ) -> Result<ComponentKeys, SecurityError> {
     let pair = KeyPair::load(dir, role)?;
     let peers = keys::load_certificates(dir, trusted)?;
     let signer = pair.signer(SignOptions::default())?;
-    let verifier = Verifier::new(&peers, compat.verify_options())?;
+    let mut verifier = Verifier::new(&peers, compat.verify_options())?;
+    if let Some(data) = data {
+        verifier = verifier.with_replay_journal(&data.join(REPLAY_JOURNAL))?;
+    }
     Ok(ComponentKeys {
         pair,
         security: soap::Security::signed(Arc::new(signer), Arc::new(verifier)),
@@ -171,7 +181,15 @@ mod tests {
     fn a_keys_folder_loads_into_a_signer_and_verifier() {
         let dir = tempfile::tempdir().unwrap();
         keys::init(dir.path()).unwrap();
-        let loaded = load(dir.path(), "node", &["cluster"], Compat::Original).unwrap();
+        let loaded = load(
+            dir.path(),
+            "node",
+            &["cluster"],
+            Compat::Original,
+            Some(dir.path()),
+        )
+        .unwrap();
+        assert!(dir.path().join(REPLAY_JOURNAL).exists());
         let signer = loaded.security.signer().unwrap();
         assert!(signer.options().timestamp_ttl.is_some());
         assert_eq!(
@@ -180,7 +198,7 @@ mod tests {
         );
         let verifier = loaded.security.verifier().unwrap();
         assert_eq!(verifier.options(), &Compat::Original.verify_options());
-        let missing = load(dir.path(), "node", &["nobody"], Compat::Strict).unwrap_err();
+        let missing = load(dir.path(), "node", &["nobody"], Compat::Strict, None).unwrap_err();
         assert!(matches!(missing, SecurityError::Keys(_)), "{missing}");
     }
 }

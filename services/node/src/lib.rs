@@ -19,7 +19,7 @@ mod walrus;
 mod workdir;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -139,9 +139,23 @@ pub fn main(args: NodeArgs) -> ExitCode {
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    let (work_dir, cache_dir) = (config.data.join("work"), config.data.join("cache"));
+    for dir in [&config.data, &work_dir, &cache_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
+            path: dir.clone(),
+            source,
+        })?;
+    }
     // Replies are signed like every message we send; requests must be signed by the cluster.
-    let keys = kit::security::load(&config.keys, "node", &["cluster"], config.compat)?;
-    let node = start_node(&config, &keys.pair).await?;
+    // The replay cache lives in the data folder, so a restart does not forget it.
+    let keys = kit::security::load(
+        &config.keys,
+        "node",
+        &["cluster"],
+        config.compat,
+        Some(&config.data),
+    )?;
+    let node = start_node(&config, &keys.pair, work_dir, &cache_dir).await?;
     let server = Server::builder()
         .mount(
             config::SERVICE_PATH,
@@ -160,19 +174,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
 async fn start_node(
     config: &Config,
     node_keys: &KeyPair,
+    work_dir: PathBuf,
+    cache_dir: &Path,
 ) -> Result<Arc<NodeController>, StartError> {
-    let work_dir = config.data.join("work");
-    let cache_dir = config.data.join("cache");
-    for dir in [&config.data, &work_dir, &cache_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
-            path: dir.clone(),
-            source,
-        })?;
-    }
     let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
     let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
     let images = ImageCache::open(
-        &cache_dir,
+        cache_dir,
         config.cache_size_mb,
         ImageClient::new(node_keys)?,
     )?;

@@ -13,6 +13,7 @@
 
 mod algorithm;
 mod ids;
+mod journal;
 mod replay;
 mod sign;
 mod signature;
@@ -99,12 +100,20 @@ pub enum WssError {
     Signing(String),
     #[error("cryptographic failure: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+    #[error("replay journal {}: {source}", path.display())]
+    ReplayJournal {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl WssError {
     /// True when the sender is to blame (the message failed a check); false for failures of
     /// our own keys or crypto library.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Key(_) | Self::Signing(_) | Self::Crypto(_))
+        !matches!(
+            self,
+            Self::Key(_) | Self::Signing(_) | Self::Crypto(_) | Self::ReplayJournal { .. }
+        )
     }
 }

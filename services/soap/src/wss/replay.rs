@@ -5,19 +5,22 @@
 //! signed Timestamp, as long as that Timestamp could still make it acceptable; for one
 //! without (accepted only in compatibility mode), much longer. When the cache is full the
 //! oldest entry goes first. Only messages that passed every other check are recorded, so only
-//! trusted signers can fill the cache.
+//! trusted signers can fill the cache. With a [`Journal`] the cache outlives the process.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 
 use openssl::sha::sha256;
 
+use super::journal::{Entry, Journal};
 use super::WssError;
 
 #[derive(Debug)]
 pub(crate) struct ReplayCache {
     capacity: usize,
     expiry: HashMap<[u8; 32], i64>,
-    order: VecDeque<([u8; 32], i64)>,
+    order: VecDeque<Entry>,
+    journal: Option<Journal>,
 }
 
 /// What makes a message recognizable.
@@ -43,7 +46,26 @@ impl ReplayCache {
             capacity,
             expiry: HashMap::new(),
             order: VecDeque::new(),
+            journal: None,
         }
+    }
+
+    /// A cache kept in the journal at `path` too, holding what it recorded there before that
+    /// is still live at `now`.
+    pub(crate) fn open(capacity: usize, path: &Path, now: i64) -> Result<Self, WssError> {
+        let mut cache = Self::new(capacity);
+        if capacity == 0 {
+            return Ok(cache);
+        }
+        let journal_error = |source| WssError::ReplayJournal {
+            path: path.to_owned(),
+            source,
+        };
+        for (digest, expires) in Journal::read(path, now).map_err(journal_error)? {
+            cache.remember(digest, expires);
+        }
+        cache.journal = Some(Journal::create(path, cache.order.iter()).map_err(journal_error)?);
+        Ok(cache)
     }
 
     /// Records the keys of a message accepted at `now`, to be remembered for `lifetime`
@@ -75,14 +97,28 @@ impl ReplayCache {
             return Err(WssError::Replay);
         }
         let expires = now.saturating_add(lifetime);
-        for digest in digests {
-            while self.order.len() >= self.capacity {
-                self.pop_oldest();
-            }
-            self.expiry.insert(digest, expires);
-            self.order.push_back((digest, expires));
+        let entries: Vec<Entry> = digests.into_iter().map(|d| (d, expires)).collect();
+        for (digest, expires) in &entries {
+            self.remember(*digest, *expires);
+        }
+        // On disk before the message is handed on, so a restart cannot forget it.
+        if let Some(journal) = &mut self.journal {
+            journal
+                .append(&entries, self.order.iter())
+                .map_err(|source| WssError::ReplayJournal {
+                    path: journal.path().to_owned(),
+                    source,
+                })?;
         }
         Ok(())
+    }
+
+    fn remember(&mut self, digest: [u8; 32], expires: i64) {
+        while self.order.len() >= self.capacity {
+            self.pop_oldest();
+        }
+        self.expiry.insert(digest, expires);
+        self.order.push_back((digest, expires));
     }
 
     fn pop_oldest(&mut self) {
@@ -97,6 +133,7 @@ impl ReplayCache {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -146,6 +183,31 @@ mod tests {
             Err(WssError::Replay)
         ));
         assert!(cache.admit(&[Key::SignatureValue(&[0])], 10, 1_000).is_ok());
+    }
+
+    /// Guards against a restart forgetting accepted messages, which could then be replayed.
+    #[test]
+    fn a_journaled_cache_remembers_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.journal");
+        let mut cache = ReplayCache::open(10, &path, 0).unwrap();
+        assert!(cache.admit(&[Key::MessageId("short")], 0, 100).is_ok());
+        assert!(cache.admit(&[Key::MessageId("long")], 0, 10_000).is_ok());
+        drop(cache);
+        let mut reopened = ReplayCache::open(10, &path, 50).unwrap();
+        for id in ["short", "long"] {
+            assert!(matches!(
+                reopened.admit(&[Key::MessageId(id)], 50, 100),
+                Err(WssError::Replay)
+            ));
+        }
+        drop(reopened);
+        let mut later = ReplayCache::open(10, &path, 200).unwrap();
+        assert!(later.admit(&[Key::MessageId("short")], 200, 100).is_ok());
+        assert!(matches!(
+            later.admit(&[Key::MessageId("long")], 200, 100),
+            Err(WssError::Replay)
+        ));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! reference, trust in the key, the signature value, the digests, then what the signature
 //! must cover, the Timestamp and replay.
 
+use std::path::Path;
 use std::ptr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -161,6 +162,21 @@ impl Verifier {
             trusted.extend(certificates);
         }
         Self::new(&trusted, options)
+    }
+
+    /// Keeps the replay cache in the file at `path` as well (created if missing), so that a
+    /// restarted verifier still refuses the messages accepted before, for as long as they
+    /// could otherwise be accepted.
+    pub fn with_replay_journal(self, path: &Path) -> Result<Self, WssError> {
+        let cache = ReplayCache::open(
+            self.options.replay_cache_size,
+            path,
+            self.options.clock.now(),
+        )?;
+        Ok(Self {
+            replay: Mutex::new(cache),
+            ..self
+        })
     }
 
     pub fn options(&self) -> &VerifyOptions {
