@@ -9,8 +9,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+pub use kit::time::{http_date, now};
 use openssl::base64::encode_block;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -230,28 +231,9 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
 }
 
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// `Tue, 24 Nov 2026 12:00:00 GMT`, through xmlbind's date arithmetic.
-pub fn http_date(secs: i64) -> String {
-    format_date(secs, |weekday, day, month, year, time| {
-        format!("{weekday}, {day:02} {month} {year} {time} GMT")
-    })
-}
-
 /// asctime, as the original NC writes its `Date` (here in UTC): `Tue Nov 24 12:00:00 2026`.
+/// Written here rather than taken from `kit::time`, which only parses it.
 pub fn asctime(secs: i64) -> String {
-    format_date(secs, |weekday, day, month, year, time| {
-        format!("{weekday} {month} {day:>2} {time} {year}")
-    })
-}
-
-fn format_date(secs: i64, f: impl Fn(&str, u32, &str, &str, &str) -> String) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -259,11 +241,7 @@ fn format_date(secs: i64, f: impl Fn(&str, u32, &str, &str, &str) -> String) -> 
     let iso = xmlbind::DateTime::from_unix(secs);
     let s = iso.as_str();
     let month = MONTHS[s[5..7].parse::<usize>().unwrap() - 1];
-    f(
-        DAYS[((secs / 86_400) % 7) as usize],
-        s[8..10].parse().unwrap(),
-        month,
-        &s[..4],
-        &s[11..19],
-    )
+    let day: u32 = s[8..10].parse().unwrap();
+    let weekday = DAYS[((secs / 86_400) % 7) as usize];
+    format!("{weekday} {month} {day:>2} {} {}", &s[11..19], &s[..4])
 }
