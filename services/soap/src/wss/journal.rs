@@ -1,9 +1,12 @@
 //! The replay cache on disk: an append-only file of fixed-size records (a 32-byte key digest
 //! and its expiry, big-endian seconds), so that a restarted verifier still refuses what it
 //! accepted before. Each record is written before the message it admits is handed on, so a
-//! crash of the process loses none; a record torn by a crash mid-write is ignored on reading.
-//! The file is rewritten with only the live entries when it opens and whenever it has grown
-//! to twice the live entries, so it stays within a small multiple of the cache's size.
+//! crash or kill of the process loses none; a record torn mid-write is ignored on reading.
+//! Nothing is fsynced: a write here is a copy into the page cache, cheap enough for the
+//! request path, and what a power loss could take (the last seconds' entries) is a risk the
+//! Timestamp window bounds for Timestamped messages. The file is rewritten (to a new file,
+//! then renamed over the old) with only the live entries when it opens and whenever it has
+//! grown to twice the live entries, so it stays within a small multiple of the cache's size.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -53,13 +56,8 @@ impl Journal {
             records += 1;
         }
         let fresh = path.with_extension("new");
-        let mut file = File::create(&fresh)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
+        File::create(&fresh)?.write_all(&bytes)?;
         fs::rename(&fresh, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)?.sync_all()?;
-        }
         Ok(Self {
             path: path.to_owned(),
             file: OpenOptions::new().append(true).open(path)?,
