@@ -12,6 +12,7 @@ mod handlers;
 mod hypervisor;
 mod images;
 mod instances;
+mod libvirt_xml;
 mod resources;
 mod store;
 mod volumes;
@@ -36,6 +37,7 @@ use controller::{NodeController, Parts};
 use handlers::NcService;
 use hypervisor::{Hypervisor, HypervisorError};
 use images::{ImageCache, ImageError};
+use instances::InstanceRecord;
 use resources::Capacity;
 use store::{Store, StoreError};
 use walrus::ImageClient;
@@ -175,6 +177,19 @@ async fn start_node(
     config: &Config,
     node_keys: &KeyPair,
 ) -> Result<Arc<NodeController>, StartError> {
+    let client = ImageClient::new(node_keys)?;
+    let config = config.clone();
+    // Opening the data folder, the records, the image cache and the hypervisor blocks.
+    let opened = tokio::task::spawn_blocking(move || open_parts(config, client)).await;
+    let (parts, records) = opened.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok(NodeController::start(parts, records).await)
+}
+
+/// What the controller is made of, opened on a blocking thread.
+fn open_parts(
+    config: Config,
+    client: ImageClient,
+) -> Result<(Parts, Vec<InstanceRecord>), StartError> {
     let work_dir = config.data.join("work");
     let cache_dir = config.data.join("cache");
     for dir in [&config.data, &work_dir, &cache_dir] {
@@ -185,20 +200,16 @@ async fn start_node(
     }
     let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
     let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
-    let images = ImageCache::open(
-        &cache_dir,
-        config.cache_size_mb,
-        ImageClient::new(node_keys)?,
-    )?;
-    let capacity = Capacity::measure(config, &config.data).map_err(StartError::Capacity)?;
+    let images = ImageCache::open(&cache_dir, config.cache_size_mb, client)?;
+    let capacity = Capacity::measure(&config, &config.data).map_err(StartError::Capacity)?;
     let parts = Parts {
-        config: config.clone(),
         hypervisor,
         store,
         images,
         tools: Tools::find(),
         capacity,
         work_dir,
+        config,
     };
-    Ok(NodeController::start(parts, records).await)
+    Ok((parts, records))
 }
