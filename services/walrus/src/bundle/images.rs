@@ -158,7 +158,7 @@ impl Images {
             .await
             .map_err(object_error(manifest_key))?;
         let manifest = Manifest::parse(&text)?;
-        self.signers.check(&manifest)?;
+        self.signers.check(&manifest).await?;
 
         let name = cache_name(bucket, manifest_key, &etag);
         let cloud_key = self.cloud_key.clone();
