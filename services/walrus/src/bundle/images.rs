@@ -17,7 +17,7 @@ use tracing::info;
 
 use super::bridge::{Bridge, BundleObjects, ObjectError};
 use super::keys::{ImageKey, KeyError};
-use super::manifest::{Manifest, ManifestError};
+use super::manifest::{Manifest, ManifestError, Part};
 use super::node_signature::{NodeAuthError, NodeTrust, SignedRequest};
 use super::signers::{SignatureCheck, SignatureError, Signers};
 use super::stream::CHUNK;
@@ -161,31 +161,19 @@ impl Images {
         self.signers.check(&manifest).await?;
 
         let name = cache_name(bucket, manifest_key, &etag);
-        let cloud_key = self.cloud_key.clone();
-        let bridge = Bridge {
-            runtime: tokio::runtime::Handle::current(),
-            objects,
+        let decryption = Decryption {
+            manifest,
+            cloud_key: self.cloud_key.clone(),
+            bridge: Bridge {
+                runtime: tokio::runtime::Handle::current(),
+                objects,
+            },
+            bucket: bucket.to_owned(),
+            directory: parts_directory(manifest_key).to_owned(),
         };
-        let (bucket_owned, directory) =
-            (bucket.to_owned(), parts_directory(manifest_key).to_owned());
         // Decryption reads the parts through the bridge: it runs on a blocking thread.
-        let decrypt = move |path: PathBuf| -> Result<(), ImageError> {
-            let key = ImageKey::open(&manifest.image, &cloud_key)?;
-            let started = std::time::Instant::now();
-            let file = File::create_new(&path).map_err(UnbundleError::Output)?;
-            let mut out = BufWriter::with_capacity(CHUNK, file);
-            let size = unbundle(
-                &manifest.image,
-                &key,
-                |part| Ok(bridge.open(&bucket_owned, &format!("{directory}{}", part.filename))),
-                &mut out,
-            )?;
-            out.flush().map_err(UnbundleError::Output)?;
-            info!(bucket = %bucket_owned, image = %manifest.image.name, size, elapsed = ?started.elapsed(), "image decrypted");
-            Ok(())
-        };
         let fill = |path: PathBuf| async move {
-            tokio::task::spawn_blocking(move || decrypt(path))
+            tokio::task::spawn_blocking(move || decryption.run(&path))
                 .await
                 .map_err(|e| ImageError::Cache(e.to_string()))?
         };
@@ -208,6 +196,35 @@ impl Images {
         .await
         .map_err(|e| ImageError::Cache(e.to_string()))?
         .map_err(|e: std::io::Error| ImageError::Cache(e.to_string()))
+    }
+}
+
+/// What decrypting one bundle takes.
+struct Decryption {
+    manifest: Manifest,
+    cloud_key: Arc<PKey<Private>>,
+    bridge: Bridge,
+    bucket: String,
+    /// Where the parts are: the manifest's directory.
+    directory: String,
+}
+
+impl Decryption {
+    /// Decrypts the image into a new file at `path`. Blocking.
+    fn run(self, path: &Path) -> Result<(), ImageError> {
+        let image = &self.manifest.image;
+        let key = ImageKey::open(image, &self.cloud_key)?;
+        let started = std::time::Instant::now();
+        let file = File::create_new(path).map_err(UnbundleError::Output)?;
+        let mut out = BufWriter::with_capacity(CHUNK, file);
+        let part = |part: &Part| {
+            let key = format!("{}{}", self.directory, part.filename);
+            Ok(self.bridge.open(&self.bucket, &key))
+        };
+        let size = unbundle(image, &key, part, &mut out)?;
+        out.flush().map_err(UnbundleError::Output)?;
+        info!(bucket = %self.bucket, image = %image.name, size, elapsed = ?started.elapsed(), "image decrypted");
+        Ok(())
     }
 }
 
