@@ -54,7 +54,7 @@ fn attacks_are_refused() {
 
     let args = [
         "--endpoint".to_owned(),
-        walrus.url.clone(),
+        walrus.url().to_owned(),
         "--users".to_owned(),
         users_file.display().to_string(),
     ];
@@ -120,7 +120,7 @@ impl Captured {
 fn a_new_data_directory_and_its_secrets_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    let status = Command::new(env!("CARGO_BIN_EXE_euca"))
+    let status = common::launcher::euca()
         .args(["keys", "init"])
         .arg(&keys)
         .status()
