@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::rust_sources::{crate_sources, file_uses, is_test_only};
+use common::rust_sources::{crate_sources, file_uses, parse_without_tests};
 use syn::visit::Visit;
 
 /// Paths whose calls block on the disk.
@@ -81,17 +81,9 @@ impl Finder {
 }
 
 impl<'ast> Visit<'ast> for Finder {
-    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
-        if !is_test_only(&item.attrs) {
-            syn::visit::visit_item_mod(self, item);
-        }
-    }
-
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        if !is_test_only(&item.attrs) {
-            let (name, is_async) = (item.sig.ident.to_string(), item.sig.asyncness.is_some());
-            self.in_function(name, is_async, |me| syn::visit::visit_item_fn(me, item));
-        }
+        let (name, is_async) = (item.sig.ident.to_string(), item.sig.asyncness.is_some());
+        self.in_function(name, is_async, |me| syn::visit::visit_item_fn(me, item));
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
@@ -162,7 +154,7 @@ impl<'ast> Visit<'ast> for Finder {
 
 /// The blocking calls on the executor in one file's source.
 fn blocking_calls(source: &str) -> Vec<String> {
-    let file = syn::parse_file(source).expect("the source parses");
+    let file = parse_without_tests(source).expect("the source parses");
     let mut finder = Finder::new(&file);
     finder.visit_file(&file);
     finder.found

@@ -12,6 +12,7 @@ pub struct SourceFile {
     /// The module the file holds: `["bundle", "images"]` for `src/bundle/images.rs`, empty
     /// for `src/lib.rs`.
     pub module: Vec<String>,
+    /// Without its test-only items.
     pub syntax: syn::File,
 }
 
@@ -28,7 +29,7 @@ pub fn crate_sources(crate_dir: &str) -> Vec<SourceFile> {
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let syntax =
-                syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                parse_without_tests(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let relative = path.strip_prefix(&src).unwrap_or(&path);
             SourceFile {
                 module: module_of(relative),
@@ -68,9 +69,33 @@ fn module_of(relative: &Path) -> Vec<String> {
     module
 }
 
+/// Parses a file and drops its test-only items (`#[cfg(test)]` modules, `#[test]`
+/// functions): the rules checked over the sources are about what ships.
+pub fn parse_without_tests(text: &str) -> syn::Result<syn::File> {
+    fn strip(items: &mut Vec<syn::Item>) {
+        items.retain(|item| match item {
+            syn::Item::Mod(m) => !is_test_only(&m.attrs),
+            syn::Item::Fn(f) => !is_test_only(&f.attrs),
+            _ => true,
+        });
+        for item in items {
+            if let syn::Item::Mod(syn::ItemMod {
+                content: Some((_, inner)),
+                ..
+            }) = item
+            {
+                strip(inner);
+            }
+        }
+    }
+    let mut file = syn::parse_file(text)?;
+    strip(&mut file.items);
+    Ok(file)
+}
+
 /// Whether an item's attributes make it test-only code (`#[cfg(test)]`, `#[test]`,
 /// `#[tokio::test]`).
-pub fn is_test_only(attributes: &[syn::Attribute]) -> bool {
+fn is_test_only(attributes: &[syn::Attribute]) -> bool {
     attributes.iter().any(|attribute| {
         let path = attribute.path();
         if path.is_ident("cfg") {
@@ -127,23 +152,13 @@ pub fn use_paths(tree: &syn::UseTree) -> Vec<(String, Vec<String>)> {
     out
 }
 
-/// Every `use` in a file outside test-only code.
+/// Every `use` in a file.
 pub fn file_uses(file: &syn::File) -> Vec<(String, Vec<String>)> {
     #[derive(Default)]
     struct Uses(Vec<(String, Vec<String>)>);
     impl<'ast> Visit<'ast> for Uses {
         fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
             self.0.extend(use_paths(&item.tree));
-        }
-        fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
-            if !is_test_only(&item.attrs) {
-                syn::visit::visit_item_mod(self, item);
-            }
-        }
-        fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-            if !is_test_only(&item.attrs) {
-                syn::visit::visit_item_fn(self, item);
-            }
         }
     }
     let mut uses = Uses::default();
