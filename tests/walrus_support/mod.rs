@@ -25,7 +25,19 @@ impl Walrus {
     /// Starts `euca walrus --listen 127.0.0.1:0 --data DATA` with `args` (and no keys unless
     /// they name `--keys`); waits until ready.
     pub fn start(data: &Path, args: &[&str]) -> Self {
-        let mut command = euca();
+        Self::launch(euca(), data, args)
+    }
+
+    /// As [`Walrus::start`], with the process's umask set to `umask` (octal) first.
+    pub fn start_with_umask(data: &Path, args: &[&str], umask: &str) -> Self {
+        let mut shell = Command::new("sh");
+        shell
+            .args(["-c", &format!("umask {umask} && exec \"$@\""), "sh"])
+            .arg(euca().get_program());
+        Self::launch(shell, data, args)
+    }
+
+    fn launch(mut command: Command, data: &Path, args: &[&str]) -> Self {
         command
             .arg("walrus")
             .args(["--listen", "127.0.0.1:0"])

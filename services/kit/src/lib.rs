@@ -2,3 +2,4 @@
 //! component's `lib.rs` reads as a short recipe.
 
 pub mod cache;
+pub mod private;

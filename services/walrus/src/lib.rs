@@ -151,6 +151,13 @@ pub fn main(args: WalrusArgs) -> ExitCode {
     let result = Config::load(args.config.as_deref(), overrides)
         .map_err(StartError::from)
         .and_then(|config| {
+            // Before anything is written: objects, databases and keys are private.
+            kit::private::own_only(&[&config.data, &config.keys]).map_err(|e| {
+                StartError::Data {
+                    path: e.path,
+                    source: e.source,
+                }
+            })?;
             // Before the image cache makes a directory inside it.
             create_data(&config.data)?;
             tokio::runtime::Builder::new_multi_thread()
