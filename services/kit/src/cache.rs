@@ -1,7 +1,7 @@
 //! A bounded disk cache of files: least recently used out first, one fill per missing entry
 //! however many ask for it, and crash-safe.
 //!
-//! Each entry is one file `<dir>/<name>`. A fill writes a temporary `<dir>/.fill-…` file that
+//! Each entry is one file `<dir>/<name>`. A fill writes a temporary `<dir>/.tmp-…` file that
 //! is synced and renamed into place only when complete, so neither a reader nor the cache
 //! reopened after a crash ever sees half an entry; opening removes whatever else the folder
 //! holds. Concurrent requests for one missing entry wait for a single fill and share what it
@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use tokio::sync::{oneshot, Mutex as AsyncMutex, OwnedMutexGuard};
 use tracing::{info, warn};
 
-const TEMPORARY_PREFIX: &str = ".fill-";
+const TEMPORARY_PREFIX: &str = ".tmp-";
 /// Entry names are file names; bounded so that the temporary name fits too.
 const MAX_NAME: usize = 128;
 
@@ -40,13 +40,6 @@ pub enum CacheError<E> {
     BadName(String),
     #[error("the fill of cache entry {0} stopped unexpectedly")]
     Interrupted(String),
-}
-
-impl<E> CacheError<E> {
-    fn io(path: &Path) -> impl FnOnce(io::Error) -> Self {
-        let path = path.to_owned();
-        move |source| Self::Io { path, source }
-    }
 }
 
 /// The cache; cheap to clone.
@@ -164,7 +157,9 @@ impl DiskCache {
             next_temporary: AtomicU64::new(0),
         };
         let evicted = make_room(&mut inner.index(), capacity, 0).unwrap_or_default();
-        inner.remove_evicted(evicted);
+        for path in inner.set_aside(evicted) {
+            fs::remove_file(path)?;
+        }
         {
             // One lock: the arguments of a log line are evaluated together.
             let index = inner.index();
@@ -293,8 +288,7 @@ impl Inner {
         F: FnOnce(PathBuf) -> Fut,
         Fut: Future<Output = Result<(), E>>,
     {
-        let n = self.next_temporary.fetch_add(1, Ordering::Relaxed);
-        let temporary = self.dir.join(format!("{TEMPORARY_PREFIX}{name}.{n}"));
+        let temporary = self.temporary(name);
         let filled = fill(temporary.clone()).await;
         let inner = Arc::clone(self);
         let owned = name.to_owned();
@@ -344,6 +338,8 @@ impl Inner {
             );
             return Ok(self.lease(name, size, false, temporary));
         };
+        // Set aside under the lock: a fill of an evicted name may publish it again at once.
+        let evicted = self.set_aside(evicted);
         let path = self.dir.join(name);
         let renamed = fs::rename(&temporary, &path);
         if renamed.is_ok() {
@@ -361,19 +357,40 @@ impl Inner {
             }
         }
         drop(index);
-        self.remove_evicted(evicted);
+        for path in evicted {
+            remove_quietly(&path);
+        }
         if let Err(e) = renamed {
             remove_quietly(&temporary);
-            return Err(CacheError::io(&path)(e));
+            return Err(CacheError::Io { path, source: e });
         }
         Ok(self.lease(name, size, true, path))
     }
 
-    fn remove_evicted(&self, evicted: Vec<String>) {
-        for name in evicted {
-            info!(entry = %name, "evicted from the disk cache");
-            remove_quietly(&self.dir.join(name));
-        }
+    /// Renames evicted entries' files to temporary names (quick, unlike removing a large
+    /// file), for removal once the index is unlocked.
+    fn set_aside(&self, evicted: Vec<String>) -> Vec<PathBuf> {
+        evicted
+            .into_iter()
+            .filter_map(|name| {
+                info!(entry = %name, "evicted from the disk cache");
+                let aside = self.temporary(&name);
+                match fs::rename(self.dir.join(&name), &aside) {
+                    Ok(()) => Some(aside),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        warn!(error = %e, entry = %name, "cannot evict a cached file");
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// A fresh temporary path for `name`; whatever such paths hold goes when the cache opens.
+    fn temporary(&self, name: &str) -> PathBuf {
+        let n = self.next_temporary.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!("{TEMPORARY_PREFIX}{name}.{n}"))
     }
 }
 
@@ -662,7 +679,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = DiskCache::open(dir.path(), 100).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
-        for name in ["../etc", "", ".fill-x", "a/b"] {
+        for name in ["../etc", "", ".tmp-x", "a/b"] {
             let err = cache
                 .get_or_fill(name, filler(&calls, 1, 1))
                 .await
