@@ -1,9 +1,11 @@
 //! The `euca` binary's command line, run as a user would run it.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 fn euca(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_euca"))
+    common::launcher::euca()
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run euca {args:?}: {e}"))

@@ -38,7 +38,7 @@ fn run_script(nc: &Nc, args: &[&std::ffi::OsStr]) -> Answers {
 /// Sends the script's requests; with `save`, keeps the accepted ones' bytes there.
 fn send_policy_requests(nc: &Nc, keys: &Keys, save: Option<&Path>) -> Answers {
     let (key, cert) = (keys.file("cluster-pk.pem"), keys.file("cluster-cert.pem"));
-    let mut args = vec![nc.url.as_ref(), key.as_os_str(), cert.as_os_str()];
+    let mut args = vec![nc.url().as_ref(), key.as_os_str(), cert.as_os_str()];
     args.extend(save.map(Path::as_os_str));
     run_script(nc, &args)
 }
@@ -120,7 +120,7 @@ fn replays_are_refused_across_a_restart() {
 
     let nc = setup.start();
     let files = ["timestamp_signed.xml", "no_timestamp.xml"].map(|f| saved.path().join(f));
-    let mut args = vec![std::ffi::OsStr::new("--resend"), nc.url.as_ref()];
+    let mut args = vec![std::ffi::OsStr::new("--resend"), nc.url().as_ref()];
     args.extend(files.iter().map(|f| f.as_os_str()));
     let answers = run_script(&nc, &args);
     assert_refused(&answers, "timestamp_signed", "replay");

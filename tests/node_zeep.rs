@@ -25,7 +25,7 @@ async fn zeep_with_the_original_wsdl_runs_and_terminates_an_instance() {
 
     let script = common::workspace_root().join("tests/py/nc_zeep_interop.py");
     let python = common::python();
-    let nc_url = nc.url.clone();
+    let nc_url = nc.url().to_owned();
     let base = images.url("");
     let cluster_key = keys.file("cluster-pk.pem");
     let cluster_cert = keys.file("cluster-cert.pem");

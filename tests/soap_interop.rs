@@ -274,10 +274,7 @@ async fn generated_client_drives_the_example_node() {
 }
 
 fn euca(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_euca"))
-        .args(args)
-        .output()
-        .unwrap()
+    common::launcher::euca().args(args).output().unwrap()
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn bundle_with_our_tool(
     out: &Path,
     part_size: u64,
 ) -> PathBuf {
-    let output = Command::new(env!("CARGO_BIN_EXE_euca"))
+    let output = common::launcher::euca()
         .args(["bundle-image", "-i"])
         .arg(image)
         .arg("-c")

@@ -18,7 +18,7 @@ fn run_clients(walrus: &Walrus, work: &std::path::Path) {
     let bin = common::python().parent().unwrap().to_owned();
     let args = [
         "--endpoint".to_owned(),
-        walrus.url.clone(),
+        walrus.url().to_owned(),
         "--access-key".to_owned(),
         access,
         "--secret-key".to_owned(),
@@ -94,7 +94,7 @@ fn clients_pass_against_a_remote_store() {
     let (access, secret) = admin_credentials(&data);
     let args = [
         "--walrus".to_owned(),
-        walrus.url.clone(),
+        walrus.url().to_owned(),
         "--access-key".to_owned(),
         access,
         "--secret-key".to_owned(),

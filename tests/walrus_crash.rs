@@ -19,7 +19,7 @@ fn args(mode: &str, walrus: &Walrus, manifest: &std::path::Path) -> Vec<String> 
     [
         mode,
         "--endpoint",
-        &walrus.url,
+        walrus.url(),
         "--access-key",
         &access,
         "--secret-key",

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use common::launcher::Keys;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 use walrus::auth::{verify, PayloadCheck, RequestHead};
@@ -54,7 +55,7 @@ fn attacks_are_refused() {
 
     let args = [
         "--endpoint".to_owned(),
-        walrus.url.clone(),
+        walrus.url().to_owned(),
         "--users".to_owned(),
         users_file.display().to_string(),
     ];
@@ -119,15 +120,9 @@ impl Captured {
 #[test]
 fn a_new_data_directory_and_its_secrets_are_private() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys");
-    let status = Command::new(env!("CARGO_BIN_EXE_euca"))
-        .args(["keys", "init"])
-        .arg(&keys)
-        .status()
-        .unwrap();
-    assert!(status.success(), "euca keys init");
+    let keys = Keys::new();
     let data = dir.path().join("new/data");
-    let walrus = Walrus::start(&data, &["--keys", keys.to_str().unwrap()]);
+    let walrus = Walrus::start(&data, &["--keys", keys.path().to_str().unwrap()]);
     for (name, expected) in [
         ("..", 0o700),
         ("", 0o700),
@@ -143,6 +138,73 @@ fn a_new_data_directory_and_its_secrets_are_private() {
         assert_eq!(mode & 0o777, expected, "mode of DATA/{name}");
     }
     assert!(data.join("image-cache").is_dir(), "{}", walrus.log());
+}
+
+/// Guards against private objects readable by any local user (issue 17, finding 3): given
+/// DATA and KEYS folders that already exist with mode 0755 and a umask of 022, after start and
+/// a PUT every file under DATA is 0600 and every folder 0700, and the log names the folders
+/// it closed.
+#[test]
+fn existing_open_folders_are_closed_and_what_is_written_is_private() {
+    const PUT: &str = r#"
+import sys, boto3
+from botocore.config import Config
+endpoint, access, secret = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access,
+    aws_secret_access_key=secret, region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+s3.create_bucket(Bucket="private")
+s3.put_object(Bucket="private", Key="object", Body=b"secret " * 1000)
+assert s3.get_object(Bucket="private", Key="object")["Body"].read() == b"secret " * 1000
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, keys) = (dir.path().join("data"), Keys::new());
+    let keys = keys.path();
+    std::fs::create_dir(&data).unwrap();
+    for folder in [data.as_path(), keys] {
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let walrus = Walrus::start_with_umask(&data, &["--keys", keys.to_str().unwrap()], "022");
+    let (access, secret) = admin_credentials(&data);
+    let put = Command::new(common::python())
+        .args(["-c", PUT, walrus.url(), &access, &secret])
+        .output()
+        .unwrap();
+    assert_success(&put, "create a bucket and put an object");
+
+    let log = walrus.log();
+    for folder in [data.as_path(), keys] {
+        assert!(
+            log.contains(&format!("folder={}", folder.display()))
+                && log.contains("folder open to group or others"),
+            "no warning naming {}:\n{log}",
+            folder.display()
+        );
+    }
+    let mut checked = 0;
+    let mut walk = vec![data.clone()];
+    while let Some(folder) = walk.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                expected,
+                "{}",
+                path.display()
+            );
+            if meta.is_dir() {
+                walk.push(path);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(checked > 5, "only {checked} files and folders under DATA");
 }
 
 /// The requests of the capture files, read by Python (JSON) into a line format.

@@ -4,6 +4,8 @@
 // Each test crate compiles this module and uses only some of its functions.
 #![allow(dead_code)]
 
+pub mod launcher;
+pub mod rust_sources;
 pub mod wsdl_facts;
 
 use std::path::{Path, PathBuf};

@@ -6,11 +6,11 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,38 +25,13 @@ use xmlbind::XmlText;
 
 pub type NcClient = EucalyptusNcClient<HttpTransport>;
 
-/// A node's keys, made by the real `euca keys init`; the cluster's key signs requests.
-pub struct Keys {
-    pub dir: tempfile::TempDir,
-}
-
-impl Keys {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_euca"))
-            .args(["keys", "init"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "euca keys init failed: {out:?}");
-        Self { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
+pub use crate::common::launcher::Keys;
+use crate::common::launcher::{euca, Component};
 
 /// A running `euca node`.
 pub struct Nc {
-    child: Child,
-    pub url: String,
+    process: Component,
     pub data: PathBuf,
-    log: Arc<Mutex<String>>,
 }
 
 /// Settings of a node under test; `start` writes them as an eucalyptus.conf file.
@@ -116,11 +91,11 @@ impl<'a> NcSetup<'a> {
             .map(|(k, v)| format!("{k}=\"{v}\"\n"))
             .collect();
         std::fs::write(&config, text).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_euca"));
+        let mut command = euca();
         if let Some(cwd) = self.cwd {
             command.current_dir(cwd);
         }
-        let mut child = command
+        command
             .arg("node")
             .arg("--config")
             .arg(&config)
@@ -129,122 +104,50 @@ impl<'a> NcSetup<'a> {
             .arg(self.keys.path())
             .arg("--data")
             .arg(self.data)
-            .args(&self.flags)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (ready, url) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                // Read as scripts would: logs on a pipe must be plain `key=value` text.
-                if line.contains("node controller ready") {
-                    if let Some(url) = line.split_whitespace().find_map(|w| w.strip_prefix("url="))
-                    {
-                        let _ = ready.send(url.to_owned());
-                    }
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let start = Instant::now();
-        loop {
-            match url.recv_timeout(Duration::from_millis(100)) {
-                Ok(url) => {
-                    return Ok(Nc {
-                        child,
-                        url,
-                        data,
-                        log,
-                    })
-                }
-                Err(_)
-                    if start.elapsed() > Duration::from_secs(60)
-                        || child.try_wait().unwrap().is_some() =>
-                {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    // Let the reader take in the last lines.
-                    thread::sleep(Duration::from_millis(100));
-                    return Err(log.lock().unwrap().clone());
-                }
-                Err(_) => {}
-            }
-        }
+            .args(&self.flags);
+        let process = Component::start(command, "node controller")?;
+        Ok(Nc { process, data })
     }
 }
 
 impl Nc {
     /// Everything the process logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.process.log()
+    }
+
+    /// The service URL from its ready line.
+    pub fn url(&self) -> &str {
+        &self.process.url
     }
 
     /// A client signing as the cluster and trusting only the node's certificate.
     pub fn client(&self, keys: &Keys) -> NcClient {
         let cluster =
             kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None).unwrap();
-        let transport = HttpTransport::builder(&self.url, cluster.security)
+        let transport = HttpTransport::builder(self.url(), cluster.security)
             .build()
             .unwrap();
         EucalyptusNcClient::new(transport)
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Sends SIGTERM and waits for the process to end.
     pub fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.wait(Duration::from_secs(30))
+        self.process.terminate()
     }
 
     /// Kills the process outright, as a crash would.
     pub fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "euca node did not exit:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        self.process.kill();
     }
 
     /// The instance's work directory.
     pub fn work_dir(&self, instance_id: &str) -> PathBuf {
         self.data.join("work").join(instance_id)
-    }
-}
-
-impl Drop for Nc {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

@@ -6,10 +6,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
 
 pub use kit::time::{http_date, now};
 use openssl::base64::encode_block;
@@ -17,74 +16,39 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
 
-/// A cloud's keys, made by `euca keys init` in a directory of their own.
-pub struct Keys {
-    pub dir: tempfile::TempDir,
-}
+pub use crate::common::launcher::Keys;
+use crate::common::launcher::{euca, Component};
 
-impl Keys {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_euca"))
-            .args(["keys", "init"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "euca keys init: {out:?}");
-        Self { dir }
-    }
-
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-/// A running `euca walrus` on a free loopback port, killed on drop.
+/// A running `euca walrus` with a DATA of its own, killed on drop.
 pub struct Walrus {
-    child: Child,
+    process: Component,
+    /// `host:port`.
     pub addr: String,
     pub data: tempfile::TempDir,
 }
 
 impl Walrus {
     pub fn start(keys: &Keys, extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
         let data = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(data.path().join("walrus.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_euca"))
-            .args(["walrus", "--listen", &addr, "--data"])
+        let mut command = euca();
+        command
+            .args(["walrus", "--listen", "127.0.0.1:0", "--data"])
             .arg(data.path())
             .arg("--keys")
-            .arg(keys.dir.path())
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut walrus = Self { child, addr, data };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(&walrus.addr).is_err()
-            || !walrus.data.path().join("admin-eucarc").exists()
-        {
-            let exited = walrus.child.try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "walrus did not start ({exited:?}):\n{}",
-                walrus.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            .arg(keys.path())
+            .args(extra);
+        let process = Component::start(command, "walrus")
+            .unwrap_or_else(|log| panic!("walrus did not start:\n{log}"));
+        Self {
+            addr: process.authority().to_owned(),
+            process,
+            data,
         }
-        walrus
     }
 
     /// What the server logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.data.path().join("walrus.log")).unwrap_or_default()
+        self.process.log()
     }
 
     /// The administrator's access key and secret, from `DATA/admin-eucarc`.
@@ -190,13 +154,6 @@ impl Walrus {
             ],
             b"",
         )
-    }
-}
-
-impl Drop for Walrus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -5,31 +5,39 @@
 // Each test crate uses only some of these.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common;
+use crate::common::launcher::{euca, Component};
 
 /// A running `euca walrus`.
 #[derive(Debug)]
 pub struct Walrus {
-    child: Child,
-    /// `http://127.0.0.1:PORT/services/Walrus`.
-    pub url: String,
+    process: Component,
     pub data: PathBuf,
-    log: Arc<Mutex<String>>,
 }
 
 impl Walrus {
     /// Starts `euca walrus --listen 127.0.0.1:0 --data DATA` with `args` (and no keys unless
     /// they name `--keys`); waits until ready.
     pub fn start(data: &Path, args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_euca"));
+        Self::launch(euca(), data, args)
+    }
+
+    /// As [`Walrus::start`], with the process's umask set to `umask` (octal) first.
+    pub fn start_with_umask(data: &Path, args: &[&str], umask: &str) -> Self {
+        let mut shell = Command::new("sh");
+        shell
+            .args(["-c", &format!("umask {umask} && exec \"$@\""), "sh"])
+            .arg(euca().get_program());
+        Self::launch(shell, data, args)
+    }
+
+    fn launch(mut command: Command, data: &Path, args: &[&str]) -> Self {
         command
             .arg("walrus")
             .args(["--listen", "127.0.0.1:0"])
@@ -38,99 +46,38 @@ impl Walrus {
         if !args.contains(&"--keys") {
             command.arg("--keys").arg(data.join("no-keys"));
         }
-        let mut child = command
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the euca binary runs");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (ready, url) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                // Read as scripts would: logs on a pipe must be plain `key=value` text.
-                if line.contains("walrus ready") {
-                    if let Some(url) = line.split_whitespace().find_map(|w| w.strip_prefix("url="))
-                    {
-                        let _ = ready.send(url.to_owned());
-                    }
-                }
-                let mut log = sink
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let started = Instant::now();
-        loop {
-            match url.recv_timeout(Duration::from_millis(100)) {
-                Ok(url) => {
-                    return Self {
-                        child,
-                        url,
-                        data: data.to_owned(),
-                        log,
-                    }
-                }
-                Err(_)
-                    if started.elapsed() > Duration::from_secs(60)
-                        || matches!(child.try_wait(), Ok(Some(_))) =>
-                {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    thread::sleep(Duration::from_millis(100));
-                    let log = log
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .clone();
-                    panic!("euca walrus did not become ready:\n{log}");
-                }
-                Err(_) => {}
-            }
+        command.args(args);
+        let process = Component::start(command, "walrus")
+            .unwrap_or_else(|log| panic!("euca walrus did not become ready:\n{log}"));
+        Self {
+            process,
+            data: data.to_owned(),
         }
+    }
+
+    /// `http://127.0.0.1:PORT/services/Walrus`.
+    pub fn url(&self) -> &str {
+        &self.process.url
     }
 
     /// `host:port`.
     pub fn authority(&self) -> &str {
-        let rest = self.url.trim_start_matches("http://");
-        rest.split('/').next().unwrap_or(rest)
+        self.process.authority()
     }
 
     /// What it logged so far.
     pub fn log(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.process.log()
     }
 
     /// Sends SIGTERM and waits for the process to end.
     pub fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
-        self.child.wait().expect("walrus ends")
+        self.process.terminate()
     }
 
     /// SIGKILL: no chance to clean up.
     pub fn kill(mut self) {
-        self.child.kill().expect("SIGKILL delivered");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Walrus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 }
 

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::recursion::{Through, ValueNode};
 use crate::error::{Error, Location};
 use crate::model::{
     Attribute, Builtin, ChoiceId, ChoiceParticle, ComplexId, Content, ElementParticle, Model,
@@ -104,6 +103,23 @@ impl Cardinality {
             Self::One
         }
     }
+}
+
+/// Which containments count when looking for recursion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Through {
+    /// Only values held directly (or in an `Option`): a cycle of these needs a `Box`.
+    Values,
+    /// Lists too: a cycle of these makes a sample value with every field filled infinite.
+    Lists,
+}
+
+/// A node of the graph of types that contain each other, to find recursion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ValueNode {
+    Struct(ComplexId),
+    Derived(ComplexId),
+    Choice(ChoiceId),
 }
 
 #[derive(Debug)]

@@ -19,8 +19,9 @@ mod xml;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub(crate) use context::{Cardinality, ChoiceEnum, Context, Field, FieldKind, Item, Shape};
-pub(crate) use recursion::{Through, ValueNode};
+pub(crate) use context::{
+    Cardinality, ChoiceEnum, Context, Field, FieldKind, Item, Shape, Through, ValueNode,
+};
 
 use crate::error::Error;
 use crate::model::Model;

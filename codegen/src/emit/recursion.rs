@@ -3,25 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::context::{complex_of, Context, Field, FieldKind};
-use crate::model::{ChoiceId, ComplexId, Occurs, TypeRef};
-
-/// Which containments count when looking for recursion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Through {
-    /// Only values held directly (or in an `Option`): a cycle of these needs a `Box`.
-    Values,
-    /// Lists too: a cycle of these makes a sample value with every field filled infinite.
-    Lists,
-}
-
-/// A node of the graph of types that contain each other, to find recursion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum ValueNode {
-    Struct(ComplexId),
-    Derived(ComplexId),
-    Choice(ChoiceId),
-}
+use super::context::{complex_of, Context, Field, FieldKind, Through, ValueNode};
+use crate::model::{Occurs, TypeRef};
 
 impl Context<'_> {
     /// The node a value of `ty` is, in the by-value containment graph.

@@ -254,6 +254,7 @@ impl NodeController {
             &volume.remote_dev,
             &volume.local_dev,
         )
+        .await
         .map_err(|source| NodeError::Volume {
             volume: volume.volume_id.clone(),
             source,
@@ -306,7 +307,9 @@ impl NodeController {
             self.parts.config.hypervisor,
             &volume.remote_dev,
             &volume.local_dev,
-        ) {
+        )
+        .await
+        {
             Ok(device) => self
                 .parts
                 .hypervisor
@@ -422,11 +425,11 @@ impl NodeController {
     /// Creates the domain from the record and what its work directory holds.
     async fn start_domain(&self, record: &InstanceRecord) -> Result<(), String> {
         let work = self.work(&record.instance_id);
-        let layout = work.layout();
+        let layout = work.layout().await;
         let config = &self.parts.config;
         let mut volumes = Vec::new();
         for v in &record.volumes {
-            match VolumeDevice::new(config.hypervisor, &v.remote_dev, &v.local_dev) {
+            match VolumeDevice::new(config.hypervisor, &v.remote_dev, &v.local_dev).await {
                 Ok(device) => volumes.push(device),
                 Err(e) => {
                     warn!(instance = %record.instance_id, volume = %v.volume_id, error = %e, "volume left out of the domain")
@@ -637,10 +640,10 @@ impl NodeController {
 
     /// Removes work directories no instance owns (the original's scFSCK).
     async fn remove_orphan_files(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.parts.work_dir) else {
+        let Ok(mut entries) = tokio::fs::read_dir(&self.parts.work_dir).await else {
             return;
         };
-        for entry in entries.flatten() {
+        while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
             let owned = self
                 .record(&name)

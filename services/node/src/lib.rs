@@ -12,6 +12,7 @@ mod handlers;
 mod hypervisor;
 mod images;
 mod instances;
+mod libvirt_xml;
 mod resources;
 mod store;
 mod volumes;
@@ -19,11 +20,11 @@ mod walrus;
 mod workdir;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use kit::security::{CompatArgs, SecurityError};
+use kit::security::{CompatArgs, ComponentKeys, SecurityError};
 use soap::keys::KeyPair;
 use soap::{Server, ServerError};
 use tracing::{error, info};
@@ -36,6 +37,7 @@ use controller::{NodeController, Parts};
 use handlers::NcService;
 use hypervisor::{Hypervisor, HypervisorError};
 use images::{ImageCache, ImageError};
+use instances::InstanceRecord;
 use resources::Capacity;
 use store::{Store, StoreError};
 use walrus::ImageClient;
@@ -139,23 +141,12 @@ pub fn main(args: NodeArgs) -> ExitCode {
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let (work_dir, cache_dir) = (config.data.join("work"), config.data.join("cache"));
-    for dir in [&config.data, &work_dir, &cache_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    // Replies are signed like every message we send; requests must be signed by the cluster.
-    // The replay cache lives in the data folder, so a restart does not forget it.
-    let keys = kit::security::load(
-        &config.keys,
-        "node",
-        &["cluster"],
-        config.compat,
-        Some(&config.data),
-    )?;
-    let node = start_node(&config, &keys.pair, work_dir, &cache_dir).await?;
+    let keys = blocking({
+        let config = config.clone();
+        move || prepare(&config)
+    })
+    .await?;
+    let node = start_node(&config, &keys.pair).await?;
     let server = Server::builder()
         .mount(
             config::SERVICE_PATH,
@@ -171,28 +162,68 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Creates the data folders and loads the keys. Replies are signed like every message we send;
+/// requests must be signed by the cluster. The replay cache lives in the data folder, so a
+/// restart does not forget it.
+fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
+    for dir in [&config.data, &work_dir(config), &cache_dir(config)] {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    Ok(kit::security::load(
+        &config.keys,
+        "node",
+        &["cluster"],
+        config.compat,
+        Some(&config.data),
+    )?)
+}
+
+fn work_dir(config: &Config) -> PathBuf {
+    config.data.join("work")
+}
+
+fn cache_dir(config: &Config) -> PathBuf {
+    config.data.join("cache")
+}
+
+/// Runs file-system work on a blocking thread, passing on its panic.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 async fn start_node(
     config: &Config,
     node_keys: &KeyPair,
-    work_dir: PathBuf,
-    cache_dir: &Path,
 ) -> Result<Arc<NodeController>, StartError> {
+    let client = ImageClient::new(node_keys)?;
+    let config = config.clone();
+    // Opening the records, the image cache and the hypervisor blocks.
+    let (parts, records) = blocking(move || open_parts(config, client)).await?;
+    Ok(NodeController::start(parts, records).await)
+}
+
+/// What the controller is made of, opened on a blocking thread.
+fn open_parts(
+    config: Config,
+    client: ImageClient,
+) -> Result<(Parts, Vec<InstanceRecord>), StartError> {
     let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
     let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
-    let images = ImageCache::open(
-        cache_dir,
-        config.cache_size_mb,
-        ImageClient::new(node_keys)?,
-    )?;
-    let capacity = Capacity::measure(config, &config.data).map_err(StartError::Capacity)?;
+    let images = ImageCache::open(&cache_dir(&config), config.cache_size_mb, client)?;
+    let capacity = Capacity::measure(&config, &config.data).map_err(StartError::Capacity)?;
     let parts = Parts {
-        config: config.clone(),
         hypervisor,
         store,
         images,
         tools: Tools::find(),
         capacity,
-        work_dir,
+        work_dir: work_dir(&config),
+        config,
     };
-    Ok(NodeController::start(parts, records).await)
+    Ok((parts, records))
 }

@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::HypervisorKind;
-use crate::domain_xml::{Xml, OWN_DISKS};
+use crate::libvirt_xml::Xml;
+
+/// How many of the first virtio names the instance's own disks may take.
+const OWN_DISKS: usize = 4;
 
 /// Why a volume cannot be plugged as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,12 +52,12 @@ pub struct VolumeDevice {
 
 impl VolumeDevice {
     /// The device for `remote_dev` at `local_dev`; a local path must exist.
-    pub fn new(
+    pub async fn new(
         hypervisor: HypervisorKind,
         remote_dev: &str,
         local_dev: &str,
     ) -> Result<Self, VolumeError> {
-        let source = parse_remote(remote_dev)?;
+        let source = parse_remote(remote_dev).await?;
         let (target, bus) = guest_name(hypervisor, local_dev)?;
         Ok(Self {
             source,
@@ -110,11 +113,13 @@ impl VolumeDevice {
     }
 }
 
-fn parse_remote(remote_dev: &str) -> Result<Source, VolumeError> {
+async fn parse_remote(remote_dev: &str) -> Result<Source, VolumeError> {
     let form = || VolumeError::RemoteForm(remote_dev.to_owned());
     if remote_dev.starts_with('/') {
         let path = Path::new(remote_dev);
-        let meta = std::fs::metadata(path).map_err(|_| VolumeError::Missing(remote_dev.into()))?;
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|_| VolumeError::Missing(remote_dev.into()))?;
         return Ok(if is_block_device(&meta) {
             Source::Block(path.to_owned())
         } else {
@@ -202,13 +207,14 @@ fn guest_name(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_local_file_becomes_a_file_disk_on_the_scsi_bus() {
+    #[tokio::test]
+    async fn a_local_file_becomes_a_file_disk_on_the_scsi_bus() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("vol");
         std::fs::write(&file, b"x").unwrap();
-        let device =
-            VolumeDevice::new(HypervisorKind::Kvm, file.to_str().unwrap(), "/dev/sdb").unwrap();
+        let device = VolumeDevice::new(HypervisorKind::Kvm, file.to_str().unwrap(), "/dev/sdb")
+            .await
+            .unwrap();
         let xml = device.to_xml();
         assert!(
             xml.starts_with(r#"<disk type="file" device="disk">"#),
@@ -221,13 +227,14 @@ mod tests {
         assert!(xml.contains(r#"<target dev="sdb" bus="scsi"/>"#), "{xml}");
     }
 
-    #[test]
-    fn network_forms_become_network_disks() {
+    #[tokio::test]
+    async fn network_forms_become_network_disks() {
         let d = VolumeDevice::new(
             HypervisorKind::Kvm,
             "iscsi://127.0.0.1/iqn.2009-01.com.eucalyptus:vol-1/1",
             "sdc",
         )
+        .await
         .unwrap();
         let xml = d.to_xml();
         assert!(
@@ -238,15 +245,17 @@ mod tests {
             xml.contains(r#"<host name="127.0.0.1" port="3260"/>"#),
             "{xml}"
         );
-        let d = VolumeDevice::new(HypervisorKind::Kvm, "nbd://localhost:10900/exp", "vde").unwrap();
+        let d = VolumeDevice::new(HypervisorKind::Kvm, "nbd://localhost:10900/exp", "vde")
+            .await
+            .unwrap();
         let xml = d.to_xml();
         assert!(xml.contains(r#"protocol="nbd" name="exp""#), "{xml}");
         assert!(xml.contains(r#"port="10900""#), "{xml}");
         assert!(xml.contains(r#"bus="virtio""#), "{xml}");
     }
 
-    #[test]
-    fn malformed_devices_are_refused_with_their_reason() {
+    #[tokio::test]
+    async fn malformed_devices_are_refused_with_their_reason() {
         let kvm = HypervisorKind::Kvm;
         for remote in [
             "",
@@ -258,20 +267,20 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    VolumeDevice::new(kvm, remote, "sdb"),
+                    VolumeDevice::new(kvm, remote, "sdb").await,
                     Err(VolumeError::RemoteForm(_))
                 ),
                 "{remote}"
             );
         }
         assert_eq!(
-            VolumeDevice::new(kvm, "/no/such/device", "sdb"),
+            VolumeDevice::new(kvm, "/no/such/device", "sdb").await,
             Err(VolumeError::Missing("/no/such/device".into()))
         );
         for local in ["", "/dev/", "sd", "/dev/sd b", "../../etc", "SDB"] {
             assert!(
                 matches!(
-                    VolumeDevice::new(kvm, "nbd://h/x", local),
+                    VolumeDevice::new(kvm, "nbd://h/x", local).await,
                     Err(VolumeError::LocalForm(_))
                 ),
                 "{local}"
@@ -281,19 +290,23 @@ mod tests {
         for local in ["vda", "/dev/vdd", "hdb", "xvdb"] {
             assert!(
                 matches!(
-                    VolumeDevice::new(kvm, "nbd://h/x", local),
+                    VolumeDevice::new(kvm, "nbd://h/x", local).await,
                     Err(VolumeError::LocalBus(_))
                 ),
                 "{local}"
             );
         }
-        assert!(VolumeDevice::new(HypervisorKind::Xen, "nbd://h/x", "xvdb").is_ok());
+        assert!(VolumeDevice::new(HypervisorKind::Xen, "nbd://h/x", "xvdb")
+            .await
+            .is_ok());
     }
 
     /// Guards against a crafted remoteDev escaping its attribute into the domain XML.
-    #[test]
-    fn values_are_escaped() {
-        let d = VolumeDevice::new(HypervisorKind::Kvm, "nbd://h/x'\"><evil/>", "sdb").unwrap();
+    #[tokio::test]
+    async fn values_are_escaped() {
+        let d = VolumeDevice::new(HypervisorKind::Kvm, "nbd://h/x'\"><evil/>", "sdb")
+            .await
+            .unwrap();
         let xml = d.to_xml();
         assert!(!xml.contains("<evil/>"), "{xml}");
         xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap();

@@ -2,9 +2,7 @@
 //! cache), a copy-on-write root disk over the image, ephemeral and swap disks carved from
 //! the VM type's disk, the config disk, and the console log.
 
-use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -169,16 +167,21 @@ impl WorkDir {
     }
 
     /// What the directory holds now.
-    pub fn layout(&self) -> Layout {
-        let present = |p: PathBuf| p.exists().then_some(p);
-        let overlay = present(self.overlay());
+    pub async fn layout(&self) -> Layout {
+        async fn present(path: PathBuf) -> Option<PathBuf> {
+            tokio::fs::try_exists(&path)
+                .await
+                .is_ok_and(|there| there)
+                .then_some(path)
+        }
+        let overlay = present(self.overlay()).await;
         Layout {
             kernel: self.kernel(),
-            ramdisk: present(self.ramdisk()),
+            ramdisk: present(self.ramdisk()).await,
             root_format: if overlay.is_some() { "qcow2" } else { "raw" },
             root: overlay.unwrap_or_else(|| self.image()),
-            ephemeral: present(self.ephemeral()),
-            swap: present(self.swap()),
+            ephemeral: present(self.ephemeral()).await,
+            swap: present(self.swap()).await,
             config: self.config(),
             console: self.console(),
         }
@@ -207,21 +210,23 @@ impl WorkDir {
         }
         let plan = DiskPlan::new(record.size.disk_gb, used, swap_mb);
         if plan.swap > 0 {
-            sparse_file(&self.swap(), plan.swap)?;
+            sparse_file(&self.swap(), plan.swap).await?;
             if let Some(mkswap) = &tools.mkswap {
                 run(mkswap, &[], &self.swap(), &self.dir).await?;
             }
         }
         if plan.ephemeral > 0 {
-            sparse_file(&self.ephemeral(), plan.ephemeral)?;
+            sparse_file(&self.ephemeral(), plan.ephemeral).await?;
             if let Some(mkfs) = &tools.mkfs_ext3 {
                 run(mkfs, &["-F", "-q"], &self.ephemeral(), &self.dir).await?;
             }
         }
         let config = crate::config_drive::archive(record);
-        fs::write(self.config(), config)
+        tokio::fs::write(self.config(), config)
+            .await
             .map_err(WorkDirError::io("cannot write", &self.config()))?;
-        fs::write(self.console(), b"")
+        tokio::fs::write(self.console(), b"")
+            .await
             .map_err(WorkDirError::io("cannot create", &self.console()))?;
         debug!(dir = %self.dir.display(), swap = plan.swap, ephemeral = plan.ephemeral, "disks ready");
         Ok(())
@@ -254,14 +259,16 @@ impl DiskPlan {
     }
 }
 
-fn sparse_file(path: &Path, size: u64) -> Result<(), WorkDirError> {
-    let file = OpenOptions::new()
+async fn sparse_file(path: &Path, size: u64) -> Result<(), WorkDirError> {
+    let file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
+        .await
         .map_err(WorkDirError::io("cannot create", path))?;
     file.set_len(size)
+        .await
         .map_err(WorkDirError::io("cannot size", path))
 }
 
@@ -294,6 +301,7 @@ async fn run(program: &Path, args: &[&str], target: &Path, dir: &Path) -> Result
 mod tests {
     use super::*;
     use crate::instances::testing::record;
+    use std::fs;
 
     #[test]
     fn swap_is_dropped_when_it_does_not_fit() {
@@ -339,7 +347,7 @@ mod tests {
             .await
             .unwrap();
 
-        let layout = work.layout();
+        let layout = work.layout().await;
         assert_eq!(layout.ramdisk, None);
         assert_eq!(
             layout.swap.as_ref().map(|p| fs::metadata(p).unwrap().len()),

@@ -8,7 +8,7 @@
 mod credentials;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kit::time::now;
@@ -86,7 +86,8 @@ const SCHEMA: &str = "
 
 const COLUMNS: &str = "name, access_key, secret_key, canonical_id, email, admin, enabled, created";
 
-/// The user database. Cheap to share behind an `Arc`; calls are short and blocking.
+/// The user database. Cheap to share behind an `Arc`; calls are short, and safe to make from
+/// async code (see `with_conn`).
 #[derive(Debug)]
 pub struct UserStore {
     conn: Mutex<Connection>,
@@ -120,11 +121,30 @@ impl UserStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable: SQLite rolls back.
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Runs `work` on the connection. Waiting for the connection and SQLite's I/O block, so
+    /// on a worker of a multi-threaded Tokio runtime this runs under `block_in_place`, which
+    /// first hands the worker's other tasks to another thread: callers in async code (the S3
+    /// signature and ACL checks, behind synchronous interfaces) never stall the executor.
+    fn with_conn<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, UserError> {
+        let run = || {
+            // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+            let conn = self
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&conn)
+        };
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if on_worker {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        };
+        Ok(result?)
     }
 
     /// Adds a user with fresh keys.
@@ -143,21 +163,23 @@ impl UserStore {
             enabled: true,
             created: now(),
         };
-        let inserted = self.conn().execute(
-            &format!(
-                "INSERT OR IGNORE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ),
-            params![
-                user.name,
-                user.access_key,
-                user.secret_key,
-                user.canonical_id,
-                user.email,
-                user.admin,
-                user.enabled,
-                user.created
-            ],
-        )?;
+        let inserted = self.with_conn(|conn| {
+            conn.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    user.name,
+                    user.access_key,
+                    user.secret_key,
+                    user.canonical_id,
+                    user.email,
+                    user.admin,
+                    user.enabled,
+                    user.created
+                ],
+            )
+        })?;
         if inserted == 0 {
             return Err(UserError::Exists(new.name.clone()));
         }
@@ -167,11 +189,13 @@ impl UserStore {
     /// Creates the administrator [`ADMIN_NAME`] unless an administrator exists; returns the
     /// new user when one was created.
     pub fn ensure_admin(&self) -> Result<Option<User>, UserError> {
-        let any_admin: bool = self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE admin = 1)",
-            [],
-            |r| r.get(0),
-        )?;
+        let any_admin: bool = self.with_conn(|conn| {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE admin = 1)",
+                [],
+                |r| r.get(0),
+            )
+        })?;
         if any_admin {
             return Ok(None);
         }
@@ -201,32 +225,33 @@ impl UserStore {
 
     /// `column` is one of our own column names, never input.
     fn find(&self, column: &'static str, value: &str) -> Result<Option<User>, UserError> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with_conn(|conn| {
+            conn.query_row(
                 &format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"),
                 [value],
                 user_from_row,
             )
-            .optional()?)
+            .optional()
+        })
     }
 
     /// Every user, by name.
     pub fn list(&self) -> Result<Vec<User>, UserError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))?;
-        let users = statement
-            .query_map([], user_from_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(users)
+        self.with_conn(|conn| {
+            conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))?
+                .query_map([], user_from_row)?
+                .collect()
+        })
     }
 
     /// Enables or disables a user; a disabled user's requests are refused.
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), UserError> {
-        let changed = self.conn().execute(
-            "UPDATE users SET enabled = ?2 WHERE name = ?1",
-            params![name, enabled],
-        )?;
+        let changed = self.with_conn(|conn| {
+            conn.execute(
+                "UPDATE users SET enabled = ?2 WHERE name = ?1",
+                params![name, enabled],
+            )
+        })?;
         if changed == 0 {
             return Err(UserError::NotFound(name.to_owned()));
         }
@@ -234,9 +259,8 @@ impl UserStore {
     }
 
     pub fn delete(&self, name: &str) -> Result<(), UserError> {
-        let changed = self
-            .conn()
-            .execute("DELETE FROM users WHERE name = ?1", [name])?;
+        let changed =
+            self.with_conn(|conn| conn.execute("DELETE FROM users WHERE name = ?1", [name]))?;
         if changed == 0 {
             return Err(UserError::NotFound(name.to_owned()));
         }
@@ -273,6 +297,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
         (dir, store)
+    }
+
+    /// Guards against a lookup from async code stalling the worker's other tasks while it
+    /// waits for the database.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_lookup_waiting_for_the_database_leaves_the_worker_to_other_tasks() {
+        let (_dir, store) = store();
+        let store = std::sync::Arc::new(store);
+        let (locked, wait_locked) = std::sync::mpsc::channel();
+        let holder = {
+            let store = std::sync::Arc::clone(&store);
+            std::thread::spawn(move || {
+                let _conn = store.conn.lock().unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(1500));
+            })
+        };
+        wait_locked.recv().unwrap();
+        let lookup = {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move { store.by_name("nobody") })
+        };
+        // The lookup now waits on the only worker, unless it handed the worker's tasks over.
+        // (Timers need that worker too: the test waits on a plain channel.)
+        std::thread::sleep(Duration::from_millis(100));
+        let (ran, wait_ran) = std::sync::mpsc::channel();
+        tokio::spawn(async move { ran.send(()).unwrap() });
+        assert!(
+            wait_ran.recv_timeout(Duration::from_millis(1000)).is_ok(),
+            "another task waited for the lookup"
+        );
+        assert_eq!(lookup.await.unwrap().unwrap(), None);
+        holder.join().unwrap();
     }
 
     #[test]

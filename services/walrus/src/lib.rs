@@ -151,6 +151,13 @@ pub fn main(args: WalrusArgs) -> ExitCode {
     let result = Config::load(args.config.as_deref(), overrides)
         .map_err(StartError::from)
         .and_then(|config| {
+            // Before anything is written: objects, databases and keys are private.
+            kit::private::own_only(&[&config.data, &config.keys]).map_err(|e| {
+                StartError::Data {
+                    path: e.path,
+                    source: e.source,
+                }
+            })?;
             // Before the image cache makes a directory inside it.
             create_data(&config.data)?;
             tokio::runtime::Builder::new_multi_thread()
@@ -200,6 +207,17 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
 /// Opens the stores under DATA, recovers from any unclean stop and creates the
 /// administrator on first start (returned then).
 pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+    // Opening the stores reads and writes DATA: on a blocking thread.
+    let opened = tokio::task::spawn_blocking(move || open_stores(config, hooks)).await;
+    let (walrus, new_admin) =
+        opened.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    recovery::recover(&walrus)
+        .await
+        .map_err(StartError::Recovery)?;
+    Ok((walrus, new_admin))
+}
+
+fn open_stores(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     create_data(&config.data)?;
     let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
     let new_admin = users.ensure_admin()?;
@@ -215,9 +233,6 @@ pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<U
         Storage::new(backend),
         hooks,
     ));
-    recovery::recover(&walrus)
-        .await
-        .map_err(StartError::Recovery)?;
     Ok((walrus, new_admin))
 }
 

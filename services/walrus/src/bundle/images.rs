@@ -1,18 +1,23 @@
 //! GetDecryptedImage: a node asks for the image of a bundle by its manifest; Walrus checks
 //! the manifest, decrypts the bundle with the cloud's key into its cache and serves it from
 //! there.
+//!
+//! The cache ([`kit::cache::DiskCache`] in DATA/image-cache) holds one file per image, named
+//! after its bucket, manifest key and manifest ETag, so a re-uploaded manifest is another
+//! image.
 
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kit::cache::{CacheError, DiskCache};
 use openssl::pkey::{PKey, Private};
 use tracing::info;
 
 use super::bridge::{Bridge, BundleObjects, ObjectError};
-use super::cache::{CacheError, CacheKey, CachedImage, ImageCache};
 use super::keys::{ImageKey, KeyError};
-use super::manifest::{Manifest, ManifestError};
+use super::manifest::{Manifest, ManifestError, Part};
 use super::node_signature::{NodeAuthError, NodeTrust, SignedRequest};
 use super::signers::{SignatureCheck, SignatureError, Signers};
 use super::stream::CHUNK;
@@ -80,10 +85,27 @@ pub enum ImagesStartError {
     },
 }
 
+/// A decrypted image, open at its start. Its file stays readable when the cache evicts it.
+#[derive(Debug)]
+pub struct CachedImage {
+    pub file: File,
+    pub size: u64,
+}
+
+/// The cache entry of the image of `bucket/manifest` at `etag`.
+fn cache_name(bucket: &str, manifest: &str, etag: &str) -> String {
+    let mut hasher = openssl::sha::Sha1::new();
+    for field in [bucket, manifest, etag] {
+        hasher.update(field.as_bytes());
+        hasher.update(b"\0");
+    }
+    crate::digest::hex(&hasher.finish())
+}
+
 /// Everything GetDecryptedImage needs; cheap to share.
 #[derive(Debug)]
 pub struct Images {
-    cache: ImageCache,
+    cache: DiskCache,
     cloud_key: Arc<PKey<Private>>,
     nodes: NodeTrust,
     signers: Signers,
@@ -105,7 +127,7 @@ impl Images {
         )
         .map_err(ImagesStartError::NodeCertificate)?;
         let path = data.join("image-cache");
-        let cache = ImageCache::open(&path, settings.cache_bytes)
+        let cache = DiskCache::open(&path, settings.cache_bytes)
             .map_err(|source| ImagesStartError::Cache { path, source })?;
         Ok(Self {
             cache,
@@ -136,42 +158,73 @@ impl Images {
             .await
             .map_err(object_error(manifest_key))?;
         let manifest = Manifest::parse(&text)?;
-        self.signers.check(&manifest)?;
+        self.signers.check(&manifest).await?;
 
-        let key = CacheKey {
-            bucket,
-            manifest: manifest_key,
-            etag: &etag,
+        let name = cache_name(bucket, manifest_key, &etag);
+        let decryption = Decryption {
+            manifest,
+            cloud_key: self.cloud_key.clone(),
+            bridge: Bridge {
+                runtime: tokio::runtime::Handle::current(),
+                objects,
+            },
+            bucket: bucket.to_owned(),
+            directory: parts_directory(manifest_key).to_owned(),
         };
-        let cloud_key = self.cloud_key.clone();
-        let bridge = Bridge {
-            runtime: tokio::runtime::Handle::current(),
-            objects,
+        // Decryption reads the parts through the bridge: it runs on a blocking thread.
+        let fill = |path: PathBuf| async move {
+            tokio::task::spawn_blocking(move || decryption.run(&path))
+                .await
+                .map_err(|e| ImageError::Cache(e.to_string()))?
         };
-        let (bucket_owned, directory) =
-            (bucket.to_owned(), parts_directory(manifest_key).to_owned());
-        let size = manifest.image.size;
-        let fill = move |file: &mut std::fs::File| -> Result<u64, ImageError> {
-            let key = ImageKey::open(&manifest.image, &cloud_key)?;
-            let started = std::time::Instant::now();
-            let mut out = BufWriter::with_capacity(CHUNK, file);
-            let size = unbundle(
-                &manifest.image,
-                &key,
-                |part| Ok(bridge.open(&bucket_owned, &format!("{directory}{}", part.filename))),
-                &mut out,
-            )?;
-            out.flush().map_err(UnbundleError::Output)?;
-            info!(bucket = %bucket_owned, image = %manifest.image.name, size, elapsed = ?started.elapsed(), "image decrypted");
-            Ok(size)
-        };
-        self.cache
-            .get_or_fill(key, size, fill)
+        let lease = self
+            .cache
+            .get_or_fill(&name, fill)
             .await
             .map_err(|e| match e {
                 CacheError::Fill(e) => e,
                 other => ImageError::Cache(other.to_string()),
+            })?;
+        // Once open, the file outlives its lease (and an eviction).
+        tokio::task::spawn_blocking(move || {
+            let file = File::open(lease.path())?;
+            Ok(CachedImage {
+                file,
+                size: lease.size(),
             })
+        })
+        .await
+        .map_err(|e| ImageError::Cache(e.to_string()))?
+        .map_err(|e: std::io::Error| ImageError::Cache(e.to_string()))
+    }
+}
+
+/// What decrypting one bundle takes.
+struct Decryption {
+    manifest: Manifest,
+    cloud_key: Arc<PKey<Private>>,
+    bridge: Bridge,
+    bucket: String,
+    /// Where the parts are: the manifest's directory.
+    directory: String,
+}
+
+impl Decryption {
+    /// Decrypts the image into a new file at `path`. Blocking.
+    fn run(self, path: &Path) -> Result<(), ImageError> {
+        let image = &self.manifest.image;
+        let key = ImageKey::open(image, &self.cloud_key)?;
+        let started = std::time::Instant::now();
+        let file = File::create_new(path).map_err(UnbundleError::Output)?;
+        let mut out = BufWriter::with_capacity(CHUNK, file);
+        let part = |part: &Part| {
+            let key = format!("{}{}", self.directory, part.filename);
+            Ok(self.bridge.open(&self.bucket, &key))
+        };
+        let size = unbundle(image, &key, part, &mut out)?;
+        out.flush().map_err(UnbundleError::Output)?;
+        info!(bucket = %self.bucket, image = %image.name, size, elapsed = ?started.elapsed(), "image decrypted");
+        Ok(())
     }
 }
 

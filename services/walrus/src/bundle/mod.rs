@@ -8,10 +8,9 @@
 //! GetDecryptedImage ([`http`]): a node, proven by its `EucaSignature`
 //! ([`node_signature`]), asks for the image of a manifest a known user signed ([`signers`]);
 //! [`images`] decrypts it once, reading the parts from Walrus' storage as it goes
-//! ([`bridge`]), into the [`cache`] it is then served from.
+//! ([`bridge`]), into the disk cache it is then served from.
 
 pub mod bridge;
-pub mod cache;
 pub mod cli;
 pub mod create;
 pub mod http;

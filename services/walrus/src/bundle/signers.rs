@@ -53,15 +53,16 @@ impl Signers {
     }
 
     /// Accepts `manifest` if the policy asks nothing or a known certificate verifies it.
-    pub fn check(&self, manifest: &Manifest) -> Result<(), SignatureError> {
+    pub async fn check(&self, manifest: &Manifest) -> Result<(), SignatureError> {
         if self.check == SignatureCheck::Skip {
             return Ok(());
         }
-        if self
-            .certificates()?
-            .iter()
-            .any(|c| manifest.is_signed_by(c))
-        {
+        // The certificates are files: they are read on a blocking thread.
+        let signers = self.clone();
+        let certificates = tokio::task::spawn_blocking(move || signers.certificates())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        if certificates.iter().any(|c| manifest.is_signed_by(c)) {
             Ok(())
         } else {
             Err(SignatureError::Unverified)

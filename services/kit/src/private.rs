@@ -1,0 +1,82 @@
+//! What a component writes for its users (objects, databases, credentials, keys) is its
+//! owner's only, whatever umask it inherited and whatever mode its folders already had.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tracing::warn;
+
+/// Mode bits that open a file or folder to group or others.
+const GROUP_AND_OTHERS: u32 = 0o077;
+
+/// A folder that could not be checked or closed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot make {path} its owner's only: {source}")]
+pub struct FolderError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+/// Makes everything this process creates from now on its owner's only (files 0600, folders
+/// 0700: the umask becomes 077), and closes each of `folders` (DATA, KEYS) that exists and is
+/// open to group or others, with a warning naming it. Process-wide: call it once at start,
+/// before anything is written.
+pub fn own_only(folders: &[&Path]) -> Result<(), FolderError> {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(GROUP_AND_OTHERS));
+    for folder in folders {
+        let failed = |source| FolderError {
+            path: folder.to_path_buf(),
+            source,
+        };
+        let mode = match std::fs::metadata(folder) {
+            Ok(meta) => meta.permissions().mode() & 0o777,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(failed(e)),
+        };
+        if mode & GROUP_AND_OTHERS != 0 {
+            warn!(folder = %folder.display(), mode = format!("{mode:o}"), "folder open to group or others: made its owner's only (0700)");
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Guards against private data under a folder others can read (issue 17, finding 3).
+    #[test]
+    fn open_folders_are_closed_and_new_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, keys, closed) = (
+            dir.path().join("data"),
+            dir.path().join("keys"),
+            dir.path().join("closed"),
+        );
+        for (folder, mode) in [(&data, 0o755), (&keys, 0o750), (&closed, 0o700)] {
+            std::fs::create_dir(folder).unwrap();
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let missing = dir.path().join("missing");
+        own_only(&[&data, &keys, &closed, &missing]).unwrap();
+        assert_eq!(
+            (mode(&data), mode(&keys), mode(&closed)),
+            (0o700, 0o700, 0o700)
+        );
+        assert!(!missing.exists());
+
+        std::fs::write(data.join("object"), b"x").unwrap();
+        std::fs::create_dir_all(data.join("a/b")).unwrap();
+        assert_eq!(mode(&data.join("object")), 0o600);
+        assert_eq!(mode(&data.join("a")), 0o700);
+        assert_eq!(mode(&data.join("a/b")), 0o700);
+    }
+}
