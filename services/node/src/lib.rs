@@ -164,9 +164,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         )
         .bind(config.listen)
         .await?;
-    let url = format!("http://{}{}", server.local_addr(), config::SERVICE_PATH);
-    info!(%url, hypervisor = %config.hypervisor, "node controller ready");
-    server.run(soap::termination_signal()).await;
+    info!(hypervisor = %config.hypervisor, "hypervisor connected");
+    let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
+    kit::announce_ready("node controller", &url);
+    server.run(kit::termination()).await;
     info!("node controller stopped");
     Ok(())
 }
