@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Body;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, HOST};
 use hyper::http::uri::Authority;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::{error, info, warn, Span};
@@ -20,7 +20,9 @@ use xmlbind::{Element, Limits};
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use crate::error::SoapError;
 use crate::fault::{Fault, FaultCode};
-use crate::http::{content_type, new_message_id, read_body, request_action, BodyError, Security};
+use crate::http::{
+    content_type, new_message_id, read_paced_body, request_action, BodyError, BodyPace, Security,
+};
 use crate::http_wsdl::WsdlTemplate;
 use crate::server::ServerError;
 use crate::service::{Operation, RequestContext, Service};
@@ -36,6 +38,7 @@ pub struct Endpoint {
     wsdl: WsdlTemplate,
     limits: Limits,
     in_flight: tokio::sync::Semaphore,
+    pace: BodyPace,
     request_timeout: Duration,
 }
 
@@ -45,13 +48,15 @@ impl std::fmt::Debug for Endpoint {
             .field("service", &self.service.name())
             .field("security", &self.security)
             .field("limits", &self.limits)
+            .field("pace", &self.pace)
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Endpoint {
-    /// Default limits: [`Limits::default`], 16 messages in flight, 60 s per request.
+    /// Default limits: [`Limits::default`], 16 messages in flight, [`BodyPace::default`],
+    /// 60 s per request.
     pub fn new(service: impl Service, security: Security) -> Result<Self, ServerError> {
         let wsdl = WsdlTemplate::new(service.wsdl()).map_err(|source| ServerError::Wsdl {
             service: service.name(),
@@ -63,6 +68,7 @@ impl Endpoint {
             wsdl,
             limits: Limits::default(),
             in_flight: tokio::sync::Semaphore::new(16),
+            pace: BodyPace::default(),
             request_timeout: Duration::from_secs(60),
         })
     }
@@ -83,8 +89,16 @@ impl Endpoint {
         self
     }
 
-    /// Time from the end of the request headers to the reply, including the wait for a turn,
-    /// reading the body and running the operation.
+    /// How fast request bodies must arrive; one that falls behind is answered 408 and its
+    /// connection closed.
+    #[must_use]
+    pub fn with_body_pace(mut self, pace: BodyPace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Time from a complete request body to the reply, including the wait for a turn and
+    /// running the operation.
     #[must_use]
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -142,9 +156,19 @@ impl Endpoint {
             version: SoapVersion::V11,
             addressing: None,
         };
-        let answered =
-            tokio::time::timeout(self.request_timeout, self.answer(request, &mut exchange)).await;
-        match answered.unwrap_or(Err(ExchangeError::Timeout(self.request_timeout))) {
+        let (parts, body) = request.into_parts();
+        // The body is read at its own pace before a slot is taken, so that clients stalling
+        // their bodies hold no slot that a complete message is waiting for.
+        let answered = match read_paced_body(body, self.limits.max_bytes, Some(self.pace)).await {
+            Ok(bytes) => tokio::time::timeout(
+                self.request_timeout,
+                self.answer(&parts.headers, &bytes, &mut exchange),
+            )
+            .await
+            .unwrap_or(Err(ExchangeError::Timeout(self.request_timeout))),
+            Err(e) => Err(ExchangeError::Body(e)),
+        };
+        match answered {
             Ok(reply) => {
                 Span::current().record("outcome", "ok");
                 soap_response(StatusCode::OK, exchange.version, reply)
@@ -153,15 +177,12 @@ impl Endpoint {
         }
     }
 
-    async fn answer<B>(
+    async fn answer(
         &self,
-        request: Request<B>,
+        headers: &HeaderMap,
+        bytes: &[u8],
         exchange: &mut Exchange,
-    ) -> Result<Vec<u8>, ExchangeError>
-    where
-        B: Body,
-        B::Error: std::error::Error + Send + Sync + 'static,
-    {
+    ) -> Result<Vec<u8>, ExchangeError> {
         // Waiting for a turn counts against the request timeout, like the work itself. The
         // semaphore is never closed, so acquiring fails only in theory.
         let _turn = self
@@ -169,9 +190,7 @@ impl Endpoint {
             .acquire()
             .await
             .map_err(|_| ExchangeError::Timeout(self.request_timeout))?;
-        let (parts, body) = request.into_parts();
-        let bytes = read_body(body, self.limits.max_bytes).await?;
-        let incoming = Incoming::parse(&bytes, &self.limits)?;
+        let incoming = Incoming::parse(bytes, &self.limits)?;
         exchange.version = incoming.version();
         let verified = incoming.verify(self.security.verifier())?;
         if verified.addressing != Addressing::default() {
@@ -181,7 +200,7 @@ impl Endpoint {
             return Err(ExchangeError::FaultAsRequest);
         }
         let payload = verified.payload.ok_or(ExchangeError::EmptyBody)?;
-        let soap_action = request_action(exchange.version, &parts.headers);
+        let soap_action = request_action(exchange.version, headers);
         let operation = self.route(payload, soap_action.as_deref())?;
         Span::current().record("operation", operation.name);
         let context = RequestContext {
@@ -251,11 +270,20 @@ impl Endpoint {
             body: BodyContent::Fault(&fault),
         };
         match envelope::write(&outgoing, self.security.signer()) {
-            Ok(bytes) => soap_response(
-                error.status(exchange.version, fault.code),
-                exchange.version,
-                bytes,
-            ),
+            Ok(bytes) => {
+                let mut response = soap_response(
+                    error.status(exchange.version, fault.code),
+                    exchange.version,
+                    bytes,
+                );
+                // What is left of a stalled body will not come: the connection is done.
+                if matches!(error, ExchangeError::Body(BodyError::TooSlow { .. })) {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
+            }
             Err(e) => {
                 error!(error = %e, "fault could not be written");
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -345,10 +373,11 @@ enum ExchangeError {
 
 impl ExchangeError {
     /// SOAP 1.1 answers every fault with 500; SOAP 1.2 (Part 2, 7.5.1.2) a Sender fault with
-    /// 400.
+    /// 400. Bodies too large or too slow get the HTTP statuses that say so.
     fn status(&self, version: SoapVersion, code: FaultCode) -> StatusCode {
         match (self, version, code) {
             (Self::Body(BodyError::TooLarge { .. }), ..) => StatusCode::PAYLOAD_TOO_LARGE,
+            (Self::Body(BodyError::TooSlow { .. }), ..) => StatusCode::REQUEST_TIMEOUT,
             (_, SoapVersion::V12, FaultCode::Client) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -23,7 +23,7 @@ pub use client::{HttpTransport, HttpTransportBuilder};
 pub use error::SoapError;
 pub use exchange::Endpoint;
 pub use fault::{Fault, FaultCode};
-pub use http::Security;
+pub use http::{BodyPace, Security};
 pub use server::{boxed, Connection, Handler, HttpBody, Server, ServerBuilder, ServerError};
 pub use service::{BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport};
 

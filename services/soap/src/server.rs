@@ -26,7 +26,7 @@ use tracing::{info, info_span, Instrument};
 use xmlbind::{Limits, XmlError};
 
 use crate::exchange::{plain, Endpoint};
-use crate::http::Security;
+use crate::http::{BodyPace, Security};
 use crate::listener::{self, ServeOptions};
 use crate::service::{BoxFuture, Service};
 
@@ -102,8 +102,10 @@ pub struct ServerBuilder {
     fallback: Option<Arc<dyn Handler>>,
     limits: Limits,
     max_in_flight: usize,
+    pace: BodyPace,
     request_timeout: Duration,
     shutdown_grace: Duration,
+    max_connections_per_peer: usize,
 }
 
 /// A SOAP mount, its endpoint made at bind time with the builder's limits unless given.
@@ -126,8 +128,10 @@ impl std::fmt::Debug for ServerBuilder {
             .field("fallback", &self.fallback.is_some())
             .field("limits", &self.limits)
             .field("max_in_flight", &self.max_in_flight)
+            .field("pace", &self.pace)
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
             .finish()
     }
 }
@@ -140,8 +144,10 @@ impl Default for ServerBuilder {
             fallback: None,
             limits: Limits::default(),
             max_in_flight: 16,
+            pace: BodyPace::default(),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            max_connections_per_peer: 256,
         }
     }
 }
@@ -202,7 +208,23 @@ impl ServerBuilder {
         self
     }
 
-    /// Time from the end of a SOAP request's headers to the reply (services mounted with
+    /// How fast SOAP request bodies must arrive (services mounted with
+    /// [`ServerBuilder::mount`]). Default: [`BodyPace::default`].
+    #[must_use]
+    pub fn body_pace(mut self, pace: BodyPace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Connections one peer address may hold open at once; more are closed as they are
+    /// accepted. Default: 256.
+    #[must_use]
+    pub fn max_connections_per_peer(mut self, connections: usize) -> Self {
+        self.max_connections_per_peer = connections.max(1);
+        self
+    }
+
+    /// Time from a complete SOAP request body to the reply (services mounted with
     /// [`ServerBuilder::mount`]); also bounds the wait for any request's headers.
     /// Default: 60 s.
     #[must_use]
@@ -233,6 +255,7 @@ impl ServerBuilder {
                     make()?
                         .with_limits(self.limits)
                         .with_max_in_flight(self.max_in_flight)
+                        .with_body_pace(self.pace)
                         .with_request_timeout(self.request_timeout),
                 ),
             };
@@ -271,6 +294,7 @@ impl ServerBuilder {
             options: ServeOptions {
                 header_timeout: self.request_timeout,
                 shutdown_grace: self.shutdown_grace,
+                max_connections_per_peer: self.max_connections_per_peer,
             },
         })
     }
