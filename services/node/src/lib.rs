@@ -136,6 +136,11 @@ pub fn main(args: NodeArgs) -> ExitCode {
     }
 }
 
+/// The largest request the node reads. Its largest real request, an ncRunInstance with EC2's
+/// 16 KB of user data, is under 64 KB signed; the margin is wide, and a flood of oversized
+/// messages costs the node at most this much per message being read.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let node_keys = KeyPair::load(&config.keys, "node")?;
@@ -157,6 +162,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
 
     let node = start_node(&config, &node_keys).await?;
     let server = Server::builder()
+        .limits(xmlbind::Limits {
+            max_bytes: MAX_REQUEST_BYTES,
+            ..xmlbind::Limits::default()
+        })
         .mount(
             config::SERVICE_PATH,
             EucalyptusNcServer::new(NcService::new(node)),
