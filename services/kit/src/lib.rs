@@ -5,4 +5,8 @@ mod logging;
 mod serve;
 
 pub use logging::init_tracing;
-pub use serve::{announce_ready, service_url, termination};
+pub use serve::{service_url, termination};
+
+// For `announce_ready!`, expanded in the components.
+#[doc(hidden)]
+pub use tracing;

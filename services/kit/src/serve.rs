@@ -17,9 +17,13 @@ pub fn service_url(local_addr: SocketAddr, path: &str) -> String {
 }
 
 /// Logs `<component> ready url=<URL>`: the line scripts and test launchers wait for, once
-/// the listener is bound.
-pub fn announce_ready(component: &str, url: &str) {
-    info!(%url, "{component} ready");
+/// the listener is bound. A macro, so that the line carries the component's own log target
+/// and shows under a filter such as `RUST_LOG=warn,walrus=info`.
+#[macro_export]
+macro_rules! announce_ready {
+    ($component:literal, $url:expr) => {
+        $crate::tracing::info!(url = %$url, concat!($component, " ready"))
+    };
 }
 
 /// Completes on SIGTERM or SIGINT: the shutdown trigger of every component's server.

@@ -175,7 +175,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await?;
     info!(hypervisor = %config.hypervisor, "hypervisor connected");
     let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
-    kit::announce_ready("node controller", &url);
+    kit::announce_ready!("node controller", url);
     server.run(kit::termination()).await;
     info!("node controller stopped");
     Ok(())

@@ -190,7 +190,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
         let path = data.join("admin-eucarc");
         write_eucarc(&path, &admin, &url).map_err(|source| StartError::Data { path, source })?;
     }
-    kit::announce_ready("walrus", &url);
+    kit::announce_ready!("walrus", url);
     server.run(kit::termination()).await;
     info!("walrus stopped");
     Ok(())
