@@ -180,36 +180,43 @@ where
     }
     let started = Instant::now();
     let mut body = std::pin::pin!(body);
-    let mut received = BytesMut::new();
+    // Frames are kept as they came and joined once at the end: no buffer grows by doubling
+    // while a body arrives, so a refused body leaves no large reallocated blocks behind.
+    let mut frames: Vec<Bytes> = Vec::new();
+    let mut received = 0;
     loop {
         let frame = match pace {
             None => body.frame().await,
             Some(pace) => {
-                let deadline = started + pace.allowance(received.len());
+                let deadline = started + pace.allowance(received);
                 tokio::time::timeout_at(deadline.into(), body.frame())
                     .await
                     .map_err(|_| BodyError::TooSlow {
-                        received: received.len(),
+                        received,
                         elapsed: started.elapsed(),
                     })?
             }
         };
         let Some(frame) = frame else {
-            return Ok(received.freeze());
+            break;
         };
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         if let Ok(mut data) = frame.into_data() {
-            if received.len() + data.remaining() > limit {
+            received += data.remaining();
+            if received > limit {
                 return Err(BodyError::TooLarge { limit });
             }
-            while data.has_remaining() {
-                let chunk = data.chunk();
-                received.extend_from_slice(chunk);
-                let taken = chunk.len();
-                data.advance(taken);
-            }
+            frames.push(data.copy_to_bytes(data.remaining()));
         }
     }
+    if frames.len() == 1 {
+        return Ok(frames.swap_remove(0));
+    }
+    let mut whole = BytesMut::with_capacity(received);
+    for frame in frames {
+        whole.extend_from_slice(&frame);
+    }
+    Ok(whole.freeze())
 }
 
 #[cfg(test)]
