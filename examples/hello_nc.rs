@@ -264,11 +264,7 @@ pub async fn bind_node(addr: &str, security: Security) -> Result<Server, ServerE
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    kit::init_tracing();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8775".to_owned());
@@ -291,6 +287,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "  keys:   {} (removed on exit; Ctrl-C stops the node)",
         keys_dir.path().display()
     );
-    server.run(soap::termination_signal()).await;
+    server.run(kit::termination()).await;
     Ok(())
 }

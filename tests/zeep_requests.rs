@@ -288,7 +288,7 @@ async fn zeep_requests_reach_the_handlers_with_their_values() {
                 soap_action: Some(operation.soap_action.to_owned()),
                 ..Default::default()
             };
-            match service.call(body, context).await {
+            match service.call(operation, body, context).await {
                 Ok(reply) => {
                     assert_eq!(reply.local, operation.response.1, "reply element of {name}")
                 }

@@ -1,14 +1,15 @@
-//! Per portType: the server that implements `soap::Service` around a handler, routing each
-//! request by the QName of the Body's element and checking the SOAPAction against it.
+//! Per portType: the server that implements `soap::Service` around a handler. The runtime
+//! routes each request (Body element, SOAPAction) to one of the portType's operations; the
+//! server only reads that operation's request and calls the handler's method for it.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::doc_comment;
 use super::service::{method_ident, operations_ident, trait_ident};
-use super::{doc_comment, Context};
 use crate::model::PortType;
 
-pub(super) fn definition(cx: &Context<'_>, port_type: &PortType) -> TokenStream {
+pub(super) fn definition(port_type: &PortType) -> TokenStream {
     let trait_name = trait_ident(port_type);
     let server = format_ident!("{}Server", trait_name);
     let server_name = server.to_string();
@@ -17,17 +18,12 @@ pub(super) fn definition(cx: &Context<'_>, port_type: &PortType) -> TokenStream 
     let doc = doc_comment(&format!(
         "Serves a [`{trait_name}`] handler as service `{service}`."
     ));
-    let unknown = format!("unknown operation {{}} for {service}");
-    let arms = port_type.operations.iter().enumerate().map(|(index, operation)| {
-        let element = &cx.model.element(operation.input).name;
-        let namespace = cx.namespace(element.namespace.as_deref());
-        let local = &element.local;
+    let foreign = format!("operation {{}} is not one of {service}'s");
+    let arms = port_type.operations.iter().map(|operation| {
+        let name = &operation.name;
         let method = method_ident(operation);
-        let index = proc_macro2::Literal::usize_unsuffixed(index);
         quote! {
-            (#namespace, #local) => {
-                dispatch(&#table[#index], body, context, |request, context| inner.#method(request, context)).await
-            }
+            #name => dispatch(operation, body, context, |request, context| inner.#method(request, context)).await,
         }
     });
     quote! {
@@ -73,14 +69,16 @@ pub(super) fn definition(cx: &Context<'_>, port_type: &PortType) -> TokenStream 
 
             fn call<'a>(
                 &'a self,
+                operation: &'static soap::Operation,
                 body: &'a xmlbind::Element,
                 context: soap::RequestContext,
             ) -> soap::BoxFuture<'a, Result<soap::Reply, soap::Fault>> {
                 let inner = &self.inner;
                 Box::pin(async move {
-                    match (body.name.namespace.as_deref(), body.name.local.as_str()) {
+                    match operation.name {
                         #(#arms)*
-                        _ => Err(soap::Fault::client(format!(#unknown, body.name.expanded()))),
+                        // The runtime passes only operations of this service's table.
+                        _ => Err(soap::Fault::server(format!(#foreign, operation.name))),
                     }
                 })
             }
@@ -91,7 +89,7 @@ pub(super) fn definition(cx: &Context<'_>, port_type: &PortType) -> TokenStream 
 /// Emitted once per file: what every dispatcher arm does.
 pub(super) fn helper() -> TokenStream {
     quote! {
-        /// Runs one operation: checks the SOAPAction, reads the request, calls the handler.
+        /// Runs one operation: reads the request, calls the handler.
         async fn dispatch<Request, Response, Handled>(
             operation: &'static soap::Operation,
             body: &xmlbind::Element,
@@ -103,15 +101,6 @@ pub(super) fn helper() -> TokenStream {
             Response: xmlbind::ToXml + Send + Sync + 'static,
             Handled: std::future::Future<Output = Result<Response, soap::Fault>>,
         {
-            // An empty SOAPAction (sent or declared) carries no intent; the element decides.
-            if let Some(action) = context.soap_action.as_deref().filter(|a| !a.is_empty()) {
-                if !operation.soap_action.is_empty() && action != operation.soap_action {
-                    return Err(soap::Fault::client(format!(
-                        "SOAPAction {action:?} does not match operation {}, whose SOAPAction is {:?}",
-                        operation.name, operation.soap_action
-                    )));
-                }
-            }
             let request = Request::from_xml(body)
                 .map_err(|e| soap::Fault::client(format!("invalid {} request: {e}", operation.name)))?;
             let response = handler(request, context).await?;

@@ -48,7 +48,7 @@ pub(crate) fn emit(model: &Model, wsdl_path: &str) -> Result<String, Error> {
     }
     for port_type in &model.port_types {
         tokens.extend(service::definition(&cx, port_type));
-        tokens.extend(dispatcher::definition(&cx, port_type));
+        tokens.extend(dispatcher::definition(port_type));
         tokens.extend(client::definition(&cx, port_type));
     }
     if !model.port_types.is_empty() {

@@ -3,6 +3,15 @@
 
 pub mod cache;
 pub mod euca_signature;
+mod logging;
 pub mod private;
 pub mod security;
+mod serve;
 pub mod time;
+
+pub use logging::init_tracing;
+pub use serve::{service_url, termination};
+
+// For `announce_ready!`, expanded in the components.
+#[doc(hidden)]
+pub use tracing;

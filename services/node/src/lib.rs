@@ -139,6 +139,11 @@ pub fn main(args: NodeArgs) -> ExitCode {
     }
 }
 
+/// The largest request the node reads. Its largest real request, an ncRunInstance with EC2's
+/// 16 KB of user data, is under 64 KB signed; the margin is wide, and a flood of oversized
+/// messages costs the node at most this much per message being read.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let keys = blocking({
@@ -148,6 +153,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .await?;
     let node = start_node(&config, &keys.pair).await?;
     let server = Server::builder()
+        .limits(xmlbind::Limits {
+            max_bytes: MAX_REQUEST_BYTES,
+            ..xmlbind::Limits::default()
+        })
         .mount(
             config::SERVICE_PATH,
             EucalyptusNcServer::new(NcService::new(node)),
@@ -155,9 +164,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         )
         .bind(config.listen)
         .await?;
-    let url = format!("http://{}{}", server.local_addr(), config::SERVICE_PATH);
-    info!(%url, hypervisor = %config.hypervisor, compat = %config.compat, "node controller ready");
-    server.run(soap::termination_signal()).await;
+    info!(hypervisor = %config.hypervisor, compat = %config.compat, "node controller configured");
+    let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
+    kit::announce_ready!("node controller", url);
+    server.run(kit::termination()).await;
     info!("node controller stopped");
     Ok(())
 }

@@ -155,12 +155,11 @@ fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {
     w.start_element(ns, "Fault");
     match version {
         SoapVersion::V11 => {
-            simple(
-                w,
-                None,
-                "faultcode",
-                &format!("{ENV_PREFIX}:{}", fault.code.soap11()),
-            );
+            let code = match &fault.subcode {
+                Some(subcode) => format!("{ENV_PREFIX}:{}.{subcode}", fault.code.soap11()),
+                None => format!("{ENV_PREFIX}:{}", fault.code.soap11()),
+            };
+            simple(w, None, "faultcode", &code);
             simple(w, None, "faultstring", &fault.string);
             if let Some(detail) = &fault.detail {
                 simple(w, None, "detail", detail);
@@ -174,6 +173,12 @@ fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {
                 "Value",
                 &format!("{ENV_PREFIX}:{}", fault.code.soap12()),
             );
+            // An unprefixed QName: no default namespace is in scope, so it has none.
+            if let Some(subcode) = &fault.subcode {
+                w.start_element(ns, "Subcode");
+                simple(w, ns, "Value", subcode);
+                w.end_element();
+            }
             w.end_element();
             w.start_element(ns, "Reason");
             w.start_element(ns, "Text");
@@ -351,38 +356,55 @@ impl Incoming {
 fn read_fault(fault: &Element) -> Result<Fault, SoapError> {
     let ns = fault.name.namespace.as_deref();
     let text = |e: Option<&Element>| e.map(descendant_text).unwrap_or_default();
-    let (code, string, detail) = match fault.child(None, "faultcode") {
-        Some(code) => (
-            code,
-            text(fault.child(None, "faultstring")),
-            fault.child(None, "detail"),
-        ),
+    let local = |qname: &str| {
+        qname
+            .trim()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (code, subcode, string, detail) = match fault.child(None, "faultcode") {
+        Some(code) => {
+            let code = local(&code.text()?);
+            let (code, subcode) = match code.split_once('.') {
+                Some((code, subcode)) => (code.to_owned(), Some(subcode.to_owned())),
+                None => (code, None),
+            };
+            let string = text(fault.child(None, "faultstring"));
+            (code, subcode, string, fault.child(None, "detail"))
+        }
         None => {
             let code = fault
                 .child(ns, "Code")
-                .and_then(|c| c.child(ns, "Value"))
                 .ok_or_else(|| SoapError::NotEnvelope("a Fault without a code".into()))?;
+            let value = code
+                .child(ns, "Value")
+                .ok_or_else(|| SoapError::NotEnvelope("a Fault without a code".into()))?;
+            let subcode = code
+                .child(ns, "Subcode")
+                .and_then(|s| s.child(ns, "Value"))
+                .map(|v| v.text().map(|t| local(&t)))
+                .transpose()?;
             let reason = fault.child(ns, "Reason").and_then(|r| r.child(ns, "Text"));
-            (code, text(reason), fault.child(ns, "Detail"))
+            (
+                local(&value.text()?),
+                subcode,
+                text(reason),
+                fault.child(ns, "Detail"),
+            )
         }
     };
-    let code = match code
-        .text()?
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .split('.')
-        .next()
-    {
-        Some("VersionMismatch") => FaultCode::VersionMismatch,
-        Some("MustUnderstand") => FaultCode::MustUnderstand,
-        Some("Client" | "Sender") => FaultCode::Client,
+    let code = match code.as_str() {
+        "VersionMismatch" => FaultCode::VersionMismatch,
+        "MustUnderstand" => FaultCode::MustUnderstand,
+        "Client" | "Sender" => FaultCode::Client,
         _ => FaultCode::Server,
     };
     let detail = detail.map(descendant_text).filter(|d| !d.is_empty());
     Ok(Fault {
         code,
+        subcode,
         string,
         detail,
     })

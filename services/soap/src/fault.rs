@@ -36,6 +36,9 @@ impl FaultCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub code: FaultCode,
+    /// A more precise code under `code`, such as S3's `NoSuchBucket`: written
+    /// `Client.NoSuchBucket` in SOAP 1.1 (its dotted notation) and as the `Subcode` in 1.2.
+    pub subcode: Option<String>,
     pub string: String,
     /// Text for the `detail` element.
     pub detail: Option<String>,
@@ -46,6 +49,7 @@ impl Fault {
     pub fn client(message: impl Into<String>) -> Self {
         Self {
             code: FaultCode::Client,
+            subcode: None,
             string: message.into(),
             detail: None,
         }
@@ -55,9 +59,16 @@ impl Fault {
     pub fn server(message: impl Into<String>) -> Self {
         Self {
             code: FaultCode::Server,
+            subcode: None,
             string: message.into(),
             detail: None,
         }
+    }
+
+    #[must_use]
+    pub fn with_subcode(mut self, subcode: impl Into<String>) -> Self {
+        self.subcode = Some(subcode.into());
+        self
     }
 
     #[must_use]
@@ -69,7 +80,11 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "soap:{}: {}", self.code.soap11(), self.string)?;
+        write!(f, "soap:{}", self.code.soap11())?;
+        if let Some(subcode) = &self.subcode {
+            write!(f, ".{subcode}")?;
+        }
+        write!(f, ": {}", self.string)?;
         if let Some(detail) = &self.detail {
             write!(f, " ({detail})")?;
         }

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http_body_util::BodyExt;
 use hyper::body::Body;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
@@ -115,11 +117,40 @@ fn unquote(value: &str) -> &str {
         .unwrap_or(value)
 }
 
+/// How fast a request body must arrive: its first bytes within `grace` of the headers, and
+/// from then on at `min_bytes_per_sec` on average (the allowance grows with what arrived), so
+/// that a client trickling or stalling a body cannot hold a connection and its memory for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPace {
+    pub grace: Duration,
+    pub min_bytes_per_sec: u64,
+}
+
+impl Default for BodyPace {
+    /// 10 s of grace, then 8 KiB/s: far below any real link, far above a stalling attacker.
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+            min_bytes_per_sec: 8 << 10,
+        }
+    }
+}
+
+impl BodyPace {
+    /// How long after the start `received` bytes may have taken.
+    fn allowance(&self, received: usize) -> Duration {
+        let rate = self.min_bytes_per_sec.max(1) as f64;
+        self.grace + Duration::from_secs_f64(received as f64 / rate)
+    }
+}
+
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     #[error("message exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("message body arrived too slowly ({received} bytes in {elapsed:?})")]
+    TooSlow { received: usize, elapsed: Duration },
     #[error("message could not be read: {0}")]
     Read(String),
 }
@@ -131,14 +162,61 @@ where
     B: Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    read_paced_body(body, limit, None).await
+}
+
+/// [`read_body`], also refusing a body that falls behind `pace`.
+pub(crate) async fn read_paced_body<B>(
+    body: B,
+    limit: usize,
+    pace: Option<BodyPace>,
+) -> Result<Bytes, BodyError>
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     if body.size_hint().lower() > limit as u64 {
         return Err(BodyError::TooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
-        Err(e) => Err(BodyError::Read(e.to_string())),
+    let started = Instant::now();
+    let mut body = std::pin::pin!(body);
+    // Frames are kept as they came and joined once at the end: no buffer grows by doubling
+    // while a body arrives, so a refused body leaves no large reallocated blocks behind.
+    let mut frames: Vec<Bytes> = Vec::new();
+    let mut received = 0;
+    loop {
+        let frame = match pace {
+            None => body.frame().await,
+            Some(pace) => {
+                let deadline = started + pace.allowance(received);
+                tokio::time::timeout_at(deadline.into(), body.frame())
+                    .await
+                    .map_err(|_| BodyError::TooSlow {
+                        received,
+                        elapsed: started.elapsed(),
+                    })?
+            }
+        };
+        let Some(frame) = frame else {
+            break;
+        };
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        if let Ok(mut data) = frame.into_data() {
+            received += data.remaining();
+            if received > limit {
+                return Err(BodyError::TooLarge { limit });
+            }
+            frames.push(data.copy_to_bytes(data.remaining()));
+        }
     }
+    if frames.len() == 1 {
+        return Ok(frames.swap_remove(0));
+    }
+    let mut whole = BytesMut::with_capacity(received);
+    for frame in frames {
+        whole.extend_from_slice(&frame);
+    }
+    Ok(whole.freeze())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod c14n;
 mod client;
 pub mod envelope;
 mod error;
+mod exchange;
 mod fault;
 mod http;
 mod http_wsdl;
@@ -20,9 +21,10 @@ pub mod wss;
 
 pub use client::{HttpTransport, HttpTransportBuilder};
 pub use error::SoapError;
+pub use exchange::Endpoint;
 pub use fault::{Fault, FaultCode};
-pub use http::{BodyError, Security};
-pub use server::{termination_signal, Server, ServerBuilder, ServerError};
+pub use http::{BodyError, BodyPace, Security};
+pub use server::{boxed, Connection, Handler, HttpBody, Server, ServerBuilder, ServerError};
 pub use service::{
     BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport, TransportError,
 };

@@ -1,10 +1,13 @@
 //! The accept loop every HTTP endpoint of the cloud shares (SOAP services and Walrus' REST API):
-//! HTTP/1.1 keep-alive connections, a header timeout, and a graceful shutdown that lets
-//! requests in flight finish before connections close.
+//! HTTP/1.1 keep-alive connections, a header timeout, a bound on the connections of each peer
+//! address, and a graceful shutdown that lets requests in flight finish before connections
+//! close.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
@@ -23,6 +26,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// How long a shutdown waits for requests in flight before closing their connections.
     pub shutdown_grace: Duration,
+    /// Connections one peer IP address may hold open at once; more are closed as accepted.
+    pub max_connections_per_peer: usize,
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, serving each with the service
@@ -43,6 +48,7 @@ pub async fn serve<S, B>(
 {
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
+    let peers = PeerCounts::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -50,6 +56,10 @@ pub async fn serve<S, B>(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(held) = peers.admit(peer.ip(), options.max_connections_per_peer) else {
+                        debug!(%peer, "too many connections from this address: closed");
+                        continue;
+                    };
                     let service = make_service(&stream, peer);
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -60,6 +70,7 @@ pub async fn serve<S, B>(
                         if let Err(e) = connection.await {
                             debug!(%peer, error = %e, "connection closed with an error");
                         }
+                        drop(held);
                     });
                 }
                 // Running out of descriptors or a connection reset before accept is no
@@ -86,4 +97,66 @@ pub async fn serve<S, B>(
         );
     }
     connections.shutdown().await;
+}
+
+/// Open connections per peer address.
+#[derive(Debug, Default, Clone)]
+struct PeerCounts(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PeerCounts {
+    /// Counts a new connection from `ip`, unless it already holds `max`.
+    fn admit(&self, ip: IpAddr, max: usize) -> Option<PeerConnection> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerConnection {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One counted connection; uncounted when dropped.
+#[derive(Debug)]
+struct PeerConnection {
+    counts: PeerCounts,
+    ip: IpAddr,
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::PeerCounts;
+
+    #[test]
+    fn each_address_holds_at_most_its_share_until_one_closes() {
+        let peers = PeerCounts::default();
+        let a = "10.0.0.1".parse().unwrap();
+        let b = "10.0.0.2".parse().unwrap();
+        let first = peers.admit(a, 2);
+        let second = peers.admit(a, 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(peers.admit(a, 2).is_none());
+        assert!(
+            peers.admit(b, 2).is_some(),
+            "another address has its own share"
+        );
+        drop(first);
+        assert!(peers.admit(a, 2).is_some());
+    }
 }

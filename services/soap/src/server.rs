@@ -1,6 +1,12 @@
-//! The HTTP server every component runs: services mounted at paths, each with its security;
-//! body limits, timeouts, one tracing span per request, faults made in one place, graceful
-//! shutdown. Components supply only their generated dispatcher (a [`Service`]).
+//! The front door: one listener, SOAP [`Endpoint`]s mounted at paths beside plain HTTP
+//! [`Handler`]s (REST, Query) mounted at path prefixes, and an optional fallback for
+//! everything else; one tracing span per request; graceful shutdown. The accept loop is
+//! [`crate::listener::serve`].
+//!
+//! A request goes to the SOAP endpoint at its exact path when the endpoint claims it
+//! (`POST`, `GET ?wsdl`); else to the handler with the longest matching prefix (whole path
+//! segments); else to the fallback; else the endpoint at that path refuses it (400, 405);
+//! else 404.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -10,26 +16,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming as RequestBody;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST};
-use hyper::http::uri::Authority;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tracing::{error, info, info_span, warn, Instrument, Span};
-use xmlbind::{Element, Limits, XmlError};
+use tracing::{info, info_span, Instrument};
+use xmlbind::{Limits, XmlError};
 
-use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
-use crate::error::SoapError;
-use crate::fault::{Fault, FaultCode};
-use crate::http::{content_type, new_message_id, read_body, request_action, BodyError, Security};
-use crate::http_wsdl::WsdlTemplate;
+use crate::exchange::{plain, Endpoint};
+use crate::http::{BodyPace, Security};
 use crate::listener::{self, ServeOptions};
-use crate::service::{Operation, RequestContext, Service};
-
-/// The WS-Addressing action of fault replies (WS-Addressing 1.0 SOAP Binding, 6.1).
-const FAULT_ACTION: &str = "http://www.w3.org/2005/08/addressing/soap/fault";
+use crate::service::{BoxFuture, Service};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,37 +49,112 @@ pub enum ServerError {
     },
 }
 
-/// Builds a [`Server`]: mount services, adjust limits, then [`ServerBuilder::bind`].
-#[derive(Debug)]
-pub struct ServerBuilder {
-    mounts: Vec<(String, Arc<dyn Service>, Security)>,
-    limits: Limits,
-    max_in_flight: usize,
-    request_timeout: Duration,
-    shutdown_grace: Duration,
+/// The body of every response the front door sends.
+pub type HttpBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address the client reached (for URLs when the request has no Host).
+    pub local: SocketAddr,
 }
 
-// For the derived Debug of the builder and mounts.
-impl std::fmt::Debug for dyn Service {
+/// A plain HTTP handler (a REST or Query API) mounted beside SOAP endpoints. Closures
+/// `Fn(Request<Incoming>, Connection) -> impl Future<Output = Response<HttpBody>>` are
+/// handlers.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        connection: Connection,
+    ) -> BoxFuture<'static, Response<HttpBody>>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request<Incoming>, Connection) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<HttpBody>> + Send + 'static,
+{
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        connection: Connection,
+    ) -> BoxFuture<'static, Response<HttpBody>> {
+        Box::pin(self(request, connection))
+    }
+}
+
+/// Boxes any response body into an [`HttpBody`].
+pub fn boxed<B>(response: Response<B>) -> Response<HttpBody>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
+}
+
+/// Builds a [`Server`]: mount endpoints and handlers, then [`ServerBuilder::bind`].
+pub struct ServerBuilder {
+    soap: Vec<(String, Mount)>,
+    prefixes: Vec<(String, Arc<dyn Handler>)>,
+    fallback: Option<Arc<dyn Handler>>,
+    limits: Limits,
+    max_in_flight: usize,
+    pace: BodyPace,
+    request_timeout: Duration,
+    shutdown_grace: Duration,
+    max_connections_per_peer: usize,
+}
+
+/// A SOAP mount, its endpoint made at bind time with the builder's limits unless given.
+enum Mount {
+    Service(Box<dyn FnOnce() -> Result<Endpoint, ServerError> + Send>),
+    Endpoint(Arc<Endpoint>),
+}
+
+impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Service({})", self.name())
+        f.debug_struct("ServerBuilder")
+            .field(
+                "soap",
+                &self.soap.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field(
+                "prefixes",
+                &self.prefixes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("fallback", &self.fallback.is_some())
+            .field("limits", &self.limits)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("pace", &self.pace)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
+            .finish()
     }
 }
 
 impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
-            mounts: Vec::new(),
+            soap: Vec::new(),
+            prefixes: Vec::new(),
+            fallback: None,
             limits: Limits::default(),
             max_in_flight: 16,
+            pace: BodyPace::default(),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            max_connections_per_peer: 256,
         }
     }
 }
 
 impl ServerBuilder {
-    /// Serves `service` at `path` (such as `/axis2/services/EucalyptusNC`).
+    /// Serves `service` at `path` (such as `/axis2/services/EucalyptusNC`), with this
+    /// builder's limits, in-flight bound and request timeout.
     #[must_use]
     pub fn mount(
         mut self,
@@ -88,28 +162,71 @@ impl ServerBuilder {
         service: impl Service,
         security: Security,
     ) -> Self {
-        self.mounts.push((path.into(), Arc::new(service), security));
+        self.soap.push((
+            path.into(),
+            Mount::Service(Box::new(move || Endpoint::new(service, security))),
+        ));
         self
     }
 
-    /// Limits on request messages; `max_bytes` also bounds the HTTP body, checked while it is
-    /// read. Default: [`Limits::default`].
+    /// Serves an endpoint configured on its own at `path`; one endpoint may serve several
+    /// paths.
+    #[must_use]
+    pub fn mount_endpoint(mut self, path: impl Into<String>, endpoint: Arc<Endpoint>) -> Self {
+        self.soap.push((path.into(), Mount::Endpoint(endpoint)));
+        self
+    }
+
+    /// Hands requests whose path is `prefix` or lies under it (`/a` covers `/a` and `/a/b`,
+    /// not `/ab`) to `handler`.
+    #[must_use]
+    pub fn route(mut self, prefix: impl Into<String>, handler: impl Handler) -> Self {
+        self.prefixes.push((prefix.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Hands every request no mount or prefix takes to `handler` (instead of a 404).
+    #[must_use]
+    pub fn fallback(mut self, handler: impl Handler) -> Self {
+        self.fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Limits on request messages of the services mounted with [`ServerBuilder::mount`];
+    /// `max_bytes` also bounds the HTTP body. Default: [`Limits::default`].
     #[must_use]
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
-    /// How many messages may be read, parsed and handled at once; more wait their turn. With
-    /// `limits` this bounds the memory hostile messages can take. Default: 16.
+    /// How many messages each service mounted with [`ServerBuilder::mount`] reads, parses
+    /// and handles at once. Default: 16.
     #[must_use]
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
         self
     }
 
-    /// Time from the end of the request headers to the reply, including reading the body and
-    /// running the operation; also bounds the wait for the headers. Default: 60 s.
+    /// How fast SOAP request bodies must arrive (services mounted with
+    /// [`ServerBuilder::mount`]). Default: [`BodyPace::default`].
+    #[must_use]
+    pub fn body_pace(mut self, pace: BodyPace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Connections one peer address may hold open at once; more are closed as they are
+    /// accepted. Default: 256.
+    #[must_use]
+    pub fn max_connections_per_peer(mut self, connections: usize) -> Self {
+        self.max_connections_per_peer = connections.max(1);
+        self
+    }
+
+    /// Time from a complete SOAP request body to the reply (services mounted with
+    /// [`ServerBuilder::mount`]); also bounds the wait for any request's headers.
+    /// Default: 60 s.
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -129,23 +246,31 @@ impl ServerBuilder {
         self,
         addr: impl ToSocketAddrs + std::fmt::Display,
     ) -> Result<Server, ServerError> {
-        let mut mounts = HashMap::new();
-        for (path, service, security) in self.mounts {
-            if !path.starts_with('/') {
-                return Err(ServerError::BadPath(path));
-            }
-            let wsdl = WsdlTemplate::new(service.wsdl()).map_err(|source| ServerError::Wsdl {
-                service: service.name(),
-                source,
-            })?;
-            let mount = Mount {
-                service,
-                security,
-                wsdl,
+        let mut soap = HashMap::new();
+        for (path, mount) in self.soap {
+            check_path(&path)?;
+            let endpoint = match mount {
+                Mount::Endpoint(endpoint) => endpoint,
+                Mount::Service(make) => Arc::new(
+                    make()?
+                        .with_limits(self.limits)
+                        .with_max_in_flight(self.max_in_flight)
+                        .with_body_pace(self.pace)
+                        .with_request_timeout(self.request_timeout),
+                ),
             };
-            if mounts.insert(path.clone(), mount).is_some() {
+            if soap.insert(path.clone(), endpoint).is_some() {
                 return Err(ServerError::DuplicatePath(path));
             }
+        }
+        let mut prefixes = self.prefixes;
+        for (prefix, _) in &prefixes {
+            check_path(prefix)?;
+        }
+        // Longest first, so the first match is the most specific.
+        prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        if let Some(pair) = prefixes.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(ServerError::DuplicatePath(pair[0].0.clone()));
         }
         let listener = TcpListener::bind(&addr)
             .await
@@ -157,18 +282,29 @@ impl ServerBuilder {
             addr: addr.to_string(),
             source,
         })?;
-        let app = App {
-            mounts,
-            limits: self.limits,
-            in_flight: tokio::sync::Semaphore::new(self.max_in_flight),
-            request_timeout: self.request_timeout,
-            shutdown_grace: self.shutdown_grace,
+        let routes = Routes {
+            soap,
+            prefixes,
+            fallback: self.fallback,
         };
         Ok(Server {
             listener,
             local_addr,
-            app: Arc::new(app),
+            routes: Arc::new(routes),
+            options: ServeOptions {
+                header_timeout: self.request_timeout,
+                shutdown_grace: self.shutdown_grace,
+                max_connections_per_peer: self.max_connections_per_peer,
+            },
         })
+    }
+}
+
+fn check_path(path: &str) -> Result<(), ServerError> {
+    if path.starts_with('/') {
+        Ok(())
+    } else {
+        Err(ServerError::BadPath(path.to_owned()))
     }
 }
 
@@ -177,7 +313,8 @@ impl ServerBuilder {
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
-    app: Arc<App>,
+    routes: Arc<Routes>,
+    options: ServeOptions,
 }
 
 impl Server {
@@ -196,354 +333,113 @@ impl Server {
         let Self {
             listener,
             local_addr,
-            app,
+            routes,
+            options,
         } = self;
-        info!(%local_addr, paths = ?app.mounts.keys().collect::<Vec<_>>(), "SOAP server listening");
-        let options = ServeOptions {
-            header_timeout: app.request_timeout,
-            shutdown_grace: app.shutdown_grace,
-        };
+        info!(%local_addr, soap = ?routes.soap.keys().collect::<Vec<_>>(), "listening");
         listener::serve(listener, options, shutdown, |stream, peer| {
-            // The address this client reached, for WSDL locations without a Host.
-            let reached = stream.local_addr().unwrap_or(local_addr);
-            let app = app.clone();
-            service_fn(move |request| app.clone().handle(request, peer, reached))
+            let connection = Connection {
+                peer,
+                // The address this client reached, for WSDL locations without a Host.
+                local: stream.local_addr().unwrap_or(local_addr),
+            };
+            let routes = routes.clone();
+            service_fn(move |request| routes.clone().handle(request, connection))
         })
         .await;
-        info!("SOAP server stopped");
+        info!("server stopped");
     }
 }
 
 /// What every connection task shares.
-#[derive(Debug)]
-struct App {
-    mounts: HashMap<String, Mount>,
-    limits: Limits,
-    in_flight: tokio::sync::Semaphore,
-    request_timeout: Duration,
-    shutdown_grace: Duration,
+struct Routes {
+    soap: HashMap<String, Arc<Endpoint>>,
+    /// Longest prefix first.
+    prefixes: Vec<(String, Arc<dyn Handler>)>,
+    fallback: Option<Arc<dyn Handler>>,
 }
 
-impl App {
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("soap", &self.soap)
+            .field(
+                "prefixes",
+                &self.prefixes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
+impl Routes {
     async fn handle(
         self: Arc<Self>,
-        request: Request<RequestBody>,
-        peer: SocketAddr,
-        reached: SocketAddr,
-    ) -> Result<Response<Full<Bytes>>, Infallible> {
-        let started = Instant::now();
-        let span = info_span!(
-            "soap",
-            %peer,
-            method = %request.method(),
-            path = request.uri().path(),
-            operation = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        async move {
-            let response = self.route(request, reached).await;
-            info!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
-            Ok(response)
+        request: Request<Incoming>,
+        connection: Connection,
+    ) -> Result<Response<HttpBody>, Infallible> {
+        let path = request.uri().path();
+        let endpoint = self.soap.get(path);
+        if let Some(endpoint) = endpoint.filter(|_| Endpoint::claims(&request)) {
+            return Ok(boxed(soap(endpoint, request, connection).await));
         }
-        .instrument(span)
-        .await
-    }
-
-    async fn route(
-        &self,
-        request: Request<RequestBody>,
-        reached: SocketAddr,
-    ) -> Response<Full<Bytes>> {
-        let Some(mount) = self.mounts.get(request.uri().path()) else {
-            return plain(StatusCode::NOT_FOUND, "no service at this path");
-        };
-        match *request.method() {
-            Method::POST => mount.exchange(request, self).await,
-            Method::GET
-                if request
-                    .uri()
-                    .query()
-                    .is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) =>
-            {
-                mount.wsdl_response(&request, reached)
-            }
-            Method::GET => plain(
-                StatusCode::BAD_REQUEST,
-                "GET serves only the WSDL: add ?wsdl",
-            ),
-            _ => {
-                let mut response =
-                    plain(StatusCode::METHOD_NOT_ALLOWED, "use POST for SOAP requests");
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
-                response
-            }
-        }
-    }
-}
-
-/// One service at one path.
-#[derive(Debug)]
-struct Mount {
-    service: Arc<dyn Service>,
-    security: Security,
-    wsdl: WsdlTemplate,
-}
-
-/// What is known of a request so far, for the reply or the fault that answers it.
-#[derive(Debug)]
-struct Exchange {
-    /// SOAP 1.1 until the envelope says otherwise.
-    version: SoapVersion,
-    /// The request's WS-Addressing headers, when it used WS-Addressing.
-    addressing: Option<Addressing>,
-}
-
-impl Exchange {
-    /// WS-Addressing headers for the reply: present only if the request used WS-Addressing.
-    fn reply_addressing(&self, action: String) -> Addressing {
-        let Some(request) = &self.addressing else {
-            return Addressing::default();
-        };
-        Addressing {
-            to: None,
-            action: Some(action),
-            message_id: new_message_id().ok(),
-            relates_to: request.message_id.clone(),
-        }
-    }
-}
-
-impl Mount {
-    /// Answers a POST: the reply, or a fault made from whatever went wrong.
-    async fn exchange(&self, request: Request<RequestBody>, app: &App) -> Response<Full<Bytes>> {
-        let mut exchange = Exchange {
-            version: SoapVersion::V11,
-            addressing: None,
-        };
-        let answered = tokio::time::timeout(
-            app.request_timeout,
-            self.answer(request, app, &mut exchange),
-        )
-        .await;
-        match answered.unwrap_or(Err(ExchangeError::Timeout(app.request_timeout))) {
-            Ok(reply) => {
-                Span::current().record("outcome", "ok");
-                soap_response(StatusCode::OK, exchange.version, reply)
-            }
-            Err(error) => self.fault_response(&error, &exchange),
-        }
-    }
-
-    async fn answer(
-        &self,
-        request: Request<RequestBody>,
-        app: &App,
-        exchange: &mut Exchange,
-    ) -> Result<Vec<u8>, ExchangeError> {
-        // Waiting for a turn counts against the request timeout, like the work itself. The
-        // semaphore is never closed, so acquiring fails only in theory.
-        let _turn = app
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| ExchangeError::Timeout(app.request_timeout))?;
-        let (parts, body) = request.into_parts();
-        let bytes = read_body(body, app.limits.max_bytes).await?;
-        let incoming = Incoming::parse(&bytes, &app.limits)?;
-        exchange.version = incoming.version();
-        let verified = incoming.verify(self.security.verifier())?;
-        if verified.addressing != Addressing::default() {
-            exchange.addressing = Some(verified.addressing.clone());
-        }
-        if verified.fault.is_some() {
-            return Err(ExchangeError::FaultAsRequest);
-        }
-        let payload = verified.payload.ok_or(ExchangeError::EmptyBody)?;
-        let operation = self.operation_for(payload)?;
-        Span::current().record("operation", operation.name);
-        let soap_action = request_action(exchange.version, &parts.headers);
-        if let Some(sent) = soap_action
-            .as_deref()
-            .filter(|sent| *sent != operation.soap_action)
-        {
-            return Err(ExchangeError::ActionMismatch {
-                sent: sent.to_owned(),
-                operation,
-            });
-        }
-        let context = RequestContext {
-            soap_action,
-            signer_certificate: verified.signer_certificate.clone(),
-            message_id: verified.signed_addressing.message_id.clone(),
-        };
-        let reply = self
-            .service
-            .call(payload, context)
-            .await
-            .map_err(ExchangeError::Handler)?;
-        let outgoing = Outgoing {
-            version: exchange.version,
-            addressing: exchange.reply_addressing(format!("{}Response", operation.soap_action)),
-            body: BodyContent::Payload {
-                namespace: reply.namespace,
-                local: reply.local,
-                value: reply.body.as_ref(),
-            },
-        };
-        envelope::write(&outgoing, self.security.signer()).map_err(ExchangeError::Reply)
-    }
-
-    /// The operation whose request element is `payload`.
-    fn operation_for(&self, payload: &Element) -> Result<&'static Operation, ExchangeError> {
-        self.service
-            .operations()
+        let handler = self
+            .prefixes
             .iter()
-            .find(|op| payload.name.is(Some(op.request.0), op.request.1))
-            .ok_or_else(|| ExchangeError::UnknownOperation(payload.name.expanded()))
+            .find(|(prefix, _)| under(path, prefix))
+            .map(|(_, handler)| handler)
+            .or(self.fallback.as_ref());
+        Ok(match (handler, endpoint) {
+            (Some(handler), _) => handler.handle(request, connection).await,
+            (None, Some(endpoint)) => boxed(soap(endpoint, request, connection).await),
+            (None, None) => boxed(plain(StatusCode::NOT_FOUND, "no service at this path")),
+        })
     }
+}
 
-    /// The one place where errors become faults on the wire (signed like any reply).
-    fn fault_response(&self, error: &ExchangeError, exchange: &Exchange) -> Response<Full<Bytes>> {
-        let fault = error.to_fault();
-        Span::current().record(
-            "outcome",
-            tracing::field::display(format_args!("fault {}", fault.code.soap11())),
-        );
-        match (error, fault.code) {
-            (ExchangeError::Reply(_), _) => error!(error = %error, "internal error"),
-            (_, FaultCode::Server) => warn!(error = %error, "request failed"),
-            _ => info!(error = %error, "request refused"),
-        }
-        let outgoing = Outgoing {
-            version: exchange.version,
-            addressing: exchange.reply_addressing(FAULT_ACTION.to_owned()),
-            body: BodyContent::Fault(&fault),
-        };
-        match envelope::write(&outgoing, self.security.signer()) {
-            Ok(bytes) => soap_response(
-                error.status(exchange.version, fault.code),
-                exchange.version,
-                bytes,
-            ),
-            Err(e) => {
-                error!(error = %e, "fault could not be written");
-                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        }
-    }
-
-    /// The WSDL, its `soap:address` set to the address the client used.
-    fn wsdl_response(
-        &self,
-        request: &Request<RequestBody>,
-        reached: SocketAddr,
-    ) -> Response<Full<Bytes>> {
-        // The Host header is the client's word; only a well-formed host[:port] is echoed.
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.parse::<Authority>().ok())
-            .filter(|a| !a.as_str().contains('@'))
-            .map_or_else(|| reached.to_string(), |a| a.as_str().to_owned());
-        let location = format!("http://{host}{}", request.uri().path());
-        let mut response = Response::new(Full::new(Bytes::from(self.wsdl.render(&location))));
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/xml; charset=utf-8"),
-        );
+/// One SOAP request in its span.
+async fn soap(
+    endpoint: &Endpoint,
+    request: Request<Incoming>,
+    connection: Connection,
+) -> Response<http_body_util::Full<Bytes>> {
+    let started = Instant::now();
+    let span = info_span!(
+        "soap",
+        peer = %connection.peer,
+        service = endpoint.name(),
+        method = %request.method(),
+        path = request.uri().path(),
+        operation = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    async move {
+        let response = endpoint.handle(request, connection.local).await;
+        info!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
         response
     }
+    .instrument(span)
+    .await
 }
 
-/// Everything that can keep a request from its reply.
-#[derive(Debug, thiserror::Error)]
-enum ExchangeError {
-    #[error(transparent)]
-    Body(#[from] BodyError),
-    #[error(transparent)]
-    Soap(#[from] SoapError),
-    #[error("the request Body holds a fault")]
-    FaultAsRequest,
-    #[error("the request Body is empty")]
-    EmptyBody,
-    #[error("no operation takes {0} as its request")]
-    UnknownOperation(String),
-    #[error("SOAPAction {sent:?} does not name operation {} ({:?})", operation.name, operation.soap_action)]
-    ActionMismatch {
-        sent: String,
-        operation: &'static Operation,
-    },
-    #[error("operation failed: {0}")]
-    Handler(Fault),
-    #[error("reply could not be written: {0}")]
-    Reply(SoapError),
-    #[error("request not answered within {0:?}")]
-    Timeout(Duration),
+/// Whether `path` is `prefix` or lies under it, by whole segments.
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-impl ExchangeError {
-    /// SOAP 1.1 answers every fault with 500; SOAP 1.2 (Part 2, 7.5.1.2) a Sender fault with
-    /// 400.
-    fn status(&self, version: SoapVersion, code: FaultCode) -> StatusCode {
-        match (self, version, code) {
-            (Self::Body(BodyError::TooLarge { .. }), ..) => StatusCode::PAYLOAD_TOO_LARGE,
-            (_, SoapVersion::V12, FaultCode::Client) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+#[cfg(test)]
+mod tests {
+    use super::under;
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert!(under("/services/Walrus", "/services/Walrus"));
+        assert!(under("/services/Walrus/bucket/key", "/services/Walrus"));
+        assert!(under("/services/Walrus/x", "/services/Walrus/"));
+        assert!(!under("/services/WalrusX", "/services/Walrus"));
+        assert!(under("/anything", "/"));
+        assert!(!under("/other", "/services"));
     }
-
-    /// What the client is told: the cause of a server-side failure stays in the log.
-    fn to_fault(&self) -> Fault {
-        match self {
-            Self::Soap(e) => e.to_fault(),
-            Self::Handler(fault) => fault.clone(),
-            Self::Reply(_) => Fault::server("internal error"),
-            Self::Timeout(_) => Fault::server(self.to_string()),
-            Self::Body(_)
-            | Self::FaultAsRequest
-            | Self::EmptyBody
-            | Self::UnknownOperation(_)
-            | Self::ActionMismatch { .. } => Fault::client(self.to_string()),
-        }
-    }
-}
-
-fn soap_response(status: StatusCode, version: SoapVersion, body: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, content_type(version, None));
-    response
-}
-
-fn plain(status: StatusCode, message: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(message.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-/// Completes on SIGINT or SIGTERM: the usual shutdown trigger for [`Server::run`].
-pub async fn termination_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(e) => {
-            warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    info!("termination signal received");
 }

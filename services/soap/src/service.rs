@@ -37,6 +37,20 @@ pub struct Operation {
     pub response: (&'static str, &'static str),
 }
 
+impl Operation {
+    /// Whether a request for this operation may carry the SOAPAction `sent` (unquoted; `None`
+    /// when absent or empty). The Body's element has already named the operation, so an
+    /// action only counts against it: one that names another operation is refused, no action
+    /// is accepted, and an operation whose WSDL declares an empty soapAction (all of S3's)
+    /// accepts any.
+    pub fn accepts_action(&self, sent: Option<&str>) -> bool {
+        match sent {
+            None | Some("") => true,
+            Some(sent) => self.soap_action.is_empty() || sent == self.soap_action,
+        }
+    }
+}
+
 /// A typed response ready to be written into a reply Body.
 pub struct Reply {
     pub namespace: &'static str,
@@ -50,7 +64,8 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-/// A SOAP service: implemented by the generated dispatcher of each portType.
+/// A SOAP service: implemented by the generated dispatcher of each portType. Routing is the
+/// runtime's ([`crate::Endpoint`]); a service only reads the request and runs the operation.
 pub trait Service: Send + Sync + 'static {
     /// Service name, as in the WSDL (`EucalyptusNC`).
     fn name(&self) -> &'static str;
@@ -61,9 +76,11 @@ pub trait Service: Send + Sync + 'static {
     /// The operations, in WSDL order.
     fn operations(&self) -> &'static [Operation];
 
-    /// Routes the Body's first child element to its operation and runs it.
+    /// Runs `operation` (one of [`Service::operations`], chosen by the runtime from the
+    /// Body's element and checked against the SOAPAction) on `body`, that element.
     fn call<'a>(
         &'a self,
+        operation: &'static Operation,
         body: &'a Element,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>>;
@@ -151,4 +168,38 @@ pub trait Transport: Send + Sync {
         operation: &'static Operation,
         request: &'a (dyn ToXml + Sync),
     ) -> BoxFuture<'a, Result<Element, ClientError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Operation;
+
+    const fn operation(soap_action: &'static str) -> Operation {
+        Operation {
+            name: "Op",
+            soap_action,
+            request: ("urn:x", "Op"),
+            response: ("urn:x", "OpResponse"),
+        }
+    }
+
+    /// Guards the one SOAPAction rule: only an action naming another operation is refused.
+    #[test]
+    fn an_action_counts_only_against_the_operation_it_contradicts() {
+        let declared = operation("urn:x#Op");
+        assert!(declared.accepts_action(None));
+        assert!(declared.accepts_action(Some("")));
+        assert!(declared.accepts_action(Some("urn:x#Op")));
+        assert!(!declared.accepts_action(Some("urn:x#Other")));
+        // S3 declares empty soapActions: clients send "", the operation name, or anything.
+        let empty = operation("");
+        for sent in [
+            None,
+            Some(""),
+            Some("ListAllMyBuckets"),
+            Some("urn:whatever"),
+        ] {
+            assert!(empty.accepts_action(sent), "{sent:?}");
+        }
+    }
 }

@@ -116,7 +116,37 @@ fn foreign_faults_are_read_by_namespace_and_subcode() {
         <faultcode>e:Server.generalException</faultcode><faultstring>boom</faultstring>
         <detail><x:why xmlns:x="urn:x">because</x:why></detail></e:Fault></e:Body></e:Envelope>"#;
     let fault = check(xml, None).unwrap().fault.unwrap();
-    assert_eq!(fault, Fault::server("boom").with_detail("because"));
+    assert_eq!(
+        fault,
+        Fault::server("boom")
+            .with_subcode("generalException")
+            .with_detail("because")
+    );
+}
+
+/// Guards S3's fault codes (`Client.NoSuchBucket`) through both SOAP versions.
+#[test]
+fn subcodes_round_trip_in_both_versions() {
+    let fault = Fault::client("no such bucket").with_subcode("NoSuchBucket");
+    for (version, written) in [
+        (
+            SoapVersion::V11,
+            "<faultcode>soapenv:Client.NoSuchBucket</faultcode>",
+        ),
+        (
+            SoapVersion::V12,
+            "<soapenv:Subcode><soapenv:Value>NoSuchBucket</soapenv:Value></soapenv:Subcode>",
+        ),
+    ] {
+        let outgoing = Outgoing {
+            version,
+            addressing: Addressing::default(),
+            body: BodyContent::Fault(&fault),
+        };
+        let xml = String::from_utf8(envelope::write(&outgoing, None).unwrap()).unwrap();
+        assert!(xml.contains(written), "{xml}");
+        assert_eq!(check(&xml, None).unwrap().fault.unwrap(), fault);
+    }
 }
 
 #[test]

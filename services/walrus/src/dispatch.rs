@@ -76,22 +76,11 @@ pub async fn dispatch(
         };
         return hook.handle(walrus, request).await.map_err(fail);
     }
-    match route.op {
-        Op::Soap => {
-            let hook = walrus
-                .hooks()
-                .soap
-                .clone()
-                .ok_or_else(|| fail(S3Error::NotImplemented("the SOAP API".into())))?;
-            return Ok(hook.handle(walrus, Request::from_parts(head, body)).await);
-        }
-        // The form carries the signature.
-        Op::PostObject => {
-            return post::post_object(walrus, head, route, body)
-                .await
-                .map_err(fail)
-        }
-        _ => {}
+    // The form carries the signature.
+    if route.op == Op::PostObject {
+        return post::post_object(walrus, head, route, body)
+            .await
+            .map_err(fail);
     }
 
     let request_head = RequestHead {
@@ -163,7 +152,7 @@ async fn run(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
         Op::AbortMultipartUpload => multipart::abort(walrus, req).await,
         Op::ListParts => multipart::list_parts(walrus, req).await,
         // Answered before authentication.
-        Op::Soap | Op::PostObject => Err(S3Error::MethodNotAllowed),
+        Op::PostObject => Err(S3Error::MethodNotAllowed),
     }
 }
 

@@ -1,13 +1,12 @@
 //! Seams for the Walrus operations that are not S3 REST, implemented elsewhere in this crate
-//! (image bundles, the SOAP API) and registered in [`Hooks`] when the server is built.
+//! (image bundles) and registered in [`Hooks`] when the server is built. (The SOAP API is
+//! not a hook: it is mounted beside the REST API on the front door.)
 //!
 //! - Internal operations: requests carrying an `EucaOperation` header, such as the node
 //!   controller's `GET /services/Walrus/<bucket>/<manifest>[?IsCompressed=true]` with
 //!   `EucaOperation: GetDecryptedImage`, `Authorization: Euca`, `Date`, `EucaSignature`
 //!   (RSA-SHA1 over `"GET\n<Date>\n<path>\n"`) and `EucaCert`. They reach the hook before
 //!   any S3 authentication: the hook checks the caller itself.
-//! - SOAP: `POST` to the service path (`/services/Walrus`, or `/`), and `GET` of it with
-//!   `?wsdl`: the whole request.
 //!
 //! Hooks read objects with [`Walrus::open_object`] and [`Walrus::reader`] or
 //! [`Walrus::body`], and users with [`Walrus::users`].
@@ -15,9 +14,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::{Request, Response};
+use hyper::Response;
 
 use crate::body::Body;
 use crate::error::S3Error;
@@ -45,18 +43,8 @@ pub trait InternalOperations: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<Response<Body>, S3Error>>;
 }
 
-/// Answers SOAP requests (`POST` to the service path, `GET` of it with `?wsdl`).
-pub trait SoapEndpoint: Send + Sync + fmt::Debug {
-    fn handle<'a>(
-        &'a self,
-        walrus: &'a Arc<Walrus>,
-        request: Request<Incoming>,
-    ) -> BoxFuture<'a, Response<Body>>;
-}
-
 /// The registered hooks; an absent hook answers `NotImplemented`.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
     pub internal: Option<Arc<dyn InternalOperations>>,
-    pub soap: Option<Arc<dyn SoapEndpoint>>,
 }

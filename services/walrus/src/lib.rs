@@ -1,5 +1,6 @@
 //! Walrus, the S3-compatible object store of Eucalyptus 1.6: the S3 REST API (2006-03-01)
-//! at `/services/Walrus` and at the root, with S3's HMAC-SHA1 and AWS SigV4 signatures,
+//! at `/services/Walrus` and at the root, the S3 SOAP API at `/services/Walrus`, both on one
+//! front door (`soap::Server`), with S3's HMAC-SHA1 and AWS SigV4 signatures,
 //! object data on local disk or in a remote S3-compatible store, metadata in SQLite.
 //! `euca walrus` runs it; see [`WalrusArgs`] for its settings.
 
@@ -21,8 +22,8 @@ mod objects;
 mod payload;
 mod post;
 mod recovery;
+mod rest;
 mod router;
-mod server;
 mod soap;
 mod state;
 pub mod storage;
@@ -30,12 +31,13 @@ pub use kit::time;
 mod uri;
 mod xml;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ::soap::Security;
 use tracing::{error, info};
 use users::{User, UserStore};
 
@@ -48,7 +50,6 @@ pub use state::{ObjectReader, Walrus};
 
 use config::BackendConfig;
 use meta::Meta;
-use server::Server;
 use storage::{Backend, LocalDisk, RemoteS3, Storage, StorageError};
 
 /// Run Walrus, the S3-compatible object store.
@@ -125,11 +126,8 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error("recovery: {0}")]
     Recovery(S3Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Server(#[from] ::soap::ServerError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -167,7 +165,6 @@ pub fn main(args: WalrusArgs) -> ExitCode {
                 .block_on(async {
                     let hooks = Hooks {
                         internal: bundle::internal_operations(&config),
-                        soap: Some(Arc::new(soap::SoapApi)),
                     };
                     serve(config, hooks).await
                 })
@@ -182,24 +179,26 @@ pub fn main(args: WalrusArgs) -> ExitCode {
     }
 }
 
-/// Starts Walrus with `config` and `hooks` and serves until SIGTERM or SIGINT.
+/// Starts Walrus with `config` and `hooks` and serves until SIGTERM or SIGINT: the SOAP API
+/// at the service path, the REST API everywhere else.
 pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let listen = config.listen;
     let data = config.data.clone();
     let (walrus, new_admin) = open(config, hooks).await?;
-    let server = Server::bind(walrus, listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let url = format!("http://{}{SERVICE_PATH}", reachable(server.local_addr()));
+    // S3's SOAP API has no WS-Security: the signature is in the Body (see `soap::auth`).
+    let soap_api = ::soap::Endpoint::new(soap::S3Soap::new(walrus.clone()), Security::unsecured())?;
+    let server = ::soap::Server::builder()
+        .mount_endpoint(SERVICE_PATH, Arc::new(soap_api))
+        .fallback(rest::api(walrus))
+        .bind(listen)
+        .await?;
+    let url = kit::service_url(server.local_addr(), SERVICE_PATH);
     if let Some(admin) = new_admin {
         let path = data.join("admin-eucarc");
         write_eucarc(&path, &admin, &url).map_err(|source| StartError::Data { path, source })?;
     }
-    info!(%url, "walrus ready");
-    server.run(termination()).await;
+    kit::announce_ready!("walrus", url);
+    server.run(kit::termination()).await;
     info!("walrus stopped");
     Ok(())
 }
@@ -249,15 +248,6 @@ fn create_data(data: &Path) -> Result<(), StartError> {
         })
 }
 
-/// The address clients can reach: a wildcard listen address becomes the loopback one.
-fn reachable(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-    } else {
-        addr
-    }
-}
-
 /// The administrator's credentials as an eucarc, readable by its owner only.
 fn write_eucarc(path: &Path, admin: &User, s3_url: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -277,22 +267,4 @@ fn write_eucarc(path: &Path, admin: &User, s3_url: &str) -> std::io::Result<()> 
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&staged, path)
-}
-
-/// Completes at SIGTERM or SIGINT.
-async fn termination() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => info!("SIGTERM: stopping"),
-                _ = int.recv() => info!("SIGINT: stopping"),
-            }
-        }
-        // Without signal handling the process runs until killed.
-        _ => std::future::pending().await,
-    }
 }

@@ -45,8 +45,6 @@ pub enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
-    /// `POST` to the service itself (and `GET ?wsdl`): the SOAP API.
-    Soap,
 }
 
 impl Op {
@@ -80,7 +78,6 @@ impl Op {
             Self::CompleteMultipartUpload => "CompleteMultipartUpload",
             Self::AbortMultipartUpload => "AbortMultipartUpload",
             Self::ListParts => "ListParts",
-            Self::Soap => "Soap",
         }
     }
 }
@@ -209,10 +206,10 @@ fn operation(
 ) -> Result<Op, S3Error> {
     let copy = headers.contains_key("x-amz-copy-source");
     Ok(match (method.as_str(), bucket, key) {
-        // The SOAP API's WSDL is served where its messages are posted.
-        ("GET", false, _) if q.has("wsdl") => Op::Soap,
         ("GET", false, _) => Op::ListBuckets,
-        ("POST", false, _) => Op::Soap,
+        // SOAP messages to the service path never get here: the front door hands them to
+        // the SOAP endpoint mounted there.
+        ("POST", false, _) => return Err(S3Error::MethodNotAllowed),
         ("GET", true, false) if q.has("acl") => Op::GetBucketAcl,
         ("GET", true, false) if q.has("location") => Op::GetBucketLocation,
         ("GET", true, false) if q.has("logging") => Op::GetBucketLogging,
@@ -321,8 +318,10 @@ mod tests {
             Op::ListBuckets
         );
         assert_eq!(go("GET", "/", "").unwrap().op, Op::ListBuckets);
-        assert_eq!(go("POST", "/services/Walrus", "").unwrap().op, Op::Soap);
-        assert_eq!(go("GET", "/services/Walrus", "wsdl").unwrap().op, Op::Soap);
+        assert!(matches!(
+            go("POST", "/", ""),
+            Err(S3Error::MethodNotAllowed)
+        ));
         let r = go("GET", "/services/Walrus/bucket/", "max-keys=0").unwrap();
         assert_eq!((r.op, r.key.as_deref()), (Op::ListObjects, None));
         // A path that merely starts like the prefix is bucket "services".

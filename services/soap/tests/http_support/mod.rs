@@ -128,6 +128,7 @@ impl Service for EchoService {
 
     fn call<'a>(
         &'a self,
+        operation: &'static Operation,
         body: &'a Element,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
@@ -136,7 +137,7 @@ impl Service for EchoService {
                 .child(Some(NS), "text")
                 .and_then(|t| t.text().ok())
                 .ok_or_else(|| Fault::client("no text"))?;
-            match body.name.local.as_str() {
+            match operation.name {
                 "Echo" => Ok(Reply {
                     namespace: NS,
                     local: "EchoResponse",

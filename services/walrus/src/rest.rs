@@ -1,77 +1,31 @@
-//! The HTTP server: accept loop, one tracing span per request, common response headers,
-//! graceful shutdown. What a request means is [`crate::dispatch`]'s business.
+//! The S3 REST API as a handler of the front door (`soap::Server`, which owns the listener):
+//! one tracing span per request, S3's common response headers. What a request means is
+//! [`crate::dispatch`]'s business.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, DATE, SERVER};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use ring::rand::{SecureRandom, SystemRandom};
-use soap::listener::{self, ServeOptions};
-use tokio::net::TcpListener;
+use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, Instrument};
 
-use crate::body::Body;
 use crate::dispatch::dispatch;
 use crate::state::Walrus;
 
-/// Longest wait for a request's head.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// A bound server; [`Server::run`] serves until shutdown.
-#[derive(Debug)]
-pub struct Server {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    walrus: Arc<Walrus>,
-}
-
-impl Server {
-    /// Listens on `addr` (port 0 picks a free port).
-    pub async fn bind(walrus: Arc<Walrus>, addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
-        Ok(Self {
-            listener,
-            local_addr,
-            walrus,
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight
-    /// finish (up to a grace period) and closes every connection.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Self {
-            listener, walrus, ..
-        } = self;
-        let options = ServeOptions {
-            header_timeout: HEADER_TIMEOUT,
-            shutdown_grace: SHUTDOWN_GRACE,
-        };
-        listener::serve(listener, options, shutdown, |_, peer| {
-            let walrus = walrus.clone();
-            service_fn(move |request| handle(walrus.clone(), request, peer))
-        })
-        .await;
-    }
+/// The REST API of `walrus`, for mounting on the front door.
+pub fn api(walrus: Arc<Walrus>) -> impl Handler {
+    move |request, connection: Connection| handle(walrus.clone(), request, connection.peer)
 }
 
 async fn handle(
     walrus: Arc<Walrus>,
     request: Request<Incoming>,
     peer: SocketAddr,
-) -> Result<Response<Body>, Infallible> {
+) -> Response<HttpBody> {
     let started = Instant::now();
     let id = request_id();
     let span = info_span!(
@@ -111,7 +65,7 @@ async fn handle(
         }
         headers.insert(SERVER, HeaderValue::from_static("Walrus"));
         info!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
-        Ok(response)
+        soap::boxed(response)
     }
     .instrument(span)
     .await

@@ -1,0 +1,60 @@
+//! The start and end of a component's life as a server: the ready line once it listens, and
+//! the signal that stops it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use tracing::{info, warn};
+
+/// The URL of `path` on a server listening on `local_addr`. A wildcard address becomes the
+/// loopback one, which clients on this host can reach.
+pub fn service_url(local_addr: SocketAddr, path: &str) -> String {
+    let reachable = if local_addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local_addr.port())
+    } else {
+        local_addr
+    };
+    format!("http://{reachable}{path}")
+}
+
+/// Logs `<component> ready url=<URL>`: the line scripts and test launchers wait for, once
+/// the listener is bound. A macro, so that the line carries the component's own log target
+/// and shows under a filter such as `RUST_LOG=warn,walrus=info`.
+#[macro_export]
+macro_rules! announce_ready {
+    ($component:literal, $url:expr) => {
+        $crate::tracing::info!(url = %$url, concat!($component, " ready"))
+    };
+}
+
+/// Completes on SIGTERM or SIGINT: the shutdown trigger of every component's server.
+pub async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
+                _ = terminate.recv() => info!("SIGTERM: stopping"),
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                info!("SIGINT: stopping");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::service_url;
+
+    #[test]
+    fn a_wildcard_address_becomes_loopback() {
+        let url = service_url("0.0.0.0:8773".parse().unwrap(), "/services/Walrus");
+        assert_eq!(url, "http://127.0.0.1:8773/services/Walrus");
+        let url = service_url("[::1]:8775".parse().unwrap(), "/x");
+        assert_eq!(url, "http://[::1]:8775/x");
+    }
+}
