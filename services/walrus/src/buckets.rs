@@ -118,7 +118,7 @@ pub async fn delete_bucket(walrus: &Walrus, req: Req) -> Result<Response<Body>, 
         .meta(move |meta, storage| {
             let blobs = meta.delete_bucket(&bucket)?;
             storage.discard_ids(&bucket, blobs);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
     walrus.storage().backend().delete_bucket(&name).await?;

@@ -11,7 +11,34 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 
 use crate::acl::Acl;
-use crate::error::S3Error;
+
+/// What the metadata refuses, and its database's failures. The S3 layer maps these to S3
+/// errors ([`crate::error`]); nothing here knows about HTTP or S3 codes.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("the bucket name is taken by another owner")]
+    BucketAlreadyExists,
+    #[error("the bucket exists and is yours")]
+    BucketAlreadyOwnedByYou,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error("the owner has as many buckets as allowed")]
+    TooManyBuckets,
+    #[error("the bucket would exceed its size limit")]
+    EntityTooLarge,
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("a part is missing or its ETag does not match")]
+    InvalidPart,
+    #[error("metadata database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 const SCHEMA: &str = "
     PRAGMA journal_mode = WAL;
@@ -229,12 +256,12 @@ impl Meta {
 
     // ---- buckets
 
-    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, S3Error> {
+    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, MetaError> {
         Ok(bucket_in(&self.conn, name)?)
     }
 
     /// The buckets `owner` owns, by name.
-    pub fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, S3Error> {
+    pub fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, MetaError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner = ?1 ORDER BY name"
         ))?;
@@ -249,13 +276,13 @@ impl Meta {
         &mut self,
         bucket: &Bucket,
         max_buckets: Option<u64>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = bucket_in(&tx, &bucket.name)? {
             return Err(if existing.owner == bucket.owner {
-                S3Error::BucketAlreadyOwnedByYou
+                MetaError::BucketAlreadyOwnedByYou
             } else {
-                S3Error::BucketAlreadyExists
+                MetaError::BucketAlreadyExists
             });
         }
         if let Some(max) = max_buckets {
@@ -265,7 +292,7 @@ impl Meta {
                 |r| r.get(0),
             )?;
             if to_u64(owned) >= max {
-                return Err(S3Error::TooManyBuckets);
+                return Err(MetaError::TooManyBuckets);
             }
         }
         tx.execute(
@@ -277,16 +304,16 @@ impl Meta {
     }
 
     /// Deletes an empty bucket, aborting its unfinished uploads; returns their blobs.
-    pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, S3Error> {
+    pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        bucket_in(&tx, name)?.ok_or(S3Error::NoSuchBucket)?;
+        bucket_in(&tx, name)?.ok_or(MetaError::NoSuchBucket)?;
         let objects: i64 = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)",
             [name],
             |r| r.get(0),
         )?;
         if objects != 0 {
-            return Err(S3Error::BucketNotEmpty);
+            return Err(MetaError::BucketNotEmpty);
         }
         let blobs = strings(
             &tx,
@@ -298,13 +325,13 @@ impl Meta {
         Ok(blobs)
     }
 
-    pub fn set_bucket_acl(&mut self, name: &str, acl: &Acl) -> Result<(), S3Error> {
+    pub fn set_bucket_acl(&mut self, name: &str, acl: &Acl) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE buckets SET acl = ?2 WHERE name = ?1",
             params![name, acl.to_text()],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchBucket);
+            return Err(MetaError::NoSuchBucket);
         }
         Ok(())
     }
@@ -313,7 +340,7 @@ impl Meta {
         &mut self,
         name: &str,
         logging: Option<&Logging>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE buckets SET log_bucket = ?2, log_prefix = ?3 WHERE name = ?1",
             params![
@@ -323,14 +350,14 @@ impl Meta {
             ],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchBucket);
+            return Err(MetaError::NoSuchBucket);
         }
         Ok(())
     }
 
     // ---- objects
 
-    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, S3Error> {
+    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, MetaError> {
         let row = self
             .conn
             .query_row(
@@ -358,9 +385,9 @@ impl Meta {
 
     /// Stores `object`, replacing any object at its key, within `quota`; returns the blobs
     /// of the replaced object.
-    pub fn put_object(&mut self, object: &Object, quota: &Quota) -> Result<Vec<String>, S3Error> {
+    pub fn put_object(&mut self, object: &Object, quota: &Quota) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let (old_size, old_blobs) = remove_object(&tx, &object.bucket, &object.key)?;
         let new_size = bucket.size.saturating_sub(old_size) + object.size;
         check_quota(&tx, quota, &bucket, new_size)?;
@@ -371,22 +398,22 @@ impl Meta {
     }
 
     /// Removes an object; returns its blobs (none if there was no object).
-    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Vec<String>, S3Error> {
+    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        let record = bucket_in(&tx, bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let record = bucket_in(&tx, bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let (size, blobs) = remove_object(&tx, bucket, key)?;
         set_bucket_size(&tx, bucket, record.size.saturating_sub(size))?;
         tx.commit()?;
         Ok(blobs)
     }
 
-    pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), S3Error> {
+    pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
             params![bucket, key, acl.to_text()],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchKey);
+            return Err(MetaError::NoSuchKey);
         }
         Ok(())
     }
@@ -400,7 +427,7 @@ impl Meta {
         delimiter: Option<&str>,
         after: Option<&str>,
         max: usize,
-    ) -> Result<Listing, S3Error> {
+    ) -> Result<Listing, MetaError> {
         let mut listing = Listing::default();
         // (bound, inclusive): where the next query starts.
         let (mut bound, mut inclusive) = match after {
@@ -473,7 +500,7 @@ impl Meta {
         prefix: &str,
         bound: &[u8],
         inclusive: bool,
-    ) -> Result<bool, S3Error> {
+    ) -> Result<bool, MetaError> {
         let op = if inclusive { ">=" } else { ">" };
         let key: Option<String> = self
             .conn
@@ -488,9 +515,9 @@ impl Meta {
 
     // ---- multipart uploads
 
-    pub fn create_upload(&mut self, upload: &Upload) -> Result<(), S3Error> {
+    pub fn create_upload(&mut self, upload: &Upload) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
-        bucket_in(&tx, &upload.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        bucket_in(&tx, &upload.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         tx.execute(
             "INSERT INTO uploads (id, bucket, key, initiated, owner, headers, acl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -507,7 +534,7 @@ impl Meta {
         Ok(())
     }
 
-    pub fn upload(&self, id: &str) -> Result<Option<Upload>, S3Error> {
+    pub fn upload(&self, id: &str) -> Result<Option<Upload>, MetaError> {
         Ok(self
             .conn
             .query_row(
@@ -524,15 +551,15 @@ impl Meta {
         upload: &str,
         part: &Part,
         quota: &Quota,
-    ) -> Result<Option<String>, S3Error> {
+    ) -> Result<Option<String>, MetaError> {
         let tx = self.conn.transaction()?;
         let bucket_name: String = tx
             .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
-        let bucket = bucket_in(&tx, &bucket_name)?.ok_or(S3Error::NoSuchBucket)?;
+            .ok_or(MetaError::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &bucket_name)?.ok_or(MetaError::NoSuchBucket)?;
         let old: Option<(String, i64)> = tx
             .query_row(
                 "SELECT blob, size FROM parts WHERE upload = ?1 AND number = ?2",
@@ -558,7 +585,7 @@ impl Meta {
         upload: &str,
         after: u32,
         max: usize,
-    ) -> Result<(Vec<Part>, bool), S3Error> {
+    ) -> Result<(Vec<Part>, bool), MetaError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT number, blob, size, etag, modified FROM parts WHERE upload = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
         )?;
@@ -585,12 +612,12 @@ impl Meta {
         &mut self,
         upload: &str,
         object: &Object,
-    ) -> Result<Vec<String>, S3Error> {
+    ) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
         tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", [upload], |_| Ok(()))
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
-        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+            .ok_or(MetaError::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let parts: Vec<(String, u64)> = {
             let mut statement = tx.prepare("SELECT blob, size FROM parts WHERE upload = ?1")?;
             let rows = statement.query_map([upload], |r| {
@@ -603,7 +630,7 @@ impl Meta {
             || !chosen.iter().all(|b| parts.iter().any(|(p, _)| p == b))
         {
             // A part was replaced since the caller read it.
-            return Err(S3Error::InvalidPart);
+            return Err(MetaError::InvalidPart);
         }
         let mut unused = Vec::new();
         let mut unused_size = 0;
@@ -627,14 +654,14 @@ impl Meta {
     }
 
     /// Forgets an upload; returns its parts' blobs.
-    pub fn abort_upload(&mut self, upload: &str) -> Result<Vec<String>, S3Error> {
+    pub fn abort_upload(&mut self, upload: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
         let bucket_name: String = tx
             .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
+            .ok_or(MetaError::NoSuchUpload)?;
         let blobs = strings(&tx, "SELECT blob FROM parts WHERE upload = ?1", [upload])?;
         let size: i64 = tx.query_row(
             "SELECT COALESCE(SUM(size), 0) FROM parts WHERE upload = ?1",
@@ -659,7 +686,7 @@ impl Meta {
         key_marker: &str,
         upload_marker: &str,
         max: usize,
-    ) -> Result<(Vec<Upload>, bool), S3Error> {
+    ) -> Result<(Vec<Upload>, bool), MetaError> {
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 AND key >= ?2
                AND (key > ?3 OR (key = ?3 AND id > ?4))
@@ -685,7 +712,7 @@ impl Meta {
     // ---- recovery
 
     /// Every blob some object or part names, by id.
-    pub fn referenced_blobs(&self) -> Result<HashSet<String>, S3Error> {
+    pub fn referenced_blobs(&self) -> Result<HashSet<String>, MetaError> {
         let mut out = HashSet::new();
         for sql in ["SELECT blob FROM segments", "SELECT blob FROM parts"] {
             out.extend(strings(&self.conn, sql, [])?);
@@ -698,7 +725,7 @@ impl Meta {
     pub fn forget_missing(
         &mut self,
         missing: &HashSet<String>,
-    ) -> Result<Vec<(String, String)>, S3Error> {
+    ) -> Result<Vec<(String, String)>, MetaError> {
         let tx = self.conn.transaction()?;
         let mut lost = Vec::new();
         {
@@ -868,19 +895,19 @@ fn check_quota(
     quota: &Quota,
     bucket: &Bucket,
     new_size: u64,
-) -> Result<(), S3Error> {
+) -> Result<(), MetaError> {
     if new_size <= bucket.size {
         return Ok(());
     }
     if quota.max_bucket_bytes.is_some_and(|max| new_size > max) {
-        return Err(S3Error::EntityTooLarge);
+        return Err(MetaError::EntityTooLarge);
     }
     if let Some(max) = quota.max_total_bytes {
         let total: i64 = tx.query_row("SELECT COALESCE(SUM(size), 0) FROM buckets", [], |r| {
             r.get(0)
         })?;
         if (to_u64(total) - bucket.size).saturating_add(new_size) > max {
-            return Err(S3Error::QuotaExceeded(format!(
+            return Err(MetaError::QuotaExceeded(format!(
                 "the store holds at most {max} bytes"
             )));
         }
@@ -939,16 +966,16 @@ mod tests {
         meta.create_bucket(&bucket("a", "o"), Some(2)).unwrap();
         assert!(matches!(
             meta.create_bucket(&bucket("a", "o"), None),
-            Err(S3Error::BucketAlreadyOwnedByYou)
+            Err(MetaError::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
             meta.create_bucket(&bucket("a", "p"), None),
-            Err(S3Error::BucketAlreadyExists)
+            Err(MetaError::BucketAlreadyExists)
         ));
         meta.create_bucket(&bucket("b", "o"), Some(2)).unwrap();
         assert!(matches!(
             meta.create_bucket(&bucket("c", "o"), Some(2)),
-            Err(S3Error::TooManyBuckets)
+            Err(MetaError::TooManyBuckets)
         ));
         assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
     }
@@ -973,14 +1000,14 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 4);
         assert!(matches!(
             meta.delete_bucket("b"),
-            Err(S3Error::BucketNotEmpty)
+            Err(MetaError::BucketNotEmpty)
         ));
         assert_eq!(meta.delete_object("b", "k").unwrap(), vec!["blob2"]);
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 0);
         meta.delete_bucket("b").unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k", 1, "x"), &FREE),
-            Err(S3Error::NoSuchBucket)
+            Err(MetaError::NoSuchBucket)
         ));
     }
 
@@ -997,7 +1024,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             meta.put_object(&object("a", "k2", 1, "2"), &per_bucket),
-            Err(S3Error::EntityTooLarge)
+            Err(MetaError::EntityTooLarge)
         ));
         // Replacing with something smaller is fine.
         meta.put_object(&object("a", "k", 50, "3"), &per_bucket)
@@ -1009,7 +1036,7 @@ mod tests {
         meta.put_object(&object("b", "k", 70, "4"), &total).unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k2", 1, "5"), &total),
-            Err(S3Error::QuotaExceeded(_))
+            Err(MetaError::QuotaExceeded(_))
         ));
     }
 
@@ -1084,7 +1111,7 @@ mod tests {
         meta.create_upload(&upload("u1", "b", "k")).unwrap();
         assert!(matches!(
             meta.create_upload(&upload("u2", "nope", "k")),
-            Err(S3Error::NoSuchBucket)
+            Err(MetaError::NoSuchBucket)
         ));
         assert_eq!(
             meta.put_part("u1", &part(1, "p1", 10), &FREE).unwrap(),
@@ -1122,7 +1149,7 @@ mod tests {
         assert!(meta.upload("u1").unwrap().is_none());
         assert!(matches!(
             meta.complete_upload("u1", &done),
-            Err(S3Error::NoSuchUpload)
+            Err(MetaError::NoSuchUpload)
         ));
     }
 
@@ -1135,7 +1162,7 @@ mod tests {
         let done = object("b", "k", 1, "gone");
         assert!(matches!(
             meta.complete_upload("u", &done),
-            Err(S3Error::InvalidPart)
+            Err(MetaError::InvalidPart)
         ));
     }
 
@@ -1156,7 +1183,7 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 2);
         assert!(matches!(
             meta.abort_upload("u1"),
-            Err(S3Error::NoSuchUpload)
+            Err(MetaError::NoSuchUpload)
         ));
         assert_eq!(meta.delete_bucket("b").unwrap(), vec!["u2p"]);
     }

@@ -270,7 +270,7 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
         .meta(move |meta, storage| {
             let unused = meta.complete_upload(&id, &object)?;
             storage.discard_ids(&object.bucket, unused);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
     let mut doc = S3Xml::new("CompleteMultipartUploadResult");
@@ -287,7 +287,7 @@ pub async fn abort(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error>
         .meta(move |meta, storage| {
             let blobs = meta.abort_upload(&upload.id)?;
             storage.discard_ids(&upload.bucket, blobs);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
     Ok(empty_reply(StatusCode::NO_CONTENT))

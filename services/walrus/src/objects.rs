@@ -473,7 +473,7 @@ pub async fn delete_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, 
         .meta(move |meta, storage| {
             let blobs = meta.delete_object(&bucket.name, &key)?;
             storage.discard_ids(&bucket.name, blobs);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
     Ok(empty_reply(StatusCode::NO_CONTENT))
@@ -514,7 +514,7 @@ pub async fn delete_objects(walrus: &Walrus, req: Req) -> Result<Response<Body>,
                 storage.discard_ids(&bucket.name, blobs);
                 outcomes.push(Outcome::Deleted(key));
             }
-            Ok(outcomes)
+            Ok::<_, crate::meta::MetaError>(outcomes)
         })
         .await?;
     let mut doc = S3Xml::new("DeleteResult");

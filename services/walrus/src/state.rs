@@ -63,10 +63,11 @@ impl Walrus {
 
     /// Runs `f` on the metadata, off the async threads (SQLite blocks, commits fsync).
     /// `f` also gets the storage, to take leases while the metadata cannot change.
-    pub async fn meta<R, F>(&self, f: F) -> Result<R, S3Error>
+    pub async fn meta<R, E, F>(&self, f: F) -> Result<R, S3Error>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Meta, &Storage) -> Result<R, S3Error> + Send + 'static,
+        E: Into<S3Error> + Send + 'static,
+        F: FnOnce(&mut Meta, &Storage) -> Result<R, E> + Send + 'static,
     {
         let meta = self.meta.clone();
         let storage = self.storage.clone();
@@ -74,7 +75,7 @@ impl Walrus {
             let mut meta = meta
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut meta, &storage)
+            f(&mut meta, &storage).map_err(Into::into)
         })
         .await
         .map_err(S3Error::internal)?

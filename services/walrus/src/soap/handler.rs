@@ -360,7 +360,7 @@ impl Handler {
                     bucket: name.clone(),
                     id,
                 }));
-                Ok(())
+                Ok::<_, crate::meta::MetaError>(())
             })
             .await?;
         Ok(Self::ok_status())
