@@ -3,11 +3,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::http::request::Parts;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use tracing::Span;
 
 use crate::acl::Identity;
@@ -17,28 +14,13 @@ use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
 use crate::hooks::InternalRequest;
 use crate::payload::Payload;
-use crate::router::{self, virtual_bucket, Op, Route};
+use crate::rest::Req;
+use crate::router::{self, virtual_bucket, Op};
 use crate::state::Walrus;
 use crate::{buckets, multipart, objects, post, xml};
 
 /// The header that marks the original's internal requests (node controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
-
-/// A routed, authenticated request, as handlers get it.
-#[derive(Debug)]
-pub struct Req {
-    pub head: Parts,
-    pub route: Route,
-    pub who: Identity,
-    pub body: Payload,
-}
-
-impl Req {
-    /// The first value of a header, as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
 
 /// Answers a request, or says what went wrong and with which resource.
 pub async fn dispatch(
@@ -165,20 +147,4 @@ async fn run(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
         // Answered before authentication.
         Op::Soap | Op::PostObject => Err(S3Error::MethodNotAllowed),
     }
-}
-
-/// A 200 reply carrying an S3 document.
-pub fn xml_reply(document: Bytes) -> Response<Body> {
-    let mut response = Response::new(Body::full(document));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    response
-}
-
-/// A reply without a body.
-pub fn empty_reply(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
 }

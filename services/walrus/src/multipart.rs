@@ -8,14 +8,12 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::buckets::bucket_for;
 use crate::digest::{hex, Md5};
-use crate::dispatch::{empty_reply, xml_reply, Req};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
-use crate::objects::{
-    content_md5, copy_source, object_for, parse_range, stored_headers, write_blob, Source,
-};
+use crate::objects::{content_md5, copy_source, parse_range, stored_headers};
+use crate::ops::{bucket_for, object_for, write_blob, Source};
+use crate::rest::{empty_reply, xml_reply, Req};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
 use crate::uri::aws_encode;
@@ -75,13 +73,9 @@ pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error
         key: req.route.key().to_owned(),
         initiated: crate::time::now_millis(),
         headers: stored_headers(&req.head.headers)?,
-        acl: Acl::from_headers(
-            &req.head.headers,
-            &owner,
-            &bucket.owner,
-            &walrus.directory(),
-        )?
-        .unwrap_or_else(|| Acl::private(&owner)),
+        acl: Acl::from_headers(&req.head.headers, &walrus.directory())?
+            .unwrap_or_default()
+            .resolve(&owner, &bucket.owner)?,
         owner,
     };
     let mut doc = S3Xml::new("InitiateMultipartUploadResult");
@@ -158,8 +152,10 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         Permission::Read,
     )
     .await?;
-    let range =
-        parse_range(req.header("x-amz-copy-source-range"), source.size)?.unwrap_or(0..source.size);
+    let range = match parse_range(req.header("x-amz-copy-source-range")) {
+        Some(range) => range.resolve(source.size)?,
+        None => 0..source.size,
+    };
     let mut reader = walrus.reader(&source, range, lease);
     let mut writer = walrus.storage().backend().writer(&upload.bucket).await?;
     let mut md5 = Md5::new().map_err(S3Error::internal)?;
