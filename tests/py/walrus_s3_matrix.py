@@ -112,6 +112,24 @@ def scenario(bucket, times):
     return steps
 
 
+# Step arguments by the names both APIs give them (boto3's keyword arguments and the
+# WSDL's elements agree); SOAP takes ETag lists where REST takes one header value.
+CONDITIONS = {"if_match": "IfMatch", "if_none_match": "IfNoneMatch",
+              "if_modified_since": "IfModifiedSince", "if_unmodified_since": "IfUnmodifiedSince"}
+COPY_CONDITIONS = {k: "CopySource" + v for k, v in CONDITIONS.items()}
+LISTING = {"prefix": "Prefix", "delimiter": "Delimiter", "max_keys": "MaxKeys", "marker": "Marker"}
+ETAG_LISTS = {"if_match", "if_none_match"}
+
+
+def options(a, names, etag_lists=False):
+    """The arguments of step `a` named in `names`, renamed."""
+    return {names[k]: [v] if etag_lists and k in ETAG_LISTS else v for k, v in a.items() if k in names}
+
+
+def listing(keys, prefixes, truncated, next_marker, max_keys):
+    return {"keys": keys, "prefixes": prefixes, "truncated": truncated, "next_marker": next_marker, "max_keys": max_keys}
+
+
 def normalise_grants(grants):
     out = []
     for grantee, permission in grants:
@@ -154,15 +172,7 @@ class Rest:
             r = s3.put_object(Bucket=b, Key=a["key"], Body=a["data"], ContentType="text/plain", Metadata=a["meta"])
             return {"etag": r["ETag"]}
         if op in ("get", "head"):
-            kw = {}
-            if "if_match" in a:
-                kw["IfMatch"] = a["if_match"]
-            if "if_none_match" in a:
-                kw["IfNoneMatch"] = a["if_none_match"]
-            if "if_modified_since" in a:
-                kw["IfModifiedSince"] = a["if_modified_since"]
-            if "if_unmodified_since" in a:
-                kw["IfUnmodifiedSince"] = a["if_unmodified_since"]
+            kw = options(a, CONDITIONS)
             if "first" in a:
                 kw["Range"] = f"bytes={a['first']}-{a.get('last', '')}"
             if op == "head":
@@ -182,12 +192,7 @@ class Rest:
             kw = {}
             if "meta" in a:
                 kw = {"Metadata": a["meta"], "MetadataDirective": "REPLACE", "ContentType": "text/plain"}
-            if "if_match" in a:
-                kw["CopySourceIfMatch"] = a["if_match"]
-            if "if_none_match" in a:
-                kw["CopySourceIfNoneMatch"] = a["if_none_match"]
-            if "if_unmodified_since" in a:
-                kw["CopySourceIfUnmodifiedSince"] = a["if_unmodified_since"]
+            kw.update(options(a, COPY_CONDITIONS))
             r = s3.copy_object(Bucket=b, Key=a["key"], CopySource={"Bucket": b, "Key": a["source"]}, **kw)
             return {"etag": r["CopyObjectResult"]["ETag"]}
         if op in ("get_object_acl", "get_bucket_acl"):
@@ -207,23 +212,14 @@ class Rest:
                 s3.put_bucket_acl(Bucket=b, AccessControlPolicy=policy)
             return {"ok": True}
         if op == "list":
-            kw = {}
-            if "prefix" in a:
-                kw["Prefix"] = a["prefix"]
-            if "delimiter" in a:
-                kw["Delimiter"] = a["delimiter"]
-            if "max_keys" in a:
-                kw["MaxKeys"] = a["max_keys"]
-            if "marker" in a:
-                kw["Marker"] = a["marker"]
-            r = s3.list_objects(Bucket=b, **kw)
-            return {
-                "keys": [(c["Key"], c["ETag"], c["Size"]) for c in r.get("Contents", [])],
-                "prefixes": [p["Prefix"] for p in r.get("CommonPrefixes", [])],
-                "truncated": r["IsTruncated"],
-                "next_marker": r.get("NextMarker"),
-                "max_keys": r["MaxKeys"],
-            }
+            r = s3.list_objects(Bucket=b, **options(a, LISTING))
+            return listing(
+                [(c["Key"], c["ETag"], c["Size"]) for c in r.get("Contents", [])],
+                [p["Prefix"] for p in r.get("CommonPrefixes", [])],
+                r["IsTruncated"],
+                r.get("NextMarker"),
+                r["MaxKeys"],
+            )
         raise SystemExit(f"unknown operation {op}")
 
 
@@ -270,15 +266,7 @@ class Soap:
             r = call("PutObjectInline", Bucket=b, Key=a["key"], Metadata=meta, Data=a["data"], ContentLength=len(a["data"]))
             return {"etag": r.ETag}
         if op in ("get", "head"):
-            kw = {}
-            if "if_match" in a:
-                kw["IfMatch"] = [a["if_match"]]
-            if "if_none_match" in a:
-                kw["IfNoneMatch"] = [a["if_none_match"]]
-            if "if_modified_since" in a:
-                kw["IfModifiedSince"] = a["if_modified_since"]
-            if "if_unmodified_since" in a:
-                kw["IfUnmodifiedSince"] = a["if_unmodified_since"]
+            kw = options(a, CONDITIONS, etag_lists=True)
             if "first" in a:
                 kw["ByteRangeStart"] = a["first"]
             if "last" in a:
@@ -298,12 +286,7 @@ class Soap:
             if "meta" in a:
                 kw["Metadata"] = [{"Name": "Content-Type", "Value": "text/plain"}] + [{"Name": k, "Value": v} for k, v in a["meta"].items()]
                 kw["MetadataDirective"] = "REPLACE"
-            if "if_match" in a:
-                kw["CopySourceIfMatch"] = [a["if_match"]]
-            if "if_none_match" in a:
-                kw["CopySourceIfNoneMatch"] = [a["if_none_match"]]
-            if "if_unmodified_since" in a:
-                kw["CopySourceIfUnmodifiedSince"] = a["if_unmodified_since"]
+            kw.update(options(a, COPY_CONDITIONS, etag_lists=True))
             r = call("CopyObject", SourceBucket=b, SourceKey=a["source"], DestinationBucket=b, DestinationKey=a["key"], **kw)
             return {"etag": r.ETag}
         if op in ("get_object_acl", "get_bucket_acl"):
@@ -325,23 +308,14 @@ class Soap:
                 call("SetBucketAccessControlPolicy", Bucket=b, AccessControlList={"Grant": grants})
             return {"ok": True}
         if op == "list":
-            kw = {}
-            if "prefix" in a:
-                kw["Prefix"] = a["prefix"]
-            if "delimiter" in a:
-                kw["Delimiter"] = a["delimiter"]
-            if "max_keys" in a:
-                kw["MaxKeys"] = a["max_keys"]
-            if "marker" in a:
-                kw["Marker"] = a["marker"]
-            r = call("ListBucket", Bucket=b, **kw)
-            return {
-                "keys": [(c.Key, c.ETag, c.Size) for c in r.Contents or []],
-                "prefixes": [p.Prefix for p in r.CommonPrefixes or []],
-                "truncated": r.IsTruncated,
-                "next_marker": r.NextMarker,
-                "max_keys": r.MaxKeys,
-            }
+            r = call("ListBucket", Bucket=b, **options(a, LISTING))
+            return listing(
+                [(c.Key, c.ETag, c.Size) for c in r.Contents or []],
+                [p.Prefix for p in r.CommonPrefixes or []],
+                r.IsTruncated,
+                r.NextMarker,
+                r.MaxKeys,
+            )
         raise SystemExit(f"unknown operation {op}")
 
 

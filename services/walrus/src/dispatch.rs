@@ -12,7 +12,7 @@ use crate::auth::{self, PayloadCheck, RequestHead};
 use crate::body::Body;
 use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
-use crate::hooks::InternalRequest;
+use crate::hooks::{Hooks, InternalRequest};
 use crate::payload::Payload;
 use crate::rest::Req;
 use crate::router::{self, virtual_bucket, Op};
@@ -25,6 +25,7 @@ const INTERNAL_OPERATION: &str = "eucaoperation";
 /// Answers a request, or says what went wrong and with which resource.
 pub async fn dispatch(
     walrus: &Arc<Walrus>,
+    hooks: &Hooks,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, (S3Error, String)> {
     let (head, body) = request.into_parts();
@@ -45,8 +46,7 @@ pub async fn dispatch(
     Span::current().record("op", route.op.name());
 
     if let Some(operation) = head.headers.get(INTERNAL_OPERATION) {
-        let hook = walrus
-            .hooks()
+        let hook = hooks
             .internal
             .clone()
             .ok_or_else(|| fail(S3Error::NotImplemented("internal operations".into())))?;
@@ -60,8 +60,7 @@ pub async fn dispatch(
     }
     match route.op {
         Op::Soap => {
-            let hook = walrus
-                .hooks()
+            let hook = hooks
                 .soap
                 .clone()
                 .ok_or_else(|| fail(S3Error::NotImplemented("the SOAP API".into())))?;

@@ -232,22 +232,9 @@ impl From<crate::storage::StorageError> for S3Error {
     }
 }
 
-impl From<crate::meta::MetaError> for S3Error {
-    fn from(error: crate::meta::MetaError) -> Self {
-        use crate::meta::MetaError;
-        match error {
-            MetaError::NoSuchBucket => Self::NoSuchBucket,
-            MetaError::NoSuchKey => Self::NoSuchKey,
-            MetaError::NoSuchUpload => Self::NoSuchUpload,
-            MetaError::BucketAlreadyExists => Self::BucketAlreadyExists,
-            MetaError::BucketAlreadyOwnedByYou => Self::BucketAlreadyOwnedByYou,
-            MetaError::BucketNotEmpty => Self::BucketNotEmpty,
-            MetaError::TooManyBuckets => Self::TooManyBuckets,
-            MetaError::EntityTooLarge => Self::EntityTooLarge,
-            MetaError::QuotaExceeded(why) => Self::QuotaExceeded(why),
-            MetaError::InvalidPart => Self::InvalidPart,
-            MetaError::Sqlite(e) => Self::internal(e),
-        }
+impl From<crate::xml::MalformedXml> for S3Error {
+    fn from(error: crate::xml::MalformedXml) -> Self {
+        Self::MalformedXml(error.0)
     }
 }
 

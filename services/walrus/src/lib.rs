@@ -181,8 +181,8 @@ pub fn main(args: WalrusArgs) -> ExitCode {
 pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let listen = config.listen;
     let data = config.data.clone();
-    let (walrus, new_admin) = open(config, hooks).await?;
-    let server = Server::bind(walrus, listen)
+    let (walrus, new_admin) = open(config).await?;
+    let server = Server::bind(walrus, hooks, listen)
         .await
         .map_err(|source| StartError::Bind {
             addr: listen,
@@ -201,7 +201,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
 
 /// Opens the stores under DATA, recovers from any unclean stop and creates the
 /// administrator on first start (returned then).
-pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     create_data(&config.data)?;
     let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
     let new_admin = users.ensure_admin()?;
@@ -210,13 +210,7 @@ pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<U
         BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),
         BackendConfig::Remote(remote) => Arc::new(RemoteS3::new(remote.clone(), &config.data)?),
     };
-    let walrus = Arc::new(Walrus::new(
-        config,
-        users,
-        meta,
-        Storage::new(backend),
-        hooks,
-    ));
+    let walrus = Arc::new(Walrus::new(config, users, meta, Storage::new(backend)));
     recovery::recover(&walrus)
         .await
         .map_err(StartError::Recovery)?;

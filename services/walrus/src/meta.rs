@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 
 use crate::acl::Acl;
 
-/// What the metadata refuses, and its database's failures. The S3 layer maps these to S3
-/// errors ([`crate::error`]); nothing here knows about HTTP or S3 codes.
+/// What the metadata refuses, and its database's failures. [`crate::state`], where
+/// metadata calls return, maps these to S3 errors; nothing here knows S3 codes.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     #[error("no such bucket")]

@@ -18,6 +18,7 @@ use tracing::{info, info_span, Instrument};
 
 use crate::body::Body;
 use crate::dispatch::dispatch;
+use crate::hooks::Hooks;
 use crate::state::Walrus;
 
 /// Longest wait for a request's head.
@@ -31,17 +32,23 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     walrus: Arc<Walrus>,
+    hooks: Arc<Hooks>,
 }
 
 impl Server {
     /// Listens on `addr` (port 0 picks a free port).
-    pub async fn bind(walrus: Arc<Walrus>, addr: SocketAddr) -> std::io::Result<Self> {
+    pub async fn bind(
+        walrus: Arc<Walrus>,
+        hooks: Hooks,
+        addr: SocketAddr,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
             listener,
             local_addr,
             walrus,
+            hooks: Arc::new(hooks),
         })
     }
 
@@ -53,15 +60,18 @@ impl Server {
     /// finish (up to a grace period) and closes every connection.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Self {
-            listener, walrus, ..
+            listener,
+            walrus,
+            hooks,
+            ..
         } = self;
         let options = ServeOptions {
             header_timeout: HEADER_TIMEOUT,
             shutdown_grace: SHUTDOWN_GRACE,
         };
         listener::serve(listener, options, shutdown, |_, peer| {
-            let walrus = walrus.clone();
-            service_fn(move |request| handle(walrus.clone(), request, peer))
+            let (walrus, hooks) = (walrus.clone(), hooks.clone());
+            service_fn(move |request| handle(walrus.clone(), hooks.clone(), request, peer))
         })
         .await;
     }
@@ -69,6 +79,7 @@ impl Server {
 
 async fn handle(
     walrus: Arc<Walrus>,
+    hooks: Arc<Hooks>,
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
@@ -86,7 +97,7 @@ async fn handle(
     async move {
         let head = request.method() == Method::HEAD;
         let has_body = !request.body().is_end_stream();
-        let mut response = match dispatch(&walrus, request).await {
+        let mut response = match dispatch(&walrus, &hooks, request).await {
             Ok(response) => response,
             Err((error, resource)) => {
                 let mut response = error.into_response(&resource, &id, head);

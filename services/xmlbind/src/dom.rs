@@ -5,7 +5,7 @@ use std::sync::Arc;
 use xml::common::{Position as _, XmlVersion};
 use xml::reader::{ParserConfig, XmlEvent};
 
-use crate::error::{ErrorKind, XmlError};
+use crate::error::{ErrorKind, Position, XmlError};
 use crate::{XML_NS, XSI_NS};
 
 /// Bounds on what [`parse`] accepts, so that hostile input costs little memory and time.
@@ -32,13 +32,6 @@ impl Default for Limits {
             max_text: 8 << 20,
         }
     }
-}
-
-/// Line and column (both from 1) in the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Position {
-    pub line: u64,
-    pub column: u64,
 }
 
 /// An expanded name: the namespace URI decides identity, the prefix is kept only because

@@ -1,6 +1,11 @@
 use std::fmt;
 
-use crate::dom::Position;
+/// Line and column (both from 1) in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
 
 /// What went wrong while reading or writing XML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

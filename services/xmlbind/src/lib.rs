@@ -17,8 +17,8 @@ pub use bind::{
     attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
     Children, Choice, FromXml, ToXml,
 };
-pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node, Position};
-pub use error::{ErrorKind, XmlError};
+pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node};
+pub use error::{ErrorKind, Position, XmlError};
 pub use sample::Sample;
 pub use value::{Base64Binary, DateTime, XmlText};
 pub use writer::XmlWriter;
