@@ -1,6 +1,6 @@
 //! Bucket operations over REST: list all, create, delete, head, list objects (v1 and v2),
-//! location, logging status, ACL, versioning (never enabled). What they do is
-//! [`crate::ops`]'; here they are read from requests and written as replies.
+//! location, logging status, ACL, versioning (never enabled). The operations themselves are
+//! [`crate::ops`]; here they are only read from requests and written as replies.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! Object operations over REST: put (streamed into a blob), get and head (ranges,
-//! conditions), delete, delete several, copy, ACLs. What they do is [`crate::ops`]'; here
-//! they are read from headers and written as replies.
+//! conditions), delete, delete several, copy, ACLs. The operations themselves are
+//! [`crate::ops`]; here they are only read from headers and written as replies.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
