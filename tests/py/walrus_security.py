@@ -195,6 +195,15 @@ def hostile_keys(t, bucket):
     refused(lambda: alice.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x"), "KeyTooLongError", 400)
 
 
+def hostile_bucket_names(t):
+    print("bucket names: IP-address form refused (InvalidBucketName), as S3 does", flush=True)
+    alice = t.client("alice")
+    for name in ["192.168.1.1", "10.0.0.1", "127.0.0.1"]:
+        refused(lambda: alice.create_bucket(Bucket=name), "InvalidBucketName", 400)
+    names = [b["Name"] for b in alice.list_buckets()["Buckets"]]
+    check(not any(n[0].isdigit() for n in names), f"an IP-form bucket was created: {names}")
+
+
 def quotas(t, bucket):
     print("quotas: bucket size, buckets per user, total storage", flush=True)
     alice, bob, admin = t.client("alice"), t.client("bob"), t.client("admin")
@@ -231,6 +240,7 @@ def main():
         signatures(t, bucket)
         another_users_objects(t, bucket)
         hostile_keys(t, bucket)
+        hostile_bucket_names(t)
         quotas(t, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)

@@ -6,7 +6,8 @@ use crate::error::S3Error;
 const MAX_KEY_BYTES: usize = 1024;
 
 /// Bucket names as the original accepted them: S3's DNS-style names and the older
-/// us-east-1 ones (upper case and `_` too), 3 to 255 characters.
+/// us-east-1 ones (upper case and `_` too), 3 to 255 characters; but, as S3, none in the
+/// form of an IPv4 address, which virtual-host addressing would take for a host.
 pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
     let bad = |why: &str| Err(S3Error::InvalidBucketName(format!("{name:?}: {why}")));
     if !(3..=255).contains(&name.len()) {
@@ -20,6 +21,9 @@ pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
     }
     if !name.as_bytes()[0].is_ascii_alphanumeric() || name.contains("..") {
         return bad("start with a letter or digit and do not use '..'");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("a bucket name must not be formatted as an IP address");
     }
     Ok(())
 }
@@ -53,10 +57,26 @@ mod tests {
 
     #[test]
     fn bucket_names_are_checked() {
-        for good in ["abc", "my.bucket-1", "Legacy_Bucket"] {
+        for good in [
+            "abc",
+            "my.bucket-1",
+            "Legacy_Bucket",
+            "1.2.3",
+            "192.168.1.256",
+        ] {
             assert!(check_bucket_name(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "-abc", "a..b", "a b", "a/b", &"x".repeat(256)] {
+        // Regression guard (issue 17, finding 6): IP-form names are refused.
+        for bad in [
+            "ab",
+            "-abc",
+            "a..b",
+            "a b",
+            "a/b",
+            &"x".repeat(256),
+            "192.168.1.1",
+            "10.0.0.255",
+        ] {
             assert!(check_bucket_name(bad).is_err(), "{bad}");
         }
     }
