@@ -26,7 +26,8 @@ fn attacks_are_refused() {
     let config = dir.path().join("walrus.conf");
     std::fs::write(
         &config,
-        "storage_max_bucket_size_mb=1\nstorage_max_total_size_mb=6\nstorage_max_buckets_per_user=2\n",
+        "storage_max_bucket_size_mb=1\nstorage_max_total_size_mb=6\nstorage_max_buckets_per_user=2\n\
+         upload_rate_window_secs=2\n",
     )
     .unwrap();
     let walrus = Walrus::start(&data, &["--config", config.to_str().unwrap()]);

@@ -106,7 +106,9 @@ pub async fn dispatch(
         Op::PutObject | Op::UploadPart => walrus.config().max_object_bytes,
         _ => xml::MAX_DOCUMENT as u64,
     };
-    let body = Payload::new(body, check, &head.headers, limit).map_err(fail)?;
+    let body = Payload::new(body, check, &head.headers, limit)
+        .map_err(fail)?
+        .with_min_rate(walrus.config().upload_min_rate);
     let req = Req {
         head,
         route,

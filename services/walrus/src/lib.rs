@@ -59,7 +59,9 @@ use storage::{Backend, LocalDisk, RemoteS3, Storage, StorageError};
 /// Keys read, named as the original's walrus_info columns: storage_dir (DATA),
 /// storage_max_buckets_per_user (default 5), storage_max_bucket_size_mb (default 5120),
 /// storage_cache_size_mb (image cache, default 30720); and this implementation's own:
-/// storage_max_total_size_mb (default 0, unlimited), walrus_port, keys_dir, domain, backend,
+/// storage_max_total_size_mb (default 0, unlimited), upload_min_rate_bytes (slowest upload
+/// accepted, in bytes a second averaged over upload_rate_window_secs; defaults 1024 and 20;
+/// 0 = no floor), walrus_port, keys_dir, domain, backend,
 /// remote_endpoint, remote_access_key, remote_secret_key, remote_region,
 /// remote_bucket_prefix.
 #[derive(Debug, clap::Args)]

@@ -79,7 +79,8 @@ pub async fn post_object(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let limit = walrus.config().max_object_bytes + FORM_OVERHEAD;
-    let payload = Payload::new(body, PayloadCheck::Unsigned, &head.headers, limit)?;
+    let payload = Payload::new(body, PayloadCheck::Unsigned, &head.headers, limit)?
+        .with_min_rate(walrus.config().upload_min_rate);
     let mut form = Form::new(payload, content_type)?;
     let mut fields = Fields(Vec::new());
     let file = loop {
