@@ -43,6 +43,7 @@ def scenario(bucket, times):
     steps = [
         ("create bucket", "create_bucket", {}),
         ("create it again", "create_bucket", {}),
+        ("create it again, public-read", "create_bucket", {"public": True}),
         ("put object", "put", {"key": key, "data": DATA, "meta": meta}),
         ("put second object", "put", {"key": "dir/sub/b.txt", "data": OTHER, "meta": {}}),
         ("put third object", "put", {"key": "top.txt", "data": OTHER, "meta": {"k": "v"}}),
@@ -163,7 +164,7 @@ class Rest:
 
     def perform(self, s3, b, op, a):
         if op == "create_bucket":
-            s3.create_bucket(Bucket=b)
+            s3.create_bucket(Bucket=b, **({"ACL": "public-read"} if a.get("public") else {}))
             return {"ok": True}
         if op == "delete_bucket":
             s3.delete_bucket(Bucket=b)
@@ -233,6 +234,7 @@ class Soap:
         client = zeep.Client(args.wsdl)
         self.service = client.create_service(f"{{{NS}}}AmazonS3SoapBinding", args.endpoint)
         self.group = client.get_type(f"{{{NS}}}Group")
+        self.user = client.get_type(f"{{{NS}}}CanonicalUser")
 
     def call(self, operation, **args):
         timestamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -256,7 +258,13 @@ class Soap:
     def perform(self, b, op, a):
         call = self.call
         if op == "create_bucket":
-            call("CreateBucket", Bucket=b)
+            if a.get("public"):
+                owner = call("ListAllMyBuckets").Owner.ID
+                grants = [{"Grantee": self.user(ID=owner), "Permission": "FULL_CONTROL"},
+                          {"Grantee": self.group(URI=ALL_USERS), "Permission": "READ"}]
+                call("CreateBucket", Bucket=b, AccessControlList={"Grant": grants})
+            else:
+                call("CreateBucket", Bucket=b)
             return {"ok": True}
         if op == "delete_bucket":
             call("DeleteBucket", Bucket=b)
@@ -350,7 +358,7 @@ def main():
             print(f"    REST: {json.dumps(x, sort_keys=True)}\n    SOAP: {json.dumps(y, sort_keys=True)}")
     # The matrix must exercise both success and refusal.
     codes = {o.get("error") for _, o in a}
-    for expected in ["BucketAlreadyOwnedByYou", "NoSuchKey", "NoSuchBucket", "PreconditionFailed", "NotModified",
+    for expected in ["BucketAlreadyExists", "NoSuchKey", "NoSuchBucket", "PreconditionFailed", "NotModified",
                      "InvalidRange", "BucketNotEmpty", "InvalidRequest"]:
         if expected not in codes:
             print(f"the scenario never produced {expected}")

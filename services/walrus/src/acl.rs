@@ -152,6 +152,12 @@ impl Acl {
         Self { grants }
     }
 
+    /// Whether both grant the same permissions to the same grantees, in whatever order.
+    pub fn same_grants(&self, other: &Self) -> bool {
+        let covers = |a: &Self, b: &Self| a.grants.iter().all(|g| b.grants.contains(g));
+        covers(self, other) && covers(other, self)
+    }
+
     /// Only the owner: what a resource gets without any ACL in its request.
     pub fn private(owner: &str) -> Self {
         Self::with(owner, &[])

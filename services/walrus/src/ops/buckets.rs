@@ -33,6 +33,9 @@ pub struct CreateBucket {
     pub location: Option<String>,
 }
 
+/// Creates a bucket. Its owner re-creating it with no ACL, or the one it has, gets 200 and
+/// nothing changes (S3's us-east-1 behaviour, which clients rely on); with another ACL,
+/// `BucketAlreadyExists`.
 pub async fn create_bucket(
     walrus: &Walrus,
     who: &Identity,
@@ -41,6 +44,7 @@ pub async fn create_bucket(
     let user = who.user()?;
     check_bucket_name(&input.bucket)?;
     let owner = user.canonical_id.clone();
+    let acl_given = !matches!(input.acl, AclRequest::Private);
     let bucket = Bucket {
         acl: input.acl.resolve(&owner, &owner)?,
         name: input.bucket,
@@ -56,9 +60,20 @@ pub async fn create_bucket(
         .create_bucket(&bucket.name)
         .await?;
     let max_buckets = walrus.config().max_buckets_per_user.filter(|_| !user.admin);
-    walrus
+    let (name, acl) = (bucket.name.clone(), bucket.acl.clone());
+    match walrus
         .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets))
         .await
+    {
+        Err(S3Error::BucketAlreadyOwnedByYou) => {
+            let existing = walrus.meta(move |meta, _| meta.bucket(&name)).await?;
+            match existing {
+                Some(existing) if !acl_given || existing.acl.same_grants(&acl) => Ok(()),
+                _ => Err(S3Error::BucketAlreadyExists),
+            }
+        }
+        other => other,
+    }
 }
 
 pub async fn delete_bucket(walrus: &Walrus, who: &Identity, bucket: &str) -> Result<(), S3Error> {

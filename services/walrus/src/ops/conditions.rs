@@ -43,7 +43,10 @@ impl Conditions {
         };
         if not_modified {
             return Err(match unchanged {
-                Unchanged::NotModified => S3Error::NotModified,
+                Unchanged::NotModified => S3Error::NotModified {
+                    etag: object.etag.clone(),
+                    modified: object.modified,
+                },
                 Unchanged::PreconditionFailed => S3Error::PreconditionFailed,
             });
         }
@@ -136,14 +139,14 @@ mod tests {
                 if_none_match: tags(&["*"]),
                 ..Default::default()
             }),
-            Err(S3Error::NotModified)
+            Err(S3Error::NotModified { .. })
         ));
         assert!(matches!(
             get(Conditions {
                 if_modified_since: at,
                 ..Default::default()
             }),
-            Err(S3Error::NotModified)
+            Err(S3Error::NotModified { .. })
         ));
         assert!(matches!(
             get(Conditions {

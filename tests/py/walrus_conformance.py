@@ -1,0 +1,119 @@
+"""S3 behaviours of issue 10 that current clients and conformance suites check, one group per
+function, driven with boto3 against a running Walrus (status, S3 error Code and headers).
+
+Usage: walrus_conformance.py --endpoint URL --users FILE   (lines: name access secret)
+Prints one line per group; exits non-zero on the first difference from S3.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, what):
+    if not condition:
+        raise Failure(what)
+
+
+def error_of(call):
+    """(Code, HTTP status, headers) of a refused call."""
+    try:
+        call()
+    except ClientError as e:
+        meta = e.response["ResponseMetadata"]
+        return e.response["Error"].get("Code"), meta["HTTPStatusCode"], meta["HTTPHeaders"]
+    raise Failure("expected an error, the call succeeded")
+
+
+def refused(call, code, status):
+    got = error_of(call)
+    check(got[:2] == (code, status), f"expected {code} ({status}), got {got[:2]}")
+    return got[2]
+
+
+def client(endpoint, user):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=user["access"],
+        aws_secret_access_key=user["secret"],
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def grants(s3, bucket):
+    return sorted((g["Grantee"].get("ID") or g["Grantee"].get("URI"), g["Permission"]) for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
+
+
+def bucket_recreation(alice, bob, bucket):
+    print("bucket re-creation: 200 for its owner with no ACL or the same, 409 BucketAlreadyExists otherwise", flush=True)
+    alice.create_bucket(Bucket=bucket)
+    alice.put_object(Bucket=bucket, Key="kept", Body=b"still here")
+    private = grants(alice, bucket)
+    alice.create_bucket(Bucket=bucket)
+    alice.create_bucket(Bucket=bucket, ACL="private")
+    check(alice.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here", "objects stay")
+    check(grants(alice, bucket) == private, "the ACL stays")
+    refused(lambda: alice.create_bucket(Bucket=bucket, ACL="public-read"), "BucketAlreadyExists", 409)
+    check(grants(alice, bucket) == private, "a refused re-creation changes nothing")
+    alice.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    public = grants(alice, bucket)
+    alice.create_bucket(Bucket=bucket)
+    check(grants(alice, bucket) == public, "re-creating without an ACL keeps the one set")
+    alice.create_bucket(Bucket=bucket, ACL="public-read")
+    refused(lambda: bob.create_bucket(Bucket=bucket), "BucketAlreadyExists", 409)
+    refused(lambda: bob.create_bucket(Bucket=bucket, ACL="public-read"), "BucketAlreadyExists", 409)
+
+
+def conditional_get(alice, bucket):
+    print("conditional GET: 304 replies carry ETag and Last-Modified", flush=True)
+    alice.put_object(Bucket=bucket, Key="cond", Body=b"conditional")
+    head = alice.head_object(Bucket=bucket, Key="cond")
+    etag, modified = head["ETag"], head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    for what, call in [
+        ("GET If-None-Match", lambda: alice.get_object(Bucket=bucket, Key="cond", IfNoneMatch=etag)),
+        ("GET If-Modified-Since", lambda: alice.get_object(Bucket=bucket, Key="cond", IfModifiedSince=future)),
+        ("HEAD If-None-Match", lambda: alice.head_object(Bucket=bucket, Key="cond", IfNoneMatch=etag)),
+    ]:
+        headers = refused(call, "304", 304)
+        check(headers.get("etag") == etag, f"{what}: ETag {headers.get('etag')!r}, expected {etag!r}")
+        check(headers.get("last-modified") == modified, f"{what}: Last-Modified {headers.get('last-modified')!r}")
+    headers = refused(lambda: alice.get_object(Bucket=bucket, Key="cond", IfMatch='"0"'), "PreconditionFailed", 412)
+    check("etag" not in headers, "a 412 names no version")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--users", required=True)
+    args = parser.parse_args()
+    users = {}
+    with open(args.users) as f:
+        for line in f:
+            name, access, secret = line.split()
+            users[name] = {"access": access, "secret": secret}
+    alice, bob = client(args.endpoint, users["alice"]), client(args.endpoint, users["bob"])
+    bucket = "conformance-" + os.urandom(3).hex()
+    try:
+        bucket_recreation(alice, bob, bucket)
+        conditional_get(alice, bucket)
+    except (Failure, ClientError) as e:
+        print(f"FAILED: {type(e).__name__}: {e}", flush=True)
+        return 1
+    print("walrus conformance: every group behaves as S3", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
