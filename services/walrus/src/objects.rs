@@ -53,13 +53,14 @@ pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
         };
         let mut value = text(name, value)?;
         if name == "content-encoding" {
-            // aws-chunked describes the transfer, not the object.
+            // aws-chunked describes the transfer, not the object; the rest stays as sent.
             value = value
                 .split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("aws-chunked"))
+                .filter(|v| !v.trim().is_empty() && !v.trim().eq_ignore_ascii_case("aws-chunked"))
                 .collect::<Vec<_>>()
-                .join(",");
+                .join(",")
+                .trim()
+                .to_owned();
         }
         if !value.is_empty() {
             stored.push((name.to_owned(), value));
@@ -484,6 +485,11 @@ mod tests {
         assert_eq!(stored.get("content-encoding"), Some("gzip"));
         assert_eq!(stored.get("x-amz-meta-color"), Some("blue"));
         assert_eq!(stored.get("x-amz-acl"), None);
+        let as_sent = with(&[("content-encoding", "aws-chunked,deflate, gzip")]);
+        assert_eq!(
+            stored_headers(&as_sent).unwrap().get("content-encoding"),
+            Some("deflate, gzip")
+        );
         let only_chunked = with(&[("content-encoding", "aws-chunked")]);
         assert_eq!(
             stored_headers(&only_chunked)

@@ -119,7 +119,10 @@ pub async fn list_objects(
     let bucket = bucket_for(walrus, &input.bucket, who, Permission::Read).await?;
     let max_keys = input.max_keys.unwrap_or(MAX_KEYS).min(MAX_KEYS);
     let delimiter = input.delimiter.filter(|d| !d.is_empty());
-    let listing = {
+    // S3 answers max-keys=0 with an empty page that is not truncated.
+    let listing = if max_keys == 0 {
+        Listing::default()
+    } else {
         let (name, delimiter) = (bucket.name.clone(), delimiter.clone());
         let (prefix, after) = (input.prefix, input.after);
         walrus
