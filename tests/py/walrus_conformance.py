@@ -6,9 +6,15 @@ Prints one line per group; exits non-zero on the first difference from S3.
 """
 
 import argparse
+import base64
 import datetime
+import hashlib
+import hmac
 import os
 import sys
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
 
 import boto3
 import requests
@@ -126,6 +132,49 @@ def aws_chunked(alice, endpoint, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
+def code_of(response):
+    return ET.fromstring(response.content).findtext("Code") if response.content else None
+
+
+def raw_refused(response, code, status, what):
+    got = (code_of(response), response.status_code)
+    check(got == (code, status), f"{what}: expected {code} ({status}), got {got}: {response.text[:200]}")
+
+
+def presigned_and_expiry(alice, endpoint, bucket):
+    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400", flush=True)
+    alice.put_object(Bucket=bucket, Key="shared", Body=b"shared")
+    url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=60)
+    check(requests.get(url, timeout=30).content == b"shared", "a valid presigned GET works")
+    for expires in [0, -1, 604801]:
+        url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=expires)
+        raw_refused(requests.get(url, timeout=30), "AuthorizationQueryParametersError", 403, f"X-Amz-Expires={expires}")
+    url = alice.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "late"}, ExpiresIn=1)
+    time.sleep(2)
+    late = requests.put(url, data=b"late", timeout=30)
+    raw_refused(late, "AccessDenied", 403, "an expired presigned PUT")
+    check(ET.fromstring(late.content).findtext("Message") == "Request has expired", f"message: {late.text[:200]}")
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "InvalidRequest", 400, "OPTIONS without CORS headers")
+
+
+def sigv2_dates(user, endpoint, bucket):
+    print("SigV2 dates: before the epoch or unparseable AccessDenied, far off RequestTimeTooSkewed", flush=True)
+    path = f"{urllib.parse.urlsplit(endpoint).path}/{bucket}/shared"
+    origin = endpoint[: -len(urllib.parse.urlsplit(endpoint).path) or None]
+
+    def get(date):
+        text = f"GET\n\n\n{date}\n{path}"
+        signature = base64.b64encode(hmac.new(user["secret"].encode(), text.encode(), hashlib.sha1).digest()).decode()
+        headers = {"Date": date, "Authorization": f"AWS {user['access']}:{signature}"}
+        return requests.get(origin + path, headers=headers, timeout=30)
+
+    check(get(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())).status_code == 200, "a current Date works")
+    raw_refused(get("Wed, 31 Dec 1969 23:59:59 GMT"), "AccessDenied", 403, "a Date before the epoch")
+    raw_refused(get("not a date"), "AccessDenied", 403, "an unparseable Date")
+    a_day_ago = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 86400))
+    raw_refused(get(a_day_ago), "RequestTimeTooSkewed", 403, "a Date a day off")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--endpoint", required=True)
@@ -143,6 +192,8 @@ def main():
         conditional_get(alice, bucket)
         listing(alice, bucket)
         aws_chunked(alice, args.endpoint, bucket)
+        presigned_and_expiry(alice, args.endpoint, bucket)
+        sigv2_dates(users["alice"], args.endpoint, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)
         return 1

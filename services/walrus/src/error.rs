@@ -173,6 +173,7 @@ impl S3Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AccessDenied
+            | Self::AuthorizationQueryParametersError(_)
             | Self::RequestExpired
             | Self::InvalidAccessKeyId
             | Self::SignatureDoesNotMatch

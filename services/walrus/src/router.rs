@@ -241,6 +241,16 @@ fn operation(
         ("DELETE", true, true) => Op::DeleteObject,
         ("POST", true, true) if q.has("uploads") => Op::CreateMultipartUpload,
         ("POST", true, true) if q.has("uploadId") => Op::CompleteMultipartUpload,
+        // CORS preflight: Walrus has no CORS configurations, so none is allowed; without the
+        // preflight headers S3 answers 400.
+        ("OPTIONS", true, _) if headers.contains_key("origin") => {
+            return Err(S3Error::AccessDenied)
+        }
+        ("OPTIONS", true, _) => {
+            return Err(S3Error::InvalidRequest(
+                "Insufficient information. Origin request header needed.".into(),
+            ))
+        }
         _ => return Err(S3Error::MethodNotAllowed),
     })
 }
@@ -318,6 +328,10 @@ mod tests {
         assert!(matches!(
             go("POST", "/bk1/k", ""),
             Err(S3Error::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            go("OPTIONS", "/bk1/k", ""),
+            Err(S3Error::InvalidRequest(_))
         ));
     }
 
