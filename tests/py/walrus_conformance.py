@@ -132,6 +132,42 @@ def aws_chunked(alice, endpoint, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+
+def canned_acls(alice, bob, bucket):
+    print("ACLs: canned ACLs expand to their grants; user grants carry ID and DisplayName as ListBuckets", flush=True)
+    owners = {}
+    for s3 in (alice, bob):
+        owner = s3.list_buckets()["Owner"]
+        owners[owner["ID"]] = owner["DisplayName"]
+    alice_id = next(i for i, n in owners.items() if n == "alice")
+    expected = {
+        "private": [(alice_id, "FULL_CONTROL")],
+        "public-read": [(alice_id, "FULL_CONTROL"), (ALL_USERS, "READ")],
+        "public-read-write": [(alice_id, "FULL_CONTROL"), (ALL_USERS, "READ"), (ALL_USERS, "WRITE")],
+        "authenticated-read": [(alice_id, "FULL_CONTROL"), (AUTHENTICATED, "READ")],
+    }
+    for canned, grants_wanted in expected.items():
+        alice.put_bucket_acl(Bucket=bucket, ACL=canned)
+        acl = alice.get_bucket_acl(Bucket=bucket)
+        check(grants(alice, bucket) == sorted(grants_wanted), f"{canned}: {acl['Grants']}")
+        for grant in acl["Grants"] + [{"Grantee": acl["Owner"]}]:
+            grantee = grant["Grantee"]
+            if "ID" in grantee:
+                check(grantee.get("DisplayName") == owners[grantee["ID"]], f"{canned}: DisplayName of {grantee}")
+    # bucket-owner-* name the bucket's owner, with the name ListBuckets gives bob.
+    alice.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    for canned, permission in [("bucket-owner-read", "READ"), ("bucket-owner-full-control", "FULL_CONTROL")]:
+        bob.put_object(Bucket=bucket, Key=f"from-bob-{canned}", Body=b"x", ACL=canned)
+        acl = bob.get_object_acl(Bucket=bucket, Key=f"from-bob-{canned}")
+        named = [(g["Grantee"].get("ID"), g["Grantee"].get("DisplayName"), g["Permission"]) for g in acl["Grants"]]
+        check((alice_id, "alice", permission) in named, f"{canned}: {named}")
+        check(acl["Owner"]["DisplayName"] == "bob", f"{canned}: owner {acl['Owner']}")
+    alice.put_bucket_acl(Bucket=bucket, ACL="private")
+
+
 def code_of(response):
     return ET.fromstring(response.content).findtext("Code") if response.content else None
 
@@ -190,6 +226,7 @@ def main():
     try:
         bucket_recreation(alice, bob, bucket)
         conditional_get(alice, bucket)
+        canned_acls(alice, bob, bucket)
         listing(alice, bucket)
         aws_chunked(alice, args.endpoint, bucket)
         presigned_and_expiry(alice, args.endpoint, bucket)
