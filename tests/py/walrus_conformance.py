@@ -132,6 +132,39 @@ def aws_chunked(alice, endpoint, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
+MB = 1 << 20
+
+
+def multipart(alice, bucket):
+    print("multipart: GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
+    first, second, resent = b"a" * (5 * MB), b"b" * MB, b"c" * (5 * MB)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=first)
+    two = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=2, Body=second)["ETag"]
+    # Part 1 sent again after part 2: the last copy written is the one completed.
+    one = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=resent)["ETag"]
+    alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]})
+    for number, data, start in [(1, resent, 0), (2, second, 5 * MB)]:
+        got = alice.get_object(Bucket=bucket, Key="parts", PartNumber=number)
+        check(got["ResponseMetadata"]["HTTPStatusCode"] == 206, f"part {number}: 206")
+        check(got["Body"].read() == data, f"part {number}: its bytes")
+        check(got["PartsCount"] == 2, f"part {number}: x-amz-mp-parts-count {got.get('PartsCount')}")
+        check(got["ContentRange"] == f"bytes {start}-{start + len(data) - 1}/{6 * MB}", f"part {number}: {got['ContentRange']}")
+    head = alice.head_object(Bucket=bucket, Key="parts", PartNumber=2)
+    check((head["ContentLength"], head["PartsCount"]) == (MB, 2), f"HEAD part 2: {head}")
+    refused(lambda: alice.get_object(Bucket=bucket, Key="parts", PartNumber=3), "InvalidPartNumber", 400)
+    alice.put_object(Bucket=bucket, Key="simple", Body=b"0123456789")
+    whole = alice.get_object(Bucket=bucket, Key="simple", PartNumber=1)
+    check(whole["Body"].read() == b"0123456789", "a simple object is its own part 1")
+    refused(lambda: alice.get_object(Bucket=bucket, Key="simple", PartNumber=2), "InvalidPartNumber", 400)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="copied")["UploadId"]
+    refused(lambda: alice.upload_part_copy(Bucket=bucket, Key="copied", UploadId=upload, PartNumber=1,
+                                           CopySource={"Bucket": bucket, "Key": "simple"}, CopySourceRange="bytes=100-200"),
+            "InvalidRange", 416)
+    alice.abort_multipart_upload(Bucket=bucket, Key="copied", UploadId=upload)
+
+
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
@@ -227,6 +260,7 @@ def main():
         bucket_recreation(alice, bob, bucket)
         conditional_get(alice, bucket)
         canned_acls(alice, bob, bucket)
+        multipart(alice, bucket)
         listing(alice, bucket)
         aws_chunked(alice, args.endpoint, bucket)
         presigned_and_expiry(alice, args.endpoint, bucket)

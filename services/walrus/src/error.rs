@@ -94,6 +94,8 @@ pub enum S3Error {
     NotModified { etag: String, modified: i64 },
     #[error("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")]
     InvalidPart,
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
     #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
     InvalidPartOrder,
     #[error("The specified method is not allowed against this resource.")]
@@ -159,6 +161,7 @@ impl S3Error {
             Self::PreconditionFailed => "PreconditionFailed",
             Self::NotModified { .. } => "NotModified",
             Self::InvalidPart => "InvalidPart",
+            Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",

@@ -13,14 +13,12 @@ use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
 use crate::objects::{content_md5, copy_source, parse_range, stored_headers};
 use crate::ops::{bucket_for, object_for, write_blob, Source};
-use crate::rest::{empty_reply, xml_reply, Req};
+use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
 use crate::uri::aws_encode;
 use crate::xml::{self, S3Xml};
 
-/// Part numbers S3 accepts.
-const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
 /// Smallest part but the last, as S3.
 const MIN_PART_BYTES: u64 = 5 << 20;
 const MAX_LISTED: usize = 1000;
@@ -51,17 +49,9 @@ async fn upload_for(walrus: &Walrus, req: &Req) -> Result<(Upload, Bucket), S3Er
     Ok((upload, bucket))
 }
 
+/// The part an upload request names (it must name one).
 fn part_number(req: &Req) -> Result<u32, S3Error> {
-    req.route
-        .query
-        .get("partNumber")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| PART_NUMBERS.contains(n))
-        .ok_or_else(|| {
-            S3Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            )
-        })
+    req.part_number()?.ok_or_else(bad_part_number)
 }
 
 pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {

@@ -201,12 +201,14 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
         key: req.route.key().to_owned(),
         conditions: GET_CONDITIONS.read(&req.head.headers),
         range: parse_range(req.header("range")),
+        part_number: req.part_number()?,
     };
     let out = ops::get_object(walrus, &req.who, input).await?;
     let served = out.served();
     let ops::GetObjectOutput {
         object,
         range,
+        parts_count,
         lease,
     } = out;
     let mut response = Response::new(Body::empty());
@@ -238,6 +240,9 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
                 set(headers, name, value);
             }
         }
+    }
+    if let Some(count) = parts_count {
+        headers.insert("x-amz-mp-parts-count", HeaderValue::from(count));
     }
     headers.insert(CONTENT_LENGTH, HeaderValue::from(served.end - served.start));
     if let Some(range) = &range {

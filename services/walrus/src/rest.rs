@@ -14,6 +14,9 @@ use crate::router::Route;
 use crate::state::Walrus;
 use crate::xml;
 
+/// Part numbers S3 accepts.
+pub const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
+
 /// A routed, authenticated request, as handlers get it.
 #[derive(Debug)]
 pub struct Req {
@@ -27,6 +30,20 @@ impl Req {
     /// The first value of a header, as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.head.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `partNumber` query parameter, if given.
+    pub fn part_number(&self) -> Result<Option<u32>, S3Error> {
+        self.route
+            .query
+            .get("partNumber")
+            .map(|n| {
+                n.parse()
+                    .ok()
+                    .filter(|n| PART_NUMBERS.contains(n))
+                    .ok_or_else(bad_part_number)
+            })
+            .transpose()
     }
 
     /// The ACL a `?acl` PUT sets: from its headers, or else from its `AccessControlPolicy`.
@@ -43,6 +60,11 @@ impl Req {
             (None, true) => Err(S3Error::MissingRequestBody),
         }
     }
+}
+
+/// A `partNumber` that is not an integer from 1 to 10,000.
+pub fn bad_part_number() -> S3Error {
+    S3Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into())
 }
 
 /// A 200 reply carrying an S3 document.

@@ -77,6 +77,8 @@ pub struct GetObject {
     pub key: String,
     pub conditions: Conditions,
     pub range: Option<ByteRange>,
+    /// One part of a multipart object (from 1), instead of a range.
+    pub part_number: Option<u32>,
 }
 
 /// An object that may be read, with the range asked (if any) and the lease that keeps its
@@ -85,6 +87,8 @@ pub struct GetObject {
 pub struct GetObjectOutput {
     pub object: Object,
     pub range: Option<Range<u64>>,
+    /// How many parts a multipart object has, when one was asked for.
+    pub parts_count: Option<usize>,
     pub lease: Lease,
 }
 
@@ -104,12 +108,44 @@ pub async fn get_object(
     let (object, lease) =
         object_for(walrus, &input.bucket, &input.key, who, Permission::Read).await?;
     input.conditions.check(&object, Unchanged::NotModified)?;
-    let range = input.range.map(|r| r.resolve(object.size)).transpose()?;
+    let (range, parts_count) = match (input.part_number, input.range) {
+        (None, range) => (range.map(|r| r.resolve(object.size)).transpose()?, None),
+        (Some(_), Some(_)) => {
+            return Err(S3Error::InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter".into(),
+            ))
+        }
+        (Some(number), None) => part_range(&object, number)?,
+    };
     Ok(GetObjectOutput {
         object,
         range,
+        parts_count,
         lease,
     })
+}
+
+/// The bytes of part `number` of a multipart object (its segments are its parts) and how
+/// many parts it has. A simple object is its own part 1.
+fn part_range(
+    object: &Object,
+    number: u32,
+) -> Result<(Option<Range<u64>>, Option<usize>), S3Error> {
+    let multipart = object.etag.contains('-');
+    if !multipart {
+        return match number {
+            1 => Ok((None, None)),
+            _ => Err(S3Error::InvalidPartNumber),
+        };
+    }
+    let index = usize::try_from(number)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .filter(|i| *i < object.segments.len())
+        .ok_or(S3Error::InvalidPartNumber)?;
+    let start: u64 = object.segments[..index].iter().map(|s| s.size).sum();
+    let range = start..start + object.segments[index].size;
+    Ok((Some(range), Some(object.segments.len())))
 }
 
 pub async fn delete_object(

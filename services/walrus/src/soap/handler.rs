@@ -210,6 +210,7 @@ impl Handler {
             key: request.key,
             conditions,
             range: byte_range(request.byte_range_start, request.byte_range_end)?,
+            part_number: None,
         };
         let out = ops::get_object(&self.walrus, &self.who, input).await?;
         let served = out.served();
