@@ -136,15 +136,20 @@ MB = 1 << 20
 
 
 def multipart(alice, bucket):
-    print("multipart: GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
+    print("multipart: a second completion, GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
     first, second, resent = b"a" * (5 * MB), b"b" * MB, b"c" * (5 * MB)
     upload = alice.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
     alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=first)
     two = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=2, Body=second)["ETag"]
     # Part 1 sent again after part 2: the last copy written is the one completed.
     one = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=resent)["ETag"]
-    alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload={
-        "Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]})
+    listed = {"Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]}
+    done = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
+    # Completed again with the same parts: the same answer, as S3 gives.
+    again = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
+    check((again["ETag"], again["Key"]) == (done["ETag"], "parts"), f"second completion: {again}")
+    refused(lambda: alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload,
+                                                    MultipartUpload={"Parts": listed["Parts"][:1]}), "NoSuchUpload", 404)
     for number, data, start in [(1, resent, 0), (2, second, 5 * MB)]:
         got = alice.get_object(Bucket=bucket, Key="parts", PartNumber=number)
         check(got["ResponseMetadata"]["HTTPStatusCode"] == 206, f"part {number}: 206")

@@ -83,6 +83,12 @@ const SCHEMA: &str = "
         acl TEXT NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, id);
+    CREATE TABLE IF NOT EXISTS completed_uploads (
+        id TEXT PRIMARY KEY,
+        object INTEGER NOT NULL REFERENCES objects ON DELETE CASCADE,
+        parts TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS completed_by_object ON completed_uploads (object);
     CREATE TABLE IF NOT EXISTS parts (
         upload TEXT NOT NULL REFERENCES uploads ON DELETE CASCADE,
         number INTEGER NOT NULL,
@@ -182,6 +188,17 @@ pub struct Listing {
     pub truncated: bool,
     /// The last key or common prefix returned: where the next page starts.
     pub last: Option<String>,
+}
+
+/// An upload that made the object now at its key, kept so that completing it again with
+/// the same parts answers as the first time (S3 does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    pub bucket: String,
+    pub key: String,
+    /// The parts the completion listed, as the caller gave them to [`Meta::complete_upload`].
+    pub parts: String,
+    pub etag: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -534,6 +551,26 @@ impl Meta {
         Ok(())
     }
 
+    /// The upload `id` if it made the object still at its key.
+    pub fn completed_upload(&self, id: &str) -> Result<Option<Completed>, MetaError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT o.bucket, o.key, c.parts, o.etag FROM completed_uploads c \
+                 JOIN objects o ON o.id = c.object WHERE c.id = ?1",
+                [id],
+                |r| {
+                    Ok(Completed {
+                        bucket: r.get(0)?,
+                        key: r.get(1)?,
+                        parts: r.get(2)?,
+                        etag: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     pub fn upload(&self, id: &str) -> Result<Option<Upload>, MetaError> {
         Ok(self
             .conn
@@ -608,10 +645,13 @@ impl Meta {
 
     /// Turns an upload into `object`, whose segments must be parts of the upload as they
     /// are now; returns the blobs no longer needed (parts left out, the replaced object).
+    /// Makes `object` of upload `upload`'s parts; `listed` describes the completion, for
+    /// [`Meta::completed_upload`].
     pub fn complete_upload(
         &mut self,
         upload: &str,
         object: &Object,
+        listed: &str,
     ) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
         tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", [upload], |_| Ok(()))
@@ -644,6 +684,12 @@ impl Meta {
         unused.extend(old_blobs);
         insert_object(&tx, object)?;
         tx.execute("DELETE FROM uploads WHERE id = ?1", [upload])?;
+        // Goes with the object (foreign key), when it is replaced or deleted.
+        tx.execute(
+            "INSERT INTO completed_uploads (id, object, parts) \
+             SELECT ?1, id, ?2 FROM objects WHERE bucket = ?3 AND key = ?4",
+            params![upload, listed, object.bucket, object.key],
+        )?;
         set_bucket_size(
             &tx,
             &object.bucket,
@@ -1138,7 +1184,7 @@ mod tests {
                 size: 3,
             },
         ];
-        let mut unused = meta.complete_upload("u1", &done).unwrap();
+        let mut unused = meta.complete_upload("u1", &done, "1:e").unwrap();
         unused.sort();
         assert_eq!(unused, vec!["old", "p3"]);
         assert_eq!(
@@ -1148,9 +1194,17 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 13);
         assert!(meta.upload("u1").unwrap().is_none());
         assert!(matches!(
-            meta.complete_upload("u1", &done),
+            meta.complete_upload("u1", &done, "1:e"),
             Err(MetaError::NoSuchUpload)
         ));
+        // The completion is remembered while its object stays.
+        let completed = meta.completed_upload("u1").unwrap().unwrap();
+        assert_eq!(
+            (completed.key.as_str(), completed.parts.as_str()),
+            ("k", "1:e")
+        );
+        meta.delete_object("b", "k").unwrap();
+        assert!(meta.completed_upload("u1").unwrap().is_none());
     }
 
     #[test]
@@ -1161,7 +1215,7 @@ mod tests {
         meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
         let done = object("b", "k", 1, "gone");
         assert!(matches!(
-            meta.complete_upload("u", &done),
+            meta.complete_upload("u", &done, "1:e"),
             Err(MetaError::InvalidPart)
         ));
     }

@@ -209,12 +209,47 @@ fn multipart_etag(parts: &[&Part]) -> Result<String, S3Error> {
     ))
 }
 
+/// The parts a completion lists, as [`crate::meta::Completed`] keeps them.
+fn parts_text(requested: &[(u32, String)]) -> String {
+    let listed: Vec<String> = requested.iter().map(|(n, e)| format!("{n}:{e}")).collect();
+    listed.join(",")
+}
+
 pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let (upload, bucket) = upload_for(walrus, &req).await?;
-    let host = req.header("host").unwrap_or("localhost").to_owned();
-    let path = req.head.uri.path().to_owned();
+    let location = format!(
+        "http://{}{}",
+        req.header("host").unwrap_or("localhost"),
+        req.head.uri.path()
+    );
+    let found = match upload_for(walrus, &req).await {
+        Ok(found) => Some(found),
+        Err(S3Error::NoSuchUpload) => None,
+        Err(e) => return Err(e),
+    };
+    let (bucket_name, key) = (req.route.bucket().to_owned(), req.route.key().to_owned());
+    let id = req
+        .route
+        .query
+        .get("uploadId")
+        .unwrap_or_default()
+        .to_owned();
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
     let requested = requested_parts(&body)?;
+    let Some((upload, bucket)) = found else {
+        // Completed already: the same completion answers as the first time did, as in S3.
+        let done = walrus
+            .meta(move |meta, _| meta.completed_upload(&id))
+            .await?
+            .filter(|c| c.bucket == bucket_name && c.key == key)
+            .filter(|c| c.parts == parts_text(&requested))
+            .ok_or(S3Error::NoSuchUpload)?;
+        return Ok(completed_reply(
+            &location,
+            &done.bucket,
+            &done.key,
+            &done.etag,
+        ));
+    };
     let id = upload.id.clone();
     let (stored, _) = walrus
         .meta(move |meta, _| meta.parts(&id, 0, *PART_NUMBERS.end() as usize))
@@ -251,20 +286,24 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
             })
             .collect(),
     };
-    let id = upload.id.clone();
+    let (id, parts) = (upload.id.clone(), parts_text(&requested));
     walrus
         .meta(move |meta, storage| {
-            let unused = meta.complete_upload(&id, &object)?;
+            let unused = meta.complete_upload(&id, &object, &parts)?;
             storage.discard_ids(&object.bucket, unused);
             Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
+    Ok(completed_reply(&location, &bucket.name, &upload.key, &etag))
+}
+
+fn completed_reply(location: &str, bucket: &str, key: &str, etag: &str) -> Response<Body> {
     let mut doc = S3Xml::new("CompleteMultipartUploadResult");
-    doc.field("Location", &format!("http://{host}{path}"));
-    doc.field("Bucket", &bucket.name);
-    doc.field("Key", &upload.key);
+    doc.field("Location", location);
+    doc.field("Bucket", bucket);
+    doc.field("Key", key);
     doc.field("ETag", &format!("\"{etag}\""));
-    Ok(xml_reply(doc.finish()))
+    xml_reply(doc.finish())
 }
 
 pub async fn abort(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
