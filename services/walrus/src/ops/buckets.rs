@@ -3,8 +3,7 @@
 use super::access::{bucket_for, owned_bucket};
 use super::names::check_bucket_name;
 use super::objects::AclOutput;
-use crate::acl::AclRequest;
-use crate::acl::{Identity, Permission};
+use crate::acl::{AclRequest, Identity, Permission};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Listing, Logging};
 use crate::state::Walrus;

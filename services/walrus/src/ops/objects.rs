@@ -257,3 +257,49 @@ pub async fn put_object_acl(
         .meta(move |meta, _| meta.set_object_acl(&object.bucket, &object.key, &acl))
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::meta::StoredHeaders;
+
+    fn object(etag: &str, sizes: &[u64]) -> Object {
+        Object {
+            bucket: "b".into(),
+            key: "k".into(),
+            size: sizes.iter().sum(),
+            etag: etag.into(),
+            modified: 0,
+            owner: "o".into(),
+            headers: StoredHeaders::default(),
+            acl: Acl::default(),
+            segments: sizes
+                .iter()
+                .map(|&size| Segment {
+                    blob: "x".into(),
+                    size,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn parts_are_the_segments_of_multipart_objects() {
+        let multipart = object("abc-3", &[5, 5, 2]);
+        assert_eq!(part_range(&multipart, 1).unwrap(), (Some(0..5), Some(3)));
+        assert_eq!(part_range(&multipart, 3).unwrap(), (Some(10..12), Some(3)));
+        for outside in [0, 4] {
+            assert!(matches!(
+                part_range(&multipart, outside),
+                Err(S3Error::InvalidPartNumber)
+            ));
+        }
+        let simple = object("abc", &[7]);
+        assert_eq!(part_range(&simple, 1).unwrap(), (None, None));
+        assert!(matches!(
+            part_range(&simple, 2),
+            Err(S3Error::InvalidPartNumber)
+        ));
+    }
+}
