@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
+import zlib
 
 import boto3
 import requests
@@ -206,6 +207,22 @@ def canned_acls(alice, bob, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
+def checksums(alice, bucket):
+    print("checksums: x-amz-checksum-crc32 verified and answered; DeleteObjects with CRC32", flush=True)
+    data = b"checked by CRC32\n" * 100
+    crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    put = alice.put_object(Bucket=bucket, Key="checked", Body=data, ChecksumAlgorithm="CRC32")
+    check(put.get("ChecksumCRC32") == crc32, f"PUT answers the CRC32: {put.get('ChecksumCRC32')!r}, expected {crc32!r}")
+    refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
+    refused(lambda: alice.head_object(Bucket=bucket, Key="bad-crc"), "404", 404)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="checked-parts")["UploadId"]
+    part = alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
+    check(part.get("ChecksumCRC32") == crc32, f"UploadPart answers the CRC32: {part.get('ChecksumCRC32')!r}")
+    alice.abort_multipart_upload(Bucket=bucket, Key="checked-parts", UploadId=upload)
+    deleted = alice.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]}, ChecksumAlgorithm="CRC32")
+    check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects: {deleted}")
+
+
 def code_of(response):
     return ET.fromstring(response.content).findtext("Code") if response.content else None
 
@@ -269,6 +286,7 @@ def main():
         listing(alice, bucket)
         aws_chunked(alice, args.endpoint, bucket)
         presigned_and_expiry(alice, args.endpoint, bucket)
+        checksums(alice, bucket)
         sigv2_dates(users["alice"], args.endpoint, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)

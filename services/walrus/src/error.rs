@@ -71,6 +71,9 @@ pub enum S3Error {
     InvalidDigest,
     #[error("The Content-MD5 you specified did not match what we received.")]
     BadDigest,
+    /// A checksum header (`x-amz-checksum-<algorithm>`) that does not match the data.
+    #[error("The {0} you specified did not match the calculated checksum.")]
+    ChecksumMismatch(&'static str),
     #[error(
         "You did not provide the number of bytes specified by the Content-Length HTTP header."
     )]
@@ -150,7 +153,7 @@ impl S3Error {
             Self::MalformedPostRequest(_) => "MalformedPOSTRequest",
             Self::InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             Self::InvalidDigest => "InvalidDigest",
-            Self::BadDigest => "BadDigest",
+            Self::BadDigest | Self::ChecksumMismatch(_) => "BadDigest",
             Self::IncompleteBody => "IncompleteBody",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",

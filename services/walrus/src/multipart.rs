@@ -11,7 +11,7 @@ use crate::body::Body;
 use crate::digest::{hex, Md5};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
-use crate::objects::{content_md5, copy_source, parse_range, stored_headers};
+use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
 use crate::ops::{bucket_for, object_for, write_blob, Source};
 use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
@@ -106,12 +106,12 @@ async fn store_part(
 pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>, S3Error> {
     let number = part_number(&req)?;
     let (upload, _) = upload_for(walrus, &req).await?;
-    let expected_md5 = content_md5(&req.head.headers)?;
+    let promised = promised(&req.head.headers)?;
     let written = write_blob(
         walrus,
         &upload.bucket,
         Source::Body(&mut req.body),
-        expected_md5,
+        promised,
     )
     .await?;
     let etag = hex(&written.md5);
@@ -127,6 +127,7 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, value);
     }
+    echo_checksum(&mut response, &promised, Some(written.crc32));
     Ok(response)
 }
 

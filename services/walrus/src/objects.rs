@@ -14,7 +14,9 @@ use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
-use crate::ops::{self, bucket_for, check_bucket_name, check_key, ByteRange, Conditions, Source};
+use crate::ops::{
+    self, bucket_for, check_bucket_name, check_key, ByteRange, Conditions, Promised, Source,
+};
 use crate::rest::{empty_reply, xml_reply, Req};
 use crate::router::Op;
 use crate::state::Walrus;
@@ -89,18 +91,47 @@ pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
     Ok(StoredHeaders(stored))
 }
 
-/// The MD5 a `Content-MD5` header promises.
-pub fn content_md5(headers: &HeaderMap) -> Result<Option<[u8; 16]>, S3Error> {
+/// The checksum header of CRC32, which current AWS SDKs send with every upload.
+const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
+
+/// A base64 digest header of `N` bytes, or `invalid` when it is malformed.
+fn digest_header<const N: usize>(
+    headers: &HeaderMap,
+    name: &str,
+    invalid: impl FnOnce() -> S3Error,
+) -> Result<Option<[u8; N]>, S3Error> {
     headers
-        .get("content-md5")
+        .get(name)
         .map(|v| {
             v.to_str()
                 .ok()
                 .and_then(|t| BASE64.decode(t.trim()).ok())
-                .and_then(|d| <[u8; 16]>::try_from(d).ok())
-                .ok_or(S3Error::InvalidDigest)
+                .and_then(|d| <[u8; N]>::try_from(d).ok())
+                .ok_or_else(invalid)
         })
         .transpose()
+}
+
+/// What `Content-MD5` and `x-amz-checksum-crc32` promise of a request's data.
+pub fn promised(headers: &HeaderMap) -> Result<Promised, S3Error> {
+    Ok(Promised {
+        md5: digest_header(headers, "content-md5", || S3Error::InvalidDigest)?,
+        crc32: digest_header(headers, CHECKSUM_CRC32, || {
+            S3Error::InvalidRequest(format!("Value for {CHECKSUM_CRC32} header is invalid."))
+        })?
+        .map(u32::from_be_bytes),
+    })
+}
+
+/// Answers a checksum the request sent with the one computed, as S3 does.
+pub fn echo_checksum(response: &mut Response<Body>, promised: &Promised, crc32: Option<u32>) {
+    if let (Some(_), Some(crc32)) = (promised.crc32, crc32) {
+        set(
+            response.headers_mut(),
+            HeaderName::from_static(CHECKSUM_CRC32),
+            &BASE64.encode(crc32.to_be_bytes()),
+        );
+    }
 }
 
 pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>, S3Error> {
@@ -109,10 +140,11 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         key: req.route.key().to_owned(),
         headers: stored_headers(&req.head.headers)?,
         acl: Acl::from_headers(&req.head.headers, &walrus.directory())?.unwrap_or_default(),
-        content_md5: content_md5(&req.head.headers)?,
+        promised: promised(&req.head.headers)?,
         length: req.body.expected_len(),
         body: Source::Body(&mut req.body),
     };
+    let promised = input.promised;
     let written = ops::put_object(walrus, &req.who, input).await?;
     let mut response = empty_reply(StatusCode::OK);
     set(
@@ -120,6 +152,7 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         ETAG,
         &format!("\"{}\"", written.etag),
     );
+    echo_checksum(&mut response, &promised, written.crc32);
     Ok(response)
 }
 

@@ -23,7 +23,9 @@ use crate::form::Form;
 use crate::json::Json;
 use crate::meta::{Object, Segment};
 use crate::objects::stored_headers;
-use crate::ops::{bucket_for, check_key, commit, precheck_quota, write_blob, writer_id, Source};
+use crate::ops::{
+    bucket_for, check_key, commit, precheck_quota, write_blob, writer_id, Promised, Source,
+};
 use crate::payload::Payload;
 use crate::rest::{empty_reply, xml_reply};
 use crate::router::Route;
@@ -119,7 +121,13 @@ pub async fn post_object(
     };
     let headers = stored_headers(&field_headers(&fields)?)?;
     precheck_quota(walrus, &who, &bucket, None)?;
-    let written = write_blob(walrus, &bucket.name, Source::Form(&mut form), None).await?;
+    let written = write_blob(
+        walrus,
+        &bucket.name,
+        Source::Form(&mut form),
+        Promised::default(),
+    )
+    .await?;
     // Fields after the file are ignored, as S3 does, but read: the connection stays usable.
     if let Err(e) = drain(&mut form).await {
         walrus.storage().discard([written.blob]);

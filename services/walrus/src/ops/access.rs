@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::acl::{Identity, Permission};
-use crate::digest::ParallelMd5;
+use crate::digest::ParallelDigests;
 use crate::error::S3Error;
 use crate::form::Form;
 use crate::meta::{Bucket, Object, Segment};
@@ -129,6 +129,14 @@ pub struct Written {
     pub blob: BlobId,
     pub size: u64,
     pub md5: [u8; 16],
+    pub crc32: u32,
+}
+
+/// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Promised {
+    pub md5: Option<[u8; 16]>,
+    pub crc32: Option<u32>,
 }
 
 /// Where the data of a write comes from.
@@ -152,28 +160,39 @@ impl Source<'_> {
     }
 }
 
-/// Streams `body` into a new, published blob of `bucket`, checking `expected_md5`.
+/// Streams `body` into a new, published blob of `bucket`, checking what was `promised`.
 /// Nothing is left behind if anything fails.
 pub async fn write_blob(
     walrus: &Walrus,
     bucket: &str,
     mut body: Source<'_>,
-    expected_md5: Option<[u8; 16]>,
+    promised: Promised,
 ) -> Result<Written, S3Error> {
     let mut writer = walrus.storage().backend().writer(bucket).await?;
-    let md5 = ParallelMd5::start();
+    let digests = ParallelDigests::start();
     let mut size = 0u64;
     while let Some(data) = body.next().await? {
         size += data.len() as u64;
-        md5.update(data.clone()).await.map_err(S3Error::internal)?;
+        digests
+            .update(data.clone())
+            .await
+            .map_err(S3Error::internal)?;
         writer.write(data).await?;
     }
-    let md5 = md5.finish().await.map_err(S3Error::internal)?;
-    if expected_md5.is_some_and(|e| e != md5) {
+    let digests = digests.finish().await.map_err(S3Error::internal)?;
+    if promised.md5.is_some_and(|e| e != digests.md5) {
         return Err(S3Error::BadDigest);
     }
+    if promised.crc32.is_some_and(|e| e != digests.crc32) {
+        return Err(S3Error::ChecksumMismatch("CRC32"));
+    }
     let blob = writer.publish().await?;
-    Ok(Written { blob, size, md5 })
+    Ok(Written {
+        blob,
+        size,
+        md5: digests.md5,
+        crc32: digests.crc32,
+    })
 }
 
 /// Copies an object's blobs into new blobs of bucket `to`; on failure, discards the copies

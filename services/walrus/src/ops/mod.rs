@@ -10,7 +10,9 @@ mod conditions;
 mod names;
 mod objects;
 
-pub use access::{bucket_for, commit, object_for, precheck_quota, write_blob, writer_id, Source};
+pub use access::{
+    bucket_for, commit, object_for, precheck_quota, write_blob, writer_id, Promised, Source,
+};
 pub use buckets::{
     create_bucket, delete_bucket, get_bucket_acl, get_bucket_logging, list_buckets, list_objects,
     put_bucket_acl, put_bucket_logging, CreateBucket, ListObjects, ListObjectsOutput,

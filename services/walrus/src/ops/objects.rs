@@ -3,7 +3,8 @@
 use std::ops::Range;
 
 use super::access::{
-    bucket_for, commit, copy_segments, object_for, precheck_quota, write_blob, writer_id, Source,
+    bucket_for, commit, copy_segments, object_for, precheck_quota, write_blob, writer_id, Promised,
+    Source,
 };
 use super::conditions::{ByteRange, Conditions, Unchanged};
 use super::names::check_key;
@@ -27,17 +28,19 @@ pub struct PutObject<'a> {
     pub key: String,
     pub headers: StoredHeaders,
     pub acl: AclRequest,
-    pub content_md5: Option<[u8; 16]>,
+    pub promised: Promised,
     /// The length announced, for an early quota check.
     pub length: Option<u64>,
     pub body: Source<'a>,
 }
 
-/// An object just written: its ETag (without quotes) and time.
+/// An object just written: its ETag (without quotes), time, and the CRC32 of its data
+/// when they were received (not for copies).
 #[derive(Debug)]
 pub struct ObjectWritten {
     pub etag: String,
     pub modified: i64,
+    pub crc32: Option<u32>,
 }
 
 pub async fn put_object(
@@ -50,7 +53,7 @@ pub async fn put_object(
     let owner = writer_id(who, &bucket);
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
     precheck_quota(walrus, who, &bucket, input.length)?;
-    let written = write_blob(walrus, &bucket.name, input.body, input.content_md5).await?;
+    let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
     let etag = hex(&written.md5);
     let modified = crate::time::now_millis();
     let object = Object {
@@ -68,7 +71,11 @@ pub async fn put_object(
         }],
     };
     commit(walrus, who, object).await?;
-    Ok(ObjectWritten { etag, modified })
+    Ok(ObjectWritten {
+        etag,
+        modified,
+        crc32: Some(written.crc32),
+    })
 }
 
 #[derive(Debug, Default)]
@@ -222,6 +229,7 @@ pub async fn copy_object(
     Ok(ObjectWritten {
         etag: source.etag,
         modified,
+        crc32: None,
     })
 }
 

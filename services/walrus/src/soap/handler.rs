@@ -178,7 +178,7 @@ impl Handler {
             key: request.key,
             headers: metadata_headers(&request.metadata)?,
             acl: self.acl_request(request.access_control_list.as_ref())?,
-            content_md5: None,
+            promised: ops::Promised::default(),
             length: Some(data.len() as u64),
             body: Source::Inline(Some(Bytes::from(data))),
         };
