@@ -6,28 +6,15 @@
 mod common;
 mod walrus_support;
 
-use walrus_support::{assert_success, run_python, Walrus};
+use walrus_support::{add_users, assert_success, run_python, Walrus};
 
 #[test]
 fn s3_behaviours_clients_rely_on() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let walrus = Walrus::start(&data, &[]);
-    // Two users of the store Walrus reads, as the CLC would add them.
-    let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
-    let mut lines = String::new();
-    for name in ["alice", "bob"] {
-        let user = store
-            .create(&users::NewUser {
-                name: name.into(),
-                email: None,
-                admin: false,
-            })
-            .unwrap();
-        lines.push_str(&format!("{name} {} {}\n", user.access_key, user.secret_key));
-    }
     let users_file = dir.path().join("users");
-    std::fs::write(&users_file, lines).unwrap();
+    std::fs::write(&users_file, add_users(&data, &["alice", "bob"])).unwrap();
     let args = [
         "--endpoint".to_owned(),
         walrus.url.clone(),

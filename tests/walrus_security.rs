@@ -17,7 +17,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 use walrus::auth::{verify, PayloadCheck, RequestHead};
 use walrus::S3Error;
-use walrus_support::{admin_credentials, assert_success, files_under, run_python, Walrus};
+use walrus_support::{
+    add_users, admin_credentials, assert_success, files_under, run_python, Walrus,
+};
 
 #[test]
 fn attacks_are_refused() {
@@ -33,22 +35,10 @@ fn attacks_are_refused() {
     let walrus = Walrus::start(&data, &["--config", config.to_str().unwrap()]);
 
     // The CLC's view of the same user store: users added there are known to Walrus at once.
-    let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
     let (admin_access, admin_secret) = admin_credentials(&data);
     let mut lines = format!("admin {admin_access} {admin_secret} admin@example.com\n");
-    for name in ["alice", "bob", "carol"] {
-        let user = store
-            .create(&users::NewUser {
-                name: name.into(),
-                email: Some(format!("{name}@example.com")),
-                admin: false,
-            })
-            .unwrap();
-        lines.push_str(&format!(
-            "{name} {} {} {name}@example.com\n",
-            user.access_key, user.secret_key
-        ));
-    }
+    lines.push_str(&add_users(&data, &["alice", "bob", "carol"]));
+    let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
     store.set_enabled("carol", false).unwrap();
     let users_file = dir.path().join("users");
     std::fs::write(&users_file, lines).unwrap();

@@ -1,11 +1,10 @@
 """S3 behaviours of issue 10 that current clients and conformance suites check, one group per
 function, driven with boto3 against a running Walrus (status, S3 error Code and headers).
 
-Usage: walrus_conformance.py --endpoint URL --users FILE   (lines: name access secret)
+Usage: walrus_conformance.py --endpoint URL --users FILE   (lines: name access secret email)
 Prints one line per group; exits non-zero on the first difference from S3.
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
@@ -21,6 +20,7 @@ import boto3
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from walrus_users import endpoint_and_users
 
 
 class Failure(Exception):
@@ -267,16 +267,8 @@ def sigv2_dates(user, endpoint, bucket):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--users", required=True)
-    args = parser.parse_args()
-    users = {}
-    with open(args.users) as f:
-        for line in f:
-            name, access, secret = line.split()
-            users[name] = {"access": access, "secret": secret}
-    alice, bob = client(args.endpoint, users["alice"]), client(args.endpoint, users["bob"])
+    endpoint, users = endpoint_and_users()
+    alice, bob = client(endpoint, users["alice"]), client(endpoint, users["bob"])
     bucket = "conformance-" + os.urandom(3).hex()
     try:
         bucket_recreation(alice, bob, bucket)
@@ -284,10 +276,10 @@ def main():
         canned_acls(alice, bob, bucket)
         multipart(alice, bucket)
         listing(alice, bucket)
-        aws_chunked(alice, args.endpoint, bucket)
-        presigned_and_expiry(alice, args.endpoint, bucket)
+        aws_chunked(alice, endpoint, bucket)
+        presigned_and_expiry(alice, endpoint, bucket)
         checksums(alice, bucket)
-        sigv2_dates(users["alice"], args.endpoint, bucket)
+        sigv2_dates(users["alice"], endpoint, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)
         return 1

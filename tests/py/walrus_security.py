@@ -9,7 +9,6 @@ Usage: walrus_security.py --endpoint URL --users FILE
 Exits 0 when every attack was refused as expected.
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
@@ -27,6 +26,7 @@ import boto3
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from walrus_users import endpoint_and_users
 
 KB = 1024
 
@@ -253,16 +253,8 @@ def quotas(t, bucket):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--users", required=True)
-    args = parser.parse_args()
-    users = {}
-    with open(args.users) as f:
-        for line in f:
-            name, access, secret, email = line.split()
-            users[name] = {"access": access, "secret": secret, "email": email}
-    t = Target(args.endpoint, users)
+    endpoint, users = endpoint_and_users()
+    t = Target(endpoint, users)
     bucket = "alice-" + os.urandom(3).hex()
     try:
         t.client("alice").create_bucket(Bucket=bucket)

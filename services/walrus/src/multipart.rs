@@ -31,16 +31,20 @@ fn new_upload_id() -> Result<String, S3Error> {
     Ok(hex(&bytes))
 }
 
+/// The `uploadId` a request names.
+fn upload_id(req: &Req) -> String {
+    req.route
+        .query
+        .get("uploadId")
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The upload a request names, checked against its bucket and key, with the bucket if
 /// `who` may write to it.
 async fn upload_for(walrus: &Walrus, req: &Req) -> Result<(Upload, Bucket), S3Error> {
     let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
-    let id = req
-        .route
-        .query
-        .get("uploadId")
-        .unwrap_or_default()
-        .to_owned();
+    let id = upload_id(req);
     let upload = walrus
         .meta(move |meta, _| meta.upload(&id))
         .await?
@@ -228,12 +232,7 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
         Err(e) => return Err(e),
     };
     let (bucket_name, key) = (req.route.bucket().to_owned(), req.route.key().to_owned());
-    let id = req
-        .route
-        .query
-        .get("uploadId")
-        .unwrap_or_default()
-        .to_owned();
+    let id = upload_id(&req);
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
     let requested = requested_parts(&body)?;
     let Some((upload, bucket)) = found else {
