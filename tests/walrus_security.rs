@@ -18,7 +18,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 use walrus::auth::{verify, PayloadCheck, RequestHead};
 use walrus::S3Error;
-use walrus_support::{admin_credentials, assert_success, files_under, run_python, Walrus};
+use walrus_support::{
+    add_users, admin_credentials, assert_success, files_under, run_python, Walrus,
+};
 
 #[test]
 fn attacks_are_refused() {
@@ -27,28 +29,17 @@ fn attacks_are_refused() {
     let config = dir.path().join("walrus.conf");
     std::fs::write(
         &config,
-        "storage_max_bucket_size_mb=1\nstorage_max_total_size_mb=6\nstorage_max_buckets_per_user=2\n",
+        "storage_max_bucket_size_mb=1\nstorage_max_total_size_mb=6\nstorage_max_buckets_per_user=2\n\
+         upload_rate_window_secs=2\n",
     )
     .unwrap();
     let walrus = Walrus::start(&data, &["--config", config.to_str().unwrap()]);
 
     // The CLC's view of the same user store: users added there are known to Walrus at once.
-    let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
     let (admin_access, admin_secret) = admin_credentials(&data);
     let mut lines = format!("admin {admin_access} {admin_secret} admin@example.com\n");
-    for name in ["alice", "bob", "carol"] {
-        let user = store
-            .create(&users::NewUser {
-                name: name.into(),
-                email: Some(format!("{name}@example.com")),
-                admin: false,
-            })
-            .unwrap();
-        lines.push_str(&format!(
-            "{name} {} {} {name}@example.com\n",
-            user.access_key, user.secret_key
-        ));
-    }
+    lines.push_str(&add_users(&data, &["alice", "bob", "carol"]));
+    let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
     store.set_enabled("carol", false).unwrap();
     let users_file = dir.path().join("users");
     std::fs::write(&users_file, lines).unwrap();

@@ -9,13 +9,14 @@ Usage: walrus_security.py --endpoint URL --users FILE
 Exits 0 when every attack was refused as expected.
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
 import hmac
 import http.client
 import os
+import select
+import socket
 import sys
 import time
 import urllib.parse
@@ -25,6 +26,7 @@ import boto3
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from walrus_users import endpoint_and_users
 
 KB = 1024
 
@@ -74,8 +76,8 @@ class Target:
     def url(self, bucket, key):
         return f"{self.endpoint}/{bucket}/{urllib.parse.quote(key)}"
 
-    def raw_v2(self, name, method, path, date=None, body=b"", headers=None):
-        """A request signed by hand with SigV2 over exactly `path` (already encoded)."""
+    def signed_v2(self, name, method, path, date=None, headers=None):
+        """`headers` with a Date and a SigV2 Authorization over exactly `path`."""
         user = self.users[name]
         headers = dict(headers or {})
         date = date or datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
@@ -83,6 +85,11 @@ class Target:
         text = f"{method}\n\n\n{date}\n{amz}{path}"
         signature = base64.b64encode(hmac.new(user["secret"].encode(), text.encode(), hashlib.sha1).digest()).decode()
         headers.update({"Date": date, "Authorization": f"AWS {user['access']}:{signature}"})
+        return headers
+
+    def raw_v2(self, name, method, path, date=None, body=b"", headers=None):
+        """A request signed by hand with SigV2 over exactly `path` (already encoded)."""
+        headers = self.signed_v2(name, method, path, date, headers)
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
@@ -195,6 +202,37 @@ def hostile_keys(t, bucket):
     refused(lambda: alice.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x"), "KeyTooLongError", 400)
 
 
+def hostile_bucket_names(t):
+    print("bucket names: IP-address form refused (InvalidBucketName), as S3 does", flush=True)
+    alice = t.client("alice")
+    for name in ["192.168.1.1", "10.0.0.1", "127.0.0.1"]:
+        refused(lambda: alice.create_bucket(Bucket=name), "InvalidBucketName", 400)
+    names = [b["Name"] for b in alice.list_buckets()["Buckets"]]
+    check(not any(n[0].isdigit() for n in names), f"an IP-form bucket was created: {names}")
+
+
+def trickling_upload(t, bucket):
+    print("uploads: a body trickling in (a byte a second) is cut off with 400 RequestTimeout", flush=True)
+    path = f"{t.prefix}/{bucket}/trickle"
+    headers = t.signed_v2("alice", "PUT", path, headers={"Content-Length": "100"})
+    sock = socket.create_connection((t.host, t.port), timeout=30)
+    head = f"PUT {path} HTTP/1.1\r\nHost: {t.host}:{t.port}\r\n"
+    sock.sendall((head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode())
+    started, answer = time.monotonic(), b""
+    while time.monotonic() - started < 30:
+        if select.select([sock], [], [], 1.0)[0]:
+            answer = sock.recv(65536)
+            break
+        sock.sendall(b"x")
+    elapsed = time.monotonic() - started
+    sock.close()
+    check(answer.startswith(b"HTTP/1.1 400"), f"a trickle is answered 400: {answer[:200]!r} after {elapsed:.1f} s")
+    check(b"<Code>RequestTimeout</Code>" in answer, f"with RequestTimeout: {answer[-300:]!r}")
+    # The test's Walrus measures the rate over 2 s windows (upload_rate_window_secs=2).
+    check(1.5 <= elapsed <= 10, f"cut off after a window, not at once nor late: {elapsed:.1f} s")
+    refused(lambda: t.client("alice").head_object(Bucket=bucket, Key="trickle"), "404", 404)
+
+
 def quotas(t, bucket):
     print("quotas: bucket size, buckets per user, total storage", flush=True)
     alice, bob, admin = t.client("alice"), t.client("bob"), t.client("admin")
@@ -215,22 +253,16 @@ def quotas(t, bucket):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--users", required=True)
-    args = parser.parse_args()
-    users = {}
-    with open(args.users) as f:
-        for line in f:
-            name, access, secret, email = line.split()
-            users[name] = {"access": access, "secret": secret, "email": email}
-    t = Target(args.endpoint, users)
+    endpoint, users = endpoint_and_users()
+    t = Target(endpoint, users)
     bucket = "alice-" + os.urandom(3).hex()
     try:
         t.client("alice").create_bucket(Bucket=bucket)
         signatures(t, bucket)
         another_users_objects(t, bucket)
         hostile_keys(t, bucket)
+        hostile_bucket_names(t)
+        trickling_upload(t, bucket)
         quotas(t, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)

@@ -106,6 +106,30 @@ pub struct Acl {
     pub grants: Vec<Grant>,
 }
 
+/// The ACL a request asks for, before its owner is known.
+#[derive(Debug, Clone, Default)]
+pub enum AclRequest {
+    /// None: the owner's alone.
+    #[default]
+    Private,
+    /// A canned ACL by its `x-amz-acl` name.
+    Canned(String),
+    /// Explicit grants, their grantees resolved.
+    Grants(Acl),
+}
+
+impl AclRequest {
+    /// The ACL of a resource owned by `owner` in a bucket owned by `bucket_owner` (the
+    /// `bucket-owner-*` canned ACLs name it).
+    pub fn resolve(self, owner: &str, bucket_owner: &str) -> Result<Acl, S3Error> {
+        match self {
+            Self::Private => Ok(Acl::private(owner)),
+            Self::Canned(name) => Acl::canned(&name, owner, bucket_owner),
+            Self::Grants(acl) => Ok(acl),
+        }
+    }
+}
+
 /// What ACLs need to know of users.
 pub trait Directory {
     /// The canonical id of the user with this e-mail address.
@@ -126,6 +150,12 @@ impl Acl {
             permission: *permission,
         }));
         Self { grants }
+    }
+
+    /// Whether both grant the same permissions to the same grantees, in whatever order.
+    pub fn same_grants(&self, other: &Self) -> bool {
+        let covers = |a: &Self, b: &Self| a.grants.iter().all(|g| b.grants.contains(g));
+        covers(self, other) && covers(other, self)
     }
 
     /// Only the owner: what a resource gets without any ACL in its request.
@@ -172,13 +202,11 @@ impl Acl {
         })
     }
 
-    /// The ACL a request sets with `x-amz-acl` or `x-amz-grant-*` headers, if any.
+    /// The ACL a request asks for with `x-amz-acl` or `x-amz-grant-*` headers, if any.
     pub fn from_headers(
         headers: &HeaderMap,
-        owner: &str,
-        bucket_owner: &str,
         directory: &dyn Directory,
-    ) -> Result<Option<Self>, S3Error> {
+    ) -> Result<Option<AclRequest>, S3Error> {
         let canned = headers
             .get("x-amz-acl")
             .map(|v| v.to_str().unwrap_or("").trim());
@@ -200,8 +228,8 @@ impl Acl {
             (Some(_), false) => Err(S3Error::InvalidRequest(
                 "Specifying both Canned ACLs and Header Grants is not allowed".into(),
             )),
-            (Some(name), true) => Self::canned(name, owner, bucket_owner).map(Some),
-            (None, false) => Ok(Some(Self { grants })),
+            (Some(name), true) => Ok(Some(AclRequest::Canned(name.to_owned()))),
+            (None, false) => Ok(Some(AclRequest::Grants(Self { grants }))),
             (None, true) => Ok(None),
         }
     }
@@ -481,8 +509,10 @@ mod tests {
             "x-amz-grant-full-control",
             HeaderValue::from_static(r#"id="alice-id""#),
         );
-        let acl = Acl::from_headers(&headers, "alice-id", "alice-id", &Users)
+        let acl = Acl::from_headers(&headers, &Users)
             .unwrap()
+            .unwrap()
+            .resolve("alice-id", "alice-id")
             .unwrap();
         assert_eq!(acl.grants.len(), 3);
         assert!(acl.permits("x", &user("bob-id", false), Permission::Read));
@@ -490,7 +520,7 @@ mod tests {
 
         headers.insert("x-amz-acl", HeaderValue::from_static("private"));
         assert!(matches!(
-            Acl::from_headers(&headers, "a", "a", &Users),
+            Acl::from_headers(&headers, &Users),
             Err(S3Error::InvalidRequest(_))
         ));
         let mut unknown = HeaderMap::new();
@@ -499,7 +529,7 @@ mod tests {
             HeaderValue::from_static(r#"emailAddress="eve@example.com""#),
         );
         assert!(matches!(
-            Acl::from_headers(&unknown, "a", "a", &Users),
+            Acl::from_headers(&unknown, &Users),
             Err(S3Error::UnresolvableGrantByEmailAddress)
         ));
     }

@@ -1,5 +1,6 @@
-//! Bucket operations: list all, create, delete, head, list objects (v1 and v2), location,
-//! logging status, ACL, versioning (never enabled).
+//! Bucket operations over REST: list all, create, delete, head, list objects (v1 and v2),
+//! location, logging status, ACL, versioning (never enabled). The operations themselves are
+//! [`crate::ops`]; here they are only read from requests and written as replies.
 
 use std::collections::HashMap;
 
@@ -8,61 +9,26 @@ use base64::Engine;
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::{Response, StatusCode};
 
-use crate::acl::{Acl, Directory, Identity, Permission};
+use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::dispatch::{empty_reply, xml_reply, Req};
 use crate::error::S3Error;
-use crate::meta::{Bucket, Listing, Logging};
+use crate::meta::{Listing, Logging};
+use crate::ops::{self, bucket_for};
+use crate::rest::{empty_reply, xml_reply, Req};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
 use crate::uri::aws_encode;
 use crate::xml::{self, S3Xml};
 
-/// Most keys a listing returns (S3's limit and default).
-const MAX_KEYS: usize = 1000;
-
-async fn lookup(walrus: &Walrus, name: &str) -> Result<Bucket, S3Error> {
-    let name = name.to_owned();
-    walrus
-        .meta(move |meta, _| meta.bucket(&name))
-        .await?
-        .ok_or(S3Error::NoSuchBucket)
-}
-
-/// The bucket of a request, if `who` has `permission` on it.
-pub async fn bucket_for(
-    walrus: &Walrus,
-    name: &str,
-    who: &Identity,
-    permission: Permission,
-) -> Result<Bucket, S3Error> {
-    let bucket = lookup(walrus, name).await?;
-    if !bucket.acl.permits(&bucket.owner, who, permission) {
-        return Err(S3Error::AccessDenied);
-    }
-    Ok(bucket)
-}
-
-/// The bucket, if `who` owns it (or is an administrator).
-async fn owned_bucket(walrus: &Walrus, name: &str, who: &Identity) -> Result<Bucket, S3Error> {
-    let bucket = lookup(walrus, name).await?;
-    if !who.is_admin() && who.canonical_id() != Some(bucket.owner.as_str()) {
-        return Err(S3Error::AccessDenied);
-    }
-    Ok(bucket)
-}
-
 pub async fn list_buckets(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let user = req.who.user()?.clone();
-    let owner = user.canonical_id.clone();
-    let buckets = walrus.meta(move |meta, _| meta.buckets_of(&owner)).await?;
+    let out = ops::list_buckets(walrus, &req.who).await?;
     let mut doc = S3Xml::new("ListAllMyBucketsResult");
     doc.start("Owner");
-    doc.field("ID", &user.canonical_id);
-    doc.field("DisplayName", &user.name);
+    doc.field("ID", &out.owner);
+    doc.field("DisplayName", &walrus.directory().display_name(&out.owner));
     doc.end();
     doc.start("Buckets");
-    for bucket in buckets {
+    for bucket in out.buckets {
         doc.start("Bucket");
         doc.field("Name", &bucket.name);
         doc.field("CreationDate", &iso8601_millis(bucket.created));
@@ -73,36 +39,21 @@ pub async fn list_buckets(walrus: &Walrus, req: Req) -> Result<Response<Body>, S
 }
 
 pub async fn create_bucket(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let user = req.who.user()?.clone();
-    let acl = Acl::from_headers(
-        &req.head.headers,
-        &user.canonical_id,
-        &user.canonical_id,
-        &walrus.directory(),
-    )?
-    .unwrap_or_else(|| Acl::private(&user.canonical_id));
+    let acl = Acl::from_headers(&req.head.headers, &walrus.directory())?.unwrap_or_default();
     let name = req.route.bucket().to_owned();
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
     let location = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         let root = xml::parse(&body, "CreateBucketConfiguration")?;
-        xml::child_text(&root, "LocationConstraint")?.filter(|l| !l.is_empty())
+        xml::child_text(&root, "LocationConstraint")?
     };
-    walrus.storage().backend().create_bucket(&name).await?;
-    let bucket = Bucket {
-        name: name.clone(),
-        owner: user.canonical_id.clone(),
-        created: crate::time::now_millis(),
-        location,
+    let input = ops::CreateBucket {
+        bucket: name.clone(),
         acl,
-        logging: None,
-        size: 0,
+        location,
     };
-    let max_buckets = walrus.config().max_buckets_per_user.filter(|_| !user.admin);
-    walrus
-        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets))
-        .await?;
+    ops::create_bucket(walrus, &req.who, input).await?;
     let mut response = empty_reply(StatusCode::OK);
     if let Ok(value) = HeaderValue::from_str(&format!("/{name}")) {
         response.headers_mut().insert(LOCATION, value);
@@ -111,17 +62,7 @@ pub async fn create_bucket(walrus: &Walrus, req: Req) -> Result<Response<Body>, 
 }
 
 pub async fn delete_bucket(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let name = req.route.bucket().to_owned();
-    owned_bucket(walrus, &name, &req.who).await?;
-    let bucket = name.clone();
-    walrus
-        .meta(move |meta, storage| {
-            let blobs = meta.delete_bucket(&bucket)?;
-            storage.discard_ids(&bucket, blobs);
-            Ok(())
-        })
-        .await?;
-    walrus.storage().backend().delete_bucket(&name).await?;
+    ops::delete_bucket(walrus, &req.who, req.route.bucket()).await?;
     Ok(empty_reply(StatusCode::NO_CONTENT))
 }
 
@@ -134,22 +75,21 @@ pub async fn head_bucket(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3
 struct ListParams {
     prefix: String,
     delimiter: Option<String>,
-    max_keys: usize,
+    max_keys: Option<usize>,
     url_encoded: bool,
 }
 
 impl ListParams {
     fn of(req: &Req) -> Result<Self, S3Error> {
         let q = &req.route.query;
-        let max_keys = match q.get("max-keys") {
-            None => MAX_KEYS,
-            Some(text) => text
-                .parse::<usize>()
-                .map_err(|_| {
+        let max_keys = q
+            .get("max-keys")
+            .map(|text| {
+                text.parse::<usize>().map_err(|_| {
                     S3Error::InvalidArgument("max-keys must be a non-negative integer".into())
-                })?
-                .min(MAX_KEYS),
-        };
+                })
+            })
+            .transpose()?;
         let url_encoded = match q.get("encoding-type") {
             None => false,
             Some("url") => true,
@@ -161,10 +101,7 @@ impl ListParams {
         };
         Ok(Self {
             prefix: q.get("prefix").unwrap_or_default().to_owned(),
-            delimiter: q
-                .get("delimiter")
-                .filter(|d| !d.is_empty())
-                .map(str::to_owned),
+            delimiter: q.get("delimiter").map(str::to_owned),
             max_keys,
             url_encoded,
         })
@@ -221,17 +158,19 @@ pub async fn list_objects(walrus: &Walrus, req: Req) -> Result<Response<Body>, S
     let v2 = req.route.query.get("list-type") == Some("2");
     let params = ListParams::of(&req)?;
     let start = start(&req, v2)?;
-    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Read).await?;
-    let listing = {
-        let name = bucket.name.clone();
-        let (prefix, delimiter) = (params.prefix.clone(), params.delimiter.clone());
-        let (after, max) = (start.after.clone(), params.max_keys);
-        walrus
-            .meta(move |meta, _| {
-                meta.list(&name, &prefix, delimiter.as_deref(), after.as_deref(), max)
-            })
-            .await?
+    let input = ops::ListObjects {
+        bucket: req.route.bucket().to_owned(),
+        prefix: params.prefix.clone(),
+        delimiter: params.delimiter.clone(),
+        max_keys: params.max_keys,
+        after: start.after.clone(),
     };
+    let ops::ListObjectsOutput {
+        bucket,
+        delimiter,
+        max_keys,
+        listing,
+    } = ops::list_objects(walrus, &req.who, input).await?;
     let mut doc = S3Xml::new("ListBucketResult");
     doc.field("Name", &bucket.name);
     doc.field("Prefix", &params.show(&params.prefix));
@@ -257,14 +196,10 @@ pub async fn list_objects(walrus: &Walrus, req: Req) -> Result<Response<Body>, S
             &params.show(start.after.as_deref().unwrap_or_default()),
         );
     }
-    doc.field("MaxKeys", &params.max_keys.to_string());
+    doc.field("MaxKeys", &max_keys.to_string());
     doc.optional(
         "Delimiter",
-        params
-            .delimiter
-            .as_deref()
-            .map(|d| params.show(d))
-            .as_deref(),
+        delimiter.as_deref().map(|d| params.show(d)).as_deref(),
     );
     doc.field(
         "IsTruncated",
@@ -327,9 +262,9 @@ pub async fn get_location(walrus: &Walrus, req: Req) -> Result<Response<Body>, S
 }
 
 pub async fn get_logging(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let bucket = owned_bucket(walrus, req.route.bucket(), &req.who).await?;
+    let logging = ops::get_bucket_logging(walrus, &req.who, req.route.bucket()).await?;
     let mut doc = S3Xml::new("BucketLoggingStatus");
-    if let Some(logging) = &bucket.logging {
+    if let Some(logging) = &logging {
         doc.start("LoggingEnabled");
         doc.field("TargetBucket", &logging.target_bucket);
         doc.field("TargetPrefix", &logging.target_prefix);
@@ -339,64 +274,34 @@ pub async fn get_logging(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3
 }
 
 pub async fn put_logging(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let bucket = owned_bucket(walrus, req.route.bucket(), &req.who).await?;
+    let bucket = req.route.bucket().to_owned();
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
     let root = xml::parse(&body, "BucketLoggingStatus")?;
     let logging = match xml::children(&root, "LoggingEnabled").next() {
         None => None,
-        Some(enabled) => {
-            let target_bucket = xml::child_text(enabled, "TargetBucket")?.ok_or_else(|| {
+        Some(enabled) => Some(Logging {
+            target_bucket: xml::child_text(enabled, "TargetBucket")?.ok_or_else(|| {
                 S3Error::MalformedXml("LoggingEnabled without TargetBucket".into())
-            })?;
-            let target = owned_bucket(walrus, &target_bucket, &req.who)
-                .await
-                .map_err(|_| S3Error::InvalidTargetBucketForLogging(target_bucket.clone()))?;
-            Some(Logging {
-                target_bucket: target.name,
-                target_prefix: xml::child_text(enabled, "TargetPrefix")?.unwrap_or_default(),
-            })
-        }
+            })?,
+            target_prefix: xml::child_text(enabled, "TargetPrefix")?.unwrap_or_default(),
+        }),
     };
-    walrus
-        .meta(move |meta, _| meta.set_bucket_logging(&bucket.name, logging.as_ref()))
-        .await?;
+    let input = ops::PutBucketLogging { bucket, logging };
+    ops::put_bucket_logging(walrus, &req.who, input).await?;
     Ok(empty_reply(StatusCode::OK))
 }
 
 pub async fn get_acl(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::ReadAcp).await?;
-    Ok(xml_reply(
-        bucket.acl.to_xml(&bucket.owner, &walrus.directory()),
-    ))
+    let out = ops::get_bucket_acl(walrus, &req.who, req.route.bucket()).await?;
+    Ok(xml_reply(out.acl.to_xml(&out.owner, &walrus.directory())))
 }
 
 pub async fn put_acl(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::WriteAcp).await?;
-    let acl = acl_from_request(walrus, req, &bucket.owner, &bucket.owner).await?;
-    walrus
-        .meta(move |meta, _| meta.set_bucket_acl(&bucket.name, &acl))
-        .await?;
+    let bucket = req.route.bucket().to_owned();
+    let who = req.who.clone();
+    let acl = req.acl_to_set(walrus).await?;
+    ops::put_bucket_acl(walrus, &who, &bucket, acl).await?;
     Ok(empty_reply(StatusCode::OK))
-}
-
-/// The ACL a `?acl` PUT sets: from its headers, or else from its `AccessControlPolicy`.
-pub async fn acl_from_request(
-    walrus: &Walrus,
-    req: Req,
-    owner: &str,
-    bucket_owner: &str,
-) -> Result<Acl, S3Error> {
-    let directory = walrus.directory();
-    let from_headers = Acl::from_headers(&req.head.headers, owner, bucket_owner, &directory)?;
-    let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
-    match (from_headers, body.iter().all(u8::is_ascii_whitespace)) {
-        (Some(acl), true) => Ok(acl),
-        (Some(_), false) => Err(S3Error::InvalidRequest(
-            "an ACL is given both in headers and in the body".into(),
-        )),
-        (None, false) => Acl::from_xml(&body, &directory),
-        (None, true) => Err(S3Error::MissingRequestBody),
-    }
 }
 
 pub async fn get_versioning(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use hyper::Uri;
 use settings::{Settings, SettingsError};
@@ -59,7 +60,18 @@ pub struct Config {
     pub image_cache_bytes: u64,
     /// Largest object a single PUT (or one part) may carry: 5 GiB, as S3.
     pub max_object_bytes: u64,
+    /// Slowest a request body may arrive (`upload_min_rate_bytes`, default 1024 bytes a
+    /// second, 0 = no floor; `upload_rate_window_secs`, default 20); slower is cut off with
+    /// `RequestTimeout`, as S3 does, so a trickle cannot hold a connection forever.
+    pub upload_min_rate: Option<MinRate>,
     pub backend: BackendConfig,
+}
+
+/// A minimum transfer rate: at least `bytes_per_sec` on average over every `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub window: Duration,
 }
 
 /// What the command line sets; `None` leaves the file's value or the default.
@@ -149,6 +161,12 @@ impl Config {
             max_total_bytes: megabytes("storage_max_total_size_mb", 0)?,
             image_cache_bytes: megabytes("storage_cache_size_mb", 30720)?.unwrap_or(0),
             max_object_bytes: 5 << 30,
+            upload_min_rate: limit("upload_min_rate_bytes", 1024)?
+                .zip(limit("upload_rate_window_secs", 20)?)
+                .map(|(bytes_per_sec, secs)| MinRate {
+                    bytes_per_sec,
+                    window: Duration::from_secs(secs),
+                }),
             backend,
         })
     }
@@ -227,6 +245,13 @@ mod tests {
         assert_eq!(config.max_total_bytes, None);
         assert!(matches!(config.backend, BackendConfig::Local));
         assert!(config.domain.is_none());
+        assert_eq!(
+            config.upload_min_rate,
+            Some(MinRate {
+                bytes_per_sec: 1024,
+                window: Duration::from_secs(20),
+            })
+        );
     }
 
     #[test]

@@ -35,26 +35,38 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
-/// Pieces in flight to a [`ParallelMd5`].
+/// Pieces in flight to a [`ParallelDigests`].
 const PARALLEL_DEPTH: usize = 16;
 
-/// An MD5 computed on a blocking thread while the caller does other work with the same
-/// data (writes it): on a multi-core host hashing and writing then overlap.
-#[derive(Debug)]
-pub struct ParallelMd5 {
-    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    task: tokio::task::JoinHandle<Result<[u8; 16], Md5Error>>,
+/// The digests of an upload: its MD5 (the ETag) and its CRC32 (S3's checksum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub crc32: u32,
 }
 
-impl ParallelMd5 {
+/// Digests computed on a blocking thread while the caller does other work with the same
+/// data (writes it): on a multi-core host hashing and writing then overlap.
+#[derive(Debug)]
+pub struct ParallelDigests {
+    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<Result<Digests, Md5Error>>,
+}
+
+impl ParallelDigests {
     pub fn start() -> Self {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(PARALLEL_DEPTH);
         let task = tokio::task::spawn_blocking(move || {
             let mut md5 = Md5::new()?;
+            let mut crc32 = crc32fast::Hasher::new();
             while let Some(data) = receiver.blocking_recv() {
                 md5.update(&data)?;
+                crc32.update(&data);
             }
-            md5.finish()
+            Ok(Digests {
+                md5: md5.finish()?,
+                crc32: crc32.finalize(),
+            })
         });
         Self { sender, task }
     }
@@ -64,7 +76,7 @@ impl ParallelMd5 {
         self.sender.send(data).await.map_err(|_| Md5Error::Stopped)
     }
 
-    pub async fn finish(self) -> Result<[u8; 16], Md5Error> {
+    pub async fn finish(self) -> Result<Digests, Md5Error> {
         drop(self.sender);
         self.task.await.map_err(|_| Md5Error::Stopped)?
     }
@@ -127,16 +139,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn parallel_md5_equals_md5() {
-        let md5 = ParallelMd5::start();
+    async fn parallel_digests_equal_whole_ones() {
+        let digests = ParallelDigests::start();
         for piece in [&b"hello "[..], b"parallel ", b"world"] {
-            md5.update(bytes::Bytes::copy_from_slice(piece))
+            digests
+                .update(bytes::Bytes::copy_from_slice(piece))
                 .await
                 .unwrap();
         }
+        let whole = b"hello parallel world";
         assert_eq!(
-            md5.finish().await.unwrap(),
-            Md5::digest(b"hello parallel world").unwrap()
+            digests.finish().await.unwrap(),
+            Digests {
+                md5: Md5::digest(whole).unwrap(),
+                crc32: crc32fast::hash(whole),
+            }
         );
     }
 

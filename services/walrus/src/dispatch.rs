@@ -3,11 +3,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::http::request::Parts;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use tracing::Span;
 
 use crate::acl::Identity;
@@ -15,34 +12,20 @@ use crate::auth::{self, PayloadCheck, RequestHead};
 use crate::body::Body;
 use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
-use crate::hooks::InternalRequest;
+use crate::hooks::{Hooks, InternalRequest};
 use crate::payload::Payload;
-use crate::router::{self, virtual_bucket, Op, Route};
+use crate::rest::Req;
+use crate::router::{self, virtual_bucket, Op};
 use crate::state::Walrus;
 use crate::{buckets, multipart, objects, post, xml};
 
 /// The header that marks the original's internal requests (node controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
 
-/// A routed, authenticated request, as handlers get it.
-#[derive(Debug)]
-pub struct Req {
-    pub head: Parts,
-    pub route: Route,
-    pub who: Identity,
-    pub body: Payload,
-}
-
-impl Req {
-    /// The first value of a header, as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
 /// Answers a request, or says what went wrong and with which resource.
 pub async fn dispatch(
     walrus: &Arc<Walrus>,
+    hooks: &Hooks,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, (S3Error, String)> {
     let (head, body) = request.into_parts();
@@ -63,8 +46,7 @@ pub async fn dispatch(
     Span::current().record("op", route.op.name());
 
     if let Some(operation) = head.headers.get(INTERNAL_OPERATION) {
-        let hook = walrus
-            .hooks()
+        let hook = hooks
             .internal
             .clone()
             .ok_or_else(|| fail(S3Error::NotImplemented("internal operations".into())))?;
@@ -114,7 +96,9 @@ pub async fn dispatch(
         Op::PutObject | Op::UploadPart => walrus.config().max_object_bytes,
         _ => xml::MAX_DOCUMENT as u64,
     };
-    let body = Payload::new(body, check, &head.headers, limit).map_err(fail)?;
+    let body = Payload::new(body, check, &head.headers, limit)
+        .map_err(fail)?
+        .with_min_rate(walrus.config().upload_min_rate);
     let req = Req {
         head,
         route,
@@ -154,20 +138,4 @@ async fn run(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
         // Answered before authentication.
         Op::PostObject => Err(S3Error::MethodNotAllowed),
     }
-}
-
-/// A 200 reply carrying an S3 document.
-pub fn xml_reply(document: Bytes) -> Response<Body> {
-    let mut response = Response::new(Body::full(document));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    response
-}
-
-/// A reply without a body.
-pub fn empty_reply(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
 }

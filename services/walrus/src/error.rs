@@ -4,11 +4,12 @@
 //! Everything else (SQLite, the disk, the remote store) is [`S3Error::Internal`]: logged with
 //! its cause, answered as `InternalError` without details.
 
-use hyper::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED};
 use hyper::{Response, StatusCode};
 use tracing::{error, warn};
 
 use crate::body::Body;
+use crate::time::http_date;
 use crate::xml::S3Xml;
 
 /// An S3 error: its code, status and message.
@@ -70,6 +71,9 @@ pub enum S3Error {
     InvalidDigest,
     #[error("The Content-MD5 you specified did not match what we received.")]
     BadDigest,
+    /// A checksum header (`x-amz-checksum-<algorithm>`) that does not match the data.
+    #[error("The {0} you specified did not match the calculated checksum.")]
+    ChecksumMismatch(&'static str),
     #[error(
         "You did not provide the number of bytes specified by the Content-Length HTTP header."
     )]
@@ -88,10 +92,13 @@ pub enum S3Error {
     InvalidRange { size: u64 },
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
+    /// What a 304 still tells: the object's ETag (unquoted) and its time (milliseconds).
     #[error("Not Modified")]
-    NotModified,
+    NotModified { etag: String, modified: i64 },
     #[error("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")]
     InvalidPart,
+    #[error("The requested partnumber is not satisfiable")]
+    InvalidPartNumber,
     #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
     InvalidPartOrder,
     #[error("The specified method is not allowed against this resource.")]
@@ -146,7 +153,7 @@ impl S3Error {
             Self::MalformedPostRequest(_) => "MalformedPOSTRequest",
             Self::InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             Self::InvalidDigest => "InvalidDigest",
-            Self::BadDigest => "BadDigest",
+            Self::BadDigest | Self::ChecksumMismatch(_) => "BadDigest",
             Self::IncompleteBody => "IncompleteBody",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
@@ -155,8 +162,9 @@ impl S3Error {
             Self::QuotaExceeded(_) => "QuotaExceeded",
             Self::InvalidRange { .. } => "InvalidRange",
             Self::PreconditionFailed => "PreconditionFailed",
-            Self::NotModified => "NotModified",
+            Self::NotModified { .. } => "NotModified",
             Self::InvalidPart => "InvalidPart",
+            Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",
@@ -171,6 +179,7 @@ impl S3Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AccessDenied
+            | Self::AuthorizationQueryParametersError(_)
             | Self::RequestExpired
             | Self::InvalidAccessKeyId
             | Self::SignatureDoesNotMatch
@@ -183,7 +192,7 @@ impl S3Error {
             }
             Self::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::NotModified => StatusCode::NOT_MODIFIED,
+            Self::NotModified { .. } => StatusCode::NOT_MODIFIED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -203,7 +212,7 @@ impl S3Error {
             _ if status.is_server_error() => warn!(code = self.s3_code(), "request failed"),
             _ => {}
         }
-        let body = if head || matches!(self, Self::NotModified) {
+        let body = if head || matches!(self, Self::NotModified { .. }) {
             Body::empty()
         } else {
             let mut doc = S3Xml::unqualified("Error");
@@ -217,10 +226,19 @@ impl S3Error {
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-        if let Self::InvalidRange { size } = &self {
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                headers.insert(CONTENT_RANGE, value);
+        let mut set = |name, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
             }
+        };
+        match &self {
+            Self::InvalidRange { size } => set(CONTENT_RANGE, format!("bytes */{size}")),
+            // As S3: a 304 names the version the client already has.
+            Self::NotModified { etag, modified } => {
+                set(ETAG, format!("\"{etag}\""));
+                set(LAST_MODIFIED, http_date(modified.div_euclid(1000)));
+            }
+            _ => {}
         }
         response
     }
@@ -232,9 +250,9 @@ impl From<crate::storage::StorageError> for S3Error {
     }
 }
 
-impl From<rusqlite::Error> for S3Error {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::internal(error)
+impl From<crate::xml::MalformedXml> for S3Error {
+    fn from(error: crate::xml::MalformedXml) -> Self {
+        Self::MalformedXml(error.0)
     }
 }
 

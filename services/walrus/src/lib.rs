@@ -5,6 +5,7 @@
 //! `euca walrus` runs it; see [`WalrusArgs`] for its settings.
 
 pub mod acl;
+mod api;
 pub mod auth;
 mod body;
 mod buckets;
@@ -19,6 +20,7 @@ mod json;
 mod meta;
 mod multipart;
 mod objects;
+mod ops;
 mod payload;
 mod post;
 mod recovery;
@@ -58,7 +60,9 @@ use storage::{Backend, LocalDisk, RemoteS3, Storage, StorageError};
 /// Keys read, named as the original's walrus_info columns: storage_dir (DATA),
 /// storage_max_buckets_per_user (default 5), storage_max_bucket_size_mb (default 5120),
 /// storage_cache_size_mb (image cache, default 30720); and this implementation's own:
-/// storage_max_total_size_mb (default 0, unlimited), walrus_port, keys_dir, domain, backend,
+/// storage_max_total_size_mb (default 0, unlimited), upload_min_rate_bytes (slowest upload
+/// accepted, in bytes a second averaged over upload_rate_window_secs; defaults 1024 and 20;
+/// 0 = no floor), walrus_port, keys_dir, domain, backend,
 /// remote_endpoint, remote_access_key, remote_secret_key, remote_region,
 /// remote_bucket_prefix.
 #[derive(Debug, clap::Args)]
@@ -184,12 +188,12 @@ pub fn main(args: WalrusArgs) -> ExitCode {
 pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let listen = config.listen;
     let data = config.data.clone();
-    let (walrus, new_admin) = open(config, hooks).await?;
+    let (walrus, new_admin) = open(config).await?;
     // S3's SOAP API has no WS-Security: the signature is in the Body (see `soap::auth`).
     let soap_api = ::soap::Endpoint::new(soap::S3Soap::new(walrus.clone()), Security::unsecured())?;
     let server = ::soap::Server::builder()
         .mount_endpoint(SERVICE_PATH, Arc::new(soap_api))
-        .fallback(rest::api(walrus))
+        .fallback(api::handler(walrus, hooks))
         .bind(listen)
         .await?;
     let url = kit::service_url(server.local_addr(), SERVICE_PATH);
@@ -205,9 +209,9 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
 
 /// Opens the stores under DATA, recovers from any unclean stop and creates the
 /// administrator on first start (returned then).
-pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     // Opening the stores reads and writes DATA: on a blocking thread.
-    let opened = tokio::task::spawn_blocking(move || open_stores(config, hooks)).await;
+    let opened = tokio::task::spawn_blocking(move || open_stores(config)).await;
     let (walrus, new_admin) =
         opened.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     recovery::recover(&walrus)
@@ -216,7 +220,7 @@ pub async fn open(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<U
     Ok((walrus, new_admin))
 }
 
-fn open_stores(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     create_data(&config.data)?;
     let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
     let new_admin = users.ensure_admin()?;
@@ -225,13 +229,7 @@ fn open_stores(config: Config, hooks: Hooks) -> Result<(Arc<Walrus>, Option<User
         BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),
         BackendConfig::Remote(remote) => Arc::new(RemoteS3::new(remote.clone(), &config.data)?),
     };
-    let walrus = Arc::new(Walrus::new(
-        config,
-        users,
-        meta,
-        Storage::new(backend),
-        hooks,
-    ));
+    let walrus = Arc::new(Walrus::new(config, users, meta, Storage::new(backend)));
     Ok((walrus, new_admin))
 }
 

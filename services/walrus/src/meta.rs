@@ -11,7 +11,34 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 
 use crate::acl::Acl;
-use crate::error::S3Error;
+
+/// What the metadata refuses, and its database's failures. [`crate::state`], where
+/// metadata calls return, maps these to S3 errors; nothing here knows S3 codes.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("the bucket name is taken by another owner")]
+    BucketAlreadyExists,
+    #[error("the bucket exists and is yours")]
+    BucketAlreadyOwnedByYou,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error("the owner has as many buckets as allowed")]
+    TooManyBuckets,
+    #[error("the bucket would exceed its size limit")]
+    EntityTooLarge,
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("a part is missing or its ETag does not match")]
+    InvalidPart,
+    #[error("metadata database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 const SCHEMA: &str = "
     PRAGMA journal_mode = WAL;
@@ -56,6 +83,12 @@ const SCHEMA: &str = "
         acl TEXT NOT NULL
     ) STRICT;
     CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, id);
+    CREATE TABLE IF NOT EXISTS completed_uploads (
+        id TEXT PRIMARY KEY,
+        object INTEGER NOT NULL REFERENCES objects ON DELETE CASCADE,
+        parts TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS completed_by_object ON completed_uploads (object);
     CREATE TABLE IF NOT EXISTS parts (
         upload TEXT NOT NULL REFERENCES uploads ON DELETE CASCADE,
         number INTEGER NOT NULL,
@@ -157,6 +190,17 @@ pub struct Listing {
     pub last: Option<String>,
 }
 
+/// An upload that made the object now at its key, kept so that completing it again with
+/// the same parts answers as the first time (S3 does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    pub bucket: String,
+    pub key: String,
+    /// The parts the completion listed, as the caller gave them to [`Meta::complete_upload`].
+    pub parts: String,
+    pub etag: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     pub id: String,
@@ -229,12 +273,12 @@ impl Meta {
 
     // ---- buckets
 
-    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, S3Error> {
+    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, MetaError> {
         Ok(bucket_in(&self.conn, name)?)
     }
 
     /// The buckets `owner` owns, by name.
-    pub fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, S3Error> {
+    pub fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, MetaError> {
         let mut statement = self.conn.prepare(&format!(
             "SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner = ?1 ORDER BY name"
         ))?;
@@ -249,13 +293,13 @@ impl Meta {
         &mut self,
         bucket: &Bucket,
         max_buckets: Option<u64>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = bucket_in(&tx, &bucket.name)? {
             return Err(if existing.owner == bucket.owner {
-                S3Error::BucketAlreadyOwnedByYou
+                MetaError::BucketAlreadyOwnedByYou
             } else {
-                S3Error::BucketAlreadyExists
+                MetaError::BucketAlreadyExists
             });
         }
         if let Some(max) = max_buckets {
@@ -265,7 +309,7 @@ impl Meta {
                 |r| r.get(0),
             )?;
             if to_u64(owned) >= max {
-                return Err(S3Error::TooManyBuckets);
+                return Err(MetaError::TooManyBuckets);
             }
         }
         tx.execute(
@@ -277,16 +321,16 @@ impl Meta {
     }
 
     /// Deletes an empty bucket, aborting its unfinished uploads; returns their blobs.
-    pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, S3Error> {
+    pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        bucket_in(&tx, name)?.ok_or(S3Error::NoSuchBucket)?;
+        bucket_in(&tx, name)?.ok_or(MetaError::NoSuchBucket)?;
         let objects: i64 = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)",
             [name],
             |r| r.get(0),
         )?;
         if objects != 0 {
-            return Err(S3Error::BucketNotEmpty);
+            return Err(MetaError::BucketNotEmpty);
         }
         let blobs = strings(
             &tx,
@@ -298,13 +342,13 @@ impl Meta {
         Ok(blobs)
     }
 
-    pub fn set_bucket_acl(&mut self, name: &str, acl: &Acl) -> Result<(), S3Error> {
+    pub fn set_bucket_acl(&mut self, name: &str, acl: &Acl) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE buckets SET acl = ?2 WHERE name = ?1",
             params![name, acl.to_text()],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchBucket);
+            return Err(MetaError::NoSuchBucket);
         }
         Ok(())
     }
@@ -313,7 +357,7 @@ impl Meta {
         &mut self,
         name: &str,
         logging: Option<&Logging>,
-    ) -> Result<(), S3Error> {
+    ) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE buckets SET log_bucket = ?2, log_prefix = ?3 WHERE name = ?1",
             params![
@@ -323,14 +367,14 @@ impl Meta {
             ],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchBucket);
+            return Err(MetaError::NoSuchBucket);
         }
         Ok(())
     }
 
     // ---- objects
 
-    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, S3Error> {
+    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, MetaError> {
         let row = self
             .conn
             .query_row(
@@ -358,9 +402,9 @@ impl Meta {
 
     /// Stores `object`, replacing any object at its key, within `quota`; returns the blobs
     /// of the replaced object.
-    pub fn put_object(&mut self, object: &Object, quota: &Quota) -> Result<Vec<String>, S3Error> {
+    pub fn put_object(&mut self, object: &Object, quota: &Quota) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let (old_size, old_blobs) = remove_object(&tx, &object.bucket, &object.key)?;
         let new_size = bucket.size.saturating_sub(old_size) + object.size;
         check_quota(&tx, quota, &bucket, new_size)?;
@@ -371,22 +415,22 @@ impl Meta {
     }
 
     /// Removes an object; returns its blobs (none if there was no object).
-    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Vec<String>, S3Error> {
+    pub fn delete_object(&mut self, bucket: &str, key: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        let record = bucket_in(&tx, bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        let record = bucket_in(&tx, bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let (size, blobs) = remove_object(&tx, bucket, key)?;
         set_bucket_size(&tx, bucket, record.size.saturating_sub(size))?;
         tx.commit()?;
         Ok(blobs)
     }
 
-    pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), S3Error> {
+    pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), MetaError> {
         let changed = self.conn.execute(
             "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
             params![bucket, key, acl.to_text()],
         )?;
         if changed == 0 {
-            return Err(S3Error::NoSuchKey);
+            return Err(MetaError::NoSuchKey);
         }
         Ok(())
     }
@@ -400,7 +444,7 @@ impl Meta {
         delimiter: Option<&str>,
         after: Option<&str>,
         max: usize,
-    ) -> Result<Listing, S3Error> {
+    ) -> Result<Listing, MetaError> {
         let mut listing = Listing::default();
         // (bound, inclusive): where the next query starts.
         let (mut bound, mut inclusive) = match after {
@@ -473,7 +517,7 @@ impl Meta {
         prefix: &str,
         bound: &[u8],
         inclusive: bool,
-    ) -> Result<bool, S3Error> {
+    ) -> Result<bool, MetaError> {
         let op = if inclusive { ">=" } else { ">" };
         let key: Option<String> = self
             .conn
@@ -488,9 +532,9 @@ impl Meta {
 
     // ---- multipart uploads
 
-    pub fn create_upload(&mut self, upload: &Upload) -> Result<(), S3Error> {
+    pub fn create_upload(&mut self, upload: &Upload) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
-        bucket_in(&tx, &upload.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+        bucket_in(&tx, &upload.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         tx.execute(
             "INSERT INTO uploads (id, bucket, key, initiated, owner, headers, acl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -507,7 +551,27 @@ impl Meta {
         Ok(())
     }
 
-    pub fn upload(&self, id: &str) -> Result<Option<Upload>, S3Error> {
+    /// The upload `id` if it made the object still at its key.
+    pub fn completed_upload(&self, id: &str) -> Result<Option<Completed>, MetaError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT o.bucket, o.key, c.parts, o.etag FROM completed_uploads c \
+                 JOIN objects o ON o.id = c.object WHERE c.id = ?1",
+                [id],
+                |r| {
+                    Ok(Completed {
+                        bucket: r.get(0)?,
+                        key: r.get(1)?,
+                        parts: r.get(2)?,
+                        etag: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn upload(&self, id: &str) -> Result<Option<Upload>, MetaError> {
         Ok(self
             .conn
             .query_row(
@@ -524,15 +588,15 @@ impl Meta {
         upload: &str,
         part: &Part,
         quota: &Quota,
-    ) -> Result<Option<String>, S3Error> {
+    ) -> Result<Option<String>, MetaError> {
         let tx = self.conn.transaction()?;
         let bucket_name: String = tx
             .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
-        let bucket = bucket_in(&tx, &bucket_name)?.ok_or(S3Error::NoSuchBucket)?;
+            .ok_or(MetaError::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &bucket_name)?.ok_or(MetaError::NoSuchBucket)?;
         let old: Option<(String, i64)> = tx
             .query_row(
                 "SELECT blob, size FROM parts WHERE upload = ?1 AND number = ?2",
@@ -558,7 +622,7 @@ impl Meta {
         upload: &str,
         after: u32,
         max: usize,
-    ) -> Result<(Vec<Part>, bool), S3Error> {
+    ) -> Result<(Vec<Part>, bool), MetaError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT number, blob, size, etag, modified FROM parts WHERE upload = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
         )?;
@@ -581,16 +645,19 @@ impl Meta {
 
     /// Turns an upload into `object`, whose segments must be parts of the upload as they
     /// are now; returns the blobs no longer needed (parts left out, the replaced object).
+    /// Makes `object` of upload `upload`'s parts; `listed` describes the completion, for
+    /// [`Meta::completed_upload`].
     pub fn complete_upload(
         &mut self,
         upload: &str,
         object: &Object,
-    ) -> Result<Vec<String>, S3Error> {
+        listed: &str,
+    ) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
         tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", [upload], |_| Ok(()))
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
-        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(S3Error::NoSuchBucket)?;
+            .ok_or(MetaError::NoSuchUpload)?;
+        let bucket = bucket_in(&tx, &object.bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let parts: Vec<(String, u64)> = {
             let mut statement = tx.prepare("SELECT blob, size FROM parts WHERE upload = ?1")?;
             let rows = statement.query_map([upload], |r| {
@@ -603,7 +670,7 @@ impl Meta {
             || !chosen.iter().all(|b| parts.iter().any(|(p, _)| p == b))
         {
             // A part was replaced since the caller read it.
-            return Err(S3Error::InvalidPart);
+            return Err(MetaError::InvalidPart);
         }
         let mut unused = Vec::new();
         let mut unused_size = 0;
@@ -617,6 +684,12 @@ impl Meta {
         unused.extend(old_blobs);
         insert_object(&tx, object)?;
         tx.execute("DELETE FROM uploads WHERE id = ?1", [upload])?;
+        // Goes with the object (foreign key), when it is replaced or deleted.
+        tx.execute(
+            "INSERT INTO completed_uploads (id, object, parts) \
+             SELECT ?1, id, ?2 FROM objects WHERE bucket = ?3 AND key = ?4",
+            params![upload, listed, object.bucket, object.key],
+        )?;
         set_bucket_size(
             &tx,
             &object.bucket,
@@ -627,14 +700,14 @@ impl Meta {
     }
 
     /// Forgets an upload; returns its parts' blobs.
-    pub fn abort_upload(&mut self, upload: &str) -> Result<Vec<String>, S3Error> {
+    pub fn abort_upload(&mut self, upload: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
         let bucket_name: String = tx
             .query_row("SELECT bucket FROM uploads WHERE id = ?1", [upload], |r| {
                 r.get(0)
             })
             .optional()?
-            .ok_or(S3Error::NoSuchUpload)?;
+            .ok_or(MetaError::NoSuchUpload)?;
         let blobs = strings(&tx, "SELECT blob FROM parts WHERE upload = ?1", [upload])?;
         let size: i64 = tx.query_row(
             "SELECT COALESCE(SUM(size), 0) FROM parts WHERE upload = ?1",
@@ -659,7 +732,7 @@ impl Meta {
         key_marker: &str,
         upload_marker: &str,
         max: usize,
-    ) -> Result<(Vec<Upload>, bool), S3Error> {
+    ) -> Result<(Vec<Upload>, bool), MetaError> {
         let mut statement = self.conn.prepare_cached(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?1 AND key >= ?2
                AND (key > ?3 OR (key = ?3 AND id > ?4))
@@ -685,7 +758,7 @@ impl Meta {
     // ---- recovery
 
     /// Every blob some object or part names, by id.
-    pub fn referenced_blobs(&self) -> Result<HashSet<String>, S3Error> {
+    pub fn referenced_blobs(&self) -> Result<HashSet<String>, MetaError> {
         let mut out = HashSet::new();
         for sql in ["SELECT blob FROM segments", "SELECT blob FROM parts"] {
             out.extend(strings(&self.conn, sql, [])?);
@@ -698,7 +771,7 @@ impl Meta {
     pub fn forget_missing(
         &mut self,
         missing: &HashSet<String>,
-    ) -> Result<Vec<(String, String)>, S3Error> {
+    ) -> Result<Vec<(String, String)>, MetaError> {
         let tx = self.conn.transaction()?;
         let mut lost = Vec::new();
         {
@@ -868,19 +941,19 @@ fn check_quota(
     quota: &Quota,
     bucket: &Bucket,
     new_size: u64,
-) -> Result<(), S3Error> {
+) -> Result<(), MetaError> {
     if new_size <= bucket.size {
         return Ok(());
     }
     if quota.max_bucket_bytes.is_some_and(|max| new_size > max) {
-        return Err(S3Error::EntityTooLarge);
+        return Err(MetaError::EntityTooLarge);
     }
     if let Some(max) = quota.max_total_bytes {
         let total: i64 = tx.query_row("SELECT COALESCE(SUM(size), 0) FROM buckets", [], |r| {
             r.get(0)
         })?;
         if (to_u64(total) - bucket.size).saturating_add(new_size) > max {
-            return Err(S3Error::QuotaExceeded(format!(
+            return Err(MetaError::QuotaExceeded(format!(
                 "the store holds at most {max} bytes"
             )));
         }
@@ -939,16 +1012,16 @@ mod tests {
         meta.create_bucket(&bucket("a", "o"), Some(2)).unwrap();
         assert!(matches!(
             meta.create_bucket(&bucket("a", "o"), None),
-            Err(S3Error::BucketAlreadyOwnedByYou)
+            Err(MetaError::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
             meta.create_bucket(&bucket("a", "p"), None),
-            Err(S3Error::BucketAlreadyExists)
+            Err(MetaError::BucketAlreadyExists)
         ));
         meta.create_bucket(&bucket("b", "o"), Some(2)).unwrap();
         assert!(matches!(
             meta.create_bucket(&bucket("c", "o"), Some(2)),
-            Err(S3Error::TooManyBuckets)
+            Err(MetaError::TooManyBuckets)
         ));
         assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
     }
@@ -973,14 +1046,14 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 4);
         assert!(matches!(
             meta.delete_bucket("b"),
-            Err(S3Error::BucketNotEmpty)
+            Err(MetaError::BucketNotEmpty)
         ));
         assert_eq!(meta.delete_object("b", "k").unwrap(), vec!["blob2"]);
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 0);
         meta.delete_bucket("b").unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k", 1, "x"), &FREE),
-            Err(S3Error::NoSuchBucket)
+            Err(MetaError::NoSuchBucket)
         ));
     }
 
@@ -997,7 +1070,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             meta.put_object(&object("a", "k2", 1, "2"), &per_bucket),
-            Err(S3Error::EntityTooLarge)
+            Err(MetaError::EntityTooLarge)
         ));
         // Replacing with something smaller is fine.
         meta.put_object(&object("a", "k", 50, "3"), &per_bucket)
@@ -1009,7 +1082,7 @@ mod tests {
         meta.put_object(&object("b", "k", 70, "4"), &total).unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k2", 1, "5"), &total),
-            Err(S3Error::QuotaExceeded(_))
+            Err(MetaError::QuotaExceeded(_))
         ));
     }
 
@@ -1084,7 +1157,7 @@ mod tests {
         meta.create_upload(&upload("u1", "b", "k")).unwrap();
         assert!(matches!(
             meta.create_upload(&upload("u2", "nope", "k")),
-            Err(S3Error::NoSuchBucket)
+            Err(MetaError::NoSuchBucket)
         ));
         assert_eq!(
             meta.put_part("u1", &part(1, "p1", 10), &FREE).unwrap(),
@@ -1111,7 +1184,7 @@ mod tests {
                 size: 3,
             },
         ];
-        let mut unused = meta.complete_upload("u1", &done).unwrap();
+        let mut unused = meta.complete_upload("u1", &done, "1:e").unwrap();
         unused.sort();
         assert_eq!(unused, vec!["old", "p3"]);
         assert_eq!(
@@ -1121,9 +1194,17 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 13);
         assert!(meta.upload("u1").unwrap().is_none());
         assert!(matches!(
-            meta.complete_upload("u1", &done),
-            Err(S3Error::NoSuchUpload)
+            meta.complete_upload("u1", &done, "1:e"),
+            Err(MetaError::NoSuchUpload)
         ));
+        // The completion is remembered while its object stays.
+        let completed = meta.completed_upload("u1").unwrap().unwrap();
+        assert_eq!(
+            (completed.key.as_str(), completed.parts.as_str()),
+            ("k", "1:e")
+        );
+        meta.delete_object("b", "k").unwrap();
+        assert!(meta.completed_upload("u1").unwrap().is_none());
     }
 
     #[test]
@@ -1134,8 +1215,8 @@ mod tests {
         meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
         let done = object("b", "k", 1, "gone");
         assert!(matches!(
-            meta.complete_upload("u", &done),
-            Err(S3Error::InvalidPart)
+            meta.complete_upload("u", &done, "1:e"),
+            Err(MetaError::InvalidPart)
         ));
     }
 
@@ -1156,7 +1237,7 @@ mod tests {
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 2);
         assert!(matches!(
             meta.abort_upload("u1"),
-            Err(S3Error::NoSuchUpload)
+            Err(MetaError::NoSuchUpload)
         ));
         assert_eq!(meta.delete_bucket("b").unwrap(), vec!["u2p"]);
     }

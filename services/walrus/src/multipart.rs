@@ -8,21 +8,17 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::buckets::bucket_for;
 use crate::digest::{hex, Md5};
-use crate::dispatch::{empty_reply, xml_reply, Req};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
-use crate::objects::{
-    content_md5, copy_source, object_for, parse_range, stored_headers, write_blob, Source,
-};
+use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
+use crate::ops::{bucket_for, object_for, write_blob, Source};
+use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
 use crate::uri::aws_encode;
 use crate::xml::{self, S3Xml};
 
-/// Part numbers S3 accepts.
-const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
 /// Smallest part but the last, as S3.
 const MIN_PART_BYTES: u64 = 5 << 20;
 const MAX_LISTED: usize = 1000;
@@ -35,16 +31,20 @@ fn new_upload_id() -> Result<String, S3Error> {
     Ok(hex(&bytes))
 }
 
+/// The `uploadId` a request names.
+fn upload_id(req: &Req) -> String {
+    req.route
+        .query
+        .get("uploadId")
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The upload a request names, checked against its bucket and key, with the bucket if
 /// `who` may write to it.
 async fn upload_for(walrus: &Walrus, req: &Req) -> Result<(Upload, Bucket), S3Error> {
     let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
-    let id = req
-        .route
-        .query
-        .get("uploadId")
-        .unwrap_or_default()
-        .to_owned();
+    let id = upload_id(req);
     let upload = walrus
         .meta(move |meta, _| meta.upload(&id))
         .await?
@@ -53,17 +53,9 @@ async fn upload_for(walrus: &Walrus, req: &Req) -> Result<(Upload, Bucket), S3Er
     Ok((upload, bucket))
 }
 
+/// The part an upload request names (it must name one).
 fn part_number(req: &Req) -> Result<u32, S3Error> {
-    req.route
-        .query
-        .get("partNumber")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| PART_NUMBERS.contains(n))
-        .ok_or_else(|| {
-            S3Error::InvalidArgument(
-                "Part number must be an integer between 1 and 10000, inclusive".into(),
-            )
-        })
+    req.part_number()?.ok_or_else(bad_part_number)
 }
 
 pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
@@ -75,13 +67,9 @@ pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error
         key: req.route.key().to_owned(),
         initiated: crate::time::now_millis(),
         headers: stored_headers(&req.head.headers)?,
-        acl: Acl::from_headers(
-            &req.head.headers,
-            &owner,
-            &bucket.owner,
-            &walrus.directory(),
-        )?
-        .unwrap_or_else(|| Acl::private(&owner)),
+        acl: Acl::from_headers(&req.head.headers, &walrus.directory())?
+            .unwrap_or_default()
+            .resolve(&owner, &bucket.owner)?,
         owner,
     };
     let mut doc = S3Xml::new("InitiateMultipartUploadResult");
@@ -122,12 +110,12 @@ async fn store_part(
 pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>, S3Error> {
     let number = part_number(&req)?;
     let (upload, _) = upload_for(walrus, &req).await?;
-    let expected_md5 = content_md5(&req.head.headers)?;
+    let promised = promised(&req.head.headers)?;
     let written = write_blob(
         walrus,
         &upload.bucket,
         Source::Body(&mut req.body),
-        expected_md5,
+        promised,
     )
     .await?;
     let etag = hex(&written.md5);
@@ -143,6 +131,7 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, value);
     }
+    echo_checksum(&mut response, &promised, Some(written.crc32));
     Ok(response)
 }
 
@@ -158,8 +147,10 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         Permission::Read,
     )
     .await?;
-    let range =
-        parse_range(req.header("x-amz-copy-source-range"), source.size)?.unwrap_or(0..source.size);
+    let range = match parse_range(req.header("x-amz-copy-source-range")) {
+        Some(range) => range.resolve(source.size)?,
+        None => 0..source.size,
+    };
     let mut reader = walrus.reader(&source, range, lease);
     let mut writer = walrus.storage().backend().writer(&upload.bucket).await?;
     let mut md5 = Md5::new().map_err(S3Error::internal)?;
@@ -223,12 +214,42 @@ fn multipart_etag(parts: &[&Part]) -> Result<String, S3Error> {
     ))
 }
 
+/// The parts a completion lists, as [`crate::meta::Completed`] keeps them.
+fn parts_text(requested: &[(u32, String)]) -> String {
+    let listed: Vec<String> = requested.iter().map(|(n, e)| format!("{n}:{e}")).collect();
+    listed.join(",")
+}
+
 pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
-    let (upload, bucket) = upload_for(walrus, &req).await?;
-    let host = req.header("host").unwrap_or("localhost").to_owned();
-    let path = req.head.uri.path().to_owned();
+    let location = format!(
+        "http://{}{}",
+        req.header("host").unwrap_or("localhost"),
+        req.head.uri.path()
+    );
+    let found = match upload_for(walrus, &req).await {
+        Ok(found) => Some(found),
+        Err(S3Error::NoSuchUpload) => None,
+        Err(e) => return Err(e),
+    };
+    let (bucket_name, key) = (req.route.bucket().to_owned(), req.route.key().to_owned());
+    let id = upload_id(&req);
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
     let requested = requested_parts(&body)?;
+    let Some((upload, bucket)) = found else {
+        // Completed already: the same completion answers as the first time did, as in S3.
+        let done = walrus
+            .meta(move |meta, _| meta.completed_upload(&id))
+            .await?
+            .filter(|c| c.bucket == bucket_name && c.key == key)
+            .filter(|c| c.parts == parts_text(&requested))
+            .ok_or(S3Error::NoSuchUpload)?;
+        return Ok(completed_reply(
+            &location,
+            &done.bucket,
+            &done.key,
+            &done.etag,
+        ));
+    };
     let id = upload.id.clone();
     let (stored, _) = walrus
         .meta(move |meta, _| meta.parts(&id, 0, *PART_NUMBERS.end() as usize))
@@ -265,20 +286,24 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
             })
             .collect(),
     };
-    let id = upload.id.clone();
+    let (id, parts) = (upload.id.clone(), parts_text(&requested));
     walrus
         .meta(move |meta, storage| {
-            let unused = meta.complete_upload(&id, &object)?;
+            let unused = meta.complete_upload(&id, &object, &parts)?;
             storage.discard_ids(&object.bucket, unused);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
+    Ok(completed_reply(&location, &bucket.name, &upload.key, &etag))
+}
+
+fn completed_reply(location: &str, bucket: &str, key: &str, etag: &str) -> Response<Body> {
     let mut doc = S3Xml::new("CompleteMultipartUploadResult");
-    doc.field("Location", &format!("http://{host}{path}"));
-    doc.field("Bucket", &bucket.name);
-    doc.field("Key", &upload.key);
+    doc.field("Location", location);
+    doc.field("Bucket", bucket);
+    doc.field("Key", key);
     doc.field("ETag", &format!("\"{etag}\""));
-    Ok(xml_reply(doc.finish()))
+    xml_reply(doc.finish())
 }
 
 pub async fn abort(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
@@ -287,7 +312,7 @@ pub async fn abort(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error>
         .meta(move |meta, storage| {
             let blobs = meta.abort_upload(&upload.id)?;
             storage.discard_ids(&upload.bucket, blobs);
-            Ok(())
+            Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
     Ok(empty_reply(StatusCode::NO_CONTENT))

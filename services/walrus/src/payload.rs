@@ -1,6 +1,6 @@
 //! Request bodies as handlers see them: decoded (`aws-chunked`), checked against what the
 //! signature promised (SHA-256, chunk signatures) and against their announced length, with
-//! a size limit and an idle timeout. Data comes out in pieces as it arrives.
+//! a size limit, an idle timeout and a minimum rate. Data comes out in pieces as it arrives.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -10,8 +10,10 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper::HeaderMap;
 use ring::digest;
+use tokio::time::Instant;
 
 use crate::auth::{ChunkDecoder, PayloadCheck};
+use crate::config::MinRate;
 use crate::error::S3Error;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,6 +31,51 @@ pub struct Payload {
     expected: Option<u64>,
     limit: u64,
     finished: bool,
+    floor: Option<RateFloor>,
+}
+
+/// Counts what arrives while Walrus waits for the body, in windows of a [`MinRate`]: only
+/// time spent waiting on the client counts, so a slow store never cuts a client off.
+#[derive(Debug)]
+struct RateFloor {
+    rate: MinRate,
+    waited: Duration,
+    received: u64,
+}
+
+impl RateFloor {
+    fn new(rate: MinRate) -> Self {
+        Self {
+            rate,
+            waited: Duration::ZERO,
+            received: 0,
+        }
+    }
+
+    /// Waiting time left in the current window.
+    fn left(&self) -> Duration {
+        self.rate.window.saturating_sub(self.waited)
+    }
+
+    /// Adds a wait and what it brought; at the end of a window, refuses a body that arrived
+    /// too slowly, else starts the next window.
+    fn account(&mut self, waited: Duration, bytes: u64) -> Result<(), S3Error> {
+        self.waited += waited;
+        self.received += bytes;
+        if self.waited < self.rate.window {
+            return Ok(());
+        }
+        let wanted = self
+            .rate
+            .bytes_per_sec
+            .saturating_mul(self.rate.window.as_secs().max(1));
+        if self.received < wanted {
+            return Err(S3Error::RequestTimeout);
+        }
+        self.waited = Duration::ZERO;
+        self.received = 0;
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Payload {
@@ -92,7 +139,14 @@ impl Payload {
             expected,
             limit,
             finished: false,
+            floor: None,
         })
+    }
+
+    /// Cuts the body off with `RequestTimeout` when it arrives slower than `rate`.
+    pub fn with_min_rate(mut self, rate: Option<MinRate>) -> Self {
+        self.floor = rate.map(RateFloor::new);
+        self
     }
 
     /// The decoded length the request announced, if it did.
@@ -121,9 +175,7 @@ impl Payload {
             if self.finished {
                 return Ok(None);
             }
-            let frame = tokio::time::timeout(IDLE_TIMEOUT, self.body.frame())
-                .await
-                .map_err(|_| S3Error::RequestTimeout)?;
+            let frame = self.next_frame().await?;
             match frame {
                 None => self.finish()?,
                 Some(Err(_)) => return Err(S3Error::IncompleteBody),
@@ -140,6 +192,41 @@ impl Payload {
                         }
                         None if !data.is_empty() => self.pending.push_back(data),
                         None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next frame of the raw body, within the idle timeout and the rate floor.
+    async fn next_frame(
+        &mut self,
+    ) -> Result<Option<Result<hyper::body::Frame<Bytes>, BoxError>>, S3Error> {
+        let idle_end = Instant::now() + IDLE_TIMEOUT;
+        loop {
+            let started = Instant::now();
+            let deadline = self
+                .floor
+                .as_ref()
+                .map_or(idle_end, |f| (started + f.left()).min(idle_end));
+            // Waiting on a body frame again after a timeout loses nothing: it is cancel-safe.
+            let result = tokio::time::timeout_at(deadline, self.body.frame()).await;
+            let waited = started.elapsed();
+            match result {
+                Ok(frame) => {
+                    if let Some(floor) = &mut self.floor {
+                        let bytes = match &frame {
+                            Some(Ok(frame)) => frame.data_ref().map_or(0, |d| d.len() as u64),
+                            _ => 0,
+                        };
+                        floor.account(waited, bytes)?;
+                    }
+                    return Ok(frame);
+                }
+                Err(_) if Instant::now() >= idle_end => return Err(S3Error::RequestTimeout),
+                Err(_) => {
+                    if let Some(floor) = &mut self.floor {
+                        floor.account(waited, 0)?;
                     }
                 }
             }
@@ -236,6 +323,29 @@ mod tests {
         assert!(matches!(
             read(b"hello", PayloadCheck::Unsigned, &HeaderMap::new(), 4).await,
             Err(S3Error::EntityTooLarge)
+        ));
+    }
+
+    #[test]
+    fn the_rate_floor_counts_waits_in_windows() {
+        // Regression guard (issue 17, finding 5): a trickle is cut off at a window's end.
+        let second = Duration::from_secs(1);
+        let mut floor = RateFloor::new(MinRate {
+            bytes_per_sec: 10,
+            window: 2 * second,
+        });
+        floor.account(second, 15).unwrap();
+        assert_eq!(floor.left(), second);
+        floor.account(second, 5).unwrap();
+        assert_eq!(
+            floor.left(),
+            2 * second,
+            "a window at the rate starts another"
+        );
+        floor.account(Duration::from_millis(1500), 19).unwrap();
+        assert!(matches!(
+            floor.account(second, 0),
+            Err(S3Error::RequestTimeout)
         ));
     }
 

@@ -17,16 +17,18 @@ use crate::acl::{Acl, Identity, Permission};
 use crate::auth::v4::{parse_credential, ALGORITHM};
 use crate::auth::PayloadCheck;
 use crate::body::Body;
-use crate::buckets::bucket_for;
 use crate::digest::{from_hex, hex};
-use crate::dispatch::{empty_reply, xml_reply};
 use crate::error::S3Error;
 use crate::form::Form;
 use crate::json::Json;
 use crate::meta::{Object, Segment};
-use crate::objects::{commit, precheck_quota, stored_headers, write_blob, writer_id, Source};
+use crate::objects::stored_headers;
+use crate::ops::{
+    bucket_for, check_key, commit, precheck_quota, write_blob, writer_id, Promised, Source,
+};
 use crate::payload::Payload;
-use crate::router::{check_key, Route};
+use crate::rest::{empty_reply, xml_reply};
+use crate::router::Route;
 use crate::state::Walrus;
 use crate::uri::aws_encode;
 use crate::xml::S3Xml;
@@ -79,7 +81,8 @@ pub async fn post_object(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let limit = walrus.config().max_object_bytes + FORM_OVERHEAD;
-    let payload = Payload::new(body, PayloadCheck::Unsigned, &head.headers, limit)?;
+    let payload = Payload::new(body, PayloadCheck::Unsigned, &head.headers, limit)?
+        .with_min_rate(walrus.config().upload_min_rate);
     let mut form = Form::new(payload, content_type)?;
     let mut fields = Fields(Vec::new());
     let file = loop {
@@ -118,7 +121,13 @@ pub async fn post_object(
     };
     let headers = stored_headers(&field_headers(&fields)?)?;
     precheck_quota(walrus, &who, &bucket, None)?;
-    let written = write_blob(walrus, &bucket.name, Source::Form(&mut form), None).await?;
+    let written = write_blob(
+        walrus,
+        &bucket.name,
+        Source::Form(&mut form),
+        Promised::default(),
+    )
+    .await?;
     // Fields after the file are ignored, as S3 does, but read: the connection stays usable.
     if let Err(e) = drain(&mut form).await {
         walrus.storage().discard([written.blob]);

@@ -1,80 +1,84 @@
-//! The S3 REST API as a handler of the front door (`soap::Server`, which owns the listener):
-//! one tracing span per request, S3's common response headers. What a request means is
-//! [`crate::dispatch`]'s business.
+//! What the REST handlers share: the routed, authenticated request, the ACL it asks for,
+//! and the shapes of replies.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use bytes::Bytes;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::http::request::Parts;
+use hyper::{Response, StatusCode};
 
-use hyper::body::{Body as _, Incoming};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, DATE, SERVER};
-use hyper::{Method, Request, Response};
-use ring::rand::{SecureRandom, SystemRandom};
-use soap::{Connection, Handler, HttpBody};
-use tracing::{info, info_span, Instrument};
-
-use crate::dispatch::dispatch;
+use crate::acl::{Acl, AclRequest, Identity};
+use crate::body::Body;
+use crate::error::S3Error;
+use crate::payload::Payload;
+use crate::router::Route;
 use crate::state::Walrus;
+use crate::xml;
 
-/// The REST API of `walrus`, for mounting on the front door.
-pub fn api(walrus: Arc<Walrus>) -> impl Handler {
-    move |request, connection: Connection| handle(walrus.clone(), request, connection.peer)
+/// Part numbers S3 accepts.
+pub const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
+
+/// A routed, authenticated request, as handlers get it.
+#[derive(Debug)]
+pub struct Req {
+    pub head: Parts,
+    pub route: Route,
+    pub who: Identity,
+    pub body: Payload,
 }
 
-async fn handle(
-    walrus: Arc<Walrus>,
-    request: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<HttpBody> {
-    let started = Instant::now();
-    let id = request_id();
-    let span = info_span!(
-        "s3",
-        request = %id,
-        %peer,
-        method = %request.method(),
-        path = request.uri().path(),
-        op = tracing::field::Empty,
-        user = tracing::field::Empty,
-    );
-    async move {
-        let head = request.method() == Method::HEAD;
-        let has_body = !request.body().is_end_stream();
-        let mut response = match dispatch(&walrus, request).await {
-            Ok(response) => response,
-            Err((error, resource)) => {
-                let mut response = error.into_response(&resource, &id, head);
-                // The body may be unread: a client that sent `Expect: 100-continue` and got
-                // no 100 does not send it, so reading on would take the next request's bytes
-                // for it. Closing keeps the two in step.
-                if has_body {
-                    response
-                        .headers_mut()
-                        .insert(CONNECTION, HeaderValue::from_static("close"));
-                }
-                response
-            }
-        };
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            headers.insert(HeaderName::from_static("x-amz-request-id"), value.clone());
-            headers.insert(HeaderName::from_static("x-amz-id-2"), value);
-        }
-        if let Ok(date) = HeaderValue::from_str(&crate::time::http_date(crate::time::now())) {
-            headers.insert(DATE, date);
-        }
-        headers.insert(SERVER, HeaderValue::from_static("Walrus"));
-        info!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
-        soap::boxed(response)
+impl Req {
+    /// The first value of a header, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    .instrument(span)
-    .await
+
+    /// The `partNumber` query parameter, if given.
+    pub fn part_number(&self) -> Result<Option<u32>, S3Error> {
+        self.route
+            .query
+            .get("partNumber")
+            .map(|n| {
+                n.parse()
+                    .ok()
+                    .filter(|n| PART_NUMBERS.contains(n))
+                    .ok_or_else(bad_part_number)
+            })
+            .transpose()
+    }
+
+    /// The ACL a `?acl` PUT sets: from its headers, or else from its `AccessControlPolicy`.
+    pub async fn acl_to_set(self, walrus: &Walrus) -> Result<AclRequest, S3Error> {
+        let directory = walrus.directory();
+        let from_headers = Acl::from_headers(&self.head.headers, &directory)?;
+        let body = self.body.read_all(xml::MAX_DOCUMENT).await?;
+        match (from_headers, body.iter().all(u8::is_ascii_whitespace)) {
+            (Some(acl), true) => Ok(acl),
+            (Some(_), false) => Err(S3Error::InvalidRequest(
+                "an ACL is given both in headers and in the body".into(),
+            )),
+            (None, false) => Ok(AclRequest::Grants(Acl::from_xml(&body, &directory)?)),
+            (None, true) => Err(S3Error::MissingRequestBody),
+        }
+    }
 }
 
-/// 16 upper-case hex digits, as S3's request ids look.
-fn request_id() -> String {
-    let mut bytes = [0u8; 8];
-    // A failing generator only makes ids less unique; they identify log lines, nothing more.
-    let _ = SystemRandom::new().fill(&mut bytes);
-    crate::digest::hex(&bytes).to_ascii_uppercase()
+/// A `partNumber` that is not an integer from 1 to 10,000.
+pub fn bad_part_number() -> S3Error {
+    S3Error::InvalidArgument("Part number must be an integer between 1 and 10000, inclusive".into())
+}
+
+/// A 200 reply carrying an S3 document.
+pub fn xml_reply(document: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::full(document));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response
+}
+
+/// A reply without a body.
+pub fn empty_reply(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
 }

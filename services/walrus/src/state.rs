@@ -1,6 +1,5 @@
-//! What every request shares: settings, users, metadata, storage and the hooks of the
-//! operations that are not S3 REST. Also the API other parts of Walrus (image bundles,
-//! SOAP) use to read objects.
+//! What every request shares: settings, users, metadata and storage. Also the API other
+//! parts of Walrus (image bundles, SOAP) use to read objects.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -14,8 +13,7 @@ use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
-use crate::hooks::Hooks;
-use crate::meta::{Meta, Object, Quota};
+use crate::meta::{Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
 /// The running store.
@@ -25,23 +23,15 @@ pub struct Walrus {
     users: Arc<UserStore>,
     meta: Arc<Mutex<Meta>>,
     storage: Storage,
-    hooks: Hooks,
 }
 
 impl Walrus {
-    pub fn new(
-        config: Config,
-        users: Arc<UserStore>,
-        meta: Meta,
-        storage: Storage,
-        hooks: Hooks,
-    ) -> Self {
+    pub fn new(config: Config, users: Arc<UserStore>, meta: Meta, storage: Storage) -> Self {
         Self {
             config,
             users,
             meta: Arc::new(Mutex::new(meta)),
             storage,
-            hooks,
         }
     }
 
@@ -57,16 +47,13 @@ impl Walrus {
         &self.storage
     }
 
-    pub fn hooks(&self) -> &Hooks {
-        &self.hooks
-    }
-
     /// Runs `f` on the metadata, off the async threads (SQLite blocks, commits fsync).
     /// `f` also gets the storage, to take leases while the metadata cannot change.
-    pub async fn meta<R, F>(&self, f: F) -> Result<R, S3Error>
+    pub async fn meta<R, E, F>(&self, f: F) -> Result<R, S3Error>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Meta, &Storage) -> Result<R, S3Error> + Send + 'static,
+        E: Into<S3Error> + Send + 'static,
+        F: FnOnce(&mut Meta, &Storage) -> Result<R, E> + Send + 'static,
     {
         let meta = self.meta.clone();
         let storage = self.storage.clone();
@@ -74,7 +61,7 @@ impl Walrus {
             let mut meta = meta
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut meta, &storage)
+            f(&mut meta, &storage).map_err(Into::into)
         })
         .await
         .map_err(S3Error::internal)?
@@ -136,6 +123,25 @@ impl Walrus {
     /// Users as ACLs need them.
     pub fn directory(&self) -> UserDirectory<'_> {
         UserDirectory(&self.users)
+    }
+}
+
+/// The metadata's refusals as S3 answers them; database failures are internal errors.
+impl From<MetaError> for S3Error {
+    fn from(error: MetaError) -> Self {
+        match error {
+            MetaError::NoSuchBucket => Self::NoSuchBucket,
+            MetaError::NoSuchKey => Self::NoSuchKey,
+            MetaError::NoSuchUpload => Self::NoSuchUpload,
+            MetaError::BucketAlreadyExists => Self::BucketAlreadyExists,
+            MetaError::BucketAlreadyOwnedByYou => Self::BucketAlreadyOwnedByYou,
+            MetaError::BucketNotEmpty => Self::BucketNotEmpty,
+            MetaError::TooManyBuckets => Self::TooManyBuckets,
+            MetaError::EntityTooLarge => Self::EntityTooLarge,
+            MetaError::QuotaExceeded(why) => Self::QuotaExceeded(why),
+            MetaError::InvalidPart => Self::InvalidPart,
+            MetaError::Sqlite(e) => Self::internal(e),
+        }
     }
 }
 

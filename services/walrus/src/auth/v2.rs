@@ -67,7 +67,10 @@ pub(super) fn verify_header<L: SecretLookup>(
     let date = amz_date
         .or_else(|| first_header(head.headers, "date"))
         .ok_or(S3Error::AccessDenied)?;
-    let signed_at = parse_http_date(date).ok_or(S3Error::AccessDenied)?;
+    // S3 refuses dates before the epoch as it does unparseable ones.
+    let signed_at = parse_http_date(date)
+        .filter(|t| *t >= 0)
+        .ok_or(S3Error::AccessDenied)?;
     check_skew(signed_at, now)?;
     // With x-amz-date the Date line is empty: the date is signed among the x-amz headers.
     let date_line = if amz_date.is_some() { "" } else { date };

@@ -244,7 +244,7 @@ pub(super) fn verify_query<L: SecretLookup>(
     let expires: i64 = param("X-Amz-Expires")
         .and_then(|e| e.parse().ok())
         .ok_or_else(|| bad("X-Amz-Expires must be a number of seconds"))?;
-    if !(0..=MAX_EXPIRES_SECS).contains(&expires) {
+    if !(1..=MAX_EXPIRES_SECS).contains(&expires) {
         return Err(bad(
             "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
         ));

@@ -5,25 +5,25 @@
 use wire::s3;
 use xmlbind::{DateTime, FromXml, Limits, ToXml, XmlWriter};
 
-use crate::acl::{Acl, Directory};
+use crate::acl::{Acl, AclRequest, Directory};
 use crate::error::S3Error;
 
-/// The ACL a SOAP request gives a resource owned by `owner`.
+/// The ACL a SOAP request's list asks for, its grants checked exactly as REST's.
 pub fn acl_from_wire(
     list: &s3::AccessControlList,
-    owner: &str,
     directory: &dyn Directory,
-) -> Result<Acl, S3Error> {
+) -> Result<AclRequest, S3Error> {
+    // The policy's owner is not read: an ACL's owner is the resource's.
     let policy = s3::AccessControlPolicy {
         owner: s3::CanonicalUser {
-            id: owner.to_owned(),
+            id: String::new(),
             display_name: None,
         },
         access_control_list: list.clone(),
     };
     let mut w = XmlWriter::new();
     policy.to_xml(&mut w, Some(s3::NAMESPACE), "AccessControlPolicy");
-    Acl::from_xml(w.finish().as_bytes(), directory)
+    Acl::from_xml(w.finish().as_bytes(), directory).map(AclRequest::Grants)
 }
 
 /// The policy of a resource owned by `owner`, as a SOAP reply holds it.

@@ -1,5 +1,5 @@
-//! The S3 SOAP operations, on the metadata and storage the REST API uses, with the same
-//! access checks ([`bucket_for`], [`object_for`]) and the same commit of new objects.
+//! The S3 SOAP operations: each request's fields become the typed input of the operation
+//! in [`crate::ops`], which REST uses too, and its output becomes the SOAP reply.
 
 use std::sync::Arc;
 
@@ -9,17 +9,12 @@ use wire::s3::{self, AmazonS3};
 
 use super::convert::{acl_from_wire, acl_to_wire, date, owner};
 use super::fault::to_fault;
-use crate::acl::{Acl, Identity, Permission};
-use crate::buckets::bucket_for;
-use crate::digest::{hex, Md5};
+use crate::acl::{AclRequest, Identity};
 use crate::error::S3Error;
-use crate::meta::{Bucket, Logging, Object, Segment, StoredHeaders};
-use crate::objects::{commit, object_for, precheck_quota, writer_id};
-use crate::router::{check_bucket_name, check_key};
-use crate::state::{blob_ids, Walrus};
+use crate::meta::{Logging, StoredHeaders};
+use crate::ops::{self, ByteRange, Conditions, Source};
+use crate::state::Walrus;
 
-/// Most keys a ListBucket answers with, as S3.
-const MAX_KEYS: usize = 1000;
 /// Largest object sent inline in a GetObject reply (the whole envelope is read into memory
 /// by most SOAP clients; larger objects are for REST).
 const MAX_INLINE: u64 = 8 << 20;
@@ -44,17 +39,20 @@ impl Handler {
         }
     }
 
+    /// The ACL a request's optional list asks for: none is private.
+    fn acl_request(&self, list: Option<&s3::AccessControlList>) -> Result<AclRequest, S3Error> {
+        list.map_or(Ok(AclRequest::Private), |list| {
+            acl_from_wire(list, &self.walrus.directory())
+        })
+    }
+
     async fn list_all_my_buckets(&self) -> Result<s3::ListAllMyBucketsResult, S3Error> {
-        let user = self.who.user()?.canonical_id.clone();
-        let id = user.clone();
-        let buckets = self
-            .walrus
-            .meta(move |meta, _| meta.buckets_of(&id))
-            .await?;
+        let out = ops::list_buckets(&self.walrus, &self.who).await?;
         Ok(s3::ListAllMyBucketsResult {
-            owner: owner(&user, &self.walrus.directory()),
+            owner: owner(&out.owner, &self.walrus.directory()),
             buckets: s3::ListAllMyBucketsList {
-                bucket: buckets
+                bucket: out
+                    .buckets
                     .into_iter()
                     .map(|b| s3::ListAllMyBucketsEntry {
                         name: b.name,
@@ -69,92 +67,43 @@ impl Handler {
         &self,
         request: s3::CreateBucket,
     ) -> Result<s3::CreateBucketResult, S3Error> {
-        let user = self.who.user()?;
-        check_bucket_name(&request.bucket)?;
-        let owner_id = user.canonical_id.clone();
-        let acl = match &request.access_control_list {
-            Some(list) => acl_from_wire(list, &owner_id, &self.walrus.directory())?,
-            None => Acl::private(&owner_id),
-        };
-        let bucket = Bucket {
-            name: request.bucket.clone(),
-            owner: owner_id,
-            created: crate::time::now_millis(),
+        let input = ops::CreateBucket {
+            bucket: request.bucket.clone(),
+            acl: self.acl_request(request.access_control_list.as_ref())?,
             location: None,
-            acl,
-            logging: None,
-            size: 0,
         };
-        let max = self
-            .walrus
-            .config()
-            .max_buckets_per_user
-            .filter(|_| !self.who.is_admin());
-        self.walrus
-            .storage()
-            .backend()
-            .create_bucket(&bucket.name)
-            .await?;
-        self.walrus
-            .meta(move |meta, _| meta.create_bucket(&bucket, max))
-            .await?;
+        ops::create_bucket(&self.walrus, &self.who, input).await?;
         Ok(s3::CreateBucketResult {
             bucket_name: request.bucket,
         })
     }
 
     async fn delete_bucket(&self, name: String) -> Result<s3::Status, S3Error> {
-        let bucket = self.owned_bucket(&name).await?;
-        let blobs = self
-            .walrus
-            .meta(move |meta, _| meta.delete_bucket(&bucket.name))
-            .await?;
-        if !blobs.is_empty() {
-            // Parts of unfinished uploads go with the bucket.
-            self.walrus
-                .storage()
-                .discard(blobs.into_iter().map(|id| crate::storage::BlobId {
-                    bucket: name.clone(),
-                    id,
-                }));
-        }
-        self.walrus.storage().backend().delete_bucket(&name).await?;
+        ops::delete_bucket(&self.walrus, &self.who, &name).await?;
         Ok(Self::ok_status())
     }
 
-    /// A bucket only its owner (or an administrator) may act on as a whole.
-    async fn owned_bucket(&self, name: &str) -> Result<Bucket, S3Error> {
-        let bucket = bucket_for(&self.walrus, name, &self.who, Permission::Read).await?;
-        if self.who.canonical_id() != Some(bucket.owner.as_str()) && !self.who.is_admin() {
-            return Err(S3Error::AccessDenied);
-        }
-        Ok(bucket)
-    }
-
     async fn list_bucket(&self, request: s3::ListBucket) -> Result<s3::ListBucketResult, S3Error> {
-        let bucket = bucket_for(&self.walrus, &request.bucket, &self.who, Permission::Read).await?;
-        let max = request.max_keys.map_or(MAX_KEYS, |n| {
-            usize::try_from(n.max(0)).unwrap_or(0).min(MAX_KEYS)
-        });
-        let prefix = request.prefix.clone().unwrap_or_default();
-        let (marker, delimiter) = (request.marker.clone(), request.delimiter.clone());
-        let name = bucket.name.clone();
-        let listing = self
-            .walrus
-            .meta(move |meta, _| {
-                meta.list(&name, &prefix, delimiter.as_deref(), marker.as_deref(), max)
-            })
-            .await?;
+        let input = ops::ListObjects {
+            bucket: request.bucket,
+            prefix: request.prefix.clone().unwrap_or_default(),
+            delimiter: request.delimiter,
+            max_keys: request
+                .max_keys
+                .map(|n| usize::try_from(n.max(0)).unwrap_or(0)),
+            after: request.marker.clone(),
+        };
+        let out = ops::list_objects(&self.walrus, &self.who, input).await?;
         let directory = self.walrus.directory();
-        let delimited = request.delimiter.as_deref().is_some_and(|d| !d.is_empty());
+        let listing = out.listing;
         Ok(s3::ListBucketResult {
             metadata: Vec::new(),
-            name: bucket.name,
+            name: out.bucket.name,
             prefix: request.prefix.unwrap_or_default(),
             marker: request.marker.unwrap_or_default(),
-            next_marker: listing.last.filter(|_| listing.truncated && delimited),
-            max_keys: i32::try_from(max).unwrap_or(i32::MAX),
-            delimiter: request.delimiter,
+            next_marker: listing.last.filter(|_| listing.truncated),
+            max_keys: i32::try_from(out.max_keys).unwrap_or(i32::MAX),
+            delimiter: out.delimiter,
             is_truncated: listing.truncated,
             contents: listing
                 .objects
@@ -177,8 +126,8 @@ impl Handler {
     }
 
     async fn bucket_acl(&self, name: &str) -> Result<s3::AccessControlPolicy, S3Error> {
-        let bucket = bucket_for(&self.walrus, name, &self.who, Permission::ReadAcp).await?;
-        acl_to_wire(&bucket.acl, &bucket.owner, &self.walrus.directory())
+        let out = ops::get_bucket_acl(&self.walrus, &self.who, name).await?;
+        acl_to_wire(&out.acl, &out.owner, &self.walrus.directory())
     }
 
     async fn set_bucket_acl(
@@ -186,20 +135,14 @@ impl Handler {
         name: &str,
         list: Option<&s3::AccessControlList>,
     ) -> Result<(), S3Error> {
-        let bucket = bucket_for(&self.walrus, name, &self.who, Permission::WriteAcp).await?;
-        let acl = match list {
-            Some(list) => acl_from_wire(list, &bucket.owner, &self.walrus.directory())?,
-            None => Acl::private(&bucket.owner),
-        };
-        self.walrus
-            .meta(move |meta, _| meta.set_bucket_acl(&bucket.name, &acl))
-            .await
+        let acl = self.acl_request(list)?;
+        ops::put_bucket_acl(&self.walrus, &self.who, name, acl).await
     }
 
     async fn logging_status(&self, name: &str) -> Result<s3::BucketLoggingStatus, S3Error> {
-        let bucket = self.owned_bucket(name).await?;
+        let logging = ops::get_bucket_logging(&self.walrus, &self.who, name).await?;
         Ok(s3::BucketLoggingStatus {
-            logging_enabled: bucket.logging.map(|l| s3::LoggingSettings {
+            logging_enabled: logging.map(|l| s3::LoggingSettings {
                 target_bucket: l.target_bucket,
                 target_prefix: l.target_prefix,
                 target_grants: None,
@@ -212,74 +155,37 @@ impl Handler {
         name: &str,
         status: s3::BucketLoggingStatus,
     ) -> Result<(), S3Error> {
-        let bucket = self.owned_bucket(name).await?;
-        let logging = match status.logging_enabled {
-            Some(settings) => {
-                // The target must exist; Walrus stores the setting and writes no logs.
-                bucket_for(
-                    &self.walrus,
-                    &settings.target_bucket,
-                    &self.who,
-                    Permission::Write,
-                )
-                .await?;
-                Some(Logging {
-                    target_bucket: settings.target_bucket,
-                    target_prefix: settings.target_prefix,
-                })
-            }
-            None => None,
+        let input = ops::PutBucketLogging {
+            bucket: name.to_owned(),
+            logging: status.logging_enabled.map(|settings| Logging {
+                target_bucket: settings.target_bucket,
+                target_prefix: settings.target_prefix,
+            }),
         };
-        self.walrus
-            .meta(move |meta, _| meta.set_bucket_logging(&bucket.name, logging.as_ref()))
-            .await
+        ops::put_bucket_logging(&self.walrus, &self.who, input).await
     }
 
     async fn put_object_inline(
         &self,
         request: s3::PutObjectInline,
     ) -> Result<s3::PutObjectResult, S3Error> {
-        check_key(&request.key)?;
-        let bucket =
-            bucket_for(&self.walrus, &request.bucket, &self.who, Permission::Write).await?;
         let data = request.data.0;
         if u64::try_from(request.content_length).ok() != Some(data.len() as u64) {
             return Err(S3Error::IncompleteBody);
         }
-        precheck_quota(&self.walrus, &self.who, &bucket, Some(data.len() as u64))?;
-        let owner_id = writer_id(&self.who, &bucket);
-        let acl = match &request.access_control_list {
-            Some(list) => acl_from_wire(list, &owner_id, &self.walrus.directory())?,
-            None => Acl::private(&owner_id),
-        };
-        let headers = metadata_headers(&request.metadata)?;
-        let mut md5 = Md5::new().map_err(S3Error::internal)?;
-        md5.update(&data).map_err(S3Error::internal)?;
-        let md5 = md5.finish().map_err(S3Error::internal)?;
-        let size = data.len() as u64;
-        let mut writer = self.walrus.storage().backend().writer(&bucket.name).await?;
-        writer.write(Bytes::from(data)).await?;
-        let blob = writer.publish().await?;
-        let etag = hex(&md5);
-        let modified = crate::time::now_millis();
-        let object = Object {
-            bucket: bucket.name.clone(),
+        let input = ops::PutObject {
+            bucket: request.bucket,
             key: request.key,
-            size,
-            etag: etag.clone(),
-            modified,
-            owner: owner_id,
-            headers,
-            acl,
-            segments: vec![Segment {
-                blob: blob.id,
-                size,
-            }],
+            headers: metadata_headers(&request.metadata)?,
+            acl: self.acl_request(request.access_control_list.as_ref())?,
+            promised: ops::Promised::default(),
+            length: Some(data.len() as u64),
+            body: Source::Inline(Some(Bytes::from(data))),
         };
-        commit(&self.walrus, &self.who, object).await?;
+        let written = ops::put_object(&self.walrus, &self.who, input).await?;
         Ok(s3::PutObjectResult {
-            e_tag: format!("\"{etag}\""),
-            last_modified: date(modified),
+            e_tag: format!("\"{}\"", written.etag),
+            last_modified: date(written.modified),
         })
     }
 
@@ -287,32 +193,40 @@ impl Handler {
         &self,
         request: s3::GetObjectExtended,
     ) -> Result<s3::GetObjectResult, S3Error> {
-        let (object, lease) = object_for(
-            &self.walrus,
-            &request.bucket,
-            &request.key,
-            &self.who,
-            Permission::Read,
-        )
-        .await?;
-        check_conditions(&request, &object)?;
+        let mut conditions = Conditions {
+            if_match: request.if_match,
+            if_unmodified_since: request.if_unmodified_since.map(|t| t.unix_seconds()),
+            if_none_match: request.if_none_match,
+            if_modified_since: request.if_modified_since.map(|t| t.unix_seconds()),
+        };
+        // S3 honours ReturnCompleteObjectOnConditionFailure for the "not modified"
+        // conditions only.
+        if request.return_complete_object_on_condition_failure == Some(true) {
+            conditions.if_none_match.clear();
+            conditions.if_modified_since = None;
+        }
+        let input = ops::GetObject {
+            bucket: request.bucket,
+            key: request.key,
+            conditions,
+            range: byte_range(request.byte_range_start, request.byte_range_end)?,
+            part_number: None,
+        };
+        let out = ops::get_object(&self.walrus, &self.who, input).await?;
+        let served = out.served();
+        let ops::GetObjectOutput { object, lease, .. } = out;
         let data = if request.get_data {
             if !request.inline_data {
                 return Err(S3Error::NotImplemented(
                     "data as an attachment (use InlineData)".into(),
                 ));
             }
-            let range = byte_range(
-                request.byte_range_start,
-                request.byte_range_end,
-                object.size,
-            )?;
-            if range.end - range.start > MAX_INLINE {
+            if served.end - served.start > MAX_INLINE {
                 return Err(S3Error::InvalidRequest(format!(
                     "objects over {MAX_INLINE} bytes are not sent inline: use a range or REST"
                 )));
             }
-            let mut reader = self.walrus.reader(&object, range, lease);
+            let mut reader = self.walrus.reader(&object, served, lease);
             let mut data = Vec::new();
             while let Some(chunk) = reader.next().await? {
                 data.extend_from_slice(&chunk);
@@ -351,18 +265,7 @@ impl Handler {
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> Result<s3::Status, S3Error> {
-        let bucket = bucket_for(&self.walrus, bucket, &self.who, Permission::Write).await?;
-        let (name, key) = (bucket.name.clone(), key.to_owned());
-        self.walrus
-            .meta(move |meta, storage| {
-                let blobs = meta.delete_object(&name, &key)?;
-                storage.discard(blobs.into_iter().map(|id| crate::storage::BlobId {
-                    bucket: name.clone(),
-                    id,
-                }));
-                Ok(())
-            })
-            .await?;
+        ops::delete_object(&self.walrus, &self.who, bucket, key).await?;
         Ok(Self::ok_status())
     }
 
@@ -371,108 +274,64 @@ impl Handler {
         bucket: &str,
         key: &str,
     ) -> Result<s3::AccessControlPolicy, S3Error> {
-        let (object, _) =
-            object_for(&self.walrus, bucket, key, &self.who, Permission::ReadAcp).await?;
-        acl_to_wire(&object.acl, &object.owner, &self.walrus.directory())
+        let out = ops::get_object_acl(&self.walrus, &self.who, bucket, key).await?;
+        acl_to_wire(&out.acl, &out.owner, &self.walrus.directory())
     }
 
     async fn set_object_acl(
         &self,
         request: s3::SetObjectAccessControlPolicy,
     ) -> Result<(), S3Error> {
-        let (object, _) = object_for(
-            &self.walrus,
-            &request.bucket,
-            &request.key,
-            &self.who,
-            Permission::WriteAcp,
-        )
-        .await?;
-        let acl = acl_from_wire(
-            &request.access_control_list,
-            &object.owner,
-            &self.walrus.directory(),
-        )?;
-        self.walrus
-            .meta(move |meta, _| meta.set_object_acl(&object.bucket, &object.key, &acl))
-            .await
+        let acl = self.acl_request(Some(&request.access_control_list))?;
+        ops::put_object_acl(&self.walrus, &self.who, &request.bucket, &request.key, acl).await
     }
 
     async fn copy_object(&self, request: s3::CopyObject) -> Result<s3::CopyObjectResult, S3Error> {
-        check_key(&request.destination_key)?;
-        let (source, _lease) = object_for(
-            &self.walrus,
-            &request.source_bucket,
-            &request.source_key,
-            &self.who,
-            Permission::Read,
-        )
-        .await?;
-        let target = bucket_for(
-            &self.walrus,
-            &request.destination_bucket,
-            &self.who,
-            Permission::Write,
-        )
-        .await?;
-        check_copy_conditions(&request, &source)?;
         let replace = request.metadata_directive == Some(s3::MetadataDirective::Replace);
-        if !replace && source.bucket == target.name && source.key == request.destination_key {
-            return Err(S3Error::CopyToItself);
-        }
-        precheck_quota(&self.walrus, &self.who, &target, Some(source.size))?;
-        let headers = if replace {
-            metadata_headers(&request.metadata)?
-        } else {
-            source.headers.clone()
-        };
-        let owner_id = writer_id(&self.who, &target);
-        let acl = match &request.access_control_list {
-            Some(list) => acl_from_wire(list, &owner_id, &self.walrus.directory())?,
-            None => Acl::private(&owner_id),
-        };
-        let mut segments = Vec::with_capacity(source.segments.len());
-        for (segment, blob) in source.segments.iter().zip(blob_ids(&source)) {
-            let copy = self
-                .walrus
-                .storage()
-                .backend()
-                .copy(&blob, &target.name)
-                .await?;
-            segments.push(Segment {
-                blob: copy.id,
-                size: segment.size,
-            });
-        }
-        let modified = crate::time::now_millis();
-        let object = Object {
-            bucket: target.name.clone(),
+        let input = ops::CopyObject {
+            source_bucket: request.source_bucket,
+            source_key: request.source_key,
+            bucket: request.destination_bucket,
             key: request.destination_key,
-            size: source.size,
-            etag: source.etag.clone(),
-            modified,
-            owner: owner_id,
-            headers,
-            acl,
-            segments,
+            conditions: Conditions {
+                if_match: request.copy_source_if_match,
+                if_unmodified_since: request
+                    .copy_source_if_unmodified_since
+                    .map(|t| t.unix_seconds()),
+                if_none_match: request.copy_source_if_none_match,
+                if_modified_since: request
+                    .copy_source_if_modified_since
+                    .map(|t| t.unix_seconds()),
+            },
+            replace_headers: if replace {
+                Some(metadata_headers(&request.metadata)?)
+            } else {
+                None
+            },
+            acl: self.acl_request(request.access_control_list.as_ref())?,
         };
-        commit(&self.walrus, &self.who, object).await?;
+        let written = ops::copy_object(&self.walrus, &self.who, input).await?;
         Ok(s3::CopyObjectResult {
-            last_modified: date(modified),
-            e_tag: format!("\"{}\"", source.etag),
+            last_modified: date(written.modified),
+            e_tag: format!("\"{}\"", written.etag),
         })
     }
 }
 
-/// User metadata as stored headers (`x-amz-meta-<name>`), checked as REST headers are.
+/// User metadata as stored headers, checked as REST headers are: `Content-Type` is the
+/// object's type, any other name `x-amz-meta-<name>`.
 fn metadata_headers(entries: &[s3::MetadataEntry]) -> Result<StoredHeaders, S3Error> {
     let mut headers = hyper::HeaderMap::new();
     for entry in entries {
-        let name = hyper::header::HeaderName::try_from(format!(
-            "{META_PREFIX}{}",
-            entry.name.to_ascii_lowercase()
-        ))
-        .map_err(|_| S3Error::InvalidArgument(format!("metadata name {:?}", entry.name)))?;
+        let name = if entry.name.eq_ignore_ascii_case("content-type") {
+            hyper::header::CONTENT_TYPE
+        } else {
+            hyper::header::HeaderName::try_from(format!(
+                "{META_PREFIX}{}",
+                entry.name.to_ascii_lowercase()
+            ))
+            .map_err(|_| S3Error::InvalidArgument(format!("metadata name {:?}", entry.name)))?
+        };
         let value = hyper::header::HeaderValue::try_from(entry.value.as_str())
             .map_err(|_| S3Error::InvalidArgument(format!("metadata value of {:?}", entry.name)))?;
         headers.append(name, value);
@@ -480,76 +339,20 @@ fn metadata_headers(entries: &[s3::MetadataEntry]) -> Result<StoredHeaders, S3Er
     crate::objects::stored_headers(&headers)
 }
 
-/// The range `[start, end]` (inclusive, as S3's SOAP API gives it) of an object of `size`.
-fn byte_range(
-    start: Option<i64>,
-    end: Option<i64>,
-    size: u64,
-) -> Result<std::ops::Range<u64>, S3Error> {
-    let last = size.checked_sub(1);
-    let to_u64 = |v: i64| u64::try_from(v).map_err(|_| S3Error::InvalidRange { size });
-    match (start.map(to_u64).transpose()?, end.map(to_u64).transpose()?) {
-        (None, None) => Ok(0..size),
-        (start, end) => {
-            let start = start.unwrap_or(0);
-            let end = end.map_or(last, |e| Some(last.map_or(e, |l| e.min(l))));
-            match end {
-                Some(end) if start <= end => Ok(start..end + 1),
-                _ => Err(S3Error::InvalidRange { size }),
-            }
-        }
-    }
-}
-
-fn etag_listed(list: &[String], etag: &str) -> bool {
-    list.iter()
-        .any(|c| c.trim() == "*" || c.trim().trim_start_matches("W/").trim_matches('"') == etag)
-}
-
-/// GetObjectExtended's conditions; a failed one fails the request (S3 ignores
-/// ReturnCompleteObjectOnConditionFailure for all but If-None-Match / If-Modified-Since).
-fn check_conditions(request: &s3::GetObjectExtended, object: &Object) -> Result<(), S3Error> {
-    let modified = object.modified.div_euclid(1000);
-    if !request.if_match.is_empty() && !etag_listed(&request.if_match, &object.etag) {
-        return Err(S3Error::PreconditionFailed);
-    }
-    if request
-        .if_unmodified_since
-        .as_ref()
-        .is_some_and(|t| modified > t.unix_seconds())
-    {
-        return Err(S3Error::PreconditionFailed);
-    }
-    let not_modified = (!request.if_none_match.is_empty()
-        && etag_listed(&request.if_none_match, &object.etag))
-        || request
-            .if_modified_since
-            .as_ref()
-            .is_some_and(|t| modified <= t.unix_seconds());
-    if not_modified && request.return_complete_object_on_condition_failure != Some(true) {
-        return Err(S3Error::NotModified);
-    }
-    Ok(())
-}
-
-fn check_copy_conditions(request: &s3::CopyObject, source: &Object) -> Result<(), S3Error> {
-    let modified = source.modified.div_euclid(1000);
-    let failed = (!request.copy_source_if_match.is_empty()
-        && !etag_listed(&request.copy_source_if_match, &source.etag))
-        || (!request.copy_source_if_none_match.is_empty()
-            && etag_listed(&request.copy_source_if_none_match, &source.etag))
-        || request
-            .copy_source_if_unmodified_since
-            .as_ref()
-            .is_some_and(|t| modified > t.unix_seconds())
-        || request
-            .copy_source_if_modified_since
-            .as_ref()
-            .is_some_and(|t| modified <= t.unix_seconds());
-    if failed {
-        return Err(S3Error::PreconditionFailed);
-    }
-    Ok(())
+/// The range `[start, end]` (inclusive, as S3's SOAP API gives it); none when neither end
+/// is given.
+fn byte_range(start: Option<i64>, end: Option<i64>) -> Result<Option<ByteRange>, S3Error> {
+    let offset = |v: i64| {
+        u64::try_from(v)
+            .map_err(|_| S3Error::InvalidArgument(format!("byte range bound {v} is negative")))
+    };
+    Ok(match (start, end) {
+        (None, None) => None,
+        (start, end) => Some(ByteRange::Span {
+            first: start.map(offset).transpose()?.unwrap_or(0),
+            last: end.map(offset).transpose()?,
+        }),
+    })
 }
 
 fn extended(request: s3::GetObject) -> s3::GetObjectExtended {

@@ -1,0 +1,221 @@
+//! What the operations share: finding buckets and objects a caller may use, the ACL a
+//! request asks for, writing blobs and committing objects within the quotas.
+
+use bytes::Bytes;
+
+use crate::acl::{Identity, Permission};
+use crate::digest::ParallelDigests;
+use crate::error::S3Error;
+use crate::form::Form;
+use crate::meta::{Bucket, Object, Segment};
+use crate::payload::Payload;
+use crate::state::{blob_ids, Walrus};
+use crate::storage::{BlobId, Lease};
+
+async fn lookup(walrus: &Walrus, name: &str) -> Result<Bucket, S3Error> {
+    let name = name.to_owned();
+    walrus
+        .meta(move |meta, _| meta.bucket(&name))
+        .await?
+        .ok_or(S3Error::NoSuchBucket)
+}
+
+/// The bucket `name`, if `who` has `permission` on it.
+pub async fn bucket_for(
+    walrus: &Walrus,
+    name: &str,
+    who: &Identity,
+    permission: Permission,
+) -> Result<Bucket, S3Error> {
+    let bucket = lookup(walrus, name).await?;
+    if !bucket.acl.permits(&bucket.owner, who, permission) {
+        return Err(S3Error::AccessDenied);
+    }
+    Ok(bucket)
+}
+
+/// The bucket, if `who` owns it (or is an administrator): for acts on the bucket as a
+/// whole (deletion, logging).
+pub(super) async fn owned_bucket(
+    walrus: &Walrus,
+    name: &str,
+    who: &Identity,
+) -> Result<Bucket, S3Error> {
+    let bucket = lookup(walrus, name).await?;
+    if !who.is_admin() && who.canonical_id() != Some(bucket.owner.as_str()) {
+        return Err(S3Error::AccessDenied);
+    }
+    Ok(bucket)
+}
+
+/// An object `who` may access with `permission`, its blobs leased. A missing key is
+/// `NoSuchKey` only to those who may list the bucket.
+pub async fn object_for(
+    walrus: &Walrus,
+    bucket: &str,
+    key: &str,
+    who: &Identity,
+    permission: Permission,
+) -> Result<(Object, Lease), S3Error> {
+    let (bucket, key, asker) = (bucket.to_owned(), key.to_owned(), who.clone());
+    let (object, lease) = walrus
+        .meta(move |meta, storage| {
+            let record = meta.bucket(&bucket)?.ok_or(S3Error::NoSuchBucket)?;
+            let Some(object) = meta.object(&bucket, &key)? else {
+                return Err(
+                    if record.acl.permits(&record.owner, &asker, Permission::Read) {
+                        S3Error::NoSuchKey
+                    } else {
+                        S3Error::AccessDenied
+                    },
+                );
+            };
+            let lease = storage.lease(&blob_ids(&object));
+            Ok((object, lease))
+        })
+        .await?;
+    if !object.acl.permits(&object.owner, who, permission) {
+        return Err(S3Error::AccessDenied);
+    }
+    Ok((object, lease))
+}
+
+/// Who owns what a request writes: its signer; anonymous writes (public-read-write
+/// buckets) belong to the bucket's owner.
+pub fn writer_id(who: &Identity, bucket: &Bucket) -> String {
+    who.canonical_id().unwrap_or(&bucket.owner).to_owned()
+}
+
+/// Refuses early an upload that cannot fit the bucket's quota (checked again on commit).
+pub fn precheck_quota(
+    walrus: &Walrus,
+    who: &Identity,
+    bucket: &Bucket,
+    incoming: Option<u64>,
+) -> Result<(), S3Error> {
+    let quota = walrus.quota_for(who);
+    if let (Some(max), Some(n)) = (quota.max_bucket_bytes, incoming) {
+        if bucket.size.saturating_add(n) > max && n > 0 {
+            return Err(S3Error::EntityTooLarge);
+        }
+    }
+    Ok(())
+}
+
+/// Commits `object` (replacing what was at its key) and discards the blobs it replaced;
+/// on failure, discards the object's own blobs.
+pub async fn commit(walrus: &Walrus, who: &Identity, object: Object) -> Result<(), S3Error> {
+    let quota = walrus.quota_for(who);
+    walrus
+        .meta(
+            move |meta, storage| match meta.put_object(&object, &quota) {
+                Ok(old) => {
+                    storage.discard_ids(&object.bucket, old);
+                    Ok(())
+                }
+                Err(e) => {
+                    let own = object.segments.iter().map(|s| s.blob.clone());
+                    storage.discard_ids(&object.bucket, own);
+                    Err(e)
+                }
+            },
+        )
+        .await
+}
+
+/// A blob just written from a request's data.
+#[derive(Debug)]
+pub struct Written {
+    pub blob: BlobId,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub crc32: u32,
+}
+
+/// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Promised {
+    pub md5: Option<[u8; 16]>,
+    pub crc32: Option<u32>,
+}
+
+/// Where the data of a write comes from.
+#[derive(Debug)]
+pub enum Source<'a> {
+    /// A REST request body, streamed.
+    Body(&'a mut Payload),
+    /// The file part of a POST form.
+    Form(&'a mut Form),
+    /// Data already in memory (SOAP's inline data).
+    Inline(Option<Bytes>),
+}
+
+impl Source<'_> {
+    async fn next(&mut self) -> Result<Option<Bytes>, S3Error> {
+        match self {
+            Self::Body(payload) => payload.next().await,
+            Self::Form(form) => form.data().await,
+            Self::Inline(data) => Ok(data.take()),
+        }
+    }
+}
+
+/// Streams `body` into a new, published blob of `bucket`, checking what was `promised`.
+/// Nothing is left behind if anything fails.
+pub async fn write_blob(
+    walrus: &Walrus,
+    bucket: &str,
+    mut body: Source<'_>,
+    promised: Promised,
+) -> Result<Written, S3Error> {
+    let mut writer = walrus.storage().backend().writer(bucket).await?;
+    let digests = ParallelDigests::start();
+    let mut size = 0u64;
+    while let Some(data) = body.next().await? {
+        size += data.len() as u64;
+        digests
+            .update(data.clone())
+            .await
+            .map_err(S3Error::internal)?;
+        writer.write(data).await?;
+    }
+    let digests = digests.finish().await.map_err(S3Error::internal)?;
+    if promised.md5.is_some_and(|e| e != digests.md5) {
+        return Err(S3Error::BadDigest);
+    }
+    if promised.crc32.is_some_and(|e| e != digests.crc32) {
+        return Err(S3Error::ChecksumMismatch("CRC32"));
+    }
+    let blob = writer.publish().await?;
+    Ok(Written {
+        blob,
+        size,
+        md5: digests.md5,
+        crc32: digests.crc32,
+    })
+}
+
+/// Copies an object's blobs into new blobs of bucket `to`; on failure, discards the copies
+/// already made.
+pub(super) async fn copy_segments(
+    walrus: &Walrus,
+    source: &Object,
+    to: &str,
+) -> Result<Vec<Segment>, S3Error> {
+    let mut copies: Vec<Segment> = Vec::new();
+    for (segment, blob) in source.segments.iter().zip(blob_ids(source)) {
+        match walrus.storage().backend().copy(&blob, to).await {
+            Ok(copy) => copies.push(Segment {
+                blob: copy.id,
+                size: segment.size,
+            }),
+            Err(e) => {
+                walrus
+                    .storage()
+                    .discard_ids(to, copies.into_iter().map(|s| s.blob));
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(copies)
+}

@@ -1,0 +1,291 @@
+"""S3 behaviours of issue 10 that current clients and conformance suites check, one group per
+function, driven with boto3 against a running Walrus (status, S3 error Code and headers).
+
+Usage: walrus_conformance.py --endpoint URL --users FILE   (lines: name access secret email)
+Prints one line per group; exits non-zero on the first difference from S3.
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import os
+import sys
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+import zlib
+
+import boto3
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from walrus_users import endpoint_and_users
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, what):
+    if not condition:
+        raise Failure(what)
+
+
+def error_of(call):
+    """(Code, HTTP status, headers) of a refused call."""
+    try:
+        call()
+    except ClientError as e:
+        meta = e.response["ResponseMetadata"]
+        return e.response["Error"].get("Code"), meta["HTTPStatusCode"], meta["HTTPHeaders"]
+    raise Failure("expected an error, the call succeeded")
+
+
+def refused(call, code, status):
+    got = error_of(call)
+    check(got[:2] == (code, status), f"expected {code} ({status}), got {got[:2]}")
+    return got[2]
+
+
+def client(endpoint, user):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=user["access"],
+        aws_secret_access_key=user["secret"],
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def grants(s3, bucket):
+    return sorted((g["Grantee"].get("ID") or g["Grantee"].get("URI"), g["Permission"]) for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
+
+
+def bucket_recreation(alice, bob, bucket):
+    print("bucket re-creation: 200 for its owner with no ACL or the same, 409 BucketAlreadyExists otherwise", flush=True)
+    alice.create_bucket(Bucket=bucket)
+    alice.put_object(Bucket=bucket, Key="kept", Body=b"still here")
+    private = grants(alice, bucket)
+    alice.create_bucket(Bucket=bucket)
+    alice.create_bucket(Bucket=bucket, ACL="private")
+    check(alice.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"still here", "objects stay")
+    check(grants(alice, bucket) == private, "the ACL stays")
+    refused(lambda: alice.create_bucket(Bucket=bucket, ACL="public-read"), "BucketAlreadyExists", 409)
+    check(grants(alice, bucket) == private, "a refused re-creation changes nothing")
+    alice.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    public = grants(alice, bucket)
+    alice.create_bucket(Bucket=bucket)
+    check(grants(alice, bucket) == public, "re-creating without an ACL keeps the one set")
+    alice.create_bucket(Bucket=bucket, ACL="public-read")
+    refused(lambda: bob.create_bucket(Bucket=bucket), "BucketAlreadyExists", 409)
+    refused(lambda: bob.create_bucket(Bucket=bucket, ACL="public-read"), "BucketAlreadyExists", 409)
+
+
+def conditional_get(alice, bucket):
+    print("conditional GET: 304 replies carry ETag and Last-Modified", flush=True)
+    alice.put_object(Bucket=bucket, Key="cond", Body=b"conditional")
+    head = alice.head_object(Bucket=bucket, Key="cond")
+    etag, modified = head["ETag"], head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    for what, call in [
+        ("GET If-None-Match", lambda: alice.get_object(Bucket=bucket, Key="cond", IfNoneMatch=etag)),
+        ("GET If-Modified-Since", lambda: alice.get_object(Bucket=bucket, Key="cond", IfModifiedSince=future)),
+        ("HEAD If-None-Match", lambda: alice.head_object(Bucket=bucket, Key="cond", IfNoneMatch=etag)),
+    ]:
+        headers = refused(call, "304", 304)
+        check(headers.get("etag") == etag, f"{what}: ETag {headers.get('etag')!r}, expected {etag!r}")
+        check(headers.get("last-modified") == modified, f"{what}: Last-Modified {headers.get('last-modified')!r}")
+    headers = refused(lambda: alice.get_object(Bucket=bucket, Key="cond", IfMatch='"0"'), "PreconditionFailed", 412)
+    check("etag" not in headers, "a 412 names no version")
+
+
+def listing(alice, bucket):
+    print("listing: max-keys=0 is an empty, whole page; url encoding round-trips a prefix of \\n", flush=True)
+    page = alice.list_objects(Bucket=bucket, MaxKeys=0)
+    check(page.get("Contents", []) == [] and page["IsTruncated"] is False, f"max-keys=0: {page}")
+    page = alice.list_objects_v2(Bucket=bucket, MaxKeys=0)
+    check(page["KeyCount"] == 0 and page["IsTruncated"] is False, f"v2 max-keys=0: {page}")
+    for key in ["\nfirst", "\nsecond/deeper", "\tother"]:
+        alice.put_object(Bucket=bucket, Key=key, Body=b"x")
+    # boto3 asks for EncodingType=url and decodes only what the reply says is encoded.
+    page = alice.list_objects(Bucket=bucket, Prefix="\n", Delimiter="/", Marker="\n")
+    check(page.get("EncodingType") == "url", f"EncodingType echoed: {page.get('EncodingType')}")
+    check([c["Key"] for c in page["Contents"]] == ["\nfirst"], f"keys: {page.get('Contents')}")
+    check([p["Prefix"] for p in page["CommonPrefixes"]] == ["\nsecond/"], f"prefixes: {page.get('CommonPrefixes')}")
+    # botocore decodes Prefix in v2 replies only, so a v1 reply's shows encoded, as S3 sends it.
+    check((page["Prefix"], page["Delimiter"], page["Marker"]) == ("%0A", "/", "\n"), f"echoes: {page}")
+    page = alice.list_objects(Bucket=bucket, Prefix="\n", MaxKeys=1)
+    check(page["IsTruncated"] and page["NextMarker"] == "\nfirst", f"NextMarker decoded: {page.get('NextMarker')!r}")
+    page = alice.list_objects_v2(Bucket=bucket, Prefix="\n", StartAfter="\nfirst")
+    check((page["StartAfter"], page["Prefix"]) == ("\nfirst", "\n"), f"v2 echoes decoded: {page}")
+    check([c["Key"] for c in page["Contents"]] == ["\nsecond/deeper"], f"v2 keys: {page.get('Contents')}")
+
+
+def aws_chunked(alice, endpoint, bucket):
+    print("aws-chunked: removed from the stored Content-Encoding, the rest kept as sent", flush=True)
+    alice.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    sent = requests.put(f"{endpoint}/{bucket}/encoded", data=b"x", headers={"Content-Encoding": "aws-chunked,deflate, gzip"}, timeout=30)
+    check(sent.status_code == 200, f"anonymous PUT: {sent.status_code} {sent.text[:200]}")
+    stored = alice.head_object(Bucket=bucket, Key="encoded").get("ContentEncoding")
+    check(stored == "deflate, gzip", f"Content-Encoding {stored!r}")
+    alice.put_bucket_acl(Bucket=bucket, ACL="private")
+
+
+MB = 1 << 20
+
+
+def multipart(alice, bucket):
+    print("multipart: a second completion, GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
+    first, second, resent = b"a" * (5 * MB), b"b" * MB, b"c" * (5 * MB)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=first)
+    two = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=2, Body=second)["ETag"]
+    # Part 1 sent again after part 2: the last copy written is the one completed.
+    one = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=resent)["ETag"]
+    listed = {"Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]}
+    done = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
+    # Completed again with the same parts: the same answer, as S3 gives.
+    again = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
+    check((again["ETag"], again["Key"]) == (done["ETag"], "parts"), f"second completion: {again}")
+    refused(lambda: alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload,
+                                                    MultipartUpload={"Parts": listed["Parts"][:1]}), "NoSuchUpload", 404)
+    for number, data, start in [(1, resent, 0), (2, second, 5 * MB)]:
+        got = alice.get_object(Bucket=bucket, Key="parts", PartNumber=number)
+        check(got["ResponseMetadata"]["HTTPStatusCode"] == 206, f"part {number}: 206")
+        check(got["Body"].read() == data, f"part {number}: its bytes")
+        check(got["PartsCount"] == 2, f"part {number}: x-amz-mp-parts-count {got.get('PartsCount')}")
+        check(got["ContentRange"] == f"bytes {start}-{start + len(data) - 1}/{6 * MB}", f"part {number}: {got['ContentRange']}")
+    head = alice.head_object(Bucket=bucket, Key="parts", PartNumber=2)
+    check((head["ContentLength"], head["PartsCount"]) == (MB, 2), f"HEAD part 2: {head}")
+    refused(lambda: alice.get_object(Bucket=bucket, Key="parts", PartNumber=3), "InvalidPartNumber", 400)
+    alice.put_object(Bucket=bucket, Key="simple", Body=b"0123456789")
+    whole = alice.get_object(Bucket=bucket, Key="simple", PartNumber=1)
+    check(whole["Body"].read() == b"0123456789", "a simple object is its own part 1")
+    refused(lambda: alice.get_object(Bucket=bucket, Key="simple", PartNumber=2), "InvalidPartNumber", 400)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="copied")["UploadId"]
+    refused(lambda: alice.upload_part_copy(Bucket=bucket, Key="copied", UploadId=upload, PartNumber=1,
+                                           CopySource={"Bucket": bucket, "Key": "simple"}, CopySourceRange="bytes=100-200"),
+            "InvalidRange", 416)
+    alice.abort_multipart_upload(Bucket=bucket, Key="copied", UploadId=upload)
+
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+
+
+def canned_acls(alice, bob, bucket):
+    print("ACLs: canned ACLs expand to their grants; user grants carry ID and DisplayName as ListBuckets", flush=True)
+    owners = {}
+    for s3 in (alice, bob):
+        owner = s3.list_buckets()["Owner"]
+        owners[owner["ID"]] = owner["DisplayName"]
+    alice_id = next(i for i, n in owners.items() if n == "alice")
+    expected = {
+        "private": [(alice_id, "FULL_CONTROL")],
+        "public-read": [(alice_id, "FULL_CONTROL"), (ALL_USERS, "READ")],
+        "public-read-write": [(alice_id, "FULL_CONTROL"), (ALL_USERS, "READ"), (ALL_USERS, "WRITE")],
+        "authenticated-read": [(alice_id, "FULL_CONTROL"), (AUTHENTICATED, "READ")],
+    }
+    for canned, grants_wanted in expected.items():
+        alice.put_bucket_acl(Bucket=bucket, ACL=canned)
+        acl = alice.get_bucket_acl(Bucket=bucket)
+        check(grants(alice, bucket) == sorted(grants_wanted), f"{canned}: {acl['Grants']}")
+        for grant in acl["Grants"] + [{"Grantee": acl["Owner"]}]:
+            grantee = grant["Grantee"]
+            if "ID" in grantee:
+                check(grantee.get("DisplayName") == owners[grantee["ID"]], f"{canned}: DisplayName of {grantee}")
+    # bucket-owner-* name the bucket's owner, with the name ListBuckets gives bob.
+    alice.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    for canned, permission in [("bucket-owner-read", "READ"), ("bucket-owner-full-control", "FULL_CONTROL")]:
+        bob.put_object(Bucket=bucket, Key=f"from-bob-{canned}", Body=b"x", ACL=canned)
+        acl = bob.get_object_acl(Bucket=bucket, Key=f"from-bob-{canned}")
+        named = [(g["Grantee"].get("ID"), g["Grantee"].get("DisplayName"), g["Permission"]) for g in acl["Grants"]]
+        check((alice_id, "alice", permission) in named, f"{canned}: {named}")
+        check(acl["Owner"]["DisplayName"] == "bob", f"{canned}: owner {acl['Owner']}")
+    alice.put_bucket_acl(Bucket=bucket, ACL="private")
+
+
+def checksums(alice, bucket):
+    print("checksums: x-amz-checksum-crc32 verified and answered; DeleteObjects with CRC32", flush=True)
+    data = b"checked by CRC32\n" * 100
+    crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    put = alice.put_object(Bucket=bucket, Key="checked", Body=data, ChecksumAlgorithm="CRC32")
+    check(put.get("ChecksumCRC32") == crc32, f"PUT answers the CRC32: {put.get('ChecksumCRC32')!r}, expected {crc32!r}")
+    refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
+    refused(lambda: alice.head_object(Bucket=bucket, Key="bad-crc"), "404", 404)
+    upload = alice.create_multipart_upload(Bucket=bucket, Key="checked-parts")["UploadId"]
+    part = alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
+    check(part.get("ChecksumCRC32") == crc32, f"UploadPart answers the CRC32: {part.get('ChecksumCRC32')!r}")
+    alice.abort_multipart_upload(Bucket=bucket, Key="checked-parts", UploadId=upload)
+    deleted = alice.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]}, ChecksumAlgorithm="CRC32")
+    check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects: {deleted}")
+
+
+def code_of(response):
+    return ET.fromstring(response.content).findtext("Code") if response.content else None
+
+
+def raw_refused(response, code, status, what):
+    got = (code_of(response), response.status_code)
+    check(got == (code, status), f"{what}: expected {code} ({status}), got {got}: {response.text[:200]}")
+
+
+def presigned_and_expiry(alice, endpoint, bucket):
+    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400", flush=True)
+    alice.put_object(Bucket=bucket, Key="shared", Body=b"shared")
+    url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=60)
+    check(requests.get(url, timeout=30).content == b"shared", "a valid presigned GET works")
+    for expires in [0, -1, 604801]:
+        url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=expires)
+        raw_refused(requests.get(url, timeout=30), "AuthorizationQueryParametersError", 403, f"X-Amz-Expires={expires}")
+    url = alice.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "late"}, ExpiresIn=1)
+    time.sleep(2)
+    late = requests.put(url, data=b"late", timeout=30)
+    raw_refused(late, "AccessDenied", 403, "an expired presigned PUT")
+    check(ET.fromstring(late.content).findtext("Message") == "Request has expired", f"message: {late.text[:200]}")
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "InvalidRequest", 400, "OPTIONS without CORS headers")
+
+
+def sigv2_dates(user, endpoint, bucket):
+    print("SigV2 dates: before the epoch or unparseable AccessDenied, far off RequestTimeTooSkewed", flush=True)
+    path = f"{urllib.parse.urlsplit(endpoint).path}/{bucket}/shared"
+    origin = endpoint[: -len(urllib.parse.urlsplit(endpoint).path) or None]
+
+    def get(date):
+        text = f"GET\n\n\n{date}\n{path}"
+        signature = base64.b64encode(hmac.new(user["secret"].encode(), text.encode(), hashlib.sha1).digest()).decode()
+        headers = {"Date": date, "Authorization": f"AWS {user['access']}:{signature}"}
+        return requests.get(origin + path, headers=headers, timeout=30)
+
+    check(get(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())).status_code == 200, "a current Date works")
+    raw_refused(get("Wed, 31 Dec 1969 23:59:59 GMT"), "AccessDenied", 403, "a Date before the epoch")
+    raw_refused(get("not a date"), "AccessDenied", 403, "an unparseable Date")
+    a_day_ago = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 86400))
+    raw_refused(get(a_day_ago), "RequestTimeTooSkewed", 403, "a Date a day off")
+
+
+def main():
+    endpoint, users = endpoint_and_users()
+    alice, bob = client(endpoint, users["alice"]), client(endpoint, users["bob"])
+    bucket = "conformance-" + os.urandom(3).hex()
+    try:
+        bucket_recreation(alice, bob, bucket)
+        conditional_get(alice, bucket)
+        canned_acls(alice, bob, bucket)
+        multipart(alice, bucket)
+        listing(alice, bucket)
+        aws_chunked(alice, endpoint, bucket)
+        presigned_and_expiry(alice, endpoint, bucket)
+        checksums(alice, bucket)
+        sigv2_dates(users["alice"], endpoint, bucket)
+    except (Failure, ClientError) as e:
+        print(f"FAILED: {type(e).__name__}: {e}", flush=True)
+        return 1
+    print("walrus conformance: every group behaves as S3", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
