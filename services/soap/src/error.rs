@@ -46,3 +46,22 @@ impl SoapError {
         }
     }
 }
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("mount path {0:?} must start with '/'")]
+    BadPath(String),
+    #[error("two services are mounted at {0:?}")]
+    DuplicatePath(String),
+    #[error("the WSDL of {service} is not readable: {source}")]
+    Wsdl {
+        service: &'static str,
+        source: xmlbind::XmlError,
+    },
+}

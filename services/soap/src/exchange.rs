@@ -18,13 +18,13 @@ use tracing::{error, info, warn, Span};
 use xmlbind::{Element, Limits};
 
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
+use crate::error::ServerError;
 use crate::error::SoapError;
 use crate::fault::{Fault, FaultCode};
 use crate::http::{
     content_type, new_message_id, read_paced_body, request_action, BodyError, BodyPace, Security,
 };
 use crate::http_wsdl::WsdlTemplate;
-use crate::server::ServerError;
 use crate::service::{Operation, RequestContext, Service};
 
 /// The WS-Addressing action of fault replies (WS-Addressing 1.0 SOAP Binding, 6.1).

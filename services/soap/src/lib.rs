@@ -20,11 +20,11 @@ mod service;
 pub mod wss;
 
 pub use client::{HttpTransport, HttpTransportBuilder};
-pub use error::SoapError;
+pub use error::{ServerError, SoapError};
 pub use exchange::Endpoint;
 pub use fault::{Fault, FaultCode};
 pub use http::{BodyError, BodyPace, Security};
-pub use server::{boxed, Connection, Handler, HttpBody, Server, ServerBuilder, ServerError};
+pub use server::{boxed, Connection, Handler, HttpBody, Server, ServerBuilder};
 pub use service::{
     BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport, TransportError,
 };

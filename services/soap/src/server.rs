@@ -23,31 +23,13 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tracing::{info, info_span, Instrument};
-use xmlbind::{Limits, XmlError};
+use xmlbind::Limits;
 
+use crate::error::ServerError;
 use crate::exchange::{plain, Endpoint};
 use crate::http::{BodyPace, Security};
 use crate::listener::{self, ServeOptions};
 use crate::service::{BoxFuture, Service};
-
-/// Why a server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("mount path {0:?} must start with '/'")]
-    BadPath(String),
-    #[error("two services are mounted at {0:?}")]
-    DuplicatePath(String),
-    #[error("the WSDL of {service} is not readable: {source}")]
-    Wsdl {
-        service: &'static str,
-        source: XmlError,
-    },
-}
 
 /// The body of every response the front door sends.
 pub type HttpBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
