@@ -1,9 +1,10 @@
 //! Signing outgoing envelopes.
 //!
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
-//! header holding the Timestamp and the token ([`Stamp`]). It is then parsed back, and each
-//! signed part is canonicalized from that parsed tree — exactly what a verifier will do with
-//! the bytes — before SignedInfo is inserted, canonicalized in its final place and signed.
+//! header holding the Timestamp and the token ([`Stamp`]). It is then parsed back once, and
+//! each signed part is canonicalized from that parsed tree — exactly what a verifier will do
+//! with the bytes. SignedInfo is canonicalized from its own markup (it uses no binding of its
+//! context), signed, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -238,16 +239,18 @@ impl Stamp<'_> {
             .ok_or_else(|| {
                 WssError::Signing("no wsse:Security header in the written envelope".into())
             })?;
-        let mut signed = envelope;
-        signed.insert_str(at, &markup);
-        let parsed = parse_own(&signed)?;
-        let signed_info = own_signed_info(&parsed).ok_or_else(|| {
-            WssError::Signing("the inserted SignedInfo is not where it belongs".into())
-        })?;
+        // SignedInfo uses no binding from its context but its own `ds` (and `ec`), which the
+        // markup declares, so its canonical form in place equals that of the markup alone.
+        let markup_tree = parse_own(&markup)?;
+        let signed_info = markup_tree
+            .child(Some(DS_NS), "SignedInfo")
+            .ok_or_else(|| WssError::Signing("the written Signature has no SignedInfo".into()))?;
         let canonical = c14n::exclusive(signed_info, &[]);
         let mut rsa =
             openssl::sign::Signer::new(options.signature.message_digest(), &self.signer.key)?;
         let value = rsa.sign_oneshot_to_vec(&canonical)?;
+        let mut signed = envelope;
+        signed.insert_str(at, &markup);
         signed.insert_str(at + value_offset, &Base64Binary(value).to_text());
         Ok(signed.into_bytes())
     }
@@ -256,15 +259,6 @@ impl Stamp<'_> {
 fn parse_own(envelope: &str) -> Result<Element, WssError> {
     xmlbind::parse(envelope.as_bytes(), &OWN_LIMITS)
         .map_err(|e| WssError::Signing(format!("our own envelope: {e}")))
-}
-
-/// Envelope / Header / Security / Signature / SignedInfo of an envelope we wrote.
-fn own_signed_info(envelope: &Element) -> Option<&Element> {
-    let header = envelope.elements().next()?;
-    header
-        .child(Some(WSSE_NS), "Security")?
-        .child(Some(DS_NS), "Signature")?
-        .child(Some(DS_NS), "SignedInfo")
 }
 
 /// The InclusiveNamespaces PrefixList for a signed part: every prefix in scope at its apex,
