@@ -75,16 +75,17 @@ pub struct Attribute {
 /// namespace, innermost binding last. Shared between elements that declare nothing new.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NamespaceScope {
-    bindings: Vec<(Option<String>, String)>,
+    /// Shared strings: an element that declares something copies its parent's bindings.
+    bindings: Vec<(Option<Arc<str>>, Arc<str>)>,
 }
 
 impl NamespaceScope {
     /// A scope from its bindings, each prefix once.
-    pub(crate) fn from_bindings(bindings: Vec<(Option<String>, String)>) -> Self {
+    pub(crate) fn from_bindings(bindings: Vec<(Option<Arc<str>>, Arc<str>)>) -> Self {
         Self { bindings }
     }
 
-    pub(crate) fn bindings(&self) -> &[(Option<String>, String)] {
+    pub(crate) fn bindings(&self) -> &[(Option<Arc<str>>, Arc<str>)] {
         &self.bindings
     }
 
@@ -98,7 +99,7 @@ impl NamespaceScope {
             .iter()
             .rev()
             .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, uri)| uri.as_str())
+            .map(|(_, uri)| &**uri)
     }
 
     /// Every prefix in scope with its current URI, each prefix once, in first-declared order.

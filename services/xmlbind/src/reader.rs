@@ -59,18 +59,12 @@ fn normalize(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
             return Err(ErrorKind::Malformed(format!("unsupported encoding {other:?}")).into())
         }
     };
-    if let Some(at) = text
-        .bytes()
-        .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-    {
+    if let Some(at) = first_non_char(text.as_bytes()) {
         return Err(malformed_at(
-            "a control character".into(),
+            "a character XML does not allow".into(),
             text.as_bytes(),
             at,
         ));
-    }
-    if let Some(at) = text.find(['\u{FFFE}', '\u{FFFF}']) {
-        return Err(malformed_at("a non-character".into(), text.as_bytes(), at));
     }
     if !text.contains('\r') {
         return Ok(text);
@@ -86,6 +80,33 @@ fn normalize(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
         }
     }
     Ok(Cow::Owned(out))
+}
+
+/// The offset of the first character outside XML's `Char` in UTF-8 `text`: a control
+/// character other than tab and line ends, or U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`).
+/// Scanned in blocks without early exit, which the compiler vectorizes; only a block that
+/// may hold one is looked at byte by byte.
+fn first_non_char(text: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF);
+    let bad_at = |at: usize| match text[at] {
+        0xEF => text
+            .get(at + 1..at + 3)
+            .is_some_and(|t| matches!(t, [0xBF, 0xBE | 0xBF])),
+        _ => true,
+    };
+    text.chunks(BLOCK).enumerate().find_map(|(i, block)| {
+        if !block.iter().fold(false, |any, &b| any | suspect(b)) {
+            return None;
+        }
+        let start = i * BLOCK;
+        (start..start + block.len()).find(|&at| suspect(text[at]) && bad_at(at))
+    })
+}
+
+/// How many bytes of `bytes` are `byte`, counted without early exit (vectorized).
+fn count(bytes: &[u8], byte: u8) -> usize {
+    bytes.iter().fold(0, |n, &b| n + usize::from(b == byte))
 }
 
 /// The lowercased `encoding` of the XML declaration, if the document starts with one.
@@ -145,13 +166,14 @@ impl<'a> Lines<'a> {
         let at = at.min(self.text.len());
         if at > self.offset {
             let segment = &self.text[self.offset..at];
-            let chars = |s: &[u8]| s.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
-            match segment.iter().rposition(|&b| b == b'\n') {
-                Some(last) => {
-                    self.position.line += segment.iter().filter(|&&b| b == b'\n').count() as u64;
-                    self.position.column = 1 + chars(&segment[last + 1..]);
-                }
-                None => self.position.column += chars(segment),
+            let chars = |s: &[u8]| s.iter().fold(0u64, |n, &b| n + u64::from(b & 0xC0 != 0x80));
+            let lines = count(segment, b'\n');
+            if lines == 0 {
+                self.position.column += chars(segment);
+            } else {
+                let last = segment.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                self.position.line += lines as u64;
+                self.position.column = 1 + chars(&segment[last + 1..]);
             }
             self.offset = at;
         }
@@ -388,7 +410,7 @@ impl<'a> Parser<'a> {
         check_qname(qname, position)?;
 
         // Declarations first: they apply to the element's own name and attributes.
-        let mut declared: Vec<(Option<String>, String)> = Vec::new();
+        let mut declared: Vec<(Option<&'a str>, String)> = Vec::new();
         let mut raw_attributes: Vec<(&'a str, String)> = Vec::new();
         let mut attributes = tag.attributes();
         attributes.with_checks(true);
@@ -401,7 +423,7 @@ impl<'a> Parser<'a> {
             if key == "xmlns" {
                 declared.push((None, value));
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                declared.push((Some(prefix.to_owned()), value));
+                declared.push((Some(prefix), value));
             } else {
                 raw_attributes.push((key, value));
                 if raw_attributes.len() > self.limits.max_attributes {
@@ -417,23 +439,34 @@ impl<'a> Parser<'a> {
             }
         }
         for (prefix, uri) in &declared {
-            check_declaration(prefix.as_deref(), uri, position)?;
+            check_declaration(*prefix, uri, position)?;
         }
 
         let parent_scope = self.stack.last().map(|p| p.scope.clone());
         let scope = match parent_scope {
-            Some(parent) if declared.is_empty() => parent,
+            // Redeclaring what is in scope (as most writers do) changes nothing.
+            Some(parent)
+                if declared
+                    .iter()
+                    .all(|(p, uri)| parent.resolve(*p) == Some(uri.as_str())) =>
+            {
+                parent
+            }
             parent => {
-                let mut bindings: Vec<(Option<String>, String)> = parent
+                let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = parent
                     .map(|p| {
                         p.bindings()
                             .iter()
-                            .filter(|(p, _)| !declared.iter().any(|(d, _)| d == p))
+                            .filter(|(p, _)| !declared.iter().any(|(d, _)| *d == p.as_deref()))
                             .cloned()
                             .collect()
                     })
                     .unwrap_or_default();
-                bindings.extend(declared);
+                bindings.extend(
+                    declared
+                        .into_iter()
+                        .map(|(p, uri)| (p.map(Arc::from), Arc::from(uri))),
+                );
                 if bindings.len() > self.limits.max_attributes {
                     return Err(XmlError::at(
                         ErrorKind::TooManyNamespaces(self.limits.max_attributes),
@@ -614,6 +647,13 @@ fn check_qname(qname: &str, position: Position) -> Result<(), XmlError> {
 
 /// XML 1.0 (fifth edition) `Name` without colons.
 fn is_ncname(name: &str) -> bool {
+    if name.is_ascii() {
+        let mut bytes = name.bytes();
+        return bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = name.chars();
     chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_char(c))
 }

@@ -180,19 +180,27 @@ fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
     out.push('"');
 }
 
+/// Escapes markup characters, and in attributes the whitespace that attribute-value
+/// normalization would otherwise turn into spaces. Copies runs between them at once (all of
+/// them are ASCII, so byte offsets between them are character boundaries).
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\t' if attribute => out.push_str("&#x9;"),
-            '\n' if attribute => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    let mut run = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' if !attribute => "&gt;",
+            b'"' if attribute => "&quot;",
+            b'\t' if attribute => "&#x9;",
+            b'\n' if attribute => "&#xA;",
+            b'\r' => "&#xD;",
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        out.push_str(replacement);
+        run = at + 1;
     }
+    out.push_str(&text[run..]);
 }
 
 #[cfg(test)]
