@@ -186,7 +186,11 @@ struct Parser<'a> {
     text: &'a str,
     lines: Lines<'a>,
     limits: &'a Limits,
-    stack: Vec<Element>,
+    /// The open elements, each with the index in `children` where its children start.
+    stack: Vec<(Element, usize)>,
+    /// The children of all open elements, innermost last: each element's children are
+    /// moved out in one exact allocation when it closes, rather than grown one by one.
+    children: Vec<Node>,
     root: Option<Element>,
     nodes: usize,
     /// Whether the last node pushed is a text node still open to more characters.
@@ -207,6 +211,7 @@ impl<'a> Parser<'a> {
             lines: Lines::new(text.as_bytes()),
             limits,
             stack: Vec::new(),
+            children: Vec::new(),
             root: None,
             nodes: 0,
             in_text: false,
@@ -366,8 +371,8 @@ impl<'a> Parser<'a> {
 
     fn push(&mut self, node: Node, position: Position) -> Result<(), XmlError> {
         self.count_node(position)?;
-        if let Some(parent) = self.stack.last_mut() {
-            parent.children.push(node);
+        if !self.stack.is_empty() {
+            self.children.push(node);
         }
         Ok(())
     }
@@ -375,14 +380,14 @@ impl<'a> Parser<'a> {
     /// Character data, appended to the text node being read; outside the root element only
     /// whitespace may stand.
     fn characters(&mut self, text: &str, position: Position) -> Result<(), XmlError> {
-        let Some(parent) = self.stack.last_mut() else {
+        if self.stack.is_empty() {
             if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
                 return Ok(());
             }
             return Err(malformed("text outside the root element", position));
-        };
+        }
         if self.in_text {
-            if let Some(Node::Text(existing)) = parent.children.last_mut() {
+            if let Some(Node::Text(existing)) = self.children.last_mut() {
                 existing.push_str(text);
                 let len = existing.len();
                 return self.check_text_length(len, position);
@@ -442,7 +447,7 @@ impl<'a> Parser<'a> {
             check_declaration(*prefix, uri, position)?;
         }
 
-        let parent_scope = self.stack.last().map(|p| p.scope.clone());
+        let parent_scope = self.stack.last().map(|(p, _)| p.scope.clone());
         let scope = match parent_scope {
             // Redeclaring what is in scope (as most writers do) changes nothing.
             Some(parent)
@@ -492,23 +497,24 @@ impl<'a> Parser<'a> {
             }
             attributes.push(Attribute { name, value });
         }
-        self.stack.push(Element {
+        let element = Element {
             name,
             attributes,
             scope,
             children: Vec::new(),
             position,
-        });
+        };
+        self.stack.push((element, self.children.len()));
         Ok(())
     }
 
     fn end(&mut self, position: Position) -> Result<(), XmlError> {
-        let Some(mut done) = self.stack.pop() else {
+        let Some((mut done, first_child)) = self.stack.pop() else {
             return Err(malformed("unbalanced end tag", position));
         };
-        done.children.shrink_to_fit();
-        match self.stack.last_mut() {
-            Some(parent) => parent.children.push(Node::Element(done)),
+        done.children = self.children.split_off(first_child);
+        match self.stack.last() {
+            Some(_) => self.children.push(Node::Element(done)),
             // Read on to the end: what follows the root must be well-formed too.
             None => self.root = Some(done),
         }
