@@ -9,6 +9,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
 use xmlbind::{Base64Binary, Element, Limits, XmlText, XmlWriter, XSI_NS};
 
@@ -61,7 +62,8 @@ impl SignOptions {
 /// Signs outgoing envelopes with one key and certificate.
 #[derive(Debug)]
 pub struct Signer {
-    key: PKey<Private>,
+    /// Parsed once: signing a message then costs only the private-key operation.
+    key: Rsa<Private>,
     certificate: Vec<u8>,
     options: SignOptions,
 }
@@ -94,7 +96,7 @@ impl Signer {
             ));
         }
         Ok(Self {
-            key,
+            key: key.rsa()?,
             certificate: certificate.to_der()?,
             options,
         })
@@ -246,9 +248,15 @@ impl Stamp<'_> {
             .child(Some(DS_NS), "SignedInfo")
             .ok_or_else(|| WssError::Signing("the written Signature has no SignedInfo".into()))?;
         let canonical = c14n::exclusive(signed_info, &[]);
-        let mut rsa =
-            openssl::sign::Signer::new(options.signature.message_digest(), &self.signer.key)?;
-        let value = rsa.sign_oneshot_to_vec(&canonical)?;
+        // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
+        // exponent, which is what OpenSSL's signing context does after its per-call set-up.
+        let encoded = options.signature.encoded_digest(&canonical)?;
+        let mut value = vec![0; self.signer.key.size() as usize];
+        let len = self
+            .signer
+            .key
+            .private_encrypt(&encoded, &mut value, Padding::PKCS1)?;
+        value.truncate(len);
         let mut signed = envelope;
         signed.insert_str(at, &markup);
         signed.insert_str(at + value_offset, &Base64Binary(value).to_text());
