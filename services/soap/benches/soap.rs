@@ -9,8 +9,8 @@
 //! 4. a per-phase profile of the server's side of one round trip (parse, C14N, digests and
 //!    RSA of the request's verification; serialising, canonicalizing, digesting and signing
 //!    the reply; the rest, HTTP and the handler, is the round trip's server CPU less those);
-//! 5. the peak heap of parsing a 1 MB message of 50,000 small elements, and one signed
-//!    request, counted by this binary's allocator.
+//! 5. the peak memory of parsing a 1 MB message of 50,000 small elements, and of one signed
+//!    request, measured in a child process (its peak resident set).
 //!
 //! CPU times are read per thread from `/proc/self/task/*/schedstat` (nanoseconds on CPU):
 //! for the round trips, of the threads of the server's own Tokio runtime (`soap-server`), so
@@ -35,7 +35,6 @@ use openssl::hash::hash;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
-use peak_alloc::PeakAlloc;
 use soap::c14n::exclusive;
 use soap::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use soap::keys::KeyPair;
@@ -52,6 +51,9 @@ const ENVELOPES: usize = 200;
 const PAYLOAD_BYTES: usize = 600;
 
 fn main() {
+    if let Some(job) = std::env::var_os(HEAP_JOB) {
+        return heap_job(Path::new(&job));
+    }
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::shared();
     println!("WS-Security cost (RSA-2048, RSA-SHA1 signatures, SHA-1 digests, exclusive C14N)");
@@ -123,30 +125,29 @@ fn main() {
     );
 
     let (message, elements) = large_message();
-    let (peak, nodes) = peak_parse_heap(&message);
+    let large = folder.join("large.xml");
+    std::fs::write(&large, &message).unwrap();
+    let heap = peak_parse_heap(&large, 1);
     println!(
-        "peak heap parsing {:.1} MB of {elements} elements: {:.1} MB = {:.1}× the message ({:.0} bytes per node, {nodes} nodes)",
+        "peak heap parsing {:.1} MB of {elements} elements: {:.1} MB = {:.1}× the message ({:.0} bytes per node, {} nodes)",
         message.len() as f64 / 1e6,
-        peak as f64 / 1e6,
-        peak as f64 / message.len() as f64,
-        peak as f64 / nodes as f64
+        heap.peak as f64 / 1e6,
+        heap.peak as f64 / message.len() as f64,
+        heap.peak as f64 / heap.nodes as f64,
+        heap.nodes
     );
-    let (peak, nodes) = peak_parse_heap(&messages[0]);
+    const COPIES: usize = 1000;
+    let heap = peak_parse_heap(&folder.join("msg-0000.xml"), COPIES);
     println!(
-        "peak heap parsing a signed request of {} bytes: {:.1} KB ({:.0} bytes per node, {nodes} nodes)",
+        "heap of one parsed signed request of {} bytes: {:.1} KB ({:.0} bytes per node, {} nodes; {COPIES} kept at once)",
         messages[0].len(),
-        peak as f64 / 1e3,
-        peak as f64 / nodes as f64
+        heap.peak as f64 / 1e3,
+        heap.peak as f64 / heap.nodes as f64,
+        heap.nodes
     );
 }
 
-/// The system allocator with a count of live and peak bytes (two relaxed atomic additions per
-/// allocation, in every figure alike).
-#[global_allocator]
-static ALLOCATOR: PeakAlloc = PeakAlloc;
-
-/// A request body of 50,000 small elements, about 1 MB: the shape of a large
-/// describe reply.
+/// A message of 50,000 small elements, about 1 MB: the shape of a large describe reply.
 fn large_message() -> (Vec<u8>, usize) {
     const ELEMENTS: usize = 50_000;
     let mut xml = format!(
@@ -160,23 +161,70 @@ fn large_message() -> (Vec<u8>, usize) {
     (xml.into_bytes(), ELEMENTS)
 }
 
-/// Peak heap while parsing `message` (the message itself not counted), and the tree's nodes.
-fn peak_parse_heap(message: &[u8]) -> (usize, usize) {
+/// Set to `FILE:COPIES` in a child process of this benchmark: parse FILE COPIES times,
+/// keeping every tree, and print the peak memory per copy and the nodes of one.
+const HEAP_JOB: &str = "SOAP_BENCH_HEAP_JOB";
+
+struct Heap {
+    /// Bytes per parsed copy.
+    peak: usize,
+    nodes: usize,
+}
+
+/// Peak memory of parsing `file` `copies` times, per copy. Measured in a fresh child
+/// process, as its peak resident set (`VmHWM`, reset once the file is read) less its resident
+/// set before parsing: what the parser makes the process hold, allocator overhead included.
+fn peak_parse_heap(file: &Path, copies: usize) -> Heap {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(HEAP_JOB, format!("{}:{copies}", file.display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "heap measurement failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut fields = stdout
+        .split_whitespace()
+        .map(|f| f.parse::<usize>().unwrap());
+    let (peak, nodes) = (fields.next().unwrap(), fields.next().unwrap());
+    Heap { peak, nodes }
+}
+
+fn heap_job(job: &Path) {
+    let job = job.to_str().unwrap();
+    let (file, copies) = job.rsplit_once(':').unwrap();
+    let copies: usize = copies.parse().unwrap();
+    let message = std::fs::read(file).unwrap();
     let limits = xmlbind::Limits {
         max_nodes: usize::MAX,
         ..xmlbind::Limits::default()
     };
-    let before = ALLOCATOR.current_usage();
-    ALLOCATOR.reset_peak_usage();
-    let incoming = Incoming::parse(message, &limits).unwrap();
-    let peak = ALLOCATOR.peak_usage() - before;
-    let mut nodes = 0;
-    let mut pending = vec![incoming.root()];
+    // Resets VmHWM to the current resident set (Linux 4.0 and later).
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let before = status_kb("VmRSS:");
+    let trees: Vec<Incoming> = (0..copies)
+        .map(|_| Incoming::parse(&message, &limits).unwrap())
+        .collect();
+    let peak = status_kb("VmHWM:").saturating_sub(before) * 1024 / copies;
+    let mut nodes = 1;
+    let mut pending = vec![trees[0].root()];
     while let Some(element) = pending.pop() {
         nodes += element.children.len();
         pending.extend(element.elements());
     }
-    (peak, nodes + 1)
+    println!("{peak} {nodes}");
+}
+
+/// A `/proc/self/status` figure in kB.
+fn status_kb(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 /// Mean CPU time of each phase of the server's side of a round trip, measured one at a time
