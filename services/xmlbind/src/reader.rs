@@ -676,3 +676,111 @@ fn is_name_start(c: char) -> bool {
 fn is_name_char(c: char) -> bool {
     matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse_default(doc: &[u8]) -> Result<Element, XmlError> {
+        parse(doc, &Limits::default())
+    }
+
+    fn text_of(doc: &[u8]) -> String {
+        parse_default(doc).unwrap().text().unwrap()
+    }
+
+    #[test]
+    fn what_quick_xml_leaves_to_us_is_refused() {
+        // Each is malformed XML 1.0 or Namespaces in XML that a tokenizer lets through.
+        let refused: &[&[u8]] = &[
+            b"<a>&ent;</a>",
+            b"<a x='&ent;'/>",
+            b"<a>&#0;</a>",
+            b"<a>&#xD800;</a>",
+            b"<a>&#-5;</a>",
+            b"<a>\x01</a>",
+            b"<a>\xEF\xBF\xBE</a>",
+            b"<a>\xFF</a>",
+            b"<a>]]></a>",
+            b"<a><!-- x ---></a>",
+            b"<a><?xml x?></a>",
+            b"<a><?XmL x?></a>",
+            b"<a x='<'/>",
+            b"<a p:x='1'/>",
+            b"<p:a/>",
+            b"<a xmlns:p=''/>",
+            b"<a xmlns:xml='urn:x'/>",
+            b"<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>",
+            b"<a xmlns:xmlns='urn:x'/>",
+            b"<a xmlns='http://www.w3.org/2000/xmlns/'/>",
+            b"<xmlns:a/>",
+            b"<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>",
+            b"<a x='1' x='2'/>",
+            b"<1a/>",
+            b"<a:b:c xmlns:a='urn:a'/>",
+            b"<a/>&#32;",
+            b"<a/><![CDATA[ ]]>",
+            b"<a/>\n<?xml version='1.0'?>",
+            b" <?xml version='1.0'?><a/>",
+            b"<?xml version='1.0' encoding='UTF-16'?><a/>",
+            b"<?xml version='2.0'?><a/>",
+        ];
+        for doc in refused {
+            assert!(
+                parse_default(doc).is_err(),
+                "accepted {}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+    }
+
+    #[test]
+    fn line_ends_and_attribute_values_are_normalized() {
+        assert_eq!(text_of(b"<a>1\r\n2\r3&#13;4</a>"), "1\n2\n3\r4");
+        let e = parse_default(b"<a x='\t1\r\n2&#9;&#10;&lt;&amp;&quot;&apos;'/>").unwrap();
+        assert_eq!(e.attribute(None, "x"), Some(" 1 2\t\n<&\"'"));
+    }
+
+    #[test]
+    fn text_is_one_node_across_references_and_cdata() {
+        let e = parse_default(b"<a>x&amp;y<![CDATA[<z>]]>&#x41;</a>").unwrap();
+        assert_eq!(e.children.len(), 1);
+        assert_eq!(e.text().unwrap(), "x&y<z>A");
+    }
+
+    #[test]
+    fn declared_encodings_are_honoured() {
+        let latin1 = b"<?xml version='1.0' encoding='ISO-8859-1'?><a>\xE9</a>";
+        assert_eq!(text_of(latin1), "é");
+        assert_eq!(text_of("\u{feff}<a>é</a>".as_bytes()), "é");
+        assert_eq!(
+            text_of(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><a>1</a>"),
+            "1"
+        );
+    }
+
+    #[test]
+    fn redeclaring_a_binding_in_scope_shares_the_scope() {
+        let e = parse_default(
+            b"<p:a xmlns:p='urn:p'><p:b xmlns:p='urn:p'/><p:c xmlns:p='urn:q'/></p:a>",
+        )
+        .unwrap();
+        let children: Vec<&Element> = e.elements().collect();
+        assert!(Arc::ptr_eq(&e.scope, &children[0].scope));
+        assert_eq!(children[1].name.namespace.as_deref(), Some("urn:q"));
+        assert_eq!(children[1].scope.resolve(Some("p")), Some("urn:q"));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let err = parse_default("<a>é\n  éé<b></c></a>".as_bytes()).unwrap_err();
+        let position = err.position.unwrap();
+        assert_eq!(position.line, 2);
+        let e = parse_default("<a>éé<b/></a>".as_bytes()).unwrap();
+        assert_eq!(
+            e.child(None, "b").unwrap().position,
+            Position { line: 1, column: 6 }
+        );
+    }
+}
