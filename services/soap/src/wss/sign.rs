@@ -148,10 +148,15 @@ fn secs(d: Duration) -> i64 {
 fn random_id(label: &str) -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
-    Ok(bytes.iter().fold(format!("{label}-"), |mut id, b| {
-        id.push_str(&format!("{b:02x}"));
-        id
-    }))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(label.len() + 1 + 2 * bytes.len());
+    id.push_str(label);
+    id.push('-');
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    Ok(id)
 }
 
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
