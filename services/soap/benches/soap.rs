@@ -175,16 +175,9 @@ struct Heap {
 /// process, as its peak resident set (`VmHWM`, reset once the file is read) less its resident
 /// set before parsing: what the parser makes the process hold, allocator overhead included.
 fn peak_parse_heap(file: &Path, copies: usize) -> Heap {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .env(HEAP_JOB, format!("{}:{copies}", file.display()))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "heap measurement failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut job = Command::new(std::env::current_exe().unwrap());
+    job.env(HEAP_JOB, format!("{}:{copies}", file.display()));
+    let stdout = stdout_of(job, "heap measurement");
     let mut fields = stdout
         .split_whitespace()
         .map(|f| f.parse::<usize>().unwrap());
@@ -597,23 +590,28 @@ fn python() -> PathBuf {
 
 fn python_verify_rate(folder: &Path) -> f64 {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/py/xmlsec_verify_bench.py");
-    let out = Command::new(python())
+    let mut bench = Command::new(python());
+    bench
         .arg(script)
         .arg(folder)
-        .arg(VERIFY_SECONDS.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python-xmlsec bench failed: {}{}",
-        stdout,
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(VERIFY_SECONDS.to_string());
+    let stdout = stdout_of(bench, "python-xmlsec bench");
     // {"verified": N, "seconds": S, "per_second": R}
     let rate = stdout
         .rsplit("\"per_second\":")
         .next()
         .and_then(|r| r.trim().trim_end_matches('}').trim().parse().ok());
     rate.unwrap_or_else(|| panic!("unexpected python-xmlsec output: {stdout}"))
+}
+
+/// What `command` prints, asserting that it succeeded.
+fn stdout_of(mut command: Command, what: &str) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
