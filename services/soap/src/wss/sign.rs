@@ -65,6 +65,8 @@ pub struct Signer {
     /// Parsed once: signing a message then costs only the private-key operation.
     key: Rsa<Private>,
     certificate: Vec<u8>,
+    /// `certificate` in base64, as every message carries it.
+    certificate_base64: String,
     options: SignOptions,
 }
 
@@ -95,9 +97,11 @@ impl Signer {
                 "the private key does not belong to the certificate".into(),
             ));
         }
+        let certificate = certificate.to_der()?;
         Ok(Self {
             key: key.rsa()?,
-            certificate: certificate.to_der()?,
+            certificate_base64: Base64Binary(certificate.clone()).to_text().into_owned(),
+            certificate,
             options,
         })
     }
@@ -205,7 +209,7 @@ impl Stamp<'_> {
         if let Some((id, created, ttl)) = &self.timestamp {
             timestamp::write(w, id, *created, *ttl);
         }
-        token::write(w, &self.token_id, &self.signer.certificate);
+        token::write(w, &self.token_id, &self.signer.certificate_base64);
         w.end_element();
     }
 

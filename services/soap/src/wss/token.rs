@@ -16,13 +16,13 @@ use super::ids::{fragment, IdIndex};
 use super::signature::element_children;
 use super::{WssError, BASE64_BINARY, DS_NS, WSSE_NS, WSU_NS, X509V3};
 
-/// Writes `<wsse:BinarySecurityToken>` holding `certificate` (DER).
-pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate: &[u8]) {
+/// Writes `<wsse:BinarySecurityToken>` holding a certificate (its DER in base64).
+pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate_base64: &str) {
     w.start_element(Some(WSSE_NS), "BinarySecurityToken");
     w.attribute(None, "EncodingType", BASE64_BINARY);
     w.attribute(None, "ValueType", X509V3);
     w.attribute(Some(WSU_NS), "Id", id);
-    w.text(&Base64Binary(certificate.to_vec()).to_text());
+    w.text(certificate_base64);
     w.end_element();
 }
 
