@@ -1,10 +1,10 @@
 //! Signing outgoing envelopes.
 //!
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
-//! header holding the Timestamp and the token ([`Stamp`]). It is then parsed back once, and
-//! each signed part is canonicalized from that parsed tree — exactly what a verifier will do
-//! with the bytes. SignedInfo is canonicalized from its own markup (it uses no binding of its
-//! context), signed, and inserted with the value.
+//! header holding the Timestamp and the token ([`Stamp`]). The writer keeps each signed part
+//! as the tree a verifier will read from its bytes ([`XmlWriter::capture_marked`]), and each
+//! is canonicalized from that tree. SignedInfo is canonicalized from its own markup (it uses
+//! no binding of its context), signed, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,9 +14,8 @@ use openssl::x509::X509;
 use xmlbind::{Base64Binary, Element, Limits, XmlText, XmlWriter, XSI_NS};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
-use super::ids::IdIndex;
 use super::signature::{self, prefix_refs, Reference, SignedInfo};
-use super::{timestamp, token, WssError, DS_NS, WSSE_NS};
+use super::{timestamp, token, WssError, DS_NS, WSSE_NS, WSU_NS};
 use crate::addressing::{Addressing, Field};
 use crate::c14n;
 
@@ -213,20 +212,36 @@ impl Stamp<'_> {
         w.end_element();
     }
 
-    /// Signs an envelope written with this stamp.
-    pub(crate) fn sign(&self, envelope: String) -> Result<Vec<u8>, WssError> {
-        let options = &self.signer.options;
-        let parsed = parse_own(&envelope)?;
-        let index = IdIndex::build(&parsed);
-        let ids = self
-            .timestamp
+    /// The Ids of the parts to sign, in the order they are referenced.
+    fn signed_ids(&self) -> impl Iterator<Item = &String> {
+        self.timestamp
             .iter()
             .map(|(id, ..)| id)
             .chain(self.addressing_ids.iter().map(|(_, id)| id))
-            .chain(&self.body_id);
+            .chain(&self.body_id)
+    }
+
+    /// Has `w` keep the parts to sign as trees while they are written, so that signing
+    /// canonicalizes them without parsing the envelope back: each is the tree a verifier
+    /// reads from those bytes.
+    pub(crate) fn capture_parts(&self, w: &mut XmlWriter) {
+        w.capture_marked(Some(WSU_NS), "Id", self.signed_ids().cloned().collect());
+    }
+
+    /// Signs an envelope written with this stamp, given the parts [`Stamp::capture_parts`]
+    /// kept.
+    pub(crate) fn sign(&self, envelope: String, parts: &[Element]) -> Result<Vec<u8>, WssError> {
+        let options = &self.signer.options;
         let mut references = Vec::new();
-        for id in ids {
-            let element = index.resolve(id)?;
+        for id in self.signed_ids() {
+            let mut marked = parts
+                .iter()
+                .filter(|p| p.attribute(Some(WSU_NS), "Id") == Some(id.as_str()));
+            let (Some(element), None) = (marked.next(), marked.next()) else {
+                return Err(WssError::Signing(format!(
+                    "the part {id} was not written once"
+                )));
+            };
             let prefixes = inclusive_prefixes(element);
             let canonical = c14n::exclusive(element, &prefix_refs(&prefixes));
             let value = options.digest.digest(&canonical)?;
