@@ -40,6 +40,8 @@ struct Capture {
     open: Vec<Element>,
     apex_frame: usize,
     done: Vec<Element>,
+    /// Capture the next element started, marked or not.
+    next: bool,
 }
 
 impl XmlWriter {
@@ -64,7 +66,23 @@ impl XmlWriter {
             open: Vec::new(),
             apex_frame: 0,
             done: Vec::new(),
+            next: false,
         });
+    }
+
+    /// Keeps the next element started as a tree too, like a marked one
+    /// ([`XmlWriter::capture_marked`]).
+    pub fn capture_next(&mut self) {
+        self.capture
+            .get_or_insert_with(|| Capture {
+                marker: (None, String::new()),
+                values: Vec::new(),
+                open: Vec::new(),
+                apex_frame: 0,
+                done: Vec::new(),
+                next: false,
+            })
+            .next = true;
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
@@ -96,6 +114,17 @@ impl XmlWriter {
                     children: Vec::new(),
                     position: Position::default(),
                 }),
+                Some(capture) if capture.next => {
+                    capture.next = false;
+                    capture.apex_frame = self.open.len() - 1;
+                    capture.open.push(Element {
+                        name,
+                        attributes: Vec::new(),
+                        scope: Arc::default(),
+                        children: Vec::new(),
+                        position: Position::default(),
+                    });
+                }
                 _ => {
                     if let Some(frame) = self.open.last_mut() {
                         frame.name = Some(name);

@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
-use xmlbind::{Base64Binary, Element, Limits, XmlText, XmlWriter, XSI_NS};
+use xmlbind::{Base64Binary, Element, XmlText, XmlWriter, XSI_NS};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
 use super::signature::{self, prefix_refs, Reference, SignedInfo};
-use super::{timestamp, token, WssError, DS_NS, WSSE_NS, WSU_NS};
+use super::{timestamp, token, WssError, WSSE_NS, WSU_NS};
 use crate::addressing::{Addressing, Field};
 use crate::c14n;
 
@@ -177,16 +177,6 @@ pub(crate) struct Stamp<'a> {
     body_id: Option<String>,
 }
 
-/// Our own envelopes, parsed back for signing, are as large and deep as their payload is:
-/// the receiver's limits apply on the other side.
-const OWN_LIMITS: Limits = Limits {
-    max_bytes: usize::MAX,
-    max_depth: usize::MAX,
-    max_attributes: usize::MAX,
-    max_nodes: usize::MAX,
-    max_text: usize::MAX,
-};
-
 impl Stamp<'_> {
     pub(crate) fn body_id(&self) -> Option<&str> {
         self.body_id.as_deref()
@@ -257,7 +247,7 @@ impl Stamp<'_> {
             method: options.signature,
             references,
         };
-        let (markup, value_offset) = signature::write(&info, &self.token_id)?;
+        let written = signature::write(&info, &self.token_id)?;
 
         // The Security header is the first header block, and we chose its prefix.
         let at = envelope
@@ -267,11 +257,7 @@ impl Stamp<'_> {
             })?;
         // SignedInfo uses no binding from its context but its own `ds` (and `ec`), which the
         // markup declares, so its canonical form in place equals that of the markup alone.
-        let markup_tree = parse_own(&markup)?;
-        let signed_info = markup_tree
-            .child(Some(DS_NS), "SignedInfo")
-            .ok_or_else(|| WssError::Signing("the written Signature has no SignedInfo".into()))?;
-        let canonical = c14n::exclusive(signed_info, &[]);
+        let canonical = c14n::exclusive(&written.signed_info, &[]);
         // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
         // exponent, which is what OpenSSL's signing context does after its per-call set-up.
         let encoded = options.signature.encoded_digest(&canonical)?;
@@ -282,15 +268,10 @@ impl Stamp<'_> {
             .private_encrypt(&encoded, &mut value, Padding::PKCS1)?;
         value.truncate(len);
         let mut signed = envelope;
-        signed.insert_str(at, &markup);
-        signed.insert_str(at + value_offset, &Base64Binary(value).to_text());
+        signed.insert_str(at, &written.markup);
+        signed.insert_str(at + written.value_offset, &Base64Binary(value).to_text());
         Ok(signed.into_bytes())
     }
-}
-
-fn parse_own(envelope: &str) -> Result<Element, WssError> {
-    xmlbind::parse(envelope.as_bytes(), &OWN_LIMITS)
-        .map_err(|e| WssError::Signing(format!("our own envelope: {e}")))
 }
 
 /// The InclusiveNamespaces PrefixList for a signed part: every prefix in scope at its apex,
