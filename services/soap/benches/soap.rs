@@ -114,7 +114,7 @@ fn main() {
         micros(phases.reply_unsigned)
     );
     println!(
-        "  sign reply:                   {:>9.1}  (RSA sign {:.1}, parse + C14N + digests {:.1})",
+        "  sign reply:                   {:>9.1}  (RSA sign {:.1}; Security header, C14N, digests, Signature {:.1})",
         micros(reply_signing),
         micros(sign),
         micros(reply_signing.saturating_sub(sign))
