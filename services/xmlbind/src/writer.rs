@@ -60,28 +60,17 @@ impl XmlWriter {
     /// for [`XmlWriter::finish_with_captured`] to return: a signer canonicalizes what it signs
     /// without parsing its own output. Call before writing the elements.
     pub fn capture_marked(&mut self, namespace: Option<&str>, local: &str, values: Vec<String>) {
-        self.capture = Some(Capture {
-            marker: (namespace.map(str::to_owned), local.to_owned()),
+        self.capture = Some(Capture::new(
+            (namespace.map(str::to_owned), local.to_owned()),
             values,
-            open: Vec::new(),
-            apex_frame: 0,
-            done: Vec::new(),
-            next: false,
-        });
+        ));
     }
 
     /// Keeps the next element started as a tree too, like a marked one
     /// ([`XmlWriter::capture_marked`]).
     pub fn capture_next(&mut self) {
         self.capture
-            .get_or_insert_with(|| Capture {
-                marker: (None, String::new()),
-                values: Vec::new(),
-                open: Vec::new(),
-                apex_frame: 0,
-                done: Vec::new(),
-                next: false,
-            })
+            .get_or_insert_with(|| Capture::new((None, String::new()), Vec::new()))
             .next = true;
     }
 
@@ -107,23 +96,13 @@ impl XmlWriter {
                 prefix,
             };
             match self.capture.as_mut() {
-                Some(capture) if !capture.open.is_empty() => capture.open.push(Element {
-                    name,
-                    attributes: Vec::new(),
-                    scope: Arc::default(),
-                    children: Vec::new(),
-                    position: Position::default(),
-                }),
+                Some(capture) if !capture.open.is_empty() => {
+                    capture.open.push(captured_element(name, Vec::new()))
+                }
                 Some(capture) if capture.next => {
                     capture.next = false;
                     capture.apex_frame = self.open.len() - 1;
-                    capture.open.push(Element {
-                        name,
-                        attributes: Vec::new(),
-                        scope: Arc::default(),
-                        children: Vec::new(),
-                        position: Position::default(),
-                    });
+                    capture.open.push(captured_element(name, Vec::new()));
                 }
                 _ => {
                     if let Some(frame) = self.open.last_mut() {
@@ -193,13 +172,10 @@ impl XmlWriter {
         if marks {
             if let Some(name) = frame.name.take() {
                 capture.apex_frame = depth - 1;
-                capture.open.push(Element {
+                capture.open.push(captured_element(
                     name,
-                    attributes: std::mem::take(&mut frame.attributes),
-                    scope: Arc::default(),
-                    children: Vec::new(),
-                    position: Position::default(),
-                });
+                    std::mem::take(&mut frame.attributes),
+                ));
             }
         }
     }
@@ -361,6 +337,30 @@ impl XmlWriter {
             frame.declared.push((prefix.clone(), namespace.to_owned()));
         }
         (prefix, true)
+    }
+}
+
+impl Capture {
+    fn new(marker: (Option<String>, String), values: Vec<String>) -> Self {
+        Self {
+            marker,
+            values,
+            open: Vec::new(),
+            apex_frame: 0,
+            done: Vec::new(),
+            next: false,
+        }
+    }
+}
+
+/// A captured element as its start tag begins; its scope is set when the tag is complete.
+fn captured_element(name: Name, attributes: Vec<Attribute>) -> Element {
+    Element {
+        name,
+        attributes,
+        scope: Arc::default(),
+        children: Vec::new(),
+        position: Position::default(),
     }
 }
 
