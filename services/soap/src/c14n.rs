@@ -189,30 +189,41 @@ fn push_qname(name: &Name, out: &mut String) {
 
 /// Text nodes: `&`, `<`, `>` and carriage return are escaped (Canonical XML 1.0 §2.3).
 fn escape_text(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
+    escape(text, out, |c| match c {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 /// Attribute values: `&`, `<`, `"`, tab, line feed and carriage return are escaped.
 fn escape_attribute(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
+    escape(value, out, |c| match c {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Copies `text` to `out`, replacing the ASCII characters `escaped` names, in runs rather
+/// than character by character (every character that needs escaping is ASCII, so byte
+/// offsets between them are character boundaries).
+fn escape(text: &str, out: &mut String, escaped: impl Fn(u8) -> Option<&'static str>) {
+    let mut run = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        if let Some(replacement) = escaped(byte) {
+            out.push_str(&text[run..at]);
+            out.push_str(replacement);
+            run = at + 1;
         }
     }
+    out.push_str(&text[run..]);
 }
 
 #[cfg(test)]

@@ -94,15 +94,20 @@ pub struct Outgoing<'a> {
 /// Serializes `outgoing`, signed by `signer` when given.
 pub fn write(outgoing: &Outgoing<'_>, signer: Option<&Signer>) -> Result<Vec<u8>, SoapError> {
     match signer {
-        None => Ok(write_envelope(outgoing, None).into_bytes()),
+        None => Ok(write_envelope(outgoing, None).0.into_bytes()),
         Some(signer) => {
             let stamp = signer.stamp(&outgoing.addressing)?;
-            Ok(stamp.sign(write_envelope(outgoing, Some(&stamp)))?)
+            let (envelope, parts) = write_envelope(outgoing, Some(&stamp));
+            Ok(stamp.sign(envelope, &parts)?)
         }
     }
 }
 
-fn write_envelope(outgoing: &Outgoing<'_>, stamp: Option<&wss::Stamp<'_>>) -> String {
+/// The envelope, and with a stamp the parts it signs as trees.
+fn write_envelope(
+    outgoing: &Outgoing<'_>,
+    stamp: Option<&wss::Stamp<'_>>,
+) -> (String, Vec<Element>) {
     let version = outgoing.version;
     let ns = version.namespace();
     let mut w = XmlWriter::new();
@@ -110,6 +115,9 @@ fn write_envelope(outgoing: &Outgoing<'_>, stamp: Option<&wss::Stamp<'_>>) -> St
     w.prefer_prefix(wss::WSU_NS, "wsu");
     w.prefer_prefix(WSA_NS, "wsa");
     w.prefer_prefix(XSI_NS, "xsi");
+    if let Some(stamp) = stamp {
+        stamp.capture_parts(&mut w);
+    }
     w.start_element(Some(ns), "Envelope");
     // Declared once here rather than on each header and the Body that use them.
     if stamp.is_some() {
@@ -142,7 +150,7 @@ fn write_envelope(outgoing: &Outgoing<'_>, stamp: Option<&wss::Stamp<'_>>) -> St
         }
         BodyContent::Fault(fault) => write_fault(&mut w, version, fault),
     }
-    w.finish()
+    w.finish_with_captured()
 }
 
 fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {

@@ -2,9 +2,6 @@
 
 use std::sync::Arc;
 
-use xml::common::{Position as _, XmlVersion};
-use xml::reader::{ParserConfig, XmlEvent};
-
 use crate::error::{ErrorKind, Position, XmlError};
 use crate::{XML_NS, XSI_NS};
 
@@ -71,10 +68,20 @@ pub struct Attribute {
 /// namespace, innermost binding last. Shared between elements that declare nothing new.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NamespaceScope {
-    bindings: Vec<(Option<String>, String)>,
+    /// Shared strings: an element that declares something copies its parent's bindings.
+    bindings: Vec<(Option<Arc<str>>, Arc<str>)>,
 }
 
 impl NamespaceScope {
+    /// A scope from its bindings, each prefix once.
+    pub(crate) fn from_bindings(bindings: Vec<(Option<Arc<str>>, Arc<str>)>) -> Self {
+        Self { bindings }
+    }
+
+    pub(crate) fn bindings(&self) -> &[(Option<Arc<str>>, Arc<str>)] {
+        &self.bindings
+    }
+
     /// The URI bound to `prefix`; `None` asks for the default namespace. An empty URI means
     /// the default namespace was undeclared (`xmlns=""`).
     pub fn resolve(&self, prefix: Option<&str>) -> Option<&str> {
@@ -85,7 +92,7 @@ impl NamespaceScope {
             .iter()
             .rev()
             .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, uri)| uri.as_str())
+            .map(|(_, uri)| &**uri)
     }
 
     /// Every prefix in scope with its current URI, each prefix once, in first-declared order.
@@ -196,177 +203,11 @@ impl Element {
     }
 }
 
-/// What xml-rs says when input exceeds `max_attributes`, `max_attribute_length`,
-/// `max_data_length` or `max_name_length`.
-const XML_RS_LIMIT_MESSAGE: &str =
-    "This document is larger/more complex than allowed by the parser's configuration";
-
-/// Parses a whole document, refusing DTDs and anything beyond `limits`. Comments and
-/// processing instructions inside the root element are kept (canonicalization needs to know
-/// of them); those outside it are dropped.
-pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
-    if bytes.len() > limits.max_bytes {
-        return Err(ErrorKind::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        }
-        .into());
-    }
-    let mut config = ParserConfig::new()
-        .trim_whitespace(false)
-        .whitespace_to_characters(true)
-        .cdata_to_characters(true)
-        .ignore_comments(false)
-        .coalesce_characters(true)
-        .ignore_root_level_whitespace(true);
-    config.allow_multiple_root_elements = false;
-    config.max_attributes = limits.max_attributes;
-    config.max_attribute_length = limits.max_text;
-    config.max_data_length = limits.max_text;
-    config.max_name_length = 1024;
-    config.max_entity_expansion_depth = 0;
-    config.max_entity_expansion_length = 0;
-    let mut reader = config.create_reader(bytes);
-
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    let mut nodes = 0usize;
-    loop {
-        let event = reader.next();
-        let pos = reader.position();
-        let position = Position {
-            line: pos.row + 1,
-            column: pos.column + 1,
-        };
-        let event = event.map_err(|e| {
-            // xml-rs reports each of its configured limits with this one message.
-            let kind = if matches!(e.kind(), xml::reader::ErrorKind::Syntax(m) if m == XML_RS_LIMIT_MESSAGE) {
-                ErrorKind::LimitExceeded
-            } else {
-                ErrorKind::Malformed(e.msg().to_owned())
-            };
-            XmlError::at(kind, position)
-        })?;
-        match event {
-            XmlEvent::Doctype { .. } => return Err(XmlError::at(ErrorKind::Doctype, position)),
-            XmlEvent::StartElement {
-                name,
-                attributes,
-                namespace,
-            } => {
-                nodes += 1;
-                if nodes > limits.max_nodes {
-                    return Err(XmlError::at(
-                        ErrorKind::TooManyNodes(limits.max_nodes),
-                        position,
-                    ));
-                }
-                if stack.len() >= limits.max_depth {
-                    return Err(XmlError::at(ErrorKind::TooDeep(limits.max_depth), position));
-                }
-                let bindings: Vec<(Option<String>, String)> = namespace
-                    .iter()
-                    .filter(|(p, _)| *p != "xml" && *p != "xmlns")
-                    .map(|(p, uri)| ((!p.is_empty()).then(|| p.to_owned()), uri.to_owned()))
-                    .collect();
-                // xml-rs hands every element all bindings in scope, so a flood of
-                // declarations would cost time proportional to bindings times elements.
-                if bindings.len() > limits.max_attributes {
-                    return Err(XmlError::at(
-                        ErrorKind::TooManyNamespaces(limits.max_attributes),
-                        position,
-                    ));
-                }
-                let scope = match stack.last() {
-                    Some(parent) if parent.scope.bindings == bindings => parent.scope.clone(),
-                    _ => Arc::new(NamespaceScope { bindings }),
-                };
-                let attributes = attributes
-                    .into_iter()
-                    .map(|a| Attribute {
-                        name: convert_name(a.name),
-                        value: a.value,
-                    })
-                    .collect();
-                stack.push(Element {
-                    name: convert_name(name),
-                    attributes,
-                    scope,
-                    children: Vec::new(),
-                    position,
-                });
-            }
-            XmlEvent::EndElement { .. } => {
-                let Some(done) = stack.pop() else {
-                    return Err(XmlError::at(
-                        ErrorKind::Malformed("unbalanced end tag".into()),
-                        position,
-                    ));
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(Node::Element(done)),
-                    // Read on to the end: what follows the root must be well-formed too.
-                    None => root = Some(done),
-                }
-            }
-            XmlEvent::Characters(text) | XmlEvent::CData(text) | XmlEvent::Whitespace(text) => {
-                if let Some(parent) = stack.last_mut() {
-                    nodes += 1;
-                    parent.children.push(Node::Text(text));
-                }
-            }
-            XmlEvent::Comment(text) => {
-                if let Some(parent) = stack.last_mut() {
-                    nodes += 1;
-                    parent.children.push(Node::Comment(text));
-                }
-            }
-            XmlEvent::ProcessingInstruction { name, data } => {
-                if let Some(parent) = stack.last_mut() {
-                    nodes += 1;
-                    // xml-rs keeps all but the first of the spaces that separate the target
-                    // from the data; they belong to neither (XML 1.0 §2.6, production 16).
-                    let data = data
-                        .map(|d| d.trim_start_matches([' ', '\t', '\n', '\r']).to_owned())
-                        .filter(|d| !d.is_empty());
-                    parent
-                        .children
-                        .push(Node::ProcessingInstruction { target: name, data });
-                }
-            }
-            // XML 1.1 admits control characters and other line ends that Canonical XML and
-            // XML Signature, both defined over XML 1.0, cannot represent; SOAP never uses it.
-            XmlEvent::StartDocument {
-                version: XmlVersion::Version11,
-                ..
-            } => {
-                return Err(XmlError::at(
-                    ErrorKind::Malformed("XML 1.1 documents are not accepted".into()),
-                    position,
-                ))
-            }
-            XmlEvent::StartDocument { .. } => {}
-            XmlEvent::EndDocument => {
-                return root.ok_or_else(|| {
-                    XmlError::at(ErrorKind::Malformed("no root element".into()), position)
-                })
-            }
-        }
-    }
-}
-
-fn convert_name(name: xml::name::OwnedName) -> Name {
-    Name {
-        namespace: name.namespace.filter(|ns| !ns.is_empty()),
-        local: name.local_name,
-        prefix: name.prefix,
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::parse;
 
     fn parse_default(s: &str) -> Result<Element, XmlError> {
         parse(s.as_bytes(), &Limits::default())

@@ -9,6 +9,7 @@
 mod bind;
 mod dom;
 mod error;
+mod reader;
 mod sample;
 mod value;
 mod writer;
@@ -17,8 +18,9 @@ pub use bind::{
     attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
     Children, Choice, FromXml, ToXml,
 };
-pub use dom::{parse, Attribute, Element, Limits, Name, NamespaceScope, Node};
+pub use dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
 pub use error::{ErrorKind, Position, XmlError};
+pub use reader::parse;
 pub use sample::Sample;
 pub use value::{Base64Binary, DateTime, XmlText};
 pub use writer::XmlWriter;

@@ -1,5 +1,10 @@
 //! Streaming XML output that declares namespace prefixes as they are needed.
 
+use std::sync::Arc;
+
+use crate::dom::{Attribute, Element, Name, NamespaceScope, Node};
+use crate::error::Position;
+
 /// Writes well-formed XML into a string. Namespaces are given as URIs; the writer binds each
 /// to a prefix on first use (a preferred one if registered, else `ns1`, `ns2`, ...), so callers
 /// never juggle prefixes. The default namespace is never used, so unqualified names stay
@@ -12,12 +17,32 @@ pub struct XmlWriter {
     start_tag_open: bool,
     next_prefix: usize,
     preferred: Vec<(String, String)>,
+    capture: Option<Capture>,
 }
 
 #[derive(Debug)]
 struct Frame {
     qname: String,
     declared: Vec<(String, String)>,
+    /// The element's name and the attributes of its start tag, kept only while elements
+    /// may be captured: an element is marked for capture by an attribute, after its name.
+    name: Option<Name>,
+    attributes: Vec<Attribute>,
+}
+
+/// Elements kept as trees while they are written ([`XmlWriter::capture_marked`]).
+#[derive(Debug)]
+struct Capture {
+    /// The attribute that marks an element to capture, and the values that do.
+    marker: (Option<String>, String),
+    values: Vec<String>,
+    /// The captured elements still open, outermost first, and the writer's frame of the
+    /// outermost one.
+    open: Vec<Element>,
+    apex_frame: usize,
+    done: Vec<Element>,
+    /// Capture the next element started, marked or not.
+    next: bool,
 }
 
 impl XmlWriter {
@@ -31,16 +56,62 @@ impl XmlWriter {
             .push((namespace.to_owned(), prefix.to_owned()));
     }
 
+    /// Keeps every element whose start tag gets the attribute `{namespace}local` with one of
+    /// `values` as a tree too, exactly as [`crate::parse`] would read it back from the output,
+    /// for [`XmlWriter::finish_with_captured`] to return: a signer canonicalizes what it signs
+    /// without parsing its own output. Call before writing the elements.
+    pub fn capture_marked(&mut self, namespace: Option<&str>, local: &str, values: Vec<String>) {
+        self.capture = Some(Capture::new(
+            (namespace.map(str::to_owned), local.to_owned()),
+            values,
+        ));
+    }
+
+    /// Keeps the next element started as a tree too, like a marked one
+    /// ([`XmlWriter::capture_marked`]).
+    pub fn capture_next(&mut self) {
+        self.capture
+            .get_or_insert_with(|| Capture::new((None, String::new()), Vec::new()))
+            .next = true;
+    }
+
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
         self.close_start_tag();
         self.open.push(Frame {
             qname: String::new(),
             declared: Vec::new(),
+            name: None,
+            attributes: Vec::new(),
         });
-        let qname = match namespace {
-            Some(ns) => format!("{}:{local}", self.prefix_for(ns).0),
-            None => local.to_owned(),
+        let (qname, prefix) = match namespace {
+            Some(ns) => {
+                let prefix = self.prefix_for(ns).0;
+                (format!("{prefix}:{local}"), Some(prefix))
+            }
+            None => (local.to_owned(), None),
         };
+        if self.capture.is_some() {
+            let name = Name {
+                namespace: namespace.map(str::to_owned),
+                local: local.to_owned(),
+                prefix,
+            };
+            match self.capture.as_mut() {
+                Some(capture) if !capture.open.is_empty() => {
+                    capture.open.push(captured_element(name, Vec::new()))
+                }
+                Some(capture) if capture.next => {
+                    capture.next = false;
+                    capture.apex_frame = self.open.len() - 1;
+                    capture.open.push(captured_element(name, Vec::new()));
+                }
+                _ => {
+                    if let Some(frame) = self.open.last_mut() {
+                        frame.name = Some(name);
+                    }
+                }
+            }
+        }
         self.out.push('<');
         self.out.push_str(&qname);
         if let Some(frame) = self.open.last_mut() {
@@ -57,14 +128,74 @@ impl XmlWriter {
         debug_assert!(self.start_tag_open, "attribute written after content");
         let prefix = namespace.map(|ns| self.declare_in_tag(ns));
         self.out.push(' ');
-        if let Some(prefix) = prefix {
-            self.out.push_str(&prefix);
+        if let Some(prefix) = &prefix {
+            self.out.push_str(prefix);
             self.out.push(':');
         }
         self.out.push_str(local);
         self.out.push_str("=\"");
         escape_into(&mut self.out, value, true);
         self.out.push('"');
+        if self.capture.is_some() {
+            self.capture_attribute(namespace, local, prefix, value);
+        }
+    }
+
+    /// Records an attribute of the open start tag for capture, starting to capture its
+    /// element when the attribute marks it.
+    fn capture_attribute(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+        prefix: Option<String>,
+        value: &str,
+    ) {
+        let depth = self.open.len();
+        let (Some(capture), Some(frame)) = (self.capture.as_mut(), self.open.last_mut()) else {
+            return;
+        };
+        let attribute = Attribute {
+            name: Name {
+                namespace: namespace.map(str::to_owned),
+                local: local.to_owned(),
+                prefix,
+            },
+            value: value.to_owned(),
+        };
+        if let Some(element) = capture.open.last_mut() {
+            element.attributes.push(attribute);
+            return;
+        }
+        let marks = capture.marker.0.as_deref() == namespace
+            && capture.marker.1 == local
+            && capture.values.iter().any(|v| v == value);
+        frame.attributes.push(attribute);
+        if marks {
+            if let Some(name) = frame.name.take() {
+                capture.apex_frame = depth - 1;
+                capture.open.push(captured_element(
+                    name,
+                    std::mem::take(&mut frame.attributes),
+                ));
+            }
+        }
+    }
+
+    /// The bindings in scope at the innermost open element, for a captured element's scope.
+    fn scope(&self) -> Arc<NamespaceScope> {
+        let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = Vec::new();
+        for (prefix, uri) in self.open.iter().flat_map(|f| f.declared.iter()) {
+            bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
+            bindings.push((Some(Arc::from(prefix.as_str())), Arc::from(uri.as_str())));
+        }
+        Arc::new(NamespaceScope::from_bindings(bindings))
+    }
+
+    /// Whether the innermost open element is being captured.
+    fn capturing_innermost(&self) -> bool {
+        self.capture
+            .as_ref()
+            .is_some_and(|c| !c.open.is_empty() && c.apex_frame + c.open.len() == self.open.len())
     }
 
     /// Declares `namespace` on the element just started, unless it is already in scope, so
@@ -89,10 +220,30 @@ impl XmlWriter {
     pub fn text(&mut self, text: &str) {
         self.close_start_tag();
         escape_into(&mut self.out, text, false);
+        if let Some(element) = self.capture.as_mut().and_then(|c| c.open.last_mut()) {
+            match element.children.last_mut() {
+                Some(Node::Text(existing)) => existing.push_str(text),
+                _ => element.children.push(Node::Text(text.to_owned())),
+            }
+        }
     }
 
     pub fn end_element(&mut self) {
+        if self.start_tag_open && self.capturing_innermost() {
+            self.set_captured_scope();
+        }
+        let capturing = self.capturing_innermost();
         let Some(frame) = self.open.pop() else { return };
+        if capturing {
+            if let Some(capture) = self.capture.as_mut() {
+                if let Some(done) = capture.open.pop() {
+                    match capture.open.last_mut() {
+                        Some(parent) => parent.children.push(Node::Element(done)),
+                        None => capture.done.push(done),
+                    }
+                }
+            }
+        }
         if self.start_tag_open {
             self.out.push_str("/>");
             self.start_tag_open = false;
@@ -104,14 +255,32 @@ impl XmlWriter {
     }
 
     /// Closes every open element and returns the document.
-    pub fn finish(mut self) -> String {
+    pub fn finish(self) -> String {
+        self.finish_with_captured().0
+    }
+
+    /// Closes every open element and returns the document with the elements captured
+    /// ([`XmlWriter::capture_marked`]), in document order of their end tags.
+    pub fn finish_with_captured(mut self) -> (String, Vec<Element>) {
         while !self.open.is_empty() {
             self.end_element();
         }
-        self.out
+        let captured = self.capture.map(|c| c.done).unwrap_or_default();
+        (self.out, captured)
+    }
+
+    /// The start tag of the innermost element is complete: so are its bindings.
+    fn set_captured_scope(&mut self) {
+        let scope = self.scope();
+        if let Some(element) = self.capture.as_mut().and_then(|c| c.open.last_mut()) {
+            element.scope = scope;
+        }
     }
 
     fn close_start_tag(&mut self) {
+        if self.start_tag_open && self.capturing_innermost() {
+            self.set_captured_scope();
+        }
         if self.start_tag_open {
             self.out.push('>');
             self.start_tag_open = false;
@@ -172,6 +341,30 @@ impl XmlWriter {
     }
 }
 
+impl Capture {
+    fn new(marker: (Option<String>, String), values: Vec<String>) -> Self {
+        Self {
+            marker,
+            values,
+            open: Vec::new(),
+            apex_frame: 0,
+            done: Vec::new(),
+            next: false,
+        }
+    }
+}
+
+/// A captured element as its start tag begins; its scope is set when the tag is complete.
+fn captured_element(name: Name, attributes: Vec<Attribute>) -> Element {
+    Element {
+        name,
+        attributes,
+        scope: Arc::default(),
+        children: Vec::new(),
+        position: Position::default(),
+    }
+}
+
 fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
     out.push_str(" xmlns:");
     out.push_str(prefix);
@@ -180,24 +373,93 @@ fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
     out.push('"');
 }
 
+/// Escapes markup characters, and in attributes the whitespace that attribute-value
+/// normalization would otherwise turn into spaces. Copies runs between them at once (all of
+/// them are ASCII, so byte offsets between them are character boundaries).
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\t' if attribute => out.push_str("&#x9;"),
-            '\n' if attribute => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    let mut run = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' if !attribute => "&gt;",
+            b'"' if attribute => "&quot;",
+            b'\t' if attribute => "&#x9;",
+            b'\n' if attribute => "&#xA;",
+            b'\r' => "&#xD;",
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        out.push_str(replacement);
+        run = at + 1;
     }
+    out.push_str(&text[run..]);
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::{parse, Limits};
+
+    /// `a` and `b` are the same tree, positions aside, with the same bindings in scope.
+    fn assert_same_tree(a: &Element, b: &Element) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.attributes, b.attributes, "attributes of {}", a.name.local);
+        assert_eq!(
+            a.scope.iter().collect::<Vec<_>>(),
+            b.scope.iter().collect::<Vec<_>>(),
+            "scope of {}",
+            a.name.local
+        );
+        assert_eq!(a.children.len(), b.children.len(), "{}", a.name.local);
+        for (x, y) in a.children.iter().zip(&b.children) {
+            match (x, y) {
+                (Node::Element(x), Node::Element(y)) => assert_same_tree(x, y),
+                (x, y) => assert_eq!(x, y),
+            }
+        }
+    }
+
+    #[test]
+    fn captured_elements_are_what_parsing_the_output_gives() {
+        // Guards signing, which canonicalizes captured trees instead of parsing its output.
+        let mut w = XmlWriter::new();
+        w.prefer_prefix("urn:u", "u");
+        w.capture_marked(Some("urn:u"), "Id", vec!["one".into(), "two".into()]);
+        w.start_element(Some("urn:env"), "Envelope");
+        w.declare("urn:u");
+        w.start_element(Some("urn:env"), "Header");
+        w.start_element(Some("urn:a"), "first");
+        w.attribute(None, "before", "x");
+        w.attribute(Some("urn:u"), "Id", "one");
+        w.attribute(Some("urn:b"), "b", "tab\there\nline\r&<>\"'");
+        w.text("a & b < c > d\r\n");
+        w.text(" more");
+        w.start_element(Some("urn:c"), "empty");
+        w.end_element();
+        w.start_element(None, "plain");
+        w.qname_attribute(Some(crate::XSI_NS), "type", "urn:t", "T");
+        w.text("x");
+        w.end_element();
+        w.end_element();
+        w.start_element(Some("urn:a"), "unsigned");
+        w.attribute(Some("urn:u"), "Id", "three");
+        w.end_element();
+        w.end_element();
+        w.start_element(Some("urn:env"), "Body");
+        w.attribute(Some("urn:u"), "Id", "two");
+        w.start_element(Some("urn:a"), "payload");
+        w.attribute(Some(crate::XML_NS), "lang", "en");
+        w.end_element();
+        let (out, captured) = w.finish_with_captured();
+        let parsed = parse(out.as_bytes(), &Limits::default()).unwrap();
+        let header = parsed.elements().next().unwrap();
+        let body = parsed.elements().nth(1).unwrap();
+        assert_eq!(captured.len(), 2);
+        assert_same_tree(&captured[0], header.elements().next().unwrap());
+        assert_same_tree(&captured[1], body);
+    }
 
     #[test]
     fn declared_namespaces_are_shared_by_descendants() {

@@ -36,6 +36,26 @@ impl SignatureAlgorithm {
             Self::RsaSha256 => MessageDigest::sha256(),
         }
     }
+
+    /// The PKCS #1 v1.5 encoding of the digest of `data` (RFC 8017 §9.2: the DER
+    /// DigestInfo), which an RSA signature value decrypts to.
+    pub(crate) fn encoded_digest(self, data: &[u8]) -> Result<Vec<u8>, WssError> {
+        // DER of DigestInfo up to the digest octets: algorithm identifier with NULL
+        // parameters, then the OCTET STRING header.
+        let prefix: &[u8] = match self {
+            Self::RsaSha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            Self::RsaSha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+        };
+        let mut encoded = prefix.to_vec();
+        encoded.extend_from_slice(&hash(self.message_digest(), data)?);
+        Ok(encoded)
+    }
 }
 
 /// `ds:DigestMethod`.

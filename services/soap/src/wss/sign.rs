@@ -1,20 +1,21 @@
 //! Signing outgoing envelopes.
 //!
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
-//! header holding the Timestamp and the token ([`Stamp`]). It is then parsed back, and each
-//! signed part is canonicalized from that parsed tree — exactly what a verifier will do with
-//! the bytes — before SignedInfo is inserted, canonicalized in its final place and signed.
+//! header holding the Timestamp and the token ([`Stamp`]). The writer keeps each signed part
+//! as the tree a verifier will read from its bytes ([`XmlWriter::capture_marked`]), and each
+//! is canonicalized from that tree. SignedInfo is canonicalized from its own markup (it uses
+//! no binding of its context), signed, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
-use xmlbind::{Base64Binary, Element, Limits, XmlText, XmlWriter, XSI_NS};
+use xmlbind::{Base64Binary, Element, XmlText, XmlWriter, XSI_NS};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
-use super::ids::IdIndex;
 use super::signature::{self, prefix_refs, Reference, SignedInfo};
-use super::{timestamp, token, WssError, DS_NS, WSSE_NS};
+use super::{timestamp, token, WssError, WSSE_NS, WSU_NS};
 use crate::addressing::{Addressing, Field};
 use crate::c14n;
 
@@ -60,8 +61,11 @@ impl SignOptions {
 /// Signs outgoing envelopes with one key and certificate.
 #[derive(Debug)]
 pub struct Signer {
-    key: PKey<Private>,
+    /// Parsed once: signing a message then costs only the private-key operation.
+    key: Rsa<Private>,
     certificate: Vec<u8>,
+    /// `certificate` in base64, as every message carries it.
+    certificate_base64: String,
     options: SignOptions,
 }
 
@@ -92,9 +96,11 @@ impl Signer {
                 "the private key does not belong to the certificate".into(),
             ));
         }
+        let certificate = certificate.to_der()?;
         Ok(Self {
-            key,
-            certificate: certificate.to_der()?,
+            key: key.rsa()?,
+            certificate_base64: Base64Binary(certificate.clone()).to_text().into_owned(),
+            certificate,
             options,
         })
     }
@@ -145,10 +151,15 @@ fn secs(d: Duration) -> i64 {
 fn random_id(label: &str) -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
-    Ok(bytes.iter().fold(format!("{label}-"), |mut id, b| {
-        id.push_str(&format!("{b:02x}"));
-        id
-    }))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(label.len() + 1 + 2 * bytes.len());
+    id.push_str(label);
+    id.push('-');
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    Ok(id)
 }
 
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
@@ -165,16 +176,6 @@ pub(crate) struct Stamp<'a> {
     addressing_ids: Vec<(Field, String)>,
     body_id: Option<String>,
 }
-
-/// Our own envelopes, parsed back for signing, are as large and deep as their payload is:
-/// the receiver's limits apply on the other side.
-const OWN_LIMITS: Limits = Limits {
-    max_bytes: usize::MAX,
-    max_depth: usize::MAX,
-    max_attributes: usize::MAX,
-    max_nodes: usize::MAX,
-    max_text: usize::MAX,
-};
 
 impl Stamp<'_> {
     pub(crate) fn body_id(&self) -> Option<&str> {
@@ -197,24 +198,40 @@ impl Stamp<'_> {
         if let Some((id, created, ttl)) = &self.timestamp {
             timestamp::write(w, id, *created, *ttl);
         }
-        token::write(w, &self.token_id, &self.signer.certificate);
+        token::write(w, &self.token_id, &self.signer.certificate_base64);
         w.end_element();
     }
 
-    /// Signs an envelope written with this stamp.
-    pub(crate) fn sign(&self, envelope: String) -> Result<Vec<u8>, WssError> {
-        let options = &self.signer.options;
-        let parsed = parse_own(&envelope)?;
-        let index = IdIndex::build(&parsed);
-        let ids = self
-            .timestamp
+    /// The Ids of the parts to sign, in the order they are referenced.
+    fn signed_ids(&self) -> impl Iterator<Item = &String> {
+        self.timestamp
             .iter()
             .map(|(id, ..)| id)
             .chain(self.addressing_ids.iter().map(|(_, id)| id))
-            .chain(&self.body_id);
+            .chain(&self.body_id)
+    }
+
+    /// Has `w` keep the parts to sign as trees while they are written, so that signing
+    /// canonicalizes them without parsing the envelope back: each is the tree a verifier
+    /// reads from those bytes.
+    pub(crate) fn capture_parts(&self, w: &mut XmlWriter) {
+        w.capture_marked(Some(WSU_NS), "Id", self.signed_ids().cloned().collect());
+    }
+
+    /// Signs an envelope written with this stamp, given the parts [`Stamp::capture_parts`]
+    /// kept.
+    pub(crate) fn sign(&self, envelope: String, parts: &[Element]) -> Result<Vec<u8>, WssError> {
+        let options = &self.signer.options;
         let mut references = Vec::new();
-        for id in ids {
-            let element = index.resolve(id)?;
+        for id in self.signed_ids() {
+            let mut marked = parts
+                .iter()
+                .filter(|p| p.attribute(Some(WSU_NS), "Id") == Some(id.as_str()));
+            let (Some(element), None) = (marked.next(), marked.next()) else {
+                return Err(WssError::Signing(format!(
+                    "the part {id} was not written once"
+                )));
+            };
             let prefixes = inclusive_prefixes(element);
             let canonical = c14n::exclusive(element, &prefix_refs(&prefixes));
             let value = options.digest.digest(&canonical)?;
@@ -230,7 +247,7 @@ impl Stamp<'_> {
             method: options.signature,
             references,
         };
-        let (markup, value_offset) = signature::write(&info, &self.token_id)?;
+        let written = signature::write(&info, &self.token_id)?;
 
         // The Security header is the first header block, and we chose its prefix.
         let at = envelope
@@ -238,33 +255,23 @@ impl Stamp<'_> {
             .ok_or_else(|| {
                 WssError::Signing("no wsse:Security header in the written envelope".into())
             })?;
+        // SignedInfo uses no binding from its context but its own `ds` (and `ec`), which the
+        // markup declares, so its canonical form in place equals that of the markup alone.
+        let canonical = c14n::exclusive(&written.signed_info, &[]);
+        // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
+        // exponent, which is what OpenSSL's signing context does after its per-call set-up.
+        let encoded = options.signature.encoded_digest(&canonical)?;
+        let mut value = vec![0; self.signer.key.size() as usize];
+        let len = self
+            .signer
+            .key
+            .private_encrypt(&encoded, &mut value, Padding::PKCS1)?;
+        value.truncate(len);
         let mut signed = envelope;
-        signed.insert_str(at, &markup);
-        let parsed = parse_own(&signed)?;
-        let signed_info = own_signed_info(&parsed).ok_or_else(|| {
-            WssError::Signing("the inserted SignedInfo is not where it belongs".into())
-        })?;
-        let canonical = c14n::exclusive(signed_info, &[]);
-        let mut rsa =
-            openssl::sign::Signer::new(options.signature.message_digest(), &self.signer.key)?;
-        let value = rsa.sign_oneshot_to_vec(&canonical)?;
-        signed.insert_str(at + value_offset, &Base64Binary(value).to_text());
+        signed.insert_str(at, &written.markup);
+        signed.insert_str(at + written.value_offset, &Base64Binary(value).to_text());
         Ok(signed.into_bytes())
     }
-}
-
-fn parse_own(envelope: &str) -> Result<Element, WssError> {
-    xmlbind::parse(envelope.as_bytes(), &OWN_LIMITS)
-        .map_err(|e| WssError::Signing(format!("our own envelope: {e}")))
-}
-
-/// Envelope / Header / Security / Signature / SignedInfo of an envelope we wrote.
-fn own_signed_info(envelope: &Element) -> Option<&Element> {
-    let header = envelope.elements().next()?;
-    header
-        .child(Some(WSSE_NS), "Security")?
-        .child(Some(DS_NS), "Signature")?
-        .child(Some(DS_NS), "SignedInfo")
 }
 
 /// The InclusiveNamespaces PrefixList for a signed part: every prefix in scope at its apex,

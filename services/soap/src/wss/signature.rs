@@ -42,14 +42,24 @@ pub(crate) fn prefix_refs(prefixes: &[String]) -> Vec<&str> {
     prefixes.iter().map(String::as_str).collect()
 }
 
+/// A written Signature: its markup with an empty SignatureValue, the offset where the value
+/// goes, and its SignedInfo as the tree a verifier reads from the markup.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) markup: String,
+    pub(crate) value_offset: usize,
+    pub(crate) signed_info: Element,
+}
+
 /// Writes a Signature whose KeyInfo points at the token `#token_id`, with an empty
-/// SignatureValue. Returns the markup and the offset where the value goes.
-pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<(String, usize), WssError> {
+/// SignatureValue.
+pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<Written, WssError> {
     let mut w = XmlWriter::new();
     w.prefer_prefix(DS_NS, "ds");
     w.prefer_prefix(WSSE_NS, "wsse");
     w.prefer_prefix(EXC_C14N, "ec");
     w.start_element(Some(DS_NS), "Signature");
+    w.capture_next();
     w.start_element(Some(DS_NS), "SignedInfo");
     write_method(
         &mut w,
@@ -79,11 +89,19 @@ pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<(String, usize)
     w.start_element(Some(WSSE_NS), "Reference");
     w.attribute(None, "URI", &format!("#{token_id}"));
     w.attribute(None, "ValueType", X509V3);
-    let markup = w.finish();
-    let offset = markup
+    let (markup, captured) = w.finish_with_captured();
+    let value_offset = markup
         .find("</ds:SignatureValue>")
         .ok_or_else(|| WssError::Signing("no SignatureValue in the written Signature".into()))?;
-    Ok((markup, offset))
+    let signed_info = captured
+        .into_iter()
+        .next()
+        .ok_or_else(|| WssError::Signing("no SignedInfo in the written Signature".into()))?;
+    Ok(Written {
+        markup,
+        value_offset,
+        signed_info,
+    })
 }
 
 /// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
@@ -266,8 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn captured_signed_info_canonicalizes_as_the_parsed_markup() {
+        // Guards signing, which canonicalizes the captured SignedInfo without parsing.
+        let written = write(&sample(), "tok").unwrap();
+        let parsed = parse(written.markup.as_bytes(), &Limits::default()).unwrap();
+        let signed_info = parsed.child(Some(DS_NS), "SignedInfo").unwrap();
+        assert_eq!(
+            crate::c14n::exclusive(&written.signed_info, &[]),
+            crate::c14n::exclusive(signed_info, &[])
+        );
+    }
+
+    #[test]
     fn written_signatures_read_back() {
-        let (markup, offset) = write(&sample(), "tok").unwrap();
+        let Written {
+            markup,
+            value_offset: offset,
+            ..
+        } = write(&sample(), "tok").unwrap();
         assert!(markup[offset..].starts_with("</ds:SignatureValue>"));
         let doc = parse(markup.as_bytes(), &Limits::default()).unwrap();
         let read = read(&doc).unwrap();
@@ -278,7 +312,7 @@ mod tests {
 
     #[test]
     fn hmac_and_foreign_transforms_are_refused() {
-        let (markup, _) = write(&sample(), "tok").unwrap();
+        let markup = write(&sample(), "tok").unwrap().markup;
         for (from, to) in [
             (
                 SignatureAlgorithm::RsaSha256.uri(),

@@ -7,35 +7,67 @@
 //! certificate nobody configured — is never used.
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
-use openssl::pkey::{Id, PKey, Public};
+use openssl::pkey::{Id, Public};
+use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
 use xmlbind::{Base64Binary, DateTime, Element, XmlText, XmlWriter};
 
+use super::algorithm::SignatureAlgorithm;
 use super::ids::{fragment, IdIndex};
 use super::signature::element_children;
 use super::{WssError, BASE64_BINARY, DS_NS, WSSE_NS, WSU_NS, X509V3};
 
-/// Writes `<wsse:BinarySecurityToken>` holding `certificate` (DER).
-pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate: &[u8]) {
+/// Writes `<wsse:BinarySecurityToken>` holding a certificate (its DER in base64).
+pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate_base64: &str) {
     w.start_element(Some(WSSE_NS), "BinarySecurityToken");
     w.attribute(None, "EncodingType", BASE64_BINARY);
     w.attribute(None, "ValueType", X509V3);
     w.attribute(Some(WSU_NS), "Id", id);
-    w.text(&Base64Binary(certificate.to_vec()).to_text());
+    w.text(certificate_base64);
     w.end_element();
 }
 
-/// One trusted certificate with its public key and validity period.
+/// One trusted certificate with its public key, parsed once for every message it signs, and
+/// its validity period.
 #[derive(Debug)]
 pub(crate) struct Trusted {
     pub(crate) der: Vec<u8>,
-    pub(crate) key: PKey<Public>,
+    /// `der` in base64 as peers send it on one line: a token spelled so is found without
+    /// decoding it.
+    base64: String,
+    key: Rsa<Public>,
     /// notBefore and notAfter, in seconds since the Unix epoch.
     not_before: i64,
     not_after: i64,
 }
 
 impl Trusted {
+    /// Whether `value` is this key's PKCS #1 v1.5 signature of `data` with `method`.
+    ///
+    /// The value is decrypted with the public key and compared, whole, with the encoding of
+    /// the digest (what `RSA_verify` does), which spares OpenSSL's per-call set-up of an
+    /// algorithm context. A malformed value (wrong length, say) does not verify.
+    pub(crate) fn verifies(
+        &self,
+        method: SignatureAlgorithm,
+        data: &[u8],
+        value: &[u8],
+    ) -> Result<bool, WssError> {
+        let expected = method.encoded_digest(data)?;
+        let mut decrypted = vec![0; self.key.size() as usize];
+        Ok(
+            match self
+                .key
+                .public_decrypt(value, &mut decrypted, Padding::PKCS1)
+            {
+                Ok(len) => {
+                    len == expected.len() && openssl::memcmp::eq(&decrypted[..len], &expected)
+                }
+                Err(_) => false,
+            },
+        )
+    }
+
     /// Refuses a certificate outside its validity period at `now`. Pinning says whose key it
     /// is; the dates say until when its holder meant it to be used.
     pub(crate) fn check_validity(&self, now: i64) -> Result<(), WssError> {
@@ -73,9 +105,11 @@ impl TrustStore {
                         "a trusted certificate does not hold an RSA key".into(),
                     ));
                 }
+                let der = c.to_der()?;
                 Ok(Trusted {
-                    der: c.to_der()?,
-                    key,
+                    base64: Base64Binary(der.clone()).to_text().into_owned(),
+                    der,
+                    key: key.rsa()?,
                     not_before: unix_seconds(c.not_before())?,
                     not_after: unix_seconds(c.not_after())?,
                 })
@@ -150,9 +184,57 @@ impl TrustStore {
         let text = token
             .text()
             .map_err(|e| WssError::Malformed(e.to_string()))?;
+        if let Some(trusted) = self.certificates.iter().find(|t| t.base64 == text.trim()) {
+            return Ok(trusted);
+        }
         let der = Base64Binary::from_text(&text)
             .map_err(|e| WssError::Malformed(e.to_string()))?
             .0;
         self.find(&der).ok_or(WssError::UntrustedCertificate)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+
+    #[test]
+    fn raw_rsa_verification_agrees_with_openssl_signatures() {
+        // Guards the hand-built DigestInfo encodings against OpenSSL's own.
+        let private = Rsa::generate(2048).unwrap();
+        let trusted = Trusted {
+            der: Vec::new(),
+            base64: String::new(),
+            key: Rsa::from_public_components(
+                private.n().to_owned().unwrap(),
+                private.e().to_owned().unwrap(),
+            )
+            .unwrap(),
+            not_before: 0,
+            not_after: i64::MAX,
+        };
+        let key = PKey::from_rsa(private).unwrap();
+        for method in [SignatureAlgorithm::RsaSha1, SignatureAlgorithm::RsaSha256] {
+            let mut signer = openssl::sign::Signer::new(method.message_digest(), &key).unwrap();
+            let value = signer.sign_oneshot_to_vec(b"signed info").unwrap();
+            assert!(trusted.verifies(method, b"signed info", &value).unwrap());
+            assert!(!trusted.verifies(method, b"signed inf0", &value).unwrap());
+            let mut flipped = value.clone();
+            flipped[10] ^= 1;
+            assert!(!trusted.verifies(method, b"signed info", &flipped).unwrap());
+            assert!(!trusted
+                .verifies(method, b"signed info", &value[1..])
+                .unwrap());
+            assert!(!trusted.verifies(method, b"signed info", &[]).unwrap());
+        }
+        // The same value under the other digest's encoding does not verify.
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha1(), &key).unwrap();
+        let value = signer.sign_oneshot_to_vec(b"x").unwrap();
+        assert!(!trusted
+            .verifies(SignatureAlgorithm::RsaSha256, b"x", &value)
+            .unwrap());
     }
 }

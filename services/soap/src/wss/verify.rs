@@ -356,12 +356,7 @@ fn check_signature_value(signature: &Signature<'_>, trusted: &Trusted) -> Result
         signature.signed_info_element,
         &prefix_refs(&info.c14n_prefixes),
     );
-    let mut rsa = openssl::sign::Verifier::new(info.method.message_digest(), &trusted.key)?;
-    // A malformed value (wrong length, say) is an error to OpenSSL and a bad signature to us.
-    if rsa
-        .verify_oneshot(&signature.value, &canonical)
-        .unwrap_or(false)
-    {
+    if trusted.verifies(info.method, &canonical, &signature.value)? {
         Ok(())
     } else {
         Err(WssError::BadSignature)

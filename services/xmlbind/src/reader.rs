@@ -1,0 +1,787 @@
+//! The hardened reader: untrusted bytes into an [`Element`] tree.
+//!
+//! quick-xml tokenizes; everything XML 1.0 and Namespaces in XML demand beyond tokens is
+//! checked here, because quick-xml leaves it to its users: the input is normalized first
+//! (encoding to UTF-8, line ends to `\n`, every character an XML `Char`), then names are
+//! checked against the `Name` production, references are resolved with only the five
+//! predefined entities, attribute values are normalized, prefixes are resolved and
+//! declarations checked, and only misc may surround the one root element.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use crate::dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
+use crate::error::Position;
+use crate::error::{ErrorKind, XmlError};
+use crate::XML_NS;
+
+/// The namespace bound to the reserved `xmlns` prefix; nothing may be declared to it.
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+/// Longest element, attribute or processing-instruction name.
+const MAX_NAME: usize = 1024;
+
+/// Parses a whole document, refusing DTDs and anything beyond `limits`. Comments and
+/// processing instructions inside the root element are kept (canonicalization needs to know
+/// of them); those outside it are dropped.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(ErrorKind::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        }
+        .into());
+    }
+    let text = normalize(bytes)?;
+    Parser::new(&text, limits).run()
+}
+
+/// The document as UTF-8 with `\r\n` and lone `\r` turned into `\n` (XML 1.0 §2.11),
+/// refusing characters outside `Char` (§2.2) and encodings other than UTF-8, US-ASCII and
+/// ISO-8859-1.
+fn normalize(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text: Cow<'_, str> = match declared_encoding(bytes)?.as_deref() {
+        None | Some("utf-8" | "utf8" | "us-ascii" | "ascii") => {
+            Cow::Borrowed(std::str::from_utf8(bytes).map_err(|e| {
+                malformed_at(
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    bytes,
+                    e.valid_up_to(),
+                )
+            })?)
+        }
+        Some("iso-8859-1" | "latin1" | "latin-1" | "iso_8859-1") => {
+            Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+        Some(other) => {
+            return Err(ErrorKind::Malformed(format!("unsupported encoding {other:?}")).into())
+        }
+    };
+    if let Some(at) = first_non_char(text.as_bytes()) {
+        return Err(malformed_at(
+            "a character XML does not allow".into(),
+            text.as_bytes(),
+            at,
+        ));
+    }
+    if !text.contains('\r') {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' {
+            chars.next_if_eq(&'\n');
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// The offset of the first character outside XML's `Char` in UTF-8 `text`: a control
+/// character other than tab and line ends, or U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`).
+/// Scanned in blocks without early exit, which the compiler vectorizes; only a block that
+/// may hold one is looked at byte by byte.
+fn first_non_char(text: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF);
+    let bad_at = |at: usize| match text[at] {
+        0xEF => text
+            .get(at + 1..at + 3)
+            .is_some_and(|t| matches!(t, [0xBF, 0xBE | 0xBF])),
+        _ => true,
+    };
+    text.chunks(BLOCK).enumerate().find_map(|(i, block)| {
+        if !block.iter().fold(false, |any, &b| any | suspect(b)) {
+            return None;
+        }
+        let start = i * BLOCK;
+        (start..start + block.len()).find(|&at| suspect(text[at]) && bad_at(at))
+    })
+}
+
+/// How many bytes of `bytes` are `byte`, counted without early exit (vectorized).
+fn count(bytes: &[u8], byte: u8) -> usize {
+    bytes.iter().fold(0, |n, &b| n + usize::from(b == byte))
+}
+
+/// The lowercased `encoding` of the XML declaration, if the document starts with one.
+fn declared_encoding(bytes: &[u8]) -> Result<Option<String>, XmlError> {
+    let Some(rest) = bytes.strip_prefix(b"<?xml") else {
+        return Ok(None);
+    };
+    if !rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    let end = find(rest, b"?>").unwrap_or(rest.len());
+    let declaration = String::from_utf8_lossy(&rest[..end]);
+    let Some((_, after)) = declaration.split_once("encoding") else {
+        return Ok(None);
+    };
+    let after = after.trim_start().strip_prefix('=').map(str::trim_start);
+    let value = after.and_then(|a| {
+        let quote = a.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+        a[1..].split_once(quote).map(|(v, _)| v)
+    });
+    match value {
+        Some(v) => Ok(Some(v.to_ascii_lowercase())),
+        None => Err(ErrorKind::Malformed("malformed encoding declaration".into()).into()),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn malformed_at(message: String, text: &[u8], at: usize) -> XmlError {
+    XmlError::at(ErrorKind::Malformed(message), Lines::position_of(text, at))
+}
+
+/// Turns byte offsets, which only grow, into lines and columns without rescanning.
+struct Lines<'a> {
+    text: &'a [u8],
+    offset: usize,
+    position: Position,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            offset: 0,
+            position: Position { line: 1, column: 1 },
+        }
+    }
+
+    fn position_of(text: &[u8], at: usize) -> Position {
+        Lines::new(text).advance(at)
+    }
+
+    /// The position of byte `at`; columns count characters.
+    fn advance(&mut self, at: usize) -> Position {
+        let at = at.min(self.text.len());
+        if at > self.offset {
+            let segment = &self.text[self.offset..at];
+            let chars = |s: &[u8]| s.iter().fold(0u64, |n, &b| n + u64::from(b & 0xC0 != 0x80));
+            let lines = count(segment, b'\n');
+            if lines == 0 {
+                self.position.column += chars(segment);
+            } else {
+                let last = segment.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                self.position.line += lines as u64;
+                self.position.column = 1 + chars(&segment[last + 1..]);
+            }
+            self.offset = at;
+        }
+        self.position
+    }
+}
+
+struct Parser<'a> {
+    reader: Reader<&'a [u8]>,
+    text: &'a str,
+    lines: Lines<'a>,
+    limits: &'a Limits,
+    /// The open elements, each with the index in `children` where its children start.
+    stack: Vec<(Element, usize)>,
+    /// The children of all open elements, innermost last: each element's children are
+    /// moved out in one exact allocation when it closes, rather than grown one by one.
+    children: Vec<Node>,
+    root: Option<Element>,
+    nodes: usize,
+    /// Whether the last node pushed is a text node still open to more characters.
+    in_text: bool,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, limits: &'a Limits) -> Self {
+        let mut reader = Reader::from_str(text);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+        config.trim_text(false);
+        Self {
+            reader,
+            text,
+            lines: Lines::new(text.as_bytes()),
+            limits,
+            stack: Vec::new(),
+            children: Vec::new(),
+            root: None,
+            nodes: 0,
+            in_text: false,
+        }
+    }
+
+    fn run(mut self) -> Result<Element, XmlError> {
+        let mut first = true;
+        loop {
+            let start = self.reader.buffer_position() as usize;
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    let at = self.reader.error_position() as usize;
+                    return Err(self.error_at(ErrorKind::Malformed(e.to_string()), at));
+                }
+            };
+            let position = self.lines.advance(start);
+            let is_text = matches!(
+                event,
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)
+            );
+            if !is_text {
+                self.in_text = false;
+            }
+            match event {
+                Event::Decl(decl) if first && start == 0 => {
+                    let version = decl
+                        .version()
+                        .map_err(|e| XmlError::at(ErrorKind::Malformed(e.to_string()), position))?;
+                    if &*version != b"1.0" {
+                        return Err(XmlError::at(
+                            ErrorKind::Malformed(format!(
+                                "XML {} documents are not accepted",
+                                String::from_utf8_lossy(&version)
+                            )),
+                            position,
+                        ));
+                    }
+                }
+                Event::Decl(_) => {
+                    return Err(XmlError::at(
+                        ErrorKind::Malformed("an XML declaration that is not at the start".into()),
+                        position,
+                    ))
+                }
+                Event::DocType(_) => return Err(XmlError::at(ErrorKind::Doctype, position)),
+                Event::Start(tag) => self.start(&tag, position)?,
+                Event::Empty(tag) => {
+                    self.start(&tag, position)?;
+                    self.end(position)?;
+                }
+                Event::End(_) => self.end(position)?,
+                Event::Text(raw) => {
+                    let raw = self.str(&raw, start)?;
+                    if raw.contains("]]>") {
+                        return Err(malformed("]]> in text", position));
+                    }
+                    self.characters(raw, position)?;
+                }
+                Event::CData(_) | Event::GeneralRef(_) if self.stack.is_empty() => {
+                    return Err(malformed(
+                        "character data outside the root element",
+                        position,
+                    ))
+                }
+                Event::CData(raw) => {
+                    let raw = self.str(&raw, start)?;
+                    self.characters(raw, position)?;
+                }
+                Event::GeneralRef(name) => {
+                    let name = self.str(&name, start)?;
+                    let c = resolve_reference(name).ok_or_else(|| {
+                        malformed(&format!("undeclared entity reference &{name};"), position)
+                    })?;
+                    self.characters(c.encode_utf8(&mut [0; 4]), position)?;
+                }
+                Event::Comment(raw) => {
+                    let raw = self.str(&raw, start)?;
+                    if raw.ends_with('-') {
+                        return Err(malformed("a comment ending in -", position));
+                    }
+                    self.check_text_length(raw.len(), position)?;
+                    if !self.stack.is_empty() {
+                        self.push(Node::Comment(raw.to_owned()), position)?;
+                    }
+                }
+                Event::PI(pi) => {
+                    let raw = self.str(&pi, start)?;
+                    let (target, data) = match raw.split_once([' ', '\t', '\n']) {
+                        Some((target, data)) => {
+                            (target, data.trim_start_matches([' ', '\t', '\n']))
+                        }
+                        None => (raw, ""),
+                    };
+                    if !is_ncname(target) || target.eq_ignore_ascii_case("xml") {
+                        return Err(malformed(
+                            &format!("invalid processing instruction target {target:?}"),
+                            position,
+                        ));
+                    }
+                    self.check_text_length(data.len(), position)?;
+                    if !self.stack.is_empty() {
+                        let data = (!data.is_empty()).then(|| data.to_owned());
+                        let node = Node::ProcessingInstruction {
+                            target: target.to_owned(),
+                            data,
+                        };
+                        self.push(node, position)?;
+                    }
+                }
+                Event::Eof => {
+                    if !self.stack.is_empty() {
+                        return Err(malformed("unclosed elements at the end", position));
+                    }
+                    return self
+                        .root
+                        .ok_or_else(|| malformed("no root element", position));
+                }
+            }
+            first = false;
+        }
+    }
+
+    /// The UTF-8 text of an event's bytes (always valid: they are a slice of a `str`).
+    fn str(&self, raw: &[u8], start: usize) -> Result<&'a str, XmlError> {
+        // Events borrow from the input, so their bytes sit inside `self.text`; find them there
+        // to hand out `&'a str` without copying.
+        let base = self.text.as_ptr() as usize;
+        let offset = (raw.as_ptr() as usize).wrapping_sub(base);
+        self.text
+            .get(offset..offset + raw.len())
+            .ok_or_else(|| self.error_at(ErrorKind::Malformed("bad UTF-8 boundary".into()), start))
+    }
+
+    fn error_at(&self, kind: ErrorKind, at: usize) -> XmlError {
+        XmlError::at(kind, Lines::position_of(self.text.as_bytes(), at))
+    }
+
+    fn check_text_length(&self, len: usize, position: Position) -> Result<(), XmlError> {
+        if len > self.limits.max_text {
+            return Err(XmlError::at(ErrorKind::LimitExceeded, position));
+        }
+        Ok(())
+    }
+
+    fn count_node(&mut self, position: Position) -> Result<(), XmlError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(XmlError::at(
+                ErrorKind::TooManyNodes(self.limits.max_nodes),
+                position,
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, position: Position) -> Result<(), XmlError> {
+        self.count_node(position)?;
+        if !self.stack.is_empty() {
+            self.children.push(node);
+        }
+        Ok(())
+    }
+
+    /// Character data, appended to the text node being read; outside the root element only
+    /// whitespace may stand.
+    fn characters(&mut self, text: &str, position: Position) -> Result<(), XmlError> {
+        if self.stack.is_empty() {
+            if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
+                return Ok(());
+            }
+            return Err(malformed("text outside the root element", position));
+        }
+        if self.in_text {
+            if let Some(Node::Text(existing)) = self.children.last_mut() {
+                existing.push_str(text);
+                let len = existing.len();
+                return self.check_text_length(len, position);
+            }
+        }
+        self.check_text_length(text.len(), position)?;
+        self.push(Node::Text(text.to_owned()), position)?;
+        self.in_text = true;
+        Ok(())
+    }
+
+    fn start(&mut self, tag: &BytesStart<'_>, position: Position) -> Result<(), XmlError> {
+        if self.stack.is_empty() && self.root.is_some() {
+            return Err(malformed("a second root element", position));
+        }
+        self.count_node(position)?;
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(XmlError::at(
+                ErrorKind::TooDeep(self.limits.max_depth),
+                position,
+            ));
+        }
+        let start = self.lines.offset;
+        let qname = self.str(tag.name().as_ref(), start)?;
+        check_qname(qname, position)?;
+
+        // Declarations first: they apply to the element's own name and attributes.
+        let mut declared: Vec<(Option<&'a str>, String)> = Vec::new();
+        let mut raw_attributes: Vec<(&'a str, String)> = Vec::new();
+        let mut attributes = tag.attributes();
+        attributes.with_checks(true);
+        for attribute in attributes {
+            let attribute = attribute.map_err(|e| malformed(&e.to_string(), position))?;
+            let key = self.str(attribute.key.as_ref(), start)?;
+            check_qname(key, position)?;
+            let raw = self.str(&attribute.value, start)?;
+            let value = attribute_value(raw, self.limits.max_text, position)?;
+            if key == "xmlns" {
+                declared.push((None, value));
+            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                declared.push((Some(prefix), value));
+            } else {
+                raw_attributes.push((key, value));
+                if raw_attributes.len() > self.limits.max_attributes {
+                    return Err(XmlError::at(ErrorKind::LimitExceeded, position));
+                }
+                continue;
+            }
+            if declared.len() > self.limits.max_attributes {
+                return Err(XmlError::at(
+                    ErrorKind::TooManyNamespaces(self.limits.max_attributes),
+                    position,
+                ));
+            }
+        }
+        for (prefix, uri) in &declared {
+            check_declaration(*prefix, uri, position)?;
+        }
+
+        let parent_scope = self.stack.last().map(|(p, _)| p.scope.clone());
+        let scope = match parent_scope {
+            // Redeclaring what is in scope (as most writers do) changes nothing.
+            Some(parent)
+                if declared
+                    .iter()
+                    .all(|(p, uri)| parent.resolve(*p) == Some(uri.as_str())) =>
+            {
+                parent
+            }
+            parent => {
+                let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = parent
+                    .map(|p| {
+                        p.bindings()
+                            .iter()
+                            .filter(|(p, _)| !declared.iter().any(|(d, _)| *d == p.as_deref()))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                bindings.extend(
+                    declared
+                        .into_iter()
+                        .map(|(p, uri)| (p.map(Arc::from), Arc::from(uri))),
+                );
+                if bindings.len() > self.limits.max_attributes {
+                    return Err(XmlError::at(
+                        ErrorKind::TooManyNamespaces(self.limits.max_attributes),
+                        position,
+                    ));
+                }
+                Arc::new(NamespaceScope::from_bindings(bindings))
+            }
+        };
+
+        let name = resolve(&scope, qname, true, position)?;
+        let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attributes.len());
+        for (key, value) in raw_attributes {
+            let name = resolve(&scope, key, false, position)?;
+            if attributes
+                .iter()
+                .any(|a| a.name.local == name.local && a.name.namespace == name.namespace)
+            {
+                return Err(malformed(
+                    &format!("attribute {} given twice", name.expanded()),
+                    position,
+                ));
+            }
+            attributes.push(Attribute { name, value });
+        }
+        let element = Element {
+            name,
+            attributes,
+            scope,
+            children: Vec::new(),
+            position,
+        };
+        self.stack.push((element, self.children.len()));
+        Ok(())
+    }
+
+    fn end(&mut self, position: Position) -> Result<(), XmlError> {
+        let Some((mut done, first_child)) = self.stack.pop() else {
+            return Err(malformed("unbalanced end tag", position));
+        };
+        done.children = self.children.split_off(first_child);
+        match self.stack.last() {
+            Some(_) => self.children.push(Node::Element(done)),
+            // Read on to the end: what follows the root must be well-formed too.
+            None => self.root = Some(done),
+        }
+        Ok(())
+    }
+}
+
+fn malformed(message: &str, position: Position) -> XmlError {
+    XmlError::at(ErrorKind::Malformed(message.to_owned()), position)
+}
+
+/// The character a predefined entity or character reference (`name` between `&` and `;`)
+/// stands for.
+fn resolve_reference(name: &str) -> Option<char> {
+    let code = match name {
+        "lt" => return Some('<'),
+        "gt" => return Some('>'),
+        "amp" => return Some('&'),
+        "apos" => return Some('\''),
+        "quot" => return Some('"'),
+        _ => match name.strip_prefix("#x") {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => name.strip_prefix('#')?.parse::<u32>().ok()?,
+        },
+    };
+    // `from_str_radix` and `parse` accept a sign; a reference does not.
+    if name.contains(['+', '-']) {
+        return None;
+    }
+    char::from_u32(code).filter(|&c| is_xml_char(c))
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// An attribute value with references resolved and whitespace normalized (XML 1.0 §3.3.3:
+/// each literal tab and line end becomes a space; those written as references stay).
+fn attribute_value(raw: &str, max_text: usize, position: Position) -> Result<String, XmlError> {
+    if raw.contains('<') {
+        return Err(malformed("< in an attribute value", position));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find(['&', '\t', '\n']) {
+        out.push_str(&rest[..at]);
+        if rest.as_bytes()[at] == b'&' {
+            let after = &rest[at + 1..];
+            let end = after
+                .find(';')
+                .ok_or_else(|| malformed("& without ; in an attribute value", position))?;
+            let name = &after[..end];
+            let c = resolve_reference(name).ok_or_else(|| {
+                malformed(&format!("undeclared entity reference &{name};"), position)
+            })?;
+            out.push(c);
+            rest = &after[end + 1..];
+        } else {
+            out.push(' ');
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    if out.len() > max_text {
+        return Err(XmlError::at(ErrorKind::LimitExceeded, position));
+    }
+    Ok(out)
+}
+
+/// Refuses declarations Namespaces in XML 1.0 forbids: an empty URI for a prefix, the `xml`
+/// prefix bound elsewhere or its URI bound to another prefix, and anything for `xmlns`.
+fn check_declaration(prefix: Option<&str>, uri: &str, position: Position) -> Result<(), XmlError> {
+    let bad = match prefix {
+        Some("xmlns") => true,
+        Some("xml") => uri != XML_NS,
+        Some(p) => !is_ncname(p) || uri.is_empty() || uri == XML_NS || uri == XMLNS_NS,
+        None => uri == XML_NS || uri == XMLNS_NS,
+    };
+    if bad {
+        return Err(malformed(
+            &format!(
+                "namespace declaration xmlns{}=\"{uri}\" is not allowed",
+                prefix.map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+            position,
+        ));
+    }
+    Ok(())
+}
+
+/// An element (`element`) or attribute name with its prefix resolved in `scope`; an
+/// unprefixed attribute is in no namespace.
+fn resolve(
+    scope: &NamespaceScope,
+    qname: &str,
+    element: bool,
+    position: Position,
+) -> Result<Name, XmlError> {
+    let (prefix, local) = match qname.split_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, qname),
+    };
+    if element && prefix == Some("xmlns") {
+        return Err(malformed("an element in the xmlns namespace", position));
+    }
+    let namespace =
+        match prefix {
+            None if !element => None,
+            None => scope.resolve(None).filter(|u| !u.is_empty()),
+            Some(p) => Some(scope.resolve(Some(p)).ok_or_else(|| {
+                XmlError::at(ErrorKind::UndeclaredPrefix(p.to_owned()), position)
+            })?),
+        };
+    Ok(Name {
+        namespace: namespace.map(str::to_owned),
+        local: local.to_owned(),
+        prefix: prefix.map(str::to_owned),
+    })
+}
+
+/// A name as Namespaces in XML 1.0 allows it: `NCName` or `NCName:NCName`.
+fn check_qname(qname: &str, position: Position) -> Result<(), XmlError> {
+    if qname.len() > MAX_NAME {
+        return Err(XmlError::at(ErrorKind::LimitExceeded, position));
+    }
+    let ok = match qname.split_once(':') {
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        None => is_ncname(qname),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed(&format!("invalid name {qname:?}"), position))
+    }
+}
+
+/// XML 1.0 (fifth edition) `Name` without colons.
+fn is_ncname(name: &str) -> bool {
+    if name.is_ascii() {
+        let mut bytes = name.bytes();
+        return bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_char(c))
+}
+
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse_default(doc: &[u8]) -> Result<Element, XmlError> {
+        parse(doc, &Limits::default())
+    }
+
+    fn text_of(doc: &[u8]) -> String {
+        parse_default(doc).unwrap().text().unwrap()
+    }
+
+    #[test]
+    fn what_quick_xml_leaves_to_us_is_refused() {
+        // Each is malformed XML 1.0 or Namespaces in XML that a tokenizer lets through.
+        let refused: &[&[u8]] = &[
+            b"<a>&ent;</a>",
+            b"<a x='&ent;'/>",
+            b"<a>&#0;</a>",
+            b"<a>&#xD800;</a>",
+            b"<a>&#-5;</a>",
+            b"<a>\x01</a>",
+            b"<a>\xEF\xBF\xBE</a>",
+            b"<a>\xFF</a>",
+            b"<a>]]></a>",
+            b"<a><!-- x ---></a>",
+            b"<a><?xml x?></a>",
+            b"<a><?XmL x?></a>",
+            b"<a x='<'/>",
+            b"<a p:x='1'/>",
+            b"<p:a/>",
+            b"<a xmlns:p=''/>",
+            b"<a xmlns:xml='urn:x'/>",
+            b"<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>",
+            b"<a xmlns:xmlns='urn:x'/>",
+            b"<a xmlns='http://www.w3.org/2000/xmlns/'/>",
+            b"<xmlns:a/>",
+            b"<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>",
+            b"<a x='1' x='2'/>",
+            b"<1a/>",
+            b"<a:b:c xmlns:a='urn:a'/>",
+            b"<a/>&#32;",
+            b"<a/><![CDATA[ ]]>",
+            b"<a/>\n<?xml version='1.0'?>",
+            b" <?xml version='1.0'?><a/>",
+            b"<?xml version='1.0' encoding='UTF-16'?><a/>",
+            b"<?xml version='2.0'?><a/>",
+        ];
+        for doc in refused {
+            assert!(
+                parse_default(doc).is_err(),
+                "accepted {}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+    }
+
+    #[test]
+    fn line_ends_and_attribute_values_are_normalized() {
+        assert_eq!(text_of(b"<a>1\r\n2\r3&#13;4</a>"), "1\n2\n3\r4");
+        let e = parse_default(b"<a x='\t1\r\n2&#9;&#10;&lt;&amp;&quot;&apos;'/>").unwrap();
+        assert_eq!(e.attribute(None, "x"), Some(" 1 2\t\n<&\"'"));
+    }
+
+    #[test]
+    fn text_is_one_node_across_references_and_cdata() {
+        let e = parse_default(b"<a>x&amp;y<![CDATA[<z>]]>&#x41;</a>").unwrap();
+        assert_eq!(e.children.len(), 1);
+        assert_eq!(e.text().unwrap(), "x&y<z>A");
+    }
+
+    #[test]
+    fn declared_encodings_are_honoured() {
+        let latin1 = b"<?xml version='1.0' encoding='ISO-8859-1'?><a>\xE9</a>";
+        assert_eq!(text_of(latin1), "é");
+        assert_eq!(text_of("\u{feff}<a>é</a>".as_bytes()), "é");
+        assert_eq!(
+            text_of(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><a>1</a>"),
+            "1"
+        );
+    }
+
+    #[test]
+    fn redeclaring_a_binding_in_scope_shares_the_scope() {
+        let e = parse_default(
+            b"<p:a xmlns:p='urn:p'><p:b xmlns:p='urn:p'/><p:c xmlns:p='urn:q'/></p:a>",
+        )
+        .unwrap();
+        let children: Vec<&Element> = e.elements().collect();
+        assert!(Arc::ptr_eq(&e.scope, &children[0].scope));
+        assert_eq!(children[1].name.namespace.as_deref(), Some("urn:q"));
+        assert_eq!(children[1].scope.resolve(Some("p")), Some("urn:q"));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let err = parse_default("<a>é\n  éé<b></c></a>".as_bytes()).unwrap_err();
+        let position = err.position.unwrap();
+        assert_eq!(position.line, 2);
+        let e = parse_default("<a>éé<b/></a>".as_bytes()).unwrap();
+        assert_eq!(
+            e.child(None, "b").unwrap().position,
+            Position { line: 1, column: 6 }
+        );
+    }
+}
