@@ -244,7 +244,7 @@ impl ImageClient {
             .await
             .map_err(|e| FetchError::Unreachable {
                 url: url.to_string(),
-                reason: error_chain(&e),
+                reason: soap::error_chain(&e),
             })
     }
 }
@@ -268,18 +268,6 @@ fn transfer(url: &Uri, e: &dyn std::fmt::Display) -> FetchError {
 
 fn header<'a>(response: &'a Response<Incoming>, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// hyper's errors say little at the top ("client error (Connect)"); the causes say what.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

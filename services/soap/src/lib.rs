@@ -26,7 +26,8 @@ pub use fault::{Fault, FaultCode};
 pub use http::{BodyError, BodyPace, Security};
 pub use server::{boxed, Connection, Handler, HttpBody, Server, ServerBuilder};
 pub use service::{
-    BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport, TransportError,
+    error_chain, BoxFuture, ClientError, Operation, Reply, RequestContext, Service, Transport,
+    TransportError,
 };
 
 /// SOAP 1.1 envelope namespace.

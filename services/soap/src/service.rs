@@ -148,8 +148,9 @@ pub enum TransportError {
     },
 }
 
-/// An error's message followed by those of its causes.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error's message followed by those of its causes: hyper's errors say little at the top
+/// ("client error (Connect)"), their causes say what happened.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

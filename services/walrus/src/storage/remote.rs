@@ -176,7 +176,7 @@ impl Inner {
         let response = tokio::time::timeout(READ_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| remote_error(format!("{method} {path}: no answer in {READ_TIMEOUT:?}")))?
-            .map_err(|e| remote_error(format!("{method} {path}: {}", error_chain(&e))))?;
+            .map_err(|e| remote_error(format!("{method} {path}: {}", soap::error_chain(&e))))?;
         debug!(%method, path, status = response.status().as_u16(), "remote store answered");
         Ok(response)
     }
@@ -277,7 +277,7 @@ async fn read_bytes(response: Response<Incoming>, max: usize) -> Result<Bytes, S
             .await
             .map_err(|_| remote_error("the remote store stopped sending"))?;
         let Some(frame) = frame else { break };
-        let frame = frame.map_err(|e| remote_error(error_chain(&e)))?;
+        let frame = frame.map_err(|e| remote_error(soap::error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > max {
                 return Err(remote_error("the remote store's reply is too large"));
@@ -302,18 +302,6 @@ fn child_text(parent: &xmlbind::Element, local: &str) -> Option<String> {
         .elements()
         .find(|e| e.name.local == local)
         .and_then(|e| e.text().ok())
-}
-
-/// hyper's errors say little at the top; their causes say what.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 struct RemoteWriter {
@@ -425,7 +413,7 @@ impl BlobReader for RemoteReader {
                     self.body = None;
                     return Ok(None);
                 };
-                let frame = frame.map_err(|e| remote_error(error_chain(&e)))?;
+                let frame = frame.map_err(|e| remote_error(soap::error_chain(&e)))?;
                 if let Ok(data) = frame.into_data() {
                     if !data.is_empty() {
                         return Ok(Some(data));
