@@ -1,8 +1,9 @@
 //! Verifying incoming envelopes, on the tree parsed from the bytes that arrived.
 //!
-//! Checks run cheapest first: shape of the Security header and Signature, placement of every
-//! reference, trust in the key, the signature value, the digests, then what the signature
-//! must cover, the Timestamp and replay.
+//! Checks run cheapest first: presence and shape of the Security header and Signature, trust
+//! in the key (pinned certificate, validity dates), placement of every reference, the
+//! signature value, the digests, then what the signature must cover, the Timestamp and replay.
+//! An unsigned message or a stranger's is refused before any canonicalization or RSA work.
 
 use std::path::Path;
 use std::ptr;
@@ -199,10 +200,12 @@ impl Verifier {
         let timestamp = only_child(security, WSU_NS, "Timestamp")?;
         let signature = signature::read(signature)?;
         let index = IdIndex::build(message.root);
-        let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
+        // Trust before anything the signature claims is looked at: a stranger's message costs
+        // no placement, canonicalization, digest or RSA work, and learns nothing of them.
         let now = self.options.clock.now();
         let trusted = self.trust.signer(signature.key_info, security, &index)?;
         trusted.check_validity(now)?;
+        let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
         check_signature_value(&signature, trusted)?;
         signed.check_digests()?;
 
