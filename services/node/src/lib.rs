@@ -146,7 +146,7 @@ const MAX_REQUEST_BYTES: usize = 1 << 20;
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let keys = blocking({
+    let keys = kit::blocking({
         let config = config.clone();
         move || prepare(&config)
     })
@@ -199,13 +199,6 @@ fn cache_dir(config: &Config) -> PathBuf {
     config.data.join("cache")
 }
 
-/// Runs file-system work on a blocking thread, passing on its panic.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-}
-
 async fn start_node(
     config: &Config,
     node_keys: &KeyPair,
@@ -213,7 +206,7 @@ async fn start_node(
     let client = ImageClient::new(node_keys)?;
     let config = config.clone();
     // Opening the records, the image cache and the hypervisor blocks.
-    let (parts, records) = blocking(move || open_parts(config, client)).await?;
+    let (parts, records) = kit::blocking(move || open_parts(config, client)).await?;
     Ok(NodeController::start(parts, records).await)
 }
 
