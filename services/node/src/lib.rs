@@ -172,9 +172,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Creates the data folders and loads the keys. Replies are signed like every message we send;
-/// requests must be signed by the cluster. The replay cache lives in the data folder, so a
-/// restart does not forget it.
+/// Creates the data folders, closes KEYS and loads the keys. Replies are signed like every
+/// message we send; requests must be signed by the cluster. The replay cache lives in the data
+/// folder, so a restart does not forget it. No 077 umask here: under `qemu:///system` the
+/// guest's QEMU, another user, must reach the instance folders under DATA.
 fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
     for dir in [&config.data, &work_dir(config), &cache_dir(config)] {
         std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
@@ -182,6 +183,10 @@ fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
             source,
         })?;
     }
+    kit::private::close_open(&[&config.keys]).map_err(|e| StartError::Data {
+        path: e.path,
+        source: e.source,
+    })?;
     Ok(kit::security::load(
         &config.keys,
         "node",
@@ -216,7 +221,14 @@ fn open_parts(
     client: ImageClient,
 ) -> Result<(Parts, Vec<InstanceRecord>), StartError> {
     let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
-    let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
+    let records_path = config.data.join("instances.sqlite");
+    // The records hold what users sent (user data, key names): owner only, and so SQLite's
+    // journals, which take the database's mode.
+    kit::private::own_file(&records_path).map_err(|source| StartError::Data {
+        path: records_path.clone(),
+        source,
+    })?;
+    let (store, records) = Store::open(&records_path)?;
     let images = ImageCache::open(&cache_dir(&config), config.cache_size_mb, client)?;
     let capacity = Capacity::measure(&config, &config.data).map_err(StartError::Capacity)?;
     let parts = Parts {
