@@ -112,6 +112,8 @@ pub struct Verifier {
     trust: TrustStore,
     options: VerifyOptions,
     replay: Mutex<ReplayCache>,
+    /// Whether accepting a message writes the replay journal (file-system work).
+    journaled: bool,
     /// Seconds a message with a signed Timestamp is remembered: past this, the Timestamp
     /// check refuses a replay by itself.
     timestamped_memory: i64,
@@ -142,6 +144,7 @@ impl Verifier {
         Ok(Self {
             trust: TrustStore::new(trusted)?,
             replay: Mutex::new(ReplayCache::new(options.replay_cache_size)),
+            journaled: false,
             timestamped_memory: secs(options.max_age).saturating_add(skew.saturating_mul(2)),
             options,
         })
@@ -175,9 +178,16 @@ impl Verifier {
             self.options.clock.now(),
         )?;
         Ok(Self {
+            journaled: cache.journaled(),
             replay: Mutex::new(cache),
             ..self
         })
+    }
+
+    /// Whether verifying writes to the replay journal, so that it belongs off an async
+    /// executor thread.
+    pub(crate) fn journaled(&self) -> bool {
+        self.journaled
     }
 
     pub fn options(&self) -> &VerifyOptions {
