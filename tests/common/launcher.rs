@@ -16,6 +16,15 @@ pub fn euca() -> Command {
     Command::new(env!("CARGO_BIN_EXE_euca"))
 }
 
+/// `euca` run by `sh` under `umask`, for tests of the modes of what a component writes.
+pub fn euca_with_umask(umask: &str) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .args(["-c", &format!("umask {umask} && exec \"$@\""), "sh"])
+        .arg(euca().get_program());
+    shell
+}
+
 /// A running component.
 #[derive(Debug)]
 pub struct Component {

@@ -26,7 +26,7 @@ use xmlbind::XmlText;
 pub type NcClient = EucalyptusNcClient<HttpTransport>;
 
 pub use crate::common::launcher::Keys;
-use crate::common::launcher::{euca, Component};
+use crate::common::launcher::{euca, euca_with_umask, Component};
 
 /// A running `euca node`.
 pub struct Nc {
@@ -43,6 +43,8 @@ pub struct NcSetup<'a> {
     pub flags: Vec<String>,
     /// Working directory of the process, against which a relative `data` is resolved.
     pub cwd: Option<&'a Path>,
+    /// The umask the process starts with, when not the test's own.
+    pub umask: Option<&'a str>,
 }
 
 impl<'a> NcSetup<'a> {
@@ -63,6 +65,7 @@ impl<'a> NcSetup<'a> {
             ],
             flags: Vec::new(),
             cwd: None,
+            umask: None,
         }
     }
 
@@ -91,7 +94,7 @@ impl<'a> NcSetup<'a> {
             .map(|(k, v)| format!("{k}=\"{v}\"\n"))
             .collect();
         std::fs::write(&config, text).unwrap();
-        let mut command = euca();
+        let mut command = self.umask.map_or_else(euca, euca_with_umask);
         if let Some(cwd) = self.cwd {
             command.current_dir(cwd);
         }

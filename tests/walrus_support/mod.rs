@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common;
-use crate::common::launcher::{euca, Component};
+use crate::common::launcher::{euca, euca_with_umask, Component};
 
 /// A running `euca walrus`.
 #[derive(Debug)]
@@ -30,11 +30,7 @@ impl Walrus {
 
     /// As [`Walrus::start`], with the process's umask set to `umask` (octal) first.
     pub fn start_with_umask(data: &Path, args: &[&str], umask: &str) -> Self {
-        let mut shell = Command::new("sh");
-        shell
-            .args(["-c", &format!("umask {umask} && exec \"$@\""), "sh"])
-            .arg(euca().get_program());
-        Self::launch(shell, data, args)
+        Self::launch(euca_with_umask(umask), data, args)
     }
 
     fn launch(mut command: Command, data: &Path, args: &[&str]) -> Self {

@@ -19,11 +19,16 @@ pub struct FolderError {
 }
 
 /// Makes everything this process creates from now on its owner's only (files 0600, folders
-/// 0700: the umask becomes 077), and closes each of `folders` (DATA, KEYS) that exists and is
-/// open to group or others, with a warning naming it. Process-wide: call it once at start,
-/// before anything is written.
+/// 0700: the umask becomes 077), and closes each of `folders` (DATA, KEYS) as [`close_open`]
+/// does. Process-wide: call it once at start, before anything is written.
 pub fn own_only(folders: &[&Path]) -> Result<(), FolderError> {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(GROUP_AND_OTHERS));
+    close_open(folders)
+}
+
+/// Closes each of `folders` that exists and is open to group or others (makes it 0700), with a
+/// warning naming it. For a component that cannot take a 077 umask everywhere.
+pub fn close_open(folders: &[&Path]) -> Result<(), FolderError> {
     for folder in folders {
         let failed = |source| FolderError {
             path: folder.to_path_buf(),
@@ -39,6 +44,22 @@ pub fn own_only(folders: &[&Path]) -> Result<(), FolderError> {
             std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
                 .map_err(failed)?;
         }
+    }
+    Ok(())
+}
+
+/// Creates `path` empty and 0600 if it is missing, and makes it 0600 if it is not, whatever the
+/// umask: for a file another library creates (SQLite gives its journals the database's mode).
+pub fn own_file(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    if file.metadata()?.permissions().mode() & GROUP_AND_OTHERS != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
 }
@@ -78,5 +99,18 @@ mod tests {
         assert_eq!(mode(&data.join("object")), 0o600);
         assert_eq!(mode(&data.join("a")), 0o700);
         assert_eq!(mode(&data.join("a/b")), 0o700);
+    }
+
+    /// Guards against a database file left readable by others (issue 17, finding 3).
+    #[test]
+    fn own_file_creates_or_closes_a_file_keeping_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fresh, open) = (dir.path().join("fresh"), dir.path().join("open"));
+        std::fs::write(&open, b"records").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        own_file(&fresh).unwrap();
+        own_file(&open).unwrap();
+        assert_eq!((mode(&fresh), mode(&open)), (0o600, 0o600));
+        assert_eq!(std::fs::read(&open).unwrap(), b"records");
     }
 }

@@ -1,5 +1,5 @@
 //! The start and end of a component's life as a server: the ready line once it listens, and
-//! the signal that stops it.
+//! the signal that stops it; and the hand-off of blocking work off the executor.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -24,6 +24,14 @@ macro_rules! announce_ready {
     ($component:literal, $url:expr) => {
         $crate::tracing::info!(url = %$url, concat!($component, " ready"))
     };
+}
+
+/// Runs `work` (file-system or other blocking work) on a blocking thread, off the executor,
+/// passing on its panic.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Completes on SIGTERM or SIGINT: the shutdown trigger of every component's server.

@@ -146,7 +146,7 @@ const MAX_REQUEST_BYTES: usize = 1 << 20;
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let keys = blocking({
+    let keys = kit::blocking({
         let config = config.clone();
         move || prepare(&config)
     })
@@ -172,9 +172,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Creates the data folders and loads the keys. Replies are signed like every message we send;
-/// requests must be signed by the cluster. The replay cache lives in the data folder, so a
-/// restart does not forget it.
+/// Creates the data folders, closes KEYS and loads the keys. Replies are signed like every
+/// message we send; requests must be signed by the cluster. The replay cache lives in the data
+/// folder, so a restart does not forget it. No 077 umask here: under `qemu:///system` the
+/// guest's QEMU, another user, must reach the instance folders under DATA.
 fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
     for dir in [&config.data, &work_dir(config), &cache_dir(config)] {
         std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
@@ -182,6 +183,10 @@ fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
             source,
         })?;
     }
+    kit::private::close_open(&[&config.keys]).map_err(|e| StartError::Data {
+        path: e.path,
+        source: e.source,
+    })?;
     Ok(kit::security::load(
         &config.keys,
         "node",
@@ -199,13 +204,6 @@ fn cache_dir(config: &Config) -> PathBuf {
     config.data.join("cache")
 }
 
-/// Runs file-system work on a blocking thread, passing on its panic.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-}
-
 async fn start_node(
     config: &Config,
     node_keys: &KeyPair,
@@ -213,7 +211,7 @@ async fn start_node(
     let client = ImageClient::new(node_keys)?;
     let config = config.clone();
     // Opening the records, the image cache and the hypervisor blocks.
-    let (parts, records) = blocking(move || open_parts(config, client)).await?;
+    let (parts, records) = kit::blocking(move || open_parts(config, client)).await?;
     Ok(NodeController::start(parts, records).await)
 }
 
@@ -223,7 +221,14 @@ fn open_parts(
     client: ImageClient,
 ) -> Result<(Parts, Vec<InstanceRecord>), StartError> {
     let hypervisor = Hypervisor::connect(config.hypervisor, &config.libvirt_uri)?;
-    let (store, records) = Store::open(&config.data.join("instances.sqlite"))?;
+    let records_path = config.data.join("instances.sqlite");
+    // The records hold what users sent (user data, key names): owner only, and so SQLite's
+    // journals, which take the database's mode.
+    kit::private::own_file(&records_path).map_err(|source| StartError::Data {
+        path: records_path.clone(),
+        source,
+    })?;
+    let (store, records) = Store::open(&records_path)?;
     let images = ImageCache::open(&cache_dir(&config), config.cache_size_mb, client)?;
     let capacity = Capacity::measure(&config, &config.data).map_err(StartError::Capacity)?;
     let parts = Parts {

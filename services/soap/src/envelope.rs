@@ -229,7 +229,46 @@ pub struct Verified<'a> {
     pub body_signed: bool,
 }
 
+/// An envelope [`Incoming::verify`] accepted, owning its tree, so that a server can check it
+/// on a blocking thread (parsing, signature work and the replay journal's write) and hand it
+/// back to the executor.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    incoming: Incoming,
+    pub(crate) fault: Option<Fault>,
+    pub(crate) addressing: Addressing,
+    pub(crate) signed_addressing: Addressing,
+    pub(crate) signer_certificate: Option<Vec<u8>>,
+}
+
+impl Checked {
+    /// The Body's only child element, as [`Verified::payload`].
+    pub(crate) fn payload(&self) -> Option<&Element> {
+        // The structure was checked when the envelope was parsed.
+        let (_, body) = self.incoming.parts().ok()?;
+        body.elements().next()
+    }
+}
+
 impl Incoming {
+    /// [`Incoming::verify`], keeping what it established with the tree.
+    pub(crate) fn check(self, verifier: Option<&Verifier>) -> Result<Checked, SoapError> {
+        let Verified {
+            fault,
+            addressing,
+            signed_addressing,
+            signer_certificate,
+            ..
+        } = self.verify(verifier)?;
+        Ok(Checked {
+            incoming: self,
+            fault,
+            addressing,
+            signed_addressing,
+            signer_certificate,
+        })
+    }
+
     /// Parses an envelope within `limits`, checking its structure.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
         let root = xmlbind::parse(bytes, limits)?;

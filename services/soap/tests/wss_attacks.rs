@@ -147,6 +147,28 @@ fn signature_by_untrusted_certificate_is_refused() {
     ));
 }
 
+/// Guards against: a stranger's message costing placement, digest or RSA work (issue 17,
+/// finding 4): wrapped, tampered and with a broken signature value, it is refused as untrusted.
+#[test]
+fn untrusted_certificate_is_refused_before_the_signature_is_examined() {
+    let xml = signed_echo(SoapVersion::V11, &Echo::plain("hello"), mallory());
+    let xml = move_body(&xml, "</soapenv:Header>", wrapper).replace(">hello<", ">rm -rf<");
+    let broken = xml.replacen("<ds:SignatureValue>", "<ds:SignatureValue>AAAA", 1);
+    assert!(matches!(
+        refused(&broken, &strict()),
+        WssError::UntrustedCertificate
+    ));
+}
+
+/// Guards against: an unsigned message being examined before it is refused: however large
+/// its Body (within limits), the refusal says it is unsigned.
+#[test]
+fn unsigned_request_with_a_large_body_is_refused_as_unsigned() {
+    let text = "x".repeat(900 * 1024);
+    let xml = write_with(SoapVersion::V11, &Echo::plain(&text), addressing(), None);
+    assert!(matches!(refused(&xml, &strict()), WssError::Unsigned));
+}
+
 /// Guards against: using a key the message carries itself (a bare ds:KeyValue).
 #[test]
 fn key_carried_only_in_the_message_is_refused() {

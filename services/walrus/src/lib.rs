@@ -167,10 +167,13 @@ pub fn main(args: WalrusArgs) -> ExitCode {
                 .build()
                 .map_err(StartError::Runtime)?
                 .block_on(async {
-                    let hooks = Hooks {
-                        internal: bundle::internal_operations(&config),
-                    };
-                    serve(config, hooks).await
+                    // Opening the image cache reads KEYS and DATA: on a blocking thread.
+                    let internal = kit::blocking({
+                        let config = config.clone();
+                        move || bundle::internal_operations(&config)
+                    })
+                    .await;
+                    serve(config, Hooks { internal }).await
                 })
         });
     match result {
@@ -199,7 +202,12 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let url = kit::service_url(server.local_addr(), SERVICE_PATH);
     if let Some(admin) = new_admin {
         let path = data.join("admin-eucarc");
-        write_eucarc(&path, &admin, &url).map_err(|source| StartError::Data { path, source })?;
+        kit::blocking({
+            let (path, url) = (path.clone(), url.clone());
+            move || write_eucarc(&path, &admin, &url)
+        })
+        .await
+        .map_err(|source| StartError::Data { path, source })?;
     }
     kit::announce_ready!("walrus", url);
     server.run(kit::termination()).await;
@@ -211,9 +219,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
 /// administrator on first start (returned then).
 pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     // Opening the stores reads and writes DATA: on a blocking thread.
-    let opened = tokio::task::spawn_blocking(move || open_stores(config)).await;
-    let (walrus, new_admin) =
-        opened.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let (walrus, new_admin) = kit::blocking(move || open_stores(config)).await?;
     recovery::recover(&walrus)
         .await
         .map_err(StartError::Recovery)?;

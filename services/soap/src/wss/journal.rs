@@ -10,6 +10,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const RECORD: usize = 40;
@@ -56,7 +57,16 @@ impl Journal {
             records += 1;
         }
         let fresh = path.with_extension("new");
-        File::create(&fresh)?.write_all(&bytes)?;
+        // Owner only, also over a leftover of a crash: the entries say which messages were
+        // accepted, and when.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&fresh)?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.write_all(&bytes)?;
         fs::rename(&fresh, path)?;
         Ok(Self {
             path: path.to_owned(),
@@ -116,6 +126,22 @@ mod tests {
         assert_eq!(
             Journal::read(&path, 60).unwrap(),
             [([1; 32], 100), ([3; 32], 200)]
+        );
+    }
+
+    /// Guards against the journal being readable by other local users (issue 17, finding 3).
+    #[test]
+    fn the_journal_is_its_owners_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.journal");
+        for leftover in [&path, &path.with_extension("new")] {
+            fs::write(leftover, []).unwrap();
+            fs::set_permissions(leftover, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        Journal::create(&path, [([1; 32], 100)].iter()).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
         );
     }
 

@@ -68,6 +68,10 @@ impl ReplayCache {
         Ok(cache)
     }
 
+    pub(crate) fn journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
     /// Records the keys of a message accepted at `now`, to be remembered for `lifetime`
     /// seconds, refusing it if any was seen.
     pub(crate) fn admit(

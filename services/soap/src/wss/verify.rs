@@ -1,8 +1,9 @@
 //! Verifying incoming envelopes, on the tree parsed from the bytes that arrived.
 //!
-//! Checks run cheapest first: shape of the Security header and Signature, placement of every
-//! reference, trust in the key, the signature value, the digests, then what the signature
-//! must cover, the Timestamp and replay.
+//! Checks run cheapest first: presence and shape of the Security header and Signature, trust
+//! in the key (pinned certificate, validity dates), placement of every reference, the
+//! signature value, the digests, then what the signature must cover, the Timestamp and replay.
+//! An unsigned message or a stranger's is refused before any canonicalization or RSA work.
 
 use std::path::Path;
 use std::ptr;
@@ -111,6 +112,8 @@ pub struct Verifier {
     trust: TrustStore,
     options: VerifyOptions,
     replay: Mutex<ReplayCache>,
+    /// Whether accepting a message writes the replay journal (file-system work).
+    journaled: bool,
     /// Seconds a message with a signed Timestamp is remembered: past this, the Timestamp
     /// check refuses a replay by itself.
     timestamped_memory: i64,
@@ -141,6 +144,7 @@ impl Verifier {
         Ok(Self {
             trust: TrustStore::new(trusted)?,
             replay: Mutex::new(ReplayCache::new(options.replay_cache_size)),
+            journaled: false,
             timestamped_memory: secs(options.max_age).saturating_add(skew.saturating_mul(2)),
             options,
         })
@@ -174,9 +178,16 @@ impl Verifier {
             self.options.clock.now(),
         )?;
         Ok(Self {
+            journaled: cache.journaled(),
             replay: Mutex::new(cache),
             ..self
         })
+    }
+
+    /// Whether verifying writes to the replay journal, so that it belongs off an async
+    /// executor thread.
+    pub(crate) fn journaled(&self) -> bool {
+        self.journaled
     }
 
     pub fn options(&self) -> &VerifyOptions {
@@ -199,10 +210,12 @@ impl Verifier {
         let timestamp = only_child(security, WSU_NS, "Timestamp")?;
         let signature = signature::read(signature)?;
         let index = IdIndex::build(message.root);
-        let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
+        // Trust before anything the signature claims is looked at: a stranger's message costs
+        // no placement, canonicalization, digest or RSA work, and learns nothing of them.
         let now = self.options.clock.now();
         let trusted = self.trust.signer(signature.key_info, security, &index)?;
         trusted.check_validity(now)?;
+        let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
         check_signature_value(&signature, trusted)?;
         signed.check_digests()?;
 

@@ -59,9 +59,7 @@ impl Signers {
         }
         // The certificates are files: they are read on a blocking thread.
         let signers = self.clone();
-        let certificates = tokio::task::spawn_blocking(move || signers.certificates())
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        let certificates = kit::blocking(move || signers.certificates()).await?;
         if certificates.iter().any(|c| manifest.is_signed_by(c)) {
             Ok(())
         } else {
