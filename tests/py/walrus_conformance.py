@@ -207,20 +207,81 @@ def canned_acls(alice, bob, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
-def checksums(alice, bucket):
-    print("checksums: x-amz-checksum-crc32 verified and answered; DeleteObjects with CRC32", flush=True)
+def crc32_of(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def with_headers(endpoint, user, operation, change):
+    """A client of `user` whose `operation` requests get their headers changed before signing
+    (`change(headers, body)`)."""
+    s3 = client(endpoint, user)
+    s3.meta.events.register(f"before-sign.s3.{operation}", lambda request, **_: change(request.headers, request.body))
+    return s3
+
+
+def checksums(alice, user, endpoint, bucket):
+    print("checksums: x-amz-checksum-crc32 verified, stored, answered; DeleteObjects with CRC32 or MD5", flush=True)
     data = b"checked by CRC32\n" * 100
-    crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    crc32 = crc32_of(data)
     put = alice.put_object(Bucket=bucket, Key="checked", Body=data, ChecksumAlgorithm="CRC32")
     check(put.get("ChecksumCRC32") == crc32, f"PUT answers the CRC32: {put.get('ChecksumCRC32')!r}, expected {crc32!r}")
+    check(put.get("ChecksumType") == "FULL_OBJECT", f"PUT answers the checksum type: {put.get('ChecksumType')!r}")
     refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
     refused(lambda: alice.head_object(Bucket=bucket, Key="bad-crc"), "404", 404)
+    refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="not base64"), "InvalidRequest", 400)
+    # The checksum is stored with the object and given back when asked for (boto3 asks on
+    # every GET, and verifies the body against it).
+    got = alice.get_object(Bucket=bucket, Key="checked", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got.get("ChecksumType")) == (crc32, "FULL_OBJECT"), f"GET checksum: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == data, "GET with the checksum: the data")
+    head = alice.head_object(Bucket=bucket, Key="checked", ChecksumMode="ENABLED")
+    check(head.get("ChecksumCRC32") == crc32, f"HEAD checksum: {head.get('ChecksumCRC32')!r}")
+    check("ChecksumCRC32" not in alice.head_object(Bucket=bucket, Key="checked"), "no checksum unless asked for")
+    ranged = alice.get_object(Bucket=bucket, Key="checked", Range="bytes=0-9", ChecksumMode="ENABLED")
+    check("ChecksumCRC32" not in ranged and ranged["Body"].read() == data[:10], "a range goes without the whole object's checksum")
+    copied = alice.copy_object(Bucket=bucket, Key="checked-copy", CopySource={"Bucket": bucket, "Key": "checked"})
+    check(copied["CopyObjectResult"]["ETag"] == put["ETag"], f"copy: {copied}")
+    got = alice.get_object(Bucket=bucket, Key="checked-copy", ChecksumMode="ENABLED")
+    check(got.get("ChecksumCRC32") == crc32, f"a copy keeps the checksum: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == data, "the copy's data")
     upload = alice.create_multipart_upload(Bucket=bucket, Key="checked-parts")["UploadId"]
     part = alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
     check(part.get("ChecksumCRC32") == crc32, f"UploadPart answers the CRC32: {part.get('ChecksumCRC32')!r}")
+    refused(lambda: alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=2, Body=data,
+                                      ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
+    listed = alice.list_parts(Bucket=bucket, Key="checked-parts", UploadId=upload)["Parts"]
+    check([p["PartNumber"] for p in listed] == [1], f"a refused part is not kept: {listed}")
     alice.abort_multipart_upload(Bucket=bucket, Key="checked-parts", UploadId=upload)
-    deleted = alice.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]}, ChecksumAlgorithm="CRC32")
+    # boto3 sends DeleteObjects with a CRC32 and no Content-MD5; S3 wants one of them, right.
+    sent = {}
+    spy = with_headers(endpoint, user, "DeleteObjects", lambda headers, _: sent.update(headers))
+    deleted = spy.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]})
+    check("x-amz-checksum-crc32" in sent and "Content-MD5" not in sent, f"boto3 sent {sorted(sent)}")
     check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects: {deleted}")
+    alice.put_object(Bucket=bucket, Key="checked", Body=data)
+
+    def without_digests(headers, _body):
+        for name in ["Content-MD5", "x-amz-checksum-crc32"]:
+            if name in headers:
+                del headers[name]
+
+    def wrong(name, value):
+        return lambda headers, body: (without_digests(headers, body), headers.__setitem__(name, value))
+
+    def content_md5_only(headers, body):
+        without_digests(headers, body)
+        headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+
+    delete = {"Objects": [{"Key": "checked"}]}
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", without_digests).delete_objects(Bucket=bucket, Delete=delete),
+            "InvalidRequest", 400)
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", wrong("x-amz-checksum-crc32", "AAAAAA==")).delete_objects(Bucket=bucket, Delete=delete),
+            "BadDigest", 400)
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", wrong("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")).delete_objects(Bucket=bucket, Delete=delete),
+            "BadDigest", 400)
+    check(alice.get_object(Bucket=bucket, Key="checked")["Body"].read() == data, "refused deletes delete nothing")
+    deleted = with_headers(endpoint, user, "DeleteObjects", content_md5_only).delete_objects(Bucket=bucket, Delete=delete)
+    check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects with Content-MD5: {deleted}")
 
 
 def code_of(response):
@@ -278,7 +339,7 @@ def main():
         listing(alice, bucket)
         aws_chunked(alice, endpoint, bucket)
         presigned_and_expiry(alice, endpoint, bucket)
-        checksums(alice, bucket)
+        checksums(alice, users["alice"], endpoint, bucket)
         sigv2_dates(users["alice"], endpoint, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)

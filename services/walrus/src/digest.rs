@@ -45,6 +45,18 @@ pub struct Digests {
     pub crc32: u32,
 }
 
+impl Digests {
+    /// The digests of `data` at once.
+    pub fn of(data: &[u8]) -> Result<Self, Md5Error> {
+        let mut md5 = Md5::new()?;
+        md5.update(data)?;
+        Ok(Self {
+            md5: md5.finish()?,
+            crc32: crc32fast::hash(data),
+        })
+    }
+}
+
 /// Digests computed on a blocking thread while the caller does other work with the same
 /// data (writes it): on a multi-core host hashing and writing then overlap.
 #[derive(Debug)]
@@ -115,14 +127,6 @@ impl Md5 {
         out.copy_from_slice(&digest);
         Ok(out)
     }
-
-    /// MD5 of `data` at once.
-    #[cfg(test)]
-    pub fn digest(data: &[u8]) -> Result<[u8; 16], Md5Error> {
-        let mut md5 = Self::new()?;
-        md5.update(data)?;
-        md5.finish()
-    }
 }
 
 #[cfg(test)]
@@ -148,21 +152,16 @@ mod tests {
                 .unwrap();
         }
         let whole = b"hello parallel world";
-        assert_eq!(
-            digests.finish().await.unwrap(),
-            Digests {
-                md5: Md5::digest(whole).unwrap(),
-                crc32: crc32fast::hash(whole),
-            }
-        );
+        assert_eq!(digests.finish().await.unwrap(), Digests::of(whole).unwrap());
     }
 
     #[test]
     fn known_digests() {
         assert_eq!(
-            hex(&Md5::digest(b"").unwrap()),
+            hex(&Digests::of(b"").unwrap().md5),
             "d41d8cd98f00b204e9800998ecf8427e"
         );
+        assert_eq!(Digests::of(b"123456789").unwrap().crc32, 0xCBF4_3926);
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

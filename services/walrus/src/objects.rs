@@ -12,10 +12,12 @@ use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
+use crate::digest::Digests;
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
 use crate::ops::{
     self, bucket_for, check_bucket_name, check_key, ByteRange, Conditions, Promised, Source,
+    CHECKSUM_CRC32,
 };
 use crate::rest::{empty_reply, xml_reply, Req};
 use crate::router::Op;
@@ -23,6 +25,11 @@ use crate::state::Walrus;
 use crate::time::{http_date, iso8601_millis, parse_http_date};
 use crate::uri::percent_decode;
 use crate::xml::{self, S3Xml};
+
+/// Names of the checksum headers among an object's stored ones (given back on request only).
+const CHECKSUM_PREFIX: &str = "x-amz-checksum-";
+/// How S3 says a checksum covers the whole object (not one made of its parts' checksums).
+const CHECKSUM_TYPE: (&str, &str) = ("x-amz-checksum-type", "FULL_OBJECT");
 
 /// Headers stored with an object and given back with it.
 const STORED: [&str; 6] = [
@@ -91,9 +98,6 @@ pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
     Ok(StoredHeaders(stored))
 }
 
-/// The checksum header of CRC32, which current AWS SDKs send with every upload.
-const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
-
 /// A base64 digest header of `N` bytes, or `invalid` when it is malformed.
 fn digest_header<const N: usize>(
     headers: &HeaderMap,
@@ -153,6 +157,13 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         &format!("\"{}\"", written.etag),
     );
     echo_checksum(&mut response, &promised, written.crc32);
+    if promised.crc32.is_some() {
+        set(
+            response.headers_mut(),
+            HeaderName::from_static(CHECKSUM_TYPE.0),
+            CHECKSUM_TYPE.1,
+        );
+    }
     Ok(response)
 }
 
@@ -244,9 +255,14 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
         parts_count,
         lease,
     } = out;
+    // The stored checksum covers the whole object only, so a range or a part goes without.
+    let checksum = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("ENABLED"))
+        && range.is_none();
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
-    object_headers(headers, &object);
+    object_headers(headers, &object, checksum);
     // Overrides of response headers, which S3 honours for signed requests only.
     if !matches!(req.who, Identity::Anonymous) {
         for (param, name) in [
@@ -292,8 +308,9 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
     Ok(response)
 }
 
-/// ETag, Last-Modified, Accept-Ranges and the stored headers of an object.
-fn object_headers(headers: &mut HeaderMap, object: &Object) {
+/// ETag, Last-Modified, Accept-Ranges and the stored headers of an object; its checksum
+/// only when `checksum` (S3 gives it when asked for).
+fn object_headers(headers: &mut HeaderMap, object: &Object, checksum: bool) {
     set(headers, ETAG, &format!("\"{}\"", object.etag));
     set(
         headers,
@@ -310,6 +327,16 @@ fn object_headers(headers: &mut HeaderMap, object: &Object) {
             .unwrap_or(DEFAULT_CONTENT_TYPE),
     );
     for (name, value) in &object.headers.0 {
+        if name.starts_with(CHECKSUM_PREFIX) {
+            if !checksum {
+                continue;
+            }
+            set(
+                headers,
+                HeaderName::from_static(CHECKSUM_TYPE.0),
+                CHECKSUM_TYPE.1,
+            );
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -333,6 +360,14 @@ enum Outcome {
 pub async fn delete_objects(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
     let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
+    // S3 wants the body's integrity vouched for: by Content-MD5 or, from current SDKs, a CRC32.
+    let promised = promised(&req.head.headers)?;
+    if promised == Promised::default() {
+        return Err(S3Error::InvalidRequest(
+            "Missing required header for this request: Content-MD5".into(),
+        ));
+    }
+    promised.check(&Digests::of(&body).map_err(S3Error::internal)?)?;
     let root = xml::parse(&body, "Delete")?;
     let quiet = xml::child_text(&root, "Quiet")?.is_some_and(|q| q.eq_ignore_ascii_case("true"));
     let mut keys = Vec::new();

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::acl::{Identity, Permission};
-use crate::digest::ParallelDigests;
+use crate::digest::{Digests, ParallelDigests};
 use crate::error::S3Error;
 use crate::form::Form;
 use crate::meta::{Bucket, Object, Segment};
@@ -139,6 +139,19 @@ pub struct Promised {
     pub crc32: Option<u32>,
 }
 
+impl Promised {
+    /// Refuses data whose digests are not those promised.
+    pub fn check(&self, digests: &Digests) -> Result<(), S3Error> {
+        if self.md5.is_some_and(|e| e != digests.md5) {
+            return Err(S3Error::BadDigest);
+        }
+        if self.crc32.is_some_and(|e| e != digests.crc32) {
+            return Err(S3Error::ChecksumMismatch("CRC32"));
+        }
+        Ok(())
+    }
+}
+
 /// Where the data of a write comes from.
 #[derive(Debug)]
 pub enum Source<'a> {
@@ -180,12 +193,7 @@ pub async fn write_blob(
         writer.write(data).await?;
     }
     let digests = digests.finish().await.map_err(S3Error::internal)?;
-    if promised.md5.is_some_and(|e| e != digests.md5) {
-        return Err(S3Error::BadDigest);
-    }
-    if promised.crc32.is_some_and(|e| e != digests.crc32) {
-        return Err(S3Error::ChecksumMismatch("CRC32"));
-    }
+    promised.check(&digests)?;
     let blob = writer.publish().await?;
     Ok(Written {
         blob,

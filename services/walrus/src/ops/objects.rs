@@ -2,6 +2,9 @@
 
 use std::ops::Range;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+
 use super::access::{
     bucket_for, commit, copy_segments, object_for, precheck_quota, write_blob, writer_id, Promised,
     Source,
@@ -34,6 +37,10 @@ pub struct PutObject<'a> {
     pub body: Source<'a>,
 }
 
+/// The header of an object's CRC32: stored with the object when the client sent one, and
+/// given back when asked for with `x-amz-checksum-mode: ENABLED`, as S3 does.
+pub const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
+
 /// An object just written: its ETag (without quotes), time, and the CRC32 of its data
 /// when they were received (not for copies).
 #[derive(Debug)]
@@ -54,6 +61,13 @@ pub async fn put_object(
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
     precheck_quota(walrus, who, &bucket, input.length)?;
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
+    let mut headers = input.headers;
+    if input.promised.crc32.is_some() {
+        headers.0.push((
+            CHECKSUM_CRC32.to_owned(),
+            BASE64.encode(written.crc32.to_be_bytes()),
+        ));
+    }
     let etag = hex(&written.md5);
     let modified = crate::time::now_millis();
     let object = Object {
@@ -63,7 +77,7 @@ pub async fn put_object(
         etag: etag.clone(),
         modified,
         owner,
-        headers: input.headers,
+        headers,
         acl,
         segments: vec![Segment {
             blob: written.blob.id,
