@@ -6,11 +6,13 @@ Prints one line per group; exits non-zero on the first difference from S3.
 """
 
 import base64
+import concurrent.futures
 import datetime
 import hashlib
 import hmac
 import os
 import sys
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -136,14 +138,42 @@ def aws_chunked(alice, endpoint, bucket):
 MB = 1 << 20
 
 
+class SlowBody:
+    """A request body that arrives in small pieces over about three seconds; `started` is set
+    once the first piece is sent."""
+
+    PIECE = 64 * 1024
+
+    def __init__(self, data):
+        self.data, self.at, self.len = data, 0, len(data)
+        self.started = threading.Event()
+
+    def read(self, size=-1):
+        piece = self.data[self.at:self.at + min(self.PIECE, size if size > 0 else self.PIECE)]
+        if self.at:
+            time.sleep(3 * len(piece) / self.len)
+        self.at += len(piece)
+        self.started.set()
+        return piece
+
+
 def multipart(alice, bucket):
     print("multipart: a second completion, GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
     first, second, resent = b"a" * (5 * MB), b"b" * MB, b"c" * (5 * MB)
     upload = alice.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
     alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=first)
-    two = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=2, Body=second)["ETag"]
-    # Part 1 sent again after part 2: the last copy written is the one completed.
+    # Part 1 re-sent while part 2 is still arriving: the last copy written is the one completed.
+    slow = SlowBody(second)
+    url = alice.generate_presigned_url("upload_part", Params={"Bucket": bucket, "Key": "parts", "UploadId": upload, "PartNumber": 2})
+    part_two = concurrent.futures.ThreadPoolExecutor(1).submit(lambda: requests.put(url, data=slow, timeout=60))
+    check(slow.started.wait(30), "part 2 started")
     one = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=resent)["ETag"]
+    check(not part_two.done(), "part 1 was re-sent while part 2 was arriving")
+    sent_two = part_two.result()
+    check(sent_two.status_code == 200, f"the slow part 2: {sent_two.status_code} {sent_two.text[:200]}")
+    two = sent_two.headers["ETag"]
+    parts = alice.list_parts(Bucket=bucket, Key="parts", UploadId=upload)["Parts"]
+    check([(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, one, len(resent)), (2, two, len(second))], f"parts: {parts}")
     listed = {"Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]}
     done = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
     # Completed again with the same parts: the same answer, as S3 gives.
