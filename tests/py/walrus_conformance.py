@@ -353,8 +353,11 @@ def sigv2_dates(user, endpoint, bucket):
     check(get(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())).status_code == 200, "a current Date works")
     raw_refused(get("Wed, 31 Dec 1969 23:59:59 GMT"), "AccessDenied", 403, "a Date before the epoch")
     raw_refused(get("not a date"), "AccessDenied", 403, "an unparseable Date")
-    a_day_ago = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 86400))
-    raw_refused(get(a_day_ago), "RequestTimeTooSkewed", 403, "a Date a day off")
+    for off in [-86400, 86400, -16 * 60]:
+        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + off))
+        raw_refused(get(date), "RequestTimeTooSkewed", 403, f"a Date {off} s off")
+    within = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 10 * 60))
+    check(get(within).status_code == 200, "a Date ten minutes off works (S3 allows 15)")
 
 
 def main():
