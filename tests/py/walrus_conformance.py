@@ -249,6 +249,31 @@ def with_headers(endpoint, user, operation, change):
     return s3
 
 
+def composite_multipart(alice, bucket):
+    """An upload created with ChecksumAlgorithm=CRC32 completes into S3's composite CRC32."""
+    pieces = [b"p" * (5 * MB), b"q" * 100]
+    created = alice.create_multipart_upload(Bucket=bucket, Key="composite", ChecksumAlgorithm="CRC32")
+    check((created.get("ChecksumAlgorithm"), created.get("ChecksumType")) == ("CRC32", "COMPOSITE"), f"create: {created}")
+    upload = created["UploadId"]
+    parts = []
+    for number, piece in enumerate(pieces, 1):
+        sent = alice.upload_part(Bucket=bucket, Key="composite", UploadId=upload, PartNumber=number, Body=piece, ChecksumAlgorithm="CRC32")
+        check(sent.get("ChecksumCRC32") == crc32_of(piece), f"part {number}: {sent.get('ChecksumCRC32')!r}")
+        parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumCRC32": sent["ChecksumCRC32"]})
+    wrong = [parts[0], dict(parts[1], ChecksumCRC32=crc32_of(b"other"))]
+    refused(lambda: alice.complete_multipart_upload(Bucket=bucket, Key="composite", UploadId=upload,
+                                                    MultipartUpload={"Parts": wrong}), "InvalidPart", 400)
+    composite = base64.b64encode(zlib.crc32(b"".join(zlib.crc32(p).to_bytes(4, "big") for p in pieces)).to_bytes(4, "big")).decode() + "-2"
+    for attempt in ["first", "second"]:
+        done = alice.complete_multipart_upload(Bucket=bucket, Key="composite", UploadId=upload, MultipartUpload={"Parts": parts})
+        check((done.get("ChecksumCRC32"), done.get("ChecksumType")) == (composite, "COMPOSITE"), f"{attempt} completion: {done}")
+    got = alice.get_object(Bucket=bucket, Key="composite", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got.get("ChecksumType")) == (composite, "COMPOSITE"), f"GET composite: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == b"".join(pieces), "the composite object's data")
+    # Walrus keeps CRC32 only: another algorithm is refused rather than silently ignored.
+    refused(lambda: alice.create_multipart_upload(Bucket=bucket, Key="sha", ChecksumAlgorithm="SHA256"), "NotImplemented", 501)
+
+
 def checksums(alice, user, endpoint, bucket):
     print("checksums: x-amz-checksum-crc32 verified, stored, answered; DeleteObjects with CRC32 or MD5", flush=True)
     data = b"checked by CRC32\n" * 100
@@ -282,6 +307,7 @@ def checksums(alice, user, endpoint, bucket):
     listed = alice.list_parts(Bucket=bucket, Key="checked-parts", UploadId=upload)["Parts"]
     check([p["PartNumber"] for p in listed] == [1], f"a refused part is not kept: {listed}")
     alice.abort_multipart_upload(Bucket=bucket, Key="checked-parts", UploadId=upload)
+    composite_multipart(alice, bucket)
     # boto3 sends DeleteObjects with a CRC32 and no Content-MD5; S3 wants one of them, right.
     sent = {}
     spy = with_headers(endpoint, user, "DeleteObjects", lambda headers, _: sent.update(headers))

@@ -35,6 +35,12 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// S3's text of a CRC32: base64 of its big-endian bytes.
+pub fn crc32_text(crc32: u32) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crc32.to_be_bytes())
+}
+
 /// Pieces in flight to a [`ParallelDigests`].
 const PARALLEL_DEPTH: usize = 16;
 
@@ -162,6 +168,7 @@ mod tests {
             "d41d8cd98f00b204e9800998ecf8427e"
         );
         assert_eq!(Digests::of(b"123456789").unwrap().crc32, 0xCBF4_3926);
+        assert_eq!(crc32_text(0xCBF4_3926), "y/Q5Jg==");
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -12,7 +12,7 @@ use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
-use crate::digest::Digests;
+use crate::digest::{crc32_text, Digests};
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
 use crate::ops::{
@@ -133,7 +133,7 @@ pub fn echo_checksum(response: &mut Response<Body>, promised: &Promised, crc32: 
         set(
             response.headers_mut(),
             HeaderName::from_static(CHECKSUM_CRC32),
-            &BASE64.encode(crc32.to_be_bytes()),
+            &crc32_text(crc32),
         );
     }
 }
@@ -331,11 +331,13 @@ fn object_headers(headers: &mut HeaderMap, object: &Object, checksum: bool) {
             if !checksum {
                 continue;
             }
-            set(
-                headers,
-                HeaderName::from_static(CHECKSUM_TYPE.0),
-                CHECKSUM_TYPE.1,
-            );
+            // A checksum made of parts' checksums ends in their count.
+            let kind = if value.contains('-') {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            };
+            set(headers, HeaderName::from_static(CHECKSUM_TYPE.0), kind);
         }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),

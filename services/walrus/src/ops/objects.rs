@@ -2,9 +2,6 @@
 
 use std::ops::Range;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-
 use super::access::{
     bucket_for, commit, copy_segments, object_for, precheck_quota, write_blob, writer_id, Promised,
     Source,
@@ -12,7 +9,7 @@ use super::access::{
 use super::conditions::{ByteRange, Conditions, Unchanged};
 use super::names::check_key;
 use crate::acl::{Acl, AclRequest, Identity, Permission};
-use crate::digest::hex;
+use crate::digest::{crc32_text, hex};
 use crate::error::S3Error;
 use crate::meta::{Object, Segment, StoredHeaders};
 use crate::state::Walrus;
@@ -63,10 +60,9 @@ pub async fn put_object(
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
     let mut headers = input.headers;
     if input.promised.crc32.is_some() {
-        headers.0.push((
-            CHECKSUM_CRC32.to_owned(),
-            BASE64.encode(written.crc32.to_be_bytes()),
-        ));
+        headers
+            .0
+            .push((CHECKSUM_CRC32.to_owned(), crc32_text(written.crc32)));
     }
     let etag = hex(&written.md5);
     let modified = crate::time::now_millis();
