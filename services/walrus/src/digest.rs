@@ -1,6 +1,8 @@
 //! Digests and their text forms: MD5 for ETags and Content-MD5 (openssl: ring has no MD5),
 //! SHA-256 for SigV4 payloads (ring).
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use openssl::hash::{Hasher, MessageDigest};
 use ring::digest;
 
@@ -35,10 +37,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// The header (or trailer) of a CRC32 of a request's data, and of a stored object's: stored
+/// with the object when the client sent one, and given back when asked for with
+/// `x-amz-checksum-mode: ENABLED`, as S3 does.
+pub const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
+
 /// S3's text of a CRC32: base64 of its big-endian bytes.
 pub fn crc32_text(crc32: u32) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(crc32.to_be_bytes())
+    BASE64.encode(crc32.to_be_bytes())
+}
+
+/// The CRC32 a text of [`crc32_text`]'s form holds.
+pub fn crc32_from_text(text: &str) -> Option<u32> {
+    let bytes = BASE64.decode(text.trim()).ok()?;
+    <[u8; 4]>::try_from(bytes).ok().map(u32::from_be_bytes)
 }
 
 /// Pieces in flight to a [`ParallelDigests`].
@@ -169,6 +181,8 @@ mod tests {
         );
         assert_eq!(Digests::of(b"123456789").unwrap().crc32, 0xCBF4_3926);
         assert_eq!(crc32_text(0xCBF4_3926), "y/Q5Jg==");
+        assert_eq!(crc32_from_text(" y/Q5Jg== "), Some(0xCBF4_3926));
+        assert_eq!(crc32_from_text("AAAAAAA="), None);
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -8,11 +8,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::digest::{crc32_text, hex, Md5};
+use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
 use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
-use crate::ops::{bucket_for, object_for, write_blob, Source, CHECKSUM_CRC32};
+use crate::ops::{bucket_for, object_for, write_blob, Source};
 use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
@@ -164,7 +164,7 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, value);
     }
-    echo_checksum(&mut response, &promised, Some(written.crc32));
+    echo_checksum(&mut response, written.promised.crc32);
     Ok(response)
 }
 

@@ -12,12 +12,11 @@ use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
-use crate::digest::{crc32_text, Digests};
+use crate::digest::{crc32_text, Digests, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
 use crate::ops::{
     self, bucket_for, check_bucket_name, check_key, ByteRange, Conditions, Promised, Source,
-    CHECKSUM_CRC32,
 };
 use crate::rest::{empty_reply, xml_reply, Req};
 use crate::router::Op;
@@ -127,9 +126,9 @@ pub fn promised(headers: &HeaderMap) -> Result<Promised, S3Error> {
     })
 }
 
-/// Answers a checksum the request sent with the one computed, as S3 does.
-pub fn echo_checksum(response: &mut Response<Body>, promised: &Promised, crc32: Option<u32>) {
-    if let (Some(_), Some(crc32)) = (promised.crc32, crc32) {
+/// Answers the checksum the request sent (and was found true), as S3 does.
+pub fn echo_checksum(response: &mut Response<Body>, crc32: Option<u32>) {
+    if let Some(crc32) = crc32 {
         set(
             response.headers_mut(),
             HeaderName::from_static(CHECKSUM_CRC32),
@@ -148,7 +147,6 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         length: req.body.expected_len(),
         body: Source::Body(&mut req.body),
     };
-    let promised = input.promised;
     let written = ops::put_object(walrus, &req.who, input).await?;
     let mut response = empty_reply(StatusCode::OK);
     set(
@@ -156,8 +154,8 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         ETAG,
         &format!("\"{}\"", written.etag),
     );
-    echo_checksum(&mut response, &promised, written.crc32);
-    if promised.crc32.is_some() {
+    echo_checksum(&mut response, written.crc32);
+    if written.crc32.is_some() {
         set(
             response.headers_mut(),
             HeaderName::from_static(CHECKSUM_TYPE.0),

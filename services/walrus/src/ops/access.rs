@@ -130,6 +130,8 @@ pub struct Written {
     pub size: u64,
     pub md5: [u8; 16],
     pub crc32: u32,
+    /// What the request promised of the data (headers and trailer), and was found true.
+    pub promised: Promised,
 }
 
 /// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
@@ -171,9 +173,18 @@ impl Source<'_> {
             Self::Inline(data) => Ok(data.take()),
         }
     }
+
+    /// The CRC32 the data's trailer promised, once all is read.
+    fn trailing_crc32(&self) -> Option<u32> {
+        match self {
+            Self::Body(payload) => payload.trailing_crc32(),
+            Self::Form(_) | Self::Inline(_) => None,
+        }
+    }
 }
 
-/// Streams `body` into a new, published blob of `bucket`, checking what was `promised`.
+/// Streams `body` into a new, published blob of `bucket`, checking what was `promised` (and
+/// what its trailer promises).
 /// Nothing is left behind if anything fails.
 pub async fn write_blob(
     walrus: &Walrus,
@@ -193,6 +204,10 @@ pub async fn write_blob(
         writer.write(data).await?;
     }
     let digests = digests.finish().await.map_err(S3Error::internal)?;
+    let promised = Promised {
+        crc32: promised.crc32.or(body.trailing_crc32()),
+        ..promised
+    };
     promised.check(&digests)?;
     let blob = writer.publish().await?;
     Ok(Written {
@@ -200,6 +215,7 @@ pub async fn write_blob(
         size,
         md5: digests.md5,
         crc32: digests.crc32,
+        promised,
     })
 }
 

@@ -22,5 +22,5 @@ pub use conditions::{ByteRange, Conditions};
 pub use names::{check_bucket_name, check_key};
 pub use objects::{
     copy_object, delete_object, get_object, get_object_acl, put_object, put_object_acl, CopyObject,
-    GetObject, GetObjectOutput, PutObject, CHECKSUM_CRC32,
+    GetObject, GetObjectOutput, PutObject,
 };

@@ -9,7 +9,7 @@ use super::access::{
 use super::conditions::{ByteRange, Conditions, Unchanged};
 use super::names::check_key;
 use crate::acl::{Acl, AclRequest, Identity, Permission};
-use crate::digest::{crc32_text, hex};
+use crate::digest::{crc32_text, hex, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::meta::{Object, Segment, StoredHeaders};
 use crate::state::Walrus;
@@ -34,12 +34,8 @@ pub struct PutObject<'a> {
     pub body: Source<'a>,
 }
 
-/// The header of an object's CRC32: stored with the object when the client sent one, and
-/// given back when asked for with `x-amz-checksum-mode: ENABLED`, as S3 does.
-pub const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
-
-/// An object just written: its ETag (without quotes), time, and the CRC32 of its data
-/// when they were received (not for copies).
+/// An object just written: its ETag (without quotes), time, and the CRC32 of its data when
+/// the client sent one with them (not for copies).
 #[derive(Debug)]
 pub struct ObjectWritten {
     pub etag: String,
@@ -59,7 +55,7 @@ pub async fn put_object(
     precheck_quota(walrus, who, &bucket, input.length)?;
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
     let mut headers = input.headers;
-    if input.promised.crc32.is_some() {
+    if written.promised.crc32.is_some() {
         headers
             .0
             .push((CHECKSUM_CRC32.to_owned(), crc32_text(written.crc32)));
@@ -84,7 +80,7 @@ pub async fn put_object(
     Ok(ObjectWritten {
         etag,
         modified,
-        crc32: Some(written.crc32),
+        crc32: written.promised.crc32,
     })
 }
 
