@@ -245,6 +245,13 @@ def canned_acls(alice, bob, bucket):
             grantee = grant["Grantee"]
             if "ID" in grantee:
                 check(grantee.get("DisplayName") == owners[grantee["ID"]], f"{canned}: DisplayName of {grantee}")
+    # The same canned ACLs on an object.
+    for canned, grants_wanted in expected.items():
+        alice.put_object(Bucket=bucket, Key=f"canned-{canned}", Body=b"x", ACL=canned)
+        acl = alice.get_object_acl(Bucket=bucket, Key=f"canned-{canned}")
+        named = sorted((g["Grantee"].get("ID") or g["Grantee"].get("URI"), g["Permission"]) for g in acl["Grants"])
+        check(named == sorted(grants_wanted), f"object {canned}: {acl['Grants']}")
+        check(all(g["Grantee"].get("DisplayName") == "alice" for g in acl["Grants"] if "ID" in g["Grantee"]), f"object {canned}: names")
     # bucket-owner-* name the bucket's owner, with the name ListBuckets gives bob.
     alice.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
     for canned, permission in [("bucket-owner-read", "READ"), ("bucket-owner-full-control", "FULL_CONTROL")]:
@@ -318,6 +325,10 @@ def checksums(alice, user, endpoint, bucket):
     got = alice.get_object(Bucket=bucket, Key="checked-copy", ChecksumMode="ENABLED")
     check(got.get("ChecksumCRC32") == crc32, f"a copy keeps the checksum: {got.get('ChecksumCRC32')!r}")
     check(got["Body"].read() == data, "the copy's data")
+    alice.copy_object(Bucket=bucket, Key="checked-copy", CopySource={"Bucket": bucket, "Key": "checked"},
+                      MetadataDirective="REPLACE", Metadata={"new": "metadata"})
+    got = alice.head_object(Bucket=bucket, Key="checked-copy", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got["Metadata"]) == (crc32, {"new": "metadata"}), f"a copy with new metadata: {got}")
     upload = alice.create_multipart_upload(Bucket=bucket, Key="checked-parts")["UploadId"]
     part = alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
     check(part.get("ChecksumCRC32") == crc32, f"UploadPart answers the CRC32: {part.get('ChecksumCRC32')!r}")

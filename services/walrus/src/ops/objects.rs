@@ -214,9 +214,15 @@ pub async fn copy_object(
     }
     let owner = writer_id(who, &bucket);
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
-    let headers = input
-        .replace_headers
-        .unwrap_or_else(|| source.headers.clone());
+    let headers = match input.replace_headers {
+        // New metadata, the same data: its checksum stays.
+        Some(mut replaced) => {
+            let checksum = source.headers.0.iter().filter(|(n, _)| n == CHECKSUM_CRC32);
+            replaced.0.extend(checksum.cloned());
+            replaced
+        }
+        None => source.headers.clone(),
+    };
     precheck_quota(walrus, who, &bucket, Some(source.size))?;
     let segments = copy_segments(walrus, &source, &bucket.name).await?;
     let modified = crate::time::now_millis();
