@@ -411,7 +411,13 @@ def sigv2_dates(user, endpoint, bucket):
     raw_refused(get("not a date"), "AccessDenied", 403, "an unparseable Date")
     for off in [-86400, 86400, -16 * 60]:
         date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + off))
-        raw_refused(get(date), "RequestTimeTooSkewed", 403, f"a Date {off} s off")
+        skewed = get(date)
+        raw_refused(skewed, "RequestTimeTooSkewed", 403, f"a Date {off} s off")
+        # As S3, the reply names both times and the limit (SDKs correct their clock by it).
+        error = ET.fromstring(skewed.content)
+        server = datetime.datetime.fromisoformat(error.findtext("ServerTime").replace("Z", "+00:00"))
+        check(abs(server.timestamp() - time.time()) < 60, f"ServerTime {error.findtext('ServerTime')}")
+        check((error.findtext("RequestTime"), error.findtext("MaxAllowedSkewMilliseconds")) == (date, "900000"), f"skew reply: {skewed.text}")
     within = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 10 * 60))
     check(get(within).status_code == 200, "a Date ten minutes off works (S3 allows 15)")
 
