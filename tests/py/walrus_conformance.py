@@ -380,7 +380,7 @@ def raw_refused(response, code, status, what):
 
 
 def presigned_and_expiry(alice, endpoint, bucket):
-    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400", flush=True)
+    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400 or 403", flush=True)
     alice.put_object(Bucket=bucket, Key="shared", Body=b"shared")
     url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=60)
     check(requests.get(url, timeout=30).content == b"shared", "a valid presigned GET works")
@@ -392,7 +392,10 @@ def presigned_and_expiry(alice, endpoint, bucket):
     late = requests.put(url, data=b"late", timeout=30)
     raw_refused(late, "AccessDenied", 403, "an expired presigned PUT")
     check(ET.fromstring(late.content).findtext("Message") == "Request has expired", f"message: {late.text[:200]}")
-    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "InvalidRequest", 400, "OPTIONS without CORS headers")
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "BadRequest", 400, "OPTIONS without CORS headers")
+    preflight = {"Origin": "http://example.com", "Access-Control-Request-Method": "GET"}
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", headers=preflight, timeout=30), "AccessForbidden", 403,
+                "a preflight to a bucket without CORS rules")
 
 
 def sigv2_dates(user, endpoint, bucket):

@@ -108,6 +108,12 @@ pub enum S3Error {
     InvalidPartOrder,
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
+    /// A CORS preflight without its `Origin`.
+    #[error("Insufficient information. Origin request header needed.")]
+    CorsOriginMissing,
+    /// A CORS preflight to a bucket without CORS rules (Walrus keeps none).
+    #[error("CORSResponse: CORS is not enabled for this bucket.")]
+    CorsNotEnabled,
     #[error("A header or query you provided implies functionality that is not implemented: {0}")]
     NotImplemented(String),
     #[error("You must provide the Content-Length HTTP header.")]
@@ -172,6 +178,8 @@ impl S3Error {
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::CorsOriginMissing => "BadRequest",
+            Self::CorsNotEnabled => "AccessForbidden",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingRequestBody => "MissingRequestBodyError",
@@ -190,6 +198,7 @@ impl S3Error {
             | Self::SignatureDoesNotMatch
             | Self::RequestTimeTooSkewed { .. }
             | Self::PolicyDenied(_)
+            | Self::CorsNotEnabled
             | Self::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::BucketAlreadyExists | Self::BucketAlreadyOwnedByYou | Self::BucketNotEmpty => {
