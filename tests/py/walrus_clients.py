@@ -476,7 +476,7 @@ def sigv4_key(secret, date, region="us-east-1", service="s3"):
     return key
 
 
-def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False, trailer_of=None):
+def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False, trailer_of=None, encoding="aws-chunked"):
     """PUTs `data` as an aws-chunked body, signed per chunk (mode "signed") or unsigned with
     a CRC32 trailer (mode "trailer", of `trailer_of` instead of `data` if given), as SDKs that
     stream uploads do; answers (status, body, headers). Independent of our server code:
@@ -488,7 +488,7 @@ def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False, trailer_of
     pieces = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
     payload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" if mode == "signed" else "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     headers = {
-        "content-encoding": "aws-chunked",
+        "content-encoding": encoding,
         "host": f"{w.host}:{w.port}",
         "x-amz-content-sha256": payload,
         "x-amz-date": amz_date,
@@ -532,6 +532,11 @@ def boto3_streaming(w, s3, bucket):
     check(status == 200, f"signed chunked PUT: {status} {text[:300]}")
     stored = s3.get_object(Bucket=bucket, Key="chunked/signed")
     check(stored["Body"].read() == data and "ContentEncoding" not in stored, "decoded content stored, aws-chunked dropped")
+    # aws-chunked is how the body travels, not what it is: the other encodings stay as sent.
+    status, text, _ = chunked_put(w, bucket, "chunked/encoded", data, 64 * 1024, "signed", encoding="aws-chunked, deflate, gzip")
+    check(status == 200, f"signed chunked PUT with more encodings: {status} {text[:300]}")
+    encoded = s3.head_object(Bucket=bucket, Key="chunked/encoded").get("ContentEncoding")
+    check(encoded == "deflate, gzip", f"stored Content-Encoding {encoded!r}")
     status, text, _ = chunked_put(w, bucket, "chunked/tampered", data, 64 * 1024, "signed", tamper=True)
     check(status == 403 and b"SignatureDoesNotMatch" in text, f"tampered chunk: {status} {text[:300]}")
     expect_error(lambda: s3.head_object(Bucket=bucket, Key="chunked/tampered"), "404", 404)
