@@ -41,6 +41,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// with the object when the client sent one, and given back when asked for with
 /// `x-amz-checksum-mode: ENABLED`, as S3 does.
 pub const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
+/// The header that says what a checksum covers: `FULL_OBJECT`, or `COMPOSITE` when it is
+/// made of an upload's parts' checksums (its text then ends in `-` and their count).
+pub const CHECKSUM_TYPE: &str = "x-amz-checksum-type";
 
 /// S3's text of a CRC32: base64 of its big-endian bytes.
 pub fn crc32_text(crc32: u32) -> String {

@@ -8,7 +8,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32};
+use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
 use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
@@ -61,8 +61,8 @@ fn part_number(req: &Req) -> Result<u32, S3Error> {
 /// The header that asks for a checksum of an upload's object; kept with the upload until
 /// completion, when the checksum made of the parts' takes its place.
 const CHECKSUM_ALGORITHM: &str = "x-amz-checksum-algorithm";
-/// How S3 says an upload's checksum is made of its parts' checksums.
-const COMPOSITE: (&str, &str) = ("x-amz-checksum-type", "COMPOSITE");
+/// The [`CHECKSUM_TYPE`] of a checksum made of an upload's parts' checksums.
+const COMPOSITE: &str = "COMPOSITE";
 
 /// Whether an upload's object is to have a CRC32 made of its parts'.
 fn wants_crc32(upload: &Upload) -> bool {
@@ -109,7 +109,7 @@ pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error
     if crc32 {
         let headers = response.headers_mut();
         headers.insert(CHECKSUM_ALGORITHM, HeaderValue::from_static("CRC32"));
-        headers.insert(COMPOSITE.0, HeaderValue::from_static(COMPOSITE.1));
+        headers.insert(CHECKSUM_TYPE, HeaderValue::from_static(COMPOSITE));
     }
     Ok(response)
 }
@@ -403,7 +403,7 @@ fn completed_reply(
     doc.field("ETag", &format!("\"{etag}\""));
     if let Some(crc32) = crc32 {
         doc.field("ChecksumCRC32", &crc32);
-        doc.field("ChecksumType", COMPOSITE.1);
+        doc.field("ChecksumType", COMPOSITE);
     }
     xml_reply(doc.finish())
 }

@@ -12,7 +12,7 @@ use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
-use crate::digest::{crc32_text, Digests, CHECKSUM_CRC32};
+use crate::digest::{crc32_text, Digests, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
 use crate::ops::{
@@ -27,8 +27,6 @@ use crate::xml::{self, S3Xml};
 
 /// Names of the checksum headers among an object's stored ones (given back on request only).
 const CHECKSUM_PREFIX: &str = "x-amz-checksum-";
-/// How S3 says a checksum covers the whole object (not one made of its parts' checksums).
-const CHECKSUM_TYPE: (&str, &str) = ("x-amz-checksum-type", "FULL_OBJECT");
 
 /// Headers stored with an object and given back with it.
 const STORED: [&str; 6] = [
@@ -158,8 +156,8 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
     if written.crc32.is_some() {
         set(
             response.headers_mut(),
-            HeaderName::from_static(CHECKSUM_TYPE.0),
-            CHECKSUM_TYPE.1,
+            HeaderName::from_static(CHECKSUM_TYPE),
+            "FULL_OBJECT",
         );
     }
     Ok(response)
@@ -329,13 +327,12 @@ fn object_headers(headers: &mut HeaderMap, object: &Object, checksum: bool) {
             if !checksum {
                 continue;
             }
-            // A checksum made of parts' checksums ends in their count.
             let kind = if value.contains('-') {
                 "COMPOSITE"
             } else {
                 "FULL_OBJECT"
             };
-            set(headers, HeaderName::from_static(CHECKSUM_TYPE.0), kind);
+            set(headers, HeaderName::from_static(CHECKSUM_TYPE), kind);
         }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
