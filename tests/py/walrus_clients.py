@@ -476,10 +476,11 @@ def sigv4_key(secret, date, region="us-east-1", service="s3"):
     return key
 
 
-def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False):
+def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False, trailer_of=None, encoding="aws-chunked"):
     """PUTs `data` as an aws-chunked body, signed per chunk (mode "signed") or unsigned with
-    a CRC32 trailer (mode "trailer"), as SDKs that stream uploads do. Independent of our
-    server code: written from Amazon's description of the protocol."""
+    a CRC32 trailer (mode "trailer", of `trailer_of` instead of `data` if given), as SDKs that
+    stream uploads do; answers (status, body, headers). Independent of our server code:
+    written from Amazon's description of the protocol."""
     now = datetime.datetime.now(datetime.timezone.utc)
     amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = f"{date}/us-east-1/s3/aws4_request"
@@ -487,7 +488,7 @@ def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False):
     pieces = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
     payload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" if mode == "signed" else "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     headers = {
-        "content-encoding": "aws-chunked",
+        "content-encoding": encoding,
         "host": f"{w.host}:{w.port}",
         "x-amz-content-sha256": payload,
         "x-amz-date": amz_date,
@@ -515,28 +516,41 @@ def chunked_put(w, bucket, key, data, chunk_size, mode, tamper=False):
             tamper = False
         body += piece + (b"\r\n" if piece or mode == "signed" else b"")
     if mode == "trailer":
-        crc = base64.b64encode(binascii.crc32(data).to_bytes(4, "big")).decode()
+        crc = base64.b64encode(binascii.crc32(data if trailer_of is None else trailer_of).to_bytes(4, "big")).decode()
         body += f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()
     headers["content-length"] = str(len(body))
     connection = http.client.HTTPConnection(w.host, w.port, timeout=60)
     connection.request("PUT", path, body=body, headers=headers)
     response = connection.getresponse()
-    return response.status, response.read()
+    return response.status, response.read(), response.headers
 
 
 def boto3_streaming(w, s3, bucket):
-    step("raw", "SigV4 chunked uploads: signed chunks, a tampered chunk, unsigned with trailer")
+    step("raw", "SigV4 chunked uploads: signed chunks, a tampered chunk, unsigned with a CRC32 trailer (checked, stored)")
     data = os.urandom(300 * 1024 + 17)
-    status, text = chunked_put(w, bucket, "chunked/signed", data, 64 * 1024, "signed")
+    status, text, _ = chunked_put(w, bucket, "chunked/signed", data, 64 * 1024, "signed")
     check(status == 200, f"signed chunked PUT: {status} {text[:300]}")
     stored = s3.get_object(Bucket=bucket, Key="chunked/signed")
     check(stored["Body"].read() == data and "ContentEncoding" not in stored, "decoded content stored, aws-chunked dropped")
-    status, text = chunked_put(w, bucket, "chunked/tampered", data, 64 * 1024, "signed", tamper=True)
+    # aws-chunked is how the body travels, not what it is: the other encodings stay as sent.
+    status, text, _ = chunked_put(w, bucket, "chunked/encoded", data, 64 * 1024, "signed", encoding="aws-chunked, deflate, gzip")
+    check(status == 200, f"signed chunked PUT with more encodings: {status} {text[:300]}")
+    encoded = s3.head_object(Bucket=bucket, Key="chunked/encoded").get("ContentEncoding")
+    check(encoded == "deflate, gzip", f"stored Content-Encoding {encoded!r}")
+    status, text, _ = chunked_put(w, bucket, "chunked/tampered", data, 64 * 1024, "signed", tamper=True)
     check(status == 403 and b"SignatureDoesNotMatch" in text, f"tampered chunk: {status} {text[:300]}")
     expect_error(lambda: s3.head_object(Bucket=bucket, Key="chunked/tampered"), "404", 404)
-    status, text = chunked_put(w, bucket, "chunked/trailer", data, 50_000, "trailer")
+    status, text, headers = chunked_put(w, bucket, "chunked/trailer", data, 50_000, "trailer")
     check(status == 200, f"unsigned chunked PUT with trailer: {status} {text[:300]}")
-    check(s3.get_object(Bucket=bucket, Key="chunked/trailer")["Body"].read() == data, "trailer upload content")
+    crc = base64.b64encode(binascii.crc32(data).to_bytes(4, "big")).decode()
+    check(headers.get("x-amz-checksum-crc32") == crc, f"the trailer's CRC32 answered: {headers.get('x-amz-checksum-crc32')!r}")
+    stored = s3.get_object(Bucket=bucket, Key="chunked/trailer", ChecksumMode="ENABLED")
+    check(stored.get("ChecksumCRC32") == crc, f"the trailer's CRC32 stored: {stored.get('ChecksumCRC32')!r}")
+    check(stored["Body"].read() == data, "trailer upload content")
+    # A trailer that does not match the data: refused, nothing stored.
+    status, text, _ = chunked_put(w, bucket, "chunked/bad-trailer", data, 50_000, "trailer", trailer_of=b"other")
+    check(status == 400 and b"<Code>BadDigest</Code>" in text, f"a wrong trailer CRC32: {status} {text[:300]}")
+    expect_error(lambda: s3.head_object(Bucket=bucket, Key="chunked/bad-trailer"), "404", 404)
 
 
 def boto3_virtual_host(w, bucket):

@@ -6,11 +6,13 @@ Prints one line per group; exits non-zero on the first difference from S3.
 """
 
 import base64
+import concurrent.futures
 import datetime
 import hashlib
 import hmac
 import os
 import sys
+import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -121,6 +123,23 @@ def listing(alice, bucket):
     page = alice.list_objects_v2(Bucket=bucket, Prefix="\n", StartAfter="\nfirst")
     check((page["StartAfter"], page["Prefix"]) == ("\nfirst", "\n"), f"v2 echoes decoded: {page}")
     check([c["Key"] for c in page["Contents"]] == ["\nsecond/deeper"], f"v2 keys: {page.get('Contents')}")
+    # boto3 decodes what it reads, so the wire itself shows that each field is encoded.
+    replies = []
+    alice.meta.events.register("before-parse.s3.*", lambda response_dict, **_: replies.append(response_dict["body"]))
+    alice.list_objects(Bucket=bucket, Prefix="\n", Delimiter="\t", Marker="\n", MaxKeys=1)
+    alice.list_objects(Bucket=bucket, Delimiter="\t")
+    alice.list_objects_v2(Bucket=bucket, Prefix="\n", StartAfter="\n")
+    alice.meta.events.unregister("before-parse.s3.*")
+    v1, prefixes, v2 = (ET.fromstring(r) for r in replies)
+
+    def field(doc, name):
+        return [e.text or "" for e in doc.iter() if e.tag.split("}")[-1] == name]
+
+    for doc, name, wanted in [(v1, "EncodingType", ["url"]), (v1, "Prefix", ["%0A"]), (v1, "Delimiter", ["%09"]),
+                              (v1, "Marker", ["%0A"]), (v1, "NextMarker", ["%0Afirst"]), (v1, "Key", ["%0Afirst"]),
+                              (prefixes, "Prefix", ["", "%09"]), (v2, "StartAfter", ["%0A"]), (v2, "Prefix", ["%0A"]),
+                              (v2, "Key", ["%0Afirst", "%0Asecond/deeper"])]:
+        check(field(doc, name) == wanted, f"{name} on the wire: {field(doc, name)}, expected {wanted}")
 
 
 def aws_chunked(alice, endpoint, bucket):
@@ -136,14 +155,42 @@ def aws_chunked(alice, endpoint, bucket):
 MB = 1 << 20
 
 
+class SlowBody:
+    """A request body that arrives in small pieces over about three seconds; `started` is set
+    once the first piece is sent."""
+
+    PIECE = 64 * 1024
+
+    def __init__(self, data):
+        self.data, self.at, self.len = data, 0, len(data)
+        self.started = threading.Event()
+
+    def read(self, size=-1):
+        piece = self.data[self.at:self.at + min(self.PIECE, size if size > 0 else self.PIECE)]
+        if self.at:
+            time.sleep(3 * len(piece) / self.len)
+        self.at += len(piece)
+        self.started.set()
+        return piece
+
+
 def multipart(alice, bucket):
     print("multipart: a second completion, GET/HEAD by partNumber, a re-sent part, UploadPartCopy outside the source", flush=True)
     first, second, resent = b"a" * (5 * MB), b"b" * MB, b"c" * (5 * MB)
     upload = alice.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
     alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=first)
-    two = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=2, Body=second)["ETag"]
-    # Part 1 sent again after part 2: the last copy written is the one completed.
+    # Part 1 re-sent while part 2 is still arriving: the last copy written is the one completed.
+    slow = SlowBody(second)
+    url = alice.generate_presigned_url("upload_part", Params={"Bucket": bucket, "Key": "parts", "UploadId": upload, "PartNumber": 2})
+    part_two = concurrent.futures.ThreadPoolExecutor(1).submit(lambda: requests.put(url, data=slow, timeout=60))
+    check(slow.started.wait(30), "part 2 started")
     one = alice.upload_part(Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, Body=resent)["ETag"]
+    check(not part_two.done(), "part 1 was re-sent while part 2 was arriving")
+    sent_two = part_two.result()
+    check(sent_two.status_code == 200, f"the slow part 2: {sent_two.status_code} {sent_two.text[:200]}")
+    two = sent_two.headers["ETag"]
+    parts = alice.list_parts(Bucket=bucket, Key="parts", UploadId=upload)["Parts"]
+    check([(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, one, len(resent)), (2, two, len(second))], f"parts: {parts}")
     listed = {"Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]}
     done = alice.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload, MultipartUpload=listed)
     # Completed again with the same parts: the same answer, as S3 gives.
@@ -160,10 +207,12 @@ def multipart(alice, bucket):
     head = alice.head_object(Bucket=bucket, Key="parts", PartNumber=2)
     check((head["ContentLength"], head["PartsCount"]) == (MB, 2), f"HEAD part 2: {head}")
     refused(lambda: alice.get_object(Bucket=bucket, Key="parts", PartNumber=3), "InvalidPartNumber", 400)
+    refused(lambda: alice.head_object(Bucket=bucket, Key="parts", PartNumber=3), "400", 400)  # HEAD: no body, no Code
     alice.put_object(Bucket=bucket, Key="simple", Body=b"0123456789")
     whole = alice.get_object(Bucket=bucket, Key="simple", PartNumber=1)
     check(whole["Body"].read() == b"0123456789", "a simple object is its own part 1")
     refused(lambda: alice.get_object(Bucket=bucket, Key="simple", PartNumber=2), "InvalidPartNumber", 400)
+    refused(lambda: alice.head_object(Bucket=bucket, Key="simple", PartNumber=2), "400", 400)
     upload = alice.create_multipart_upload(Bucket=bucket, Key="copied")["UploadId"]
     refused(lambda: alice.upload_part_copy(Bucket=bucket, Key="copied", UploadId=upload, PartNumber=1,
                                            CopySource={"Bucket": bucket, "Key": "simple"}, CopySourceRange="bytes=100-200"),
@@ -196,6 +245,13 @@ def canned_acls(alice, bob, bucket):
             grantee = grant["Grantee"]
             if "ID" in grantee:
                 check(grantee.get("DisplayName") == owners[grantee["ID"]], f"{canned}: DisplayName of {grantee}")
+    # The same canned ACLs on an object.
+    for canned, grants_wanted in expected.items():
+        alice.put_object(Bucket=bucket, Key=f"canned-{canned}", Body=b"x", ACL=canned)
+        acl = alice.get_object_acl(Bucket=bucket, Key=f"canned-{canned}")
+        named = sorted((g["Grantee"].get("ID") or g["Grantee"].get("URI"), g["Permission"]) for g in acl["Grants"])
+        check(named == sorted(grants_wanted), f"object {canned}: {acl['Grants']}")
+        check(all(g["Grantee"].get("DisplayName") == "alice" for g in acl["Grants"] if "ID" in g["Grantee"]), f"object {canned}: names")
     # bucket-owner-* name the bucket's owner, with the name ListBuckets gives bob.
     alice.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
     for canned, permission in [("bucket-owner-read", "READ"), ("bucket-owner-full-control", "FULL_CONTROL")]:
@@ -207,20 +263,111 @@ def canned_acls(alice, bob, bucket):
     alice.put_bucket_acl(Bucket=bucket, ACL="private")
 
 
-def checksums(alice, bucket):
-    print("checksums: x-amz-checksum-crc32 verified and answered; DeleteObjects with CRC32", flush=True)
+def crc32_of(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def with_headers(endpoint, user, operation, change):
+    """A client of `user` whose `operation` requests get their headers changed before signing
+    (`change(headers, body)`)."""
+    s3 = client(endpoint, user)
+    s3.meta.events.register(f"before-sign.s3.{operation}", lambda request, **_: change(request.headers, request.body))
+    return s3
+
+
+def composite_multipart(alice, bucket):
+    """An upload created with ChecksumAlgorithm=CRC32 completes into S3's composite CRC32."""
+    pieces = [b"p" * (5 * MB), b"q" * 100]
+    created = alice.create_multipart_upload(Bucket=bucket, Key="composite", ChecksumAlgorithm="CRC32")
+    check((created.get("ChecksumAlgorithm"), created.get("ChecksumType")) == ("CRC32", "COMPOSITE"), f"create: {created}")
+    upload = created["UploadId"]
+    parts = []
+    for number, piece in enumerate(pieces, 1):
+        sent = alice.upload_part(Bucket=bucket, Key="composite", UploadId=upload, PartNumber=number, Body=piece, ChecksumAlgorithm="CRC32")
+        check(sent.get("ChecksumCRC32") == crc32_of(piece), f"part {number}: {sent.get('ChecksumCRC32')!r}")
+        parts.append({"PartNumber": number, "ETag": sent["ETag"], "ChecksumCRC32": sent["ChecksumCRC32"]})
+    wrong = [parts[0], dict(parts[1], ChecksumCRC32=crc32_of(b"other"))]
+    refused(lambda: alice.complete_multipart_upload(Bucket=bucket, Key="composite", UploadId=upload,
+                                                    MultipartUpload={"Parts": wrong}), "InvalidPart", 400)
+    composite = base64.b64encode(zlib.crc32(b"".join(zlib.crc32(p).to_bytes(4, "big") for p in pieces)).to_bytes(4, "big")).decode() + "-2"
+    for attempt in ["first", "second"]:
+        done = alice.complete_multipart_upload(Bucket=bucket, Key="composite", UploadId=upload, MultipartUpload={"Parts": parts})
+        check((done.get("ChecksumCRC32"), done.get("ChecksumType")) == (composite, "COMPOSITE"), f"{attempt} completion: {done}")
+    got = alice.get_object(Bucket=bucket, Key="composite", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got.get("ChecksumType")) == (composite, "COMPOSITE"), f"GET composite: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == b"".join(pieces), "the composite object's data")
+    # Walrus keeps CRC32 only: another algorithm is refused rather than silently ignored.
+    refused(lambda: alice.create_multipart_upload(Bucket=bucket, Key="sha", ChecksumAlgorithm="SHA256"), "NotImplemented", 501)
+
+
+def checksums(alice, user, endpoint, bucket):
+    print("checksums: x-amz-checksum-crc32 verified, stored, answered; DeleteObjects with CRC32 or MD5", flush=True)
     data = b"checked by CRC32\n" * 100
-    crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    crc32 = crc32_of(data)
     put = alice.put_object(Bucket=bucket, Key="checked", Body=data, ChecksumAlgorithm="CRC32")
     check(put.get("ChecksumCRC32") == crc32, f"PUT answers the CRC32: {put.get('ChecksumCRC32')!r}, expected {crc32!r}")
+    check(put.get("ChecksumType") == "FULL_OBJECT", f"PUT answers the checksum type: {put.get('ChecksumType')!r}")
     refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
     refused(lambda: alice.head_object(Bucket=bucket, Key="bad-crc"), "404", 404)
+    refused(lambda: alice.put_object(Bucket=bucket, Key="bad-crc", Body=data, ChecksumCRC32="not base64"), "InvalidRequest", 400)
+    # The checksum is stored with the object and given back when asked for (boto3 asks on
+    # every GET, and verifies the body against it).
+    got = alice.get_object(Bucket=bucket, Key="checked", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got.get("ChecksumType")) == (crc32, "FULL_OBJECT"), f"GET checksum: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == data, "GET with the checksum: the data")
+    head = alice.head_object(Bucket=bucket, Key="checked", ChecksumMode="ENABLED")
+    check(head.get("ChecksumCRC32") == crc32, f"HEAD checksum: {head.get('ChecksumCRC32')!r}")
+    check("ChecksumCRC32" not in alice.head_object(Bucket=bucket, Key="checked"), "no checksum unless asked for")
+    ranged = alice.get_object(Bucket=bucket, Key="checked", Range="bytes=0-9", ChecksumMode="ENABLED")
+    check("ChecksumCRC32" not in ranged and ranged["Body"].read() == data[:10], "a range goes without the whole object's checksum")
+    copied = alice.copy_object(Bucket=bucket, Key="checked-copy", CopySource={"Bucket": bucket, "Key": "checked"})
+    check(copied["CopyObjectResult"]["ETag"] == put["ETag"], f"copy: {copied}")
+    got = alice.get_object(Bucket=bucket, Key="checked-copy", ChecksumMode="ENABLED")
+    check(got.get("ChecksumCRC32") == crc32, f"a copy keeps the checksum: {got.get('ChecksumCRC32')!r}")
+    check(got["Body"].read() == data, "the copy's data")
+    alice.copy_object(Bucket=bucket, Key="checked-copy", CopySource={"Bucket": bucket, "Key": "checked"},
+                      MetadataDirective="REPLACE", Metadata={"new": "metadata"})
+    got = alice.head_object(Bucket=bucket, Key="checked-copy", ChecksumMode="ENABLED")
+    check((got.get("ChecksumCRC32"), got["Metadata"]) == (crc32, {"new": "metadata"}), f"a copy with new metadata: {got}")
     upload = alice.create_multipart_upload(Bucket=bucket, Key="checked-parts")["UploadId"]
     part = alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
     check(part.get("ChecksumCRC32") == crc32, f"UploadPart answers the CRC32: {part.get('ChecksumCRC32')!r}")
+    refused(lambda: alice.upload_part(Bucket=bucket, Key="checked-parts", UploadId=upload, PartNumber=2, Body=data,
+                                      ChecksumCRC32="AAAAAA=="), "BadDigest", 400)
+    listed = alice.list_parts(Bucket=bucket, Key="checked-parts", UploadId=upload)["Parts"]
+    check([p["PartNumber"] for p in listed] == [1], f"a refused part is not kept: {listed}")
     alice.abort_multipart_upload(Bucket=bucket, Key="checked-parts", UploadId=upload)
-    deleted = alice.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]}, ChecksumAlgorithm="CRC32")
+    composite_multipart(alice, bucket)
+    # boto3 sends DeleteObjects with a CRC32 and no Content-MD5; S3 wants one of them, right.
+    sent = {}
+    spy = with_headers(endpoint, user, "DeleteObjects", lambda headers, _: sent.update(headers))
+    deleted = spy.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "checked"}]})
+    check("x-amz-checksum-crc32" in sent and "Content-MD5" not in sent, f"boto3 sent {sorted(sent)}")
     check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects: {deleted}")
+    alice.put_object(Bucket=bucket, Key="checked", Body=data)
+
+    def without_digests(headers, _body):
+        for name in ["Content-MD5", "x-amz-checksum-crc32"]:
+            if name in headers:
+                del headers[name]
+
+    def wrong(name, value):
+        return lambda headers, body: (without_digests(headers, body), headers.__setitem__(name, value))
+
+    def content_md5_only(headers, body):
+        without_digests(headers, body)
+        headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+
+    delete = {"Objects": [{"Key": "checked"}]}
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", without_digests).delete_objects(Bucket=bucket, Delete=delete),
+            "InvalidRequest", 400)
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", wrong("x-amz-checksum-crc32", "AAAAAA==")).delete_objects(Bucket=bucket, Delete=delete),
+            "BadDigest", 400)
+    refused(lambda: with_headers(endpoint, user, "DeleteObjects", wrong("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")).delete_objects(Bucket=bucket, Delete=delete),
+            "BadDigest", 400)
+    check(alice.get_object(Bucket=bucket, Key="checked")["Body"].read() == data, "refused deletes delete nothing")
+    deleted = with_headers(endpoint, user, "DeleteObjects", content_md5_only).delete_objects(Bucket=bucket, Delete=delete)
+    check([d["Key"] for d in deleted.get("Deleted", [])] == ["checked"], f"DeleteObjects with Content-MD5: {deleted}")
 
 
 def code_of(response):
@@ -233,7 +380,7 @@ def raw_refused(response, code, status, what):
 
 
 def presigned_and_expiry(alice, endpoint, bucket):
-    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400", flush=True)
+    print("presigned URLs: X-Amz-Expires of 0, negative or over a week refused; expired PUT AccessDenied; OPTIONS 400 or 403", flush=True)
     alice.put_object(Bucket=bucket, Key="shared", Body=b"shared")
     url = alice.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=60)
     check(requests.get(url, timeout=30).content == b"shared", "a valid presigned GET works")
@@ -245,7 +392,10 @@ def presigned_and_expiry(alice, endpoint, bucket):
     late = requests.put(url, data=b"late", timeout=30)
     raw_refused(late, "AccessDenied", 403, "an expired presigned PUT")
     check(ET.fromstring(late.content).findtext("Message") == "Request has expired", f"message: {late.text[:200]}")
-    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "InvalidRequest", 400, "OPTIONS without CORS headers")
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", timeout=30), "BadRequest", 400, "OPTIONS without CORS headers")
+    preflight = {"Origin": "http://example.com", "Access-Control-Request-Method": "GET"}
+    raw_refused(requests.options(f"{endpoint}/{bucket}/shared", headers=preflight, timeout=30), "AccessForbidden", 403,
+                "a preflight to a bucket without CORS rules")
 
 
 def sigv2_dates(user, endpoint, bucket):
@@ -262,8 +412,17 @@ def sigv2_dates(user, endpoint, bucket):
     check(get(time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())).status_code == 200, "a current Date works")
     raw_refused(get("Wed, 31 Dec 1969 23:59:59 GMT"), "AccessDenied", 403, "a Date before the epoch")
     raw_refused(get("not a date"), "AccessDenied", 403, "an unparseable Date")
-    a_day_ago = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 86400))
-    raw_refused(get(a_day_ago), "RequestTimeTooSkewed", 403, "a Date a day off")
+    for off in [-86400, 86400, -16 * 60]:
+        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + off))
+        skewed = get(date)
+        raw_refused(skewed, "RequestTimeTooSkewed", 403, f"a Date {off} s off")
+        # As S3, the reply names both times and the limit (SDKs correct their clock by it).
+        error = ET.fromstring(skewed.content)
+        server = datetime.datetime.fromisoformat(error.findtext("ServerTime").replace("Z", "+00:00"))
+        check(abs(server.timestamp() - time.time()) < 60, f"ServerTime {error.findtext('ServerTime')}")
+        check((error.findtext("RequestTime"), error.findtext("MaxAllowedSkewMilliseconds")) == (date, "900000"), f"skew reply: {skewed.text}")
+    within = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() - 10 * 60))
+    check(get(within).status_code == 200, "a Date ten minutes off works (S3 allows 15)")
 
 
 def main():
@@ -278,7 +437,7 @@ def main():
         listing(alice, bucket)
         aws_chunked(alice, endpoint, bucket)
         presigned_and_expiry(alice, endpoint, bucket)
-        checksums(alice, bucket)
+        checksums(alice, users["alice"], endpoint, bucket)
         sigv2_dates(users["alice"], endpoint, bucket)
     except (Failure, ClientError) as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)

@@ -1,6 +1,8 @@
 //! Digests and their text forms: MD5 for ETags and Content-MD5 (openssl: ring has no MD5),
 //! SHA-256 for SigV4 payloads (ring).
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use openssl::hash::{Hasher, MessageDigest};
 use ring::digest;
 
@@ -35,6 +37,25 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// The header (or trailer) of a CRC32 of a request's data, and of a stored object's: stored
+/// with the object when the client sent one, and given back when asked for with
+/// `x-amz-checksum-mode: ENABLED`, as S3 does.
+pub const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
+/// The header that says what a checksum covers: `FULL_OBJECT`, or `COMPOSITE` when it is
+/// made of an upload's parts' checksums (its text then ends in `-` and their count).
+pub const CHECKSUM_TYPE: &str = "x-amz-checksum-type";
+
+/// S3's text of a CRC32: base64 of its big-endian bytes.
+pub fn crc32_text(crc32: u32) -> String {
+    BASE64.encode(crc32.to_be_bytes())
+}
+
+/// The CRC32 a text of [`crc32_text`]'s form holds.
+pub fn crc32_from_text(text: &str) -> Option<u32> {
+    let bytes = BASE64.decode(text.trim()).ok()?;
+    <[u8; 4]>::try_from(bytes).ok().map(u32::from_be_bytes)
+}
+
 /// Pieces in flight to a [`ParallelDigests`].
 const PARALLEL_DEPTH: usize = 16;
 
@@ -43,6 +64,18 @@ const PARALLEL_DEPTH: usize = 16;
 pub struct Digests {
     pub md5: [u8; 16],
     pub crc32: u32,
+}
+
+impl Digests {
+    /// The digests of `data` at once.
+    pub fn of(data: &[u8]) -> Result<Self, Md5Error> {
+        let mut md5 = Md5::new()?;
+        md5.update(data)?;
+        Ok(Self {
+            md5: md5.finish()?,
+            crc32: crc32fast::hash(data),
+        })
+    }
 }
 
 /// Digests computed on a blocking thread while the caller does other work with the same
@@ -115,14 +148,6 @@ impl Md5 {
         out.copy_from_slice(&digest);
         Ok(out)
     }
-
-    /// MD5 of `data` at once.
-    #[cfg(test)]
-    pub fn digest(data: &[u8]) -> Result<[u8; 16], Md5Error> {
-        let mut md5 = Self::new()?;
-        md5.update(data)?;
-        md5.finish()
-    }
 }
 
 #[cfg(test)]
@@ -148,21 +173,19 @@ mod tests {
                 .unwrap();
         }
         let whole = b"hello parallel world";
-        assert_eq!(
-            digests.finish().await.unwrap(),
-            Digests {
-                md5: Md5::digest(whole).unwrap(),
-                crc32: crc32fast::hash(whole),
-            }
-        );
+        assert_eq!(digests.finish().await.unwrap(), Digests::of(whole).unwrap());
     }
 
     #[test]
     fn known_digests() {
         assert_eq!(
-            hex(&Md5::digest(b"").unwrap()),
+            hex(&Digests::of(b"").unwrap().md5),
             "d41d8cd98f00b204e9800998ecf8427e"
         );
+        assert_eq!(Digests::of(b"123456789").unwrap().crc32, 0xCBF4_3926);
+        assert_eq!(crc32_text(0xCBF4_3926), "y/Q5Jg==");
+        assert_eq!(crc32_from_text(" y/Q5Jg== "), Some(0xCBF4_3926));
+        assert_eq!(crc32_from_text("AAAAAAA="), None);
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

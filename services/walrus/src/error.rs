@@ -9,8 +9,11 @@ use hyper::{Response, StatusCode};
 use tracing::{error, warn};
 
 use crate::body::Body;
-use crate::time::http_date;
+use crate::time::{http_date, iso8601_millis};
 use crate::xml::S3Xml;
+
+/// Most a signed request's clock may differ from ours (S3's limit).
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
 /// An S3 error: its code, status and message.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +26,10 @@ pub enum S3Error {
     InvalidAccessKeyId,
     #[error("The request signature we calculated does not match the signature you provided. Check your key and signing method.")]
     SignatureDoesNotMatch,
+    /// Times in seconds since the epoch, reported as S3 reports them (SDKs that correct
+    /// their clock read `ServerTime`).
     #[error("The difference between the request time and the current time is too large.")]
-    RequestTimeTooSkewed,
+    RequestTimeTooSkewed { request_time: i64, server_time: i64 },
     #[error("The authorization header is malformed: {0}")]
     AuthorizationHeaderMalformed(String),
     #[error("{0}")]
@@ -103,6 +108,12 @@ pub enum S3Error {
     InvalidPartOrder,
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
+    /// A CORS preflight without its `Origin`.
+    #[error("Insufficient information. Origin request header needed.")]
+    CorsOriginMissing,
+    /// A CORS preflight to a bucket without CORS rules (Walrus keeps none).
+    #[error("CORSResponse: CORS is not enabled for this bucket.")]
+    CorsNotEnabled,
     #[error("A header or query you provided implies functionality that is not implemented: {0}")]
     NotImplemented(String),
     #[error("You must provide the Content-Length HTTP header.")]
@@ -131,7 +142,7 @@ impl S3Error {
             Self::AccessDenied | Self::RequestExpired | Self::PolicyDenied(_) => "AccessDenied",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
-            Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::RequestTimeTooSkewed { .. } => "RequestTimeTooSkewed",
             Self::AuthorizationHeaderMalformed(_) => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError(_) => "AuthorizationQueryParametersError",
             Self::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
@@ -167,6 +178,8 @@ impl S3Error {
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::CorsOriginMissing => "BadRequest",
+            Self::CorsNotEnabled => "AccessForbidden",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingRequestBody => "MissingRequestBodyError",
@@ -183,8 +196,9 @@ impl S3Error {
             | Self::RequestExpired
             | Self::InvalidAccessKeyId
             | Self::SignatureDoesNotMatch
-            | Self::RequestTimeTooSkewed
+            | Self::RequestTimeTooSkewed { .. }
             | Self::PolicyDenied(_)
+            | Self::CorsNotEnabled
             | Self::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::BucketAlreadyExists | Self::BucketAlreadyOwnedByYou | Self::BucketNotEmpty => {
@@ -218,6 +232,18 @@ impl S3Error {
             let mut doc = S3Xml::unqualified("Error");
             doc.field("Code", self.s3_code());
             doc.field("Message", &self.to_string());
+            if let Self::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+            } = self
+            {
+                doc.field("RequestTime", &http_date(request_time));
+                doc.field("ServerTime", &iso8601_millis(server_time * 1000));
+                doc.field(
+                    "MaxAllowedSkewMilliseconds",
+                    &(MAX_SKEW_SECS * 1000).to_string(),
+                );
+            }
             doc.field("Resource", resource);
             doc.field("RequestId", request_id);
             Body::full(doc.finish())

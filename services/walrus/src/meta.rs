@@ -96,6 +96,7 @@ const SCHEMA: &str = "
         size INTEGER NOT NULL,
         etag TEXT NOT NULL,
         modified INTEGER NOT NULL,
+        crc32 INTEGER,
         PRIMARY KEY (upload, number)
     ) STRICT;
 ";
@@ -199,6 +200,8 @@ pub struct Completed {
     /// The parts the completion listed, as the caller gave them to [`Meta::complete_upload`].
     pub parts: String,
     pub etag: String,
+    /// The object's stored headers (its checksum among them).
+    pub headers: StoredHeaders,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +222,8 @@ pub struct Part {
     pub size: u64,
     pub etag: String,
     pub modified: i64,
+    /// The CRC32 of its data (none for parts stored before Walrus kept it).
+    pub crc32: Option<u32>,
 }
 
 /// Storage limits a write must respect; `None` is unlimited.
@@ -268,6 +273,15 @@ impl Meta {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
         let conn = Connection::open(path)?;
         conn.execute_batch(SCHEMA)?;
+        // Databases made before parts kept their CRC32 gain the column, empty.
+        let has_crc32: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('parts') WHERE name = 'crc32'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_crc32 {
+            conn.execute_batch("ALTER TABLE parts ADD COLUMN crc32 INTEGER")?;
+        }
         Ok(Self { conn })
     }
 
@@ -556,7 +570,7 @@ impl Meta {
         Ok(self
             .conn
             .query_row(
-                "SELECT o.bucket, o.key, c.parts, o.etag FROM completed_uploads c \
+                "SELECT o.bucket, o.key, c.parts, o.etag, o.headers FROM completed_uploads c \
                  JOIN objects o ON o.id = c.object WHERE c.id = ?1",
                 [id],
                 |r| {
@@ -565,6 +579,7 @@ impl Meta {
                         key: r.get(1)?,
                         parts: r.get(2)?,
                         etag: r.get(3)?,
+                        headers: StoredHeaders::from_text(&r.get::<_, String>(4)?),
                     })
                 },
             )
@@ -608,8 +623,8 @@ impl Meta {
         let new_size = bucket.size.saturating_sub(old_size) + part.size;
         check_quota(&tx, quota, &bucket, new_size)?;
         tx.execute(
-            "INSERT OR REPLACE INTO parts (upload, number, blob, size, etag, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![upload, part.number, part.blob, to_i64(part.size), part.etag, part.modified],
+            "INSERT OR REPLACE INTO parts (upload, number, blob, size, etag, modified, crc32) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![upload, part.number, part.blob, to_i64(part.size), part.etag, part.modified, part.crc32],
         )?;
         set_bucket_size(&tx, &bucket_name, new_size)?;
         tx.commit()?;
@@ -624,7 +639,7 @@ impl Meta {
         max: usize,
     ) -> Result<(Vec<Part>, bool), MetaError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT number, blob, size, etag, modified FROM parts WHERE upload = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
+            "SELECT number, blob, size, etag, modified, crc32 FROM parts WHERE upload = ?1 AND number > ?2 ORDER BY number LIMIT ?3",
         )?;
         let limit = i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX);
         let mut parts: Vec<Part> = statement
@@ -635,6 +650,7 @@ impl Meta {
                     size: to_u64(r.get(2)?),
                     etag: r.get(3)?,
                     modified: r.get(4)?,
+                    crc32: r.get(5)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -1146,7 +1162,31 @@ mod tests {
             size,
             etag: format!("etag{number}"),
             modified: 4,
+            crc32: Some(number * 7),
         }
+    }
+
+    /// Guards the upgrade of a database whose parts table predates the CRC32 column.
+    #[test]
+    fn parts_of_an_older_database_gain_a_crc32() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE parts (upload TEXT NOT NULL, number INTEGER NOT NULL, \
+                 blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, \
+                 modified INTEGER NOT NULL, PRIMARY KEY (upload, number)) STRICT; \
+                 INSERT INTO parts VALUES ('u', 1, 'old', 3, 'e', 4);",
+            )
+            .unwrap();
+        let meta = Meta::open(&path).unwrap();
+        let (parts, _) = meta.parts("u", 0, 10).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].crc32, None);
+        drop(meta);
+        // Opening again finds the column there.
+        Meta::open(&path).unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
-use crate::digest::{hex, Md5};
+use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
 use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
@@ -58,15 +58,40 @@ fn part_number(req: &Req) -> Result<u32, S3Error> {
     req.part_number()?.ok_or_else(bad_part_number)
 }
 
+/// The header that asks for a checksum of an upload's object; kept with the upload until
+/// completion, when the checksum made of the parts' takes its place.
+const CHECKSUM_ALGORITHM: &str = "x-amz-checksum-algorithm";
+/// The [`CHECKSUM_TYPE`] of a checksum made of an upload's parts' checksums.
+const COMPOSITE: &str = "COMPOSITE";
+
+/// Whether an upload's object is to have a CRC32 made of its parts'.
+fn wants_crc32(upload: &Upload) -> bool {
+    upload.headers.get(CHECKSUM_ALGORITHM) == Some("CRC32")
+}
+
 pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
     let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
     let owner = req.who.canonical_id().unwrap_or(&bucket.owner).to_owned();
+    let mut headers = stored_headers(&req.head.headers)?;
+    match req.header(CHECKSUM_ALGORITHM).map(str::trim) {
+        None => {}
+        Some(crc32) if crc32.eq_ignore_ascii_case("CRC32") => {
+            headers
+                .0
+                .push((CHECKSUM_ALGORITHM.to_owned(), "CRC32".to_owned()));
+        }
+        Some(other) => {
+            return Err(S3Error::NotImplemented(format!(
+                "the checksum algorithm {other}"
+            )))
+        }
+    }
     let upload = Upload {
         id: new_upload_id()?,
         bucket: bucket.name.clone(),
         key: req.route.key().to_owned(),
         initiated: crate::time::now_millis(),
-        headers: stored_headers(&req.head.headers)?,
+        headers,
         acl: Acl::from_headers(&req.head.headers, &walrus.directory())?
             .unwrap_or_default()
             .resolve(&owner, &bucket.owner)?,
@@ -76,10 +101,17 @@ pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error
     doc.field("Bucket", &upload.bucket);
     doc.field("Key", &upload.key);
     doc.field("UploadId", &upload.id);
+    let crc32 = wants_crc32(&upload);
     walrus
         .meta(move |meta, _| meta.create_upload(&upload))
         .await?;
-    Ok(xml_reply(doc.finish()))
+    let mut response = xml_reply(doc.finish());
+    if crc32 {
+        let headers = response.headers_mut();
+        headers.insert(CHECKSUM_ALGORITHM, HeaderValue::from_static("CRC32"));
+        headers.insert(CHECKSUM_TYPE, HeaderValue::from_static(COMPOSITE));
+    }
+    Ok(response)
 }
 
 /// Records a written part, discarding the part it replaces (or itself, on failure).
@@ -125,13 +157,14 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
         size: written.size,
         etag: etag.clone(),
         modified: crate::time::now_millis(),
+        crc32: Some(written.crc32),
     };
     store_part(walrus, &req, &upload, part).await?;
     let mut response = empty_reply(StatusCode::OK);
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, value);
     }
-    echo_checksum(&mut response, &promised, Some(written.crc32));
+    echo_checksum(&mut response, written.promised.crc32);
     Ok(response)
 }
 
@@ -154,14 +187,17 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
     let mut reader = walrus.reader(&source, range, lease);
     let mut writer = walrus.storage().backend().writer(&upload.bucket).await?;
     let mut md5 = Md5::new().map_err(S3Error::internal)?;
+    let mut crc32 = crc32fast::Hasher::new();
     let mut size = 0;
     while let Some(data) = reader.next().await? {
         md5.update(&data).map_err(S3Error::internal)?;
+        crc32.update(&data);
         size += data.len() as u64;
         writer.write(data).await?;
     }
     let blob = writer.publish().await?;
     let etag = hex(&md5.finish().map_err(S3Error::internal)?);
+    let crc32 = crc32.finalize();
     let modified = crate::time::now_millis();
     let part = Part {
         number,
@@ -169,16 +205,31 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         size,
         etag: etag.clone(),
         modified,
+        crc32: Some(crc32),
     };
+    let checksum = wants_crc32(&upload).then(|| crc32_text(crc32));
     store_part(walrus, &req, &upload, part).await?;
     let mut doc = S3Xml::new("CopyPartResult");
     doc.field("LastModified", &iso8601_millis(modified));
     doc.field("ETag", &format!("\"{etag}\""));
+    if let Some(checksum) = checksum {
+        doc.field("ChecksumCRC32", &checksum);
+    }
     Ok(xml_reply(doc.finish()))
 }
 
-/// The parts a CompleteMultipartUpload document lists: (number, ETag without quotes).
-fn requested_parts(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
+/// A part a CompleteMultipartUpload document lists.
+#[derive(Debug)]
+struct Requested {
+    number: u32,
+    /// Without quotes.
+    etag: String,
+    /// The CRC32 the client has for it, as text.
+    crc32: Option<String>,
+}
+
+/// The parts a CompleteMultipartUpload document lists.
+fn requested_parts(body: &[u8]) -> Result<Vec<Requested>, S3Error> {
     let root = xml::parse(body, "CompleteMultipartUpload")?;
     let mut parts = Vec::new();
     for part in xml::children(&root, "Part") {
@@ -187,14 +238,18 @@ fn requested_parts(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
             .ok_or_else(|| S3Error::MalformedXml("a Part without a valid PartNumber".into()))?;
         let etag = xml::child_text(part, "ETag")?
             .ok_or_else(|| S3Error::MalformedXml("a Part without ETag".into()))?;
-        parts.push((number, etag.trim_matches('"').to_owned()));
+        parts.push(Requested {
+            number,
+            etag: etag.trim_matches('"').to_owned(),
+            crc32: xml::child_text(part, "ChecksumCRC32")?,
+        });
     }
     if parts.is_empty() {
         return Err(S3Error::MalformedXml(
             "the upload must name at least one part".into(),
         ));
     }
-    if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
+    if parts.windows(2).any(|w| w[0].number >= w[1].number) {
         return Err(S3Error::InvalidPartOrder);
     }
     Ok(parts)
@@ -215,9 +270,22 @@ fn multipart_etag(parts: &[&Part]) -> Result<String, S3Error> {
 }
 
 /// The parts a completion lists, as [`crate::meta::Completed`] keeps them.
-fn parts_text(requested: &[(u32, String)]) -> String {
-    let listed: Vec<String> = requested.iter().map(|(n, e)| format!("{n}:{e}")).collect();
+fn parts_text(requested: &[Requested]) -> String {
+    let listed: Vec<String> = requested
+        .iter()
+        .map(|p| format!("{}:{}", p.number, p.etag))
+        .collect();
     listed.join(",")
+}
+
+/// S3's composite CRC32 of a multipart object: the CRC32 of the parts' big-endian CRC32s,
+/// `-` their count; `None` if a part has none.
+fn composite_crc32(parts: &[&Part]) -> Option<String> {
+    let mut crc32 = crc32fast::Hasher::new();
+    for part in parts {
+        crc32.update(&part.crc32?.to_be_bytes());
+    }
+    Some(format!("{}-{}", crc32_text(crc32.finalize()), parts.len()))
 }
 
 pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
@@ -248,6 +316,7 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
             &done.bucket,
             &done.key,
             &done.etag,
+            done.headers.get(CHECKSUM_CRC32).map(str::to_owned),
         ));
     };
     let id = upload.id.clone();
@@ -255,10 +324,15 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
         .meta(move |meta, _| meta.parts(&id, 0, *PART_NUMBERS.end() as usize))
         .await?;
     let mut chosen = Vec::with_capacity(requested.len());
-    for (number, etag) in &requested {
+    for wanted in &requested {
         let part = stored
             .iter()
-            .find(|p| p.number == *number && p.etag == *etag)
+            .find(|p| p.number == wanted.number && p.etag == wanted.etag)
+            .filter(|p| match (&wanted.crc32, p.crc32) {
+                (Some(text), Some(crc32)) => *text == crc32_text(crc32),
+                (Some(_), None) => false,
+                (None, _) => true,
+            })
             .ok_or(S3Error::InvalidPart)?;
         chosen.push(part);
     }
@@ -269,6 +343,17 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
         return Err(S3Error::EntityTooSmall);
     }
     let etag = multipart_etag(&chosen)?;
+    let mut headers = upload.headers.clone();
+    let checksum = if wants_crc32(&upload) {
+        let composite = composite_crc32(&chosen).ok_or(S3Error::InvalidPart)?;
+        headers.0.retain(|(name, _)| name != CHECKSUM_ALGORITHM);
+        headers
+            .0
+            .push((CHECKSUM_CRC32.to_owned(), composite.clone()));
+        Some(composite)
+    } else {
+        None
+    };
     let object = Object {
         bucket: bucket.name.clone(),
         key: upload.key.clone(),
@@ -276,7 +361,7 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
         etag: etag.clone(),
         modified: crate::time::now_millis(),
         owner: upload.owner.clone(),
-        headers: upload.headers.clone(),
+        headers,
         acl: upload.acl.clone(),
         segments: chosen
             .iter()
@@ -294,15 +379,32 @@ pub async fn complete(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Err
             Ok::<_, crate::meta::MetaError>(())
         })
         .await?;
-    Ok(completed_reply(&location, &bucket.name, &upload.key, &etag))
+    Ok(completed_reply(
+        &location,
+        &bucket.name,
+        &upload.key,
+        &etag,
+        checksum,
+    ))
 }
 
-fn completed_reply(location: &str, bucket: &str, key: &str, etag: &str) -> Response<Body> {
+/// The reply to a completion; `crc32` is the object's composite CRC32, when it has one.
+fn completed_reply(
+    location: &str,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    crc32: Option<String>,
+) -> Response<Body> {
     let mut doc = S3Xml::new("CompleteMultipartUploadResult");
     doc.field("Location", location);
     doc.field("Bucket", bucket);
     doc.field("Key", key);
     doc.field("ETag", &format!("\"{etag}\""));
+    if let Some(crc32) = crc32 {
+        doc.field("ChecksumCRC32", &crc32);
+        doc.field("ChecksumType", COMPOSITE);
+    }
     xml_reply(doc.finish())
 }
 
@@ -431,6 +533,7 @@ pub async fn list_uploads(walrus: &Walrus, req: Req) -> Result<Response<Body>, S
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::digest::Digests;
 
     #[test]
     fn complete_documents_must_list_parts_in_order() {
@@ -439,9 +542,15 @@ mod tests {
         let part = |n: u32, e: &str| {
             format!("<Part><PartNumber>{n}</PartNumber><ETag>\"{e}\"</ETag></Part>")
         };
+        let with_crc32 = "<Part><PartNumber>3</PartNumber><ETag>b</ETag>\
+                          <ChecksumCRC32>y/Q5Jg==</ChecksumCRC32></Part>";
         let parts =
-            requested_parts(doc(&format!("{}{}", part(1, "a"), part(3, "b"))).as_bytes()).unwrap();
-        assert_eq!(parts, vec![(1, "a".to_owned()), (3, "b".to_owned())]);
+            requested_parts(doc(&format!("{}{with_crc32}", part(1, "a"))).as_bytes()).unwrap();
+        let listed: Vec<_> = parts
+            .iter()
+            .map(|p| (p.number, p.etag.as_str(), p.crc32.as_deref()))
+            .collect();
+        assert_eq!(listed, [(1, "a", None), (3, "b", Some("y/Q5Jg=="))]);
         assert!(matches!(
             requested_parts(doc(&format!("{}{}", part(2, "a"), part(1, "b"))).as_bytes()),
             Err(S3Error::InvalidPartOrder)
@@ -457,19 +566,26 @@ mod tests {
     }
 
     #[test]
-    fn multipart_etags_are_s3s() {
-        // Two parts whose data are "a" and "b": md5(md5("a") ++ md5("b")) = ... -2.
+    fn multipart_etags_and_checksums_are_s3s() {
+        // Two parts whose data are "a" and "b": md5(md5("a") ++ md5("b")) = ... -2, and
+        // likewise for CRC32.
         let part = |data: &[u8]| Part {
             number: 1,
             blob: String::new(),
             size: 1,
-            etag: hex(&Md5::digest(data).unwrap()),
+            etag: hex(&Digests::of(data).unwrap().md5),
             modified: 0,
+            crc32: Some(Digests::of(data).unwrap().crc32),
         };
-        let (a, b) = (part(b"a"), part(b"b"));
-        let mut both = Md5::digest(b"a").unwrap().to_vec();
-        both.extend_from_slice(&Md5::digest(b"b").unwrap());
-        let expected = format!("{}-2", hex(&Md5::digest(&both).unwrap()));
+        let (a, mut b) = (part(b"a"), part(b"b"));
+        let (da, db) = (Digests::of(b"a").unwrap(), Digests::of(b"b").unwrap());
+        let both = [da.md5, db.md5].concat();
+        let expected = format!("{}-2", hex(&Digests::of(&both).unwrap().md5));
         assert_eq!(multipart_etag(&[&a, &b]).unwrap(), expected);
+        let both = [da.crc32.to_be_bytes(), db.crc32.to_be_bytes()].concat();
+        let expected = format!("{}-2", crc32_text(crc32fast::hash(&both)));
+        assert_eq!(composite_crc32(&[&a, &b]), Some(expected));
+        b.crc32 = None;
+        assert_eq!(composite_crc32(&[&a, &b]), None);
     }
 }

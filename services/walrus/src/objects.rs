@@ -12,6 +12,7 @@ use hyper::{HeaderMap, Response, StatusCode};
 
 use crate::acl::{Acl, Identity, Permission};
 use crate::body::Body;
+use crate::digest::{crc32_text, Digests, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
 use crate::meta::{Object, StoredHeaders};
 use crate::ops::{
@@ -23,6 +24,9 @@ use crate::state::Walrus;
 use crate::time::{http_date, iso8601_millis, parse_http_date};
 use crate::uri::percent_decode;
 use crate::xml::{self, S3Xml};
+
+/// Names of the checksum headers among an object's stored ones (given back on request only).
+const CHECKSUM_PREFIX: &str = "x-amz-checksum-";
 
 /// Headers stored with an object and given back with it.
 const STORED: [&str; 6] = [
@@ -91,9 +95,6 @@ pub fn stored_headers(headers: &HeaderMap) -> Result<StoredHeaders, S3Error> {
     Ok(StoredHeaders(stored))
 }
 
-/// The checksum header of CRC32, which current AWS SDKs send with every upload.
-const CHECKSUM_CRC32: &str = "x-amz-checksum-crc32";
-
 /// A base64 digest header of `N` bytes, or `invalid` when it is malformed.
 fn digest_header<const N: usize>(
     headers: &HeaderMap,
@@ -123,13 +124,13 @@ pub fn promised(headers: &HeaderMap) -> Result<Promised, S3Error> {
     })
 }
 
-/// Answers a checksum the request sent with the one computed, as S3 does.
-pub fn echo_checksum(response: &mut Response<Body>, promised: &Promised, crc32: Option<u32>) {
-    if let (Some(_), Some(crc32)) = (promised.crc32, crc32) {
+/// Answers the checksum the request sent (and was found true), as S3 does.
+pub fn echo_checksum(response: &mut Response<Body>, crc32: Option<u32>) {
+    if let Some(crc32) = crc32 {
         set(
             response.headers_mut(),
             HeaderName::from_static(CHECKSUM_CRC32),
-            &BASE64.encode(crc32.to_be_bytes()),
+            &crc32_text(crc32),
         );
     }
 }
@@ -144,7 +145,6 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         length: req.body.expected_len(),
         body: Source::Body(&mut req.body),
     };
-    let promised = input.promised;
     let written = ops::put_object(walrus, &req.who, input).await?;
     let mut response = empty_reply(StatusCode::OK);
     set(
@@ -152,7 +152,14 @@ pub async fn put_object(walrus: &Walrus, mut req: Req) -> Result<Response<Body>,
         ETAG,
         &format!("\"{}\"", written.etag),
     );
-    echo_checksum(&mut response, &promised, written.crc32);
+    echo_checksum(&mut response, written.crc32);
+    if written.crc32.is_some() {
+        set(
+            response.headers_mut(),
+            HeaderName::from_static(CHECKSUM_TYPE),
+            "FULL_OBJECT",
+        );
+    }
     Ok(response)
 }
 
@@ -244,9 +251,14 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
         parts_count,
         lease,
     } = out;
+    // The stored checksum covers the whole object only, so a range or a part goes without.
+    let checksum = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("ENABLED"))
+        && range.is_none();
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
-    object_headers(headers, &object);
+    object_headers(headers, &object, checksum);
     // Overrides of response headers, which S3 honours for signed requests only.
     if !matches!(req.who, Identity::Anonymous) {
         for (param, name) in [
@@ -292,8 +304,9 @@ pub async fn get_object(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3E
     Ok(response)
 }
 
-/// ETag, Last-Modified, Accept-Ranges and the stored headers of an object.
-fn object_headers(headers: &mut HeaderMap, object: &Object) {
+/// ETag, Last-Modified, Accept-Ranges and the stored headers of an object; its checksum
+/// only when `checksum` (S3 gives it when asked for).
+fn object_headers(headers: &mut HeaderMap, object: &Object, checksum: bool) {
     set(headers, ETAG, &format!("\"{}\"", object.etag));
     set(
         headers,
@@ -310,6 +323,17 @@ fn object_headers(headers: &mut HeaderMap, object: &Object) {
             .unwrap_or(DEFAULT_CONTENT_TYPE),
     );
     for (name, value) in &object.headers.0 {
+        if name.starts_with(CHECKSUM_PREFIX) {
+            if !checksum {
+                continue;
+            }
+            let kind = if value.contains('-') {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            };
+            set(headers, HeaderName::from_static(CHECKSUM_TYPE), kind);
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -333,6 +357,14 @@ enum Outcome {
 pub async fn delete_objects(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
     let bucket = bucket_for(walrus, req.route.bucket(), &req.who, Permission::Write).await?;
     let body = req.body.read_all(xml::MAX_DOCUMENT).await?;
+    // S3 wants the body's integrity vouched for: by Content-MD5 or, from current SDKs, a CRC32.
+    let promised = promised(&req.head.headers)?;
+    if promised == Promised::default() {
+        return Err(S3Error::InvalidRequest(
+            "Missing required header for this request: Content-MD5".into(),
+        ));
+    }
+    promised.check(&Digests::of(&body).map_err(S3Error::internal)?)?;
     let root = xml::parse(&body, "Delete")?;
     let quiet = xml::child_text(&root, "Quiet")?.is_some_and(|q| q.eq_ignore_ascii_case("true"));
     let mut keys = Vec::new();

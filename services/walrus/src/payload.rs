@@ -143,6 +143,11 @@ impl Payload {
         })
     }
 
+    /// The CRC32 an `aws-chunked` body's trailer promised, once the body is read.
+    pub fn trailing_crc32(&self) -> Option<u32> {
+        self.decoder.as_ref().and_then(ChunkDecoder::trailing_crc32)
+    }
+
     /// Cuts the body off with `RequestTimeout` when it arrives slower than `rate`.
     pub fn with_min_rate(mut self, rate: Option<MinRate>) -> Self {
         self.floor = rate.map(RateFloor::new);

@@ -241,13 +241,9 @@ fn operation(
         // CORS preflight: Walrus has no CORS configurations, so none is allowed; without the
         // preflight headers S3 answers 400.
         ("OPTIONS", true, _) if headers.contains_key("origin") => {
-            return Err(S3Error::AccessDenied)
+            return Err(S3Error::CorsNotEnabled)
         }
-        ("OPTIONS", true, _) => {
-            return Err(S3Error::InvalidRequest(
-                "Insufficient information. Origin request header needed.".into(),
-            ))
-        }
+        ("OPTIONS", true, _) => return Err(S3Error::CorsOriginMissing),
         _ => return Err(S3Error::MethodNotAllowed),
     })
 }
@@ -330,7 +326,7 @@ mod tests {
         ));
         assert!(matches!(
             go("OPTIONS", "/bk1/k", ""),
-            Err(S3Error::InvalidRequest(_))
+            Err(S3Error::CorsOriginMissing)
         ));
     }
 

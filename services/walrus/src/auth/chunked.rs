@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use ring::{digest, hmac};
 
 use super::v4::Scope;
-use crate::digest::{from_hex, hex};
+use crate::digest::{crc32_from_text, from_hex, hex, CHECKSUM_CRC32};
 use crate::error::S3Error;
 
 /// Longest chunk header or trailer line accepted.
@@ -100,6 +100,8 @@ pub struct ChunkDecoder {
     claimed: String,
     chunk_hash: Option<digest::Context>,
     trailers: usize,
+    /// The `x-amz-checksum-crc32` trailer, once read.
+    crc32: Option<u32>,
 }
 
 impl std::fmt::Debug for ChunkDecoder {
@@ -117,7 +119,8 @@ fn malformed(what: &str) -> S3Error {
 
 impl ChunkDecoder {
     /// `signer` checks chunk signatures (signed modes); `trailer` when the body ends with
-    /// trailing headers (`...-TRAILER` modes). Trailing headers are read and ignored.
+    /// trailing headers (`...-TRAILER` modes). Of the trailing headers, a CRC32 is kept (see
+    /// [`Self::trailing_crc32`]); the others are read and ignored.
     pub fn new(signer: Option<ChunkSigner>, trailer: bool) -> Self {
         Self {
             signer,
@@ -128,7 +131,13 @@ impl ChunkDecoder {
             claimed: String::new(),
             chunk_hash: None,
             trailers: 0,
+            crc32: None,
         }
+    }
+
+    /// The CRC32 the body's trailer promised for its data, if it named one.
+    pub fn trailing_crc32(&self) -> Option<u32> {
+        self.crc32
     }
 
     /// Decodes `input`, appending the data it holds to `out`.
@@ -205,8 +214,21 @@ impl ChunkDecoder {
                     self.state = State::Done;
                 } else {
                     self.trailers += 1;
-                    if !self.trailer || self.trailers > MAX_TRAILERS || !line.contains(&b':') {
+                    let header = std::str::from_utf8(line)
+                        .ok()
+                        .and_then(|l| l.split_once(':'));
+                    let Some((name, value)) = header.filter(|_| self.trailer) else {
                         return Err(malformed("bad trailer"));
+                    };
+                    if self.trailers > MAX_TRAILERS {
+                        return Err(malformed("bad trailer"));
+                    }
+                    if name.trim().eq_ignore_ascii_case(CHECKSUM_CRC32) {
+                        self.crc32 = Some(crc32_from_text(value).ok_or_else(|| {
+                            S3Error::InvalidRequest(format!(
+                                "Value for {CHECKSUM_CRC32} trailing header is invalid."
+                            ))
+                        })?);
                     }
                 }
             }
@@ -334,9 +356,14 @@ mod tests {
 
     #[test]
     fn unsigned_chunks_with_trailers_decode() {
-        let body = b"5\r\nhello\r\n3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
-        let data = decode(&mut ChunkDecoder::new(None, true), body, 3).unwrap();
+        let body = b"5\r\nhello\r\n3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAQ==\r\n\r\n";
+        let mut decoder = ChunkDecoder::new(None, true);
+        let data = decode(&mut decoder, body, 3).unwrap();
         assert_eq!(data, b"helloabc");
+        assert_eq!(decoder.trailing_crc32(), Some(1));
+        let bad = b"0\r\nx-amz-checksum-crc32:nope\r\n\r\n";
+        let result = decode(&mut ChunkDecoder::new(None, true), bad, 3);
+        assert!(matches!(result, Err(S3Error::InvalidRequest(_))));
     }
 
     #[test]

@@ -16,13 +16,10 @@ mod test_support;
 use hyper::header::AUTHORIZATION;
 use hyper::HeaderMap;
 
-use crate::error::S3Error;
+use crate::error::{S3Error, MAX_SKEW_SECS};
 use crate::uri::query_pairs;
 
 pub use chunked::{ChunkDecoder, ChunkSigner};
-
-/// Most a signed request's clock may differ from ours (S3's limit).
-pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
 /// The parts of a request a signature covers, as received.
 #[derive(Debug, Clone, Copy)]
@@ -129,7 +126,10 @@ fn first_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 fn check_skew(signed_at: i64, now: i64) -> Result<(), S3Error> {
     if (now - signed_at).abs() > MAX_SKEW_SECS {
-        return Err(S3Error::RequestTimeTooSkewed);
+        return Err(S3Error::RequestTimeTooSkewed {
+            request_time: signed_at,
+            server_time: now,
+        });
     }
     Ok(())
 }

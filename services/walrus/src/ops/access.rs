@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::acl::{Identity, Permission};
-use crate::digest::ParallelDigests;
+use crate::digest::{Digests, ParallelDigests};
 use crate::error::S3Error;
 use crate::form::Form;
 use crate::meta::{Bucket, Object, Segment};
@@ -130,6 +130,8 @@ pub struct Written {
     pub size: u64,
     pub md5: [u8; 16],
     pub crc32: u32,
+    /// What the request promised of the data (headers and trailer), and was found true.
+    pub promised: Promised,
 }
 
 /// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
@@ -137,6 +139,19 @@ pub struct Written {
 pub struct Promised {
     pub md5: Option<[u8; 16]>,
     pub crc32: Option<u32>,
+}
+
+impl Promised {
+    /// Refuses data whose digests are not those promised.
+    pub fn check(&self, digests: &Digests) -> Result<(), S3Error> {
+        if self.md5.is_some_and(|e| e != digests.md5) {
+            return Err(S3Error::BadDigest);
+        }
+        if self.crc32.is_some_and(|e| e != digests.crc32) {
+            return Err(S3Error::ChecksumMismatch("CRC32"));
+        }
+        Ok(())
+    }
 }
 
 /// Where the data of a write comes from.
@@ -158,9 +173,18 @@ impl Source<'_> {
             Self::Inline(data) => Ok(data.take()),
         }
     }
+
+    /// The CRC32 the data's trailer promised, once all is read.
+    fn trailing_crc32(&self) -> Option<u32> {
+        match self {
+            Self::Body(payload) => payload.trailing_crc32(),
+            Self::Form(_) | Self::Inline(_) => None,
+        }
+    }
 }
 
-/// Streams `body` into a new, published blob of `bucket`, checking what was `promised`.
+/// Streams `body` into a new, published blob of `bucket`, checking what was `promised` (and
+/// what its trailer promises).
 /// Nothing is left behind if anything fails.
 pub async fn write_blob(
     walrus: &Walrus,
@@ -180,18 +204,18 @@ pub async fn write_blob(
         writer.write(data).await?;
     }
     let digests = digests.finish().await.map_err(S3Error::internal)?;
-    if promised.md5.is_some_and(|e| e != digests.md5) {
-        return Err(S3Error::BadDigest);
-    }
-    if promised.crc32.is_some_and(|e| e != digests.crc32) {
-        return Err(S3Error::ChecksumMismatch("CRC32"));
-    }
+    let promised = Promised {
+        crc32: promised.crc32.or(body.trailing_crc32()),
+        ..promised
+    };
+    promised.check(&digests)?;
     let blob = writer.publish().await?;
     Ok(Written {
         blob,
         size,
         md5: digests.md5,
         crc32: digests.crc32,
+        promised,
     })
 }
 

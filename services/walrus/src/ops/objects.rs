@@ -9,7 +9,7 @@ use super::access::{
 use super::conditions::{ByteRange, Conditions, Unchanged};
 use super::names::check_key;
 use crate::acl::{Acl, AclRequest, Identity, Permission};
-use crate::digest::hex;
+use crate::digest::{crc32_text, hex, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::meta::{Object, Segment, StoredHeaders};
 use crate::state::Walrus;
@@ -34,8 +34,8 @@ pub struct PutObject<'a> {
     pub body: Source<'a>,
 }
 
-/// An object just written: its ETag (without quotes), time, and the CRC32 of its data
-/// when they were received (not for copies).
+/// An object just written: its ETag (without quotes), time, and the CRC32 of its data when
+/// the client sent one with them (not for copies).
 #[derive(Debug)]
 pub struct ObjectWritten {
     pub etag: String,
@@ -54,6 +54,12 @@ pub async fn put_object(
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
     precheck_quota(walrus, who, &bucket, input.length)?;
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
+    let mut headers = input.headers;
+    if written.promised.crc32.is_some() {
+        headers
+            .0
+            .push((CHECKSUM_CRC32.to_owned(), crc32_text(written.crc32)));
+    }
     let etag = hex(&written.md5);
     let modified = crate::time::now_millis();
     let object = Object {
@@ -63,7 +69,7 @@ pub async fn put_object(
         etag: etag.clone(),
         modified,
         owner,
-        headers: input.headers,
+        headers,
         acl,
         segments: vec![Segment {
             blob: written.blob.id,
@@ -74,7 +80,7 @@ pub async fn put_object(
     Ok(ObjectWritten {
         etag,
         modified,
-        crc32: Some(written.crc32),
+        crc32: written.promised.crc32,
     })
 }
 
@@ -208,9 +214,15 @@ pub async fn copy_object(
     }
     let owner = writer_id(who, &bucket);
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
-    let headers = input
-        .replace_headers
-        .unwrap_or_else(|| source.headers.clone());
+    let headers = match input.replace_headers {
+        // New metadata, the same data: its checksum stays.
+        Some(mut replaced) => {
+            let checksum = source.headers.0.iter().filter(|(n, _)| n == CHECKSUM_CRC32);
+            replaced.0.extend(checksum.cloned());
+            replaced
+        }
+        None => source.headers.clone(),
+    };
     precheck_quota(walrus, who, &bucket, Some(source.size))?;
     let segments = copy_segments(walrus, &source, &bucket.name).await?;
     let modified = crate::time::now_millis();

@@ -10,8 +10,7 @@ use users::{User, UserStore};
 use xmlbind::{DateTime, Element, XmlText};
 
 use crate::acl::Identity;
-use crate::auth::MAX_SKEW_SECS;
-use crate::error::S3Error;
+use crate::error::{S3Error, MAX_SKEW_SECS};
 
 /// Who sent `payload`, the request element of operation `operation`, at time `now`: a user
 /// when it is signed, anonymous when it carries no `AWSAccessKeyId`.
@@ -45,7 +44,10 @@ pub fn authenticate(
         S3Error::InvalidArgument(format!("Timestamp {timestamp:?} is not a dateTime"))
     })?;
     if (now - signed_at.unix_seconds()).abs() > MAX_SKEW_SECS {
-        return Err(S3Error::RequestTimeTooSkewed);
+        return Err(S3Error::RequestTimeTooSkewed {
+            request_time: signed_at.unix_seconds(),
+            server_time: now,
+        });
     }
     let user = users
         .by_access_key(&access_key)?
@@ -164,7 +166,7 @@ mod tests {
         );
         assert!(matches!(
             authenticate(&stale, "ListAllMyBuckets", &store, NOW),
-            Err(S3Error::RequestTimeTooSkewed)
+            Err(S3Error::RequestTimeTooSkewed { .. })
         ));
         let unknown = request("ListAllMyBuckets", "AKIDUNKNOWN", &user.secret_key, fresh);
         assert!(matches!(
