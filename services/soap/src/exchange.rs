@@ -31,6 +31,11 @@ use crate::wss::Verifier;
 /// The WS-Addressing action of fault replies (WS-Addressing 1.0 SOAP Binding, 6.1).
 const FAULT_ACTION: &str = "http://www.w3.org/2005/08/addressing/soap/fault";
 
+/// Messages an endpoint reads, parses and handles at once unless told otherwise.
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+/// Time from a complete request body to the reply unless told otherwise.
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// One SOAP service with its security and limits, answering requests at whatever path it
 /// is mounted.
 pub struct Endpoint {
@@ -68,9 +73,9 @@ impl Endpoint {
             security,
             wsdl,
             limits: Limits::default(),
-            in_flight: tokio::sync::Semaphore::new(16),
+            in_flight: tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT),
             pace: BodyPace::default(),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         })
     }
 

@@ -26,7 +26,7 @@ use tracing::{info, info_span, Instrument};
 use xmlbind::Limits;
 
 use crate::error::ServerError;
-use crate::exchange::{plain, Endpoint};
+use crate::exchange::{plain, Endpoint, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT};
 use crate::http::{BodyPace, Security};
 use crate::listener::{self, ServeOptions};
 use crate::service::{BoxFuture, Service};
@@ -125,9 +125,9 @@ impl Default for ServerBuilder {
             prefixes: Vec::new(),
             fallback: None,
             limits: Limits::default(),
-            max_in_flight: 16,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             pace: BodyPace::default(),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             shutdown_grace: Duration::from_secs(10),
             max_connections_per_peer: 256,
         }
