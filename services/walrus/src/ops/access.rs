@@ -3,11 +3,11 @@
 
 use bytes::Bytes;
 
-use crate::acl::{Identity, Permission};
-use crate::digest::{Digests, ParallelDigests};
+use crate::acl::{Acl, Identity, Permission};
+use crate::digest::{crc32_text, hex, Digests, ParallelDigests, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::form::Form;
-use crate::meta::{Bucket, Object, Segment};
+use crate::meta::{Bucket, Object, Segment, StoredHeaders};
 use crate::payload::Payload;
 use crate::state::{blob_ids, Walrus};
 use crate::storage::{BlobId, Lease};
@@ -132,6 +132,39 @@ pub struct Written {
     pub crc32: u32,
     /// What the request promised of the data (headers and trailer), and was found true.
     pub promised: Promised,
+}
+
+impl Written {
+    /// The object of `bucket` at `key` whose data is this blob, written now: its ETag is the
+    /// data's MD5, and the CRC32 promised is kept among its headers.
+    pub fn into_object(
+        self,
+        bucket: String,
+        key: String,
+        owner: String,
+        mut headers: StoredHeaders,
+        acl: Acl,
+    ) -> Object {
+        if self.promised.crc32.is_some() {
+            headers
+                .0
+                .push((CHECKSUM_CRC32.to_owned(), crc32_text(self.crc32)));
+        }
+        Object {
+            bucket,
+            key,
+            size: self.size,
+            etag: hex(&self.md5),
+            modified: crate::time::now_millis(),
+            owner,
+            headers,
+            acl,
+            segments: vec![Segment {
+                blob: self.blob.id,
+                size: self.size,
+            }],
+        }
+    }
 }
 
 /// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
