@@ -9,7 +9,7 @@ use crate::error::S3Error;
 use crate::form::Form;
 use crate::meta::{Bucket, Object, Segment, StoredHeaders};
 use crate::payload::Payload;
-use crate::state::{blob_ids, Walrus};
+use crate::state::{blob_ids, ObjectReader, Walrus};
 use crate::storage::{BlobId, Lease};
 
 async fn lookup(walrus: &Walrus, name: &str) -> Result<Bucket, S3Error> {
@@ -196,6 +196,8 @@ pub enum Source<'a> {
     Form(&'a mut Form),
     /// Data already in memory (SOAP's inline data).
     Inline(Option<Bytes>),
+    /// Another object's data, as read (a part copied from it).
+    Object(&'a mut ObjectReader),
 }
 
 impl Source<'_> {
@@ -204,6 +206,7 @@ impl Source<'_> {
             Self::Body(payload) => payload.next().await,
             Self::Form(form) => form.data().await,
             Self::Inline(data) => Ok(data.take()),
+            Self::Object(reader) => reader.next().await,
         }
     }
 
@@ -211,7 +214,7 @@ impl Source<'_> {
     fn trailing_crc32(&self) -> Option<u32> {
         match self {
             Self::Body(payload) => payload.trailing_crc32(),
-            Self::Form(_) | Self::Inline(_) => None,
+            Self::Form(_) | Self::Inline(_) | Self::Object(_) => None,
         }
     }
 }
