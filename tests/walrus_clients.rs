@@ -32,11 +32,7 @@ fn run_clients(walrus: &Walrus, work: &std::path::Path) {
         "--big-mb".to_owned(),
         "100".to_owned(),
     ];
-    let output = run_python("walrus_clients.py", &args);
-    if !output.status.success() {
-        println!("walrus log:\n{}", walrus.log());
-    }
-    assert_success(&output, "walrus_clients.py");
+    walrus.run_script("walrus_clients.py", &args);
 }
 
 #[test]

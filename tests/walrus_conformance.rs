@@ -6,7 +6,7 @@
 mod common;
 mod walrus_support;
 
-use walrus_support::{add_users, assert_success, run_python, Walrus};
+use walrus_support::{add_users, Walrus};
 
 #[test]
 fn s3_behaviours_clients_rely_on() {
@@ -21,9 +21,5 @@ fn s3_behaviours_clients_rely_on() {
         "--users".to_owned(),
         users_file.display().to_string(),
     ];
-    let output = run_python("walrus_conformance.py", &args);
-    if !output.status.success() {
-        println!("walrus log:\n{}", walrus.log());
-    }
-    assert_success(&output, "walrus_conformance.py");
+    walrus.run_script("walrus_conformance.py", &args);
 }

@@ -9,7 +9,7 @@
 mod common;
 mod walrus_support;
 
-use walrus_support::{admin_credentials, assert_success, run_python, Walrus};
+use walrus_support::{admin_credentials, Walrus};
 
 #[test]
 fn rest_and_soap_answer_every_step_alike() {
@@ -27,13 +27,8 @@ fn rest_and_soap_answer_every_step_alike() {
         "--secret-key".to_owned(),
         secret,
     ];
-    let output = run_python("walrus_s3_matrix.py", &args);
+    let output = walrus.run_script("walrus_s3_matrix.py", &args);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    if !output.status.success() {
-        println!("walrus log:\n{}", walrus.log());
-    }
-    assert_success(&output, "walrus_s3_matrix.py");
     assert!(
         stdout.contains("identical through REST and SOAP"),
         "{stdout}"

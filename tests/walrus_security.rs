@@ -18,9 +18,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 use walrus::auth::{verify, PayloadCheck, RequestHead};
 use walrus::S3Error;
-use walrus_support::{
-    add_users, admin_credentials, assert_success, files_under, run_python, Walrus,
-};
+use walrus_support::{add_users, admin_credentials, assert_success, files_under, Walrus};
 
 #[test]
 fn attacks_are_refused() {
@@ -50,11 +48,7 @@ fn attacks_are_refused() {
         "--users".to_owned(),
         users_file.display().to_string(),
     ];
-    let output = run_python("walrus_security.py", &args);
-    if !output.status.success() {
-        println!("walrus log:\n{}", walrus.log());
-    }
-    assert_success(&output, "walrus_security.py");
+    walrus.run_script("walrus_security.py", &args);
 
     // Whatever the keys, data lives only in blob files named by ids under DATA/blobs.
     for path in files_under(&data.join("blobs")) {

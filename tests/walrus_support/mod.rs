@@ -66,6 +66,17 @@ impl Walrus {
         self.process.log()
     }
 
+    /// Runs `tests/py/<script>` with `args` against it; fails the test with the script's
+    /// output, and what Walrus logged, unless the script succeeded. The script's output.
+    pub fn run_script(&self, script: &str, args: &[String]) -> Output {
+        let output = run_python(script, args);
+        if !output.status.success() {
+            println!("walrus log:\n{}", self.log());
+        }
+        assert_success(&output, script);
+        output
+    }
+
     /// Sends SIGTERM and waits for the process to end.
     pub fn terminate(mut self) -> ExitStatus {
         self.process.terminate()

@@ -12,7 +12,7 @@ use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Object, Part, Segment, Upload};
 use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
-use crate::ops::{bucket_for, object_for, write_blob, Source};
+use crate::ops::{bucket_for, object_for, write_blob, Promised, Source};
 use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
@@ -185,29 +185,24 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         None => 0..source.size,
     };
     let mut reader = walrus.reader(&source, range, lease);
-    let mut writer = walrus.storage().backend().writer(&upload.bucket).await?;
-    let mut md5 = Md5::new().map_err(S3Error::internal)?;
-    let mut crc32 = crc32fast::Hasher::new();
-    let mut size = 0;
-    while let Some(data) = reader.next().await? {
-        md5.update(&data).map_err(S3Error::internal)?;
-        crc32.update(&data);
-        size += data.len() as u64;
-        writer.write(data).await?;
-    }
-    let blob = writer.publish().await?;
-    let etag = hex(&md5.finish().map_err(S3Error::internal)?);
-    let crc32 = crc32.finalize();
+    let written = write_blob(
+        walrus,
+        &upload.bucket,
+        Source::Object(&mut reader),
+        Promised::default(),
+    )
+    .await?;
+    let etag = hex(&written.md5);
     let modified = crate::time::now_millis();
     let part = Part {
         number,
-        blob: blob.id,
-        size,
+        blob: written.blob.id,
+        size: written.size,
         etag: etag.clone(),
         modified,
-        crc32: Some(crc32),
+        crc32: Some(written.crc32),
     };
-    let checksum = wants_crc32(&upload).then(|| crc32_text(crc32));
+    let checksum = wants_crc32(&upload).then(|| crc32_text(written.crc32));
     store_part(walrus, &req, &upload, part).await?;
     let mut doc = S3Xml::new("CopyPartResult");
     doc.field("LastModified", &iso8601_millis(modified));

@@ -17,11 +17,10 @@ use crate::acl::{Acl, Identity, Permission};
 use crate::auth::v4::{parse_credential, ALGORITHM};
 use crate::auth::PayloadCheck;
 use crate::body::Body;
-use crate::digest::{from_hex, hex};
+use crate::digest::from_hex;
 use crate::error::S3Error;
 use crate::form::Form;
 use crate::json::Json;
-use crate::meta::{Object, Segment};
 use crate::objects::stored_headers;
 use crate::ops::{
     bucket_for, check_key, commit, precheck_quota, write_blob, writer_id, Promised, Source,
@@ -146,21 +145,8 @@ pub async fn post_object(
             return Err(error);
         }
     }
-    let etag = hex(&written.md5);
-    let object = Object {
-        bucket: bucket.name.clone(),
-        key: key.clone(),
-        size: written.size,
-        etag: etag.clone(),
-        modified: crate::time::now_millis(),
-        owner,
-        headers,
-        acl,
-        segments: vec![Segment {
-            blob: written.blob.id,
-            size: written.size,
-        }],
-    };
+    let object = written.into_object(bucket.name.clone(), key.clone(), owner, headers, acl);
+    let etag = object.etag.clone();
     commit(walrus, &who, object).await?;
     // Where the object is, by the path the form was posted to.
     let host = head

@@ -3,13 +3,13 @@
 
 use bytes::Bytes;
 
-use crate::acl::{Identity, Permission};
-use crate::digest::{Digests, ParallelDigests};
+use crate::acl::{Acl, Identity, Permission};
+use crate::digest::{crc32_text, hex, Digests, ParallelDigests, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::form::Form;
-use crate::meta::{Bucket, Object, Segment};
+use crate::meta::{Bucket, Object, Segment, StoredHeaders};
 use crate::payload::Payload;
-use crate::state::{blob_ids, Walrus};
+use crate::state::{blob_ids, ObjectReader, Walrus};
 use crate::storage::{BlobId, Lease};
 
 async fn lookup(walrus: &Walrus, name: &str) -> Result<Bucket, S3Error> {
@@ -134,6 +134,39 @@ pub struct Written {
     pub promised: Promised,
 }
 
+impl Written {
+    /// The object of `bucket` at `key` whose data is this blob, written now: its ETag is the
+    /// data's MD5, and the CRC32 promised is kept among its headers.
+    pub fn into_object(
+        self,
+        bucket: String,
+        key: String,
+        owner: String,
+        mut headers: StoredHeaders,
+        acl: Acl,
+    ) -> Object {
+        if self.promised.crc32.is_some() {
+            headers
+                .0
+                .push((CHECKSUM_CRC32.to_owned(), crc32_text(self.crc32)));
+        }
+        Object {
+            bucket,
+            key,
+            size: self.size,
+            etag: hex(&self.md5),
+            modified: crate::time::now_millis(),
+            owner,
+            headers,
+            acl,
+            segments: vec![Segment {
+                blob: self.blob.id,
+                size: self.size,
+            }],
+        }
+    }
+}
+
 /// The digests a request promises for its data (`Content-MD5`, `x-amz-checksum-crc32`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Promised {
@@ -163,6 +196,8 @@ pub enum Source<'a> {
     Form(&'a mut Form),
     /// Data already in memory (SOAP's inline data).
     Inline(Option<Bytes>),
+    /// Another object's data, as read (a part copied from it).
+    Object(&'a mut ObjectReader),
 }
 
 impl Source<'_> {
@@ -171,6 +206,7 @@ impl Source<'_> {
             Self::Body(payload) => payload.next().await,
             Self::Form(form) => form.data().await,
             Self::Inline(data) => Ok(data.take()),
+            Self::Object(reader) => reader.next().await,
         }
     }
 
@@ -178,7 +214,7 @@ impl Source<'_> {
     fn trailing_crc32(&self) -> Option<u32> {
         match self {
             Self::Body(payload) => payload.trailing_crc32(),
-            Self::Form(_) | Self::Inline(_) => None,
+            Self::Form(_) | Self::Inline(_) | Self::Object(_) => None,
         }
     }
 }

@@ -9,9 +9,9 @@ use super::access::{
 use super::conditions::{ByteRange, Conditions, Unchanged};
 use super::names::check_key;
 use crate::acl::{Acl, AclRequest, Identity, Permission};
-use crate::digest::{crc32_text, hex, CHECKSUM_CRC32};
+use crate::digest::CHECKSUM_CRC32;
 use crate::error::S3Error;
-use crate::meta::{Object, Segment, StoredHeaders};
+use crate::meta::{Object, StoredHeaders};
 use crate::state::Walrus;
 use crate::storage::Lease;
 
@@ -54,33 +54,14 @@ pub async fn put_object(
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
     precheck_quota(walrus, who, &bucket, input.length)?;
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
-    let mut headers = input.headers;
-    if written.promised.crc32.is_some() {
-        headers
-            .0
-            .push((CHECKSUM_CRC32.to_owned(), crc32_text(written.crc32)));
-    }
-    let etag = hex(&written.md5);
-    let modified = crate::time::now_millis();
-    let object = Object {
-        bucket: bucket.name,
-        key: input.key,
-        size: written.size,
-        etag: etag.clone(),
-        modified,
-        owner,
-        headers,
-        acl,
-        segments: vec![Segment {
-            blob: written.blob.id,
-            size: written.size,
-        }],
-    };
+    let crc32 = written.promised.crc32;
+    let object = written.into_object(bucket.name, input.key, owner, input.headers, acl);
+    let (etag, modified) = (object.etag.clone(), object.modified);
     commit(walrus, who, object).await?;
     Ok(ObjectWritten {
         etag,
         modified,
-        crc32: written.promised.crc32,
+        crc32,
     })
 }
 
@@ -282,7 +263,7 @@ pub async fn put_object_acl(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::meta::StoredHeaders;
+    use crate::meta::{Segment, StoredHeaders};
 
     fn object(etag: &str, sizes: &[u64]) -> Object {
         Object {
