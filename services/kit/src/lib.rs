@@ -9,7 +9,7 @@ pub mod security;
 mod serve;
 pub mod time;
 
-pub use logging::init_tracing;
+pub use logging::{init_tracing, log_to_file, LogFile};
 pub use serve::{blocking, service_url, termination};
 
 // For `announce_ready!`, expanded in the components.
