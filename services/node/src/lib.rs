@@ -1,6 +1,7 @@
 //! The node controller (NC) of Eucalyptus 1.6: serves `EucalyptusNC` at
-//! `/axis2/services/EucalyptusNC` and runs the cluster's instances on this host through
-//! libvirt. `euca node` runs it; see [`NodeArgs`] for its settings.
+//! `/axis2/services/EucalyptusNC`, and the host's `EucalyptusGL` beside it, and runs the
+//! cluster's instances on this host through libvirt. `euca node` runs it; see [`NodeArgs`]
+//! for its settings.
 
 pub mod config;
 mod config_drive;
@@ -25,9 +26,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use kit::security::{CompatArgs, ComponentKeys, SecurityError};
+use kit::LogFile;
 use soap::keys::KeyPair;
 use soap::{Server, ServerError};
 use tracing::{error, info};
+use wire::gl::EucalyptusGlServer;
 use wire::nc::EucalyptusNcServer;
 
 pub use config::{Config, ConfigError, HypervisorKind, Overrides};
@@ -146,7 +149,7 @@ const MAX_REQUEST_BYTES: usize = 1 << 20;
 
 /// Starts the node controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let keys = kit::blocking({
+    let (keys, log) = kit::blocking({
         let config = config.clone();
         move || prepare(&config)
     })
@@ -160,6 +163,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .mount(
             config::SERVICE_PATH,
             EucalyptusNcServer::new(NcService::new(node)),
+            keys.security.clone(),
+        )
+        .mount(
+            gl::SERVICE_PATH,
+            EucalyptusGlServer::new(gl::GlService::for_node(&config.keys, log)),
             keys.security,
         )
         .bind(config.listen)
@@ -172,28 +180,34 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Creates the data folders, closes KEYS and loads the keys. Replies are signed like every
-/// message we send; requests must be signed by the cluster. The replay cache lives in the data
-/// folder, so a restart does not forget it. No 077 umask here: under `qemu:///system` the
-/// guest's QEMU, another user, must reach the instance folders under DATA.
-fn prepare(config: &Config) -> Result<ComponentKeys, StartError> {
+/// Creates the data folders, opens the log file GetLogs reads (`DATA/log/nc.log`), closes
+/// KEYS and loads the keys. Replies are signed like every message we send; requests, to NC and
+/// GL alike, must be signed by the cluster. The replay cache lives in the data folder, so a
+/// restart does not forget it. No 077 umask here: under `qemu:///system` the guest's QEMU,
+/// another user, must reach the instance folders under DATA.
+fn prepare(config: &Config) -> Result<(ComponentKeys, LogFile), StartError> {
     for dir in [&config.data, &work_dir(config), &cache_dir(config)] {
         std::fs::create_dir_all(dir).map_err(|source| StartError::Data {
             path: dir.clone(),
             source,
         })?;
     }
+    let log = kit::log_to_file(&config.data, "nc").map_err(|source| StartError::Data {
+        path: config.data.join("log"),
+        source,
+    })?;
     kit::private::close_open(&[&config.keys]).map_err(|e| StartError::Data {
         path: e.path,
         source: e.source,
     })?;
-    Ok(kit::security::load(
+    let keys = kit::security::load(
         &config.keys,
         "node",
         &["cluster"],
         config.compat,
         Some(&config.data),
-    )?)
+    )?;
+    Ok((keys, log))
 }
 
 fn work_dir(config: &Config) -> PathBuf {
