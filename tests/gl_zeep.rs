@@ -1,0 +1,283 @@
+//! Acceptance of EucalyptusGL (issue 11, point 4): zeep, reading the original Eucalyptus 1.6.1
+//! GL WSDL, calls GetKeys and GetLogs on a real `euca node`'s listener, and on a cluster's GL
+//! (in process) that passes a request naming the node's GL on to it; unsigned and wrongly
+//! signed requests are refused.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod node_support;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use kit::security::Compat;
+use node_support::*;
+use soap::Server;
+use wire::gl::EucalyptusGlServer;
+
+/// The original GL WSDL, or `None` (the test prints `skipped:`) without the reference.
+fn original_wsdl() -> Option<PathBuf> {
+    let wsdl = common::reference_dir()?.join("eucalyptus-1.6.1/wsdl/eucalyptus_gl.wsdl");
+    wsdl.is_file().then_some(wsdl)
+}
+
+/// What `tests/py/gl_calls.py` saw calling the GL at `endpoint` signed by `signer`, trusting
+/// `peer`'s replies, asking about each of `tags`, and as each of the `wrong` roles.
+async fn gl_calls(
+    wsdl: &Path,
+    endpoint: &str,
+    keys: &Keys,
+    (signer, peer): (&str, &str),
+    tags: &[&str],
+    wrong: &[&str],
+) -> HashMap<String, String> {
+    let out = tokio::process::Command::new(common::python())
+        .arg(common::workspace_root().join("tests/py/gl_calls.py"))
+        .arg(wsdl)
+        .arg(endpoint)
+        .arg(keys.path())
+        .args([signer, peer, "--tags"])
+        .args(tags)
+        .arg("--wrong")
+        .args(wrong)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "gl_calls.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Looks facts up by path, failing with everything seen when one is missing.
+struct Seen(HashMap<String, String>);
+
+impl Seen {
+    fn get(&self, path: &str) -> &str {
+        self.0
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing from {:#?}", self.0))
+    }
+
+    fn has(&self, path: &str) -> bool {
+        self.0.contains_key(path)
+    }
+
+    /// Unsigned and wrongly signed calls were refused by the security check.
+    fn refused(&self, roles: &[&str]) {
+        assert!(
+            self.get("refused.unsigned").contains("not signed"),
+            "{}",
+            self.get("refused.unsigned")
+        );
+        for role in roles {
+            let fault = self.get(&format!("refused.{role}"));
+            assert!(
+                fault.starts_with("security check failed"),
+                "signed by {role}: {fault}"
+            );
+        }
+    }
+
+    /// The tag was neither `self` nor a known node: both calls failed, echoing it.
+    fn unknown(&self, tag: &str) {
+        for operation in ["GetKeys", "GetLogs"] {
+            let at = |field: &str| self.get(&format!("{operation}.{tag}.{field}")).to_owned();
+            assert_eq!(at("return"), "False", "{operation} {tag}");
+            assert_eq!(at("serviceTag"), tag);
+            assert!(
+                at("statusMessage").starts_with("unknown serviceTag"),
+                "{}",
+                at("statusMessage")
+            );
+        }
+    }
+}
+
+/// A file's text as `gl_calls.py` prints it: whitespace collapsed.
+fn collapsed(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A node's GL URL, as the original CLC made it from the node's service tag.
+fn gl_url(nc_url: &str) -> String {
+    nc_url.replace("EucalyptusNC", "EucalyptusGL")
+}
+
+/// A GL URL no host of these tests serves.
+const STRANGER: &str = "http://127.0.0.1:9/axis2/services/EucalyptusGL";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
+    let Some(wsdl) = original_wsdl() else {
+        println!("skipped: no reference (../shared/reference is absent)");
+        return;
+    };
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let nc = NcSetup::test_driver(&keys, data.path()).start();
+
+    let seen = Seen(
+        gl_calls(
+            &wsdl,
+            &gl_url(nc.url()),
+            &keys,
+            ("cluster", "node"),
+            &["self", STRANGER],
+            &["node", "cloud"],
+        )
+        .await,
+    );
+
+    // GetKeys: the PEM files of the node's keys folder, as the original sent them.
+    assert_eq!(seen.get("GetKeys.self.return"), "True");
+    assert_eq!(seen.get("GetKeys.self.correlationId"), "gl-keys-0");
+    assert_eq!(seen.get("GetKeys.self.serviceTag"), "self");
+    assert_eq!(
+        seen.get("GetKeys.self.NCcert"),
+        collapsed(&keys.file("node-cert.pem"))
+    );
+    assert_eq!(
+        seen.get("GetKeys.self.CCcert"),
+        collapsed(&keys.file("cluster-cert.pem"))
+    );
+
+    // GetLogs: the node's own log, from its start to its ready line and on.
+    assert_eq!(seen.get("GetLogs.self.return"), "True");
+    let log = seen.get("GetLogs.self.NCLog");
+    assert!(
+        log.contains(&format!("node controller ready url={}", nc.url())),
+        "no ready line in NCLog: {log}"
+    );
+    assert!(!seen.has("GetLogs.self.CCLog"), "a node has no CC log");
+
+    // A node passes nothing on, and takes requests from the cluster only.
+    seen.unknown(STRANGER);
+    seen.refused(&["node", "cloud"]);
+
+    // What GetLogs reads is the node's own, whatever the umask.
+    let log_file = data.path().join("log/nc.log");
+    assert_eq!(
+        (mode(&data.path().join("log")), mode(&log_file)),
+        (0o700, 0o600)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
+    let Some(wsdl) = original_wsdl() else {
+        println!("skipped: no reference (../shared/reference is absent)");
+        return;
+    };
+    let keys = Keys::new();
+    let nc_data = tempfile::tempdir().unwrap();
+    let nc = NcSetup::test_driver(&keys, nc_data.path()).start();
+    let node_address = nc
+        .url()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // The cluster's GL as the CC mounts it: requests signed by the cloud; nodes called
+    // signed by the cluster, their replies checked against the node's certificate.
+    let cc_data = tempfile::tempdir().unwrap();
+    let log = kit::LogFile::open(&cc_data.path().join("cc.log"), 1 << 20).unwrap();
+    log.append(b"cluster controller line for GetLogs\n")
+        .unwrap();
+    let to_nodes = kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None)
+        .unwrap()
+        .security;
+    let service =
+        gl::GlService::for_cluster(keys.path(), log, &[&node_address], &to_nodes).unwrap();
+    let cluster = kit::security::load(
+        keys.path(),
+        "cluster",
+        &["cloud"],
+        Compat::Strict,
+        Some(cc_data.path()),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .mount(
+            gl::SERVICE_PATH,
+            EucalyptusGlServer::new(service),
+            cluster.security,
+        )
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let endpoint = kit::service_url(server.local_addr(), gl::SERVICE_PATH);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let node_gl = gl::node_gl_url(&node_address);
+    assert_eq!(node_gl, gl_url(nc.url()));
+    let seen = Seen(
+        gl_calls(
+            &wsdl,
+            &endpoint,
+            &keys,
+            ("cloud", "cluster"),
+            &["self", &node_gl, STRANGER],
+            &["cluster", "node"],
+        )
+        .await,
+    );
+
+    // `self`: the cluster's own certificates and log.
+    assert_eq!(seen.get("GetKeys.self.return"), "True");
+    assert_eq!(
+        seen.get("GetKeys.self.CCcert"),
+        collapsed(&keys.file("cluster-cert.pem"))
+    );
+    assert_eq!(
+        seen.get("GetLogs.self.CCLog"),
+        "cluster controller line for GetLogs"
+    );
+    assert!(!seen.has("GetLogs.self.NCLog"));
+
+    // The node's GL URL: the node's answers, passed back under the tag asked about.
+    assert_eq!(seen.get(&format!("GetKeys.{node_gl}.return")), "True");
+    assert_eq!(seen.get(&format!("GetKeys.{node_gl}.serviceTag")), node_gl);
+    assert_eq!(
+        seen.get(&format!("GetKeys.{node_gl}.correlationId")),
+        "gl-keys-1"
+    );
+    assert_eq!(
+        seen.get(&format!("GetKeys.{node_gl}.NCcert")),
+        collapsed(&keys.file("node-cert.pem"))
+    );
+    assert_eq!(seen.get(&format!("GetLogs.{node_gl}.return")), "True");
+    let node_log = seen.get(&format!("GetLogs.{node_gl}.NCLog"));
+    assert!(
+        node_log.contains(&format!("node controller ready url={}", nc.url())),
+        "no ready line in the forwarded NCLog: {node_log}"
+    );
+    assert!(!seen.has(&format!("GetLogs.{node_gl}.CCLog")));
+
+    // Anything else is refused: never an open proxy. The cluster's GL takes the cloud's
+    // requests only.
+    seen.unknown(STRANGER);
+    seen.refused(&["cluster", "node"]);
+
+    stop.send(()).unwrap();
+    running.await.unwrap();
+}
