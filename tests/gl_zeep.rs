@@ -17,10 +17,32 @@ use node_support::*;
 use soap::Server;
 use wire::gl::EucalyptusGlServer;
 
-/// The original GL WSDL, or `None` (the test prints `skipped:`) without the reference.
-fn original_wsdl() -> Option<PathBuf> {
-    let wsdl = common::reference_dir()?.join("eucalyptus-1.6.1/wsdl/eucalyptus_gl.wsdl");
-    wsdl.is_file().then_some(wsdl)
+/// A real node controller on the test hypervisor, and the original GL WSDL to call it with.
+struct Setup {
+    wsdl: PathBuf,
+    keys: Keys,
+    data: tempfile::TempDir,
+    nc: Nc,
+}
+
+/// Starts the node; `None` (the test prints `skipped:`) without the reference.
+fn setup() -> Option<Setup> {
+    let wsdl = common::reference_dir()
+        .map(|dir| dir.join("eucalyptus-1.6.1/wsdl/eucalyptus_gl.wsdl"))
+        .filter(|wsdl| wsdl.is_file());
+    let Some(wsdl) = wsdl else {
+        println!("skipped: no reference (../shared/reference is absent)");
+        return None;
+    };
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let nc = NcSetup::test_driver(&keys, data.path()).start();
+    Some(Setup {
+        wsdl,
+        keys,
+        data,
+        nc,
+    })
 }
 
 /// What `tests/py/gl_calls.py` saw calling the GL at `endpoint` signed by `signer`, trusting
@@ -70,6 +92,18 @@ impl Seen {
 
     fn has(&self, path: &str) -> bool {
         self.0.contains_key(path)
+    }
+
+    /// The operation asked about `tag` succeeded, echoing the tag.
+    fn answered(&self, operation: &str, tag: &str) {
+        let path = |field: &str| format!("{operation}.{tag}.{field}");
+        let failure = self.0.get(&path("statusMessage"));
+        assert_eq!(
+            self.get(&path("return")),
+            "True",
+            "{operation} {tag}: {failure:?}"
+        );
+        assert_eq!(self.get(&path("serviceTag")), tag);
     }
 
     /// Unsigned and wrongly signed calls were refused by the security check.
@@ -123,13 +157,15 @@ const STRANGER: &str = "http://127.0.0.1:9/axis2/services/EucalyptusGL";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
-    let Some(wsdl) = original_wsdl() else {
-        println!("skipped: no reference (../shared/reference is absent)");
+    let Some(Setup {
+        wsdl,
+        keys,
+        data,
+        nc,
+    }) = setup()
+    else {
         return;
     };
-    let keys = Keys::new();
-    let data = tempfile::tempdir().unwrap();
-    let nc = NcSetup::test_driver(&keys, data.path()).start();
 
     let seen = Seen(
         gl_calls(
@@ -144,9 +180,8 @@ async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
     );
 
     // GetKeys: the PEM files of the node's keys folder, as the original sent them.
-    assert_eq!(seen.get("GetKeys.self.return"), "True");
+    seen.answered("GetKeys", "self");
     assert_eq!(seen.get("GetKeys.self.correlationId"), "gl-keys-0");
-    assert_eq!(seen.get("GetKeys.self.serviceTag"), "self");
     assert_eq!(
         seen.get("GetKeys.self.NCcert"),
         collapsed(&keys.file("node-cert.pem"))
@@ -156,8 +191,8 @@ async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
         collapsed(&keys.file("cluster-cert.pem"))
     );
 
-    // GetLogs: the node's own log, from its start to its ready line and on.
-    assert_eq!(seen.get("GetLogs.self.return"), "True");
+    // GetLogs: the node's own log, holding its ready line.
+    seen.answered("GetLogs", "self");
     let log = seen.get("GetLogs.self.NCLog");
     assert!(
         log.contains(&format!("node controller ready url={}", nc.url())),
@@ -169,7 +204,7 @@ async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
     seen.unknown(STRANGER);
     seen.refused(&["node", "cloud"]);
 
-    // What GetLogs reads is the node's own, whatever the umask.
+    // What GetLogs reads is its owner's only.
     let log_file = data.path().join("log/nc.log");
     assert_eq!(
         (mode(&data.path().join("log")), mode(&log_file)),
@@ -179,13 +214,16 @@ async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
-    let Some(wsdl) = original_wsdl() else {
-        println!("skipped: no reference (../shared/reference is absent)");
+    // The node's data folder stays until the end of the test.
+    let Some(Setup {
+        wsdl,
+        keys,
+        nc,
+        data: _nc_data,
+    }) = setup()
+    else {
         return;
     };
-    let keys = Keys::new();
-    let nc_data = tempfile::tempdir().unwrap();
-    let nc = NcSetup::test_driver(&keys, nc_data.path()).start();
     let node_address = nc
         .url()
         .trim_start_matches("http://")
@@ -243,7 +281,7 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
     );
 
     // `self`: the cluster's own certificates and log.
-    assert_eq!(seen.get("GetKeys.self.return"), "True");
+    seen.answered("GetKeys", "self");
     assert_eq!(
         seen.get("GetKeys.self.CCcert"),
         collapsed(&keys.file("cluster-cert.pem"))
@@ -255,8 +293,7 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
     assert!(!seen.has("GetLogs.self.NCLog"));
 
     // The node's GL URL: the node's answers, passed back under the tag asked about.
-    assert_eq!(seen.get(&format!("GetKeys.{node_gl}.return")), "True");
-    assert_eq!(seen.get(&format!("GetKeys.{node_gl}.serviceTag")), node_gl);
+    seen.answered("GetKeys", &node_gl);
     assert_eq!(
         seen.get(&format!("GetKeys.{node_gl}.correlationId")),
         "gl-keys-1"
@@ -265,7 +302,7 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
         seen.get(&format!("GetKeys.{node_gl}.NCcert")),
         collapsed(&keys.file("node-cert.pem"))
     );
-    assert_eq!(seen.get(&format!("GetLogs.{node_gl}.return")), "True");
+    seen.answered("GetLogs", &node_gl);
     let node_log = seen.get(&format!("GetLogs.{node_gl}.NCLog"));
     assert!(
         node_log.contains(&format!("node controller ready url={}", nc.url())),

@@ -19,6 +19,7 @@ import os
 from zeep import Client
 from zeep.exceptions import Fault
 
+from front_door import flatten
 from zeep_signed_call import SignAndVerifyWith
 
 BINDING = "{http://eucalyptus.ucsb.edu/}EucalyptusGLSoapBinding"
@@ -77,14 +78,6 @@ def main():
 
     for path, value in flatten(seen, ""):
         print(f"{path}={value}")
-
-
-def flatten(value, path):
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from flatten(inner, f"{path}.{key}" if path else key)
-    else:
-        yield path, " ".join(str(value).split())
 
 
 if __name__ == "__main__":
