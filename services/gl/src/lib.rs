@@ -8,8 +8,13 @@
 //! `self`, signed with the cluster's key. Any other tag, and every failure, is answered with
 //! `return=false` and the reason in `statusMessage`, as the original answered failures.
 //!
-//! The original had no Apache or Axis2/C log of its own to offer beyond the component's: our
-//! HTTP and SOAP layers log to the component's log, so `httpdLog` and `axis2Log` stay empty.
+//! Our HTTP and SOAP layers log to the component's own log, so the original's `httpdLog` and
+//! `axis2Log` (Apache's and Axis2/C's logs) stay empty.
+//!
+//! A host mounts it beside its main service with that service's `soap::Security`:
+//! `mount(gl::SERVICE_PATH, wire::gl::EucalyptusGlServer::new(service), security)`, where
+//! `service` is [`GlService::for_node`] or [`GlService::for_cluster`] over the keys folder and
+//! the [`kit::LogFile`] that `kit::log_to_file(DATA, "nc" | "cc")` returned.
 
 mod error;
 mod local;

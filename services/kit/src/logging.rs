@@ -34,7 +34,11 @@ pub fn init_tracing() {
     let file = tracing_subscriber::fmt::layer()
         .with_writer(SinkWriter)
         .with_ansi(false)
-        .with_filter(filter_fn(|_| current_sink().is_some()));
+        .with_filter(filter_fn(|_| {
+            SINK.read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        }));
     tracing_subscriber::registry()
         .with(filter)
         .with(stderr)

@@ -71,8 +71,8 @@ pub struct NodeArgs {
     /// [default: $EUCALYPTUS/var/lib/eucalyptus/keys].
     #[arg(long, value_name = "KEYS")]
     pub keys: Option<PathBuf>,
-    /// Directory for instance records, work directories and the image cache
-    /// [config: INSTANCE_PATH].
+    /// Directory for instance records, work directories, the image cache and the log file
+    /// GetLogs reads (log/nc.log) [config: INSTANCE_PATH].
     #[arg(long, value_name = "DATA")]
     pub data: Option<PathBuf>,
     /// libvirt connection, such as qemu:///embed?root=DIR [config: LIBVIRT_URI; default
