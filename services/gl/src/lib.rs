@@ -152,8 +152,8 @@ impl GlService {
 
 /// The statusMessage of a failed request, logged here: the one place a [`GlError`] meets the
 /// wire.
-fn failure(operation: &str, tag: &Option<String>, error: &GlError) -> Option<String> {
-    let tag = tag.as_deref().unwrap_or_default();
+fn failure(operation: &str, tag: Option<&str>, error: &GlError) -> Option<String> {
+    let tag = tag.unwrap_or_default();
     warn!(operation, service_tag = tag, error = %error, "GL request failed");
     Some(error.to_string())
 }
@@ -172,7 +172,7 @@ impl EucalyptusGl for GlService {
             },
             Err(e) => GetLogsResponseType {
                 r#return: Some(false),
-                status_message: failure("GetLogs", &request.service_tag, &e),
+                status_message: failure("GetLogs", request.service_tag.as_deref(), &e),
                 ..GetLogsResponseType::default()
             },
         };
@@ -198,7 +198,7 @@ impl EucalyptusGl for GlService {
             },
             Err(e) => GetKeysResponseType {
                 r#return: Some(false),
-                status_message: failure("GetKeys", &request.service_tag, &e),
+                status_message: failure("GetKeys", request.service_tag.as_deref(), &e),
                 ..GetKeysResponseType::default()
             },
         };

@@ -261,6 +261,35 @@ mod tests {
         assert!(all.starts_with("line 0000\n"), "{all}");
     }
 
+    /// Guards against lines torn or lost when threads log across a rotation.
+    #[test]
+    fn concurrent_lines_stay_whole_across_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogFile::open(&dir.path().join("nc.log"), 4096).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let log = &log;
+                scope.spawn(move || {
+                    for n in 0..500 {
+                        log.append(format!("thread {thread} line {n:04}\n").as_bytes())
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let tail = String::from_utf8(log.tail(8192).unwrap()).unwrap();
+        // The older generation alone holds over 200 lines of 19 bytes.
+        assert!(tail.lines().count() > 200, "{tail}");
+        for line in tail.lines() {
+            assert!(
+                line.starts_with("thread ") && line.len() == "thread 0 line 0000".len(),
+                "torn line {line:?}"
+            );
+        }
+        let last = |thread: usize| format!("thread {thread} line 0499\n");
+        assert!((0..4).any(|t| tail.ends_with(&last(t))), "{tail}");
+    }
+
     #[test]
     fn an_existing_file_is_appended_to_and_closed() {
         let dir = tempfile::tempdir().unwrap();
