@@ -152,8 +152,65 @@ fn gl_url(nc_url: &str) -> String {
     nc_url.replace("EucalyptusNC", "EucalyptusGL")
 }
 
+/// The node's `HOST:PORT`, as a cluster's `--nodes` names it.
+fn node_address(nc: &Nc) -> String {
+    let authority = nc.url().trim_start_matches("http://").split('/').next();
+    authority.unwrap().to_owned()
+}
+
 /// A GL URL no host of these tests serves.
 const STRANGER: &str = "http://127.0.0.1:9/axis2/services/EucalyptusGL";
+
+/// What the GL of a cluster whose node is `nc` answers at `endpoint`, asked by the cloud (with
+/// the original WSDL) about itself, about `nc` and about a stranger; `cc_log` is a line its
+/// own log holds. For any cluster GL: this file's in-process one, and the CC's.
+async fn cluster_gl_answers(wsdl: &Path, endpoint: &str, keys: &Keys, nc: &Nc, cc_log: &str) {
+    let node_gl = gl_url(nc.url());
+    let seen = Seen(
+        gl_calls(
+            wsdl,
+            endpoint,
+            keys,
+            ("cloud", "cluster"),
+            &["self", &node_gl, STRANGER],
+            &["cluster", "node"],
+        )
+        .await,
+    );
+
+    // `self`: the cluster's own certificates and log.
+    seen.answered("GetKeys", "self");
+    assert_eq!(
+        seen.get("GetKeys.self.CCcert"),
+        collapsed(&keys.file("cluster-cert.pem"))
+    );
+    let log = seen.get("GetLogs.self.CCLog");
+    assert!(log.contains(cc_log), "{cc_log:?} not in CCLog: {log}");
+    assert!(!seen.has("GetLogs.self.NCLog"));
+
+    // The node's GL URL: the node's answers, passed back under the tag asked about.
+    seen.answered("GetKeys", &node_gl);
+    assert_eq!(
+        seen.get(&format!("GetKeys.{node_gl}.correlationId")),
+        "gl-keys-1"
+    );
+    assert_eq!(
+        seen.get(&format!("GetKeys.{node_gl}.NCcert")),
+        collapsed(&keys.file("node-cert.pem"))
+    );
+    seen.answered("GetLogs", &node_gl);
+    let node_log = seen.get(&format!("GetLogs.{node_gl}.NCLog"));
+    assert!(
+        node_log.contains(&format!("node controller ready url={}", nc.url())),
+        "no ready line in the forwarded NCLog: {node_log}"
+    );
+    assert!(!seen.has(&format!("GetLogs.{node_gl}.CCLog")));
+
+    // Anything else is refused: never an open proxy. The cluster's GL takes the cloud's
+    // requests only.
+    seen.unknown(STRANGER);
+    seen.refused(&["cluster", "node"]);
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
@@ -224,13 +281,7 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
     else {
         return;
     };
-    let node_address = nc
-        .url()
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let node_address = node_address(&nc);
 
     // The cluster's GL as the CC mounts it: requests signed by the cloud; nodes called
     // signed by the cluster, their replies checked against the node's certificate.
@@ -266,54 +317,15 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
         let _ = stopped.await;
     }));
 
-    let node_gl = gl::node_gl_url(&node_address);
-    assert_eq!(node_gl, gl_url(nc.url()));
-    let seen = Seen(
-        gl_calls(
-            &wsdl,
-            &endpoint,
-            &keys,
-            ("cloud", "cluster"),
-            &["self", &node_gl, STRANGER],
-            &["cluster", "node"],
-        )
-        .await,
-    );
-
-    // `self`: the cluster's own certificates and log.
-    seen.answered("GetKeys", "self");
-    assert_eq!(
-        seen.get("GetKeys.self.CCcert"),
-        collapsed(&keys.file("cluster-cert.pem"))
-    );
-    assert_eq!(
-        seen.get("GetLogs.self.CCLog"),
-        "cluster controller line for GetLogs"
-    );
-    assert!(!seen.has("GetLogs.self.NCLog"));
-
-    // The node's GL URL: the node's answers, passed back under the tag asked about.
-    seen.answered("GetKeys", &node_gl);
-    assert_eq!(
-        seen.get(&format!("GetKeys.{node_gl}.correlationId")),
-        "gl-keys-1"
-    );
-    assert_eq!(
-        seen.get(&format!("GetKeys.{node_gl}.NCcert")),
-        collapsed(&keys.file("node-cert.pem"))
-    );
-    seen.answered("GetLogs", &node_gl);
-    let node_log = seen.get(&format!("GetLogs.{node_gl}.NCLog"));
-    assert!(
-        node_log.contains(&format!("node controller ready url={}", nc.url())),
-        "no ready line in the forwarded NCLog: {node_log}"
-    );
-    assert!(!seen.has(&format!("GetLogs.{node_gl}.CCLog")));
-
-    // Anything else is refused: never an open proxy. The cluster's GL takes the cloud's
-    // requests only.
-    seen.unknown(STRANGER);
-    seen.refused(&["cluster", "node"]);
+    assert_eq!(gl::node_gl_url(&node_address), gl_url(nc.url()));
+    cluster_gl_answers(
+        &wsdl,
+        &endpoint,
+        &keys,
+        &nc,
+        "cluster controller line for GetLogs",
+    )
+    .await;
 
     stop.send(()).unwrap();
     running.await.unwrap();
