@@ -56,6 +56,8 @@ pub fn log_to_file(data: &Path, component: &str) -> io::Result<LogFile> {
         .recursive(true)
         .mode(0o700)
         .create(&folder)?;
+    // A folder left open by an earlier run or by hand is closed.
+    crate::private::close_open(&[&folder]).map_err(|e| e.source)?;
     let file = LogFile::open(&folder.join(format!("{component}.log")), LOG_FILE_LIMIT)?;
     *SINK.write().unwrap_or_else(PoisonError::into_inner) = Some(file.clone());
     Ok(file)
@@ -212,6 +214,28 @@ mod tests {
 
     use super::*;
 
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Guards against logs, which name users and instances, readable by others; and shows
+    /// that the process's lines reach the file once it is given.
+    #[test]
+    fn the_components_log_file_is_private_and_receives_the_processs_lines() {
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join("log");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = log_to_file(data.path(), "nc").unwrap();
+        assert_eq!(log.path(), folder.join("nc.log"));
+        assert_eq!((mode(&folder), mode(log.path())), (0o700, 0o600));
+        SinkWriter
+            .make_writer()
+            .write_all(b"a formatted event\n")
+            .unwrap();
+        assert_eq!(log.tail(100).unwrap(), b"a formatted event\n");
+    }
+
     fn line(n: usize) -> Vec<u8> {
         format!("line {n:04}\n").into_bytes()
     }
@@ -234,7 +258,7 @@ mod tests {
                 file.display(),
                 meta.len()
             );
-            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+            assert_eq!(mode(file), 0o600);
         }
         // Whole lines only, the newest last.
         let newest = std::fs::read_to_string(&path).unwrap();
@@ -299,7 +323,6 @@ mod tests {
         let log = LogFile::open(&path, 1 << 20).unwrap();
         log.append(b"later\n").unwrap();
         assert_eq!(log.tail(100).unwrap(), b"earlier\nlater\n");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode(&path), 0o600);
     }
 }
