@@ -317,6 +317,56 @@ mod tests {
         }
     }
 
+    /// Serves `service` on a loopback port until the test ends; its `HOST:PORT`.
+    async fn serve(service: GlService) -> String {
+        let server = soap::Server::builder()
+            .mount(
+                SERVICE_PATH,
+                wire::gl::EucalyptusGlServer::new(service),
+                Security::unsecured(),
+            )
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let address = server.local_addr().to_string();
+        tokio::spawn(server.run(std::future::pending()));
+        address
+    }
+
+    #[tokio::test]
+    async fn a_nodes_answer_and_its_failure_reach_the_caller_under_the_tag_asked_about() {
+        let node = node();
+        let log_path = node.service.log.path().to_owned();
+        let address = serve(node.service).await;
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogFile::open(&dir.path().join("cc.log"), 1 << 20).unwrap();
+        let cluster =
+            GlService::for_cluster(dir.path(), log, &[&address], &Security::unsecured()).unwrap();
+        let tag = node_gl_url(&address);
+
+        let reply = cluster
+            .get_logs(logs(Some(&tag)), RequestContext::default())
+            .await
+            .unwrap();
+        assert_eq!(reply.r#return, Some(true), "{:?}", reply.status_message);
+        assert_eq!(decoded(reply.nc_log), "node controller ready\n");
+        assert_eq!(reply.cc_log, None);
+        assert_eq!(reply.service_tag.as_deref(), Some(tag.as_str()));
+        assert_eq!(reply.correlation_id.as_deref(), Some("corr-1"));
+
+        // The node cannot read its log: it says so, and the cluster passes that on.
+        std::fs::remove_file(&log_path).unwrap();
+        let reply = cluster
+            .get_logs(logs(Some(&tag)), RequestContext::default())
+            .await
+            .unwrap();
+        assert_eq!(reply.r#return, Some(false));
+        let message = reply.status_message.unwrap();
+        let expected = format!("node {tag} failed: cannot read {}", log_path.display());
+        assert!(message.starts_with(&expected), "{message}");
+        assert_eq!(reply.nc_log, None);
+    }
+
     /// Guards against a dead node stalling or faulting the cluster's answer.
     #[tokio::test]
     async fn an_unreachable_node_is_a_failure_naming_it() {
