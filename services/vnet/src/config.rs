@@ -315,14 +315,20 @@ pub(crate) fn normalize_mac(text: &str) -> Option<String> {
     valid.then(|| parts.join(":").to_ascii_lowercase())
 }
 
-/// A Linux interface name: 1 to 15 bytes, none of them space, slash or colon.
-fn check_device(key: &'static str, name: &str) -> Result<(), VnetError> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
+/// Letters, digits and `-_.`, not starting with a dot, at most `max` bytes: safe as an
+/// interface or namespace name and as a command argument.
+fn plain_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A Linux interface name (at most 15 bytes).
+fn check_device(key: &'static str, name: &str) -> Result<(), VnetError> {
+    if plain_name(name, 15) {
         Ok(())
     } else {
         Err(invalid(key, format!("{name:?} is not an interface name")))
@@ -330,13 +336,7 @@ fn check_device(key: &'static str, name: &str) -> Result<(), VnetError> {
 }
 
 fn check_netns(name: &str) -> Result<(), VnetError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if plain_name(name, 64) {
         Ok(())
     } else {
         Err(invalid(

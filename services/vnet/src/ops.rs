@@ -1,118 +1,73 @@
 //! The CC's network operations: a wire request in, a wire response out. Each operation is a
-//! `Result`-returning method; [`respond!`] is the one place where an error becomes
+//! `Result`-returning worker; [`operations!`] is the one place where an error becomes
 //! `return=false` with its message, as the original answered (never a fault, never a panic).
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::sync::MutexGuard;
 
 use tracing::{info, warn};
 use wire::cc;
 
 use crate::addr::{self, Cidr};
 use crate::state::{Change, Group};
-use crate::{check_group, Addressing, VirtualNetwork, VnetError};
+use crate::{check_group, Addressing, Inner, VirtualNetwork, VnetError};
 
-/// Fills the message fields every response carries from the request, and turns an error
-/// into `return=false` with `statusMessage`.
-macro_rules! respond {
-    ($ty:ident, $op:literal, $request:expr, $result:expr) => {{
-        let request = $request;
-        let mut response: cc::$ty = match $result {
-            Ok(body) => {
-                let mut body: cc::$ty = body;
-                body.r#return = Some(true);
-                body
-            }
-            Err(e) => {
-                warn!(op = $op, user = ?request.user_id, error = %e, "refused");
-                cc::$ty {
-                    status_message: Some(e.to_string()),
-                    r#return: Some(false),
-                    ..Default::default()
+/// The public operations, one per row: each calls its `Result`-returning worker, copies the
+/// message fields every response carries from the request, and turns an error into
+/// `return=false` with `statusMessage`.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:ident($request:ident) -> $response:ident = $op:literal by $worker:ident;)*) => {
+        impl VirtualNetwork {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, r: &cc::$request) -> cc::$response {
+                    let mut response = match self.$worker(r) {
+                        Ok(mut body) => {
+                            body.r#return = Some(true);
+                            body
+                        }
+                        Err(e) => {
+                            warn!(op = $op, user = ?r.user_id, error = %e, "refused");
+                            cc::$response {
+                                status_message: Some(e.to_string()),
+                                r#return: Some(false),
+                                ..Default::default()
+                            }
+                        }
+                    };
+                    response.correlation_id = r.correlation_id.clone();
+                    response.user_id = r.user_id.clone();
+                    response
                 }
-            }
-        };
-        response.correlation_id = request.correlation_id.clone();
-        response.user_id = request.user_id.clone();
-        response
-    }};
+            )*
+        }
+    };
+}
+
+operations! {
+    /// Creates the network of the caller's group on a VLAN.
+    start_network(StartNetworkType) -> StartNetworkResponseType = "StartNetwork" by do_start_network;
+    /// Removes a group's network and firewall chain.
+    stop_network(StopNetworkType) -> StopNetworkResponseType = "StopNetwork" by do_stop_network;
+    /// Replaces the ingress rules of the groups named.
+    configure_network(ConfigureNetworkType) -> ConfigureNetworkResponseType = "ConfigureNetwork" by do_configure_network;
+    /// Maps a public address to an instance's private one.
+    assign_address(AssignAddressType) -> AssignAddressResponseType = "AssignAddress" by do_assign_address;
+    /// Removes a public address mapping.
+    unassign_address(UnassignAddressType) -> UnassignAddressResponseType = "UnassignAddress" by do_unassign_address;
+    /// The public address pool and its mappings (MANAGED modes only).
+    describe_public_addresses(DescribePublicAddressesType) -> DescribePublicAddressesResponseType
+        = "DescribePublicAddresses" by do_describe_public_addresses;
+    /// The mode, the addresses per network and the active networks.
+    describe_networks(DescribeNetworksType) -> DescribeNetworksResponseType = "DescribeNetworks" by do_describe_networks;
 }
 
 impl VirtualNetwork {
-    pub fn start_network(&self, r: &cc::StartNetworkType) -> cc::StartNetworkResponseType {
-        respond!(
-            StartNetworkResponseType,
-            "StartNetwork",
-            r,
-            self.do_start_network(r)
-        )
-    }
-
-    pub fn stop_network(&self, r: &cc::StopNetworkType) -> cc::StopNetworkResponseType {
-        respond!(
-            StopNetworkResponseType,
-            "StopNetwork",
-            r,
-            self.do_stop_network(r)
-        )
-    }
-
-    pub fn configure_network(
-        &self,
-        r: &cc::ConfigureNetworkType,
-    ) -> cc::ConfigureNetworkResponseType {
-        respond!(
-            ConfigureNetworkResponseType,
-            "ConfigureNetwork",
-            r,
-            self.do_configure_network(r)
-        )
-    }
-
-    pub fn assign_address(&self, r: &cc::AssignAddressType) -> cc::AssignAddressResponseType {
-        respond!(
-            AssignAddressResponseType,
-            "AssignAddress",
-            r,
-            self.do_assign_address(r)
-        )
-    }
-
-    pub fn unassign_address(&self, r: &cc::UnassignAddressType) -> cc::UnassignAddressResponseType {
-        respond!(
-            UnassignAddressResponseType,
-            "UnassignAddress",
-            r,
-            self.do_unassign_address(r)
-        )
-    }
-
-    pub fn describe_public_addresses(
-        &self,
-        r: &cc::DescribePublicAddressesType,
-    ) -> cc::DescribePublicAddressesResponseType {
-        respond!(
-            DescribePublicAddressesResponseType,
-            "DescribePublicAddresses",
-            r,
-            self.do_describe_public_addresses()
-        )
-    }
-
-    pub fn describe_networks(
-        &self,
-        r: &cc::DescribeNetworksType,
-    ) -> cc::DescribeNetworksResponseType {
-        respond!(
-            DescribeNetworksResponseType,
-            "DescribeNetworks",
-            r,
-            self.do_describe_networks(r)
-        )
-    }
-
-    fn managed(&self) -> bool {
-        matches!(self.config.addressing, Addressing::Managed { .. })
+    /// The state, in the MANAGED modes only: SYSTEM and STATIC have no group networks, so
+    /// the group operations have nothing to do there.
+    fn lock_managed(&self) -> Option<MutexGuard<'_, Inner>> {
+        matches!(self.config.addressing, Addressing::Managed { .. }).then(|| self.lock())
     }
 
     /// Creates the network of the caller's group `netName` on `vlan` (the lowest free VLAN
@@ -121,23 +76,17 @@ impl VirtualNetwork {
         &self,
         r: &cc::StartNetworkType,
     ) -> Result<cc::StartNetworkResponseType, VnetError> {
-        if !self.managed() {
+        let Some(mut inner) = self.lock_managed() else {
             return Ok(Default::default());
-        }
+        };
         let group = caller_group(r.user_id.as_deref(), r.net_name.as_deref())?;
-        let nameserver = r
-            .nameserver
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| addr::parse_ip(n).map_err(VnetError::BadRequest))
-            .transpose()?;
+        let nameserver = optional_ip(r.nameserver.as_deref())?;
         if !r.cluster_controllers.is_empty() {
             info!(
                 peers = r.cluster_controllers.len(),
                 "tunnels to other clusters are not made; groups span this cluster only"
             );
         }
-        let mut inner = self.lock();
         let (vlan, start) = self.resolve_vlan(&inner.state, &group, r.vlan.filter(|v| *v > 0))?;
         let mut changes: Vec<Change> = start.into_iter().collect();
         if let Some(ip) = nameserver.filter(|ip| inner.state.nameserver != Some(*ip)) {
@@ -154,10 +103,9 @@ impl VirtualNetwork {
         &self,
         r: &cc::StopNetworkType,
     ) -> Result<cc::StopNetworkResponseType, VnetError> {
-        if !self.managed() {
+        let Some(mut inner) = self.lock_managed() else {
             return Ok(Default::default());
-        }
-        let mut inner = self.lock();
+        };
         let named = r
             .net_name
             .as_deref()
@@ -199,10 +147,9 @@ impl VirtualNetwork {
         &self,
         r: &cc::ConfigureNetworkType,
     ) -> Result<cc::ConfigureNetworkResponseType, VnetError> {
-        if !self.managed() {
+        let Some(mut inner) = self.lock_managed() else {
             return Ok(Default::default());
-        }
-        let mut inner = self.lock();
+        };
         let state = &inner.state;
         let mut order: Vec<Group> = Vec::new();
         let mut rules: Vec<(Group, String)> = Vec::new();
@@ -358,6 +305,7 @@ impl VirtualNetwork {
     /// The public pool in VNET_PUBLICIPS order, each with its private address or "".
     fn do_describe_public_addresses(
         &self,
+        _: &cc::DescribePublicAddressesType,
     ) -> Result<cc::DescribePublicAddressesResponseType, VnetError> {
         let Addressing::Managed { public_ips, .. } = &self.config.addressing else {
             return Err(VnetError::NotSupported(self.mode()));
@@ -384,12 +332,7 @@ impl VirtualNetwork {
         &self,
         r: &cc::DescribeNetworksType,
     ) -> Result<cc::DescribeNetworksResponseType, VnetError> {
-        let nameserver = r
-            .nameserver
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| addr::parse_ip(n).map_err(VnetError::BadRequest))
-            .transpose()?;
+        let nameserver = optional_ip(r.nameserver.as_deref())?;
         let mut inner = self.lock();
         if let Some(ip) = nameserver.filter(|ip| inner.state.nameserver != Some(*ip)) {
             self.commit(&mut inner, vec![Change::Nameserver(ip)])?;
@@ -448,6 +391,13 @@ fn caller_group(user: Option<&str>, net_name: Option<&str>) -> Result<Group, Vne
     };
     check_group(&group)?;
     Ok(group)
+}
+
+/// An optional address field; empty counts as absent.
+fn optional_ip(text: Option<&str>) -> Result<Option<Ipv4Addr>, VnetError> {
+    text.filter(|t| !t.trim().is_empty())
+        .map(|t| addr::parse_ip(t).map_err(VnetError::BadRequest))
+        .transpose()
 }
 
 /// `source` (public) and `dest` (private) of Assign/UnassignAddress; 0.0.0.0 is refused as

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::state::{Change, Group, State, StoredLease};
 use crate::VnetError;
@@ -53,16 +53,7 @@ impl Store {
         };
         let connection = Connection::open(path).map_err(db)?;
         connection.execute_batch(SCHEMA).map_err(db)?;
-        let stored: Option<String> = connection
-            .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
-                r.get(0)
-            })
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
-            .map_err(db)?;
+        let stored = meta(&connection, "layout").map_err(db)?;
         match stored {
             Some(stored) if stored != layout => {
                 return Err(VnetError::LayoutChanged {
@@ -184,17 +175,14 @@ fn ip(text: &str) -> Result<Ipv4Addr, Load> {
         .map_err(|_| Load::Corrupt(format!("{text:?} is not an address")))
 }
 
+fn meta(c: &Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {
+    c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
 fn load(c: &Connection) -> Result<State, Load> {
     let mut state = State::default();
-    let nameserver: Option<String> = c
-        .query_row("SELECT value FROM meta WHERE key = 'nameserver'", [], |r| {
-            r.get(0)
-        })
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+    let nameserver = meta(c, "nameserver")?;
     state.nameserver = nameserver.as_deref().map(ip).transpose()?;
 
     let mut query = c.prepare("SELECT vlan, user_name, net_name FROM networks")?;
