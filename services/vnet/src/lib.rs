@@ -485,6 +485,58 @@ mod tests {
         assert!(check_group(&group("a-very-long-user", "a-long-group-name")).is_err());
     }
 
+    fn small_network(dir: &Path) -> VirtualNetwork {
+        // A /26 in networks of 16: VLANs 2 to 5, each with 13 instance addresses.
+        let text = "VNET_MODE=MANAGED-NOVLAN\nVNET_SUBNET=10.9.0.0\nVNET_NETMASK=255.255.255.192\n\
+                    VNET_DNS=10.9.9.9\nVNET_ADDRSPERNET=16\n";
+        let settings = settings::Settings::parse(text, Path::new("t.conf")).unwrap();
+        VirtualNetwork::open(VnetConfig::from_settings(&settings).unwrap(), dir).unwrap()
+    }
+
+    fn no_vlan() -> wire::cc::NetConfigType {
+        wire::cc::NetConfigType::default()
+    }
+
+    #[test]
+    fn vlans_run_out_with_the_subnet() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = small_network(dir.path());
+        let vlans: Vec<i32> = (1..=4)
+            .map(|i| {
+                net.lease(&format!("i-0000000{i}"), "u", &no_vlan(), &format!("g{i}"))
+                    .unwrap()
+                    .vlan
+            })
+            .collect();
+        assert_eq!(vlans, [2, 3, 4, 5]);
+        let err = net.lease("i-00000005", "u", &no_vlan(), "g5").unwrap_err();
+        assert!(matches!(err, VnetError::Exhausted(_)), "{err}");
+    }
+
+    #[test]
+    fn addresses_run_out_with_the_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = small_network(dir.path());
+        let last = (0..13)
+            .map(|i| {
+                net.lease(&format!("i-{i:08X}"), "u", &no_vlan(), "g")
+                    .unwrap()
+            })
+            .last()
+            .unwrap();
+        // .0 network, .1 router, .2 to .14 instances, .15 broadcast.
+        assert_eq!(last.private_ip, "10.9.0.14");
+        let err = net.lease("i-000000FF", "u", &no_vlan(), "g").unwrap_err();
+        assert!(err.to_string().contains("no free address"), "{err}");
+        net.release("i-00000000");
+        assert_eq!(
+            net.lease("i-000000FF", "u", &no_vlan(), "g")
+                .unwrap()
+                .private_ip,
+            "10.9.0.2"
+        );
+    }
+
     #[test]
     fn the_default_namespace_is_stable_and_per_folder() {
         let a = default_netns(Path::new("/nonexistent/a"));
