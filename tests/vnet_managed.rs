@@ -195,6 +195,27 @@ fn a_vlan_carries_one_group_and_a_group_one_vlan() {
     assert!(matches!(err, VnetError::Conflict(_)), "{err}");
     // Starting a running network again is a no-op, as the CLC does it before every run.
     assert_eq!(start(&net, "admin", "web", Some(11)).r#return, Some(true));
+    // A stopped network's VLAN stays with its group while its instances run.
+    let stop = cc::StopNetworkType {
+        user_id: Some("admin".into()),
+        vlan: Some(11),
+        net_name: Some("web".into()),
+        ..Default::default()
+    };
+    assert_eq!(net.stop_network(&stop).r#return, Some(true));
+    assert_eq!(
+        net.stop_network(&stop).r#return,
+        Some(true),
+        "stopping twice is a no-op"
+    );
+    let held = start(&net, "bob", "web", Some(11));
+    assert!(held
+        .status_message
+        .unwrap()
+        .contains("VLAN 11 carries network admin/web"));
+    assert_eq!(start(&net, "admin", "web", None).r#return, Some(true));
+    let back = net.lease("i-00000004", "admin", &vlan(0), "web").unwrap();
+    assert_eq!((back.vlan, back.private_ip.as_str()), (11, "10.0.1.35"));
     let out_of_range = start(&net, "bob", "default", Some(4000));
     assert!(out_of_range
         .status_message

@@ -306,8 +306,9 @@ impl VirtualNetwork {
         }
     }
 
-    /// The VLAN of `group`: the one it has, else the requested one, else the lowest free one;
-    /// with the change that starts the network when it is new.
+    /// The VLAN of `group`: the one it has, else the requested one, else the one its
+    /// instances are on, else the lowest free one; with the change that starts the network
+    /// when it is new.
     fn resolve_vlan(
         &self,
         state: &State,
@@ -334,7 +335,7 @@ impl VirtualNetwork {
                 )))
             }
             Some(vlan) => {
-                if let Some(other) = state.networks.get(&vlan) {
+                if let Some(other) = state.holder(vlan).filter(|g| *g != group) {
                     return Err(VnetError::Conflict(format!(
                         "VLAN {vlan} carries network {}/{}",
                         other.user, other.name
@@ -342,12 +343,16 @@ impl VirtualNetwork {
                 }
                 vlan
             }
-            None => vlans
-                .clone()
-                .find(|v| !state.networks.contains_key(v))
-                .ok_or_else(|| {
-                    VnetError::Exhausted(format!("all {} VLANs are in use", vlans.count()))
-                })?,
+            // Where the group's instances still are, else the lowest VLAN nobody holds.
+            None => match state.leases.values().find(|l| l.group == *group) {
+                Some(lease) => lease.vlan,
+                None => vlans
+                    .clone()
+                    .find(|v| state.holder(*v).is_none())
+                    .ok_or_else(|| {
+                        VnetError::Exhausted(format!("all {} VLANs are in use", vlans.count()))
+                    })?,
+            },
         };
         let start = Change::StartNetwork {
             vlan,
@@ -463,6 +468,12 @@ fn default_netns(state_dir: &Path) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_network_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<VirtualNetwork>();
+    }
 
     #[test]
     fn instance_ids_become_the_originals_macs() {

@@ -288,17 +288,15 @@ impl VirtualNetwork {
             )));
         }
         let mut inner = self.lock();
-        match inner.state.public.get(&public) {
-            None => return Ok(Default::default()),
-            Some(current) if *current != private => {
-                return Err(VnetError::Conflict(format!(
-                    "{public} is assigned to {current}, not {private}"
-                )))
-            }
-            Some(_) => {}
+        let Some(current) = inner.state.public.get(&public).copied() else {
+            return Ok(Default::default());
+        };
+        if current != private {
+            // As the original: the address is freed whatever the cloud thinks it maps to.
+            warn!(%public, %current, named = %private, "unassigning an address from another instance than named");
         }
         self.commit(&mut inner, vec![Change::Unmap { public }])?;
-        info!(%public, %private, "address unassigned");
+        info!(%public, private = %current, "address unassigned");
         Ok(Default::default())
     }
 

@@ -105,6 +105,16 @@ impl State {
             .find_map(|(vlan, g)| (g == group).then_some(*vlan))
     }
 
+    /// The group on `vlan`: its active network's, else that of instances still on it after
+    /// their network stopped (a VLAN is not given to another group while they run).
+    pub fn holder(&self, vlan: i32) -> Option<&Group> {
+        self.networks.get(&vlan).or_else(|| {
+            self.leases
+                .values()
+                .find_map(|l| (l.vlan == vlan).then_some(&l.group))
+        })
+    }
+
     /// The public address mapped to `private`, if any.
     pub fn public_of(&self, private: Ipv4Addr) -> Option<Ipv4Addr> {
         self.public
