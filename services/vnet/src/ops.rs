@@ -345,6 +345,7 @@ impl VirtualNetwork {
         };
         let mut active_networks = Vec::new();
         if let Some(layout) = self.layout() {
+            let by_vlan = state.leases_by_vlan();
             for (vlan, group) in &state.networks {
                 let Some(block) = layout.block(*vlan) else {
                     continue;
@@ -352,10 +353,10 @@ impl VirtualNetwork {
                 let last = u64::from(layout.addrs_per_net) - 1;
                 let mut slots: BTreeSet<u64> = [0, 1, last].into();
                 slots.extend(
-                    state
-                        .leases
-                        .values()
-                        .filter(|l| l.vlan == *vlan)
+                    by_vlan
+                        .get(vlan)
+                        .into_iter()
+                        .flatten()
                         .filter_map(|l| block.index_of(l.private_ip)),
                 );
                 active_networks.push(cc::NetworkType {

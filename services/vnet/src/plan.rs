@@ -3,7 +3,6 @@
 //! addresses. Computed from scratch each time, in a fixed order, so equal states give equal
 //! text and tests can compare plans whole.
 
-use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 
@@ -284,21 +283,19 @@ fn managed(
     .collect();
 
     // DHCP for every network that is active or still holds instances.
-    let vlans_in_use: BTreeSet<i32> = state
-        .networks
-        .keys()
-        .copied()
-        .chain(state.leases.values().map(|l| l.vlan))
-        .collect();
-    let nets: Vec<DhcpNet> = vlans_in_use
+    let mut by_vlan = state.leases_by_vlan();
+    for vlan in state.networks.keys() {
+        by_vlan.entry(*vlan).or_default();
+    }
+    let nets: Vec<DhcpNet> = by_vlan
         .into_iter()
-        .filter_map(|vlan| {
+        .filter_map(|(vlan, leases)| {
             let block = layout.block(vlan)?;
             Some(DhcpNet {
                 block,
                 broadcast: block.broadcast(),
                 router: layout.router(block)?,
-                leases: state.leases.values().filter(|l| l.vlan == vlan).collect(),
+                leases,
             })
         })
         .collect();

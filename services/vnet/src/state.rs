@@ -115,6 +115,15 @@ impl State {
         })
     }
 
+    /// The leases of each VLAN, in one pass over them.
+    pub fn leases_by_vlan(&self) -> BTreeMap<i32, Vec<&StoredLease>> {
+        let mut by_vlan: BTreeMap<i32, Vec<&StoredLease>> = BTreeMap::new();
+        for lease in self.leases.values() {
+            by_vlan.entry(lease.vlan).or_default().push(lease);
+        }
+        by_vlan
+    }
+
     /// The public address mapped to `private`, if any.
     pub fn public_of(&self, private: Ipv4Addr) -> Option<Ipv4Addr> {
         self.public
