@@ -585,6 +585,39 @@ fn static_mode_hands_out_the_mac_map() {
     assert!(conf.contains("host node-192.168.1.4 {\n  hardware ethernet aa:dd:11:ce:ff:ee;\n  fixed-address 192.168.1.4;\n}"), "{conf}");
 }
 
+/// ISC dhcpd, the DHCP server the original ran, where it is installed.
+fn dhcpd() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/sbin/dhcpd");
+    if path.exists() {
+        Some(path)
+    } else {
+        println!("skipped: /usr/sbin/dhcpd (isc-dhcp-server) is not installed");
+        None
+    }
+}
+
+/// ISC dhcpd's own syntax check accepts the plan's dhcpd.conf.
+#[test]
+fn dhcpd_accepts_the_planned_configuration() {
+    let Some(dhcpd) = dhcpd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let net = open(dir.path(), "");
+    two_groups(&net);
+    let conf = dir.path().join("check.conf");
+    std::fs::write(&conf, net.plan().dhcpd_conf.unwrap()).unwrap();
+    let out = Command::new(dhcpd)
+        .arg("-t")
+        .arg("-cf")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A network namespace for one test, deleted at the end.
 struct Netns(String);
 
@@ -622,7 +655,30 @@ impl Netns {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The processes in the namespace: the DHCP daemons the network under test started.
+    fn pids(&self) -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["netns", "pids", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Stops what runs in the namespace, then removes it.
     fn delete(&self) {
+        for pid in self.pids() {
+            let _ = Command::new("kill").arg(&pid).status();
+            let proc = Path::new("/proc").join(&pid);
+            for _ in 0..60 {
+                if !proc.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
         let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
     }
 }
@@ -641,7 +697,15 @@ fn the_plan_applied_in_a_namespace_reads_back_with_iptables_save() {
     };
     ns.delete(); // the network creates its namespace itself
     let dir = tempfile::tempdir().unwrap();
-    let net = open(dir.path(), &format!("VNET_APPLY=Y\nVNET_NETNS={name}\n"));
+    let dhcpd = dhcpd();
+    let daemon = match &dhcpd {
+        Some(path) => format!("VNET_DHCPDAEMON={}\n", path.display()),
+        None => String::new(),
+    };
+    let net = open(
+        dir.path(),
+        &format!("VNET_APPLY=Y\nVNET_NETNS={name}\n{daemon}"),
+    );
     assert_eq!(net.netns(), name);
     two_groups(&net);
     assert_eq!(
@@ -707,6 +771,11 @@ fn the_plan_applied_in_a_namespace_reads_back_with_iptables_save() {
     }
     let conf = std::fs::read_to_string(dir.path().join("euca-dhcp.conf")).unwrap();
     assert_eq!(Some(conf), plan.dhcpd_conf);
+    if dhcpd.is_some() {
+        // The DHCP server runs inside the namespace, on the written configuration.
+        let pid = std::fs::read_to_string(dir.path().join("euca-dhcp.pid")).unwrap();
+        assert_eq!(ns.pids(), [pid.trim()], "one dhcpd, in the namespace");
+    }
 
     // Unassigning takes the NAT rules and the address away again.
     assert_eq!(

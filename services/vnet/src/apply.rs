@@ -326,8 +326,9 @@ pub fn normalize_iptables_save(saved: &str) -> String {
         .collect()
 }
 
-/// Writes the DHCP configuration when it changed and (re)starts VNET_DHCPDAEMON in the
-/// namespace on it, when one is set and there are hosts to serve.
+/// Writes the DHCP configuration when it changed and (re)starts VNET_DHCPDAEMON on it in the
+/// namespace, when one is set and there are hosts to serve (as the original: no hosts, no
+/// daemon). A daemon already serving an unchanged configuration is left alone.
 fn apply_dhcp(
     config: &VnetConfig,
     plan: &Plan,
@@ -338,7 +339,7 @@ fn apply_dhcp(
 ) -> Result<(), VnetError> {
     let path = state_dir.join("euca-dhcp.conf");
     let io = |source| VnetError::StateDir {
-        path: path.clone(),
+        path: state_dir.to_owned(),
         source,
     };
     let changed = std::fs::read_to_string(&path).ok().as_deref() != Some(conf);
@@ -352,13 +353,13 @@ fn apply_dhcp(
     let pid_file = state_dir.join("euca-dhcp.pid");
     let running = std::fs::read_to_string(&pid_file)
         .ok()
-        .map(|pid| pid.trim().to_owned())
-        .filter(|pid| !pid.is_empty() && Path::new("/proc").join(pid).exists());
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .filter(|pid| Path::new("/proc").join(pid.to_string()).exists());
     if !conf.contains("\nhost ") || (!changed && running.is_some()) {
         return Ok(());
     }
     if let Some(pid) = running {
-        ns.change("kill", vec![pid], report);
+        stop(pid, report);
     }
     let leases = state_dir.join("euca-dhcp.leases");
     std::fs::OpenOptions::new()
@@ -366,6 +367,7 @@ fn apply_dhcp(
         .append(true)
         .open(&leases)
         .map_err(io)?;
+    // It serves the networks the CC is the router of.
     let mut interfaces: Vec<String> = plan
         .addresses
         .iter()
@@ -376,20 +378,50 @@ fn apply_dhcp(
     if interfaces.is_empty() {
         interfaces.push(config.priv_interface.clone());
     }
-    let path_arg = |name: &str| state_dir.join(name).display().to_string();
-    let mut args = vec![
-        "-cf".to_owned(),
-        path.display().to_string(),
-        "-lf".to_owned(),
-        leases.display().to_string(),
-        "-pf".to_owned(),
-        pid_file.display().to_string(),
-        "-tf".to_owned(),
-        path_arg("euca-dhcp.trace"),
-    ];
-    args.extend(interfaces);
-    ns.change(daemon, args, report);
+    let mut command = words(&["netns", "exec", ns.0, daemon]);
+    for (flag, file) in [("-cf", &path), ("-lf", &leases), ("-pf", &pid_file)] {
+        command.extend([flag.to_owned(), file.display().to_string()]);
+    }
+    command.extend(interfaces);
+    let text = format!("ip {}", command.join(" "));
+    // The daemon forks and keeps running: its output goes to a log, not to a pipe we read.
+    let log_path = state_dir.join("euca-dhcp.log");
+    let log = std::fs::File::create(&log_path).map_err(io)?;
+    let status = Command::new("ip")
+        .args(&command)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(io)?)
+        .stderr(log)
+        .status();
+    match status {
+        Ok(status) if status.success() => report.changes.push(text),
+        Ok(status) => {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(3).collect();
+            report
+                .failures
+                .push(format!("{text}: {status}: {}", tail.join(" / ")));
+        }
+        Err(e) => report.failures.push(format!("{text}: {e}")),
+    }
     Ok(())
+}
+
+/// Stops the daemon this network started (`pid` from its pid file) and waits, up to three
+/// seconds, until it has let go of its sockets.
+fn stop(pid: u32, report: &mut ApplyReport) {
+    let command = vec![pid.to_string()];
+    match run("kill", &command, None) {
+        Ok(_) => report.changes.push(format!("kill {pid}")),
+        Err(e) => report.failures.push(e.to_string()),
+    }
+    let proc = Path::new("/proc").join(pid.to_string());
+    for _ in 0..60 {
+        if !proc.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Replaces `path` with `text` so that readers see the old file or the new one, whole.
