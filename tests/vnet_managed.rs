@@ -752,6 +752,21 @@ fn the_plan_applied_in_a_namespace_reads_back_with_iptables_save() {
         );
         println!("note: {failure}");
     }
+    // Drift is repaired, and only the drift: a bridge taken down, the bridge of a network
+    // that is gone, a public address nobody assigned.
+    ns.exec(&["ip", "link", "set", "eucabr10", "down"]);
+    ns.exec(&["ip", "link", "add", "eucabr99", "type", "bridge"]);
+    ns.exec(&["ip", "addr", "add", "192.168.7.12/32", "dev", "eth0"]);
+    let repaired = net.apply().unwrap();
+    assert_eq!(
+        repaired.changes,
+        [
+            "ip link set eucabr10 up",
+            "ip link del eucabr99",
+            "ip addr del 192.168.7.12/32 dev eth0"
+        ]
+    );
+
     let saved = ns.exec(&["iptables-save"]);
     assert_eq!(vnet::normalize_iptables_save(&saved), plan.iptables);
     assert!(saved.contains("-A PREROUTING -d 192.168.7.10/32 -j DNAT --to-destination 10.0.1.2"));

@@ -178,18 +178,18 @@ impl Namespace<'_> {
             }
         }
         for device in &plan.devices {
-            let commands = device.commands();
-            let current = links.get(&device.name);
-            let needed: Vec<Vec<String>> = match current {
-                None => commands,
-                Some(link) => commands
-                    .into_iter()
-                    .filter(|c| match c.get(3).map(String::as_str) {
-                        Some("master") => link.master.as_deref() != device.master.as_deref(),
-                        Some("up") => !link.up,
-                        _ => false,
-                    })
-                    .collect(),
+            let needed: Vec<Vec<String>> = match links.get(&device.name) {
+                None => device.commands(),
+                Some(link) => {
+                    let mut needed = Vec::new();
+                    if link.master.as_deref() != device.master.as_deref() {
+                        needed.extend(device.master_command());
+                    }
+                    if !link.up {
+                        needed.push(device.up_command());
+                    }
+                    needed
+                }
             };
             for command in needed {
                 if !self.change("ip", command, report) {

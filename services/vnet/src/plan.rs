@@ -54,22 +54,40 @@ pub struct AddressSpec {
 }
 
 impl DeviceSpec {
-    /// The `ip` arguments that create the device, bring it up and attach it to its master.
-    pub fn commands(&self) -> Vec<Vec<String>> {
-        let add: Vec<String> = match &self.kind {
+    /// The `ip` arguments that create the device.
+    pub fn create_command(&self) -> Vec<String> {
+        match &self.kind {
             DeviceKind::Vlan { parent, id } => words(&[
-                "link", "add", "link", parent, "name", &self.name, "type", "vlan", "id",
-            ])
-            .into_iter()
-            .chain([id.to_string()])
-            .collect(),
+                "link",
+                "add",
+                "link",
+                parent,
+                "name",
+                &self.name,
+                "type",
+                "vlan",
+                "id",
+                &id.to_string(),
+            ]),
             DeviceKind::Bridge => words(&["link", "add", &self.name, "type", "bridge"]),
-        };
-        let mut commands = vec![add];
-        if let Some(master) = &self.master {
-            commands.push(words(&["link", "set", &self.name, "master", master]));
         }
-        commands.push(words(&["link", "set", &self.name, "up"]));
+    }
+
+    /// The `ip` arguments that make it a port of its bridge, if it has one.
+    pub fn master_command(&self) -> Option<Vec<String>> {
+        let master = self.master.as_deref()?;
+        Some(words(&["link", "set", &self.name, "master", master]))
+    }
+
+    pub fn up_command(&self) -> Vec<String> {
+        words(&["link", "set", &self.name, "up"])
+    }
+
+    /// Create, attach, bring up: what a bare host needs.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        let mut commands = vec![self.create_command()];
+        commands.extend(self.master_command());
+        commands.push(self.up_command());
         commands
     }
 }
