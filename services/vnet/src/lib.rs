@@ -217,6 +217,14 @@ impl VirtualNetwork {
         Ok(self.lease_view(&inner.state, &lease))
     }
 
+    /// The addresses of `instance_id` if it has a lease, allocating nothing: for the CC's
+    /// instance view, whose public address changes with Assign/UnassignAddress.
+    pub fn lookup(&self, instance_id: &str) -> Option<Lease> {
+        let inner = self.lock();
+        let lease = inner.state.leases.get(instance_id)?;
+        Some(self.lease_view(&inner.state, lease))
+    }
+
     /// Frees the addresses of `instance_id` (at terminate), and its public address mapping.
     /// Unknown instances are ignored.
     pub fn release(&self, instance_id: &str) {
