@@ -25,6 +25,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tracing::{info, warn};
 
+pub use addr::Cidr;
 pub use apply::{normalize_iptables_save, ApplyReport};
 pub use config::{Addressing, Mode, StaticHost, VnetConfig};
 pub use plan::{AddressSpec, DeviceKind, DeviceSpec, Plan};
