@@ -28,6 +28,8 @@ packages=(
     qemu-system-x86 qemu-utils busybox-static
     # benchmarks: a plain HTTP server to compare Walrus against
     nginx
+    # cluster VM network: ISC dhcpd, the DHCP server the original ran (tests check its config)
+    isc-dhcp-server
 )
 
 venv_works() { [[ -x $venv/bin/python ]] && "$venv/bin/python" -c '' 2>/dev/null; }

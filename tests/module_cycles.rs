@@ -18,6 +18,7 @@ const CRATES: &[&str] = &[
     "services/settings",
     "services/soap",
     "services/users",
+    "services/vnet",
     "services/walrus",
     "services/wire",
     "services/xmlbind",
