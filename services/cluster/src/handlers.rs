@@ -14,7 +14,7 @@ use wire::nc::{
 };
 
 use crate::error::ClusterError;
-use crate::instances::Instances;
+use crate::instances::{Instances, StoreError};
 use crate::launch::{vm_size, Launch};
 use crate::network::{Network, NO_ADDRESS};
 use crate::nodes::{NcClient, NodeAnswer, NodePool, CALL_DEADLINE};
@@ -89,6 +89,25 @@ impl CcService {
             (1, Some(e)) => Err(e.into()),
             _ => Err(ClusterError::UnknownInstance(instance_id.to_owned())),
         }
+    }
+
+    /// Records `public_ip` as the public address of the instances whose network `select`
+    /// picks.
+    async fn set_public_ip(
+        &self,
+        select: impl Fn(&NetConfigType) -> bool,
+        public_ip: &str,
+    ) -> Result<(), StoreError> {
+        self.instances
+            .update(
+                |r| r.net_params.as_ref().is_some_and(&select),
+                |r| {
+                    if let Some(n) = r.net_params.as_mut() {
+                        n.public_ip = public_ip.to_owned();
+                    }
+                },
+            )
+            .await
     }
 
     async fn terminate(
@@ -396,21 +415,9 @@ impl EucalyptusCc for CcService {
         let mut reply = self.network.assign_address(&request);
         if reply.r#return == Some(true) {
             // The instance at the private address now has the public one.
-            let (public, private) = (request.source.clone(), request.dest.clone());
+            let (public, private) = (&request.source, &request.dest);
             let noted = self
-                .instances
-                .update(
-                    |r| {
-                        r.net_params
-                            .as_ref()
-                            .is_some_and(|n| n.private_ip == private)
-                    },
-                    |r| {
-                        if let Some(n) = r.net_params.as_mut() {
-                            n.public_ip = public.clone();
-                        }
-                    },
-                )
+                .set_public_ip(|n| n.private_ip == *private, public)
                 .await;
             note_failure(&mut reply.r#return, &mut reply.status_message, noted);
         }
@@ -424,17 +431,9 @@ impl EucalyptusCc for CcService {
     ) -> Result<UnassignAddressResponseType, Fault> {
         let mut reply = self.network.unassign_address(&request);
         if reply.r#return == Some(true) {
-            let public = request.source.clone();
+            let public = &request.source;
             let noted = self
-                .instances
-                .update(
-                    |r| r.net_params.as_ref().is_some_and(|n| n.public_ip == public),
-                    |r| {
-                        if let Some(n) = r.net_params.as_mut() {
-                            n.public_ip = NO_ADDRESS.to_owned();
-                        }
-                    },
-                )
+                .set_public_ip(|n| n.public_ip == *public, NO_ADDRESS)
                 .await;
             note_failure(&mut reply.r#return, &mut reply.status_message, noted);
         }
@@ -462,7 +461,7 @@ impl EucalyptusCc for CcService {
 fn note_failure(
     r#return: &mut Option<bool>,
     status_message: &mut Option<String>,
-    noted: Result<(), crate::instances::StoreError>,
+    noted: Result<(), StoreError>,
 ) {
     if let Err(e) = noted {
         *r#return = Some(false);
