@@ -97,7 +97,11 @@ impl<'a> Launch<'a> {
             let lease = network.lease(id, user, &requested, &request.net_names)?;
             match self.place_one(nodes, id, index, &lease).await {
                 Ok(record) => {
-                    instances.add(record.clone()).await?;
+                    // The instance runs whatever the disk says: the cache in memory has it, and
+                    // the next change a poll sees is written with it.
+                    if let Err(e) = instances.add(record.clone()).await {
+                        warn!(instance = %id, error = %e, "cannot store a placed instance");
+                    }
                     placed.push(record);
                 }
                 Err(e) => {
