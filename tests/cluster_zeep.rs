@@ -9,6 +9,8 @@ mod cluster_support;
 mod common;
 mod node_support;
 
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster_support::*;
@@ -319,6 +321,13 @@ fn a_dead_node_is_passed_over_and_used_again_and_a_restart_keeps_the_instances()
         "{run:?}"
     );
 
+    // The cache is its owner's only, as the node's records are.
+    let mode = std::fs::metadata(data.path().join("instances.sqlite"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
     // Restarted on the same data while node 2 is down, the cluster still describes the
     // instances it placed there: they come from its database, not from the node.
     let on_two: Vec<String> = on_node(&nodes, 2);
@@ -339,4 +348,42 @@ fn a_dead_node_is_passed_over_and_used_again_and_a_restart_keeps_the_instances()
             .unwrap_or_else(|| panic!("{id} not described after the restart: {described:?}"));
         assert_eq!(tags[at], urls[2]);
     }
+}
+
+#[test]
+fn a_hung_node_is_marked_down_within_seconds_and_never_stalls_an_answer() {
+    let nodes = Nodes::start(3);
+    let data = tempfile::tempdir().unwrap();
+    let cc = Cc::start(&nodes, data.path(), "ROUNDROBIN", &[]);
+    let Some(mut zeep) = Zeep::start(cc.url(), &nodes.keys) else {
+        return;
+    };
+    wait_for_capacity(&mut zeep, &nodes, &[0, 1, 2]);
+    let live = expected_capacity(&nodes, &[0, 2], SMALL);
+
+    // Node 1 stops answering but keeps its connections open.
+    let signal = |sig: &str| {
+        let pid = nodes.nc(1).pid().to_string();
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    let stopped = Instant::now();
+    let ids = ["i-00000f01", "i-00000f02", "i-00000f03"];
+    let run = zeep.call("RunInstances", &run_args(&nodes, "alice", &ids));
+    assert!(stopped.elapsed() < ANSWER_BOUND, "{:?}", stopped.elapsed());
+    assert!(run.ok(), "{run:?}\n{}", cc.log());
+    let tags = run.column("instances", Some("serviceTag"));
+    assert!(!tags.contains(&nodes.url(1)), "{tags:?}");
+    let asked = Instant::now();
+    let resources = zeep.call("DescribeResources", &resource_args());
+    assert!(resources.ok() && asked.elapsed() < Duration::from_secs(2));
+    zeep.until("DescribeResources", &resource_args(), ANSWER_BOUND, |r| {
+        cluster_capacity(r, 0) == (live.0, expected_capacity(&nodes, &[0, 2], SMALL).1)
+    });
+    assert!(cc.log().contains("node marked down"), "{}", cc.log());
+    signal("-CONT");
 }
