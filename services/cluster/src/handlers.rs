@@ -110,6 +110,8 @@ impl CcService {
             .await
     }
 
+    /// Terminates `instance_id` on its node and gives back its network lease; returns the
+    /// node's index, or `None` when no node terminated it.
     async fn terminate(
         &self,
         instance_id: &str,
@@ -121,10 +123,6 @@ impl CcService {
             instance_id: instance_id.to_owned(),
             ..NcTerminateInstanceType::default()
         };
-        let known = self.instances.contains(instance_id);
-        if known {
-            self.network.release(instance_id);
-        }
         let terminated = self
             .on_instance(instance_id, |client| {
                 let call = call.clone();
@@ -133,6 +131,7 @@ impl CcService {
             .await;
         match terminated {
             Ok((index, _)) => {
+                self.network.release(instance_id);
                 if let Err(e) = self.instances.remove(instance_id).await {
                     warn!(instance = instance_id, error = %e, "cannot forget a terminated instance");
                 }

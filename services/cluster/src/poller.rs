@@ -4,7 +4,7 @@
 //! polls found; they never wait for a poll.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 use wire::nc::{NcDescribeInstancesType, NcDescribeResourceType, NcPowerDownType};
@@ -30,13 +30,15 @@ impl Poller {
         Self { nodes, instances }
     }
 
-    /// Polls every node every [`POLL_PERIOD`], forever.
+    /// Polls every node, forever: a round every [`POLL_PERIOD`], or, when rounds take longer
+    /// (thousands of instances to read and verify), a rest as long as the last round, so that
+    /// polling never takes more than half the cluster's time from answering.
     pub async fn run(self) {
-        let mut ticks = tokio::time::interval(POLL_PERIOD);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            let started = Instant::now();
             self.poll_all().await;
+            let took = started.elapsed();
+            tokio::time::sleep(POLL_PERIOD.saturating_sub(took).max(took)).await;
         }
     }
 
