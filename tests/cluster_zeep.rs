@@ -89,6 +89,12 @@ fn each_policy_places_as_it_says_and_operations_reach_the_instance_s_node() {
     for (index, id) in ids.iter().enumerate() {
         assert_eq!(on_node(&nodes, index), [*id], "node {index}");
     }
+    let again = zeep.call("RunInstances", &run_args(&nodes, "alice", &ids[..1]));
+    assert!(!again.ok(), "{again:?}");
+    assert!(again
+        .get("statusMessage")
+        .unwrap()
+        .contains("i-00000a01 already exists"));
     // The placements are subtracted at once: the cluster counts what the nodes now report.
     let after = zeep.call("DescribeResources", &resource_args());
     assert_eq!(
