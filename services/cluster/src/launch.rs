@@ -94,7 +94,8 @@ impl<'a> Launch<'a> {
                 vlan: request.vlan,
                 ..NetConfigType::default()
             };
-            let lease = network.lease(id, user, &requested, &request.net_names)?;
+            let network_index = request.network_index_list.get(index).copied();
+            let lease = network.lease(id, user, &requested, &request.net_names, network_index)?;
             match self.place_one(nodes, id, index, &lease).await {
                 Ok(record) => {
                     // The instance runs whatever the disk says: the cache in memory has it, and

@@ -77,17 +77,19 @@ impl Network {
     }
 
     /// Network parameters for a new instance of `user_id` in the security groups `groups`;
-    /// `requested` holds what the cloud asked for (its vlan and MAC).
+    /// `requested` holds what the cloud asked for (its vlan and MAC), `network_index` the
+    /// address slot it chose in the group's network, if any (RunInstances' networkIndexList).
     pub fn lease(
         &self,
         instance_id: &str,
         user_id: &str,
         requested: &NetConfigType,
         groups: &[String],
+        network_index: Option<i32>,
     ) -> Result<Lease, NetworkError> {
         let mac = instance_mac(instance_id)
             .ok_or_else(|| NetworkError::InstanceId(instance_id.to_owned()))?;
-        debug!(instance = instance_id, user = user_id, ?groups, %mac, "network lease (SYSTEM)");
+        debug!(instance = instance_id, user = user_id, ?groups, ?network_index, %mac, "network lease (SYSTEM)");
         Ok(Lease {
             mac,
             private_ip: NO_ADDRESS.to_owned(),
@@ -197,7 +199,13 @@ mod tests {
             ..NetConfigType::default()
         };
         let lease = network
-            .lease("i-0000000a", "alice", &requested, &["default".into()])
+            .lease(
+                "i-0000000a",
+                "alice",
+                &requested,
+                &["default".into()],
+                Some(3),
+            )
             .unwrap();
         assert_eq!(
             lease,
@@ -208,7 +216,9 @@ mod tests {
                 vlan: 11
             }
         );
-        assert!(network.lease("i-0", "alice", &requested, &[]).is_err());
+        assert!(network
+            .lease("i-0", "alice", &requested, &[], None)
+            .is_err());
     }
 
     #[test]
