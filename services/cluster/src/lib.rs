@@ -162,17 +162,18 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Creates DATA (its owner's only, as KEYS), loads the keys and opens the instance cache.
+/// Makes what the cluster writes its owner's only (a 077 umask; DATA and KEYS closed if open),
+/// creates DATA, loads the keys and opens the instance cache.
 fn prepare(config: &Config) -> Result<(Keys, Instances), StartError> {
     let data_error = |path: &PathBuf| {
         let path = path.clone();
         move |source| StartError::Data { path, source }
     };
-    std::fs::create_dir_all(&config.data).map_err(data_error(&config.data))?;
-    kit::private::close_open(&[&config.data, &config.keys]).map_err(|e| StartError::Data {
+    kit::private::own_only(&[&config.data, &config.keys]).map_err(|e| StartError::Data {
         path: e.path,
         source: e.source,
     })?;
+    std::fs::create_dir_all(&config.data).map_err(data_error(&config.data))?;
     let service = kit::security::load(
         &config.keys,
         "cluster",
