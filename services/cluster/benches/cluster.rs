@@ -202,6 +202,18 @@ async fn stand_in(
     (addr, stop)
 }
 
+/// The size of `reply` as XML, unsigned.
+fn body_size(reply: &wire::cc::DescribeInstancesResponseType) -> usize {
+    use xmlbind::ToXml;
+    let mut w = xmlbind::XmlWriter::new();
+    reply.to_xml(
+        &mut w,
+        Some(wire::cc::NAMESPACE),
+        "DescribeInstancesResponse",
+    );
+    w.finish().len()
+}
+
 /// min / median / max of `samples`, in milliseconds.
 fn summary(mut samples: Vec<Duration>) -> String {
     samples.sort();
@@ -279,13 +291,19 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let mut samples = Vec::new();
+        let mut body = 0;
         for _ in 0..ROUNDS {
             let start = Instant::now();
             let reply = describe_instances().await.unwrap();
             samples.push(start.elapsed());
             assert_eq!(reply.instances.len(), total);
+            body = body_size(&reply);
         }
-        println!("  {total:>6} instances: {}", summary(samples));
+        println!(
+            "  {total:>6} instances ({:.1} MB reply body): {}",
+            body as f64 / 1e6,
+            summary(samples)
+        );
     }
 
     let small = DescribeResourcesType {
