@@ -70,33 +70,18 @@ impl<'a> Launch<'a> {
         Ok(Self { request, size, ids })
     }
 
-    /// Places each instance on a node; returns those placed, in order. Stops at the first
-    /// instance no node takes: the next ones, of the same size, would not fit either.
+    /// Gives each instance its network lease and places it on a node; returns those placed, in
+    /// order. Stops at the first instance that cannot be placed: the next ones, of the same
+    /// size, would not fit either.
     pub async fn place(
         &self,
         nodes: &NodePool,
         network: &Network,
         instances: &Instances,
     ) -> Result<Vec<CcInstanceType>, ClusterError> {
-        let request = self.request;
-        let user = request.user_id.as_deref().unwrap_or_default();
         let mut placed = Vec::new();
         for (index, id) in self.ids.iter().enumerate() {
-            // The cloud's MAC for this instance, when it sent one for each.
-            let mac = if request.mac_addresses.len() >= self.ids.len() {
-                request.mac_addresses[index].clone()
-            } else {
-                String::new()
-            };
-            let requested = NetConfigType {
-                private_mac_address: mac.clone(),
-                public_mac_address: mac,
-                vlan: request.vlan,
-                ..NetConfigType::default()
-            };
-            let network_index = request.network_index_list.get(index).copied();
-            let lease = network.lease(id, user, &requested, &request.net_names, network_index)?;
-            match self.place_one(nodes, id, index, &lease).await {
+            match self.lease_and_place(nodes, network, id, index).await {
                 Ok(record) => {
                     // The instance runs whatever the disk says: the cache in memory has it, and
                     // the next change a poll sees is written with it.
@@ -105,17 +90,50 @@ impl<'a> Launch<'a> {
                     }
                     placed.push(record);
                 }
+                Err(e) if placed.is_empty() => return Err(e),
                 Err(e) => {
-                    network.release(id);
-                    if placed.is_empty() {
-                        return Err(e);
-                    }
                     warn!(instance = %id, error = %e, placed = placed.len(), "placed fewer instances than asked");
                     break;
                 }
             }
         }
         Ok(placed)
+    }
+
+    /// Leases the network parameters of the `index`th instance, `id`, and places it; a lease
+    /// whose instance found no node is given back.
+    async fn lease_and_place(
+        &self,
+        nodes: &NodePool,
+        network: &Network,
+        id: &str,
+        index: usize,
+    ) -> Result<CcInstanceType, ClusterError> {
+        let request = self.request;
+        // The cloud's MAC for this instance, when it sent one for each.
+        let mac = if request.mac_addresses.len() >= self.ids.len() {
+            request.mac_addresses[index].clone()
+        } else {
+            String::new()
+        };
+        let requested = NetConfigType {
+            private_mac_address: mac.clone(),
+            public_mac_address: mac,
+            vlan: request.vlan,
+            ..NetConfigType::default()
+        };
+        let lease = network.lease(
+            id,
+            request.user_id.as_deref().unwrap_or_default(),
+            &requested,
+            &request.net_names,
+            request.network_index_list.get(index).copied(),
+        )?;
+        let placed = self.place_one(nodes, id, index, &lease).await;
+        if placed.is_err() {
+            network.release(id);
+        }
+        placed
     }
 
     /// Runs instance `id` on the node the scheduler picks, then on the next one if that node
