@@ -2,8 +2,9 @@
 # The main job: installs prerequisites, builds `euca` and runs the cloud on this machine with
 # embedded defaults, until Ctrl-C (or SIGTERM), which stops every component cleanly.
 #
-# Runs the components that exist today: Walrus (S3, :8773/services/Walrus) and a node controller
-# (:8775/axis2/services/EucalyptusNC). The CLC, SC and CC join here as their issues land.
+# Runs the components that exist today: Walrus (S3, :8773/services/Walrus), a node controller
+# (:8775/axis2/services/EucalyptusNC) and a cluster controller over it
+# (:8774/axis2/services/EucalyptusCC). The CLC and SC join here as their issues land.
 #
 # Environment (all optional):
 #   EUCA_HOME        state directory (keys, Walrus data, instances) [default: <repo>/var]
@@ -64,6 +65,8 @@ trap stop INT TERM
 pids+=($!)
 "$euca" node "${node_args[@]}" &
 pids+=($!)
+"$euca" cluster --listen "$host:8774" --keys "$keys" --data "$home/cluster" --nodes "$host:8775" &
+pids+=($!)
 
 # Walrus writes the administrator's credentials on its first start.
 for _ in $(seq 50); do
@@ -76,6 +79,7 @@ cat <<EOF
 run-cloud: running (hypervisor: $hypervisor; state in $home)
   Walrus (S3)      http://$host:8773/services/Walrus
   node controller  http://$host:8775/axis2/services/EucalyptusNC   (WSDL: add ?wsdl)
+  cluster          http://$host:8774/axis2/services/EucalyptusCC
   credentials      source $home/walrus/admin-eucarc
   keys             $keys
 Stop with Ctrl-C.

@@ -24,6 +24,8 @@ pub enum Command {
     BundleImage(walrus::bundle::cli::BundleImageArgs),
     // The help text is WalrusArgs' own.
     Walrus(walrus::WalrusArgs),
+    // The help text is ClusterArgs' own.
+    Cluster(cluster::ClusterArgs),
 }
 
 impl Command {
@@ -34,6 +36,7 @@ impl Command {
             Self::Node(args) => node::main(args),
             Self::BundleImage(args) => walrus::bundle::cli::main(args),
             Self::Walrus(args) => walrus::main(args),
+            Self::Cluster(args) => cluster::main(args),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! No blocking file-system or SQLite call on an async executor thread in the node controller,
-//! Walrus, the soap runtime or the kit (the rule in the README's design notes): a lexical check
-//! over their sources.
+//! the cluster controller, Walrus, the soap runtime or the kit (the rule in the README's design
+//! notes): a lexical check over their sources.
 //!
 //! Flagged, when lexically inside an `async fn` or `async` block and not inside a closure
 //! handed to `spawn_blocking`, `block_in_place`, `kit::blocking` or `std::thread::spawn`: a call
@@ -329,6 +329,7 @@ fn components_keep_blocking_calls_off_the_executor() {
         "services/walrus",
         "services/soap",
         "services/kit",
+        "services/cluster",
     ] {
         let files = crate_sources(crate_dir);
         found.extend(blocking_calls(files.iter().map(|f| {

@@ -45,6 +45,9 @@ pub struct NcSetup<'a> {
     pub cwd: Option<&'a Path>,
     /// The umask the process starts with, when not the test's own.
     pub umask: Option<&'a str>,
+    /// `--listen`: by default an ephemeral loopback port; a node restarted on its old address
+    /// is the same node to its cluster.
+    pub listen: String,
 }
 
 impl<'a> NcSetup<'a> {
@@ -66,6 +69,7 @@ impl<'a> NcSetup<'a> {
             flags: Vec::new(),
             cwd: None,
             umask: None,
+            listen: "127.0.0.1:0".to_owned(),
         }
     }
 
@@ -102,7 +106,7 @@ impl<'a> NcSetup<'a> {
             .arg("node")
             .arg("--config")
             .arg(&config)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", &self.listen])
             .arg("--keys")
             .arg(self.keys.path())
             .arg("--data")

@@ -1,0 +1,350 @@
+//! What the cluster controller's tests share: node controllers on libvirt's test driver, each
+//! on a loopback port of its own (so it can come back on it), a real `euca cluster` over them,
+//! and zeep driving the cluster with the original CC WSDL, signing as the cloud.
+
+// Each test crate uses a different part of this module.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::launcher::{euca, Component, Keys};
+use crate::node_support::{serve_images, ImageServer, Nc, NcClient, NcSetup};
+
+/// Runs `future` to completion on a runtime of its own: the tests are synchronous, the node
+/// clients async.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// A loopback port free at the time of asking.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Node controllers on the test driver (2 GB, 8 cores, 11 GB each) and the images they run.
+pub struct Nodes {
+    pub keys: Keys,
+    pub images: ImageServer,
+    ncs: Vec<Option<Nc>>,
+    data: Vec<tempfile::TempDir>,
+    ports: Vec<u16>,
+}
+
+impl Nodes {
+    pub fn start(count: usize) -> Self {
+        let keys = Keys::new();
+        let images = ImageServer::start();
+        serve_images(&images);
+        let mut nodes = Self {
+            keys,
+            images,
+            ncs: Vec::new(),
+            data: (0..count).map(|_| tempfile::tempdir().unwrap()).collect(),
+            ports: (0..count).map(|_| free_port()).collect(),
+        };
+        for index in 0..count {
+            let nc = nodes.launch(index);
+            nodes.ncs.push(Some(nc));
+        }
+        nodes
+    }
+
+    fn launch(&self, index: usize) -> Nc {
+        NcSetup {
+            listen: format!("127.0.0.1:{}", self.ports[index]),
+            ..NcSetup::test_driver(&self.keys, self.data[index].path())
+        }
+        .start()
+    }
+
+    /// `127.0.0.1:PORT ...`, as `--nodes` takes them.
+    pub fn hosts(&self) -> String {
+        let hosts: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        hosts.join(" ")
+    }
+
+    /// The service URL of node `index`, as the cluster names it in serviceTag.
+    pub fn url(&self, index: usize) -> String {
+        format!(
+            "http://127.0.0.1:{}/axis2/services/EucalyptusNC",
+            self.ports[index]
+        )
+    }
+
+    pub fn nc(&self, index: usize) -> &Nc {
+        self.ncs[index].as_ref().expect("the node is running")
+    }
+
+    /// A client of node `index` signing as the cluster.
+    pub fn client(&self, index: usize) -> NcClient {
+        self.nc(index).client(&self.keys)
+    }
+
+    /// Kills node `index`, as a crash would.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut nc) = self.ncs[index].take() {
+            nc.kill();
+        }
+    }
+
+    /// Starts node `index` again, on its port and data.
+    pub fn restart(&mut self, index: usize) {
+        self.kill(index);
+        self.ncs[index] = Some(self.launch(index));
+    }
+}
+
+/// A running `euca cluster`.
+pub struct Cc {
+    pub process: Component,
+}
+
+impl Cc {
+    /// Starts a cluster over `nodes` with `--policy policy`, its data in `data`, and the
+    /// further settings `settings` in its --config file.
+    pub fn start(nodes: &Nodes, data: &Path, policy: &str, settings: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(data).unwrap();
+        let config = data.join("eucalyptus.conf");
+        let text: String = settings
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\"\n"))
+            .collect();
+        std::fs::write(&config, text).unwrap();
+        let mut command = euca();
+        command
+            .arg("cluster")
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--keys")
+            .arg(nodes.keys.path())
+            .arg("--data")
+            .arg(data)
+            .args(["--nodes", &nodes.hosts(), "--policy", policy]);
+        let process = Component::start(command, "cluster controller")
+            .unwrap_or_else(|log| panic!("euca cluster did not become ready:\n{log}"));
+        Self { process }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.process.url
+    }
+
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// What zeep received: the reply flattened into `path=value` pairs, or `fault`.
+#[derive(Debug, Clone)]
+pub struct Reply(pub BTreeMap<String, String>);
+
+impl Reply {
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.0.get(path).map(String::as_str)
+    }
+
+    /// `return` was true.
+    pub fn ok(&self) -> bool {
+        self.get("return") == Some("True")
+    }
+
+    pub fn fault(&self) -> Option<&str> {
+        self.get("fault")
+    }
+
+    /// The values of `list.0.field`, `list.1.field`, ... (or `list.0`, ... with no field).
+    pub fn column(&self, list: &str, field: Option<&str>) -> Vec<String> {
+        (0..)
+            .map(|i| match field {
+                Some(f) => format!("{list}.{i}.{f}"),
+                None => format!("{list}.{i}"),
+            })
+            .map_while(|path| self.get(&path).map(str::to_owned))
+            .collect()
+    }
+}
+
+/// zeep with the original CC WSDL, serving calls over a pipe.
+pub struct Zeep {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Zeep {
+    /// zeep calling the cluster at `url`, or `None` (after a `skipped:` line) without the
+    /// original WSDL.
+    pub fn start(url: &str, keys: &Keys) -> Option<Self> {
+        let Some(reference) = crate::common::reference_dir() else {
+            println!("skipped: no reference (../shared/reference is absent)");
+            return None;
+        };
+        let wsdl: PathBuf = reference.join("eucalyptus-1.6.1/wsdl/eucalyptus_cc.wsdl");
+        let script = crate::common::workspace_root().join("tests/py/cluster_zeep.py");
+        let mut child = Command::new(crate::common::python())
+            .arg(script)
+            .arg(wsdl)
+            .arg(url)
+            .arg(keys.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Some(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Calls `op` with `args` (a JSON object), signed by the cloud.
+    pub fn call(&mut self, op: &str, args: &str) -> Reply {
+        self.call_as("cloud", op, args)
+    }
+
+    /// Calls `op` signed by `signer`: `cloud`, `node` or `none`.
+    pub fn call_as(&mut self, signer: &str, op: &str, args: &str) -> Reply {
+        // One call per line.
+        let args = args.replace('\n', " ");
+        writeln!(
+            self.stdin,
+            r#"{{"op": "{op}", "signer": "{signer}", "args": {args}}}"#
+        )
+        .unwrap();
+        self.stdin.flush().unwrap();
+        let mut fields = BTreeMap::new();
+        loop {
+            let mut line = String::new();
+            let read = self.stdout.read_line(&mut line).unwrap();
+            assert!(read > 0, "zeep ended while answering {op}");
+            let line = line.trim_end_matches('\n');
+            if line == "." {
+                return Reply(fields);
+            }
+            let (path, value) = line.split_once('=').unwrap();
+            fields.insert(path.to_owned(), value.to_owned());
+        }
+    }
+
+    /// Calls `op` until `done` accepts the reply; panics with the last reply after `limit`.
+    pub fn until(
+        &mut self,
+        op: &str,
+        args: &str,
+        limit: Duration,
+        done: impl Fn(&Reply) -> bool,
+    ) -> Reply {
+        let start = Instant::now();
+        loop {
+            let reply = self.call(op, args);
+            if done(&reply) {
+                return reply;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{op} not as expected after {limit:?}: {reply:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Zeep {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The VM types the tests ask about: (name, memory MB, cores, disk GB).
+pub const SMALL: (&str, i32, i32, i32) = ("m1.small", 128, 1, 2);
+pub const LARGE: (&str, i32, i32, i32) = ("m1.large", 512, 2, 5);
+
+/// A VM type as JSON.
+pub fn vm_type((name, memory, cores, disk): (&str, i32, i32, i32)) -> String {
+    format!(r#"{{"name": "{name}", "memory": {memory}, "cores": {cores}, "disk": {disk}}}"#)
+}
+
+/// RunInstances arguments: `ids` of the small type for `user`, each with a MAC address from
+/// the cloud (which SYSTEM mode replaces with one made from the id, as the original did).
+pub fn run_args(nodes: &Nodes, user: &str, ids: &[&str]) -> String {
+    let count = ids.len();
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    let ids = quoted.join(", ");
+    let macs: Vec<String> = (0..count)
+        .map(|i| format!("\"aa:00:00:00:00:{i:02x}\""))
+        .collect();
+    let macs = macs.join(", ");
+    format!(
+        r#"{{"userId": "{user}", "imageId": "emi-00000001", "kernelId": "eki-00000001",
+            "ramdiskId": "eri-00000001", "imageURL": "{image}", "kernelURL": "{kernel}",
+            "ramdiskURL": "{ramdisk}", "instanceType": {vm}, "keyName": "ssh-rsa AAAA test",
+            "maxCount": {count}, "minCount": 1, "reservationId": "r-00000001",
+            "instanceIds": [{ids}], "netNames": ["default"], "macAddresses": [{macs}],
+            "vlan": 10, "userData": "", "launchIndex": "0"}}"#,
+        image = nodes.images.url("/image"),
+        kernel = nodes.images.url("/kernel"),
+        ramdisk = nodes.images.url("/ramdisk"),
+        vm = vm_type(SMALL),
+    )
+}
+
+/// What the nodes themselves report: per VM type, (max, available) summed as
+/// ⌊min(memory, disk, cores ratios)⌋ per node, over the nodes `live`.
+pub fn expected_capacity(nodes: &Nodes, live: &[usize], vm: (&str, i32, i32, i32)) -> (i32, i32) {
+    let (_, memory, cores, disk) = vm;
+    let fits = |m: i32, d: i32, c: i32| (m / memory).min(d / disk).min(c / cores).max(0);
+    live.iter().fold((0, 0), |(max, free), &i| {
+        let r = block_on(crate::node_support::resources(&nodes.client(i)));
+        (
+            max + fits(r.memory_size_max, r.disk_size_max, r.number_of_cores_max),
+            free + fits(
+                r.memory_size_available,
+                r.disk_size_available,
+                r.number_of_cores_available,
+            ),
+        )
+    })
+}
+
+/// The (max, available) the cluster answers for `vm`.
+pub fn cluster_capacity(reply: &Reply, index: usize) -> (i32, i32) {
+    let field = |name: &str| {
+        reply
+            .get(&format!("resources.{index}.{name}"))
+            .unwrap_or("0")
+            .parse()
+            .unwrap()
+    };
+    (field("maxInstances"), field("availableInstances"))
+}
+
+/// DescribeResources arguments for the small and large types.
+pub fn resource_args() -> String {
+    format!(
+        r#"{{"userId": "eucalyptus", "instanceTypes": [{}, {}]}}"#,
+        vm_type(SMALL),
+        vm_type(LARGE)
+    )
+}
