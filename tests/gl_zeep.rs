@@ -1,6 +1,6 @@
 //! Acceptance of EucalyptusGL (issue 11, point 4): zeep, reading the original Eucalyptus 1.6.1
 //! GL WSDL, calls GetKeys and GetLogs on a real `euca node`'s listener, and on a cluster's GL
-//! (in process) that passes a request naming the node's GL on to it; unsigned and wrongly
+//! (a real `euca cluster`) that passes a request naming the node's GL on to it; unsigned and wrongly
 //! signed requests are refused.
 
 #![allow(clippy::unwrap_used)]
@@ -12,10 +12,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use kit::security::Compat;
 use node_support::*;
-use soap::Server;
-use wire::gl::EucalyptusGlServer;
 
 /// A real node controller on the test hypervisor, and the original GL WSDL to call it with.
 struct Setup {
@@ -269,8 +266,9 @@ async fn the_nodes_gl_answers_the_cluster_with_its_certificates_and_log() {
     );
 }
 
+/// The real `euca cluster`'s GL, over a real node: the CC half of acceptance point 4.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
+async fn the_cluster_controllers_gl_answers_for_itself_and_passes_node_requests_on() {
     // The node's data folder stays until the end of the test.
     let Some(Setup {
         wsdl,
@@ -281,52 +279,25 @@ async fn a_clusters_gl_passes_requests_naming_its_node_on_to_it() {
     else {
         return;
     };
-    let node_address = node_address(&nc);
-
-    // The cluster's GL as the CC mounts it: requests signed by the cloud; nodes called
-    // signed by the cluster, their replies checked against the node's certificate.
     let cc_data = tempfile::tempdir().unwrap();
-    let log = kit::LogFile::open(&cc_data.path().join("cc.log"), 1 << 20).unwrap();
-    log.append(b"cluster controller line for GetLogs\n")
-        .unwrap();
-    let to_nodes = kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None)
-        .unwrap()
-        .security;
-    let service =
-        gl::GlService::for_cluster(keys.path(), log, &[&node_address], &to_nodes).unwrap();
-    let cluster = kit::security::load(
-        keys.path(),
-        "cluster",
-        &["cloud"],
-        Compat::Strict,
-        Some(cc_data.path()),
-    )
-    .unwrap();
-    let server = Server::builder()
-        .mount(
-            gl::SERVICE_PATH,
-            EucalyptusGlServer::new(service),
-            cluster.security,
-        )
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let endpoint = kit::service_url(server.local_addr(), gl::SERVICE_PATH);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-
-    assert_eq!(gl::node_gl_url(&node_address), gl_url(nc.url()));
+    let mut command = common::launcher::euca();
+    command
+        .args(["cluster", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(cc_data.path())
+        .args(["--nodes", &node_address(&nc)]);
+    let mut cc = common::launcher::Component::start(command, "cluster controller").unwrap();
+    let endpoint = cc.url.replace("EucalyptusCC", "EucalyptusGL");
+    assert!(endpoint.ends_with(gl::SERVICE_PATH), "{endpoint}");
     cluster_gl_answers(
         &wsdl,
         &endpoint,
         &keys,
         &nc,
-        "cluster controller line for GetLogs",
+        "cluster controller ready url=",
     )
     .await;
-
-    stop.send(()).unwrap();
-    running.await.unwrap();
+    assert_eq!(mode(&cc_data.path().join("log/cc.log")), 0o600);
+    assert!(cc.terminate().success(), "{}", cc.log());
 }

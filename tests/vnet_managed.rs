@@ -104,9 +104,10 @@ fn two_groups(net: &VirtualNetwork) {
         Some(true)
     );
     assert_eq!(start(net, "admin", "web", Some(11)).r#return, Some(true));
-    net.lease("i-00000001", "admin", &vlan(10), "default")
+    net.lease("i-00000001", "admin", &vlan(10), "default", None)
         .unwrap();
-    net.lease("i-00000002", "admin", &vlan(11), "web").unwrap();
+    net.lease("i-00000002", "admin", &vlan(11), "web", None)
+        .unwrap();
 }
 
 /// The plan's text against a fixture file; `VNET_BLESS=1` rewrites the file.
@@ -132,9 +133,11 @@ fn two_groups_get_distinct_vlans_and_subnets() {
     two_groups(&net);
 
     let a = net
-        .lease("i-00000001", "admin", &vlan(10), "default")
+        .lease("i-00000001", "admin", &vlan(10), "default", None)
         .unwrap();
-    let b = net.lease("i-00000002", "admin", &vlan(11), "web").unwrap();
+    let b = net
+        .lease("i-00000002", "admin", &vlan(11), "web", None)
+        .unwrap();
     assert_eq!((a.vlan, b.vlan), (10, 11));
     // VLAN v holds the 32 addresses from (v-2)*32; .0 network, .1 router, .31 broadcast.
     assert_eq!(a.private_ip, "10.0.1.2");
@@ -142,7 +145,7 @@ fn two_groups_get_distinct_vlans_and_subnets() {
     assert_eq!(a.mac, "d0:0d:00:00:00:01");
     assert_eq!(a.public_ip, "0.0.0.0");
     let c = net
-        .lease("i-0000000A", "admin", &vlan(10), "default")
+        .lease("i-0000000A", "admin", &vlan(10), "default", None)
         .unwrap();
     assert_eq!((c.vlan, c.private_ip.as_str()), (10, "10.0.1.3"));
 
@@ -168,7 +171,7 @@ fn two_groups_get_distinct_vlans_and_subnets() {
     // A third group with no VLAN given takes the lowest free one, VLAN 2 at 10.0.0.0/27.
     assert_eq!(start(&net, "alice", "default", None).r#return, Some(true));
     let d = net
-        .lease("i-0000000B", "alice", &vlan(0), "default")
+        .lease("i-0000000B", "alice", &vlan(0), "default", None)
         .unwrap();
     assert_eq!((d.vlan, d.private_ip.as_str()), (2, "10.0.0.2"));
 
@@ -190,7 +193,7 @@ fn a_vlan_carries_one_group_and_a_group_one_vlan() {
     let moved = start(&net, "admin", "web", Some(12));
     assert!(moved.status_message.unwrap().contains("is on VLAN 11"));
     let err = net
-        .lease("i-00000003", "admin", &vlan(12), "web")
+        .lease("i-00000003", "admin", &vlan(12), "web", None)
         .unwrap_err();
     assert!(matches!(err, VnetError::Conflict(_)), "{err}");
     // Starting a running network again is a no-op, as the CLC does it before every run.
@@ -214,7 +217,9 @@ fn a_vlan_carries_one_group_and_a_group_one_vlan() {
         .unwrap()
         .contains("VLAN 11 carries network admin/web"));
     assert_eq!(start(&net, "admin", "web", None).r#return, Some(true));
-    let back = net.lease("i-00000004", "admin", &vlan(0), "web").unwrap();
+    let back = net
+        .lease("i-00000004", "admin", &vlan(0), "web", None)
+        .unwrap();
     assert_eq!((back.vlan, back.private_ip.as_str()), (11, "10.0.1.35"));
     let out_of_range = start(&net, "bob", "default", Some(4000));
     assert!(out_of_range
@@ -395,7 +400,9 @@ fn a_restart_keeps_networks_leases_addresses_and_rules() {
     };
     let net = open(dir.path(), "");
     assert_eq!(net.plan(), before);
-    let lease = net.lease("i-00000002", "admin", &vlan(11), "web").unwrap();
+    let lease = net
+        .lease("i-00000002", "admin", &vlan(11), "web", None)
+        .unwrap();
     assert_eq!(
         (
             lease.private_ip.as_str(),
@@ -404,7 +411,9 @@ fn a_restart_keeps_networks_leases_addresses_and_rules() {
         ),
         ("10.0.1.34", "192.168.7.10", 11)
     );
-    let next = net.lease("i-00000003", "admin", &vlan(11), "web").unwrap();
+    let next = net
+        .lease("i-00000003", "admin", &vlan(11), "web", None)
+        .unwrap();
     assert_eq!(
         next.private_ip, "10.0.1.35",
         "allocation continues after the restart"
@@ -432,7 +441,7 @@ fn a_full_network_refuses_the_next_instance() {
     );
     let ips: Vec<String> = (1..=5)
         .map(|i| {
-            net.lease(&format!("i-0000000{i}"), "admin", &vlan(2), "default")
+            net.lease(&format!("i-0000000{i}"), "admin", &vlan(2), "default", None)
                 .unwrap()
                 .private_ip
         })
@@ -442,12 +451,12 @@ fn a_full_network_refuses_the_next_instance() {
         ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
     );
     let err = net
-        .lease("i-00000006", "admin", &vlan(2), "default")
+        .lease("i-00000006", "admin", &vlan(2), "default", None)
         .unwrap_err();
     assert!(matches!(err, VnetError::Exhausted(_)), "{err}");
     net.release("i-00000003");
     let again = net
-        .lease("i-00000006", "admin", &vlan(2), "default")
+        .lease("i-00000006", "admin", &vlan(2), "default", None)
         .unwrap();
     assert_eq!(
         again.private_ip, "10.0.0.4",
@@ -514,7 +523,7 @@ fn bad_requests_are_refused_with_a_reason() {
         );
     }
     assert!(net
-        .lease("instance-1", "admin", &vlan(10), "default")
+        .lease("instance-1", "admin", &vlan(10), "default", None)
         .is_err());
     assert_eq!(net.plan(), plan, "refused requests changed nothing");
 }
@@ -524,7 +533,7 @@ fn system_mode_leaves_addresses_to_the_site() {
     let dir = tempfile::tempdir().unwrap();
     let net = VirtualNetwork::open(VnetConfig::system(), dir.path()).unwrap();
     let lease = net
-        .lease("i-4DBE0848", "admin", &vlan(7), "default")
+        .lease("i-4DBE0848", "admin", &vlan(7), "default", None)
         .unwrap();
     assert_eq!(
         (
@@ -541,7 +550,7 @@ fn system_mode_leaves_addresses_to_the_site() {
     );
     let public = net.describe_public_addresses(&cc::DescribePublicAddressesType::default());
     assert_eq!(public.r#return, Some(false));
-    assert!(public.status_message.unwrap().starts_with("NOTSUPPORTED"));
+    assert_eq!(public.status_message.as_deref(), Some("NOTSUPPORTED"));
     let described = net.describe_networks(&cc::DescribeNetworksType::default());
     assert_eq!(
         (described.mode, described.active_networks.len()),
@@ -561,16 +570,16 @@ fn static_mode_hands_out_the_mac_map() {
     let net =
         VirtualNetwork::open(VnetConfig::from_settings(&settings).unwrap(), dir.path()).unwrap();
     let a = net
-        .lease("i-00000001", "admin", &vlan(0), "default")
+        .lease("i-00000001", "admin", &vlan(0), "default", None)
         .unwrap();
     assert_eq!(
         (a.mac.as_str(), a.private_ip.as_str(), a.public_ip.as_str()),
         ("aa:dd:11:ce:ff:ed", "192.168.1.3", "192.168.1.3")
     );
-    net.lease("i-00000002", "admin", &vlan(0), "default")
+    net.lease("i-00000002", "admin", &vlan(0), "default", None)
         .unwrap();
     assert!(matches!(
-        net.lease("i-00000003", "admin", &vlan(0), "default"),
+        net.lease("i-00000003", "admin", &vlan(0), "default", None),
         Err(VnetError::Exhausted(_))
     ));
     let conf = net.plan().dhcpd_conf.unwrap();

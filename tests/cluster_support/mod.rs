@@ -289,6 +289,11 @@ pub fn vm_type((name, memory, cores, disk): (&str, i32, i32, i32)) -> String {
 /// RunInstances arguments: `ids` of the small type for `user`, each with a MAC address from
 /// the cloud (which SYSTEM mode replaces with one made from the id, as the original did).
 pub fn run_args(nodes: &Nodes, user: &str, ids: &[&str]) -> String {
+    run_args_in(nodes, user, ids, "default", 10)
+}
+
+/// RunInstances of `ids` for `user` in security group `group` on VLAN `vlan`.
+pub fn run_args_in(nodes: &Nodes, user: &str, ids: &[&str], group: &str, vlan: i32) -> String {
     let count = ids.len();
     let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
     let ids = quoted.join(", ");
@@ -301,8 +306,8 @@ pub fn run_args(nodes: &Nodes, user: &str, ids: &[&str]) -> String {
             "ramdiskId": "eri-00000001", "imageURL": "{image}", "kernelURL": "{kernel}",
             "ramdiskURL": "{ramdisk}", "instanceType": {vm}, "keyName": "ssh-rsa AAAA test",
             "maxCount": {count}, "minCount": 1, "reservationId": "r-00000001",
-            "instanceIds": [{ids}], "netNames": ["default"], "macAddresses": [{macs}],
-            "vlan": 10, "userData": "", "launchIndex": "0"}}"#,
+            "instanceIds": [{ids}], "netNames": ["{group}"], "macAddresses": [{macs}],
+            "vlan": {vlan}, "userData": "", "launchIndex": "0"}}"#,
         image = nodes.images.url("/image"),
         kernel = nodes.images.url("/kernel"),
         ramdisk = nodes.images.url("/ramdisk"),

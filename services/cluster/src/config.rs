@@ -8,8 +8,8 @@ use std::time::Duration;
 use kit::security::{Compat, CompatArgs};
 use settings::{Settings, SettingsError};
 
-use crate::network::NetworkConfig;
 use crate::scheduler::Policy;
+use vnet::{VnetConfig, VnetError};
 
 /// The CC's port when neither `--listen` nor `CC_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8774;
@@ -29,6 +29,8 @@ pub enum ConfigError {
     Settings(#[from] SettingsError),
     #[error("setting {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error(transparent)]
+    Network(#[from] VnetError),
     #[error("no {what} given: set {key} in the configuration file or pass {flag}")]
     Missing {
         what: &'static str,
@@ -56,7 +58,7 @@ pub struct Config {
     /// `WSSEC_COMPAT`: which request shapes are accepted besides our own.
     pub compat: Compat,
     /// `VNET_*`: the VM network.
-    pub network: NetworkConfig,
+    pub network: VnetConfig,
 }
 
 /// Values given on the command line; each replaces the file's setting.
@@ -128,8 +130,18 @@ impl Config {
             idle_threshold: seconds(settings, "POWER_IDLETHRESH")?,
             wake_threshold: seconds(settings, "POWER_WAKETHRESH")?,
             compat: overrides.compat.resolve(settings)?,
-            network: NetworkConfig::from_settings(settings)?,
+            network: VnetConfig::from_settings(settings)?,
         })
+    }
+}
+
+impl Config {
+    /// `HOST:PORT` of each node, from its service URL (as [`node_urls`] wrote it).
+    pub fn node_addresses(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter_map(|url| url.strip_prefix("http://")?.split('/').next())
+            .collect()
     }
 }
 
@@ -190,6 +202,7 @@ mod tests {
              SCHEDPOLICY=GREEDY\nPOWER_IDLETHRESH=600\nVNET_MODE=SYSTEM\n",
         );
         let config = Config::from_settings(&s, Overrides::default()).unwrap();
+        assert_eq!(config.node_addresses(), ["n1:8776", "n2:9000"]);
         assert_eq!(config.listen, "0.0.0.0:8780".parse().unwrap());
         assert_eq!(config.keys, Path::new("/opt/euca/var/lib/eucalyptus/keys"));
         assert_eq!(

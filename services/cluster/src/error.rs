@@ -3,8 +3,8 @@
 //! never with a fault.
 
 use crate::instances::StoreError;
-use crate::network::NetworkError;
 use crate::nodes::CallError;
+use vnet::VnetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -21,7 +21,7 @@ pub enum ClusterError {
     #[error(transparent)]
     Node(#[from] CallError),
     #[error(transparent)]
-    Network(#[from] NetworkError),
+    Network(#[from] VnetError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]

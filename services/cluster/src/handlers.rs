@@ -31,7 +31,7 @@ const ADMINISTRATORS: [&str; 2] = ["eucalyptus", "admin"];
 pub struct CcService {
     nodes: Arc<NodePool>,
     instances: Arc<Instances>,
-    network: Arc<Network>,
+    network: Network,
     poller: Poller,
 }
 
@@ -39,7 +39,7 @@ impl CcService {
     pub fn new(
         nodes: Arc<NodePool>,
         instances: Arc<Instances>,
-        network: Arc<Network>,
+        network: Network,
         poller: Poller,
     ) -> Self {
         Self {
@@ -131,7 +131,7 @@ impl CcService {
             .await;
         match terminated {
             Ok((index, _)) => {
-                self.network.release(instance_id);
+                self.network.release(instance_id).await;
                 if let Err(e) = self.instances.remove(instance_id).await {
                     warn!(instance = instance_id, error = %e, "cannot forget a terminated instance");
                 }
@@ -387,7 +387,7 @@ impl EucalyptusCc for CcService {
         request: StartNetworkType,
         _context: RequestContext,
     ) -> Result<StartNetworkResponseType, Fault> {
-        Ok(self.network.start_network(&request))
+        Ok(self.network.call(move |n| n.start_network(&request)).await)
     }
 
     async fn stop_network(
@@ -395,7 +395,7 @@ impl EucalyptusCc for CcService {
         request: StopNetworkType,
         _context: RequestContext,
     ) -> Result<StopNetworkResponseType, Fault> {
-        Ok(self.network.stop_network(&request))
+        Ok(self.network.call(move |n| n.stop_network(&request)).await)
     }
 
     async fn configure_network(
@@ -403,7 +403,10 @@ impl EucalyptusCc for CcService {
         request: ConfigureNetworkType,
         _context: RequestContext,
     ) -> Result<ConfigureNetworkResponseType, Fault> {
-        Ok(self.network.configure_network(&request))
+        Ok(self
+            .network
+            .call(move |n| n.configure_network(&request))
+            .await)
     }
 
     async fn assign_address(
@@ -411,7 +414,10 @@ impl EucalyptusCc for CcService {
         request: AssignAddressType,
         _context: RequestContext,
     ) -> Result<AssignAddressResponseType, Fault> {
-        let mut reply = self.network.assign_address(&request);
+        let mut reply = {
+            let request = request.clone();
+            self.network.call(move |n| n.assign_address(&request)).await
+        };
         if reply.r#return == Some(true) {
             // The instance at the private address now has the public one.
             let (public, private) = (&request.source, &request.dest);
@@ -428,7 +434,12 @@ impl EucalyptusCc for CcService {
         request: UnassignAddressType,
         _context: RequestContext,
     ) -> Result<UnassignAddressResponseType, Fault> {
-        let mut reply = self.network.unassign_address(&request);
+        let mut reply = {
+            let request = request.clone();
+            self.network
+                .call(move |n| n.unassign_address(&request))
+                .await
+        };
         if reply.r#return == Some(true) {
             let public = &request.source;
             let noted = self
@@ -444,7 +455,10 @@ impl EucalyptusCc for CcService {
         request: DescribeNetworksType,
         _context: RequestContext,
     ) -> Result<DescribeNetworksResponseType, Fault> {
-        Ok(self.network.describe_networks(&request))
+        Ok(self
+            .network
+            .call(move |n| n.describe_networks(&request))
+            .await)
     }
 
     async fn describe_public_addresses(
@@ -452,7 +466,10 @@ impl EucalyptusCc for CcService {
         request: DescribePublicAddressesType,
         _context: RequestContext,
     ) -> Result<DescribePublicAddressesResponseType, Fault> {
-        Ok(self.network.describe_public_addresses(&request))
+        Ok(self
+            .network
+            .call(move |n| n.describe_public_addresses(&request))
+            .await)
     }
 }
 

@@ -8,7 +8,9 @@ use xmlbind::DateTime;
 
 use crate::error::ClusterError;
 use crate::instances::Instances;
-use crate::network::{instance_mac, Lease, Network};
+use vnet::Lease;
+
+use crate::network::{instance_mac, Network};
 use crate::nodes::{NodePool, CALL_DEADLINE};
 use crate::scheduler::Resources;
 
@@ -43,7 +45,7 @@ impl<'a> Launch<'a> {
                 )
             })?;
         for (i, id) in ids.iter().enumerate() {
-            if instance_mac(id).is_none() {
+            if instance_mac(id).is_err() {
                 return Err(ClusterError::invalid(
                     "instanceIds",
                     format!("{id:?} is not i- and 8 hex digits"),
@@ -122,16 +124,18 @@ impl<'a> Launch<'a> {
             vlan: request.vlan,
             ..NetConfigType::default()
         };
-        let lease = network.lease(
-            id,
-            request.user_id.as_deref().unwrap_or_default(),
-            &requested,
-            &request.net_names,
-            request.network_index_list.get(index).copied(),
-        )?;
+        let lease = network
+            .lease(
+                id,
+                request.user_id.as_deref().unwrap_or_default(),
+                &requested,
+                &request.net_names,
+                request.network_index_list.get(index).copied(),
+            )
+            .await?;
         let placed = self.place_one(nodes, id, index, &lease).await;
         if placed.is_err() {
-            network.release(id);
+            network.release(id).await;
         }
         placed
     }

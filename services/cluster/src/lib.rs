@@ -20,9 +20,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use kit::security::{CompatArgs, SecurityError};
+use kit::LogFile;
 use soap::{ClientError, Server, ServerError};
 use tracing::{error, info};
 use wire::cc::EucalyptusCcServer;
+use wire::gl::EucalyptusGlServer;
 
 pub use config::{Config, ConfigError, Overrides};
 pub use scheduler::Policy;
@@ -38,7 +40,7 @@ use poller::Poller;
 /// Settings come from --config (an eucalyptus.conf file: KEY="value" lines) and are
 /// overridden by the flags. Keys read, as the original named them: CC_PORT, NODES (node hosts,
 /// HOST or HOST:PORT), NC_PORT, NC_SERVICE, SCHEDPOLICY, POWER_IDLETHRESH, POWER_WAKETHRESH
-/// (seconds), VNET_MODE (SYSTEM), EUCALYPTUS (keys under $EUCALYPTUS/var/lib/eucalyptus/keys);
+/// (seconds), VNET_* (the VM network: see the `vnet` crate), EUCALYPTUS (keys under $EUCALYPTUS/var/lib/eucalyptus/keys);
 /// WSSEC_COMPAT (see --compat).
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
@@ -75,11 +77,15 @@ pub enum StartError {
     Security(#[from] SecurityError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Network(#[from] vnet::VnetError),
     #[error("cannot prepare {path}: {source}")]
     Data {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Gl(#[from] gl::NodeAddressError),
     #[error("cannot make a client for the nodes: {0}")]
     Nodes(#[from] ClientError),
     #[error(transparent)]
@@ -128,7 +134,7 @@ struct Keys {
 
 /// Starts the cluster controller with `config` and serves until SIGTERM or SIGINT.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let (keys, instances) = kit::blocking({
+    let (keys, instances, network, log) = kit::blocking({
         let config = config.clone();
         move || prepare(&config)
     })
@@ -141,16 +147,18 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         config.idle_threshold,
         config.wake_threshold,
     )?);
-    let network = Arc::new(Network::new(&config.network));
     let poller = Poller::new(Arc::clone(&nodes), Arc::clone(&instances));
     let polling = tokio::spawn(poller.clone().run());
     let service = CcService::new(nodes, instances, network, poller);
+    // GL answers for this host, and passes requests naming a node's GL on to it.
+    let gl = gl::GlService::for_cluster(&config.keys, log, &config.node_addresses(), &keys.nodes)?;
     let server = Server::builder()
         .mount(
             config::SERVICE_PATH,
             EucalyptusCcServer::new(service),
-            keys.service,
+            keys.service.clone(),
         )
+        .mount(gl::SERVICE_PATH, EucalyptusGlServer::new(gl), keys.service)
         .bind(config.listen)
         .await?;
     info!(policy = %config.policy, nodes = config.nodes.len(), compat = %config.compat, "cluster controller configured");
@@ -163,8 +171,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
 }
 
 /// Makes what the cluster writes its owner's only (a 077 umask; DATA and KEYS closed if open),
-/// creates DATA, loads the keys and opens the instance cache.
-fn prepare(config: &Config) -> Result<(Keys, Instances), StartError> {
+/// creates DATA, loads the keys and opens the instance cache and the VM network's state.
+fn prepare(config: &Config) -> Result<(Keys, Instances, Network, LogFile), StartError> {
     let data_error = |path: &PathBuf| {
         let path = path.clone();
         move |source| StartError::Data { path, source }
@@ -174,6 +182,7 @@ fn prepare(config: &Config) -> Result<(Keys, Instances), StartError> {
         source: e.source,
     })?;
     std::fs::create_dir_all(&config.data).map_err(data_error(&config.data))?;
+    let log = kit::log_to_file(&config.data, "cc").map_err(data_error(&config.data.join("log")))?;
     let service = kit::security::load(
         &config.keys,
         "cluster",
@@ -189,5 +198,6 @@ fn prepare(config: &Config) -> Result<(Keys, Instances), StartError> {
     let path = config.data.join("instances.sqlite");
     kit::private::own_file(&path).map_err(data_error(&path))?;
     let instances = Instances::open(&path)?;
-    Ok((Keys { service, nodes }, instances))
+    let network = Network::open(config.network.clone(), &config.data.join("vnet"))?;
+    Ok((Keys { service, nodes }, instances, network, log))
 }

@@ -71,7 +71,9 @@ pub enum VnetError {
     Conflict(String),
     #[error("{0}")]
     Exhausted(String),
-    #[error("NOTSUPPORTED: {0} mode has no public addresses")]
+    /// The original's exact statusMessage: the cloud controller compares it to learn that a
+    /// cluster has no public addresses. The mode rides along for Debug output.
+    #[error("NOTSUPPORTED")]
     NotSupported(Mode),
     #[error("the network plan is applied only with VNET_APPLY=Y")]
     ApplyDisabled,
@@ -148,15 +150,17 @@ impl VirtualNetwork {
 
     /// The addresses of `instance_id`, allocated on first call and the same on every later
     /// one. `net.vlan` is RunInstances' VLAN and `network_name` its group (`netNames[0]`).
-    /// MANAGED modes take the next free address of the group's network, starting the network
-    /// if the cloud has not; STATIC the next free pair of VNET_MACMAP; SYSTEM leaves the
-    /// addresses to the site's DHCP (0.0.0.0).
+    /// MANAGED modes take the address slot `network_index` of the group's network when the
+    /// cloud chose one (RunInstances' networkIndexList, as the original CLC allocates them),
+    /// else the next free one, starting the network if the cloud has not; STATIC the next free
+    /// pair of VNET_MACMAP; SYSTEM leaves the addresses to the site's DHCP (0.0.0.0).
     pub fn lease(
         &self,
         instance_id: &str,
         user_id: &str,
         net: &wire::cc::NetConfigType,
         network_name: &str,
+        network_index: Option<i32>,
     ) -> Result<Lease, VnetError> {
         let mac = instance_mac(instance_id)?;
         let mut inner = self.lock();
@@ -202,7 +206,9 @@ impl VirtualNetwork {
                 let requested = (net.vlan > 0).then_some(net.vlan);
                 let (vlan, start) = self.resolve_vlan(&inner.state, &group, requested)?;
                 changes.extend(start);
-                let private_ip = self.free_address(&inner.state, vlan)?;
+                // A negative index, like a VLAN <= 0, means the cloud left the choice to us.
+                let wanted = network_index.filter(|i| *i >= 0);
+                let private_ip = self.free_address(&inner.state, vlan, wanted)?;
                 StoredLease {
                     instance_id: instance_id.to_owned(),
                     group,
@@ -371,7 +377,13 @@ impl VirtualNetwork {
     }
 
     /// The lowest free instance address of the network on `vlan`.
-    fn free_address(&self, state: &State, vlan: i32) -> Result<Ipv4Addr, VnetError> {
+    /// Slot `wanted` of VLAN `vlan`'s network if given, else its first free slot.
+    fn free_address(
+        &self,
+        state: &State,
+        vlan: i32,
+        wanted: Option<i32>,
+    ) -> Result<Ipv4Addr, VnetError> {
         let layout = self.layout().ok_or(VnetError::NotSupported(self.mode()))?;
         let block = layout
             .block(vlan)
@@ -382,6 +394,25 @@ impl VirtualNetwork {
             .filter(|l| l.vlan == vlan)
             .filter_map(|l| block.index_of(l.private_ip))
             .collect();
+        if let Some(wanted) = wanted {
+            let slot = u64::try_from(wanted)
+                .ok()
+                .filter(|i| layout.host_indices().contains(i))
+                .ok_or_else(|| {
+                    VnetError::BadRequest(format!(
+                        "network index {wanted} is outside {:?}, the instance slots of {block}",
+                        layout.host_indices()
+                    ))
+                })?;
+            if used.contains(&slot) {
+                return Err(VnetError::Conflict(format!(
+                    "network index {wanted} of {block} (VLAN {vlan}) is taken"
+                )));
+            }
+            return block.nth(slot).ok_or_else(|| {
+                VnetError::BadRequest(format!("network index {wanted} is outside {block}"))
+            });
+        }
         layout
             .host_indices()
             .find(|i| !used.contains(i))
@@ -523,13 +554,21 @@ mod tests {
         let net = small_network(dir.path());
         let vlans: Vec<i32> = (1..=4)
             .map(|i| {
-                net.lease(&format!("i-0000000{i}"), "u", &no_vlan(), &format!("g{i}"))
-                    .unwrap()
-                    .vlan
+                net.lease(
+                    &format!("i-0000000{i}"),
+                    "u",
+                    &no_vlan(),
+                    &format!("g{i}"),
+                    None,
+                )
+                .unwrap()
+                .vlan
             })
             .collect();
         assert_eq!(vlans, [2, 3, 4, 5]);
-        let err = net.lease("i-00000005", "u", &no_vlan(), "g5").unwrap_err();
+        let err = net
+            .lease("i-00000005", "u", &no_vlan(), "g5", None)
+            .unwrap_err();
         assert!(matches!(err, VnetError::Exhausted(_)), "{err}");
     }
 
@@ -539,22 +578,53 @@ mod tests {
         let net = small_network(dir.path());
         let last = (0..13)
             .map(|i| {
-                net.lease(&format!("i-{i:08X}"), "u", &no_vlan(), "g")
+                net.lease(&format!("i-{i:08X}"), "u", &no_vlan(), "g", None)
                     .unwrap()
             })
             .last()
             .unwrap();
         // .0 network, .1 router, .2 to .14 instances, .15 broadcast.
         assert_eq!(last.private_ip, "10.9.0.14");
-        let err = net.lease("i-000000FF", "u", &no_vlan(), "g").unwrap_err();
+        let err = net
+            .lease("i-000000FF", "u", &no_vlan(), "g", None)
+            .unwrap_err();
         assert!(err.to_string().contains("no free address"), "{err}");
         net.release("i-00000000");
         assert_eq!(
-            net.lease("i-000000FF", "u", &no_vlan(), "g")
+            net.lease("i-000000FF", "u", &no_vlan(), "g", None)
                 .unwrap()
                 .private_ip,
             "10.9.0.2"
         );
+    }
+
+    /// The cloud allocates address slots (networkIndexList): the lease takes the slot asked
+    /// for, and refuses a taken or impossible one rather than hand out another address.
+    #[test]
+    fn a_lease_takes_the_slot_the_cloud_chose() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = small_network(dir.path());
+        let chosen = net
+            .lease("i-00000001", "u", &no_vlan(), "g", Some(7))
+            .unwrap();
+        assert_eq!(chosen.private_ip, "10.9.0.7");
+        let taken = net
+            .lease("i-00000002", "u", &no_vlan(), "g", Some(7))
+            .unwrap_err();
+        assert!(matches!(taken, VnetError::Conflict(_)), "{taken}");
+        for outside in [0, 1, 15, 16, i32::MAX] {
+            let err = net
+                .lease("i-00000002", "u", &no_vlan(), "g", Some(outside))
+                .unwrap_err();
+            assert!(matches!(err, VnetError::BadRequest(_)), "{outside}: {err}");
+        }
+        // Without a choice (none, or negative as with VLANs), the first free slot.
+        let next = net.lease("i-00000002", "u", &no_vlan(), "g", None).unwrap();
+        assert_eq!(next.private_ip, "10.9.0.2");
+        let next = net
+            .lease("i-00000003", "u", &no_vlan(), "g", Some(-1))
+            .unwrap();
+        assert_eq!(next.private_ip, "10.9.0.3");
     }
 
     #[test]
