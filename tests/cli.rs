@@ -70,3 +70,32 @@ fn unknown_subcommand_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(text(&out.stderr).contains("no-such-component"), "{out:?}");
 }
+
+/// A component that cannot start says why on stderr, prefixed with its command, and fails:
+/// a settings error before the runtime starts, and a start error after it.
+#[test]
+fn a_component_that_cannot_start_says_why_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let listed_twice = euca(&[
+        "cluster",
+        "--keys",
+        dir,
+        "--data",
+        dir,
+        "--nodes",
+        "n1:8775 n1:8775",
+    ]);
+    assert_eq!(listed_twice.status.code(), Some(1), "{listed_twice:?}");
+    let stderr = text(&listed_twice.stderr);
+    assert!(
+        stderr.contains("euca cluster: setting NODES: \"n1:8775\" is listed twice"),
+        "{stderr}"
+    );
+    // No keys in the folder: the start fails once the runtime runs.
+    let no_keys = euca(&["node", "--hypervisor", "test", "--keys", dir, "--data", dir]);
+    assert_eq!(no_keys.status.code(), Some(1), "{no_keys:?}");
+    let stderr = text(&no_keys.stderr);
+    assert!(stderr.contains("euca node: "), "{stderr}");
+    assert!(stderr.contains("node-cert.pem"), "{stderr}");
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use kit::security::{CompatArgs, SecurityError};
 use kit::LogFile;
 use soap::{ClientError, Server, ServerError};
-use tracing::{error, info};
+use tracing::info;
 use wire::cc::EucalyptusCcServer;
 use wire::gl::EucalyptusGlServer;
 
@@ -90,39 +90,25 @@ pub enum StartError {
     Nodes(#[from] ClientError),
     #[error(transparent)]
     Server(#[from] ServerError),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// `euca cluster`: runs until SIGTERM or SIGINT.
 pub fn main(args: ClusterArgs) -> ExitCode {
-    let result = Config::load(
-        args.config.as_deref(),
-        Overrides {
-            listen: args.listen,
-            keys: args.keys,
-            data: args.data,
-            nodes: args.nodes,
-            policy: args.policy,
-            compat: args.compat,
-        },
-    )
-    .map_err(StartError::from)
-    .and_then(|config| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(StartError::Runtime)?
-            .block_on(serve(config))
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "cluster controller stopped");
-            eprintln!("euca cluster: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let load = || {
+        Config::load(
+            args.config.as_deref(),
+            Overrides {
+                listen: args.listen,
+                keys: args.keys,
+                data: args.data,
+                nodes: args.nodes,
+                policy: args.policy,
+                compat: args.compat,
+            },
+        )
+        .map_err(StartError::from)
+    };
+    kit::main("euca cluster", "cluster controller", load, serve)
 }
 
 /// The loaded keys: one security for the service (requests signed by the cloud), one for the

@@ -1,9 +1,41 @@
 //! The start and end of a component's life as a server: the ready line once it listens, and
 //! the signal that stops it; and the hand-off of blocking work off the executor.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+/// The whole `main` of a component's subcommand: `load` (its settings, and whatever must
+/// happen before any thread starts), then `serve` on a new multi-threaded runtime until it
+/// returns. A failure of either is logged as `<component> stopped`, printed as
+/// `<command>: <error>`, and fails the exit code.
+pub fn main<C, E: Display, F: Future<Output = Result<(), E>>>(
+    command: &str,
+    component: &str,
+    load: impl FnOnce() -> Result<C, E>,
+    serve: impl FnOnce(C) -> F,
+) -> ExitCode {
+    let result = load().map_err(|e| e.to_string()).and_then(|config| {
+        match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(serve(config)).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot start the async runtime: {e}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "{component} stopped");
+            eprintln!("{command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// The URL of `path` on a server listening on `local_addr`. A wildcard address becomes the
 /// loopback one, which clients on this host can reach.

@@ -29,7 +29,7 @@ use kit::security::{CompatArgs, ComponentKeys, SecurityError};
 use kit::LogFile;
 use soap::keys::KeyPair;
 use soap::{Server, ServerError};
-use tracing::{error, info};
+use tracing::info;
 use wire::gl::EucalyptusGlServer;
 use wire::nc::EucalyptusNcServer;
 
@@ -107,39 +107,25 @@ pub enum StartError {
     ImageKey(#[from] openssl::error::ErrorStack),
     #[error(transparent)]
     Server(#[from] ServerError),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// `euca node`: runs until SIGTERM or SIGINT.
 pub fn main(args: NodeArgs) -> ExitCode {
-    let result = Config::load(
-        args.config.as_deref(),
-        Overrides {
-            listen: args.listen,
-            hypervisor: args.hypervisor,
-            keys: args.keys,
-            data: args.data,
-            libvirt_uri: args.libvirt_uri,
-            compat: args.compat,
-        },
-    )
-    .map_err(StartError::from)
-    .and_then(|config| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(StartError::Runtime)?
-            .block_on(serve(config))
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "node controller stopped");
-            eprintln!("euca node: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let load = || {
+        Config::load(
+            args.config.as_deref(),
+            Overrides {
+                listen: args.listen,
+                hypervisor: args.hypervisor,
+                keys: args.keys,
+                data: args.data,
+                libvirt_uri: args.libvirt_uri,
+                compat: args.compat,
+            },
+        )
+        .map_err(StartError::from)
+    };
+    kit::main("euca node", "node controller", load, serve)
 }
 
 /// The largest request the node reads. Its largest real request, an ncRunInstance with EC2's

@@ -40,7 +40,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ::soap::Security;
-use tracing::{error, info};
+use tracing::info;
 use users::{User, UserStore};
 
 pub use body::Body;
@@ -132,8 +132,6 @@ pub enum StartError {
     Recovery(S3Error),
     #[error(transparent)]
     Server(#[from] ::soap::ServerError),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 /// `euca walrus`: runs until SIGTERM or SIGINT.
@@ -150,40 +148,26 @@ pub fn main(args: WalrusArgs) -> ExitCode {
         remote_region: args.remote_region,
         remote_bucket_prefix: args.remote_bucket_prefix,
     };
-    let result = Config::load(args.config.as_deref(), overrides)
-        .map_err(StartError::from)
-        .and_then(|config| {
-            // Before anything is written: objects, databases and keys are private.
-            kit::private::own_only(&[&config.data, &config.keys]).map_err(|e| {
-                StartError::Data {
-                    path: e.path,
-                    source: e.source,
-                }
-            })?;
-            // Before the image cache makes a directory inside it.
-            create_data(&config.data)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(StartError::Runtime)?
-                .block_on(async {
-                    // Opening the image cache reads KEYS and DATA: on a blocking thread.
-                    let internal = kit::blocking({
-                        let config = config.clone();
-                        move || bundle::internal_operations(&config)
-                    })
-                    .await;
-                    serve(config, Hooks { internal }).await
-                })
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "walrus stopped");
-            eprintln!("euca walrus: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let load = || {
+        let config = Config::load(args.config.as_deref(), overrides)?;
+        // Before anything is written: objects, databases and keys are private.
+        kit::private::own_only(&[&config.data, &config.keys]).map_err(|e| StartError::Data {
+            path: e.path,
+            source: e.source,
+        })?;
+        // Before the image cache makes a directory inside it.
+        create_data(&config.data)?;
+        Ok(config)
+    };
+    kit::main("euca walrus", "walrus", load, |config| async {
+        // Opening the image cache reads KEYS and DATA: on a blocking thread.
+        let internal = kit::blocking({
+            let config = config.clone();
+            move || bundle::internal_operations(&config)
+        })
+        .await;
+        serve(config, Hooks { internal }).await
+    })
 }
 
 /// Starts Walrus with `config` and `hooks` and serves until SIGTERM or SIGINT: the SOAP API
