@@ -9,14 +9,11 @@
 mod common;
 mod node_support;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use common::policy::*;
 use node_support::*;
-
-/// What the node answered to each request the script sends: HTTP status and fault string.
-type Answers = HashMap<String, (u16, Option<String>)>;
 
 /// Runs the script with `args` after its path.
 fn run_script(nc: &Nc, args: &[&std::ffi::OsStr]) -> Answers {
@@ -41,35 +38,6 @@ fn send_policy_requests(nc: &Nc, keys: &Keys, save: Option<&Path>) -> Answers {
     let mut args = vec![nc.url().as_ref(), key.as_os_str(), cert.as_os_str()];
     args.extend(save.map(Path::as_os_str));
     run_script(nc, &args)
-}
-
-/// Reads the script's `name<TAB>status<TAB>fault` lines.
-fn parse_answers(text: &str) -> Answers {
-    text.lines()
-        .map(|line| {
-            let mut fields = line.splitn(3, '\t');
-            let name = fields.next().unwrap().to_owned();
-            let status = fields.next().unwrap().parse().unwrap();
-            let fault = fields.next().filter(|f| !f.is_empty()).map(str::to_owned);
-            (name, (status, fault))
-        })
-        .collect()
-}
-
-fn assert_accepted(answers: &Answers, name: &str) {
-    let (status, fault) = &answers[name];
-    assert_eq!(
-        (*status, fault.as_deref()),
-        (200, None),
-        "{name}: {answers:?}"
-    );
-}
-
-fn assert_refused(answers: &Answers, name: &str, reason: &str) {
-    let (status, fault) = &answers[name];
-    assert_eq!(*status, 500, "{name}: {answers:?}");
-    let fault = fault.as_deref().unwrap_or_default();
-    assert!(fault.contains(reason), "{name}: {fault:?} lacks {reason:?}");
 }
 
 #[test]

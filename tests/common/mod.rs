@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod launcher;
+pub mod policy;
 pub mod rust_sources;
 pub mod wsdl_facts;
 

@@ -58,13 +58,14 @@ def request(endpoint, message_id, correlation_id):
     return envelope
 
 
-def sign(envelope, key_file, cert_file, timestamp):
-    """Signs Body and WS-Addressing headers, and the Timestamp when `timestamp` is "signed";
-    "unsigned" adds one the signature leaves out; None adds none."""
+def sign(envelope, key_file, cert_file, timestamp, body=True):
+    """Signs the WS-Addressing headers, the Body unless `body` is false (the original CLC's
+    shape), and the Timestamp when `timestamp` is "signed"; "unsigned" adds one the signature
+    leaves out; None adds none."""
     security = get_security_header(envelope)
     if timestamp:
         add_timestamp(envelope)
-    parts = [envelope.find(etree.QName(SOAP, "Body"))]
+    parts = [envelope.find(etree.QName(SOAP, "Body"))] if body else []
     parts += list(envelope.find(etree.QName(SOAP, "Header")).iterchildren(f"{{{WSA}}}*"))
     if timestamp == "signed":
         parts.append(security.find(etree.QName(ns.WSU, "Timestamp")))
@@ -102,11 +103,11 @@ def sign(envelope, key_file, cert_file, timestamp):
     return etree.tostring(envelope)
 
 
-def post(endpoint, data):
+def post(endpoint, data, action=ACTION):
     response = requests.post(
         endpoint,
         data=data,
-        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{ACTION}"'},
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'},
         timeout=30,
     )
     reply = etree.fromstring(response.content)
