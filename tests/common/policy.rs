@@ -12,8 +12,11 @@ pub fn parse_answers(text: &str) -> Answers {
     text.lines()
         .map(|line| {
             let mut fields = line.splitn(3, '\t');
-            let name = fields.next().unwrap().to_owned();
-            let status = fields.next().unwrap().parse().unwrap();
+            let name = fields.next().expect("a request name").to_owned();
+            let status = fields
+                .next()
+                .and_then(|status| status.parse().ok())
+                .unwrap_or_else(|| panic!("no HTTP status in {line:?}"));
             let fault = fields.next().filter(|f| !f.is_empty()).map(str::to_owned);
             (name, (status, fault))
         })
