@@ -75,8 +75,8 @@ fn unknown_subcommand_is_refused() {
 /// a settings error before the runtime starts, and a start error after it.
 #[test]
 fn a_component_that_cannot_start_says_why_and_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().to_str().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = dir.path().to_str().expect("a UTF-8 temporary path");
     let listed_twice = euca(&[
         "cluster",
         "--keys",
