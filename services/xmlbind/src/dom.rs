@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::atom::Atom;
 use crate::error::{ErrorKind, Position, XmlError};
 use crate::{XML_NS, XSI_NS};
 
@@ -32,12 +33,12 @@ impl Default for Limits {
 }
 
 /// An expanded name: the namespace URI decides identity, the prefix is kept only because
-/// canonicalization must reproduce it.
+/// canonicalization must reproduce it. Its parts are shared with every name that spells them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Name {
-    pub namespace: Option<String>,
-    pub local: String,
-    pub prefix: Option<String>,
+    pub namespace: Option<Atom>,
+    pub local: Atom,
+    pub prefix: Option<Atom>,
 }
 
 impl Name {
@@ -69,17 +70,26 @@ pub struct Attribute {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NamespaceScope {
     /// Shared strings: an element that declares something copies its parent's bindings.
-    bindings: Vec<(Option<Arc<str>>, Arc<str>)>,
+    bindings: Vec<(Option<Atom>, Atom)>,
 }
 
 impl NamespaceScope {
     /// A scope from its bindings, each prefix once.
-    pub(crate) fn from_bindings(bindings: Vec<(Option<Arc<str>>, Arc<str>)>) -> Self {
+    pub(crate) fn from_bindings(bindings: Vec<(Option<Atom>, Atom)>) -> Self {
         Self { bindings }
     }
 
-    pub(crate) fn bindings(&self) -> &[(Option<Arc<str>>, Arc<str>)] {
+    pub(crate) fn bindings(&self) -> &[(Option<Atom>, Atom)] {
         &self.bindings
+    }
+
+    /// The binding of `prefix` (`None` for the default namespace), innermost first; the
+    /// reserved `xml` prefix is not among them.
+    pub(crate) fn binding(&self, prefix: Option<&str>) -> Option<&(Option<Atom>, Atom)> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p.as_deref() == prefix)
     }
 
     /// The URI bound to `prefix`; `None` asks for the default namespace. An empty URI means
@@ -88,11 +98,7 @@ impl NamespaceScope {
         if prefix == Some("xml") {
             return Some(XML_NS);
         }
-        self.bindings
-            .iter()
-            .rev()
-            .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, uri)| &**uri)
+        self.binding(prefix).map(|(_, uri)| uri.as_str())
     }
 
     /// Every prefix in scope with its current URI, each prefix once, in first-declared order.

@@ -8,11 +8,13 @@
 //! declarations checked, and only misc may surround the one root element.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use crate::atom::Atom;
 use crate::dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
 use crate::error::Position;
 use crate::error::{ErrorKind, XmlError};
@@ -196,6 +198,10 @@ struct Parser<'a> {
     nodes: usize,
     /// Whether the last node pushed is a text node still open to more characters.
     in_text: bool,
+    /// Every local name read so far, each kept once.
+    locals: HashMap<&'a str, Atom>,
+    /// The reserved `xml` prefix and its URI, once a name uses them.
+    xml: Option<(Atom, Atom)>,
 }
 
 impl<'a> Parser<'a> {
@@ -216,6 +222,8 @@ impl<'a> Parser<'a> {
             root: None,
             nodes: 0,
             in_text: false,
+            locals: HashMap::new(),
+            xml: None,
         }
     }
 
@@ -459,7 +467,7 @@ impl<'a> Parser<'a> {
                 parent
             }
             parent => {
-                let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = parent
+                let mut bindings: Vec<(Option<Atom>, Atom)> = parent
                     .map(|p| {
                         p.bindings()
                             .iter()
@@ -471,7 +479,7 @@ impl<'a> Parser<'a> {
                 bindings.extend(
                     declared
                         .into_iter()
-                        .map(|(p, uri)| (p.map(Arc::from), Arc::from(uri))),
+                        .map(|(p, uri)| (p.map(Atom::from), Atom::from(uri))),
                 );
                 if bindings.len() > self.limits.max_attributes {
                     return Err(XmlError::at(
@@ -483,10 +491,10 @@ impl<'a> Parser<'a> {
             }
         };
 
-        let name = resolve(&scope, qname, true, position)?;
+        let name = self.resolve(&scope, qname, true, position)?;
         let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attributes.len());
         for (key, value) in raw_attributes {
-            let name = resolve(&scope, key, false, position)?;
+            let name = self.resolve(&scope, key, false, position)?;
             if attributes
                 .iter()
                 .any(|a| a.name.local == name.local && a.name.namespace == name.namespace)
@@ -509,11 +517,73 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// An element (`element`) or attribute name with its prefix resolved in `scope`; an
+    /// unprefixed attribute is in no namespace. The name shares its prefix and URI with the
+    /// binding that declared them, and its local name with every other use of it.
+    fn resolve(
+        &mut self,
+        scope: &NamespaceScope,
+        qname: &'a str,
+        element: bool,
+        position: Position,
+    ) -> Result<Name, XmlError> {
+        let (prefix, local) = match qname.split_once(':') {
+            Some((prefix, local)) => (Some(prefix), local),
+            None => (None, qname),
+        };
+        let (prefix, namespace) = match prefix {
+            Some("xmlns") if element => {
+                return Err(malformed("an element in the xmlns namespace", position))
+            }
+            None if !element => (None, None),
+            None => {
+                let uri = scope.binding(None).map(|(_, uri)| uri);
+                (None, uri.filter(|u| !u.is_empty()).cloned())
+            }
+            Some("xml") => {
+                let (prefix, uri) = self
+                    .xml
+                    .get_or_insert_with(|| (Atom::from("xml"), Atom::from(XML_NS)));
+                (Some(prefix.clone()), Some(uri.clone()))
+            }
+            Some(p) => {
+                let (prefix, uri) = scope.binding(Some(p)).ok_or_else(|| {
+                    XmlError::at(ErrorKind::UndeclaredPrefix(p.to_owned()), position)
+                })?;
+                (prefix.clone(), Some(uri.clone()))
+            }
+        };
+        let local = match self.locals.get(local) {
+            Some(atom) => atom.clone(),
+            None => {
+                let atom = Atom::from(local);
+                self.locals.insert(local, atom.clone());
+                atom
+            }
+        };
+        Ok(Name {
+            namespace,
+            local,
+            prefix,
+        })
+    }
+
     fn end(&mut self, position: Position) -> Result<(), XmlError> {
         let Some((mut done, first_child)) = self.stack.pop() else {
             return Err(malformed("unbalanced end tag", position));
         };
-        done.children = self.children.split_off(first_child);
+        done.children = if first_child >= self.children.len() - first_child {
+            self.children.split_off(first_child)
+        } else {
+            // Most of what is open is this element's children (a long list): they keep the
+            // buffer, moved down and shrunk, and the few before them are copied out, so
+            // that the list is never held twice.
+            let before = self.children[..first_child].to_vec();
+            let mut children = std::mem::replace(&mut self.children, before);
+            children.drain(..first_child);
+            children.shrink_to_fit();
+            children
+        };
         match self.stack.last() {
             Some(_) => self.children.push(Node::Element(done)),
             // Read on to the end: what follows the root must be well-formed too.
@@ -604,36 +674,6 @@ fn check_declaration(prefix: Option<&str>, uri: &str, position: Position) -> Res
         ));
     }
     Ok(())
-}
-
-/// An element (`element`) or attribute name with its prefix resolved in `scope`; an
-/// unprefixed attribute is in no namespace.
-fn resolve(
-    scope: &NamespaceScope,
-    qname: &str,
-    element: bool,
-    position: Position,
-) -> Result<Name, XmlError> {
-    let (prefix, local) = match qname.split_once(':') {
-        Some((prefix, local)) => (Some(prefix), local),
-        None => (None, qname),
-    };
-    if element && prefix == Some("xmlns") {
-        return Err(malformed("an element in the xmlns namespace", position));
-    }
-    let namespace =
-        match prefix {
-            None if !element => None,
-            None => scope.resolve(None).filter(|u| !u.is_empty()),
-            Some(p) => Some(scope.resolve(Some(p)).ok_or_else(|| {
-                XmlError::at(ErrorKind::UndeclaredPrefix(p.to_owned()), position)
-            })?),
-        };
-    Ok(Name {
-        namespace: namespace.map(str::to_owned),
-        local: local.to_owned(),
-        prefix: prefix.map(str::to_owned),
-    })
 }
 
 /// A name as Namespaces in XML 1.0 allows it: `NCName` or `NCName:NCName`.

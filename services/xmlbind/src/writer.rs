@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::atom::Atom;
 use crate::dom::{Attribute, Element, Name, NamespaceScope, Node};
 use crate::error::Position;
 
@@ -92,9 +93,9 @@ impl XmlWriter {
         };
         if self.capture.is_some() {
             let name = Name {
-                namespace: namespace.map(str::to_owned),
-                local: local.to_owned(),
-                prefix,
+                namespace: namespace.map(Atom::from),
+                local: local.into(),
+                prefix: prefix.map(Atom::from),
             };
             match self.capture.as_mut() {
                 Some(capture) if !capture.open.is_empty() => {
@@ -156,9 +157,9 @@ impl XmlWriter {
         };
         let attribute = Attribute {
             name: Name {
-                namespace: namespace.map(str::to_owned),
-                local: local.to_owned(),
-                prefix,
+                namespace: namespace.map(Atom::from),
+                local: local.into(),
+                prefix: prefix.map(Atom::from),
             },
             value: value.to_owned(),
         };
@@ -183,10 +184,10 @@ impl XmlWriter {
 
     /// The bindings in scope at the innermost open element, for a captured element's scope.
     fn scope(&self) -> Arc<NamespaceScope> {
-        let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = Vec::new();
+        let mut bindings: Vec<(Option<Atom>, Atom)> = Vec::new();
         for (prefix, uri) in self.open.iter().flat_map(|f| f.declared.iter()) {
             bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
-            bindings.push((Some(Arc::from(prefix.as_str())), Arc::from(uri.as_str())));
+            bindings.push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
         }
         Arc::new(NamespaceScope::from_bindings(bindings))
     }
