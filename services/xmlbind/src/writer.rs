@@ -29,6 +29,8 @@ struct Frame {
     /// may be captured: an element is marked for capture by an attribute, after its name.
     name: Option<Name>,
     attributes: Vec<Attribute>,
+    /// The bindings in scope at this element, once a captured element needed them.
+    scope: Option<Arc<NamespaceScope>>,
 }
 
 /// Elements kept as trees while they are written ([`XmlWriter::capture_marked`]).
@@ -83,6 +85,7 @@ impl XmlWriter {
             declared: Vec::new(),
             name: None,
             attributes: Vec::new(),
+            scope: None,
         });
         let (qname, prefix) = match namespace {
             Some(ns) => {
@@ -182,14 +185,27 @@ impl XmlWriter {
         }
     }
 
-    /// The bindings in scope at the innermost open element, for a captured element's scope.
-    fn scope(&self) -> Arc<NamespaceScope> {
-        let mut bindings: Vec<(Option<Atom>, Atom)> = Vec::new();
-        for (prefix, uri) in self.open.iter().flat_map(|f| f.declared.iter()) {
-            bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
-            bindings.push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
+    /// The bindings in scope at the innermost open element, for a captured element's scope,
+    /// once its start tag is complete. Each frame's is made once, from its parent's, and is
+    /// its parent's own when it declares nothing (an ancestor's start tag is complete too).
+    fn scope(&mut self) -> Arc<NamespaceScope> {
+        let mut scope = Arc::<NamespaceScope>::default();
+        for frame in &mut self.open {
+            if let Some(known) = &frame.scope {
+                scope = known.clone();
+                continue;
+            }
+            if !frame.declared.is_empty() {
+                let mut bindings = scope.bindings().to_vec();
+                for (prefix, uri) in &frame.declared {
+                    bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
+                    bindings.push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
+                }
+                scope = Arc::new(NamespaceScope::from_bindings(bindings));
+            }
+            frame.scope = Some(scope.clone());
         }
-        Arc::new(NamespaceScope::from_bindings(bindings))
+        scope
     }
 
     /// Whether the innermost open element is being captured.
