@@ -189,23 +189,25 @@ impl XmlWriter {
     /// once its start tag is complete. Each frame's is made once, from its parent's, and is
     /// its parent's own when it declares nothing (an ancestor's start tag is complete too).
     fn scope(&mut self) -> Arc<NamespaceScope> {
-        let mut scope = Arc::<NamespaceScope>::default();
+        let mut scope: Option<Arc<NamespaceScope>> = None;
         for frame in &mut self.open {
-            if let Some(known) = &frame.scope {
-                scope = known.clone();
-                continue;
+            if frame.scope.is_none() {
+                let parent = scope.take().unwrap_or_default();
+                frame.scope = Some(if frame.declared.is_empty() {
+                    parent
+                } else {
+                    let mut bindings = parent.bindings().to_vec();
+                    for (prefix, uri) in &frame.declared {
+                        bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
+                        bindings
+                            .push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
+                    }
+                    Arc::new(NamespaceScope::from_bindings(bindings))
+                });
             }
-            if !frame.declared.is_empty() {
-                let mut bindings = scope.bindings().to_vec();
-                for (prefix, uri) in &frame.declared {
-                    bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
-                    bindings.push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
-                }
-                scope = Arc::new(NamespaceScope::from_bindings(bindings));
-            }
-            frame.scope = Some(scope.clone());
+            scope = frame.scope.clone();
         }
-        scope
+        scope.unwrap_or_default()
     }
 
     /// Whether the innermost open element is being captured.
@@ -394,6 +396,13 @@ fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
 /// normalization would otherwise turn into spaces. Copies runs between them at once (all of
 /// them are ASCII, so byte offsets between them are character boundaries).
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
+    // Most text needs nothing escaped: look for the candidates without early exit, which
+    // the compiler vectorizes, before going byte by byte.
+    let candidate = |b: u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\t' | b'\n' | b'\r');
+    if !text.bytes().fold(false, |any, b| any | candidate(b)) {
+        out.push_str(text);
+        return;
+    }
     let mut run = 0;
     for (at, &byte) in text.as_bytes().iter().enumerate() {
         let replacement = match byte {
