@@ -117,17 +117,18 @@ impl Signer {
     /// Chooses the Ids and times of one message carrying `addressing`.
     pub(crate) fn stamp(&self, addressing: &Addressing) -> Result<Stamp<'_>, WssError> {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs);
+        let nonce = nonce()?;
+        let id = |label: &str| format!("{label}-{nonce}");
         let timestamp = self
             .options
             .timestamp_ttl
-            .map(|ttl| Ok::<_, WssError>((random_id("TS")?, created, secs(ttl))))
-            .transpose()?;
+            .map(|ttl| (id("TS"), created, secs(ttl)));
         let addressing_ids = Field::ALL
             .into_iter()
             .filter(|f| self.options.addressing && addressing.get(*f).is_some())
-            .map(|f| Ok((f, random_id(f.local())?)))
-            .collect::<Result<Vec<_>, WssError>>()?;
-        let body_id = self.options.body.then(|| random_id("Body")).transpose()?;
+            .map(|f| (f, id(f.local())))
+            .collect::<Vec<_>>();
+        let body_id = self.options.body.then(|| id("Body"));
         if timestamp.is_none() && addressing_ids.is_empty() && body_id.is_none() {
             return Err(WssError::Signing(
                 "the signing profile names no part this message has".into(),
@@ -135,7 +136,7 @@ impl Signer {
         }
         Ok(Stamp {
             signer: self,
-            token_id: random_id("X509")?,
+            token_id: id("X509"),
             timestamp,
             addressing_ids,
             body_id,
@@ -147,19 +148,18 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// An Id no peer could have chosen already: a label and 128 random bits.
-fn random_id(label: &str) -> Result<String, WssError> {
+/// 128 random bits in hex, drawn once per message: each Id of the message is a label of its
+/// own and this nonce, so that no peer could have chosen one of them already.
+fn nonce() -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(label.len() + 1 + 2 * bytes.len());
-    id.push_str(label);
-    id.push('-');
+    let mut nonce = String::with_capacity(2 * bytes.len());
     for b in bytes {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0xf)]));
+        nonce.push(char::from(HEX[usize::from(b >> 4)]));
+        nonce.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    Ok(id)
+    Ok(nonce)
 }
 
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
