@@ -153,13 +153,18 @@ fn secs(d: Duration) -> i64 {
 fn nonce() -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(lower_hex(&bytes))
+}
+
+/// `bytes` in lowercase hexadecimal.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut nonce = String::with_capacity(2 * bytes.len());
+    let mut hex = String::with_capacity(2 * bytes.len());
     for b in bytes {
-        nonce.push(char::from(HEX[usize::from(b >> 4)]));
-        nonce.push(char::from(HEX[usize::from(b & 0xf)]));
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    Ok(nonce)
+    hex
 }
 
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
