@@ -213,7 +213,7 @@ fn escape_text(text: &str, out: &mut String) {
 }
 
 /// Attribute values: `&`, `<`, `"`, tab, line feed and carriage return are escaped.
-fn escape_attribute(value: &str, out: &mut String) {
+pub(crate) fn escape_attribute(value: &str, out: &mut String) {
     escape(value, out, |c| match c {
         b'&' => Some("&amp;"),
         b'<' => Some("&lt;"),

@@ -44,8 +44,6 @@ struct Capture {
     open: Vec<Element>,
     apex_frame: usize,
     done: Vec<Element>,
-    /// Capture the next element started, marked or not.
-    next: bool,
 }
 
 impl XmlWriter {
@@ -68,14 +66,6 @@ impl XmlWriter {
             (namespace.map(str::to_owned), local.to_owned()),
             values,
         ));
-    }
-
-    /// Keeps the next element started as a tree too, like a marked one
-    /// ([`XmlWriter::capture_marked`]).
-    pub fn capture_next(&mut self) {
-        self.capture
-            .get_or_insert_with(|| Capture::new((None, String::new()), Vec::new()))
-            .next = true;
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
@@ -103,11 +93,6 @@ impl XmlWriter {
             match self.capture.as_mut() {
                 Some(capture) if !capture.open.is_empty() => {
                     capture.open.push(captured_element(name, Vec::new()))
-                }
-                Some(capture) if capture.next => {
-                    capture.next = false;
-                    capture.apex_frame = self.open.len() - 1;
-                    capture.open.push(captured_element(name, Vec::new()));
                 }
                 _ => {
                     if let Some(frame) = self.open.last_mut() {
@@ -368,7 +353,6 @@ impl Capture {
             open: Vec::new(),
             apex_frame: 0,
             done: Vec::new(),
-            next: false,
         }
     }
 }

@@ -260,12 +260,11 @@ impl Stamp<'_> {
             .ok_or_else(|| {
                 WssError::Signing("no wsse:Security header in the written envelope".into())
             })?;
-        // SignedInfo uses no binding from its context but its own `ds` (and `ec`), which the
-        // markup declares, so its canonical form in place equals that of the markup alone.
-        let canonical = c14n::exclusive(&written.signed_info, &[]);
         // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
         // exponent, which is what OpenSSL's signing context does after its per-call set-up.
-        let encoded = options.signature.encoded_digest(&canonical)?;
+        let encoded = options
+            .signature
+            .encoded_digest(written.canonical_signed_info.as_bytes())?;
         let mut value = vec![0; self.signer.key.size() as usize];
         let len = self
             .signer
