@@ -232,13 +232,14 @@ impl<'a> Parser<'a> {
             text,
             lines: Lines::new(text.as_bytes()),
             limits,
-            stack: Vec::new(),
-            children: Vec::new(),
+            // Sized for a typical message, so that they rarely grow.
+            stack: Vec::with_capacity(16),
+            children: Vec::with_capacity(64),
             root: None,
             nodes: 0,
             in_text: false,
             start_tag: StartTag::default(),
-            locals: foldhash::HashMap::default(),
+            locals: foldhash::HashMap::with_capacity_and_hasher(64, Default::default()),
             xml: None,
         }
     }
@@ -548,10 +549,7 @@ impl<'a> Parser<'a> {
         element: bool,
         position: Position,
     ) -> Result<Name, XmlError> {
-        let (prefix, local) = match qname.split_once(':') {
-            Some((prefix, local)) => (Some(prefix), local),
-            None => (None, qname),
-        };
+        let (prefix, local) = split_qname(qname);
         let (prefix, namespace) = match prefix {
             Some("xmlns") if element => {
                 return Err(malformed("an element in the xmlns namespace", position))
@@ -712,14 +710,23 @@ fn check_qname(qname: &str, position: Position) -> Result<(), XmlError> {
     if qname.len() > MAX_NAME {
         return Err(XmlError::at(ErrorKind::LimitExceeded, position));
     }
-    let ok = match qname.split_once(':') {
-        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
-        None => is_ncname(qname),
+    let ok = match split_qname(qname) {
+        (Some(prefix), local) => is_ncname(prefix) && is_ncname(local),
+        (None, local) => is_ncname(local),
     };
     if ok {
         Ok(())
     } else {
         Err(malformed(&format!("invalid name {qname:?}"), position))
+    }
+}
+
+/// A qualified name's prefix, if any, and local part. Names are short: a plain scan beats
+/// a searcher's set-up.
+fn split_qname(qname: &str) -> (Option<&str>, &str) {
+    match qname.bytes().position(|b| b == b':') {
+        Some(at) => (Some(&qname[..at]), &qname[at + 1..]),
+        None => (None, qname),
     }
 }
 
