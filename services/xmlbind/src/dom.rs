@@ -262,6 +262,15 @@ mod tests {
     }
 
     #[test]
+    fn the_default_node_limit_admits_a_large_describe_reply() {
+        // Guards the limit raised with shared names: 100,000 nodes, elements and texts.
+        let message = |items: usize| format!("<a>{}</a>", "<i>1</i>".repeat(items)).into_bytes();
+        assert!(parse(&message(49_999), &Limits::default()).is_ok());
+        let err = parse(&message(50_000), &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooManyNodes(100_000));
+    }
+
+    #[test]
     fn nil_and_qname_attributes() {
         let e = parse_default(
             r#"<a xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:p="urn:t" xsi:nil="true" xsi:type="p:T"/>"#,
