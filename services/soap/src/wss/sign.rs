@@ -271,10 +271,22 @@ impl Stamp<'_> {
             .key
             .private_encrypt(&encoded, &mut value, Padding::PKCS1)?;
         value.truncate(len);
-        let mut signed = envelope;
-        signed.insert_str(at, &written.markup);
-        signed.insert_str(at + written.value_offset, &Base64Binary(value).to_text());
-        Ok(signed.into_bytes())
+        // The Signature, its value in place, goes before the Security header's end tag: the
+        // signed envelope is assembled in one buffer, each piece copied once.
+        let value = Base64Binary(value);
+        let value = value.to_text();
+        let (markup, value_at) = (&written.markup, written.value_offset);
+        let mut signed = Vec::with_capacity(envelope.len() + markup.len() + value.len());
+        for piece in [
+            &envelope[..at],
+            &markup[..value_at],
+            &value,
+            &markup[value_at..],
+            &envelope[at..],
+        ] {
+            signed.extend_from_slice(piece.as_bytes());
+        }
+        Ok(signed)
     }
 }
 
