@@ -3,8 +3,8 @@
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
 //! header holding the Timestamp and the token ([`Stamp`]). The writer keeps each signed part
 //! as the tree a verifier will read from its bytes ([`XmlWriter::capture_marked`]), and each
-//! is canonicalized from that tree. SignedInfo is canonicalized from its own markup (it uses
-//! no binding of its context), signed, and inserted with the value.
+//! is canonicalized from that tree. SignedInfo is written in its canonical form (it uses no
+//! binding of its context), signed as written, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
