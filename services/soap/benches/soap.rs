@@ -292,11 +292,14 @@ impl Phases {
             message_id: "urn:uuid:00000000-0000-4000-8000-000000000000".to_owned(),
             signer: "0".repeat(64),
         };
+        // Addressed as the server addresses its replies to a request that used WS-Addressing.
         let outgoing = Outgoing {
             version: SoapVersion::V11,
             addressing: Addressing {
+                to: None,
+                action: Some(format!("{}Response", http_support::ECHO.soap_action)),
+                message_id: Some("urn:uuid:00000000-0000-4000-8000-000000000001".to_owned()),
                 relates_to: Some("urn:uuid:00000000-0000-4000-8000-000000000000".to_owned()),
-                ..Addressing::default()
             },
             body: BodyContent::Payload {
                 namespace: http_support::NS,

@@ -18,7 +18,7 @@
 
 use std::slice;
 
-use xmlbind::{Element, Name, Node};
+use xmlbind::{Attribute, Element, Name, Node};
 
 /// Canonicalizes the subtree rooted at `apex`. `inclusive_prefixes` is the
 /// InclusiveNamespaces PrefixList (`"#default"` names the default namespace).
@@ -27,6 +27,8 @@ pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
         out: String::new(),
         rendered: Vec::new(),
         inclusive: InclusiveList::new(inclusive_prefixes),
+        declarations: Vec::new(),
+        attributes: Vec::new(),
     };
     let mut stack = vec![c14n.open(apex)];
     while let Some(frame) = stack.last_mut() {
@@ -85,6 +87,10 @@ struct Canonicalizer<'a> {
     /// default namespace, innermost last. An absent default counts as `""`.
     rendered: Vec<(Option<&'a str>, &'a str)>,
     inclusive: InclusiveList<'a>,
+    /// The declarations and attributes of the start tag being written: buffers kept from
+    /// one element to the next.
+    declarations: Vec<(Option<&'a str>, &'a str)>,
+    attributes: Vec<&'a Attribute>,
 }
 
 /// An element whose start tag is written and whose children are being walked.
@@ -99,7 +105,8 @@ impl<'a> Canonicalizer<'a> {
     /// Writes the start tag of `element` and records the bindings it renders.
     fn open(&mut self, element: &'a Element) -> Frame<'a> {
         let rendered_len = self.rendered.len();
-        let mut declarations = self.namespace_candidates(element);
+        let mut declarations = std::mem::take(&mut self.declarations);
+        self.namespace_candidates(element, &mut declarations);
         declarations.sort_unstable();
         declarations.dedup_by(|a, b| a.0 == b.0);
         declarations.retain(|&(prefix, uri)| self.in_effect(prefix) != uri);
@@ -118,20 +125,23 @@ impl<'a> Canonicalizer<'a> {
             escape_attribute(uri, &mut self.out);
             self.out.push('"');
         }
-        self.rendered.extend(declarations);
+        self.rendered.append(&mut declarations);
+        self.declarations = declarations;
 
-        let mut attributes: Vec<_> = element.attributes.iter().collect();
+        let mut attributes = std::mem::take(&mut self.attributes);
+        attributes.extend(&element.attributes);
         attributes.sort_unstable_by(|a, b| {
             let key = |n: &'a Name| (n.namespace.as_deref().unwrap_or(""), n.local.as_str());
             key(&a.name).cmp(&key(&b.name))
         });
-        for attribute in attributes {
+        for attribute in attributes.drain(..) {
             self.out.push(' ');
             push_qname(&attribute.name, &mut self.out);
             self.out.push_str("=\"");
             escape_attribute(&attribute.value, &mut self.out);
             self.out.push('"');
         }
+        self.attributes = attributes;
         self.out.push('>');
         Frame {
             element,
@@ -140,12 +150,17 @@ impl<'a> Canonicalizer<'a> {
         }
     }
 
-    /// The bindings `element` may have to declare, unsorted and possibly repeated: those it
-    /// visibly utilizes and the in-scope ones the inclusive list names. The URI of a
-    /// utilized prefix is taken from the name itself (the parser resolved it in scope).
-    fn namespace_candidates(&self, element: &'a Element) -> Vec<(Option<&'a str>, &'a str)> {
+    /// Puts in `candidates` (empty) the bindings `element` may have to declare, unsorted and
+    /// possibly repeated: those it visibly utilizes and the in-scope ones the inclusive list
+    /// names. The URI of a utilized prefix is taken from the name itself (the parser
+    /// resolved it in scope).
+    fn namespace_candidates(
+        &self,
+        element: &'a Element,
+        candidates: &mut Vec<(Option<&'a str>, &'a str)>,
+    ) {
         let uri = |name: &'a Name| name.namespace.as_deref().unwrap_or("");
-        let mut candidates = vec![(element.name.prefix.as_deref(), uri(&element.name))];
+        candidates.push((element.name.prefix.as_deref(), uri(&element.name)));
         // Unprefixed attributes are in no namespace: they do not utilize the default one.
         for attribute in &element.attributes {
             if let Some(prefix) = attribute.name.prefix.as_deref() {
@@ -166,7 +181,6 @@ impl<'a> Canonicalizer<'a> {
         }
         // The `xml` prefix is bound by definition and never declared.
         candidates.retain(|(prefix, _)| !matches!(prefix, Some("xml" | "xmlns")));
-        candidates
     }
 
     /// The URI `prefix` is bound to in the output so far (`""` when unbound).
@@ -199,7 +213,7 @@ fn escape_text(text: &str, out: &mut String) {
 }
 
 /// Attribute values: `&`, `<`, `"`, tab, line feed and carriage return are escaped.
-fn escape_attribute(value: &str, out: &mut String) {
+pub(crate) fn escape_attribute(value: &str, out: &mut String) {
     escape(value, out, |c| match c {
         b'&' => Some("&amp;"),
         b'<' => Some("&lt;"),
@@ -215,6 +229,15 @@ fn escape_attribute(value: &str, out: &mut String) {
 /// than character by character (every character that needs escaping is ASCII, so byte
 /// offsets between them are character boundaries).
 fn escape(text: &str, out: &mut String, escaped: impl Fn(u8) -> Option<&'static str>) {
+    // Most text needs nothing escaped: look for it without early exit, which the compiler
+    // vectorizes, before going byte by byte.
+    if !text
+        .bytes()
+        .fold(false, |any, b| any | escaped(b).is_some())
+    {
+        out.push_str(text);
+        return;
+    }
     let mut run = 0;
     for (at, &byte) in text.as_bytes().iter().enumerate() {
         if let Some(replacement) = escaped(byte) {

@@ -11,7 +11,7 @@ use hyper::body::Body;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use crate::envelope::SoapVersion;
-use crate::wss::{Signer, Verifier};
+use crate::wss::{lower_hex, Signer, Verifier};
 
 /// The WS-Security configuration of one end of a hop: the signer of what it sends and the
 /// verifier of what it receives. There is no default: an endpoint without signatures must be
@@ -98,7 +98,7 @@ pub(crate) fn new_message_id() -> Result<String, openssl::error::ErrorStack> {
     openssl::rand::rand_bytes(&mut b)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = lower_hex(&b);
     Ok(format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &hex[..8],

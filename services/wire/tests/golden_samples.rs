@@ -340,7 +340,7 @@ fn samples_round_trip() {
         round_trip(
             &T::sample(),
             &Name {
-                namespace: Some(namespace.to_owned()),
+                namespace: Some(namespace.into()),
                 local: "root".into(),
                 prefix: None,
             },

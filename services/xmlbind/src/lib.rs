@@ -6,6 +6,7 @@
 //! Generated types implement [`FromXml`] and [`ToXml`]; [`Children`] and [`XmlWriter`] are the
 //! building blocks they use.
 
+mod atom;
 mod bind;
 mod dom;
 mod error;
@@ -14,6 +15,7 @@ mod sample;
 mod value;
 mod writer;
 
+pub use atom::Atom;
 pub use bind::{
     attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
     Children, Choice, FromXml, ToXml,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::atom::Atom;
 use crate::dom::{Attribute, Element, Name, NamespaceScope, Node};
 use crate::error::Position;
 
@@ -28,6 +29,8 @@ struct Frame {
     /// may be captured: an element is marked for capture by an attribute, after its name.
     name: Option<Name>,
     attributes: Vec<Attribute>,
+    /// The bindings in scope at this element, once a captured element needed them.
+    scope: Option<Arc<NamespaceScope>>,
 }
 
 /// Elements kept as trees while they are written ([`XmlWriter::capture_marked`]).
@@ -41,8 +44,6 @@ struct Capture {
     open: Vec<Element>,
     apex_frame: usize,
     done: Vec<Element>,
-    /// Capture the next element started, marked or not.
-    next: bool,
 }
 
 impl XmlWriter {
@@ -67,14 +68,6 @@ impl XmlWriter {
         ));
     }
 
-    /// Keeps the next element started as a tree too, like a marked one
-    /// ([`XmlWriter::capture_marked`]).
-    pub fn capture_next(&mut self) {
-        self.capture
-            .get_or_insert_with(|| Capture::new((None, String::new()), Vec::new()))
-            .next = true;
-    }
-
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
         self.close_start_tag();
         self.open.push(Frame {
@@ -82,6 +75,7 @@ impl XmlWriter {
             declared: Vec::new(),
             name: None,
             attributes: Vec::new(),
+            scope: None,
         });
         let (qname, prefix) = match namespace {
             Some(ns) => {
@@ -92,18 +86,13 @@ impl XmlWriter {
         };
         if self.capture.is_some() {
             let name = Name {
-                namespace: namespace.map(str::to_owned),
-                local: local.to_owned(),
-                prefix,
+                namespace: namespace.map(Atom::from),
+                local: local.into(),
+                prefix: prefix.map(Atom::from),
             };
             match self.capture.as_mut() {
                 Some(capture) if !capture.open.is_empty() => {
                     capture.open.push(captured_element(name, Vec::new()))
-                }
-                Some(capture) if capture.next => {
-                    capture.next = false;
-                    capture.apex_frame = self.open.len() - 1;
-                    capture.open.push(captured_element(name, Vec::new()));
                 }
                 _ => {
                     if let Some(frame) = self.open.last_mut() {
@@ -156,9 +145,9 @@ impl XmlWriter {
         };
         let attribute = Attribute {
             name: Name {
-                namespace: namespace.map(str::to_owned),
-                local: local.to_owned(),
-                prefix,
+                namespace: namespace.map(Atom::from),
+                local: local.into(),
+                prefix: prefix.map(Atom::from),
             },
             value: value.to_owned(),
         };
@@ -181,14 +170,29 @@ impl XmlWriter {
         }
     }
 
-    /// The bindings in scope at the innermost open element, for a captured element's scope.
-    fn scope(&self) -> Arc<NamespaceScope> {
-        let mut bindings: Vec<(Option<Arc<str>>, Arc<str>)> = Vec::new();
-        for (prefix, uri) in self.open.iter().flat_map(|f| f.declared.iter()) {
-            bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
-            bindings.push((Some(Arc::from(prefix.as_str())), Arc::from(uri.as_str())));
+    /// The bindings in scope at the innermost open element, for a captured element's scope,
+    /// once its start tag is complete. Each frame's is made once, from its parent's, and is
+    /// its parent's own when it declares nothing (an ancestor's start tag is complete too).
+    fn scope(&mut self) -> Arc<NamespaceScope> {
+        let mut scope: Option<Arc<NamespaceScope>> = None;
+        for frame in &mut self.open {
+            if frame.scope.is_none() {
+                let parent = scope.take().unwrap_or_default();
+                frame.scope = Some(if frame.declared.is_empty() {
+                    parent
+                } else {
+                    let mut bindings = parent.bindings().to_vec();
+                    for (prefix, uri) in &frame.declared {
+                        bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
+                        bindings
+                            .push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
+                    }
+                    Arc::new(NamespaceScope::from_bindings(bindings))
+                });
+            }
+            scope = frame.scope.clone();
         }
-        Arc::new(NamespaceScope::from_bindings(bindings))
+        scope.unwrap_or_default()
     }
 
     /// Whether the innermost open element is being captured.
@@ -349,7 +353,6 @@ impl Capture {
             open: Vec::new(),
             apex_frame: 0,
             done: Vec::new(),
-            next: false,
         }
     }
 }
@@ -377,6 +380,13 @@ fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
 /// normalization would otherwise turn into spaces. Copies runs between them at once (all of
 /// them are ASCII, so byte offsets between them are character boundaries).
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
+    // Most text needs nothing escaped: look for the candidates without early exit, which
+    // the compiler vectorizes, before going byte by byte.
+    let candidate = |b: u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\t' | b'\n' | b'\r');
+    if !text.bytes().fold(false, |any, b| any | candidate(b)) {
+        out.push_str(text);
+        return;
+    }
     let mut run = 0;
     for (at, &byte) in text.as_bytes().iter().enumerate() {
         let replacement = match byte {

@@ -1,8 +1,6 @@
 //! The signature and digest algorithms we accept, by their XML Signature URIs. Anything not
 //! listed (HMAC above all, whose key would be the verifier's to guess) is refused.
 
-use openssl::hash::{hash, MessageDigest};
-
 use super::WssError;
 
 /// `ds:SignatureMethod`.
@@ -30,13 +28,6 @@ impl SignatureAlgorithm {
             .ok_or_else(|| WssError::UnsupportedAlgorithm(uri.to_owned()))
     }
 
-    pub(crate) fn message_digest(self) -> MessageDigest {
-        match self {
-            Self::RsaSha1 => MessageDigest::sha1(),
-            Self::RsaSha256 => MessageDigest::sha256(),
-        }
-    }
-
     /// The PKCS #1 v1.5 encoding of the digest of `data` (RFC 8017 §9.2: the DER
     /// DigestInfo), which an RSA signature value decrypts to.
     pub(crate) fn encoded_digest(self, data: &[u8]) -> Result<Vec<u8>, WssError> {
@@ -52,8 +43,12 @@ impl SignatureAlgorithm {
                 0x01, 0x05, 0x00, 0x04, 0x20,
             ],
         };
+        let digest = match self {
+            Self::RsaSha1 => DigestAlgorithm::Sha1,
+            Self::RsaSha256 => DigestAlgorithm::Sha256,
+        };
         let mut encoded = prefix.to_vec();
-        encoded.extend_from_slice(&hash(self.message_digest(), data)?);
+        encoded.extend_from_slice(&digest.digest(data)?);
         Ok(encoded)
     }
 }
@@ -83,11 +78,12 @@ impl DigestAlgorithm {
             .ok_or_else(|| WssError::UnsupportedAlgorithm(uri.to_owned()))
     }
 
+    /// The digest of `data`. OpenSSL's one-shot SHA functions, not an `EVP_MD` context:
+    /// fetching the algorithm for each context cost more than hashing a signed part.
     pub(crate) fn digest(self, data: &[u8]) -> Result<Vec<u8>, WssError> {
-        let md = match self {
-            Self::Sha1 => MessageDigest::sha1(),
-            Self::Sha256 => MessageDigest::sha256(),
-        };
-        Ok(hash(md, data)?.to_vec())
+        Ok(match self {
+            Self::Sha1 => openssl::sha::sha1(data).to_vec(),
+            Self::Sha256 => openssl::sha::sha256(data).to_vec(),
+        })
     }
 }

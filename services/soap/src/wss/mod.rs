@@ -25,7 +25,7 @@ pub use algorithm::{DigestAlgorithm, SignatureAlgorithm};
 pub use sign::{SignOptions, Signer};
 pub use verify::{Clock, Compatibility, Verifier, VerifyOptions};
 
-pub(crate) use sign::Stamp;
+pub(crate) use sign::{lower_hex, Stamp};
 pub(crate) use verify::{Message, Outcome};
 
 /// WS-Security 1.0 extension namespace (`wsse`).

@@ -3,8 +3,8 @@
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
 //! header holding the Timestamp and the token ([`Stamp`]). The writer keeps each signed part
 //! as the tree a verifier will read from its bytes ([`XmlWriter::capture_marked`]), and each
-//! is canonicalized from that tree. SignedInfo is canonicalized from its own markup (it uses
-//! no binding of its context), signed, and inserted with the value.
+//! is canonicalized from that tree. SignedInfo is written in its canonical form (it uses no
+//! binding of its context), signed as written, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -117,17 +117,18 @@ impl Signer {
     /// Chooses the Ids and times of one message carrying `addressing`.
     pub(crate) fn stamp(&self, addressing: &Addressing) -> Result<Stamp<'_>, WssError> {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs);
+        let nonce = nonce()?;
+        let id = |label: &str| format!("{label}-{nonce}");
         let timestamp = self
             .options
             .timestamp_ttl
-            .map(|ttl| Ok::<_, WssError>((random_id("TS")?, created, secs(ttl))))
-            .transpose()?;
+            .map(|ttl| (id("TS"), created, secs(ttl)));
         let addressing_ids = Field::ALL
             .into_iter()
             .filter(|f| self.options.addressing && addressing.get(*f).is_some())
-            .map(|f| Ok((f, random_id(f.local())?)))
-            .collect::<Result<Vec<_>, WssError>>()?;
-        let body_id = self.options.body.then(|| random_id("Body")).transpose()?;
+            .map(|f| (f, id(f.local())))
+            .collect::<Vec<_>>();
+        let body_id = self.options.body.then(|| id("Body"));
         if timestamp.is_none() && addressing_ids.is_empty() && body_id.is_none() {
             return Err(WssError::Signing(
                 "the signing profile names no part this message has".into(),
@@ -135,7 +136,7 @@ impl Signer {
         }
         Ok(Stamp {
             signer: self,
-            token_id: random_id("X509")?,
+            token_id: id("X509"),
             timestamp,
             addressing_ids,
             body_id,
@@ -147,19 +148,23 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// An Id no peer could have chosen already: a label and 128 random bits.
-fn random_id(label: &str) -> Result<String, WssError> {
+/// 128 random bits in hex, drawn once per message: each Id of the message is a label of its
+/// own and this nonce, so that no peer could have chosen one of them already.
+fn nonce() -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(lower_hex(&bytes))
+}
+
+/// `bytes` in lowercase hexadecimal.
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(label.len() + 1 + 2 * bytes.len());
-    id.push_str(label);
-    id.push('-');
+    let mut hex = String::with_capacity(2 * bytes.len());
     for b in bytes {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0xf)]));
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    Ok(id)
+    hex
 }
 
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
@@ -255,22 +260,33 @@ impl Stamp<'_> {
             .ok_or_else(|| {
                 WssError::Signing("no wsse:Security header in the written envelope".into())
             })?;
-        // SignedInfo uses no binding from its context but its own `ds` (and `ec`), which the
-        // markup declares, so its canonical form in place equals that of the markup alone.
-        let canonical = c14n::exclusive(&written.signed_info, &[]);
         // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
         // exponent, which is what OpenSSL's signing context does after its per-call set-up.
-        let encoded = options.signature.encoded_digest(&canonical)?;
+        let encoded = options
+            .signature
+            .encoded_digest(written.canonical_signed_info.as_bytes())?;
         let mut value = vec![0; self.signer.key.size() as usize];
         let len = self
             .signer
             .key
             .private_encrypt(&encoded, &mut value, Padding::PKCS1)?;
         value.truncate(len);
-        let mut signed = envelope;
-        signed.insert_str(at, &written.markup);
-        signed.insert_str(at + written.value_offset, &Base64Binary(value).to_text());
-        Ok(signed.into_bytes())
+        // The Signature, its value in place, goes before the Security header's end tag: the
+        // signed envelope is assembled in one buffer, each piece copied once.
+        let value = Base64Binary(value);
+        let value = value.to_text();
+        let (markup, value_at) = (&written.markup, written.value_offset);
+        let mut signed = Vec::with_capacity(envelope.len() + markup.len() + value.len());
+        for piece in [
+            &envelope[..at],
+            &markup[..value_at],
+            &value,
+            &markup[value_at..],
+            &envelope[at..],
+        ] {
+            signed.extend_from_slice(piece.as_bytes());
+        }
+        Ok(signed)
     }
 }
 

@@ -2,10 +2,11 @@
 //! Only the shape WS-Security uses is accepted: exclusive C14N for SignedInfo and as the one
 //! transform of each reference, RSA signatures, SHA digests, KeyInfo left to the caller.
 
-use xmlbind::{Base64Binary, Element, XmlText, XmlWriter};
+use xmlbind::{Base64Binary, Element, XmlText};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
 use super::{WssError, DS_NS, EXC_C14N, WSSE_NS, X509V3};
+use crate::c14n;
 
 /// More references than any profile of ours signs (Body, Timestamp, four addressing headers).
 const MAX_REFERENCES: usize = 16;
@@ -43,77 +44,110 @@ pub(crate) fn prefix_refs(prefixes: &[String]) -> Vec<&str> {
 }
 
 /// A written Signature: its markup with an empty SignatureValue, the offset where the value
-/// goes, and its SignedInfo as the tree a verifier reads from the markup.
+/// goes, and the canonical form of its SignedInfo, which the markup holds verbatim.
 #[derive(Debug)]
 pub(crate) struct Written {
     pub(crate) markup: String,
     pub(crate) value_offset: usize,
-    pub(crate) signed_info: Element,
+    pub(crate) canonical_signed_info: String,
 }
 
 /// Writes a Signature whose KeyInfo points at the token `#token_id`, with an empty
-/// SignatureValue.
+/// SignatureValue. SignedInfo is written in its exclusive canonical form (its own `ds`
+/// declaration, start and end tags for empty elements, attributes escaped as C14N does): it
+/// uses no binding of its context, so the form a verifier computes from the received bytes
+/// is these bytes, and signing needs neither a tree nor a canonicalization pass. That holds
+/// for an empty PrefixList of SignedInfo's own canonicalization, the only one we write.
 pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<Written, WssError> {
-    let mut w = XmlWriter::new();
-    w.prefer_prefix(DS_NS, "ds");
-    w.prefer_prefix(WSSE_NS, "wsse");
-    w.prefer_prefix(EXC_C14N, "ec");
-    w.start_element(Some(DS_NS), "Signature");
-    w.capture_next();
-    w.start_element(Some(DS_NS), "SignedInfo");
-    write_method(
-        &mut w,
-        "CanonicalizationMethod",
-        EXC_C14N,
-        &info.c14n_prefixes,
-    );
-    write_method(&mut w, "SignatureMethod", info.method.uri(), &[]);
-    for reference in &info.references {
-        w.start_element(Some(DS_NS), "Reference");
-        w.attribute(None, "URI", &reference.uri);
-        w.start_element(Some(DS_NS), "Transforms");
-        write_method(&mut w, "Transform", EXC_C14N, &reference.prefixes);
-        w.end_element();
-        write_method(&mut w, "DigestMethod", reference.digest.uri(), &[]);
-        w.start_element(Some(DS_NS), "DigestValue");
-        w.text(&Base64Binary(reference.value.clone()).to_text());
-        w.end_element();
-        w.end_element();
+    if !info.c14n_prefixes.is_empty() {
+        return Err(WssError::Signing(
+            "SignedInfo is written canonical for an empty PrefixList only".into(),
+        ));
     }
-    w.end_element();
-    w.start_element(Some(DS_NS), "SignatureValue");
-    w.text("");
-    w.end_element();
-    w.start_element(Some(DS_NS), "KeyInfo");
-    w.start_element(Some(WSSE_NS), "SecurityTokenReference");
-    w.start_element(Some(WSSE_NS), "Reference");
-    w.attribute(None, "URI", &format!("#{token_id}"));
-    w.attribute(None, "ValueType", X509V3);
-    let (markup, captured) = w.finish_with_captured();
-    let value_offset = markup
-        .find("</ds:SignatureValue>")
-        .ok_or_else(|| WssError::Signing("no SignatureValue in the written Signature".into()))?;
-    let signed_info = captured
-        .into_iter()
-        .next()
-        .ok_or_else(|| WssError::Signing("no SignedInfo in the written Signature".into()))?;
+    let mut signed_info = String::with_capacity(320 + 480 * info.references.len());
+    push_start(&mut signed_info, "ds:SignedInfo", &[("xmlns:ds", DS_NS)]);
+    write_method(&mut signed_info, "ds:CanonicalizationMethod", EXC_C14N, &[]);
+    write_method(
+        &mut signed_info,
+        "ds:SignatureMethod",
+        info.method.uri(),
+        &[],
+    );
+    for reference in &info.references {
+        push_start(&mut signed_info, "ds:Reference", &[("URI", &reference.uri)]);
+        signed_info.push_str("<ds:Transforms>");
+        write_method(
+            &mut signed_info,
+            "ds:Transform",
+            EXC_C14N,
+            &reference.prefixes,
+        );
+        signed_info.push_str("</ds:Transforms>");
+        write_method(
+            &mut signed_info,
+            "ds:DigestMethod",
+            reference.digest.uri(),
+            &[],
+        );
+        signed_info.push_str("<ds:DigestValue>");
+        signed_info.push_str(&Base64Binary(reference.value.clone()).to_text());
+        signed_info.push_str("</ds:DigestValue></ds:Reference>");
+    }
+    signed_info.push_str("</ds:SignedInfo>");
+
+    let mut markup = String::with_capacity(signed_info.len() + 640);
+    push_start(&mut markup, "ds:Signature", &[("xmlns:ds", DS_NS)]);
+    markup.push_str(&signed_info);
+    markup.push_str("<ds:SignatureValue>");
+    let value_offset = markup.len();
+    markup.push_str("</ds:SignatureValue><ds:KeyInfo>");
+    push_start(
+        &mut markup,
+        "wsse:SecurityTokenReference",
+        &[("xmlns:wsse", WSSE_NS)],
+    );
+    push_start(
+        &mut markup,
+        "wsse:Reference",
+        &[("URI", &format!("#{token_id}")), ("ValueType", X509V3)],
+    );
+    markup.push_str("</wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>");
     Ok(Written {
         markup,
         value_offset,
-        signed_info,
+        canonical_signed_info: signed_info,
     })
 }
 
-/// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
-fn write_method(w: &mut XmlWriter, local: &str, algorithm: &str, prefixes: &[String]) {
-    w.start_element(Some(DS_NS), local);
-    w.attribute(None, "Algorithm", algorithm);
-    if !prefixes.is_empty() {
-        w.start_element(Some(EXC_C14N), "InclusiveNamespaces");
-        w.attribute(None, "PrefixList", &prefixes.join(" "));
-        w.end_element();
+/// A start tag with its attributes (namespace declarations first, then the rest, each sorted
+/// as C14N sorts them), values escaped as C14N escapes them.
+fn push_start(out: &mut String, qname: &str, attributes: &[(&str, &str)]) {
+    out.push('<');
+    out.push_str(qname);
+    for (name, value) in attributes {
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        c14n::escape_attribute(value, out);
+        out.push('"');
     }
-    w.end_element();
+    out.push('>');
+}
+
+/// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
+fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[String]) {
+    push_start(out, qname, &[("Algorithm", algorithm)]);
+    if !prefixes.is_empty() {
+        push_start(
+            out,
+            "ec:InclusiveNamespaces",
+            &[("xmlns:ec", EXC_C14N), ("PrefixList", &prefixes.join(" "))],
+        );
+        out.push_str("</ec:InclusiveNamespaces>");
+    }
+    out.push_str("</");
+    out.push_str(qname);
+    out.push('>');
 }
 
 /// Reads a `ds:Signature` element.
@@ -284,15 +318,23 @@ mod tests {
     }
 
     #[test]
-    fn captured_signed_info_canonicalizes_as_the_parsed_markup() {
-        // Guards signing, which canonicalizes the captured SignedInfo without parsing.
-        let written = write(&sample(), "tok").unwrap();
+    fn written_signed_info_is_its_own_canonical_form() {
+        // Guards signing, which signs the SignedInfo it wrote without canonicalizing it.
+        let mut info = sample();
+        info.references.push(Reference {
+            uri: "#a&\"b".into(),
+            prefixes: Vec::new(),
+            digest: DigestAlgorithm::Sha1,
+            value: vec![4; 20],
+        });
+        let written = write(&info, "tok").unwrap();
         let parsed = parse(written.markup.as_bytes(), &Limits::default()).unwrap();
         let signed_info = parsed.child(Some(DS_NS), "SignedInfo").unwrap();
         assert_eq!(
-            crate::c14n::exclusive(&written.signed_info, &[]),
-            crate::c14n::exclusive(signed_info, &[])
+            String::from_utf8(c14n::exclusive(signed_info, &[])).unwrap(),
+            written.canonical_signed_info
         );
+        assert!(written.markup.contains(&written.canonical_signed_info));
     }
 
     #[test]

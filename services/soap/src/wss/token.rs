@@ -217,8 +217,12 @@ mod tests {
             not_after: i64::MAX,
         };
         let key = PKey::from_rsa(private).unwrap();
-        for method in [SignatureAlgorithm::RsaSha1, SignatureAlgorithm::RsaSha256] {
-            let mut signer = openssl::sign::Signer::new(method.message_digest(), &key).unwrap();
+        let methods = [
+            (SignatureAlgorithm::RsaSha1, MessageDigest::sha1()),
+            (SignatureAlgorithm::RsaSha256, MessageDigest::sha256()),
+        ];
+        for (method, digest) in methods {
+            let mut signer = openssl::sign::Signer::new(digest, &key).unwrap();
             let value = signer.sign_oneshot_to_vec(b"signed info").unwrap();
             assert!(trusted.verifies(method, b"signed info", &value).unwrap());
             assert!(!trusted.verifies(method, b"signed inf0", &value).unwrap());

@@ -1,0 +1,126 @@
+//! Shared names: the namespace URIs, prefixes and local names of a parsed tree.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// An immutable string shared by every name that spells it: a message names a handful of
+/// namespaces and local names thousands of times, so the reader keeps each once (the URIs
+/// and prefixes of a scope's bindings, one table of local names per document) and every
+/// element holds a reference. Reads and compares as a `str`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Atom(Arc<str>);
+
+impl Atom {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Atom {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Atom {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Atom {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Atom {
+    fn from(s: &str) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl From<String> for Atom {
+    fn from(s: String) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl From<Atom> for String {
+    fn from(a: Atom) -> Self {
+        a.0.as_ref().to_owned()
+    }
+}
+
+impl PartialEq<str> for Atom {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Atom {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Atom {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Atom> for str {
+    fn eq(&self, other: &Atom) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Atom> for &str {
+    fn eq(&self, other: &Atom) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Atom> for String {
+    fn eq(&self, other: &Atom) -> bool {
+        **self == *other.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_and_reads_as_a_str() {
+        let a = Atom::from("Body");
+        let (borrowed, owned) = ("Body", String::from("Body"));
+        assert_eq!(a, borrowed);
+        assert_eq!(borrowed, a);
+        assert_eq!(a, owned);
+        assert_eq!(owned, a);
+        assert_ne!(a, "body");
+        assert_eq!(a.len(), 4);
+        assert_eq!(format!("{a} {a:?}"), "Body \"Body\"");
+        assert_eq!(String::from(a.clone()), "Body");
+        let map: std::collections::HashMap<Atom, u8> = [(a, 1)].into();
+        assert_eq!(map.get("Body"), Some(&1));
+    }
+}
