@@ -7,6 +7,12 @@
 //! wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every type also
 //! implements `xmlbind::Sample`.
 
+// The generated Query binding names `wire::query`, inside this crate as in the golden tests.
+extern crate self as wire;
+
+pub mod ec2_query;
+pub mod query;
+
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
 /// tonic's `include_proto!`.
 #[macro_export]
