@@ -281,10 +281,116 @@ fn euca2ools_3_requests_carry_their_values() {
     );
 }
 
+/// Every operation of the contract, as botocore serializes it, reads into its request.
+#[test]
+fn botocore_requests_of_every_operation_parse() {
+    let recorded = requests(&["botocore"]);
+    for request in &recorded {
+        let parsed = request
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e} ({:?})", request.action, request.params));
+        let operation = match &parsed.request {
+            Ec2Request::Ec2(r) => r.operation().name,
+            Ec2Request::Additions(r) => r.operation().name,
+        };
+        assert_eq!(operation, request.action);
+    }
+    for operation in &ec2::AMAZON_EC2_PORT_TYPE_OPERATIONS {
+        assert!(
+            recorded.iter().any(|r| r.action == operation.name),
+            "no botocore request of {}",
+            operation.name
+        );
+    }
+    let parse_one = |action: &str, key: &str| {
+        find(&recorded, action, key)
+            .parse()
+            .unwrap_or_else(|e| panic!("{action}: {e}"))
+    };
+
+    let register = parse_one("RegisterImage", "Name");
+    assert_eq!(
+        register.later.get("Name").map(String::as_str),
+        Some("image")
+    );
+    let R::RegisterImage(register) = ec2(register) else {
+        panic!("RegisterImage");
+    };
+    assert_eq!(register.image_location, "bucket/image.manifest.xml");
+
+    let R::ModifyImageAttribute(remove) = ec2(parse_one(
+        "ModifyImageAttribute",
+        "LaunchPermission.Remove.1.UserId",
+    )) else {
+        panic!("ModifyImageAttribute");
+    };
+    assert_eq!(
+        remove.choice,
+        ec2::ModifyImageAttributeTypeChoice::LaunchPermission(
+            ec2::LaunchPermissionOperationType::Remove(ec2::LaunchPermissionListType {
+                item: vec![ec2::LaunchPermissionItemType::UserId("000100729354".into())]
+            })
+        )
+    );
+    let R::ModifyImageAttribute(codes) = ec2(parse_one("ModifyImageAttribute", "ProductCode.1"))
+    else {
+        panic!("ModifyImageAttribute");
+    };
+    assert_eq!(
+        codes.choice,
+        ec2::ModifyImageAttributeTypeChoice::ProductCodes(ec2::ProductCodeListType {
+            item: vec![ec2::ProductCodeItemType::ProductCode("774F4FF8".into())]
+        })
+    );
+
+    let R::DescribeImageAttribute(kernel) = ec2(parse_one("DescribeImageAttribute", "Attribute"))
+    else {
+        panic!("DescribeImageAttribute");
+    };
+    assert!(matches!(
+        kernel.describe_image_attributes_group,
+        ec2::DescribeImageAttributesGroup::Kernel(_)
+    ));
+
+    let R::CreateVolume(volume) = ec2(parse_one("CreateVolume", "Size")) else {
+        panic!("CreateVolume");
+    };
+    assert_eq!(
+        (volume.size.as_deref(), volume.availability_zone.as_str()),
+        (Some("1"), "zone1")
+    );
+
+    let R::DeleteSecurityGroup(delete) = ec2(parse_one("DeleteSecurityGroup", "GroupId")) else {
+        panic!("DeleteSecurityGroup");
+    };
+    assert_eq!(delete.group_name, "sg-11111111");
+
+    let R::RevokeSecurityGroupIngress(revoke) =
+        ec2(parse_one("RevokeSecurityGroupIngress", "GroupId"))
+    else {
+        panic!("RevokeSecurityGroupIngress");
+    };
+    assert_eq!(revoke.group_name, "sg-11111111");
+    let pair = &revoke.ip_permissions.item[0].groups.item[0];
+    assert_eq!(
+        (pair.user_id.as_str(), pair.group_name.as_str()),
+        ("000100729354", "g2")
+    );
+
+    let snapshots = parse_one("DescribeSnapshots", "Owner.1");
+    assert_eq!(
+        snapshots.filters,
+        [Filter {
+            name: "owner-id".into(),
+            values: vec!["self".into()]
+        }]
+    );
+}
+
 #[test]
 fn botocore_requests_parse_with_their_filters() {
     let recorded = requests(&["botocore"]);
-    let [run, ingress, describe, account, groups] = recorded.as_slice() else {
+    let [run, ingress, describe, account, groups, ..] = recorded.as_slice() else {
         panic!("five botocore requests expected");
     };
 

@@ -20,6 +20,12 @@
 //! - GetConsoleOutput's `InstanceId.1` (euca2ools 1.x) is `InstanceId`;
 //! - DescribeSnapshots' `Owner.N` and `RestorableBy.N` (from 2009-10-31) become the filters
 //!   `owner-id` and `restorable-by`.
+//!
+//! A few parameters of later versions that current clients send and that no 2009-04-04 field
+//! holds ([`LATER_PARAMETERS`], e.g. the `Name` boto3 requires for RegisterImage) are handed
+//! over as they are in [`Ec2QueryRequest::later`]; any other unused parameter is an error.
+
+use std::collections::BTreeMap;
 
 use crate::query::{Filter, QueryError, QueryParams};
 use crate::{ec2, ec2_additions};
@@ -35,12 +41,32 @@ pub enum Ec2Request {
     Additions(ec2_additions::AmazonEc2AdditionsPortTypeRequest),
 }
 
-/// What one Query request asks: the typed request and its filters.
+/// What one Query request asks: the typed request, its filters, and the later-version
+/// parameters of [`LATER_PARAMETERS`] it carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ec2QueryRequest {
     pub request: Ec2Request,
     pub filters: Vec<Filter>,
+    pub later: BTreeMap<String, String>,
 }
+
+/// Per action, parameters of EC2 versions after 2009-04-04 that current clients send and
+/// the CLC may honour; they reach it in [`Ec2QueryRequest::later`].
+pub const LATER_PARAMETERS: [(&str, &[&str]); 3] = [
+    (
+        "RegisterImage",
+        &[
+            "Name",
+            "Description",
+            "Architecture",
+            "KernelId",
+            "RamdiskId",
+            "RootDeviceName",
+        ],
+    ),
+    ("CreateSnapshot", &["Description"]),
+    ("GetConsoleOutput", &["Latest"]),
+];
 
 /// Reads the request of `action` from `params` (built with [`QueryParams::new`], which
 /// leaves the protocol's own parameters out). Every parameter must be used: one left over is
@@ -75,6 +101,14 @@ pub fn parse(action: &str, mut params: QueryParams) -> Result<Ec2QueryRequest, Q
         }
         _ => {}
     }
+    let mut later = BTreeMap::new();
+    for (_, names) in LATER_PARAMETERS.iter().filter(|(a, _)| *a == action) {
+        for name in *names {
+            if let Some(value) = params.take(name) {
+                later.insert((*name).to_owned(), value);
+            }
+        }
+    }
     let request = match ec2::AmazonEc2PortTypeRequest::from_query(action, &mut params) {
         Ok(request) => Ec2Request::Ec2(request),
         Err(QueryError::InvalidAction(_)) => Ec2Request::Additions(
@@ -83,7 +117,11 @@ pub fn parse(action: &str, mut params: QueryParams) -> Result<Ec2QueryRequest, Q
         Err(error) => return Err(error),
     };
     params.finish()?;
-    Ok(Ec2QueryRequest { request, filters })
+    Ok(Ec2QueryRequest {
+        request,
+        filters,
+        later,
+    })
 }
 
 /// Moves `from.N` after the `to.M` already there.
