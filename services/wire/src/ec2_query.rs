@@ -159,16 +159,8 @@ fn flat_ingress_rule(params: &mut QueryParams) -> Result<(), QueryError> {
             ("icmp".into(), "-1".into(), "-1".into()),
         ],
         (None, None, None) if cidr.is_none() => return Ok(()),
-        (None, from, to) => {
-            return Err(QueryError::MissingParameter(
-                if from.or(to).is_some() || cidr.is_some() {
-                    "IpProtocol"
-                } else {
-                    "SourceSecurityGroupName"
-                }
-                .to_owned(),
-            ))
-        }
+        // Ports or a range without a protocol.
+        (None, _, _) => return Err(QueryError::MissingParameter("IpProtocol".to_owned())),
     };
     for (index, (protocol, from, to)) in rules.into_iter().enumerate() {
         let rule = format!("IpPermissions.{}", index + 1);
