@@ -6,6 +6,17 @@
 //! its dispatcher (a `soap::Service`) and a typed client. `cargo run -p codegen --
 //! wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every type also
 //! implements `xmlbind::Sample`.
+//!
+//! The EC2 modules ([`ec2`], [`ec2_additions`]) also carry the generated Query binding: the
+//! requests implement [`query::FromQuery`], and `AmazonEc2PortTypeRequest` reads one from an
+//! action and its parameters; [`ec2_query::parse`] is the CLC's entry point for a Query
+//! request.
+
+// The generated Query binding names `wire::query`, inside this crate as in the golden tests.
+extern crate self as wire;
+
+pub mod ec2_query;
+pub mod query;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
 /// tonic's `include_proto!`.
@@ -35,4 +46,17 @@ pub mod gl {
 /// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.
 pub mod s3 {
     crate::include_wsdl!("s3");
+}
+
+/// The cloud controller's EC2 API, version 2009-04-04: `AmazonEC2PortType` (trait
+/// [`ec2::AmazonEc2PortType`], server [`ec2::AmazonEc2PortTypeServer`], client
+/// [`ec2::AmazonEc2PortTypeClient`]), the operations Eucalyptus 1.6 implements.
+pub mod ec2 {
+    crate::include_wsdl!("ec2_2009-04-04");
+}
+
+/// EC2 operations newer than 2009-04-04 that current clients call first, in the 2009-04-04
+/// namespace: `AmazonEC2AdditionsPortType` (`DescribeAccountAttributes`).
+pub mod ec2_additions {
+    crate::include_wsdl!("ec2_additions");
 }
