@@ -151,9 +151,11 @@ impl Element {
     /// namespace `to`, so that a request of another version with the same shapes reads as
     /// the types of this one (the writer's counterpart is `XmlWriter::rename_namespace`).
     pub fn rename_namespace(&mut self, from: &str, to: &str) {
+        // One shared atom for every renamed name, as the reader shares a scope's URI.
+        let to = Atom::from(to);
         let rename = |name: &mut Name| {
             if name.namespace.as_deref() == Some(from) {
-                name.namespace = Some(to.to_owned());
+                name.namespace = Some(to.clone());
             }
         };
         let mut stack: Vec<&mut Element> = vec![self];
