@@ -915,7 +915,7 @@ fn ec2_fixtures_carry_their_values() {
     );
 
     let attribute: DescribeImageAttributeType =
-        parse_fixture("ec2/DescribeImageAttribute.zeep.xml");
+        parse_fixture("ec2/DescribeImageAttribute.zeep-completed.xml");
     assert!(matches!(
         attribute.describe_image_attributes_group,
         DescribeImageAttributesGroup::LaunchPermission(_)
