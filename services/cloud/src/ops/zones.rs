@@ -1,0 +1,135 @@
+//! DescribeRegions (this cloud's one region) and DescribeAvailabilityZones: one zone per
+//! registered cluster, available when its CC answers DescribeResources; with `verbose`, the
+//! free and maximum count of each VM type, as the original listed them.
+
+use std::time::Duration;
+
+use soap::HttpTransport;
+use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
+
+use super::{Call, Reply};
+use crate::error::Ec2Error;
+use crate::store::{Cluster, VmType};
+
+/// How long a cluster has to answer before its zone counts as unavailable.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
+/// The identity the cloud asks its clusters as (the original CC's superuser).
+const CLOUD_USER: &str = "eucalyptus";
+
+pub(super) fn regions(call: &Call<'_>, reply: &mut Reply) {
+    let url = call.cloud.ec2_url.get().map_or("", String::as_str);
+    let region = [(call.cloud.region.as_str(), url)];
+    reply.items("regionInfo", &region, |r, (name, url)| {
+        r.leaf("regionName", name).leaf("regionEndpoint", url);
+    });
+}
+
+/// One line of a zone listing: what EC2 calls the zone's name and state.
+struct Line {
+    name: String,
+    state: String,
+}
+
+pub(super) async fn zones(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+    let asked = call.list("ZoneName");
+    let verbose = asked.first() == Some(&"verbose");
+    let clusters = call.cloud.store.clusters().await?;
+    let types = call.cloud.store.vm_types().await?;
+    let mut lines = Vec::new();
+    for cluster in clusters
+        .iter()
+        .filter(|c| verbose || asked.is_empty() || asked.contains(&c.name.as_str()))
+    {
+        let capacity = capacity(call, cluster, &types).await;
+        lines.push(Line {
+            name: cluster.name.clone(),
+            state: if capacity.is_some() {
+                "available"
+            } else {
+                "unavailable"
+            }
+            .to_owned(),
+        });
+        if verbose {
+            lines.push(Line {
+                name: "|- vm types".into(),
+                state: "free / max   cpu   ram  disk".into(),
+            });
+            for t in &types {
+                let (free, max) = capacity
+                    .as_ref()
+                    .and_then(|c| c.iter().find(|(name, ..)| name == &t.name))
+                    .map_or((0, 0), |&(_, free, max)| (free, max));
+                lines.push(Line {
+                    name: format!("|- {}", t.name),
+                    state: format!(
+                        "{free:04} / {max:04}   {}   {:4}   {:4}",
+                        t.cores, t.memory_mb, t.disk_gb
+                    ),
+                });
+            }
+        }
+    }
+    let region = call.cloud.region.clone();
+    reply.items("availabilityZoneInfo", &lines, |r, line| {
+        r.leaf("zoneName", &line.name)
+            .leaf("zoneState", &line.state)
+            .leaf("regionName", &region);
+    });
+    Ok(())
+}
+
+/// Each VM type's (name, available, maximum) instances on `cluster`, from its CC's
+/// DescribeResources signed with the cloud's key; `None` when it does not answer.
+async fn capacity(
+    call: &Call<'_>,
+    cluster: &Cluster,
+    types: &[VmType],
+) -> Option<Vec<(String, i32, i32)>> {
+    let transport = HttpTransport::builder(cluster.url.clone(), call.cloud.clusters.clone())
+        .connect_timeout(CLUSTER_DEADLINE)
+        .request_timeout(CLUSTER_DEADLINE)
+        .build()
+        .ok()?;
+    let request = DescribeResourcesType {
+        user_id: Some(CLOUD_USER.into()),
+        instance_types: types
+            .iter()
+            .map(|t| VirtualMachineType {
+                name: Some(t.name.clone()),
+                memory: i32::try_from(t.memory_mb).ok(),
+                cores: i32::try_from(t.cores).ok(),
+                disk: i32::try_from(t.disk_gb).ok(),
+            })
+            .collect(),
+        ..DescribeResourcesType::default()
+    };
+    let answer = match EucalyptusCcClient::new(transport)
+        .describe_resources(&request)
+        .await
+    {
+        Ok(answer) if answer.r#return != Some(false) => answer,
+        Ok(answer) => {
+            tracing::warn!(cluster = %cluster.name, reason = ?answer.status_message, "cluster refused DescribeResources");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer DescribeResources");
+            return None;
+        }
+    };
+    Some(
+        answer
+            .resources
+            .into_iter()
+            .filter_map(|r| {
+                let name = r.instance_type?.name?;
+                Some((
+                    name,
+                    r.available_instances.unwrap_or(0),
+                    r.max_instances.unwrap_or(0),
+                ))
+            })
+            .collect(),
+    )
+}
