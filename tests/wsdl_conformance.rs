@@ -4,13 +4,18 @@
 //! type names, field order, cardinalities, nillability, messages, operations, SOAPActions,
 //! service and port names) and the two sets are compared. Comments, layout, prefixes,
 //! attribute order and the endpoint address are deliberately left out.
+//!
+//! The CLC's `ec2_2009-04-04.wsdl` serves only the operations Eucalyptus 1.6.1 implements, so
+//! Amazon's 2009-04-04 WSDL is first restricted to those operations and the schema components
+//! they reach. `ec2_additions.wsdl` (DescribeAccountAttributes, which current clients call
+//! first) has no 2009-04-04 original and is not compared.
 
 mod common;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use common::wsdl_facts::{differences, extract, operation_count};
+use common::wsdl_facts::{differences, extract, operation_count, restrict_to_operations};
 
 /// Our files, with the number of operations CONTRACT.md counts in each.
 const FILES: [(&str, usize); 3] = [
@@ -18,6 +23,50 @@ const FILES: [(&str, usize); 3] = [
     ("eucalyptus_cc.wsdl", 15),
     ("eucalyptus_gl.wsdl", 2),
 ];
+
+/// The EC2 operations of Eucalyptus 1.6.1, as CONTRACT.md lists them.
+const EC2_OPERATIONS: [&str; 38] = [
+    "RunInstances",
+    "DescribeInstances",
+    "TerminateInstances",
+    "RebootInstances",
+    "GetConsoleOutput",
+    "RegisterImage",
+    "DeregisterImage",
+    "DescribeImages",
+    "DescribeImageAttribute",
+    "ModifyImageAttribute",
+    "ResetImageAttribute",
+    "ConfirmProductInstance",
+    "DescribeBundleTasks",
+    "AllocateAddress",
+    "ReleaseAddress",
+    "AssociateAddress",
+    "DisassociateAddress",
+    "DescribeAddresses",
+    "CreateKeyPair",
+    "DeleteKeyPair",
+    "DescribeKeyPairs",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+    "DescribeSecurityGroups",
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupIngress",
+    "DescribeAvailabilityZones",
+    "DescribeRegions",
+    "CreateVolume",
+    "DeleteVolume",
+    "DescribeVolumes",
+    "AttachVolume",
+    "DetachVolume",
+    "CreateSnapshot",
+    "DeleteSnapshot",
+    "DescribeSnapshots",
+    "DescribeReservedInstances",
+    "DescribeReservedInstancesOfferings",
+];
+
+const EC2_FILE: &str = "ec2_2009-04-04.wsdl";
 
 fn wsdl_dir() -> PathBuf {
     common::workspace_root().join("wsdl")
@@ -62,8 +111,98 @@ fn our_wsdls_match_the_originals() {
     );
 }
 
+/// Amazon's 2009-04-04 WSDL restricted to the contract's operations, or `None` (with the
+/// `skipped:` line printed) when the reference folder is absent.
+fn amazon_ec2_facts() -> Option<common::wsdl_facts::Facts> {
+    let Some(reference) = common::reference_dir() else {
+        println!("skipped: no reference");
+        return None;
+    };
+    let dir = reference.join("aws");
+    let path = dir.join("2009-04-04.ec2.wsdl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let all = extract(&text, &dir).unwrap_or_else(|e| panic!("Amazon's EC2 WSDL: {e}"));
+    Some(restrict_to_operations(&all, &EC2_OPERATIONS))
+}
+
+#[test]
+fn our_ec2_wsdl_matches_amazons_for_the_contract_operations() {
+    let Some(original) = amazon_ec2_facts() else {
+        return;
+    };
+    // Guards against a restriction that keeps nothing and so "agrees".
+    assert_eq!(operation_count(&original), EC2_OPERATIONS.len());
+    assert!(
+        original.keys().any(|k| k.starts_with("group ")),
+        "the named groups of Amazon's schema were not reached"
+    );
+    let ours = extract(&ours(EC2_FILE), &wsdl_dir()).expect("our EC2 WSDL");
+    let report = differences(&ours, &original);
+    assert!(
+        report.is_empty(),
+        "{EC2_FILE} differs from Amazon's 2009-04-04 WSDL:\n{}",
+        report.join("\n")
+    );
+}
+
+/// Regression guard: the restricted comparison still sees a change in a shared type, in a
+/// named group, and an operation Amazon has but the contract does not list.
+#[test]
+fn the_ec2_comparison_detects_wire_changes() {
+    let Some(original) = amazon_ec2_facts() else {
+        return;
+    };
+    let ec2 = ours(EC2_FILE);
+    let cases = [
+        (
+            "changed minOccurs in a shared type",
+            replace_once(
+                &ec2,
+                r#"<xs:element name="groupId" type="xs:string"/>"#,
+                r#"<xs:element name="groupId" type="xs:string" minOccurs="0"/>"#,
+            ),
+            "complexType GroupItemType field",
+        ),
+        (
+            "dropped alternative of a named group",
+            replace_once(
+                &ec2,
+                r#"<xs:element name="ramdisk" type="tns:EmptyElementType"/>"#,
+                "",
+            ),
+            "group DescribeImageAttributesGroup field",
+        ),
+        (
+            "operation outside the contract",
+            replace_once(
+                &ec2,
+                r#"<wsdl:operation name="RunInstances">"#,
+                r#"<wsdl:operation name="MonitorInstances"><wsdl:input message="tns:RunInstancesRequestMsg"/><wsdl:output message="tns:RunInstancesResponseMsg"/></wsdl:operation><wsdl:operation name="RunInstances">"#,
+            ),
+            "portType AmazonEC2PortType operation MonitorInstances",
+        ),
+    ];
+    for (what, mutated, expected_key) in cases {
+        let found = differences(
+            &extract(&mutated, &wsdl_dir()).expect("mutated WSDL parses"),
+            &original,
+        );
+        assert!(
+            found.iter().any(|d| d.contains(expected_key)),
+            "{what} not detected (expected a difference at {expected_key:?}); found: {found:#?}"
+        );
+    }
+}
+
 #[test]
 fn our_wsdls_have_the_contract_operation_counts() {
+    let ec2 = extract(&ours(EC2_FILE), &wsdl_dir()).expect("our EC2 WSDL");
+    assert_eq!(
+        operation_count(&ec2),
+        EC2_OPERATIONS.len(),
+        "operations in our {EC2_FILE}"
+    );
     for (file, operations) in FILES {
         let facts = extract(&ours(file), &wsdl_dir()).unwrap_or_else(|e| panic!("our {file}: {e}"));
         assert_eq!(

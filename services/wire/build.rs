@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
-const WSDL_FILES: [&str; 4] = [
+const WSDL_FILES: [&str; 6] = [
     "eucalyptus_nc.wsdl",
     "eucalyptus_cc.wsdl",
     "eucalyptus_gl.wsdl",
     "s3.wsdl",
+    "ec2_2009-04-04.wsdl",
+    "ec2_additions.wsdl",
 ];
 
 fn main() {

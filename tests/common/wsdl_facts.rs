@@ -213,6 +213,11 @@ fn schema_facts(facts: &mut Facts, schema: &Element, dir: &Path) -> Result<(), S
             }
             "complexType" => complex_type(facts, &format!("complexType {name}"), item)?,
             "simpleType" => simple_type(facts, &format!("simpleType {name}"), item)?,
+            "group" => {
+                let path = format!("group {name}");
+                facts.insert(path.clone(), String::new());
+                content(facts, &path, item, &mut 0)?;
+            }
             "include" => include(facts, item, dir)?,
             _ => unknown(facts, "schema", item),
         }
@@ -356,6 +361,18 @@ fn particles(
                 anonymous_type(facts, &field, child)?;
             }
             "sequence" | "choice" | "all" => particles(facts, path, child, counter)?,
+            "group" => {
+                *counter += 1;
+                facts.insert(
+                    format!("{path} field {counter:02}"),
+                    format!(
+                        "group ref={} minOccurs={} maxOccurs={}",
+                        qname(child, "ref")?,
+                        attr_or(child, "minOccurs", "1"),
+                        attr_or(child, "maxOccurs", "1")
+                    ),
+                );
+            }
             "any" => {
                 *counter += 1;
                 facts.insert(
@@ -411,6 +428,61 @@ fn simple_type(facts: &mut Facts, path: &str, st: &Element) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// The facts of `operations` alone: their portType and binding entries, their messages and
+/// every schema component those messages reach, with the document-wide facts (definitions,
+/// schema forms, binding head, services). For a WSDL of which ours serves only a part.
+pub fn restrict_to_operations(facts: &Facts, operations: &[&str]) -> Facts {
+    let operation_of = |key: &str| {
+        let mut words = key.split(' ');
+        match (words.next(), words.nth(1), words.next(), words.next()) {
+            (Some("portType" | "binding"), Some("operation"), Some(op), None) => {
+                Some(op.to_owned())
+            }
+            _ => None,
+        }
+    };
+    let mut kept = Facts::new();
+    for (key, value) in facts {
+        let keep = match operation_of(key) {
+            Some(op) => operations.contains(&op.as_str()),
+            None => ["definitions", "schema ", "binding ", "service "]
+                .iter()
+                .any(|head| key.starts_with(head)),
+        };
+        if keep {
+            kept.insert(key.clone(), value.clone());
+        }
+    }
+    // Follow `{namespace}name` references from what is kept until nothing new is reached.
+    let mut reached: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let names: BTreeSet<String> = kept
+            .values()
+            .flat_map(|value| value.split(['=', ' ', ';']))
+            .filter_map(|word| word.strip_prefix('{'))
+            .filter_map(|word| word.split_once('}'))
+            .map(|(_, local)| local.to_owned())
+            .filter(|local| !reached.contains(local))
+            .collect();
+        if names.is_empty() {
+            return kept;
+        }
+        for name in names {
+            for kind in ["message", "element", "complexType", "simpleType", "group"] {
+                let head = format!("{kind} {name}");
+                let nested = format!("{head} ");
+                for (key, value) in facts.range(head.clone()..) {
+                    if *key != head && !key.starts_with(&nested) {
+                        break;
+                    }
+                    kept.insert(key.clone(), value.clone());
+                }
+            }
+            reached.insert(name);
+        }
+    }
 }
 
 /// Every difference between two fact sets, one line each; empty when they agree.

@@ -36,3 +36,16 @@ pub mod gl {
 pub mod s3 {
     crate::include_wsdl!("s3");
 }
+
+/// The cloud controller's EC2 API, version 2009-04-04: `AmazonEC2PortType` (trait
+/// [`ec2::AmazonEc2PortType`], server [`ec2::AmazonEc2PortTypeServer`], client
+/// [`ec2::AmazonEc2PortTypeClient`]), the operations Eucalyptus 1.6 implements.
+pub mod ec2 {
+    crate::include_wsdl!("ec2_2009-04-04");
+}
+
+/// EC2 operations newer than 2009-04-04 that current clients call first, in the 2009-04-04
+/// namespace: `AmazonEC2AdditionsPortType` (`DescribeAccountAttributes`).
+pub mod ec2_additions {
+    crate::include_wsdl!("ec2_additions");
+}
