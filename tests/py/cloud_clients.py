@@ -5,6 +5,7 @@ SigV2 variants (HmacSHA1, GET, the path left out of the string to sign).
 Phases (run by tests/cloud_query.rs):
   main USER_DIR ADMIN_DIR   every operation as the admin; errors; a second user isolated
   disabled USER_DIR         a disabled user's requests are refused
+  restarted ADMIN_DIR       after a restart: the same credentials, the same keypairs
   zones ADMIN_DIR ZONE      DescribeAvailabilityZones against a real cluster
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
@@ -198,12 +199,12 @@ def sigv2_by_hand(env, params, method="GET", digest=hashlib.sha1, signed_path=No
     url = urllib.parse.urlsplit(env["EC2_URL"])
     stamp = stamp or datetime.datetime.now(datetime.timezone.utc)
     params = dict(
-        params,
+        {"Version": "2009-04-04"},
+        **params,
         AWSAccessKeyId=env["EC2_ACCESS_KEY"],
         SignatureVersion="2",
         SignatureMethod="HmacSHA1" if digest is hashlib.sha1 else "HmacSHA256",
         Timestamp=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        Version="2009-04-04",
     )
     query = "&".join(
         f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}" for k, v in sorted(params.items())
@@ -232,7 +233,14 @@ def check_sigv2(env):
     assert answer.status_code == 200 and "regionName" in answer.text, answer.text
     answer = sigv2_by_hand(env, {"Action": "DescribeRegions"}, method="POST", digest=hashlib.sha256, signed_path="/")
     assert answer.status_code == 200 and "regionName" in answer.text, answer.text
-    ok("SigV2: botocore's signer, HmacSHA1 over GET, HmacSHA256 over POST without the service path")
+    import xml.etree.ElementTree as ET
+
+    for version, namespace in [("2008-12-01", "2008-12-01"), ("2016-11-15", "2009-04-04")]:
+        answer = sigv2_by_hand(env, {"Action": "DescribeRegions", "Version": version})
+        tag = ET.fromstring(answer.content).tag
+        assert tag == f"{{http://ec2.amazonaws.com/doc/{namespace}/}}DescribeRegionsResponse", (version, tag)
+    ok("SigV2: botocore's signer, HmacSHA1 over GET, HmacSHA256 over POST without the service path; "
+       "answers in the request's bound version, else 2009-04-04")
 
 
 def check_errors(env):
@@ -281,6 +289,11 @@ def main():
         check_sigv2(admin_env)
         check_errors(admin_env)
         check_isolation(admin_env, user_env)
+    elif phase == "restarted":
+        c = ec2(eucarc(sys.argv[2]))
+        assert [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"]] == ["k1"]
+        assert [g["GroupName"] for g in c.describe_security_groups()["SecurityGroups"]] == ["default"]
+        ok("after a restart the same credentials work and the keypairs are kept")
     elif phase == "disabled":
         expect_error(lambda: ec2(eucarc(sys.argv[2])).describe_regions(), "AuthFailure", 401)
         ok("a disabled user is refused")

@@ -1,23 +1,54 @@
 //! DescribeAccountAttributes (the platforms this cloud supports: EC2-Classic only) and the
 //! reserved-instance calls, which the original answered empty.
 
-use super::{Call, Reply};
+use wire::ec2::{
+    DescribeReservedInstancesOfferingsResponseType, DescribeReservedInstancesResponseType,
+};
+use wire::ec2_additions::{
+    AccountAttributeSetItemType, AccountAttributeSetType, AccountAttributeValueSetItemType,
+    AccountAttributeValueSetType, DescribeAccountAttributesResponseType,
+};
 
-pub(super) fn attributes(call: &Call<'_>, reply: &mut Reply) {
+use super::Call;
+
+/// Each attribute this cloud answers, and its values.
+const ATTRIBUTES: [(&str, &[&str]); 1] = [("supported-platforms", &["EC2"])];
+
+pub(super) fn attributes(call: &Call<'_>) -> DescribeAccountAttributesResponseType {
     let asked = call.list("AttributeName");
-    let attributes = [("supported-platforms", "EC2")];
-    let shown: Vec<_> = attributes
+    let item = ATTRIBUTES
         .iter()
         .filter(|(name, _)| asked.is_empty() || asked.contains(name))
+        .map(|(name, values)| AccountAttributeSetItemType {
+            attribute_name: (*name).to_owned(),
+            attribute_value_set: AccountAttributeValueSetType {
+                item: values
+                    .iter()
+                    .map(|v| AccountAttributeValueSetItemType {
+                        attribute_value: (*v).to_owned(),
+                    })
+                    .collect(),
+            },
+        })
         .collect();
-    reply.items("accountAttributeSet", &shown, |r, (name, value)| {
-        r.leaf("attributeName", name);
-        r.items("attributeValueSet", &[value], |r, value| {
-            r.leaf("attributeValue", value);
-        });
-    });
+    DescribeAccountAttributesResponseType {
+        request_id: call.request_id.to_owned(),
+        account_attribute_set: Some(AccountAttributeSetType { item }),
+    }
 }
 
-pub(super) fn reserved(reply: &mut Reply, set: &str) {
-    reply.items::<()>(set, &[], |_, _| {});
+pub(super) fn reserved_instances(call: &Call<'_>) -> DescribeReservedInstancesResponseType {
+    DescribeReservedInstancesResponseType {
+        request_id: call.request_id.to_owned(),
+        ..Default::default()
+    }
+}
+
+pub(super) fn reserved_offerings(
+    call: &Call<'_>,
+) -> DescribeReservedInstancesOfferingsResponseType {
+    DescribeReservedInstancesOfferingsResponseType {
+        request_id: call.request_id.to_owned(),
+        ..Default::default()
+    }
 }

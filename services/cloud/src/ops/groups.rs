@@ -6,14 +6,21 @@ use std::net::Ipv4Addr;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::{Call, Reply};
+use wire::ec2::{
+    AuthorizeSecurityGroupIngressResponseType, CreateSecurityGroupResponseType,
+    DeleteSecurityGroupResponseType, DescribeSecurityGroupsResponseType, IpPermissionSetType,
+    IpPermissionType, IpRangeItemType, IpRangeSetType, RevokeSecurityGroupIngressResponseType,
+    SecurityGroupItemType, SecurityGroupSetType, UserIdGroupPairSetType, UserIdGroupPairType,
+};
+
+use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Rule, SecurityGroup, Source, StoreError};
 
 /// The group every user has, which cannot be deleted.
 pub const DEFAULT_GROUP: &str = "default";
 
-pub(super) async fn create(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn create(call: &Call<'_>) -> Result<CreateSecurityGroupResponseType, Ec2Error> {
     ensure_default(call).await?;
     let name = call.required("GroupName")?;
     let description = call.required("GroupDescription")?;
@@ -26,11 +33,13 @@ pub(super) async fn create(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2
         StoreError::Exists { .. } => Ec2Error::GroupDuplicate(name.to_owned()),
         other => other.into(),
     })?;
-    reply.leaf("return", "true");
-    Ok(())
+    Ok(CreateSecurityGroupResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
 }
 
-pub(super) async fn delete(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteSecurityGroupResponseType, Ec2Error> {
     let name = target(call).await?;
     if name == DEFAULT_GROUP {
         return Err(Ec2Error::GroupReserved(name));
@@ -43,11 +52,15 @@ pub(super) async fn delete(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2
             StoreError::NotFound { .. } => Ec2Error::GroupNotFound(name.clone()),
             other => other.into(),
         })?;
-    reply.leaf("return", "true");
-    Ok(())
+    Ok(DeleteSecurityGroupResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
 }
 
-pub(super) async fn describe(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn describe(
+    call: &Call<'_>,
+) -> Result<DescribeSecurityGroupsResponseType, Ec2Error> {
     ensure_default(call).await?;
     let names = call.list("GroupName");
     let ids = call.list("GroupId");
@@ -61,21 +74,26 @@ pub(super) async fn describe(call: &Call<'_>, reply: &mut Reply) -> Result<(), E
     if let Some(missing) = missing {
         return Err(Ec2Error::GroupNotFound((*missing).to_owned()));
     }
-    let shown: Vec<&SecurityGroup> = groups
-        .iter()
+    let item = groups
+        .into_iter()
         .filter(|g| names.is_empty() || names.contains(&g.name.as_str()))
         .filter(|g| ids.is_empty() || ids.contains(&g.id.as_str()))
+        .map(|g| SecurityGroupItemType {
+            ip_permissions: permissions(&g.rules),
+            owner_id: g.owner,
+            group_name: g.name,
+            group_description: g.description,
+        })
         .collect();
-    reply.items("securityGroupInfo", &shown, |r, g| {
-        r.leaf("ownerId", &g.owner)
-            .leaf("groupName", &g.name)
-            .leaf("groupDescription", &g.description);
-        write_permissions(r, &g.rules);
-    });
-    Ok(())
+    Ok(DescribeSecurityGroupsResponseType {
+        request_id: call.request_id.to_owned(),
+        security_group_info: SecurityGroupSetType { item },
+    })
 }
 
-pub(super) async fn authorize(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn authorize(
+    call: &Call<'_>,
+) -> Result<AuthorizeSecurityGroupIngressResponseType, Ec2Error> {
     ensure_default(call).await?;
     let (name, rules) = (target(call).await?, rules(call).await?);
     call.cloud
@@ -87,11 +105,15 @@ pub(super) async fn authorize(call: &Call<'_>, reply: &mut Reply) -> Result<(), 
             StoreError::NotFound { .. } => Ec2Error::GroupNotFound(name.clone()),
             other => other.into(),
         })?;
-    reply.leaf("return", "true");
-    Ok(())
+    Ok(AuthorizeSecurityGroupIngressResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
 }
 
-pub(super) async fn revoke(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn revoke(
+    call: &Call<'_>,
+) -> Result<RevokeSecurityGroupIngressResponseType, Ec2Error> {
     ensure_default(call).await?;
     let (name, rules) = (target(call).await?, rules(call).await?);
     call.cloud
@@ -106,8 +128,10 @@ pub(super) async fn revoke(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2
             StoreError::NotFound { .. } => Ec2Error::PermissionNotFound(name.clone()),
             other => other.into(),
         })?;
-    reply.leaf("return", "true");
-    Ok(())
+    Ok(RevokeSecurityGroupIngressResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
 }
 
 /// Gives the caller their `default` group if they have none yet.
@@ -302,44 +326,38 @@ fn cidr_block(text: &str) -> Result<String, Ec2Error> {
 
 /// The rules as EC2's `ipPermissions`: one item per protocol and port range, holding its
 /// source groups and address blocks.
-fn write_permissions(r: &mut Reply, rules: &[Rule]) {
-    let mut ranges: Vec<(&str, i32, i32)> = rules
-        .iter()
-        .map(|rule| (rule.protocol.as_str(), rule.from_port, rule.to_port))
-        .collect();
-    ranges.dedup();
-    r.items("ipPermissions", &ranges, |r, &(protocol, from, to)| {
-        let of_range: Vec<&Source> = rules
-            .iter()
-            .filter(|rule| {
-                (rule.protocol.as_str(), rule.from_port, rule.to_port) == (protocol, from, to)
-            })
-            .map(|rule| &rule.source)
-            .collect();
-        let groups: Vec<(&str, &str)> = of_range
-            .iter()
-            .filter_map(|s| match s {
-                Source::Group { owner, name } => Some((owner.as_str(), name.as_str())),
-                Source::Cidr(_) => None,
-            })
-            .collect();
-        let cidrs: Vec<&str> = of_range
-            .iter()
-            .filter_map(|s| match s {
-                Source::Cidr(c) => Some(c.as_str()),
-                Source::Group { .. } => None,
-            })
-            .collect();
-        r.leaf("ipProtocol", protocol)
-            .leaf("fromPort", &from.to_string())
-            .leaf("toPort", &to.to_string());
-        r.items("groups", &groups, |r, (owner, name)| {
-            r.leaf("userId", owner).leaf("groupName", name);
-        });
-        r.items("ipRanges", &cidrs, |r, cidr| {
-            r.leaf("cidrIp", cidr);
-        });
-    });
+fn permissions(rules: &[Rule]) -> IpPermissionSetType {
+    let mut item: Vec<IpPermissionType> = Vec::new();
+    for rule in rules {
+        let same = |p: &&mut IpPermissionType| {
+            (p.ip_protocol.as_str(), p.from_port, p.to_port)
+                == (rule.protocol.as_str(), rule.from_port, rule.to_port)
+        };
+        let permission = match item.iter_mut().find(same) {
+            Some(p) => p,
+            None => {
+                item.push(IpPermissionType {
+                    ip_protocol: rule.protocol.clone(),
+                    from_port: rule.from_port,
+                    to_port: rule.to_port,
+                    groups: UserIdGroupPairSetType::default(),
+                    ip_ranges: IpRangeSetType::default(),
+                });
+                let last = item.len() - 1;
+                &mut item[last]
+            }
+        };
+        match &rule.source {
+            Source::Cidr(cidr) => permission.ip_ranges.item.push(IpRangeItemType {
+                cidr_ip: cidr.clone(),
+            }),
+            Source::Group { owner, name } => permission.groups.item.push(UserIdGroupPairType {
+                user_id: owner.clone(),
+                group_name: name.clone(),
+            }),
+        }
+    }
+    IpPermissionSetType { item }
 }
 
 #[cfg(test)]

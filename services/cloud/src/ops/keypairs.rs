@@ -8,7 +8,12 @@ use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 
-use super::{Call, Reply};
+use wire::ec2::{
+    CreateKeyPairResponseType, DeleteKeyPairResponseType, DescribeKeyPairsResponseInfoType,
+    DescribeKeyPairsResponseItemType, DescribeKeyPairsResponseType,
+};
+
+use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{KeyPair, StoreError};
 
@@ -18,40 +23,43 @@ struct Created {
     private_pem: String,
 }
 
-pub(super) async fn create(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn create(call: &Call<'_>) -> Result<CreateKeyPairResponseType, Ec2Error> {
     let name = key_name(call.required("KeyName")?)?.to_owned();
     let owner = call.user.name.clone();
     let created = kit::blocking(move || generate(owner, name))
         .await
         .map_err(|e| Ec2Error::Internal(format!("key generation: {e}")))?;
-    let keypair = &created.keypair;
+    let keypair = created.keypair;
     call.cloud
         .store
-        .add_keypair(keypair)
+        .add_keypair(&keypair)
         .await
         .map_err(|e| match e {
             StoreError::Exists { .. } => Ec2Error::KeyPairDuplicate(keypair.name.clone()),
             other => other.into(),
         })?;
-    reply
-        .leaf("keyName", &keypair.name)
-        .leaf("keyFingerprint", &keypair.fingerprint)
-        .leaf("keyMaterial", &created.private_pem);
-    Ok(())
+    Ok(CreateKeyPairResponseType {
+        request_id: call.request_id.to_owned(),
+        key_name: keypair.name,
+        key_fingerprint: keypair.fingerprint,
+        key_material: created.private_pem,
+    })
 }
 
-pub(super) async fn delete(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteKeyPairResponseType, Ec2Error> {
     let name = call.required("KeyName")?;
     // EC2 answers true whether or not the keypair existed.
     call.cloud
         .store
         .delete_keypair(&call.user.name, name)
         .await?;
-    reply.leaf("return", "true");
-    Ok(())
+    Ok(DeleteKeyPairResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
 }
 
-pub(super) async fn describe(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn describe(call: &Call<'_>) -> Result<DescribeKeyPairsResponseType, Ec2Error> {
     let names = call.list("KeyName");
     let owner = call.owner_filter(&names);
     let wanted: Vec<&str> = if owner.is_none() { Vec::new() } else { names };
@@ -59,15 +67,18 @@ pub(super) async fn describe(call: &Call<'_>, reply: &mut Reply) -> Result<(), E
     if let Some(missing) = wanted.iter().find(|n| !keys.iter().any(|k| &k.name == *n)) {
         return Err(Ec2Error::KeyPairNotFound((*missing).to_owned()));
     }
-    let shown: Vec<&KeyPair> = keys
-        .iter()
+    let item = keys
+        .into_iter()
         .filter(|k| wanted.is_empty() || wanted.contains(&k.name.as_str()))
+        .map(|k| DescribeKeyPairsResponseItemType {
+            key_name: k.name,
+            key_fingerprint: k.fingerprint,
+        })
         .collect();
-    reply.items("keySet", &shown, |r, k| {
-        r.leaf("keyName", &k.name)
-            .leaf("keyFingerprint", &k.fingerprint);
-    });
-    Ok(())
+    Ok(DescribeKeyPairsResponseType {
+        request_id: call.request_id.to_owned(),
+        key_set: DescribeKeyPairsResponseInfoType { item },
+    })
 }
 
 /// EC2's key names: 1 to 255 ASCII characters.

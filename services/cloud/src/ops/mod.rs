@@ -14,8 +14,7 @@ use crate::error::Ec2Error;
 use crate::query::Params;
 use crate::store::{Store, User};
 
-use reply::Reply;
-pub use reply::NAMESPACE;
+use xmlbind::ToXml;
 
 /// What the operations work with.
 #[derive(Debug)]
@@ -29,7 +28,7 @@ pub struct Cloud {
     pub clusters: soap::Security,
 }
 
-/// Answers `action` for `user`.
+/// Answers `action` for `user`: the answer's XML document.
 pub async fn dispatch(
     cloud: &Cloud,
     user: &User,
@@ -37,31 +36,30 @@ pub async fn dispatch(
     params: &Params,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
-    let mut reply = Reply::new(action, request_id);
     let call = Call {
         cloud,
         user,
         params,
+        request_id,
     };
-    match action {
-        "CreateKeyPair" => keypairs::create(&call, &mut reply).await?,
-        "DeleteKeyPair" => keypairs::delete(&call, &mut reply).await?,
-        "DescribeKeyPairs" => keypairs::describe(&call, &mut reply).await?,
-        "CreateSecurityGroup" => groups::create(&call, &mut reply).await?,
-        "DeleteSecurityGroup" => groups::delete(&call, &mut reply).await?,
-        "DescribeSecurityGroups" => groups::describe(&call, &mut reply).await?,
-        "AuthorizeSecurityGroupIngress" => groups::authorize(&call, &mut reply).await?,
-        "RevokeSecurityGroupIngress" => groups::revoke(&call, &mut reply).await?,
-        "DescribeRegions" => zones::regions(&call, &mut reply),
-        "DescribeAvailabilityZones" => zones::zones(&call, &mut reply).await?,
-        "DescribeAccountAttributes" => account::attributes(&call, &mut reply),
-        "DescribeReservedInstances" => account::reserved(&mut reply, "reservedInstancesSet"),
-        "DescribeReservedInstancesOfferings" => {
-            account::reserved(&mut reply, "reservedInstancesOfferingsSet")
-        }
+    let version = params.get("Version");
+    let doc = |response: &dyn ToXml| reply::document(action, version, response);
+    Ok(match action {
+        "CreateKeyPair" => doc(&keypairs::create(&call).await?),
+        "DeleteKeyPair" => doc(&keypairs::delete(&call).await?),
+        "DescribeKeyPairs" => doc(&keypairs::describe(&call).await?),
+        "CreateSecurityGroup" => doc(&groups::create(&call).await?),
+        "DeleteSecurityGroup" => doc(&groups::delete(&call).await?),
+        "DescribeSecurityGroups" => doc(&groups::describe(&call).await?),
+        "AuthorizeSecurityGroupIngress" => doc(&groups::authorize(&call).await?),
+        "RevokeSecurityGroupIngress" => doc(&groups::revoke(&call).await?),
+        "DescribeRegions" => doc(&zones::regions(&call)),
+        "DescribeAvailabilityZones" => doc(&zones::zones(&call).await?),
+        "DescribeAccountAttributes" => doc(&account::attributes(&call)),
+        "DescribeReservedInstances" => doc(&account::reserved_instances(&call)),
+        "DescribeReservedInstancesOfferings" => doc(&account::reserved_offerings(&call)),
         other => return Err(Ec2Error::InvalidAction(other.to_owned())),
-    };
-    Ok(reply.finish())
+    })
 }
 
 /// One request: who asks, and with what.
@@ -70,6 +68,7 @@ struct Call<'a> {
     cloud: &'a Cloud,
     user: &'a User,
     params: &'a Params,
+    request_id: &'a str,
 }
 
 impl Call<'_> {

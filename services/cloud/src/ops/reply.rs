@@ -1,67 +1,77 @@
-//! The answers' XML: `<{Action}Response>` in the 2009-04-04 namespace with its `requestId`.
+//! An answer's document: the generated `wire::ec2` response written as `<{Action}Response>`,
+//! in the namespace of the API version the request named when it is one of those the
+//! original bound (2006-06-26 to 2009-07-15), else in 2009-04-04's.
 
-use xmlbind::XmlWriter;
+use wire::ec2::NAMESPACE;
+use xmlbind::{ToXml, XmlWriter};
 
-/// The namespace every answer is written in.
-pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2009-04-04/";
+/// The EC2 API versions Eucalyptus 1.6.1 answered, each in its own namespace.
+const BOUND_VERSIONS: [&str; 13] = [
+    "2006-06-26",
+    "2006-10-01",
+    "2007-01-03",
+    "2007-01-19",
+    "2007-03-01",
+    "2007-08-29",
+    "2008-02-01",
+    "2008-05-05",
+    "2008-08-08",
+    "2008-12-01",
+    "2009-03-01",
+    "2009-04-04",
+    "2009-07-15",
+];
+/// The prefix the answer's namespace is bound to, on the root element alone.
+const PREFIX: &str = "ec2";
 
-/// An answer being written: elements in [`NAMESPACE`].
-#[derive(Debug)]
-pub struct Reply {
-    w: XmlWriter,
+/// The XML document answering `action` with `response`, for a request of `version`.
+pub fn document(action: &str, version: Option<&str>, response: &dyn ToXml) -> String {
+    let mut w = XmlWriter::new();
+    w.prefer_prefix(NAMESPACE, PREFIX);
+    response.to_xml(&mut w, Some(NAMESPACE), &format!("{action}Response"));
+    let mut xml = w.finish();
+    if let Some(version) = version.filter(|v| *v != "2009-04-04" && BOUND_VERSIONS.contains(v)) {
+        // Every element is in one namespace, declared once, on the root's start tag: the
+        // first occurrence of the declaration is that one.
+        let ours = format!("xmlns:{PREFIX}=\"{NAMESPACE}\"");
+        let theirs = format!("xmlns:{PREFIX}=\"http://ec2.amazonaws.com/doc/{version}/\"");
+        xml = xml.replacen(&ours, &theirs, 1);
+    }
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}")
 }
 
-impl Reply {
-    /// Starts `<{action}Response>` with its `requestId`.
-    pub fn new(action: &str, request_id: &str) -> Self {
-        let mut w = XmlWriter::new();
-        w.prefer_prefix(NAMESPACE, "ec2");
-        w.start_element(Some(NAMESPACE), &format!("{action}Response"));
-        let mut reply = Self { w };
-        reply.leaf("requestId", request_id);
-        reply
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use wire::ec2::DeleteKeyPairResponseType;
+
+    fn root_namespace(xml: &str) -> Option<String> {
+        let root = xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap();
+        assert!(root
+            .elements()
+            .all(|e| e.name.namespace == root.name.namespace));
+        root.name.namespace
     }
 
-    /// `<name>text</name>`.
-    pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
-        self.w.start_element(Some(NAMESPACE), name);
-        self.w.text(text);
-        self.w.end_element();
-        self
-    }
-
-    /// Opens `<name>`; [`Reply::close`] ends it.
-    pub fn open(&mut self, name: &str) -> &mut Self {
-        self.w.start_element(Some(NAMESPACE), name);
-        self
-    }
-
-    pub fn close(&mut self) -> &mut Self {
-        self.w.end_element();
-        self
-    }
-
-    /// `<name>` holding one `<item>` per element of `items`, each written by `write`.
-    pub fn items<T>(
-        &mut self,
-        name: &str,
-        items: &[T],
-        mut write: impl FnMut(&mut Self, &T),
-    ) -> &mut Self {
-        self.open(name);
-        for item in items {
-            self.open("item");
-            write(self, item);
-            self.close();
+    #[test]
+    fn answers_are_in_the_requests_bound_version_else_in_2009_04_04() {
+        let response = DeleteKeyPairResponseType {
+            request_id: "r".into(),
+            r#return: true,
+        };
+        let older = document("DeleteKeyPair", Some("2008-12-01"), &response);
+        assert_eq!(
+            root_namespace(&older).as_deref(),
+            Some("http://ec2.amazonaws.com/doc/2008-12-01/")
+        );
+        for version in [None, Some("2016-11-15"), Some("2009-04-04"), Some("x\"y")] {
+            let xml = document("DeleteKeyPair", version, &response);
+            assert_eq!(
+                root_namespace(&xml).as_deref(),
+                Some(NAMESPACE),
+                "{version:?}"
+            );
         }
-        self.close()
-    }
-
-    pub fn finish(mut self) -> String {
-        self.w.end_element();
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
-            self.w.finish()
-        )
     }
 }

@@ -7,7 +7,12 @@ use std::time::Duration;
 use soap::HttpTransport;
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
 
-use super::{Call, Reply};
+use wire::ec2::{
+    AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
+    DescribeRegionsResponseType, RegionItemType, RegionSetType,
+};
+
+use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, VmType};
 
@@ -16,67 +21,67 @@ const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
 /// The identity the cloud asks its clusters as (the original CC's superuser).
 const CLOUD_USER: &str = "eucalyptus";
 
-pub(super) fn regions(call: &Call<'_>, reply: &mut Reply) {
-    let url = call.cloud.ec2_url.get().map_or("", String::as_str);
-    let region = [(call.cloud.region.as_str(), url)];
-    reply.items("regionInfo", &region, |r, (name, url)| {
-        r.leaf("regionName", name).leaf("regionEndpoint", url);
-    });
+pub(super) fn regions(call: &Call<'_>) -> DescribeRegionsResponseType {
+    DescribeRegionsResponseType {
+        request_id: call.request_id.to_owned(),
+        region_info: RegionSetType {
+            item: vec![RegionItemType {
+                region_name: call.cloud.region.clone(),
+                region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
+            }],
+        },
+    }
 }
 
-/// One line of a zone listing: what EC2 calls the zone's name and state.
-struct Line {
-    name: String,
-    state: String,
-}
-
-pub(super) async fn zones(call: &Call<'_>, reply: &mut Reply) -> Result<(), Ec2Error> {
+pub(super) async fn zones(
+    call: &Call<'_>,
+) -> Result<DescribeAvailabilityZonesResponseType, Ec2Error> {
     let asked = call.list("ZoneName");
     let verbose = asked.first() == Some(&"verbose");
     let clusters = call.cloud.store.clusters().await?;
     let types = call.cloud.store.vm_types().await?;
+    let region = &call.cloud.region;
+    let line = |name: String, state: String| AvailabilityZoneItemType {
+        zone_name: name,
+        zone_state: state,
+        region_name: region.clone(),
+    };
     let mut lines = Vec::new();
     for cluster in clusters
         .iter()
         .filter(|c| verbose || asked.is_empty() || asked.contains(&c.name.as_str()))
     {
         let capacity = capacity(call, cluster, &types).await;
-        lines.push(Line {
-            name: cluster.name.clone(),
-            state: if capacity.is_some() {
-                "available"
-            } else {
-                "unavailable"
-            }
-            .to_owned(),
-        });
+        let state = if capacity.is_some() {
+            "available"
+        } else {
+            "unavailable"
+        };
+        lines.push(line(cluster.name.clone(), state.to_owned()));
         if verbose {
-            lines.push(Line {
-                name: "|- vm types".into(),
-                state: "free / max   cpu   ram  disk".into(),
-            });
+            lines.push(line(
+                "|- vm types".into(),
+                "free / max   cpu   ram  disk".into(),
+            ));
             for t in &types {
                 let (free, max) = capacity
                     .as_ref()
                     .and_then(|c| c.iter().find(|(name, ..)| name == &t.name))
                     .map_or((0, 0), |&(_, free, max)| (free, max));
-                lines.push(Line {
-                    name: format!("|- {}", t.name),
-                    state: format!(
+                lines.push(line(
+                    format!("|- {}", t.name),
+                    format!(
                         "{free:04} / {max:04}   {}   {:4}   {:4}",
                         t.cores, t.memory_mb, t.disk_gb
                     ),
-                });
+                ));
             }
         }
     }
-    let region = call.cloud.region.clone();
-    reply.items("availabilityZoneInfo", &lines, |r, line| {
-        r.leaf("zoneName", &line.name)
-            .leaf("zoneState", &line.state)
-            .leaf("regionName", &region);
-    });
-    Ok(())
+    Ok(DescribeAvailabilityZonesResponseType {
+        request_id: call.request_id.to_owned(),
+        availability_zone_info: AvailabilityZoneSetType { item: lines },
+    })
 }
 
 /// Each VM type's (name, available, maximum) instances on `cluster`, from its CC's
