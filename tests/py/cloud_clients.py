@@ -60,13 +60,13 @@ def eucarc(folder):
     return env
 
 
-def ec2(env, secret=None, key=None):
+def ec2(env, secret=None, key=None, region=None):
     return boto3.client(
         "ec2",
         endpoint_url=env["EC2_URL"],
         aws_access_key_id=key or env["EC2_ACCESS_KEY"],
         aws_secret_access_key=secret or env["EC2_SECRET_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
+        region_name=region or env["AWS_DEFAULT_REGION"],
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -157,7 +157,9 @@ def check_facts(c, env):
     assert attrs == [{"AttributeName": "supported-platforms", "AttributeValues": [{"AttributeValue": "EC2"}]}], attrs
     assert c.describe_reserved_instances()["ReservedInstances"] == []
     assert c.describe_reserved_instances_offerings()["ReservedInstancesOfferings"] == []
-    ok("boto3 regions, account attributes, reserved instances")
+    # SigV4 is checked with the region the client's scope names (euca2ools: undefined-<pid>).
+    assert ec2(env, region="undefined-4242").describe_regions()["Regions"] == regions
+    ok("boto3 regions (SigV4 in any region's scope), account attributes, reserved instances")
 
 
 def check_cli(env):

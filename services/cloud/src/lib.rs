@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 mod error;
 pub mod ops;
+pub mod params;
 pub mod query;
 pub mod store;
 

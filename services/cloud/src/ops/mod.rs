@@ -11,7 +11,7 @@ mod zones;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::Ec2Error;
-use crate::query::Params;
+use crate::params::Params;
 use crate::store::{Store, User};
 
 use xmlbind::ToXml;

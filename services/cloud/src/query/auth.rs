@@ -13,9 +13,10 @@ use walrus::auth::v4::{self, Scope};
 use walrus::digest::sha256_hex;
 use walrus::uri::aws_encode;
 
-use super::{Params, QueryRequest};
+use super::QueryRequest;
 use crate::config::SERVICE_PATH;
 use crate::error::Ec2Error;
+use crate::params::Params;
 
 /// How far a request's time may be from ours, either way (EC2's 15 minutes).
 pub const MAX_SKEW_SECS: i64 = 15 * 60;

@@ -15,44 +15,15 @@ use hyper::{HeaderMap, Method, Request, Response};
 use ring::rand::{SecureRandom, SystemRandom};
 use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, warn, Instrument};
-use walrus::uri::{percent_decode, query_pairs};
 
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
+use crate::params::Params;
 use auth::Claim;
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
 pub const MAX_BODY: usize = 1 << 20;
-
-/// A request's decoded parameters, in the order sent.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Reads `a=b&c=d` (URL query or form body): `+` is a space, `%XX` decoded.
-    pub fn parse(raw: &str) -> Self {
-        let decode = |text: &str| String::from_utf8_lossy(&percent_decode(text, true)).into_owned();
-        Self(
-            query_pairs(raw)
-                .filter(|p| !p.raw_name.is_empty())
-                .map(|p| (decode(p.raw_name), decode(p.raw_value.unwrap_or(""))))
-                .collect(),
-        )
-    }
-
-    /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &(String, String)> {
-        self.0.iter()
-    }
-}
 
 /// A Query request as received: what its signature covers, and its parameters.
 #[derive(Debug)]
@@ -141,7 +112,7 @@ async fn answer(
         let form = std::str::from_utf8(&body).map_err(|_| {
             Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
         })?;
-        params.0.extend(Params::parse(form).0);
+        params.extend(Params::parse(form));
     }
     let host = parts
         .headers
@@ -195,25 +166,4 @@ fn request_id() -> String {
         &hex[16..20],
         &hex[20..]
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameters_are_decoded_in_order() {
-        let p = Params::parse("Action=DescribeKeyPairs&KeyName.1=a+b&KeyName.2=c%2Fd&Flag&=x");
-        let pairs: Vec<(&str, &str)> = p.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(
-            pairs,
-            [
-                ("Action", "DescribeKeyPairs"),
-                ("KeyName.1", "a b"),
-                ("KeyName.2", "c/d"),
-                ("Flag", "")
-            ]
-        );
-        assert_eq!(p.get("KeyName.2"), Some("c/d"));
-    }
 }
