@@ -106,6 +106,19 @@ fn clients_configured_from_eucarc_drive_the_query_api() {
 
     let (bob_dir, admin_dir) = (creds.join("bob"), admin_dir.display().to_string());
     clients(&["main", &bob_dir.display().to_string(), &admin_dir]);
+    match common::reference_dir() {
+        Some(reference) => {
+            let captures = reference.join("captures/euca2ools-1.0_boto-1.8d.jsonl");
+            clients(&[
+                "captures",
+                &bob_dir.display().to_string(),
+                &captures.display().to_string(),
+            ]);
+        }
+        None => {
+            println!("skipped: ../shared/reference is absent (the recorded euca2ools requests)")
+        }
+    }
     admin(&data, &["user", "disable", "bob"]);
     clients(&["disabled", &bob_dir.display().to_string()]);
 
@@ -195,11 +208,14 @@ fn zones_are_the_registered_clusters_with_their_capacity() {
     let _cloud = start_cloud(
         nodes.keys.path(),
         &data,
-        &["--cluster", &format!("zone1={}", cc.url())],
+        &[
+            "--cluster",
+            &format!("zone1={}", cc.url()),
+            // Nothing listens on port 1: a cluster that is down.
+            "--cluster",
+            "dead=http://127.0.0.1:1/axis2/services/EucalyptusCC",
+        ],
     );
-    clients(&[
-        "zones",
-        &data.join("credentials/admin").display().to_string(),
-        "zone1",
-    ]);
+    let admin_dir = data.join("credentials/admin").display().to_string();
+    clients(&["zones", &admin_dir, "zone1", "dead"]);
 }

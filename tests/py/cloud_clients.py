@@ -6,7 +6,8 @@ Phases (run by tests/cloud_query.rs):
   main USER_DIR ADMIN_DIR   every operation as the admin; errors; a second user isolated
   disabled USER_DIR         a disabled user's requests are refused
   restarted ADMIN_DIR       after a restart: the same credentials, the same keypairs
-  zones ADMIN_DIR ZONE      DescribeAvailabilityZones against a real cluster
+  captures USER_DIR FILE    euca2ools 1.0's recorded requests re-signed with the user's keys
+  zones ADMIN_DIR ZONE DEAD DescribeAvailabilityZones: a real cluster, and one that is down
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -196,9 +197,13 @@ def sigv2_botocore(env, params):
     return requests.post(env["EC2_URL"], data=request.data)
 
 
-def sigv2_by_hand(env, params, method="GET", digest=hashlib.sha1, signed_path=None, stamp=None, secret=None):
-    """SigV2 made here, for the variants botocore does not send."""
+def sigv2_by_hand(env, params, method="GET", digest=hashlib.sha1, signed_path=None, stamp=None, secret=None,
+                  path=None, zone="Z"):
+    """SigV2 made here, for the variants botocore does not send: sent to `path` (default
+    EC2_URL's), signed over `signed_path` (default the path sent), Timestamp ending in `zone`."""
     url = urllib.parse.urlsplit(env["EC2_URL"])
+    path = path or url.path
+    target = f"{url.scheme}://{url.netloc}{path}"
     stamp = stamp or datetime.datetime.now(datetime.timezone.utc)
     params = dict(
         {"Version": "2009-04-04"},
@@ -206,17 +211,17 @@ def sigv2_by_hand(env, params, method="GET", digest=hashlib.sha1, signed_path=No
         AWSAccessKeyId=env["EC2_ACCESS_KEY"],
         SignatureVersion="2",
         SignatureMethod="HmacSHA1" if digest is hashlib.sha1 else "HmacSHA256",
-        Timestamp=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        Timestamp=stamp.strftime("%Y-%m-%dT%H:%M:%S") + zone,
     )
     query = "&".join(
         f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}" for k, v in sorted(params.items())
     )
-    text = f"{method}\n{url.netloc}\n{signed_path or url.path}\n{query}"
+    text = f"{method}\n{url.netloc}\n{signed_path or path}\n{query}"
     key = (secret or env["EC2_SECRET_KEY"]).encode()
     params["Signature"] = base64.b64encode(hmac.new(key, text.encode(), digest).digest()).decode()
     if method == "GET":
-        return requests.get(env["EC2_URL"], params=params)
-    return requests.post(env["EC2_URL"], data=params)
+        return requests.get(target, params=params)
+    return requests.post(target, data=params)
 
 
 def error_of(response):
@@ -262,6 +267,51 @@ def check_errors(env):
     ok("errors: wrong signature 403, unknown key 401, expired 400, unknown action, missing parameter")
 
 
+# What euca2ools 1.0 sent for the operations served so far, and what each must get.
+CAPTURED = {
+    "DescribeRegions": 200,
+    "DescribeAvailabilityZones": 200,
+    "CreateKeyPair": 200,
+    "DescribeKeyPairs": 200,
+    "DeleteKeyPair": 200,
+    "CreateSecurityGroup": 200,
+    "AuthorizeSecurityGroupIngress": 200,
+    "RevokeSecurityGroupIngress": 200,
+    "DescribeSecurityGroups": 200,
+    "DeleteSecurityGroup": 200,
+}
+
+
+def check_captures(env, captures):
+    """The recorded euca2ools 1.0 requests, re-signed with this user's keys as euca2ools 1.0
+    signs (GET to /services/Eucalyptus/, HmacSHA256, a Timestamp without a zone)."""
+    c = ec2(env)
+    for key in c.describe_key_pairs()["KeyPairs"]:  # the captures make their own
+        c.delete_key_pair(KeyName=key["KeyName"])
+    sent = []
+    with open(captures) as f:
+        for line in f:
+            capture = json.loads(line)
+            params = capture["params"]
+            action = params.get("Action")
+            if action not in CAPTURED:
+                continue
+            params = {k: v for k, v in params.items()
+                      if k not in ("AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "Timestamp")}
+            if params.get("SourceSecurityGroupOwnerId"):
+                # The capture names another cloud's account: here, this user's own group.
+                params["SourceSecurityGroupOwnerId"] = ""
+                sigv2_by_hand(env, {"Action": "CreateSecurityGroup", "GroupName": params["SourceSecurityGroupName"],
+                                    "GroupDescription": "source"})
+            path = capture["path"].split("?")[0]
+            answer = sigv2_by_hand(env, params, method=capture["method"], digest=hashlib.sha256, path=path, zone="")
+            assert answer.status_code == CAPTURED[action], (action, answer.status_code, answer.text)
+            assert f"{action}Response" in answer.text, answer.text
+            sent.append(action)
+    assert set(sent) == set(CAPTURED), sent
+    ok(f"{len(sent)} recorded euca2ools 1.0 requests, re-signed with the user's keys, answered")
+
+
 def check_isolation(admin_env, user_env):
     admin, user = ec2(admin_env), ec2(user_env)
     assert user.describe_key_pairs()["KeyPairs"] == []
@@ -291,6 +341,8 @@ def main():
         check_sigv2(admin_env)
         check_errors(admin_env)
         check_isolation(admin_env, user_env)
+    elif phase == "captures":
+        check_captures(eucarc(sys.argv[2]), sys.argv[3])
     elif phase == "restarted":
         c = ec2(eucarc(sys.argv[2]))
         assert [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"]] == ["k1"]
@@ -300,26 +352,35 @@ def main():
         expect_error(lambda: ec2(eucarc(sys.argv[2])).describe_regions(), "AuthFailure", 401)
         ok("a disabled user is refused")
     elif phase == "zones":
-        env, zone = eucarc(sys.argv[2]), sys.argv[3]
+        env, zone, dead = eucarc(sys.argv[2]), sys.argv[3], sys.argv[4]
         c = ec2(env)
         deadline = time.time() + 20
         while True:
-            lines = [(z["ZoneName"], z["State"]) for z in c.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]]
-            small = [s for n, s in lines if n == "|- m1.small"]
-            if small and not small[0].startswith("0000 / 0000") or time.time() > deadline:
+            zones = c.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
+            lines = [(z["ZoneName"], z["State"]) for z in zones]
+            mine = lines[lines.index((zone, "available")) + 2:] if (zone, "available") in lines else []
+            if mine and not mine[0][1].startswith("0000 / 0000") or time.time() > deadline:
                 break
             time.sleep(0.5)
         print(lines)
+        region = env["AWS_DEFAULT_REGION"]
         plain = [(z["ZoneName"], z["State"], z["RegionName"]) for z in c.describe_availability_zones()["AvailabilityZones"]]
-        assert plain == [(zone, "available", env["AWS_DEFAULT_REGION"])], plain
-        assert lines[0] == (zone, "available") and lines[1][0] == "|- vm types", lines
-        states = dict(lines[2:])
-        assert list(states) == ["|- m1.small", "|- c1.medium", "|- m1.large", "|- m1.xlarge", "|- c1.xlarge"], states
+        assert plain == [(dead, "unavailable", region), (zone, "available", region)], plain
+        only = c.describe_availability_zones(ZoneNames=[zone])["AvailabilityZones"]
+        assert [z["ZoneName"] for z in only] == [zone], only
+        # Per zone: its line, the header, then one line per VM type, smallest first.
+        assert lines[0] == (dead, "unavailable") and lines[7] == (zone, "available"), lines
+        for start in (0, 7):
+            assert lines[start + 1] == ("|- vm types", "free / max   cpu   ram  disk"), lines
+        types = ["|- m1.small", "|- c1.medium", "|- m1.large", "|- m1.xlarge", "|- c1.xlarge"]
+        assert [n for n, _ in lines[2:7]] == types and [n for n, _ in lines[9:]] == types, lines
+        assert all(s.startswith("0000 / 0000") for _, s in lines[2:7]), lines
+        states = dict(lines[9:])
         # One node of 8 cores, 2048 MB and 11 GB: m1.small (1 core, 128 MB, 2 GB) fits 5 times,
         # c1.xlarge (20 GB of disk) not at all.
         assert states["|- m1.small"].split() == ["0005", "/", "0005", "1", "128", "2"], states
         assert states["|- c1.xlarge"].split()[:3] == ["0000", "/", "0000"], states
-        ok("zones: the cluster's zone, and per VM type capacity with verbose")
+        ok("zones: one per cluster, unavailable when its CC does not answer; per VM type capacity with verbose")
     else:
         sys.exit(f"unknown phase {phase}")
 

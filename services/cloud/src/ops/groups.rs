@@ -179,7 +179,8 @@ async fn target(call: &Call<'_>) -> Result<String, Ec2Error> {
 
 /// The rules a request names: `IpPermissions.N.*` (2009-04-04 and later), or the flat
 /// `IpProtocol`, `FromPort`, `ToPort`, `CidrIp`, `SourceSecurityGroupName`,
-/// `SourceSecurityGroupOwnerId` of earlier versions and the AWS CLI's shorthand.
+/// `SourceSecurityGroupOwnerId` of earlier versions and the AWS CLI's shorthand (a source
+/// group without a protocol meaning all of them).
 async fn rules(call: &Call<'_>) -> Result<Vec<Rule>, Ec2Error> {
     let p = call.params;
     let mut rules = Vec::new();
@@ -239,12 +240,24 @@ async fn rules(call: &Call<'_>) -> Result<Vec<Rule>, Ec2Error> {
             }
             (None, None) => Source::Cidr("0.0.0.0/0".into()),
         };
-        add(
-            p.get("IpProtocol"),
-            p.get("FromPort"),
-            p.get("ToPort"),
-            vec![source],
-        )?;
+        if group.is_some() && p.get("IpProtocol").is_none() {
+            // A user/group pair alone (EC2 before 2009-04-04, euca2ools 1.x's `-o`/`-u`):
+            // every protocol and port from that group.
+            for (protocol, from, to) in [
+                ("tcp", "0", "65535"),
+                ("udp", "0", "65535"),
+                ("icmp", "-1", "-1"),
+            ] {
+                add(Some(protocol), Some(from), Some(to), vec![source.clone()])?;
+            }
+        } else {
+            add(
+                p.get("IpProtocol"),
+                p.get("FromPort"),
+                p.get("ToPort"),
+                vec![source],
+            )?;
+        }
     }
     Ok(rules)
 }
