@@ -197,6 +197,17 @@ fn admin_manages_clusters_and_vm_types() {
         .output()
         .unwrap();
     assert!(!duplicate.status.success());
+    // `..` would name DATA itself as a user's credentials folder.
+    for args in [["user", "add", ".."], ["user", "delete", ".."]] {
+        let refused = euca()
+            .args(["admin", "--data"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{args:?}");
+    }
+    assert!(data.join("cloud.sqlite").is_file());
 }
 
 #[test]

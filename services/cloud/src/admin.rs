@@ -137,6 +137,7 @@ fn open(data: &Path) -> Result<SqliteStore, AdminError> {
 async fn user(store: &SqliteStore, data: &Path, command: UserCommand) -> Result<(), AdminError> {
     match command {
         UserCommand::Add { name } => {
+            credentials::places(data, &name)?;
             let facts = store
                 .facts()
                 .await?
@@ -164,9 +165,8 @@ async fn user(store: &SqliteStore, data: &Path, command: UserCommand) -> Result<
         UserCommand::Disable { name } => store.set_user_enabled(&name, false).await?,
         UserCommand::Enable { name } => store.set_user_enabled(&name, true).await?,
         UserCommand::Delete { name } => {
+            let (folder, zip) = credentials::places(data, &name)?;
             store.delete_user(&name).await?;
-            let root = data.join("credentials");
-            let (folder, zip) = (root.join(&name), root.join(format!("{name}.zip")));
             kit::blocking(move || {
                 remove(|p| std::fs::remove_dir_all(p), &folder)?;
                 remove(|p| std::fs::remove_file(p), &zip)

@@ -35,6 +35,8 @@ pub enum CredentialsError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("user name {0:?} cannot name a credentials folder")]
+    Name(String),
     #[error("{path}: {source}")]
     Zip {
         path: PathBuf,
@@ -151,9 +153,20 @@ fn eucarc(facts: &CloudFacts, user: &User, cert: &str, key: &str) -> String {
     )
 }
 
+/// Where `name`'s credentials are written: the folder and the zip. User names cannot hold
+/// `/` (the `users` crate refuses them); `.` and `..` would name folders above, so they have
+/// no place.
+pub fn places(data: &Path, name: &str) -> Result<(PathBuf, PathBuf), CredentialsError> {
+    if name == "." || name == ".." {
+        return Err(CredentialsError::Name(name.to_owned()));
+    }
+    let root = data.join("credentials");
+    Ok((root.join(name), root.join(format!("{name}.zip"))))
+}
+
 /// Where `name`'s eucarc is written.
-pub fn eucarc_path(data: &Path, name: &str) -> PathBuf {
-    data.join("credentials").join(name).join("eucarc")
+pub fn eucarc_path(data: &Path, name: &str) -> Result<PathBuf, CredentialsError> {
+    Ok(places(data, name)?.0.join("eucarc"))
 }
 
 /// Writes `DATA/credentials/NAME/` (folders 0700, files 0600) and `DATA/credentials/NAME.zip`
@@ -165,9 +178,8 @@ pub fn write(
     user: &User,
     issued: &Issued,
 ) -> Result<PathBuf, CredentialsError> {
+    let (folder, zip_path) = places(data, &user.name)?;
     let files = files(facts, cloud, user, issued)?;
-    let root = data.join("credentials");
-    let folder = root.join(&user.name);
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| CredentialsError::Io { path, source }
@@ -181,7 +193,6 @@ pub fn write(
         let path = folder.join(name);
         write_private(&path, |file| file.write_all(content)).map_err(io(&path))?;
     }
-    let zip_path = root.join(format!("{}.zip", user.name));
     let zip_error = |source| CredentialsError::Zip {
         path: zip_path.clone(),
         source,
@@ -243,6 +254,21 @@ mod tests {
             s3_url: "http://127.0.0.1:8773/services/Walrus".into(),
             region: "eucalyptus".into(),
         }
+    }
+
+    #[test]
+    fn dot_names_have_no_credentials_folder() {
+        // Guards against `euca admin user delete ..` removing DATA itself.
+        let data = Path::new("/data");
+        assert!(places(data, "..").is_err() && places(data, ".").is_err());
+        let (folder, zip) = places(data, "..x").unwrap();
+        assert_eq!(
+            (folder.as_path(), zip.as_path()),
+            (
+                Path::new("/data/credentials/..x"),
+                Path::new("/data/credentials/..x.zip")
+            )
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ async fn admin_credentials(
     cloud_key: &KeyPair,
 ) -> Result<(), StartError> {
     let created = store.ensure_admin().await?;
-    let eucarc = credentials::eucarc_path(data, users::ADMIN_NAME);
+    let eucarc = credentials::eucarc_path(data, users::ADMIN_NAME)?;
     let present = tokio::fs::try_exists(&eucarc).await.unwrap_or(false);
     if created.is_none() && present {
         return Ok(());
