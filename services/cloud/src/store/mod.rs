@@ -7,6 +7,8 @@
 //! addresses and volumes join as further methods when their operations are built.
 
 mod sqlite;
+#[cfg(test)]
+mod suite;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -553,6 +553,7 @@ impl Store for SqliteStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::suite;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -563,45 +564,15 @@ mod tests {
         (dir, store)
     }
 
-    fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
-        SecurityGroup {
-            owner: owner.into(),
-            name: name.into(),
-            id: id.into(),
-            description: "d".into(),
-            rules: Vec::new(),
-        }
-    }
-
-    fn tcp(port: i32, source: Source) -> Rule {
-        Rule {
-            protocol: "tcp".into(),
-            from_port: port,
-            to_port: port,
-            source,
-        }
+    #[tokio::test]
+    async fn the_store_suite_passes() {
+        let (_dir, store) = store().await;
+        suite::run(&store).await;
     }
 
     #[tokio::test]
-    async fn a_new_store_has_the_default_vm_types_and_a_reopened_one_keeps_changes() {
+    async fn a_reopened_store_keeps_changes() {
         let (dir, store) = store().await;
-        let names: Vec<String> = store
-            .vm_types()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "m1.small",
-                "c1.medium",
-                "m1.large",
-                "m1.xlarge",
-                "c1.xlarge"
-            ]
-        );
         let bigger = VmType {
             name: "m1.small".into(),
             cores: 2,
@@ -620,6 +591,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_of_a_newer_schema_is_refused() {
+        let (dir, store) = store().await;
+        drop(store);
+        let path = dir.path().join("cloud.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let data = dir.path().to_owned();
+        let opened = kit::blocking(move || SqliteStore::open(&data)).await;
+        assert!(
+            matches!(opened, Err(StoreError::Newer { found: 99, .. })),
+            "{opened:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_databases_are_private() {
         // Guards against users' certificates and keys lying in world-readable files.
         use std::os::unix::fs::PermissionsExt;
@@ -632,101 +620,5 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
-    }
-
-    #[tokio::test]
-    async fn keypairs_are_per_owner() {
-        let (_dir, store) = store().await;
-        let key = |owner: &str| KeyPair {
-            owner: owner.into(),
-            name: "k".into(),
-            fingerprint: "aa:bb".into(),
-            public_key: "ssh-rsa AAAA k".into(),
-        };
-        store.add_keypair(&key("ann")).await.unwrap();
-        store.add_keypair(&key("bob")).await.unwrap();
-        assert!(matches!(
-            store.add_keypair(&key("ann")).await,
-            Err(StoreError::Exists { .. })
-        ));
-        assert_eq!(store.keypairs(Some("ann")).await.unwrap(), vec![key("ann")]);
-        assert_eq!(store.keypairs(None).await.unwrap().len(), 2);
-        assert!(store.delete_keypair("ann", "k").await.unwrap());
-        assert!(!store.delete_keypair("ann", "k").await.unwrap());
-        assert_eq!(store.keypairs(None).await.unwrap(), vec![key("bob")]);
-    }
-
-    #[tokio::test]
-    async fn rules_are_added_and_removed_all_or_none() {
-        let (_dir, store) = store().await;
-        store
-            .add_group(&group("ann", "web", "sg-00000001"))
-            .await
-            .unwrap();
-        let http = tcp(80, Source::Cidr("0.0.0.0/0".into()));
-        let ssh = tcp(
-            22,
-            Source::Group {
-                owner: "bob".into(),
-                name: "admins".into(),
-            },
-        );
-        store
-            .authorize("ann", "web", std::slice::from_ref(&http))
-            .await
-            .unwrap();
-        // The second rule is a duplicate: the first of this batch must not stay.
-        let refused = store
-            .authorize("ann", "web", &[ssh.clone(), http.clone()])
-            .await;
-        assert!(matches!(refused, Err(StoreError::Exists { .. })));
-        let groups = store.groups(Some("ann")).await.unwrap();
-        assert_eq!(groups[0].rules, vec![http.clone()]);
-        store
-            .authorize("ann", "web", std::slice::from_ref(&ssh))
-            .await
-            .unwrap();
-        let refused = store
-            .revoke(
-                "ann",
-                "web",
-                &[ssh.clone(), tcp(443, Source::Cidr("10.0.0.0/8".into()))],
-            )
-            .await;
-        assert!(matches!(refused, Err(StoreError::NotFound { .. })));
-        assert_eq!(store.groups(None).await.unwrap()[0].rules.len(), 2);
-        store.revoke("ann", "web", &[ssh]).await.unwrap();
-        assert_eq!(store.groups(None).await.unwrap()[0].rules, vec![http]);
-        assert!(matches!(
-            store.authorize("bob", "web", &[]).await,
-            Err(StoreError::NotFound { .. })
-        ));
-        store.delete_group("ann", "web").await.unwrap();
-        assert!(store.groups(None).await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn deleting_a_user_deletes_what_they_own() {
-        let (_dir, store) = store().await;
-        let ann = store
-            .create_user(NewUser {
-                name: "ann".into(),
-                ..NewUser::default()
-            })
-            .await
-            .unwrap();
-        store.put_certificate("ann", "PEM").await.unwrap();
-        store
-            .add_group(&group("ann", "default", "sg-00000002"))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.user_by_access_key(&ann.access_key).await.unwrap(),
-            Some(ann)
-        );
-        store.delete_user("ann").await.unwrap();
-        assert!(store.certificate("ann").await.unwrap().is_none());
-        assert!(store.groups(None).await.unwrap().is_empty());
-        assert!(store.delete_user("ann").await.is_err());
     }
 }
