@@ -48,6 +48,46 @@ pub struct Generated {
 pub struct Options {
     /// The path `WSDL`'s `include_str!` names. Default: the WSDL file's canonical path.
     pub wsdl_include_path: Option<String>,
+    /// Also generate the Query binding of the requests, with these names.
+    pub query: Option<QueryBinding>,
+}
+
+/// How the requests' fields are named as Query parameters: by the rules of the EC2 Query
+/// protocol (an element's name with a capital, `Name.N` list items, `Name.Field` nesting),
+/// except for [`QueryBinding::renames`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryBinding {
+    pub renames: Vec<QueryRename>,
+}
+
+/// The parameter name of element `element` of complex type `owner` (schema names), where the
+/// rules do not give it: for a list of single values, the name numbered (`SecurityGroup.1`);
+/// for a type holding one simple value, the parameter carrying it (`UserData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryRename {
+    pub owner: String,
+    pub element: String,
+    pub parameter: String,
+}
+
+impl QueryBinding {
+    /// The names EC2's Query API of 2009-04-04 gives that its rules do not: `SecurityGroup.N`
+    /// for RunInstances' `groupSet`, `ExecutableBy.N` for DescribeImages' `executableBySet`,
+    /// and `UserData` for RunInstances' `userData/data`.
+    pub fn ec2() -> Self {
+        let rename = |owner: &str, element: &str, parameter: &str| QueryRename {
+            owner: owner.to_owned(),
+            element: element.to_owned(),
+            parameter: parameter.to_owned(),
+        };
+        Self {
+            renames: vec![
+                rename("RunInstancesType", "groupSet", "SecurityGroup"),
+                rename("RunInstancesType", "userData", "UserData"),
+                rename("DescribeImagesType", "executableBySet", "ExecutableBy"),
+            ],
+        }
+    }
 }
 
 /// Generates Rust from the WSDL file at `path` with default [`Options`].
@@ -62,6 +102,6 @@ pub fn generate(path: &Path, options: &Options) -> Result<Generated, Error> {
         (None, Some(wsdl)) => wsdl.to_string_lossy().into_owned(),
         (None, None) => path.to_string_lossy().into_owned(),
     };
-    let code = emit::emit(&model, &include)?;
+    let code = emit::emit(&model, &include, options.query.as_ref())?;
     Ok(Generated { code, inputs })
 }

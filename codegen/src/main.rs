@@ -1,5 +1,6 @@
-//! `codegen FILE.wsdl`: prints the Rust generated from a WSDL document, so that a reviewer
-//! can read exactly what a build compiles.
+//! `codegen [--query-ec2] FILE.wsdl`: prints the Rust generated from a WSDL document, so
+//! that a reviewer can read exactly what a build compiles; `--query-ec2` adds the EC2 Query
+//! binding, as `wire`'s build does for the EC2 WSDLs.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -7,11 +8,19 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
-    let [path] = args.as_slice() else {
-        eprintln!("usage: codegen FILE.wsdl");
-        return ExitCode::from(2);
+    let (path, query) = match args.as_slice() {
+        [path] => (path, None),
+        [flag, path] if flag == "--query-ec2" => (path, Some(codegen::QueryBinding::ec2())),
+        _ => {
+            eprintln!("usage: codegen [--query-ec2] FILE.wsdl");
+            return ExitCode::from(2);
+        }
     };
-    let generated = match codegen::generate_file(Path::new(path)) {
+    let options = codegen::Options {
+        query,
+        ..codegen::Options::default()
+    };
+    let generated = match codegen::generate(Path::new(path), &options) {
         Ok(generated) => generated,
         Err(error) => {
             eprintln!("{error}");

@@ -1,6 +1,7 @@
 //! How a bad WSDL reaches the person building: the `codegen` command and a build script that
 //! runs the generator both fail, naming the file, the line and the construct; and the command
-//! prints exactly what a build compiles.
+//! prints exactly what a build compiles, the Query binding included; what the Query binding
+//! cannot spell is refused at its place.
 
 mod common;
 
@@ -76,5 +77,75 @@ fn an_unsupported_construct_fails_the_build_naming_file_line_and_construct() {
     assert!(
         errors.contains(MESSAGE),
         "the build failed without naming the place:\n{errors}"
+    );
+}
+
+#[test]
+fn the_command_prints_the_query_binding_the_build_compiles() {
+    let wsdl = workspace_root().join("wsdl/ec2_2009-04-04.wsdl");
+    let out = Command::new(env!("CARGO_BIN_EXE_codegen"))
+        .arg("--query-ec2")
+        .arg(&wsdl)
+        .output()
+        .expect("run codegen");
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).expect("UTF-8 code");
+    let options = codegen::Options {
+        query: Some(codegen::QueryBinding::ec2()),
+        ..codegen::Options::default()
+    };
+    let generated = codegen::generate(&wsdl, &options).expect("generate EC2");
+    assert_eq!(printed, generated.code);
+    assert!(printed.contains("pub enum AmazonEc2PortTypeRequest {"));
+    assert!(printed.contains(r#".values(&format!("{prefix}SecurityGroup"))?"#));
+}
+
+/// A request type holding itself has no finite parameter names (line 8 column 11: `next`).
+const RECURSIVE_REQUEST: &str = r#"<?xml version="1.0"?>
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
+    xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="urn:t"
+    xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t">
+  <wsdl:types><xs:schema targetNamespace="urn:t" elementFormDefault="qualified">
+    <xs:complexType name="chain">
+      <xs:sequence>
+          <xs:element name="next" type="tns:chain" minOccurs="0"/>
+      </xs:sequence>
+    </xs:complexType>
+    <xs:element name="Walk" type="tns:chain"/>
+  </xs:schema></wsdl:types>
+  <wsdl:message name="walk"><wsdl:part name="body" element="tns:Walk"/></wsdl:message>
+  <wsdl:portType name="Walker">
+    <wsdl:operation name="Walk">
+      <wsdl:input message="tns:walk"/><wsdl:output message="tns:walk"/>
+    </wsdl:operation>
+  </wsdl:portType>
+  <wsdl:binding name="WalkerBinding" type="tns:Walker">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="Walk">
+      <soap:operation soapAction="Walk"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+  </wsdl:binding>
+</wsdl:definitions>
+"#;
+
+#[test]
+fn the_query_binding_names_what_it_cannot_spell_and_where() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let wsdl = dir.path().join("walk.wsdl");
+    std::fs::write(&wsdl, RECURSIVE_REQUEST).expect("write the WSDL");
+    codegen::generate_file(&wsdl).expect("fine without the Query binding");
+    let options = codegen::Options {
+        query: Some(codegen::QueryBinding::default()),
+        ..codegen::Options::default()
+    };
+    let error = codegen::generate(&wsdl, &options).expect_err("recursive request");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}/walk.wsdl:8:11: the Query binding does not support types that contain themselves",
+            dir.path().display()
+        )
     );
 }

@@ -13,10 +13,15 @@ fn golden_dir() -> PathBuf {
 }
 
 fn check(case: &str) {
+    check_with(case, None);
+}
+
+fn check_with(case: &str, query: Option<codegen::QueryBinding>) {
     let dir = golden_dir().join(case);
     // Relative, so that expected.rs compiles wherever the checkout is.
     let options = codegen::Options {
         wsdl_include_path: Some("input.wsdl".to_owned()),
+        query,
     };
     let generated = codegen::generate(&dir.join("input.wsdl"), &options)
         .unwrap_or_else(|e| panic!("{case}: {e}"));
@@ -75,6 +80,26 @@ golden!(
     recursion,
 );
 
+/// The Query binding: nesting, numbered lists of values and of structures, a renamed list
+/// and a renamed single value, choices (plain and of empty elements), optional groups.
+#[test]
+fn query() {
+    let rename = |owner: &str, element: &str, parameter: &str| codegen::QueryRename {
+        owner: owner.to_owned(),
+        element: element.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    check_with(
+        "query",
+        Some(codegen::QueryBinding {
+            renames: vec![
+                rename("LaunchType", "groupSet", "SecurityGroup"),
+                rename("LaunchType", "userData", "UserData"),
+            ],
+        }),
+    );
+}
+
 /// A folder added without a test would never be checked.
 #[test]
 fn every_case_folder_is_tested() {
@@ -86,6 +111,7 @@ fn every_case_folder_is_tested() {
         .collect();
     folders.sort();
     let mut cases: Vec<&str> = CASES.to_vec();
+    cases.push("query");
     cases.sort_unstable();
     assert_eq!(folders, cases);
 }

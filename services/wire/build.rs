@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-const WSDL_FILES: [&str; 6] = [
-    "eucalyptus_nc.wsdl",
-    "eucalyptus_cc.wsdl",
-    "eucalyptus_gl.wsdl",
-    "s3.wsdl",
-    "ec2_2009-04-04.wsdl",
-    "ec2_additions.wsdl",
+/// Each WSDL file, and whether its requests also come over EC2's Query protocol.
+const WSDL_FILES: [(&str, bool); 6] = [
+    ("eucalyptus_nc.wsdl", false),
+    ("eucalyptus_cc.wsdl", false),
+    ("eucalyptus_gl.wsdl", false),
+    ("s3.wsdl", false),
+    ("ec2_2009-04-04.wsdl", true),
+    ("ec2_additions.wsdl", true),
 ];
 
 fn main() {
@@ -20,8 +21,14 @@ fn main() {
         .nth(2)
         .unwrap_or(manifest_dir)
         .join("wsdl");
-    let files = WSDL_FILES.map(|file| wsdl_dir.join(file));
-    if let Err(error) = codegen::build::compile(&files) {
+    let inputs = WSDL_FILES.map(|(file, query)| {
+        let options = codegen::Options {
+            query: query.then(codegen::QueryBinding::ec2),
+            ..codegen::Options::default()
+        };
+        (wsdl_dir.join(file), options)
+    });
+    if let Err(error) = codegen::build::compile_with(&inputs) {
         eprintln!("error: {error}");
         std::process::exit(1);
     }

@@ -1,6 +1,7 @@
 //! [`Model`] → Rust source, one emitter per concern: type definitions ([`types`]), XML
 //! reading and writing ([`xml`]), sample values ([`sample`]), and per portType the service
-//! trait ([`service`]), its dispatcher ([`dispatcher`]) and a client ([`client`]).
+//! trait ([`service`]), its dispatcher ([`dispatcher`]) and a client ([`client`]); on request,
+//! the Query binding of the requests ([`query`]).
 //!
 //! [`Context`] decides what the emitters share: Rust names, which complex types become enums,
 //! the fields of each struct; [`recursion`] finds where types contain themselves; [`checks`]
@@ -10,6 +11,7 @@ mod checks;
 mod client;
 mod context;
 mod dispatcher;
+mod query;
 mod recursion;
 mod sample;
 mod service;
@@ -25,9 +27,14 @@ pub(crate) use context::{
 
 use crate::error::Error;
 use crate::model::Model;
+use crate::QueryBinding;
 
 /// Renders the whole file. `wsdl_path` is what `WSDL`'s `include_str!` names.
-pub(crate) fn emit(model: &Model, wsdl_path: &str) -> Result<String, Error> {
+pub(crate) fn emit(
+    model: &Model,
+    wsdl_path: &str,
+    query_binding: Option<&QueryBinding>,
+) -> Result<String, Error> {
     let cx = Context::new(model)?;
     let namespace = &model.target_namespace;
     let file_name = model.source.file_name().map_or_else(
@@ -54,6 +61,9 @@ pub(crate) fn emit(model: &Model, wsdl_path: &str) -> Result<String, Error> {
     if !model.port_types.is_empty() {
         tokens.extend(dispatcher::helper());
         tokens.extend(client::helper());
+    }
+    if let Some(binding) = query_binding {
+        tokens.extend(query::binding(&cx, binding)?);
     }
     let file: syn::File = syn::parse2(tokens).map_err(|source| Error::Internal {
         path: model.source.clone(),

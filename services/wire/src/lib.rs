@@ -6,6 +6,17 @@
 //! its dispatcher (a `soap::Service`) and a typed client. `cargo run -p codegen --
 //! wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every type also
 //! implements `xmlbind::Sample`.
+//!
+//! The EC2 modules ([`ec2`], [`ec2_additions`]) also carry the generated Query binding: the
+//! requests implement [`query::FromQuery`], and `AmazonEc2PortTypeRequest` reads one from an
+//! action and its parameters; [`ec2_query::parse`] is the CLC's entry point for a Query
+//! request.
+
+// The generated Query binding names `wire::query`, inside this crate as in the golden tests.
+extern crate self as wire;
+
+pub mod ec2_query;
+pub mod query;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
 /// tonic's `include_proto!`.

@@ -139,6 +139,28 @@ impl Element {
             .map(|a| a.value.as_str())
     }
 
+    /// Moves this element, its attributes and its descendants named in namespace `from` to
+    /// namespace `to`, so that a request of another version with the same shapes reads as
+    /// the types of this one (the writer's counterpart is `XmlWriter::rename_namespace`).
+    pub fn rename_namespace(&mut self, from: &str, to: &str) {
+        let rename = |name: &mut Name| {
+            if name.namespace.as_deref() == Some(from) {
+                name.namespace = Some(to.to_owned());
+            }
+        };
+        let mut stack: Vec<&mut Element> = vec![self];
+        while let Some(element) = stack.pop() {
+            rename(&mut element.name);
+            for attribute in &mut element.attributes {
+                rename(&mut attribute.name);
+            }
+            stack.extend(element.children.iter_mut().filter_map(|node| match node {
+                Node::Element(child) => Some(child),
+                _ => None,
+            }));
+        }
+    }
+
     /// Child elements, skipping text, comments and processing instructions.
     pub fn elements(&self) -> impl Iterator<Item = &Element> {
         self.children.iter().filter_map(|n| match n {
@@ -220,6 +242,18 @@ mod tests {
         assert!(a.name.is(Some("urn:x"), "a") && b.name.is(Some("urn:x"), "a"));
         assert_eq!(a.child(Some("urn:x"), "b").unwrap().text().unwrap(), "1");
         assert_eq!(b.child(Some("urn:x"), "b").unwrap().text().unwrap(), "1");
+    }
+
+    #[test]
+    fn renaming_a_namespace_moves_every_name_in_it_and_no_other() {
+        let mut tree =
+            parse_default(r#"<a xmlns="urn:old" xmlns:o="urn:other" o:k="v"><b><o:c/></b></a>"#)
+                .unwrap();
+        tree.rename_namespace("urn:old", "urn:new");
+        assert!(tree.name.is(Some("urn:new"), "a"));
+        assert_eq!(tree.attribute(Some("urn:other"), "k"), Some("v"));
+        let b = tree.child(Some("urn:new"), "b").unwrap();
+        assert!(b.child(Some("urn:other"), "c").is_some());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct XmlWriter {
     start_tag_open: bool,
     next_prefix: usize,
     preferred: Vec<(String, String)>,
+    /// `(from, to)`: names in `from` are written in `to` ([`XmlWriter::rename_namespace`]).
+    renamed: Vec<(String, String)>,
     capture: Option<Capture>,
 }
 
@@ -56,6 +58,24 @@ impl XmlWriter {
             .push((namespace.to_owned(), prefix.to_owned()));
     }
 
+    /// Writes every element and attribute named in namespace `from` in namespace `to`
+    /// instead: one set of types answers in the namespace of each version a request came in
+    /// (EC2's 2008-12-01 and 2009-04-04 share their shapes). Call before writing.
+    pub fn rename_namespace(&mut self, from: &str, to: &str) {
+        self.renamed.push((from.to_owned(), to.to_owned()));
+    }
+
+    /// The namespace a name given in `namespace` is written in.
+    fn renamed(&self, namespace: Option<&str>) -> Option<String> {
+        let namespace = namespace?;
+        let to = self
+            .renamed
+            .iter()
+            .find(|(from, _)| from == namespace)
+            .map_or(namespace, |(_, to)| to.as_str());
+        Some(to.to_owned())
+    }
+
     /// Keeps every element whose start tag gets the attribute `{namespace}local` with one of
     /// `values` as a tree too, exactly as [`crate::parse`] would read it back from the output,
     /// for [`XmlWriter::finish_with_captured`] to return: a signer canonicalizes what it signs
@@ -76,6 +96,13 @@ impl XmlWriter {
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
+        let renamed;
+        let namespace = if self.renamed.is_empty() {
+            namespace
+        } else {
+            renamed = self.renamed(namespace);
+            renamed.as_deref()
+        };
         self.close_start_tag();
         self.open.push(Frame {
             qname: String::new(),
@@ -126,6 +153,13 @@ impl XmlWriter {
     /// Adds an attribute to the element just started. Call before any content.
     pub fn attribute(&mut self, namespace: Option<&str>, local: &str, value: &str) {
         debug_assert!(self.start_tag_open, "attribute written after content");
+        let renamed;
+        let namespace = if self.renamed.is_empty() {
+            namespace
+        } else {
+            renamed = self.renamed(namespace);
+            renamed.as_deref()
+        };
         let prefix = namespace.map(|ns| self.declare_in_tag(ns));
         self.out.push(' ');
         if let Some(prefix) = &prefix {
@@ -419,6 +453,23 @@ mod tests {
                 (x, y) => assert_eq!(x, y),
             }
         }
+    }
+
+    #[test]
+    fn a_renamed_namespace_is_written_in_its_place_and_others_are_kept() {
+        let mut w = XmlWriter::new();
+        w.rename_namespace("urn:new", "urn:old");
+        w.start_element(Some("urn:new"), "a");
+        w.attribute(Some("urn:new"), "x", "1");
+        w.attribute(Some("urn:other"), "y", "2");
+        w.start_element(Some("urn:new"), "b");
+        w.end_element();
+        w.end_element();
+        let tree = parse(w.finish().as_bytes(), &Limits::default()).unwrap();
+        assert!(tree.name.is(Some("urn:old"), "a"));
+        assert_eq!(tree.attribute(Some("urn:old"), "x"), Some("1"));
+        assert_eq!(tree.attribute(Some("urn:other"), "y"), Some("2"));
+        assert!(tree.child(Some("urn:old"), "b").is_some());
     }
 
     #[test]
