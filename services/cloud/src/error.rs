@@ -4,6 +4,8 @@
 use hyper::StatusCode;
 use xmlbind::XmlWriter;
 
+use wire::query::QueryError;
+
 use crate::store::StoreError;
 
 /// An EC2 API error: its variant names EC2's code, its text is the message.
@@ -37,6 +39,12 @@ pub enum Ec2Error {
     PermissionDuplicate(String),
     #[error("The specified rule does not exist in the security group '{0}'")]
     PermissionNotFound(String),
+    /// The parameters do not make the action's request (the generated Query binding's
+    /// verdict, with EC2's code).
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("The action {0} is not supported yet")]
+    Unsupported(String),
     #[error("The request body is larger than {0} bytes")]
     RequestTooLarge(usize),
     /// Our own failure: logged with its cause, answered without it.
@@ -62,6 +70,8 @@ impl Ec2Error {
             Self::GroupReserved(_) => "InvalidGroup.Reserved",
             Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
             Self::PermissionNotFound(_) => "InvalidPermission.NotFound",
+            Self::Query(e) => e.code(),
+            Self::Unsupported(_) => "Unsupported",
             Self::RequestTooLarge(_) => "RequestEntityTooLarge",
             Self::Internal(_) => "InternalError",
         }

@@ -7,6 +7,7 @@ use wire::ec2::{
 use wire::ec2_additions::{
     AccountAttributeSetItemType, AccountAttributeSetType, AccountAttributeValueSetItemType,
     AccountAttributeValueSetType, DescribeAccountAttributesResponseType,
+    DescribeAccountAttributesType,
 };
 
 use super::Call;
@@ -14,8 +15,16 @@ use super::Call;
 /// Each attribute this cloud answers, and its values.
 const ATTRIBUTES: [(&str, &[&str]); 1] = [("supported-platforms", &["EC2"])];
 
-pub(super) fn attributes(call: &Call<'_>) -> DescribeAccountAttributesResponseType {
-    let asked = call.list("AttributeName");
+pub(super) fn attributes(
+    call: &Call<'_>,
+    request: &DescribeAccountAttributesType,
+) -> DescribeAccountAttributesResponseType {
+    let asked: Vec<&str> = request
+        .account_attribute_name_set
+        .iter()
+        .flat_map(|set| &set.item)
+        .map(|a| a.attribute_name.as_str())
+        .collect();
     let item = ATTRIBUTES
         .iter()
         .filter(|(name, _)| asked.is_empty() || asked.contains(name))

@@ -1,16 +1,20 @@
 //! Security groups: create, delete, describe, and ingress rules by address block or by group.
 //! Every user has a `default` group, made when first needed; group names and ids are per
-//! user. Owners are named by user name, as the original's `ownerId`.
+//! user, and a name of the form `sg-…` that is one of the user's group ids names that group
+//! (the Query binding carries `GroupId` in the name fields). Owners are named by user name,
+//! as the original's `ownerId`.
 
 use std::net::Ipv4Addr;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
 use wire::ec2::{
-    AuthorizeSecurityGroupIngressResponseType, CreateSecurityGroupResponseType,
-    DeleteSecurityGroupResponseType, DescribeSecurityGroupsResponseType, IpPermissionSetType,
-    IpPermissionType, IpRangeItemType, IpRangeSetType, RevokeSecurityGroupIngressResponseType,
-    SecurityGroupItemType, SecurityGroupSetType, UserIdGroupPairSetType, UserIdGroupPairType,
+    AuthorizeSecurityGroupIngressResponseType, AuthorizeSecurityGroupIngressType,
+    CreateSecurityGroupResponseType, CreateSecurityGroupType, DeleteSecurityGroupResponseType,
+    DeleteSecurityGroupType, DescribeSecurityGroupsResponseType, DescribeSecurityGroupsType,
+    IpPermissionSetType, IpPermissionType, IpRangeItemType, IpRangeSetType,
+    RevokeSecurityGroupIngressResponseType, RevokeSecurityGroupIngressType, SecurityGroupItemType,
+    SecurityGroupSetType, UserIdGroupPairSetType, UserIdGroupPairType,
 };
 
 use super::Call;
@@ -20,17 +24,19 @@ use crate::store::{Rule, SecurityGroup, Source, StoreError};
 /// The group every user has, which cannot be deleted.
 pub const DEFAULT_GROUP: &str = "default";
 
-pub(super) async fn create(call: &Call<'_>) -> Result<CreateSecurityGroupResponseType, Ec2Error> {
+pub(super) async fn create(
+    call: &Call<'_>,
+    request: CreateSecurityGroupType,
+) -> Result<CreateSecurityGroupResponseType, Ec2Error> {
     ensure_default(call).await?;
-    let name = call.required("GroupName")?;
-    let description = call.required("GroupDescription")?;
-    if name.len() > 255 || description.len() > 255 {
+    let (name, description) = (request.group_name, request.group_description);
+    if name.is_empty() || name.len() > 255 || description.len() > 255 {
         return Err(Ec2Error::InvalidParameterValue(
-            "GroupName and GroupDescription take at most 255 characters".into(),
+            "GroupName takes 1 to 255 characters, GroupDescription at most 255".into(),
         ));
     }
-    add(call, name, description).await.map_err(|e| match e {
-        StoreError::Exists { .. } => Ec2Error::GroupDuplicate(name.to_owned()),
+    add(call, &name, &description).await.map_err(|e| match e {
+        StoreError::Exists { .. } => Ec2Error::GroupDuplicate(name.clone()),
         other => other.into(),
     })?;
     Ok(CreateSecurityGroupResponseType {
@@ -39,8 +45,11 @@ pub(super) async fn create(call: &Call<'_>) -> Result<CreateSecurityGroupRespons
     })
 }
 
-pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteSecurityGroupResponseType, Ec2Error> {
-    let name = target(call).await?;
+pub(super) async fn delete(
+    call: &Call<'_>,
+    request: DeleteSecurityGroupType,
+) -> Result<DeleteSecurityGroupResponseType, Ec2Error> {
+    let name = own_group(call, &request.group_name).await?;
     if name == DEFAULT_GROUP {
         return Err(Ec2Error::GroupReserved(name));
     }
@@ -60,24 +69,25 @@ pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteSecurityGroupRespons
 
 pub(super) async fn describe(
     call: &Call<'_>,
+    request: DescribeSecurityGroupsType,
 ) -> Result<DescribeSecurityGroupsResponseType, Ec2Error> {
     ensure_default(call).await?;
-    let names = call.list("GroupName");
-    let ids = call.list("GroupId");
-    let owner = call.owner_filter(&names);
-    let names: Vec<&str> = if owner.is_none() { Vec::new() } else { names };
-    let groups = call.cloud.store.groups(owner).await?;
-    let missing = names
+    let asked: Vec<&str> = request
+        .security_group_set
+        .item
         .iter()
-        .find(|n| !groups.iter().any(|g| &g.name == *n))
-        .or_else(|| ids.iter().find(|i| !groups.iter().any(|g| &g.id == *i)));
-    if let Some(missing) = missing {
+        .map(|g| g.group_name.as_str())
+        .collect();
+    let owner = call.owner_filter(&asked);
+    let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
+    let groups = call.cloud.store.groups(owner).await?;
+    let names = |g: &SecurityGroup, n: &str| g.name == n || g.id == n;
+    if let Some(missing) = asked.iter().find(|n| !groups.iter().any(|g| names(g, n))) {
         return Err(Ec2Error::GroupNotFound((*missing).to_owned()));
     }
     let item = groups
         .into_iter()
-        .filter(|g| names.is_empty() || names.contains(&g.name.as_str()))
-        .filter(|g| ids.is_empty() || ids.contains(&g.id.as_str()))
+        .filter(|g| asked.is_empty() || asked.iter().any(|n| names(g, n)))
         .map(|g| SecurityGroupItemType {
             ip_permissions: permissions(&g.rules),
             owner_id: g.owner,
@@ -93,9 +103,11 @@ pub(super) async fn describe(
 
 pub(super) async fn authorize(
     call: &Call<'_>,
+    request: AuthorizeSecurityGroupIngressType,
 ) -> Result<AuthorizeSecurityGroupIngressResponseType, Ec2Error> {
     ensure_default(call).await?;
-    let (name, rules) = (target(call).await?, rules(call).await?);
+    let name = own_group(call, &request.group_name).await?;
+    let rules = rules(call, &request.ip_permissions).await?;
     call.cloud
         .store
         .authorize(&call.user.name, &name, &rules)
@@ -113,9 +125,11 @@ pub(super) async fn authorize(
 
 pub(super) async fn revoke(
     call: &Call<'_>,
+    request: RevokeSecurityGroupIngressType,
 ) -> Result<RevokeSecurityGroupIngressResponseType, Ec2Error> {
     ensure_default(call).await?;
-    let (name, rules) = (target(call).await?, rules(call).await?);
+    let name = own_group(call, &request.group_name).await?;
+    let rules = rules(call, &request.ip_permissions).await?;
     call.cloud
         .store
         .revoke(&call.user.name, &name, &rules)
@@ -161,140 +175,78 @@ fn group_id() -> String {
     format!("sg-{:08x}", u32::from_be_bytes(b))
 }
 
-/// The caller's group a request names, by `GroupName` or `GroupId`.
-async fn target(call: &Call<'_>) -> Result<String, Ec2Error> {
-    if let Some(name) = call.params.get("GroupName").filter(|n| !n.is_empty()) {
-        return Ok(name.to_owned());
+/// The name of the caller's group that `name_or_id` names.
+async fn own_group(call: &Call<'_>, name_or_id: &str) -> Result<String, Ec2Error> {
+    if name_or_id.is_empty() {
+        return Err(Ec2Error::MissingParameter("GroupName".into()));
     }
-    let id = call
-        .required("GroupId")
-        .map_err(|_| Ec2Error::MissingParameter("GroupName".into()))?;
+    if !name_or_id.starts_with("sg-") {
+        return Ok(name_or_id.to_owned());
+    }
     let groups = call.cloud.store.groups(Some(&call.user.name)).await?;
-    groups
+    Ok(groups
         .into_iter()
-        .find(|g| g.id == id)
-        .map(|g| g.name)
-        .ok_or_else(|| Ec2Error::GroupNotFound(id.to_owned()))
+        .find(|g| g.id == name_or_id)
+        .map_or_else(|| name_or_id.to_owned(), |g| g.name))
 }
 
-/// The rules a request names: `IpPermissions.N.*` (2009-04-04 and later), or the flat
-/// `IpProtocol`, `FromPort`, `ToPort`, `CidrIp`, `SourceSecurityGroupName`,
-/// `SourceSecurityGroupOwnerId` of earlier versions and the AWS CLI's shorthand (a source
-/// group without a protocol meaning all of them).
-async fn rules(call: &Call<'_>) -> Result<Vec<Rule>, Ec2Error> {
-    let p = call.params;
+/// The store's rules for a request's permissions. A permission without a source is open to
+/// every address (`0.0.0.0/0`); a source group's owner left empty is the caller.
+async fn rules(call: &Call<'_>, permissions: &IpPermissionSetType) -> Result<Vec<Rule>, Ec2Error> {
     let mut rules = Vec::new();
-    let mut add =
-        |protocol: Option<&str>, from: Option<&str>, to: Option<&str>, sources: Vec<Source>| {
-            let (protocol, from_port, to_port) = ports(protocol, from, to)?;
-            for source in sources {
-                rules.push(Rule {
-                    protocol: protocol.clone(),
-                    from_port,
-                    to_port,
-                    source,
-                });
-            }
-            Ok::<_, Ec2Error>(())
-        };
-    let mut n = 1;
-    while p
-        .iter()
-        .any(|(k, _)| k.starts_with(&format!("IpPermissions.{n}.")))
-    {
-        let field = |name: &str| p.get(&format!("IpPermissions.{n}.{name}"));
+    for permission in &permissions.item {
+        let (protocol, from_port, to_port) = ports(
+            &permission.ip_protocol,
+            permission.from_port,
+            permission.to_port,
+        )?;
         let mut sources = Vec::new();
-        let mut m = 1;
-        while let Some(cidr) = field(&format!("IpRanges.{m}.CidrIp")) {
-            sources.push(Source::Cidr(cidr_block(cidr)?));
-            m += 1;
+        for range in &permission.ip_ranges.item {
+            sources.push(Source::Cidr(cidr_block(&range.cidr_ip)?));
         }
-        let mut m = 1;
-        loop {
-            let group = field(&format!("Groups.{m}.GroupName"));
-            let id = field(&format!("Groups.{m}.GroupId"));
-            if group.is_none() && id.is_none() {
-                break;
-            }
-            let owner = field(&format!("Groups.{m}.UserId"));
-            sources.push(source_group(call, owner, group, id).await?);
-            m += 1;
+        for pair in &permission.groups.item {
+            sources.push(source_group(call, &pair.user_id, &pair.group_name).await?);
         }
         if sources.is_empty() {
             sources.push(Source::Cidr("0.0.0.0/0".into()));
         }
-        add(
-            field("IpProtocol"),
-            field("FromPort"),
-            field("ToPort"),
-            sources,
-        )?;
-        n += 1;
+        rules.extend(sources.into_iter().map(|source| Rule {
+            protocol: protocol.clone(),
+            from_port,
+            to_port,
+            source,
+        }));
     }
-    if n == 1 {
-        let group = p.get("SourceSecurityGroupName");
-        let source = match (p.get("CidrIp"), group) {
-            (Some(cidr), _) => Source::Cidr(cidr_block(cidr)?),
-            (None, Some(_)) => {
-                source_group(call, p.get("SourceSecurityGroupOwnerId"), group, None).await?
-            }
-            (None, None) => Source::Cidr("0.0.0.0/0".into()),
-        };
-        if group.is_some() && p.get("IpProtocol").is_none() {
-            // A user/group pair alone (EC2 before 2009-04-04, euca2ools 1.x's `-o`/`-u`):
-            // every protocol and port from that group.
-            for (protocol, from, to) in [
-                ("tcp", "0", "65535"),
-                ("udp", "0", "65535"),
-                ("icmp", "-1", "-1"),
-            ] {
-                add(Some(protocol), Some(from), Some(to), vec![source.clone()])?;
-            }
-        } else {
-            add(
-                p.get("IpProtocol"),
-                p.get("FromPort"),
-                p.get("ToPort"),
-                vec![source],
-            )?;
-        }
+    if rules.is_empty() {
+        return Err(Ec2Error::MissingParameter("IpPermissions".into()));
     }
     Ok(rules)
 }
 
-/// A group rules may name as a source: by name (of `owner`, else the caller) or by id.
-async fn source_group(
-    call: &Call<'_>,
-    owner: Option<&str>,
-    name: Option<&str>,
-    id: Option<&str>,
-) -> Result<Source, Ec2Error> {
-    let owner = owner.filter(|o| !o.is_empty()).unwrap_or(&call.user.name);
+/// A group rules may name as a source: a name of `owner`'s (the caller when empty), or a
+/// group id.
+async fn source_group(call: &Call<'_>, owner: &str, name_or_id: &str) -> Result<Source, Ec2Error> {
+    let owner = if owner.is_empty() {
+        call.user.name.as_str()
+    } else {
+        owner
+    };
     let groups = call.cloud.store.groups(None).await?;
-    let found = groups.into_iter().find(|g| match (name, id) {
-        (Some(name), _) => g.owner == owner && g.name == name,
-        (None, Some(id)) => g.id == id,
-        (None, None) => false,
-    });
-    match found {
-        Some(g) => Ok(Source::Group {
+    groups
+        .into_iter()
+        .find(|g| (g.owner == owner && g.name == name_or_id) || g.id == name_or_id)
+        .map(|g| Source::Group {
             owner: g.owner,
             name: g.name,
-        }),
-        None => Err(Ec2Error::GroupNotFound(
-            name.or(id).unwrap_or_default().to_owned(),
-        )),
-    }
+        })
+        .ok_or_else(|| Ec2Error::GroupNotFound(name_or_id.to_owned()))
 }
 
-/// The protocol and port range of a rule: tcp and udp take ports 0-65535 (from ≤ to), icmp
-/// a type and code from -1 (any) to 255.
-fn ports(
-    protocol: Option<&str>,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<(String, i32, i32), Ec2Error> {
-    let protocol = match protocol.ok_or_else(|| Ec2Error::MissingParameter("IpProtocol".into()))? {
+/// The protocol and port range of a rule: tcp and udp take ports 0-65535 (from ≤ to; -1 for
+/// both, as the Query binding writes a rule without ports, is all of them), icmp a type and
+/// code from -1 (any) to 255.
+fn ports(protocol: &str, from: i32, to: i32) -> Result<(String, i32, i32), Ec2Error> {
+    let protocol = match protocol {
         "tcp" | "6" => "tcp",
         "udp" | "17" => "udp",
         "icmp" | "1" => "icmp",
@@ -304,12 +256,10 @@ fn ports(
             )))
         }
     };
-    let number = |text: Option<&str>, name: &str| -> Result<i32, Ec2Error> {
-        let text = text.ok_or_else(|| Ec2Error::MissingParameter(name.to_owned()))?;
-        text.parse()
-            .map_err(|_| Ec2Error::InvalidParameterValue(format!("Invalid {name} {text:?}")))
+    let (from, to) = match (protocol, from, to) {
+        ("tcp" | "udp", -1, -1) => (0, 65535),
+        _ => (from, to),
     };
-    let (from, to) = (number(from, "FromPort")?, number(to, "ToPort")?);
     let valid = if protocol == "icmp" {
         (-1..=255).contains(&from) && (-1..=255).contains(&to)
     } else {
@@ -379,18 +329,12 @@ mod tests {
 
     #[test]
     fn ports_and_blocks_are_checked() {
-        assert_eq!(
-            ports(Some("6"), Some("22"), Some("22")).ok(),
-            Some(("tcp".into(), 22, 22))
-        );
-        assert_eq!(
-            ports(Some("icmp"), Some("-1"), Some("-1")).ok(),
-            Some(("icmp".into(), -1, -1))
-        );
-        assert!(ports(Some("tcp"), Some("90"), Some("80")).is_err());
-        assert!(ports(Some("tcp"), Some("-1"), Some("80")).is_err());
-        assert!(ports(Some("gre"), Some("1"), Some("1")).is_err());
-        assert!(ports(None, Some("1"), Some("1")).is_err());
+        assert_eq!(ports("6", 22, 22).ok(), Some(("tcp".into(), 22, 22)));
+        assert_eq!(ports("icmp", -1, -1).ok(), Some(("icmp".into(), -1, -1)));
+        assert_eq!(ports("udp", -1, -1).ok(), Some(("udp".into(), 0, 65535)));
+        assert!(ports("tcp", 90, 80).is_err());
+        assert!(ports("tcp", -1, 80).is_err());
+        assert!(ports("gre", 1, 1).is_err());
         assert!(cidr_block("10.0.0.0/8").is_ok());
         assert!(cidr_block("10.0.0.0/33").is_err());
         assert!(cidr_block("10.0.0/8").is_err());

@@ -9,8 +9,9 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 
 use wire::ec2::{
-    CreateKeyPairResponseType, DeleteKeyPairResponseType, DescribeKeyPairsResponseInfoType,
-    DescribeKeyPairsResponseItemType, DescribeKeyPairsResponseType,
+    CreateKeyPairResponseType, CreateKeyPairType, DeleteKeyPairResponseType, DeleteKeyPairType,
+    DescribeKeyPairsResponseInfoType, DescribeKeyPairsResponseItemType,
+    DescribeKeyPairsResponseType, DescribeKeyPairsType,
 };
 
 use super::Call;
@@ -23,8 +24,11 @@ struct Created {
     private_pem: String,
 }
 
-pub(super) async fn create(call: &Call<'_>) -> Result<CreateKeyPairResponseType, Ec2Error> {
-    let name = key_name(call.required("KeyName")?)?.to_owned();
+pub(super) async fn create(
+    call: &Call<'_>,
+    request: CreateKeyPairType,
+) -> Result<CreateKeyPairResponseType, Ec2Error> {
+    let name = key_name(request.key_name)?;
     let owner = call.user.name.clone();
     let created = kit::blocking(move || generate(owner, name))
         .await
@@ -46,12 +50,14 @@ pub(super) async fn create(call: &Call<'_>) -> Result<CreateKeyPairResponseType,
     })
 }
 
-pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteKeyPairResponseType, Ec2Error> {
-    let name = call.required("KeyName")?;
+pub(super) async fn delete(
+    call: &Call<'_>,
+    request: DeleteKeyPairType,
+) -> Result<DeleteKeyPairResponseType, Ec2Error> {
     // EC2 answers true whether or not the keypair existed.
     call.cloud
         .store
-        .delete_keypair(&call.user.name, name)
+        .delete_keypair(&call.user.name, &request.key_name)
         .await?;
     Ok(DeleteKeyPairResponseType {
         request_id: call.request_id.to_owned(),
@@ -59,8 +65,16 @@ pub(super) async fn delete(call: &Call<'_>) -> Result<DeleteKeyPairResponseType,
     })
 }
 
-pub(super) async fn describe(call: &Call<'_>) -> Result<DescribeKeyPairsResponseType, Ec2Error> {
-    let names = call.list("KeyName");
+pub(super) async fn describe(
+    call: &Call<'_>,
+    request: DescribeKeyPairsType,
+) -> Result<DescribeKeyPairsResponseType, Ec2Error> {
+    let names: Vec<&str> = request
+        .key_set
+        .item
+        .iter()
+        .map(|k| k.key_name.as_str())
+        .collect();
     let owner = call.owner_filter(&names);
     let wanted: Vec<&str> = if owner.is_none() { Vec::new() } else { names };
     let keys = call.cloud.store.keypairs(owner).await?;
@@ -82,8 +96,9 @@ pub(super) async fn describe(call: &Call<'_>) -> Result<DescribeKeyPairsResponse
 }
 
 /// EC2's key names: 1 to 255 ASCII characters.
-fn key_name(name: &str) -> Result<&str, Ec2Error> {
-    if name.len() <= 255 && name.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()) {
+fn key_name(name: String) -> Result<String, Ec2Error> {
+    let printable = name.bytes().all(|b| b.is_ascii() && !b.is_ascii_control());
+    if (1..=255).contains(&name.len()) && printable {
         Ok(name)
     } else {
         Err(Ec2Error::InvalidParameterValue(format!(

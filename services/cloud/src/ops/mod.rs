@@ -14,6 +14,10 @@ use crate::error::Ec2Error;
 use crate::params::Params;
 use crate::store::{Store, User};
 
+use wire::ec2::AmazonEc2PortTypeRequest as R;
+use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
+use wire::ec2_query::Ec2Request;
+use wire::query::QueryParams;
 use xmlbind::ToXml;
 
 /// What the operations work with.
@@ -28,7 +32,8 @@ pub struct Cloud {
     pub clusters: soap::Security,
 }
 
-/// Answers `action` for `user`: the answer's XML document.
+/// Answers `action` for `user`: the answer's XML document. The parameters are read by the
+/// generated Query binding into the action's request type.
 pub async fn dispatch(
     cloud: &Cloud,
     user: &User,
@@ -39,60 +44,44 @@ pub async fn dispatch(
     let call = Call {
         cloud,
         user,
-        params,
         request_id,
     };
     let version = params.get("Version");
     let doc = |response: &dyn ToXml| reply::document(action, version, response);
-    Ok(match action {
-        "CreateKeyPair" => doc(&keypairs::create(&call).await?),
-        "DeleteKeyPair" => doc(&keypairs::delete(&call).await?),
-        "DescribeKeyPairs" => doc(&keypairs::describe(&call).await?),
-        "CreateSecurityGroup" => doc(&groups::create(&call).await?),
-        "DeleteSecurityGroup" => doc(&groups::delete(&call).await?),
-        "DescribeSecurityGroups" => doc(&groups::describe(&call).await?),
-        "AuthorizeSecurityGroupIngress" => doc(&groups::authorize(&call).await?),
-        "RevokeSecurityGroupIngress" => doc(&groups::revoke(&call).await?),
-        "DescribeRegions" => doc(&zones::regions(&call)),
-        "DescribeAvailabilityZones" => doc(&zones::zones(&call).await?),
-        "DescribeAccountAttributes" => doc(&account::attributes(&call)),
-        "DescribeReservedInstances" => doc(&account::reserved_instances(&call)),
-        "DescribeReservedInstancesOfferings" => doc(&account::reserved_offerings(&call)),
-        other => return Err(Ec2Error::InvalidAction(other.to_owned())),
+    let query = QueryParams::new(params.iter().cloned())?;
+    let parsed = wire::ec2_query::parse(action, query)?;
+    Ok(match parsed.request {
+        Ec2Request::Ec2(request) => match request {
+            R::CreateKeyPair(r) => doc(&keypairs::create(&call, r).await?),
+            R::DeleteKeyPair(r) => doc(&keypairs::delete(&call, r).await?),
+            R::DescribeKeyPairs(r) => doc(&keypairs::describe(&call, r).await?),
+            R::CreateSecurityGroup(r) => doc(&groups::create(&call, r).await?),
+            R::DeleteSecurityGroup(r) => doc(&groups::delete(&call, r).await?),
+            R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r).await?),
+            R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
+            R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
+            R::DescribeRegions(r) => doc(&zones::regions(&call, &r)),
+            R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r).await?),
+            R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
+            R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
+            // Instances, images, addresses and volumes: their operations come later.
+            _ => return Err(Ec2Error::Unsupported(action.to_owned())),
+        },
+        Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
+            doc(&account::attributes(&call, &r))
+        }
     })
 }
 
-/// One request: who asks, and with what.
+/// One request: who asks, and what to answer it with.
 #[derive(Debug)]
 struct Call<'a> {
     cloud: &'a Cloud,
     user: &'a User,
-    params: &'a Params,
     request_id: &'a str,
 }
 
 impl Call<'_> {
-    fn required(&self, name: &str) -> Result<&str, Ec2Error> {
-        self.params
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Ec2Error::MissingParameter(name.to_owned()))
-    }
-
-    /// The values of `prefix.1`, `prefix.2`, ... in the order of their numbers.
-    fn list(&self, prefix: &str) -> Vec<&str> {
-        let mut numbered: Vec<(u32, &str)> = self
-            .params
-            .iter()
-            .filter_map(|(name, value)| {
-                let n = name.strip_prefix(prefix)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, value.as_str()))
-            })
-            .collect();
-        numbered.sort_by_key(|(n, _)| *n);
-        numbered.into_iter().map(|(_, v)| v).collect()
-    }
-
     /// Whose things a Describe call lists: the user's own; an administrator's `verbose`
     /// (the first name asked for, as euca2ools sends it) lists everyone's.
     fn owner_filter(&self, names: &[&str]) -> Option<&str> {

@@ -21,23 +21,20 @@ const BOUND_VERSIONS: [&str; 13] = [
     "2009-04-04",
     "2009-07-15",
 ];
-/// The prefix the answer's namespace is bound to, on the root element alone.
+/// The prefix the answer's namespace is bound to.
 const PREFIX: &str = "ec2";
 
 /// The XML document answering `action` with `response`, for a request of `version`.
 pub fn document(action: &str, version: Option<&str>, response: &dyn ToXml) -> String {
     let mut w = XmlWriter::new();
-    w.prefer_prefix(NAMESPACE, PREFIX);
+    let namespace = match version.filter(|v| BOUND_VERSIONS.contains(v)) {
+        Some(version) => format!("http://ec2.amazonaws.com/doc/{version}/"),
+        None => NAMESPACE.to_owned(),
+    };
+    w.rename_namespace(NAMESPACE, &namespace);
+    w.prefer_prefix(&namespace, PREFIX);
     response.to_xml(&mut w, Some(NAMESPACE), &format!("{action}Response"));
-    let mut xml = w.finish();
-    if let Some(version) = version.filter(|v| *v != "2009-04-04" && BOUND_VERSIONS.contains(v)) {
-        // Every element is in one namespace, declared once, on the root's start tag: the
-        // first occurrence of the declaration is that one.
-        let ours = format!("xmlns:{PREFIX}=\"{NAMESPACE}\"");
-        let theirs = format!("xmlns:{PREFIX}=\"http://ec2.amazonaws.com/doc/{version}/\"");
-        xml = xml.replacen(&ours, &theirs, 1);
-    }
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}")
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
 }
 
 #[cfg(test)]

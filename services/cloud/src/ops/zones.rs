@@ -9,7 +9,8 @@ use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
 
 use wire::ec2::{
     AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
-    DescribeRegionsResponseType, RegionItemType, RegionSetType,
+    DescribeAvailabilityZonesType, DescribeRegionsResponseType, DescribeRegionsType,
+    RegionItemType, RegionSetType,
 };
 
 use super::Call;
@@ -21,22 +22,41 @@ const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
 /// The identity the cloud asks its clusters as (the original CC's superuser).
 const CLOUD_USER: &str = "eucalyptus";
 
-pub(super) fn regions(call: &Call<'_>) -> DescribeRegionsResponseType {
+pub(super) fn regions(
+    call: &Call<'_>,
+    request: &DescribeRegionsType,
+) -> DescribeRegionsResponseType {
+    let asked: Vec<&str> = request
+        .region_set
+        .item
+        .iter()
+        .map(|r| r.region_name.as_str())
+        .collect();
+    let ours = asked.is_empty() || asked.contains(&call.cloud.region.as_str());
     DescribeRegionsResponseType {
         request_id: call.request_id.to_owned(),
         region_info: RegionSetType {
-            item: vec![RegionItemType {
-                region_name: call.cloud.region.clone(),
-                region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
-            }],
+            item: ours
+                .then(|| RegionItemType {
+                    region_name: call.cloud.region.clone(),
+                    region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
+                })
+                .into_iter()
+                .collect(),
         },
     }
 }
 
 pub(super) async fn zones(
     call: &Call<'_>,
+    request: &DescribeAvailabilityZonesType,
 ) -> Result<DescribeAvailabilityZonesResponseType, Ec2Error> {
-    let asked = call.list("ZoneName");
+    let asked: Vec<&str> = request
+        .availability_zone_set
+        .item
+        .iter()
+        .map(|z| z.zone_name.as_str())
+        .collect();
     let verbose = asked.first() == Some(&"verbose");
     let clusters = call.cloud.store.clusters().await?;
     let types = call.cloud.store.vm_types().await?;
