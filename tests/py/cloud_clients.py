@@ -100,9 +100,14 @@ def check_keypairs(c):
     expect_error(lambda: c.describe_key_pairs(KeyNames=["nope"]), "InvalidKeyPair.NotFound", 400)
     c.create_key_pair(KeyName="k2")
     assert [k["KeyName"] for k in c.describe_key_pairs(KeyNames=["k2"])["KeyPairs"]] == ["k2"]
+    by_filter = c.describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["k?"]},
+                                              {"Name": "fingerprint", "Values": [expected]}])["KeyPairs"]
+    assert [k["KeyName"] for k in by_filter] == ["k1"], by_filter
+    expect_error(lambda: c.describe_key_pairs(Filters=[{"Name": "colour", "Values": ["red"]}]),
+                 "InvalidParameterValue", 400)
     c.delete_key_pair(KeyName="k2")
     assert [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"]] == ["k1"]
-    ok("boto3 keypairs: create (fingerprint), describe, duplicate, not found, delete")
+    ok("boto3 keypairs: create (fingerprint), describe (by name, by filter), duplicate, not found, delete")
 
 
 def check_groups(c):
@@ -133,6 +138,8 @@ def check_groups(c):
     )
     (web,) = c.describe_security_groups(GroupNames=["web"])["SecurityGroups"]
     assert web["Description"] == "web servers", web
+    by_filter = c.describe_security_groups(Filters=[{"Name": "description", "Values": ["web *"]}])["SecurityGroups"]
+    assert by_filter == [web], by_filter
     perms = {(p["IpProtocol"], p["FromPort"], p["ToPort"]): p for p in web["IpPermissions"]}
     assert set(perms) == {("tcp", 80, 80), ("tcp", 22, 22), ("icmp", -1, -1)}, perms
     assert [r["CidrIp"] for r in perms[("tcp", 22, 22)]["IpRanges"]] == ["10.0.0.0/8"]
@@ -374,6 +381,8 @@ def main():
         assert plain == [(dead, "unavailable", region), (zone, "available", region)], plain
         only = c.describe_availability_zones(ZoneNames=[zone])["AvailabilityZones"]
         assert [z["ZoneName"] for z in only] == [zone], only
+        up = c.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+        assert [z["ZoneName"] for z in up] == [zone], up
         # Per zone: its line, the header, then one line per VM type, smallest first.
         assert lines[0] == (dead, "unavailable") and lines[7] == (zone, "available"), lines
         for start in (0, 7):

@@ -17,6 +17,9 @@ use wire::ec2::{
     SecurityGroupSetType, UserIdGroupPairSetType, UserIdGroupPairType,
 };
 
+use wire::query::Filter;
+
+use super::filters::Filters;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Rule, SecurityGroup, Source, StoreError};
@@ -70,7 +73,12 @@ pub(super) async fn delete(
 pub(super) async fn describe(
     call: &Call<'_>,
     request: DescribeSecurityGroupsType,
+    filters: &[Filter],
 ) -> Result<DescribeSecurityGroupsResponseType, Ec2Error> {
+    let filters = Filters::new(
+        filters,
+        &["group-name", "group-id", "description", "owner-id"],
+    )?;
     ensure_default(call).await?;
     let asked: Vec<&str> = request
         .security_group_set
@@ -88,6 +96,14 @@ pub(super) async fn describe(
     let item = groups
         .into_iter()
         .filter(|g| asked.is_empty() || asked.iter().any(|n| names(g, n)))
+        .filter(|g| {
+            filters.pass(|name| match name {
+                "group-name" => vec![g.name.as_str()],
+                "group-id" => vec![g.id.as_str()],
+                "description" => vec![g.description.as_str()],
+                _ => vec![g.owner.as_str()],
+            })
+        })
         .map(|g| SecurityGroupItemType {
             ip_permissions: permissions(&g.rules),
             owner_id: g.owner,

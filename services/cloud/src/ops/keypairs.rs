@@ -14,6 +14,9 @@ use wire::ec2::{
     DescribeKeyPairsResponseType, DescribeKeyPairsType,
 };
 
+use wire::query::Filter;
+
+use super::filters::Filters;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{KeyPair, StoreError};
@@ -68,7 +71,9 @@ pub(super) async fn delete(
 pub(super) async fn describe(
     call: &Call<'_>,
     request: DescribeKeyPairsType,
+    filters: &[Filter],
 ) -> Result<DescribeKeyPairsResponseType, Ec2Error> {
+    let filters = Filters::new(filters, &["key-name", "fingerprint"])?;
     let names: Vec<&str> = request
         .key_set
         .item
@@ -84,6 +89,12 @@ pub(super) async fn describe(
     let item = keys
         .into_iter()
         .filter(|k| wanted.is_empty() || wanted.contains(&k.name.as_str()))
+        .filter(|k| {
+            filters.pass(|name| match name {
+                "key-name" => vec![k.name.as_str()],
+                _ => vec![k.fingerprint.as_str()],
+            })
+        })
         .map(|k| DescribeKeyPairsResponseItemType {
             key_name: k.name,
             key_fingerprint: k.fingerprint,

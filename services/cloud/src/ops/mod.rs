@@ -3,6 +3,7 @@
 //! request's parameters and returns the answer's XML.
 
 mod account;
+mod filters;
 mod groups;
 mod keypairs;
 mod reply;
@@ -50,18 +51,19 @@ pub async fn dispatch(
     let doc = |response: &dyn ToXml| reply::document(action, version, response);
     let query = QueryParams::new(params.iter().cloned())?;
     let parsed = wire::ec2_query::parse(action, query)?;
+    let filters = &parsed.filters;
     Ok(match parsed.request {
         Ec2Request::Ec2(request) => match request {
             R::CreateKeyPair(r) => doc(&keypairs::create(&call, r).await?),
             R::DeleteKeyPair(r) => doc(&keypairs::delete(&call, r).await?),
-            R::DescribeKeyPairs(r) => doc(&keypairs::describe(&call, r).await?),
+            R::DescribeKeyPairs(r) => doc(&keypairs::describe(&call, r, filters).await?),
             R::CreateSecurityGroup(r) => doc(&groups::create(&call, r).await?),
             R::DeleteSecurityGroup(r) => doc(&groups::delete(&call, r).await?),
-            R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r).await?),
+            R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
-            R::DescribeRegions(r) => doc(&zones::regions(&call, &r)),
-            R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r).await?),
+            R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
+            R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
             // Instances, images, addresses and volumes: their operations come later.

@@ -13,6 +13,9 @@ use wire::ec2::{
     RegionItemType, RegionSetType,
 };
 
+use wire::query::Filter;
+
+use super::filters::Filters;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, VmType};
@@ -25,32 +28,38 @@ const CLOUD_USER: &str = "eucalyptus";
 pub(super) fn regions(
     call: &Call<'_>,
     request: &DescribeRegionsType,
-) -> DescribeRegionsResponseType {
+    filters: &[Filter],
+) -> Result<DescribeRegionsResponseType, Ec2Error> {
+    let filters = Filters::new(filters, &["region-name", "endpoint"])?;
     let asked: Vec<&str> = request
         .region_set
         .item
         .iter()
         .map(|r| r.region_name.as_str())
         .collect();
-    let ours = asked.is_empty() || asked.contains(&call.cloud.region.as_str());
-    DescribeRegionsResponseType {
+    let ours = RegionItemType {
+        region_name: call.cloud.region.clone(),
+        region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
+    };
+    let listed = (asked.is_empty() || asked.contains(&ours.region_name.as_str()))
+        && filters.pass(|name| match name {
+            "region-name" => vec![ours.region_name.as_str()],
+            _ => vec![ours.region_endpoint.as_str()],
+        });
+    Ok(DescribeRegionsResponseType {
         request_id: call.request_id.to_owned(),
         region_info: RegionSetType {
-            item: ours
-                .then(|| RegionItemType {
-                    region_name: call.cloud.region.clone(),
-                    region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
-                })
-                .into_iter()
-                .collect(),
+            item: listed.then_some(ours).into_iter().collect(),
         },
-    }
+    })
 }
 
 pub(super) async fn zones(
     call: &Call<'_>,
     request: &DescribeAvailabilityZonesType,
+    filters: &[Filter],
 ) -> Result<DescribeAvailabilityZonesResponseType, Ec2Error> {
+    let filters = Filters::new(filters, &["zone-name", "state", "region-name"])?;
     let asked: Vec<&str> = request
         .availability_zone_set
         .item
@@ -98,6 +107,13 @@ pub(super) async fn zones(
             }
         }
     }
+    lines.retain(|z| {
+        filters.pass(|name| match name {
+            "zone-name" => vec![z.zone_name.as_str()],
+            "state" => vec![z.zone_state.as_str()],
+            _ => vec![z.region_name.as_str()],
+        })
+    });
     Ok(DescribeAvailabilityZonesResponseType {
         request_id: call.request_id.to_owned(),
         availability_zone_info: AvailabilityZoneSetType { item: lines },
