@@ -19,8 +19,6 @@ pub enum Ec2Error {
     InvalidClientTokenId,
     #[error("Request has expired: {0}")]
     RequestExpired(String),
-    #[error("The action {0} is not valid for this web service.")]
-    InvalidAction(String),
     #[error("The request must contain the parameter {0}")]
     MissingParameter(String),
     #[error("{0}")]
@@ -60,7 +58,6 @@ impl Ec2Error {
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::RequestExpired(_) => "RequestExpired",
-            Self::InvalidAction(_) => "InvalidAction",
             Self::MissingParameter(_) => "MissingParameter",
             Self::InvalidParameterValue(_) => "InvalidParameterValue",
             Self::KeyPairDuplicate(_) => "InvalidKeyPair.Duplicate",
