@@ -152,10 +152,16 @@ def check_groups(c):
     (web,) = c.describe_security_groups(GroupNames=["web"])["SecurityGroups"]
     assert ("tcp", 80, 80) not in {(p["IpProtocol"], p["FromPort"], p["ToPort"]) for p in web["IpPermissions"]}
     expect_error(lambda: c.delete_security_group(GroupName="default"), "InvalidGroup.Reserved", 400)
+    c.create_security_group(GroupName="src", Description="a source")
+    c.authorize_security_group_ingress(
+        GroupName="web", IpPermissions=[{"IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+                                         "UserIdGroupPairs": [{"GroupName": "src"}]}])
+    expect_error(lambda: c.delete_security_group(GroupName="src"), "InvalidGroup.InUse", 400)
     c.delete_security_group(GroupName="web")
+    c.delete_security_group(GroupName="src")
     expect_error(lambda: c.delete_security_group(GroupName="web"), "InvalidGroup.NotFound", 400)
     expect_error(lambda: c.describe_security_groups(GroupNames=["web"]), "InvalidGroup.NotFound", 400)
-    ok("boto3 security groups: default, create, rules by CIDR and group, duplicate, revoke, reserved, delete")
+    ok("boto3 security groups: default, create, rules by CIDR and group, duplicate, revoke, reserved, in use, delete")
 
 
 def check_facts(c, env):

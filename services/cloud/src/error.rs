@@ -31,6 +31,8 @@ pub enum Ec2Error {
     GroupDuplicate(String),
     #[error("The security group '{0}' does not exist")]
     GroupNotFound(String),
+    #[error("The security group '{0}' is in use: {1}")]
+    GroupInUse(String, String),
     #[error("The security group '{0}' is reserved and cannot be deleted")]
     GroupReserved(String),
     #[error("The specified rule already exists in the security group '{0}'")]
@@ -64,6 +66,7 @@ impl Ec2Error {
             Self::KeyPairNotFound(_) => "InvalidKeyPair.NotFound",
             Self::GroupDuplicate(_) => "InvalidGroup.Duplicate",
             Self::GroupNotFound(_) => "InvalidGroup.NotFound",
+            Self::GroupInUse(..) => "InvalidGroup.InUse",
             Self::GroupReserved(_) => "InvalidGroup.Reserved",
             Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
             Self::PermissionNotFound(_) => "InvalidPermission.NotFound",

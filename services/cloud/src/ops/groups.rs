@@ -62,6 +62,7 @@ pub(super) async fn delete(
         .await
         .map_err(|e| match e {
             StoreError::NotFound { .. } => Ec2Error::GroupNotFound(name.clone()),
+            StoreError::InUse { by, .. } => Ec2Error::GroupInUse(name.clone(), by),
             other => other.into(),
         })?;
     Ok(DeleteSecurityGroupResponseType {

@@ -28,6 +28,12 @@ pub enum StoreError {
     Exists { what: &'static str, name: String },
     #[error("no {what} {name:?}")]
     NotFound { what: &'static str, name: String },
+    #[error("{what} {name:?} is named by {by}")]
+    InUse {
+        what: &'static str,
+        name: String,
+        by: String,
+    },
     #[error(transparent)]
     Users(#[from] users::UserError),
     #[error("cloud database {path}: {source}")]
@@ -170,6 +176,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Security groups.
     /// Adds a group without rules.
     fn add_group(&self, group: &SecurityGroup) -> StoreFuture<'_, ()>;
+    /// Deletes a group; one that another group's rules name as their source is `InUse`.
     fn delete_group(&self, owner: &str, name: &str) -> StoreFuture<'_, ()>;
     fn groups(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<SecurityGroup>>;
     /// Adds rules to a group, all or none: a rule it already has is `Exists`.

@@ -467,6 +467,21 @@ impl Store for SqliteStore {
     fn delete_group(&self, owner: &str, name: &str) -> StoreFuture<'_, ()> {
         let (owner, name) = (own(owner), own(name));
         self.run(move |tx| {
+            let naming: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT owner, group_name FROM rules WHERE source_owner = ?1 AND source_group = ?2
+                     AND NOT (owner = ?1 AND group_name = ?2) LIMIT 1",
+                    params![owner, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((by_owner, by_group)) = naming {
+                return Err(StoreError::InUse {
+                    what: "security group",
+                    name,
+                    by: format!("{by_owner}'s group {by_group}"),
+                });
+            }
             let deleted = tx.execute(
                 "DELETE FROM groups WHERE owner = ?1 AND name = ?2",
                 params![owner, name],

@@ -105,7 +105,17 @@ async fn rules_are_added_and_removed_all_or_none(store: &dyn Store) {
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound { .. })));
     assert_eq!(store.groups(None).await.unwrap()[0].rules.len(), 2);
+    // A group another's rules name cannot go; once they are revoked it can.
+    store
+        .add_group(&group("bob", "admins", "sg-00000003"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_group("bob", "admins").await,
+        Err(StoreError::InUse { .. })
+    ));
     store.revoke("ann", "web", &[ssh]).await.unwrap();
+    store.delete_group("bob", "admins").await.unwrap();
     assert_eq!(store.groups(None).await.unwrap()[0].rules, vec![http]);
     assert!(matches!(
         store.authorize("bob", "web", &[]).await,
