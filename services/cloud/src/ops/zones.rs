@@ -75,12 +75,28 @@ pub(super) async fn zones(
         zone_state: state,
         region_name: region.clone(),
     };
-    let mut lines = Vec::new();
-    for cluster in clusters
-        .iter()
+    let shown: Vec<Cluster> = clusters
+        .into_iter()
         .filter(|c| verbose || asked.is_empty() || asked.contains(&c.name.as_str()))
-    {
-        let capacity = capacity(call, cluster, &types).await;
+        .collect();
+    // All clusters at once: one that does not answer costs its deadline once, not per zone.
+    let mut asking = tokio::task::JoinSet::new();
+    for (index, cluster) in shown.iter().enumerate() {
+        let (url, security, types) = (
+            cluster.url.clone(),
+            call.cloud.clusters.clone(),
+            types.clone(),
+        );
+        let name = cluster.name.clone();
+        asking.spawn(async move { (index, capacity(&name, url, security, &types).await) });
+    }
+    let mut capacities = vec![None; shown.len()];
+    while let Some(answer) = asking.join_next().await {
+        let (index, capacity) = answer.map_err(|e| Ec2Error::Internal(e.to_string()))?;
+        capacities[index] = capacity;
+    }
+    let mut lines = Vec::new();
+    for (cluster, capacity) in shown.iter().zip(capacities) {
         let state = if capacity.is_some() {
             "available"
         } else {
@@ -121,13 +137,14 @@ pub(super) async fn zones(
 }
 
 /// Each VM type's (name, available, maximum) instances on `cluster`, from its CC's
-/// DescribeResources signed with the cloud's key; `None` when it does not answer.
+/// DescribeResources at `url` signed with the cloud's key; `None` when it does not answer.
 async fn capacity(
-    call: &Call<'_>,
-    cluster: &Cluster,
+    cluster: &str,
+    url: String,
+    security: soap::Security,
     types: &[VmType],
 ) -> Option<Vec<(String, i32, i32)>> {
-    let transport = HttpTransport::builder(cluster.url.clone(), call.cloud.clusters.clone())
+    let transport = HttpTransport::builder(url, security)
         .connect_timeout(CLUSTER_DEADLINE)
         .request_timeout(CLUSTER_DEADLINE)
         .build()
@@ -151,11 +168,11 @@ async fn capacity(
     {
         Ok(answer) if answer.r#return != Some(false) => answer,
         Ok(answer) => {
-            tracing::warn!(cluster = %cluster.name, reason = ?answer.status_message, "cluster refused DescribeResources");
+            tracing::warn!(%cluster, reason = ?answer.status_message, "cluster refused DescribeResources");
             return None;
         }
         Err(e) => {
-            tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer DescribeResources");
+            tracing::warn!(%cluster, error = %e, "cluster did not answer DescribeResources");
             return None;
         }
     };
