@@ -16,6 +16,7 @@
 extern crate self as wire;
 
 pub mod ec2_query;
+pub mod ec2_versions;
 pub mod query;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
