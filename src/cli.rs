@@ -26,6 +26,10 @@ pub enum Command {
     Walrus(walrus::WalrusArgs),
     // The help text is ClusterArgs' own.
     Cluster(cluster::ClusterArgs),
+    // The help text is CloudArgs' own.
+    Cloud(cloud::CloudArgs),
+    // The help text is AdminArgs' own.
+    Admin(cloud::admin::AdminArgs),
 }
 
 impl Command {
@@ -37,6 +41,8 @@ impl Command {
             Self::BundleImage(args) => walrus::bundle::cli::main(args),
             Self::Walrus(args) => walrus::main(args),
             Self::Cluster(args) => cluster::main(args),
+            Self::Cloud(args) => cloud::main(args),
+            Self::Admin(args) => cloud::admin::main(args),
         }
     }
 }

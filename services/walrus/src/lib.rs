@@ -11,7 +11,7 @@ mod body;
 mod buckets;
 pub mod bundle;
 pub mod config;
-mod digest;
+pub mod digest;
 mod dispatch;
 mod error;
 mod form;
@@ -30,7 +30,7 @@ mod soap;
 mod state;
 pub mod storage;
 pub use kit::time;
-mod uri;
+pub mod uri;
 mod xml;
 
 use std::net::SocketAddr;

@@ -57,7 +57,7 @@ impl Scope {
 }
 
 /// The parsed `key/date/region/service/aws4_request` of a credential.
-pub(crate) fn parse_credential(text: &str) -> Option<(&str, Scope)> {
+pub fn parse_credential(text: &str) -> Option<(&str, Scope)> {
     let mut parts = text.rsplitn(5, '/');
     let terminator = parts.next()?;
     let service = parts.next()?;
@@ -97,7 +97,7 @@ pub fn string_to_sign(amz_date: &str, scope: &Scope, canonical_request: &str) ->
 }
 
 /// The canonical URIs a client may have signed for `path`.
-fn canonical_uris(path: &str) -> Vec<String> {
+pub fn canonical_uris(path: &str) -> Vec<String> {
     let normalized = aws_encode(&percent_decode(path, false), true);
     if normalized == path {
         vec![normalized]
@@ -107,7 +107,7 @@ fn canonical_uris(path: &str) -> Vec<String> {
 }
 
 /// The canonical query strings a client may have signed, `X-Amz-Signature` left out.
-fn canonical_queries(query: &str) -> Vec<String> {
+pub fn canonical_queries(query: &str) -> Vec<String> {
     let build = |plus_as_space: bool| {
         let mut pairs: Vec<(String, String)> = query_pairs(query)
             .filter(|p| p.raw_name != "X-Amz-Signature")
@@ -130,7 +130,7 @@ fn canonical_queries(query: &str) -> Vec<String> {
 
 /// `name:value\n` for each signed header, values trimmed with inner runs of spaces
 /// collapsed. A signed header the request lacks makes the signature fail.
-fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Option<String> {
+pub fn canonical_headers(headers: &HeaderMap, signed: &[&str]) -> Option<String> {
     let mut out = String::new();
     for name in signed {
         let value = header_values(headers, name)?;

@@ -1,0 +1,228 @@
+//! `euca admin --data DATA ...`: the administrator's tool over the cloud's store, as the
+//! original's `euca_conf` and web console managed users, clusters and VM types. It works
+//! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
+//! issues credentials as the cloud does, with the keys the cloud recorded on its start.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use soap::keys::{KeyError, KeyPair};
+
+use crate::credentials::{self, CredentialsError};
+use crate::store::{Cluster, NewUser, SqliteStore, Store, StoreError, VmType};
+
+/// Manage the cloud's users, clusters and VM types (in DATA, the cloud controller's data
+/// folder; `euca cloud` must have started on it once).
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The cloud controller's data folder.
+    #[arg(long, value_name = "DATA")]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Users and their credentials.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The cluster controllers, one availability zone each.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// The VM types instances are run as.
+    #[command(subcommand)]
+    Vmtype(VmTypeCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a user and write DATA/credentials/NAME/eucarc (with certificate and keys) and
+    /// DATA/credentials/NAME.zip.
+    Add { name: String },
+    /// List the users: name, access key, state, role.
+    List,
+    /// Refuse a user's requests from now on.
+    Disable { name: String },
+    /// Accept a disabled user's requests again.
+    Enable { name: String },
+    /// Delete a user, what they own and their credentials files.
+    Delete { name: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Register a cluster: NAME (its zone) and the URL of its EucalyptusCC service.
+    Add { name: String, url: String },
+    /// List the clusters: name and URL.
+    List,
+    /// Deregister a cluster (the URL may be given, as it was added; the name decides).
+    Remove { name: String, url: Option<String> },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum VmTypeCommand {
+    /// List the VM types: name, cores, memory (MB), disk (GB).
+    List,
+    /// Set (or add) a VM type.
+    Set {
+        name: String,
+        cores: u32,
+        mem_mb: u32,
+        disk_gb: u32,
+    },
+}
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error("the cloud's keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("{0} holds no cloud yet: start `euca cloud --data {0}` once first")]
+    NoCloud(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// `euca admin`.
+pub fn main(args: AdminArgs) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AdminError::Runtime)
+        .and_then(|runtime| runtime.block_on(run(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("euca admin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: AdminArgs) -> Result<(), AdminError> {
+    let data = args.data;
+    let store = {
+        let data = data.clone();
+        kit::blocking(move || open(&data)).await?
+    };
+    match args.command {
+        AdminCommand::User(command) => user(&store, &data, command).await,
+        AdminCommand::Cluster(command) => cluster(&store, command).await,
+        AdminCommand::Vmtype(command) => vm_type(&store, command).await,
+    }
+}
+
+/// Opens the store of an existing cloud, keeping what it writes its owner's only.
+fn open(data: &Path) -> Result<SqliteStore, AdminError> {
+    if !data.join("cloud.sqlite").exists() {
+        return Err(AdminError::NoCloud(data.display().to_string()));
+    }
+    kit::private::own_only(&[data]).map_err(|e| AdminError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
+    Ok(SqliteStore::open(data)?)
+}
+
+async fn user(store: &SqliteStore, data: &Path, command: UserCommand) -> Result<(), AdminError> {
+    match command {
+        UserCommand::Add { name } => {
+            credentials::places(data, &name)?;
+            let facts = store
+                .facts()
+                .await?
+                .ok_or_else(|| AdminError::NoCloud(data.display().to_string()))?;
+            let cloud_key = {
+                let keys = facts.keys.clone();
+                kit::blocking(move || KeyPair::load(&keys, "cloud")).await?
+            };
+            let user = store
+                .create_user(NewUser {
+                    name,
+                    ..NewUser::default()
+                })
+                .await?;
+            let eucarc = credentials::hand_out(store, data, &facts, &cloud_key, &user).await?;
+            println!("{}", eucarc.display());
+        }
+        UserCommand::List => {
+            for u in store.users().await? {
+                let state = if u.enabled { "enabled" } else { "disabled" };
+                let role = if u.admin { "admin" } else { "user" };
+                println!("{}\t{}\t{state}\t{role}", u.name, u.access_key);
+            }
+        }
+        UserCommand::Disable { name } => store.set_user_enabled(&name, false).await?,
+        UserCommand::Enable { name } => store.set_user_enabled(&name, true).await?,
+        UserCommand::Delete { name } => {
+            let (folder, zip) = credentials::places(data, &name)?;
+            store.delete_user(&name).await?;
+            kit::blocking(move || {
+                remove(|p| std::fs::remove_dir_all(p), &folder)?;
+                remove(|p| std::fs::remove_file(p), &zip)
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes `path` with `how`; one already gone is fine.
+fn remove(how: impl Fn(&Path) -> std::io::Result<()>, path: &Path) -> Result<(), AdminError> {
+    match how(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AdminError::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn cluster(store: &SqliteStore, command: ClusterCommand) -> Result<(), AdminError> {
+    match command {
+        ClusterCommand::Add { name, url } => store.add_cluster(&Cluster { name, url }).await?,
+        ClusterCommand::List => {
+            for c in store.clusters().await? {
+                println!("{}\t{}", c.name, c.url);
+            }
+        }
+        ClusterCommand::Remove { name, .. } => store.remove_cluster(&name).await?,
+    }
+    Ok(())
+}
+
+async fn vm_type(store: &SqliteStore, command: VmTypeCommand) -> Result<(), AdminError> {
+    match command {
+        VmTypeCommand::List => {
+            for t in store.vm_types().await? {
+                println!("{}\t{}\t{}\t{}", t.name, t.cores, t.memory_mb, t.disk_gb);
+            }
+        }
+        VmTypeCommand::Set {
+            name,
+            cores,
+            mem_mb,
+            disk_gb,
+        } => {
+            store
+                .set_vm_type(&VmType {
+                    name,
+                    cores,
+                    memory_mb: mem_mb,
+                    disk_gb,
+                })
+                .await?
+        }
+    }
+    Ok(())
+}

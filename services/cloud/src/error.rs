@@ -1,0 +1,144 @@
+//! What an EC2 request can fail with, and the one place such a failure becomes EC2's error
+//! document (`Response/Errors/Error/{Code,Message}`, `RequestID`) with its HTTP status.
+
+use hyper::StatusCode;
+use xmlbind::XmlWriter;
+
+use wire::query::QueryError;
+
+use crate::store::StoreError;
+
+/// An EC2 API error: its variant names EC2's code, its text is the message.
+#[derive(Debug, thiserror::Error)]
+pub enum Ec2Error {
+    #[error("{0}")]
+    AuthFailure(String),
+    #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")]
+    SignatureDoesNotMatch,
+    #[error("The AWS Access Key Id you provided does not exist in our records.")]
+    InvalidClientTokenId,
+    #[error("Request has expired: {0}")]
+    RequestExpired(String),
+    #[error("The request must contain the parameter {0}")]
+    MissingParameter(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("The key pair '{0}' already exists.")]
+    KeyPairDuplicate(String),
+    #[error("The key pair '{0}' does not exist")]
+    KeyPairNotFound(String),
+    #[error("The security group '{0}' already exists")]
+    GroupDuplicate(String),
+    #[error("The security group '{0}' does not exist")]
+    GroupNotFound(String),
+    #[error("The security group '{0}' is in use: {1}")]
+    GroupInUse(String, String),
+    #[error("The security group '{0}' is reserved and cannot be deleted")]
+    GroupReserved(String),
+    #[error("The specified rule already exists in the security group '{0}'")]
+    PermissionDuplicate(String),
+    #[error("The specified rule does not exist in the security group '{0}'")]
+    PermissionNotFound(String),
+    /// The parameters do not make the action's request (the generated Query binding's
+    /// verdict, with EC2's code).
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("The action {0} is not supported yet")]
+    Unsupported(String),
+    #[error("The request body is larger than {0} bytes")]
+    RequestTooLarge(usize),
+    /// Our own failure: logged with its cause, answered without it.
+    #[error("An internal error has occurred")]
+    Internal(String),
+}
+
+impl Ec2Error {
+    /// EC2's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AuthFailure(_) => "AuthFailure",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::RequestExpired(_) => "RequestExpired",
+            Self::MissingParameter(_) => "MissingParameter",
+            Self::InvalidParameterValue(_) => "InvalidParameterValue",
+            Self::KeyPairDuplicate(_) => "InvalidKeyPair.Duplicate",
+            Self::KeyPairNotFound(_) => "InvalidKeyPair.NotFound",
+            Self::GroupDuplicate(_) => "InvalidGroup.Duplicate",
+            Self::GroupNotFound(_) => "InvalidGroup.NotFound",
+            Self::GroupInUse(..) => "InvalidGroup.InUse",
+            Self::GroupReserved(_) => "InvalidGroup.Reserved",
+            Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
+            Self::PermissionNotFound(_) => "InvalidPermission.NotFound",
+            Self::Query(e) => e.code(),
+            Self::Unsupported(_) => "Unsupported",
+            Self::RequestTooLarge(_) => "RequestEntityTooLarge",
+            Self::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The HTTP status EC2 answers the code with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AuthFailure(_) | Self::InvalidClientTokenId => StatusCode::UNAUTHORIZED,
+            Self::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+            Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The error document.
+    pub fn document(&self, request_id: &str) -> String {
+        let mut w = XmlWriter::new();
+        w.start_element(None, "Response");
+        w.start_element(None, "Errors");
+        w.start_element(None, "Error");
+        for (name, text) in [("Code", self.code()), ("Message", &self.to_string())] {
+            w.start_element(None, name);
+            w.text(text);
+            w.end_element();
+        }
+        w.end_element();
+        w.end_element();
+        w.start_element(None, "RequestID");
+        w.text(request_id);
+        w.end_element();
+        w.end_element();
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
+    }
+}
+
+impl From<StoreError> for Ec2Error {
+    /// Conflicts and absences the operations expect are mapped where they call the store;
+    /// whatever reaches this is the store's own failure.
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_carries_code_message_and_request_id_escaped() {
+        let e = Ec2Error::InvalidParameterValue("a <b> & c".into());
+        let doc = e.document("req-1");
+        assert!(doc.contains("<Code>InvalidParameterValue</Code>"), "{doc}");
+        assert!(
+            doc.contains("<Message>a &lt;b&gt; &amp; c</Message>"),
+            "{doc}"
+        );
+        assert!(doc.contains("<RequestID>req-1</RequestID>"), "{doc}");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            Ec2Error::SignatureDoesNotMatch.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            Ec2Error::InvalidClientTokenId.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
+//! regions and zones, and the account's facts. Each takes the authenticated user and the
+//! request's parameters and returns the answer's XML.
+
+mod account;
+mod filters;
+mod groups;
+mod keypairs;
+mod reply;
+mod zones;
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::Ec2Error;
+use crate::params::Params;
+use crate::store::{Store, User};
+
+use wire::ec2::AmazonEc2PortTypeRequest as R;
+use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
+use wire::ec2_query::Ec2Request;
+use wire::query::QueryParams;
+use xmlbind::ToXml;
+
+/// What the operations work with.
+#[derive(Debug)]
+pub struct Cloud {
+    pub store: Arc<dyn Store>,
+    /// The region this cloud is, and its EC2 URL (DescribeRegions), known once the
+    /// listener is bound.
+    pub region: String,
+    pub ec2_url: OnceLock<String>,
+    /// Signs the requests to the clusters (the cloud's key) and checks their replies.
+    pub clusters: soap::Security,
+}
+
+/// Answers `action` for `user`: the answer's XML document. The parameters are read by the
+/// generated Query binding into the action's request type.
+pub async fn dispatch(
+    cloud: &Cloud,
+    user: &User,
+    action: &str,
+    params: &Params,
+    request_id: &str,
+) -> Result<String, Ec2Error> {
+    let call = Call {
+        cloud,
+        user,
+        request_id,
+    };
+    let version = params.get("Version");
+    let doc = |response: &dyn ToXml| reply::document(action, version, response);
+    let query = QueryParams::new(params.iter().cloned())?;
+    let parsed = wire::ec2_query::parse(action, query)?;
+    let filters = &parsed.filters;
+    Ok(match parsed.request {
+        Ec2Request::Ec2(request) => match request {
+            R::CreateKeyPair(r) => doc(&keypairs::create(&call, r).await?),
+            R::DeleteKeyPair(r) => doc(&keypairs::delete(&call, r).await?),
+            R::DescribeKeyPairs(r) => doc(&keypairs::describe(&call, r, filters).await?),
+            R::CreateSecurityGroup(r) => doc(&groups::create(&call, r).await?),
+            R::DeleteSecurityGroup(r) => doc(&groups::delete(&call, r).await?),
+            R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
+            R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
+            R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
+            R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
+            R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
+            R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
+            R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
+            // Instances, images, addresses and volumes: their operations come later.
+            _ => return Err(Ec2Error::Unsupported(action.to_owned())),
+        },
+        Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
+            doc(&account::attributes(&call, &r))
+        }
+    })
+}
+
+/// One request: who asks, and what to answer it with.
+#[derive(Debug)]
+struct Call<'a> {
+    cloud: &'a Cloud,
+    user: &'a User,
+    request_id: &'a str,
+}
+
+impl Call<'_> {
+    /// Whose things a Describe call lists: the user's own; an administrator's `verbose`
+    /// (the first name asked for, as euca2ools sends it) lists everyone's.
+    fn owner_filter(&self, names: &[&str]) -> Option<&str> {
+        let verbose = self.user.admin && names.first() == Some(&"verbose");
+        (!verbose).then_some(self.user.name.as_str())
+    }
+}

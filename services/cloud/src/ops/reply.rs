@@ -1,0 +1,74 @@
+//! An answer's document: the generated `wire::ec2` response written as `<{Action}Response>`,
+//! in the namespace of the API version the request named when it is one of those the
+//! original bound (2006-06-26 to 2009-07-15), else in 2009-04-04's.
+
+use wire::ec2::NAMESPACE;
+use xmlbind::{ToXml, XmlWriter};
+
+/// The EC2 API versions Eucalyptus 1.6.1 answered, each in its own namespace.
+const BOUND_VERSIONS: [&str; 13] = [
+    "2006-06-26",
+    "2006-10-01",
+    "2007-01-03",
+    "2007-01-19",
+    "2007-03-01",
+    "2007-08-29",
+    "2008-02-01",
+    "2008-05-05",
+    "2008-08-08",
+    "2008-12-01",
+    "2009-03-01",
+    "2009-04-04",
+    "2009-07-15",
+];
+/// The prefix the answer's namespace is bound to.
+const PREFIX: &str = "ec2";
+
+/// The XML document answering `action` with `response`, for a request of `version`.
+pub fn document(action: &str, version: Option<&str>, response: &dyn ToXml) -> String {
+    let mut w = XmlWriter::new();
+    let namespace = match version.filter(|v| BOUND_VERSIONS.contains(v)) {
+        Some(version) => format!("http://ec2.amazonaws.com/doc/{version}/"),
+        None => NAMESPACE.to_owned(),
+    };
+    w.rename_namespace(NAMESPACE, &namespace);
+    w.prefer_prefix(&namespace, PREFIX);
+    response.to_xml(&mut w, Some(NAMESPACE), &format!("{action}Response"));
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use wire::ec2::DeleteKeyPairResponseType;
+
+    fn root_namespace(xml: &str) -> Option<String> {
+        let root = xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap();
+        assert!(root
+            .elements()
+            .all(|e| e.name.namespace == root.name.namespace));
+        root.name.namespace
+    }
+
+    #[test]
+    fn answers_are_in_the_requests_bound_version_else_in_2009_04_04() {
+        let response = DeleteKeyPairResponseType {
+            request_id: "r".into(),
+            r#return: true,
+        };
+        let older = document("DeleteKeyPair", Some("2008-12-01"), &response);
+        assert_eq!(
+            root_namespace(&older).as_deref(),
+            Some("http://ec2.amazonaws.com/doc/2008-12-01/")
+        );
+        for version in [None, Some("2016-11-15"), Some("2009-04-04"), Some("x\"y")] {
+            let xml = document("DeleteKeyPair", version, &response);
+            assert_eq!(
+                root_namespace(&xml).as_deref(),
+                Some(NAMESPACE),
+                "{version:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! DescribeRegions (this cloud's one region) and DescribeAvailabilityZones: one zone per
+//! registered cluster, available when its CC answers DescribeResources; with `verbose`, the
+//! free and maximum count of each VM type, as the original listed them.
+
+use std::time::Duration;
+
+use soap::HttpTransport;
+use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
+
+use wire::ec2::{
+    AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
+    DescribeAvailabilityZonesType, DescribeRegionsResponseType, DescribeRegionsType,
+    RegionItemType, RegionSetType,
+};
+
+use wire::query::Filter;
+
+use super::filters::Filters;
+use super::Call;
+use crate::error::Ec2Error;
+use crate::store::{Cluster, VmType};
+
+/// How long a cluster has to answer before its zone counts as unavailable.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
+/// The identity the cloud asks its clusters as (the original CC's superuser).
+const CLOUD_USER: &str = "eucalyptus";
+
+pub(super) fn regions(
+    call: &Call<'_>,
+    request: &DescribeRegionsType,
+    filters: &[Filter],
+) -> Result<DescribeRegionsResponseType, Ec2Error> {
+    let filters = Filters::new(filters, &["region-name", "endpoint"])?;
+    let asked: Vec<&str> = request
+        .region_set
+        .item
+        .iter()
+        .map(|r| r.region_name.as_str())
+        .collect();
+    let ours = RegionItemType {
+        region_name: call.cloud.region.clone(),
+        region_endpoint: call.cloud.ec2_url.get().cloned().unwrap_or_default(),
+    };
+    let listed = (asked.is_empty() || asked.contains(&ours.region_name.as_str()))
+        && filters.pass(|name| match name {
+            "region-name" => vec![ours.region_name.as_str()],
+            _ => vec![ours.region_endpoint.as_str()],
+        });
+    Ok(DescribeRegionsResponseType {
+        request_id: call.request_id.to_owned(),
+        region_info: RegionSetType {
+            item: listed.then_some(ours).into_iter().collect(),
+        },
+    })
+}
+
+pub(super) async fn zones(
+    call: &Call<'_>,
+    request: &DescribeAvailabilityZonesType,
+    filters: &[Filter],
+) -> Result<DescribeAvailabilityZonesResponseType, Ec2Error> {
+    let filters = Filters::new(filters, &["zone-name", "state", "region-name"])?;
+    let asked: Vec<&str> = request
+        .availability_zone_set
+        .item
+        .iter()
+        .map(|z| z.zone_name.as_str())
+        .collect();
+    let verbose = asked.first() == Some(&"verbose");
+    let clusters = call.cloud.store.clusters().await?;
+    let types = call.cloud.store.vm_types().await?;
+    let region = &call.cloud.region;
+    let line = |name: String, state: String| AvailabilityZoneItemType {
+        zone_name: name,
+        zone_state: state,
+        region_name: region.clone(),
+    };
+    let shown: Vec<Cluster> = clusters
+        .into_iter()
+        .filter(|c| verbose || asked.is_empty() || asked.contains(&c.name.as_str()))
+        .collect();
+    // All clusters at once: one that does not answer costs its deadline once, not per zone.
+    let mut asking = tokio::task::JoinSet::new();
+    for (index, cluster) in shown.iter().enumerate() {
+        let (url, security, types) = (
+            cluster.url.clone(),
+            call.cloud.clusters.clone(),
+            types.clone(),
+        );
+        let name = cluster.name.clone();
+        asking.spawn(async move { (index, capacity(&name, url, security, &types).await) });
+    }
+    let mut capacities = vec![None; shown.len()];
+    while let Some(answer) = asking.join_next().await {
+        let (index, capacity) = answer.map_err(|e| Ec2Error::Internal(e.to_string()))?;
+        capacities[index] = capacity;
+    }
+    let mut lines = Vec::new();
+    for (cluster, capacity) in shown.iter().zip(capacities) {
+        let state = if capacity.is_some() {
+            "available"
+        } else {
+            "unavailable"
+        };
+        lines.push(line(cluster.name.clone(), state.to_owned()));
+        if verbose {
+            lines.push(line(
+                "|- vm types".into(),
+                "free / max   cpu   ram  disk".into(),
+            ));
+            for t in &types {
+                let (free, max) = capacity
+                    .as_ref()
+                    .and_then(|c| c.iter().find(|(name, ..)| name == &t.name))
+                    .map_or((0, 0), |&(_, free, max)| (free, max));
+                lines.push(line(
+                    format!("|- {}", t.name),
+                    format!(
+                        "{free:04} / {max:04}   {}   {:4}   {:4}",
+                        t.cores, t.memory_mb, t.disk_gb
+                    ),
+                ));
+            }
+        }
+    }
+    lines.retain(|z| {
+        filters.pass(|name| match name {
+            "zone-name" => vec![z.zone_name.as_str()],
+            "state" => vec![z.zone_state.as_str()],
+            _ => vec![z.region_name.as_str()],
+        })
+    });
+    Ok(DescribeAvailabilityZonesResponseType {
+        request_id: call.request_id.to_owned(),
+        availability_zone_info: AvailabilityZoneSetType { item: lines },
+    })
+}
+
+/// Each VM type's (name, available, maximum) instances on `cluster`, from its CC's
+/// DescribeResources at `url` signed with the cloud's key; `None` when it does not answer.
+async fn capacity(
+    cluster: &str,
+    url: String,
+    security: soap::Security,
+    types: &[VmType],
+) -> Option<Vec<(String, i32, i32)>> {
+    let transport = HttpTransport::builder(url, security)
+        .connect_timeout(CLUSTER_DEADLINE)
+        .request_timeout(CLUSTER_DEADLINE)
+        .build()
+        .ok()?;
+    let request = DescribeResourcesType {
+        user_id: Some(CLOUD_USER.into()),
+        instance_types: types
+            .iter()
+            .map(|t| VirtualMachineType {
+                name: Some(t.name.clone()),
+                memory: i32::try_from(t.memory_mb).ok(),
+                cores: i32::try_from(t.cores).ok(),
+                disk: i32::try_from(t.disk_gb).ok(),
+            })
+            .collect(),
+        ..DescribeResourcesType::default()
+    };
+    let answer = match EucalyptusCcClient::new(transport)
+        .describe_resources(&request)
+        .await
+    {
+        Ok(answer) if answer.r#return != Some(false) => answer,
+        Ok(answer) => {
+            tracing::warn!(%cluster, reason = ?answer.status_message, "cluster refused DescribeResources");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(%cluster, error = %e, "cluster did not answer DescribeResources");
+            return None;
+        }
+    };
+    Some(
+        answer
+            .resources
+            .into_iter()
+            .filter_map(|r| {
+                let name = r.instance_type?.name?;
+                Some((
+                    name,
+                    r.available_instances.unwrap_or(0),
+                    r.max_instances.unwrap_or(0),
+                ))
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,169 @@
+//! The EC2 Query API at `/services/Eucalyptus`: GET with the parameters in the URL, or POST
+//! with them form-encoded in the body; signed with SigV2 or SigV4 ([`auth`]). Every failure
+//! becomes EC2's error document here, and only here.
+
+pub mod auth;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{HeaderMap, Method, Request, Response};
+use ring::rand::{SecureRandom, SystemRandom};
+use soap::{Connection, Handler, HttpBody};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::error::Ec2Error;
+use crate::ops::{self, Cloud};
+use crate::params::Params;
+use auth::Claim;
+
+/// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
+/// user data, base64) is far below it.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// A Query request as received: what its signature covers, and its parameters.
+#[derive(Debug)]
+pub struct QueryRequest<'a> {
+    pub method: &'a str,
+    /// The Host header (or the URL's authority).
+    pub host: &'a str,
+    /// The path as sent, still percent-encoded.
+    pub path: &'a str,
+    /// The URL's query string as sent, without `?`.
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// The URL's parameters, then (POST) the body's.
+    pub params: Params,
+}
+
+/// The Query API, for mounting on the front door.
+pub fn handler(cloud: Arc<Cloud>) -> impl Handler {
+    move |request, connection: Connection| handle(Arc::clone(&cloud), request, connection)
+}
+
+async fn handle(
+    cloud: Arc<Cloud>,
+    request: Request<Incoming>,
+    connection: Connection,
+) -> Response<HttpBody> {
+    let started = Instant::now();
+    let id = request_id();
+    let span = info_span!(
+        "ec2",
+        request = %id,
+        peer = %connection.peer,
+        method = %request.method(),
+        action = tracing::field::Empty,
+        user = tracing::field::Empty,
+    );
+    async move {
+        let (status, body) = match answer(&cloud, request, &id).await {
+            Ok(xml) => (hyper::StatusCode::OK, xml),
+            Err(e) => {
+                if let Ec2Error::Internal(cause) = &e {
+                    warn!(%cause, "internal error");
+                }
+                (e.status(), e.document(&id))
+            }
+        };
+        info!(
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis(),
+            "answered"
+        );
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/xml;charset=UTF-8"),
+        );
+        soap::boxed(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Reads, authenticates and answers one request.
+async fn answer(
+    cloud: &Cloud,
+    request: Request<Incoming>,
+    request_id: &str,
+) -> Result<String, Ec2Error> {
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Ec2Error::RequestTooLarge(MAX_BODY)
+            } else {
+                Ec2Error::InvalidParameterValue(format!("cannot read the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    let query = parts.uri.query().unwrap_or("");
+    let mut params = Params::parse(query);
+    if parts.method == Method::POST {
+        let form = std::str::from_utf8(&body).map_err(|_| {
+            Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
+        })?;
+        params.extend(Params::parse(form));
+    }
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    let request = QueryRequest {
+        method: parts.method.as_str(),
+        host,
+        path: parts.uri.path(),
+        query,
+        headers: &parts.headers,
+        body: &body,
+        params,
+    };
+    let claim = Claim::read(&request, kit::time::now())?;
+    let user = cloud
+        .store
+        .user_by_access_key(claim.access_key())
+        .await?
+        .ok_or(Ec2Error::InvalidClientTokenId)?;
+    if !user.enabled {
+        return Err(Ec2Error::AuthFailure(format!(
+            "The account {} is disabled",
+            user.name
+        )));
+    }
+    claim.verify(&request, &user.secret_key)?;
+    let action = request
+        .params
+        .get("Action")
+        .ok_or_else(|| Ec2Error::MissingParameter("Action".into()))?;
+    let span = tracing::Span::current();
+    span.record("action", action);
+    span.record("user", user.name.as_str());
+    ops::dispatch(cloud, &user, action, &request.params, request_id).await
+}
+
+/// A fresh request id in UUID form, as EC2's.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    // Ids only tell requests apart in logs: a failed draw leaves zeros, never a failure.
+    let _ = SystemRandom::new().fill(&mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}

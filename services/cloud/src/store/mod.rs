@@ -1,0 +1,186 @@
+//! The cloud's state behind one interface: users and their certificates, the cloud's own
+//! facts, clusters, VM types, keypairs, security groups and their rules.
+//!
+//! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
+//! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
+//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Instances, images,
+//! addresses and volumes join as further methods when their operations are built.
+
+mod sqlite;
+#[cfg(test)]
+mod suite;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+pub use sqlite::SqliteStore;
+pub use users::{NewUser, User};
+
+/// What every store call returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why a store call failed. The conflicts and absences are the caller's business (they
+/// become EC2 error codes); the rest are the engine's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {name:?} already exists")]
+    Exists { what: &'static str, name: String },
+    #[error("no {what} {name:?}")]
+    NotFound { what: &'static str, name: String },
+    #[error("{what} {name:?} is named by {by}")]
+    InUse {
+        what: &'static str,
+        name: String,
+        by: String,
+    },
+    #[error(transparent)]
+    Users(#[from] users::UserError),
+    #[error("cloud database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cloud database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cloud database {path} has schema version {found}, newer than this program's {known}")]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cloud database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// What the cloud controller records about itself when it starts, so that `euca admin`
+/// (which is given only DATA) can issue credentials as the running cloud would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudFacts {
+    /// The folder of `cloud-cert.pem` and `cloud-pk.pem`, which issue user certificates.
+    pub keys: PathBuf,
+    /// `EC2_URL` of every eucarc.
+    pub ec2_url: String,
+    /// `S3_URL` of every eucarc.
+    pub s3_url: String,
+    /// `AWS_DEFAULT_REGION` of every eucarc, and the region the cloud names itself.
+    pub region: String,
+}
+
+/// A cluster controller registered with the cloud: one availability zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    /// Its EucalyptusCC service URL.
+    pub url: String,
+}
+
+/// A VM type: what an instance of it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmType {
+    pub name: String,
+    pub cores: u32,
+    pub memory_mb: u32,
+    pub disk_gb: u32,
+}
+
+/// The VM types of a new cloud (CONTRACT.md): name, cores, memory MB, disk GB.
+pub const DEFAULT_VM_TYPES: [(&str, u32, u32, u32); 5] = [
+    ("m1.small", 1, 128, 2),
+    ("c1.medium", 1, 256, 5),
+    ("m1.large", 2, 512, 10),
+    ("m1.xlarge", 2, 1024, 20),
+    ("c1.xlarge", 4, 2048, 20),
+];
+
+/// A user's keypair; the private key is never kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPair {
+    /// The owning user's name.
+    pub owner: String,
+    pub name: String,
+    /// EC2's fingerprint: colon-separated SHA-1 of the private key's DER PKCS#8 form.
+    pub fingerprint: String,
+    /// The public key in OpenSSH form (`ssh-rsa AAAA... name`), as instances receive it.
+    pub public_key: String,
+}
+
+/// Where a rule lets traffic come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// An address block, `a.b.c.d/n`.
+    Cidr(String),
+    /// The instances of a user's group.
+    Group { owner: String, name: String },
+}
+
+/// One ingress permission of a security group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rule {
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: Source,
+}
+
+/// A user's security group with its rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub owner: String,
+    pub name: String,
+    /// `sg-` and 8 hex digits.
+    pub id: String,
+    pub description: String,
+    pub rules: Vec<Rule>,
+}
+
+/// The cloud's state. Lookups that may be for another user take the owner; `None` as an
+/// owner filter means every user's.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // Users (access keys and secrets) and their certificates.
+    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User>;
+    /// Creates the administrator unless one exists; returns it when created.
+    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>>;
+    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>>;
+    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>>;
+    fn users(&self) -> StoreFuture<'_, Vec<User>>;
+    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()>;
+    /// Deletes a user with everything they own (certificate, keypairs, groups).
+    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// Records the X.509 certificate (PEM) issued to a user, replacing an earlier one.
+    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()>;
+    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>>;
+
+    // The cloud itself.
+    fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()>;
+    fn facts(&self) -> StoreFuture<'_, Option<CloudFacts>>;
+
+    // Clusters and VM types.
+    fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()>;
+    fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()>;
+    fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>>;
+    fn vm_types(&self) -> StoreFuture<'_, Vec<VmType>>;
+    /// Changes a VM type, or adds it.
+    fn set_vm_type(&self, vm_type: &VmType) -> StoreFuture<'_, ()>;
+
+    // Keypairs.
+    fn add_keypair(&self, keypair: &KeyPair) -> StoreFuture<'_, ()>;
+    /// Deletes a keypair; `false` when it did not exist.
+    fn delete_keypair(&self, owner: &str, name: &str) -> StoreFuture<'_, bool>;
+    fn keypairs(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<KeyPair>>;
+
+    // Security groups.
+    /// Adds a group without rules.
+    fn add_group(&self, group: &SecurityGroup) -> StoreFuture<'_, ()>;
+    /// Deletes a group; one that another group's rules name as their source is `InUse`.
+    fn delete_group(&self, owner: &str, name: &str) -> StoreFuture<'_, ()>;
+    fn groups(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<SecurityGroup>>;
+    /// Adds rules to a group, all or none: a rule it already has is `Exists`.
+    fn authorize(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()>;
+    /// Removes rules from a group, all or none: a rule it lacks is `NotFound`.
+    fn revoke(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()>;
+}

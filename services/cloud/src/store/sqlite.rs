@@ -1,0 +1,639 @@
+//! The store in SQLite: `DATA/cloud.sqlite` for the cloud's state (WAL, versioned
+//! migrations) and the `users` crate's `DATA/users.sqlite` for users and their keys, the
+//! file Walrus opens to authenticate the cloud's users. Both are their owner's only.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use users::UserStore;
+
+use super::{
+    CloudFacts, Cluster, KeyPair, NewUser, Rule, SecurityGroup, Source, Store, StoreError,
+    StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+};
+
+/// The schema, one entry per version: a database at version N has run the first N. Never
+/// edit an entry once released; add one.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE facts (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        keys TEXT NOT NULL,
+        ec2_url TEXT NOT NULL,
+        s3_url TEXT NOT NULL,
+        region TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE certificates (
+        user TEXT PRIMARY KEY,
+        pem TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE vm_types (
+        name TEXT PRIMARY KEY,
+        cores INTEGER NOT NULL,
+        memory_mb INTEGER NOT NULL,
+        disk_gb INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE keypairs (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    ) STRICT;
+    CREATE TABLE groups (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    ) STRICT;
+    CREATE TABLE rules (
+        owner TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        from_port INTEGER NOT NULL,
+        to_port INTEGER NOT NULL,
+        cidr TEXT NOT NULL DEFAULT '',
+        source_owner TEXT NOT NULL DEFAULT '',
+        source_group TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group),
+        FOREIGN KEY (owner, group_name) REFERENCES groups (owner, name) ON DELETE CASCADE
+    ) STRICT;
+"];
+
+/// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<Mutex<Connection>>,
+    users: Arc<UserStore>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) `DATA/cloud.sqlite` and `DATA/users.sqlite`.
+    /// Blocking: call it from a blocking thread.
+    pub fn open(data: &Path) -> Result<Self, StoreError> {
+        let path = data.join("cloud.sqlite");
+        // Its journals take the database's mode.
+        kit::private::own_file(&path).map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        let open = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(open)?;
+        // `euca admin` may hold the write lock for a moment.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open)?;
+        migrate(&mut conn, &path)?;
+        let users = UserStore::open(&data.join("users.sqlite"))?;
+        Ok(Self {
+            db: Arc::new(Mutex::new(conn)),
+            users: Arc::new(users),
+        })
+    }
+
+    /// Runs `work` in a transaction on a blocking thread.
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let db = Arc::clone(&self.db);
+        Box::pin(kit::blocking(move || {
+            // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+            let mut conn = db.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction()?;
+            let out = work(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        }))
+    }
+
+    /// Runs `work` on the user store on a blocking thread.
+    fn run_users<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&UserStore) -> Result<T, users::UserError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let users = Arc::clone(&self.users);
+        Box::pin(kit::blocking(move || Ok(work(&users)?)))
+    }
+}
+
+/// Brings the schema to the latest version, one transaction per step.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::Newer {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    for (version, sql) in (1..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        if version == 1 {
+            for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
+                tx.execute(
+                    "INSERT INTO vm_types (name, cores, memory_mb, disk_gb) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, cores, memory_mb, disk_gb],
+                )?;
+            }
+        }
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn exists(what: &'static str, name: &str) -> StoreError {
+    StoreError::Exists {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn not_found(what: &'static str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn keypair_from_row(row: &Row<'_>) -> rusqlite::Result<KeyPair> {
+    Ok(KeyPair {
+        owner: row.get(0)?,
+        name: row.get(1)?,
+        fingerprint: row.get(2)?,
+        public_key: row.get(3)?,
+    })
+}
+
+/// The rule's source as its three columns (`cidr`, `source_owner`, `source_group`).
+fn source_columns(source: &Source) -> (&str, &str, &str) {
+    match source {
+        Source::Cidr(cidr) => (cidr, "", ""),
+        Source::Group { owner, name } => ("", owner, name),
+    }
+}
+
+fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<Rule> {
+    let cidr: String = row.get(3)?;
+    let source = if cidr.is_empty() {
+        Source::Group {
+            owner: row.get(4)?,
+            name: row.get(5)?,
+        }
+    } else {
+        Source::Cidr(cidr)
+    };
+    Ok(Rule {
+        protocol: row.get(0)?,
+        from_port: row.get(1)?,
+        to_port: row.get(2)?,
+        source,
+    })
+}
+
+fn group_exists(tx: &Transaction<'_>, owner: &str, name: &str) -> Result<(), StoreError> {
+    let found: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM groups WHERE owner = ?1 AND name = ?2)",
+        params![owner, name],
+        |r| r.get(0),
+    )?;
+    if found {
+        Ok(())
+    } else {
+        Err(not_found("security group", name))
+    }
+}
+
+fn rule_present(
+    tx: &Transaction<'_>,
+    owner: &str,
+    group: &str,
+    rule: &Rule,
+) -> rusqlite::Result<bool> {
+    let (cidr, source_owner, source_group) = source_columns(&rule.source);
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM rules WHERE owner = ?1 AND group_name = ?2 AND protocol = ?3
+            AND from_port = ?4 AND to_port = ?5 AND cidr = ?6 AND source_owner = ?7 AND source_group = ?8)",
+        params![owner, group, rule.protocol, rule.from_port, rule.to_port, cidr, source_owner, source_group],
+        |r| r.get(0),
+    )
+}
+
+/// Owned copies of borrowed arguments, for closures that run on another thread.
+fn own(text: &str) -> String {
+    text.to_owned()
+}
+
+impl Store for SqliteStore {
+    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User> {
+        self.run_users(move |users| users.create(&new))
+    }
+
+    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>> {
+        self.run_users(UserStore::ensure_admin)
+    }
+
+    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>> {
+        let name = own(name);
+        self.run_users(move |users| users.by_name(&name))
+    }
+
+    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>> {
+        let key = own(access_key);
+        self.run_users(move |users| users.by_access_key(&key))
+    }
+
+    fn users(&self) -> StoreFuture<'_, Vec<User>> {
+        self.run_users(UserStore::list)
+    }
+
+    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        self.run_users(move |users| users.set_enabled(&name, enabled))
+    }
+
+    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        let owned = self.run({
+            let name = name.clone();
+            move |tx| {
+                tx.execute("DELETE FROM certificates WHERE user = ?1", [&name])?;
+                tx.execute("DELETE FROM keypairs WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM groups WHERE owner = ?1", [&name])?;
+                Ok(())
+            }
+        });
+        let user = self.run_users(move |users| users.delete(&name));
+        // The user first: an unknown name deletes nothing else.
+        Box::pin(async move {
+            user.await?;
+            owned.await
+        })
+    }
+
+    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()> {
+        let (user, pem) = (own(user), own(pem));
+        self.run(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO certificates (user, pem) VALUES (?1, ?2)",
+                params![user, pem],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>> {
+        let user = own(user);
+        self.run(move |tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT pem FROM certificates WHERE user = ?1",
+                    [&user],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()> {
+        let facts = facts.clone();
+        self.run(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO facts (id, keys, ec2_url, s3_url, region) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![
+                    facts.keys.to_string_lossy(),
+                    facts.ec2_url,
+                    facts.s3_url,
+                    facts.region
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn facts(&self) -> StoreFuture<'_, Option<CloudFacts>> {
+        self.run(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT keys, ec2_url, s3_url, region FROM facts WHERE id = 1",
+                    [],
+                    |r| {
+                        Ok(CloudFacts {
+                            keys: PathBuf::from(r.get::<_, String>(0)?),
+                            ec2_url: r.get(1)?,
+                            s3_url: r.get(2)?,
+                            region: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()> {
+        let cluster = cluster.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO clusters (name, url) VALUES (?1, ?2)",
+                params![cluster.name, cluster.url],
+            )?;
+            if added == 0 {
+                return Err(exists("cluster", &cluster.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        self.run(move |tx| {
+            if tx.execute("DELETE FROM clusters WHERE name = ?1", [&name])? == 0 {
+                return Err(not_found("cluster", &name));
+            }
+            Ok(())
+        })
+    }
+
+    fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
+        self.run(|tx| {
+            let mut query = tx.prepare("SELECT name, url FROM clusters ORDER BY name")?;
+            let rows = query.query_map([], |r| {
+                Ok(Cluster {
+                    name: r.get(0)?,
+                    url: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn vm_types(&self) -> StoreFuture<'_, Vec<VmType>> {
+        self.run(|tx| {
+            // Smallest first, as the original listed them.
+            let mut query = tx.prepare(
+                "SELECT name, cores, memory_mb, disk_gb FROM vm_types
+                 ORDER BY cores, memory_mb, disk_gb, name",
+            )?;
+            let rows = query.query_map([], |r| {
+                Ok(VmType {
+                    name: r.get(0)?,
+                    cores: r.get(1)?,
+                    memory_mb: r.get(2)?,
+                    disk_gb: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn set_vm_type(&self, vm_type: &VmType) -> StoreFuture<'_, ()> {
+        let t = vm_type.clone();
+        self.run(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO vm_types (name, cores, memory_mb, disk_gb) VALUES (?1, ?2, ?3, ?4)",
+                params![t.name, t.cores, t.memory_mb, t.disk_gb],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_keypair(&self, keypair: &KeyPair) -> StoreFuture<'_, ()> {
+        let k = keypair.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO keypairs (owner, name, fingerprint, public_key) VALUES (?1, ?2, ?3, ?4)",
+                params![k.owner, k.name, k.fingerprint, k.public_key],
+            )?;
+            if added == 0 {
+                return Err(exists("keypair", &k.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_keypair(&self, owner: &str, name: &str) -> StoreFuture<'_, bool> {
+        let (owner, name) = (own(owner), own(name));
+        self.run(move |tx| {
+            Ok(tx.execute(
+                "DELETE FROM keypairs WHERE owner = ?1 AND name = ?2",
+                params![owner, name],
+            )? > 0)
+        })
+    }
+
+    fn keypairs(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<KeyPair>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            let mut query = tx.prepare(
+                "SELECT owner, name, fingerprint, public_key FROM keypairs
+                 WHERE ?1 IS NULL OR owner = ?1 ORDER BY owner, name",
+            )?;
+            let rows = query.query_map([&owner], keypair_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn add_group(&self, group: &SecurityGroup) -> StoreFuture<'_, ()> {
+        let g = group.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO groups (owner, name, id, description) VALUES (?1, ?2, ?3, ?4)",
+                params![g.owner, g.name, g.id, g.description],
+            )?;
+            if added == 0 {
+                return Err(exists("security group", &g.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_group(&self, owner: &str, name: &str) -> StoreFuture<'_, ()> {
+        let (owner, name) = (own(owner), own(name));
+        self.run(move |tx| {
+            let naming: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT owner, group_name FROM rules WHERE source_owner = ?1 AND source_group = ?2
+                     AND NOT (owner = ?1 AND group_name = ?2) LIMIT 1",
+                    params![owner, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((by_owner, by_group)) = naming {
+                return Err(StoreError::InUse {
+                    what: "security group",
+                    name,
+                    by: format!("{by_owner}'s group {by_group}"),
+                });
+            }
+            let deleted = tx.execute(
+                "DELETE FROM groups WHERE owner = ?1 AND name = ?2",
+                params![owner, name],
+            )?;
+            if deleted == 0 {
+                return Err(not_found("security group", &name));
+            }
+            Ok(())
+        })
+    }
+
+    fn groups(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<SecurityGroup>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            let mut query = tx.prepare(
+                "SELECT owner, name, id, description FROM groups
+                 WHERE ?1 IS NULL OR owner = ?1 ORDER BY owner, name",
+            )?;
+            let mut groups = query
+                .query_map([&owner], |r| {
+                    Ok(SecurityGroup {
+                        owner: r.get(0)?,
+                        name: r.get(1)?,
+                        id: r.get(2)?,
+                        description: r.get(3)?,
+                        rules: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut rules = tx.prepare(
+                "SELECT protocol, from_port, to_port, cidr, source_owner, source_group FROM rules
+                 WHERE owner = ?1 AND group_name = ?2
+                 ORDER BY protocol, from_port, to_port, cidr, source_owner, source_group",
+            )?;
+            for group in &mut groups {
+                group.rules = rules
+                    .query_map(params![group.owner, group.name], rule_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(groups)
+        })
+    }
+
+    fn authorize(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()> {
+        let (owner, group, rules) = (own(owner), own(group), rules.to_vec());
+        self.run(move |tx| {
+            group_exists(tx, &owner, &group)?;
+            for rule in &rules {
+                if rule_present(tx, &owner, &group, rule)? {
+                    return Err(exists("rule in group", &group));
+                }
+                let (cidr, source_owner, source_group) = source_columns(&rule.source);
+                tx.execute(
+                    "INSERT INTO rules (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![owner, group, rule.protocol, rule.from_port, rule.to_port, cidr, source_owner, source_group],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn revoke(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()> {
+        let (owner, group, rules) = (own(owner), own(group), rules.to_vec());
+        self.run(move |tx| {
+            group_exists(tx, &owner, &group)?;
+            for rule in &rules {
+                let (cidr, source_owner, source_group) = source_columns(&rule.source);
+                let removed = tx.execute(
+                    "DELETE FROM rules WHERE owner = ?1 AND group_name = ?2 AND protocol = ?3
+                     AND from_port = ?4 AND to_port = ?5 AND cidr = ?6 AND source_owner = ?7 AND source_group = ?8",
+                    params![owner, group, rule.protocol, rule.from_port, rule.to_port, cidr, source_owner, source_group],
+                )?;
+                if removed == 0 {
+                    return Err(not_found("rule in group", &group));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::suite;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let store = kit::blocking(move || SqliteStore::open(&path))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn the_store_suite_passes() {
+        let (_dir, store) = store().await;
+        suite::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_keeps_changes() {
+        let (dir, store) = store().await;
+        let bigger = VmType {
+            name: "m1.small".into(),
+            cores: 2,
+            memory_mb: 512,
+            disk_gb: 4,
+        };
+        store.set_vm_type(&bigger).await.unwrap();
+        drop(store);
+        let path = dir.path().to_owned();
+        let again = kit::blocking(move || SqliteStore::open(&path))
+            .await
+            .unwrap();
+        let types = again.vm_types().await.unwrap();
+        assert!(types.contains(&bigger), "{types:?}");
+        assert_eq!(types.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_a_newer_schema_is_refused() {
+        let (dir, store) = store().await;
+        drop(store);
+        let path = dir.path().join("cloud.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let data = dir.path().to_owned();
+        let opened = kit::blocking(move || SqliteStore::open(&data)).await;
+        assert!(
+            matches!(opened, Err(StoreError::Newer { found: 99, .. })),
+            "{opened:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_databases_are_private() {
+        // Guards against users' certificates and keys lying in world-readable files.
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = store().await;
+        store.ensure_admin().await.unwrap();
+        for name in ["cloud.sqlite", "cloud.sqlite-wal", "users.sqlite"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What every [`Store`] engine must do, as one suite each engine's tests run on a fresh
+//! store of its own.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+/// Runs every check on `store`, which must be new.
+pub async fn run(store: &dyn Store) {
+    default_vm_types(store).await;
+    keypairs_are_per_owner(store).await;
+    rules_are_added_and_removed_all_or_none(store).await;
+    deleting_a_user_deletes_what_they_own(store).await;
+    clusters_and_facts(store).await;
+}
+
+fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
+    SecurityGroup {
+        owner: owner.into(),
+        name: name.into(),
+        id: id.into(),
+        description: "d".into(),
+        rules: Vec::new(),
+    }
+}
+
+fn tcp(port: i32, source: Source) -> Rule {
+    Rule {
+        protocol: "tcp".into(),
+        from_port: port,
+        to_port: port,
+        source,
+    }
+}
+
+async fn default_vm_types(store: &dyn Store) {
+    let types = store.vm_types().await.unwrap();
+    let expected: Vec<VmType> = DEFAULT_VM_TYPES
+        .iter()
+        .map(|&(name, cores, memory_mb, disk_gb)| VmType {
+            name: name.into(),
+            cores,
+            memory_mb,
+            disk_gb,
+        })
+        .collect();
+    assert_eq!(types, expected);
+}
+
+async fn keypairs_are_per_owner(store: &dyn Store) {
+    let key = |owner: &str| KeyPair {
+        owner: owner.into(),
+        name: "k".into(),
+        fingerprint: "aa:bb".into(),
+        public_key: "ssh-rsa AAAA k".into(),
+    };
+    store.add_keypair(&key("ann")).await.unwrap();
+    store.add_keypair(&key("bob")).await.unwrap();
+    assert!(matches!(
+        store.add_keypair(&key("ann")).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(store.keypairs(Some("ann")).await.unwrap(), vec![key("ann")]);
+    assert_eq!(store.keypairs(None).await.unwrap().len(), 2);
+    assert!(store.delete_keypair("ann", "k").await.unwrap());
+    assert!(!store.delete_keypair("ann", "k").await.unwrap());
+    assert_eq!(store.keypairs(None).await.unwrap(), vec![key("bob")]);
+    assert!(store.delete_keypair("bob", "k").await.unwrap());
+}
+
+async fn rules_are_added_and_removed_all_or_none(store: &dyn Store) {
+    store
+        .add_group(&group("ann", "web", "sg-00000001"))
+        .await
+        .unwrap();
+    let http = tcp(80, Source::Cidr("0.0.0.0/0".into()));
+    let ssh = tcp(
+        22,
+        Source::Group {
+            owner: "bob".into(),
+            name: "admins".into(),
+        },
+    );
+    store
+        .authorize("ann", "web", std::slice::from_ref(&http))
+        .await
+        .unwrap();
+    // The second rule is a duplicate: the first of this batch must not stay.
+    let refused = store
+        .authorize("ann", "web", &[ssh.clone(), http.clone()])
+        .await;
+    assert!(matches!(refused, Err(StoreError::Exists { .. })));
+    let groups = store.groups(Some("ann")).await.unwrap();
+    assert_eq!(groups[0].rules, vec![http.clone()]);
+    store
+        .authorize("ann", "web", std::slice::from_ref(&ssh))
+        .await
+        .unwrap();
+    let refused = store
+        .revoke(
+            "ann",
+            "web",
+            &[ssh.clone(), tcp(443, Source::Cidr("10.0.0.0/8".into()))],
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound { .. })));
+    assert_eq!(store.groups(None).await.unwrap()[0].rules.len(), 2);
+    // A group another's rules name cannot go; once they are revoked it can.
+    store
+        .add_group(&group("bob", "admins", "sg-00000003"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_group("bob", "admins").await,
+        Err(StoreError::InUse { .. })
+    ));
+    store.revoke("ann", "web", &[ssh]).await.unwrap();
+    store.delete_group("bob", "admins").await.unwrap();
+    assert_eq!(store.groups(None).await.unwrap()[0].rules, vec![http]);
+    assert!(matches!(
+        store.authorize("bob", "web", &[]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    store.delete_group("ann", "web").await.unwrap();
+    assert!(store.groups(None).await.unwrap().is_empty());
+}
+
+async fn deleting_a_user_deletes_what_they_own(store: &dyn Store) {
+    let ann = store
+        .create_user(NewUser {
+            name: "ann".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    store.put_certificate("ann", "PEM").await.unwrap();
+    assert_eq!(
+        store.certificate("ann").await.unwrap().as_deref(),
+        Some("PEM")
+    );
+    store
+        .add_group(&group("ann", "default", "sg-00000002"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_access_key(&ann.access_key).await.unwrap(),
+        Some(ann)
+    );
+    store.set_user_enabled("ann", false).await.unwrap();
+    assert!(!store.user_by_name("ann").await.unwrap().unwrap().enabled);
+    store.delete_user("ann").await.unwrap();
+    assert!(store.certificate("ann").await.unwrap().is_none());
+    assert!(store.groups(None).await.unwrap().is_empty());
+    assert!(store.delete_user("ann").await.is_err());
+    let admin = store.ensure_admin().await.unwrap().unwrap();
+    assert!(store.ensure_admin().await.unwrap().is_none());
+    assert_eq!(store.users().await.unwrap(), vec![admin]);
+}
+
+async fn clusters_and_facts(store: &dyn Store) {
+    assert!(store.facts().await.unwrap().is_none());
+    let facts = CloudFacts {
+        keys: "/keys".into(),
+        ec2_url: "http://h:8773/services/Eucalyptus".into(),
+        s3_url: "http://h:8773/services/Walrus".into(),
+        region: "r".into(),
+    };
+    store.put_facts(&facts).await.unwrap();
+    assert_eq!(store.facts().await.unwrap(), Some(facts));
+    let one = Cluster {
+        name: "one".into(),
+        url: "http://a/axis2/services/EucalyptusCC".into(),
+    };
+    store.add_cluster(&one).await.unwrap();
+    assert!(matches!(
+        store.add_cluster(&one).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(store.clusters().await.unwrap(), vec![one]);
+    store.remove_cluster("one").await.unwrap();
+    assert!(matches!(
+        store.remove_cluster("one").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
