@@ -48,7 +48,7 @@ mod tests {
         assert!(root
             .elements()
             .all(|e| e.name.namespace == root.name.namespace));
-        root.name.namespace
+        root.name.namespace.map(String::from)
     }
 
     #[test]
