@@ -3,7 +3,7 @@
 //! `eucarc` naming them, in `DATA/credentials/NAME/` and as `DATA/credentials/NAME.zip`.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use openssl::asn1::Asn1Time;
@@ -191,7 +191,7 @@ pub fn write(
         .map_err(io(&folder))?;
     for (name, content) in &files {
         let path = folder.join(name);
-        write_private(&path, |file| file.write_all(content)).map_err(io(&path))?;
+        kit::private::write_file(&path, content).map_err(io(&path))?;
     }
     let zip_error = |source| CredentialsError::Zip {
         path: zip_path.clone(),
@@ -208,25 +208,8 @@ pub fn write(
         packed.write_all(content).map_err(io(&zip_path))?;
     }
     let packed = packed.finish().map_err(zip_error)?.into_inner();
-    write_private(&zip_path, |file| file.write_all(&packed)).map_err(io(&zip_path))?;
+    kit::private::write_file(&zip_path, &packed).map_err(io(&zip_path))?;
     Ok(folder.join("eucarc"))
-}
-
-/// Writes a file readable by its owner only, whole or not at all (staged, then renamed).
-fn write_private(
-    path: &Path,
-    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let staged = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staged)?;
-    fill(&mut file)?;
-    file.sync_all()?;
-    std::fs::rename(&staged, path)
 }
 
 #[cfg(test)]

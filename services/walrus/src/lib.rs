@@ -238,21 +238,9 @@ fn create_data(data: &Path) -> Result<(), StartError> {
 
 /// The administrator's credentials as an eucarc, readable by its owner only.
 fn write_eucarc(path: &Path, admin: &User, s3_url: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-
     let text = format!(
         "export EC2_ACCESS_KEY={}\nexport EC2_SECRET_KEY={}\nexport S3_URL={s3_url}\nexport EC2_USER_ID={}\n",
         admin.access_key, admin.secret_key, admin.canonical_id
     );
-    let staged = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staged)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&staged, path)
+    kit::private::write_file(path, text.as_bytes())
 }

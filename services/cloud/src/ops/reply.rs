@@ -3,36 +3,18 @@
 //! original bound (2006-06-26 to 2009-07-15), else in 2009-04-04's.
 
 use wire::ec2::NAMESPACE;
+use wire::ec2_versions::response_namespace;
 use xmlbind::{ToXml, XmlWriter};
 
-/// The EC2 API versions Eucalyptus 1.6.1 answered, each in its own namespace.
-const BOUND_VERSIONS: [&str; 13] = [
-    "2006-06-26",
-    "2006-10-01",
-    "2007-01-03",
-    "2007-01-19",
-    "2007-03-01",
-    "2007-08-29",
-    "2008-02-01",
-    "2008-05-05",
-    "2008-08-08",
-    "2008-12-01",
-    "2009-03-01",
-    "2009-04-04",
-    "2009-07-15",
-];
 /// The prefix the answer's namespace is bound to.
 const PREFIX: &str = "ec2";
 
 /// The XML document answering `action` with `response`, for a request of `version`.
 pub fn document(action: &str, version: Option<&str>, response: &dyn ToXml) -> String {
     let mut w = XmlWriter::new();
-    let namespace = match version.filter(|v| BOUND_VERSIONS.contains(v)) {
-        Some(version) => format!("http://ec2.amazonaws.com/doc/{version}/"),
-        None => NAMESPACE.to_owned(),
-    };
-    w.rename_namespace(NAMESPACE, &namespace);
-    w.prefer_prefix(&namespace, PREFIX);
+    let namespace = response_namespace(version);
+    w.rename_namespace(NAMESPACE, namespace);
+    w.prefer_prefix(namespace, PREFIX);
     response.to_xml(&mut w, Some(NAMESPACE), &format!("{action}Response"));
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
 }
