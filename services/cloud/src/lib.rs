@@ -111,8 +111,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     store.put_facts(&facts).await?;
     admin_credentials(&*store, &config.data, &facts, &prepared.cloud_key).await?;
     info!(clusters = config.clusters.len(), region = %config.region, "cloud controller configured");
+    // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
+    let stop = kit::termination();
     kit::announce_ready!("cloud controller", url);
-    server.run(kit::termination()).await;
+    server.run(stop).await;
     info!("cloud controller stopped");
     Ok(())
 }

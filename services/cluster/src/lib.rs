@@ -149,8 +149,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await?;
     info!(policy = %config.policy, nodes = config.nodes.len(), compat = %config.compat, "cluster controller configured");
     let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
+    // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
+    let stop = kit::termination();
     kit::announce_ready!("cluster controller", url);
-    server.run(kit::termination()).await;
+    server.run(stop).await;
     polling.abort();
     info!("cluster controller stopped");
     Ok(())

@@ -66,23 +66,43 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
-/// Completes on SIGTERM or SIGINT: the shutdown trigger of every component's server.
-pub async fn termination() {
+/// The shutdown trigger of every component's server: completes on SIGTERM or SIGINT.
+///
+/// The signals are watched from this call on, not from the future's first poll: call it before
+/// the ready line, so that a signal sent as soon as the line appears stops the server cleanly
+/// instead of killing the process.
+pub fn termination() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
-                _ = terminate.recv() => info!("SIGTERM: stopping"),
-            }
-        }
+    let watch = |kind: SignalKind, name: &'static str| match signal(kind) {
+        Ok(stream) => Some((stream, name)),
         Err(e) => {
-            warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                info!("SIGINT: stopping");
-            }
+            warn!(error = %e, signal = name, "cannot watch the signal; it will not stop the server cleanly");
+            None
         }
+    };
+    let signals = [
+        watch(SignalKind::terminate(), "SIGTERM"),
+        watch(SignalKind::interrupt(), "SIGINT"),
+    ];
+    async move {
+        let [mut terminate, mut interrupt] = signals;
+        let name = tokio::select! {
+            Some(name) = received(&mut terminate) => name,
+            Some(name) = received(&mut interrupt) => name,
+            // Neither can be watched: only SIGKILL ends the process.
+            else => std::future::pending().await,
+        };
+        info!("{name}: stopping");
     }
+}
+
+/// The signal's name once it arrives; `None` at once for a signal not watched.
+async fn received(
+    watched: &mut Option<(tokio::signal::unix::Signal, &'static str)>,
+) -> Option<&'static str> {
+    let (stream, name) = watched.as_mut()?;
+    stream.recv().await;
+    Some(name)
 }
 
 #[cfg(test)]

@@ -160,8 +160,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await?;
     info!(hypervisor = %config.hypervisor, compat = %config.compat, "node controller configured");
     let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
+    // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
+    let stop = kit::termination();
     kit::announce_ready!("node controller", url);
-    server.run(kit::termination()).await;
+    server.run(stop).await;
     info!("node controller stopped");
     Ok(())
 }

@@ -193,8 +193,10 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
         .await
         .map_err(|source| StartError::Data { path, source })?;
     }
+    // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
+    let stop = kit::termination();
     kit::announce_ready!("walrus", url);
-    server.run(kit::termination()).await;
+    server.run(stop).await;
     info!("walrus stopped");
     Ok(())
 }
