@@ -39,6 +39,10 @@ pub enum Ec2Error {
     PermissionDuplicate(String),
     #[error("The specified rule does not exist in the security group '{0}'")]
     PermissionNotFound(String),
+    #[error("The image id '{0}' does not exist")]
+    ImageNotFound(String),
+    #[error("Invalid id: '{0}'")]
+    ImageMalformed(String),
     /// The parameters do not make the action's request (the generated Query binding's
     /// verdict, with EC2's code).
     #[error(transparent)]
@@ -70,6 +74,8 @@ impl Ec2Error {
             Self::GroupReserved(_) => "InvalidGroup.Reserved",
             Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
             Self::PermissionNotFound(_) => "InvalidPermission.NotFound",
+            Self::ImageNotFound(_) => "InvalidAMIID.NotFound",
+            Self::ImageMalformed(_) => "InvalidAMIID.Malformed",
             Self::Query(e) => e.code(),
             Self::Unsupported(_) => "Unsupported",
             Self::RequestTooLarge(_) => "RequestEntityTooLarge",

@@ -1,10 +1,12 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! regions and zones, and the account's facts. Each takes the authenticated user and the
+//! images, regions and zones, and the account's facts. Each takes the authenticated user and the
 //! request's parameters and returns the answer's XML.
 
 mod account;
 mod filters;
 mod groups;
+mod ids;
+mod images;
 mod keypairs;
 mod reply;
 mod zones;
@@ -62,11 +64,14 @@ pub async fn dispatch(
             R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
+            R::RegisterImage(r) => doc(&images::register(&call, r).await?),
+            R::DeregisterImage(r) => doc(&images::deregister(&call, r).await?),
+            R::DescribeImages(r) => doc(&images::describe(&call, r, filters).await?),
             R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
             R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
-            // Instances, images, addresses and volumes: their operations come later.
+            // Instances, addresses and volumes: their operations come later.
             _ => return Err(Ec2Error::Unsupported(action.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::UserStore;
 
 use super::{
-    CloudFacts, Cluster, KeyPair, NewUser, Rule, SecurityGroup, Source, Store, StoreError,
-    StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    CloudFacts, Cluster, Image, ImageKind, KeyPair, NewUser, Rule, SecurityGroup, Source, Store,
+    StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -63,6 +63,13 @@ const MIGRATIONS: &[&str] = &["
         source_group TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group),
         FOREIGN KEY (owner, group_name) REFERENCES groups (owner, name) ON DELETE CASCADE
+    ) STRICT;
+", "
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        location TEXT NOT NULL,
+        public INTEGER NOT NULL
     ) STRICT;
 "];
 
@@ -236,6 +243,24 @@ fn rule_present(
     )
 }
 
+fn image_from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
+    let id: String = row.get(0)?;
+    let kind = ImageKind::of_id(&id).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("image id {id:?} has no emi/eki/eri prefix").into(),
+        )
+    })?;
+    Ok(Image {
+        id,
+        owner: row.get(1)?,
+        location: row.get(2)?,
+        kind,
+        public: row.get(3)?,
+    })
+}
+
 /// Owned copies of borrowed arguments, for closures that run on another thread.
 fn own(text: &str) -> String {
     text.to_owned()
@@ -277,6 +302,7 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM certificates WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM keypairs WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM groups WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 Ok(())
             }
         });
@@ -560,6 +586,39 @@ impl Store for SqliteStore {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
+        let i = image.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO images (id, owner, location, public) VALUES (?1, ?2, ?3, ?4)",
+                params![i.id, i.owner, i.location, i.public],
+            )?;
+            if added == 0 {
+                return Err(exists("image", &i.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_image(&self, owner: Option<&str>, id: &str) -> StoreFuture<'_, bool> {
+        let (owner, id) = (owner.map(own), own(id));
+        self.run(move |tx| {
+            Ok(tx.execute(
+                "DELETE FROM images WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+                params![id, owner],
+            )? > 0)
+        })
+    }
+
+    fn images(&self) -> StoreFuture<'_, Vec<Image>> {
+        self.run(|tx| {
+            let mut query =
+                tx.prepare("SELECT id, owner, location, public FROM images ORDER BY id")?;
+            let rows = query.query_map([], image_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 }

@@ -12,6 +12,7 @@ pub async fn run(store: &dyn Store) {
     rules_are_added_and_removed_all_or_none(store).await;
     deleting_a_user_deletes_what_they_own(store).await;
     clusters_and_facts(store).await;
+    images_are_kept_by_id_and_deleted_by_their_owner(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -182,4 +183,46 @@ async fn clusters_and_facts(store: &dyn Store) {
         store.remove_cluster("one").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn images_are_kept_by_id_and_deleted_by_their_owner(store: &dyn Store) {
+    let image = |id: &str, owner: &str| Image {
+        id: id.into(),
+        owner: owner.into(),
+        location: "b/k.manifest.xml".into(),
+        kind: ImageKind::of_id(id).unwrap(),
+        public: true,
+    };
+    store
+        .add_image(&image("emi-0000000b", "ann"))
+        .await
+        .unwrap();
+    store
+        .add_image(&image("eki-0000000a", "bob"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_image(&image("emi-0000000b", "bob")).await,
+        Err(StoreError::Exists { .. })
+    ));
+    let ids: Vec<String> = store
+        .images()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, ["eki-0000000a", "emi-0000000b"]);
+    assert_eq!(store.images().await.unwrap()[0].kind, ImageKind::Kernel);
+    // Another user's image stays; the administrator's (`None`) deletes any.
+    assert!(!store
+        .delete_image(Some("ann"), "eki-0000000a")
+        .await
+        .unwrap());
+    assert!(store
+        .delete_image(Some("ann"), "emi-0000000b")
+        .await
+        .unwrap());
+    assert!(store.delete_image(None, "eki-0000000a").await.unwrap());
+    assert!(store.images().await.unwrap().is_empty());
 }
