@@ -1,14 +1,16 @@
 //! The cloud controller's images (and instances) against the real `euca cloud`, driven by
 //! boto3 configured from eucarc files alone (`tests/py/cloud_instances.py` holds the
-//! clients' side).
+//! clients' side). `node_support::ImageServer` stands in for Walrus's GET of a manifest.
 
 #![allow(clippy::unwrap_used)]
 
 mod cloud_support;
 mod common;
+mod node_support;
 
 use cloud_support::{admin, python, restart_cloud, start_cloud};
 use common::launcher::Keys;
+use node_support::{ImageServer, Served};
 
 #[test]
 fn images_are_registered_described_and_deregistered_per_user_and_kept_over_a_restart() {
@@ -28,4 +30,48 @@ fn images_are_registered_described_and_deregistered_per_user_and_kept_over_a_res
     assert!(cloud.terminate().success(), "{}", cloud.log());
     let _cloud = restart_cloud(keys.path(), &data, &[]);
     python("cloud_instances.py", &["kept", &admin_dir, &image]);
+}
+
+#[test]
+fn with_walrus_the_manifest_is_read_as_the_user_and_its_image_type_makes_the_id() {
+    let walrus = ImageServer::start();
+    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
+    for kind in ["machine", "kernel", "ramdisk"] {
+        let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
+        walrus.add(
+            &format!("/services/Walrus/images/{kind}.manifest.xml"),
+            Served::File(manifest),
+        );
+    }
+    walrus.add(
+        "/services/Walrus/images/disk.manifest.xml",
+        Served::File(b"not a manifest".to_vec()),
+    );
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = walrus.url("/services/Walrus");
+    let _cloud = start_cloud(keys.path(), &data, &["--walrus", &url]);
+    let admin_dir = data.join("credentials/admin").display().to_string();
+    python("cloud_instances.py", &["kinds", &admin_dir]);
+    // Each read carried S3's SigV2 by the registering user's access key.
+    let eucarc = std::fs::read_to_string(data.join("credentials/admin/eucarc")).unwrap();
+    let access = eucarc
+        .lines()
+        .find_map(|l| l.strip_prefix("export EC2_ACCESS_KEY='"))
+        .unwrap()
+        .trim_end_matches('\'');
+    let reads = walrus.requests();
+    assert_eq!(reads.len(), 5, "{reads:?}");
+    for read in reads {
+        let authorization = read
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.as_str());
+        assert!(
+            authorization.is_some_and(|a| a.starts_with(&format!("AWS {access}:"))),
+            "{read:?}"
+        );
+    }
 }

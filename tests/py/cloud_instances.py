@@ -5,6 +5,8 @@ Phases (run by tests/cloud_instances.rs):
   images ADMIN_DIR USER_DIR   register, describe with owners/executable-by/filters, deregister;
                               a second user sees public images, deregisters only their own
   kept ADMIN_DIR IMAGE_ID     after a restart the image is still registered
+  kinds ADMIN_DIR             with Walrus: the manifest's image type makes emi-/eki-/eri- ids;
+                              a missing manifest or another file is refused
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -60,6 +62,22 @@ def check_images(admin_env, user_env):
     print(first)
 
 
+def check_kinds(env):
+    c = ec2(env)
+    for kind, prefix in [("machine", "emi-"), ("kernel", "eki-"), ("ramdisk", "eri-")]:
+        image = c.register_image(ImageLocation=f"images/{kind}.manifest.xml", Name=kind)["ImageId"]
+        assert image.startswith(prefix), (kind, image)
+        listed = c.describe_images(Filters=[{"Name": "image-type", "Values": [kind]}])["Images"]
+        assert [i["ImageId"] for i in listed] == [image], listed
+    ok("RegisterImage reads the manifest from Walrus: machine, kernel, ramdisk make emi-, eki-, eri-")
+    expect_error(lambda: c.register_image(ImageLocation="images/gone.manifest.xml", Name="gone"),
+                 "InvalidManifest", 400)
+    expect_error(lambda: c.register_image(ImageLocation="images/disk.manifest.xml", Name="disk"),
+                 "InvalidManifest", 400)
+    assert len(c.describe_images()["Images"]) == 3
+    ok("a manifest Walrus does not have, or a file that is not one, is InvalidManifest")
+
+
 def main():
     phase = sys.argv[1]
     if phase == "images":
@@ -68,6 +86,8 @@ def main():
         c = ec2(eucarc(sys.argv[2]))
         assert ids(c.describe_images()["Images"]) == [sys.argv[3]]
         ok("after a restart the registered image is kept")
+    elif phase == "kinds":
+        check_kinds(eucarc(sys.argv[2]))
     else:
         sys.exit(f"unknown phase {phase}")
 

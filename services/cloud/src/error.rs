@@ -39,6 +39,8 @@ pub enum Ec2Error {
     PermissionDuplicate(String),
     #[error("The specified rule does not exist in the security group '{0}'")]
     PermissionNotFound(String),
+    #[error("The manifest {0}")]
+    InvalidManifest(String),
     #[error("The image id '{0}' does not exist")]
     ImageNotFound(String),
     #[error("Invalid id: '{0}'")]
@@ -74,6 +76,7 @@ impl Ec2Error {
             Self::GroupReserved(_) => "InvalidGroup.Reserved",
             Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
             Self::PermissionNotFound(_) => "InvalidPermission.NotFound",
+            Self::InvalidManifest(_) => "InvalidManifest",
             Self::ImageNotFound(_) => "InvalidAMIID.NotFound",
             Self::ImageMalformed(_) => "InvalidAMIID.Malformed",
             Self::Query(e) => e.code(),

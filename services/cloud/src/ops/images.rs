@@ -1,7 +1,18 @@
 //! RegisterImage, DescribeImages, DeregisterImage. An image is a bundle's manifest in
-//! Walrus (`bucket/key.manifest.xml`) under an `emi-` id; every user may see and run the
-//! images registered public, as the original registered them, and each owner deregisters
-//! their own (the administrator anyone's).
+//! Walrus (`bucket/key.manifest.xml`); with `--walrus`, RegisterImage reads the manifest there
+//! (a GET signed with the user's keys, S3's SigV2) and its `image/type` makes the id `emi-`,
+//! `eki-` or `eri-`; without, the manifest is taken on trust as a machine image. Every user
+//! may see and run the images registered public, as the original registered them, and each
+//! owner deregisters their own (the administrator anyone's).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::header::{AUTHORIZATION, DATE};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 use wire::ec2::{
     DeregisterImageResponseType, DeregisterImageType, DescribeImagesResponseInfoType,
@@ -20,17 +31,25 @@ use crate::store::{Image, ImageKind, StoreError};
 const MANIFEST_SUFFIX: &str = ".manifest.xml";
 /// What a registered image's state always is: registration either succeeds or fails.
 const AVAILABLE: &str = "available";
+/// How long Walrus has to give a manifest.
+const WALRUS_DEADLINE: Duration = Duration::from_secs(10);
+/// The largest manifest read (a manifest lists its parts: 10 GB in 10 MB parts is ~100 KB).
+const MANIFEST_LIMIT: usize = 1 << 20;
 
 pub(super) async fn register(
     call: &Call<'_>,
     request: RegisterImageType,
 ) -> Result<RegisterImageResponseType, Ec2Error> {
     let location = manifest_location(&request.image_location)?;
+    let kind = match &call.cloud.walrus {
+        Some(walrus) => manifest_kind(&fetch_manifest(call, walrus, &location).await?)?,
+        None => ImageKind::Machine,
+    };
     let image = Image {
-        id: random_id(ImageKind::Machine.prefix()),
+        id: random_id(kind.prefix()),
         owner: call.user.name.clone(),
         location,
-        kind: ImageKind::Machine,
+        kind,
         public: true,
     };
     call.cloud
@@ -175,6 +194,83 @@ fn manifest_location(given: &str) -> Result<String, Ec2Error> {
     }
 }
 
+/// The manifest at `location` in Walrus, asked for as the registering user.
+async fn fetch_manifest(
+    call: &Call<'_>,
+    walrus: &str,
+    location: &str,
+) -> Result<Vec<u8>, Ec2Error> {
+    let url = format!("{}/{location}", walrus.trim_end_matches('/'));
+    let unreachable = |reason: String| {
+        Ec2Error::Internal(format!(
+            "Walrus at {walrus} gave no manifest {location}: {reason}"
+        ))
+    };
+    let uri: hyper::Uri = url.parse().map_err(|e| {
+        Ec2Error::InvalidParameterValue(format!("Invalid image location {location:?}: {e}"))
+    })?;
+    let date = kit::time::http_date(kit::time::now());
+    // S3's SigV2 of a GET: no Content-MD5, no Content-Type, the date, the resource.
+    let signature = walrus::auth::v2::sign(
+        &call.user.secret_key,
+        &format!("GET\n\n\n{date}\n{}", uri.path()),
+    );
+    let request = Request::get(uri)
+        .header(DATE, &date)
+        .header(
+            AUTHORIZATION,
+            format!("AWS {}:{signature}", call.user.access_key),
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| unreachable(e.to_string()))?;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let fetch = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MANIFEST_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok::<_, Ec2Error>((status, body.to_bytes()))
+    };
+    let (status, body) = tokio::time::timeout(WALRUS_DEADLINE, fetch)
+        .await
+        .map_err(|_| unreachable(format!("no answer in {WALRUS_DEADLINE:?}")))??;
+    match status {
+        StatusCode::OK => Ok(body.to_vec()),
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => Err(Ec2Error::InvalidManifest(format!(
+            "{location} cannot be read from Walrus ({status})"
+        ))),
+        other => Err(unreachable(other.to_string())),
+    }
+}
+
+/// The kind a bundle's manifest declares (`manifest/image/type`: machine, kernel, ramdisk).
+fn manifest_kind(manifest: &[u8]) -> Result<ImageKind, Ec2Error> {
+    let invalid =
+        |why: &str| Ec2Error::InvalidManifest(format!("is not a bundle's manifest: {why}"));
+    let root = xmlbind::parse(manifest, &xmlbind::Limits::default())
+        .map_err(|e| invalid(&e.to_string()))?;
+    if !root.name.is(None, "manifest") {
+        return Err(invalid("its root is not <manifest>"));
+    }
+    let kind = root
+        .child(None, "image")
+        .and_then(|image| image.child(None, "type"))
+        .ok_or_else(|| invalid("no image/type"))?
+        .text()
+        .map_err(|e| invalid(&e.to_string()))?;
+    match kind.trim() {
+        "machine" => Ok(ImageKind::Machine),
+        "kernel" => Ok(ImageKind::Kernel),
+        "ramdisk" => Ok(ImageKind::Ramdisk),
+        other => Err(invalid(&format!("unknown image type {other:?}"))),
+    }
+}
+
 /// `id` when it is an image id (`emi-`, `eki-` or `eri-` and 8 hex digits).
 fn image_id(id: &str) -> Result<&str, Ec2Error> {
     let digits = id.get(4..).unwrap_or_default();
@@ -206,6 +302,22 @@ mod tests {
             "",
         ] {
             assert!(manifest_location(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_manifests_image_type_is_the_kind() {
+        let sample = include_bytes!("../../../../tests/fixtures/cloud/kernel.manifest.xml");
+        assert_eq!(manifest_kind(sample).ok(), Some(ImageKind::Kernel));
+        let machine = b"<manifest><image><name>x</name><type>machine</type></image></manifest>";
+        assert_eq!(manifest_kind(machine).ok(), Some(ImageKind::Machine));
+        for bad in [
+            &b"<manifest><image><type>disk</type></image></manifest>"[..],
+            b"<manifest><image/></manifest>",
+            b"<other><image><type>kernel</type></image></other>",
+            b"\x00\x01 an image, not XML",
+        ] {
+            assert!(manifest_kind(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Cloud {
     pub ec2_url: OnceLock<String>,
     /// Signs the requests to the clusters (the cloud's key) and checks their replies.
     pub clusters: soap::Security,
+    /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
+    pub walrus: Option<String>,
 }
 
 /// Answers `action` for `user`: the answer's XML document. The parameters are read by the
