@@ -1,10 +1,9 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
-//! facts, clusters, VM types, keypairs, security groups and their rules, images.
+//! facts, clusters, VM types, keypairs, security groups and their rules, images, instances.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
 //! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
-//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Instances,
-//! addresses and volumes join as further methods when their operations are built.
+//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and volumes join as further methods when their operations are built.
 
 mod sqlite;
 #[cfg(test)]
@@ -193,6 +192,31 @@ pub struct Image {
     pub public: bool,
 }
 
+/// An instance the cloud asked a cluster to run: what it was launched with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `i-` and 8 hex digits.
+    pub id: String,
+    /// `r-` and 8 hex digits, shared by the instances of one RunInstances.
+    pub reservation: String,
+    pub owner: String,
+    pub image: String,
+    pub kernel: Option<String>,
+    pub ramdisk: Option<String>,
+    pub vm_type: String,
+    pub key_name: Option<String>,
+    /// Its security groups' names.
+    pub groups: Vec<String>,
+    /// Its place in its reservation, from 0.
+    pub launch_index: u32,
+    /// The cluster (zone) running it.
+    pub cluster: String,
+    /// When it was asked for, seconds since the epoch.
+    pub launched: i64,
+    /// Whether TerminateInstances was asked for it.
+    pub terminated: bool,
+}
+
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
 /// owner filter means every user's.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -247,4 +271,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_image(&self, owner: Option<&str>, id: &str) -> StoreFuture<'_, bool>;
     /// Every image, by id.
     fn images(&self) -> StoreFuture<'_, Vec<Image>>;
+
+    // Instances.
+    /// Records instances, all or none; an id already taken is `Exists`.
+    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()>;
+    /// Forgets instances (those a cluster did not start).
+    fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()>;
+    /// Marks instances as asked to terminate.
+    fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()>;
+    /// The instances of `owner` (every user's for `None`), by launch, reservation and index.
+    fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>>;
 }

@@ -13,6 +13,7 @@ pub async fn run(store: &dyn Store) {
     deleting_a_user_deletes_what_they_own(store).await;
     clusters_and_facts(store).await;
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
+    instances_are_kept_per_owner_and_marked_terminated(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -225,4 +226,46 @@ async fn images_are_kept_by_id_and_deleted_by_their_owner(store: &dyn Store) {
         .unwrap());
     assert!(store.delete_image(None, "eki-0000000a").await.unwrap());
     assert!(store.images().await.unwrap().is_empty());
+}
+
+async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
+    let instance = |id: &str, owner: &str, index: u32| Instance {
+        id: id.into(),
+        reservation: "r-00000001".into(),
+        owner: owner.into(),
+        image: "emi-00000001".into(),
+        kernel: Some("eki-00000001".into()),
+        ramdisk: None,
+        vm_type: "m1.small".into(),
+        key_name: None,
+        groups: vec!["default".into(), "web".into()],
+        launch_index: index,
+        cluster: "zone1".into(),
+        launched: 1,
+        terminated: false,
+    };
+    let ann = [
+        instance("i-00000002", "ann", 0),
+        instance("i-00000001", "ann", 1),
+    ];
+    store.add_instances(&ann).await.unwrap();
+    // All or none: the second is taken, so the first is not added either.
+    let again = [
+        instance("i-00000003", "bob", 0),
+        instance("i-00000001", "bob", 1),
+    ];
+    assert!(matches!(
+        store.add_instances(&again).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(store.instances(Some("ann")).await.unwrap(), ann);
+    assert!(store.instances(Some("bob")).await.unwrap().is_empty());
+    store.set_terminated(&["i-00000001".into()]).await.unwrap();
+    store
+        .remove_instances(&["i-00000002".into()])
+        .await
+        .unwrap();
+    let left = store.instances(None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].terminated && left[0].groups == ["default", "web"]);
 }
