@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod cloud_support;
+mod cluster_support;
 mod common;
 mod node_support;
 
 use cloud_support::{admin, python, restart_cloud, start_cloud};
+use cluster_support::{Cc, Nodes};
 use common::launcher::Keys;
 use node_support::{ImageServer, Served};
 
@@ -32,9 +34,9 @@ fn images_are_registered_described_and_deregistered_per_user_and_kept_over_a_res
     python("cloud_instances.py", &["kept", &admin_dir, &image]);
 }
 
-#[test]
-fn with_walrus_the_manifest_is_read_as_the_user_and_its_image_type_makes_the_id() {
-    let walrus = ImageServer::start();
+/// Serves the fixture manifests at `/services/Walrus/images/{machine,kernel,ramdisk}.manifest.xml`
+/// (the nodes fetch the same URLs as the images' files).
+fn serve_manifests(walrus: &ImageServer) {
     let fixtures = common::workspace_root().join("tests/fixtures/cloud");
     for kind in ["machine", "kernel", "ramdisk"] {
         let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
@@ -43,6 +45,40 @@ fn with_walrus_the_manifest_is_read_as_the_user_and_its_image_type_makes_the_id(
             Served::File(manifest),
         );
     }
+}
+
+#[test]
+fn instances_run_through_a_cluster_to_running_and_terminate_per_user() {
+    let nodes = Nodes::start(1);
+    serve_manifests(&nodes.images);
+    let dir = tempfile::tempdir().unwrap();
+    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+    let data = dir.path().join("clc");
+    let walrus = nodes.images.url("/services/Walrus");
+    let mut cloud = start_cloud(
+        nodes.keys.path(),
+        &data,
+        &[
+            "--cluster",
+            &format!("zone1={}", cc.url()),
+            "--walrus",
+            &walrus,
+        ],
+    );
+    admin(&data, &["user", "add", "bob"]);
+    let creds = data.join("credentials");
+    let (admin_dir, bob_dir) = (
+        creds.join("admin").display().to_string(),
+        creds.join("bob").display().to_string(),
+    );
+    python("cloud_instances.py", &["instances", &admin_dir, &bob_dir]);
+    assert!(cloud.terminate().success(), "{}", cloud.log());
+}
+
+#[test]
+fn with_walrus_the_manifest_is_read_as_the_user_and_its_image_type_makes_the_id() {
+    let walrus = ImageServer::start();
+    serve_manifests(&walrus);
     walrus.add(
         "/services/Walrus/images/disk.manifest.xml",
         Served::File(b"not a manifest".to_vec()),

@@ -5,12 +5,16 @@ Phases (run by tests/cloud_instances.rs):
   images ADMIN_DIR USER_DIR   register, describe with owners/executable-by/filters, deregister;
                               a second user sees public images, deregisters only their own
   kept ADMIN_DIR IMAGE_ID     after a restart the image is still registered
+  instances ADMIN_DIR USER_DIR  run to running, describe with filters, console, reboot,
+                              MinCount over capacity, terminate to terminated; a second user
+                              sees and touches none of it
   kinds ADMIN_DIR             with Walrus: the manifest's image type makes emi-/eki-/eri- ids;
                               a missing manifest or another file is refused
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
 import sys
+import time
 
 from cloud_clients import ec2, eucarc, expect_error, ok
 
@@ -78,6 +82,78 @@ def check_kinds(env):
     ok("a manifest Walrus does not have, or a file that is not one, is InvalidManifest")
 
 
+def wait_for(c, instance, state, seconds=90):
+    deadline = time.time() + seconds
+    while True:
+        found = c.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+        if found["State"]["Name"] == state or time.time() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def check_instances(admin_env, user_env):
+    c, user = ec2(admin_env), ec2(user_env)
+    emi, eki, eri = (c.register_image(ImageLocation=f"images/{k}.manifest.xml", Name=k)["ImageId"]
+                     for k in ("machine", "kernel", "ramdisk"))
+    c.create_key_pair(KeyName="k1")
+    run = c.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1, KeyName="k1",
+                          InstanceType="m1.small", UserData="hello")
+    assert run["ReservationId"].startswith("r-") and run["OwnerId"] == "admin", run
+    # 2009-04-04 names a group in groupId, which boto3 reads as GroupId.
+    assert [g["GroupId"] for g in run["Groups"]] == ["default"], run["Groups"]
+    (launched,) = run["Instances"]
+    instance = launched["InstanceId"]
+    assert instance.startswith("i-") and len(instance) == 10, instance
+    assert (launched["AmiLaunchIndex"], launched["State"]["Name"], launched["KeyName"]) == (0, "pending", "k1")
+    assert (launched["KernelId"], launched["RamdiskId"], launched["ImageId"]) == (eki, eri, emi), launched
+    ok("RunInstances: a reservation r-, an instance i- at launch index 0, pending, with its key, kernel and ramdisk")
+
+    found = wait_for(c, instance, "running")
+    assert found["State"] == {"Code": 16, "Name": "running"}, found["State"]
+    assert found["Placement"]["AvailabilityZone"] == "zone1" and found["InstanceType"] == "m1.small", found
+    running = c.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+    assert [i["InstanceId"] for r in running["Reservations"] for i in r["Instances"]] == [instance], running
+    by_id = c.describe_instances(Filters=[{"Name": "instance-id", "Values": [instance]}])["Reservations"]
+    assert by_id[0]["ReservationId"] == run["ReservationId"], by_id
+    assert c.describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["pending"]}])["Reservations"] == []
+    ok("DescribeInstances: running (16) from the cluster's Extant; Filter.N on instance-id and instance-state-name")
+
+    console = c.get_console_output(InstanceId=instance)
+    assert console["InstanceId"] == instance and isinstance(console.get("Output", ""), str), console
+    c.reboot_instances(InstanceIds=[instance])
+    ok("GetConsoleOutput and RebootInstances go through the cluster")
+
+    assert user.describe_instances()["Reservations"] == []
+    expect_error(lambda: user.describe_instances(InstanceIds=[instance]), "InvalidInstanceID.NotFound", 400)
+    expect_error(lambda: user.terminate_instances(InstanceIds=[instance]), "InvalidInstanceID.NotFound", 400)
+    expect_error(lambda: user.get_console_output(InstanceId=instance), "InvalidInstanceID.NotFound", 400)
+    assert wait_for(c, instance, "running", 0)["State"]["Name"] == "running"
+    ok("a second user neither sees nor touches the instance")
+
+    expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=50, MaxCount=50, InstanceType="m1.small"),
+                 "InsufficientInstanceCapacity", 400)
+    all_ids = [i["InstanceId"] for r in c.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert all_ids == [instance], all_ids
+    expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=1, MaxCount=1, InstanceType="m9.huge"),
+                 "InvalidParameterValue", 400)
+    expect_error(lambda: c.run_instances(ImageId="emi-00000000", KernelId=eki, MinCount=1, MaxCount=1,
+                                         InstanceType="m1.small"),
+                 "InvalidAMIID.NotFound", 400)
+    expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=1, MaxCount=1, KeyName="nope",
+                                         InstanceType="m1.small"),
+                 "InvalidKeyPair.NotFound", 400)
+    ok("MinCount over the zone's capacity is InsufficientInstanceCapacity and leaves no record; bad types, "
+       "images and keys are refused")
+
+    ended = c.terminate_instances(InstanceIds=[instance])["TerminatingInstances"]
+    # 2009-04-04 answers the new state as shutdownState, which boto3 (reading currentState) skips.
+    assert ended == [{"InstanceId": instance, "PreviousState": {"Code": 16, "Name": "running"}}], ended
+    assert wait_for(c, instance, "shutting-down", 0)["State"]["Name"] in ("shutting-down", "terminated")
+    found = wait_for(c, instance, "terminated")
+    assert found["State"] == {"Code": 48, "Name": "terminated"}, found["State"]
+    ok("TerminateInstances: shutting-down, then terminated (48)")
+
+
 def main():
     phase = sys.argv[1]
     if phase == "images":
@@ -86,6 +162,8 @@ def main():
         c = ec2(eucarc(sys.argv[2]))
         assert ids(c.describe_images()["Images"]) == [sys.argv[3]]
         ok("after a restart the registered image is kept")
+    elif phase == "instances":
+        check_instances(eucarc(sys.argv[2]), eucarc(sys.argv[3]))
     elif phase == "kinds":
         check_kinds(eucarc(sys.argv[2]))
     else:

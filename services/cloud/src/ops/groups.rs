@@ -165,7 +165,7 @@ pub(super) async fn revoke(
 }
 
 /// Gives the caller their `default` group if they have none yet.
-async fn ensure_default(call: &Call<'_>) -> Result<(), Ec2Error> {
+pub(super) async fn ensure_default(call: &Call<'_>) -> Result<(), Ec2Error> {
     match add(call, DEFAULT_GROUP, "default group").await {
         Ok(()) | Err(StoreError::Exists { .. }) => Ok(()),
         Err(e) => Err(e.into()),

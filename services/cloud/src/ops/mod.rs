@@ -1,12 +1,14 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! images, regions and zones, and the account's facts. Each takes the authenticated user and the
+//! images, instances (through the clusters), regions and zones, and the account's facts. Each takes the authenticated user and the
 //! request's parameters and returns the answer's XML.
 
 mod account;
+mod clusters;
 mod filters;
 mod groups;
 mod ids;
 mod images;
+mod instances;
 mod keypairs;
 mod reply;
 mod zones;
@@ -22,6 +24,9 @@ use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::Ec2Request;
 use wire::query::QueryParams;
 use xmlbind::ToXml;
+
+/// RunInstances' idempotency token (EC2 API 2010-11-15 and later).
+const CLIENT_TOKEN: &str = "ClientToken";
 
 /// What the operations work with.
 #[derive(Debug)]
@@ -53,7 +58,14 @@ pub async fn dispatch(
     };
     let version = params.get("Version");
     let doc = |response: &dyn ToXml| reply::document(action, version, response);
-    let query = QueryParams::new(params.iter().cloned())?;
+    // Current clients send RunInstances an idempotency token, which 2009-04-04 did not know:
+    // it is accepted and not yet honoured (a retried request starts instances again).
+    let query = QueryParams::new(
+        params
+            .iter()
+            .filter(|(name, _)| !(action == "RunInstances" && name == CLIENT_TOKEN))
+            .cloned(),
+    )?;
     let parsed = wire::ec2_query::parse(action, query)?;
     let filters = &parsed.filters;
     Ok(match parsed.request {
@@ -66,6 +78,11 @@ pub async fn dispatch(
             R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
+            R::RunInstances(r) => doc(&instances::run(&call, r).await?),
+            R::DescribeInstances(r) => doc(&instances::describe(&call, r, filters).await?),
+            R::TerminateInstances(r) => doc(&instances::terminate(&call, r).await?),
+            R::RebootInstances(r) => doc(&instances::reboot(&call, r).await?),
+            R::GetConsoleOutput(r) => doc(&instances::console(&call, r).await?),
             R::RegisterImage(r) => doc(&images::register(&call, r).await?),
             R::DeregisterImage(r) => doc(&images::deregister(&call, r).await?),
             R::DescribeImages(r) => doc(&images::describe(&call, r, filters).await?),
@@ -73,7 +90,7 @@ pub async fn dispatch(
             R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
-            // Instances, addresses and volumes: their operations come later.
+            // Addresses and volumes: their operations come later.
             _ => return Err(Ec2Error::Unsupported(action.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
