@@ -7,10 +7,12 @@
 //! its cluster no longer reports is terminated.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use wire::cc;
+use soap::HttpTransport;
+use wire::cc::{self, EucalyptusCcClient};
 use wire::ec2::{
     DescribeInstancesResponseType, DescribeInstancesType, GetConsoleOutputResponseType,
     GetConsoleOutputType, GroupItemType, GroupSetType, InstanceStateType, PlacementResponseType,
@@ -394,11 +396,10 @@ pub(super) async fn reboot(
             instance_ids: ids,
             ..cc::RebootInstancesType::default()
         };
-        let answer = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
-            .map_err(|e| cluster_failed(&cluster, &e.to_string()))?
-            .reboot_instances(&ask)
-            .await
-            .map_err(|e| cluster_failed(&cluster, &e.to_string()))?;
+        let answer = ask_cluster(call, &cluster, |cc| async move {
+            cc.reboot_instances(&ask).await
+        })
+        .await?;
         if answer.r#return == Some(false) {
             return Err(cluster_failed(&cluster, "RebootInstances refused"));
         }
@@ -423,11 +424,10 @@ pub(super) async fn console(
         instance_id: ids.into_iter().next(),
         ..cc::GetConsoleOutputType::default()
     };
-    let answer = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
-        .map_err(|e| cluster_failed(&cluster, &e.to_string()))?
-        .get_console_output(&ask)
-        .await
-        .map_err(|e| cluster_failed(&cluster, &e.to_string()))?;
+    let answer = ask_cluster(call, &cluster, |cc| async move {
+        cc.get_console_output(&ask).await
+    })
+    .await?;
     // The node's output is base64 already, as EC2's answer carries it.
     let output = answer.console_output.unwrap_or_default();
     if BASE64.decode(output.trim()).is_err() {
@@ -542,15 +542,28 @@ async fn terminate_on(call: &Call<'_>, cluster: &Cluster, ids: &[String]) -> Res
         instance_ids: ids.to_vec(),
         ..cc::TerminateInstancesType::default()
     };
-    let answer = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))?
-        .terminate_instances(&ask)
-        .await
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))?;
+    let answer = ask_cluster(call, cluster, |cc| async move {
+        cc.terminate_instances(&ask).await
+    })
+    .await?;
     if answer.r#return == Some(false) {
         return Err(cluster_failed(cluster, "TerminateInstances refused"));
     }
     Ok(())
+}
+
+/// What `cluster` answers to `ask` (given its client); a failure to answer is logged and
+/// becomes [`Ec2Error::Cluster`].
+async fn ask_cluster<T, F, Fut>(call: &Call<'_>, cluster: &Cluster, ask: F) -> Result<T, Ec2Error>
+where
+    F: FnOnce(EucalyptusCcClient<HttpTransport>) -> Fut,
+    Fut: Future<Output = Result<T, soap::ClientError>>,
+{
+    let client = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
+        .map_err(|e| cluster_failed(cluster, &e.to_string()))?;
+    ask(client)
+        .await
+        .map_err(|e| cluster_failed(cluster, &e.to_string()))
 }
 
 fn cluster_failed(cluster: &Cluster, why: &str) -> Ec2Error {
