@@ -48,7 +48,7 @@ fn serve_manifests(walrus: &ImageServer) {
 }
 
 #[test]
-fn instances_run_through_a_cluster_to_running_and_terminate_per_user() {
+fn instances_run_through_a_cluster_to_running_and_terminate_per_user_and_are_kept_over_a_restart() {
     let nodes = Nodes::start(1);
     serve_manifests(&nodes.images);
     let dir = tempfile::tempdir().unwrap();
@@ -71,8 +71,20 @@ fn instances_run_through_a_cluster_to_running_and_terminate_per_user() {
         creds.join("admin").display().to_string(),
         creds.join("bob").display().to_string(),
     );
-    python("cloud_instances.py", &["instances", &admin_dir, &bob_dir]);
+    let out = python("cloud_instances.py", &["instances", &admin_dir, &bob_dir]);
+    let last = out.lines().last().unwrap().to_owned();
+    let (instance, reservation) = last.split_once(' ').unwrap();
     assert!(cloud.terminate().success(), "{}", cloud.log());
+    let cluster = format!("zone1={}", cc.url());
+    let _cloud = restart_cloud(
+        nodes.keys.path(),
+        &data,
+        &["--cluster", &cluster, "--walrus", &walrus],
+    );
+    python(
+        "cloud_instances.py",
+        &["instances-kept", &admin_dir, instance, reservation],
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ Phases (run by tests/cloud_instances.rs):
   instances ADMIN_DIR USER_DIR  run to running, describe with filters, console, reboot,
                               MinCount over capacity, terminate to terminated; a second user
                               sees and touches none of it
+  instances-kept ADMIN_DIR ID RESERVATION   after a restart the instance is still listed
   kinds ADMIN_DIR             with Walrus: the manifest's image type makes emi-/eki-/eri- ids;
                               a missing manifest or another file is refused
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
@@ -152,6 +153,7 @@ def check_instances(admin_env, user_env):
     found = wait_for(c, instance, "terminated")
     assert found["State"] == {"Code": 48, "Name": "terminated"}, found["State"]
     ok("TerminateInstances: shutting-down, then terminated (48)")
+    print(instance, run["ReservationId"])
 
 
 def main():
@@ -164,6 +166,12 @@ def main():
         ok("after a restart the registered image is kept")
     elif phase == "instances":
         check_instances(eucarc(sys.argv[2]), eucarc(sys.argv[3]))
+    elif phase == "instances-kept":
+        c, instance, reservation = ec2(eucarc(sys.argv[2])), sys.argv[3], sys.argv[4]
+        (kept,) = c.describe_instances(InstanceIds=[instance])["Reservations"]
+        assert kept["ReservationId"] == reservation, kept
+        assert kept["Instances"][0]["State"]["Name"] == "terminated", kept
+        ok("after a restart the instance's record is kept")
     elif phase == "kinds":
         check_kinds(eucarc(sys.argv[2]))
     else:
