@@ -8,11 +8,13 @@ mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
+mod walrus_support;
 
 use cloud_support::{admin, python, restart_cloud, start_cloud};
 use cluster_support::{Cc, Nodes};
 use common::launcher::Keys;
 use node_support::{ImageServer, Served};
+use walrus_support::Walrus;
 
 #[test]
 fn images_are_registered_described_and_deregistered_per_user_and_kept_over_a_restart() {
@@ -122,4 +124,18 @@ fn with_walrus_the_manifest_is_read_as_the_user_and_its_image_type_makes_the_id(
             "{read:?}"
         );
     }
+}
+
+#[test]
+fn a_real_walrus_on_the_clouds_users_gives_the_cloud_a_users_manifest() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The first start makes the cloud's users; Walrus then opens them from the same DATA.
+    let mut first = start_cloud(keys.path(), &data, &[]);
+    assert!(first.terminate().success(), "{}", first.log());
+    let walrus = Walrus::start(&data, &[]);
+    let _cloud = restart_cloud(keys.path(), &data, &["--walrus", walrus.url()]);
+    let admin_dir = data.join("credentials/admin").display().to_string();
+    python("cloud_instances.py", &["walrus", &admin_dir, walrus.url()]);
 }

@@ -9,6 +9,7 @@ Phases (run by tests/cloud_instances.rs):
                               MinCount over capacity, terminate to terminated; a second user
                               sees and touches none of it
   instances-kept ADMIN_DIR ID RESERVATION   after a restart the instance is still listed
+  walrus ADMIN_DIR S3_URL     a real Walrus holding the manifests the user uploaded
   kinds ADMIN_DIR             with Walrus: the manifest's image type makes emi-/eki-/eri- ids;
                               a missing manifest or another file is refused
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
@@ -16,6 +17,9 @@ Prints one `ok: ...` line per check; exits non-zero on the first failure.
 
 import sys
 import time
+
+import boto3
+from botocore.config import Config
 
 from cloud_clients import ec2, eucarc, expect_error, ok
 
@@ -156,6 +160,23 @@ def check_instances(admin_env, user_env):
     print(instance, run["ReservationId"])
 
 
+def check_real_walrus(env, s3_url):
+    s3 = boto3.client("s3", endpoint_url=s3_url, aws_access_key_id=env["EC2_ACCESS_KEY"],
+                      aws_secret_access_key=env["EC2_SECRET_KEY"], region_name=env["AWS_DEFAULT_REGION"],
+                      config=Config(s3={"addressing_style": "path"}))
+    s3.create_bucket(Bucket="bundles")
+    fixtures = sys.path[0] + "/../fixtures/cloud"
+    for kind in ("machine", "kernel"):
+        with open(f"{fixtures}/{kind}.manifest.xml", "rb") as manifest:
+            s3.put_object(Bucket="bundles", Key=f"{kind}.manifest.xml", Body=manifest.read())
+    c = ec2(env)
+    assert c.register_image(ImageLocation="bundles/kernel.manifest.xml", Name="kernel")["ImageId"].startswith("eki-")
+    assert c.register_image(ImageLocation="bundles/machine.manifest.xml", Name="machine")["ImageId"].startswith("emi-")
+    expect_error(lambda: c.register_image(ImageLocation="bundles/gone.manifest.xml", Name="gone"),
+                 "InvalidManifest", 400)
+    ok("a real Walrus gives the cloud the user's manifests (SigV2 as the user); one it lacks is refused")
+
+
 def main():
     phase = sys.argv[1]
     if phase == "images":
@@ -172,6 +193,8 @@ def main():
         assert kept["ReservationId"] == reservation, kept
         assert kept["Instances"][0]["State"]["Name"] == "terminated", kept
         ok("after a restart the instance's record is kept")
+    elif phase == "walrus":
+        check_real_walrus(eucarc(sys.argv[2]), sys.argv[3])
     elif phase == "kinds":
         check_kinds(eucarc(sys.argv[2]))
     else:
