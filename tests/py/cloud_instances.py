@@ -156,7 +156,9 @@ def check_instances(admin_env, user_env):
     assert wait_for(c, instance, "shutting-down", 0)["State"]["Name"] in ("shutting-down", "terminated")
     found = wait_for(c, instance, "terminated")
     assert found["State"] == {"Code": 48, "Name": "terminated"}, found["State"]
-    ok("TerminateInstances: shutting-down, then terminated (48)")
+    again = c.terminate_instances(InstanceIds=[instance])["TerminatingInstances"]
+    assert again == [{"InstanceId": instance, "PreviousState": {"Code": 48, "Name": "terminated"}}], again
+    ok("TerminateInstances: shutting-down, then terminated (48); again, it stays terminated")
     print(instance, run["ReservationId"])
 
 

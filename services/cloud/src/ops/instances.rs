@@ -352,7 +352,14 @@ pub(super) async fn terminate(
         .collect();
     let instances = owned(call, &asked).await?;
     let before = reports(call, &instances).await;
-    for (cluster, ids) in by_cluster(call, &instances).await? {
+    let previous = |i: &Instance| State::of(i, before.get(&i.id).map(|r| r.state.as_str()));
+    // One already gone is not asked for again: its cluster no longer knows it.
+    let live: Vec<Instance> = instances
+        .iter()
+        .filter(|i| previous(i) != State::Terminated)
+        .cloned()
+        .collect();
+    for (cluster, ids) in by_cluster(call, &live).await? {
         terminate_on(call, &cluster, &ids).await?;
     }
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
@@ -360,7 +367,7 @@ pub(super) async fn terminate(
     let item = instances
         .iter()
         .map(|i| {
-            let previous = State::of(i, before.get(&i.id).map(|r| r.state.as_str()));
+            let previous = previous(i);
             let shutdown = if previous == State::Terminated {
                 State::Terminated
             } else {
