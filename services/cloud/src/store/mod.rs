@@ -3,7 +3,8 @@
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
 //! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
-//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and volumes join as further methods when their operations are built.
+//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and
+//! volumes join as further methods when their operations are built.
 
 mod sqlite;
 #[cfg(test)]
