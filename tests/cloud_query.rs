@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
@@ -14,50 +15,12 @@ mod node_support;
 use std::path::Path;
 use std::process::Command;
 
+use cloud_support::{admin, python, start_cloud};
 use cluster_support::{Cc, Nodes};
-use common::launcher::{euca, Component, Keys};
-
-/// Starts `euca cloud` on a free loopback port with `extra` arguments.
-fn start_cloud(keys: &Path, data: &Path, extra: &[&str]) -> Component {
-    let mut command = euca();
-    command
-        .args(["cloud", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys)
-        .arg("--data")
-        .arg(data)
-        .args(extra);
-    Component::start(command, "cloud controller")
-        .unwrap_or_else(|log| panic!("euca cloud did not become ready:\n{log}"))
-}
-
-/// Runs `euca admin --data DATA ARGS...`; returns its standard output.
-fn admin(data: &Path, args: &[&str]) -> String {
-    let out = euca()
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "euca admin {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::launcher::{euca, Keys};
 
 fn clients(args: &[&str]) {
-    let out = Command::new(common::python())
-        .arg(common::workspace_root().join("tests/py/cloud_clients.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "cloud_clients.py {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    python("cloud_clients.py", args);
 }
 
 fn mode(path: &Path) -> u32 {

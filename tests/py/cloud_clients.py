@@ -278,7 +278,7 @@ def check_errors(env):
     code, status, _ = error_of(sigv2_by_hand(env, {"Action": "DescribeRegions", "Bogus": "1"}))
     assert (code, status) == ("UnknownParameter", 400), (code, status)
     # Operations of the contract not served yet say so.
-    code, status, _ = error_of(sigv2_by_hand(env, {"Action": "DescribeInstances"}))
+    code, status, _ = error_of(sigv2_by_hand(env, {"Action": "DescribeVolumes"}))
     assert (code, status) == ("Unsupported", 400), (code, status)
     code, status, _ = error_of(requests.get(env["EC2_URL"], params={"Action": "DescribeRegions"}))
     assert (code, status) == ("MissingParameter", 400), (code, status)

@@ -39,6 +39,21 @@ pub enum Ec2Error {
     PermissionDuplicate(String),
     #[error("The specified rule does not exist in the security group '{0}'")]
     PermissionNotFound(String),
+    #[error("The instance ID '{0}' does not exist")]
+    InstanceNotFound(String),
+    #[error("Invalid id: '{0}'")]
+    InstanceMalformed(String),
+    #[error("{0}")]
+    InsufficientInstanceCapacity(String),
+    /// A cluster did not do what it was asked.
+    #[error("The cluster {0} could not serve the request")]
+    Cluster(String),
+    #[error("The manifest {0}")]
+    InvalidManifest(String),
+    #[error("The image id '{0}' does not exist")]
+    ImageNotFound(String),
+    #[error("Invalid id: '{0}'")]
+    ImageMalformed(String),
     /// The parameters do not make the action's request (the generated Query binding's
     /// verdict, with EC2's code).
     #[error(transparent)]
@@ -70,6 +85,13 @@ impl Ec2Error {
             Self::GroupReserved(_) => "InvalidGroup.Reserved",
             Self::PermissionDuplicate(_) => "InvalidPermission.Duplicate",
             Self::PermissionNotFound(_) => "InvalidPermission.NotFound",
+            Self::InstanceNotFound(_) => "InvalidInstanceID.NotFound",
+            Self::InstanceMalformed(_) => "InvalidInstanceID.Malformed",
+            Self::InsufficientInstanceCapacity(_) => "InsufficientInstanceCapacity",
+            Self::Cluster(_) => "Unavailable",
+            Self::InvalidManifest(_) => "InvalidManifest",
+            Self::ImageNotFound(_) => "InvalidAMIID.NotFound",
+            Self::ImageMalformed(_) => "InvalidAMIID.Malformed",
             Self::Query(e) => e.code(),
             Self::Unsupported(_) => "Unsupported",
             Self::RequestTooLarge(_) => "RequestEntityTooLarge",
@@ -84,6 +106,7 @@ impl Ec2Error {
             Self::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -90,6 +90,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         region: config.region.clone(),
         ec2_url: OnceLock::new(),
         clusters: prepared.clusters,
+        walrus: config.walrus.clone(),
     });
     let server = Server::builder()
         .route(SERVICE_PATH, query::handler(Arc::clone(&cloud)))

@@ -6,8 +6,6 @@
 
 use std::net::Ipv4Addr;
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 use wire::ec2::{
     AuthorizeSecurityGroupIngressResponseType, AuthorizeSecurityGroupIngressType,
     CreateSecurityGroupResponseType, CreateSecurityGroupType, DeleteSecurityGroupResponseType,
@@ -20,6 +18,7 @@ use wire::ec2::{
 use wire::query::Filter;
 
 use super::filters::Filters;
+use super::ids::random_id;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Rule, SecurityGroup, Source, StoreError};
@@ -166,7 +165,7 @@ pub(super) async fn revoke(
 }
 
 /// Gives the caller their `default` group if they have none yet.
-async fn ensure_default(call: &Call<'_>) -> Result<(), Ec2Error> {
+pub(super) async fn ensure_default(call: &Call<'_>) -> Result<(), Ec2Error> {
     match add(call, DEFAULT_GROUP, "default group").await {
         Ok(()) | Err(StoreError::Exists { .. }) => Ok(()),
         Err(e) => Err(e.into()),
@@ -177,19 +176,11 @@ async fn add(call: &Call<'_>, name: &str, description: &str) -> Result<(), Store
     let group = SecurityGroup {
         owner: call.user.name.clone(),
         name: name.to_owned(),
-        id: group_id(),
+        id: random_id("sg"),
         description: description.to_owned(),
         rules: Vec::new(),
     };
     call.cloud.store.add_group(&group).await
-}
-
-/// `sg-` and 8 random hex digits.
-fn group_id() -> String {
-    let mut b = [0u8; 4];
-    // A failed draw leaves zeros: the store refuses a duplicate id rather than reuse one.
-    let _ = SystemRandom::new().fill(&mut b);
-    format!("sg-{:08x}", u32::from_be_bytes(b))
 }
 
 /// The name of the caller's group that `name_or_id` names.

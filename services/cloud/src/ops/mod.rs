@@ -1,10 +1,14 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! regions and zones, and the account's facts. Each takes the authenticated user and the
+//! images, instances (through the clusters), regions and zones, and the account's facts. Each takes the authenticated user and the
 //! request's parameters and returns the answer's XML.
 
 mod account;
+mod clusters;
 mod filters;
 mod groups;
+mod ids;
+mod images;
+mod instances;
 mod keypairs;
 mod reply;
 mod zones;
@@ -21,6 +25,9 @@ use wire::ec2_query::Ec2Request;
 use wire::query::QueryParams;
 use xmlbind::ToXml;
 
+/// RunInstances' idempotency token (EC2 API 2010-11-15 and later).
+const CLIENT_TOKEN: &str = "ClientToken";
+
 /// What the operations work with.
 #[derive(Debug)]
 pub struct Cloud {
@@ -31,6 +38,8 @@ pub struct Cloud {
     pub ec2_url: OnceLock<String>,
     /// Signs the requests to the clusters (the cloud's key) and checks their replies.
     pub clusters: soap::Security,
+    /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
+    pub walrus: Option<String>,
 }
 
 /// Answers `action` for `user`: the answer's XML document. The parameters are read by the
@@ -49,7 +58,14 @@ pub async fn dispatch(
     };
     let version = params.get("Version");
     let doc = |response: &dyn ToXml| reply::document(action, version, response);
-    let query = QueryParams::new(params.iter().cloned())?;
+    // Current clients send RunInstances an idempotency token, which 2009-04-04 did not know:
+    // it is accepted and not yet honoured (a retried request starts instances again).
+    let query = QueryParams::new(
+        params
+            .iter()
+            .filter(|(name, _)| !(action == "RunInstances" && name == CLIENT_TOKEN))
+            .cloned(),
+    )?;
     let parsed = wire::ec2_query::parse(action, query)?;
     let filters = &parsed.filters;
     Ok(match parsed.request {
@@ -62,11 +78,19 @@ pub async fn dispatch(
             R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
+            R::RunInstances(r) => doc(&instances::run(&call, r).await?),
+            R::DescribeInstances(r) => doc(&instances::describe(&call, r, filters).await?),
+            R::TerminateInstances(r) => doc(&instances::terminate(&call, r).await?),
+            R::RebootInstances(r) => doc(&instances::reboot(&call, r).await?),
+            R::GetConsoleOutput(r) => doc(&instances::console(&call, r).await?),
+            R::RegisterImage(r) => doc(&images::register(&call, r).await?),
+            R::DeregisterImage(r) => doc(&images::deregister(&call, r).await?),
+            R::DescribeImages(r) => doc(&images::describe(&call, r, filters).await?),
             R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
             R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
-            // Instances, images, addresses and volumes: their operations come later.
+            // Addresses and volumes: their operations come later.
             _ => return Err(Ec2Error::Unsupported(action.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {

@@ -2,10 +2,7 @@
 //! registered cluster, available when its CC answers DescribeResources; with `verbose`, the
 //! free and maximum count of each VM type, as the original listed them.
 
-use std::time::Duration;
-
-use soap::HttpTransport;
-use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
+use wire::cc::{DescribeResourcesType, VirtualMachineType};
 
 use wire::ec2::{
     AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
@@ -15,15 +12,11 @@ use wire::ec2::{
 
 use wire::query::Filter;
 
+use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE};
 use super::filters::Filters;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, VmType};
-
-/// How long a cluster has to answer before its zone counts as unavailable.
-const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
-/// The identity the cloud asks its clusters as (the original CC's superuser).
-const CLOUD_USER: &str = "eucalyptus";
 
 pub(super) fn regions(
     call: &Call<'_>,
@@ -144,11 +137,7 @@ async fn capacity(
     security: soap::Security,
     types: &[VmType],
 ) -> Option<Vec<(String, i32, i32)>> {
-    let transport = HttpTransport::builder(url, security)
-        .connect_timeout(CLUSTER_DEADLINE)
-        .request_timeout(CLUSTER_DEADLINE)
-        .build()
-        .ok()?;
+    let client = clusters::client(&url, &security, CLUSTER_DEADLINE).ok()?;
     let request = DescribeResourcesType {
         user_id: Some(CLOUD_USER.into()),
         instance_types: types
@@ -162,10 +151,7 @@ async fn capacity(
             .collect(),
         ..DescribeResourcesType::default()
     };
-    let answer = match EucalyptusCcClient::new(transport)
-        .describe_resources(&request)
-        .await
-    {
+    let answer = match client.describe_resources(&request).await {
         Ok(answer) if answer.r#return != Some(false) => answer,
         Ok(answer) => {
             tracing::warn!(%cluster, reason = ?answer.status_message, "cluster refused DescribeResources");

@@ -1,10 +1,10 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
-//! facts, clusters, VM types, keypairs, security groups and their rules.
+//! facts, clusters, VM types, keypairs, security groups and their rules, images, instances.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
 //! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
-//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Instances, images,
-//! addresses and volumes join as further methods when their operations are built.
+//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and
+//! volumes join as further methods when their operations are built.
 
 mod sqlite;
 #[cfg(test)]
@@ -138,6 +138,86 @@ pub struct SecurityGroup {
     pub rules: Vec<Rule>,
 }
 
+/// What an image boots as, from its id's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// `emi-`: a root filesystem.
+    Machine,
+    /// `eki-`: a kernel.
+    Kernel,
+    /// `eri-`: a ramdisk.
+    Ramdisk,
+}
+
+impl ImageKind {
+    /// The id's prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Machine => "emi",
+            Self::Kernel => "eki",
+            Self::Ramdisk => "eri",
+        }
+    }
+
+    /// EC2's `imageType`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Machine => "machine",
+            Self::Kernel => "kernel",
+            Self::Ramdisk => "ramdisk",
+        }
+    }
+
+    /// The kind whose id `id` is, by its prefix.
+    pub fn of_id(id: &str) -> Option<Self> {
+        [Self::Machine, Self::Kernel, Self::Ramdisk]
+            .into_iter()
+            .find(|k| {
+                id.strip_prefix(k.prefix())
+                    .is_some_and(|rest| rest.starts_with('-'))
+            })
+    }
+}
+
+/// An image registered from a bundle's manifest in Walrus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// `emi-`, `eki-` or `eri-` and 8 hex digits.
+    pub id: String,
+    /// The registering user's name.
+    pub owner: String,
+    /// The manifest's location in Walrus, `bucket/key.manifest.xml`.
+    pub location: String,
+    pub kind: ImageKind,
+    /// Whether every user may run it (the original registered images public).
+    pub public: bool,
+}
+
+/// An instance the cloud asked a cluster to run: what it was launched with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `i-` and 8 hex digits.
+    pub id: String,
+    /// `r-` and 8 hex digits, shared by the instances of one RunInstances.
+    pub reservation: String,
+    pub owner: String,
+    pub image: String,
+    pub kernel: Option<String>,
+    pub ramdisk: Option<String>,
+    pub vm_type: String,
+    pub key_name: Option<String>,
+    /// Its security groups' names.
+    pub groups: Vec<String>,
+    /// Its place in its reservation, from 0.
+    pub launch_index: u32,
+    /// The cluster (zone) running it.
+    pub cluster: String,
+    /// When it was asked for, seconds since the epoch.
+    pub launched: i64,
+    /// Whether TerminateInstances was asked for it.
+    pub terminated: bool,
+}
+
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
 /// owner filter means every user's.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -149,7 +229,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>>;
     fn users(&self) -> StoreFuture<'_, Vec<User>>;
     fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()>;
-    /// Deletes a user with everything they own (certificate, keypairs, groups).
+    /// Deletes a user with everything they own (certificate, keypairs, groups, images).
     fn delete_user(&self, name: &str) -> StoreFuture<'_, ()>;
     /// Records the X.509 certificate (PEM) issued to a user, replacing an earlier one.
     fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()>;
@@ -183,4 +263,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn authorize(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()>;
     /// Removes rules from a group, all or none: a rule it lacks is `NotFound`.
     fn revoke(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()>;
+
+    // Images.
+    /// Adds an image; an id already taken is `Exists`.
+    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()>;
+    /// Deletes the image `id` if `owner` owns it (any owner's for `None`); `false` when
+    /// there was none.
+    fn delete_image(&self, owner: Option<&str>, id: &str) -> StoreFuture<'_, bool>;
+    /// Every image, by id.
+    fn images(&self) -> StoreFuture<'_, Vec<Image>>;
+
+    // Instances.
+    /// Records instances, all or none; an id already taken is `Exists`.
+    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()>;
+    /// Forgets instances (those a cluster did not start).
+    fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()>;
+    /// Marks instances as asked to terminate.
+    fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()>;
+    /// The instances of `owner` (every user's for `None`), by launch, reservation and index.
+    fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>>;
 }

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::UserStore;
 
 use super::{
-    CloudFacts, Cluster, KeyPair, NewUser, Rule, SecurityGroup, Source, Store, StoreError,
-    StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Rule, SecurityGroup, Source,
+    Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -64,6 +64,29 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group),
         FOREIGN KEY (owner, group_name) REFERENCES groups (owner, name) ON DELETE CASCADE
     ) STRICT;
+", "
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        location TEXT NOT NULL,
+        public INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        reservation TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        image TEXT NOT NULL,
+        kernel TEXT,
+        ramdisk TEXT,
+        vm_type TEXT NOT NULL,
+        key_name TEXT,
+        groups TEXT NOT NULL,
+        launch_index INTEGER NOT NULL,
+        cluster TEXT NOT NULL,
+        launched INTEGER NOT NULL,
+        terminated INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE INDEX instances_by_owner ON instances (owner);
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -236,6 +259,50 @@ fn rule_present(
     )
 }
 
+fn image_from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
+    let id: String = row.get(0)?;
+    let kind = ImageKind::of_id(&id).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("image id {id:?} has no emi/eki/eri prefix").into(),
+        )
+    })?;
+    Ok(Image {
+        id,
+        owner: row.get(1)?,
+        location: row.get(2)?,
+        kind,
+        public: row.get(3)?,
+    })
+}
+
+/// Group names are kept one per line (a name never holds a line break: EC2's are printable).
+const GROUP_SEPARATOR: char = '\n';
+
+fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
+    let groups: String = row.get(8)?;
+    Ok(Instance {
+        id: row.get(0)?,
+        reservation: row.get(1)?,
+        owner: row.get(2)?,
+        image: row.get(3)?,
+        kernel: row.get(4)?,
+        ramdisk: row.get(5)?,
+        vm_type: row.get(6)?,
+        key_name: row.get(7)?,
+        groups: groups
+            .split(GROUP_SEPARATOR)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        launch_index: row.get(9)?,
+        cluster: row.get(10)?,
+        launched: row.get(11)?,
+        terminated: row.get(12)?,
+    })
+}
+
 /// Owned copies of borrowed arguments, for closures that run on another thread.
 fn own(text: &str) -> String {
     text.to_owned()
@@ -277,6 +344,7 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM certificates WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM keypairs WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM groups WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 Ok(())
             }
         });
@@ -560,6 +628,104 @@ impl Store for SqliteStore {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
+        let i = image.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO images (id, owner, location, public) VALUES (?1, ?2, ?3, ?4)",
+                params![i.id, i.owner, i.location, i.public],
+            )?;
+            if added == 0 {
+                return Err(exists("image", &i.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_image(&self, owner: Option<&str>, id: &str) -> StoreFuture<'_, bool> {
+        let (owner, id) = (owner.map(own), own(id));
+        self.run(move |tx| {
+            Ok(tx.execute(
+                "DELETE FROM images WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+                params![id, owner],
+            )? > 0)
+        })
+    }
+
+    fn images(&self) -> StoreFuture<'_, Vec<Image>> {
+        self.run(|tx| {
+            let mut query =
+                tx.prepare("SELECT id, owner, location, public FROM images ORDER BY id")?;
+            let rows = query.query_map([], image_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
+        let instances = instances.to_vec();
+        self.run(move |tx| {
+            for i in &instances {
+                let added = tx.execute(
+                    "INSERT OR IGNORE INTO instances (id, reservation, owner, image, kernel, ramdisk,
+                        vm_type, key_name, groups, launch_index, cluster, launched, terminated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![
+                        i.id,
+                        i.reservation,
+                        i.owner,
+                        i.image,
+                        i.kernel,
+                        i.ramdisk,
+                        i.vm_type,
+                        i.key_name,
+                        i.groups.join(&GROUP_SEPARATOR.to_string()),
+                        i.launch_index,
+                        i.cluster,
+                        i.launched,
+                        i.terminated
+                    ],
+                )?;
+                if added == 0 {
+                    return Err(exists("instance", &i.id));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()> {
+        let ids = ids.to_vec();
+        self.run(move |tx| {
+            for id in &ids {
+                tx.execute("DELETE FROM instances WHERE id = ?1", [id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()> {
+        let ids = ids.to_vec();
+        self.run(move |tx| {
+            for id in &ids {
+                tx.execute("UPDATE instances SET terminated = 1 WHERE id = ?1", [id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            let mut query = tx.prepare(
+                "SELECT id, reservation, owner, image, kernel, ramdisk, vm_type, key_name, groups,
+                    launch_index, cluster, launched, terminated FROM instances
+                 WHERE ?1 IS NULL OR owner = ?1 ORDER BY launched, reservation, launch_index",
+            )?;
+            let rows = query.query_map([&owner], instance_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 }

@@ -12,6 +12,8 @@ pub async fn run(store: &dyn Store) {
     rules_are_added_and_removed_all_or_none(store).await;
     deleting_a_user_deletes_what_they_own(store).await;
     clusters_and_facts(store).await;
+    images_are_kept_by_id_and_deleted_by_their_owner(store).await;
+    instances_are_kept_per_owner_and_marked_terminated(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -182,4 +184,88 @@ async fn clusters_and_facts(store: &dyn Store) {
         store.remove_cluster("one").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn images_are_kept_by_id_and_deleted_by_their_owner(store: &dyn Store) {
+    let image = |id: &str, owner: &str| Image {
+        id: id.into(),
+        owner: owner.into(),
+        location: "b/k.manifest.xml".into(),
+        kind: ImageKind::of_id(id).unwrap(),
+        public: true,
+    };
+    store
+        .add_image(&image("emi-0000000b", "ann"))
+        .await
+        .unwrap();
+    store
+        .add_image(&image("eki-0000000a", "bob"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_image(&image("emi-0000000b", "bob")).await,
+        Err(StoreError::Exists { .. })
+    ));
+    let ids: Vec<String> = store
+        .images()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, ["eki-0000000a", "emi-0000000b"]);
+    assert_eq!(store.images().await.unwrap()[0].kind, ImageKind::Kernel);
+    // Another user's image stays; the administrator's (`None`) deletes any.
+    assert!(!store
+        .delete_image(Some("ann"), "eki-0000000a")
+        .await
+        .unwrap());
+    assert!(store
+        .delete_image(Some("ann"), "emi-0000000b")
+        .await
+        .unwrap());
+    assert!(store.delete_image(None, "eki-0000000a").await.unwrap());
+    assert!(store.images().await.unwrap().is_empty());
+}
+
+async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
+    let instance = |id: &str, owner: &str, index: u32| Instance {
+        id: id.into(),
+        reservation: "r-00000001".into(),
+        owner: owner.into(),
+        image: "emi-00000001".into(),
+        kernel: Some("eki-00000001".into()),
+        ramdisk: None,
+        vm_type: "m1.small".into(),
+        key_name: None,
+        groups: vec!["default".into(), "web".into()],
+        launch_index: index,
+        cluster: "zone1".into(),
+        launched: 1,
+        terminated: false,
+    };
+    let ann = [
+        instance("i-00000002", "ann", 0),
+        instance("i-00000001", "ann", 1),
+    ];
+    store.add_instances(&ann).await.unwrap();
+    // All or none: the second is taken, so the first is not added either.
+    let again = [
+        instance("i-00000003", "bob", 0),
+        instance("i-00000001", "bob", 1),
+    ];
+    assert!(matches!(
+        store.add_instances(&again).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(store.instances(Some("ann")).await.unwrap(), ann);
+    assert!(store.instances(Some("bob")).await.unwrap().is_empty());
+    store.set_terminated(&["i-00000001".into()]).await.unwrap();
+    store
+        .remove_instances(&["i-00000002".into()])
+        .await
+        .unwrap();
+    let left = store.instances(None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].terminated && left[0].groups == ["default", "web"]);
 }

@@ -1,0 +1,71 @@
+//! What the cloud controller's tests share: starting `euca cloud`, running `euca admin`,
+//! and running a Python client script of `tests/py` that must succeed. Each test binary
+//! uses a part of it.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common;
+use crate::common::launcher::{euca, Component};
+
+/// Starts `euca cloud` on a free loopback port with `extra` arguments.
+pub fn start_cloud(keys: &Path, data: &Path, extra: &[&str]) -> Component {
+    start_cloud_at("127.0.0.1:0", keys, data, extra)
+}
+
+/// Starts `euca cloud` again on the address its eucarc files name (`EC2_URL`).
+pub fn restart_cloud(keys: &Path, data: &Path, extra: &[&str]) -> Component {
+    let eucarc = std::fs::read_to_string(data.join("credentials/admin/eucarc")).unwrap();
+    let url = eucarc
+        .lines()
+        .find_map(|l| l.strip_prefix("export EC2_URL=http://"))
+        .unwrap();
+    let listen = url.split('/').next().unwrap();
+    start_cloud_at(listen, keys, data, extra)
+}
+
+fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Component {
+    let mut command = euca();
+    command
+        .args(["cloud", "--listen", listen, "--keys"])
+        .arg(keys)
+        .arg("--data")
+        .arg(data)
+        .args(extra);
+    Component::start(command, "cloud controller")
+        .unwrap_or_else(|log| panic!("euca cloud did not become ready:\n{log}"))
+}
+
+/// Runs `euca admin --data DATA ARGS...`; returns its standard output.
+pub fn admin(data: &Path, args: &[&str]) -> String {
+    let out = euca()
+        .arg("admin")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "euca admin {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `tests/py/SCRIPT ARGS...`, which must succeed; returns its standard output.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new(common::python())
+        .arg(common::workspace_root().join("tests/py").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout.into_owned()
+}
