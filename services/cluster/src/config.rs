@@ -76,21 +76,11 @@ pub struct Overrides {
 impl Config {
     /// Reads `file` (when given) and applies `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
-        let settings = match file {
-            Some(path) => Settings::read(path)?,
-            None => Settings::default(),
-        };
-        Self::from_settings(&settings, overrides)
+        Self::from_settings(&Settings::load(file)?, overrides)
     }
 
     fn from_settings(settings: &Settings, overrides: Overrides) -> Result<Self, ConfigError> {
-        let listen = match overrides.listen {
-            Some(addr) => addr,
-            None => SocketAddr::from((
-                [0, 0, 0, 0],
-                settings.parsed("CC_PORT")?.unwrap_or(DEFAULT_PORT),
-            )),
-        };
+        let listen = settings.listen(overrides.listen, "CC_PORT", DEFAULT_PORT)?;
         let home = settings.text("EUCALYPTUS").map(PathBuf::from);
         let keys = overrides
             .keys

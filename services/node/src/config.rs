@@ -166,21 +166,11 @@ pub struct Overrides {
 impl Config {
     /// Reads `file` (when given) and applies `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
-        let settings = match file {
-            Some(path) => Settings::read(path)?,
-            None => Settings::default(),
-        };
-        Self::from_settings(&settings, overrides)
+        Self::from_settings(&Settings::load(file)?, overrides)
     }
 
     fn from_settings(settings: &Settings, overrides: Overrides) -> Result<Self, ConfigError> {
-        let listen = match overrides.listen {
-            Some(addr) => addr,
-            None => SocketAddr::from((
-                [0, 0, 0, 0],
-                settings.parsed("NC_PORT")?.unwrap_or(DEFAULT_PORT),
-            )),
-        };
+        let listen = settings.listen(overrides.listen, "NC_PORT", DEFAULT_PORT)?;
         let hypervisor = match overrides.hypervisor {
             Some(kind) => kind,
             None => settings.parsed("HYPERVISOR")?.ok_or(ConfigError::Missing {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -31,6 +32,11 @@ pub enum SettingsError {
 pub struct Settings(HashMap<String, String>);
 
 impl Settings {
+    /// The settings of `file`, or none when no file is given (a component run on flags alone).
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        file.map_or_else(|| Ok(Self::default()), Self::read)
+    }
+
     pub fn read(path: &Path) -> Result<Self, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
             path: path.to_owned(),
@@ -82,6 +88,23 @@ impl Settings {
             })
             .transpose()
     }
+
+    /// Where a component listens: `given` (its --listen flag) if any, else every address on
+    /// the port `port_key` sets, else on `default_port`.
+    pub fn listen(
+        &self,
+        given: Option<SocketAddr>,
+        port_key: &'static str,
+        default_port: u16,
+    ) -> Result<SocketAddr, SettingsError> {
+        match given {
+            Some(addr) => Ok(addr),
+            None => {
+                let port = self.parsed(port_key)?.unwrap_or(default_port);
+                Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+            }
+        }
+    }
 }
 
 fn unquote(value: &str) -> &str {
@@ -103,6 +126,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<Settings, SettingsError> {
         Settings::parse(text, Path::new("eucalyptus.conf"))
+    }
+
+    #[test]
+    fn the_listen_address_is_the_flag_else_the_port_setting_else_the_default() {
+        let s = parse("CC_PORT=8780\nBAD_PORT=x\n").unwrap();
+        let flag = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(s.listen(Some(flag), "CC_PORT", 8774).unwrap(), flag);
+        assert_eq!(
+            s.listen(None, "CC_PORT", 8774).unwrap(),
+            "0.0.0.0:8780".parse().unwrap()
+        );
+        assert_eq!(
+            s.listen(None, "NC_PORT", 8775).unwrap(),
+            "0.0.0.0:8775".parse().unwrap()
+        );
+        let err = s.listen(None, "BAD_PORT", 1).unwrap_err();
+        assert!(err.to_string().contains("BAD_PORT"), "{err}");
+        assert_eq!(Settings::load(None).unwrap(), Settings::default());
     }
 
     #[test]

@@ -92,23 +92,9 @@ pub struct Overrides {
 impl Config {
     /// Reads `file` (if any) and applies `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
-        let settings = match file {
-            Some(path) => Settings::read(path)?,
-            None => Settings::default(),
-        };
+        let settings = Settings::load(file)?;
         let get = |key: &str| settings.text(key);
-        let listen = match overrides.listen {
-            Some(addr) => addr,
-            None => {
-                let port = match number(get("walrus_port"), "walrus_port")? {
-                    Some(p) => {
-                        u16::try_from(p).map_err(|_| invalid("walrus_port", "not a port"))?
-                    }
-                    None => DEFAULT_PORT,
-                };
-                SocketAddr::from(([0, 0, 0, 0], port))
-            }
-        };
+        let listen = settings.listen(overrides.listen, "walrus_port", DEFAULT_PORT)?;
         let data = overrides
             .data
             .clone()
