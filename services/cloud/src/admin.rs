@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use soap::keys::{KeyError, KeyPair};
 
 use crate::credentials::{self, CredentialsError};
-use crate::store::{Cluster, NewUser, SqliteStore, Store, StoreError, VmType};
+use crate::store::{self, Cluster, NewUser, Store, StoreError, VmType};
 
 /// Manage the cloud's users, clusters and VM types (in DATA, the cloud controller's data
 /// folder; `euca cloud` must have started on it once).
@@ -111,30 +111,36 @@ pub fn main(args: AdminArgs) -> ExitCode {
 
 async fn run(args: AdminArgs) -> Result<(), AdminError> {
     let data = args.data;
-    let store = {
-        let data = data.clone();
-        kit::blocking(move || open(&data)).await?
-    };
+    let store = open(&data).await?;
     match args.command {
-        AdminCommand::User(command) => user(&store, &data, command).await,
-        AdminCommand::Cluster(command) => cluster(&store, command).await,
-        AdminCommand::Vmtype(command) => vm_type(&store, command).await,
+        AdminCommand::User(command) => user(&*store, &data, command).await,
+        AdminCommand::Cluster(command) => cluster(&*store, command).await,
+        AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
     }
 }
 
-/// Opens the store of an existing cloud, keeping what it writes its owner's only.
-fn open(data: &Path) -> Result<SqliteStore, AdminError> {
-    if !data.join("cloud.sqlite").exists() {
-        return Err(AdminError::NoCloud(data.display().to_string()));
-    }
-    kit::private::own_only(&[data]).map_err(|e| AdminError::Io {
-        path: e.path,
-        source: e.source,
-    })?;
-    Ok(SqliteStore::open(data)?)
+/// Opens the store of an existing cloud (SQLite files in DATA, or the PostgreSQL database
+/// DATA names), keeping what it writes its owner's only.
+async fn open(data: &Path) -> Result<std::sync::Arc<dyn Store>, AdminError> {
+    let check = {
+        let data = data.to_owned();
+        kit::blocking(move || {
+            let started =
+                data.join("cloud.sqlite").exists() || data.join(users::DATABASE_URL_FILE).exists();
+            if !started {
+                return Err(AdminError::NoCloud(data.display().to_string()));
+            }
+            kit::private::own_only(&[&data]).map_err(|e| AdminError::Io {
+                path: e.path,
+                source: e.source,
+            })
+        })
+    };
+    check.await?;
+    Ok(store::open(data, None).await?)
 }
 
-async fn user(store: &SqliteStore, data: &Path, command: UserCommand) -> Result<(), AdminError> {
+async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<(), AdminError> {
     match command {
         UserCommand::Add { name } => {
             credentials::places(data, &name)?;
@@ -188,7 +194,7 @@ fn remove(how: impl Fn(&Path) -> std::io::Result<()>, path: &Path) -> Result<(),
     }
 }
 
-async fn cluster(store: &SqliteStore, command: ClusterCommand) -> Result<(), AdminError> {
+async fn cluster(store: &dyn Store, command: ClusterCommand) -> Result<(), AdminError> {
     match command {
         ClusterCommand::Add { name, url } => store.add_cluster(&Cluster { name, url }).await?,
         ClusterCommand::List => {
@@ -201,7 +207,7 @@ async fn cluster(store: &SqliteStore, command: ClusterCommand) -> Result<(), Adm
     Ok(())
 }
 
-async fn vm_type(store: &SqliteStore, command: VmTypeCommand) -> Result<(), AdminError> {
+async fn vm_type(store: &dyn Store, command: VmTypeCommand) -> Result<(), AdminError> {
     match command {
         VmTypeCommand::List => {
             for t in store.vm_types().await? {

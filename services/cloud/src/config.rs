@@ -42,8 +42,10 @@ pub struct CloudArgs {
     /// The storage controller's URL (volumes: not served yet).
     #[arg(long, value_name = "URL")]
     pub storage: Option<String>,
-    /// Where the state lives. Only the built-in SQLite store (DATA/cloud.sqlite and
-    /// DATA/users.sqlite) is supported so far: leave it out.
+    /// The PostgreSQL database of the cloud's state and users, as
+    /// postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (a Unix socket's folder as ?host=/path);
+    /// recorded in DATA for `euca admin` and `euca walrus --identity`
+    /// [default: the database DATA recorded, else SQLite: DATA/cloud.sqlite, DATA/users.sqlite].
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     /// The cloud's region, in eucarc and DescribeRegions [default: eucalyptus].
@@ -68,7 +70,7 @@ fn parse_cluster(text: &str) -> Result<Cluster, String> {
 /// Why the command line cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("--db {0}: only the built-in SQLite store is supported so far (leave --db out)")]
+    #[error("--db {0:?}: expected a postgresql:// (or postgres://) URL")]
     Db(String),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -83,14 +85,21 @@ pub struct Config {
     pub clusters: Vec<Cluster>,
     pub walrus: Option<String>,
     pub storage: Option<String>,
+    /// The PostgreSQL database's URL (`--db`).
+    pub db: Option<String>,
     pub region: String,
     pub compat: Compat,
 }
 
 impl Config {
     pub fn from_args(args: CloudArgs) -> Result<Self, ConfigError> {
-        if let Some(db) = args.db {
-            return Err(ConfigError::Db(db));
+        if let Some(db) = args.db.as_deref() {
+            if !["postgresql://", "postgres://"]
+                .iter()
+                .any(|s| db.starts_with(s))
+            {
+                return Err(ConfigError::Db(db.to_owned()));
+            }
         }
         Ok(Self {
             listen: args.listen,
@@ -99,6 +108,7 @@ impl Config {
             clusters: args.clusters,
             walrus: args.walrus,
             storage: args.storage,
+            db: args.db,
             region: args.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
             compat: args.compat.resolve(&Settings::default())?,
         })

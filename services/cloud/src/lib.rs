@@ -25,7 +25,7 @@ use tracing::info;
 pub use config::{CloudArgs, Config, ConfigError, SERVICE_PATH};
 pub use credentials::CredentialsError;
 pub use error::Ec2Error;
-pub use store::{SqliteStore, Store, StoreError};
+pub use store::{PgStore, SqliteStore, Store, StoreError};
 
 use ops::Cloud;
 use store::CloudFacts;
@@ -66,7 +66,6 @@ pub fn main(args: CloudArgs) -> ExitCode {
 struct Prepared {
     cloud_key: KeyPair,
     clusters: soap::Security,
-    store: SqliteStore,
     _log: LogFile,
 }
 
@@ -77,7 +76,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         move || prepare(&config)
     })
     .await?;
-    let store: Arc<dyn Store> = Arc::new(prepared.store);
+    let store = store::open(&config.data, config.db.as_deref()).await?;
     for cluster in &config.clusters {
         match store.add_cluster(cluster).await {
             Ok(()) => info!(name = %cluster.name, url = %cluster.url, "cluster registered"),
@@ -149,8 +148,8 @@ async fn admin_credentials(
     Ok(())
 }
 
-/// Makes what the cloud writes its owner's only, creates DATA, starts the log file, loads
-/// the cloud's keys and opens the store.
+/// Makes what the cloud writes its owner's only, creates DATA, starts the log file and
+/// loads the cloud's keys.
 fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let data_error = |path: &Path| {
         let path = path.to_owned();
@@ -164,11 +163,9 @@ fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let log =
         kit::log_to_file(&config.data, "clc").map_err(data_error(&config.data.join("log")))?;
     let keys = kit::security::load(&config.keys, "cloud", &["cluster"], config.compat, None)?;
-    let store = SqliteStore::open(&config.data)?;
     Ok(Prepared {
         cloud_key: keys.pair,
         clusters: keys.security,
-        store,
         _log: log,
     })
 }

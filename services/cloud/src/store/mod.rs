@@ -1,19 +1,23 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
 //! facts, clusters, VM types, keypairs, security groups and their rules, images, instances.
 //!
-//! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
-//! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
-//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and
-//! volumes join as further methods when their operations are built.
+//! [`Store`] is engine-neutral and async: every call returns a boxed future. Two engines
+//! implement it: SQLite files in DATA ([`SqliteStore`], the default; each call on a
+//! blocking thread) and a PostgreSQL database ([`PgStore`], `euca cloud --db URL`), and
+//! one suite (`suite.rs`) checks both. [`open`] picks the engine. Addresses and volumes join
+//! as further methods when their operations are built.
 
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod suite;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{NewUser, User};
 
@@ -46,14 +50,61 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cloud database {path} has schema version {found}, newer than this program's {known}")]
+    #[error(
+        "cloud database {database} has schema version {found}, newer than this program's {known}"
+    )]
     Newer {
-        path: PathBuf,
+        database: String,
         found: i64,
         known: i64,
     },
     #[error("cloud database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cloud database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("cloud database: {0}")]
+    Value(String),
+    #[error("{path}: {source}")]
+    Record {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store of the cloud controller whose DATA is `data`: the PostgreSQL database
+/// at `db` when given (and recorded in DATA, where `euca admin` and Walrus's `--identity`
+/// find it), else the one DATA recorded, else the SQLite files in DATA.
+pub async fn open(data: &Path, db: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
+    let record = data.join(users::DATABASE_URL_FILE);
+    let recorded = |source| StoreError::Record {
+        path: record.clone(),
+        source,
+    };
+    let location = match db {
+        Some(url) => users::Location::Postgres(url.to_owned()),
+        None => {
+            let data = data.to_owned();
+            kit::blocking(move || users::Location::of_cloud(&data))
+                .await
+                .map_err(recorded)?
+        }
+    };
+    Ok(match location {
+        users::Location::Postgres(url) => {
+            let store = PgStore::connect(&url).await?;
+            if db.is_some() {
+                let path = record.clone();
+                kit::blocking(move || kit::private::write_file(&path, url.as_bytes()))
+                    .await
+                    .map_err(recorded)?;
+            }
+            Arc::new(store)
+        }
+        users::Location::Sqlite(_) => {
+            let data = data.to_owned();
+            Arc::new(kit::blocking(move || SqliteStore::open(&data)).await?)
+        }
+    })
 }
 
 /// What the cloud controller records about itself when it starts, so that `euca admin`

@@ -157,7 +157,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > known {
         return Err(StoreError::Newer {
-            path: path.to_owned(),
+            database: path.display().to_string(),
             found,
             known,
         });

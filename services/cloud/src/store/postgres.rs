@@ -1,0 +1,910 @@
+//! The store in PostgreSQL (`euca cloud --db postgresql://...`): the cloud's state and its
+//! users in one database, so that a user and what they own go in one transaction, and
+//! Walrus (`--db`, or `--identity` of the cloud's DATA) reads the same `users` table.
+//! Versioned migrations as in SQLite; each logical change is one transaction.
+
+use std::path::PathBuf;
+
+use deadpool_postgres::{GenericClient, Object, Pool};
+use tokio_postgres::Row;
+use users::{Key, PgUsers};
+
+use super::{
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Rule, SecurityGroup, Source,
+    Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+};
+
+/// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
+/// `users` crate's table): a database at version N has run the first N. Never edit an entry
+/// once released; add one.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE facts (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        keys TEXT NOT NULL,
+        ec2_url TEXT NOT NULL,
+        s3_url TEXT NOT NULL,
+        region TEXT NOT NULL
+    );
+    CREATE TABLE certificates (
+        owner TEXT PRIMARY KEY,
+        pem TEXT NOT NULL
+    );
+    CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL
+    );
+    CREATE TABLE vm_types (
+        name TEXT PRIMARY KEY,
+        cores BIGINT NOT NULL,
+        memory_mb BIGINT NOT NULL,
+        disk_gb BIGINT NOT NULL
+    );
+    CREATE TABLE keypairs (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    CREATE TABLE security_groups (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+    );
+    CREATE TABLE rules (
+        owner TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        from_port INTEGER NOT NULL,
+        to_port INTEGER NOT NULL,
+        cidr TEXT NOT NULL DEFAULT '',
+        source_owner TEXT NOT NULL DEFAULT '',
+        source_group TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group),
+        FOREIGN KEY (owner, group_name) REFERENCES security_groups (owner, name) ON DELETE CASCADE
+    );
+    CREATE INDEX rules_by_source ON rules (source_owner, source_group);
+",
+    "
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        location TEXT NOT NULL,
+        public BOOLEAN NOT NULL
+    );
+    CREATE TABLE instances (
+        id TEXT PRIMARY KEY,
+        reservation TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        image TEXT NOT NULL,
+        kernel TEXT,
+        ramdisk TEXT,
+        vm_type TEXT NOT NULL,
+        key_name TEXT,
+        groups TEXT[] NOT NULL,
+        launch_index BIGINT NOT NULL,
+        cluster TEXT NOT NULL,
+        launched BIGINT NOT NULL,
+        terminated BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX instances_by_owner ON instances (owner);
+",
+];
+
+/// Serializes migrations of one database between processes (a CLC and `euca admin`
+/// starting together): a transaction-scoped advisory lock of this key.
+const MIGRATION_LOCK: i64 = 0x6575_6361_6462;
+
+/// The store in a PostgreSQL database. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: Pool,
+    users: PgUsers,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` and brings its schema to this program's version.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = users::connect(url)?;
+        let store = Self {
+            users: PgUsers::new(pool.clone()),
+            pool,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await.map_err(users::UserError::from)?)
+    }
+
+    /// Runs the missing migrations, one transaction each, under the migration lock.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        loop {
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
+            tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .await?;
+            let found: i64 = tx
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+                .await?
+                .try_get(0)?;
+            if found > known {
+                return Err(StoreError::Newer {
+                    database: "the PostgreSQL database".into(),
+                    found,
+                    known,
+                });
+            }
+            let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+                return Ok(tx.commit().await?);
+            };
+            let version = found + 1;
+            tx.batch_execute(sql).await?;
+            if version == 1 {
+                tx.batch_execute(users::PG_SCHEMA).await?;
+                for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
+                    put_vm_type(
+                        &tx,
+                        &VmType {
+                            name: name.into(),
+                            cores,
+                            memory_mb,
+                            disk_gb,
+                        },
+                    )
+                    .await?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+    }
+}
+
+fn exists(what: &'static str, name: &str) -> StoreError {
+    StoreError::Exists {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn not_found(what: &'static str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+/// Owned copies of borrowed arguments, for futures that outlive them.
+fn own(text: &str) -> String {
+    text.to_owned()
+}
+
+/// A `u32` column (kept as BIGINT: PostgreSQL has no unsigned types).
+fn unsigned(row: &Row, column: usize) -> Result<u32, StoreError> {
+    let value: i64 = row.try_get(column)?;
+    u32::try_from(value)
+        .map_err(|_| StoreError::Value(format!("{value} in column {column} is not a u32")))
+}
+
+async fn put_vm_type(client: &impl GenericClient, t: &VmType) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO vm_types (name, cores, memory_mb, disk_gb) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE
+             SET cores = EXCLUDED.cores, memory_mb = EXCLUDED.memory_mb, disk_gb = EXCLUDED.disk_gb",
+            &[
+                &t.name,
+                &i64::from(t.cores),
+                &i64::from(t.memory_mb),
+                &i64::from(t.disk_gb),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The rule's source as its three columns (`cidr`, `source_owner`, `source_group`).
+fn source_columns(source: &Source) -> (&str, &str, &str) {
+    match source {
+        Source::Cidr(cidr) => (cidr, "", ""),
+        Source::Group { owner, name } => ("", owner, name),
+    }
+}
+
+fn rule_from_row(row: &Row) -> Result<Rule, StoreError> {
+    let cidr: String = row.try_get(3)?;
+    let source = if cidr.is_empty() {
+        Source::Group {
+            owner: row.try_get(4)?,
+            name: row.try_get(5)?,
+        }
+    } else {
+        Source::Cidr(cidr)
+    };
+    Ok(Rule {
+        protocol: row.try_get(0)?,
+        from_port: row.try_get(1)?,
+        to_port: row.try_get(2)?,
+        source,
+    })
+}
+
+async fn group_exists(
+    client: &impl GenericClient,
+    owner: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    let found = client
+        .query_opt(
+            "SELECT 1 FROM security_groups WHERE owner = $1 AND name = $2",
+            &[&owner, &name],
+        )
+        .await?;
+    found
+        .map(drop)
+        .ok_or_else(|| not_found("security group", name))
+}
+
+/// Deletes `rule` from `group`; `false` when it had no such rule.
+async fn delete_rule(
+    client: &impl GenericClient,
+    owner: &str,
+    group: &str,
+    rule: &Rule,
+) -> Result<bool, StoreError> {
+    let (cidr, source_owner, source_group) = source_columns(&rule.source);
+    let removed = client
+        .execute(
+            "DELETE FROM rules WHERE owner = $1 AND group_name = $2 AND protocol = $3
+             AND from_port = $4 AND to_port = $5 AND cidr = $6 AND source_owner = $7 AND source_group = $8",
+            &[&owner, &group, &rule.protocol, &rule.from_port, &rule.to_port, &cidr, &source_owner, &source_group],
+        )
+        .await?;
+    Ok(removed > 0)
+}
+
+fn image_from_row(row: &Row) -> Result<Image, StoreError> {
+    let id: String = row.try_get(0)?;
+    let kind = ImageKind::of_id(&id)
+        .ok_or_else(|| StoreError::Value(format!("image id {id:?} has no emi/eki/eri prefix")))?;
+    Ok(Image {
+        id,
+        owner: row.try_get(1)?,
+        location: row.try_get(2)?,
+        kind,
+        public: row.try_get(3)?,
+    })
+}
+
+fn instance_from_row(row: &Row) -> Result<Instance, StoreError> {
+    Ok(Instance {
+        id: row.try_get(0)?,
+        reservation: row.try_get(1)?,
+        owner: row.try_get(2)?,
+        image: row.try_get(3)?,
+        kernel: row.try_get(4)?,
+        ramdisk: row.try_get(5)?,
+        vm_type: row.try_get(6)?,
+        key_name: row.try_get(7)?,
+        groups: row.try_get(8)?,
+        launch_index: unsigned(row, 9)?,
+        cluster: row.try_get(10)?,
+        launched: row.try_get(11)?,
+        terminated: row.try_get(12)?,
+    })
+}
+
+impl Store for PgStore {
+    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User> {
+        Box::pin(async move { Ok(self.users.create(&new).await?) })
+    }
+
+    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>> {
+        Box::pin(async move { Ok(self.users.ensure_admin().await?) })
+    }
+
+    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>> {
+        let name = own(name);
+        Box::pin(async move { Ok(self.users.find(Key::Name(&name)).await?) })
+    }
+
+    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>> {
+        let key = own(access_key);
+        Box::pin(async move { Ok(self.users.find(Key::AccessKey(&key)).await?) })
+    }
+
+    fn users(&self) -> StoreFuture<'_, Vec<User>> {
+        Box::pin(async move { Ok(self.users.list().await?) })
+    }
+
+    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        Box::pin(async move { Ok(self.users.set_enabled(&name, enabled).await?) })
+    }
+
+    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            PgUsers::delete(&tx, &name).await?;
+            tx.execute("DELETE FROM certificates WHERE owner = $1", &[&name])
+                .await?;
+            tx.execute("DELETE FROM keypairs WHERE owner = $1", &[&name])
+                .await?;
+            tx.execute("DELETE FROM security_groups WHERE owner = $1", &[&name])
+                .await?;
+            tx.execute("DELETE FROM images WHERE owner = $1", &[&name])
+                .await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()> {
+        let (user, pem) = (own(user), own(pem));
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO certificates (owner, pem) VALUES ($1, $2)
+                     ON CONFLICT (owner) DO UPDATE SET pem = EXCLUDED.pem",
+                    &[&user, &pem],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>> {
+        let user = own(user);
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_opt("SELECT pem FROM certificates WHERE owner = $1", &[&user])
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+    }
+
+    fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()> {
+        let facts = facts.clone();
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO facts (id, keys, ec2_url, s3_url, region) VALUES (1, $1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET keys = EXCLUDED.keys, ec2_url = EXCLUDED.ec2_url,
+                        s3_url = EXCLUDED.s3_url, region = EXCLUDED.region",
+                    &[
+                        &facts.keys.to_string_lossy(),
+                        &facts.ec2_url,
+                        &facts.s3_url,
+                        &facts.region,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn facts(&self) -> StoreFuture<'_, Option<CloudFacts>> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT keys, ec2_url, s3_url, region FROM facts WHERE id = 1",
+                    &[],
+                )
+                .await?;
+            let facts = |r: Row| -> Result<CloudFacts, StoreError> {
+                Ok(CloudFacts {
+                    keys: PathBuf::from(r.try_get::<_, String>(0)?),
+                    ec2_url: r.try_get(1)?,
+                    s3_url: r.try_get(2)?,
+                    region: r.try_get(3)?,
+                })
+            };
+            row.map(facts).transpose()
+        })
+    }
+
+    fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()> {
+        let cluster = cluster.clone();
+        Box::pin(async move {
+            let added = self
+                .client()
+                .await?
+                .execute(
+                    "INSERT INTO clusters (name, url) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&cluster.name, &cluster.url],
+                )
+                .await?;
+            if added == 0 {
+                return Err(exists("cluster", &cluster.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        Box::pin(async move {
+            let removed = self
+                .client()
+                .await?
+                .execute("DELETE FROM clusters WHERE name = $1", &[&name])
+                .await?;
+            if removed == 0 {
+                return Err(not_found("cluster", &name));
+            }
+            Ok(())
+        })
+    }
+
+    fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query("SELECT name, url FROM clusters ORDER BY name", &[])
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Cluster {
+                        name: r.try_get(0)?,
+                        url: r.try_get(1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn vm_types(&self) -> StoreFuture<'_, Vec<VmType>> {
+        Box::pin(async move {
+            // Smallest first, as the original listed them.
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT name, cores, memory_mb, disk_gb FROM vm_types
+                     ORDER BY cores, memory_mb, disk_gb, name",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(VmType {
+                        name: r.try_get(0)?,
+                        cores: unsigned(r, 1)?,
+                        memory_mb: unsigned(r, 2)?,
+                        disk_gb: unsigned(r, 3)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn set_vm_type(&self, vm_type: &VmType) -> StoreFuture<'_, ()> {
+        let t = vm_type.clone();
+        Box::pin(async move { put_vm_type(&self.client().await?, &t).await })
+    }
+
+    fn add_keypair(&self, keypair: &KeyPair) -> StoreFuture<'_, ()> {
+        let k = keypair.clone();
+        Box::pin(async move {
+            let added = self
+                .client()
+                .await?
+                .execute(
+                    "INSERT INTO keypairs (owner, name, fingerprint, public_key) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&k.owner, &k.name, &k.fingerprint, &k.public_key],
+                )
+                .await?;
+            if added == 0 {
+                return Err(exists("keypair", &k.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_keypair(&self, owner: &str, name: &str) -> StoreFuture<'_, bool> {
+        let (owner, name) = (own(owner), own(name));
+        Box::pin(async move {
+            let deleted = self
+                .client()
+                .await?
+                .execute(
+                    "DELETE FROM keypairs WHERE owner = $1 AND name = $2",
+                    &[&owner, &name],
+                )
+                .await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn keypairs(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<KeyPair>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT owner, name, fingerprint, public_key FROM keypairs
+                     WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY owner, name",
+                    &[&owner],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(KeyPair {
+                        owner: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        fingerprint: r.try_get(2)?,
+                        public_key: r.try_get(3)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_group(&self, group: &SecurityGroup) -> StoreFuture<'_, ()> {
+        let g = group.clone();
+        Box::pin(async move {
+            let added = self
+                .client()
+                .await?
+                .execute(
+                    "INSERT INTO security_groups (owner, name, id, description) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&g.owner, &g.name, &g.id, &g.description],
+                )
+                .await?;
+            if added == 0 {
+                return Err(exists("security group", &g.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_group(&self, owner: &str, name: &str) -> StoreFuture<'_, ()> {
+        let (owner, name) = (own(owner), own(name));
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let naming = tx
+                .query_opt(
+                    "SELECT owner, group_name FROM rules WHERE source_owner = $1 AND source_group = $2
+                     AND NOT (owner = $1 AND group_name = $2) LIMIT 1",
+                    &[&owner, &name],
+                )
+                .await?;
+            if let Some(row) = naming {
+                let (by_owner, by_group): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                return Err(StoreError::InUse {
+                    what: "security group",
+                    name,
+                    by: format!("{by_owner}'s group {by_group}"),
+                });
+            }
+            let deleted = tx
+                .execute(
+                    "DELETE FROM security_groups WHERE owner = $1 AND name = $2",
+                    &[&owner, &name],
+                )
+                .await?;
+            if deleted == 0 {
+                return Err(not_found("security group", &name));
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn groups(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<SecurityGroup>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            // One snapshot for the groups and their rules.
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let mut groups = tx
+                .query(
+                    "SELECT owner, name, id, description FROM security_groups
+                     WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY owner, name",
+                    &[&owner],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(SecurityGroup {
+                        owner: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        id: r.try_get(2)?,
+                        description: r.try_get(3)?,
+                        rules: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let rules = tx
+                .prepare(
+                    "SELECT protocol, from_port, to_port, cidr, source_owner, source_group FROM rules
+                     WHERE owner = $1 AND group_name = $2
+                     ORDER BY protocol, from_port, to_port, cidr, source_owner, source_group",
+                )
+                .await?;
+            for group in &mut groups {
+                group.rules = tx
+                    .query(&rules, &[&group.owner, &group.name])
+                    .await?
+                    .iter()
+                    .map(rule_from_row)
+                    .collect::<Result<_, _>>()?;
+            }
+            tx.commit().await?;
+            Ok(groups)
+        })
+    }
+
+    fn authorize(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()> {
+        let (owner, group, rules) = (own(owner), own(group), rules.to_vec());
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            group_exists(&tx, &owner, &group).await?;
+            for rule in &rules {
+                let (cidr, source_owner, source_group) = source_columns(&rule.source);
+                let added = tx
+                    .execute(
+                        "INSERT INTO rules (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                        &[&owner, &group, &rule.protocol, &rule.from_port, &rule.to_port, &cidr, &source_owner, &source_group],
+                    )
+                    .await?;
+                if added == 0 {
+                    return Err(exists("rule in group", &group));
+                }
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn revoke(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()> {
+        let (owner, group, rules) = (own(owner), own(group), rules.to_vec());
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            group_exists(&tx, &owner, &group).await?;
+            for rule in &rules {
+                if !delete_rule(&tx, &owner, &group, rule).await? {
+                    return Err(not_found("rule in group", &group));
+                }
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
+        let i = image.clone();
+        Box::pin(async move {
+            let added = self
+                .client()
+                .await?
+                .execute(
+                    "INSERT INTO images (id, owner, location, public) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&i.id, &i.owner, &i.location, &i.public],
+                )
+                .await?;
+            if added == 0 {
+                return Err(exists("image", &i.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_image(&self, owner: Option<&str>, id: &str) -> StoreFuture<'_, bool> {
+        let (owner, id) = (owner.map(own), own(id));
+        Box::pin(async move {
+            let deleted = self
+                .client()
+                .await?
+                .execute(
+                    "DELETE FROM images WHERE id = $1 AND ($2::TEXT IS NULL OR owner = $2)",
+                    &[&id, &owner],
+                )
+                .await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn images(&self) -> StoreFuture<'_, Vec<Image>> {
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT id, owner, location, public FROM images ORDER BY id",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(image_from_row).collect()
+        })
+    }
+
+    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
+        let instances = instances.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let insert = tx
+                .prepare(
+                    "INSERT INTO instances (id, reservation, owner, image, kernel, ramdisk,
+                        vm_type, key_name, groups, launch_index, cluster, launched, terminated)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?;
+            for i in &instances {
+                let added = tx
+                    .execute(
+                        &insert,
+                        &[
+                            &i.id,
+                            &i.reservation,
+                            &i.owner,
+                            &i.image,
+                            &i.kernel,
+                            &i.ramdisk,
+                            &i.vm_type,
+                            &i.key_name,
+                            &i.groups,
+                            &i64::from(i.launch_index),
+                            &i.cluster,
+                            &i.launched,
+                            &i.terminated,
+                        ],
+                    )
+                    .await?;
+                if added == 0 {
+                    return Err(exists("instance", &i.id));
+                }
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()> {
+        let ids = ids.to_vec();
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute("DELETE FROM instances WHERE id = ANY($1)", &[&ids])
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()> {
+        let ids = ids.to_vec();
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE instances SET terminated = TRUE WHERE id = ANY($1)",
+                    &[&ids],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT id, reservation, owner, image, kernel, ramdisk, vm_type, key_name, groups,
+                        launch_index, cluster, launched, terminated FROM instances
+                     WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY launched, reservation, launch_index",
+                    &[&owner],
+                )
+                .await?;
+            rows.iter().map(instance_from_row).collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::suite;
+
+    /// A store on a fresh database of the test server, or `None` (printed) when PostgreSQL
+    /// is not installed.
+    async fn store() -> Option<(String, PgStore)> {
+        let url = match pgtest::database() {
+            Ok(url) => url,
+            Err(skip) => {
+                println!("skipped: {skip}");
+                return None;
+            }
+        };
+        let store = PgStore::connect(&url).await.unwrap();
+        Some((url, store))
+    }
+
+    #[tokio::test]
+    async fn the_store_suite_passes() {
+        let Some((_, store)) = store().await else {
+            return;
+        };
+        suite::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_reconnected_store_keeps_changes_and_migrates_once() {
+        let Some((url, store)) = store().await else {
+            return;
+        };
+        let bigger = VmType {
+            name: "m1.small".into(),
+            cores: 2,
+            memory_mb: 512,
+            disk_gb: 4,
+        };
+        store.set_vm_type(&bigger).await.unwrap();
+        drop(store);
+        let again = PgStore::connect(&url).await.unwrap();
+        let types = again.vm_types().await.unwrap();
+        assert!(types.contains(&bigger), "{types:?}");
+        assert_eq!(types.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_a_newer_schema_is_refused() {
+        let Some((url, store)) = store().await else {
+            return;
+        };
+        store
+            .client()
+            .await
+            .unwrap()
+            .execute("INSERT INTO schema_version (version) VALUES (99)", &[])
+            .await
+            .unwrap();
+        let opened = PgStore::connect(&url).await;
+        assert!(
+            matches!(opened, Err(StoreError::Newer { found: 99, .. })),
+            "{opened:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("postgresql://nobody@/db?host={}", dir.path().display());
+        let opened = PgStore::connect(&url).await;
+        assert!(matches!(opened, Err(StoreError::Users(_))), "{opened:?}");
+    }
+}
