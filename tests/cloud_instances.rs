@@ -131,10 +131,11 @@ fn a_real_walrus_on_the_clouds_users_gives_the_cloud_a_users_manifest() {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    // The first start makes the cloud's users; Walrus then opens them from the same DATA.
+    // The first start makes the cloud's users; Walrus then authenticates them (`--identity`).
     let mut first = start_cloud(keys.path(), &data, &[]);
     assert!(first.terminate().success(), "{}", first.log());
-    let walrus = Walrus::start(&data, &[]);
+    let clc_data = data.display().to_string();
+    let walrus = Walrus::start(&dir.path().join("walrus"), &["--identity", &clc_data]);
     let _cloud = restart_cloud(keys.path(), &data, &["--walrus", walrus.url()]);
     let admin_dir = data.join("credentials/admin").display().to_string();
     python("cloud_instances.py", &["walrus", &admin_dir, walrus.url()]);

@@ -1,6 +1,12 @@
 //! What the cloud controller's tests share: starting `euca cloud`, running `euca admin`,
 //! and running a Python client script of `tests/py` that must succeed. Each test binary
 //! uses a part of it.
+//!
+//! The store engine is one switch for every CLC test: `EUCA_TEST_STORE=postgres` makes
+//! each cloud a test starts keep its state in a new database of the test process's own
+//! PostgreSQL server (`pgtest`), given as `--db` on its first start; later starts on the
+//! same DATA find the database DATA recorded, as `euca admin` does. Unset, or `sqlite`:
+//! SQLite files in DATA. `scripts/test.sh` runs the CLC tests both ways.
 
 #![allow(dead_code)]
 
@@ -26,6 +32,46 @@ pub fn restart_cloud(keys: &Path, data: &Path, extra: &[&str]) -> Component {
     start_cloud_at(listen, keys, data, extra)
 }
 
+/// Where the clouds of this test run keep their state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine `EUCA_TEST_STORE` names (`sqlite`, the default, or `postgres`).
+    pub fn from_env() -> Self {
+        match std::env::var("EUCA_TEST_STORE").as_deref() {
+            Err(_) | Ok("" | "sqlite") => Self::Sqlite,
+            Ok("postgres") => Self::Postgres,
+            Ok(other) => panic!("EUCA_TEST_STORE={other:?}: use sqlite or postgres"),
+        }
+    }
+}
+
+/// A new database on this test process's PostgreSQL server, as the URL `--db` takes; `None`
+/// (with a `skipped:` line) when PostgreSQL is not installed.
+pub fn new_database() -> Option<String> {
+    pgtest::database()
+        .inspect_err(|skip| println!("skipped: {skip}"))
+        .ok()
+}
+
+/// Starts `euca cloud` on a free loopback port with `extra` arguments, its state in a new
+/// PostgreSQL database whatever `EUCA_TEST_STORE` says; the database's URL with it, or
+/// `None` when PostgreSQL is not installed.
+pub fn start_cloud_on_postgres(
+    keys: &Path,
+    data: &Path,
+    extra: &[&str],
+) -> Option<(Component, String)> {
+    let url = new_database()?;
+    let mut args = vec!["--db", &url];
+    args.extend_from_slice(extra);
+    Some((start_cloud_at("127.0.0.1:0", keys, data, &args), url))
+}
+
 fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Component {
     let mut command = euca();
     command
@@ -34,6 +80,12 @@ fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Com
         .arg("--data")
         .arg(data)
         .args(extra);
+    let first_start = !data.join(users::DATABASE_URL_FILE).exists() && !extra.contains(&"--db");
+    if first_start && Engine::from_env() == Engine::Postgres {
+        let url = pgtest::database()
+            .unwrap_or_else(|skip| panic!("EUCA_TEST_STORE=postgres, but {skip}"));
+        command.args(["--db", &url]);
+    }
     Component::start(command, "cloud controller")
         .unwrap_or_else(|log| panic!("euca cloud did not become ready:\n{log}"))
 }

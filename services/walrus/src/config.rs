@@ -30,6 +30,25 @@ pub enum ConfigError {
     },
 }
 
+/// Whose users Walrus authenticates when they are a cloud's, not its own.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CloudUsers {
+    /// Those of the cloud controller whose DATA this is (`--identity`).
+    Data(PathBuf),
+    /// Those in the cloud's PostgreSQL database at this URL (`--db`).
+    Db(String),
+}
+
+/// Shows no URL: it may carry a password.
+impl std::fmt::Debug for CloudUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Data(data) => write!(f, "the cloud controller's in {}", data.display()),
+            Self::Db(_) => f.write_str("the cloud's PostgreSQL database"),
+        }
+    }
+}
+
 /// Where blobs are kept.
 #[derive(Debug, Clone)]
 pub enum BackendConfig {
@@ -65,6 +84,8 @@ pub struct Config {
     /// `RequestTimeout`, as S3 does, so a trickle cannot hold a connection forever.
     pub upload_min_rate: Option<MinRate>,
     pub backend: BackendConfig,
+    /// A cloud's users to authenticate; `None`: Walrus's own, in `DATA/users.sqlite`.
+    pub cloud_users: Option<CloudUsers>,
 }
 
 /// A minimum transfer rate: at least `bytes_per_sec` on average over every `window`.
@@ -87,6 +108,7 @@ pub struct Overrides {
     pub remote_secret_key: Option<String>,
     pub remote_region: Option<String>,
     pub remote_bucket_prefix: Option<String>,
+    pub cloud_users: Option<CloudUsers>,
 }
 
 impl Config {
@@ -154,6 +176,7 @@ impl Config {
                     window: Duration::from_secs(secs),
                 }),
             backend,
+            cloud_users: overrides.cloud_users,
         })
     }
 }

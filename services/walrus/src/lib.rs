@@ -41,10 +41,10 @@ use std::sync::Arc;
 
 use ::soap::Security;
 use tracing::info;
-use users::{User, UserStore};
+use users::{User, UserLookup, UserStore};
 
 pub use body::Body;
-pub use config::{Config, ConfigError, Overrides, SERVICE_PATH};
+pub use config::{CloudUsers, Config, ConfigError, Overrides, SERVICE_PATH};
 pub use error::S3Error;
 pub use hooks::Hooks;
 pub use meta::Object;
@@ -110,6 +110,16 @@ pub struct WalrusArgs {
     /// Prefix of the remote bucket names: Walrus bucket B lives in remote bucket PREFIX+B.
     #[arg(long, value_name = "PREFIX")]
     pub remote_bucket_prefix: Option<String>,
+    /// The cloud controller's DATA: authenticate every user of the cloud from its store (its
+    /// users.sqlite, or the PostgreSQL database it records), as the original's shared
+    /// database did. Without it or --db, Walrus keeps users of its own in DATA/users.sqlite
+    /// and writes DATA/admin-eucarc.
+    #[arg(long, value_name = "CLC_DATA", conflicts_with = "db")]
+    pub identity: Option<PathBuf>,
+    /// The cloud's PostgreSQL database (the cloud controller's --db URL): authenticate every
+    /// user of the cloud from it.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
 }
 
 /// Why Walrus could not start.
@@ -147,6 +157,11 @@ pub fn main(args: WalrusArgs) -> ExitCode {
         remote_secret_key: args.remote_secret_key,
         remote_region: args.remote_region,
         remote_bucket_prefix: args.remote_bucket_prefix,
+        cloud_users: match (args.identity, args.db) {
+            (Some(data), _) => Some(CloudUsers::Data(data)),
+            (None, Some(url)) => Some(CloudUsers::Db(url)),
+            (None, None) => None,
+        },
     };
     let load = || {
         let config = Config::load(args.config.as_deref(), overrides)?;
@@ -201,8 +216,9 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Opens the stores under DATA, recovers from any unclean stop and creates the
-/// administrator on first start (returned then).
+/// Opens the stores under DATA (and the cloud's users, when Walrus serves a cloud's),
+/// recovers from any unclean stop and creates the administrator of Walrus's own users on
+/// first start (returned then).
 pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     // Opening the stores reads and writes DATA: on a blocking thread.
     let (walrus, new_admin) = kit::blocking(move || open_stores(config)).await?;
@@ -214,8 +230,24 @@ pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartEr
 
 fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     create_data(&config.data)?;
-    let users = Arc::new(UserStore::open(&config.data.join("users.sqlite"))?);
-    let new_admin = users.ensure_admin()?;
+    let (users, new_admin): (Arc<dyn UserLookup>, _) = match &config.cloud_users {
+        None => {
+            let own = UserStore::open(&config.data.join("users.sqlite"))?;
+            let new_admin = own.ensure_admin()?;
+            (Arc::new(own), new_admin)
+        }
+        Some(CloudUsers::Data(data)) => {
+            let location = users::Location::of_cloud(data).map_err(|source| StartError::Data {
+                path: data.clone(),
+                source,
+            })?;
+            (location.open()?, None)
+        }
+        Some(CloudUsers::Db(url)) => (users::Location::Postgres(url.clone()).open()?, None),
+    };
+    if let Some(cloud) = &config.cloud_users {
+        info!(users = ?cloud, "authenticating the cloud's users");
+    }
     let meta = Meta::open(&config.data.join("walrus.sqlite"))?;
     let backend: Arc<dyn Backend> = match &config.backend {
         BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
-use users::UserStore;
+use users::UserLookup;
 
 use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
@@ -20,13 +20,13 @@ use crate::storage::{BlobId, BlobReader, Lease, Storage};
 #[derive(Debug)]
 pub struct Walrus {
     config: Config,
-    users: Arc<UserStore>,
+    users: Arc<dyn UserLookup>,
     meta: Arc<Mutex<Meta>>,
     storage: Storage,
 }
 
 impl Walrus {
-    pub fn new(config: Config, users: Arc<UserStore>, meta: Meta, storage: Storage) -> Self {
+    pub fn new(config: Config, users: Arc<dyn UserLookup>, meta: Meta, storage: Storage) -> Self {
         Self {
             config,
             users,
@@ -39,7 +39,7 @@ impl Walrus {
         &self.config
     }
 
-    pub fn users(&self) -> &Arc<UserStore> {
+    pub fn users(&self) -> &Arc<dyn UserLookup> {
         &self.users
     }
 
@@ -122,7 +122,7 @@ impl Walrus {
 
     /// Users as ACLs need them.
     pub fn directory(&self) -> UserDirectory<'_> {
-        UserDirectory(&self.users)
+        UserDirectory(&*self.users)
     }
 }
 
@@ -211,7 +211,7 @@ impl ObjectReader {
 
 /// The user store seen as ACLs see it.
 #[derive(Debug, Clone, Copy)]
-pub struct UserDirectory<'a>(&'a UserStore);
+pub struct UserDirectory<'a>(&'a dyn UserLookup);
 
 impl Directory for UserDirectory<'_> {
     fn id_by_email(&self, email: &str) -> Result<Option<String>, S3Error> {

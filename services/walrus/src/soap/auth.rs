@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use ring::hmac;
-use users::{User, UserStore};
+use users::{User, UserLookup};
 use xmlbind::{DateTime, Element, XmlText};
 
 use crate::acl::Identity;
@@ -17,7 +17,7 @@ use crate::error::{S3Error, MAX_SKEW_SECS};
 pub fn authenticate(
     payload: &Element,
     operation: &str,
-    users: &UserStore,
+    users: &dyn UserLookup,
     now: i64,
 ) -> Result<Identity, S3Error> {
     let field = |name: &str| -> Result<Option<String>, S3Error> {
@@ -76,7 +76,7 @@ fn check_signature(user: &User, text: &str, signature: &str) -> Result<(), S3Err
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use users::NewUser;
+    use users::{NewUser, UserStore};
 
     use super::*;
 

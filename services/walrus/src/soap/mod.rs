@@ -58,7 +58,7 @@ impl Service for S3Soap {
             let who = auth::authenticate(
                 body,
                 operation.name,
-                self.walrus.users(),
+                &**self.walrus.users(),
                 crate::time::now(),
             )
             .map_err(fault::to_fault)?;
