@@ -30,6 +30,9 @@ packages=(
     nginx
     # cluster VM network: ISC dhcpd, the DHCP server the original ran (tests check its config)
     isc-dhcp-server
+    # the CLC's PostgreSQL store: its tests start servers of their own from these binaries
+    # (services/pgtest); the system gets no cluster and no server (see below)
+    postgresql
 )
 
 venv_works() { [[ -x $venv/bin/python ]] && "$venv/bin/python" -c '' 2>/dev/null; }
@@ -58,6 +61,15 @@ else
     if ((EUID != 0)); then
         command -v sudo >/dev/null || die "not root and no sudo: run as root to install ${missing[*]}"
         apt=(sudo "${apt[@]}")
+    fi
+    # Debian's postgresql makes and starts a system-wide cluster "main" unless told not to.
+    nocluster=/etc/postgresql-common/createcluster.d/eucalyptus-rs.conf
+    if [[ " ${missing[*]} " == *" postgresql "* && ! -f $nocluster ]]; then
+        log "no system-wide PostgreSQL cluster: $nocluster"
+        root_do=()
+        ((EUID == 0)) || root_do=(sudo)
+        "${root_do[@]}" mkdir -p "$(dirname "$nocluster")"
+        printf 'create_main_cluster = false\n' | "${root_do[@]}" tee "$nocluster" >/dev/null
     fi
     "${apt[@]}" update -q </dev/null
     # The whole list in one command, so apt resolves them together; installed ones are no-ops.

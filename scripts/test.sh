@@ -56,6 +56,13 @@ run fmt cargo fmt --all --check
 run clippy cargo clippy --workspace --all-targets -- -D warnings
 run build cargo build --workspace
 run test cargo test --workspace
+# The CLC's integration tests again with the cloud's state in PostgreSQL (a server the tests
+# start themselves); the store's own suite already ran on both engines above.
+clc_tests=()
+for file in tests/cloud_*.rs; do
+    clc_tests+=(--test "$(basename "$file" .rs)")
+done
+run postgres env EUCA_TEST_STORE=postgres cargo test "${clc_tests[@]}"
 
 summary
 exit "$failed"
