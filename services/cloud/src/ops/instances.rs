@@ -30,7 +30,7 @@ use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
 use super::Call;
 use crate::error::Ec2Error;
-use crate::store::{Cluster, Image, ImageKind, Instance};
+use crate::store::{Cluster, Image, ImageKind, Instance, Observed};
 
 /// The VM type of a RunInstances that names none, as EC2's.
 const DEFAULT_VM_TYPE: &str = "m1.small";
@@ -190,6 +190,8 @@ pub(super) async fn run(
             cluster: cluster.name.clone(),
             launched,
             terminated: false,
+            client_token: None,
+            observed: Observed::default(),
         })
         .collect();
     // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them.
@@ -656,6 +658,8 @@ mod tests {
             cluster: "zone1".into(),
             launched: 0,
             terminated,
+            client_token: None,
+            observed: Observed::default(),
         }
     }
 
