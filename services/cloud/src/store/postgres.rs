@@ -10,8 +10,8 @@ use tokio_postgres::Row;
 use users::{Key, PgUsers};
 
 use super::{
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Rule, SecurityGroup, Source,
-    Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Observed, Rule,
+    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
@@ -91,6 +91,22 @@ const MIGRATIONS: &[&str] = &[
         terminated BOOLEAN NOT NULL DEFAULT FALSE
     );
     CREATE INDEX instances_by_owner ON instances (owner);
+",
+    // Reconciliation: what the clusters last reported; RunInstances' ClientToken.
+    "
+    ALTER TABLE instances
+        ADD COLUMN client_token TEXT,
+        ADD COLUMN cluster_state TEXT,
+        ADD COLUMN private_ip TEXT NOT NULL DEFAULT '',
+        ADD COLUMN public_ip TEXT NOT NULL DEFAULT '',
+        ADD COLUMN node TEXT NOT NULL DEFAULT '',
+        ADD COLUMN seen BIGINT,
+        ADD COLUMN vanished BOOLEAN NOT NULL DEFAULT FALSE;
+    DROP INDEX instances_by_owner;
+    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
+    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
+    CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
 ",
 ];
 
@@ -288,6 +304,11 @@ fn image_from_row(row: &Row) -> Result<Image, StoreError> {
     })
 }
 
+/// An instance's columns, in the order `instance_from_row` reads them.
+const INSTANCE_COLUMNS: &str = "id, reservation, owner, image, kernel, ramdisk, vm_type, key_name,
+    groups, launch_index, cluster, launched, terminated, client_token, cluster_state, private_ip,
+    public_ip, node, seen, vanished";
+
 fn instance_from_row(row: &Row) -> Result<Instance, StoreError> {
     Ok(Instance {
         id: row.try_get(0)?,
@@ -303,7 +324,26 @@ fn instance_from_row(row: &Row) -> Result<Instance, StoreError> {
         cluster: row.try_get(10)?,
         launched: row.try_get(11)?,
         terminated: row.try_get(12)?,
+        client_token: row.try_get(13)?,
+        observed: Observed {
+            state: row.try_get(14)?,
+            private_ip: row.try_get(15)?,
+            public_ip: row.try_get(16)?,
+            node: row.try_get(17)?,
+            seen: row.try_get(18)?,
+            vanished: row.try_get(19)?,
+        },
     })
+}
+
+/// The instances `sql` (a query of [`INSTANCE_COLUMNS`]) selects with `params`.
+async fn select_instances(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Instance>, StoreError> {
+    let rows = client.query(sql, params).await?;
+    rows.iter().map(instance_from_row).collect()
 }
 
 impl Store for PgStore {
@@ -754,15 +794,42 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let insert = tx
-                .prepare(
-                    "INSERT INTO instances (id, reservation, owner, image, kernel, ramdisk,
-                        vm_type, key_name, groups, launch_index, cluster, launched, terminated)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     ON CONFLICT DO NOTHING",
+            let mut tokens: Vec<(&str, &str)> = Vec::new();
+            for i in &instances {
+                let Some(token) = &i.client_token else {
+                    continue;
+                };
+                let pair = (i.owner.as_str(), token.as_str());
+                if tokens.contains(&pair) {
+                    continue;
+                }
+                // Held to the commit: a concurrent RunInstances with the token waits, then
+                // finds this one's instances.
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0))",
+                    &[&i.owner, token],
                 )
                 .await?;
+                let taken = tx
+                    .query_opt(
+                        "SELECT 1 FROM instances WHERE owner = $1 AND client_token = $2 LIMIT 1",
+                        &[&i.owner, token],
+                    )
+                    .await?;
+                if taken.is_some() {
+                    return Err(exists("client token", token));
+                }
+                tokens.push(pair);
+            }
+            let insert = tx
+                .prepare(&format!(
+                    "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7,
+                        $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                     ON CONFLICT DO NOTHING"
+                ))
+                .await?;
             for i in &instances {
+                let o = &i.observed;
                 let added = tx
                     .execute(
                         &insert,
@@ -780,6 +847,13 @@ impl Store for PgStore {
                             &i.cluster,
                             &i.launched,
                             &i.terminated,
+                            &i.client_token,
+                            &o.state,
+                            &o.private_ip,
+                            &o.public_ip,
+                            &o.node,
+                            &o.seen,
+                            &o.vanished,
                         ],
                     )
                     .await?;
@@ -819,17 +893,92 @@ impl Store for PgStore {
     fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>> {
         let owner = owner.map(own);
         Box::pin(async move {
-            let rows = self
-                .client()
-                .await?
-                .query(
-                    "SELECT id, reservation, owner, image, kernel, ramdisk, vm_type, key_name, groups,
-                        launch_index, cluster, launched, terminated FROM instances
-                     WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY launched, reservation, launch_index",
-                    &[&owner],
+            let client = self.client().await?;
+            // Two statements, so that each walks its index in order.
+            match owner {
+                Some(owner) => {
+                    select_instances(
+                        &client,
+                        &format!(
+                            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE owner = $1
+                             ORDER BY owner, launched, reservation, launch_index"
+                        ),
+                        &[&owner],
+                    )
+                    .await
+                }
+                None => {
+                    select_instances(
+                        &client,
+                        &format!(
+                            "SELECT {INSTANCE_COLUMNS} FROM instances
+                             ORDER BY launched, reservation, launch_index"
+                        ),
+                        &[],
+                    )
+                    .await
+                }
+            }
+        })
+    }
+
+    fn live_instances(&self, cluster: &str) -> StoreFuture<'_, Vec<Instance>> {
+        let cluster = own(cluster);
+        Box::pin(async move {
+            select_instances(
+                &self.client().await?,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE cluster = $1 AND NOT vanished
+                     ORDER BY launched, reservation, launch_index"
+                ),
+                &[&cluster],
+            )
+            .await
+        })
+    }
+
+    fn observe(&self, observed: &[(String, Observed)]) -> StoreFuture<'_, ()> {
+        let observed = observed.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let update = tx
+                .prepare(
+                    "UPDATE instances SET cluster_state = $2, private_ip = $3, public_ip = $4,
+                        node = $5, seen = $6, vanished = $7 WHERE id = $1",
                 )
                 .await?;
-            rows.iter().map(instance_from_row).collect()
+            for (id, o) in &observed {
+                tx.execute(
+                    &update,
+                    &[
+                        id,
+                        &o.state,
+                        &o.private_ip,
+                        &o.public_ip,
+                        &o.node,
+                        &o.seen,
+                        &o.vanished,
+                    ],
+                )
+                .await?;
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>> {
+        let (owner, token) = (own(owner), own(client_token));
+        Box::pin(async move {
+            select_instances(
+                &self.client().await?,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE owner = $1 AND client_token = $2
+                     ORDER BY launch_index"
+                ),
+                &[&owner, &token],
+            )
+            .await
         })
     }
 }
@@ -898,6 +1047,38 @@ mod tests {
             matches!(opened, Err(StoreError::Newer { found: 99, .. })),
             "{opened:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn instances_recorded_before_the_reconcile_columns_are_kept() {
+        // Guards against an upgrade losing the instances an older cloud recorded.
+        let Ok(url) = pgtest::database() else {
+            return println!("skipped: PostgreSQL is not installed");
+        };
+        let pool = users::connect(&url).unwrap();
+        let client = pool.get().await.unwrap();
+        client
+            .batch_execute(&MIGRATIONS[..2].concat())
+            .await
+            .unwrap();
+        client
+            .batch_execute(
+                "CREATE TABLE schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version VALUES (2);
+                 INSERT INTO instances (id, reservation, owner, image, vm_type, groups,
+                    launch_index, cluster, launched) VALUES
+                    ('i-00000001', 'r-00000001', 'ann', 'emi-00000001', 'm1.small', '{default}', 0, 'z', 5)",
+            )
+            .await
+            .unwrap();
+        let store = PgStore::connect(&url).await.unwrap();
+        let kept = store.instances(None).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (kept[0].client_token.as_ref(), &kept[0].observed),
+            (None, &Observed::default())
+        );
+        assert_eq!(store.live_instances("z").await.unwrap(), kept);
     }
 
     #[tokio::test]
