@@ -51,6 +51,10 @@ pub(super) async fn register(
         location,
         kind,
         public: true,
+        kernel: None,
+        ramdisk: None,
+        product_codes: Vec::new(),
+        launch_users: Vec::new(),
     };
     call.cloud
         .store

@@ -10,8 +10,9 @@ use tokio_postgres::Row;
 use users::{Key, PgUsers};
 
 use super::{
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Observed, Rule,
-    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    sort_addresses, Address, Allocation, Association, CloudFacts, Cluster, Image, ImageKind,
+    Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule, SecurityGroup,
+    Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
@@ -107,6 +108,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
     CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
     CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
+",
+    // Elastic addresses; images' kernel, ramdisk, launch permissions and product codes.
+    "
+    CREATE TABLE addresses (
+        public_ip TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        owner TEXT,
+        instance TEXT,
+        private_ip TEXT,
+        CHECK ((instance IS NULL) = (private_ip IS NULL))
+    );
+    CREATE INDEX addresses_by_owner ON addresses (owner);
+    CREATE INDEX addresses_by_instance ON addresses (instance);
+    ALTER TABLE images ADD COLUMN kernel TEXT, ADD COLUMN ramdisk TEXT;
+    CREATE TABLE launch_permissions (
+        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        grantee TEXT NOT NULL,
+        PRIMARY KEY (image, grantee)
+    );
+    CREATE TABLE product_codes (
+        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        PRIMARY KEY (image, code)
+    );
 ",
 ];
 
@@ -291,6 +316,12 @@ async fn delete_rule(
     Ok(removed > 0)
 }
 
+/// An image's columns with its product codes and launch users, in the order
+/// `image_from_row` reads them, for a query `FROM images i`.
+const IMAGE_COLUMNS: &str = "id, owner, location, public, kernel, ramdisk,
+    ARRAY(SELECT code FROM product_codes p WHERE p.image = i.id ORDER BY code),
+    ARRAY(SELECT grantee FROM launch_permissions l WHERE l.image = i.id ORDER BY grantee)";
+
 fn image_from_row(row: &Row) -> Result<Image, StoreError> {
     let id: String = row.try_get(0)?;
     let kind = ImageKind::of_id(&id)
@@ -301,8 +332,74 @@ fn image_from_row(row: &Row) -> Result<Image, StoreError> {
         location: row.try_get(2)?,
         kind,
         public: row.try_get(3)?,
+        kernel: row.try_get(4)?,
+        ramdisk: row.try_get(5)?,
+        product_codes: row.try_get(6)?,
+        launch_users: row.try_get(7)?,
     })
 }
+
+/// Attaches `codes` to image `id`; those it has stay.
+async fn insert_product_codes(
+    client: &impl GenericClient,
+    id: &str,
+    codes: &[String],
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO product_codes (image, code) SELECT $1, unnest($2::TEXT[])
+             ON CONFLICT DO NOTHING",
+            &[&id, &codes],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Grants `users` the right to run image `id`; those granted stay.
+async fn insert_launch_users(
+    client: &impl GenericClient,
+    id: &str,
+    users: &[String],
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO launch_permissions (image, grantee) SELECT $1, unnest($2::TEXT[])
+             ON CONFLICT DO NOTHING",
+            &[&id, &users],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn image_exists(client: &impl GenericClient, id: &str) -> Result<bool, StoreError> {
+    Ok(client
+        .query_opt("SELECT 1 FROM images WHERE id = $1", &[&id])
+        .await?
+        .is_some())
+}
+
+/// The address columns [`address_from_row`] reads.
+const ADDRESS_COLUMNS: &str = "public_ip, cluster, owner, instance, private_ip";
+
+fn address_from_row(row: &Row) -> Result<Address, StoreError> {
+    let instance: Option<String> = row.try_get(3)?;
+    let private_ip: Option<String> = row.try_get(4)?;
+    Ok(Address {
+        public_ip: row.try_get(0)?,
+        cluster: row.try_get(1)?,
+        owner: row.try_get(2)?,
+        association: instance
+            .zip(private_ip)
+            .map(|(instance, private_ip)| Association {
+                instance,
+                private_ip,
+            }),
+    })
+}
+
+/// Serializes allocations between processes, so that a user's limit holds: a
+/// transaction-scoped advisory lock of this key.
+const ALLOCATION_LOCK: i64 = 0x6575_6361_6970;
 
 /// An instance's columns, in the order `instance_from_row` reads them.
 const INSTANCE_COLUMNS: &str = "id, reservation, owner, image, kernel, ramdisk, vm_type, key_name,
@@ -387,6 +484,13 @@ impl Store for PgStore {
             tx.execute("DELETE FROM security_groups WHERE owner = $1", &[&name])
                 .await?;
             tx.execute("DELETE FROM images WHERE owner = $1", &[&name])
+                .await?;
+            tx.execute(
+                "DELETE FROM launch_permissions WHERE grantee = $1",
+                &[&name],
+            )
+            .await?;
+            tx.execute("DELETE FROM addresses WHERE owner = $1", &[&name])
                 .await?;
             Ok(tx.commit().await?)
         })
@@ -741,22 +845,228 @@ impl Store for PgStore {
         })
     }
 
-    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
-        let i = image.clone();
+    fn allocate_address(
+        &self,
+        owner: Option<&str>,
+        pool: &[PoolAddress],
+        limit: Option<usize>,
+    ) -> StoreFuture<'_, Allocation> {
+        let (owner, pool) = (owner.map(own), pool.to_vec());
         Box::pin(async move {
-            let added = self
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ALLOCATION_LOCK])
+                .await?;
+            if let (Some(owner), Some(limit)) = (&owner, limit) {
+                let held: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM addresses WHERE owner = $1", &[owner])
+                    .await?
+                    .try_get(0)?;
+                if usize::try_from(held).unwrap_or(usize::MAX) >= limit {
+                    return Ok(Allocation::LimitReached);
+                }
+            }
+            let insert = tx
+                .prepare(
+                    "INSERT INTO addresses (public_ip, cluster, owner) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?;
+            for candidate in pool {
+                let added = tx
+                    .execute(&insert, &[&candidate.public_ip, &candidate.cluster, &owner])
+                    .await?;
+                if added > 0 {
+                    tx.commit().await?;
+                    return Ok(Allocation::Allocated(Address {
+                        public_ip: candidate.public_ip,
+                        cluster: candidate.cluster,
+                        owner,
+                        association: None,
+                    }));
+                }
+            }
+            Ok(Allocation::PoolExhausted)
+        })
+    }
+
+    fn addresses(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Address>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    &format!(
+                        "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE $1::TEXT IS NULL OR owner = $1"
+                    ),
+                    &[&owner],
+                )
+                .await?;
+            let mut addresses = rows
+                .iter()
+                .map(address_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            sort_addresses(&mut addresses);
+            Ok(addresses)
+        })
+    }
+
+    fn associate_address(
+        &self,
+        public_ip: &str,
+        association: Option<&Association>,
+    ) -> StoreFuture<'_, ()> {
+        let (public_ip, association) = (own(public_ip), association.cloned());
+        Box::pin(async move {
+            let (instance, private_ip) = association.map(|a| (a.instance, a.private_ip)).unzip();
+            let changed = self
                 .client()
                 .await?
                 .execute(
-                    "INSERT INTO images (id, owner, location, public) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING",
-                    &[&i.id, &i.owner, &i.location, &i.public],
+                    "UPDATE addresses SET instance = $2, private_ip = $3 WHERE public_ip = $1",
+                    &[&public_ip, &instance, &private_ip],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(not_found("address", &public_ip));
+            }
+            Ok(())
+        })
+    }
+
+    fn release_address(&self, public_ip: &str) -> StoreFuture<'_, bool> {
+        let public_ip = own(public_ip);
+        Box::pin(async move {
+            let deleted = self
+                .client()
+                .await?
+                .execute("DELETE FROM addresses WHERE public_ip = $1", &[&public_ip])
+                .await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn detach_addresses(&self, instances: &[String]) -> StoreFuture<'_, Vec<Address>> {
+        let instances = instances.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let select = tx
+                .prepare(&format!(
+                    "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE instance = $1 ORDER BY public_ip"
+                ))
+                .await?;
+            let mut changed = Vec::new();
+            for instance in &instances {
+                for row in tx.query(&select, &[instance]).await? {
+                    changed.push(address_from_row(&row)?);
+                }
+                tx.execute(
+                    "DELETE FROM addresses WHERE instance = $1 AND owner IS NULL",
+                    &[instance],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE addresses SET instance = NULL, private_ip = NULL WHERE instance = $1",
+                    &[instance],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
+    }
+
+    fn change_launch_permission(
+        &self,
+        id: &str,
+        add: &LaunchPermission,
+        remove: &LaunchPermission,
+    ) -> StoreFuture<'_, bool> {
+        let (id, add, remove) = (own(id), add.clone(), remove.clone());
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            if !image_exists(&tx, &id).await? {
+                return Ok(false);
+            }
+            if add.public {
+                tx.execute("UPDATE images SET public = TRUE WHERE id = $1", &[&id])
+                    .await?;
+            }
+            insert_launch_users(&tx, &id, &add.users).await?;
+            if remove.public {
+                tx.execute("UPDATE images SET public = FALSE WHERE id = $1", &[&id])
+                    .await?;
+            }
+            tx.execute(
+                "DELETE FROM launch_permissions WHERE image = $1 AND grantee = ANY($2)",
+                &[&id, &remove.users],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn reset_launch_permission(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let changed = tx
+                .execute("UPDATE images SET public = TRUE WHERE id = $1", &[&id])
+                .await?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM launch_permissions WHERE image = $1", &[&id])
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn add_product_codes(&self, id: &str, codes: &[String]) -> StoreFuture<'_, bool> {
+        let (id, codes) = (own(id), codes.to_vec());
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            if !image_exists(&tx, &id).await? {
+                return Ok(false);
+            }
+            insert_product_codes(&tx, &id, &codes).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
+        let i = image.clone();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let added = tx
+                .execute(
+                    "INSERT INTO images (id, owner, location, public, kernel, ramdisk)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    &[
+                        &i.id,
+                        &i.owner,
+                        &i.location,
+                        &i.public,
+                        &i.kernel,
+                        &i.ramdisk,
+                    ],
                 )
                 .await?;
             if added == 0 {
                 return Err(exists("image", &i.id));
             }
-            Ok(())
+            insert_product_codes(&tx, &i.id, &i.product_codes).await?;
+            insert_launch_users(&tx, &i.id, &i.launch_users).await?;
+            Ok(tx.commit().await?)
         })
     }
 
@@ -781,7 +1091,7 @@ impl Store for PgStore {
                 .client()
                 .await?
                 .query(
-                    "SELECT id, owner, location, public FROM images ORDER BY id",
+                    &format!("SELECT {IMAGE_COLUMNS} FROM images i ORDER BY id"),
                     &[],
                 )
                 .await?;
