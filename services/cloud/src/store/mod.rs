@@ -282,4 +282,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()>;
     /// The instances of `owner` (every user's for `None`), by launch, reservation and index.
     fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>>;
+
+    // EC2 over SOAP: the certificate a request is signed with names its user.
+    /// The user whose certificate [`Store::put_certificate`] recorded as `pem`, text for
+    /// text. The cloud records OpenSSL's PEM of each certificate it issues, so the PEM of a
+    /// received certificate's DER written the same way finds its user.
+    fn user_by_certificate(&self, pem: &str) -> StoreFuture<'_, Option<User>>;
 }

@@ -14,6 +14,7 @@ pub async fn run(store: &dyn Store) {
     clusters_and_facts(store).await;
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
     instances_are_kept_per_owner_and_marked_terminated(store).await;
+    users_are_found_by_their_certificate(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -268,4 +269,45 @@ async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
     let left = store.instances(None).await.unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].terminated && left[0].groups == ["default", "web"]);
+}
+
+async fn users_are_found_by_their_certificate(store: &dyn Store) {
+    let new = |name: &str| NewUser {
+        name: name.into(),
+        ..NewUser::default()
+    };
+    let cy = store.create_user(new("cy")).await.unwrap();
+    let di = store.create_user(new("di")).await.unwrap();
+    store.put_certificate("cy", "PEM cy").await.unwrap();
+    store.put_certificate("di", "PEM di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), Some(cy));
+    assert_eq!(
+        store.user_by_certificate("PEM di").await.unwrap(),
+        Some(di.clone())
+    );
+    assert_eq!(store.user_by_certificate("PEM").await.unwrap(), None);
+    // A certificate issued again replaces the earlier one, which names nobody any more.
+    store.put_certificate("cy", "PEM cy 2").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), None);
+    assert_eq!(
+        store
+            .user_by_certificate("PEM cy 2")
+            .await
+            .unwrap()
+            .map(|u| u.name),
+        Some("cy".to_owned())
+    );
+    // A disabled user is still found (the caller refuses them); a deleted one is not.
+    store.set_user_enabled("di", false).await.unwrap();
+    assert!(
+        !store
+            .user_by_certificate("PEM di")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    store.delete_user("di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
+    store.delete_user("cy").await.unwrap();
 }
