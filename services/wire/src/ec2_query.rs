@@ -41,6 +41,16 @@ pub enum Ec2Request {
     Additions(ec2_additions::AmazonEc2AdditionsPortTypeRequest),
 }
 
+impl Ec2Request {
+    /// The operation this request is for.
+    pub fn operation(&self) -> &'static soap::Operation {
+        match self {
+            Self::Ec2(request) => request.operation(),
+            Self::Additions(request) => request.operation(),
+        }
+    }
+}
+
 /// What one Query request asks: the typed request, its filters, and the later-version
 /// parameters of [`LATER_PARAMETERS`] it carries.
 #[derive(Debug, Clone, PartialEq)]

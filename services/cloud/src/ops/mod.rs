@@ -1,6 +1,7 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! images, instances (through the clusters), regions and zones, and the account's facts. Each takes the authenticated user and the
-//! request's parameters and returns the answer's XML.
+//! images, instances (through the clusters), regions and zones, and the account's facts.
+//! [`answer`] answers a typed request for the authenticated user, whichever front door read
+//! it (Query: [`dispatch`]; SOAP: `crate::ec2_soap`), with the typed response.
 
 mod account;
 mod clusters;
@@ -19,10 +20,11 @@ use crate::error::Ec2Error;
 use crate::params::Params;
 use crate::store::{Store, User};
 
+use soap::Reply;
 use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::Ec2Request;
-use wire::query::QueryParams;
+use wire::query::{Filter, QueryParams};
 use xmlbind::ToXml;
 
 /// RunInstances' idempotency token (EC2 API 2010-11-15 and later).
@@ -42,8 +44,9 @@ pub struct Cloud {
     pub walrus: Option<String>,
 }
 
-/// Answers `action` for `user`: the answer's XML document. The parameters are read by the
-/// generated Query binding into the action's request type.
+/// Answers a Query request's `action` for `user`: the answer's XML document, in the
+/// namespace of the `Version` it names. The parameters are read by the generated Query
+/// binding into the action's request type, which [`answer`] answers.
 pub async fn dispatch(
     cloud: &Cloud,
     user: &User,
@@ -51,13 +54,6 @@ pub async fn dispatch(
     params: &Params,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
-    let call = Call {
-        cloud,
-        user,
-        request_id,
-    };
-    let version = params.get("Version");
-    let doc = |response: &dyn ToXml| reply::document(action, version, response);
     // Current clients send RunInstances an idempotency token, which 2009-04-04 did not know:
     // it is accepted and not yet honoured (a retried request starts instances again).
     let query = QueryParams::new(
@@ -67,36 +63,65 @@ pub async fn dispatch(
             .cloned(),
     )?;
     let parsed = wire::ec2_query::parse(action, query)?;
-    let filters = &parsed.filters;
-    Ok(match parsed.request {
+    let reply = answer(cloud, user, parsed.request, &parsed.filters, request_id).await?;
+    Ok(reply::document(params.get("Version"), &reply))
+}
+
+/// Answers a request of either EC2 portType for `user`, however it arrived (Query or
+/// SOAP): the response element of its operation, in 2009-04-04's namespace. `filters` are
+/// the request's `Filter.N` (none over SOAP, whose 2009-04-04 API had no filters).
+pub async fn answer(
+    cloud: &Cloud,
+    user: &User,
+    request: Ec2Request,
+    filters: &[Filter],
+    request_id: &str,
+) -> Result<Reply, Ec2Error> {
+    let call = Call {
+        cloud,
+        user,
+        request_id,
+    };
+    let operation = request.operation();
+    let body = match request {
         Ec2Request::Ec2(request) => match request {
-            R::CreateKeyPair(r) => doc(&keypairs::create(&call, r).await?),
-            R::DeleteKeyPair(r) => doc(&keypairs::delete(&call, r).await?),
-            R::DescribeKeyPairs(r) => doc(&keypairs::describe(&call, r, filters).await?),
-            R::CreateSecurityGroup(r) => doc(&groups::create(&call, r).await?),
-            R::DeleteSecurityGroup(r) => doc(&groups::delete(&call, r).await?),
-            R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
-            R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
-            R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
-            R::RunInstances(r) => doc(&instances::run(&call, r).await?),
-            R::DescribeInstances(r) => doc(&instances::describe(&call, r, filters).await?),
-            R::TerminateInstances(r) => doc(&instances::terminate(&call, r).await?),
-            R::RebootInstances(r) => doc(&instances::reboot(&call, r).await?),
-            R::GetConsoleOutput(r) => doc(&instances::console(&call, r).await?),
-            R::RegisterImage(r) => doc(&images::register(&call, r).await?),
-            R::DeregisterImage(r) => doc(&images::deregister(&call, r).await?),
-            R::DescribeImages(r) => doc(&images::describe(&call, r, filters).await?),
-            R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
-            R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
-            R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
-            R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
+            R::CreateKeyPair(r) => doc(keypairs::create(&call, r).await?),
+            R::DeleteKeyPair(r) => doc(keypairs::delete(&call, r).await?),
+            R::DescribeKeyPairs(r) => doc(keypairs::describe(&call, r, filters).await?),
+            R::CreateSecurityGroup(r) => doc(groups::create(&call, r).await?),
+            R::DeleteSecurityGroup(r) => doc(groups::delete(&call, r).await?),
+            R::DescribeSecurityGroups(r) => doc(groups::describe(&call, r, filters).await?),
+            R::AuthorizeSecurityGroupIngress(r) => doc(groups::authorize(&call, r).await?),
+            R::RevokeSecurityGroupIngress(r) => doc(groups::revoke(&call, r).await?),
+            R::RunInstances(r) => doc(instances::run(&call, r).await?),
+            R::DescribeInstances(r) => doc(instances::describe(&call, r, filters).await?),
+            R::TerminateInstances(r) => doc(instances::terminate(&call, r).await?),
+            R::RebootInstances(r) => doc(instances::reboot(&call, r).await?),
+            R::GetConsoleOutput(r) => doc(instances::console(&call, r).await?),
+            R::RegisterImage(r) => doc(images::register(&call, r).await?),
+            R::DeregisterImage(r) => doc(images::deregister(&call, r).await?),
+            R::DescribeImages(r) => doc(images::describe(&call, r, filters).await?),
+            R::DescribeRegions(r) => doc(zones::regions(&call, &r, filters)?),
+            R::DescribeAvailabilityZones(r) => doc(zones::zones(&call, &r, filters).await?),
+            R::DescribeReservedInstances(_) => doc(account::reserved_instances(&call)),
+            R::DescribeReservedInstancesOfferings(_) => doc(account::reserved_offerings(&call)),
             // Addresses and volumes: their operations come later.
-            _ => return Err(Ec2Error::Unsupported(action.to_owned())),
+            _ => return Err(Ec2Error::Unsupported(operation.name.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
-            doc(&account::attributes(&call, &r))
+            doc(account::attributes(&call, &r))
         }
+    };
+    Ok(Reply {
+        namespace: operation.response.0,
+        local: operation.response.1,
+        body,
     })
+}
+
+/// An operation's typed response, for the [`Reply`] that carries it.
+fn doc(response: impl ToXml + Send + Sync + 'static) -> Box<dyn ToXml + Send + Sync> {
+    Box::new(response)
 }
 
 /// One request: who asks, and what to answer it with.

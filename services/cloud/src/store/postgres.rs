@@ -1277,6 +1277,24 @@ impl Store for PgStore {
         })
     }
 
+    fn user_by_certificate(&self, pem: &str) -> StoreFuture<'_, Option<User>> {
+        let pem = own(pem);
+        Box::pin(async move {
+            // One certificate per user: a scan of a small table.
+            let name: Option<String> = self
+                .client()
+                .await?
+                .query_opt("SELECT owner FROM certificates WHERE pem = $1", &[&pem])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            match name {
+                Some(name) => Ok(self.users.find(Key::Name(&name)).await?),
+                None => Ok(None),
+            }
+        })
+    }
+
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>> {
         let (owner, token) = (own(owner), own(client_token));
         Box::pin(async move {

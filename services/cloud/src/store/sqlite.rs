@@ -1107,6 +1107,26 @@ impl Store for SqliteStore {
             )
         })
     }
+
+    fn user_by_certificate(&self, pem: &str) -> StoreFuture<'_, Option<User>> {
+        let pem = own(pem);
+        // One certificate per user: a scan of a small table.
+        let name = self.run(move |tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT user FROM certificates WHERE pem = ?1",
+                    [&pem],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?)
+        });
+        Box::pin(async move {
+            match name.await? {
+                Some(name) => self.user_by_name(&name).await,
+                None => Ok(None),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

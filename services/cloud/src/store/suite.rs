@@ -18,6 +18,7 @@ pub async fn run(store: &dyn Store) {
     a_client_token_names_one_reservation_per_owner(store).await;
     addresses_are_allocated_within_limits_associated_and_released(store).await;
     images_keep_their_launch_permissions_and_product_codes(store).await;
+    users_are_found_by_their_certificate(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -613,4 +614,45 @@ async fn images_keep_their_launch_permissions_and_product_codes(store: &dyn Stor
         .unwrap();
     assert!(store.images().await.unwrap()[0].product_codes.is_empty());
     assert!(store.delete_image(None, &image.id).await.unwrap());
+}
+
+async fn users_are_found_by_their_certificate(store: &dyn Store) {
+    let new = |name: &str| NewUser {
+        name: name.into(),
+        ..NewUser::default()
+    };
+    let cy = store.create_user(new("cy")).await.unwrap();
+    let di = store.create_user(new("di")).await.unwrap();
+    store.put_certificate("cy", "PEM cy").await.unwrap();
+    store.put_certificate("di", "PEM di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), Some(cy));
+    assert_eq!(
+        store.user_by_certificate("PEM di").await.unwrap(),
+        Some(di.clone())
+    );
+    assert_eq!(store.user_by_certificate("PEM").await.unwrap(), None);
+    // A certificate issued again replaces the earlier one, which names nobody any more.
+    store.put_certificate("cy", "PEM cy 2").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), None);
+    assert_eq!(
+        store
+            .user_by_certificate("PEM cy 2")
+            .await
+            .unwrap()
+            .map(|u| u.name),
+        Some("cy".to_owned())
+    );
+    // A disabled user is still found (the caller refuses them); a deleted one is not.
+    store.set_user_enabled("di", false).await.unwrap();
+    assert!(
+        !store
+            .user_by_certificate("PEM di")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    store.delete_user("di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
+    store.delete_user("cy").await.unwrap();
 }
