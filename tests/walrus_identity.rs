@@ -55,26 +55,31 @@ fn walrus_with_identity_accepts_the_clouds_users() {
     walrus_serves_the_clouds_users(dir.path(), &data, Flag::Identity);
 }
 
-#[test]
-fn walrus_with_identity_of_a_cloud_on_postgres_accepts_its_users() {
-    let keys = Keys::new();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("clc");
-    let Some((_cloud, _)) = start_cloud_on_postgres(keys.path(), &data, &[]) else {
-        return;
-    };
-    walrus_serves_the_clouds_users(dir.path(), &data, Flag::Identity);
-}
-
-#[test]
-fn walrus_with_db_accepts_the_clouds_users() {
+/// The checks against a cloud on a new PostgreSQL database, Walrus given its users by
+/// `--db` or by `--identity`.
+fn on_postgres(by_db: bool) {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("clc");
     let Some((_cloud, url)) = start_cloud_on_postgres(keys.path(), &data, &[]) else {
         return;
     };
-    walrus_serves_the_clouds_users(dir.path(), &data, Flag::Db(&url));
+    let flag = if by_db {
+        Flag::Db(&url)
+    } else {
+        Flag::Identity
+    };
+    walrus_serves_the_clouds_users(dir.path(), &data, flag);
+}
+
+#[test]
+fn walrus_with_identity_of_a_cloud_on_postgres_accepts_its_users() {
+    on_postgres(false);
+}
+
+#[test]
+fn walrus_with_db_accepts_the_clouds_users() {
+    on_postgres(true);
 }
 
 #[test]

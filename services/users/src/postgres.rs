@@ -11,19 +11,19 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::{NewUser, User, UserError, UserLookup};
 
-/// The `users` table.
-pub const SCHEMA: &str = "
+/// The `users` table (text byte by byte, as the cloud's tables).
+pub const SCHEMA: &str = r#"
     CREATE TABLE users (
-        name TEXT PRIMARY KEY,
-        access_key TEXT NOT NULL UNIQUE,
-        secret_key TEXT NOT NULL,
-        canonical_id TEXT NOT NULL UNIQUE,
-        email TEXT UNIQUE,
+        name TEXT COLLATE "C" PRIMARY KEY,
+        access_key TEXT COLLATE "C" NOT NULL UNIQUE,
+        secret_key TEXT COLLATE "C" NOT NULL,
+        canonical_id TEXT COLLATE "C" NOT NULL UNIQUE,
+        email TEXT COLLATE "C" UNIQUE,
         admin BOOLEAN NOT NULL,
         enabled BOOLEAN NOT NULL,
         created BIGINT NOT NULL
     );
-";
+"#;
 
 const COLUMNS: &str = "name, access_key, secret_key, canonical_id, email, admin, enabled, created";
 

@@ -108,6 +108,25 @@ pub async fn open(data: &Path, db: Option<&str>) -> Result<Arc<dyn Store>, Store
     })
 }
 
+fn exists(what: &'static str, name: &str) -> StoreError {
+    StoreError::Exists {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn not_found(what: &'static str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+/// Owned copies of borrowed arguments, for the futures and threads that outlive them.
+fn own(text: &str) -> String {
+    text.to_owned()
+}
+
 /// What the cloud controller records about itself when it starts, so that `euca admin`
 /// (which is given only DATA) can issue credentials as the running cloud would.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +186,26 @@ pub enum Source {
     Cidr(String),
     /// The instances of a user's group.
     Group { owner: String, name: String },
+}
+
+impl Source {
+    /// The source as the engines' three columns (`cidr`, `source_owner`, `source_group`):
+    /// the one that does not apply is empty.
+    fn columns(&self) -> (&str, &str, &str) {
+        match self {
+            Self::Cidr(cidr) => (cidr, "", ""),
+            Self::Group { owner, name } => ("", owner, name),
+        }
+    }
+
+    /// The source those three columns hold.
+    fn from_columns(cidr: String, owner: String, name: String) -> Self {
+        if cidr.is_empty() {
+            Self::Group { owner, name }
+        } else {
+            Self::Cidr(cidr)
+        }
+    }
 }
 
 /// One ingress permission of a security group.
@@ -279,6 +318,17 @@ pub struct Address {
 pub struct Association {
     pub instance: String,
     pub private_ip: String,
+}
+
+impl Association {
+    /// The association the engines' `instance` and `private_ip` columns hold (both or
+    /// neither).
+    fn from_columns(instance: Option<String>, private_ip: Option<String>) -> Option<Self> {
+        instance.zip(private_ip).map(|(instance, private_ip)| Self {
+            instance,
+            private_ip,
+        })
+    }
 }
 
 /// A public address a cluster offers, as a candidate to allocate.

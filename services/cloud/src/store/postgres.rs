@@ -6,101 +6,104 @@
 use std::path::PathBuf;
 
 use deadpool_postgres::{GenericClient, Object, Pool};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
+use tokio_postgres::ToStatement;
 use users::{Key, PgUsers};
 
 use super::{
-    sort_addresses, Address, Allocation, Association, CloudFacts, Cluster, Image, ImageKind,
-    Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule, SecurityGroup,
-    Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    exists, not_found, own, sort_addresses, Address, Allocation, Association, CloudFacts, Cluster,
+    Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule,
+    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
 /// `users` crate's table): a database at version N has run the first N. Never edit an entry
-/// once released; add one.
+/// once released; add one. Text is `COLLATE "C"`: compared and listed byte by byte, as
+/// SQLite does, whatever the server's locale.
 const MIGRATIONS: &[&str] = &[
-    "
+    r#"
     CREATE TABLE facts (
         id INTEGER PRIMARY KEY CHECK (id = 1),
-        keys TEXT NOT NULL,
-        ec2_url TEXT NOT NULL,
-        s3_url TEXT NOT NULL,
-        region TEXT NOT NULL
+        keys TEXT COLLATE "C" NOT NULL,
+        ec2_url TEXT COLLATE "C" NOT NULL,
+        s3_url TEXT COLLATE "C" NOT NULL,
+        region TEXT COLLATE "C" NOT NULL
     );
     CREATE TABLE certificates (
-        owner TEXT PRIMARY KEY,
-        pem TEXT NOT NULL
+        owner TEXT COLLATE "C" PRIMARY KEY,
+        pem TEXT COLLATE "C" NOT NULL
     );
     CREATE TABLE clusters (
-        name TEXT PRIMARY KEY,
-        url TEXT NOT NULL
+        name TEXT COLLATE "C" PRIMARY KEY,
+        url TEXT COLLATE "C" NOT NULL
     );
     CREATE TABLE vm_types (
-        name TEXT PRIMARY KEY,
+        name TEXT COLLATE "C" PRIMARY KEY,
         cores BIGINT NOT NULL,
         memory_mb BIGINT NOT NULL,
         disk_gb BIGINT NOT NULL
     );
     CREATE TABLE keypairs (
-        owner TEXT NOT NULL,
-        name TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        public_key TEXT NOT NULL,
+        owner TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        fingerprint TEXT COLLATE "C" NOT NULL,
+        public_key TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (owner, name)
     );
     CREATE TABLE security_groups (
-        owner TEXT NOT NULL,
-        name TEXT NOT NULL,
-        id TEXT NOT NULL UNIQUE,
-        description TEXT NOT NULL,
+        owner TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        description TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (owner, name)
     );
     CREATE TABLE rules (
-        owner TEXT NOT NULL,
-        group_name TEXT NOT NULL,
-        protocol TEXT NOT NULL,
+        owner TEXT COLLATE "C" NOT NULL,
+        group_name TEXT COLLATE "C" NOT NULL,
+        protocol TEXT COLLATE "C" NOT NULL,
         from_port INTEGER NOT NULL,
         to_port INTEGER NOT NULL,
-        cidr TEXT NOT NULL DEFAULT '',
-        source_owner TEXT NOT NULL DEFAULT '',
-        source_group TEXT NOT NULL DEFAULT '',
+        cidr TEXT COLLATE "C" NOT NULL DEFAULT '',
+        source_owner TEXT COLLATE "C" NOT NULL DEFAULT '',
+        source_group TEXT COLLATE "C" NOT NULL DEFAULT '',
         PRIMARY KEY (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group),
         FOREIGN KEY (owner, group_name) REFERENCES security_groups (owner, name) ON DELETE CASCADE
     );
     CREATE INDEX rules_by_source ON rules (source_owner, source_group);
-",
-    "
+"#,
+    r#"
     CREATE TABLE images (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        location TEXT NOT NULL,
+        id TEXT COLLATE "C" PRIMARY KEY,
+        owner TEXT COLLATE "C" NOT NULL,
+        location TEXT COLLATE "C" NOT NULL,
         public BOOLEAN NOT NULL
     );
     CREATE TABLE instances (
-        id TEXT PRIMARY KEY,
-        reservation TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        image TEXT NOT NULL,
-        kernel TEXT,
-        ramdisk TEXT,
-        vm_type TEXT NOT NULL,
-        key_name TEXT,
+        id TEXT COLLATE "C" PRIMARY KEY,
+        reservation TEXT COLLATE "C" NOT NULL,
+        owner TEXT COLLATE "C" NOT NULL,
+        image TEXT COLLATE "C" NOT NULL,
+        kernel TEXT COLLATE "C",
+        ramdisk TEXT COLLATE "C",
+        vm_type TEXT COLLATE "C" NOT NULL,
+        key_name TEXT COLLATE "C",
         groups TEXT[] NOT NULL,
         launch_index BIGINT NOT NULL,
-        cluster TEXT NOT NULL,
+        cluster TEXT COLLATE "C" NOT NULL,
         launched BIGINT NOT NULL,
         terminated BOOLEAN NOT NULL DEFAULT FALSE
     );
     CREATE INDEX instances_by_owner ON instances (owner);
-",
+"#,
     // Reconciliation: what the clusters last reported; RunInstances' ClientToken.
-    "
+    r#"
     ALTER TABLE instances
-        ADD COLUMN client_token TEXT,
-        ADD COLUMN cluster_state TEXT,
-        ADD COLUMN private_ip TEXT NOT NULL DEFAULT '',
-        ADD COLUMN public_ip TEXT NOT NULL DEFAULT '',
-        ADD COLUMN node TEXT NOT NULL DEFAULT '',
+        ADD COLUMN client_token TEXT COLLATE "C",
+        ADD COLUMN cluster_state TEXT COLLATE "C",
+        ADD COLUMN private_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN public_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN node TEXT COLLATE "C" NOT NULL DEFAULT '',
         ADD COLUMN seen BIGINT,
         ADD COLUMN vanished BOOLEAN NOT NULL DEFAULT FALSE;
     DROP INDEX instances_by_owner;
@@ -108,31 +111,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
     CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
     CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
-",
+"#,
     // Elastic addresses; images' kernel, ramdisk, launch permissions and product codes.
-    "
+    r#"
     CREATE TABLE addresses (
-        public_ip TEXT PRIMARY KEY,
-        cluster TEXT NOT NULL,
-        owner TEXT,
-        instance TEXT,
-        private_ip TEXT,
+        public_ip TEXT COLLATE "C" PRIMARY KEY,
+        cluster TEXT COLLATE "C" NOT NULL,
+        owner TEXT COLLATE "C",
+        instance TEXT COLLATE "C",
+        private_ip TEXT COLLATE "C",
         CHECK ((instance IS NULL) = (private_ip IS NULL))
     );
     CREATE INDEX addresses_by_owner ON addresses (owner);
     CREATE INDEX addresses_by_instance ON addresses (instance);
-    ALTER TABLE images ADD COLUMN kernel TEXT, ADD COLUMN ramdisk TEXT;
+    ALTER TABLE images ADD COLUMN kernel TEXT COLLATE "C", ADD COLUMN ramdisk TEXT COLLATE "C";
     CREATE TABLE launch_permissions (
-        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
-        grantee TEXT NOT NULL,
+        image TEXT COLLATE "C" NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        grantee TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (image, grantee)
     );
     CREATE TABLE product_codes (
-        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
-        code TEXT NOT NULL,
+        image TEXT COLLATE "C" NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        code TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (image, code)
     );
-",
+"#,
 ];
 
 /// Serializes migrations of one database between processes (a CLC and `euca admin`
@@ -213,23 +216,22 @@ impl PgStore {
     }
 }
 
-fn exists(what: &'static str, name: &str) -> StoreError {
-    StoreError::Exists {
-        what,
-        name: name.to_owned(),
+/// Inserts one row with `statement`, an `INSERT ... ON CONFLICT DO NOTHING`: a row already
+/// there (by any unique key) is `Exists`, naming `what` and `name`.
+async fn insert_new<T>(
+    client: &impl GenericClient,
+    statement: &T,
+    params: &[&(dyn ToSql + Sync)],
+    what: &'static str,
+    name: &str,
+) -> Result<(), StoreError>
+where
+    T: ?Sized + ToStatement + Sync + Send,
+{
+    if client.execute(statement, params).await? == 0 {
+        return Err(exists(what, name));
     }
-}
-
-fn not_found(what: &'static str, name: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        name: name.to_owned(),
-    }
-}
-
-/// Owned copies of borrowed arguments, for futures that outlive them.
-fn own(text: &str) -> String {
-    text.to_owned()
+    Ok(())
 }
 
 /// A `u32` column (kept as BIGINT: PostgreSQL has no unsigned types).
@@ -256,29 +258,12 @@ async fn put_vm_type(client: &impl GenericClient, t: &VmType) -> Result<(), Stor
     Ok(())
 }
 
-/// The rule's source as its three columns (`cidr`, `source_owner`, `source_group`).
-fn source_columns(source: &Source) -> (&str, &str, &str) {
-    match source {
-        Source::Cidr(cidr) => (cidr, "", ""),
-        Source::Group { owner, name } => ("", owner, name),
-    }
-}
-
 fn rule_from_row(row: &Row) -> Result<Rule, StoreError> {
-    let cidr: String = row.try_get(3)?;
-    let source = if cidr.is_empty() {
-        Source::Group {
-            owner: row.try_get(4)?,
-            name: row.try_get(5)?,
-        }
-    } else {
-        Source::Cidr(cidr)
-    };
     Ok(Rule {
         protocol: row.try_get(0)?,
         from_port: row.try_get(1)?,
         to_port: row.try_get(2)?,
-        source,
+        source: Source::from_columns(row.try_get(3)?, row.try_get(4)?, row.try_get(5)?),
     })
 }
 
@@ -305,12 +290,21 @@ async fn delete_rule(
     group: &str,
     rule: &Rule,
 ) -> Result<bool, StoreError> {
-    let (cidr, source_owner, source_group) = source_columns(&rule.source);
+    let (cidr, source_owner, source_group) = rule.source.columns();
     let removed = client
         .execute(
             "DELETE FROM rules WHERE owner = $1 AND group_name = $2 AND protocol = $3
              AND from_port = $4 AND to_port = $5 AND cidr = $6 AND source_owner = $7 AND source_group = $8",
-            &[&owner, &group, &rule.protocol, &rule.from_port, &rule.to_port, &cidr, &source_owner, &source_group],
+            &[
+                &owner,
+                &group,
+                &rule.protocol,
+                &rule.from_port,
+                &rule.to_port,
+                &cidr,
+                &source_owner,
+                &source_group,
+            ],
         )
         .await?;
     Ok(removed > 0)
@@ -382,18 +376,11 @@ async fn image_exists(client: &impl GenericClient, id: &str) -> Result<bool, Sto
 const ADDRESS_COLUMNS: &str = "public_ip, cluster, owner, instance, private_ip";
 
 fn address_from_row(row: &Row) -> Result<Address, StoreError> {
-    let instance: Option<String> = row.try_get(3)?;
-    let private_ip: Option<String> = row.try_get(4)?;
     Ok(Address {
         public_ip: row.try_get(0)?,
         cluster: row.try_get(1)?,
         owner: row.try_get(2)?,
-        association: instance
-            .zip(private_ip)
-            .map(|(instance, private_ip)| Association {
-                instance,
-                private_ip,
-            }),
+        association: Association::from_columns(row.try_get(3)?, row.try_get(4)?),
     })
 }
 
@@ -437,7 +424,7 @@ fn instance_from_row(row: &Row) -> Result<Instance, StoreError> {
 async fn select_instances(
     client: &impl GenericClient,
     sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Instance>, StoreError> {
     let rows = client.query(sql, params).await?;
     rows.iter().map(instance_from_row).collect()
@@ -569,17 +556,14 @@ impl Store for PgStore {
     fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()> {
         let cluster = cluster.clone();
         Box::pin(async move {
-            let added = self
-                .client()
-                .await?
-                .execute(
-                    "INSERT INTO clusters (name, url) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&cluster.name, &cluster.url],
-                )
-                .await?;
-            if added == 0 {
-                return Err(exists("cluster", &cluster.name));
-            }
+            insert_new(
+                &self.client().await?,
+                "INSERT INTO clusters (name, url) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&cluster.name, &cluster.url],
+                "cluster",
+                &cluster.name,
+            )
+            .await?;
             Ok(())
         })
     }
@@ -650,18 +634,15 @@ impl Store for PgStore {
     fn add_keypair(&self, keypair: &KeyPair) -> StoreFuture<'_, ()> {
         let k = keypair.clone();
         Box::pin(async move {
-            let added = self
-                .client()
-                .await?
-                .execute(
-                    "INSERT INTO keypairs (owner, name, fingerprint, public_key) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING",
-                    &[&k.owner, &k.name, &k.fingerprint, &k.public_key],
-                )
-                .await?;
-            if added == 0 {
-                return Err(exists("keypair", &k.name));
-            }
+            insert_new(
+                &self.client().await?,
+                "INSERT INTO keypairs (owner, name, fingerprint, public_key)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&k.owner, &k.name, &k.fingerprint, &k.public_key],
+                "keypair",
+                &k.name,
+            )
+            .await?;
             Ok(())
         })
     }
@@ -709,18 +690,15 @@ impl Store for PgStore {
     fn add_group(&self, group: &SecurityGroup) -> StoreFuture<'_, ()> {
         let g = group.clone();
         Box::pin(async move {
-            let added = self
-                .client()
-                .await?
-                .execute(
-                    "INSERT INTO security_groups (owner, name, id, description) VALUES ($1, $2, $3, $4)
+            insert_new(
+                &self.client().await?,
+                "INSERT INTO security_groups (owner, name, id, description) VALUES ($1, $2, $3, $4)
                      ON CONFLICT DO NOTHING",
-                    &[&g.owner, &g.name, &g.id, &g.description],
-                )
-                .await?;
-            if added == 0 {
-                return Err(exists("security group", &g.name));
-            }
+                &[&g.owner, &g.name, &g.id, &g.description],
+                "security group",
+                &g.name,
+            )
+            .await?;
             Ok(())
         })
     }
@@ -814,17 +792,26 @@ impl Store for PgStore {
             let tx = client.transaction().await?;
             group_exists(&tx, &owner, &group).await?;
             for rule in &rules {
-                let (cidr, source_owner, source_group) = source_columns(&rule.source);
-                let added = tx
-                    .execute(
-                        "INSERT INTO rules (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                        &[&owner, &group, &rule.protocol, &rule.from_port, &rule.to_port, &cidr, &source_owner, &source_group],
-                    )
-                    .await?;
-                if added == 0 {
-                    return Err(exists("rule in group", &group));
-                }
+                let (cidr, source_owner, source_group) = rule.source.columns();
+                insert_new(
+                    &tx,
+                    "INSERT INTO rules (owner, group_name, protocol, from_port, to_port, cidr,
+                        source_owner, source_group)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    &[
+                        &owner,
+                        &group,
+                        &rule.protocol,
+                        &rule.from_port,
+                        &rule.to_port,
+                        &cidr,
+                        &source_owner,
+                        &source_group,
+                    ],
+                    "rule in group",
+                    &group,
+                )
+                .await?;
             }
             Ok(tx.commit().await?)
         })
@@ -1047,23 +1034,22 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let added = tx
-                .execute(
-                    "INSERT INTO images (id, owner, location, public, kernel, ramdisk)
+            insert_new(
+                &tx,
+                "INSERT INTO images (id, owner, location, public, kernel, ramdisk)
                      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    &[
-                        &i.id,
-                        &i.owner,
-                        &i.location,
-                        &i.public,
-                        &i.kernel,
-                        &i.ramdisk,
-                    ],
-                )
-                .await?;
-            if added == 0 {
-                return Err(exists("image", &i.id));
-            }
+                &[
+                    &i.id,
+                    &i.owner,
+                    &i.location,
+                    &i.public,
+                    &i.kernel,
+                    &i.ramdisk,
+                ],
+                "image",
+                &i.id,
+            )
+            .await?;
             insert_product_codes(&tx, &i.id, &i.product_codes).await?;
             insert_launch_users(&tx, &i.id, &i.launch_users).await?;
             Ok(tx.commit().await?)
@@ -1140,36 +1126,35 @@ impl Store for PgStore {
                 .await?;
             for i in &instances {
                 let o = &i.observed;
-                let added = tx
-                    .execute(
-                        &insert,
-                        &[
-                            &i.id,
-                            &i.reservation,
-                            &i.owner,
-                            &i.image,
-                            &i.kernel,
-                            &i.ramdisk,
-                            &i.vm_type,
-                            &i.key_name,
-                            &i.groups,
-                            &i64::from(i.launch_index),
-                            &i.cluster,
-                            &i.launched,
-                            &i.terminated,
-                            &i.client_token,
-                            &o.state,
-                            &o.private_ip,
-                            &o.public_ip,
-                            &o.node,
-                            &o.seen,
-                            &o.vanished,
-                        ],
-                    )
-                    .await?;
-                if added == 0 {
-                    return Err(exists("instance", &i.id));
-                }
+                insert_new(
+                    &tx,
+                    &insert,
+                    &[
+                        &i.id,
+                        &i.reservation,
+                        &i.owner,
+                        &i.image,
+                        &i.kernel,
+                        &i.ramdisk,
+                        &i.vm_type,
+                        &i.key_name,
+                        &i.groups,
+                        &i64::from(i.launch_index),
+                        &i.cluster,
+                        &i.launched,
+                        &i.terminated,
+                        &i.client_token,
+                        &o.state,
+                        &o.private_ip,
+                        &o.public_ip,
+                        &o.node,
+                        &o.seen,
+                        &o.vanished,
+                    ],
+                    "instance",
+                    &i.id,
+                )
+                .await?;
             }
             Ok(tx.commit().await?)
         })

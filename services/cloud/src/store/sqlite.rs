@@ -10,9 +10,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::UserStore;
 
 use super::{
-    sort_addresses, Address, Allocation, Association, CloudFacts, Cluster, Image, ImageKind,
-    Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule, SecurityGroup,
-    Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    exists, not_found, own, sort_addresses, Address, Allocation, Association, CloudFacts, Cluster,
+    Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule,
+    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -219,20 +219,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn exists(what: &'static str, name: &str) -> StoreError {
-    StoreError::Exists {
-        what,
-        name: name.to_owned(),
-    }
-}
-
-fn not_found(what: &'static str, name: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        name: name.to_owned(),
-    }
-}
-
 fn keypair_from_row(row: &Row<'_>) -> rusqlite::Result<KeyPair> {
     Ok(KeyPair {
         owner: row.get(0)?,
@@ -242,29 +228,12 @@ fn keypair_from_row(row: &Row<'_>) -> rusqlite::Result<KeyPair> {
     })
 }
 
-/// The rule's source as its three columns (`cidr`, `source_owner`, `source_group`).
-fn source_columns(source: &Source) -> (&str, &str, &str) {
-    match source {
-        Source::Cidr(cidr) => (cidr, "", ""),
-        Source::Group { owner, name } => ("", owner, name),
-    }
-}
-
 fn rule_from_row(row: &Row<'_>) -> rusqlite::Result<Rule> {
-    let cidr: String = row.get(3)?;
-    let source = if cidr.is_empty() {
-        Source::Group {
-            owner: row.get(4)?,
-            name: row.get(5)?,
-        }
-    } else {
-        Source::Cidr(cidr)
-    };
     Ok(Rule {
         protocol: row.get(0)?,
         from_port: row.get(1)?,
         to_port: row.get(2)?,
-        source,
+        source: Source::from_columns(row.get(3)?, row.get(4)?, row.get(5)?),
     })
 }
 
@@ -287,7 +256,7 @@ fn rule_present(
     group: &str,
     rule: &Rule,
 ) -> rusqlite::Result<bool> {
-    let (cidr, source_owner, source_group) = source_columns(&rule.source);
+    let (cidr, source_owner, source_group) = rule.source.columns();
     tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM rules WHERE owner = ?1 AND group_name = ?2 AND protocol = ?3
             AND from_port = ?4 AND to_port = ?5 AND cidr = ?6 AND source_owner = ?7 AND source_group = ?8)",
@@ -371,18 +340,11 @@ fn image_exists(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
 const ADDRESS_COLUMNS: &str = "public_ip, cluster, owner, instance, private_ip";
 
 fn address_from_row(row: &Row<'_>) -> rusqlite::Result<Address> {
-    let instance: Option<String> = row.get(3)?;
-    let private_ip: Option<String> = row.get(4)?;
     Ok(Address {
         public_ip: row.get(0)?,
         cluster: row.get(1)?,
         owner: row.get(2)?,
-        association: instance
-            .zip(private_ip)
-            .map(|(instance, private_ip)| Association {
-                instance,
-                private_ip,
-            }),
+        association: Association::from_columns(row.get(3)?, row.get(4)?),
     })
 }
 
@@ -435,11 +397,6 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
             vanished: row.get(19)?,
         },
     })
-}
-
-/// Owned copies of borrowed arguments, for closures that run on another thread.
-fn own(text: &str) -> String {
-    text.to_owned()
 }
 
 impl Store for SqliteStore {
@@ -737,7 +694,7 @@ impl Store for SqliteStore {
                 if rule_present(tx, &owner, &group, rule)? {
                     return Err(exists("rule in group", &group));
                 }
-                let (cidr, source_owner, source_group) = source_columns(&rule.source);
+                let (cidr, source_owner, source_group) = rule.source.columns();
                 tx.execute(
                     "INSERT INTO rules (owner, group_name, protocol, from_port, to_port, cidr, source_owner, source_group)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -753,7 +710,7 @@ impl Store for SqliteStore {
         self.run(move |tx| {
             group_exists(tx, &owner, &group)?;
             for rule in &rules {
-                let (cidr, source_owner, source_group) = source_columns(&rule.source);
+                let (cidr, source_owner, source_group) = rule.source.columns();
                 let removed = tx.execute(
                     "DELETE FROM rules WHERE owner = ?1 AND group_name = ?2 AND protocol = ?3
                      AND from_port = ?4 AND to_port = ?5 AND cidr = ?6 AND source_owner = ?7 AND source_group = ?8",
