@@ -64,6 +64,8 @@ pub enum StoreError {
     #[error("cloud database: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error("cloud database: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("cloud database: {0}")]
     Value(String),
     #[error("{path}: {source}")]
     Record {

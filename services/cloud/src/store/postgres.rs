@@ -162,7 +162,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
-        Ok(self.pool.get().await.map_err(users::UserError::from)?)
+        Ok(self.pool.get().await?)
     }
 
     /// Runs the missing migrations, one transaction each, under the migration lock.
@@ -1399,6 +1399,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("postgresql://nobody@/db?host={}", dir.path().display());
         let opened = PgStore::connect(&url).await;
-        assert!(matches!(opened, Err(StoreError::Users(_))), "{opened:?}");
+        assert!(matches!(opened, Err(StoreError::Pool(_))), "{opened:?}");
     }
 }
