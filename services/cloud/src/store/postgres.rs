@@ -333,35 +333,21 @@ fn image_from_row(row: &Row) -> Result<Image, StoreError> {
     })
 }
 
-/// Attaches `codes` to image `id`; those it has stay.
-async fn insert_product_codes(
-    client: &impl GenericClient,
-    id: &str,
-    codes: &[String],
-) -> Result<(), StoreError> {
-    client
-        .execute(
-            "INSERT INTO product_codes (image, code) SELECT $1, unnest($2::TEXT[])
-             ON CONFLICT DO NOTHING",
-            &[&id, &codes],
-        )
-        .await?;
-    Ok(())
-}
+/// The statements adding to an image's lists: a product code, a user granted to run it.
+const ADD_PRODUCT_CODES: &str = "INSERT INTO product_codes (image, code)
+    SELECT $1, unnest($2::TEXT[]) ON CONFLICT DO NOTHING";
+const ADD_LAUNCH_USERS: &str = "INSERT INTO launch_permissions (image, grantee)
+    SELECT $1, unnest($2::TEXT[]) ON CONFLICT DO NOTHING";
 
-/// Grants `users` the right to run image `id`; those granted stay.
-async fn insert_launch_users(
+/// Adds `values` to one of image `id`'s lists with `insert` (one of the statements above);
+/// those it has stay.
+async fn add_to_image(
     client: &impl GenericClient,
+    insert: &str,
     id: &str,
-    users: &[String],
+    values: &[String],
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "INSERT INTO launch_permissions (image, grantee) SELECT $1, unnest($2::TEXT[])
-             ON CONFLICT DO NOTHING",
-            &[&id, &users],
-        )
-        .await?;
+    client.execute(insert, &[&id, &values]).await?;
     Ok(())
 }
 
@@ -982,7 +968,7 @@ impl Store for PgStore {
                 tx.execute("UPDATE images SET public = TRUE WHERE id = $1", &[&id])
                     .await?;
             }
-            insert_launch_users(&tx, &id, &add.users).await?;
+            add_to_image(&tx, ADD_LAUNCH_USERS, &id, &add.users).await?;
             if remove.public {
                 tx.execute("UPDATE images SET public = FALSE WHERE id = $1", &[&id])
                     .await?;
@@ -1023,7 +1009,7 @@ impl Store for PgStore {
             if !image_exists(&tx, &id).await? {
                 return Ok(false);
             }
-            insert_product_codes(&tx, &id, &codes).await?;
+            add_to_image(&tx, ADD_PRODUCT_CODES, &id, &codes).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -1050,8 +1036,8 @@ impl Store for PgStore {
                 &i.id,
             )
             .await?;
-            insert_product_codes(&tx, &i.id, &i.product_codes).await?;
-            insert_launch_users(&tx, &i.id, &i.launch_users).await?;
+            add_to_image(&tx, ADD_PRODUCT_CODES, &i.id, &i.product_codes).await?;
+            add_to_image(&tx, ADD_LAUNCH_USERS, &i.id, &i.launch_users).await?;
             Ok(tx.commit().await?)
         })
     }
