@@ -99,3 +99,26 @@ fn a_component_that_cannot_start_says_why_and_fails() {
     assert!(stderr.contains("euca node: "), "{stderr}");
     assert!(stderr.contains("node-cert.pem"), "{stderr}");
 }
+
+/// `--db` takes a PostgreSQL URL only: anything else is a settings error, not a guess.
+#[test]
+fn the_cloud_refuses_a_db_url_it_cannot_serve() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = dir.path().to_str().expect("a UTF-8 temporary path");
+    let args = [
+        "cloud",
+        "--listen",
+        "127.0.0.1:0",
+        "--keys",
+        dir,
+        "--data",
+        dir,
+    ];
+    let refused = euca(&[&args[..], &["--db", "mysql://db/cloud"]].concat());
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("euca cloud: --db \"mysql://db/cloud\": expected a postgresql://"),
+        "{stderr}"
+    );
+}
