@@ -42,7 +42,13 @@ fn users_drive_the_api_over_soap_as_the_certificate_they_sign_with() {
     python("cloud_soap.py", &["api", &wsdl, &admin_zip, &bob_zip]);
     // `euca admin` changes the store under the running cloud: the next request sees it.
     admin(&data, &["user", "disable", "bob"]);
-    python("cloud_soap.py", &["refused", &wsdl, &bob_zip]);
+    python("cloud_soap.py", &["refused", &wsdl, &bob_zip, "disabled"]);
+    // Deleting a user takes their credentials away too; they kept a copy.
+    let kept = dir.path().join("bob.zip");
+    std::fs::copy(&bob_zip, &kept).unwrap();
+    admin(&data, &["user", "delete", "bob"]);
+    let kept = kept.display().to_string();
+    python("cloud_soap.py", &["refused", &wsdl, &kept, "not one of"]);
 }
 
 #[test]
@@ -55,9 +61,25 @@ fn strangers_broken_signatures_stale_timestamps_and_replays_are_refused_with_ec2
         "cloud_soap.py",
         &["security", &wsdl(), &zip(&data, "admin")],
     );
-    // Each refusal is logged as the request's, with its cause.
+    python(
+        "cloud_soap.py",
+        &["untimestamped", &wsdl(), &zip(&data, "admin"), "refused"],
+    );
+    // Each refusal is logged with its cause.
     let log = cloud.log();
     assert!(log.contains("not trusted"), "{log}");
+}
+
+#[test]
+fn the_original_policy_also_accepts_requests_signed_without_a_timestamp() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _cloud = start_cloud(keys.path(), &data, &["--compat", "original"]);
+    python(
+        "cloud_soap.py",
+        &["untimestamped", &wsdl(), &zip(&data, "admin"), "accepted"],
+    );
 }
 
 #[test]

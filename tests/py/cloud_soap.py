@@ -11,7 +11,10 @@ Phases (run by tests/cloud_soap.rs):
   security WSDL ADMIN_ZIP      refusals: a stranger's certificate, no signature, a broken
                                signature, an expired Timestamp, a replay; another version's
                                namespace answered in it
-  refused WSDL USER_ZIP        a disabled user's certificate is refused
+  refused WSDL USER_ZIP WHY    a disabled or deleted user's certificate is refused (the fault
+                               says WHY: disabled, not one of this cloud's users)
+  untimestamped WSDL ADMIN_ZIP VERDICT  a request signed without a Timestamp is accepted
+                               (`--compat original`) or refused (the default), as VERDICT says
   instances WSDL ADMIN_ZIP USER_ZIP  images registered, an instance run to running, described,
                                its console read, rebooted, terminated to terminated; the second
                                user sees and touches none of it
@@ -54,10 +57,11 @@ def timestamp(envelope, created):
 
 
 class UserSignature(BinarySignature):
-    """zeep's BinarySignature with a Timestamp (created `age` ago) signed beside the Body.
+    """zeep's BinarySignature with a Timestamp (created `age` ago; none when `age` is None)
+    signed beside the Body.
 
     The cloud's replies are not signed, as the original's were not: there is nothing to
-    verify them with but TLS, so `verify` accepts them as they are.
+    verify them with but TLS, so `verify` checks only that they carry no header at all.
     """
 
     def __init__(self, key_file, cert_file, age=datetime.timedelta(0)):
@@ -65,7 +69,8 @@ class UserSignature(BinarySignature):
         self.age = age
 
     def apply(self, envelope, headers):
-        timestamp(envelope, datetime.datetime.now(datetime.timezone.utc) - self.age)
+        if self.age is not None:
+            timestamp(envelope, datetime.datetime.now(datetime.timezone.utc) - self.age)
         return super().apply(envelope, headers)
 
     def verify(self, envelope):
@@ -123,6 +128,11 @@ def rule(protocol, port, cidr=None, group=None):
 def check_api(wsdl, admin_zip, user_zip):
     admin, bob = User(wsdl, admin_zip), User(wsdl, user_zip)
     a, b = admin.ec2, bob.ec2
+
+    served = requests.get(admin.url + "?wsdl", timeout=30)
+    address = etree.fromstring(served.content).find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
+    assert served.status_code == 200 and address.get("location") == admin.url, served.text[:200]
+    ok("GET EC2_URL?wsdl serves the WSDL with the address the client used")
 
     created = a.CreateKeyPair(keyName="soap-key")
     assert created["keyName"] == "soap-key" and created["keyMaterial"].startswith("-----BEGIN"), created
@@ -295,11 +305,22 @@ def check_security(wsdl, admin_zip):
     ok("a request in 2008-12-01's namespace is answered in 2008-12-01's namespace")
 
 
-def check_refused(wsdl, user_zip):
+def check_refused(wsdl, user_zip, why):
     user = User(wsdl, user_zip)
     fault = expect_fault(lambda: user.ec2.DescribeKeyPairs(keySet={"item": []}), "AuthFailure")
-    assert "disabled" in fault.message, fault.message
-    ok("a disabled user's certificate is refused: Client.AuthFailure")
+    assert why in fault.message, fault.message
+    ok(f"a user's certificate is refused with Client.AuthFailure: {fault.message}")
+
+
+def check_untimestamped(wsdl, admin_zip, verdict):
+    admin = User(wsdl, admin_zip)
+    status, reply = post(admin.url, signed(describe_key_pairs(), admin.signer(age=None)), "DescribeKeyPairs")
+    if verdict == "accepted":
+        assert status == 200 and fault_code(reply) is None, etree.tostring(reply)
+    else:
+        assert fault_code(reply) == "Client.AuthFailure", etree.tostring(reply)
+        assert "Timestamp" in reply.findtext(f".//{{{SOAP}}}Fault/faultstring"), etree.tostring(reply)
+    ok(f"a request signed without a Timestamp is {verdict}")
 
 
 def instances_of(c, instance=None):
@@ -372,7 +393,9 @@ def main():
     elif phase == "security":
         check_security(wsdl, sys.argv[3])
     elif phase == "refused":
-        check_refused(wsdl, sys.argv[3])
+        check_refused(wsdl, sys.argv[3], sys.argv[4])
+    elif phase == "untimestamped":
+        check_untimestamped(wsdl, sys.argv[3], sys.argv[4])
     elif phase == "instances":
         check_instances(wsdl, sys.argv[3], sys.argv[4])
     else:

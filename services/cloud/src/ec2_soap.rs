@@ -18,6 +18,7 @@
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
+use kit::security::Compat;
 use openssl::x509::X509;
 use soap::wss::{Verifier, VerifyOptions, WssError};
 use soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
@@ -54,12 +55,15 @@ static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The WS-Security of the users' endpoint: requests signed with a certificate the cloud
-/// issued (`cloud`), with a signed Timestamp unless `timestamps` is off, remembered against
-/// replays in `DATA/replay.journal`; replies unsigned. Blocking (it opens the journal).
-pub fn security(cloud: &X509, timestamps: bool, data: &Path) -> Result<soap::Security, WssError> {
+/// The WS-Security of the users' endpoint: requests signed over the Body with a
+/// certificate the cloud issued (`cloud`), and over a Timestamp unless `compat` is the
+/// original's, remembered against replays in `DATA/replay.journal`; replies unsigned.
+/// Blocking (it opens the journal).
+pub fn security(cloud: &X509, compat: Compat, data: &Path) -> Result<soap::Security, WssError> {
+    // The original's shapes without a signed Body (CLC → CC) are no user's: only the
+    // Timestamp is waived.
     let options = VerifyOptions {
-        require_timestamp: timestamps,
+        require_timestamp: compat == Compat::Strict,
         untimestamped_memory: kit::security::UNTIMESTAMPED_MEMORY,
         ..VerifyOptions::default()
     };

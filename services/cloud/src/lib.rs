@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use kit::security::{Compat, SecurityError};
+use kit::security::SecurityError;
 use kit::LogFile;
 use soap::keys::{KeyError, KeyPair};
 use soap::{Server, ServerError};
@@ -177,12 +177,8 @@ fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let log =
         kit::log_to_file(&config.data, "clc").map_err(data_error(&config.data.join("log")))?;
     let keys = kit::security::load(&config.keys, "cloud", &["cluster"], config.compat, None)?;
-    let users = ec2_soap::security(
-        &keys.pair.certificate,
-        config.compat == Compat::Strict,
-        &config.data,
-    )
-    .map_err(SecurityError::Wss)?;
+    let users = ec2_soap::security(&keys.pair.certificate, config.compat, &config.data)
+        .map_err(SecurityError::Wss)?;
     let store = SqliteStore::open(&config.data)?;
     Ok(Prepared {
         cloud_key: keys.pair,
