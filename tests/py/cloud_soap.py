@@ -22,6 +22,7 @@ Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
 import datetime
+import os
 import sys
 import tempfile
 import time
@@ -182,6 +183,15 @@ def check_api(wsdl, admin_zip, user_zip):
     assert bobs == ["default"], bobs
     expect_fault(lambda: b.DeleteSecurityGroup(groupName="db"), "InvalidGroup.NotFound")
     ok("security groups and their rules by CIDR and by group; EC2's codes as fault subcodes; the second user's are their own")
+
+    # The other portType (ec2_additions.wsdl, beside ours) at the same endpoint.
+    additions_wsdl = os.path.join(os.path.dirname(wsdl), "ec2_additions.wsdl")
+    additions = Client(additions_wsdl, wsse=admin.signer()).create_service(f"{{{EC2}}}AmazonEC2AdditionsBinding", admin.url)
+    asked = {"item": [{"attributeName": "supported-platforms"}]}
+    attributes = items(additions.DescribeAccountAttributes(accountAttributeNameSet=asked), "accountAttributeSet")
+    values = {a["attributeName"]: [v["attributeValue"] for v in items(a, "attributeValueSet")] for a in attributes}
+    assert values == {"supported-platforms": ["EC2"]}, values
+    ok("DescribeAccountAttributes (the additions' portType) at the same endpoint: supported-platforms EC2")
 
     regions = items(a.DescribeRegions(regionSet={"item": []}), "regionInfo")
     assert [(r["regionName"], r["regionEndpoint"]) for r in regions] == [(admin.env["AWS_DEFAULT_REGION"], admin.url)], regions
