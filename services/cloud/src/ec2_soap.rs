@@ -15,6 +15,7 @@
 //! A request in another bound version's namespace is read as 2009-04-04 and answered in its
 //! own namespace, like Query answers in the `Version` it names.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
@@ -95,16 +96,14 @@ impl Ec2Soap {
         let user = self.user(certificate).await?;
         tracing::Span::current().record("user", user.name.as_str());
         let namespace = operation.request.0;
-        let renamed;
         let body = if namespace == NAMESPACE {
-            body
+            Cow::Borrowed(body)
         } else {
             let mut copy = body.clone();
             copy.rename_namespace(namespace, NAMESPACE);
-            renamed = copy;
-            &renamed
+            Cow::Owned(copy)
         };
-        let request = Ec2Request::from_body(operation.name, body)
+        let request = Ec2Request::from_body(operation.name, &body)
             .ok_or_else(|| Ec2Error::Unsupported(operation.name.to_owned()))?
             .map_err(|e| {
                 Ec2Error::InvalidParameterValue(format!("invalid {} request: {e}", operation.name))
