@@ -90,6 +90,20 @@ fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Com
         .unwrap_or_else(|log| panic!("euca cloud did not become ready:\n{log}"))
 }
 
+/// Hands `add` the fixture manifests of `tests/fixtures/cloud` with the paths a stand-in
+/// Walrus serves them at: `/services/Walrus/images/{machine,kernel,ramdisk}.manifest.xml`
+/// (the nodes fetch the same URLs as the images' files).
+pub fn serve_manifests(mut add: impl FnMut(&str, Vec<u8>)) {
+    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
+    for kind in ["machine", "kernel", "ramdisk"] {
+        let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
+        add(
+            &format!("/services/Walrus/images/{kind}.manifest.xml"),
+            manifest,
+        );
+    }
+}
+
 /// Runs `euca admin --data DATA ARGS...`; returns its standard output.
 pub fn admin(data: &Path, args: &[&str]) -> String {
     let out = euca()

@@ -407,11 +407,12 @@ impl<'c, 'm> Emitter<'c, 'm> {
         let name = format_ident!("{}Request", trait_name);
         let table = super::service::operations_ident(port_type);
         let doc = doc_comment(&format!(
-            "A request of portType `{}` read from Query parameters: one variant per operation.",
+            "A request of portType `{}`, read from Query parameters or a SOAP Body: one variant per operation.",
             port_type.name
         ));
         let mut variants = Vec::new();
         let mut reads = Vec::new();
+        let mut elements = Vec::new();
         let mut operations = Vec::new();
         let mut calls = Vec::new();
         for (index, operation) in port_type.operations.iter().enumerate() {
@@ -424,6 +425,9 @@ impl<'c, 'm> Emitter<'c, 'm> {
             variants.push(quote!(#doc #variant(#request)));
             reads.push(quote! {
                 #action => Ok(Self::#variant(<#request as wire::query::FromQuery>::from_query(params, "")?)),
+            });
+            elements.push(quote! {
+                #action => Some(<#request as xmlbind::FromXml>::from_xml(body).map(Self::#variant)),
             });
             operations.push(quote!(Self::#variant(_) => &#table[#index],));
             calls.push(quote! {
@@ -444,6 +448,15 @@ impl<'c, 'm> Emitter<'c, 'm> {
                     match action {
                         #(#reads)*
                         _ => Err(wire::query::QueryError::InvalidAction(action.to_owned())),
+                    }
+                }
+
+                /// Reads the request of the operation named `operation` from `body`, its SOAP
+                /// Body element; `None` when `operation` is not one of this portType's.
+                pub fn from_body(operation: &str, body: &xmlbind::Element) -> Option<Result<Self, xmlbind::XmlError>> {
+                    match operation {
+                        #(#elements)*
+                        _ => None,
                     }
                 }
 

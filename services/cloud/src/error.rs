@@ -1,7 +1,10 @@
-//! What an EC2 request can fail with, and the one place such a failure becomes EC2's error
-//! document (`Response/Errors/Error/{Code,Message}`, `RequestID`) with its HTTP status.
+//! What an EC2 request can fail with, and the one place such a failure becomes what its
+//! front door answers: EC2's error document (`Response/Errors/Error/{Code,Message}`,
+//! `RequestID`) with its HTTP status for Query, a SOAP fault carrying EC2's code for SOAP.
 
 use hyper::StatusCode;
+use soap::wss::WssError;
+use soap::Fault;
 use xmlbind::XmlWriter;
 
 use wire::query::QueryError;
@@ -15,6 +18,9 @@ pub enum Ec2Error {
     AuthFailure(String),
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")]
     SignatureDoesNotMatch,
+    /// A SOAP request's signature (the user's certificate) does not verify.
+    #[error("The request signature does not verify: {0}")]
+    InvalidSignature(String),
     #[error("The AWS Access Key Id you provided does not exist in our records.")]
     InvalidClientTokenId,
     #[error("Request has expired: {0}")]
@@ -72,7 +78,7 @@ impl Ec2Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::AuthFailure(_) => "AuthFailure",
-            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::SignatureDoesNotMatch | Self::InvalidSignature(_) => "SignatureDoesNotMatch",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::RequestExpired(_) => "RequestExpired",
             Self::MissingParameter(_) => "MissingParameter",
@@ -103,7 +109,7 @@ impl Ec2Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AuthFailure(_) | Self::InvalidClientTokenId => StatusCode::UNAUTHORIZED,
-            Self::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+            Self::SignatureDoesNotMatch | Self::InvalidSignature(_) => StatusCode::FORBIDDEN,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -129,6 +135,34 @@ impl Ec2Error {
         w.end_element();
         w.end_element();
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
+    }
+}
+
+impl Ec2Error {
+    /// The SOAP fault: `Server` for our own failures, else `Client`, with EC2's code as its
+    /// subcode (`Client.InvalidKeyPair.NotFound` in SOAP 1.1, EC2's own spelling) and the
+    /// message as its string.
+    pub fn fault(&self) -> Fault {
+        let fault = if self.status().is_server_error() {
+            Fault::server(self.to_string())
+        } else {
+            Fault::client(self.to_string())
+        };
+        fault.with_subcode(self.code())
+    }
+}
+
+impl From<&WssError> for Ec2Error {
+    /// A SOAP request the WS-Security checks refused, in EC2's terms: a signature that does
+    /// not verify, a Timestamp out of its window, or (any other check) no authenticated user.
+    fn from(error: &WssError) -> Self {
+        match error {
+            WssError::BadSignature | WssError::DigestMismatch { .. } => {
+                Self::InvalidSignature(error.to_string())
+            }
+            WssError::Expired | WssError::NotYetValid => Self::RequestExpired(error.to_string()),
+            other => Self::AuthFailure(other.to_string()),
+        }
     }
 }
 
@@ -163,5 +197,26 @@ mod tests {
             Ec2Error::InvalidClientTokenId.status(),
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    #[test]
+    fn soap_faults_carry_ec2_codes_and_blame() {
+        let fault = Ec2Error::KeyPairNotFound("k".into()).fault();
+        assert_eq!(fault.code, soap::FaultCode::Client);
+        assert_eq!(fault.subcode.as_deref(), Some("InvalidKeyPair.NotFound"));
+        assert_eq!(fault.string, "The key pair 'k' does not exist");
+        let fault = Ec2Error::Internal("disk on fire".into()).fault();
+        assert_eq!(fault.code, soap::FaultCode::Server);
+        assert!(!fault.string.contains("disk"), "{fault}");
+        let codes = [
+            (WssError::BadSignature, "SignatureDoesNotMatch"),
+            (WssError::Expired, "RequestExpired"),
+            (WssError::UntrustedCertificate, "AuthFailure"),
+            (WssError::Replay, "AuthFailure"),
+            (WssError::MissingTimestamp, "AuthFailure"),
+        ];
+        for (error, code) in codes {
+            assert_eq!(Ec2Error::from(&error).code(), code, "{error}");
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The cloud controller (CLC) of Eucalyptus 1.6: the EC2 API at `/services/Eucalyptus`
-//! (Query so far), the cloud's users and their credentials, and its state. `euca cloud`
+//! (Query, [`query`], and SOAP, [`ec2_soap`]), the cloud's users and their credentials, and its state. `euca cloud`
 //! runs it ([`CloudArgs`]); `euca admin` manages users, clusters and VM types in the same
 //! store ([`admin::AdminArgs`]).
 
 pub mod admin;
 pub mod config;
 pub mod credentials;
+pub mod ec2_soap;
 mod error;
 pub mod ops;
 pub mod params;
@@ -21,6 +22,7 @@ use kit::LogFile;
 use soap::keys::{KeyError, KeyPair};
 use soap::{Server, ServerError};
 use tracing::info;
+use xmlbind::Limits;
 
 pub use config::{CloudArgs, Config, ConfigError, SERVICE_PATH};
 pub use credentials::CredentialsError;
@@ -66,6 +68,8 @@ pub fn main(args: CloudArgs) -> ExitCode {
 struct Prepared {
     cloud_key: KeyPair,
     clusters: soap::Security,
+    /// The users' EC2 SOAP endpoint's.
+    users: soap::Security,
     _log: LogFile,
 }
 
@@ -92,7 +96,16 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         walrus: config.walrus.clone(),
     });
     let server = Server::builder()
+        .limits(Limits {
+            max_bytes: query::MAX_BODY,
+            ..Limits::default()
+        })
         .route(SERVICE_PATH, query::handler(Arc::clone(&cloud)))
+        .mount(
+            SERVICE_PATH,
+            ec2_soap::Ec2Soap::new(Arc::clone(&cloud)),
+            prepared.users,
+        )
         .bind(config.listen)
         .await?;
     // The URLs of every eucarc name the address actually served.
@@ -163,9 +176,12 @@ fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let log =
         kit::log_to_file(&config.data, "clc").map_err(data_error(&config.data.join("log")))?;
     let keys = kit::security::load(&config.keys, "cloud", &["cluster"], config.compat, None)?;
+    let users = ec2_soap::security(&keys.pair.certificate, config.compat, &config.data)
+        .map_err(SecurityError::Wss)?;
     Ok(Prepared {
         cloud_key: keys.pair,
         clusters: keys.security,
+        users,
         _log: log,
     })
 }

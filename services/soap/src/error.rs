@@ -39,11 +39,16 @@ impl SoapError {
                 ..Fault::client(self.to_string())
             },
             Self::DuplicateHeader(_) => Fault::client(self.to_string()),
-            Self::Security(e) if e.is_client_error() => {
-                Fault::client(format!("security check failed: {e}"))
-            }
+            Self::Security(e) if e.is_client_error() => Self::security_refusal(e),
             Self::Security(_) => Fault::server("the message could not be secured"),
         }
+    }
+}
+
+impl SoapError {
+    /// The fault of a message that failed a security check.
+    pub(crate) fn security_refusal(error: &crate::wss::WssError) -> Fault {
+        Fault::client(format!("security check failed: {error}"))
     }
 }
 

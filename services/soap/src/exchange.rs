@@ -22,7 +22,8 @@ use crate::error::ServerError;
 use crate::error::SoapError;
 use crate::fault::{Fault, FaultCode};
 use crate::http::{
-    content_type, new_message_id, read_paced_body, request_action, BodyError, BodyPace, Security,
+    content_type, is_soap_message, new_message_id, read_paced_body, request_action, BodyError,
+    BodyPace, Security,
 };
 use crate::http_wsdl::WsdlTemplate;
 use crate::service::{Operation, RequestContext, Service};
@@ -117,10 +118,12 @@ impl Endpoint {
     }
 
     /// Whether `request` is for this endpoint rather than for another handler at the same
-    /// path: a `POST` (a message) or a `GET` with `?wsdl`.
+    /// path: a SOAP message (a `POST` naming a SOAPAction or of a SOAP content type) or a
+    /// `GET` with `?wsdl`. Any other `POST`, such as the EC2 Query API's form, is the other
+    /// handler's; where there is none, the endpoint answers it all the same.
     pub fn claims<B>(request: &Request<B>) -> bool {
         match *request.method() {
-            Method::POST => true,
+            Method::POST => is_soap_message(request.headers()),
             Method::GET => is_wsdl_query(request),
             _ => false,
         }
@@ -282,7 +285,7 @@ impl Endpoint {
 
     /// The one place where errors become faults on the wire (signed like any reply).
     fn fault_response(&self, error: &ExchangeError, exchange: &Exchange) -> Response<Full<Bytes>> {
-        let fault = error.to_fault();
+        let fault = error.to_fault(self.service.as_ref());
         Span::current().record(
             "outcome",
             tracing::field::display(format_args!("fault {}", fault.code.soap11())),
@@ -411,9 +414,11 @@ impl ExchangeError {
         }
     }
 
-    /// What the client is told: the cause of a server-side failure stays in the log.
-    fn to_fault(&self) -> Fault {
+    /// What the client is told: the cause of a server-side failure stays in the log, and
+    /// a security refusal is put in the service's terms.
+    fn to_fault(&self, service: &dyn Service) -> Fault {
         match self {
+            Self::Soap(SoapError::Security(e)) if e.is_client_error() => service.security_fault(e),
             Self::Soap(e) => e.to_fault(),
             Self::Handler(fault) => fault.clone(),
             Self::Reply(_) => Fault::server("internal error"),

@@ -69,6 +69,20 @@ pub(crate) fn content_type(version: SoapVersion, action: Option<&str>) -> Header
     }
 }
 
+/// Whether a `POST` with these headers is a SOAP message: it names a SOAPAction (SOAP 1.1)
+/// or is of SOAP's content type (`text/xml` in 1.1, `application/soap+xml` in 1.2).
+pub(crate) fn is_soap_message(headers: &HeaderMap) -> bool {
+    let media_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    headers.contains_key("soapaction")
+        || media_type.is_some_and(|t| {
+            t.eq_ignore_ascii_case("text/xml") || t.eq_ignore_ascii_case("application/soap+xml")
+        })
+}
+
 /// The SOAPAction header value for `action`: quoted, as SOAP 1.1 stacks send it.
 pub(crate) fn soap_action_header(action: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{action}\"")).ok()
@@ -234,6 +248,35 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// Guards the front door's split of one path between SOAP and a form-posting API (the
+    /// CLC's EC2 Query at `/services/Eucalyptus`).
+    #[test]
+    fn a_post_is_soap_when_it_names_an_action_or_has_a_soap_content_type() {
+        for soap in [
+            headers(&[("content-type", "text/xml; charset=utf-8")]),
+            headers(&[("content-type", "Text/XML")]),
+            headers(&[("content-type", "application/soap+xml; action=\"a#b\"")]),
+            headers(&[("soapaction", "\"\"")]),
+            headers(&[
+                ("soapaction", "x"),
+                ("content-type", "application/octet-stream"),
+            ]),
+        ] {
+            assert!(is_soap_message(&soap), "{soap:?}");
+        }
+        for other in [
+            headers(&[(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )]),
+            headers(&[("content-type", "multipart/form-data; boundary=x")]),
+            headers(&[("content-type", "text/xmlish")]),
+            headers(&[]),
+        ] {
+            assert!(!is_soap_message(&other), "{other:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! everything else; one tracing span per request; graceful shutdown. The accept loop is
 //! [`crate::listener::serve`].
 //!
-//! A request goes to the SOAP endpoint at its exact path when the endpoint claims it
-//! (`POST`, `GET ?wsdl`); else to the handler with the longest matching prefix (whole path
+//! A request goes to the SOAP endpoint at its exact path when the endpoint claims it (a SOAP
+//! `POST`: a SOAPAction or a SOAP content type; `GET ?wsdl`); else to the handler with the longest matching prefix (whole path
 //! segments); else to the fallback; else the endpoint at that path refuses it (400, 405);
 //! else 404.
 

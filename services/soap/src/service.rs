@@ -84,6 +84,14 @@ pub trait Service: Send + Sync + 'static {
         body: &'a Element,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>>;
+
+    /// The fault for a request the endpoint's WS-Security checks refused (the sender's
+    /// failure, never one of our own keys). A service whose API has codes of its own for
+    /// such refusals names them here, as the CLC answers with EC2's `AuthFailure`; by
+    /// default, a Client fault naming the check that failed.
+    fn security_fault(&self, error: &WssError) -> Fault {
+        SoapError::security_refusal(error)
+    }
 }
 
 /// Why a client call did not produce a typed response.

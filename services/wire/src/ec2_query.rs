@@ -27,6 +27,8 @@
 
 use std::collections::BTreeMap;
 
+use xmlbind::{Element, XmlError};
+
 use crate::query::{Filter, QueryError, QueryParams};
 use crate::{ec2, ec2_additions};
 
@@ -42,6 +44,17 @@ pub enum Ec2Request {
 }
 
 impl Ec2Request {
+    /// Reads the request of `operation`, of either portType, from its SOAP Body element (in
+    /// 2009-04-04's namespace); `None` when neither portType has the operation.
+    pub fn from_body(operation: &str, body: &Element) -> Option<Result<Self, XmlError>> {
+        ec2::AmazonEc2PortTypeRequest::from_body(operation, body)
+            .map(|read| read.map(Self::Ec2))
+            .or_else(|| {
+                ec2_additions::AmazonEc2AdditionsPortTypeRequest::from_body(operation, body)
+                    .map(|read| read.map(Self::Additions))
+            })
+    }
+
     /// The operation this request is for.
     pub fn operation(&self) -> &'static soap::Operation {
         match self {
@@ -299,5 +312,48 @@ fn capitalized(name: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn body(xml: &str) -> Element {
+        xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn soap_bodies_of_either_port_type_read_as_their_requests() {
+        let keys = body(
+            r#"<e:DescribeKeyPairs xmlns:e="http://ec2.amazonaws.com/doc/2009-04-04/">
+                 <e:keySet><e:item><e:keyName>k</e:keyName></e:item></e:keySet>
+               </e:DescribeKeyPairs>"#,
+        );
+        let Some(Ok(Ec2Request::Ec2(ec2::AmazonEc2PortTypeRequest::DescribeKeyPairs(read)))) =
+            Ec2Request::from_body("DescribeKeyPairs", &keys)
+        else {
+            panic!("not read as DescribeKeyPairs");
+        };
+        assert_eq!(read.key_set.item[0].key_name, "k");
+        let attributes = body(
+            r#"<DescribeAccountAttributes xmlns="http://ec2.amazonaws.com/doc/2009-04-04/"/>"#,
+        );
+        let read = Ec2Request::from_body("DescribeAccountAttributes", &attributes);
+        assert!(
+            matches!(read, Some(Ok(Ec2Request::Additions(_)))),
+            "{read:?}"
+        );
+        assert_eq!(
+            read.unwrap().unwrap().operation().name,
+            "DescribeAccountAttributes"
+        );
+        assert!(Ec2Request::from_body("Frobnicate", &keys).is_none());
+        // A Body that is not the operation's request is refused by the generated reader.
+        assert!(matches!(
+            Ec2Request::from_body("DescribeKeyPairs", &attributes),
+            Some(Err(_))
+        ));
     }
 }

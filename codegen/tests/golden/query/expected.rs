@@ -997,7 +997,7 @@ impl wire::query::FromQuery for PingType {
     }
 }
 
-/// A request of portType `Launcher` read from Query parameters: one variant per operation.
+/// A request of portType `Launcher`, read from Query parameters or a SOAP Body: one variant per operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LauncherRequest {
     /// `Launch`.
@@ -1029,6 +1029,23 @@ impl LauncherRequest {
                 )
             }
             _ => Err(wire::query::QueryError::InvalidAction(action.to_owned())),
+        }
+    }
+
+    /// Reads the request of the operation named `operation` from `body`, its SOAP
+    /// Body element; `None` when `operation` is not one of this portType's.
+    pub fn from_body(
+        operation: &str,
+        body: &xmlbind::Element,
+    ) -> Option<Result<Self, xmlbind::XmlError>> {
+        match operation {
+            "Launch" => {
+                Some(<LaunchType as xmlbind::FromXml>::from_xml(body).map(Self::Launch))
+            }
+            "Ping" => {
+                Some(<PingType as xmlbind::FromXml>::from_xml(body).map(Self::Ping))
+            }
+            _ => None,
         }
     }
 

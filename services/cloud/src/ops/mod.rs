@@ -16,6 +16,8 @@ mod zones;
 
 use std::sync::{Arc, OnceLock};
 
+pub use ids::request_id;
+
 use crate::error::Ec2Error;
 use crate::params::Params;
 use crate::store::{Store, User};
@@ -122,6 +124,19 @@ pub async fn answer(
 /// An operation's typed response, for the [`Reply`] that carries it.
 fn doc(response: impl ToXml + Send + Sync + 'static) -> Box<dyn ToXml + Send + Sync> {
     Box::new(response)
+}
+
+/// `user`, if their account is enabled: a disabled user's requests are refused, however
+/// they are signed.
+pub fn enabled(user: User) -> Result<User, Ec2Error> {
+    if user.enabled {
+        Ok(user)
+    } else {
+        Err(Ec2Error::AuthFailure(format!(
+            "The account {} is disabled",
+            user.name
+        )))
+    }
 }
 
 /// One request: who asks, and what to answer it with.

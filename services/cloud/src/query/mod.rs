@@ -12,7 +12,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{HeaderMap, Method, Request, Response};
-use ring::rand::{SecureRandom, SystemRandom};
 use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, warn, Instrument};
 
@@ -52,7 +51,7 @@ async fn handle(
     connection: Connection,
 ) -> Response<HttpBody> {
     let started = Instant::now();
-    let id = request_id();
+    let id = ops::request_id();
     let span = info_span!(
         "ec2",
         request = %id,
@@ -135,12 +134,7 @@ async fn answer(
         .user_by_access_key(claim.access_key())
         .await?
         .ok_or(Ec2Error::InvalidClientTokenId)?;
-    if !user.enabled {
-        return Err(Ec2Error::AuthFailure(format!(
-            "The account {} is disabled",
-            user.name
-        )));
-    }
+    let user = ops::enabled(user)?;
     claim.verify(&request, &user.secret_key)?;
     let action = request
         .params
@@ -150,20 +144,4 @@ async fn answer(
     span.record("action", action);
     span.record("user", user.name.as_str());
     ops::dispatch(cloud, &user, action, &request.params, request_id).await
-}
-
-/// A fresh request id in UUID form, as EC2's.
-fn request_id() -> String {
-    let mut b = [0u8; 16];
-    // Ids only tell requests apart in logs: a failed draw leaves zeros, never a failure.
-    let _ = SystemRandom::new().fill(&mut b);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }

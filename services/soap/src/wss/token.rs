@@ -3,11 +3,15 @@
 //!
 //! Trust is by pinning: the certificate in the message must be byte-identical to one the
 //! administrator configured for the peer (CONTRACT.md: each service holds the certificates of
-//! the peers it trusts). A key that comes only from the message — a `ds:KeyValue`, or a
-//! certificate nobody configured — is never used.
+//! the peers it trusts). A service whose peers are many and come and go (the CLC's users)
+//! may instead trust the certificates an issuer it knows signed, and tell their holders
+//! apart itself. A key that comes only from the message — a `ds:KeyValue`, or a certificate
+//! nobody configured or issued — is never used.
+
+use std::borrow::Cow;
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
-use openssl::pkey::{Id, Public};
+use openssl::pkey::{Id, PKey, Public};
 use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
 use xmlbind::{Base64Binary, DateTime, Element, XmlText, XmlWriter};
@@ -29,7 +33,7 @@ pub(crate) fn write(w: &mut XmlWriter, id: &str, certificate_base64: &str) {
 
 /// One trusted certificate with its public key, parsed once for every message it signs, and
 /// its validity period.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Trusted {
     pub(crate) der: Vec<u8>,
     /// `der` in base64 as peers send it on one line: a token spelled so is found without
@@ -82,40 +86,79 @@ impl Trusted {
     }
 }
 
+impl Trusted {
+    fn new(certificate: &X509) -> Result<Self, WssError> {
+        let key = certificate.public_key()?;
+        if key.id() != Id::RSA {
+            return Err(WssError::Key(
+                "a trusted certificate does not hold an RSA key".into(),
+            ));
+        }
+        let der = certificate.to_der()?;
+        Ok(Self {
+            base64: Base64Binary(der.clone()).to_text().into_owned(),
+            der,
+            key: key.rsa()?,
+            not_before: unix_seconds(certificate.not_before())?,
+            not_after: unix_seconds(certificate.not_after())?,
+        })
+    }
+}
+
+/// A certificate authority whose certificates are trusted: its name and key.
+#[derive(Debug)]
+struct Issuer {
+    certificate: X509,
+    key: PKey<Public>,
+}
+
+impl Issuer {
+    /// Whether it issued `certificate`: named as its issuer, and signed with its key.
+    fn issued(&self, certificate: &X509) -> bool {
+        let named = certificate
+            .issuer_name()
+            .try_cmp(self.certificate.subject_name())
+            .is_ok_and(|order| order.is_eq());
+        // The name is compared first: a stranger's certificate costs no RSA work.
+        named && certificate.verify(&self.key).unwrap_or(false)
+    }
+}
+
 /// Seconds since the Unix epoch of an ASN.1 time.
 fn unix_seconds(time: &Asn1TimeRef) -> Result<i64, WssError> {
     let diff = Asn1Time::from_unix(0)?.diff(time)?;
     Ok(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
 }
 
-/// The certificates a verifier accepts signatures from.
+/// The certificates a verifier accepts signatures from: pinned ones, and those its issuers
+/// signed.
 #[derive(Debug)]
 pub(crate) struct TrustStore {
     certificates: Vec<Trusted>,
+    issuers: Vec<Issuer>,
 }
 
 impl TrustStore {
     pub(crate) fn new(certificates: &[X509]) -> Result<Self, WssError> {
         let certificates = certificates
             .iter()
-            .map(|c| {
-                let key = c.public_key()?;
-                if key.id() != Id::RSA {
-                    return Err(WssError::Key(
-                        "a trusted certificate does not hold an RSA key".into(),
-                    ));
-                }
-                let der = c.to_der()?;
-                Ok(Trusted {
-                    base64: Base64Binary(der.clone()).to_text().into_owned(),
-                    der,
-                    key: key.rsa()?,
-                    not_before: unix_seconds(c.not_before())?,
-                    not_after: unix_seconds(c.not_after())?,
-                })
-            })
+            .map(Trusted::new)
             .collect::<Result<Vec<_>, WssError>>()?;
-        Ok(Self { certificates })
+        Ok(Self {
+            certificates,
+            issuers: Vec::new(),
+        })
+    }
+
+    /// Also trusts the certificates `issuers` signed.
+    pub(crate) fn add_issuers(&mut self, issuers: &[X509]) -> Result<(), WssError> {
+        for certificate in issuers {
+            self.issuers.push(Issuer {
+                certificate: certificate.clone(),
+                key: certificate.public_key()?,
+            });
+        }
+        Ok(())
     }
 
     fn find(&self, der: &[u8]) -> Option<&Trusted> {
@@ -123,13 +166,14 @@ impl TrustStore {
     }
 
     /// The trusted certificate whose key made the signature with this KeyInfo: it must point
-    /// by direct reference at a BinarySecurityToken of `security` holding a trusted certificate.
+    /// by direct reference at a BinarySecurityToken of `security` holding a pinned
+    /// certificate, or one an issuer signed.
     pub(crate) fn signer<'s>(
         &'s self,
         key_info: Option<&Element>,
         security: &Element,
         index: &IdIndex<'_>,
-    ) -> Result<&'s Trusted, WssError> {
+    ) -> Result<Cow<'s, Trusted>, WssError> {
         let key_info = key_info
             .ok_or_else(|| WssError::UntrustedKey("the signature has no KeyInfo".into()))?;
         let reference = match element_children(key_info)?.as_slice() {
@@ -185,12 +229,29 @@ impl TrustStore {
             .text()
             .map_err(|e| WssError::Malformed(e.to_string()))?;
         if let Some(trusted) = self.certificates.iter().find(|t| t.base64 == text.trim()) {
-            return Ok(trusted);
+            return Ok(Cow::Borrowed(trusted));
         }
         let der = Base64Binary::from_text(&text)
             .map_err(|e| WssError::Malformed(e.to_string()))?
             .0;
-        self.find(&der).ok_or(WssError::UntrustedCertificate)
+        if let Some(trusted) = self.find(&der) {
+            return Ok(Cow::Borrowed(trusted));
+        }
+        if self.issuers.is_empty() {
+            return Err(WssError::UntrustedCertificate);
+        }
+        let certificate = X509::from_der(&der).map_err(|_| WssError::UntrustedCertificate)?;
+        if !self
+            .issuers
+            .iter()
+            .any(|issuer| issuer.issued(&certificate))
+        {
+            return Err(WssError::UntrustedCertificate);
+        }
+        // An issued certificate with a key we cannot use is the sender's, not ours.
+        Trusted::new(&certificate)
+            .map(Cow::Owned)
+            .map_err(|_| WssError::UntrustedCertificate)
     }
 }
 

@@ -168,6 +168,16 @@ impl Verifier {
         Self::new(&trusted, options)
     }
 
+    /// Also trusts every certificate one of `issuers` signed (its issuer named as the
+    /// issuer's subject, its signature made with the issuer's key), within its validity
+    /// period: a cloud's users, whose certificates the cloud's key issues and whom only the
+    /// service's own records tell apart. Which of them signed is the service's to look up,
+    /// from [`crate::RequestContext::signer_certificate`].
+    pub fn with_issuers(mut self, issuers: &[X509]) -> Result<Self, WssError> {
+        self.trust.add_issuers(issuers)?;
+        Ok(self)
+    }
+
     /// Keeps the replay cache in the file at `path` as well (created if missing), so that a
     /// restarted verifier still refuses the messages accepted before, for as long as they
     /// could otherwise be accepted.
@@ -216,7 +226,7 @@ impl Verifier {
         let trusted = self.trust.signer(signature.key_info, security, &index)?;
         trusted.check_validity(now)?;
         let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
-        check_signature_value(&signature, trusted)?;
+        check_signature_value(&signature, &trusted)?;
         signed.check_digests()?;
 
         let body_signed = self.check_coverage(message, &signed)?;
