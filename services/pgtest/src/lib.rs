@@ -96,10 +96,14 @@ fn server_account() -> Option<(u32, u32)> {
         let out = Command::new("id").args([flag, user]).output().ok()?;
         String::from_utf8(out.stdout).ok()?.trim().parse().ok()
     };
-    ["postgres", "nobody"]
+    let account = ["postgres", "nobody"]
         .into_iter()
-        .find_map(|user| Some((id(user, "-u")?, id(user, "-g")?)))
-        .or_else(|| panic!("running as root, and neither a postgres nor a nobody OS user exists to run PostgreSQL as"))
+        .find_map(|user| Some((id(user, "-u")?, id(user, "-g")?)));
+    assert!(
+        account.is_some(),
+        "running as root, and neither a postgres nor a nobody OS user exists to run PostgreSQL as"
+    );
+    account
 }
 
 fn start() -> Result<Server, Skip> {
