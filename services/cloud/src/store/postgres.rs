@@ -258,13 +258,18 @@ async fn put_vm_type(client: &impl GenericClient, t: &VmType) -> Result<(), Stor
     Ok(())
 }
 
-fn rule_from_row(row: &Row) -> Result<Rule, StoreError> {
-    Ok(Rule {
-        protocol: row.try_get(0)?,
-        from_port: row.try_get(1)?,
-        to_port: row.try_get(2)?,
-        source: Source::from_columns(row.try_get(3)?, row.try_get(4)?, row.try_get(5)?),
-    })
+/// The rule of a row of [`SecurityGroup`]s joined with their rules, from its fifth column;
+/// `None` for a group without rules.
+fn rule_from_row(row: &Row) -> Result<Option<Rule>, StoreError> {
+    let Some(protocol) = row.try_get(4)? else {
+        return Ok(None);
+    };
+    Ok(Some(Rule {
+        protocol,
+        from_port: row.try_get(5)?,
+        to_port: row.try_get(6)?,
+        source: Source::from_columns(row.try_get(7)?, row.try_get(8)?, row.try_get(9)?),
+    }))
 }
 
 async fn group_exists(
@@ -725,48 +730,40 @@ impl Store for PgStore {
     fn groups(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<SecurityGroup>> {
         let owner = owner.map(own);
         Box::pin(async move {
-            let mut client = self.client().await?;
-            // One snapshot for the groups and their rules.
-            let tx = client
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
-            let mut groups = tx
+            // One statement: the groups and their rules as of one moment.
+            let rows = self
+                .client()
+                .await?
                 .query(
-                    "SELECT owner, name, id, description FROM security_groups
-                     WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY owner, name",
+                    "SELECT g.owner, g.name, g.id, g.description, r.protocol, r.from_port,
+                        r.to_port, r.cidr, r.source_owner, r.source_group
+                     FROM security_groups g LEFT JOIN rules r
+                        ON r.owner = g.owner AND r.group_name = g.name
+                     WHERE $1::TEXT IS NULL OR g.owner = $1
+                     ORDER BY g.owner, g.name, r.protocol, r.from_port, r.to_port, r.cidr,
+                        r.source_owner, r.source_group",
                     &[&owner],
                 )
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(SecurityGroup {
-                        owner: r.try_get(0)?,
-                        name: r.try_get(1)?,
-                        id: r.try_get(2)?,
-                        description: r.try_get(3)?,
-                        rules: Vec::new(),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let rules = tx
-                .prepare(
-                    "SELECT protocol, from_port, to_port, cidr, source_owner, source_group FROM rules
-                     WHERE owner = $1 AND group_name = $2
-                     ORDER BY protocol, from_port, to_port, cidr, source_owner, source_group",
-                )
                 .await?;
-            for group in &mut groups {
-                group.rules = tx
-                    .query(&rules, &[&group.owner, &group.name])
-                    .await?
-                    .iter()
-                    .map(rule_from_row)
-                    .collect::<Result<_, _>>()?;
+            let mut groups: Vec<SecurityGroup> = Vec::new();
+            for row in &rows {
+                let (owner, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                let same = groups
+                    .last()
+                    .is_some_and(|g| g.owner == owner && g.name == name);
+                if !same {
+                    groups.push(SecurityGroup {
+                        owner,
+                        name,
+                        id: row.try_get(2)?,
+                        description: row.try_get(3)?,
+                        rules: Vec::new(),
+                    });
+                }
+                if let (Some(rule), Some(group)) = (rule_from_row(row)?, groups.last_mut()) {
+                    group.rules.push(rule);
+                }
             }
-            tx.commit().await?;
             Ok(groups)
         })
     }
