@@ -1,8 +1,10 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! images, instances (through the clusters), regions and zones, and the account's facts. Each takes the authenticated user and the
+//! images and their attributes, instances and elastic addresses (through the clusters),
+//! regions and zones, and the account's facts. Each takes the authenticated user and the
 //! request's parameters and returns the answer's XML.
 
 mod account;
+mod addresses;
 mod clusters;
 mod filters;
 mod groups;
@@ -86,11 +88,21 @@ pub async fn dispatch(
             R::RegisterImage(r) => doc(&images::register(&call, r).await?),
             R::DeregisterImage(r) => doc(&images::deregister(&call, r).await?),
             R::DescribeImages(r) => doc(&images::describe(&call, r, filters).await?),
+            R::DescribeImageAttribute(r) => doc(&images::describe_attribute(&call, r).await?),
+            R::ModifyImageAttribute(r) => doc(&images::modify_attribute(&call, r).await?),
+            R::ResetImageAttribute(r) => doc(&images::reset_attribute(&call, r).await?),
+            R::ConfirmProductInstance(r) => doc(&images::confirm_product(&call, r).await?),
+            R::DescribeBundleTasks(r) => doc(&images::bundle_tasks(&call, &r)),
+            R::AllocateAddress(r) => doc(&addresses::allocate(&call, r).await?),
+            R::ReleaseAddress(r) => doc(&addresses::release(&call, r).await?),
+            R::AssociateAddress(r) => doc(&addresses::associate(&call, r).await?),
+            R::DisassociateAddress(r) => doc(&addresses::disassociate(&call, r).await?),
+            R::DescribeAddresses(r) => doc(&addresses::describe(&call, r, filters).await?),
             R::DescribeRegions(r) => doc(&zones::regions(&call, &r, filters)?),
             R::DescribeAvailabilityZones(r) => doc(&zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(&account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(&account::reserved_offerings(&call)),
-            // Addresses and volumes: their operations come later.
+            // Volumes and bundling instances: their operations come later.
             _ => return Err(Ec2Error::Unsupported(action.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
