@@ -72,6 +72,22 @@ def ec2(env, secret=None, key=None, region=None):
     )
 
 
+def aws_cli(env):
+    """`aws ec2 ...` configured from the eucarc alone: returns its parsed JSON output."""
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    cli_env = dict(os.environ, AWS_ACCESS_KEY_ID=env["EC2_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=env["EC2_SECRET_KEY"],
+                   AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"], AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+
+    def cli(*args):
+        out = subprocess.run([aws, "--endpoint-url", env["EC2_URL"], "--output", "json", "ec2", *args],
+                             capture_output=True, text=True, env=cli_env)
+        assert out.returncode == 0, f"aws ec2 {args}: {out.stderr}"
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    return cli
+
+
 def expect_error(call, code, status):
     try:
         call()
@@ -177,17 +193,7 @@ def check_facts(c, env):
 
 
 def check_cli(env):
-    aws = os.path.join(os.path.dirname(sys.executable), "aws")
-    cli_env = dict(os.environ, AWS_ACCESS_KEY_ID=env["EC2_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=env["EC2_SECRET_KEY"],
-                   AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"], AWS_CONFIG_FILE="/dev/null",
-                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-
-    def cli(*args):
-        out = subprocess.run([aws, "--endpoint-url", env["EC2_URL"], "--output", "json", "ec2", *args],
-                             capture_output=True, text=True, env=cli_env)
-        assert out.returncode == 0, f"aws ec2 {args}: {out.stderr}"
-        return json.loads(out.stdout) if out.stdout.strip() else {}
-
+    cli = aws_cli(env)
     made = cli("create-key-pair", "--key-name", "cli-key")
     assert made["KeyName"] == "cli-key" and made["KeyMaterial"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     names = [k["KeyName"] for k in cli("describe-key-pairs")["KeyPairs"]]

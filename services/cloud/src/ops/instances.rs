@@ -107,11 +107,16 @@ pub(super) async fn run(
         Ok(image.clone())
     };
     let image = runnable(&request.image_id, ImageKind::Machine)?;
-    let kernel_id = request.kernel_id.as_deref().ok_or_else(|| {
-        Ec2Error::MissingParameter("KernelId (the cloud has no default kernel)".into())
-    })?;
+    // The image's own kernel and ramdisk (its manifest's) unless the request names others.
+    let kernel_id = request
+        .kernel_id
+        .as_deref()
+        .or(image.kernel.as_deref())
+        .ok_or_else(|| {
+            Ec2Error::MissingParameter("KernelId (the cloud has no default kernel)".into())
+        })?;
     let kernel = runnable(kernel_id, ImageKind::Kernel)?;
-    let ramdisk = match request.ramdisk_id.as_deref() {
+    let ramdisk = match request.ramdisk_id.as_deref().or(image.ramdisk.as_deref()) {
         Some(id) => Some(runnable(id, ImageKind::Ramdisk)?),
         None => None,
     };

@@ -1,0 +1,73 @@
+//! Elastic addresses and image attributes against the real `euca cloud`, driven by boto3 and
+//! the AWS CLI configured from eucarc files alone (`tests/py/cloud_addresses.py` holds the
+//! clients' side), over a real `euca cluster` on test-driver nodes: in MANAGED-NOVLAN with a
+//! VNET_PUBLICIPS pool (not applied to the host), and in SYSTEM mode, which has no public
+//! addresses. `node_support::ImageServer` stands in for Walrus's GET of a manifest.
+
+#![allow(clippy::unwrap_used)]
+
+mod cloud_support;
+mod cluster_support;
+mod common;
+mod node_support;
+
+use cloud_support::{admin, manifests, python, start_cloud};
+use cluster_support::{Cc, Nodes};
+use node_support::Served;
+
+/// MANAGED-NOVLAN over a /16 in networks of 32, with a pool of eight public addresses.
+const MANAGED_NOVLAN: &[(&str, &str)] = &[
+    ("VNET_MODE", "MANAGED-NOVLAN"),
+    ("VNET_SUBNET", "10.0.0.0"),
+    ("VNET_NETMASK", "255.255.0.0"),
+    ("VNET_DNS", "10.1.1.1"),
+    ("VNET_ADDRSPERNET", "32"),
+    ("VNET_PUBLICIPS", "192.168.7.10-192.168.7.17"),
+];
+
+/// Starts one test-driver node serving the fixture manifests, a cluster over it with
+/// `settings`, and a cloud over the cluster with users `bob` and `cy`; runs the Python
+/// `phase` with the admin's, bob's and cy's credential folders.
+fn run_phase(settings: &[(&str, &str)], phase: &str) {
+    let nodes = Nodes::start(1);
+    for (path, bytes) in manifests(&["machine", "kernel", "ramdisk", "coded"]) {
+        nodes.images.add(&path, Served::File(bytes));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", settings);
+    let data = dir.path().join("clc");
+    let walrus = nodes.images.url("/services/Walrus");
+    let cloud = start_cloud(
+        nodes.keys.path(),
+        &data,
+        &[
+            "--cluster",
+            &format!("zone1={}", cc.url()),
+            "--walrus",
+            &walrus,
+        ],
+    );
+    admin(&data, &["user", "add", "bob"]);
+    admin(&data, &["user", "add", "cy"]);
+    let creds = data.join("credentials");
+    let folder = |user: &str| creds.join(user).display().to_string();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        python(
+            "cloud_addresses.py",
+            &[phase, &folder("admin"), &folder("bob"), &folder("cy")],
+        )
+    }));
+    if out.is_err() {
+        panic!("cloud log:\n{}\ncluster log:\n{}", cloud.log(), cc.log());
+    }
+}
+
+#[test]
+fn addresses_are_allocated_from_the_clusters_pool_associated_with_instances_and_released() {
+    run_phase(MANAGED_NOVLAN, "managed");
+}
+
+#[test]
+fn a_system_mode_cloud_has_no_addresses_and_image_attributes_govern_who_runs_an_image() {
+    run_phase(&[], "system");
+}
