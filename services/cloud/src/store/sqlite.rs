@@ -324,24 +324,22 @@ fn image_lists(tx: &Transaction<'_>, images: &mut [Image]) -> rusqlite::Result<(
     Ok(())
 }
 
-/// Attaches `codes` to image `id`; those it has stay.
-fn insert_product_codes(tx: &Transaction<'_>, id: &str, codes: &[String]) -> rusqlite::Result<()> {
-    for code in codes {
-        tx.execute(
-            "INSERT OR IGNORE INTO product_codes (image, code) VALUES (?1, ?2)",
-            params![id, code],
-        )?;
-    }
-    Ok(())
-}
+/// The statements adding to an image's lists: a product code, a user granted to run it.
+const ADD_PRODUCT_CODE: &str = "INSERT OR IGNORE INTO product_codes (image, code) VALUES (?1, ?2)";
+const ADD_LAUNCH_USER: &str =
+    "INSERT OR IGNORE INTO launch_permissions (image, user) VALUES (?1, ?2)";
 
-/// Grants `users` the right to run image `id`; those granted stay.
-fn insert_launch_users(tx: &Transaction<'_>, id: &str, users: &[String]) -> rusqlite::Result<()> {
-    for user in users {
-        tx.execute(
-            "INSERT OR IGNORE INTO launch_permissions (image, user) VALUES (?1, ?2)",
-            params![id, user],
-        )?;
+/// Adds `values` to one of image `id`'s lists with `insert` (one of the statements above);
+/// those it has stay.
+fn add_to_image(
+    tx: &Transaction<'_>,
+    insert: &str,
+    id: &str,
+    values: &[String],
+) -> rusqlite::Result<()> {
+    let mut statement = tx.prepare_cached(insert)?;
+    for value in values {
+        statement.execute(params![id, value])?;
     }
     Ok(())
 }
@@ -851,7 +849,7 @@ impl Store for SqliteStore {
             if add.public {
                 tx.execute("UPDATE images SET public = 1 WHERE id = ?1", [&id])?;
             }
-            insert_launch_users(tx, &id, &add.users)?;
+            add_to_image(tx, ADD_LAUNCH_USER, &id, &add.users)?;
             if remove.public {
                 tx.execute("UPDATE images SET public = 0 WHERE id = ?1", [&id])?;
             }
@@ -882,7 +880,7 @@ impl Store for SqliteStore {
             if !image_exists(tx, &id)? {
                 return Ok(false);
             }
-            insert_product_codes(tx, &id, &codes)?;
+            add_to_image(tx, ADD_PRODUCT_CODE, &id, &codes)?;
             Ok(true)
         })
     }
@@ -898,8 +896,8 @@ impl Store for SqliteStore {
             if added == 0 {
                 return Err(exists("image", &i.id));
             }
-            insert_product_codes(tx, &i.id, &i.product_codes)?;
-            insert_launch_users(tx, &i.id, &i.launch_users)?;
+            add_to_image(tx, ADD_PRODUCT_CODE, &i.id, &i.product_codes)?;
+            add_to_image(tx, ADD_LAUNCH_USER, &i.id, &i.launch_users)?;
             Ok(())
         })
     }
