@@ -23,7 +23,7 @@ use wire::query::Filter;
 
 use super::clusters::CLOUD_USER;
 use super::filters::Filters;
-use super::instances::{ask_cluster, cluster_failed, instance_id, reports};
+use super::instances::{ask_cluster, cluster_failed, owned, reports};
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Address, Allocation, Association, Cluster, PoolAddress};
@@ -120,14 +120,12 @@ pub(super) async fn associate(
 ) -> Result<AssociateAddressResponseType, Ec2Error> {
     let store = &call.cloud.store;
     let address = held(call, &request.public_ip).await?;
-    let id = instance_id(&request.instance_id)?;
-    let owner = (!call.user.admin).then_some(call.user.name.as_str());
-    let instance = store
-        .instances(owner)
+    let instance = owned(call, &[request.instance_id.as_str()])
         .await?
         .into_iter()
-        .find(|i| i.id == id)
-        .ok_or_else(|| Ec2Error::InstanceNotFound(id.to_owned()))?;
+        .next()
+        .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
+    let id = instance.id.as_str();
     if instance.terminated {
         return Err(Ec2Error::IncorrectInstanceState(format!(
             "The instance '{id}' is terminated"

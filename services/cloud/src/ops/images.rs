@@ -36,7 +36,7 @@ use wire::query::Filter;
 
 use super::filters::Filters;
 use super::ids::random_id;
-use super::instances::instance_id;
+use super::instances::chosen;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Image, ImageKind, LaunchPermission, StoreError, User};
@@ -353,15 +353,13 @@ pub(super) async fn confirm_product(
     call: &Call<'_>,
     request: ConfirmProductInstanceType,
 ) -> Result<ConfirmProductInstanceResponseType, Ec2Error> {
-    let id = instance_id(&request.instance_id)?;
-    let store = &call.cloud.store;
-    let instance = store
-        .instances(None)
+    // The image's owner asks of any user's instance.
+    let instance = chosen(call, None, &[request.instance_id.as_str()])
         .await?
         .into_iter()
-        .find(|i| i.id == id)
-        .ok_or_else(|| Ec2Error::InstanceNotFound(id.to_owned()))?;
-    let images = store.images().await?;
+        .next()
+        .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
+    let images = call.cloud.store.images().await?;
     let image = images.iter().find(|i| i.id == instance.image);
     let user = call.user;
     let confirmed = image.is_some_and(|image| {

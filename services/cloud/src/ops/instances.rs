@@ -466,7 +466,7 @@ pub(super) async fn console(
 }
 
 /// The instances of the caller named in `asked` (all of them when empty).
-async fn chosen(
+pub(super) async fn chosen(
     call: &Call<'_>,
     owner: Option<&str>,
     asked: &[&str],
@@ -488,7 +488,7 @@ async fn chosen(
 }
 
 /// The instances `asked` names, each the caller's (any user's for the administrator).
-async fn owned(call: &Call<'_>, asked: &[&str]) -> Result<Vec<Instance>, Ec2Error> {
+pub(super) async fn owned(call: &Call<'_>, asked: &[&str]) -> Result<Vec<Instance>, Ec2Error> {
     if asked.is_empty() {
         return Err(Ec2Error::MissingParameter("InstanceId".into()));
     }
