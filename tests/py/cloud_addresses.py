@@ -2,10 +2,13 @@
 CLI, each configured from an eucarc alone (the helpers are cloud_clients.py's).
 
 Phases (run by tests/cloud_addresses.rs, each with ADMIN_DIR BOB_DIR CY_DIR):
-  managed   a cluster in MANAGED-NOVLAN with the pool 192.168.7.10-17: instances get the
+  managed [CAPTURES]
+            a cluster in MANAGED-NOVLAN with the pool 192.168.7.10-17: instances get the
             cloud's own address at launch; allocate, describe (verbose too), associate, move,
             disassociate, release; the per-user limit and an exhausted pool; two users isolated;
-            EC2's error codes; the AWS CLI; terminate frees the cloud's addresses
+            EC2's error codes; the AWS CLI; euca2ools 1.0's recorded address and image
+            attribute requests (CAPTURES) re-signed with a user's keys; terminate frees the
+            cloud's own addresses
   system    a cluster in SYSTEM mode: no addresses (Unsupported); image attributes (launch
             permission, product codes, kernel, ramdisk, block devices) with boto3 and the AWS
             CLI, honoured by DescribeImages and RunInstances; ConfirmProductInstance;
@@ -13,14 +16,28 @@ Phases (run by tests/cloud_addresses.rs, each with ADMIN_DIR BOB_DIR CY_DIR):
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
+import hashlib
 import json
 import sys
 import time
+import xml.etree.ElementTree as ET
 
-from cloud_clients import aws_cli, ec2, eucarc, expect_error, ok
+from cloud_clients import aws_cli, ec2, error_of, eucarc, expect_error, ok, sigv2_by_hand
 from cloud_instances import ids, wait_for
 
 POOL = [f"192.168.7.{i}" for i in range(10, 18)]
+
+# euca2ools 1.0's recorded requests replayed, in the order recorded, and the status each must
+# get: its ModifyImageAttribute sent `OperationType=None` (a bug of its own), refused.
+REPLAYED = {
+    "AllocateAddress": 200,
+    "AssociateAddress": 200,
+    "DescribeAddresses": 200,
+    "DisassociateAddress": 200,
+    "ReleaseAddress": 200,
+    "DescribeImageAttribute": 200,
+    "ModifyImageAttribute": 400,
+}
 
 
 def until(what, check, seconds=20):
@@ -59,7 +76,47 @@ def images(admin):
             for k in ("machine", "kernel", "ramdisk")]
 
 
-def check_managed(admin_env, bob_env, cy_env):
+def replay_captures(c, env, captures, instance, image):
+    """The recorded requests of REPLAYED, re-signed with the user's keys as euca2ools 1.0 signs
+    (GET, HmacSHA256, a Timestamp without a zone), with this cloud's instance, image and the
+    address the recorded AllocateAddress gets in place of the recorded ones."""
+    allocated, sent = None, []
+    with open(captures) as f:
+        for line in f:
+            capture = json.loads(line)
+            params = capture["params"]
+            action = params.get("Action")
+            if action not in REPLAYED:
+                continue
+            params = {k: v for k, v in params.items()
+                      if k not in ("AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "Timestamp")}
+            for name, value in (("InstanceId", instance), ("ImageId", image), ("PublicIp", allocated)):
+                if name in params:
+                    params[name] = value
+            path = capture["path"].split("?")[0]
+            answer = sigv2_by_hand(env, params, method=capture["method"], digest=hashlib.sha256, path=path, zone="")
+            assert answer.status_code == REPLAYED[action], (action, answer.status_code, answer.text)
+            if answer.status_code != 200:
+                assert error_of(answer)[0] == "InvalidParameterValue", answer.text
+                sent.append(action)
+                continue
+            root = ET.fromstring(answer.content)
+            assert root.tag.endswith(f"}}{action}Response"), answer.text
+            if action == "AllocateAddress":
+                allocated = next(e.text for e in root.iter() if e.tag.endswith("}publicIp"))
+            elif action == "AssociateAddress":
+                has_address(c, instance, allocated)
+            elif action == "DescribeAddresses":
+                assert allocated in answer.text and instance in answer.text, answer.text
+            elif action == "DescribeImageAttribute":
+                assert "<ec2:group>all</ec2:group>" in answer.text, answer.text
+            sent.append(action)
+    assert sent == list(REPLAYED), sent
+    assert allocated not in [a["PublicIp"] for a in c.describe_addresses()["Addresses"]]
+    ok(f"{len(sent)} recorded euca2ools 1.0 address and image attribute requests, re-signed, answered")
+
+
+def check_managed(admin_env, bob_env, cy_env, captures=None):
     admin, bob, cy = ec2(admin_env), ec2(bob_env), ec2(cy_env)
     emi, eki, eri = images(admin)
     run = bob.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=2, MaxCount=2,
@@ -148,6 +205,10 @@ def check_managed(admin_env, bob_env, cy_env):
     cli("release-address", "--public-ip", cli_ip)
     assert [x["PublicIp"] for x in cli("describe-addresses")["Addresses"]] == [ip]
     ok("aws cli: allocate-address, associate-address, describe-addresses, disassociate-address, release-address")
+
+    if captures:
+        mine = bob.register_image(ImageLocation="images/machine.manifest.xml", Name="mine")["ImageId"]
+        replay_captures(bob, bob_env, captures, b, mine)
 
     bob.associate_address(InstanceId=a, PublicIp=ip)
     has_address(bob, a, ip)
@@ -269,7 +330,7 @@ def check_system(admin_env, bob_env, cy_env):
 def main():
     phase, folders = sys.argv[1], [eucarc(f) for f in sys.argv[2:5]]
     if phase == "managed":
-        check_managed(*folders)
+        check_managed(*folders, *sys.argv[5:6])
     elif phase == "system":
         check_system(*folders)
     else:
