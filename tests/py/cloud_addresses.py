@@ -9,6 +9,7 @@ Phases (run by tests/cloud_addresses.rs, each with ADMIN_DIR BOB_DIR CY_DIR):
             EC2's error codes; the AWS CLI; euca2ools 1.0's recorded address and image
             attribute requests (CAPTURES) re-signed with a user's keys; terminate frees the
             cloud's own addresses
+  managed-kept   after a restart: the address the user kept is still theirs
   system    a cluster in SYSTEM mode: no addresses (Unsupported); image attributes (launch
             permission, product codes, kernel, ramdisk, block devices) with boto3 and the AWS
             CLI, honoured by DescribeImages and RunInstances; ConfirmProductInstance;
@@ -226,8 +227,17 @@ def check_managed(admin_env, bob_env, cy_env, captures=None):
     assert bob.describe_addresses()["Addresses"] == [{"PublicIp": kept}]
     held = verbose(admin)
     assert held[kept] == "available (bob)" and list(held.values()).count("nobody") == 7, held
-    bob.release_address(PublicIp=kept)
     ok("TerminateInstances returns the cloud's addresses to the pool; a user's stays theirs, dissociated")
+
+
+def check_kept(admin_env, bob_env, cy_env):
+    admin, bob, cy = ec2(admin_env), ec2(bob_env), ec2(cy_env)
+    (kept,) = bob.describe_addresses()["Addresses"]
+    assert verbose(admin)[kept["PublicIp"]] == "available (bob)"
+    assert cy.describe_addresses()["Addresses"] == []
+    bob.release_address(PublicIp=kept["PublicIp"])
+    assert list(verbose(admin).values()) == ["nobody"] * len(POOL)
+    ok("after a restart the user still holds their address, and releases it")
 
 
 def check_system(admin_env, bob_env, cy_env):
@@ -331,6 +341,8 @@ def main():
     phase, folders = sys.argv[1], [eucarc(f) for f in sys.argv[2:5]]
     if phase == "managed":
         check_managed(*folders, *sys.argv[5:6])
+    elif phase == "managed-kept":
+        check_kept(*folders)
     elif phase == "system":
         check_system(*folders)
     else:
