@@ -1,5 +1,5 @@
 //! RegisterImage, DescribeImages, DeregisterImage, the image attributes (Describe-, Modify-,
-//! ResetImageAttribute), ConfirmProductInstance and DescribeBundleTasks. An image is a
+//! ResetImageAttribute) and DescribeBundleTasks. An image is a
 //! bundle's manifest in Walrus (`bucket/key.manifest.xml`); with `--walrus`, RegisterImage
 //! reads the manifest there (a GET signed with the user's keys, S3's SigV2): its
 //! `image/type` makes the id `emi-`, `eki-` or `eri-`, and its `machine_configuration` gives
@@ -20,13 +20,13 @@ use hyper_util::rt::TokioExecutor;
 
 use wire::ec2::{
     BlockDeviceMappingItemType, BlockDeviceMappingType, BundleInstanceTasksSetType,
-    ConfirmProductInstanceResponseType, ConfirmProductInstanceType, DeregisterImageResponseType,
-    DeregisterImageType, DescribeBundleTasksResponseType, DescribeBundleTasksType,
-    DescribeImageAttributeResponseType, DescribeImageAttributeResponseTypeChoice as Described,
-    DescribeImageAttributeType, DescribeImageAttributesGroup as Asked,
-    DescribeImagesResponseInfoType, DescribeImagesResponseItemType, DescribeImagesResponseType,
-    DescribeImagesType, LaunchPermissionItemType, LaunchPermissionListType,
-    LaunchPermissionOperationType, ModifyImageAttributeResponseType, ModifyImageAttributeType,
+    DeregisterImageResponseType, DeregisterImageType, DescribeBundleTasksResponseType,
+    DescribeBundleTasksType, DescribeImageAttributeResponseType,
+    DescribeImageAttributeResponseTypeChoice as Described, DescribeImageAttributeType,
+    DescribeImageAttributesGroup as Asked, DescribeImagesResponseInfoType,
+    DescribeImagesResponseItemType, DescribeImagesResponseType, DescribeImagesType,
+    LaunchPermissionItemType, LaunchPermissionListType, LaunchPermissionOperationType,
+    ModifyImageAttributeResponseType, ModifyImageAttributeType,
     ModifyImageAttributeTypeChoice as Modified, NullableAttributeValueType, ProductCodeItemType,
     ProductCodeListType, ProductCodesSetItemType, ProductCodesSetType, RegisterImageResponseType,
     RegisterImageType, ResetImageAttributeResponseType, ResetImageAttributeType,
@@ -36,7 +36,6 @@ use wire::query::Filter;
 
 use super::filters::Filters;
 use super::ids::random_id;
-use super::instances::chosen;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Image, ImageKind, LaunchPermission, StoreError, User};
@@ -344,32 +343,6 @@ pub(super) async fn reset_attribute(
     Ok(ResetImageAttributeResponseType {
         request_id: call.request_id.to_owned(),
         r#return: true,
-    })
-}
-
-/// Whether the instance runs an image carrying the product code: for the instance's owner,
-/// the image's owner (who sells the product) and the administrator; `false` for others.
-pub(super) async fn confirm_product(
-    call: &Call<'_>,
-    request: ConfirmProductInstanceType,
-) -> Result<ConfirmProductInstanceResponseType, Ec2Error> {
-    // The image's owner asks of any user's instance.
-    let instance = chosen(call, None, &[request.instance_id.as_str()])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
-    let images = call.cloud.store.images().await?;
-    let image = images.iter().find(|i| i.id == instance.image);
-    let user = call.user;
-    let confirmed = image.is_some_and(|image| {
-        image.product_codes.contains(&request.product_code)
-            && (user.admin || user.name == image.owner || user.name == instance.owner)
-    });
-    Ok(ConfirmProductInstanceResponseType {
-        request_id: call.request_id.to_owned(),
-        r#return: confirmed,
-        owner_id: confirmed.then_some(instance.owner),
     })
 }
 

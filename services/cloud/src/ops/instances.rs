@@ -7,12 +7,10 @@
 //! its cluster no longer reports is terminated.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use soap::HttpTransport;
-use wire::cc::{self, EucalyptusCcClient};
+use wire::cc;
 use wire::ec2::{
     DescribeInstancesResponseType, DescribeInstancesType, GetConsoleOutputResponseType,
     GetConsoleOutputType, GroupItemType, GroupSetType, InstanceStateType, PlacementResponseType,
@@ -24,12 +22,14 @@ use wire::ec2::{
 use wire::query::Filter;
 use xmlbind::DateTime;
 
-use super::addresses;
-use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE, LAUNCH_DEADLINE};
+use super::clusters::{
+    self, ask_cluster, cluster_failed, CLOUD_USER, CLUSTER_DEADLINE, LAUNCH_DEADLINE,
+};
 use super::filters::Filters;
 use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
 use super::images::may_run;
+use super::pools;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance};
@@ -269,7 +269,7 @@ pub(super) async fn run(
         .collect();
     store.remove_instances(&unstarted).await?;
     if let Ok(answer) = &answer {
-        addresses::launched(call, &cluster, &answer.instances).await;
+        pools::launched(call, &cluster, &answer.instances).await;
     }
     let launched: Vec<Instance> = instances
         .into_iter()
@@ -571,29 +571,6 @@ async fn terminate_on(call: &Call<'_>, cluster: &Cluster, ids: &[String]) -> Res
         return Err(cluster_failed(cluster, "TerminateInstances refused"));
     }
     Ok(())
-}
-
-/// What `cluster` answers to `ask` (given its client); a failure to answer is logged and
-/// becomes [`Ec2Error::Cluster`].
-pub(super) async fn ask_cluster<T, F, Fut>(
-    call: &Call<'_>,
-    cluster: &Cluster,
-    ask: F,
-) -> Result<T, Ec2Error>
-where
-    F: FnOnce(EucalyptusCcClient<HttpTransport>) -> Fut,
-    Fut: Future<Output = Result<T, soap::ClientError>>,
-{
-    let client = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))?;
-    ask(client)
-        .await
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))
-}
-
-pub(super) fn cluster_failed(cluster: &Cluster, why: &str) -> Ec2Error {
-    tracing::warn!(cluster = %cluster.name, reason = %why, "cluster request failed");
-    Ec2Error::Cluster(cluster.name.clone())
 }
 
 fn group_set(groups: &[String]) -> GroupSetType {

@@ -12,6 +12,8 @@ mod ids;
 mod images;
 mod instances;
 mod keypairs;
+mod pools;
+mod products;
 mod reply;
 mod zones;
 
@@ -91,7 +93,7 @@ pub async fn dispatch(
             R::DescribeImageAttribute(r) => doc(&images::describe_attribute(&call, r).await?),
             R::ModifyImageAttribute(r) => doc(&images::modify_attribute(&call, r).await?),
             R::ResetImageAttribute(r) => doc(&images::reset_attribute(&call, r).await?),
-            R::ConfirmProductInstance(r) => doc(&images::confirm_product(&call, r).await?),
+            R::ConfirmProductInstance(r) => doc(&products::confirm(&call, r).await?),
             R::DescribeBundleTasks(r) => doc(&images::bundle_tasks(&call, &r)),
             R::AllocateAddress(r) => doc(&addresses::allocate(&call, r).await?),
             R::ReleaseAddress(r) => doc(&addresses::release(&call, r).await?),
