@@ -17,13 +17,12 @@ Phases (run by tests/cloud_addresses.rs, each with ADMIN_DIR BOB_DIR CY_DIR):
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
-import hashlib
 import json
 import sys
 import time
 import xml.etree.ElementTree as ET
 
-from cloud_clients import aws_cli, ec2, error_of, eucarc, expect_error, ok, sigv2_by_hand
+from cloud_clients import aws_cli, ec2, error_of, eucarc, expect_error, ok, recorded
 from cloud_instances import ids, wait_for
 
 POOL = [f"192.168.7.{i}" for i in range(10, 18)]
@@ -78,40 +77,30 @@ def images(admin):
 
 
 def replay_captures(c, env, captures, instance, image):
-    """The recorded requests of REPLAYED, re-signed with the user's keys as euca2ools 1.0 signs
-    (GET, HmacSHA256, a Timestamp without a zone), with this cloud's instance, image and the
-    address the recorded AllocateAddress gets in place of the recorded ones."""
+    """The recorded requests of REPLAYED, re-signed with the user's keys, with this cloud's
+    instance, image and the address the recorded AllocateAddress gets in place of the
+    recorded ones."""
     allocated, sent = None, []
-    with open(captures) as f:
-        for line in f:
-            capture = json.loads(line)
-            params = capture["params"]
-            action = params.get("Action")
-            if action not in REPLAYED:
-                continue
-            params = {k: v for k, v in params.items()
-                      if k not in ("AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "Timestamp")}
-            for name, value in (("InstanceId", instance), ("ImageId", image), ("PublicIp", allocated)):
-                if name in params:
-                    params[name] = value
-            path = capture["path"].split("?")[0]
-            answer = sigv2_by_hand(env, params, method=capture["method"], digest=hashlib.sha256, path=path, zone="")
-            assert answer.status_code == REPLAYED[action], (action, answer.status_code, answer.text)
-            if answer.status_code != 200:
-                assert error_of(answer)[0] == "InvalidParameterValue", answer.text
-                sent.append(action)
-                continue
-            root = ET.fromstring(answer.content)
-            assert root.tag.endswith(f"}}{action}Response"), answer.text
-            if action == "AllocateAddress":
-                allocated = next(e.text for e in root.iter() if e.tag.endswith("}publicIp"))
-            elif action == "AssociateAddress":
-                has_address(c, instance, allocated)
-            elif action == "DescribeAddresses":
-                assert allocated in answer.text and instance in answer.text, answer.text
-            elif action == "DescribeImageAttribute":
-                assert "<ec2:group>all</ec2:group>" in answer.text, answer.text
-            sent.append(action)
+    for action, params, resend in recorded(captures, REPLAYED):
+        for name, value in (("InstanceId", instance), ("ImageId", image), ("PublicIp", allocated)):
+            if name in params:
+                params[name] = value
+        answer = resend(env, params)
+        assert answer.status_code == REPLAYED[action], (action, answer.status_code, answer.text)
+        sent.append(action)
+        if answer.status_code != 200:
+            assert error_of(answer)[0] == "InvalidParameterValue", answer.text
+            continue
+        root = ET.fromstring(answer.content)
+        assert root.tag.endswith(f"}}{action}Response"), answer.text
+        if action == "AllocateAddress":
+            allocated = next(e.text for e in root.iter() if e.tag.endswith("}publicIp"))
+        elif action == "AssociateAddress":
+            has_address(c, instance, allocated)
+        elif action == "DescribeAddresses":
+            assert allocated in answer.text and instance in answer.text, answer.text
+        elif action == "DescribeImageAttribute":
+            assert "<ec2:group>all</ec2:group>" in answer.text, answer.text
     assert sent == list(REPLAYED), sent
     assert allocated not in [a["PublicIp"] for a in c.describe_addresses()["Addresses"]]
     ok(f"{len(sent)} recorded euca2ools 1.0 address and image attribute requests, re-signed, answered")
