@@ -76,9 +76,9 @@ impl State {
 /// What a cluster reports of one instance.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Reported {
-    pub(super) state: String,
+    state: String,
     pub(super) private_ip: String,
-    pub(super) public_ip: String,
+    public_ip: String,
 }
 
 pub(super) async fn run(
