@@ -1,10 +1,11 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
-//! facts, clusters, VM types, keypairs, security groups and their rules, images, instances.
+//! facts, clusters, VM types, keypairs, security groups and their rules, images with their
+//! launch permissions and product codes, instances, elastic addresses.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future, so an engine
 //! that talks to a server (PostgreSQL, later) implements it as naturally as SQLite, whose
-//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Addresses and
-//! volumes join as further methods when their operations are built.
+//! implementation ([`SqliteStore`]) runs each call on a blocking thread. Volumes join as
+//! further methods when their operations are built.
 
 mod sqlite;
 #[cfg(test)]
@@ -189,8 +190,61 @@ pub struct Image {
     /// The manifest's location in Walrus, `bucket/key.manifest.xml`.
     pub location: String,
     pub kind: ImageKind,
-    /// Whether every user may run it (the original registered images public).
+    /// Whether every user may run it (launch permission group `all`; the original
+    /// registered images public).
     pub public: bool,
+    /// The kernel and ramdisk its manifest names (`machine_configuration`).
+    pub kernel: Option<String>,
+    pub ramdisk: Option<String>,
+    /// Its product codes, sorted.
+    pub product_codes: Vec<String>,
+    /// The users besides its owner granted to run it, sorted.
+    pub launch_users: Vec<String>,
+}
+
+/// Who may run an image, as ModifyImageAttribute grants or revokes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchPermission {
+    /// Group `all`: every user.
+    pub public: bool,
+    pub users: Vec<String>,
+}
+
+/// A public address of a cluster's pool (its VNET_PUBLICIPS) that the cloud gave out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub public_ip: String,
+    /// The cluster whose pool it is.
+    pub cluster: String,
+    /// The user it is allocated to; `None`: the cloud's own, given to an instance at launch
+    /// and released when it is no longer the instance's.
+    pub owner: Option<String>,
+    /// The instance it is associated with, and that instance's private address.
+    pub association: Option<Association>,
+}
+
+/// An address's mapping to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Association {
+    pub instance: String,
+    pub private_ip: String,
+}
+
+/// A public address a cluster offers, as a candidate to allocate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolAddress {
+    pub cluster: String,
+    pub public_ip: String,
+}
+
+/// What an allocation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allocation {
+    Allocated(Address),
+    /// Every address of the pool is held.
+    PoolExhausted,
+    /// The user already holds as many addresses as they may.
+    LimitReached,
 }
 
 /// An instance the cloud asked a cluster to run: what it was launched with.
@@ -229,7 +283,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>>;
     fn users(&self) -> StoreFuture<'_, Vec<User>>;
     fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()>;
-    /// Deletes a user with everything they own (certificate, keypairs, groups, images).
+    /// Deletes a user with everything they own (certificate, keypairs, groups, images,
+    /// addresses) and the launch permissions naming them.
     fn delete_user(&self, name: &str) -> StoreFuture<'_, ()>;
     /// Records the X.509 certificate (PEM) issued to a user, replacing an earlier one.
     fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()>;
@@ -264,8 +319,48 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Removes rules from a group, all or none: a rule it lacks is `NotFound`.
     fn revoke(&self, owner: &str, group: &str, rules: &[Rule]) -> StoreFuture<'_, ()>;
 
+    // Elastic addresses, and images' launch permissions and product codes.
+    /// Allocates to `owner` (the cloud itself for `None`) the first address of `pool` that no
+    /// one holds, unless `owner` already holds `limit` addresses; in one transaction.
+    fn allocate_address(
+        &self,
+        owner: Option<&str>,
+        pool: &[PoolAddress],
+        limit: Option<usize>,
+    ) -> StoreFuture<'_, Allocation>;
+    /// The addresses given out, by address: `owner`'s (every one, the cloud's own too, for
+    /// `None`).
+    fn addresses(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Address>>;
+    /// Associates an address with an instance, or dissociates it (`None`); `NotFound` when
+    /// it is not given out.
+    fn associate_address(
+        &self,
+        public_ip: &str,
+        association: Option<&Association>,
+    ) -> StoreFuture<'_, ()>;
+    /// Gives an address back to its pool; `false` when it was not given out.
+    fn release_address(&self, public_ip: &str) -> StoreFuture<'_, bool>;
+    /// What terminating instances does to addresses: the cloud's own of theirs go back to
+    /// the pool, the users' stay allocated and are dissociated. Returns those changed.
+    fn detach_addresses(&self, instances: &[String]) -> StoreFuture<'_, Vec<Address>>;
+    /// Grants `add`, then revokes `remove`, in one step (a `public` in either sets or clears
+    /// group `all`); `false` when there is no image `id`.
+    fn change_launch_permission(
+        &self,
+        id: &str,
+        add: &LaunchPermission,
+        remove: &LaunchPermission,
+    ) -> StoreFuture<'_, bool>;
+    /// Makes image `id`'s launch permission as RegisterImage left it: public, no user named;
+    /// `false` when there is no such image.
+    fn reset_launch_permission(&self, id: &str) -> StoreFuture<'_, bool>;
+    /// Attaches product codes to image `id` (those it has stay); `false` when there is no
+    /// such image.
+    fn add_product_codes(&self, id: &str, codes: &[String]) -> StoreFuture<'_, bool>;
+
     // Images.
-    /// Adds an image; an id already taken is `Exists`.
+    /// Adds an image with its product codes and launch users; an id already taken is
+    /// `Exists`.
     fn add_image(&self, image: &Image) -> StoreFuture<'_, ()>;
     /// Deletes the image `id` if `owner` owns it (any owner's for `None`); `false` when
     /// there was none.

@@ -10,8 +10,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::UserStore;
 
 use super::{
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, NewUser, Rule, SecurityGroup, Source,
-    Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    Address, Allocation, Association, CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair,
+    LaunchPermission, NewUser, PoolAddress, Rule, SecurityGroup, Source, Store, StoreError,
+    StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -87,6 +88,29 @@ const MIGRATIONS: &[&str] = &["
         terminated INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX instances_by_owner ON instances (owner);
+", "
+    CREATE TABLE addresses (
+        public_ip TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL,
+        owner TEXT,
+        instance TEXT,
+        private_ip TEXT,
+        CHECK ((instance IS NULL) = (private_ip IS NULL))
+    ) STRICT;
+    CREATE INDEX addresses_by_owner ON addresses (owner);
+    CREATE INDEX addresses_by_instance ON addresses (instance);
+    ALTER TABLE images ADD COLUMN kernel TEXT;
+    ALTER TABLE images ADD COLUMN ramdisk TEXT;
+    CREATE TABLE launch_permissions (
+        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        user TEXT NOT NULL,
+        PRIMARY KEY (image, user)
+    ) STRICT;
+    CREATE TABLE product_codes (
+        image TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        PRIMARY KEY (image, code)
+    ) STRICT;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -274,6 +298,76 @@ fn image_from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
         location: row.get(2)?,
         kind,
         public: row.get(3)?,
+        kernel: row.get(4)?,
+        ramdisk: row.get(5)?,
+        product_codes: Vec::new(),
+        launch_users: Vec::new(),
+    })
+}
+
+/// The image columns [`image_from_row`] reads.
+const IMAGE_COLUMNS: &str = "id, owner, location, public, kernel, ramdisk";
+
+/// Fills in the product codes and launch users of `images`.
+fn image_lists(tx: &Transaction<'_>, images: &mut [Image]) -> rusqlite::Result<()> {
+    let mut codes = tx.prepare("SELECT code FROM product_codes WHERE image = ?1 ORDER BY code")?;
+    let mut users =
+        tx.prepare("SELECT user FROM launch_permissions WHERE image = ?1 ORDER BY user")?;
+    for image in images {
+        image.product_codes = codes
+            .query_map([&image.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        image.launch_users = users
+            .query_map([&image.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(())
+}
+
+/// The statements adding to an image's lists: a product code, a user granted to run it.
+const ADD_PRODUCT_CODE: &str = "INSERT OR IGNORE INTO product_codes (image, code) VALUES (?1, ?2)";
+const ADD_LAUNCH_USER: &str =
+    "INSERT OR IGNORE INTO launch_permissions (image, user) VALUES (?1, ?2)";
+
+/// Adds `values` to one of image `id`'s lists with `insert` (one of the statements above);
+/// those it has stay.
+fn add_to_image(
+    tx: &Transaction<'_>,
+    insert: &str,
+    id: &str,
+    values: &[String],
+) -> rusqlite::Result<()> {
+    let mut statement = tx.prepare_cached(insert)?;
+    for value in values {
+        statement.execute(params![id, value])?;
+    }
+    Ok(())
+}
+
+fn image_exists(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )
+}
+
+/// The address columns [`address_from_row`] reads.
+const ADDRESS_COLUMNS: &str = "public_ip, cluster, owner, instance, private_ip";
+
+fn address_from_row(row: &Row<'_>) -> rusqlite::Result<Address> {
+    let instance: Option<String> = row.get(3)?;
+    let private_ip: Option<String> = row.get(4)?;
+    Ok(Address {
+        public_ip: row.get(0)?,
+        cluster: row.get(1)?,
+        owner: row.get(2)?,
+        association: instance
+            .zip(private_ip)
+            .map(|(instance, private_ip)| Association {
+                instance,
+                private_ip,
+            }),
     })
 }
 
@@ -345,6 +439,8 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM keypairs WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM groups WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM launch_permissions WHERE user = ?1", [&name])?;
+                tx.execute("DELETE FROM addresses WHERE owner = ?1", [&name])?;
                 Ok(())
             }
         });
@@ -631,16 +727,177 @@ impl Store for SqliteStore {
         })
     }
 
+    fn allocate_address(
+        &self,
+        owner: Option<&str>,
+        pool: &[PoolAddress],
+        limit: Option<usize>,
+    ) -> StoreFuture<'_, Allocation> {
+        let (owner, pool) = (owner.map(own), pool.to_vec());
+        self.run(move |tx| {
+            if let (Some(owner), Some(limit)) = (&owner, limit) {
+                let held: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM addresses WHERE owner = ?1",
+                    [owner],
+                    |r| r.get(0),
+                )?;
+                if usize::try_from(held).unwrap_or(usize::MAX) >= limit {
+                    return Ok(Allocation::LimitReached);
+                }
+            }
+            for candidate in pool {
+                let added = tx.execute(
+                    "INSERT OR IGNORE INTO addresses (public_ip, cluster, owner) VALUES (?1, ?2, ?3)",
+                    params![candidate.public_ip, candidate.cluster, owner],
+                )?;
+                if added > 0 {
+                    return Ok(Allocation::Allocated(Address {
+                        public_ip: candidate.public_ip,
+                        cluster: candidate.cluster,
+                        owner,
+                        association: None,
+                    }));
+                }
+            }
+            Ok(Allocation::PoolExhausted)
+        })
+    }
+
+    fn addresses(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Address>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            // By address as a number, the order of the pool.
+            let mut query = tx.prepare(&format!(
+                "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE ?1 IS NULL OR owner = ?1"
+            ))?;
+            let mut addresses = query
+                .query_map([&owner], address_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            addresses.sort_by_key(|a| {
+                (
+                    a.public_ip.parse::<std::net::Ipv4Addr>().ok(),
+                    a.public_ip.clone(),
+                )
+            });
+            Ok(addresses)
+        })
+    }
+
+    fn associate_address(
+        &self,
+        public_ip: &str,
+        association: Option<&Association>,
+    ) -> StoreFuture<'_, ()> {
+        let (public_ip, association) = (own(public_ip), association.cloned());
+        self.run(move |tx| {
+            let (instance, private_ip) = association.map(|a| (a.instance, a.private_ip)).unzip();
+            let changed = tx.execute(
+                "UPDATE addresses SET instance = ?2, private_ip = ?3 WHERE public_ip = ?1",
+                params![public_ip, instance, private_ip],
+            )?;
+            if changed == 0 {
+                return Err(not_found("address", &public_ip));
+            }
+            Ok(())
+        })
+    }
+
+    fn release_address(&self, public_ip: &str) -> StoreFuture<'_, bool> {
+        let public_ip = own(public_ip);
+        self.run(move |tx| {
+            Ok(tx.execute("DELETE FROM addresses WHERE public_ip = ?1", [&public_ip])? > 0)
+        })
+    }
+
+    fn detach_addresses(&self, instances: &[String]) -> StoreFuture<'_, Vec<Address>> {
+        let instances = instances.to_vec();
+        self.run(move |tx| {
+            let mut query = tx.prepare(&format!(
+                "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE instance = ?1 ORDER BY public_ip"
+            ))?;
+            let mut changed = Vec::new();
+            for instance in &instances {
+                changed.extend(
+                    query
+                        .query_map([instance], address_from_row)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                );
+                tx.execute(
+                    "DELETE FROM addresses WHERE instance = ?1 AND owner IS NULL",
+                    [instance],
+                )?;
+                tx.execute(
+                    "UPDATE addresses SET instance = NULL, private_ip = NULL WHERE instance = ?1",
+                    [instance],
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn change_launch_permission(
+        &self,
+        id: &str,
+        add: &LaunchPermission,
+        remove: &LaunchPermission,
+    ) -> StoreFuture<'_, bool> {
+        let (id, add, remove) = (own(id), add.clone(), remove.clone());
+        self.run(move |tx| {
+            if !image_exists(tx, &id)? {
+                return Ok(false);
+            }
+            if add.public {
+                tx.execute("UPDATE images SET public = 1 WHERE id = ?1", [&id])?;
+            }
+            add_to_image(tx, ADD_LAUNCH_USER, &id, &add.users)?;
+            if remove.public {
+                tx.execute("UPDATE images SET public = 0 WHERE id = ?1", [&id])?;
+            }
+            for user in &remove.users {
+                tx.execute(
+                    "DELETE FROM launch_permissions WHERE image = ?1 AND user = ?2",
+                    params![id, user],
+                )?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn reset_launch_permission(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        self.run(move |tx| {
+            if tx.execute("UPDATE images SET public = 1 WHERE id = ?1", [&id])? == 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM launch_permissions WHERE image = ?1", [&id])?;
+            Ok(true)
+        })
+    }
+
+    fn add_product_codes(&self, id: &str, codes: &[String]) -> StoreFuture<'_, bool> {
+        let (id, codes) = (own(id), codes.to_vec());
+        self.run(move |tx| {
+            if !image_exists(tx, &id)? {
+                return Ok(false);
+            }
+            add_to_image(tx, ADD_PRODUCT_CODE, &id, &codes)?;
+            Ok(true)
+        })
+    }
+
     fn add_image(&self, image: &Image) -> StoreFuture<'_, ()> {
         let i = image.clone();
         self.run(move |tx| {
             let added = tx.execute(
-                "INSERT OR IGNORE INTO images (id, owner, location, public) VALUES (?1, ?2, ?3, ?4)",
-                params![i.id, i.owner, i.location, i.public],
+                "INSERT OR IGNORE INTO images (id, owner, location, public, kernel, ramdisk)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![i.id, i.owner, i.location, i.public, i.kernel, i.ramdisk],
             )?;
             if added == 0 {
                 return Err(exists("image", &i.id));
             }
+            add_to_image(tx, ADD_PRODUCT_CODE, &i.id, &i.product_codes)?;
+            add_to_image(tx, ADD_LAUNCH_USER, &i.id, &i.launch_users)?;
             Ok(())
         })
     }
@@ -658,9 +915,12 @@ impl Store for SqliteStore {
     fn images(&self) -> StoreFuture<'_, Vec<Image>> {
         self.run(|tx| {
             let mut query =
-                tx.prepare("SELECT id, owner, location, public FROM images ORDER BY id")?;
-            let rows = query.query_map([], image_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+                tx.prepare(&format!("SELECT {IMAGE_COLUMNS} FROM images ORDER BY id"))?;
+            let mut images = query
+                .query_map([], image_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            image_lists(tx, &mut images)?;
+            Ok(images)
         })
     }
 

@@ -15,6 +15,8 @@ pub async fn run(store: &dyn Store) {
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
     instances_are_kept_per_owner_and_marked_terminated(store).await;
     users_are_found_by_their_certificate(store).await;
+    addresses_are_allocated_within_limits_associated_and_released(store).await;
+    images_keep_their_launch_permissions_and_product_codes(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -194,6 +196,10 @@ async fn images_are_kept_by_id_and_deleted_by_their_owner(store: &dyn Store) {
         location: "b/k.manifest.xml".into(),
         kind: ImageKind::of_id(id).unwrap(),
         public: true,
+        kernel: None,
+        ramdisk: None,
+        product_codes: Vec::new(),
+        launch_users: Vec::new(),
     };
     store
         .add_image(&image("emi-0000000b", "ann"))
@@ -310,4 +316,206 @@ async fn users_are_found_by_their_certificate(store: &dyn Store) {
     store.delete_user("di").await.unwrap();
     assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
     store.delete_user("cy").await.unwrap();
+}
+
+async fn addresses_are_allocated_within_limits_associated_and_released(store: &dyn Store) {
+    let pool: Vec<PoolAddress> = ["192.0.2.10", "192.0.2.9", "192.0.2.11"]
+        .into_iter()
+        .map(|ip| PoolAddress {
+            cluster: "zone1".into(),
+            public_ip: ip.into(),
+        })
+        .collect();
+    let allocated = |a: Allocation| match a {
+        Allocation::Allocated(address) => address,
+        other => panic!("{other:?}"),
+    };
+    // In the pool's order, each address to one holder only.
+    let first = allocated(
+        store
+            .allocate_address(Some("ann"), &pool, Some(2))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        first,
+        Address {
+            public_ip: "192.0.2.10".into(),
+            cluster: "zone1".into(),
+            owner: Some("ann".into()),
+            association: None,
+        }
+    );
+    let second = allocated(
+        store
+            .allocate_address(Some("ann"), &pool, Some(2))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(second.public_ip, "192.0.2.9");
+    assert_eq!(
+        store
+            .allocate_address(Some("ann"), &pool, Some(2))
+            .await
+            .unwrap(),
+        Allocation::LimitReached
+    );
+    let system = allocated(store.allocate_address(None, &pool, None).await.unwrap());
+    assert_eq!(
+        (system.public_ip.as_str(), system.owner),
+        ("192.0.2.11", None)
+    );
+    assert_eq!(
+        store
+            .allocate_address(Some("bob"), &pool, Some(2))
+            .await
+            .unwrap(),
+        Allocation::PoolExhausted
+    );
+    // Listed by address as a number; an owner sees their own only.
+    let listed: Vec<String> = store
+        .addresses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.public_ip)
+        .collect();
+    assert_eq!(listed, ["192.0.2.9", "192.0.2.10", "192.0.2.11"]);
+    assert_eq!(store.addresses(Some("ann")).await.unwrap().len(), 2);
+    assert!(store.addresses(Some("bob")).await.unwrap().is_empty());
+
+    let on = |instance: &str, private_ip: &str| Association {
+        instance: instance.into(),
+        private_ip: private_ip.into(),
+    };
+    store
+        .associate_address("192.0.2.10", Some(&on("i-00000001", "10.0.0.2")))
+        .await
+        .unwrap();
+    store
+        .associate_address("192.0.2.11", Some(&on("i-00000002", "10.0.0.3")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .associate_address("192.0.2.99", Some(&on("i-00000001", "10.0.0.2")))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let ann = store.addresses(Some("ann")).await.unwrap();
+    assert_eq!(ann[1].association, Some(on("i-00000001", "10.0.0.2")));
+    // Terminated: the cloud's own address goes back to the pool, the user's stays theirs.
+    let changed = store
+        .detach_addresses(&["i-00000001".into(), "i-00000002".into()])
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 2);
+    let left = store.addresses(None).await.unwrap();
+    assert_eq!(left.len(), 2);
+    assert!(left.iter().all(|a| a.association.is_none()), "{left:?}");
+    store
+        .associate_address("192.0.2.9", Some(&on("i-00000003", "10.0.0.4")))
+        .await
+        .unwrap();
+    store.associate_address("192.0.2.9", None).await.unwrap();
+    assert_eq!(
+        store.addresses(Some("ann")).await.unwrap()[0].association,
+        None
+    );
+    assert!(store.release_address("192.0.2.9").await.unwrap());
+    assert!(!store.release_address("192.0.2.9").await.unwrap());
+    // Deleting a user releases what they hold.
+    store
+        .create_user(NewUser {
+            name: "ann".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    store.delete_user("ann").await.unwrap();
+    assert!(store.addresses(None).await.unwrap().is_empty());
+}
+
+async fn images_keep_their_launch_permissions_and_product_codes(store: &dyn Store) {
+    let image = Image {
+        id: "emi-000000c1".into(),
+        owner: "ann".into(),
+        location: "b/k.manifest.xml".into(),
+        kind: ImageKind::Machine,
+        public: true,
+        kernel: Some("eki-000000c2".into()),
+        ramdisk: Some("eri-000000c3".into()),
+        product_codes: vec!["774F4FF8".into()],
+        launch_users: Vec::new(),
+    };
+    store.add_image(&image).await.unwrap();
+    assert_eq!(store.images().await.unwrap(), vec![image.clone()]);
+    let users = |names: &[&str]| LaunchPermission {
+        public: false,
+        users: names.iter().map(|n| (*n).to_owned()).collect(),
+    };
+    let all = LaunchPermission {
+        public: true,
+        users: Vec::new(),
+    };
+    // Private, granted to two users, then one of them revoked in the same step as a grant.
+    assert!(store
+        .change_launch_permission(&image.id, &users(&["cy", "bob"]), &all)
+        .await
+        .unwrap());
+    assert!(store
+        .change_launch_permission(&image.id, &users(&["bob", "dee"]), &users(&["cy"]))
+        .await
+        .unwrap());
+    let changed = &store.images().await.unwrap()[0];
+    assert!(!changed.public);
+    assert_eq!(changed.launch_users, ["bob", "dee"]);
+    assert!(store
+        .add_product_codes(&image.id, &["774F4FF8".into(), "0A1B2C3D".into()])
+        .await
+        .unwrap());
+    assert_eq!(
+        store.images().await.unwrap()[0].product_codes,
+        ["0A1B2C3D", "774F4FF8"]
+    );
+    assert!(store.reset_launch_permission(&image.id).await.unwrap());
+    let reset = &store.images().await.unwrap()[0];
+    assert!(reset.public && reset.launch_users.is_empty());
+    for missing in [
+        store
+            .change_launch_permission("emi-0000ffff", &all, &users(&[]))
+            .await
+            .unwrap(),
+        store.reset_launch_permission("emi-0000ffff").await.unwrap(),
+        store
+            .add_product_codes("emi-0000ffff", &["X".into()])
+            .await
+            .unwrap(),
+    ] {
+        assert!(!missing);
+    }
+    // A deleted user's grants go; a deleted image takes its grants and codes along.
+    store
+        .change_launch_permission(&image.id, &users(&["eve"]), &users(&[]))
+        .await
+        .unwrap();
+    store
+        .create_user(NewUser {
+            name: "eve".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    store.delete_user("eve").await.unwrap();
+    assert!(store.images().await.unwrap()[0].launch_users.is_empty());
+    assert!(store.delete_image(None, &image.id).await.unwrap());
+    store
+        .add_image(&Image {
+            product_codes: Vec::new(),
+            ..image.clone()
+        })
+        .await
+        .unwrap();
+    assert!(store.images().await.unwrap()[0].product_codes.is_empty());
+    assert!(store.delete_image(None, &image.id).await.unwrap());
 }
