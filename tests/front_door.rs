@@ -94,6 +94,8 @@ async fn two_soap_services_and_a_rest_handler_share_one_listener() {
             gl_security(dir.path()),
         )
         .route("/rest", rest)
+        // Beside GL's endpoint at its very path: it takes what is no SOAP message.
+        .route(GL_PATH, rest)
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -168,6 +170,14 @@ async fn two_soap_services_and_a_rest_handler_share_one_listener() {
     assert_eq!(text("under_soap.status"), "404");
     // A SOAP path answers only messages and `?wsdl`.
     assert_eq!(text("soap_without_wsdl.status"), "400");
+    // A POST that is no SOAP message goes to the handler beside the endpoint, where there is
+    // one (zeep's calls to GL above reached GL), else to the endpoint, which refuses it.
+    assert_eq!(text("form_beside_soap.status"), "200");
+    assert_eq!(
+        text("form_beside_soap.body"),
+        format!("rest POST {GL_PATH}")
+    );
+    assert_eq!(text("form_at_soap.status"), "500");
 
     stop.send(()).unwrap();
     running.await.unwrap();

@@ -135,3 +135,18 @@ pub fn python(script: &str, args: &[&str]) -> String {
     );
     stdout.into_owned()
 }
+
+/// The fixture manifests of `tests/fixtures/cloud` (`NAME.manifest.xml`) for `names`, each
+/// as the path Walrus serves it at (`/services/Walrus/images/NAME.manifest.xml`) and its
+/// bytes.
+pub fn manifests(names: &[&str]) -> Vec<(String, Vec<u8>)> {
+    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
+    names
+        .iter()
+        .map(|name| {
+            let file = format!("{name}.manifest.xml");
+            let bytes = std::fs::read(fixtures.join(&file)).unwrap();
+            (format!("/services/Walrus/images/{file}"), bytes)
+        })
+        .collect()
+}

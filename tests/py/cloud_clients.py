@@ -72,6 +72,22 @@ def ec2(env, secret=None, key=None, region=None):
     )
 
 
+def aws_cli(env):
+    """`aws ec2 ...` configured from the eucarc alone: returns its parsed JSON output."""
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    cli_env = dict(os.environ, AWS_ACCESS_KEY_ID=env["EC2_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=env["EC2_SECRET_KEY"],
+                   AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"], AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+
+    def cli(*args):
+        out = subprocess.run([aws, "--endpoint-url", env["EC2_URL"], "--output", "json", "ec2", *args],
+                             capture_output=True, text=True, env=cli_env)
+        assert out.returncode == 0, f"aws ec2 {args}: {out.stderr}"
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    return cli
+
+
 def expect_error(call, code, status):
     try:
         call()
@@ -177,17 +193,7 @@ def check_facts(c, env):
 
 
 def check_cli(env):
-    aws = os.path.join(os.path.dirname(sys.executable), "aws")
-    cli_env = dict(os.environ, AWS_ACCESS_KEY_ID=env["EC2_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=env["EC2_SECRET_KEY"],
-                   AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"], AWS_CONFIG_FILE="/dev/null",
-                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-
-    def cli(*args):
-        out = subprocess.run([aws, "--endpoint-url", env["EC2_URL"], "--output", "json", "ec2", *args],
-                             capture_output=True, text=True, env=cli_env)
-        assert out.returncode == 0, f"aws ec2 {args}: {out.stderr}"
-        return json.loads(out.stdout) if out.stdout.strip() else {}
-
+    cli = aws_cli(env)
     made = cli("create-key-pair", "--key-name", "cli-key")
     assert made["KeyName"] == "cli-key" and made["KeyMaterial"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     names = [k["KeyName"] for k in cli("describe-key-pairs")["KeyPairs"]]
@@ -301,6 +307,27 @@ CAPTURED = {
 }
 
 
+def recorded(captures, actions):
+    """The recorded requests of `actions` in the file `captures`, in order: each as its action,
+    its parameters without the signature's, and a function that sends given parameters to
+    the cloud of an eucarc as it was sent (method and path), re-signed as euca2ools 1.0 signs
+    (HmacSHA256, a Timestamp without a zone)."""
+    with open(captures) as f:
+        for line in f:
+            capture = json.loads(line)
+            action = capture["params"].get("Action")
+            if action not in actions:
+                continue
+            params = {k: v for k, v in capture["params"].items()
+                      if k not in ("AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "Timestamp")}
+            method, path = capture["method"], capture["path"].split("?")[0]
+
+            def resend(env, params, method=method, path=path):
+                return sigv2_by_hand(env, params, method=method, digest=hashlib.sha256, path=path, zone="")
+
+            yield action, params, resend
+
+
 def check_captures(env, captures):
     """The recorded euca2ools 1.0 requests, re-signed with this user's keys as euca2ools 1.0
     signs (GET to /services/Eucalyptus/, HmacSHA256, a Timestamp without a zone)."""
@@ -308,25 +335,16 @@ def check_captures(env, captures):
     for key in c.describe_key_pairs()["KeyPairs"]:  # the captures make their own
         c.delete_key_pair(KeyName=key["KeyName"])
     sent = []
-    with open(captures) as f:
-        for line in f:
-            capture = json.loads(line)
-            params = capture["params"]
-            action = params.get("Action")
-            if action not in CAPTURED:
-                continue
-            params = {k: v for k, v in params.items()
-                      if k not in ("AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "Timestamp")}
-            if params.get("SourceSecurityGroupOwnerId"):
-                # The capture names another cloud's account: here, this user's own group.
-                params["SourceSecurityGroupOwnerId"] = ""
-                sigv2_by_hand(env, {"Action": "CreateSecurityGroup", "GroupName": params["SourceSecurityGroupName"],
-                                    "GroupDescription": "source"})
-            path = capture["path"].split("?")[0]
-            answer = sigv2_by_hand(env, params, method=capture["method"], digest=hashlib.sha256, path=path, zone="")
-            assert answer.status_code == CAPTURED[action], (action, answer.status_code, answer.text)
-            assert f"{action}Response" in answer.text, answer.text
-            sent.append(action)
+    for action, params, resend in recorded(captures, CAPTURED):
+        if params.get("SourceSecurityGroupOwnerId"):
+            # The capture names another cloud's account: here, this user's own group.
+            params["SourceSecurityGroupOwnerId"] = ""
+            sigv2_by_hand(env, {"Action": "CreateSecurityGroup", "GroupName": params["SourceSecurityGroupName"],
+                                "GroupDescription": "source"})
+        answer = resend(env, params)
+        assert answer.status_code == CAPTURED[action], (action, answer.status_code, answer.text)
+        assert f"{action}Response" in answer.text, answer.text
+        sent.append(action)
     assert set(sent) == set(CAPTURED), sent
     ok(f"{len(sent)} recorded euca2ools 1.0 requests, re-signed with the user's keys, answered")
 

@@ -87,6 +87,10 @@ def main():
         ("unknown", "GET", "/nowhere"),
         ("under_soap", "GET", f"{NC_PATH}/more"),
         ("soap_without_wsdl", "GET", NC_PATH),
+        # A POST that is no SOAP message: to the handler beside the endpoint (as Query beside
+        # the CLC's SOAP), else to the endpoint all the same.
+        ("form_beside_soap", "POST", GL_PATH),
+        ("form_at_soap", "POST", NC_PATH),
     ]:
         response = requests.request(method, f"{base}{path}", data=b"x" if method == "POST" else None)
         seen[name] = {"status": response.status_code, "body": response.text}

@@ -60,6 +60,20 @@ pub enum Ec2Error {
     ImageNotFound(String),
     #[error("Invalid id: '{0}'")]
     ImageMalformed(String),
+    #[error("Address '{0}' not found.")]
+    AddressNotFound(String),
+    #[error("Too many addresses allocated: a user may hold {0}")]
+    AddressLimitExceeded(usize),
+    #[error("There are no public addresses left to allocate")]
+    InsufficientAddressCapacity,
+    /// Every cluster runs a network mode without public addresses (SYSTEM or STATIC).
+    #[error("The clusters of this cloud have no public addresses: their network mode (SYSTEM or STATIC) gives none")]
+    AddressesUnsupported,
+    #[error("{0}")]
+    IncorrectInstanceState(String),
+    /// The image exists, and the caller may not run or change it.
+    #[error("Not authorized for image: {0}")]
+    ImageNotAuthorized(String),
     /// The parameters do not make the action's request (the generated Query binding's
     /// verdict, with EC2's code).
     #[error(transparent)]
@@ -98,6 +112,12 @@ impl Ec2Error {
             Self::InvalidManifest(_) => "InvalidManifest",
             Self::ImageNotFound(_) => "InvalidAMIID.NotFound",
             Self::ImageMalformed(_) => "InvalidAMIID.Malformed",
+            Self::AddressNotFound(_) => "InvalidAddress.NotFound",
+            Self::AddressLimitExceeded(_) => "AddressLimitExceeded",
+            Self::InsufficientAddressCapacity => "InsufficientAddressCapacity",
+            Self::AddressesUnsupported => "Unsupported",
+            Self::IncorrectInstanceState(_) => "IncorrectInstanceState",
+            Self::ImageNotAuthorized(_) => "AuthFailure",
             Self::Query(e) => e.code(),
             Self::Unsupported(_) => "Unsupported",
             Self::RequestTooLarge(_) => "RequestEntityTooLarge",

@@ -1,9 +1,13 @@
-//! RegisterImage, DescribeImages, DeregisterImage. An image is a bundle's manifest in
-//! Walrus (`bucket/key.manifest.xml`); with `--walrus`, RegisterImage reads the manifest there
-//! (a GET signed with the user's keys, S3's SigV2) and its `image/type` makes the id `emi-`,
-//! `eki-` or `eri-`; without, the manifest is taken on trust as a machine image. Every user
-//! may see and run the images registered public, as the original registered them, and each
-//! owner deregisters their own (the administrator anyone's).
+//! RegisterImage, DescribeImages, DeregisterImage, the image attributes (Describe-, Modify-,
+//! ResetImageAttribute) and DescribeBundleTasks. An image is a
+//! bundle's manifest in Walrus (`bucket/key.manifest.xml`); with `--walrus`, RegisterImage
+//! reads the manifest there (a GET signed with the user's keys, S3's SigV2): its
+//! `image/type` makes the id `emi-`, `eki-` or `eri-`, and its `machine_configuration` gives
+//! the kernel, ramdisk and product codes; without, the manifest is taken on trust as a
+//! machine image. Images are registered public, as the original registered them; the owner
+//! grants and revokes the launch permission (group `all`, or users by name), which
+//! DescribeImages and RunInstances honour. Each owner deregisters their own (the
+//! administrator anyone's).
 
 use std::time::Duration;
 
@@ -15,9 +19,18 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use wire::ec2::{
-    DeregisterImageResponseType, DeregisterImageType, DescribeImagesResponseInfoType,
+    BlockDeviceMappingItemType, BlockDeviceMappingType, BundleInstanceTasksSetType,
+    DeregisterImageResponseType, DeregisterImageType, DescribeBundleTasksResponseType,
+    DescribeBundleTasksType, DescribeImageAttributeResponseType,
+    DescribeImageAttributeResponseTypeChoice as Described, DescribeImageAttributeType,
+    DescribeImageAttributesGroup as Asked, DescribeImagesResponseInfoType,
     DescribeImagesResponseItemType, DescribeImagesResponseType, DescribeImagesType,
-    RegisterImageResponseType, RegisterImageType,
+    LaunchPermissionItemType, LaunchPermissionListType, LaunchPermissionOperationType,
+    ModifyImageAttributeResponseType, ModifyImageAttributeType,
+    ModifyImageAttributeTypeChoice as Modified, NullableAttributeValueType, ProductCodeItemType,
+    ProductCodeListType, ProductCodesSetItemType, ProductCodesSetType, RegisterImageResponseType,
+    RegisterImageType, ResetImageAttributeResponseType, ResetImageAttributeType,
+    ResetImageAttributesGroup,
 };
 use wire::query::Filter;
 
@@ -25,7 +38,7 @@ use super::filters::Filters;
 use super::ids::random_id;
 use super::Call;
 use crate::error::Ec2Error;
-use crate::store::{Image, ImageKind, StoreError};
+use crate::store::{Image, ImageKind, LaunchPermission, StoreError, User};
 
 /// The suffix of a bundle's manifest, as euca-bundle-image names it.
 const MANIFEST_SUFFIX: &str = ".manifest.xml";
@@ -35,25 +48,58 @@ const AVAILABLE: &str = "available";
 const WALRUS_DEADLINE: Duration = Duration::from_secs(10);
 /// The largest manifest read (a manifest lists its parts: 10 GB in 10 MB parts is ~100 KB).
 const MANIFEST_LIMIT: usize = 1 << 20;
+/// The launch permission group of every user, the only group EC2 has.
+const ALL: &str = "all";
+/// The block devices every instance has, as the original described them (virtual name,
+/// device).
+const BLOCK_DEVICES: [(&str, &str); 4] = [
+    ("emi", "sda1"),
+    ("ephemeral0", "sda2"),
+    ("swap", "sda3"),
+    ("root", "/dev/sda1"),
+];
+/// The longest product code taken.
+const PRODUCT_CODE_LIMIT: usize = 64;
+
+/// What a bundle's manifest says of its image.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Manifest {
+    kind: Option<ImageKind>,
+    kernel: Option<String>,
+    ramdisk: Option<String>,
+    product_codes: Vec<String>,
+}
+
+/// Whether `user` may run `image`: the owner, the administrator, everyone when it is public,
+/// and the users it is granted to.
+pub(super) fn may_run(image: &Image, user: &User) -> bool {
+    user.admin || runs(image, &user.name)
+}
+
+/// Whether the user named `name` may run `image` by its launch permission or ownership.
+fn runs(image: &Image, name: &str) -> bool {
+    image.public || image.owner == name || image.launch_users.iter().any(|u| u == name)
+}
 
 pub(super) async fn register(
     call: &Call<'_>,
     request: RegisterImageType,
 ) -> Result<RegisterImageResponseType, Ec2Error> {
     let location = manifest_location(&request.image_location)?;
-    let kind = match &call.cloud.walrus {
-        Some(walrus) => manifest_kind(&fetch_manifest(call, walrus, &location).await?)?,
-        None => ImageKind::Machine,
+    let manifest = match &call.cloud.walrus {
+        Some(walrus) => read_manifest(&fetch_manifest(call, walrus, &location).await?)?,
+        None => Manifest::default(),
     };
+    let kind = manifest.kind.unwrap_or(ImageKind::Machine);
     let image = Image {
         id: random_id(kind.prefix()),
         owner: call.user.name.clone(),
         location,
         kind,
         public: true,
-        kernel: None,
-        ramdisk: None,
-        product_codes: Vec::new(),
+        kernel: manifest.kernel,
+        ramdisk: manifest.ramdisk,
+        product_codes: manifest.product_codes,
         launch_users: Vec::new(),
     };
     call.cloud
@@ -140,21 +186,21 @@ pub(super) async fn describe(
         .images()
         .await?
         .into_iter()
-        .filter(|i| user.admin || i.public || i.owner == user.name)
+        .filter(|i| may_run(i, user))
         .collect();
     if let Some(missing) = asked.iter().find(|id| !images.iter().any(|i| &i.id == *id)) {
         return Err(Ec2Error::ImageNotFound((*missing).to_owned()));
     }
-    let runs = |image: &Image, who: &str| match who {
-        "all" => image.public,
-        "self" => image.public || image.owner == user.name,
-        name => image.public || image.owner == name,
+    let executable = |image: &Image, who: &str| match who {
+        ALL => image.public,
+        "self" => runs(image, &user.name),
+        name => runs(image, name),
     };
     let item = images
         .into_iter()
         .filter(|i| asked.is_empty() || asked.contains(&i.id.as_str()))
         .filter(|i| owners.is_empty() || owners.contains(&i.owner.as_str()))
-        .filter(|i| executable_by.is_empty() || executable_by.iter().any(|who| runs(i, who)))
+        .filter(|i| executable_by.is_empty() || executable_by.iter().any(|who| executable(i, who)))
         .filter(|i| {
             filters.pass(|name| match name {
                 "image-id" => vec![i.id.as_str()],
@@ -169,6 +215,15 @@ pub(super) async fn describe(
             image_state: AVAILABLE.to_owned(),
             image_type: Some(i.kind.name().to_owned()),
             is_public: i.public,
+            product_codes: (!i.product_codes.is_empty()).then(|| ProductCodesSetType {
+                item: i
+                    .product_codes
+                    .into_iter()
+                    .map(|product_code| ProductCodesSetItemType { product_code })
+                    .collect(),
+            }),
+            kernel_id: i.kernel,
+            ramdisk_id: i.ramdisk,
             image_id: i.id,
             image_location: i.location,
             image_owner_id: i.owner,
@@ -179,6 +234,195 @@ pub(super) async fn describe(
         request_id: call.request_id.to_owned(),
         images_set: DescribeImagesResponseInfoType { item },
     })
+}
+
+pub(super) async fn describe_attribute(
+    call: &Call<'_>,
+    request: DescribeImageAttributeType,
+) -> Result<DescribeImageAttributeResponseType, Ec2Error> {
+    let image = visible(call, &request.image_id).await?;
+    let choice = match request.describe_image_attributes_group {
+        Asked::LaunchPermission(_) => {
+            // Who else may run an image is its owner's business.
+            owned(call, &image)?;
+            let group = image
+                .public
+                .then(|| LaunchPermissionItemType::Group(ALL.to_owned()));
+            let users = image
+                .launch_users
+                .into_iter()
+                .map(LaunchPermissionItemType::UserId);
+            Described::LaunchPermission(LaunchPermissionListType {
+                item: group.into_iter().chain(users).collect(),
+            })
+        }
+        Asked::ProductCodes(_) => Described::ProductCodes(ProductCodeListType {
+            item: image
+                .product_codes
+                .into_iter()
+                .map(ProductCodeItemType::ProductCode)
+                .collect(),
+        }),
+        Asked::Kernel(_) => Described::Kernel(NullableAttributeValueType {
+            value: image.kernel,
+        }),
+        Asked::Ramdisk(_) => Described::Ramdisk(NullableAttributeValueType {
+            value: image.ramdisk,
+        }),
+        Asked::BlockDeviceMapping(_) => Described::BlockDeviceMapping(BlockDeviceMappingType {
+            item: BLOCK_DEVICES
+                .iter()
+                .map(|(virtual_name, device_name)| BlockDeviceMappingItemType {
+                    virtual_name: (*virtual_name).to_owned(),
+                    device_name: (*device_name).to_owned(),
+                })
+                .collect(),
+        }),
+    };
+    Ok(DescribeImageAttributeResponseType {
+        request_id: call.request_id.to_owned(),
+        image_id: image.id,
+        choice,
+    })
+}
+
+pub(super) async fn modify_attribute(
+    call: &Call<'_>,
+    request: ModifyImageAttributeType,
+) -> Result<ModifyImageAttributeResponseType, Ec2Error> {
+    let image = visible(call, &request.image_id).await?;
+    owned(call, &image)?;
+    let store = &call.cloud.store;
+    let found = match request.choice {
+        Modified::LaunchPermission(operation) => {
+            let (add, remove) = match operation {
+                LaunchPermissionOperationType::Add(list) => {
+                    (permission(call, list).await?, LaunchPermission::default())
+                }
+                LaunchPermissionOperationType::Remove(list) => {
+                    (LaunchPermission::default(), permission(call, list).await?)
+                }
+            };
+            store
+                .change_launch_permission(&image.id, &add, &remove)
+                .await?
+        }
+        Modified::ProductCodes(list) => {
+            let codes = list
+                .item
+                .iter()
+                .map(|ProductCodeItemType::ProductCode(code)| product_code(code).map(str::to_owned))
+                .collect::<Result<Vec<_>, _>>()?;
+            if codes.is_empty() {
+                return Err(Ec2Error::MissingParameter("ProductCode.1".into()));
+            }
+            store.add_product_codes(&image.id, &codes).await?
+        }
+    };
+    if !found {
+        return Err(Ec2Error::ImageNotFound(image.id));
+    }
+    tracing::info!(image = %image.id, by = %call.user.name, "image attribute modified");
+    Ok(ModifyImageAttributeResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
+}
+
+pub(super) async fn reset_attribute(
+    call: &Call<'_>,
+    request: ResetImageAttributeType,
+) -> Result<ResetImageAttributeResponseType, Ec2Error> {
+    let image = visible(call, &request.image_id).await?;
+    owned(call, &image)?;
+    // launchPermission is the one attribute 2009-04-04 resets.
+    let ResetImageAttributesGroup::LaunchPermission(_) = request.reset_image_attributes_group;
+    if !call.cloud.store.reset_launch_permission(&image.id).await? {
+        return Err(Ec2Error::ImageNotFound(image.id));
+    }
+    Ok(ResetImageAttributeResponseType {
+        request_id: call.request_id.to_owned(),
+        r#return: true,
+    })
+}
+
+/// The cloud bundles no running instances (BundleInstance is not among its operations), so
+/// it has no bundle tasks, as the original answered.
+pub(super) fn bundle_tasks(
+    call: &Call<'_>,
+    _request: &DescribeBundleTasksType,
+) -> DescribeBundleTasksResponseType {
+    DescribeBundleTasksResponseType {
+        request_id: call.request_id.to_owned(),
+        bundle_instance_tasks_set: BundleInstanceTasksSetType::default(),
+    }
+}
+
+/// The image `given` names when the caller may see it (run it); else it does not exist for
+/// them.
+async fn visible(call: &Call<'_>, given: &str) -> Result<Image, Ec2Error> {
+    let id = image_id(given)?;
+    call.cloud
+        .store
+        .images()
+        .await?
+        .into_iter()
+        .find(|i| i.id == id && may_run(i, call.user))
+        .ok_or_else(|| Ec2Error::ImageNotFound(id.to_owned()))
+}
+
+/// Refuses an image the caller does not own (the administrator owns every one).
+fn owned(call: &Call<'_>, image: &Image) -> Result<(), Ec2Error> {
+    if call.user.admin || image.owner == call.user.name {
+        Ok(())
+    } else {
+        Err(Ec2Error::ImageNotAuthorized(image.id.clone()))
+    }
+}
+
+/// The launch permission a ModifyImageAttribute list names: group `all` and users of this
+/// cloud.
+async fn permission(
+    call: &Call<'_>,
+    list: LaunchPermissionListType,
+) -> Result<LaunchPermission, Ec2Error> {
+    if list.item.is_empty() {
+        return Err(Ec2Error::MissingParameter("UserId.1 or UserGroup.1".into()));
+    }
+    let mut permission = LaunchPermission::default();
+    for item in list.item {
+        match item {
+            LaunchPermissionItemType::Group(group) if group == ALL => permission.public = true,
+            LaunchPermissionItemType::Group(group) => {
+                return Err(Ec2Error::InvalidParameterValue(format!(
+                    "The launch permission group '{group}' does not exist: the one group is '{ALL}'"
+                )))
+            }
+            LaunchPermissionItemType::UserId(user) => {
+                if call.cloud.store.user_by_name(&user).await?.is_none() {
+                    return Err(Ec2Error::InvalidParameterValue(format!(
+                        "The user '{user}' does not exist"
+                    )));
+                }
+                permission.users.push(user);
+            }
+        }
+    }
+    Ok(permission)
+}
+
+/// `code` when it is a product code: letters and digits, at most [`PRODUCT_CODE_LIMIT`].
+fn product_code(code: &str) -> Result<&str, Ec2Error> {
+    if !code.is_empty()
+        && code.len() <= PRODUCT_CODE_LIMIT
+        && code.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        Ok(code)
+    } else {
+        Err(Ec2Error::InvalidParameterValue(format!(
+            "Invalid product code '{code}': letters and digits, at most {PRODUCT_CODE_LIMIT}"
+        )))
+    }
 }
 
 /// The manifest's location as recorded: `bucket/key.manifest.xml`, without a leading `/`.
@@ -252,8 +496,10 @@ async fn fetch_manifest(
     }
 }
 
-/// The kind a bundle's manifest declares (`manifest/image/type`: machine, kernel, ramdisk).
-fn manifest_kind(manifest: &[u8]) -> Result<ImageKind, Ec2Error> {
+/// What a bundle's manifest declares: `image/type` (machine, kernel, ramdisk) and, from
+/// `machine_configuration`, `kernel_id`, `ramdisk_id` and the comma-separated
+/// `product_codes/product_code`.
+fn read_manifest(manifest: &[u8]) -> Result<Manifest, Ec2Error> {
     let invalid =
         |why: &str| Ec2Error::InvalidManifest(format!("is not a bundle's manifest: {why}"));
     let root = xmlbind::parse(manifest, &xmlbind::Limits::default())
@@ -261,18 +507,63 @@ fn manifest_kind(manifest: &[u8]) -> Result<ImageKind, Ec2Error> {
     if !root.name.is(None, "manifest") {
         return Err(invalid("its root is not <manifest>"));
     }
+    let text = |element: &xmlbind::Element| {
+        element
+            .text()
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| invalid(&e.to_string()))
+    };
     let kind = root
         .child(None, "image")
         .and_then(|image| image.child(None, "type"))
-        .ok_or_else(|| invalid("no image/type"))?
-        .text()
-        .map_err(|e| invalid(&e.to_string()))?;
-    match kind.trim() {
-        "machine" => Ok(ImageKind::Machine),
-        "kernel" => Ok(ImageKind::Kernel),
-        "ramdisk" => Ok(ImageKind::Ramdisk),
-        other => Err(invalid(&format!("unknown image type {other:?}"))),
+        .ok_or_else(|| invalid("no image/type"))?;
+    let kind = match text(kind)?.as_str() {
+        "machine" => ImageKind::Machine,
+        "kernel" => ImageKind::Kernel,
+        "ramdisk" => ImageKind::Ramdisk,
+        other => return Err(invalid(&format!("unknown image type {other:?}"))),
+    };
+    let mut read = Manifest {
+        kind: Some(kind),
+        ..Manifest::default()
+    };
+    let Some(config) = root.child(None, "machine_configuration") else {
+        return Ok(read);
+    };
+    let id = |name: &str, of: ImageKind| -> Result<Option<String>, Ec2Error> {
+        let Some(element) = config.child(None, name) else {
+            return Ok(None);
+        };
+        let id = text(element)?;
+        match image_id(&id) {
+            Ok(_) if ImageKind::of_id(&id) == Some(of) => Ok(Some(id)),
+            _ => Err(invalid(&format!(
+                "{name} {id:?} is not an {} id",
+                of.prefix()
+            ))),
+        }
+    };
+    read.kernel = id("kernel_id", ImageKind::Kernel)?;
+    read.ramdisk = id("ramdisk_id", ImageKind::Ramdisk)?;
+    for codes in config
+        .child(None, "product_codes")
+        .into_iter()
+        .flat_map(|c| c.elements().filter(|e| e.name.is(None, "product_code")))
+    {
+        for code in text(codes)?
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            let code =
+                product_code(code).map_err(|_| invalid(&format!("product code {code:?}")))?;
+            if !read.product_codes.iter().any(|c| c == code) {
+                read.product_codes.push(code.to_owned());
+            }
+        }
     }
+    read.product_codes.sort();
+    Ok(read)
 }
 
 /// `id` when it is an image id (`emi-`, `eki-` or `eri-` and 8 hex digits).
@@ -311,18 +602,40 @@ mod tests {
 
     #[test]
     fn the_manifests_image_type_is_the_kind() {
+        let kind = |manifest: &[u8]| read_manifest(manifest).ok().and_then(|m| m.kind);
         let sample = include_bytes!("../../../../tests/fixtures/cloud/kernel.manifest.xml");
-        assert_eq!(manifest_kind(sample).ok(), Some(ImageKind::Kernel));
+        assert_eq!(kind(sample), Some(ImageKind::Kernel));
         let machine = b"<manifest><image><name>x</name><type>machine</type></image></manifest>";
-        assert_eq!(manifest_kind(machine).ok(), Some(ImageKind::Machine));
+        assert_eq!(kind(machine), Some(ImageKind::Machine));
         for bad in [
             &b"<manifest><image><type>disk</type></image></manifest>"[..],
             b"<manifest><image/></manifest>",
             b"<other><image><type>kernel</type></image></other>",
             b"\x00\x01 an image, not XML",
         ] {
-            assert!(manifest_kind(bad).is_err(), "{bad:?}");
+            assert!(read_manifest(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_manifests_machine_configuration_gives_kernel_ramdisk_and_product_codes() {
+        let manifest = include_bytes!("../../../../tests/fixtures/cloud/coded.manifest.xml");
+        assert_eq!(
+            read_manifest(manifest).ok(),
+            Some(Manifest {
+                kind: Some(ImageKind::Machine),
+                kernel: Some("eki-0000000a".into()),
+                ramdisk: Some("eri-0000000b".into()),
+                product_codes: vec!["0A1B2C3D".into(), "774F4FF8".into()],
+            })
+        );
+        let wrong_kernel = b"<manifest><machine_configuration><kernel_id>eri-0000000b</kernel_id>\
+            </machine_configuration><image><type>machine</type></image></manifest>";
+        assert!(read_manifest(wrong_kernel).is_err());
+        let bad_code = b"<manifest><machine_configuration><product_codes>\
+            <product_code>a b</product_code></product_codes></machine_configuration>\
+            <image><type>machine</type></image></manifest>";
+        assert!(read_manifest(bad_code).is_err());
     }
 
     #[test]

@@ -7,12 +7,10 @@
 //! its cluster no longer reports is terminated.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use soap::HttpTransport;
-use wire::cc::{self, EucalyptusCcClient};
+use wire::cc;
 use wire::ec2::{
     DescribeInstancesResponseType, DescribeInstancesType, GetConsoleOutputResponseType,
     GetConsoleOutputType, GroupItemType, GroupSetType, InstanceStateType, PlacementResponseType,
@@ -24,10 +22,14 @@ use wire::ec2::{
 use wire::query::Filter;
 use xmlbind::DateTime;
 
-use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE, LAUNCH_DEADLINE};
+use super::clusters::{
+    self, ask_cluster, cluster_failed, CLOUD_USER, CLUSTER_DEADLINE, LAUNCH_DEADLINE,
+};
 use super::filters::Filters;
 use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
+use super::images::may_run;
+use super::pools;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed};
@@ -73,9 +75,9 @@ impl State {
 
 /// What a cluster reports of one instance.
 #[derive(Debug, Default, Clone)]
-struct Reported {
+pub(super) struct Reported {
     state: String,
-    private_ip: String,
+    pub(super) private_ip: String,
     public_ip: String,
 }
 
@@ -95,18 +97,26 @@ pub(super) async fn run(
     }
     let images = store.images().await?;
     let runnable = |id: &str, kind: ImageKind| -> Result<Image, Ec2Error> {
-        images
+        let image = images
             .iter()
-            .find(|i| i.id == id && i.kind == kind && (i.public || i.owner == owner))
-            .cloned()
-            .ok_or_else(|| Ec2Error::ImageNotFound(id.to_owned()))
+            .find(|i| i.id == id && i.kind == kind)
+            .ok_or_else(|| Ec2Error::ImageNotFound(id.to_owned()))?;
+        if !may_run(image, call.user) {
+            return Err(Ec2Error::ImageNotAuthorized(id.to_owned()));
+        }
+        Ok(image.clone())
     };
     let image = runnable(&request.image_id, ImageKind::Machine)?;
-    let kernel_id = request.kernel_id.as_deref().ok_or_else(|| {
-        Ec2Error::MissingParameter("KernelId (the cloud has no default kernel)".into())
-    })?;
+    // The image's own kernel and ramdisk (its manifest's) unless the request names others.
+    let kernel_id = request
+        .kernel_id
+        .as_deref()
+        .or(image.kernel.as_deref())
+        .ok_or_else(|| {
+            Ec2Error::MissingParameter("KernelId (the cloud has no default kernel)".into())
+        })?;
     let kernel = runnable(kernel_id, ImageKind::Kernel)?;
-    let ramdisk = match request.ramdisk_id.as_deref() {
+    let ramdisk = match request.ramdisk_id.as_deref().or(image.ramdisk.as_deref()) {
         Some(id) => Some(runnable(id, ImageKind::Ramdisk)?),
         None => None,
     };
@@ -260,6 +270,9 @@ pub(super) async fn run(
         .cloned()
         .collect();
     store.remove_instances(&unstarted).await?;
+    if let Ok(answer) = &answer {
+        pools::launched(call, &cluster, &answer.instances).await;
+    }
     let launched: Vec<Instance> = instances
         .into_iter()
         .filter(|i| started.contains(&i.id))
@@ -366,6 +379,7 @@ pub(super) async fn terminate(
     }
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     call.cloud.store.set_terminated(&ids).await?;
+    call.cloud.store.detach_addresses(&ids).await?;
     let item = instances
         .iter()
         .map(|i| {
@@ -454,7 +468,7 @@ pub(super) async fn console(
 }
 
 /// The instances of the caller named in `asked` (all of them when empty).
-async fn chosen(
+pub(super) async fn chosen(
     call: &Call<'_>,
     owner: Option<&str>,
     asked: &[&str],
@@ -476,7 +490,7 @@ async fn chosen(
 }
 
 /// The instances `asked` names, each the caller's (any user's for the administrator).
-async fn owned(call: &Call<'_>, asked: &[&str]) -> Result<Vec<Instance>, Ec2Error> {
+pub(super) async fn owned(call: &Call<'_>, asked: &[&str]) -> Result<Vec<Instance>, Ec2Error> {
     if asked.is_empty() {
         return Err(Ec2Error::MissingParameter("InstanceId".into()));
     }
@@ -506,7 +520,7 @@ async fn by_cluster(
 
 /// What the clusters running `instances` report of them, by id; a cluster that does not
 /// answer reports nothing (its instances keep the state their records give).
-async fn reports(call: &Call<'_>, instances: &[Instance]) -> HashMap<String, Reported> {
+pub(super) async fn reports(call: &Call<'_>, instances: &[Instance]) -> HashMap<String, Reported> {
     let mut out = HashMap::new();
     let Ok(asked) = by_cluster(call, instances).await else {
         return out;
@@ -561,25 +575,6 @@ async fn terminate_on(call: &Call<'_>, cluster: &Cluster, ids: &[String]) -> Res
     Ok(())
 }
 
-/// What `cluster` answers to `ask` (given its client); a failure to answer is logged and
-/// becomes [`Ec2Error::Cluster`].
-async fn ask_cluster<T, F, Fut>(call: &Call<'_>, cluster: &Cluster, ask: F) -> Result<T, Ec2Error>
-where
-    F: FnOnce(EucalyptusCcClient<HttpTransport>) -> Fut,
-    Fut: Future<Output = Result<T, soap::ClientError>>,
-{
-    let client = clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE)
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))?;
-    ask(client)
-        .await
-        .map_err(|e| cluster_failed(cluster, &e.to_string()))
-}
-
-fn cluster_failed(cluster: &Cluster, why: &str) -> Ec2Error {
-    tracing::warn!(cluster = %cluster.name, reason = %why, "cluster request failed");
-    Ec2Error::Cluster(cluster.name.clone())
-}
-
 fn group_set(groups: &[String]) -> GroupSetType {
     GroupSetType {
         item: groups
@@ -630,7 +625,7 @@ fn mac_address(id: &str) -> String {
 }
 
 /// `id` when it is an instance id (`i-` and 8 hex digits).
-fn instance_id(id: &str) -> Result<&str, Ec2Error> {
+pub(super) fn instance_id(id: &str) -> Result<&str, Ec2Error> {
     let digits = id.strip_prefix("i-").unwrap_or_default();
     if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(id)

@@ -1,9 +1,11 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
-//! images, instances (through the clusters), regions and zones, and the account's facts.
-//! [`answer`] answers a typed request for the authenticated user, whichever front door read
-//! it (Query: [`dispatch`]; SOAP: `crate::ec2_soap`), with the typed response.
+//! images and their attributes, instances and elastic addresses (through the clusters),
+//! regions and zones, and the account's facts. [`answer`] answers a typed request for the
+//! authenticated user, whichever front door read it (Query: [`dispatch`]; SOAP:
+//! `crate::ec2_soap`), with the typed response.
 
 mod account;
+mod addresses;
 mod clusters;
 mod filters;
 mod groups;
@@ -11,6 +13,8 @@ mod ids;
 mod images;
 mod instances;
 mod keypairs;
+mod pools;
+mod products;
 mod reply;
 mod zones;
 
@@ -103,11 +107,21 @@ pub async fn answer(
             R::RegisterImage(r) => doc(images::register(&call, r).await?),
             R::DeregisterImage(r) => doc(images::deregister(&call, r).await?),
             R::DescribeImages(r) => doc(images::describe(&call, r, filters).await?),
+            R::DescribeImageAttribute(r) => doc(images::describe_attribute(&call, r).await?),
+            R::ModifyImageAttribute(r) => doc(images::modify_attribute(&call, r).await?),
+            R::ResetImageAttribute(r) => doc(images::reset_attribute(&call, r).await?),
+            R::ConfirmProductInstance(r) => doc(products::confirm(&call, r).await?),
+            R::DescribeBundleTasks(r) => doc(images::bundle_tasks(&call, &r)),
+            R::AllocateAddress(r) => doc(addresses::allocate(&call, r).await?),
+            R::ReleaseAddress(r) => doc(addresses::release(&call, r).await?),
+            R::AssociateAddress(r) => doc(addresses::associate(&call, r).await?),
+            R::DisassociateAddress(r) => doc(addresses::disassociate(&call, r).await?),
+            R::DescribeAddresses(r) => doc(addresses::describe(&call, r, filters).await?),
             R::DescribeRegions(r) => doc(zones::regions(&call, &r, filters)?),
             R::DescribeAvailabilityZones(r) => doc(zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(account::reserved_offerings(&call)),
-            // Addresses and volumes: their operations come later.
+            // Volumes and bundling instances: their operations come later.
             _ => return Err(Ec2Error::Unsupported(operation.name.to_owned())),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {

@@ -96,22 +96,6 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX instances_by_owner ON instances (owner);
 "#,
-    // Reconciliation: what the clusters last reported; RunInstances' ClientToken.
-    r#"
-    ALTER TABLE instances
-        ADD COLUMN client_token TEXT COLLATE "C",
-        ADD COLUMN cluster_state TEXT COLLATE "C",
-        ADD COLUMN private_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
-        ADD COLUMN public_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
-        ADD COLUMN node TEXT COLLATE "C" NOT NULL DEFAULT '',
-        ADD COLUMN seen BIGINT,
-        ADD COLUMN vanished BOOLEAN NOT NULL DEFAULT FALSE;
-    DROP INDEX instances_by_owner;
-    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
-    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
-    CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
-    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
-"#,
     // Elastic addresses; images' kernel, ramdisk, launch permissions and product codes.
     r#"
     CREATE TABLE addresses (
@@ -135,6 +119,22 @@ const MIGRATIONS: &[&str] = &[
         code TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (image, code)
     );
+"#,
+    // Reconciliation: what the clusters last reported; RunInstances' ClientToken.
+    r#"
+    ALTER TABLE instances
+        ADD COLUMN client_token TEXT COLLATE "C",
+        ADD COLUMN cluster_state TEXT COLLATE "C",
+        ADD COLUMN private_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN public_ip TEXT COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN node TEXT COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN seen BIGINT,
+        ADD COLUMN vanished BOOLEAN NOT NULL DEFAULT FALSE;
+    DROP INDEX instances_by_owner;
+    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
+    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
+    CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
 "#,
 ];
 

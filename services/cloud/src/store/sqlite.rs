@@ -89,19 +89,6 @@ const MIGRATIONS: &[&str] = &["
     ) STRICT;
     CREATE INDEX instances_by_owner ON instances (owner);
 ", "
-    ALTER TABLE instances ADD COLUMN client_token TEXT;
-    ALTER TABLE instances ADD COLUMN cluster_state TEXT;
-    ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN public_ip TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN node TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN seen INTEGER;
-    ALTER TABLE instances ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;
-    DROP INDEX instances_by_owner;
-    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
-    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
-    CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
-    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
-", "
     CREATE TABLE addresses (
         public_ip TEXT PRIMARY KEY,
         cluster TEXT NOT NULL,
@@ -124,7 +111,20 @@ const MIGRATIONS: &[&str] = &["
         code TEXT NOT NULL,
         PRIMARY KEY (image, code)
     ) STRICT;
-"];
+
+", "
+    ALTER TABLE instances ADD COLUMN client_token TEXT;
+    ALTER TABLE instances ADD COLUMN cluster_state TEXT;
+    ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN public_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN seen INTEGER;
+    ALTER TABLE instances ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX instances_by_owner;
+    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
+    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
+    CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;"];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -306,24 +306,22 @@ fn image_lists(tx: &Transaction<'_>, images: &mut [Image]) -> rusqlite::Result<(
     Ok(())
 }
 
-/// Attaches `codes` to image `id`; those it has stay.
-fn insert_product_codes(tx: &Transaction<'_>, id: &str, codes: &[String]) -> rusqlite::Result<()> {
-    for code in codes {
-        tx.execute(
-            "INSERT OR IGNORE INTO product_codes (image, code) VALUES (?1, ?2)",
-            params![id, code],
-        )?;
-    }
-    Ok(())
-}
+/// The statements adding to an image's lists: a product code, a user granted to run it.
+const ADD_PRODUCT_CODE: &str = "INSERT OR IGNORE INTO product_codes (image, code) VALUES (?1, ?2)";
+const ADD_LAUNCH_USER: &str =
+    "INSERT OR IGNORE INTO launch_permissions (image, user) VALUES (?1, ?2)";
 
-/// Grants `users` the right to run image `id`; those granted stay.
-fn insert_launch_users(tx: &Transaction<'_>, id: &str, users: &[String]) -> rusqlite::Result<()> {
-    for user in users {
-        tx.execute(
-            "INSERT OR IGNORE INTO launch_permissions (image, user) VALUES (?1, ?2)",
-            params![id, user],
-        )?;
+/// Adds `values` to one of image `id`'s lists with `insert` (one of the statements above);
+/// those it has stay.
+fn add_to_image(
+    tx: &Transaction<'_>,
+    insert: &str,
+    id: &str,
+    values: &[String],
+) -> rusqlite::Result<()> {
+    let mut statement = tx.prepare_cached(insert)?;
+    for value in values {
+        statement.execute(params![id, value])?;
     }
     Ok(())
 }
@@ -840,7 +838,7 @@ impl Store for SqliteStore {
             if add.public {
                 tx.execute("UPDATE images SET public = 1 WHERE id = ?1", [&id])?;
             }
-            insert_launch_users(tx, &id, &add.users)?;
+            add_to_image(tx, ADD_LAUNCH_USER, &id, &add.users)?;
             if remove.public {
                 tx.execute("UPDATE images SET public = 0 WHERE id = ?1", [&id])?;
             }
@@ -871,7 +869,7 @@ impl Store for SqliteStore {
             if !image_exists(tx, &id)? {
                 return Ok(false);
             }
-            insert_product_codes(tx, &id, &codes)?;
+            add_to_image(tx, ADD_PRODUCT_CODE, &id, &codes)?;
             Ok(true)
         })
     }
@@ -887,8 +885,8 @@ impl Store for SqliteStore {
             if added == 0 {
                 return Err(exists("image", &i.id));
             }
-            insert_product_codes(tx, &i.id, &i.product_codes)?;
-            insert_launch_users(tx, &i.id, &i.launch_users)?;
+            add_to_image(tx, ADD_PRODUCT_CODE, &i.id, &i.product_codes)?;
+            add_to_image(tx, ADD_LAUNCH_USER, &i.id, &i.launch_users)?;
             Ok(())
         })
     }
