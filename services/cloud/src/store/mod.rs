@@ -11,7 +11,7 @@
 mod postgres;
 mod sqlite;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -1378,6 +1378,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_launches_with_one_client_token_record_one_reservation() {
+        // Guards the token's lock: without it both transactions find the token free.
+        let Some((_, store)) = store().await else {
+            return;
+        };
+        for round in 0..20u32 {
+            let token = format!("token-{round}");
+            let launch = |n: u32| {
+                let id = format!("{round:04x}{n:04x}");
+                let mut i = suite::sample(&format!("i-{id}"), "ann", &format!("r-{id}"), "z", 0);
+                i.client_token = Some(token.clone());
+                [i]
+            };
+            let (one, two) = (launch(1), launch(2));
+            let (one, two) = tokio::join!(store.add_instances(&one), store.add_instances(&two));
+            assert_eq!(
+                u8::from(one.is_ok()) + u8::from(two.is_ok()),
+                1,
+                "{one:?} {two:?}"
+            );
+            assert_eq!(store.by_client_token("ann", &token).await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_allocations_keep_a_users_limit() {
+        // Guards the allocation lock: without it each transaction counts the others' out.
+        let Some((_, store)) = store().await else {
+            return;
+        };
+        let pool: Vec<PoolAddress> = (1..=16)
+            .map(|i| PoolAddress {
+                cluster: "z".into(),
+                public_ip: format!("192.0.2.{i}"),
+            })
+            .collect();
+        for user in ["u1", "u2", "u3", "u4"] {
+            let allocate = || store.allocate_address(Some(user), &pool, Some(2));
+            let all = tokio::join!(allocate(), allocate(), allocate(), allocate());
+            let all = [all.0, all.1, all.2, all.3].map(Result::unwrap);
+            let allocated = all
+                .iter()
+                .filter(|a| matches!(a, Allocation::Allocated(_)))
+                .count();
+            assert_eq!(allocated, 2, "{all:?}");
+            assert_eq!(store.addresses(Some(user)).await.unwrap().len(), 2);
+        }
+    }
+
+    #[tokio::test]
     async fn an_unreachable_server_is_an_error_not_a_hang() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("postgresql://nobody@/db?host={}", dir.path().display());
