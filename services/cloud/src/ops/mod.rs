@@ -1,6 +1,7 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
 //! images, instances (through the clusters), regions and zones, and the account's facts. Each takes the authenticated user and the
-//! request's parameters and returns the answer's XML.
+//! request's parameters and returns the answer's XML. The [`tick`] keeps what the clusters
+//! report in the store and in [`Zones`].
 
 mod account;
 mod clusters;
@@ -11,9 +12,13 @@ mod images;
 mod instances;
 mod keypairs;
 mod reply;
+pub mod tick;
 mod zones;
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use clusters::{Capacity, Zone, Zones};
 
 use crate::error::Ec2Error;
 use crate::params::Params;
@@ -40,6 +45,11 @@ pub struct Cloud {
     pub clusters: soap::Security,
     /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
     pub walrus: Option<String>,
+    /// Each cluster's capacity, as the tick last polled it.
+    pub zones: Zones,
+    /// The reservations whose RunInstances waits for a cluster now (the tick leaves their
+    /// instances alone).
+    pub launching: Mutex<HashSet<String>>,
 }
 
 /// Answers `action` for `user`: the answer's XML document. The parameters are read by the
@@ -59,7 +69,10 @@ pub async fn dispatch(
     let version = params.get("Version");
     let doc = |response: &dyn ToXml| reply::document(action, version, response);
     // Current clients send RunInstances an idempotency token, which 2009-04-04 did not know:
-    // it is accepted and not yet honoured (a retried request starts instances again).
+    // it is taken out before the binding reads the request, and honoured.
+    let client_token = (action == "RunInstances")
+        .then(|| params.get(CLIENT_TOKEN))
+        .flatten();
     let query = QueryParams::new(
         params
             .iter()
@@ -78,7 +91,7 @@ pub async fn dispatch(
             R::DescribeSecurityGroups(r) => doc(&groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(&groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(&groups::revoke(&call, r).await?),
-            R::RunInstances(r) => doc(&instances::run(&call, r).await?),
+            R::RunInstances(r) => doc(&instances::run(&call, r, client_token).await?),
             R::DescribeInstances(r) => doc(&instances::describe(&call, r, filters).await?),
             R::TerminateInstances(r) => doc(&instances::terminate(&call, r).await?),
             R::RebootInstances(r) => doc(&instances::reboot(&call, r).await?),
