@@ -39,13 +39,8 @@ fn images_are_registered_described_and_deregistered_per_user_and_kept_over_a_res
 /// Serves the fixture manifests at `/services/Walrus/images/{machine,kernel,ramdisk}.manifest.xml`
 /// (the nodes fetch the same URLs as the images' files).
 fn serve_manifests(walrus: &ImageServer) {
-    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
-    for kind in ["machine", "kernel", "ramdisk"] {
-        let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
-        walrus.add(
-            &format!("/services/Walrus/images/{kind}.manifest.xml"),
-            Served::File(manifest),
-        );
+    for (path, manifest) in cloud_support::manifests() {
+        walrus.add(&path, Served::File(manifest));
     }
 }
 

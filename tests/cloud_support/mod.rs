@@ -69,3 +69,19 @@ pub fn python(script: &str, args: &[&str]) -> String {
     );
     stdout.into_owned()
 }
+
+/// The fixture manifests of a machine, kernel and ramdisk image, each with the path Walrus
+/// serves it at (`/services/Walrus/images/KIND.manifest.xml`).
+pub fn manifests() -> Vec<(String, Vec<u8>)> {
+    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
+    ["machine", "kernel", "ramdisk"]
+        .into_iter()
+        .map(|kind| {
+            let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
+            (
+                format!("/services/Walrus/images/{kind}.manifest.xml"),
+                manifest,
+            )
+        })
+        .collect()
+}
