@@ -63,9 +63,10 @@ impl Zones {
         zones.insert(cluster.to_owned(), zone);
     }
 
-    /// Of `clusters`, the one with the most room for `vm_type` if it has room for `min`,
-    /// whose room for up to `max` is then taken until the next poll says what is left: a
-    /// burst of launches spreads instead of piling on the zone that had the most room.
+    /// Of `clusters`, the one with the most room for `vm_type` (the first on a tie) if it has
+    /// room for `min`, whose room for up to `max` is then taken until the next poll says what
+    /// is left: a burst of launches spreads instead of piling on the zone that had the most
+    /// room.
     pub(super) fn place(
         &self,
         clusters: &[&str],
@@ -82,8 +83,10 @@ impl Zones {
             let types = zones.get_mut(name)?.as_mut()?;
             types.iter_mut().find(|c| c.vm_type == vm_type)
         }
+        // Reversed, so that of zones with equal room the first wins.
         let name = *clusters
             .iter()
+            .rev()
             .filter_map(|name| Some((name, room(&mut zones, name, vm_type)?.available)))
             .filter(|&(_, available)| available >= min)
             .max_by_key(|&(_, available)| available)?
@@ -186,18 +189,27 @@ mod tests {
         };
         zones.set("east", small(3));
         zones.set("west", small(4));
+        zones.set("north", small(4));
         zones.set("down", None);
+        assert_eq!(
+            zones.place(&["west", "north"], "m1.small", 4, 4).as_deref(),
+            Some("west")
+        );
+        assert_eq!(
+            zones.place(&["north"], "m1.small", 3, 3).as_deref(),
+            Some("north")
+        );
         let all = ["east", "west", "down", "unpolled"];
+        zones.set("west", small(4));
         assert_eq!(zones.place(&all, "m1.small", 1, 2).as_deref(), Some("west"));
         assert_eq!(zones.place(&all, "m1.small", 1, 1).as_deref(), Some("east"));
-        // west 2, east 2: a reservation needing 3 fits nowhere; one of 2 still does.
+        // east 2, west 2: a reservation needing 3 fits nowhere; one of 2 still does, in the
+        // first, and takes all its room.
         assert_eq!(zones.place(&all, "m1.small", 3, 3), None);
-        assert!(zones.place(&all, "m1.small", 2, 5).is_some());
+        assert_eq!(zones.place(&all, "m1.small", 2, 5).as_deref(), Some("east"));
+        assert_eq!(zones.place(&["east"], "m1.small", 1, 1), None);
         assert_eq!(zones.place(&all, "c1.xlarge", 1, 1), None);
-        assert_eq!(
-            zones.place(&["east"], "m1.small", 1, 1).as_deref(),
-            Some("east")
-        );
+        assert_eq!(zones.place(&all, "m1.small", 1, 1).as_deref(), Some("west"));
         assert_eq!(zones.get("down"), Some(None));
     }
 }

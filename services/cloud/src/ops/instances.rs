@@ -8,7 +8,6 @@
 //! what its cluster last reported, as the tick recorded it: Pending, Extant and Teardown are
 //! pending, running and shutting-down; one its cluster no longer reports is terminated.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -294,7 +293,7 @@ fn reservation_answer(call: &Call<'_>, instances: &[Instance]) -> RunInstancesRe
         owner_id: first.map(|i| i.owner.clone()).unwrap_or_default(),
         group_set: group_set(first.map(|i| i.groups.as_slice()).unwrap_or_default()),
         instances_set: RunningInstancesSetType {
-            item: instances.iter().map(item).collect(),
+            item: instances.iter().cloned().map(item).collect(),
         },
         requester_id: None,
     }
@@ -312,12 +311,15 @@ async fn place(
 ) -> Result<Cluster, Ec2Error> {
     let clusters = call.cloud.store.clusters().await?;
     if let Some(zone) = zone {
-        return clusters
+        let cluster = clusters
             .into_iter()
             .find(|c| c.name == zone)
             .ok_or_else(|| {
                 Ec2Error::InvalidParameterValue(format!("There is no availability zone '{zone}'"))
-            });
+            })?;
+        // Counted against the zone's room when it is known to have it; its cluster decides.
+        call.cloud.zones.place(&[zone], &vm_type.name, min, max);
+        return Ok(cluster);
     }
     let types = call.cloud.store.vm_types().await?;
     zones_of(call.cloud, &clusters, &types).await?;
@@ -360,13 +362,15 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&asked);
     let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
     let instances = chosen(call, owner, &asked).await?;
-    let mut reservations: BTreeMap<(i64, String), ReservationInfoType> = BTreeMap::new();
-    for instance in &instances {
-        let item = item(instance);
-        let code = item.instance_state.code.to_string();
+    // The store lists a reservation's instances together: each starts a reservation or
+    // joins the last one.
+    let mut reservations: Vec<ReservationInfoType> = Vec::new();
+    for instance in instances {
+        let state = State::of(&instance).ec2();
+        let code = state.code.to_string();
         let listed = filters.pass(|name| match name {
             "instance-id" => vec![instance.id.as_str()],
-            "instance-state-name" => vec![item.instance_state.name.as_str()],
+            "instance-state-name" => vec![state.name.as_str()],
             "instance-state-code" => vec![code.as_str()],
             "reservation-id" => vec![instance.reservation.as_str()],
             "image-id" => vec![instance.image.as_str()],
@@ -374,25 +378,27 @@ pub(super) async fn describe(
             "key-name" => instance.key_name.as_deref().into_iter().collect(),
             _ => vec![instance.cluster.as_str()],
         });
-        if listed {
-            reservations
-                .entry((instance.launched, instance.reservation.clone()))
-                .or_insert_with(|| ReservationInfoType {
-                    reservation_id: instance.reservation.clone(),
-                    owner_id: instance.owner.clone(),
-                    group_set: group_set(&instance.groups),
-                    ..ReservationInfoType::default()
-                })
-                .instances_set
-                .item
-                .push(item);
+        if !listed {
+            continue;
+        }
+        match reservations.last_mut() {
+            Some(last) if last.reservation_id == instance.reservation => {
+                last.instances_set.item.push(item(instance));
+            }
+            _ => reservations.push(ReservationInfoType {
+                reservation_id: instance.reservation.clone(),
+                owner_id: instance.owner.clone(),
+                group_set: group_set(&instance.groups),
+                instances_set: RunningInstancesSetType {
+                    item: vec![item(instance)],
+                },
+                ..ReservationInfoType::default()
+            }),
         }
     }
     Ok(DescribeInstancesResponseType {
         request_id: call.request_id.to_owned(),
-        reservation_set: ReservationSetType {
-            item: reservations.into_values().collect(),
-        },
+        reservation_set: ReservationSetType { item: reservations },
     })
 }
 
@@ -604,22 +610,22 @@ fn group_set(groups: &[String]) -> GroupSetType {
 }
 
 /// One instance as EC2 lists it.
-fn item(instance: &Instance) -> RunningInstancesItemType {
+fn item(instance: Instance) -> RunningInstancesItemType {
     RunningInstancesItemType {
-        instance_id: instance.id.clone(),
-        image_id: instance.image.clone(),
-        instance_state: State::of(instance).ec2(),
-        private_dns_name: instance.observed.private_ip.clone(),
-        dns_name: instance.observed.public_ip.clone(),
-        key_name: instance.key_name.clone(),
+        instance_state: State::of(&instance).ec2(),
         ami_launch_index: Some(instance.launch_index.to_string()),
-        instance_type: instance.vm_type.clone(),
         launch_time: DateTime::from_unix(instance.launched),
+        instance_id: instance.id,
+        image_id: instance.image,
+        private_dns_name: instance.observed.private_ip,
+        dns_name: instance.observed.public_ip,
+        key_name: instance.key_name,
+        instance_type: instance.vm_type,
         placement: Some(PlacementResponseType {
-            availability_zone: instance.cluster.clone(),
+            availability_zone: instance.cluster,
         }),
-        kernel_id: instance.kernel.clone(),
-        ramdisk_id: instance.ramdisk.clone(),
+        kernel_id: instance.kernel,
+        ramdisk_id: instance.ramdisk,
         ..RunningInstancesItemType::default()
     }
 }
