@@ -653,28 +653,17 @@ fn instance_id(id: &str) -> Result<&str, Ec2Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::suite::sample;
 
     fn instance(terminated: bool, state: Option<&str>, vanished: bool) -> Instance {
         Instance {
-            id: "i-0123abcd".into(),
-            reservation: "r-00000001".into(),
-            owner: "ann".into(),
-            image: "emi-00000001".into(),
-            kernel: None,
-            ramdisk: None,
-            vm_type: "m1.small".into(),
-            key_name: None,
-            groups: vec![],
-            launch_index: 0,
-            cluster: "zone1".into(),
-            launched: 0,
             terminated,
-            client_token: None,
             observed: Observed {
                 state: state.map(str::to_owned),
                 vanished,
                 ..Observed::default()
             },
+            ..sample("i-0123abcd", "ann", "r-00000001", "zone1", 0)
         }
     }
 

@@ -286,25 +286,13 @@ impl Drop for Launching<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::suite::sample;
     use wire::cc::{NetConfigType, VirtualMachineType};
 
     fn known(id: &str, reservation: &str) -> Instance {
         Instance {
-            id: id.into(),
-            reservation: reservation.into(),
-            owner: "ann".into(),
-            image: "emi-00000001".into(),
-            kernel: None,
-            ramdisk: None,
-            vm_type: "m1.small".into(),
-            key_name: None,
-            groups: vec!["default".into()],
-            launch_index: 0,
-            cluster: "east".into(),
             launched: 100,
-            terminated: false,
-            client_token: None,
-            observed: Observed::default(),
+            ..sample(id, "ann", reservation, "east", 0)
         }
     }
 

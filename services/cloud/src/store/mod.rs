@@ -8,7 +8,7 @@
 
 mod sqlite;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -274,7 +274,15 @@ async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
     assert!(left[0].terminated && left[0].groups == ["default", "web"]);
 }
 
-fn launched(id: &str, owner: &str, reservation: &str, cluster: &str, index: u32) -> Instance {
+/// An instance of `owner`'s reservation on `cluster`, as RunInstances records it; the tests
+/// of the operations start from it too.
+pub(crate) fn sample(
+    id: &str,
+    owner: &str,
+    reservation: &str,
+    cluster: &str,
+    index: u32,
+) -> Instance {
     Instance {
         id: id.into(),
         reservation: reservation.into(),
@@ -295,9 +303,9 @@ fn launched(id: &str, owner: &str, reservation: &str, cluster: &str, index: u32)
 }
 
 async fn observations_are_recorded_and_vanished_instances_leave_the_live_set(store: &dyn Store) {
-    let first = launched("i-000000a1", "ann", "r-000000a1", "east", 0);
-    let second = launched("i-000000a2", "ann", "r-000000a1", "east", 1);
-    let elsewhere = launched("i-000000a3", "bob", "r-000000a3", "west", 0);
+    let first = sample("i-000000a1", "ann", "r-000000a1", "east", 0);
+    let second = sample("i-000000a2", "ann", "r-000000a1", "east", 1);
+    let elsewhere = sample("i-000000a3", "bob", "r-000000a3", "west", 0);
     store
         .add_instances(&[first.clone(), second.clone(), elsewhere.clone()])
         .await
@@ -361,14 +369,14 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         i
     };
     let ann = [
-        with_token(launched("i-000000b2", "ann", "r-000000b1", "east", 1)),
-        with_token(launched("i-000000b1", "ann", "r-000000b1", "east", 0)),
+        with_token(sample("i-000000b2", "ann", "r-000000b1", "east", 1)),
+        with_token(sample("i-000000b1", "ann", "r-000000b1", "east", 0)),
     ];
     store.add_instances(&ann).await.unwrap();
     let found = store.by_client_token("ann", "token-1").await.unwrap();
     assert_eq!(found, [ann[1].clone(), ann[0].clone()]);
     // A retry that raced past the lookup cannot record a second reservation.
-    let again = [with_token(launched(
+    let again = [with_token(sample(
         "i-000000b3",
         "ann",
         "r-000000b3",
@@ -392,7 +400,7 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         .unwrap()
         .is_empty());
     // Tokens are per owner.
-    let bob = [with_token(launched(
+    let bob = [with_token(sample(
         "i-000000b4",
         "bob",
         "r-000000b4",
