@@ -2,7 +2,8 @@
 //! `euca cluster`s and test-driver NCs, driven by boto3 from the eucarc alone
 //! (`tests/py/cloud_reconcile.py` holds the clients' side): `kill -9` of the cloud in a burst
 //! of launches loses no record (acceptance 6), vanished instances end, unknown ones are
-//! adopted, a dead cluster keeps its instances, and placement follows the zones' room.
+//! adopted, a dead cluster keeps its instances, placement follows the zones' room, and one
+//! ClientToken starts one reservation however many send it at once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -270,4 +271,13 @@ fn placement_honours_the_zone_asked_for_and_otherwise_takes_the_one_with_the_mos
     );
     let cloud = Cloud::start(&nodes, dir.path(), &[("zone1", &one), ("zone2", &two)]);
     cloud.py("placement", &[&cloud.emi, &cloud.eki]);
+}
+
+#[test]
+fn concurrent_retries_with_one_client_token_start_one_reservation() {
+    let nodes = Nodes::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+    let cloud = Cloud::start(&nodes, dir.path(), &[("zone1", &cc)]);
+    cloud.py("token", &[&cloud.emi, &cloud.eki]);
 }

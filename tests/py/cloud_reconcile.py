@@ -19,6 +19,7 @@ Phases (run by tests/cloud_reconcile.rs):
   listed ADMIN_DIR ID OWNER        the administrator's `verbose` lists OWNER's instance ID
   zone ADMIN_DIR ZONE STATE        waits until zone ZONE is in STATE
   placement ADMIN_DIR EMI EKI      two zones of 5 m1.small each: placement by room
+  token ADMIN_DIR EMI EKI          8 clients send one RunInstances with one ClientToken at once
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -199,6 +200,30 @@ def placement(env, emi, eki):
     ok("each zone runs what it had room for")
 
 
+def same_token(env, emi, eki):
+    answers, lock = [], threading.Lock()
+
+    def launch():
+        r = client(env).run_instances(ImageId=emi, KernelId=eki, MinCount=2, MaxCount=2,
+                                      InstanceType="m1.small", ClientToken="one-token")
+        with lock:
+            answers.append((r["ReservationId"], sorted(i["InstanceId"] for i in r["Instances"])))
+
+    threads = [threading.Thread(target=launch) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8 and len(set(map(str, answers))) == 1, answers
+    (reservation, ids), known = answers[0], everything(ec2(env))
+    assert len(ids) == 2 and sorted(known) == ids and {r for r, _ in known.values()} == {reservation}, known
+    ok("8 concurrent RunInstances with one ClientToken get one reservation of 2 instances; nothing else starts")
+    expect_error(lambda: ec2(env).run_instances(ImageId=emi, KernelId=eki, MinCount=1, MaxCount=1,
+                                                InstanceType="m1.small", ClientToken="x" * 65),
+                 "InvalidParameterValue", 400)
+    ok("a ClientToken over 64 characters is refused")
+
+
 def main():
     phase, env = sys.argv[1], eucarc(sys.argv[2])
     if phase == "images":
@@ -220,6 +245,8 @@ def main():
         ok(f"the administrator's verbose lists {sys.argv[4]}'s {sys.argv[3]}")
     elif phase == "zone":
         wait_zone(env, sys.argv[3], sys.argv[4])
+    elif phase == "token":
+        same_token(env, sys.argv[3], sys.argv[4])
     elif phase == "placement":
         placement(env, sys.argv[3], sys.argv[4])
     else:
