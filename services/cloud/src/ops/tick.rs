@@ -12,7 +12,9 @@
 //! - an instance the cluster reports that the cloud never knew (one started by a cloud that
 //!   stopped before recording the answer, or by another cloud on the same cluster) is
 //!   adopted, with the owner, reservation and images the cluster gives, so nothing runs
-//!   unaccounted.
+//!   unaccounted;
+//! - an instance asked to terminate that the cluster still runs (its TerminateInstances
+//!   was lost, or it started after) is asked to terminate again.
 //!
 //! A cluster that does not answer changes nothing but its zone, which becomes unavailable:
 //! its instances are kept as last seen.
@@ -109,7 +111,28 @@ async fn poll(cloud: &Cloud, cluster: &Cluster, grace: i64) -> Result<(), StoreE
             tracing::info!(cluster = %cluster.name, instance = %id, "tick: the cluster no longer reports the instance: terminated");
         }
     }
-    cloud.store.observe(&observed).await
+    cloud.store.observe(&observed).await?;
+    if !changes.still_running.is_empty() {
+        terminate_again(cluster, &cloud.clusters, changes.still_running).await;
+    }
+    Ok(())
+}
+
+/// Asks `cluster` to terminate `ids` again; a failure waits for the next tick.
+async fn terminate_again(cluster: &Cluster, security: &soap::Security, ids: Vec<String>) {
+    tracing::info!(cluster = %cluster.name, instances = ?ids, "tick: terminating again instances the cluster still runs");
+    let ask = cc::TerminateInstancesType {
+        user_id: Some(CLOUD_USER.into()),
+        instance_ids: ids,
+        ..cc::TerminateInstancesType::default()
+    };
+    let answer = match clusters::client(&cluster.url, security, CLUSTER_DEADLINE) {
+        Ok(client) => client.terminate_instances(&ask).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = answer {
+        tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer TerminateInstances");
+    }
 }
 
 /// Every instance `cluster` reports; `None` when it does not answer.
@@ -135,11 +158,13 @@ async fn instances(cluster: &Cluster, security: &soap::Security) -> Option<Vec<C
     }
 }
 
-/// What a tick writes: changed observations by id, and instances to adopt.
+/// What a tick does: write changed observations by id, adopt instances, and terminate
+/// again those asked to terminate that still run.
 #[derive(Debug, Default)]
 struct Changes {
     observed: Vec<(String, Observed)>,
     adopted: Vec<Instance>,
+    still_running: Vec<String>,
 }
 
 /// Compares the instances the store holds on `cluster` with those it reports at `now`.
@@ -159,7 +184,16 @@ fn reconcile(
     let mut changes = Changes::default();
     for instance in known {
         let seen = match reported.remove(&instance.id) {
-            Some(report) => observed(&report, now),
+            Some(report) => {
+                let seen = observed(&report, now);
+                if instance.terminated
+                    && seen.state.as_deref() != Some("Teardown")
+                    && !launching.contains(&instance.reservation)
+                {
+                    changes.still_running.push(instance.id.clone());
+                }
+                seen
+            }
             None => {
                 let before = &instance.observed;
                 let waited = now.saturating_sub(instance.launched) > grace;
@@ -384,6 +418,31 @@ mod tests {
         assert_eq!(changes.observed.len(), 3);
         // What was last seen of it stays.
         assert_eq!(changes.observed[0].1.state.as_deref(), Some("Extant"));
+    }
+
+    #[test]
+    fn an_instance_asked_to_terminate_that_still_runs_is_terminated_again() {
+        let mut ended = known("i-00000001", "r-00000001");
+        ended.terminated = true;
+        let mut tearing_down = known("i-00000002", "r-00000002");
+        tearing_down.terminated = true;
+        let mut launching = known("i-00000003", "r-00000003");
+        launching.terminated = true;
+        let running = known("i-00000004", "r-00000004");
+        let changes = reconcile(
+            "east",
+            &[ended, tearing_down, launching, running],
+            vec![
+                report("i-00000001", "Extant"),
+                report("i-00000002", "Teardown"),
+                report("i-00000003", "Pending"),
+                report("i-00000004", "Extant"),
+            ],
+            &HashSet::from(["r-00000003".to_owned()]),
+            200,
+            15,
+        );
+        assert_eq!(changes.still_running, ["i-00000001"]);
     }
 
     #[test]
