@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kit::security::{Compat, CompatArgs};
 use settings::Settings;
@@ -49,6 +50,10 @@ pub struct CloudArgs {
     /// The cloud's region, in eucarc and DescribeRegions [default: eucalyptus].
     #[arg(long, value_name = "NAME")]
     pub region: Option<String>,
+    /// Seconds between two polls of every cluster (their capacity and instances, which
+    /// the cloud reconciles its records with).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tick: u64,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -84,6 +89,8 @@ pub struct Config {
     pub walrus: Option<String>,
     pub storage: Option<String>,
     pub region: String,
+    /// Time between two rounds of the tick.
+    pub tick: Duration,
     pub compat: Compat,
 }
 
@@ -100,6 +107,7 @@ impl Config {
             walrus: args.walrus,
             storage: args.storage,
             region: args.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            tick: Duration::from_secs(args.tick),
             compat: args.compat.resolve(&Settings::default())?,
         })
     }

@@ -9,7 +9,7 @@
 
 mod sqlite;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -270,6 +270,26 @@ pub struct Instance {
     pub launched: i64,
     /// Whether TerminateInstances was asked for it.
     pub terminated: bool,
+    /// RunInstances' idempotency token, when the client sent one.
+    pub client_token: Option<String>,
+    /// What its cluster last reported of it.
+    pub observed: Observed,
+}
+
+/// What a cluster last reported of an instance, as the cloud's tick recorded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The cluster's state name (`Pending`, `Extant`, `Teardown`); `None` until the cluster
+    /// first reports the instance.
+    pub state: Option<String>,
+    pub private_ip: String,
+    pub public_ip: String,
+    /// The node running it (the cluster's `serviceTag`).
+    pub node: String,
+    /// When the cluster last reported it, seconds since the epoch.
+    pub seen: Option<i64>,
+    /// Whether its cluster no longer reports it: it is gone.
+    pub vanished: bool,
 }
 
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
@@ -369,7 +389,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn images(&self) -> StoreFuture<'_, Vec<Image>>;
 
     // Instances.
-    /// Records instances, all or none; an id already taken is `Exists`.
+    /// Records instances, all or none; an id already taken is `Exists`, and so is a
+    /// `client_token` their owner already gave another reservation (`what` is
+    /// `"client token"`).
     fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()>;
     /// Forgets instances (those a cluster did not start).
     fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()>;
@@ -378,6 +400,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The instances of `owner` (every user's for `None`), by launch, reservation and index.
     fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>>;
 
+    // Reconciliation with the clusters (the cloud's tick) and RunInstances' idempotency.
+    /// The instances on `cluster` not yet found gone: those a tick reconciles.
+    fn live_instances(&self, cluster: &str) -> StoreFuture<'_, Vec<Instance>>;
+    /// Records what the clusters reported of instances, by id, in one transaction; an id
+    /// the store does not hold is skipped.
+    fn observe(&self, observed: &[(String, Observed)]) -> StoreFuture<'_, ()>;
+    /// The instances of `owner`'s reservation made with `client_token`, by launch index;
+    /// empty when there is none.
+    fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>>;
     // EC2 over SOAP: the certificate a request is signed with names its user.
     /// The user whose certificate [`Store::put_certificate`] recorded as `pem`, text for
     /// text. The cloud records OpenSSL's PEM of each certificate it issues, so the PEM of a

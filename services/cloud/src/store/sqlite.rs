@@ -11,8 +11,8 @@ use users::UserStore;
 
 use super::{
     Address, Allocation, Association, CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair,
-    LaunchPermission, NewUser, PoolAddress, Rule, SecurityGroup, Source, Store, StoreError,
-    StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    LaunchPermission, NewUser, Observed, PoolAddress, Rule, SecurityGroup, Source, Store,
+    StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -88,6 +88,19 @@ const MIGRATIONS: &[&str] = &["
         terminated INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX instances_by_owner ON instances (owner);
+", "
+    ALTER TABLE instances ADD COLUMN client_token TEXT;
+    ALTER TABLE instances ADD COLUMN cluster_state TEXT;
+    ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN public_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN seen INTEGER;
+    ALTER TABLE instances ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX instances_by_owner;
+    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
+    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
+    CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
 ", "
     CREATE TABLE addresses (
         public_ip TEXT PRIMARY KEY,
@@ -374,6 +387,22 @@ fn address_from_row(row: &Row<'_>) -> rusqlite::Result<Address> {
 /// Group names are kept one per line (a name never holds a line break: EC2's are printable).
 const GROUP_SEPARATOR: char = '\n';
 
+/// An instance's columns, in the order `instance_from_row` reads them.
+const INSTANCE_COLUMNS: &str = "id, reservation, owner, image, kernel, ramdisk, vm_type, key_name,
+    groups, launch_index, cluster, launched, terminated, client_token, cluster_state, private_ip,
+    public_ip, node, seen, vanished";
+
+/// The instances `sql` (a query of [`INSTANCE_COLUMNS`]) selects with `params`.
+fn select_instances(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Instance>, StoreError> {
+    let mut query = tx.prepare_cached(sql)?;
+    let rows = query.query_map(params, instance_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
     let groups: String = row.get(8)?;
     Ok(Instance {
@@ -394,6 +423,15 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
         cluster: row.get(10)?,
         launched: row.get(11)?,
         terminated: row.get(12)?,
+        client_token: row.get(13)?,
+        observed: Observed {
+            state: row.get(14)?,
+            private_ip: row.get(15)?,
+            public_ip: row.get(16)?,
+            node: row.get(17)?,
+            seen: row.get(18)?,
+            vanished: row.get(19)?,
+        },
     })
 }
 
@@ -927,11 +965,29 @@ impl Store for SqliteStore {
     fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
         let instances = instances.to_vec();
         self.run(move |tx| {
+            let mut tokens: Vec<(&str, &str)> = Vec::new();
             for i in &instances {
+                if let Some(token) = &i.client_token {
+                    let pair = (i.owner.as_str(), token.as_str());
+                    if !tokens.contains(&pair) {
+                        let taken: bool = tx.query_row(
+                            "SELECT EXISTS (SELECT 1 FROM instances WHERE owner = ?1 AND client_token = ?2)",
+                            params![i.owner, token],
+                            |r| r.get(0),
+                        )?;
+                        if taken {
+                            return Err(exists("client token", token));
+                        }
+                        tokens.push(pair);
+                    }
+                }
+                let o = &i.observed;
                 let added = tx.execute(
                     "INSERT OR IGNORE INTO instances (id, reservation, owner, image, kernel, ramdisk,
-                        vm_type, key_name, groups, launch_index, cluster, launched, terminated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        vm_type, key_name, groups, launch_index, cluster, launched, terminated,
+                        client_token, cluster_state, private_ip, public_ip, node, seen, vanished)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                        ?17, ?18, ?19, ?20)",
                     params![
                         i.id,
                         i.reservation,
@@ -945,7 +1001,14 @@ impl Store for SqliteStore {
                         i.launch_index,
                         i.cluster,
                         i.launched,
-                        i.terminated
+                        i.terminated,
+                        i.client_token,
+                        o.state,
+                        o.private_ip,
+                        o.public_ip,
+                        o.node,
+                        o.seen,
+                        o.vanished
                     ],
                 )?;
                 if added == 0 {
@@ -978,14 +1041,74 @@ impl Store for SqliteStore {
 
     fn instances(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Instance>> {
         let owner = owner.map(own);
+        self.run(move |tx| match owner {
+            // Two statements, so that each walks its index in order.
+            Some(owner) => select_instances(
+                tx,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE owner = ?1
+                     ORDER BY owner, launched, reservation, launch_index"
+                ),
+                [owner],
+            ),
+            None => select_instances(
+                tx,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances
+                     ORDER BY launched, reservation, launch_index"
+                ),
+                [],
+            ),
+        })
+    }
+
+    fn live_instances(&self, cluster: &str) -> StoreFuture<'_, Vec<Instance>> {
+        let cluster = own(cluster);
         self.run(move |tx| {
-            let mut query = tx.prepare(
-                "SELECT id, reservation, owner, image, kernel, ramdisk, vm_type, key_name, groups,
-                    launch_index, cluster, launched, terminated FROM instances
-                 WHERE ?1 IS NULL OR owner = ?1 ORDER BY launched, reservation, launch_index",
+            select_instances(
+                tx,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE cluster = ?1 AND vanished = 0
+                     ORDER BY launched, reservation, launch_index"
+                ),
+                [cluster],
+            )
+        })
+    }
+
+    fn observe(&self, observed: &[(String, Observed)]) -> StoreFuture<'_, ()> {
+        let observed = observed.to_vec();
+        self.run(move |tx| {
+            let mut update = tx.prepare_cached(
+                "UPDATE instances SET cluster_state = ?2, private_ip = ?3, public_ip = ?4,
+                    node = ?5, seen = ?6, vanished = ?7 WHERE id = ?1",
             )?;
-            let rows = query.query_map([&owner], instance_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            for (id, o) in &observed {
+                update.execute(params![
+                    id,
+                    o.state,
+                    o.private_ip,
+                    o.public_ip,
+                    o.node,
+                    o.seen,
+                    o.vanished
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>> {
+        let (owner, token) = (own(owner), own(client_token));
+        self.run(move |tx| {
+            select_instances(
+                tx,
+                &format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE owner = ?1 AND client_token = ?2
+                     ORDER BY launch_index"
+                ),
+                [owner, token],
+            )
         })
     }
 
@@ -1066,6 +1189,36 @@ mod tests {
             matches!(opened, Err(StoreError::Newer { found: 99, .. })),
             "{opened:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn instances_recorded_before_the_reconcile_columns_are_kept() {
+        // Guards against an upgrade losing the instances an older cloud recorded.
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("cloud.sqlite")).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(&MIGRATIONS[..2].concat()).unwrap();
+        tx.execute(
+            "INSERT INTO instances (id, reservation, owner, image, vm_type, groups,
+                launch_index, cluster, launched) VALUES
+                ('i-00000001', 'r-00000001', 'ann', 'emi-00000001', 'm1.small', 'default', 0, 'z', 5)",
+            [],
+        )
+        .unwrap();
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        tx.commit().unwrap();
+        drop(conn);
+        let path = dir.path().to_owned();
+        let store = kit::blocking(move || SqliteStore::open(&path))
+            .await
+            .unwrap();
+        let kept = store.instances(None).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (kept[0].client_token.as_ref(), &kept[0].observed),
+            (None, &Observed::default())
+        );
+        assert_eq!(store.live_instances("z").await.unwrap(), kept);
     }
 
     #[tokio::test]
