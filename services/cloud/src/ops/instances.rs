@@ -9,6 +9,8 @@
 //! pending, running and shutting-down; one its cluster no longer reports is terminated.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::collections::{HashMap, HashSet};
+
 use base64::Engine;
 use wire::cc;
 use wire::ec2::{
@@ -303,7 +305,10 @@ fn reservation_answer(call: &Call<'_>, instances: &[Instance]) -> RunInstancesRe
         owner_id: first.map(|i| i.owner.clone()).unwrap_or_default(),
         group_set: group_set(first.map(|i| i.groups.as_slice()).unwrap_or_default()),
         instances_set: RunningInstancesSetType {
-            item: instances.iter().cloned().map(item).collect(),
+            item: instances
+                .iter()
+                .map(|i| item(i.clone(), &Addresses::default()))
+                .collect(),
         },
         requester_id: None,
     }
@@ -372,6 +377,7 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&asked);
     let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
     let instances = chosen(call, owner, &asked).await?;
+    let addresses = Addresses::held(call).await?;
     // The store lists a reservation's instances together: each starts a reservation or
     // joins the last one.
     let mut reservations: Vec<ReservationInfoType> = Vec::new();
@@ -393,14 +399,14 @@ pub(super) async fn describe(
         }
         match reservations.last_mut() {
             Some(last) if last.reservation_id == instance.reservation => {
-                last.instances_set.item.push(item(instance));
+                last.instances_set.item.push(item(instance, &addresses));
             }
             _ => reservations.push(ReservationInfoType {
                 reservation_id: instance.reservation.clone(),
                 owner_id: instance.owner.clone(),
                 group_set: group_set(&instance.groups),
                 instances_set: RunningInstancesSetType {
-                    item: vec![item(instance)],
+                    item: vec![item(instance, &addresses)],
                 },
                 ..ReservationInfoType::default()
             }),
@@ -601,8 +607,41 @@ fn group_set(groups: &[String]) -> GroupSetType {
     }
 }
 
-/// One instance as EC2 lists it.
-fn item(instance: Instance) -> RunningInstancesItemType {
+/// The cloud's addresses and the instances they are associated with: an association
+/// counts from the moment the store records it, before the tick sees it on the cluster.
+#[derive(Debug, Default)]
+struct Addresses {
+    by_instance: HashMap<String, String>,
+    held: HashSet<String>,
+}
+
+impl Addresses {
+    async fn held(call: &Call<'_>) -> Result<Self, Ec2Error> {
+        let mut out = Self::default();
+        for address in call.cloud.store.addresses(None).await? {
+            if let Some(on) = address.association {
+                out.by_instance
+                    .insert(on.instance, address.public_ip.clone());
+            }
+            out.held.insert(address.public_ip);
+        }
+        Ok(out)
+    }
+
+    /// `instance`'s public address: the one the store associates with it, else the one its
+    /// cluster reported unless the store holds that one elsewhere (it has just moved).
+    fn of(&self, instance: &Instance) -> String {
+        match self.by_instance.get(&instance.id) {
+            Some(ip) => ip.clone(),
+            None if self.held.contains(&instance.observed.public_ip) => String::new(),
+            None => instance.observed.public_ip.clone(),
+        }
+    }
+}
+
+/// One instance as EC2 lists it, with its public address as `addresses` have it.
+fn item(instance: Instance, addresses: &Addresses) -> RunningInstancesItemType {
+    let dns_name = addresses.of(&instance);
     RunningInstancesItemType {
         instance_state: State::of(&instance).ec2(),
         ami_launch_index: Some(instance.launch_index.to_string()),
@@ -610,7 +649,7 @@ fn item(instance: Instance) -> RunningInstancesItemType {
         instance_id: instance.id,
         image_id: instance.image,
         private_dns_name: instance.observed.private_ip,
-        dns_name: instance.observed.public_ip,
+        dns_name,
         key_name: instance.key_name,
         instance_type: instance.vm_type,
         placement: Some(PlacementResponseType {
