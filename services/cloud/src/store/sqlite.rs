@@ -89,19 +89,6 @@ const MIGRATIONS: &[&str] = &["
     ) STRICT;
     CREATE INDEX instances_by_owner ON instances (owner);
 ", "
-    ALTER TABLE instances ADD COLUMN client_token TEXT;
-    ALTER TABLE instances ADD COLUMN cluster_state TEXT;
-    ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN public_ip TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN node TEXT NOT NULL DEFAULT '';
-    ALTER TABLE instances ADD COLUMN seen INTEGER;
-    ALTER TABLE instances ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;
-    DROP INDEX instances_by_owner;
-    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
-    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
-    CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
-    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
-", "
     CREATE TABLE addresses (
         public_ip TEXT PRIMARY KEY,
         cluster TEXT NOT NULL,
@@ -124,6 +111,19 @@ const MIGRATIONS: &[&str] = &["
         code TEXT NOT NULL,
         PRIMARY KEY (image, code)
     ) STRICT;
+", "
+    ALTER TABLE instances ADD COLUMN client_token TEXT;
+    ALTER TABLE instances ADD COLUMN cluster_state TEXT;
+    ALTER TABLE instances ADD COLUMN private_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN public_ip TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN seen INTEGER;
+    ALTER TABLE instances ADD COLUMN vanished INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX instances_by_owner;
+    CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
+    CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
+    CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
