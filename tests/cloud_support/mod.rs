@@ -94,13 +94,8 @@ fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Com
 /// Walrus serves them at: `/services/Walrus/images/{machine,kernel,ramdisk}.manifest.xml`
 /// (the nodes fetch the same URLs as the images' files).
 pub fn serve_manifests(mut add: impl FnMut(&str, Vec<u8>)) {
-    let fixtures = common::workspace_root().join("tests/fixtures/cloud");
-    for kind in ["machine", "kernel", "ramdisk"] {
-        let manifest = std::fs::read(fixtures.join(format!("{kind}.manifest.xml"))).unwrap();
-        add(
-            &format!("/services/Walrus/images/{kind}.manifest.xml"),
-            manifest,
-        );
+    for (path, manifest) in manifests(&["machine", "kernel", "ramdisk"]) {
+        add(&path, manifest);
     }
 }
 

@@ -71,6 +71,11 @@ impl Nodes {
         .start()
     }
 
+    /// `127.0.0.1:PORT` of node `index`.
+    pub fn host(&self, index: usize) -> String {
+        format!("127.0.0.1:{}", self.ports[index])
+    }
+
     /// `127.0.0.1:PORT ...`, as `--nodes` takes them.
     pub fn hosts(&self) -> String {
         let hosts: Vec<String> = self
@@ -121,6 +126,18 @@ impl Cc {
     /// Starts a cluster over `nodes` with `--policy policy`, its data in `data`, and the
     /// further settings `settings` in its --config file.
     pub fn start(nodes: &Nodes, data: &Path, policy: &str, settings: &[(&str, &str)]) -> Self {
+        Self::start_over(&nodes.hosts(), &nodes.keys, data, policy, settings)
+    }
+
+    /// Starts a cluster over the nodes at `hosts` (`HOST:PORT ...`, as `--nodes` takes them)
+    /// with the keys `keys`.
+    pub fn start_over(
+        hosts: &str,
+        keys: &Keys,
+        data: &Path,
+        policy: &str,
+        settings: &[(&str, &str)],
+    ) -> Self {
         std::fs::create_dir_all(data).unwrap();
         let config = data.join("eucalyptus.conf");
         let text: String = settings
@@ -135,10 +152,10 @@ impl Cc {
             .arg(&config)
             .args(["--listen", "127.0.0.1:0"])
             .arg("--keys")
-            .arg(nodes.keys.path())
+            .arg(keys.path())
             .arg("--data")
             .arg(data)
-            .args(["--nodes", &nodes.hosts(), "--policy", policy]);
+            .args(["--nodes", hosts, "--policy", policy]);
         let process = Component::start(command, "cluster controller")
             .unwrap_or_else(|log| panic!("euca cluster did not become ready:\n{log}"));
         Self { process }

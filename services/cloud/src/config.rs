@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use kit::security::{Compat, CompatArgs};
 use settings::Settings;
@@ -51,6 +52,10 @@ pub struct CloudArgs {
     /// The cloud's region, in eucarc and DescribeRegions [default: eucalyptus].
     #[arg(long, value_name = "NAME")]
     pub region: Option<String>,
+    /// Seconds between two polls of every cluster (their capacity and instances, which
+    /// the cloud reconciles its records with).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tick: u64,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -88,6 +93,8 @@ pub struct Config {
     /// The PostgreSQL database's URL (`--db`).
     pub db: Option<String>,
     pub region: String,
+    /// Time between two rounds of the tick.
+    pub tick: Duration,
     pub compat: Compat,
 }
 
@@ -110,6 +117,7 @@ impl Config {
             storage: args.storage,
             db: args.db,
             region: args.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            tick: Duration::from_secs(args.tick),
             compat: args.compat.resolve(&Settings::default())?,
         })
     }

@@ -26,7 +26,7 @@ use soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use tracing::{info, info_span, warn, Instrument};
 use wire::ec2::{AMAZON_EC2_PORT_TYPE_OPERATIONS, NAMESPACE, WSDL};
 use wire::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_OPERATIONS;
-use wire::ec2_query::Ec2Request;
+use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
 use wire::ec2_versions::NAMESPACES;
 use xmlbind::{Element, ToXml, XmlWriter};
 
@@ -108,7 +108,13 @@ impl Ec2Soap {
             .map_err(|e| {
                 Ec2Error::InvalidParameterValue(format!("invalid {} request: {e}", operation.name))
             })?;
-        let reply = ops::answer(&self.cloud, &user, request, &[], request_id).await?;
+        let reply = ops::answer(
+            &self.cloud,
+            &user,
+            Ec2QueryRequest::plain(request),
+            request_id,
+        )
+        .await?;
         Ok(if namespace == NAMESPACE {
             reply
         } else {

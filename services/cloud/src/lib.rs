@@ -94,6 +94,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         ec2_url: OnceLock::new(),
         clusters: prepared.clusters,
         walrus: config.walrus.clone(),
+        zones: ops::Zones::default(),
+        launching: std::sync::Mutex::default(),
     });
     let server = Server::builder()
         .limits(Limits {
@@ -123,11 +125,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     };
     store.put_facts(&facts).await?;
     admin_credentials(&*store, &config.data, &facts, &prepared.cloud_key).await?;
-    info!(clusters = config.clusters.len(), region = %config.region, "cloud controller configured");
+    info!(clusters = config.clusters.len(), region = %config.region, tick = ?config.tick, "cloud controller configured");
+    let tick = ops::tick::spawn(Arc::clone(&cloud), config.tick);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();
     kit::announce_ready!("cloud controller", url);
     server.run(stop).await;
+    tick.abort();
     info!("cloud controller stopped");
     Ok(())
 }

@@ -168,14 +168,21 @@ impl EucalyptusCc for CcService {
         request: RunInstancesType,
         _context: RequestContext,
     ) -> Result<RunInstancesResponseType, Fault> {
-        let placed = match Launch::check(&request, &self.instances) {
-            Ok(launch) => {
-                launch
-                    .place(&self.nodes, &self.network, &self.instances)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        // Carried to its end even when the cloud goes away meanwhile (its connection
+        // dropped): resources held and nodes asked are settled, never left half-way.
+        let (nodes, network, instances) = (
+            Arc::clone(&self.nodes),
+            self.network.clone(),
+            Arc::clone(&self.instances),
+        );
+        let (request, placed) = kit::detached(async move {
+            let placed = match Launch::check(&request, &instances) {
+                Ok(launch) => launch.place(&nodes, &network, &instances).await,
+                Err(e) => Err(e),
+            };
+            (request, placed)
+        })
+        .await;
         let (instances, outcome) = match placed {
             Ok(instances) => (instances, Ok(())),
             Err(e) => (Vec::new(), Err(e)),

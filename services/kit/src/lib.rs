@@ -10,7 +10,7 @@ mod serve;
 pub mod time;
 
 pub use logging::{init_tracing, log_to_file, LogFile};
-pub use serve::{blocking, main, service_url, termination};
+pub use serve::{blocking, detached, main, service_url, termination};
 
 // For `announce_ready!`, expanded in the components.
 #[doc(hidden)]

@@ -66,6 +66,16 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
+/// Runs `work` to its end on a task of its own, whatever becomes of the caller, passing on
+/// its panic. A request handler is dropped at its next await when its client goes away;
+/// work that changes state in several places (a record, then a node) must not stop between
+/// them.
+pub async fn detached<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> T {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// The shutdown trigger of every component's server: completes on SIGTERM or SIGINT.
 ///
 /// The signals are watched from this call on, not from the future's first poll: call it before

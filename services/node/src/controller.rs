@@ -133,13 +133,19 @@ impl NodeController {
             slots.insert(id.clone(), slot);
             (persisted, cancel)
         };
-        if let Err(e) = persisted.wait().await {
-            self.slots().remove(&id);
-            return Err(e.into());
-        }
-        info!(instance = %id, image = %record.image.id, memory_mb = record.size.memory_mb, cores = record.size.cores, disk_gb = record.size.disk_gb, "launching");
-        tokio::spawn(Arc::clone(self).boot(id, cancel));
-        Ok(record)
+        // Carried to its end even when the caller goes away meanwhile (its connection
+        // dropped): the slot taken above boots, or is given back; it never stays Pending.
+        let node = Arc::clone(self);
+        kit::detached(async move {
+            if let Err(e) = persisted.wait().await {
+                node.slots().remove(&id);
+                return Err(e.into());
+            }
+            info!(instance = %id, image = %record.image.id, memory_mb = record.size.memory_mb, cores = record.size.cores, disk_gb = record.size.disk_gb, "launching");
+            tokio::spawn(node.boot(id, cancel));
+            Ok(record)
+        })
+        .await
     }
 
     /// Stops the instance and releases what it holds. Returns its reported state before and

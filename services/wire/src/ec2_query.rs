@@ -64,8 +64,9 @@ impl Ec2Request {
     }
 }
 
-/// What one Query request asks: the typed request, its filters, and the later-version
-/// parameters of [`LATER_PARAMETERS`] it carries.
+/// What one request asks: the typed request, its filters, and the later-version
+/// parameters of [`LATER_PARAMETERS`] it carries (a SOAP request, in 2009-04-04's API, has
+/// neither filters nor later parameters: [`Ec2QueryRequest::plain`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ec2QueryRequest {
     pub request: Ec2Request,
@@ -73,9 +74,20 @@ pub struct Ec2QueryRequest {
     pub later: BTreeMap<String, String>,
 }
 
+impl Ec2QueryRequest {
+    /// `request` alone, without filters or later-version parameters.
+    pub fn plain(request: Ec2Request) -> Self {
+        Self {
+            request,
+            filters: Vec::new(),
+            later: BTreeMap::new(),
+        }
+    }
+}
+
 /// Per action, parameters of EC2 versions after 2009-04-04 that current clients send and
 /// the CLC may honour; they reach it in [`Ec2QueryRequest::later`].
-pub const LATER_PARAMETERS: [(&str, &[&str]); 3] = [
+pub const LATER_PARAMETERS: [(&str, &[&str]); 4] = [
     (
         "RegisterImage",
         &[
@@ -89,6 +101,8 @@ pub const LATER_PARAMETERS: [(&str, &[&str]); 3] = [
     ),
     ("CreateSnapshot", &["Description"]),
     ("GetConsoleOutput", &["Latest"]),
+    // Idempotency (2010-11-15).
+    ("RunInstances", &["ClientToken"]),
 ];
 
 /// Reads the request of `action` from `params` (built with [`QueryParams::new`], which

@@ -15,6 +15,9 @@ pub struct XmlWriter {
     out: String,
     /// One frame per open element: its qualified name and the prefixes it declared.
     open: Vec<Frame>,
+    /// Frames of closed elements, kept for their buffers: writing an element allocates
+    /// nothing once the document is as deep as it gets.
+    spare: Vec<Frame>,
     start_tag_open: bool,
     next_prefix: usize,
     preferred: Vec<(String, String)>,
@@ -23,10 +26,10 @@ pub struct XmlWriter {
     capture: Option<Capture>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Frame {
     qname: String,
-    declared: Vec<(String, String)>,
+    declared: Vec<(Atom, String)>,
     /// The element's name and the attributes of its start tag, kept only while elements
     /// may be captured: an element is marked for capture by an attribute, after its name.
     name: Option<Name>,
@@ -89,33 +92,23 @@ impl XmlWriter {
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
-        let renamed;
-        let namespace = if self.renamed.is_empty() {
-            namespace
-        } else {
-            renamed = self.renamed(namespace);
-            renamed.as_deref()
-        };
         self.close_start_tag();
-        self.open.push(Frame {
-            qname: String::new(),
-            declared: Vec::new(),
-            name: None,
-            attributes: Vec::new(),
-            scope: None,
+        // Borrowed through the call rather than copied per element.
+        let renamed = std::mem::take(&mut self.renamed);
+        let namespace = namespace.map(|ns| {
+            renamed
+                .iter()
+                .find(|(from, _)| from == ns)
+                .map_or(ns, |(_, to)| to.as_str())
         });
-        let (qname, prefix) = match namespace {
-            Some(ns) => {
-                let prefix = self.prefix_for(ns).0;
-                (format!("{prefix}:{local}"), Some(prefix))
-            }
-            None => (local.to_owned(), None),
-        };
+        let frame = self.spare.pop().unwrap_or_default();
+        self.open.push(frame);
+        let prefix = namespace.map(|ns| self.prefix_for(ns).0);
         if self.capture.is_some() {
             let name = Name {
                 namespace: namespace.map(Atom::from),
                 local: local.into(),
-                prefix: prefix.map(Atom::from),
+                prefix: prefix.clone(),
             };
             match self.capture.as_mut() {
                 Some(capture) if !capture.open.is_empty() => {
@@ -128,10 +121,15 @@ impl XmlWriter {
                 }
             }
         }
-        self.out.push('<');
-        self.out.push_str(&qname);
+        self.renamed = renamed;
         if let Some(frame) = self.open.last_mut() {
-            frame.qname = qname;
+            if let Some(prefix) = &prefix {
+                frame.qname.push_str(prefix);
+                frame.qname.push(':');
+            }
+            frame.qname.push_str(local);
+            self.out.push('<');
+            self.out.push_str(&frame.qname);
             for (prefix, uri) in &frame.declared {
                 write_declaration(&mut self.out, prefix, uri);
             }
@@ -170,7 +168,7 @@ impl XmlWriter {
         &mut self,
         namespace: Option<&str>,
         local: &str,
-        prefix: Option<String>,
+        prefix: Option<Atom>,
         value: &str,
     ) {
         let depth = self.open.len();
@@ -181,7 +179,7 @@ impl XmlWriter {
             name: Name {
                 namespace: namespace.map(Atom::from),
                 local: local.into(),
-                prefix: prefix.map(Atom::from),
+                prefix,
             },
             value: value.to_owned(),
         };
@@ -271,7 +269,9 @@ impl XmlWriter {
             self.set_captured_scope();
         }
         let capturing = self.capturing_innermost();
-        let Some(frame) = self.open.pop() else { return };
+        let Some(mut frame) = self.open.pop() else {
+            return;
+        };
         if capturing {
             if let Some(capture) = self.capture.as_mut() {
                 if let Some(done) = capture.open.pop() {
@@ -290,6 +290,12 @@ impl XmlWriter {
             self.out.push_str(&frame.qname);
             self.out.push('>');
         }
+        frame.qname.clear();
+        frame.declared.clear();
+        frame.name = None;
+        frame.attributes.clear();
+        frame.scope = None;
+        self.spare.push(frame);
     }
 
     /// Closes every open element and returns the document.
@@ -335,7 +341,7 @@ impl XmlWriter {
     }
 
     /// The prefix for `namespace` inside an open start tag, writing its declaration if new.
-    fn declare_in_tag(&mut self, namespace: &str) -> String {
+    fn declare_in_tag(&mut self, namespace: &str) -> Atom {
         let (prefix, new) = self.prefix_for(namespace);
         if new {
             write_declaration(&mut self.out, &prefix, namespace);
@@ -345,10 +351,10 @@ impl XmlWriter {
 
     /// The prefix bound to `namespace`, recording a new binding on the innermost open element
     /// when none is in scope (`true` in the second field).
-    fn prefix_for(&mut self, namespace: &str) -> (String, bool) {
+    fn prefix_for(&mut self, namespace: &str) -> (Atom, bool) {
         // `xml` is bound by definition and may not be declared (for `xml:lang`, `xml:id`).
         if namespace == crate::XML_NS {
-            return ("xml".to_owned(), false);
+            return (Atom::from("xml"), false);
         }
         let bound = self
             .open
@@ -365,13 +371,13 @@ impl XmlWriter {
             .iter()
             .find(|(uri, p)| uri == namespace && self.lookup(p).is_none())
             .map(|(_, p)| p.clone());
-        let prefix = preferred.unwrap_or_else(|| loop {
+        let prefix = Atom::from(preferred.unwrap_or_else(|| loop {
             self.next_prefix += 1;
             let candidate = format!("ns{}", self.next_prefix);
             if self.lookup(&candidate).is_none() {
                 break candidate;
             }
-        });
+        }));
         if let Some(frame) = self.open.last_mut() {
             frame.declared.push((prefix.clone(), namespace.to_owned()));
         }

@@ -21,7 +21,7 @@ use wire::query::Filter;
 
 use super::clusters::CLOUD_USER;
 use super::filters::Filters;
-use super::instances::{owned, reports};
+use super::instances::owned;
 use super::pools::{assign, give_back, pool_of, unassign, Pool};
 use super::Call;
 use crate::error::Ec2Error;
@@ -126,10 +126,8 @@ pub(super) async fn associate(
     {
         return done();
     }
-    let private_ip = reports(call, std::slice::from_ref(&instance))
-        .await
-        .remove(id)
-        .map(|r| r.private_ip)
+    // Its private address as the tick last recorded it.
+    let private_ip = Some(instance.observed.private_ip.clone())
         .filter(|ip| !ip.is_empty() && ip != "0.0.0.0")
         .ok_or_else(|| {
             Ec2Error::IncorrectInstanceState(format!(

@@ -1,15 +1,19 @@
 //! Asking a cluster controller: its client, signed with the cloud's key, with a deadline, and
-//! the one way a failure to answer becomes an EC2 error.
+//! the one way a failure to answer becomes an EC2 error; each VM type's capacity from its
+//! DescribeResources; and [`Zones`], what the tick last learned of every cluster, which
+//! placement and DescribeAvailabilityZones read.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use soap::HttpTransport;
-use wire::cc::EucalyptusCcClient;
+use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
 
-use super::Call;
+use super::{Call, Cloud};
 use crate::error::Ec2Error;
-use crate::store::Cluster;
+use crate::store::{Cluster, VmType};
 
 /// The identity the cloud asks its clusters as (the original CC's superuser).
 pub(super) const CLOUD_USER: &str = "eucalyptus";
@@ -52,4 +56,185 @@ where
 pub(super) fn cluster_failed(cluster: &Cluster, why: &str) -> Ec2Error {
     tracing::warn!(cluster = %cluster.name, reason = %why, "cluster request failed");
     Ec2Error::Cluster(cluster.name.clone())
+}
+
+/// How many instances of one VM type a cluster has room for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capacity {
+    pub vm_type: String,
+    pub available: i32,
+    pub max: i32,
+}
+
+/// What a cluster answered to its last DescribeResources: each VM type's capacity, or
+/// `None` when it did not answer (its zone is unavailable).
+pub type Zone = Option<Vec<Capacity>>;
+
+/// What the tick last learned of each cluster, by name. A cluster not polled yet is absent.
+#[derive(Debug, Default)]
+pub struct Zones {
+    by_name: RwLock<HashMap<String, Zone>>,
+}
+
+impl Zones {
+    /// What the last poll of `cluster` found; `None` before its first.
+    pub fn get(&self, cluster: &str) -> Option<Zone> {
+        let zones = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        zones.get(cluster).cloned()
+    }
+
+    pub(super) fn set(&self, cluster: &str, zone: Zone) {
+        let mut zones = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        zones.insert(cluster.to_owned(), zone);
+    }
+
+    /// Of `clusters`, the one with the most room for `vm_type` (the first on a tie) if it has
+    /// room for `min`, whose room for up to `max` is then taken until the next poll says what
+    /// is left: a burst of launches spreads instead of piling on the zone that had the most
+    /// room.
+    pub(super) fn place(
+        &self,
+        clusters: &[&str],
+        vm_type: &str,
+        min: i32,
+        max: i32,
+    ) -> Option<String> {
+        let mut zones = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        fn room<'a>(
+            zones: &'a mut HashMap<String, Zone>,
+            name: &str,
+            vm_type: &str,
+        ) -> Option<&'a mut Capacity> {
+            let types = zones.get_mut(name)?.as_mut()?;
+            types.iter_mut().find(|c| c.vm_type == vm_type)
+        }
+        // Reversed, so that of zones with equal room the first wins.
+        let name = *clusters
+            .iter()
+            .rev()
+            .filter_map(|name| Some((name, room(&mut zones, name, vm_type)?.available)))
+            .filter(|&(_, available)| available >= min)
+            .max_by_key(|&(_, available)| available)?
+            .0;
+        let taken = room(&mut zones, name, vm_type)?;
+        taken.available -= max.min(taken.available);
+        Some(name.to_owned())
+    }
+}
+
+/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
+/// with the cloud's key; `None` when it does not answer.
+pub(super) async fn capacity(
+    cluster: &str,
+    url: &str,
+    security: &soap::Security,
+    types: &[VmType],
+) -> Zone {
+    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
+    let request = DescribeResourcesType {
+        user_id: Some(CLOUD_USER.into()),
+        instance_types: types
+            .iter()
+            .map(|t| VirtualMachineType {
+                name: Some(t.name.clone()),
+                memory: i32::try_from(t.memory_mb).ok(),
+                cores: i32::try_from(t.cores).ok(),
+                disk: i32::try_from(t.disk_gb).ok(),
+            })
+            .collect(),
+        ..DescribeResourcesType::default()
+    };
+    let answer = match client.describe_resources(&request).await {
+        Ok(answer) if answer.r#return != Some(false) => answer,
+        Ok(answer) => {
+            tracing::warn!(%cluster, reason = ?answer.status_message, "cluster refused DescribeResources");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(%cluster, error = %e, "cluster did not answer DescribeResources");
+            return None;
+        }
+    };
+    Some(
+        answer
+            .resources
+            .into_iter()
+            .filter_map(|r| {
+                Some(Capacity {
+                    vm_type: r.instance_type?.name?,
+                    available: r.available_instances.unwrap_or(0),
+                    max: r.max_instances.unwrap_or(0),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is
+/// asked now (and remembered), all at once, so that one that does not answer costs its
+/// deadline once, not once per zone.
+pub(super) async fn zones_of(
+    cloud: &Cloud,
+    clusters: &[Cluster],
+    types: &[VmType],
+) -> Result<Vec<Zone>, Ec2Error> {
+    let mut zones: Vec<Option<Zone>> = clusters.iter().map(|c| cloud.zones.get(&c.name)).collect();
+    let mut asking = tokio::task::JoinSet::new();
+    for (index, cluster) in clusters.iter().enumerate() {
+        if zones[index].is_some() {
+            continue;
+        }
+        let (cluster, security, types) = (cluster.clone(), cloud.clusters.clone(), types.to_vec());
+        asking.spawn(async move {
+            let zone = capacity(&cluster.name, &cluster.url, &security, &types).await;
+            (index, zone)
+        });
+    }
+    while let Some(answer) = asking.join_next().await {
+        let (index, zone) = answer.map_err(|e| Ec2Error::Internal(e.to_string()))?;
+        cloud.zones.set(&clusters[index].name, zone.clone());
+        zones[index] = Some(zone);
+    }
+    Ok(zones.into_iter().map(Option::flatten).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_takes_the_zone_with_the_most_room_and_holds_it() {
+        let zones = Zones::default();
+        let small = |available| {
+            Some(vec![Capacity {
+                vm_type: "m1.small".into(),
+                available,
+                max: 8,
+            }])
+        };
+        zones.set("east", small(3));
+        zones.set("west", small(4));
+        zones.set("north", small(4));
+        zones.set("down", None);
+        assert_eq!(
+            zones.place(&["west", "north"], "m1.small", 4, 4).as_deref(),
+            Some("west")
+        );
+        assert_eq!(
+            zones.place(&["north"], "m1.small", 3, 3).as_deref(),
+            Some("north")
+        );
+        let all = ["east", "west", "down", "unpolled"];
+        zones.set("west", small(4));
+        assert_eq!(zones.place(&all, "m1.small", 1, 2).as_deref(), Some("west"));
+        assert_eq!(zones.place(&all, "m1.small", 1, 1).as_deref(), Some("east"));
+        // east 2, west 2: a reservation needing 3 fits nowhere; one of 2 still does, in the
+        // first, and takes all its room.
+        assert_eq!(zones.place(&all, "m1.small", 3, 3), None);
+        assert_eq!(zones.place(&all, "m1.small", 2, 5).as_deref(), Some("east"));
+        assert_eq!(zones.place(&["east"], "m1.small", 1, 1), None);
+        assert_eq!(zones.place(&all, "c1.xlarge", 1, 1), None);
+        assert_eq!(zones.place(&all, "m1.small", 1, 1).as_deref(), Some("west"));
+        assert_eq!(zones.get("down"), Some(None));
+    }
 }

@@ -1,14 +1,16 @@
 //! RunInstances, DescribeInstances, TerminateInstances, RebootInstances, GetConsoleOutput,
 //! through the cluster controllers. The cloud checks what it can (image, kernel, VM type,
-//! keypair, groups, counts), chooses the ids, records the instances, then asks one cluster;
-//! a cluster that starts fewer than `MinCount` has those it started terminated
-//! (InsufficientInstanceCapacity). An instance's EC2 state is its cluster's: Pending,
-//! Extant and Teardown are pending, running and shutting-down; one asked to terminate that
-//! its cluster no longer reports is terminated.
-
-use std::collections::{BTreeMap, HashMap};
+//! keypair, groups, counts), places the reservation in a zone (the one asked for, else the
+//! one with the most room at the last tick), chooses the ids, records the instances, then
+//! asks that zone's cluster; a cluster that starts fewer than `MinCount` has those it
+//! started terminated (InsufficientInstanceCapacity). A `ClientToken` makes RunInstances
+//! idempotent: a retry returns the reservation the token made. An instance's EC2 state is
+//! what its cluster last reported, as the tick recorded it: Pending, Extant and Teardown are
+//! pending, running and shutting-down; one its cluster no longer reports is terminated.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::collections::{HashMap, HashSet};
+
 use base64::Engine;
 use wire::cc;
 use wire::ec2::{
@@ -22,22 +24,23 @@ use wire::ec2::{
 use wire::query::Filter;
 use xmlbind::DateTime;
 
-use super::clusters::{
-    self, ask_cluster, cluster_failed, CLOUD_USER, CLUSTER_DEADLINE, LAUNCH_DEADLINE,
-};
+use super::clusters::{self, ask_cluster, cluster_failed, zones_of, CLOUD_USER, LAUNCH_DEADLINE};
 use super::filters::Filters;
 use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
 use super::images::may_run;
 use super::pools;
+use super::tick::Launching;
 use super::Call;
 use crate::error::Ec2Error;
-use crate::store::{Cluster, Image, ImageKind, Instance, Observed};
+use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
 
 /// The VM type of a RunInstances that names none, as EC2's.
 const DEFAULT_VM_TYPE: &str = "m1.small";
 /// The most instances one RunInstances may ask for.
 const MAX_COUNT: i32 = 256;
+/// The longest `ClientToken` EC2 accepts.
+const MAX_CLIENT_TOKEN: usize = 64;
 
 /// An EC2 instance state: its code and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,31 +65,40 @@ impl State {
         }
     }
 
-    /// The state of `instance`, given what its cluster reports (`None`: not reported).
-    fn of(instance: &Instance, reported: Option<&str>) -> Self {
-        match (reported, instance.terminated) {
-            (None, true) => Self::Terminated,
-            (Some("Teardown"), _) | (Some(_), true) => Self::ShuttingDown,
+    /// The state of `instance`, from what its cluster last reported and whether it was
+    /// asked to terminate.
+    fn of(instance: &Instance) -> Self {
+        let observed = &instance.observed;
+        if observed.vanished {
+            return Self::Terminated;
+        }
+        match (observed.state.as_deref(), instance.terminated) {
+            (Some("Teardown"), _) | (_, true) => Self::ShuttingDown,
             (Some("Extant"), false) => Self::Running,
             _ => Self::Pending,
         }
     }
 }
 
-/// What a cluster reports of one instance.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Reported {
-    state: String,
-    pub(super) private_ip: String,
-    public_ip: String,
-}
-
+/// `client_token`: the request's `ClientToken`, which later API versions than 2009-04-04 send.
 pub(super) async fn run(
     call: &Call<'_>,
     request: RunInstancesType,
+    client_token: Option<&str>,
 ) -> Result<RunInstancesResponseType, Ec2Error> {
     let store = &call.cloud.store;
     let owner = call.user.name.clone();
+    if let Some(token) = client_token {
+        if token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii() {
+            return Err(Ec2Error::InvalidParameterValue(format!(
+                "ClientToken must be 1 to {MAX_CLIENT_TOKEN} ASCII characters"
+            )));
+        }
+        let earlier = store.by_client_token(&owner, token).await?;
+        if !earlier.is_empty() {
+            return Ok(reservation_answer(call, &earlier));
+        }
+    }
     if !(1..=MAX_COUNT).contains(&request.min_count)
         || !(request.min_count..=MAX_COUNT).contains(&request.max_count)
     {
@@ -164,17 +176,7 @@ pub(super) async fn run(
         .as_ref()
         .and_then(|p| p.availability_zone.as_deref())
         .filter(|z| !z.is_empty());
-    let cluster = store
-        .clusters()
-        .await?
-        .into_iter()
-        .find(|c| zone.is_none_or(|z| z == c.name))
-        .ok_or_else(|| {
-            Ec2Error::InsufficientInstanceCapacity(match zone {
-                Some(z) => format!("There is no availability zone '{z}'"),
-                None => "The cloud has no cluster to run instances".into(),
-            })
-        })?;
+    let cluster = place(call, zone, &vm_type, request.min_count, request.max_count).await?;
 
     let s3_url = store
         .facts()
@@ -200,12 +202,25 @@ pub(super) async fn run(
             cluster: cluster.name.clone(),
             launched,
             terminated: false,
-            client_token: None,
+            client_token: client_token.map(str::to_owned),
             observed: Observed::default(),
         })
         .collect();
-    // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them.
-    store.add_instances(&instances).await?;
+    // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them,
+    // and its tick finds them on the cluster, or finds them gone.
+    let _launching = Launching::new(call.cloud, &reservation);
+    match store.add_instances(&instances).await {
+        Ok(()) => {}
+        // The same token's retry, which raced this one past the lookup above.
+        Err(StoreError::Exists {
+            what: "client token",
+            name,
+        }) => {
+            let earlier = store.by_client_token(&owner, &name).await?;
+            return Ok(reservation_answer(call, &earlier));
+        }
+        Err(e) => return Err(e.into()),
+    }
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let ask = cc::RunInstancesType {
         user_id: Some(owner.clone()),
@@ -278,17 +293,61 @@ pub(super) async fn run(
         .filter(|i| started.contains(&i.id))
         .collect();
     tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
-    let reported = HashMap::new();
-    Ok(RunInstancesResponseType {
+    Ok(reservation_answer(call, &launched))
+}
+
+/// RunInstances' answer: the reservation of `instances` (one reservation's, by index).
+fn reservation_answer(call: &Call<'_>, instances: &[Instance]) -> RunInstancesResponseType {
+    let first = instances.first();
+    RunInstancesResponseType {
         request_id: call.request_id.to_owned(),
-        reservation_id: reservation,
-        owner_id: owner,
-        group_set: group_set(&groups),
+        reservation_id: first.map(|i| i.reservation.clone()).unwrap_or_default(),
+        owner_id: first.map(|i| i.owner.clone()).unwrap_or_default(),
+        group_set: group_set(first.map(|i| i.groups.as_slice()).unwrap_or_default()),
         instances_set: RunningInstancesSetType {
-            item: launched.iter().map(|i| item(i, &reported)).collect(),
+            item: instances
+                .iter()
+                .map(|i| item(i.clone(), &Addresses::default()))
+                .collect(),
         },
         requester_id: None,
-    })
+    }
+}
+
+/// The cluster of the zone a reservation of `min`..`max` instances of `vm_type` runs in:
+/// `zone` when the user names one; else, of the zones with room for `min` at the last
+/// tick, the one with the most, whose room is taken until the next tick says what is left.
+async fn place(
+    call: &Call<'_>,
+    zone: Option<&str>,
+    vm_type: &VmType,
+    min: i32,
+    max: i32,
+) -> Result<Cluster, Ec2Error> {
+    let clusters = call.cloud.store.clusters().await?;
+    if let Some(zone) = zone {
+        let cluster = clusters
+            .into_iter()
+            .find(|c| c.name == zone)
+            .ok_or_else(|| {
+                Ec2Error::InvalidParameterValue(format!("There is no availability zone '{zone}'"))
+            })?;
+        // Counted against the zone's room when it is known to have it; its cluster decides.
+        call.cloud.zones.place(&[zone], &vm_type.name, min, max);
+        return Ok(cluster);
+    }
+    let types = call.cloud.store.vm_types().await?;
+    zones_of(call.cloud, &clusters, &types).await?;
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    let chosen = call.cloud.zones.place(&names, &vm_type.name, min, max);
+    chosen
+        .and_then(|name| clusters.into_iter().find(|c| c.name == name))
+        .ok_or_else(|| {
+            Ec2Error::InsufficientInstanceCapacity(format!(
+                "No availability zone has room for {min} instances of type {}",
+                vm_type.name
+            ))
+        })
 }
 
 pub(super) async fn describe(
@@ -318,14 +377,16 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&asked);
     let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
     let instances = chosen(call, owner, &asked).await?;
-    let reported = reports(call, &instances).await;
-    let mut reservations: BTreeMap<(i64, String), ReservationInfoType> = BTreeMap::new();
-    for instance in &instances {
-        let item = item(instance, &reported);
-        let code = item.instance_state.code.to_string();
+    let addresses = Addresses::held(call).await?;
+    // The store lists a reservation's instances together: each starts a reservation or
+    // joins the last one.
+    let mut reservations: Vec<ReservationInfoType> = Vec::new();
+    for instance in instances {
+        let state = State::of(&instance).ec2();
+        let code = state.code.to_string();
         let listed = filters.pass(|name| match name {
             "instance-id" => vec![instance.id.as_str()],
-            "instance-state-name" => vec![item.instance_state.name.as_str()],
+            "instance-state-name" => vec![state.name.as_str()],
             "instance-state-code" => vec![code.as_str()],
             "reservation-id" => vec![instance.reservation.as_str()],
             "image-id" => vec![instance.image.as_str()],
@@ -333,25 +394,27 @@ pub(super) async fn describe(
             "key-name" => instance.key_name.as_deref().into_iter().collect(),
             _ => vec![instance.cluster.as_str()],
         });
-        if listed {
-            reservations
-                .entry((instance.launched, instance.reservation.clone()))
-                .or_insert_with(|| ReservationInfoType {
-                    reservation_id: instance.reservation.clone(),
-                    owner_id: instance.owner.clone(),
-                    group_set: group_set(&instance.groups),
-                    ..ReservationInfoType::default()
-                })
-                .instances_set
-                .item
-                .push(item);
+        if !listed {
+            continue;
+        }
+        match reservations.last_mut() {
+            Some(last) if last.reservation_id == instance.reservation => {
+                last.instances_set.item.push(item(instance, &addresses));
+            }
+            _ => reservations.push(ReservationInfoType {
+                reservation_id: instance.reservation.clone(),
+                owner_id: instance.owner.clone(),
+                group_set: group_set(&instance.groups),
+                instances_set: RunningInstancesSetType {
+                    item: vec![item(instance, &addresses)],
+                },
+                ..ReservationInfoType::default()
+            }),
         }
     }
     Ok(DescribeInstancesResponseType {
         request_id: call.request_id.to_owned(),
-        reservation_set: ReservationSetType {
-            item: reservations.into_values().collect(),
-        },
+        reservation_set: ReservationSetType { item: reservations },
     })
 }
 
@@ -366,12 +429,10 @@ pub(super) async fn terminate(
         .map(|i| i.instance_id.as_str())
         .collect();
     let instances = owned(call, &asked).await?;
-    let before = reports(call, &instances).await;
-    let previous = |i: &Instance| State::of(i, before.get(&i.id).map(|r| r.state.as_str()));
     // One already gone is not asked for again: its cluster no longer knows it.
     let live: Vec<Instance> = instances
         .iter()
-        .filter(|i| previous(i) != State::Terminated)
+        .filter(|i| State::of(i) != State::Terminated)
         .cloned()
         .collect();
     for (cluster, ids) in by_cluster(call, &live).await? {
@@ -383,7 +444,7 @@ pub(super) async fn terminate(
     let item = instances
         .iter()
         .map(|i| {
-            let previous = previous(i);
+            let previous = State::of(i);
             let shutdown = if previous == State::Terminated {
                 State::Terminated
             } else {
@@ -518,46 +579,6 @@ async fn by_cluster(
         .collect())
 }
 
-/// What the clusters running `instances` report of them, by id; a cluster that does not
-/// answer reports nothing (its instances keep the state their records give).
-pub(super) async fn reports(call: &Call<'_>, instances: &[Instance]) -> HashMap<String, Reported> {
-    let mut out = HashMap::new();
-    let Ok(asked) = by_cluster(call, instances).await else {
-        return out;
-    };
-    for (cluster, ids) in asked {
-        let ask = cc::DescribeInstancesType {
-            user_id: Some(CLOUD_USER.into()),
-            instance_ids: ids,
-            ..cc::DescribeInstancesType::default()
-        };
-        let answer = match clusters::client(&cluster.url, &call.cloud.clusters, CLUSTER_DEADLINE) {
-            Ok(client) => client.describe_instances(&ask).await,
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(answer) => {
-                for i in answer.instances {
-                    let Some(id) = i.instance_id else { continue };
-                    let net = i.net_params.unwrap_or_default();
-                    out.insert(
-                        id,
-                        Reported {
-                            state: i.state_name.unwrap_or_default(),
-                            private_ip: net.private_ip,
-                            public_ip: net.public_ip,
-                        },
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer DescribeInstances");
-            }
-        }
-    }
-    out
-}
-
 /// Asks `cluster` to terminate `ids`.
 async fn terminate_on(call: &Call<'_>, cluster: &Cluster, ids: &[String]) -> Result<(), Ec2Error> {
     let ask = cc::TerminateInstancesType {
@@ -586,30 +607,56 @@ fn group_set(groups: &[String]) -> GroupSetType {
     }
 }
 
-/// One instance as EC2 lists it.
-fn item(instance: &Instance, reported: &HashMap<String, Reported>) -> RunningInstancesItemType {
-    let report = reported.get(&instance.id);
-    let state = State::of(instance, report.map(|r| r.state.as_str()));
-    let address = |ip: Option<&String>| {
-        ip.filter(|ip| !ip.is_empty() && *ip != "0.0.0.0")
-            .cloned()
-            .unwrap_or_default()
-    };
+/// The cloud's addresses and the instances they are associated with: an association
+/// counts from the moment the store records it, before the tick sees it on the cluster.
+#[derive(Debug, Default)]
+struct Addresses {
+    by_instance: HashMap<String, String>,
+    held: HashSet<String>,
+}
+
+impl Addresses {
+    async fn held(call: &Call<'_>) -> Result<Self, Ec2Error> {
+        let mut out = Self::default();
+        for address in call.cloud.store.addresses(None).await? {
+            if let Some(on) = address.association {
+                out.by_instance
+                    .insert(on.instance, address.public_ip.clone());
+            }
+            out.held.insert(address.public_ip);
+        }
+        Ok(out)
+    }
+
+    /// `instance`'s public address: the one the store associates with it, else the one its
+    /// cluster reported unless the store holds that one elsewhere (it has just moved).
+    fn of(&self, instance: &Instance) -> String {
+        match self.by_instance.get(&instance.id) {
+            Some(ip) => ip.clone(),
+            None if self.held.contains(&instance.observed.public_ip) => String::new(),
+            None => instance.observed.public_ip.clone(),
+        }
+    }
+}
+
+/// One instance as EC2 lists it, with its public address as `addresses` have it.
+fn item(instance: Instance, addresses: &Addresses) -> RunningInstancesItemType {
+    let dns_name = addresses.of(&instance);
     RunningInstancesItemType {
-        instance_id: instance.id.clone(),
-        image_id: instance.image.clone(),
-        instance_state: state.ec2(),
-        private_dns_name: address(report.map(|r| &r.private_ip)),
-        dns_name: address(report.map(|r| &r.public_ip)),
-        key_name: instance.key_name.clone(),
+        instance_state: State::of(&instance).ec2(),
         ami_launch_index: Some(instance.launch_index.to_string()),
-        instance_type: instance.vm_type.clone(),
         launch_time: DateTime::from_unix(instance.launched),
+        instance_id: instance.id,
+        image_id: instance.image,
+        private_dns_name: instance.observed.private_ip,
+        dns_name,
+        key_name: instance.key_name,
+        instance_type: instance.vm_type,
         placement: Some(PlacementResponseType {
-            availability_zone: instance.cluster.clone(),
+            availability_zone: instance.cluster,
         }),
-        kernel_id: instance.kernel.clone(),
-        ramdisk_id: instance.ramdisk.clone(),
+        kernel_id: instance.kernel,
+        ramdisk_id: instance.ramdisk,
         ..RunningInstancesItemType::default()
     }
 }
@@ -637,37 +684,32 @@ pub(super) fn instance_id(id: &str) -> Result<&str, Ec2Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::suite::sample;
 
-    fn instance(terminated: bool) -> Instance {
+    fn instance(terminated: bool, state: Option<&str>, vanished: bool) -> Instance {
         Instance {
-            id: "i-0123abcd".into(),
-            reservation: "r-00000001".into(),
-            owner: "ann".into(),
-            image: "emi-00000001".into(),
-            kernel: None,
-            ramdisk: None,
-            vm_type: "m1.small".into(),
-            key_name: None,
-            groups: vec![],
-            launch_index: 0,
-            cluster: "zone1".into(),
-            launched: 0,
             terminated,
-            client_token: None,
-            observed: Observed::default(),
+            observed: Observed {
+                state: state.map(str::to_owned),
+                vanished,
+                ..Observed::default()
+            },
+            ..sample("i-0123abcd", "ann", "r-00000001", "zone1", 0)
         }
     }
 
     #[test]
     fn states_come_from_the_cluster_and_the_terminate_asked_for() {
-        let live = instance(false);
-        assert_eq!(State::of(&live, Some("Pending")), State::Pending);
-        assert_eq!(State::of(&live, Some("Extant")), State::Running);
-        assert_eq!(State::of(&live, Some("Teardown")), State::ShuttingDown);
-        assert_eq!(State::of(&live, None), State::Pending);
-        let ended = instance(true);
-        assert_eq!(State::of(&ended, Some("Extant")), State::ShuttingDown);
-        assert_eq!(State::of(&ended, None), State::Terminated);
+        let state =
+            |terminated, reported, vanished| State::of(&instance(terminated, reported, vanished));
+        assert_eq!(state(false, Some("Pending"), false), State::Pending);
+        assert_eq!(state(false, Some("Extant"), false), State::Running);
+        assert_eq!(state(false, Some("Teardown"), false), State::ShuttingDown);
+        assert_eq!(state(false, None, false), State::Pending);
+        assert_eq!(state(true, Some("Extant"), false), State::ShuttingDown);
+        assert_eq!(state(true, None, false), State::ShuttingDown);
+        assert_eq!(state(true, Some("Extant"), true), State::Terminated);
+        assert_eq!(state(false, Some("Extant"), true), State::Terminated);
         let codes: Vec<i32> = [
             State::Pending,
             State::Running,

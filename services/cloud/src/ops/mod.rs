@@ -2,7 +2,8 @@
 //! images and their attributes, instances and elastic addresses (through the clusters),
 //! regions and zones, and the account's facts. [`answer`] answers a typed request for the
 //! authenticated user, whichever front door read it (Query: [`dispatch`]; SOAP:
-//! `crate::ec2_soap`), with the typed response.
+//! `crate::ec2_soap`), with the typed response. The [`tick`] keeps what the clusters report
+//! in the store and in [`Zones`].
 
 mod account;
 mod addresses;
@@ -16,9 +17,13 @@ mod keypairs;
 mod pools;
 mod products;
 mod reply;
+pub mod tick;
 mod zones;
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use clusters::{Capacity, Zone, Zones};
 
 pub use ids::request_id;
 
@@ -29,11 +34,12 @@ use crate::store::{Store, User};
 use soap::Reply;
 use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
-use wire::ec2_query::Ec2Request;
-use wire::query::{Filter, QueryParams};
+use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
+use wire::query::QueryParams;
 use xmlbind::ToXml;
 
-/// RunInstances' idempotency token (EC2 API 2010-11-15 and later).
+/// RunInstances' idempotency token (EC2 API 2010-11-15 and later), one of its later
+/// parameters.
 const CLIENT_TOKEN: &str = "ClientToken";
 
 /// What the operations work with.
@@ -48,6 +54,11 @@ pub struct Cloud {
     pub clusters: soap::Security,
     /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
     pub walrus: Option<String>,
+    /// Each cluster's capacity, as the tick last polled it.
+    pub zones: Zones,
+    /// The reservations whose RunInstances waits for a cluster now (the tick leaves their
+    /// instances alone).
+    pub launching: Mutex<HashSet<String>>,
 }
 
 /// Answers a Query request's `action` for `user`: the answer's XML document, in the
@@ -60,29 +71,29 @@ pub async fn dispatch(
     params: &Params,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
-    // Current clients send RunInstances an idempotency token, which 2009-04-04 did not know:
-    // it is accepted and not yet honoured (a retried request starts instances again).
-    let query = QueryParams::new(
-        params
-            .iter()
-            .filter(|(name, _)| !(action == "RunInstances" && name == CLIENT_TOKEN))
-            .cloned(),
-    )?;
+    let query = QueryParams::new(params.iter().cloned())?;
     let parsed = wire::ec2_query::parse(action, query)?;
-    let reply = answer(cloud, user, parsed.request, &parsed.filters, request_id).await?;
+    let reply = answer(cloud, user, parsed, request_id).await?;
     Ok(reply::document(params.get("Version"), &reply))
 }
 
 /// Answers a request of either EC2 portType for `user`, however it arrived (Query or
-/// SOAP): the response element of its operation, in 2009-04-04's namespace. `filters` are
-/// the request's `Filter.N` (none over SOAP, whose 2009-04-04 API had no filters).
+/// SOAP): the response element of its operation, in 2009-04-04's namespace. Its filters
+/// are the request's `Filter.N`, and its later parameters RunInstances' `ClientToken` (none
+/// over SOAP, whose 2009-04-04 API had neither).
 pub async fn answer(
     cloud: &Cloud,
     user: &User,
-    request: Ec2Request,
-    filters: &[Filter],
+    parsed: Ec2QueryRequest,
     request_id: &str,
 ) -> Result<Reply, Ec2Error> {
+    let Ec2QueryRequest {
+        request,
+        filters,
+        later,
+    } = parsed;
+    let filters = &filters[..];
+    let client_token = later.get(CLIENT_TOKEN).map(String::as_str);
     let call = Call {
         cloud,
         user,
@@ -99,7 +110,7 @@ pub async fn answer(
             R::DescribeSecurityGroups(r) => doc(groups::describe(&call, r, filters).await?),
             R::AuthorizeSecurityGroupIngress(r) => doc(groups::authorize(&call, r).await?),
             R::RevokeSecurityGroupIngress(r) => doc(groups::revoke(&call, r).await?),
-            R::RunInstances(r) => doc(instances::run(&call, r).await?),
+            R::RunInstances(r) => doc(instances::run(&call, r, client_token).await?),
             R::DescribeInstances(r) => doc(instances::describe(&call, r, filters).await?),
             R::TerminateInstances(r) => doc(instances::terminate(&call, r).await?),
             R::RebootInstances(r) => doc(instances::reboot(&call, r).await?),

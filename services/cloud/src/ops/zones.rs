@@ -1,8 +1,6 @@
 //! DescribeRegions (this cloud's one region) and DescribeAvailabilityZones: one zone per
-//! registered cluster, available when its CC answers DescribeResources; with `verbose`, the
-//! free and maximum count of each VM type, as the original listed them.
-
-use wire::cc::{DescribeResourcesType, VirtualMachineType};
+//! registered cluster, available when its CC answered the tick's last DescribeResources;
+//! with `verbose`, the free and maximum count of each VM type, as the original listed them.
 
 use wire::ec2::{
     AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
@@ -12,11 +10,11 @@ use wire::ec2::{
 
 use wire::query::Filter;
 
-use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE};
+use super::clusters::zones_of;
 use super::filters::Filters;
 use super::Call;
 use crate::error::Ec2Error;
-use crate::store::{Cluster, VmType};
+use crate::store::Cluster;
 
 pub(super) fn regions(
     call: &Call<'_>,
@@ -72,22 +70,7 @@ pub(super) async fn zones(
         .into_iter()
         .filter(|c| verbose || asked.is_empty() || asked.contains(&c.name.as_str()))
         .collect();
-    // All clusters at once: one that does not answer costs its deadline once, not per zone.
-    let mut asking = tokio::task::JoinSet::new();
-    for (index, cluster) in shown.iter().enumerate() {
-        let (url, security, types) = (
-            cluster.url.clone(),
-            call.cloud.clusters.clone(),
-            types.clone(),
-        );
-        let name = cluster.name.clone();
-        asking.spawn(async move { (index, capacity(&name, url, security, &types).await) });
-    }
-    let mut capacities = vec![None; shown.len()];
-    while let Some(answer) = asking.join_next().await {
-        let (index, capacity) = answer.map_err(|e| Ec2Error::Internal(e.to_string()))?;
-        capacities[index] = capacity;
-    }
+    let capacities = zones_of(call.cloud, &shown, &types).await?;
     let mut lines = Vec::new();
     for (cluster, capacity) in shown.iter().zip(capacities) {
         let state = if capacity.is_some() {
@@ -104,8 +87,8 @@ pub(super) async fn zones(
             for t in &types {
                 let (free, max) = capacity
                     .as_ref()
-                    .and_then(|c| c.iter().find(|(name, ..)| name == &t.name))
-                    .map_or((0, 0), |&(_, free, max)| (free, max));
+                    .and_then(|c| c.iter().find(|c| c.vm_type == t.name))
+                    .map_or((0, 0), |c| (c.available, c.max));
                 lines.push(line(
                     format!("|- {}", t.name),
                     format!(
@@ -127,53 +110,4 @@ pub(super) async fn zones(
         request_id: call.request_id.to_owned(),
         availability_zone_info: AvailabilityZoneSetType { item: lines },
     })
-}
-
-/// Each VM type's (name, available, maximum) instances on `cluster`, from its CC's
-/// DescribeResources at `url` signed with the cloud's key; `None` when it does not answer.
-async fn capacity(
-    cluster: &str,
-    url: String,
-    security: soap::Security,
-    types: &[VmType],
-) -> Option<Vec<(String, i32, i32)>> {
-    let client = clusters::client(&url, &security, CLUSTER_DEADLINE).ok()?;
-    let request = DescribeResourcesType {
-        user_id: Some(CLOUD_USER.into()),
-        instance_types: types
-            .iter()
-            .map(|t| VirtualMachineType {
-                name: Some(t.name.clone()),
-                memory: i32::try_from(t.memory_mb).ok(),
-                cores: i32::try_from(t.cores).ok(),
-                disk: i32::try_from(t.disk_gb).ok(),
-            })
-            .collect(),
-        ..DescribeResourcesType::default()
-    };
-    let answer = match client.describe_resources(&request).await {
-        Ok(answer) if answer.r#return != Some(false) => answer,
-        Ok(answer) => {
-            tracing::warn!(%cluster, reason = ?answer.status_message, "cluster refused DescribeResources");
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(%cluster, error = %e, "cluster did not answer DescribeResources");
-            return None;
-        }
-    };
-    Some(
-        answer
-            .resources
-            .into_iter()
-            .filter_map(|r| {
-                let name = r.instance_type?.name?;
-                Some((
-                    name,
-                    r.available_instances.unwrap_or(0),
-                    r.max_instances.unwrap_or(0),
-                ))
-            })
-            .collect(),
-    )
 }

@@ -523,7 +523,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The instances of `owner`'s reservation made with `client_token`, by launch index;
     /// empty when there is none.
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>>;
-
     // EC2 over SOAP: the certificate a request is signed with names its user.
     /// The user whose certificate [`Store::put_certificate`] recorded as `pem`, text for
     /// text. The cloud records OpenSSL's PEM of each certificate it issues, so the PEM of a

@@ -111,7 +111,6 @@ const MIGRATIONS: &[&str] = &["
         code TEXT NOT NULL,
         PRIMARY KEY (image, code)
     ) STRICT;
-
 ", "
     ALTER TABLE instances ADD COLUMN client_token TEXT;
     ALTER TABLE instances ADD COLUMN cluster_state TEXT;
@@ -124,7 +123,8 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX instances_by_owner ON instances (owner, launched, reservation, launch_index);
     CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
     CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
-    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;"];
+    CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
+"];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]

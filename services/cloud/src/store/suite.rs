@@ -14,11 +14,11 @@ pub async fn run(store: &dyn Store) {
     clusters_and_facts(store).await;
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
     instances_are_kept_per_owner_and_marked_terminated(store).await;
-    observations_are_recorded_and_vanished_instances_leave_the_live_set(store).await;
-    a_client_token_names_one_reservation_per_owner(store).await;
+    users_are_found_by_their_certificate(store).await;
     addresses_are_allocated_within_limits_associated_and_released(store).await;
     images_keep_their_launch_permissions_and_product_codes(store).await;
-    users_are_found_by_their_certificate(store).await;
+    observations_are_recorded_and_vanished_instances_leave_the_live_set(store).await;
+    a_client_token_names_one_reservation_per_owner(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -281,145 +281,45 @@ async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
     assert!(left[0].terminated && left[0].groups == ["default", "web"]);
 }
 
-/// An instance of `owner`'s reservation on `cluster`, as RunInstances records it; the tests
-/// of the operations start from it too.
-pub(crate) fn sample(
-    id: &str,
-    owner: &str,
-    reservation: &str,
-    cluster: &str,
-    index: u32,
-) -> Instance {
-    Instance {
-        id: id.into(),
-        reservation: reservation.into(),
-        owner: owner.into(),
-        image: "emi-00000001".into(),
-        kernel: Some("eki-00000001".into()),
-        ramdisk: None,
-        vm_type: "m1.small".into(),
-        key_name: Some("k".into()),
-        groups: vec!["default".into()],
-        launch_index: index,
-        cluster: cluster.into(),
-        launched: 10,
-        terminated: false,
-        client_token: None,
-        observed: Observed::default(),
-    }
-}
-
-async fn observations_are_recorded_and_vanished_instances_leave_the_live_set(store: &dyn Store) {
-    let first = sample("i-000000a1", "ann", "r-000000a1", "east", 0);
-    let second = sample("i-000000a2", "ann", "r-000000a1", "east", 1);
-    let elsewhere = sample("i-000000a3", "bob", "r-000000a3", "west", 0);
-    store
-        .add_instances(&[first.clone(), second.clone(), elsewhere.clone()])
-        .await
-        .unwrap();
-    let ids =
-        |instances: Vec<Instance>| -> Vec<String> { instances.into_iter().map(|i| i.id).collect() };
-    assert_eq!(
-        ids(store.live_instances("east").await.unwrap()),
-        [first.id.clone(), second.id.clone()]
-    );
-    let running = Observed {
-        state: Some("Extant".into()),
-        private_ip: "10.0.0.5".into(),
-        public_ip: "192.0.2.7".into(),
-        node: "http://n1/axis2/services/EucalyptusNC".into(),
-        seen: Some(20),
-        vanished: false,
+async fn users_are_found_by_their_certificate(store: &dyn Store) {
+    let new = |name: &str| NewUser {
+        name: name.into(),
+        ..NewUser::default()
     };
-    let gone = Observed {
-        vanished: true,
-        ..Observed::default()
-    };
-    // An id the store does not hold is skipped, not an error.
-    store
-        .observe(&[
-            (first.id.clone(), running.clone()),
-            (second.id.clone(), gone.clone()),
-            ("i-0000ffff".into(), running.clone()),
-        ])
-        .await
-        .unwrap();
+    let cy = store.create_user(new("cy")).await.unwrap();
+    let di = store.create_user(new("di")).await.unwrap();
+    store.put_certificate("cy", "PEM cy").await.unwrap();
+    store.put_certificate("di", "PEM di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), Some(cy));
     assert_eq!(
-        ids(store.live_instances("east").await.unwrap()),
-        std::slice::from_ref(&first.id)
+        store.user_by_certificate("PEM di").await.unwrap(),
+        Some(di.clone())
     );
+    assert_eq!(store.user_by_certificate("PEM").await.unwrap(), None);
+    // A certificate issued again replaces the earlier one, which names nobody any more.
+    store.put_certificate("cy", "PEM cy 2").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), None);
     assert_eq!(
-        ids(store.live_instances("west").await.unwrap()),
-        std::slice::from_ref(&elsewhere.id)
+        store
+            .user_by_certificate("PEM cy 2")
+            .await
+            .unwrap()
+            .map(|u| u.name),
+        Some("cy".to_owned())
     );
-    let all: Vec<Instance> = store
-        .instances(Some("ann"))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.reservation == first.reservation)
-        .collect();
-    assert_eq!(all.len(), 2);
-    assert_eq!(all[0].observed, running);
-    assert_eq!(all[1].observed, gone);
-    // What a tick records does not touch what the cloud asked for.
-    assert!(!all[0].terminated && all[0].key_name.as_deref() == Some("k"));
-    store
-        .remove_instances(&[first.id, second.id, elsewhere.id])
-        .await
-        .unwrap();
-}
-
-async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
-    let with_token = |mut i: Instance| {
-        i.client_token = Some("token-1".into());
-        i
-    };
-    let ann = [
-        with_token(sample("i-000000b2", "ann", "r-000000b1", "east", 1)),
-        with_token(sample("i-000000b1", "ann", "r-000000b1", "east", 0)),
-    ];
-    store.add_instances(&ann).await.unwrap();
-    let found = store.by_client_token("ann", "token-1").await.unwrap();
-    assert_eq!(found, [ann[1].clone(), ann[0].clone()]);
-    // A retry that raced past the lookup cannot record a second reservation.
-    let again = [with_token(sample(
-        "i-000000b3",
-        "ann",
-        "r-000000b3",
-        "east",
-        0,
-    ))];
-    let refused = store.add_instances(&again).await;
+    // A disabled user is still found (the caller refuses them); a deleted one is not.
+    store.set_user_enabled("di", false).await.unwrap();
     assert!(
-        matches!(
-            &refused,
-            Err(StoreError::Exists {
-                what: "client token",
-                ..
-            })
-        ),
-        "{refused:?}"
+        !store
+            .user_by_certificate("PEM di")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
     );
-    assert!(store
-        .by_client_token("ann", "token-2")
-        .await
-        .unwrap()
-        .is_empty());
-    // Tokens are per owner.
-    let bob = [with_token(sample(
-        "i-000000b4",
-        "bob",
-        "r-000000b4",
-        "east",
-        0,
-    ))];
-    store.add_instances(&bob).await.unwrap();
-    assert_eq!(store.by_client_token("bob", "token-1").await.unwrap(), bob);
-    assert_eq!(
-        store.by_client_token("ann", "token-1").await.unwrap().len(),
-        2
-    );
+    store.delete_user("di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
+    store.delete_user("cy").await.unwrap();
 }
 
 async fn addresses_are_allocated_within_limits_associated_and_released(store: &dyn Store) {
@@ -624,43 +524,143 @@ async fn images_keep_their_launch_permissions_and_product_codes(store: &dyn Stor
     assert!(store.delete_image(None, &image.id).await.unwrap());
 }
 
-async fn users_are_found_by_their_certificate(store: &dyn Store) {
-    let new = |name: &str| NewUser {
-        name: name.into(),
-        ..NewUser::default()
+/// An instance of `owner`'s reservation on `cluster`, as RunInstances records it; the tests
+/// of the operations start from it too.
+pub(crate) fn sample(
+    id: &str,
+    owner: &str,
+    reservation: &str,
+    cluster: &str,
+    index: u32,
+) -> Instance {
+    Instance {
+        id: id.into(),
+        reservation: reservation.into(),
+        owner: owner.into(),
+        image: "emi-00000001".into(),
+        kernel: Some("eki-00000001".into()),
+        ramdisk: None,
+        vm_type: "m1.small".into(),
+        key_name: Some("k".into()),
+        groups: vec!["default".into()],
+        launch_index: index,
+        cluster: cluster.into(),
+        launched: 10,
+        terminated: false,
+        client_token: None,
+        observed: Observed::default(),
+    }
+}
+
+async fn observations_are_recorded_and_vanished_instances_leave_the_live_set(store: &dyn Store) {
+    let first = sample("i-000000a1", "ann", "r-000000a1", "east", 0);
+    let second = sample("i-000000a2", "ann", "r-000000a1", "east", 1);
+    let elsewhere = sample("i-000000a3", "bob", "r-000000a3", "west", 0);
+    store
+        .add_instances(&[first.clone(), second.clone(), elsewhere.clone()])
+        .await
+        .unwrap();
+    let ids =
+        |instances: Vec<Instance>| -> Vec<String> { instances.into_iter().map(|i| i.id).collect() };
+    assert_eq!(
+        ids(store.live_instances("east").await.unwrap()),
+        [first.id.clone(), second.id.clone()]
+    );
+    let running = Observed {
+        state: Some("Extant".into()),
+        private_ip: "10.0.0.5".into(),
+        public_ip: "192.0.2.7".into(),
+        node: "http://n1/axis2/services/EucalyptusNC".into(),
+        seen: Some(20),
+        vanished: false,
     };
-    let cy = store.create_user(new("cy")).await.unwrap();
-    let di = store.create_user(new("di")).await.unwrap();
-    store.put_certificate("cy", "PEM cy").await.unwrap();
-    store.put_certificate("di", "PEM di").await.unwrap();
-    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), Some(cy));
+    let gone = Observed {
+        vanished: true,
+        ..Observed::default()
+    };
+    // An id the store does not hold is skipped, not an error.
+    store
+        .observe(&[
+            (first.id.clone(), running.clone()),
+            (second.id.clone(), gone.clone()),
+            ("i-0000ffff".into(), running.clone()),
+        ])
+        .await
+        .unwrap();
     assert_eq!(
-        store.user_by_certificate("PEM di").await.unwrap(),
-        Some(di.clone())
+        ids(store.live_instances("east").await.unwrap()),
+        std::slice::from_ref(&first.id)
     );
-    assert_eq!(store.user_by_certificate("PEM").await.unwrap(), None);
-    // A certificate issued again replaces the earlier one, which names nobody any more.
-    store.put_certificate("cy", "PEM cy 2").await.unwrap();
-    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), None);
     assert_eq!(
-        store
-            .user_by_certificate("PEM cy 2")
-            .await
-            .unwrap()
-            .map(|u| u.name),
-        Some("cy".to_owned())
+        ids(store.live_instances("west").await.unwrap()),
+        std::slice::from_ref(&elsewhere.id)
     );
-    // A disabled user is still found (the caller refuses them); a deleted one is not.
-    store.set_user_enabled("di", false).await.unwrap();
+    let all: Vec<Instance> = store
+        .instances(Some("ann"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.reservation == first.reservation)
+        .collect();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].observed, running);
+    assert_eq!(all[1].observed, gone);
+    // What a tick records does not touch what the cloud asked for.
+    assert!(!all[0].terminated && all[0].key_name.as_deref() == Some("k"));
+    store
+        .remove_instances(&[first.id, second.id, elsewhere.id])
+        .await
+        .unwrap();
+}
+
+async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
+    let with_token = |mut i: Instance| {
+        i.client_token = Some("token-1".into());
+        i
+    };
+    let ann = [
+        with_token(sample("i-000000b2", "ann", "r-000000b1", "east", 1)),
+        with_token(sample("i-000000b1", "ann", "r-000000b1", "east", 0)),
+    ];
+    store.add_instances(&ann).await.unwrap();
+    let found = store.by_client_token("ann", "token-1").await.unwrap();
+    assert_eq!(found, [ann[1].clone(), ann[0].clone()]);
+    // A retry that raced past the lookup cannot record a second reservation.
+    let again = [with_token(sample(
+        "i-000000b3",
+        "ann",
+        "r-000000b3",
+        "east",
+        0,
+    ))];
+    let refused = store.add_instances(&again).await;
     assert!(
-        !store
-            .user_by_certificate("PEM di")
-            .await
-            .unwrap()
-            .unwrap()
-            .enabled
+        matches!(
+            &refused,
+            Err(StoreError::Exists {
+                what: "client token",
+                ..
+            })
+        ),
+        "{refused:?}"
     );
-    store.delete_user("di").await.unwrap();
-    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
-    store.delete_user("cy").await.unwrap();
+    assert!(store
+        .by_client_token("ann", "token-2")
+        .await
+        .unwrap()
+        .is_empty());
+    // Tokens are per owner.
+    let bob = [with_token(sample(
+        "i-000000b4",
+        "bob",
+        "r-000000b4",
+        "east",
+        0,
+    ))];
+    store.add_instances(&bob).await.unwrap();
+    assert_eq!(store.by_client_token("bob", "token-1").await.unwrap(), bob);
+    assert_eq!(
+        store.by_client_token("ann", "token-1").await.unwrap().len(),
+        2
+    );
 }

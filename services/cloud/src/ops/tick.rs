@@ -1,0 +1,493 @@
+//! The cloud's tick, as the original CLC's timer per cluster: every few seconds each
+//! registered cluster is asked for its capacity (DescribeResources, kept in
+//! [`Zones`](super::Zones) for
+//! placement and `verbose` zones) and its instances (DescribeInstances), and the store is
+//! reconciled with the answer:
+//! - what the cluster reports of an instance (state, addresses, node) is recorded, so
+//!   DescribeInstances answers from the store alone;
+//! - an instance the cloud knows that the cluster no longer reports is gone (terminated):
+//!   at once when it was asked to terminate or had been reported before, and after
+//!   [`GRACE_TICKS`] ticks for one never reported yet, unless its RunInstances is still
+//!   waiting for the cluster;
+//! - an instance the cluster reports that the cloud never knew (one started by a cloud that
+//!   stopped before recording the answer, or by another cloud on the same cluster) is
+//!   adopted, with the owner, reservation and images the cluster gives, so nothing runs
+//!   unaccounted;
+//! - an instance asked to terminate that the cluster still runs (its TerminateInstances
+//!   was lost, or it started after) is asked to terminate again.
+//!
+//! A cluster that does not answer changes nothing but its zone, which becomes unavailable:
+//! its instances are kept as last seen.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use wire::cc::{self, CcInstanceType};
+
+use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
+use super::Cloud;
+use crate::store::{Cluster, Instance, Observed, StoreError};
+
+/// How many ticks an instance the cluster has never reported stays pending before it counts
+/// as gone: its cluster reports it as soon as it accepts it.
+pub const GRACE_TICKS: u32 = 3;
+
+/// Runs a round every `every`, each after the last has finished, for as long as the
+/// returned task is not aborted.
+pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let grace = i64::try_from((every * GRACE_TICKS).as_secs()).unwrap_or(i64::MAX);
+        loop {
+            timer.tick().await;
+            round(&cloud, grace).await;
+        }
+    })
+}
+
+/// Polls every registered cluster at once and reconciles the store with each answer.
+pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
+    let clusters = match cloud.store.clusters().await {
+        Ok(clusters) => clusters,
+        Err(e) => {
+            tracing::warn!(error = %e, "tick: cannot read the registered clusters");
+            return;
+        }
+    };
+    let mut polls = tokio::task::JoinSet::new();
+    for cluster in clusters {
+        let cloud = Arc::clone(cloud);
+        polls.spawn(async move {
+            if let Err(e) = poll(&cloud, &cluster, grace).await {
+                tracing::warn!(cluster = %cluster.name, error = %e, "tick: cannot record what the cluster reported");
+            }
+        });
+    }
+    while polls.join_next().await.is_some() {}
+}
+
+/// Polls one cluster and records what it reports.
+async fn poll(cloud: &Cloud, cluster: &Cluster, grace: i64) -> Result<(), StoreError> {
+    let types = cloud.store.vm_types().await?;
+    let security = &cloud.clusters;
+    let (zone, reported) = tokio::join!(
+        capacity(&cluster.name, &cluster.url, security, &types),
+        instances(cluster, security),
+    );
+    cloud.zones.set(&cluster.name, zone);
+    let Some(reported) = reported else {
+        return Ok(());
+    };
+    // Read after the cluster answered: what RunInstances records meanwhile is in flight.
+    let known = cloud.store.live_instances(&cluster.name).await?;
+    let launching = cloud.launching();
+    let changes = reconcile(
+        &cluster.name,
+        &known,
+        reported,
+        &launching,
+        kit::time::now(),
+        grace,
+    );
+    let mut observed = changes.observed;
+    for instance in changes.adopted {
+        match cloud
+            .store
+            .add_instances(std::slice::from_ref(&instance))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(cluster = %cluster.name, instance = %instance.id, owner = %instance.owner, "tick: adopted an instance the cloud did not know");
+            }
+            // Known but found gone before (or recorded since): it is back.
+            Err(StoreError::Exists { .. }) => observed.push((instance.id, instance.observed)),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut gone = Vec::new();
+    for (id, o) in &observed {
+        if o.vanished {
+            tracing::info!(cluster = %cluster.name, instance = %id, "tick: the cluster no longer reports the instance: terminated");
+            gone.push(id.clone());
+        }
+    }
+    cloud.store.observe(&observed).await?;
+    // As at TerminateInstances: the cloud's own addresses of the instances gone go back to
+    // the pool, and a user's stay theirs, unassociated.
+    if !gone.is_empty() {
+        cloud.store.detach_addresses(&gone).await?;
+    }
+    if !changes.still_running.is_empty() {
+        terminate_again(cluster, &cloud.clusters, changes.still_running).await;
+    }
+    Ok(())
+}
+
+/// Asks `cluster` to terminate `ids` again; a failure waits for the next tick.
+async fn terminate_again(cluster: &Cluster, security: &soap::Security, ids: Vec<String>) {
+    tracing::info!(cluster = %cluster.name, instances = ?ids, "tick: terminating again instances the cluster still runs");
+    let ask = cc::TerminateInstancesType {
+        user_id: Some(CLOUD_USER.into()),
+        instance_ids: ids,
+        ..cc::TerminateInstancesType::default()
+    };
+    let answer = match clusters::client(&cluster.url, security, CLUSTER_DEADLINE) {
+        Ok(client) => client.terminate_instances(&ask).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = answer {
+        tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer TerminateInstances");
+    }
+}
+
+/// Every instance `cluster` reports; `None` when it does not answer.
+async fn instances(cluster: &Cluster, security: &soap::Security) -> Option<Vec<CcInstanceType>> {
+    let ask = cc::DescribeInstancesType {
+        user_id: Some(CLOUD_USER.into()),
+        ..cc::DescribeInstancesType::default()
+    };
+    let answer = match clusters::client(&cluster.url, security, CLUSTER_DEADLINE) {
+        Ok(client) => client.describe_instances(&ask).await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(answer) if answer.r#return != Some(false) => Some(answer.instances),
+        Ok(answer) => {
+            tracing::warn!(cluster = %cluster.name, reason = ?answer.status_message, "cluster refused DescribeInstances");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer DescribeInstances");
+            None
+        }
+    }
+}
+
+/// What a tick does: write changed observations by id, adopt instances, and terminate
+/// again those asked to terminate that still run.
+#[derive(Debug, Default)]
+struct Changes {
+    observed: Vec<(String, Observed)>,
+    adopted: Vec<Instance>,
+    still_running: Vec<String>,
+}
+
+/// Compares the instances the store holds on `cluster` with those it reports at `now`.
+/// `launching` holds the reservations whose RunInstances still waits for a cluster.
+fn reconcile(
+    cluster: &str,
+    known: &[Instance],
+    reported: Vec<CcInstanceType>,
+    launching: &HashSet<String>,
+    now: i64,
+    grace: i64,
+) -> Changes {
+    let mut reported: HashMap<String, CcInstanceType> = reported
+        .into_iter()
+        .filter_map(|i| Some((i.instance_id.clone().filter(|id| !id.is_empty())?, i)))
+        .collect();
+    let mut changes = Changes::default();
+    for instance in known {
+        let seen = match reported.remove(&instance.id) {
+            Some(report) => {
+                let seen = observed(&report, now);
+                if instance.terminated
+                    && seen.state.as_deref() != Some("Teardown")
+                    && !launching.contains(&instance.reservation)
+                {
+                    changes.still_running.push(instance.id.clone());
+                }
+                seen
+            }
+            None => {
+                let before = &instance.observed;
+                let waited = now.saturating_sub(instance.launched) > grace;
+                let gone = !launching.contains(&instance.reservation)
+                    && (instance.terminated || before.state.is_some() || waited);
+                if !gone {
+                    continue;
+                }
+                Observed {
+                    vanished: true,
+                    seen: Some(now),
+                    ..before.clone()
+                }
+            }
+        };
+        // Only changes are written: `seen` alone moving is not one.
+        let same = Observed {
+            seen: instance.observed.seen,
+            ..seen.clone()
+        };
+        if same != instance.observed {
+            changes.observed.push((instance.id.clone(), seen));
+        }
+    }
+    changes.adopted = reported
+        .into_values()
+        .map(|report| adopted(cluster, report, now))
+        .collect();
+    changes.adopted.sort_by(|a, b| a.id.cmp(&b.id));
+    changes
+}
+
+/// What `report` says of its instance at `now`.
+fn observed(report: &CcInstanceType, now: i64) -> Observed {
+    let net = report.net_params.clone().unwrap_or_default();
+    // The cluster writes 0.0.0.0 for an address not assigned yet.
+    let address = |ip: String| if ip == "0.0.0.0" { String::new() } else { ip };
+    Observed {
+        state: Some(report.state_name.clone().unwrap_or_default()),
+        private_ip: address(net.private_ip),
+        public_ip: address(net.public_ip),
+        node: report.service_tag.clone().unwrap_or_default(),
+        seen: Some(now),
+        vanished: false,
+    }
+}
+
+/// The record of an instance `cluster` runs that the cloud never knew, from what the
+/// cluster knows of it. Its owner is the cluster's `ownerId` (the administrator's when it
+/// gives none), so that its owner, or the administrator with `verbose`, sees it.
+fn adopted(cluster: &str, report: CcInstanceType, now: i64) -> Instance {
+    let observed = observed(&report, now);
+    Instance {
+        id: report.instance_id.unwrap_or_default(),
+        reservation: report.reservation_id.unwrap_or_default(),
+        owner: report
+            .owner_id
+            .filter(|o| !o.is_empty())
+            .unwrap_or_else(|| users::ADMIN_NAME.to_owned()),
+        image: report.image_id.unwrap_or_default(),
+        kernel: report.kernel_id,
+        ramdisk: report.ramdisk_id,
+        vm_type: report
+            .instance_type
+            .and_then(|t| t.name)
+            .unwrap_or_default(),
+        // The cluster holds the public key itself, not the keypair's name.
+        key_name: None,
+        groups: report.group_names,
+        launch_index: report
+            .launch_index
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(0),
+        cluster: cluster.to_owned(),
+        launched: report.launch_time.map_or(now, |t| t.unix_seconds()),
+        terminated: false,
+        client_token: None,
+        observed,
+    }
+}
+
+impl Cloud {
+    /// The reservations whose RunInstances waits for a cluster now.
+    fn launching(&self) -> HashSet<String> {
+        self.launching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Marks a reservation as waiting for its cluster for as long as it lives, so that a tick
+/// meanwhile does not count its instances as gone.
+#[derive(Debug)]
+pub(super) struct Launching<'a> {
+    cloud: &'a Cloud,
+    reservation: String,
+}
+
+impl<'a> Launching<'a> {
+    pub(super) fn new(cloud: &'a Cloud, reservation: &str) -> Self {
+        cloud
+            .launching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(reservation.to_owned());
+        Self {
+            cloud,
+            reservation: reservation.to_owned(),
+        }
+    }
+}
+
+impl Drop for Launching<'_> {
+    fn drop(&mut self) {
+        self.cloud
+            .launching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.reservation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::suite::sample;
+    use wire::cc::{NetConfigType, VirtualMachineType};
+
+    fn known(id: &str, reservation: &str) -> Instance {
+        Instance {
+            launched: 100,
+            ..sample(id, "ann", reservation, "east", 0)
+        }
+    }
+
+    fn report(id: &str, state: &str) -> CcInstanceType {
+        CcInstanceType {
+            instance_id: Some(id.into()),
+            state_name: Some(state.into()),
+            owner_id: Some("bob".into()),
+            reservation_id: Some("r-000000b0".into()),
+            image_id: Some("emi-000000b0".into()),
+            instance_type: Some(VirtualMachineType {
+                name: Some("c1.medium".into()),
+                ..VirtualMachineType::default()
+            }),
+            launch_index: Some("2".into()),
+            group_names: vec!["web".into()],
+            service_tag: Some("http://n1/axis2/services/EucalyptusNC".into()),
+            net_params: Some(NetConfigType {
+                private_ip: "10.0.0.9".into(),
+                public_ip: "0.0.0.0".into(),
+                ..NetConfigType::default()
+            }),
+            ..CcInstanceType::default()
+        }
+    }
+
+    #[test]
+    fn reported_states_and_addresses_are_recorded_and_unchanged_ones_not_rewritten() {
+        let mut running = known("i-00000001", "r-00000001");
+        let changes = reconcile(
+            "east",
+            std::slice::from_ref(&running),
+            vec![report("i-00000001", "Extant")],
+            &HashSet::new(),
+            200,
+            15,
+        );
+        assert!(changes.adopted.is_empty());
+        let (id, o) = &changes.observed[0];
+        assert_eq!(id, "i-00000001");
+        assert_eq!(
+            (
+                o.state.as_deref(),
+                o.private_ip.as_str(),
+                o.public_ip.as_str()
+            ),
+            (Some("Extant"), "10.0.0.9", "")
+        );
+        assert_eq!((o.seen, o.vanished), (Some(200), false));
+        running.observed = o.clone();
+        let again = reconcile(
+            "east",
+            &[running],
+            vec![report("i-00000001", "Extant")],
+            &HashSet::new(),
+            205,
+            15,
+        );
+        assert!(again.observed.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn an_instance_the_cluster_stopped_reporting_is_gone_a_pending_one_after_the_grace() {
+        let mut was_running = known("i-00000001", "r-00000001");
+        was_running.observed.state = Some("Extant".into());
+        let mut asked_to_end = known("i-00000002", "r-00000002");
+        asked_to_end.terminated = true;
+        let young = known("i-00000003", "r-00000003");
+        let mut old = known("i-00000004", "r-00000004");
+        old.launched = 10;
+        let mut in_flight = known("i-00000005", "r-00000005");
+        in_flight.launched = 10;
+        let launching = HashSet::from(["r-00000005".to_owned()]);
+        let changes = reconcile(
+            "east",
+            &[was_running, asked_to_end, young, old, in_flight],
+            Vec::new(),
+            &launching,
+            100,
+            15,
+        );
+        let gone: Vec<&str> = changes
+            .observed
+            .iter()
+            .filter(|(_, o)| o.vanished)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(gone, ["i-00000001", "i-00000002", "i-00000004"]);
+        assert_eq!(changes.observed.len(), 3);
+        // What was last seen of it stays.
+        assert_eq!(changes.observed[0].1.state.as_deref(), Some("Extant"));
+    }
+
+    #[test]
+    fn an_instance_asked_to_terminate_that_still_runs_is_terminated_again() {
+        let mut ended = known("i-00000001", "r-00000001");
+        ended.terminated = true;
+        let mut tearing_down = known("i-00000002", "r-00000002");
+        tearing_down.terminated = true;
+        let mut launching = known("i-00000003", "r-00000003");
+        launching.terminated = true;
+        let running = known("i-00000004", "r-00000004");
+        let changes = reconcile(
+            "east",
+            &[ended, tearing_down, launching, running],
+            vec![
+                report("i-00000001", "Extant"),
+                report("i-00000002", "Teardown"),
+                report("i-00000003", "Pending"),
+                report("i-00000004", "Extant"),
+            ],
+            &HashSet::from(["r-00000003".to_owned()]),
+            200,
+            15,
+        );
+        assert_eq!(changes.still_running, ["i-00000001"]);
+    }
+
+    #[test]
+    fn an_instance_the_cloud_never_knew_is_adopted_as_the_cluster_describes_it() {
+        let changes = reconcile(
+            "east",
+            &[],
+            vec![report("i-000000b1", "Pending"), report("", "Extant")],
+            &HashSet::new(),
+            300,
+            15,
+        );
+        let [adopted] = changes.adopted.as_slice() else {
+            panic!("{changes:?}");
+        };
+        assert_eq!(
+            (
+                adopted.id.as_str(),
+                adopted.owner.as_str(),
+                adopted.reservation.as_str(),
+                adopted.image.as_str(),
+                adopted.vm_type.as_str(),
+                adopted.launch_index,
+                adopted.cluster.as_str(),
+                adopted.launched,
+            ),
+            (
+                "i-000000b1",
+                "bob",
+                "r-000000b0",
+                "emi-000000b0",
+                "c1.medium",
+                2,
+                "east",
+                300
+            )
+        );
+        assert_eq!(adopted.groups, ["web"]);
+        assert_eq!(adopted.observed.state.as_deref(), Some("Pending"));
+    }
+}
