@@ -96,6 +96,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         walrus: config.walrus.clone(),
         zones: ops::Zones::default(),
         launching: std::sync::Mutex::default(),
+        client_tokens: tokio::sync::Mutex::default(),
     });
     let server = Server::builder()
         .limits(Limits {

@@ -88,6 +88,11 @@ pub(super) async fn run(
 ) -> Result<RunInstancesResponseType, Ec2Error> {
     let store = &call.cloud.store;
     let owner = call.user.name.clone();
+    // Held to the record below (not over the cluster's call).
+    let token_turn = match client_token {
+        Some(_) => Some(call.cloud.client_tokens.lock().await),
+        None => None,
+    };
     if let Some(token) = client_token {
         if token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii() {
             return Err(Ec2Error::InvalidParameterValue(format!(
@@ -221,6 +226,7 @@ pub(super) async fn run(
         }
         Err(e) => return Err(e.into()),
     }
+    drop(token_turn);
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let ask = cc::RunInstancesType {
         user_id: Some(owner.clone()),

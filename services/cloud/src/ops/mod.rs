@@ -59,6 +59,10 @@ pub struct Cloud {
     /// The reservations whose RunInstances waits for a cluster now (the tick leaves their
     /// instances alone).
     pub launching: Mutex<HashSet<String>>,
+    /// Taken by a RunInstances with a ClientToken from its token lookup to its record, so
+    /// that a concurrent retry finds the first one's reservation instead of racing it for
+    /// the zone's room.
+    pub client_tokens: tokio::sync::Mutex<()>,
 }
 
 /// Answers a Query request's `action` for `user`: the answer's XML document, in the
