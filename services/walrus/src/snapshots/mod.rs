@@ -228,11 +228,18 @@ async fn store(
                 storage.discard_ids(&b, meta.delete_object(&b, &k)?);
                 return Err(S3Error::IncompleteBody);
             }
-            Ok(meta.add_snapshot(&k, &b, size)?)
+            if meta.add_snapshot(&k, &b, size)? {
+                return Ok(true);
+            }
+            // Another StoreSnapshot of the same id finished first and its record stands; what
+            // this one wrote goes, unless it is the very object that record names.
+            if meta.snapshot(&k)?.is_some_and(|(winner, _)| winner != b) {
+                storage.discard_ids(&b, meta.delete_object(&b, &k)?);
+            }
+            Ok(false)
         })
         .await?;
     if !recorded {
-        // Another StoreSnapshot of the same id finished first; its record stands.
         return Err(S3Error::SnapshotAlreadyExists(id));
     }
     info!(snapshot = %id, %bucket, size, "snapshot stored");
