@@ -4,14 +4,19 @@
 # reads the instance's config disk (a tar archive, see services/node/src/config_drive.rs) and
 # prints the keypair's public key from it, then idles until the domain is destroyed.
 #
+# It then watches /sys/block and reports disks hot-plugged in (with the first bytes on them)
+# and out, for the volume test.
+#
 # Usage: scripts/guest-image.sh CACHE_DIR
 # Leaves CACHE_DIR/vmlinuz and CACHE_DIR/initramfs.gz; does nothing when they are already
-# there. Needs apt-get (package lists present: run `apt-get update` once), dpkg-deb, xz and
+# there from this version of the script (CACHE_DIR/version). Needs apt-get (package lists present: run `apt-get update` once), dpkg-deb, xz and
 # gzip.
 set -eu
 
 cache=${1:?usage: guest-image.sh CACHE_DIR}
-if [ -s "$cache/vmlinuz" ] && [ -s "$cache/initramfs.gz" ]; then
+version=2
+if [ -s "$cache/vmlinuz" ] && [ -s "$cache/initramfs.gz" ] &&
+    [ "$(cat "$cache/version" 2>/dev/null)" = "$version" ]; then
     exit 0
 fi
 mkdir -p "$cache"
@@ -62,7 +67,22 @@ for disk in /dev/vd?; do
     fi
 done
 echo "EUCA-GUEST-READY"
-while true; do sleep 3600; done
+# Volumes: report each disk that comes (its size in sectors and first bytes) or goes.
+known=" $(ls /sys/block | tr '\n' ' ') "
+while true; do
+    sleep 1
+    now=" $(ls /sys/block | tr '\n' ' ') "
+    for disk in $now; do
+        case "$known" in *" $disk "*) continue ;; esac
+        echo "EUCA-DISK-ADDED $disk $(cat "/sys/block/$disk/size")"
+        echo "EUCA-DISK-DATA $disk $(head -c 24 "/dev/$disk" | tr -c 'A-Za-z0-9-' '.')"
+    done
+    for disk in $known; do
+        case "$now" in *" $disk "*) continue ;; esac
+        echo "EUCA-DISK-REMOVED $disk"
+    done
+    known=$now
+done
 EOF
 chmod 755 "$root/init"
 
@@ -71,4 +91,5 @@ cp "$work"/kernel/boot/vmlinuz-* "$cache/vmlinuz.tmp"
 gzip -9 < "$work/initramfs.cpio" > "$cache/initramfs.gz.tmp"
 mv "$cache/vmlinuz.tmp" "$cache/vmlinuz"
 mv "$cache/initramfs.gz.tmp" "$cache/initramfs.gz"
+echo "$version" > "$cache/version"
 echo "guest-image.sh: $kernel_pkg and busybox in $cache"

@@ -26,6 +26,8 @@ packages=(
     # carries a backported qemu-utils 10 that Breaks the release's qemu-system-common 7.2.
     libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 qemu-utils busybox-static
+    # volumes: QEMU's iSCSI driver (libiscsi) and the userspace iSCSI target
+    qemu-block-extra tgt
     # benchmarks: a plain HTTP server to compare Walrus against
     nginx
     # cluster VM network: ISC dhcpd, the DHCP server the original ran (tests check its config)

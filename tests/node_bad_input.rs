@@ -159,7 +159,7 @@ async fn malformed_launches_are_refused_before_anything_happens() {
             .await,
     );
     assert!(
-        fault.contains("neither a local path nor an iscsi:// or nbd:// address"),
+        fault.contains("neither a local path nor nbd://HOST:PORT/EXPORT"),
         "{fault}"
     );
 

@@ -215,6 +215,27 @@ async fn an_instance_runs_from_launch_to_teardown() {
     assert!(describe(&client, id).await.unwrap().volumes.is_empty());
     let not_there = fault_text(client.nc_detach_volume(&detach_request(id, "vol-1")).await);
     assert!(not_there.contains("not attached"), "{not_there}");
+    // The storage controller's exports are network disks; the test driver takes them too.
+    for (volume, remote) in [
+        ("vol-2", "nbd://127.0.0.1:10809/vol-2"),
+        (
+            "vol-3",
+            "iscsi://127.0.0.1:3260/iqn.2009-01.edu.ucsb.eucalyptus:vol-3/1",
+        ),
+    ] {
+        client
+            .nc_attach_volume(&attach_request(id, volume, remote, "/dev/sdc"))
+            .await
+            .unwrap();
+        let attached = describe(&client, id).await.unwrap();
+        assert_eq!(attached.volumes.len(), 1);
+        assert_eq!(attached.volumes[0].remote_dev.as_deref(), Some(remote));
+        client
+            .nc_detach_volume(&detach_request(id, volume))
+            .await
+            .unwrap();
+        assert!(describe(&client, id).await.unwrap().volumes.is_empty());
+    }
 
     // Terminate: Extant (14) to Teardown (15), resources back, files gone.
     let reply = client

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 /// Each WSDL file, and whether its requests also come over EC2's Query protocol.
-const WSDL_FILES: [(&str, bool); 6] = [
+const WSDL_FILES: [(&str, bool); 7] = [
     ("eucalyptus_nc.wsdl", false),
     ("eucalyptus_cc.wsdl", false),
     ("eucalyptus_gl.wsdl", false),
     ("s3.wsdl", false),
+    ("storage_controller.wsdl", false),
     ("ec2_2009-04-04.wsdl", true),
     ("ec2_additions.wsdl", true),
 ];

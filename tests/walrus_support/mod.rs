@@ -61,6 +61,11 @@ impl Walrus {
         self.process.authority()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// What it logged so far.
     pub fn log(&self) -> String {
         self.process.log()

@@ -120,10 +120,12 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-/// The lookups that authenticate requests and resolve ACL grantees, as Walrus makes them:
+/// The lookups that authenticate requests, resolve ACL grantees and find the administrator
+/// (the owner of snapshots), as Walrus makes them:
 /// synchronous, from async code (each engine keeps the executor's other tasks running while
 /// it waits). Every call reads the store.
 pub trait UserLookup: Send + Sync + std::fmt::Debug {
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError>;
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError>;
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError>;
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError>;

@@ -196,6 +196,10 @@ impl PgUsers {
 }
 
 impl UserLookup for PgUsers {
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
+        Self::wait(self.find(Key::Name(name)))
+    }
+
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
         Self::wait(self.find(Key::AccessKey(access_key)))
     }
@@ -270,6 +274,7 @@ mod tests {
             Err(UserError::Exists(_))
         ));
         let lookup: &dyn UserLookup = &users;
+        assert_eq!(lookup.by_name("bob").unwrap().as_ref(), Some(&bob));
         assert_eq!(
             lookup.by_access_key(&bob.access_key).unwrap().as_ref(),
             Some(&bob)

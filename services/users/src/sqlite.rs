@@ -192,6 +192,10 @@ impl UserStore {
 }
 
 impl UserLookup for UserStore {
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
+        UserStore::by_name(self, name)
+    }
+
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
         UserStore::by_access_key(self, access_key)
     }

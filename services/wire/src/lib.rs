@@ -18,6 +18,7 @@ extern crate self as wire;
 pub mod ec2_query;
 pub mod ec2_versions;
 pub mod query;
+pub mod volume;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
 /// tonic's `include_proto!`.
@@ -47,6 +48,13 @@ pub mod gl {
 /// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.
 pub mod s3 {
     crate::include_wsdl!("s3");
+}
+
+/// Storage controller (EBS volumes and snapshots): `StorageController` (trait
+/// [`storage::StorageController`], server [`storage::StorageControllerServer`], client
+/// [`storage::StorageControllerClient`]).
+pub mod storage {
+    crate::include_wsdl!("storage_controller");
 }
 
 /// The cloud controller's EC2 API, version 2009-04-04: `AmazonEC2PortType` (trait
