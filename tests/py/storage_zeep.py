@@ -35,7 +35,10 @@ def main():
         out = []
         try:
             reply = getattr(service, call["op"])(**call.get("args", {}))
-            flatten(serialize_object(reply, dict), "", out)
+            value = serialize_object(reply, dict)
+            # zeep answers a response whose one child repeats (DescribeStorageSnapshots'
+            # SnapshotSet, the only one) with the bare list.
+            flatten(value, "SnapshotSet" if isinstance(value, list) else "", out)
         except Fault as fault:
             out.append(f"fault.code={fault.code}")
             out.append(f"fault={fault.message}".replace("\n", " "))

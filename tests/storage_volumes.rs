@@ -1,0 +1,263 @@
+//! The real `euca storage` over real sockets, driven by zeep with our storage_controller.wsdl,
+//! signing as the cloud and checking the SC's signed replies: limits, volumes, NBD exports
+//! written and read with `qemu-io`, snapshots with their progress, a volume made from a
+//! snapshot holding the bytes written to the first, a restart that keeps state and exports,
+//! and EC2's error codes as fault subcodes.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::launcher::{euca, Component, Keys};
+use common::zeep_driver::{Reply, Zeep};
+use wire::volume::RemoteDev;
+
+/// Where the test writes through the first volume's export: 1 MiB in, 64 KiB of 0x5a.
+const WRITE: &str = "1048576 65536";
+
+fn start(keys: &Keys, data: &Path, listen: &str) -> (Component, Zeep) {
+    let mut command = euca();
+    command
+        .args(["storage", "--listen", listen, "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(data);
+    let sc = Component::start(command, "storage controller").expect("the SC starts");
+    let wsdl = common::workspace_root().join("wsdl/storage_controller.wsdl");
+    let zeep = Zeep::spawn(
+        "storage_zeep.py",
+        &[wsdl.as_os_str(), sc.url.as_ref(), keys.path().as_os_str()],
+    );
+    (sc, zeep)
+}
+
+/// The EC2 code of a fault (`soapenv:Client.VolumeInUse` → `VolumeInUse`).
+fn code(reply: &Reply) -> Option<&str> {
+    reply
+        .get("fault.code")
+        .map(|c| c.split_once(".").map_or(c, |(_, code)| code))
+}
+
+/// `qemu-io` running `command` on the volume at `device`; true when it succeeded (a `read
+/// -P` fails when the bytes are not the pattern).
+fn qemu_io(device: &RemoteDev, command: &str) -> bool {
+    let out = Command::new("qemu-io")
+        .args(["-f", "raw", "-c", command])
+        .arg(device.to_string())
+        .output()
+        .expect("qemu-io runs (apt-get install qemu-utils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("qemu-io {command} {device}: {text}");
+    out.status.success() && !text.contains("failed")
+}
+
+fn attach(zeep: &mut Zeep, volume: &str) -> RemoteDev {
+    let args = format!(r#"{{"VolumeId": "{volume}", "NodeIp": "127.0.0.1"}}"#);
+    let reply = zeep.call("AttachStorageVolume", &args);
+    let device = reply
+        .get("RemoteDeviceString")
+        .unwrap_or_else(|| panic!("no remote device: {reply:?}"));
+    device.parse().expect("a remoteDev URL")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn listening(device: &RemoteDev) -> bool {
+    TcpStream::connect((device.host(), device.port())).is_ok()
+}
+
+#[test]
+fn volumes_exported_over_nbd_snapshot_and_restore_the_bytes_written() {
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    let (mut sc, mut zeep) = start(&keys, data.path(), "127.0.0.1:0");
+
+    // Limits: 2 GB a volume, 3 GB in all.
+    let limits = r#"{"MaxTotalVolumeSize": 3, "MaxVolumeSize": 2}"#;
+    assert!(zeep
+        .call("UpdateStorageConfiguration", limits)
+        .fault()
+        .is_none());
+    let config = zeep.call("GetStorageConfiguration", "{}");
+    assert_eq!(config.get("MaxTotalVolumeSize"), Some("3"));
+    assert_eq!(config.get("MaxVolumeSize"), Some("2"));
+
+    let created = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-1", "Size": "1"}"#,
+    );
+    assert_eq!(created.get("Status"), Some("available"), "{created:?}");
+    assert_eq!(created.get("Size"), Some("1"));
+    let too_big = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-big", "Size": "3"}"#,
+    );
+    assert_eq!(code(&too_big), Some("VolumeLimitExceeded"), "{too_big:?}");
+    let second = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-2", "Size": "2"}"#,
+    );
+    assert!(second.fault().is_none(), "{second:?}");
+    let over_total = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-3", "Size": "1"}"#,
+    );
+    assert_eq!(
+        code(&over_total),
+        Some("VolumeLimitExceeded"),
+        "{over_total:?}"
+    );
+    let again = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-1", "Size": "1"}"#,
+    );
+    assert_eq!(code(&again), Some("InvalidVolume.Duplicate"), "{again:?}");
+    assert!(zeep
+        .call("DeleteStorageVolume", r#"{"VolumeId": "vol-2"}"#)
+        .fault()
+        .is_none());
+    // What the SC keeps is its owner's only.
+    assert_eq!(mode(&data.path().join("storage.sqlite")), 0o600);
+    assert_eq!(mode(&data.path().join("volumes/vol-1")), 0o600);
+
+    // Write through the first volume's export, then snapshot it while attached.
+    let first = attach(&mut zeep, "vol-1");
+    assert!(matches!(&first, RemoteDev::Nbd { export, .. } if export == "vol-1"));
+    assert_eq!(
+        attach(&mut zeep, "vol-1"),
+        first,
+        "attaching again answers the same export"
+    );
+    assert!(qemu_io(&first, &format!("write -P 0x5a {WRITE}")));
+    let in_use = zeep.call("DeleteStorageVolume", r#"{"VolumeId": "vol-1"}"#);
+    assert_eq!(code(&in_use), Some("VolumeInUse"), "{in_use:?}");
+    let described = zeep.call("GetStorageVolume", r#"{"VolumeId": "vol-1"}"#);
+    assert_eq!(
+        described.get("ActualDeviceName"),
+        Some(first.to_string().as_str())
+    );
+
+    let snapshot = zeep.call(
+        "CreateStorageSnapshot",
+        r#"{"VolumeId": "vol-1", "SnapshotId": "snap-1"}"#,
+    );
+    assert_eq!(snapshot.get("Status"), Some("pending"), "{snapshot:?}");
+    assert_eq!(snapshot.get("Progress"), Some("0%"));
+    let missing = zeep.call(
+        "CreateStorageSnapshot",
+        r#"{"VolumeId": "vol-9", "SnapshotId": "snap-9"}"#,
+    );
+    assert_eq!(
+        code(&missing),
+        Some("InvalidVolume.NotFound"),
+        "{missing:?}"
+    );
+    let done = zeep.until(
+        "DescribeStorageSnapshots",
+        r#"{"SnapshotSet": ["snap-1"]}"#,
+        Duration::from_secs(60),
+        |r| r.get("SnapshotSet.0.Status") != Some("pending"),
+    );
+    assert_eq!(
+        done.get("SnapshotSet.0.Status"),
+        Some("completed"),
+        "{done:?}"
+    );
+    assert_eq!(done.get("SnapshotSet.0.Progress"), Some("100%"));
+    assert_eq!(done.get("SnapshotSet.0.VolumeId"), Some("vol-1"));
+
+    let detached = zeep.call("DetachStorageVolume", r#"{"VolumeId": "vol-1"}"#);
+    assert!(detached.fault().is_none(), "{detached:?}");
+    assert!(!listening(&first), "the export ends on detach");
+    let not_attached = zeep.call("DetachStorageVolume", r#"{"VolumeId": "vol-1"}"#);
+    assert_eq!(code(&not_attached), Some("IncorrectState"));
+
+    // A second volume from the snapshot holds the bytes, read through its own export.
+    let restored = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-2", "SnapshotId": "snap-1"}"#,
+    );
+    assert_eq!(restored.get("Size"), Some("1"), "{restored:?}");
+    assert_eq!(restored.get("SnapshotId"), Some("snap-1"));
+    let no_snapshot = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-4", "SnapshotId": "snap-9"}"#,
+    );
+    assert_eq!(code(&no_snapshot), Some("InvalidSnapshot.NotFound"));
+    let second = attach(&mut zeep, "vol-2");
+    assert_ne!(second.port(), first.port());
+    assert!(qemu_io(&second, &format!("read -P 0x5a {WRITE}")));
+    assert!(qemu_io(&second, "read -P 0 0 1048576"));
+    assert!(
+        !qemu_io(&second, &format!("read -P 0 {WRITE}")),
+        "the check can fail"
+    );
+
+    // A restart keeps the volumes, the snapshot and the export, on the port the node knows.
+    drop(zeep);
+    assert!(sc.terminate().success());
+    assert!(!listening(&second), "exports end with the SC");
+    let listen = sc.authority().to_owned();
+    let (_sc, mut zeep) = start(&keys, data.path(), &listen);
+    let kept = zeep.call("GetStorageVolume", r#"{"VolumeId": "vol-2"}"#);
+    assert_eq!(
+        kept.get("ActualDeviceName"),
+        Some(second.to_string().as_str())
+    );
+    assert!(qemu_io(&second, &format!("read -P 0x5a {WRITE}")));
+    let config = zeep.call("GetStorageConfiguration", "{}");
+    assert_eq!(config.get("MaxTotalVolumeSize"), Some("3"));
+
+    // Everything goes; what is gone is NotFound.
+    assert!(zeep
+        .call("DetachStorageVolume", r#"{"VolumeId": "vol-2"}"#)
+        .fault()
+        .is_none());
+    for volume in ["vol-1", "vol-2"] {
+        let args = format!(r#"{{"VolumeId": "{volume}"}}"#);
+        assert!(zeep.call("DeleteStorageVolume", &args).fault().is_none());
+        let gone = zeep.call("GetStorageVolume", &args);
+        assert_eq!(code(&gone), Some("InvalidVolume.NotFound"), "{gone:?}");
+        assert!(!data.path().join("volumes").join(volume).exists());
+    }
+    let args = r#"{"SnapshotId": "snap-1"}"#;
+    assert!(zeep.call("DeleteStorageSnapshot", args).fault().is_none());
+    let gone = zeep.call("DeleteStorageSnapshot", args);
+    assert_eq!(code(&gone), Some("InvalidSnapshot.NotFound"));
+    let none = zeep.call("DescribeStorageSnapshots", "{}");
+    assert!(none.column("SnapshotSet", Some("SnapshotId")).is_empty());
+}
+
+#[test]
+fn backends_and_exports_this_machine_cannot_offer_are_refused_at_start() {
+    let keys = Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    for (flag, value, says) in [
+        ("--backend", "lvm", "device-mapper"),
+        ("--export", "iscsi", "iscsi"),
+    ] {
+        let out = euca()
+            .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(keys.path())
+            .arg("--data")
+            .arg(data.path())
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(&format!("euca storage: {flag} {value}")) && stderr.contains(says),
+            "{stderr}"
+        );
+        println!("skipped: {flag} {value} ({})", stderr.trim());
+    }
+}
