@@ -1,7 +1,8 @@
 //! The real `euca storage` over real sockets, driven by zeep with our storage_controller.wsdl,
 //! signing as the cloud and checking the SC's signed replies: limits, volumes, NBD exports
 //! written and read with `qemu-io`, snapshots with their progress, a volume made from a
-//! snapshot holding the bytes written to the first, a restart that keeps state and exports,
+//! snapshot holding the bytes written to the first, restarts (after a stop and a kill) that
+//! keep state and exports,
 //! and EC2's error codes as fault subcodes.
 
 #![allow(clippy::unwrap_used)]
@@ -206,12 +207,18 @@ fn volumes_exported_over_nbd_snapshot_and_restore_the_bytes_written() {
     assert!(sc.terminate().success());
     assert!(!listening(&second), "exports end with the SC");
     let listen = sc.authority().to_owned();
-    let (_sc, mut zeep) = start(&keys, data.path(), &listen);
+    let (mut sc, mut zeep) = start(&keys, data.path(), &listen);
     let kept = zeep.call("GetStorageVolume", r#"{"VolumeId": "vol-2"}"#);
     assert_eq!(
         kept.get("ActualDeviceName"),
         Some(second.to_string().as_str())
     );
+    assert!(qemu_io(&second, &format!("read -P 0x5a {WRITE}")));
+    // Killed, the SC leaves its qemu-nbd holding the port: the next start ends it first.
+    drop(zeep);
+    sc.kill();
+    assert!(listening(&second), "the orphan still serves");
+    let (_sc, mut zeep) = start(&keys, data.path(), &listen);
     assert!(qemu_io(&second, &format!("read -P 0x5a {WRITE}")));
     let config = zeep.call("GetStorageConfiguration", "{}");
     assert_eq!(config.get("MaxTotalVolumeSize"), Some("3"));

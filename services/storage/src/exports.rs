@@ -1,9 +1,12 @@
 //! Volumes exported to nodes over NBD: one `qemu-nbd` per attached volume, a child of the SC
 //! (killed when the export ends or the SC stops), on the SC's address and a free port.
+//!
+//! Each child's pid is kept in `DATA/exports/VOLUME.pid`: an SC that was killed leaves its
+//! qemu-nbd running, holding the port; the next start ends it before exporting again.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 use wire::volume::RemoteDev;
 
-/// How long qemu-nbd may take to listen.
+/// How long qemu-nbd may take to listen, or an orphan to exit.
 const START_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,11 @@ pub enum ExportError {
     #[error("no local address reaches node {node}: {source}")]
     NoRoute {
         node: IpAddr,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    PidFile {
+        path: PathBuf,
         source: std::io::Error,
     },
     #[error("no free port on {host}: {source}")]
@@ -39,15 +47,44 @@ pub enum ExportError {
 pub struct Exports {
     /// The address qemu-nbd binds: the SC's listening address (a wildcard one too).
     bind: IpAddr,
+    /// The pid files.
+    dir: PathBuf,
     running: Mutex<HashMap<String, Child>>,
 }
 
 impl Exports {
-    pub fn new(bind: IpAddr) -> Self {
-        Self {
+    /// Exports bound to `bind`, with pid files in `dir` (created). Blocking.
+    pub fn open(bind: IpAddr, dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
             bind,
+            dir,
             running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn pid_file(&self, volume: &str) -> PathBuf {
+        self.dir.join(format!("{volume}.pid"))
+    }
+
+    /// Ends the qemu-nbd processes a previous SC left (it was killed), and forgets their
+    /// pid files. Blocking: at start only.
+    pub fn end_orphans(&self) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let volume = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok());
+            if let Some(pid) = pid.filter(|pid| is_export_of(*pid, volume)) {
+                end_orphan(pid, volume);
+            }
+            std::fs::remove_file(&path)?;
         }
+        Ok(())
     }
 
     /// The host a node at `node` is told to connect to: the bound address, or for a wildcard
@@ -137,6 +174,13 @@ impl Exports {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        if let Some(pid) = child.id() {
+            let path = self.pid_file(volume);
+            if let Err(source) = std::fs::write(&path, pid.to_string()) {
+                stop(volume, &mut child).await;
+                return Err(ExportError::PidFile { path, source });
+            }
+        }
         running.insert(volume.to_owned(), child);
         let device = RemoteDev::Nbd {
             host: host.to_string(),
@@ -151,6 +195,7 @@ impl Exports {
     pub async fn unexport(&self, volume: &str) {
         if let Some(mut child) = self.running.lock().await.remove(volume) {
             stop(volume, &mut child).await;
+            self.forget(volume);
             info!(volume, "export ended");
         }
     }
@@ -160,8 +205,47 @@ impl Exports {
         let mut running = self.running.lock().await;
         for (volume, mut child) in running.drain() {
             stop(&volume, &mut child).await;
+            self.forget(&volume);
         }
     }
+
+    fn forget(&self, volume: &str) {
+        let path = self.pid_file(volume);
+        if let Err(e) = std::fs::remove_file(&path) {
+            warn!(volume, path = %path.display(), error = %e, "cannot remove the export's pid file");
+        }
+    }
+}
+
+/// Whether process `pid` is the qemu-nbd exporting `volume` (not a process that took its
+/// pid since).
+fn is_export_of(pid: i32, volume: &str) -> bool {
+    let Ok(command) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let mut args = command.split(|b| *b == 0);
+    let program = args.next().unwrap_or_default();
+    program.ends_with(b"qemu-nbd")
+        && args
+            .skip_while(|a| *a != b"--export-name")
+            .nth(1)
+            .is_some_and(|name| name == volume.as_bytes())
+}
+
+/// Ends an orphaned qemu-nbd and waits (a while) for it to go, so that its port is free.
+fn end_orphan(pid: i32, volume: &str) {
+    let Some(process) = rustix::process::Pid::from_raw(pid) else {
+        return;
+    };
+    if let Err(e) = rustix::process::kill_process(process, rustix::process::Signal::TERM) {
+        warn!(volume, pid, error = %e, "cannot end the orphaned qemu-nbd");
+        return;
+    }
+    let started = std::time::Instant::now();
+    while is_export_of(pid, volume) && started.elapsed() < START_DEADLINE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    info!(volume, pid, "orphaned qemu-nbd ended");
 }
 
 async fn stop(volume: &str, child: &mut Child) {

@@ -165,7 +165,10 @@ fn prepare(
     let volumes = Folder::open(data.join("volumes")).map_err(data_error(data.join("volumes")))?;
     let snapshots =
         Folder::open(data.join("snapshots")).map_err(data_error(data.join("snapshots")))?;
-    let exports = Exports::new(listen.ip());
+    let exports_dir = data.join("exports");
+    let exports = Exports::open(listen.ip(), exports_dir.clone())
+        .and_then(|e| e.end_orphans().map(|()| e))
+        .map_err(data_error(exports_dir))?;
     Ok((
         security,
         StorageService::new(store, volumes, snapshots, exports),
