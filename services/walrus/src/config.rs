@@ -58,6 +58,9 @@ pub struct Config {
     /// `storage_cache_size_mb` (the original's: room for decrypted images; default 30720),
     /// in bytes.
     pub image_cache_bytes: u64,
+    /// `storage_snapshot_size_gb` (the original's; default 50, 0 = unlimited): room for the
+    /// storage controller's snapshots, in bytes.
+    pub max_snapshot_bytes: Option<u64>,
     /// Largest object a single PUT (or one part) may carry: 5 GiB, as S3.
     pub max_object_bytes: u64,
     /// Slowest a request body may arrive (`upload_min_rate_bytes`, default 1024 bytes a
@@ -146,6 +149,12 @@ impl Config {
             max_bucket_bytes: megabytes("storage_max_bucket_size_mb", 5120)?,
             max_total_bytes: megabytes("storage_max_total_size_mb", 0)?,
             image_cache_bytes: megabytes("storage_cache_size_mb", 30720)?.unwrap_or(0),
+            max_snapshot_bytes: limit("storage_snapshot_size_gb", 50)?
+                .map(|gb| {
+                    gb.checked_mul(1 << 30)
+                        .ok_or_else(|| invalid("storage_snapshot_size_gb", "too large"))
+                })
+                .transpose()?,
             max_object_bytes: 5 << 30,
             upload_min_rate: limit("upload_min_rate_bytes", 1024)?
                 .zip(limit("upload_rate_window_secs", 20)?)
@@ -228,6 +237,7 @@ mod tests {
         assert_eq!(config.listen.port(), DEFAULT_PORT);
         assert_eq!(config.max_buckets_per_user, Some(5));
         assert_eq!(config.max_bucket_bytes, Some(5120 * MB));
+        assert_eq!(config.max_snapshot_bytes, Some(50 << 30));
         assert_eq!(config.max_total_bytes, None);
         assert!(matches!(config.backend, BackendConfig::Local));
         assert!(config.domain.is_none());

@@ -16,10 +16,11 @@ use crate::hooks::{Hooks, InternalRequest};
 use crate::payload::Payload;
 use crate::rest::Req;
 use crate::router::{self, virtual_bucket, Op};
+use crate::snapshots::SnapshotOperation;
 use crate::state::Walrus;
 use crate::{buckets, multipart, objects, post, xml};
 
-/// The header that marks the original's internal requests (node controllers).
+/// The header that marks the original's internal requests (node and storage controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
 
 /// Answers a request, or says what went wrong and with which resource.
@@ -46,15 +47,22 @@ pub async fn dispatch(
     Span::current().record("op", route.op.name());
 
     if let Some(operation) = head.headers.get(INTERNAL_OPERATION) {
-        let hook = hooks
-            .internal
-            .clone()
-            .ok_or_else(|| fail(S3Error::NotImplemented("internal operations".into())))?;
+        let operation = operation.to_str().unwrap_or_default().to_owned();
+        let hook = match SnapshotOperation::parse(&operation) {
+            Some(_) => &hooks.snapshots,
+            None => &hooks.internal,
+        };
+        let hook = hook.clone().ok_or_else(|| {
+            fail(S3Error::NotImplemented(format!(
+                "EucaOperation {operation}"
+            )))
+        })?;
         let request = InternalRequest {
-            operation: operation.to_str().unwrap_or_default().to_owned(),
+            operation,
             bucket: route.bucket().to_owned(),
             key: route.key().to_owned(),
             head,
+            body,
         };
         return hook.handle(walrus, request).await.map_err(fail);
     }

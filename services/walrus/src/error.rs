@@ -48,6 +48,10 @@ pub enum S3Error {
     BucketAlreadyOwnedByYou,
     #[error("The bucket you tried to delete is not empty")]
     BucketNotEmpty,
+    #[error("Snapshot {0} is stored already.")]
+    SnapshotAlreadyExists(String),
+    #[error("Snapshot {0} does not exist.")]
+    NoSuchSnapshot(String),
     #[error("The specified bucket is not valid: {0}")]
     InvalidBucketName(String),
     #[error("{0}")]
@@ -152,6 +156,9 @@ impl S3Error {
             Self::BucketAlreadyExists => "BucketAlreadyExists",
             Self::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             Self::BucketNotEmpty => "BucketNotEmpty",
+            // The original's names (EntityAlreadyExistsException, NoSuchSnapshotException).
+            Self::SnapshotAlreadyExists(_) => "EntityAlreadyExists",
+            Self::NoSuchSnapshot(_) => "NoSuchSnapshot",
             Self::InvalidBucketName(_) => "InvalidBucketName",
             Self::InvalidObjectName(_) => "InvalidObjectName",
             Self::KeyTooLong => "KeyTooLongError",
@@ -200,10 +207,13 @@ impl S3Error {
             | Self::PolicyDenied(_)
             | Self::CorsNotEnabled
             | Self::QuotaExceeded(_) => StatusCode::FORBIDDEN,
-            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
-            Self::BucketAlreadyExists | Self::BucketAlreadyOwnedByYou | Self::BucketNotEmpty => {
-                StatusCode::CONFLICT
+            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload | Self::NoSuchSnapshot(_) => {
+                StatusCode::NOT_FOUND
             }
+            Self::BucketAlreadyExists
+            | Self::BucketAlreadyOwnedByYou
+            | Self::BucketNotEmpty
+            | Self::SnapshotAlreadyExists(_) => StatusCode::CONFLICT,
             Self::InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::NotModified { .. } => StatusCode::NOT_MODIFIED,

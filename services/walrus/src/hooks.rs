@@ -2,7 +2,8 @@
 //! (image bundles) and registered in [`Hooks`] when the server is built. (The SOAP API is
 //! not a hook: it is mounted beside the REST API on the front door.)
 //!
-//! - Internal operations: requests carrying an `EucaOperation` header, such as the node
+//! - Internal operations: requests carrying an `EucaOperation` header: the storage
+//!   controller's snapshots (`crate::snapshots`), and others such as the node
 //!   controller's `GET /services/Walrus/<bucket>/<manifest>[?IsCompressed=true]` with
 //!   `EucaOperation: GetDecryptedImage`, `Authorization: Euca`, `Date`, `EucaSignature`
 //!   (RSA-SHA1 over `"GET\n<Date>\n<path>\n"`) and `EucaCert`. They reach the hook before
@@ -14,6 +15,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::Response;
 
@@ -32,6 +34,8 @@ pub struct InternalRequest {
     pub key: String,
     /// Method, URI as received (raw path and query: what `EucaSignature` covers), headers.
     pub head: Parts,
+    /// Unread: an operation that takes data streams it.
+    pub body: Incoming,
 }
 
 /// Answers requests that carry an `EucaOperation` header.
@@ -46,5 +50,8 @@ pub trait InternalOperations: Send + Sync + fmt::Debug {
 /// The registered hooks; an absent hook answers `NotImplemented`.
 #[derive(Debug, Clone, Default)]
 pub struct Hooks {
+    /// StoreSnapshot, GetWalrusSnapshot, DeleteWalrusSnapshot.
+    pub snapshots: Option<Arc<dyn InternalOperations>>,
+    /// Every other `EucaOperation`.
     pub internal: Option<Arc<dyn InternalOperations>>,
 }

@@ -26,6 +26,7 @@ mod post;
 mod recovery;
 mod rest;
 mod router;
+pub mod snapshots;
 mod soap;
 mod state;
 pub mod storage;
@@ -132,6 +133,8 @@ pub enum StartError {
     Recovery(S3Error),
     #[error(transparent)]
     Server(#[from] ::soap::ServerError),
+    #[error("the cloud's certificate: {0}")]
+    Keys(#[from] ::soap::keys::KeyError),
 }
 
 /// `euca walrus`: runs until SIGTERM or SIGINT.
@@ -161,12 +164,23 @@ pub fn main(args: WalrusArgs) -> ExitCode {
     };
     kit::main("euca walrus", "walrus", load, |config| async {
         // Opening the image cache reads KEYS and DATA: on a blocking thread.
-        let internal = kit::blocking({
+        let hooks = kit::blocking({
             let config = config.clone();
-            move || bundle::internal_operations(&config)
+            move || internal_hooks(&config)
         })
-        .await;
-        serve(config, Hooks { internal }).await
+        .await?;
+        serve(config, hooks).await
+    })
+}
+
+/// The internal operations of a Walrus configured by `config`: image bundles and, when the
+/// cloud's certificate is in KEYS, the storage controller's snapshots.
+fn internal_hooks(config: &Config) -> Result<Hooks, StartError> {
+    let snapshots = snapshots::SnapshotOperations::load(&config.keys)?
+        .map(|ops| Arc::new(ops) as Arc<dyn hooks::InternalOperations>);
+    Ok(Hooks {
+        snapshots,
+        internal: bundle::internal_operations(config),
     })
 }
 

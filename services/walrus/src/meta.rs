@@ -99,6 +99,11 @@ const SCHEMA: &str = "
         crc32 INTEGER,
         PRIMARY KEY (upload, number)
     ) STRICT;
+    CREATE TABLE IF NOT EXISTS snapshots (
+        id TEXT PRIMARY KEY,
+        bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
+        size INTEGER NOT NULL
+    ) STRICT;
 ";
 
 /// Where a bucket's access log goes (stored and reported; Walrus writes no logs).
@@ -436,6 +441,51 @@ impl Meta {
         set_bucket_size(&tx, bucket, record.size.saturating_sub(size))?;
         tx.commit()?;
         Ok(blobs)
+    }
+
+    // ---- snapshots (the storage controller's, stored as objects named by their id)
+
+    /// The bucket holding snapshot `id`, and its size in bytes.
+    pub fn snapshot(&self, id: &str) -> Result<Option<(String, u64)>, MetaError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT bucket, size FROM snapshots WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, to_u64(r.get(1)?))),
+            )
+            .optional()?)
+    }
+
+    /// Bytes of every snapshot stored.
+    pub fn snapshots_size(&self) -> Result<u64, MetaError> {
+        let total: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(SUM(size), 0) FROM snapshots", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(to_u64(total))
+    }
+
+    /// Records snapshot `id` as the object `bucket/id`; false when `id` was taken already.
+    pub fn add_snapshot(&mut self, id: &str, bucket: &str, size: u64) -> Result<bool, MetaError> {
+        let added = self.conn.execute(
+            "INSERT OR IGNORE INTO snapshots (id, bucket, size) VALUES (?1, ?2, ?3)",
+            params![id, bucket, to_i64(size)],
+        )?;
+        Ok(added == 1)
+    }
+
+    /// Forgets snapshot `id`; returns the bucket that held it.
+    pub fn remove_snapshot(&mut self, id: &str) -> Result<Option<String>, MetaError> {
+        Ok(self
+            .conn
+            .query_row(
+                "DELETE FROM snapshots WHERE id = ?1 RETURNING bucket",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub fn set_object_acl(&mut self, bucket: &str, key: &str, acl: &Acl) -> Result<(), MetaError> {
@@ -1021,6 +1071,29 @@ mod tests {
         max_bucket_bytes: None,
         max_total_bytes: None,
     };
+
+    #[test]
+    fn snapshots_are_recorded_once_and_go_with_their_bucket() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("snapset-1", "admin"), None)
+            .unwrap();
+        assert!(meta.add_snapshot("snap-1", "snapset-1", 10).unwrap());
+        assert!(!meta.add_snapshot("snap-1", "snapset-1", 99).unwrap());
+        assert!(meta.add_snapshot("snap-2", "snapset-1", 5).unwrap());
+        assert_eq!(
+            meta.snapshot("snap-1").unwrap(),
+            Some(("snapset-1".into(), 10))
+        );
+        assert_eq!(meta.snapshots_size().unwrap(), 15);
+        assert_eq!(
+            meta.remove_snapshot("snap-1").unwrap().as_deref(),
+            Some("snapset-1")
+        );
+        assert_eq!(meta.remove_snapshot("snap-1").unwrap(), None);
+        meta.delete_bucket("snapset-1").unwrap();
+        assert_eq!(meta.snapshot("snap-2").unwrap(), None);
+        assert_eq!(meta.snapshots_size().unwrap(), 0);
+    }
 
     #[test]
     fn buckets_are_unique_and_limited() {
