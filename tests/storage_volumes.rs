@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod walrus_support;
 
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -17,18 +18,25 @@ use std::time::Duration;
 
 use common::launcher::{euca, Component, Keys};
 use common::zeep_driver::{Reply, Zeep};
+use walrus::snapshots::client::{SnapshotClient, SnapshotClientError};
+use walrus_support::Walrus;
 use wire::volume::RemoteDev;
 
 /// Where the test writes through the first volume's export: 1 MiB in, 64 KiB of 0x5a.
 const WRITE: &str = "1048576 65536";
 
 fn start(keys: &Keys, data: &Path, listen: &str) -> (Component, Zeep) {
+    start_with(keys, data, listen, &[])
+}
+
+fn start_with(keys: &Keys, data: &Path, listen: &str, args: &[&str]) -> (Component, Zeep) {
     let mut command = euca();
     command
         .args(["storage", "--listen", listen, "--keys"])
         .arg(keys.path())
         .arg("--data")
-        .arg(data);
+        .arg(data)
+        .args(args);
     let sc = Component::start(command, "storage controller").expect("the SC starts");
     let wsdl = common::workspace_root().join("wsdl/storage_controller.wsdl");
     let zeep = Zeep::spawn(
@@ -241,6 +249,72 @@ fn volumes_exported_over_nbd_snapshot_and_restore_the_bytes_written() {
     assert_eq!(code(&gone), Some("InvalidSnapshot.NotFound"));
     let none = zeep.call("DescribeStorageSnapshots", "{}");
     assert!(none.column("SnapshotSet", Some("SnapshotId")).is_empty());
+}
+
+/// Snapshot `id` of `volume`, waited for until it is no longer pending; the last reply.
+fn snapshot(zeep: &mut Zeep, volume: &str, id: &str) -> Reply {
+    let args = format!(r#"{{"VolumeId": "{volume}", "SnapshotId": "{id}"}}"#);
+    let started = zeep.call("CreateStorageSnapshot", &args);
+    assert_eq!(started.get("Status"), Some("pending"), "{started:?}");
+    zeep.until(
+        "DescribeStorageSnapshots",
+        &format!(r#"{{"SnapshotSet": ["{id}"]}}"#),
+        Duration::from_secs(60),
+        |r| r.get("SnapshotSet.0.Status") != Some("pending"),
+    )
+}
+
+#[test]
+fn snapshots_are_stored_in_walrus_and_fetched_back_from_it() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keys_arg = keys.path().display().to_string();
+    let walrus = Walrus::start(&dir.path().join("walrus"), &["--keys", &keys_arg]);
+    let data = dir.path().join("sc");
+    let (mut sc, mut zeep) = start_with(&keys, &data, "127.0.0.1:0", &["--walrus", walrus.url()]);
+
+    let args = r#"{"VolumeId": "vol-1", "Size": "1"}"#;
+    assert!(zeep.call("CreateStorageVolume", args).fault().is_none());
+    let first = attach(&mut zeep, "vol-1");
+    assert!(qemu_io(&first, &format!("write -P 0x7e {WRITE}")));
+    let done = snapshot(&mut zeep, "vol-1", "snap-1");
+    assert_eq!(
+        done.get("SnapshotSet.0.Status"),
+        Some("completed"),
+        "{done:?}"
+    );
+
+    // Walrus has it: with the SC's own copy gone, a volume from it is fetched from Walrus.
+    std::fs::remove_file(data.join("snapshots/snap-1")).unwrap();
+    let args = r#"{"VolumeId": "vol-2", "SnapshotId": "snap-1"}"#;
+    let restored = zeep.call("CreateStorageVolume", args);
+    assert!(restored.fault().is_none(), "{restored:?}");
+    assert!(sc.log().contains("snapshot fetched from Walrus"));
+    let second = attach(&mut zeep, "vol-2");
+    assert!(qemu_io(&second, &format!("read -P 0x7e {WRITE}")));
+
+    // Deleted from the SC, it is gone from Walrus too.
+    let args = r#"{"SnapshotId": "snap-1"}"#;
+    assert!(zeep.call("DeleteStorageSnapshot", args).fault().is_none());
+    let key = std::fs::read(keys.file("cloud-pk.pem")).unwrap();
+    let client = SnapshotClient::new(
+        walrus.url(),
+        openssl::pkey::PKey::private_key_from_pem(&key).unwrap(),
+    )
+    .unwrap();
+    let fetched = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(client.fetch("snapset", "snap-1", &dir.path().join("fetched")));
+    assert!(
+        matches!(fetched, Err(SnapshotClientError::Refused { status, .. }) if status == 404),
+        "{fetched:?}"
+    );
+    drop(zeep);
+    assert!(sc.terminate().success());
+    assert!(
+        !listening(&first) && !listening(&second),
+        "exports end with the SC"
+    );
 }
 
 #[test]

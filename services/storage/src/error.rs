@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use soap::Fault;
+use walrus::snapshots::client::SnapshotClientError;
 
 use crate::exports::ExportError;
 use crate::store::StoreError;
@@ -32,6 +33,8 @@ pub enum StorageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error("walrus: {0}")]
+    Walrus(#[from] SnapshotClientError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -63,7 +66,7 @@ impl StorageError {
             Self::VolumeInUse(_) => "VolumeInUse",
             Self::IncorrectState(_) => "IncorrectState",
             Self::VolumeTooLarge { .. } | Self::TotalExceeded { .. } => "VolumeLimitExceeded",
-            Self::Store(_) | Self::Export(_) | Self::Io { .. } => return None,
+            Self::Store(_) | Self::Export(_) | Self::Walrus(_) | Self::Io { .. } => return None,
         })
     }
 }

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use kit::security::{Compat, CompatArgs, SecurityError};
 use soap::{Server, ServerError};
 use tracing::info;
+use walrus::snapshots::client::SnapshotClient;
 use wire::storage::StorageControllerServer;
 
 pub use error::StorageError;
@@ -71,7 +72,8 @@ pub struct StorageArgs {
     /// How volumes are exported to nodes.
     #[arg(long, value_enum, default_value_t)]
     pub export: Export,
-    /// Walrus, where snapshots are to be stored (this version keeps them under DATA).
+    /// Walrus (http://HOST:PORT/services/Walrus), where snapshots are stored, signed with
+    /// the cloud key; without it they stay under DATA/snapshots.
     #[arg(long, value_name = "URL")]
     pub walrus: Option<String>,
     #[command(flatten)]
@@ -98,6 +100,8 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error("--walrus: {0}")]
+    Walrus(#[from] walrus::snapshots::client::SnapshotClientError),
 }
 
 /// `euca storage`: runs until SIGTERM or SIGINT.
@@ -119,7 +123,8 @@ pub async fn serve(args: StorageArgs) -> Result<(), StartError> {
     let compat = args.compat.compat.unwrap_or_default();
     let (security, service) = kit::blocking({
         let (keys, data, listen) = (args.keys.clone(), args.data.clone(), args.listen);
-        move || prepare(&keys, &data, listen, compat)
+        let walrus = args.walrus.clone();
+        move || prepare(&keys, &data, listen, walrus.as_deref(), compat)
     })
     .await?;
     service.restore_exports().await?;
@@ -146,6 +151,7 @@ fn prepare(
     keys: &std::path::Path,
     data: &std::path::Path,
     listen: SocketAddr,
+    walrus: Option<&str>,
     compat: Compat,
 ) -> Result<(soap::Security, StorageService), StartError> {
     let data_error = |path: PathBuf| move |source| StartError::Data { path, source };
@@ -155,7 +161,10 @@ fn prepare(
     })?;
     std::fs::create_dir_all(data).map_err(data_error(data.to_owned()))?;
     kit::log_to_file(data, "sc").map_err(data_error(data.join("log")))?;
-    let security = kit::security::load(keys, "cloud", &["cloud"], compat, Some(data))?.security;
+    let cloud = kit::security::load(keys, "cloud", &["cloud"], compat, Some(data))?;
+    let walrus = walrus
+        .map(|url| SnapshotClient::new(url, cloud.pair.private_key.clone()))
+        .transpose()?;
     let path = data.join("storage.sqlite");
     kit::private::own_file(&path).map_err(data_error(path.clone()))?;
     let store = Store::open(&path)?;
@@ -169,8 +178,6 @@ fn prepare(
     let exports = Exports::open(listen.ip(), exports_dir.clone())
         .and_then(|e| e.end_orphans().map(|()| e))
         .map_err(data_error(exports_dir))?;
-    Ok((
-        security,
-        StorageService::new(store, volumes, snapshots, exports),
-    ))
+    let service = StorageService::new(store, volumes, snapshots, walrus, exports);
+    Ok((cloud.security, service))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use soap::{Fault, RequestContext};
 use tracing::{info, warn};
+use walrus::snapshots::client::{SnapshotClient, SnapshotClientError};
 use wire::storage::*;
 use wire::volume::RemoteDev;
 
@@ -19,6 +20,8 @@ const AVAILABLE: &str = "available";
 const PENDING: &str = "pending";
 const COMPLETED: &str = "completed";
 const FAILED: &str = "failed";
+/// The Walrus bucket of the SC's snapshots.
+pub const SNAPSHOT_BUCKET: &str = "snapset";
 
 #[derive(Debug, Clone)]
 pub struct StorageService {
@@ -29,8 +32,10 @@ pub struct StorageService {
 struct Inner {
     store: Store,
     volumes: Folder,
-    /// Where snapshots are kept: a seam for Walrus (StoreSnapshot), which is to hold them.
+    /// Snapshots as copied from their volume; with Walrus, also a cache of what it holds.
     snapshots: Folder,
+    /// Where snapshots are stored (StoreSnapshot), when the SC has one.
+    walrus: Option<SnapshotClient>,
     exports: Exports,
 }
 
@@ -57,15 +62,41 @@ fn now() -> String {
 }
 
 impl StorageService {
-    pub fn new(store: Store, volumes: Folder, snapshots: Folder, exports: Exports) -> Self {
+    pub fn new(
+        store: Store,
+        volumes: Folder,
+        snapshots: Folder,
+        walrus: Option<SnapshotClient>,
+        exports: Exports,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 volumes,
                 snapshots,
+                walrus,
                 exports,
             }),
         }
+    }
+
+    /// Makes the file of snapshot `id` present here: fetched from Walrus (GetWalrusSnapshot)
+    /// when this SC has no copy of it.
+    async fn snapshot_file(&self, id: &str) -> Result<(), StorageError> {
+        let Some(walrus) = &self.inner.walrus else {
+            return Ok(());
+        };
+        let path = self.inner.snapshots.path(id);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let partial = self.inner.snapshots.path(&format!("{id}.partial"));
+        let bytes = walrus.fetch(SNAPSHOT_BUCKET, id, &partial).await?;
+        tokio::fs::rename(&partial, &path)
+            .await
+            .map_err(StorageError::io(&path))?;
+        info!(snapshot = id, bytes, "snapshot fetched from Walrus");
+        Ok(())
     }
 
     /// Runs `work` on the state off the executor.
@@ -132,6 +163,16 @@ impl StorageService {
             ),
             None => None,
         };
+        if let Some(sid) = &snapshot_id {
+            let known = sid.clone();
+            if self
+                .blocking(move |inner| Ok(inner.store.snapshot(&known)?))
+                .await?
+                .is_some()
+            {
+                self.snapshot_file(sid).await?;
+            }
+        }
         self.blocking(move |inner| {
             let source = match &snapshot_id {
                 Some(sid) => {
@@ -274,29 +315,71 @@ impl StorageService {
             .await?;
         let copying = snapshot.clone();
         // The copy goes on after the answer; DescribeStorageSnapshots shows its progress.
-        let service = self.clone();
-        tokio::spawn(async move {
-            service
-                .blocking(move |inner| {
-                    copy_snapshot(inner, &copying);
-                    Ok(())
-                })
-                .await
-        });
+        tokio::spawn(self.clone().take_snapshot(copying));
         Ok(snapshot)
     }
 
-    async fn delete_snapshot(&self, snapshot_id: String) -> Result<(), StorageError> {
-        self.blocking(move |inner| {
-            let snapshot = inner
-                .store
-                .snapshot(&snapshot_id)?
-                .ok_or_else(|| StorageError::SnapshotNotFound(snapshot_id.clone()))?;
-            if snapshot.status == PENDING {
-                return Err(StorageError::IncorrectState(format!(
-                    "snapshot {snapshot_id} is still being copied"
-                )));
+    /// Copies the volume's file into the snapshot's, then stores it in Walrus if the SC has
+    /// one, recording the progress (the copy is all of it without Walrus, half with); the
+    /// snapshot ends `completed` or `failed`.
+    async fn take_snapshot(self, snapshot: Snapshot) {
+        let share = if self.inner.walrus.is_some() { 50 } else { 100 };
+        let id = snapshot.id.clone();
+        let copied = self
+            .blocking(move |inner| {
+                let from = inner.volumes.path(&snapshot.volume_id);
+                let to = inner.snapshots.path(&snapshot.id);
+                copy_sparse(&from, &to, |percent| {
+                    let progress = (u16::from(percent) * share / 100).min(99) as u8;
+                    inner.record(&snapshot.id, PENDING, progress);
+                })
+                .map_err(StorageError::io(from))
+            })
+            .await;
+        let stored = match (copied, &self.inner.walrus) {
+            (Ok(_), Some(walrus)) => walrus
+                .store(SNAPSHOT_BUCKET, &id, &self.inner.snapshots.path(&id))
+                .await
+                .map_err(StorageError::from),
+            (copied, _) => copied.map(drop),
+        };
+        let inner = Arc::clone(&self.inner);
+        kit::blocking(move || match stored {
+            Ok(()) => {
+                inner.record(&id, COMPLETED, 100);
+                info!(snapshot = id, "snapshot completed");
             }
+            Err(e) => {
+                inner.record(&id, FAILED, 0);
+                warn!(snapshot = id, error = %e, "snapshot failed");
+            }
+        })
+        .await;
+    }
+
+    async fn delete_snapshot(&self, snapshot_id: String) -> Result<(), StorageError> {
+        let id = snapshot_id.clone();
+        let snapshot = self
+            .blocking(move |inner| {
+                inner
+                    .store
+                    .snapshot(&id)?
+                    .ok_or(StorageError::SnapshotNotFound(id))
+            })
+            .await?;
+        if snapshot.status == PENDING {
+            return Err(StorageError::IncorrectState(format!(
+                "snapshot {snapshot_id} is still being copied"
+            )));
+        }
+        if let Some(walrus) = &self.inner.walrus {
+            match walrus.delete(SNAPSHOT_BUCKET, &snapshot_id).await {
+                // Never stored (it failed) or already gone: nothing to remove there.
+                Err(SnapshotClientError::Refused { status, .. }) if status.as_u16() == 404 => {}
+                result => result?,
+            }
+        }
+        self.blocking(move |inner| {
             inner.store.remove_snapshot(&snapshot_id)?;
             inner
                 .snapshots
@@ -360,32 +443,10 @@ impl StorageService {
     }
 }
 
-/// Copies the volume's file into the snapshot's, recording the progress; the snapshot ends
-/// `completed` or `failed`.
-fn copy_snapshot(inner: &Inner, snapshot: &Snapshot) {
-    let from = inner.volumes.path(&snapshot.volume_id);
-    let to = inner.snapshots.path(&snapshot.id);
-    let record = |status: &str, progress: u8| {
-        if let Err(e) = inner
-            .store
-            .set_snapshot_progress(&snapshot.id, status, progress)
-        {
-            warn!(snapshot = snapshot.id, error = %e, "cannot record the snapshot's progress");
-        }
-    };
-    match copy_sparse(&from, &to, |percent| record(PENDING, percent.min(99))) {
-        Ok(bytes) => {
-            record(COMPLETED, 100);
-            info!(
-                snapshot = snapshot.id,
-                volume = snapshot.volume_id,
-                bytes,
-                "snapshot completed"
-            );
-        }
-        Err(e) => {
-            record(FAILED, 0);
-            warn!(snapshot = snapshot.id, error = %e, "snapshot failed");
+impl Inner {
+    fn record(&self, snapshot: &str, status: &str, progress: u8) {
+        if let Err(e) = self.store.set_snapshot_progress(snapshot, status, progress) {
+            warn!(snapshot, error = %e, "cannot record the snapshot's progress");
         }
     }
 }
