@@ -22,7 +22,7 @@ use wire::storage::StorageControllerServer;
 pub use error::StorageError;
 pub use store::StoreError;
 
-use exports::Exports;
+use exports::{Exports, Protocol};
 use files::Folder;
 use service::StorageService;
 use store::Store;
@@ -46,7 +46,7 @@ pub enum Export {
     /// NBD: one qemu-nbd per attached volume.
     #[default]
     Nbd,
-    /// iSCSI: a tgt target per attached volume.
+    /// iSCSI: a target per attached volume in a tgtd of the SC's own.
     Iscsi,
 }
 
@@ -85,8 +85,8 @@ pub struct StorageArgs {
 pub enum StartError {
     #[error("--backend lvm needs device-mapper (/dev/mapper/control) and LVM2; this version offers only --backend file")]
     Lvm,
-    #[error("--export iscsi (tgt) is not available in this version; use --export nbd")]
-    Iscsi,
+    #[error(transparent)]
+    Export(#[from] exports::ExportError),
     #[error(transparent)]
     Security(#[from] SecurityError),
     #[error(transparent)]
@@ -110,9 +110,6 @@ pub fn main(args: StorageArgs) -> ExitCode {
         if args.backend == Backend::Lvm {
             return Err(StartError::Lvm);
         }
-        if args.export == Export::Iscsi {
-            return Err(StartError::Iscsi);
-        }
         Ok(args)
     };
     kit::main("euca storage", "storage controller", load, serve)
@@ -124,10 +121,14 @@ pub async fn serve(args: StorageArgs) -> Result<(), StartError> {
     let (security, service) = kit::blocking({
         let (keys, data, listen) = (args.keys.clone(), args.data.clone(), args.listen);
         let walrus = args.walrus.clone();
-        move || prepare(&keys, &data, listen, walrus.as_deref(), compat)
+        let protocol = match args.export {
+            Export::Nbd => Protocol::Nbd,
+            Export::Iscsi => Protocol::Iscsi,
+        };
+        move || prepare(&keys, &data, listen, protocol, walrus.as_deref(), compat)
     })
     .await?;
-    service.restore_exports().await?;
+    service.start_exports().await?;
     let server = Server::builder()
         .mount(
             SERVICE_PATH,
@@ -151,6 +152,7 @@ fn prepare(
     keys: &std::path::Path,
     data: &std::path::Path,
     listen: SocketAddr,
+    protocol: Protocol,
     walrus: Option<&str>,
     compat: Compat,
 ) -> Result<(soap::Security, StorageService), StartError> {
@@ -174,10 +176,7 @@ fn prepare(
     let volumes = Folder::open(data.join("volumes")).map_err(data_error(data.join("volumes")))?;
     let snapshots =
         Folder::open(data.join("snapshots")).map_err(data_error(data.join("snapshots")))?;
-    let exports_dir = data.join("exports");
-    let exports = Exports::open(listen.ip(), exports_dir.clone())
-        .and_then(|e| e.end_orphans().map(|()| e))
-        .map_err(data_error(exports_dir))?;
+    let exports = Exports::open(listen.ip(), data.join("exports"), protocol)?;
     let service = StorageService::new(store, volumes, snapshots, walrus, exports);
     Ok((cloud.security, service))
 }

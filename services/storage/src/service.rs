@@ -108,8 +108,10 @@ impl StorageService {
         kit::blocking(move || work(&inner)).await
     }
 
-    /// Exports again the volumes attached when the SC stopped, on the ports the nodes know.
-    pub async fn restore_exports(&self) -> Result<(), StorageError> {
+    /// Starts the exporter and exports again the volumes attached when the SC stopped, on
+    /// the ports the nodes know.
+    pub async fn start_exports(&self) -> Result<(), StorageError> {
+        self.inner.exports.start().await?;
         let attached = self
             .blocking(|inner| Ok(inner.store.attached_volumes()?))
             .await?;
