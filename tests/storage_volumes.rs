@@ -337,21 +337,19 @@ fn snapshots_are_stored_in_walrus_and_fetched_back_from_it() {
 fn a_backend_this_machine_cannot_offer_is_refused_at_start() {
     let keys = Keys::new();
     let data = tempfile::tempdir().unwrap();
-    for (flag, value, says) in [("--backend", "lvm", "device-mapper")] {
-        let out = euca()
-            .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(keys.path())
-            .arg("--data")
-            .arg(data.path())
-            .args([flag, value])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
-        assert!(
-            stderr.contains(&format!("euca storage: {flag} {value}")) && stderr.contains(says),
-            "{stderr}"
-        );
-        println!("skipped: {flag} {value} ({})", stderr.trim());
-    }
+    let out = euca()
+        .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(data.path())
+        .args(["--backend", "lvm"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("euca storage: --backend lvm") && stderr.contains("device-mapper"),
+        "{stderr}"
+    );
+    println!("skipped: --backend lvm ({})", stderr.trim());
 }
