@@ -2,12 +2,18 @@
 //! between them that keeps holes as holes and reports its progress.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::SeekFrom;
+use rustix::io::Errno;
+
 pub const GB: u64 = 1 << 30;
-/// The copy's unit: memory stays at one buffer whatever the volume's size.
-const CHUNK: usize = 1 << 20;
+/// The copy's step: progress is reported after each.
+const CHUNK: u64 = 64 << 20;
+/// The buffer of a copy the kernel cannot make itself: memory stays at most this.
+const BUFFER: usize = 1 << 20;
 
 /// A folder of files named by volume or snapshot id.
 #[derive(Debug, Clone)]
@@ -45,60 +51,79 @@ impl Folder {
     }
 }
 
-/// Copies `from` over `to` (truncated first, then made `from`'s length at least), writing no
-/// zero chunk, so a sparse source stays sparse; `progress` hears each new whole percent.
+/// Copies `from` over `to` (which keeps its length if longer), the data only: holes are
+/// skipped (SEEK_DATA/SEEK_HOLE) and stay holes, data goes by `copy_file_range` (in the
+/// kernel, as `cp` copies). `progress` hears each new whole percent.
 pub fn copy_sparse(from: &Path, to: &Path, mut progress: impl FnMut(u8)) -> io::Result<u64> {
-    let mut source = File::open(from)?;
+    let source = File::open(from)?;
     let total = source.metadata()?.len();
-    let mut target = OpenOptions::new()
+    let keep = match std::fs::metadata(to) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let target = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(false)
+        .truncate(true)
         .open(to)?;
-    let mut buffer = vec![0u8; CHUNK];
-    let mut done = 0u64;
+    target.set_len(keep.max(total))?;
     let mut reported = 0u8;
-    loop {
-        let read = read_full(&mut source, &mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        let chunk = &buffer[..read];
-        if chunk.iter().all(|b| *b == 0) {
-            target.seek(SeekFrom::Current(read as u64 as i64))?;
-        } else {
-            target.write_all(chunk)?;
-        }
-        done += read as u64;
+    let mut report = |done: u64| {
         let percent = (done * 100 / total.max(1)).min(100) as u8;
         if percent > reported {
             reported = percent;
             progress(percent);
         }
+    };
+    let mut offset = 0;
+    while offset < total {
+        let start = match rustix::fs::seek(&source, SeekFrom::Data(offset)) {
+            Ok(start) => start,
+            // Only a hole is left.
+            Err(Errno::NXIO) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let end = rustix::fs::seek(&source, SeekFrom::Hole(start))?.min(total);
+        let mut at = start;
+        while at < end {
+            let len = usize::try_from((end - at).min(CHUNK)).unwrap_or(usize::MAX);
+            let copied = copy_range(&source, &target, at, len)?;
+            if copied == 0 {
+                // The source shrank under us: what is left reads as holes.
+                break;
+            }
+            at += copied as u64;
+            report(at);
+        }
+        offset = end.max(at);
     }
-    let length = target.metadata()?.len().max(done);
-    target.set_len(length)?;
+    report(total);
     target.sync_all()?;
-    Ok(done)
+    Ok(total)
 }
 
-fn read_full(source: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match source.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// Copies up to `len` bytes at `at` from `source` to the same place in `target`.
+fn copy_range(source: &File, target: &File, at: u64, len: usize) -> io::Result<usize> {
+    let (mut from, mut to) = (at, at);
+    match rustix::fs::copy_file_range(source, Some(&mut from), target, Some(&mut to), len) {
+        Ok(copied) => Ok(copied),
+        // Where the file system or kernel cannot: through a buffer.
+        Err(Errno::XDEV | Errno::NOSYS | Errno::INVAL | Errno::OPNOTSUPP) => {
+            let mut buffer = vec![0u8; len.min(BUFFER)];
+            let read = source.read_at(&mut buffer, at)?;
+            target.write_all_at(&buffer[..read], at)?;
+            Ok(read)
         }
+        Err(e) => Err(e.into()),
     }
-    Ok(filled)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::io::{Seek, Write};
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -108,7 +133,7 @@ mod tests {
         let source = folder.create("vol-1", 1).unwrap();
         assert!(folder.create("vol-1", 1).is_err(), "an id is created once");
         let mut file = OpenOptions::new().write(true).open(&source).unwrap();
-        file.seek(SeekFrom::Start(GB / 2)).unwrap();
+        file.seek(std::io::SeekFrom::Start(GB / 2)).unwrap();
         file.write_all(b"written through the export").unwrap();
         drop(file);
         let target = dir.path().join("copy");
@@ -122,8 +147,12 @@ mod tests {
             &copied[(GB / 2) as usize..][..26],
             b"written through the export"
         );
-        // One MiB of data, not a GB: the holes stayed holes.
-        assert!(std::fs::metadata(&target).unwrap().blocks() * 512 < 4 * CHUNK as u64);
+        // A few blocks of data, not a GB: the holes stayed holes.
+        assert!(std::fs::metadata(&target).unwrap().blocks() * 512 < 4 << 20);
+        // A longer target keeps its length (a volume larger than its snapshot).
+        let larger = folder.create("vol-2", 2).unwrap();
+        copy_sparse(&source, &larger, |_| {}).unwrap();
+        assert_eq!(std::fs::metadata(&larger).unwrap().len(), 2 * GB);
         folder.remove("vol-1").unwrap();
         folder.remove("vol-1").unwrap();
         assert!(!source.exists());
