@@ -30,6 +30,8 @@ packages=(
     nginx
     # cluster VM network: ISC dhcpd, the DHCP server the original ran (tests check its config)
     isc-dhcp-server
+    # storage controller: tgt (iSCSI target), qemu-block-extra (qemu-io's iscsi:// in tests)
+    tgt qemu-block-extra
 )
 
 venv_works() { [[ -x $venv/bin/python ]] && "$venv/bin/python" -c '' 2>/dev/null; }
