@@ -36,7 +36,8 @@ pub enum Backend {
     /// Sparse files under DATA/volumes (no privileges needed).
     #[default]
     File,
-    /// LVM2 logical volumes over a loop file, as the original.
+    /// LVM2 logical volumes over a loop file, as the original (not in this version: it needs
+    /// device-mapper, absent where it was built; refused at start).
     Lvm,
 }
 
