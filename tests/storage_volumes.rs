@@ -58,7 +58,8 @@ fn qemu_io(device: &RemoteDev, command: &str) -> bool {
         .output()
         .expect("qemu-io runs (apt-get install qemu-utils)");
     let text = String::from_utf8_lossy(&out.stdout);
-    println!("qemu-io {command} {device}: {text}");
+    let errors = String::from_utf8_lossy(&out.stderr);
+    println!("qemu-io {command} {device}: {text}{errors}");
     out.status.success() && !text.contains("failed")
 }
 
@@ -229,7 +230,8 @@ fn flow(export: &str) {
     sc.kill();
     assert!(listening(&second), "the orphan still serves");
     let (mut sc, mut zeep) = start_with(&keys, data.path(), &listen, &args);
-    assert!(qemu_io(&second, &format!("read -P 0x5a {WRITE}")));
+    let read = qemu_io(&second, &format!("read -P 0x5a {WRITE}"));
+    assert!(read, "after the kill:\n{}", sc.log());
     let config = zeep.call("GetStorageConfiguration", "{}");
     assert_eq!(config.get("MaxTotalVolumeSize"), Some("3"));
 

@@ -215,7 +215,7 @@ impl Exports {
                 .and_then(|t| t.trim().parse::<i32>().ok());
             if let (Some(pid), Some((program, flag, value))) = (pid, owner) {
                 if is_ours(pid, program, flag, &value) {
-                    end_orphan(pid, program, flag, &value);
+                    end_orphan(pid, program, &value);
                 }
             }
             std::fs::remove_file(&path).map_err(file_error(&path))?;
@@ -511,7 +511,7 @@ fn is_ours(pid: i32, program: &str, flag: &str, value: &str) -> bool {
 /// Ends an orphaned exporter and waits (a while) for it to go, so that its port is free.
 /// SIGKILL, as the SC stops its own: tgtd ignores SIGTERM, and what an exporter holds (the
 /// targets) is made again from the store.
-fn end_orphan(pid: i32, program: &str, flag: &str, value: &str) {
+fn end_orphan(pid: i32, program: &str, value: &str) {
     let Some(process) = rustix::process::Pid::from_raw(pid) else {
         return;
     };
@@ -520,10 +520,23 @@ fn end_orphan(pid: i32, program: &str, flag: &str, value: &str) {
         return;
     }
     let started = std::time::Instant::now();
-    while is_ours(pid, program, flag, value) && started.elapsed() < START_DEADLINE {
+    while running(pid) && started.elapsed() < START_DEADLINE {
         std::thread::sleep(Duration::from_millis(20));
     }
     info!(program, pid, value, "orphaned exporter ended");
+}
+
+/// Whether process `pid` still runs: it exists and is no zombie. An exiting process loses its
+/// command line before it closes its sockets, so only this says that its ports are free.
+fn running(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "PID (COMMAND) STATE ...": the command may hold anything but the last ')'.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
 }
 
 async fn log_lines(program: &'static str, what: String, stderr: tokio::process::ChildStderr) {
