@@ -26,7 +26,7 @@ packages=(
     # carries a backported qemu-utils 10 that Breaks the release's qemu-system-common 7.2.
     libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 qemu-utils busybox-static
-    # volumes: QEMU's iSCSI driver (libiscsi) and the userspace iSCSI target
+    # volumes: the storage controller's userspace iSCSI target (tgt), QEMU's iSCSI driver (libiscsi)
     qemu-block-extra tgt
     # benchmarks: a plain HTTP server to compare Walrus against
     nginx

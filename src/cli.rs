@@ -30,6 +30,8 @@ pub enum Command {
     Cloud(cloud::CloudArgs),
     // The help text is AdminArgs' own.
     Admin(cloud::admin::AdminArgs),
+    // The help text is StorageArgs' own.
+    Storage(storage::StorageArgs),
 }
 
 impl Command {
@@ -43,6 +45,7 @@ impl Command {
             Self::Cluster(args) => cluster::main(args),
             Self::Cloud(args) => cloud::main(args),
             Self::Admin(args) => cloud::admin::main(args),
+            Self::Storage(args) => storage::main(args),
         }
     }
 }

@@ -5,15 +5,12 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::launcher::{euca, Component, Keys};
+pub use crate::common::zeep_driver::{Reply, Zeep};
 use crate::node_support::{serve_images, ImageServer, Nc, NcClient, NcSetup};
 
 /// Runs `future` to completion on a runtime of its own: the tests are synchronous, the node
@@ -170,43 +167,7 @@ impl Cc {
     }
 }
 
-/// What zeep received: the reply flattened into `path=value` pairs, or `fault`.
-#[derive(Debug, Clone)]
-pub struct Reply(pub BTreeMap<String, String>);
-
-impl Reply {
-    pub fn get(&self, path: &str) -> Option<&str> {
-        self.0.get(path).map(String::as_str)
-    }
-
-    /// `return` was true.
-    pub fn ok(&self) -> bool {
-        self.get("return") == Some("True")
-    }
-
-    pub fn fault(&self) -> Option<&str> {
-        self.get("fault")
-    }
-
-    /// The values of `list.0.field`, `list.1.field`, ... (or `list.0`, ... with no field).
-    pub fn column(&self, list: &str, field: Option<&str>) -> Vec<String> {
-        (0..)
-            .map(|i| match field {
-                Some(f) => format!("{list}.{i}.{f}"),
-                None => format!("{list}.{i}"),
-            })
-            .map_while(|path| self.get(&path).map(str::to_owned))
-            .collect()
-    }
-}
-
-/// zeep with the original CC WSDL, serving calls over a pipe.
-pub struct Zeep {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
+/// zeep with the original CC WSDL (see [`crate::common::zeep_driver`]).
 impl Zeep {
     /// zeep calling the cluster at `url`, or `None` (after a `skipped:` line) without the
     /// original WSDL.
@@ -216,81 +177,10 @@ impl Zeep {
             return None;
         };
         let wsdl: PathBuf = reference.join("eucalyptus-1.6.1/wsdl/eucalyptus_cc.wsdl");
-        let script = crate::common::workspace_root().join("tests/py/cluster_zeep.py");
-        let mut child = Command::new(crate::common::python())
-            .arg(script)
-            .arg(wsdl)
-            .arg(url)
-            .arg(keys.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Some(Self {
-            child,
-            stdin,
-            stdout,
-        })
-    }
-
-    /// Calls `op` with `args` (a JSON object), signed by the cloud.
-    pub fn call(&mut self, op: &str, args: &str) -> Reply {
-        self.call_as("cloud", op, args)
-    }
-
-    /// Calls `op` signed by `signer`: `cloud`, `node` or `none`.
-    pub fn call_as(&mut self, signer: &str, op: &str, args: &str) -> Reply {
-        // One call per line.
-        let args = args.replace('\n', " ");
-        writeln!(
-            self.stdin,
-            r#"{{"op": "{op}", "signer": "{signer}", "args": {args}}}"#
-        )
-        .unwrap();
-        self.stdin.flush().unwrap();
-        let mut fields = BTreeMap::new();
-        loop {
-            let mut line = String::new();
-            let read = self.stdout.read_line(&mut line).unwrap();
-            assert!(read > 0, "zeep ended while answering {op}");
-            let line = line.trim_end_matches('\n');
-            if line == "." {
-                return Reply(fields);
-            }
-            let (path, value) = line.split_once('=').unwrap();
-            fields.insert(path.to_owned(), value.to_owned());
-        }
-    }
-
-    /// Calls `op` until `done` accepts the reply; panics with the last reply after `limit`.
-    pub fn until(
-        &mut self,
-        op: &str,
-        args: &str,
-        limit: Duration,
-        done: impl Fn(&Reply) -> bool,
-    ) -> Reply {
-        let start = Instant::now();
-        loop {
-            let reply = self.call(op, args);
-            if done(&reply) {
-                return reply;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "{op} not as expected after {limit:?}: {reply:?}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Zeep {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Some(Zeep::spawn(
+            "cluster_zeep.py",
+            &[wsdl.as_os_str(), url.as_ref(), keys.path().as_os_str()],
+        ))
     }
 }
 

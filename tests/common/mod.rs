@@ -8,6 +8,7 @@ pub mod launcher;
 pub mod policy;
 pub mod rust_sources;
 pub mod wsdl_facts;
+pub mod zeep_driver;
 
 use std::path::{Path, PathBuf};
 
