@@ -27,7 +27,7 @@ use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
 use super::Cloud;
-use crate::store::{Cluster, Instance, Observed, StoreError};
+use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
 
 /// How many ticks an instance the cluster has never reported stays pending before it counts
 /// as gone: its cluster reports it as soon as it accepts it.
@@ -49,18 +49,21 @@ pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> 
 
 /// Polls every registered cluster at once and reconciles the store with each answer.
 pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
-    let clusters = match cloud.store.clusters().await {
-        Ok(clusters) => clusters,
+    let (clusters, types) = match tokio::try_join!(cloud.store.clusters(), cloud.store.vm_types()) {
+        Ok(read) => read,
         Err(e) => {
-            tracing::warn!(error = %e, "tick: cannot read the registered clusters");
+            tracing::warn!(error = %e, "tick: cannot read the registered clusters and VM types");
             return;
         }
     };
+    // Read once a round: every cluster's capacity is counted in the same types.
+    let types = Arc::new(types);
     let mut polls = tokio::task::JoinSet::new();
     for cluster in clusters {
         let cloud = Arc::clone(cloud);
+        let types = Arc::clone(&types);
         polls.spawn(async move {
-            if let Err(e) = poll(&cloud, &cluster, grace).await {
+            if let Err(e) = poll(&cloud, &cluster, &types, grace).await {
                 tracing::warn!(cluster = %cluster.name, error = %e, "tick: cannot record what the cluster reported");
             }
         });
@@ -69,11 +72,15 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
 }
 
 /// Polls one cluster and records what it reports.
-async fn poll(cloud: &Cloud, cluster: &Cluster, grace: i64) -> Result<(), StoreError> {
-    let types = cloud.store.vm_types().await?;
+async fn poll(
+    cloud: &Cloud,
+    cluster: &Cluster,
+    types: &[VmType],
+    grace: i64,
+) -> Result<(), StoreError> {
     let security = &cloud.clusters;
     let (zone, reported) = tokio::join!(
-        capacity(&cluster.name, &cluster.url, security, &types),
+        capacity(&cluster.name, &cluster.url, security, types),
         instances(cluster, security),
     );
     cloud.zones.set(&cluster.name, zone);
