@@ -173,8 +173,12 @@ impl PgStore {
             let tx = client.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .await?;
-            tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-                .await?;
+            // Without the SET, every start logs the server's NOTICE that the table exists.
+            tx.batch_execute(
+                "SET LOCAL client_min_messages = warning;
+                 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+            )
+            .await?;
             let found: i64 = tx
                 .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
                 .await?
