@@ -526,8 +526,10 @@ fn end_orphan(pid: i32, program: &str, value: &str) {
     info!(program, pid, value, "orphaned exporter ended");
 }
 
-/// Whether process `pid` still runs: it exists and is no zombie. An exiting process loses its
-/// command line before it closes its sockets, so only this says that its ports are free.
+/// Whether process `pid` still runs: it exists, and is no zombie or is one whose other
+/// threads still exit. An exiting process loses its command line before it closes its
+/// sockets, and its first thread may be a zombie while the others still hold them: only when
+/// the whole thread group is done are its ports free.
 fn running(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
@@ -536,7 +538,10 @@ fn running(pid: i32) -> bool {
     let state = stat
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, None | Some('Z' | 'X'))
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(Iterator::count)
+        .unwrap_or(0);
+    !matches!(state, None | Some('Z' | 'X')) || threads > 1
 }
 
 async fn log_lines(program: &'static str, what: String, stderr: tokio::process::ChildStderr) {
