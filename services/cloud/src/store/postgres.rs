@@ -165,6 +165,29 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
+    /// One statement on a pooled connection, outside any transaction: the rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        Ok(self.client().await?.execute(sql, params).await?)
+    }
+
+    /// One query on a pooled connection: its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(self.client().await?.query(sql, params).await?)
+    }
+
+    /// One query on a pooled connection: its row, if any (more than one is an error).
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.client().await?.query_opt(sql, params).await?)
+    }
+
     /// Runs the missing migrations, one transaction each, under the migration lock.
     async fn migrate(&self) -> Result<(), StoreError> {
         let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
@@ -481,14 +504,12 @@ impl Store for PgStore {
     fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()> {
         let (user, pem) = (own(user), own(pem));
         Box::pin(async move {
-            self.client()
-                .await?
-                .execute(
-                    "INSERT INTO certificates (owner, pem) VALUES ($1, $2)
+            self.execute(
+                "INSERT INTO certificates (owner, pem) VALUES ($1, $2)
                      ON CONFLICT (owner) DO UPDATE SET pem = EXCLUDED.pem",
-                    &[&user, &pem],
-                )
-                .await?;
+                &[&user, &pem],
+            )
+            .await?;
             Ok(())
         })
     }
@@ -497,8 +518,6 @@ impl Store for PgStore {
         let user = own(user);
         Box::pin(async move {
             let row = self
-                .client()
-                .await?
                 .query_opt("SELECT pem FROM certificates WHERE owner = $1", &[&user])
                 .await?;
             Ok(row.map(|r| r.try_get(0)).transpose()?)
@@ -508,9 +527,7 @@ impl Store for PgStore {
     fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()> {
         let facts = facts.clone();
         Box::pin(async move {
-            self.client()
-                .await?
-                .execute(
+            self.execute(
                     "INSERT INTO facts (id, keys, ec2_url, s3_url, region) VALUES (1, $1, $2, $3, $4)
                      ON CONFLICT (id) DO UPDATE SET keys = EXCLUDED.keys, ec2_url = EXCLUDED.ec2_url,
                         s3_url = EXCLUDED.s3_url, region = EXCLUDED.region",
@@ -529,8 +546,6 @@ impl Store for PgStore {
     fn facts(&self) -> StoreFuture<'_, Option<CloudFacts>> {
         Box::pin(async move {
             let row = self
-                .client()
-                .await?
                 .query_opt(
                     "SELECT keys, ec2_url, s3_url, region FROM facts WHERE id = 1",
                     &[],
@@ -567,8 +582,6 @@ impl Store for PgStore {
         let name = own(name);
         Box::pin(async move {
             let removed = self
-                .client()
-                .await?
                 .execute("DELETE FROM clusters WHERE name = $1", &[&name])
                 .await?;
             if removed == 0 {
@@ -581,8 +594,6 @@ impl Store for PgStore {
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
         Box::pin(async move {
             let rows = self
-                .client()
-                .await?
                 .query("SELECT name, url FROM clusters ORDER BY name", &[])
                 .await?;
             rows.iter()
@@ -600,8 +611,6 @@ impl Store for PgStore {
         Box::pin(async move {
             // Smallest first, as the original listed them.
             let rows = self
-                .client()
-                .await?
                 .query(
                     "SELECT name, cores, memory_mb, disk_gb FROM vm_types
                      ORDER BY cores, memory_mb, disk_gb, name",
@@ -646,8 +655,6 @@ impl Store for PgStore {
         let (owner, name) = (own(owner), own(name));
         Box::pin(async move {
             let deleted = self
-                .client()
-                .await?
                 .execute(
                     "DELETE FROM keypairs WHERE owner = $1 AND name = $2",
                     &[&owner, &name],
@@ -661,8 +668,6 @@ impl Store for PgStore {
         let owner = owner.map(own);
         Box::pin(async move {
             let rows = self
-                .client()
-                .await?
                 .query(
                     "SELECT owner, name, fingerprint, public_key FROM keypairs
                      WHERE $1::TEXT IS NULL OR owner = $1 ORDER BY owner, name",
@@ -736,8 +741,6 @@ impl Store for PgStore {
         Box::pin(async move {
             // One statement: the groups and their rules as of one moment.
             let rows = self
-                .client()
-                .await?
                 .query(
                     "SELECT g.owner, g.name, g.id, g.description, r.protocol, r.from_port,
                         r.to_port, r.cidr, r.source_owner, r.source_group
@@ -867,10 +870,7 @@ impl Store for PgStore {
     fn addresses(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Address>> {
         let owner = owner.map(own);
         Box::pin(async move {
-            let rows = self
-                .client()
-                .await?
-                .query(
+            let rows = self.query(
                     &format!(
                         "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE $1::TEXT IS NULL OR owner = $1"
                     ),
@@ -895,8 +895,6 @@ impl Store for PgStore {
         Box::pin(async move {
             let (instance, private_ip) = association.map(|a| (a.instance, a.private_ip)).unzip();
             let changed = self
-                .client()
-                .await?
                 .execute(
                     "UPDATE addresses SET instance = $2, private_ip = $3 WHERE public_ip = $1",
                     &[&public_ip, &instance, &private_ip],
@@ -913,8 +911,6 @@ impl Store for PgStore {
         let public_ip = own(public_ip);
         Box::pin(async move {
             let deleted = self
-                .client()
-                .await?
                 .execute("DELETE FROM addresses WHERE public_ip = $1", &[&public_ip])
                 .await?;
             Ok(deleted > 0)
@@ -1047,8 +1043,6 @@ impl Store for PgStore {
         let (owner, id) = (owner.map(own), own(id));
         Box::pin(async move {
             let deleted = self
-                .client()
-                .await?
                 .execute(
                     "DELETE FROM images WHERE id = $1 AND ($2::TEXT IS NULL OR owner = $2)",
                     &[&id, &owner],
@@ -1061,8 +1055,6 @@ impl Store for PgStore {
     fn images(&self) -> StoreFuture<'_, Vec<Image>> {
         Box::pin(async move {
             let rows = self
-                .client()
-                .await?
                 .query(
                     &format!("SELECT {IMAGE_COLUMNS} FROM images i ORDER BY id"),
                     &[],
@@ -1150,9 +1142,7 @@ impl Store for PgStore {
     fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()> {
         let ids = ids.to_vec();
         Box::pin(async move {
-            self.client()
-                .await?
-                .execute("DELETE FROM instances WHERE id = ANY($1)", &[&ids])
+            self.execute("DELETE FROM instances WHERE id = ANY($1)", &[&ids])
                 .await?;
             Ok(())
         })
@@ -1161,13 +1151,11 @@ impl Store for PgStore {
     fn set_terminated(&self, ids: &[String]) -> StoreFuture<'_, ()> {
         let ids = ids.to_vec();
         Box::pin(async move {
-            self.client()
-                .await?
-                .execute(
-                    "UPDATE instances SET terminated = TRUE WHERE id = ANY($1)",
-                    &[&ids],
-                )
-                .await?;
+            self.execute(
+                "UPDATE instances SET terminated = TRUE WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
             Ok(())
         })
     }
@@ -1254,8 +1242,6 @@ impl Store for PgStore {
         Box::pin(async move {
             // One certificate per user: a scan of a small table.
             let name: Option<String> = self
-                .client()
-                .await?
                 .query_opt("SELECT owner FROM certificates WHERE pem = $1", &[&pem])
                 .await?
                 .map(|r| r.try_get(0))
