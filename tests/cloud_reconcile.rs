@@ -18,14 +18,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloud_support::{admin, python, restart_cloud, serve_manifests, start_cloud};
-use cluster_support::{block_on, Cc, Nodes, SMALL};
+use cluster_support::{block_on, launch_one, Cc, Nodes};
 use common::launcher::Component;
 use kit::security::Compat;
 use node_support::Served;
 use soap::HttpTransport;
 use wire::cc::{
     CcInstanceType, DescribeInstancesType, EucalyptusCcClient, RunInstancesType,
-    TerminateInstancesType, VirtualMachineType,
+    TerminateInstancesType,
 };
 
 /// Seconds between the cloud's polls of its clusters in these tests.
@@ -196,27 +196,16 @@ fn an_instance_its_cluster_stops_reporting_ends_and_one_it_never_heard_of_is_ado
     cloud.py("state", &[&instance, "terminated"]);
 
     // Started by a cloud that died before it recorded anything.
-    let (_, memory, cores, disk) = SMALL;
     let orphan = RunInstancesType {
-        user_id: Some("bob".into()),
         image_id: Some("emi-0000abcd".into()),
         kernel_id: Some("eki-0000abcd".into()),
-        image_url: Some(nodes.images.url("/image")),
-        kernel_url: Some(nodes.images.url("/kernel")),
-        instance_type: Some(VirtualMachineType {
-            name: Some("m1.small".into()),
-            memory: Some(memory),
-            cores: Some(cores),
-            disk: Some(disk),
-        }),
-        min_count: 1,
-        max_count: 1,
-        reservation_id: "r-0000abcd".into(),
-        instance_ids: vec!["i-0000abcd".into()],
-        net_names: vec!["default".into()],
-        mac_addresses: vec!["d0:0d:00:00:ab:cd".into()],
-        launch_index: "0".into(),
-        ..RunInstancesType::default()
+        ..launch_one(
+            &nodes,
+            "bob",
+            "r-0000abcd",
+            "i-0000abcd",
+            "d0:0d:00:00:ab:cd",
+        )
     };
     let started = block_on(client.run_instances(&orphan)).unwrap();
     assert_eq!(started.instances.len(), 1, "{started:?}");

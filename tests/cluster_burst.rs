@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cluster_support::*;
 use kit::security::Compat;
 use soap::HttpTransport;
-use wire::cc::{DescribeResourcesType, EucalyptusCcClient, RunInstancesType, VirtualMachineType};
+use wire::cc::{DescribeResourcesType, EucalyptusCcClient};
 
 #[test]
 fn a_burst_of_launches_fills_the_cluster_exactly_and_no_node_refuses() {
@@ -31,26 +31,14 @@ fn a_burst_of_launches_fills_the_cluster_exactly_and_no_node_refuses() {
     .unwrap()
     .security;
     let client = EucalyptusCcClient::new(HttpTransport::builder(cc.url(), cloud).build().unwrap());
-    let (_, memory, cores, disk) = SMALL;
-    let launch = |i: i32| RunInstancesType {
-        user_id: Some("alice".into()),
-        image_id: Some("emi-00000001".into()),
-        kernel_id: Some("eki-00000001".into()),
-        image_url: Some(nodes.images.url("/image")),
-        kernel_url: Some(nodes.images.url("/kernel")),
-        instance_type: Some(VirtualMachineType {
-            name: Some("m1.small".into()),
-            memory: Some(memory),
-            cores: Some(cores),
-            disk: Some(disk),
-        }),
-        min_count: 1,
-        max_count: 1,
-        reservation_id: format!("r-{i:08x}"),
-        instance_ids: vec![format!("i-{:08x}", 0x100 + i)],
-        net_names: vec!["default".into()],
-        mac_addresses: vec!["aa:00:00:00:00:01".into()],
-        ..RunInstancesType::default()
+    let launch = |i: i32| {
+        launch_one(
+            &nodes,
+            "alice",
+            &format!("r-{i:08x}"),
+            &format!("i-{:08x}", 0x100 + i),
+            "aa:00:00:00:00:01",
+        )
     };
     let placed = block_on(async {
         // Once the cluster counts every node:

@@ -260,3 +260,36 @@ pub fn resource_args() -> String {
         vm_type(LARGE)
     )
 }
+
+/// A typed RunInstances of one m1.small instance `id` in `reservation` for `user`, booting the
+/// nodes' test images (the request a cloud sends its cluster).
+pub fn launch_one(
+    nodes: &Nodes,
+    user: &str,
+    reservation: &str,
+    id: &str,
+    mac: &str,
+) -> wire::cc::RunInstancesType {
+    let (name, memory, cores, disk) = SMALL;
+    wire::cc::RunInstancesType {
+        user_id: Some(user.into()),
+        image_id: Some("emi-00000001".into()),
+        kernel_id: Some("eki-00000001".into()),
+        image_url: Some(nodes.images.url("/image")),
+        kernel_url: Some(nodes.images.url("/kernel")),
+        instance_type: Some(wire::cc::VirtualMachineType {
+            name: Some(name.into()),
+            memory: Some(memory),
+            cores: Some(cores),
+            disk: Some(disk),
+        }),
+        min_count: 1,
+        max_count: 1,
+        reservation_id: reservation.into(),
+        instance_ids: vec![id.into()],
+        net_names: vec!["default".into()],
+        mac_addresses: vec![mac.into()],
+        launch_index: "0".into(),
+        ..wire::cc::RunInstancesType::default()
+    }
+}
