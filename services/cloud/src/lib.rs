@@ -94,9 +94,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         ec2_url: OnceLock::new(),
         clusters: prepared.clusters,
         walrus: config.walrus.clone(),
+        storage: config.storage.clone(),
         zones: ops::Zones::default(),
         launching: std::sync::Mutex::default(),
         client_tokens: tokio::sync::Mutex::default(),
+        ebs: std::sync::Mutex::default(),
     });
     let server = Server::builder()
         .limits(Limits {
