@@ -28,6 +28,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
+pub use storage::StorageController;
 
 pub use ids::request_id;
 
@@ -60,7 +61,7 @@ pub struct Cloud {
     pub walrus: Option<String>,
     /// The storage controller's URL (`--storage`), asked as the clusters are; `None`: the
     /// cloud has no volumes.
-    pub storage: Option<String>,
+    pub storage: Option<StorageController>,
     /// Each cluster's capacity, as the tick last polled it.
     pub zones: Zones,
     /// The reservations whose RunInstances waits for a cluster now (the tick leaves their

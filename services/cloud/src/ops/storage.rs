@@ -15,6 +15,14 @@ use super::Cloud;
 use crate::error::Ec2Error;
 use crate::store::{StoreError, Volume};
 
+/// The storage controller the cloud asks (`--storage`): its URL, and the WS-Security of
+/// the asking, with the cloud's key, which also signs the SC's answers.
+#[derive(Debug, Clone)]
+pub struct StorageController {
+    pub url: String,
+    pub security: soap::Security,
+}
+
 /// How long the SC has to answer: a volume made from a snapshot is copied (and fetched from
 /// Walrus) before it answers.
 const STORAGE_DEADLINE: Duration = Duration::from_secs(300);
@@ -26,8 +34,8 @@ where
     F: FnOnce(StorageControllerClient<HttpTransport>) -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
 {
-    let url = cloud.storage.as_deref().ok_or(Ec2Error::NoStorage)?;
-    let transport = HttpTransport::builder(url.to_owned(), cloud.clusters.clone())
+    let sc = cloud.storage.as_ref().ok_or(Ec2Error::NoStorage)?;
+    let transport = HttpTransport::builder(sc.url.clone(), sc.security.clone())
         .connect_timeout(CLUSTER_DEADLINE)
         .request_timeout(STORAGE_DEADLINE)
         .build()

@@ -35,6 +35,10 @@ pub(super) async fn create(
     call: &Call<'_>,
     request: CreateVolumeType,
 ) -> Result<CreateVolumeResponseType, Ec2Error> {
+    // No storage controller: refused before anything is looked at or recorded.
+    if call.cloud.storage.is_none() {
+        return Err(Ec2Error::NoStorage);
+    }
     let store = &call.cloud.store;
     let zone = request.availability_zone;
     if !store.clusters().await?.iter().any(|c| c.name == zone) {
@@ -70,10 +74,6 @@ pub(super) async fn create(
         state: VolumeState::Creating,
         attachment: None,
     };
-    // No storage controller: refused before anything is recorded.
-    if call.cloud.storage.is_none() {
-        return Err(Ec2Error::NoStorage);
-    }
     store.add_volume(&creating).await?;
     let _busy = InFlight::new(&call.cloud.ebs, &creating.id);
     let volume = match create_on_storage(call.cloud, &creating).await {
