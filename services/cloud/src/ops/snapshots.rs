@@ -151,7 +151,14 @@ pub(super) async fn describe(
 ) -> Result<DescribeSnapshotsResponseType, Ec2Error> {
     let filters = Filters::new(
         filters,
-        &["snapshot-id", "volume-id", "status", "progress", "owner-id"],
+        &[
+            "snapshot-id",
+            "volume-id",
+            "status",
+            "progress",
+            "owner-id",
+            "restorable-by",
+        ],
     )?;
     let names: Vec<&str> = request
         .snapshot_set
@@ -177,12 +184,18 @@ pub(super) async fn describe(
         .into_iter()
         .filter(|s| {
             let progress = percent(s.progress);
+            // Only its owner may restore a snapshot; `self` (DescribeSnapshots' `Owner.N`
+            // and `RestorableBy.N`) names the caller.
+            let mut owners = vec![s.owner.as_str()];
+            if s.owner == call.user.name {
+                owners.push("self");
+            }
             filters.pass(|name| match name {
                 "snapshot-id" => vec![s.id.as_str()],
                 "volume-id" => vec![s.volume.as_str()],
                 "status" => vec![s.state.name()],
                 "progress" => vec![progress.as_str()],
-                _ => vec![s.owner.as_str()],
+                _ => owners.clone(),
             })
         })
         .map(|s| DescribeSnapshotsSetItemResponseType {
