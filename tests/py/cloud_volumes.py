@@ -31,19 +31,9 @@ import boto3
 from botocore.config import Config
 
 from cloud_clients import ec2, eucarc, expect_error, ok, recorded
+from cloud_reconcile import wait as wait_until
 
 ZONE = "zone1"
-
-
-def wait_until(what, probe, seconds=90):
-    """probe()'s value once truthy; fails after `seconds`."""
-    deadline = time.time() + seconds
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.time() < deadline, f"{what}: not after {seconds} s"
-        time.sleep(0.3)
 
 
 def volume(c, volume_id):
@@ -302,28 +292,24 @@ def check_nostorage(env):
     ok("without a storage controller CreateVolume is Unsupported; Describe lists nothing")
 
 
+# Each phase's check, and how many of its first arguments are eucarc folders.
+PHASES = {
+    "attach": (check_attach, 1),
+    "restore": (check_restore, 1),
+    "errors": (check_errors, 3),
+    "captures": (check_captures, 1),
+    "kept": (check_kept, 1),
+    "two": (check_two, 1),
+    "down": (check_down, 1),
+    "settled": (check_settled, 1),
+    "nostorage": (check_nostorage, 1),
+}
+
+
 def main():
     phase, args = sys.argv[1], sys.argv[2:]
-    if phase == "attach":
-        check_attach(eucarc(args[0]))
-    elif phase == "restore":
-        check_restore(eucarc(args[0]), *args[1:])
-    elif phase == "errors":
-        check_errors(eucarc(args[0]), eucarc(args[1]), eucarc(args[2]), *args[3:])
-    elif phase == "kept":
-        check_kept(eucarc(args[0]), *args[1:])
-    elif phase == "captures":
-        check_captures(eucarc(args[0]), *args[1:])
-    elif phase == "two":
-        check_two(eucarc(args[0]))
-    elif phase == "down":
-        check_down(eucarc(args[0]), *args[1:])
-    elif phase == "settled":
-        check_settled(eucarc(args[0]), *args[1:])
-    elif phase == "nostorage":
-        check_nostorage(eucarc(args[0]))
-    else:
-        raise SystemExit(f"unknown phase {phase}")
+    check, folders = PHASES[phase]
+    check(*(eucarc(folder) for folder in args[:folders]), *args[folders:])
 
 
 if __name__ == "__main__":
