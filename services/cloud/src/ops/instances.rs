@@ -213,7 +213,8 @@ pub(super) async fn run(
         .collect();
     // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them,
     // and its tick finds them on the cluster, or finds them gone.
-    let _launching = InFlight::new(&call.cloud.launching, &reservation);
+    // A fresh reservation: always marked.
+    let _launching = InFlight::claim(&call.cloud.launching, &reservation);
     match store.add_instances(&instances).await {
         Ok(()) => {}
         // The same token's retry, which raced this one past the lookup above.

@@ -216,6 +216,14 @@ impl Call<'_> {
             .ok_or_else(|| Ec2Error::VolumeNotFound(id.to_owned()))
     }
 
+    /// Marks the volume or snapshot `id` as moved by this request until the mark drops;
+    /// one another request (or the tick) is moving now is refused.
+    fn claim(&self, id: &str) -> Result<InFlight<'_>, Ec2Error> {
+        InFlight::claim(&self.cloud.ebs, id).ok_or_else(|| {
+            Ec2Error::IncorrectState(format!("'{id}' is being changed by another request"))
+        })
+    }
+
     /// The snapshot `id`, if the caller may touch it.
     async fn snapshot(&self, id: &str) -> Result<Snapshot, Ec2Error> {
         let snapshots = self.cloud.store.snapshots(self.toucher()).await?;
@@ -236,21 +244,17 @@ pub(super) struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    pub(super) fn new(set: &'a Mutex<HashSet<String>>, key: &str) -> Self {
-        set.lock()
+    /// Marks `key` unless it is marked already (another request, or the tick, is moving
+    /// what it names): `None` then.
+    pub(super) fn claim(set: &'a Mutex<HashSet<String>>, key: &str) -> Option<Self> {
+        let fresh = set
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.to_owned());
-        Self {
+        fresh.then(|| Self {
             set,
             key: key.to_owned(),
-        }
-    }
-
-    /// Whether `key` is marked in `set` now.
-    pub(super) fn holds(set: &Mutex<HashSet<String>>, key: &str) -> bool {
-        set.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(key)
+        })
     }
 }
 

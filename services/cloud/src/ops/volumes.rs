@@ -26,7 +26,7 @@ use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE};
 use super::filters::Filters;
 use super::ids::random_id;
 use super::instances;
-use super::storage::{ask_storage, unexport};
+use super::storage::{ask_storage, unexport, COPY_DEADLINE, STORAGE_DEADLINE};
 use super::{Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
@@ -74,8 +74,8 @@ pub(super) async fn create(
         state: VolumeState::Creating,
         attachment: None,
     };
+    let _busy = call.claim(&creating.id)?;
     store.add_volume(&creating).await?;
-    let _busy = InFlight::new(&call.cloud.ebs, &creating.id);
     let volume = match create_on_storage(call.cloud, &creating).await {
         Ok(volume) => volume,
         Err(e) => {
@@ -104,10 +104,9 @@ async fn create_on_storage(cloud: &Cloud, creating: &Volume) -> Result<Volume, E
         size: Some(creating.size_gb.to_string()),
         snapshot_id: creating.snapshot.clone(),
     };
-    ask_storage(
-        cloud,
-        |sc| async move { sc.create_storage_volume(&ask).await },
-    )
+    ask_storage(cloud, COPY_DEADLINE, |sc| async move {
+        sc.create_storage_volume(&ask).await
+    })
     .await?;
     let available = Volume {
         state: VolumeState::Available,
@@ -125,6 +124,7 @@ pub(super) async fn delete(
     request: DeleteVolumeType,
 ) -> Result<DeleteVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let deleting = Volume {
         state: VolumeState::Deleting,
         ..volume.clone()
@@ -138,7 +138,6 @@ pub(super) async fn delete(
     {
         return Err(unavailable(&volume));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = delete_on_storage(call.cloud, &volume.id).await {
         // Refused: the volume stays as it was. Unanswered: the tick asks again.
         if !matches!(e, Ec2Error::Storage) {
@@ -160,10 +159,9 @@ async fn delete_on_storage(cloud: &Cloud, id: &str) -> Result<(), Ec2Error> {
     let ask = DeleteStorageVolumeType {
         volume_id: Some(id.to_owned()),
     };
-    match ask_storage(
-        cloud,
-        |sc| async move { sc.delete_storage_volume(&ask).await },
-    )
+    match ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.delete_storage_volume(&ask).await
+    })
     .await
     {
         Ok(_) | Err(Ec2Error::VolumeNotFound(_)) => {}
@@ -284,6 +282,7 @@ pub(super) async fn attach(
     request: AttachVolumeType,
 ) -> Result<AttachVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let instance = instances::owned(call, &[request.instance_id.as_str()])
         .await?
         .pop()
@@ -336,7 +335,6 @@ pub(super) async fn attach(
     {
         return Err(unavailable(&volume));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = attach_through(call.cloud, &attaching, &attachment, &instance, &node).await {
         store.change_volume(&volume, VolumeState::Attaching).await?;
         return Err(e);
@@ -390,10 +388,9 @@ async fn attach_through(
         volume_id: Some(attaching.id.clone()),
         node_ip: Some(node.to_owned()),
     };
-    let remote_dev = ask_storage(
-        cloud,
-        |sc| async move { sc.attach_storage_volume(&ask).await },
-    )
+    let remote_dev = ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.attach_storage_volume(&ask).await
+    })
     .await?
     .remote_device_string
     .filter(|r| !r.is_empty())
@@ -463,6 +460,7 @@ pub(super) async fn detach(
     request: DetachVolumeType,
 ) -> Result<DetachVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let force = request.force == Some(true);
     let Some(attachment) = volume.attachment.clone() else {
         return Err(Ec2Error::IncorrectState(format!(
@@ -498,7 +496,6 @@ pub(super) async fn detach(
             attachment_status(volume.state).unwrap_or_else(|| volume.state.ec2())
         )));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = detach_through(call.cloud, &detaching, force).await {
         call.cloud
             .store
@@ -575,10 +572,9 @@ pub(super) async fn settle(cloud: &Cloud) -> Result<(), StoreError> {
         return Ok(());
     }
     for volume in cloud.store.volumes(None).await? {
-        if InFlight::holds(&cloud.ebs, &volume.id) {
+        let Some(_busy) = InFlight::claim(&cloud.ebs, &volume.id) else {
             continue;
-        }
-        let _busy = InFlight::new(&cloud.ebs, &volume.id);
+        };
         let settled = match volume.state {
             VolumeState::Available | VolumeState::Attached => continue,
             VolumeState::Creating => settle_creating(cloud, &volume).await,
@@ -607,7 +603,10 @@ async fn settle_creating(cloud: &Cloud, volume: &Volume) -> Result<(), Ec2Error>
     let ask = GetStorageVolumeType {
         volume_id: Some(volume.id.clone()),
     };
-    let found = ask_storage(cloud, |sc| async move { sc.get_storage_volume(&ask).await }).await;
+    let found = ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.get_storage_volume(&ask).await
+    })
+    .await;
     let created = match found {
         Ok(_) => {
             let available = Volume {
