@@ -172,15 +172,18 @@ fn volume_flow(export: &str, backend: &str) {
         ],
     );
 
-    match common::reference_dir() {
-        Some(reference) => {
-            let captures = reference.join("captures").display().to_string();
-            python(
-                "cloud_volumes.py",
-                &["captures", &alice, &captures, instance],
-            );
+    // What euca2ools sends does not depend on the export: checked on the default one only.
+    if (export, backend) == ("nbd", "file") {
+        match common::reference_dir() {
+            Some(reference) => {
+                let captures = reference.join("captures").display().to_string();
+                python(
+                    "cloud_volumes.py",
+                    &["captures", &alice, &captures, instance],
+                );
+            }
+            None => println!("skipped: no ../shared/reference for the recorded euca2ools requests"),
         }
-        None => println!("skipped: no ../shared/reference for the recorded euca2ools requests"),
     }
 
     // A kill, as a crash: the restarted cloud has every record.
