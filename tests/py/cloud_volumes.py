@@ -92,6 +92,12 @@ def check_attach(env):
                  "VolumeInUse", 400)
     expect_error(lambda: c.delete_volume(VolumeId=vol), "VolumeInUse", 400)
     ok("AttachVolume: in-use, attached to the instance at its device; deleting it is VolumeInUse")
+
+    retried = [c.create_volume(Size=1, AvailabilityZone=ZONE, ClientToken="retry-1")["VolumeId"] for _ in range(2)]
+    assert retried[0] == retried[1] and volume_ids(c) == sorted([vol, retried[0]]), (retried, volume_ids(c))
+    c.delete_volume(VolumeId=retried[0])
+    assert volume_ids(c) == [vol]
+    ok("CreateVolume again with its ClientToken answers the volume the first made")
     print(instance, vol)
 
 

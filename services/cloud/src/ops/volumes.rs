@@ -31,9 +31,12 @@ use super::{Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
 
+/// `client_token`: the request's `ClientToken` (later API versions; boto3 sends one): a
+/// retry with it answers the volume the first made.
 pub(super) async fn create(
     call: &Call<'_>,
     request: CreateVolumeType,
+    client_token: Option<&str>,
 ) -> Result<CreateVolumeResponseType, Ec2Error> {
     // No storage controller: refused before anything is looked at or recorded.
     if call.cloud.storage.is_none() {
@@ -64,6 +67,22 @@ pub(super) async fn create(
             .map(|s| s.volume_size_gb)
             .ok_or_else(|| Ec2Error::MissingParameter("Size".into()))?,
     };
+    // Held to the record (not over the SC's call).
+    let token_turn = match client_token {
+        Some(token) => {
+            instances::check_client_token(token)?;
+            let turn = call.cloud.client_tokens.lock().await;
+            let volumes = store.volumes(Some(&call.user.name)).await?;
+            if let Some(earlier) = volumes
+                .into_iter()
+                .find(|v| v.client_token.as_deref() == Some(token))
+            {
+                return Ok(created(call, earlier));
+            }
+            Some(turn)
+        }
+        None => None,
+    };
     let creating = Volume {
         id: random_id("vol"),
         owner: call.user.name.clone(),
@@ -73,9 +92,11 @@ pub(super) async fn create(
         created: kit::time::now(),
         state: VolumeState::Creating,
         attachment: None,
+        client_token: client_token.map(str::to_owned),
     };
     let _busy = call.claim(&creating.id)?;
     store.add_volume(&creating).await?;
+    drop(token_turn);
     let volume = match create_on_storage(call.cloud, &creating).await {
         Ok(volume) => volume,
         Err(e) => {
@@ -86,7 +107,11 @@ pub(super) async fn create(
             return Err(e);
         }
     };
-    Ok(CreateVolumeResponseType {
+    Ok(created(call, volume))
+}
+
+fn created(call: &Call<'_>, volume: Volume) -> CreateVolumeResponseType {
+    CreateVolumeResponseType {
         request_id: call.request_id.to_owned(),
         volume_id: volume.id,
         size: volume.size_gb.to_string(),
@@ -94,7 +119,7 @@ pub(super) async fn create(
         availability_zone: volume.zone,
         status: volume.state.ec2().to_owned(),
         create_time: DateTime::from_unix(volume.created),
-    })
+    }
 }
 
 /// Asks the SC to create the volume `creating` records, and records it available.
