@@ -325,6 +325,13 @@ pub(super) async fn attach(
             instance.id
         )));
     };
+    // The administrator may name anyone's, but not join two users' things.
+    if volume.owner != instance.owner {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "The volume '{}' and the instance '{}' belong to different users",
+            volume.id, instance.id
+        )));
+    }
     if volume.zone != instance.cluster {
         return Err(Ec2Error::InvalidParameterValue(format!(
             "The volume '{}' is in zone {} and the instance '{}' in {}",
