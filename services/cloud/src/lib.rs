@@ -98,7 +98,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         launching: std::sync::Mutex::default(),
         client_tokens: tokio::sync::Mutex::default(),
     });
-    let server = Server::builder()
+    let server = config
+        .forwards
+        .iter()
+        .fold(Server::builder(), |server, route| {
+            server.route(
+                &route.path,
+                kit::forward::Forward::new(route.upstream.clone()),
+            )
+        })
         .limits(Limits {
             max_bytes: query::MAX_BODY,
             ..Limits::default()
