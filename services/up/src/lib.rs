@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Mutex};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::plan::{Hypervisor, Plan};
 use crate::probe::{Health, Prober};
@@ -173,6 +173,12 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
     };
     if ready {
         announce(&plan, started, first_run);
+        if first_run {
+            tokio::select! {
+                () = add_default_image(&shared) => {}
+                () = &mut termination => {}
+            }
+        }
         termination.await;
     }
     info!("stopping the cloud");
@@ -186,6 +192,52 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
         .ok();
     info!("cloud stopped");
     Ok(())
+}
+
+/// `euca admin --data HOME image add-default`: a first cloud gets an image RunInstances
+/// can start at once. Its output goes to HOME/logs/add-default.log; a failure is reported
+/// and leaves the cloud running.
+async fn add_default_image(shared: &Shared) {
+    let log = shared.logs.join("add-default.log");
+    let output = tokio::process::Command::new(&shared.exe)
+        .arg("admin")
+        .arg("--data")
+        .arg(&shared.home)
+        .args(["image", "add-default"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await;
+    match output {
+        Ok(out) => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let written = tokio::fs::write(&log, &text).await;
+            if out.status.success() {
+                let ids: Vec<&str> = out
+                    .stdout
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter_map(|w| std::str::from_utf8(w).ok())
+                    .filter(|w| ["emi-", "eki-", "eri-"].iter().any(|p| w.starts_with(p)))
+                    .collect();
+                info!(images = ?ids, "default image registered");
+                println!(
+                    "  default image     {} (euca admin --data {} image add-default)",
+                    ids.join(" "),
+                    shared.home.display()
+                );
+            } else {
+                tracing::error!(status = %out.status, log = %log.display(), "cannot add the default image");
+            }
+            if let Err(e) = written {
+                warn!(log = %log.display(), error = %e, "cannot write the log");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot run euca admin image add-default"),
+    }
 }
 
 /// Every URL that must answer: each component on its own port, and Walrus and the SC
