@@ -22,6 +22,8 @@ pub enum Command {
     Node(node::NodeArgs),
     // The help text is BundleImageArgs' own.
     BundleImage(walrus::bundle::cli::BundleImageArgs),
+    // The help text is UploadBundleArgs' own.
+    UploadBundle(walrus::bundle::cli::UploadBundleArgs),
     // The help text is WalrusArgs' own.
     Walrus(walrus::WalrusArgs),
     // The help text is ClusterArgs' own.
@@ -45,6 +47,7 @@ impl Command {
             Self::Keys(command) => command.run(),
             Self::Node(args) => node::main(args),
             Self::BundleImage(args) => walrus::bundle::cli::main(args),
+            Self::UploadBundle(args) => walrus::bundle::cli::upload_main(args),
             Self::Walrus(args) => walrus::main(args),
             Self::Cluster(args) => cluster::main(args),
             Self::Cloud(args) => cloud::main(args),
