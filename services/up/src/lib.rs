@@ -173,13 +173,16 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
     };
     if ready {
         announce(&plan, started, first_run);
-        if first_run {
-            tokio::select! {
-                () = add_default_image(&shared) => {}
-                () = &mut termination => {}
+        let image = async {
+            if first_run {
+                add_default_image(&shared).await;
             }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = image => {}
+            () = &mut termination => {}
         }
-        termination.await;
     }
     info!("stopping the cloud");
     let _ = stop.send(true);
