@@ -114,3 +114,18 @@ fn a_port_in_use_or_an_unwritable_home_is_refused_before_anything_starts() {
         "{text}"
     );
 }
+
+/// Regression: a SIGTERM while a first run still adds the default image ended `euca up`
+/// with a panic (the finished signal future polled again) instead of a clean stop.
+#[test]
+fn a_sigterm_as_soon_as_the_cloud_is_ready_stops_it_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cloud = Up::start(home.path());
+    let pids = cloud.pids();
+    let status = cloud.up.terminate();
+    assert!(status.success(), "{status:?}\n{}", cloud.up.log());
+    assert!(
+        pids.iter().all(|(_, pid)| !pid.is_some_and(alive)),
+        "{pids:?}"
+    );
+}
