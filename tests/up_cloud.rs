@@ -129,3 +129,27 @@ fn a_sigterm_as_soon_as_the_cloud_is_ready_stops_it_cleanly() {
         "{pids:?}"
     );
 }
+
+/// The front door alone (`euca cloud --forward`), its upstreams not listening: each request
+/// is answered 503 in its client's terms, and the CLC itself still answers.
+#[test]
+fn a_front_door_whose_upstream_is_down_answers_503_in_the_clients_terms() {
+    let keys = common::launcher::Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    // A port just freed: nothing listens there.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let walrus = format!("/services/Walrus=http://{closed}");
+    let storage = format!("/services/Storage=http://{closed}");
+    let cloud = cloud_support::start_cloud(
+        keys.path(),
+        data.path(),
+        &["--forward", &walrus, "--forward", &storage],
+    );
+    let front_door = format!("http://{}", cloud.authority());
+    python("up_clients.py", &["down", &front_door]);
+    let admin = data.path().join("credentials/admin");
+    python("up_clients.py", &["regions", &admin.to_string_lossy()]);
+}
