@@ -4,6 +4,7 @@
 //! component is `euca` itself started as a child process ([`supervise`]), restarted when it
 //! dies; `euca status` asks each one whether it answers.
 
+mod guests;
 pub mod plan;
 pub mod preflight;
 pub mod probe;
@@ -188,6 +189,9 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
     let _ = stop.send(true);
     for task in tasks {
         let _ = task.await;
+    }
+    if plan.hypervisor == Hypervisor::Kvm {
+        guests::stop_all(&plan.libvirt_root()).await;
     }
     let record = plan.record();
     kit::blocking(move || std::fs::remove_file(record))
