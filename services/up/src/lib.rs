@@ -25,11 +25,11 @@ use crate::probe::{Health, Prober};
 use crate::state::{Record, StateError};
 use crate::supervise::{Shared, SUPERVISOR_ENV};
 
-/// Run the whole cloud on this machine: the front door (EC2 API, and Walrus and the
-/// storage controller behind it) on PORT_BASE, a cluster controller on PORT_BASE+1 and a
-/// node controller on PORT_BASE+2, each its own process, restarted if it dies, until Ctrl-C
-/// or SIGTERM. The first run creates the keys (HOME/keys) and the administrator's
-/// credentials (HOME/credentials/admin/eucarc); `euca admin --data HOME` manages the cloud.
+/// Run the whole cloud on this machine: the front door (EC2 API, and Walrus and the storage
+/// controller behind it) on P, a cluster controller on P+1 and a node controller on P+2,
+/// each its own process, restarted if it dies, until Ctrl-C or SIGTERM. The first run
+/// creates the keys (DIR/keys) and the administrator's credentials
+/// (DIR/credentials/admin/eucarc); `euca admin --data DIR` manages the cloud.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// The cloud's folder: the CLC's DATA, with keys, logs and each component's state in
