@@ -79,8 +79,14 @@ def front(folder):
 
 def launch(folder):
     env, ec2, s3 = clients(folder)
-    machines = [i for i in ec2.describe_images()["Images"] if i["ImageId"].startswith("emi-")]
-    assert machines, "no machine image: euca up registers the default one on its first run"
+    # euca up registers the default image just after its `cloud ready` line, on a first run.
+    deadline = time.monotonic() + 60
+    while True:
+        machines = [i for i in ec2.describe_images()["Images"] if i["ImageId"].startswith("emi-")]
+        if machines:
+            break
+        assert time.monotonic() < deadline, "no machine image: euca up registers the default one on its first run"
+        time.sleep(0.2)
     # The zone's room is known once the CC has polled its node and the CLC the CC (about
     # 3 s after the start): until then a fresh cloud has none.
     deadline = time.monotonic() + 15
