@@ -185,6 +185,23 @@ pub fn enabled(user: User) -> Result<User, Ec2Error> {
     }
 }
 
+/// Of `items`, those whose `id` `asked` names (every one when it names none); the first
+/// name no item has is the error `missing` makes of it.
+fn named<T>(
+    items: Vec<T>,
+    asked: &[&str],
+    id: impl Fn(&T) -> &str,
+    missing: impl FnOnce(String) -> Ec2Error,
+) -> Result<Vec<T>, Ec2Error> {
+    if let Some(name) = asked.iter().find(|n| !items.iter().any(|i| id(i) == **n)) {
+        return Err(missing((*name).to_owned()));
+    }
+    Ok(items
+        .into_iter()
+        .filter(|i| asked.is_empty() || asked.contains(&id(i)))
+        .collect())
+}
+
 /// One request: who asks, and what to answer it with.
 #[derive(Debug)]
 struct Call<'a> {

@@ -18,7 +18,7 @@ use xmlbind::DateTime;
 use super::filters::Filters;
 use super::ids::random_id;
 use super::storage::{ask_storage, STORAGE_DEADLINE};
-use super::{Call, Cloud, InFlight};
+use super::{named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Snapshot, SnapshotState, StoreError, VolumeState};
 
@@ -168,16 +168,7 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&names);
     let asked: Vec<&str> = names.into_iter().filter(|n| *n != "verbose").collect();
     let snapshots = call.cloud.store.snapshots(owner).await?;
-    if let Some(missing) = asked
-        .iter()
-        .find(|id| !snapshots.iter().any(|s| &s.id == *id))
-    {
-        return Err(Ec2Error::SnapshotNotFound((*missing).to_owned()));
-    }
-    let chosen: Vec<Snapshot> = snapshots
-        .into_iter()
-        .filter(|s| asked.is_empty() || asked.contains(&s.id.as_str()))
-        .collect();
+    let chosen = named(snapshots, &asked, |s| &s.id, Ec2Error::SnapshotNotFound)?;
     let item = refresh(call.cloud, chosen)
         .await?
         .into_iter()

@@ -27,7 +27,7 @@ use super::filters::Filters;
 use super::ids::random_id;
 use super::instances;
 use super::storage::{ask_storage, unexport, COPY_DEADLINE, STORAGE_DEADLINE};
-use super::{Call, Cloud, InFlight};
+use super::{named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
 
@@ -234,15 +234,8 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&names);
     let asked: Vec<&str> = names.into_iter().filter(|n| *n != "verbose").collect();
     let volumes = call.cloud.store.volumes(owner).await?;
-    if let Some(missing) = asked
-        .iter()
-        .find(|id| !volumes.iter().any(|v| &v.id == *id))
-    {
-        return Err(Ec2Error::VolumeNotFound((*missing).to_owned()));
-    }
-    let item = volumes
+    let item = named(volumes, &asked, |v| &v.id, Ec2Error::VolumeNotFound)?
         .into_iter()
-        .filter(|v| asked.is_empty() || asked.contains(&v.id.as_str()))
         .filter(|v| {
             let size = v.size_gb.to_string();
             filters.pass(|name| match name {
