@@ -174,19 +174,23 @@ impl<'a> Lines<'a> {
         if at > self.offset {
             let segment = &self.text[self.offset..at];
             // Every byte of a character but its continuation bytes (`10xxxxxx`).
-            let chars = |s: &[u8]| count(s, |b| b & 0xC0 != 0x80) as u64;
+            let chars = |s: &[u8]| saturate(count(s, |b| b & 0xC0 != 0x80));
             let lines = count(segment, |b| b == b'\n');
             if lines == 0 {
-                self.position.column += chars(segment);
+                self.position.column = self.position.column.saturating_add(chars(segment));
             } else {
                 let last = segment.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-                self.position.line += lines as u64;
-                self.position.column = 1 + chars(&segment[last + 1..]);
+                self.position.line = self.position.line.saturating_add(saturate(lines));
+                self.position.column = chars(&segment[last + 1..]).saturating_add(1);
             }
             self.offset = at;
         }
         self.position
     }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A start tag's namespace declarations (`None` declares the default namespace) and its
