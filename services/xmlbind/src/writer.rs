@@ -1,5 +1,7 @@
 //! Streaming XML output that declares namespace prefixes as they are needed.
 
+use std::ops::Range;
+
 use crate::atom::Atom;
 
 /// Writes well-formed XML into a string. Namespaces are given as URIs; the writer binds each
@@ -35,20 +37,23 @@ struct Canonical {
     /// The attribute that marks an element, and the values that do.
     marker: (Option<String>, String),
     values: Vec<String>,
-    /// The attributes of the start tag being written, as canonical form sorts them.
+    /// The attributes of the start tag being written, and their namespace URIs.
     tag: Vec<TagAttribute>,
+    namespaces: String,
     /// The marked element being written, and the writer's depth at it.
     open: Option<(CanonicalPart, usize)>,
     done: Vec<CanonicalPart>,
 }
 
+/// An attribute of the start tag being written, as ranges: its namespace URI in
+/// `Canonical::namespaces` (empty for none), its local name and its markup (` prefix:local="
+/// escaped value"`) in the output, which only grows. Kept without allocating, since any
+/// start tag may turn out to be marked.
 #[derive(Debug)]
 struct TagAttribute {
-    /// Namespace URI (empty for none) and local name: canonical form's sort key.
-    namespace: String,
-    local: String,
-    /// The attribute as written: `prefix:local="escaped value"`.
-    markup: String,
+    namespace: Range<usize>,
+    local: Range<usize>,
+    markup: Range<usize>,
 }
 
 /// A marked element in exclusive canonical form ([`XmlWriter::canonicalize_marked`]): the
@@ -110,6 +115,7 @@ impl XmlWriter {
             marker: (namespace.map(str::to_owned), local.to_owned()),
             values,
             tag: Vec::new(),
+            namespaces: String::new(),
             open: None,
             done: Vec::new(),
         });
@@ -161,20 +167,24 @@ impl XmlWriter {
             self.out.push_str(prefix);
             self.out.push(':');
         }
+        let local_at = self.out.len();
         self.out.push_str(local);
+        let local = local_at..self.out.len();
         self.out.push_str("=\"");
         escape_into(&mut self.out, value, true);
         self.out.push('"');
         let depth = self.open.len();
         if let Some(canonical) = self.canonical.as_mut() {
+            let namespace_at = canonical.namespaces.len();
+            canonical.namespaces.push_str(namespace.unwrap_or_default());
             canonical.tag.push(TagAttribute {
-                namespace: namespace.unwrap_or_default().to_owned(),
-                local: local.to_owned(),
-                markup: self.out[start..].to_owned(),
+                namespace: namespace_at..canonical.namespaces.len(),
+                local: local.clone(),
+                markup: start..self.out.len(),
             });
             let marks = canonical.open.is_none()
                 && canonical.marker.0.as_deref() == namespace
-                && canonical.marker.1 == local
+                && canonical.marker.1 == self.out[local]
                 && canonical.values.iter().any(|v| v == value);
             if marks {
                 let part = CanonicalPart {
@@ -302,14 +312,18 @@ impl XmlWriter {
                     part.prefixes.push(prefix.to_owned());
                 }
             }
-            tag.sort_unstable_by(|a, b| (&a.namespace, &a.local).cmp(&(&b.namespace, &b.local)));
+            let (written, namespaces) = (&self.out, &canonical.namespaces);
+            let key =
+                |a: &TagAttribute| (&namespaces[a.namespace.clone()], &written[a.local.clone()]);
+            tag.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
             for attribute in &tag {
-                out.push_str(&attribute.markup);
+                out.push_str(&written[attribute.markup.clone()]);
             }
             out.push('>');
         }
         tag.clear();
         canonical.tag = tag;
+        canonical.namespaces.clear();
     }
 
     fn lookup(&self, prefix: &str) -> Option<&str> {
