@@ -820,7 +820,7 @@ fn fixtures_carry_their_values() {
 }
 
 /// (broken fixture, text the error must name, line of the offending element)
-type Broken = (&'static str, &'static str, u64);
+type Broken = (&'static str, &'static str, u32);
 
 const BROKEN: [Broken; 4] = [
     ("ncRunInstance.missing-instanceType.xml", "instanceType", 11),

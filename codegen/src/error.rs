@@ -10,13 +10,13 @@ pub struct Location {
     pub file: Arc<Path>,
     /// Index of the file among the generator's inputs, so that places sort in input order.
     pub input: usize,
-    pub line: u64,
-    pub column: u64,
+    pub line: u32,
+    pub column: u32,
 }
 
 impl Location {
     /// Orders places by input file, then by position in it.
-    pub fn sort_key(&self) -> (usize, u64, u64) {
+    pub fn sort_key(&self) -> (usize, u32, u32) {
         (self.input, self.line, self.column)
     }
 }

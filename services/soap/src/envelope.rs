@@ -6,7 +6,7 @@
 //! ([`Incoming::verify`]). Outgoing envelopes are written with [`XmlWriter`] and signed on the
 //! way out ([`write`]).
 
-use xmlbind::{Element, Limits, Node, ToXml, XmlWriter, XML_NS, XSI_NS};
+use xmlbind::{CanonicalPart, Element, Limits, Node, ToXml, XmlWriter, XML_NS, XSI_NS};
 
 use crate::addressing::Headers;
 pub use crate::addressing::{Addressing, WSA_NS};
@@ -103,11 +103,11 @@ pub fn write(outgoing: &Outgoing<'_>, signer: Option<&Signer>) -> Result<Vec<u8>
     }
 }
 
-/// The envelope, and with a stamp the parts it signs as trees.
+/// The envelope, and with a stamp the parts it signs in canonical form.
 fn write_envelope(
     outgoing: &Outgoing<'_>,
     stamp: Option<&wss::Stamp<'_>>,
-) -> (String, Vec<Element>) {
+) -> (String, Vec<CanonicalPart>) {
     let version = outgoing.version;
     let ns = version.namespace();
     let mut w = XmlWriter::new();
@@ -116,7 +116,7 @@ fn write_envelope(
     w.prefer_prefix(WSA_NS, "wsa");
     w.prefer_prefix(XSI_NS, "xsi");
     if let Some(stamp) = stamp {
-        stamp.capture_parts(&mut w);
+        stamp.canonicalize_parts(&mut w);
     }
     w.start_element(Some(ns), "Envelope");
     // Declared once here rather than on each header and the Body that use them.
@@ -150,7 +150,7 @@ fn write_envelope(
         }
         BodyContent::Fault(fault) => write_fault(&mut w, version, fault),
     }
-    w.finish_with_captured()
+    w.finish_with_canonical()
 }
 
 fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {
@@ -469,4 +469,69 @@ fn descendant_text(element: &Element) -> String {
         }
     }
     out.trim().to_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::c14n;
+    use crate::keys::KeyPair;
+    use crate::wss::{SignOptions, WSU_NS};
+
+    /// Every element of `root` carrying `wsu:Id` = `id`.
+    fn marked<'a>(root: &'a Element, id: &str) -> Vec<&'a Element> {
+        let mut found = Vec::new();
+        let mut pending = vec![root];
+        while let Some(element) = pending.pop() {
+            if element.attribute(Some(WSU_NS), "Id") == Some(id) {
+                found.push(element);
+            }
+            pending.extend(element.elements());
+        }
+        found
+    }
+
+    #[test]
+    fn signed_parts_are_digested_in_the_canonical_form_a_verifier_computes() {
+        // Guards signing, which digests the writer's canonical form of each part: it must be
+        // our C14N of the part parsed back, for a reply (a fault: a QName in content) and a
+        // request (every addressing header signed), in both SOAP versions.
+        let signer = KeyPair::generate("test")
+            .unwrap()
+            .signer(SignOptions::default())
+            .unwrap();
+        let fault = Fault::client("bad <input> & \"quotes\"\r\n").with_detail("why");
+        let addressing = Addressing {
+            to: Some("http://127.0.0.1:8773/services/Eucalyptus".into()),
+            action: Some("urn:action".into()),
+            message_id: Some("urn:uuid:1".into()),
+            relates_to: Some("urn:uuid:0".into()),
+        };
+        for version in [SoapVersion::V11, SoapVersion::V12] {
+            let outgoing = Outgoing {
+                version,
+                addressing: addressing.clone(),
+                body: BodyContent::Fault(&fault),
+            };
+            let stamp = signer.stamp(&outgoing.addressing).unwrap();
+            let (envelope, parts) = write_envelope(&outgoing, Some(&stamp));
+            let parsed = xmlbind::parse(envelope.as_bytes(), &Limits::default()).unwrap();
+            assert_eq!(parts.len(), 6, "Timestamp, four addressing headers, Body");
+            for part in &parts {
+                let [element] = marked(&parsed, &part.id)[..] else {
+                    panic!("{} not written once", part.id);
+                };
+                let prefixes: Vec<&str> = part.prefixes.iter().map(String::as_str).collect();
+                let canonical = c14n::exclusive(element, &prefixes);
+                assert_eq!(part.canonical, String::from_utf8(canonical).unwrap());
+                for (prefix, _) in element.scope.iter() {
+                    assert!(
+                        prefixes.contains(&prefix.unwrap_or("#default")),
+                        "{prefix:?}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,10 +1,11 @@
 use std::fmt;
 
-/// Line and column (both from 1) in the input.
+/// Line and column (both from 1) in the input. Every element carries one, so they are 32
+/// bits: a message is far below 4 GiB (`Limits::max_bytes`); past that they saturate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
-    pub line: u64,
-    pub column: u64,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// What went wrong while reading or writing XML.

@@ -25,7 +25,7 @@ pub use error::{ErrorKind, Position, XmlError};
 pub use reader::parse;
 pub use sample::Sample;
 pub use value::{Base64Binary, DateTime, XmlText};
-pub use writer::XmlWriter;
+pub use writer::{CanonicalPart, XmlWriter};
 
 /// `http://www.w3.org/2001/XMLSchema-instance`, home of `xsi:nil` and `xsi:type`.
 pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";

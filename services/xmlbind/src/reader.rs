@@ -174,19 +174,23 @@ impl<'a> Lines<'a> {
         if at > self.offset {
             let segment = &self.text[self.offset..at];
             // Every byte of a character but its continuation bytes (`10xxxxxx`).
-            let chars = |s: &[u8]| count(s, |b| b & 0xC0 != 0x80) as u64;
+            let chars = |s: &[u8]| saturate(count(s, |b| b & 0xC0 != 0x80));
             let lines = count(segment, |b| b == b'\n');
             if lines == 0 {
-                self.position.column += chars(segment);
+                self.position.column = self.position.column.saturating_add(chars(segment));
             } else {
                 let last = segment.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-                self.position.line += lines as u64;
-                self.position.column = 1 + chars(&segment[last + 1..]);
+                self.position.line = self.position.line.saturating_add(saturate(lines));
+                self.position.column = chars(&segment[last + 1..]).saturating_add(1);
             }
             self.offset = at;
         }
         self.position
     }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A start tag's namespace declarations (`None` declares the default namespace) and its
@@ -213,10 +217,24 @@ struct Parser<'a> {
     /// The namespace declarations and other attributes of the start tag being read: buffers
     /// kept from one start tag to the next.
     start_tag: StartTag<'a>,
-    /// Every local name read so far, each kept once.
-    locals: foldhash::HashMap<&'a str, Atom>,
-    /// The reserved `xml` prefix and its URI, once a name uses them.
-    xml: Option<(Atom, Atom)>,
+    /// Every local name, prefix and namespace URI read so far, each kept once.
+    atoms: Atoms,
+}
+
+/// The strings of a document's names, each kept once: a message declares the same few
+/// namespaces again and again (each signed header, each reference's transform).
+#[derive(Debug)]
+struct Atoms(foldhash::HashSet<Atom>);
+
+impl Atoms {
+    fn get(&mut self, s: &str) -> Atom {
+        if let Some(atom) = self.0.get(s) {
+            return atom.clone();
+        }
+        let atom = Atom::from(s);
+        self.0.insert(atom.clone());
+        atom
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -239,8 +257,10 @@ impl<'a> Parser<'a> {
             nodes: 0,
             in_text: false,
             start_tag: StartTag::default(),
-            locals: foldhash::HashMap::with_capacity_and_hasher(64, Default::default()),
-            xml: None,
+            atoms: Atoms(foldhash::HashSet::with_capacity_and_hasher(
+                64,
+                Default::default(),
+            )),
         }
     }
 
@@ -494,10 +514,11 @@ impl<'a> Parser<'a> {
                             .collect()
                     })
                     .unwrap_or_default();
+                let atoms = &mut self.atoms;
                 bindings.extend(
                     declared
                         .drain(..)
-                        .map(|(p, uri)| (p.map(Atom::from), Atom::from(&*uri))),
+                        .map(|(p, uri)| (p.map(|p| atoms.get(p)), atoms.get(&uri))),
                 );
                 if bindings.len() > self.limits.max_attributes {
                     return Err(XmlError::at(
@@ -559,12 +580,7 @@ impl<'a> Parser<'a> {
                 let uri = scope.binding(None).map(|(_, uri)| uri);
                 (None, uri.filter(|u| !u.is_empty()).cloned())
             }
-            Some("xml") => {
-                let (prefix, uri) = self
-                    .xml
-                    .get_or_insert_with(|| (Atom::from("xml"), Atom::from(XML_NS)));
-                (Some(prefix.clone()), Some(uri.clone()))
-            }
+            Some("xml") => (Some(self.atoms.get("xml")), Some(self.atoms.get(XML_NS))),
             Some(p) => {
                 let (prefix, uri) = scope.binding(Some(p)).ok_or_else(|| {
                     XmlError::at(ErrorKind::UndeclaredPrefix(p.to_owned()), position)
@@ -572,14 +588,7 @@ impl<'a> Parser<'a> {
                 (prefix.clone(), Some(uri.clone()))
             }
         };
-        let local = match self.locals.get(local) {
-            Some(atom) => atom.clone(),
-            None => {
-                let atom = Atom::from(local);
-                self.locals.insert(local, atom.clone());
-                atom
-            }
-        };
+        let local = self.atoms.get(local);
         Ok(Name {
             namespace,
             local,

@@ -1,10 +1,8 @@
 //! Streaming XML output that declares namespace prefixes as they are needed.
 
-use std::sync::Arc;
+use std::ops::Range;
 
 use crate::atom::Atom;
-use crate::dom::{Attribute, Element, Name, NamespaceScope, Node};
-use crate::error::Position;
 
 /// Writes well-formed XML into a string. Namespaces are given as URIs; the writer binds each
 /// to a prefix on first use (a preferred one if registered, else `ns1`, `ns2`, ...), so callers
@@ -23,32 +21,54 @@ pub struct XmlWriter {
     preferred: Vec<(String, String)>,
     /// `(from, to)`: names in `from` are written in `to` ([`XmlWriter::rename_namespace`]).
     renamed: Vec<(String, String)>,
-    capture: Option<Capture>,
+    canonical: Option<Canonical>,
 }
 
 #[derive(Debug, Default)]
 struct Frame {
     qname: String,
     declared: Vec<(Atom, String)>,
-    /// The element's name and the attributes of its start tag, kept only while elements
-    /// may be captured: an element is marked for capture by an attribute, after its name.
-    name: Option<Name>,
-    attributes: Vec<Attribute>,
-    /// The bindings in scope at this element, once a captured element needed them.
-    scope: Option<Arc<NamespaceScope>>,
 }
 
-/// Elements kept as trees while they are written ([`XmlWriter::capture_marked`]).
+/// Marked elements written a second time, in their exclusive canonical form, while they are
+/// written ([`XmlWriter::canonicalize_marked`]).
 #[derive(Debug)]
-struct Capture {
-    /// The attribute that marks an element to capture, and the values that do.
+struct Canonical {
+    /// The attribute that marks an element, and the values that do.
     marker: (Option<String>, String),
     values: Vec<String>,
-    /// The captured elements still open, outermost first, and the writer's frame of the
-    /// outermost one.
-    open: Vec<Element>,
-    apex_frame: usize,
-    done: Vec<Element>,
+    /// The attributes of the start tag being written, and their namespace URIs.
+    tag: Vec<TagAttribute>,
+    namespaces: String,
+    /// The marked element being written, and the writer's depth at it.
+    open: Option<(CanonicalPart, usize)>,
+    done: Vec<CanonicalPart>,
+}
+
+/// An attribute of the start tag being written, as ranges: its namespace URI in
+/// `Canonical::namespaces` (empty for none), its local name and its markup (` prefix:local="
+/// escaped value"`) in the output, which only grows. Kept without allocating, since any
+/// start tag may turn out to be marked.
+#[derive(Debug)]
+struct TagAttribute {
+    namespace: Range<usize>,
+    local: Range<usize>,
+    markup: Range<usize>,
+}
+
+/// A marked element in exclusive canonical form ([`XmlWriter::canonicalize_marked`]): the
+/// bytes Exclusive XML Canonicalization 1.0 gives for the element a parser reads from the
+/// output, with `prefixes` as its InclusiveNamespaces PrefixList.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPart {
+    /// The value of its marking attribute.
+    pub id: String,
+    /// Every prefix in scope at the element or declared inside it. Listing them all makes
+    /// the canonical form render each binding where it first appears, which the writer knows
+    /// as it goes, and signs the bindings of prefixes used only in content (`xsi:type`
+    /// values, fault codes), so that they cannot be redeclared unnoticed.
+    pub prefixes: Vec<String>,
+    pub canonical: String,
 }
 
 impl XmlWriter {
@@ -80,15 +100,25 @@ impl XmlWriter {
         Some(to.to_owned())
     }
 
-    /// Keeps every element whose start tag gets the attribute `{namespace}local` with one of
-    /// `values` as a tree too, exactly as [`crate::parse`] would read it back from the output,
-    /// for [`XmlWriter::finish_with_captured`] to return: a signer canonicalizes what it signs
-    /// without parsing its own output. Call before writing the elements.
-    pub fn capture_marked(&mut self, namespace: Option<&str>, local: &str, values: Vec<String>) {
-        self.capture = Some(Capture::new(
-            (namespace.map(str::to_owned), local.to_owned()),
+    /// Writes every element whose start tag gets the attribute `{namespace}local` with one
+    /// of `values` a second time, in exclusive canonical form, for
+    /// [`XmlWriter::finish_with_canonical`] to return: a signer digests what it signs
+    /// without parsing its output or canonicalizing a tree. Marked elements inside a marked
+    /// element are not kept apart. Call before writing the elements.
+    pub fn canonicalize_marked(
+        &mut self,
+        namespace: Option<&str>,
+        local: &str,
+        values: Vec<String>,
+    ) {
+        self.canonical = Some(Canonical {
+            marker: (namespace.map(str::to_owned), local.to_owned()),
             values,
-        ));
+            tag: Vec::new(),
+            namespaces: String::new(),
+            open: None,
+            done: Vec::new(),
+        });
     }
 
     pub fn start_element(&mut self, namespace: Option<&str>, local: &str) {
@@ -104,23 +134,6 @@ impl XmlWriter {
         let frame = self.spare.pop().unwrap_or_default();
         self.open.push(frame);
         let prefix = namespace.map(|ns| self.prefix_for(ns).0);
-        if self.capture.is_some() {
-            let name = Name {
-                namespace: namespace.map(Atom::from),
-                local: local.into(),
-                prefix: prefix.clone(),
-            };
-            match self.capture.as_mut() {
-                Some(capture) if !capture.open.is_empty() => {
-                    capture.open.push(captured_element(name, Vec::new()))
-                }
-                _ => {
-                    if let Some(frame) = self.open.last_mut() {
-                        frame.name = Some(name);
-                    }
-                }
-            }
-        }
         self.renamed = renamed;
         if let Some(frame) = self.open.last_mut() {
             if let Some(prefix) = &prefix {
@@ -148,90 +161,40 @@ impl XmlWriter {
             renamed.as_deref()
         };
         let prefix = namespace.map(|ns| self.declare_in_tag(ns));
+        let start = self.out.len();
         self.out.push(' ');
         if let Some(prefix) = &prefix {
             self.out.push_str(prefix);
             self.out.push(':');
         }
+        let local_at = self.out.len();
         self.out.push_str(local);
+        let local = local_at..self.out.len();
         self.out.push_str("=\"");
         escape_into(&mut self.out, value, true);
         self.out.push('"');
-        if self.capture.is_some() {
-            self.capture_attribute(namespace, local, prefix, value);
-        }
-    }
-
-    /// Records an attribute of the open start tag for capture, starting to capture its
-    /// element when the attribute marks it.
-    fn capture_attribute(
-        &mut self,
-        namespace: Option<&str>,
-        local: &str,
-        prefix: Option<Atom>,
-        value: &str,
-    ) {
         let depth = self.open.len();
-        let (Some(capture), Some(frame)) = (self.capture.as_mut(), self.open.last_mut()) else {
-            return;
-        };
-        let attribute = Attribute {
-            name: Name {
-                namespace: namespace.map(Atom::from),
-                local: local.into(),
-                prefix,
-            },
-            value: value.to_owned(),
-        };
-        if let Some(element) = capture.open.last_mut() {
-            element.attributes.push(attribute);
-            return;
-        }
-        let marks = capture.marker.0.as_deref() == namespace
-            && capture.marker.1 == local
-            && capture.values.iter().any(|v| v == value);
-        frame.attributes.push(attribute);
-        if marks {
-            if let Some(name) = frame.name.take() {
-                capture.apex_frame = depth - 1;
-                capture.open.push(captured_element(
-                    name,
-                    std::mem::take(&mut frame.attributes),
-                ));
+        if let Some(canonical) = self.canonical.as_mut() {
+            let namespace_at = canonical.namespaces.len();
+            canonical.namespaces.push_str(namespace.unwrap_or_default());
+            canonical.tag.push(TagAttribute {
+                namespace: namespace_at..canonical.namespaces.len(),
+                local: local.clone(),
+                markup: start..self.out.len(),
+            });
+            let marks = canonical.open.is_none()
+                && canonical.marker.0.as_deref() == namespace
+                && canonical.marker.1 == self.out[local]
+                && canonical.values.iter().any(|v| v == value);
+            if marks {
+                let part = CanonicalPart {
+                    id: value.to_owned(),
+                    prefixes: Vec::new(),
+                    canonical: String::new(),
+                };
+                canonical.open = Some((part, depth));
             }
         }
-    }
-
-    /// The bindings in scope at the innermost open element, for a captured element's scope,
-    /// once its start tag is complete. Each frame's is made once, from its parent's, and is
-    /// its parent's own when it declares nothing (an ancestor's start tag is complete too).
-    fn scope(&mut self) -> Arc<NamespaceScope> {
-        let mut scope: Option<Arc<NamespaceScope>> = None;
-        for frame in &mut self.open {
-            if frame.scope.is_none() {
-                let parent = scope.take().unwrap_or_default();
-                frame.scope = Some(if frame.declared.is_empty() {
-                    parent
-                } else {
-                    let mut bindings = parent.bindings().to_vec();
-                    for (prefix, uri) in &frame.declared {
-                        bindings.retain(|(p, _)| p.as_deref() != Some(prefix.as_str()));
-                        bindings
-                            .push((Some(Atom::from(prefix.as_str())), Atom::from(uri.as_str())));
-                    }
-                    Arc::new(NamespaceScope::from_bindings(bindings))
-                });
-            }
-            scope = frame.scope.clone();
-        }
-        scope.unwrap_or_default()
-    }
-
-    /// Whether the innermost open element is being captured.
-    fn capturing_innermost(&self) -> bool {
-        self.capture
-            .as_ref()
-            .is_some_and(|c| !c.open.is_empty() && c.apex_frame + c.open.len() == self.open.len())
     }
 
     /// Declares `namespace` on the element just started, unless it is already in scope, so
@@ -255,29 +218,29 @@ impl XmlWriter {
 
     pub fn text(&mut self, text: &str) {
         self.close_start_tag();
+        let start = self.out.len();
         escape_into(&mut self.out, text, false);
-        if let Some(element) = self.capture.as_mut().and_then(|c| c.open.last_mut()) {
-            match element.children.last_mut() {
-                Some(Node::Text(existing)) => existing.push_str(text),
-                _ => element.children.push(Node::Text(text.to_owned())),
-            }
+        if let Some((part, _)) = self.canonical.as_mut().and_then(|c| c.open.as_mut()) {
+            // Canonical form escapes text as this writer does.
+            part.canonical.push_str(&self.out[start..]);
         }
     }
 
     pub fn end_element(&mut self) {
-        if self.start_tag_open && self.capturing_innermost() {
-            self.set_captured_scope();
+        if self.start_tag_open {
+            self.canonical_start_tag();
         }
-        let capturing = self.capturing_innermost();
         let Some(mut frame) = self.open.pop() else {
             return;
         };
-        if capturing {
-            if let Some(capture) = self.capture.as_mut() {
-                if let Some(done) = capture.open.pop() {
-                    match capture.open.last_mut() {
-                        Some(parent) => parent.children.push(Node::Element(done)),
-                        None => capture.done.push(done),
+        if let Some(canonical) = self.canonical.as_mut() {
+            if let Some((part, depth)) = canonical.open.as_mut() {
+                part.canonical.push_str("</");
+                part.canonical.push_str(&frame.qname);
+                part.canonical.push('>');
+                if *depth > self.open.len() {
+                    if let Some((part, _)) = canonical.open.take() {
+                        canonical.done.push(part);
                     }
                 }
             }
@@ -292,43 +255,75 @@ impl XmlWriter {
         }
         frame.qname.clear();
         frame.declared.clear();
-        frame.name = None;
-        frame.attributes.clear();
-        frame.scope = None;
         self.spare.push(frame);
     }
 
     /// Closes every open element and returns the document.
     pub fn finish(self) -> String {
-        self.finish_with_captured().0
+        self.finish_with_canonical().0
     }
 
-    /// Closes every open element and returns the document with the elements captured
-    /// ([`XmlWriter::capture_marked`]), in document order of their end tags.
-    pub fn finish_with_captured(mut self) -> (String, Vec<Element>) {
+    /// Closes every open element and returns the document with the canonical form of the
+    /// marked elements ([`XmlWriter::canonicalize_marked`]), in document order of their end
+    /// tags.
+    pub fn finish_with_canonical(mut self) -> (String, Vec<CanonicalPart>) {
         while !self.open.is_empty() {
             self.end_element();
         }
-        let captured = self.capture.map(|c| c.done).unwrap_or_default();
-        (self.out, captured)
-    }
-
-    /// The start tag of the innermost element is complete: so are its bindings.
-    fn set_captured_scope(&mut self) {
-        let scope = self.scope();
-        if let Some(element) = self.capture.as_mut().and_then(|c| c.open.last_mut()) {
-            element.scope = scope;
-        }
+        let parts = self.canonical.map(|c| c.done).unwrap_or_default();
+        (self.out, parts)
     }
 
     fn close_start_tag(&mut self) {
-        if self.start_tag_open && self.capturing_innermost() {
-            self.set_captured_scope();
-        }
         if self.start_tag_open {
+            self.canonical_start_tag();
             self.out.push('>');
             self.start_tag_open = false;
         }
+    }
+
+    /// Writes the complete start tag of the innermost element in canonical form, if it is in
+    /// a marked element: declarations sorted by prefix (at the marked element every binding
+    /// in scope, below it those the element makes: every prefix is on the inclusive list,
+    /// and none is ever rebound), then attributes sorted by namespace URI and local name.
+    fn canonical_start_tag(&mut self) {
+        let Some(canonical) = self.canonical.as_mut() else {
+            return;
+        };
+        let mut tag = std::mem::take(&mut canonical.tag);
+        if let Some((part, depth)) = canonical.open.as_mut() {
+            let frames = if *depth == self.open.len() {
+                &self.open[..]
+            } else {
+                &self.open[self.open.len() - 1..]
+            };
+            let mut declarations: Vec<(&str, &str)> = frames
+                .iter()
+                .flat_map(|f| &f.declared)
+                .map(|(prefix, uri)| (prefix.as_str(), uri.as_str()))
+                .collect();
+            declarations.sort_unstable();
+            let out = &mut part.canonical;
+            out.push('<');
+            out.push_str(&self.open[self.open.len() - 1].qname);
+            for (prefix, uri) in declarations {
+                write_declaration(out, prefix, uri);
+                if !part.prefixes.iter().any(|p| p == prefix) {
+                    part.prefixes.push(prefix.to_owned());
+                }
+            }
+            let (written, namespaces) = (&self.out, &canonical.namespaces);
+            let key =
+                |a: &TagAttribute| (&namespaces[a.namespace.clone()], &written[a.local.clone()]);
+            tag.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+            for attribute in &tag {
+                out.push_str(&written[attribute.markup.clone()]);
+            }
+            out.push('>');
+        }
+        tag.clear();
+        canonical.tag = tag;
+        canonical.namespaces.clear();
     }
 
     fn lookup(&self, prefix: &str) -> Option<&str> {
@@ -385,29 +380,6 @@ impl XmlWriter {
     }
 }
 
-impl Capture {
-    fn new(marker: (Option<String>, String), values: Vec<String>) -> Self {
-        Self {
-            marker,
-            values,
-            open: Vec::new(),
-            apex_frame: 0,
-            done: Vec::new(),
-        }
-    }
-}
-
-/// A captured element as its start tag begins; its scope is set when the tag is complete.
-fn captured_element(name: Name, attributes: Vec<Attribute>) -> Element {
-    Element {
-        name,
-        attributes,
-        scope: Arc::default(),
-        children: Vec::new(),
-        position: Position::default(),
-    }
-}
-
 fn write_declaration(out: &mut String, prefix: &str, namespace: &str) {
     out.push_str(" xmlns:");
     out.push_str(prefix);
@@ -452,25 +424,6 @@ mod tests {
     use super::*;
     use crate::{parse, Limits};
 
-    /// `a` and `b` are the same tree, positions aside, with the same bindings in scope.
-    fn assert_same_tree(a: &Element, b: &Element) {
-        assert_eq!(a.name, b.name);
-        assert_eq!(a.attributes, b.attributes, "attributes of {}", a.name.local);
-        assert_eq!(
-            a.scope.iter().collect::<Vec<_>>(),
-            b.scope.iter().collect::<Vec<_>>(),
-            "scope of {}",
-            a.name.local
-        );
-        assert_eq!(a.children.len(), b.children.len(), "{}", a.name.local);
-        for (x, y) in a.children.iter().zip(&b.children) {
-            match (x, y) {
-                (Node::Element(x), Node::Element(y)) => assert_same_tree(x, y),
-                (x, y) => assert_eq!(x, y),
-            }
-        }
-    }
-
     #[test]
     fn a_renamed_namespace_is_written_in_its_place_and_others_are_kept() {
         let mut w = XmlWriter::new();
@@ -489,11 +442,15 @@ mod tests {
     }
 
     #[test]
-    fn captured_elements_are_what_parsing_the_output_gives() {
-        // Guards signing, which canonicalizes captured trees instead of parsing its output.
+    fn marked_elements_are_written_again_in_canonical_form() {
+        // Guards signing, which digests these instead of canonicalizing parsed trees (the
+        // soap crate checks them against its C14N of the parsed output too): every binding in
+        // scope at the marked element, declarations and attributes sorted, empty elements
+        // with end tags, escaping as written.
         let mut w = XmlWriter::new();
         w.prefer_prefix("urn:u", "u");
-        w.capture_marked(Some("urn:u"), "Id", vec!["one".into(), "two".into()]);
+        w.prefer_prefix(crate::XSI_NS, "xsi");
+        w.canonicalize_marked(Some("urn:u"), "Id", vec!["one".into(), "two".into()]);
         w.start_element(Some("urn:env"), "Envelope");
         w.declare("urn:u");
         w.start_element(Some("urn:env"), "Header");
@@ -502,7 +459,6 @@ mod tests {
         w.attribute(Some("urn:u"), "Id", "one");
         w.attribute(Some("urn:b"), "b", "tab\there\nline\r&<>\"'");
         w.text("a & b < c > d\r\n");
-        w.text(" more");
         w.start_element(Some("urn:c"), "empty");
         w.end_element();
         w.start_element(None, "plain");
@@ -519,13 +475,28 @@ mod tests {
         w.start_element(Some("urn:a"), "payload");
         w.attribute(Some(crate::XML_NS), "lang", "en");
         w.end_element();
-        let (out, captured) = w.finish_with_captured();
-        let parsed = parse(out.as_bytes(), &Limits::default()).unwrap();
-        let header = parsed.elements().next().unwrap();
-        let body = parsed.elements().nth(1).unwrap();
-        assert_eq!(captured.len(), 2);
-        assert_same_tree(&captured[0], header.elements().next().unwrap());
-        assert_same_tree(&captured[1], body);
+        let (out, parts) = w.finish_with_canonical();
+        assert!(parse(out.as_bytes(), &Limits::default()).is_ok());
+        let ids: Vec<_> = parts.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["one", "two"]);
+        assert_eq!(
+            parts[0].canonical,
+            concat!(
+                r#"<ns2:first xmlns:ns1="urn:env" xmlns:ns2="urn:a" xmlns:ns3="urn:b" xmlns:u="urn:u" before="x" ns3:b="tab&#x9;here&#xA;line&#xD;&amp;&lt;>&quot;'" u:Id="one">"#,
+                "a &amp; b &lt; c &gt; d&#xD;\n",
+                r#"<ns4:empty xmlns:ns4="urn:c"></ns4:empty>"#,
+                r#"<plain xmlns:ns5="urn:t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="ns5:T">x</plain>"#,
+                "</ns2:first>"
+            )
+        );
+        assert_eq!(
+            parts[0].prefixes,
+            ["ns1", "ns2", "ns3", "u", "ns4", "ns5", "xsi"]
+        );
+        assert_eq!(
+            parts[1].canonical,
+            r#"<ns1:Body xmlns:ns1="urn:env" xmlns:u="urn:u" u:Id="two"><ns7:payload xmlns:ns7="urn:a" xml:lang="en"></ns7:payload></ns1:Body>"#
+        );
     }
 
     #[test]

@@ -1,23 +1,23 @@
 //! Signing outgoing envelopes.
 //!
 //! The envelope is first written whole, with `wsu:Id`s on the parts to sign and a Security
-//! header holding the Timestamp and the token ([`Stamp`]). The writer keeps each signed part
-//! as the tree a verifier will read from its bytes ([`XmlWriter::capture_marked`]), and each
-//! is canonicalized from that tree. SignedInfo is written in its canonical form (it uses no
-//! binding of its context), signed as written, and inserted with the value.
+//! header holding the Timestamp and the token ([`Stamp`]). The writer writes each signed part
+//! a second time, in the exclusive canonical form a verifier computes from the part it reads
+//! ([`XmlWriter::canonicalize_marked`]), and that is digested: nothing is parsed or
+//! canonicalized from a tree. SignedInfo is written in its canonical form (it uses no binding
+//! of its context), signed as written, and inserted with the value.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
-use xmlbind::{Base64Binary, Element, XmlText, XmlWriter, XSI_NS};
+use xmlbind::{Base64Binary, CanonicalPart, XmlText, XmlWriter};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
-use super::signature::{self, prefix_refs, Reference, SignedInfo};
+use super::signature::{self, Reference, SignedInfo};
 use super::{timestamp, token, WssError, WSSE_NS, WSU_NS};
 use crate::addressing::{Addressing, Field};
-use crate::c14n;
 
 /// What a [`Signer`] signs, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,33 +216,38 @@ impl Stamp<'_> {
             .chain(&self.body_id)
     }
 
-    /// Has `w` keep the parts to sign as trees while they are written, so that signing
-    /// canonicalizes them without parsing the envelope back: each is the tree a verifier
-    /// reads from those bytes.
-    pub(crate) fn capture_parts(&self, w: &mut XmlWriter) {
-        w.capture_marked(Some(WSU_NS), "Id", self.signed_ids().cloned().collect());
+    /// Has `w` write the parts to sign in canonical form too, so that signing digests them
+    /// without parsing the envelope back. Each part's InclusiveNamespaces PrefixList names
+    /// every prefix in scope at it or declared in it: exclusive C14N renders a binding only
+    /// where a name visibly uses it, so a prefix used only inside content (a fault code
+    /// `soapenv:Client`, a type `xsi:type="tns:T"`) would otherwise be unsigned, and an
+    /// attacker could redeclare it to change what the content means (namespace injection).
+    /// Listed prefixes are rendered wherever their binding changes, so a redeclaration
+    /// breaks the digest.
+    pub(crate) fn canonicalize_parts(&self, w: &mut XmlWriter) {
+        w.canonicalize_marked(Some(WSU_NS), "Id", self.signed_ids().cloned().collect());
     }
 
-    /// Signs an envelope written with this stamp, given the parts [`Stamp::capture_parts`]
-    /// kept.
-    pub(crate) fn sign(&self, envelope: String, parts: &[Element]) -> Result<Vec<u8>, WssError> {
+    /// Signs an envelope written with this stamp, given the canonical parts
+    /// [`Stamp::canonicalize_parts`] had written.
+    pub(crate) fn sign(
+        &self,
+        envelope: String,
+        parts: &[CanonicalPart],
+    ) -> Result<Vec<u8>, WssError> {
         let options = &self.signer.options;
         let mut references = Vec::new();
         for id in self.signed_ids() {
-            let mut marked = parts
-                .iter()
-                .filter(|p| p.attribute(Some(WSU_NS), "Id") == Some(id.as_str()));
-            let (Some(element), None) = (marked.next(), marked.next()) else {
+            let mut marked = parts.iter().filter(|p| p.id == *id);
+            let (Some(part), None) = (marked.next(), marked.next()) else {
                 return Err(WssError::Signing(format!(
                     "the part {id} was not written once"
                 )));
             };
-            let prefixes = inclusive_prefixes(element);
-            let canonical = c14n::exclusive(element, &prefix_refs(&prefixes));
-            let value = options.digest.digest(&canonical)?;
+            let value = options.digest.digest(part.canonical.as_bytes())?;
             references.push(Reference {
                 uri: format!("#{id}"),
-                prefixes,
+                prefixes: part.prefixes.clone(),
                 digest: options.digest,
                 value,
             });
@@ -288,32 +293,4 @@ impl Stamp<'_> {
         }
         Ok(signed)
     }
-}
-
-/// The InclusiveNamespaces PrefixList for a signed part: every prefix in scope at its apex,
-/// and every prefix used in an `xsi:type` value below it. Exclusive C14N renders a binding
-/// only where a name visibly uses it, so a prefix used only inside content (a fault code
-/// `soapenv:Client`, a type `xsi:type="tns:T"`) would otherwise be unsigned, and an attacker
-/// could redeclare it to change what the content means (namespace injection). Listed
-/// prefixes are rendered wherever their binding changes, so a redeclaration breaks the digest.
-fn inclusive_prefixes(apex: &Element) -> Vec<String> {
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut add = |prefix: &str| {
-        if !prefixes.iter().any(|p| p == prefix) {
-            prefixes.push(prefix.to_owned());
-        }
-    };
-    for (prefix, uri) in apex.scope.iter() {
-        if !uri.is_empty() {
-            add(prefix.unwrap_or("#default"));
-        }
-    }
-    let mut pending = vec![apex];
-    while let Some(element) = pending.pop() {
-        if let Some(value) = element.attribute(Some(XSI_NS), "type") {
-            add(value.trim().split_once(':').map_or("#default", |(p, _)| p));
-        }
-        pending.extend(element.elements());
-    }
-    prefixes
 }
