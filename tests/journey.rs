@@ -1,6 +1,6 @@
 //! The user journey of issue 14 against the components started one by one: a test-driver
 //! node, a cluster in MANAGED-NOVLAN with a public address pool, a real Walrus on the
-//! cloud's users, and the cloud. `euca admin image add-default` bundles, uploads and
+//! cloud's users, a storage controller (files exported over NBD), and the cloud. `euca admin image add-default` bundles, uploads and
 //! registers the default image; the instances run from it fetch it from that Walrus
 //! (GetDecryptedImage). `tests/py/journey.py` holds the clients' side: boto3, the AWS CLI
 //! and zeep over EC2 SOAP, each configured from an eucarc alone.
@@ -35,6 +35,7 @@ struct Cloud {
     // Dropped in reverse: the cloud first, the nodes last.
     clc: Component,
     walrus: Component,
+    sc: Component,
     cc: Cc,
     nodes: Nodes,
     dir: tempfile::TempDir,
@@ -52,10 +53,35 @@ impl Cloud {
         let data = dir.path().join("clc");
         let cluster = format!("zone1={}", cc.url());
         let keys = nodes.keys.path();
+        let mut command = euca();
+        command
+            .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(keys)
+            .arg("--data")
+            .arg(dir.path().join("sc"))
+            .args([
+                "--backend",
+                "file",
+                "--export",
+                "nbd",
+                "--walrus",
+                &walrus_url,
+            ]);
+        let sc = Component::start(command, "storage controller")
+            .unwrap_or_else(|log| panic!("euca storage did not become ready:\n{log}"));
         let clc = start_cloud(
             keys,
             &data,
-            &["--cluster", &cluster, "--walrus", &walrus_url],
+            &[
+                "--cluster",
+                &cluster,
+                "--walrus",
+                &walrus_url,
+                "--storage",
+                &sc.url,
+                "--tick",
+                "1",
+            ],
         );
         let listen = walrus_url
             .trim_start_matches("http://")
@@ -77,6 +103,7 @@ impl Cloud {
         Self {
             clc,
             walrus,
+            sc,
             cc,
             nodes,
             dir,
@@ -103,9 +130,10 @@ impl Cloud {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| python("journey.py", &all)))
             .unwrap_or_else(|_| {
                 panic!(
-                    "cloud log:\n{}\nwalrus log:\n{}\ncluster log:\n{}\nnode log:\n{}",
+                    "cloud log:\n{}\nwalrus log:\n{}\nstorage log:\n{}\ncluster log:\n{}\nnode log:\n{}",
                     self.clc.log(),
                     self.walrus.log(),
+                    self.sc.log(),
                     self.cc.log(),
                     self.nodes.nc(0).log()
                 )

@@ -9,9 +9,9 @@ Phases (run by tests/journey.rs):
                                   the default image `euca admin image add-default` registered is
                                   public; with boto3 (the admin) and the AWS CLI (the user):
                                   zones, register and describe the image, run an instance to
-                                  running, read its console, allocate and associate an address,
-                                  disassociate and release it, terminate to terminated,
-                                  deregister
+                                  running, read its console, create and attach a volume, allocate
+                                  and associate an address, detach, disassociate and release,
+                                  terminate to terminated, deregister
   soap USER_DIR WSDL EMI          the same journey over EC2 SOAP with zeep, signed with the
                                   user's certificate
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
@@ -73,6 +73,27 @@ def public_address(c, instance):
     return shown(reservation["Instances"][0])
 
 
+def volume(c, vol):
+    (found,) = c.describe_volumes(VolumeIds=[vol])["Volumes"]
+    return found
+
+
+def create_and_attach(c, instance):
+    """A 1 GB volume in zone1 attached to `instance` at /dev/sdf; its id."""
+    vol = c.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
+    until(f"{vol} available", lambda: volume(c, vol)["State"] == "available", 90)
+    c.attach_volume(VolumeId=vol, InstanceId=instance, Device="/dev/sdf")
+
+    def attached():
+        found = volume(c, vol)
+        return found["State"] == "in-use" and [(a["InstanceId"], a["State"]) for a in found["Attachments"]] == [
+            (instance, "attached")]
+
+    until(f"{vol} attached to {instance}", attached, 90)
+    ok(f"boto3: CreateVolume {vol} available, AttachVolume: in-use, attached to {instance}")
+    return vol
+
+
 def check_default_image(c, emi, eki, eri):
     images = {i["ImageId"]: i for i in c.describe_images(ImageIds=[emi, eki, eri])["Images"]}
     assert set(images) == {emi, eki, eri}, images
@@ -109,6 +130,7 @@ def boto3_journey(env, default_emi):
     assert console["InstanceId"] == instance, console
     ok("boto3: GetConsoleOutput answers for the instance")
 
+    vol = create_and_attach(c, instance)
     own = until("the cloud's own address at launch", lambda: public_address(c, instance) in POOL and public_address(c, instance))
     allocated = c.allocate_address()["PublicIp"]
     assert allocated in POOL and allocated != own, (allocated, own)
@@ -119,6 +141,11 @@ def boto3_journey(env, default_emi):
     c.release_address(PublicIp=allocated)
     assert allocated not in [a["PublicIp"] for a in c.describe_addresses()["Addresses"]]
     ok(f"boto3: AllocateAddress {allocated}, associated, disassociated, released")
+
+    c.detach_volume(VolumeId=vol)
+    until(f"{vol} detached", lambda: volume(c, vol)["State"] == "available" and not volume(c, vol)["Attachments"], 90)
+    c.delete_volume(VolumeId=vol)
+    ok(f"boto3: DetachVolume {vol}: available again, then deleted")
 
     ended = c.terminate_instances(InstanceIds=[instance])["TerminatingInstances"]
     assert [e["InstanceId"] for e in ended] == [instance], ended
@@ -162,6 +189,20 @@ def cli_journey(env, emi):
     aws("release-address", "--public-ip", allocated)
     assert allocated not in [a["PublicIp"] for a in aws("describe-addresses")["Addresses"]]
     ok(f"AWS CLI: allocate-address {allocated}, associate, disassociate, release")
+
+    vol = aws("create-volume", "--size", "1", "--availability-zone", "zone1")["VolumeId"]
+
+    def vol_state():
+        (found,) = aws("describe-volumes", "--volume-ids", vol)["Volumes"]
+        return found["State"], [(a["InstanceId"], a["State"]) for a in found.get("Attachments", [])]
+
+    until(f"{vol} available", lambda: vol_state()[0] == "available", 90)
+    aws("attach-volume", "--volume-id", vol, "--instance-id", instance, "--device", "/dev/sdf")
+    until(f"{vol} attached", lambda: vol_state() == ("in-use", [(instance, "attached")]), 90)
+    aws("detach-volume", "--volume-id", vol)
+    until(f"{vol} detached", lambda: vol_state() == ("available", []), 90)
+    aws("delete-volume", "--volume-id", vol)
+    ok(f"AWS CLI: create-volume {vol}, attach-volume, detach-volume, delete-volume")
 
     aws("terminate-instances", "--instance-ids", instance)
     until(f"{instance} terminated", lambda: state()["State"]["Name"] == "terminated", 90)
