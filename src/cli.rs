@@ -34,6 +34,10 @@ pub enum Command {
     Admin(cloud::admin::AdminArgs),
     // The help text is StorageArgs' own.
     Storage(storage::StorageArgs),
+    // The help text is UpArgs' own.
+    Up(up::UpArgs),
+    // The help text is StatusArgs' own.
+    Status(up::StatusArgs),
 }
 
 impl Command {
@@ -49,6 +53,8 @@ impl Command {
             Self::Cloud(args) => cloud::main(args),
             Self::Admin(args) => cloud::admin::main(args),
             Self::Storage(args) => storage::main(args),
+            Self::Up(args) => up::main(args),
+            Self::Status(args) => up::status(args),
         }
     }
 }
