@@ -2,8 +2,9 @@
 //! node, a cluster in MANAGED-NOVLAN with a public address pool, a real Walrus on the
 //! cloud's users, a storage controller (files exported over NBD), and the cloud. `euca admin image add-default` bundles, uploads and
 //! registers the default image; the instances run from it fetch it from that Walrus
-//! (GetDecryptedImage). `tests/py/journey.py` holds the clients' side: boto3, the AWS CLI
-//! and zeep over EC2 SOAP, each configured from an eucarc alone.
+//! (GetDecryptedImage). Then the same journey against `euca up` on free ports, whose first
+//! start adds the default image itself. `tests/py/journey.py` holds the clients' side:
+//! boto3, the AWS CLI and zeep over EC2 SOAP, each configured from an eucarc alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,6 +12,7 @@ mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
+mod up_support;
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -27,8 +29,10 @@ const MANAGED_NOVLAN: &[(&str, &str)] = &[
     ("VNET_NETMASK", "255.255.0.0"),
     ("VNET_DNS", "10.1.1.1"),
     ("VNET_ADDRSPERNET", "32"),
-    ("VNET_PUBLICIPS", "192.168.9.10-192.168.9.13"),
+    ("VNET_PUBLICIPS", POOL),
 ];
+/// The cluster's public addresses.
+const POOL: &str = "192.168.9.10-192.168.9.13";
 
 /// A whole cloud on loopback ports, its parts started one by one.
 struct Cloud {
@@ -302,8 +306,12 @@ fn add_default_registers_a_public_image_once_and_the_journey_runs_it_with_boto3_
     assert!(!half.status.success());
 
     let (admin_dir, bob_dir) = (cloud.credentials("admin"), cloud.credentials("bob"));
-    cloud.python("journey", &[&admin_dir, &bob_dir, &emi, &eki, &eri]);
-    soap_journey(&cloud, &bob_dir, &emi);
+    cloud.python(
+        "journey",
+        &[&admin_dir, &bob_dir, &emi, &eki, &eri, "zone1", POOL],
+    );
+    let wsdl = soap_wsdl();
+    cloud.python("soap", &[&bob_dir, &wsdl, &emi, "zone1", POOL]);
     // The node had each part of the image from Walrus, decrypted (GetDecryptedImage).
     let log = cloud.walrus.log();
     for part in ["kernel", "ramdisk", "machine"] {
@@ -316,8 +324,47 @@ fn add_default_registers_a_public_image_once_and_the_journey_runs_it_with_boto3_
     }
 }
 
-/// The same journey over EC2 SOAP with zeep, with our WSDL (the original's operations).
-fn soap_journey(cloud: &Cloud, user_dir: &str, emi: &str) {
-    let wsdl = common::workspace_root().join("wsdl/ec2_2009-04-04.wsdl");
-    cloud.python("soap", &[user_dir, &wsdl.display().to_string(), emi]);
+/// Our EC2 WSDL (the original's operations), which zeep loads for the journey over SOAP.
+fn soap_wsdl() -> String {
+    common::workspace_root()
+        .join("wsdl/ec2_2009-04-04.wsdl")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_journey_runs_against_euca_up_with_the_image_it_added_on_its_first_start() {
+    let home = tempfile::tempdir().unwrap();
+    let cloud = up_support::Up::start(home.path());
+    // `euca up` adds the default image after `cloud ready`, writing what add-default printed.
+    let log = home.path().join("logs/add-default.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let added = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("RAMDISK\t") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no default image within 60 s:\n{text}\n{}",
+            cloud.up.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let (emi, eki, eri) = default_image(&added);
+    admin(home.path(), &["user", "add", "bob"]);
+    let admin_dir = cloud.admin_dir();
+    let bob_dir = home.path().join("credentials/bob").display().to_string();
+    let run = |script_args: &[&str]| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            python("journey.py", script_args)
+        }))
+        .unwrap_or_else(|_| panic!("euca up log:\n{}", cloud.up.log()));
+    };
+    // Its cluster is in SYSTEM mode: no public addresses.
+    let zone = up::plan::CLUSTER_NAME;
+    run(&[
+        "journey", &admin_dir, &bob_dir, &emi, &eki, &eri, zone, "none",
+    ]);
+    run(&["soap", &bob_dir, &soap_wsdl(), &emi, zone, "none"]);
 }
