@@ -1,10 +1,11 @@
 //! The user journey of issue 14 against the components started one by one: a test-driver
-//! node, a cluster in MANAGED-NOVLAN with a public address pool, a real Walrus on the
-//! cloud's users, a storage controller (files exported over NBD), and the cloud. `euca admin image add-default` bundles, uploads and
-//! registers the default image; the instances run from it fetch it from that Walrus
-//! (GetDecryptedImage). Then the same journey against `euca up` on free ports, whose first
-//! start adds the default image itself. `tests/py/journey.py` holds the clients' side:
-//! boto3, the AWS CLI and zeep over EC2 SOAP, each configured from an eucarc alone.
+//! node, a cluster in MANAGED-NOVLAN with a public address pool (`PUBLIC_IPS`), a real
+//! Walrus on the cloud's users, a storage controller (files exported over NBD), and the
+//! cloud. `euca admin image add-default` bundles, uploads and registers the default image;
+//! the instances run from it fetch it from that Walrus (GetDecryptedImage). Then the same
+//! journey against `euca up` on free ports, whose first start adds the default image itself.
+//! `tests/py/journey.py` holds the clients' side: boto3, the AWS CLI and zeep over EC2 SOAP,
+//! each configured from an eucarc alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,21 +19,8 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use cloud_support::{admin, python, start_cloud};
-use cluster_support::{free_port, Cc, Nodes};
+use cluster_support::{free_port, Cc, Nodes, MANAGED_NOVLAN, PUBLIC_IPS};
 use common::launcher::{euca, Component};
-
-/// MANAGED-NOVLAN over a /16 in networks of 32, with a pool of four public addresses (not
-/// applied to the host).
-const MANAGED_NOVLAN: &[(&str, &str)] = &[
-    ("VNET_MODE", "MANAGED-NOVLAN"),
-    ("VNET_SUBNET", "10.0.0.0"),
-    ("VNET_NETMASK", "255.255.0.0"),
-    ("VNET_DNS", "10.1.1.1"),
-    ("VNET_ADDRSPERNET", "32"),
-    ("VNET_PUBLICIPS", POOL),
-];
-/// The cluster's public addresses.
-const POOL: &str = "192.168.9.10-192.168.9.13";
 
 /// A whole cloud on loopback ports, its parts started one by one.
 struct Cloud {
@@ -308,10 +296,10 @@ fn add_default_registers_a_public_image_once_and_the_journey_runs_it_with_boto3_
     let (admin_dir, bob_dir) = (cloud.credentials("admin"), cloud.credentials("bob"));
     cloud.python(
         "journey",
-        &[&admin_dir, &bob_dir, &emi, &eki, &eri, "zone1", POOL],
+        &[&admin_dir, &bob_dir, &emi, &eki, &eri, "zone1", PUBLIC_IPS],
     );
     let wsdl = soap_wsdl();
-    cloud.python("soap", &[&bob_dir, &wsdl, &emi, "zone1", POOL]);
+    cloud.python("soap", &[&bob_dir, &wsdl, &emi, "zone1", PUBLIC_IPS]);
     // The node had each part of the image from Walrus, decrypted (GetDecryptedImage).
     let log = cloud.walrus.log();
     for part in ["kernel", "ramdisk", "machine"] {
