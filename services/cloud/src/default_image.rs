@@ -113,7 +113,10 @@ pub async fn add_default(
     sources: &Sources,
     mut progress: impl FnMut(&str),
 ) -> Result<DefaultImage, DefaultImageError> {
-    let eucarc = Eucarc::read(&data.join("credentials/admin/eucarc"))?;
+    let eucarc = {
+        let path = data.join("credentials/admin/eucarc");
+        kit::blocking(move || Eucarc::read(&path)).await?
+    };
     let ec2 = QueryClient {
         url: &eucarc.ec2_url,
         access_key: &eucarc.access_key,
