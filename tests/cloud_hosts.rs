@@ -1,0 +1,374 @@
+//! Issue 14: the components on separate hosts. The front door (`euca cloud`, `euca walrus`,
+//! `euca storage`), a cluster (`euca cluster`), two nodes (`euca node --hypervisor test`) and
+//! the user each run in a network namespace of their own, joined by veth pairs to a bridge in
+//! one more namespace (all made and removed by the test); where namespaces cannot be made
+//! (not root), on separate loopback addresses instead, and the test says which ran. They talk
+//! over signed SOAP (CLC → CC → NC) and HTTP across those addresses: boto3, from the admin's
+//! eucarc on the user's host, runs an instance on each node, describes and terminates them,
+//! and round-trips an object through Walrus.
+//!
+//! The images' manifests are the fixture ones (`tests/fixtures/cloud`), served by a plain
+//! HTTP server on the front door's host as the cloud's Walrus, as `cloud_instances` does:
+//! they are not real bundles, which a real Walrus would decrypt for the nodes.
+
+#![allow(clippy::unwrap_used)]
+
+mod cloud_support;
+mod cluster_support;
+mod common;
+mod node_support;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use cloud_support::{admin, manifests, new_database, Engine};
+use common::launcher::{Component, Keys};
+use node_support::NcSetup;
+
+/// The hosts, in the order of their addresses (10.77.0.2, .3, ...; 127.0.0.2, ...).
+const HOSTS: [&str; 5] = ["front", "cc", "nc1", "nc2", "user"];
+
+/// One host: an address, and the network namespace it is, if any.
+struct Host {
+    ip: String,
+    netns: Option<String>,
+}
+
+impl Host {
+    /// `program` run on this host.
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns]).arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn euca(&self) -> Command {
+        self.command(env!("CARGO_BIN_EXE_euca"))
+    }
+
+    /// An ephemeral port on this host's address.
+    fn listen(&self) -> String {
+        format!("{}:0", self.ip)
+    }
+}
+
+/// The hosts of the test; the namespaces it made are removed on drop, when the test fails
+/// too (the processes in them are ended first: they are declared after it).
+struct Lab {
+    hosts: Vec<Host>,
+    namespaces: Vec<String>,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Lab {
+    /// Network namespaces where the machine allows them, else loopback addresses.
+    fn new() -> Self {
+        let tag = format!("euca{}", std::process::id());
+        let mut lab = Self {
+            hosts: Vec::new(),
+            namespaces: Vec::new(),
+        };
+        match lab.make_namespaces(&tag) {
+            Ok(()) => println!("hosts: network namespaces {tag}-* on a bridge, 10.77.0.0/24"),
+            Err(reason) => {
+                lab.remove_namespaces();
+                println!("hosts: loopback addresses 127.0.0.2-6 (no network namespaces: {reason})");
+                lab.hosts = (0..HOSTS.len())
+                    .map(|i| Host {
+                        ip: format!("127.0.0.{}", i + 2),
+                        netns: None,
+                    })
+                    .collect();
+            }
+        }
+        lab
+    }
+
+    fn make_namespaces(&mut self, tag: &str) -> Result<(), String> {
+        let switch = format!("{tag}-sw");
+        ip(&["netns", "add", &switch])?;
+        self.namespaces.push(switch.clone());
+        ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &switch, "link", "set", "br0", "up"])?;
+        for (i, name) in HOSTS.iter().enumerate() {
+            let netns = format!("{tag}-{name}");
+            ip(&["netns", "add", &netns])?;
+            self.namespaces.push(netns.clone());
+            let port = format!("v{name}");
+            let address = format!("10.77.0.{}", i + 2);
+            ip(&[
+                "-n", &switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &netns,
+            ])?;
+            ip(&["-n", &switch, "link", "set", &port, "master", "br0", "up"])?;
+            ip(&[
+                "-n",
+                &netns,
+                "addr",
+                "add",
+                &format!("{address}/24"),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &netns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &netns, "link", "set", "lo", "up"])?;
+            self.hosts.push(Host {
+                ip: address,
+                netns: Some(netns),
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_namespaces(&mut self) {
+        for netns in self.namespaces.drain(..).rev() {
+            if let Err(e) = ip(&["netns", "del", &netns]) {
+                eprintln!("cannot remove a namespace of the test: {e}");
+            }
+        }
+    }
+
+    fn host(&self, name: &str) -> &Host {
+        let index = HOSTS.iter().position(|h| *h == name).unwrap();
+        &self.hosts[index]
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.remove_namespaces();
+    }
+}
+
+/// A plain HTTP server of a folder (Python's), ended on drop.
+struct Files {
+    child: Child,
+    url: String,
+}
+
+impl Files {
+    fn serve(host: &Host, dir: &Path) -> Self {
+        let mut child = host
+            .command(common::python())
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "--bind",
+                &host.ip,
+                "0",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // "Serving HTTP on HOST port PORT (http://HOST:PORT/) ..." once it listens.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_once("(http://")
+            .and_then(|(_, rest)| rest.split_once("/)"))
+            .map(|(authority, _)| format!("http://{authority}"))
+            .unwrap_or_else(|| panic!("http.server said {line:?}"));
+        Self { child, url }
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(command: Command, ready: &str) -> Component {
+    Component::start(command, ready).unwrap_or_else(|log| panic!("{ready} did not start:\n{log}"))
+}
+
+/// Runs `tests/py/cloud_hosts.py ARGS...` on `host`, which must succeed; its output.
+fn user(host: &Host, args: &[&str]) -> String {
+    let out = host
+        .command(common::python())
+        .arg(common::workspace_root().join("tests/py/cloud_hosts.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "cloud_hosts.py {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout.into_owned()
+}
+
+/// The instances a node's work folder holds.
+fn instances_on(data: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(data.join("work"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|name| name.starts_with("i-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_node() {
+    let lab = Lab::new();
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let front = lab.host("front");
+
+    // Two nodes, each on its host.
+    let mut nodes = Vec::new();
+    for name in ["nc1", "nc2"] {
+        let data = dir.path().join(name);
+        std::fs::create_dir_all(&data).unwrap();
+        let config = data.join("eucalyptus.conf");
+        let settings: String = NcSetup::test_driver(&keys, &data)
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\"\n"))
+            .collect();
+        std::fs::write(&config, settings).unwrap();
+        let mut command = lab.host(name).euca();
+        command
+            .arg("node")
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", &lab.host(name).listen(), "--keys"])
+            .arg(keys.path())
+            .arg("--data")
+            .arg(&data);
+        nodes.push((start(command, "node controller"), data));
+    }
+
+    // The cluster over them, on its host.
+    let cc_data = dir.path().join("cc");
+    std::fs::create_dir_all(&cc_data).unwrap();
+    std::fs::write(cc_data.join("eucalyptus.conf"), "").unwrap();
+    let hosts: Vec<&str> = nodes.iter().map(|(nc, _)| nc.authority()).collect();
+    let mut command = lab.host("cc").euca();
+    command
+        .arg("cluster")
+        .arg("--config")
+        .arg(cc_data.join("eucalyptus.conf"))
+        .args(["--listen", &lab.host("cc").listen(), "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(&cc_data)
+        .args(["--nodes", &hosts.join(" "), "--policy", "ROUNDROBIN"]);
+    let cc = start(command, "cluster controller");
+
+    // The front door: the images' stand-in, the cloud, Walrus on the cloud's users, the SC.
+    let images = dir.path().join("images");
+    for (path, bytes) in manifests(&["machine", "kernel", "ramdisk"]) {
+        let file = images.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    let files = Files::serve(front, &images);
+    let clc_data = dir.path().join("clc");
+    let mut command = front.euca();
+    command
+        .args(["cloud", "--listen", &front.listen(), "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(&clc_data)
+        .args(["--cluster", &format!("zone1={}", cc.url)])
+        .args(["--walrus", &format!("{}/services/Walrus", files.url)])
+        .args(["--tick", "1"]);
+    if Engine::from_env() == Engine::Postgres {
+        command.args(["--db", &new_database().unwrap()]);
+    }
+    let cloud = start(command, "cloud controller");
+    let mut command = front.euca();
+    command
+        .args(["walrus", "--listen", &front.listen(), "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(dir.path().join("walrus"))
+        .arg("--identity")
+        .arg(&clc_data);
+    let walrus = start(command, "walrus");
+    let mut command = front.euca();
+    command
+        .args(["storage", "--listen", &front.listen(), "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(dir.path().join("sc"))
+        .args(["--walrus", &walrus.url]);
+    let sc = start(command, "storage controller");
+    for component in [&cloud, &walrus, &sc] {
+        assert!(component.url.contains(&front.ip), "{}", component.url);
+    }
+    assert!(cc.url.contains(&lab.host("cc").ip), "{}", cc.url);
+    assert!(admin(&clc_data, &["cluster", "list"]).contains("zone1"));
+
+    // The user, on a host of its own, with the admin's eucarc.
+    let creds = clc_data.join("credentials/admin").display().to_string();
+    let eucarc = std::fs::read_to_string(clc_data.join("credentials/admin/eucarc")).unwrap();
+    assert!(
+        eucarc.contains(&format!("EC2_URL=http://{}:", front.ip)),
+        "{eucarc}"
+    );
+    let user_host = lab.host("user");
+    user(user_host, &["s3", &creds, &walrus.url]);
+    let out = user(user_host, &["run", &creds]);
+    let launched: Vec<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("instances: "))
+        .unwrap()
+        .split(' ')
+        .collect();
+    // One on each node: each node's work folder holds one of them.
+    let mut placed: Vec<String> = nodes
+        .iter()
+        .flat_map(|(_, data)| {
+            let on = instances_on(data);
+            assert_eq!(on.len(), 1, "{on:?} on {}", data.display());
+            on
+        })
+        .collect();
+    placed.sort();
+    let mut expected: Vec<String> = launched.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(placed, expected);
+    let mut args = vec!["terminate", creds.as_str()];
+    args.extend(&launched);
+    user(user_host, &args);
+    drop((cloud, walrus, sc, cc, nodes, files));
+}

@@ -1,0 +1,79 @@
+"""The user's side of tests/cloud_hosts.rs: boto3 on a host of its own, configured from the
+admin's eucarc alone, against a cloud whose components run on other hosts.
+
+Phases:
+  run ADMIN_DIR              registers the images, runs two instances (one RunInstances each),
+                             waits until both are running; prints `instances: ID ID`
+  terminate ADMIN_DIR ID...  the instances are described running, terminated, described
+                             terminated
+  s3 ADMIN_DIR WALRUS_URL    a bucket and an object round trip through Walrus
+Prints one `ok: ...` line per check; exits non-zero on the first failure.
+"""
+
+import sys
+
+import boto3
+from botocore.config import Config
+
+from cloud_clients import ec2, eucarc, ok
+from cloud_instances import wait_for
+
+
+def run(env):
+    c = ec2(env)
+    emi, eki, eri = (c.register_image(ImageLocation=f"images/{k}.manifest.xml", Name=k)["ImageId"]
+                     for k in ("machine", "kernel", "ramdisk"))
+    ok(f"images registered through the front door: {emi} {eki} {eri}")
+    instances = []
+    for _ in range(2):
+        run = c.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1,
+                              InstanceType="m1.small")
+        (launched,) = run["Instances"]
+        instances.append(launched["InstanceId"])
+    for instance in instances:
+        found = wait_for(c, instance, "running")
+        assert found["State"]["Name"] == "running", found
+        assert found["Placement"]["AvailabilityZone"] == "zone1", found
+    ok(f"two instances running: {' '.join(instances)}")
+    print("instances:", *instances, flush=True)
+
+
+def terminate(env, instances):
+    c = ec2(env)
+    listed = {i["InstanceId"]: i["State"]["Name"]
+              for r in c.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert listed == {i: "running" for i in instances}, listed
+    c.terminate_instances(InstanceIds=instances)
+    for instance in instances:
+        found = wait_for(c, instance, "terminated")
+        assert found["State"]["Name"] == "terminated", found
+    ok("both instances described running, then terminated")
+
+
+def s3(env, url):
+    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=env["EC2_ACCESS_KEY"],
+                          aws_secret_access_key=env["EC2_SECRET_KEY"], region_name=env["AWS_DEFAULT_REGION"],
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    client.create_bucket(Bucket="hosts")
+    body = b"across hosts\n" * 1000
+    client.put_object(Bucket="hosts", Key="k", Body=body)
+    assert client.get_object(Bucket="hosts", Key="k")["Body"].read() == body
+    client.delete_object(Bucket="hosts", Key="k")
+    client.delete_bucket(Bucket="hosts")
+    ok("Walrus: a bucket and an object round trip as the admin")
+
+
+def main():
+    phase, env = sys.argv[1], eucarc(sys.argv[2])
+    if phase == "run":
+        run(env)
+    elif phase == "terminate":
+        terminate(env, sys.argv[3:])
+    elif phase == "s3":
+        s3(env, sys.argv[3])
+    else:
+        sys.exit(f"unknown phase {phase}")
+
+
+if __name__ == "__main__":
+    main()
