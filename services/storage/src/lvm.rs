@@ -246,11 +246,8 @@ fn list_lvs(vg: &str) -> Step {
         "--noheadings",
         "--separator",
         "|",
-        "--units",
-        "b",
-        "--nosuffix",
         "--options",
-        "vg_name,lv_name,lv_size,origin",
+        "vg_name,lv_name,origin",
         vg,
     ])
 }
@@ -260,12 +257,11 @@ fn list_lvs(vg: &str) -> Step {
 pub struct LogicalVolume {
     pub vg: String,
     pub name: String,
-    pub bytes: u64,
     /// The volume a snapshot is of.
     pub origin: Option<String>,
 }
 
-/// `lvs`'s report ([`list_lvs`]): one `VG|LV|BYTES|ORIGIN` a line.
+/// `lvs`'s report ([`list_lvs`]): one `VG|LV|ORIGIN` a line.
 fn parse_lvs(output: &str) -> Result<Vec<LogicalVolume>, String> {
     output
         .lines()
@@ -273,13 +269,12 @@ fn parse_lvs(output: &str) -> Result<Vec<LogicalVolume>, String> {
         .filter(|line| !line.is_empty())
         .map(|line| {
             let fields: Vec<&str> = line.split('|').collect();
-            let [vg, name, bytes, origin] = fields[..] else {
+            let [vg, name, origin] = fields[..] else {
                 return Err(line.to_owned());
             };
             Ok(LogicalVolume {
                 vg: vg.to_owned(),
                 name: name.to_owned(),
-                bytes: bytes.parse().map_err(|_| line.to_owned())?,
                 origin: Some(origin).filter(|o| !o.is_empty()).map(str::to_owned),
             })
         })
@@ -431,9 +426,12 @@ impl Lvm {
             let lvs = parse_lvs(&listed).map_err(|line| LvmError::Unexpected {
                 command: list_lvs(&vg).display(),
                 output: line,
-                expected: "VG|LV|BYTES|ORIGIN",
+                expected: "VG|LV|ORIGIN",
             })?;
-            if lvs.iter().any(|lv| lv.name == snapshot) {
+            let ours = |lv: &LogicalVolume| {
+                lv.vg == vg && lv.name == snapshot && lv.origin.as_deref() == Some(volume)
+            };
+            if lvs.iter().any(ours) {
                 remove_lv(&vg, snapshot).run()?;
             }
             if file.exists() {
@@ -550,13 +548,11 @@ mod tests {
                 LogicalVolume {
                     vg: "euca-vol-1".into(),
                     name: "snap-1".into(),
-                    bytes: 1_077_936_128,
                     origin: Some("vol-1".into()),
                 },
                 LogicalVolume {
                     vg: "euca-vol-1".into(),
                     name: "vol-1".into(),
-                    bytes: GB,
                     origin: None,
                 },
             ]
