@@ -20,10 +20,11 @@ mod node_support;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use cloud_support::{admin, manifests, new_database, Engine};
+use cloud_support::{admin, manifests, new_database, python_by, Engine};
 use common::launcher::{Component, Keys};
 use node_support::NcSetup;
 
@@ -49,13 +50,28 @@ impl Host {
         }
     }
 
-    fn euca(&self) -> Command {
-        self.command(env!("CARGO_BIN_EXE_euca"))
+    /// `euca KIND --listen HOST:PORT --keys KEYS --data DATA` on this host (`port` 0: any).
+    fn component(&self, kind: &str, port: u16, keys: &Keys, data: &Path) -> Command {
+        let mut command = self.command(env!("CARGO_BIN_EXE_euca"));
+        command
+            .args([kind, "--listen", &format!("{}:{port}", self.ip), "--keys"])
+            .arg(keys.path())
+            .arg("--data")
+            .arg(data);
+        command
     }
 
-    /// An ephemeral port on this host's address.
-    fn listen(&self) -> String {
-        format!("{}:0", self.ip)
+    /// A port to give a component before it starts (its URL is another's argument): `fixed`
+    /// in a namespace of the test's own, else one free at the time of asking.
+    fn port(&self, fixed: u16) -> u16 {
+        match self.netns {
+            Some(_) => fixed,
+            None => TcpListener::bind((self.ip.as_str(), 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+        }
     }
 }
 
@@ -213,22 +229,7 @@ fn start(command: Command, ready: &str) -> Component {
 
 /// Runs `tests/py/cloud_hosts.py ARGS...` on `host`, which must succeed; its output.
 fn user(host: &Host, args: &[&str]) -> String {
-    let out = host
-        .command(common::python())
-        .arg(common::workspace_root().join("tests/py/cloud_hosts.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "cloud_hosts.py {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout.into_owned()
+    python_by(host.command(common::python()), "cloud_hosts.py", args)
 }
 
 /// The instances a node's work folder holds.
@@ -264,15 +265,8 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
             .map(|(k, v)| format!("{k}=\"{v}\"\n"))
             .collect();
         std::fs::write(&config, settings).unwrap();
-        let mut command = lab.host(name).euca();
-        command
-            .arg("node")
-            .arg("--config")
-            .arg(&config)
-            .args(["--listen", &lab.host(name).listen(), "--keys"])
-            .arg(keys.path())
-            .arg("--data")
-            .arg(&data);
+        let mut command = lab.host(name).component("node", 0, &keys, &data);
+        command.arg("--config").arg(&config);
         nodes.push((start(command, "node controller"), data));
     }
 
@@ -281,19 +275,15 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
     std::fs::create_dir_all(&cc_data).unwrap();
     std::fs::write(cc_data.join("eucalyptus.conf"), "").unwrap();
     let hosts: Vec<&str> = nodes.iter().map(|(nc, _)| nc.authority()).collect();
-    let mut command = lab.host("cc").euca();
+    let mut command = lab.host("cc").component("cluster", 0, &keys, &cc_data);
     command
-        .arg("cluster")
         .arg("--config")
         .arg(cc_data.join("eucalyptus.conf"))
-        .args(["--listen", &lab.host("cc").listen(), "--keys"])
-        .arg(keys.path())
-        .arg("--data")
-        .arg(&cc_data)
         .args(["--nodes", &hosts.join(" "), "--policy", "ROUNDROBIN"]);
     let cc = start(command, "cluster controller");
 
-    // The front door: the images' stand-in, the cloud, Walrus on the cloud's users, the SC.
+    // The front door: the images' stand-in, the cloud, Walrus on the cloud's users (which
+    // the cloud makes on its first start), the SC (whose URL the cloud is given first).
     let images = dir.path().join("images");
     for (path, bytes) in manifests(&["machine", "kernel", "ramdisk"]) {
         let file = images.join(path.trim_start_matches('/'));
@@ -301,37 +291,25 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
         std::fs::write(file, bytes).unwrap();
     }
     let files = Files::serve(front, &images);
+    let sc_port = front.port(8776);
+    let sc_url = format!("http://{}:{sc_port}{}", front.ip, storage::SERVICE_PATH);
     let clc_data = dir.path().join("clc");
-    let mut command = front.euca();
+    let mut command = front.component("cloud", 0, &keys, &clc_data);
     command
-        .args(["cloud", "--listen", &front.listen(), "--keys"])
-        .arg(keys.path())
-        .arg("--data")
-        .arg(&clc_data)
         .args(["--cluster", &format!("zone1={}", cc.url)])
         .args(["--walrus", &format!("{}/services/Walrus", files.url)])
-        .args(["--tick", "1"]);
+        .args(["--storage", &sc_url, "--tick", "1"]);
     if Engine::from_env() == Engine::Postgres {
         command.args(["--db", &new_database().unwrap()]);
     }
     let cloud = start(command, "cloud controller");
-    let mut command = front.euca();
-    command
-        .args(["walrus", "--listen", &front.listen(), "--keys"])
-        .arg(keys.path())
-        .arg("--data")
-        .arg(dir.path().join("walrus"))
-        .arg("--identity")
-        .arg(&clc_data);
+    let mut command = front.component("walrus", 0, &keys, &dir.path().join("walrus"));
+    command.arg("--identity").arg(&clc_data);
     let walrus = start(command, "walrus");
-    let mut command = front.euca();
-    command
-        .args(["storage", "--listen", &front.listen(), "--keys"])
-        .arg(keys.path())
-        .arg("--data")
-        .arg(dir.path().join("sc"))
-        .args(["--walrus", &walrus.url]);
+    let mut command = front.component("storage", sc_port, &keys, &dir.path().join("sc"));
+    command.args(["--walrus", &walrus.url]);
     let sc = start(command, "storage controller");
+    assert_eq!(sc.url, sc_url);
     for component in [&cloud, &walrus, &sc] {
         assert!(component.url.contains(&front.ip), "{}", component.url);
     }
