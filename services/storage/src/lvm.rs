@@ -602,4 +602,124 @@ mod tests {
         assert!(lacking[3].contains("/dev/loop-control"), "{lacking:?}");
         assert!(lacking[4].starts_with("root"), "{lacking:?}");
     }
+
+    /// Whether the LVM tools can run here (root, lvm2, losetup); device-mapper may lack.
+    fn tools_here() -> bool {
+        let misc = "236 device-mapper";
+        let path = std::env::var("PATH").unwrap_or_default();
+        let root = rustix::process::geteuid().is_root();
+        let lacking = missing(misc, &path, root, Path::new("/dev/loop-control").exists());
+        if !lacking.is_empty() {
+            println!("skipped: {}", lacking.join("; "));
+        }
+        lacking.is_empty()
+    }
+
+    /// Nothing of `volume` is left: no file, no loop device on it, no volume group.
+    fn assert_gone(lvm: &Lvm, volume: &str) {
+        let file = lvm.files.path(volume);
+        assert!(!file.exists(), "{}", file.display());
+        let loops = Step::new(
+            "losetup",
+            &["--list", "--noheadings", "--output", "BACK-FILE"],
+        );
+        let backing = loops.run().unwrap();
+        assert!(!backing.contains(&*file.to_string_lossy()), "{backing}");
+        let groups = parse_names(&list_vgs().run().unwrap());
+        assert!(!groups.contains(&group(volume)), "{groups:?}");
+    }
+
+    /// Where device-mapper lacks (lvcreate fails after the loop device, physical volume and
+    /// group are made) the half-made volume is undone; where it is, the volume is made and
+    /// removed. Either way nothing is left.
+    #[test]
+    fn a_volume_is_made_and_removed_or_undone_leaving_nothing() {
+        if !tools_here() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lvm = Lvm::new(Folder::open(dir.path().join("volumes")).unwrap());
+        let volume = format!("vol-t{}", std::process::id());
+        match lvm.create(&volume, 1) {
+            Ok(device) => {
+                assert_eq!(device, lvm.device(&volume));
+                assert!(device.exists());
+                lvm.remove(&volume).unwrap();
+            }
+            Err(e) => {
+                println!("without device-mapper: {e}");
+                assert!(e.to_string().contains("lvcreate"), "{e}");
+            }
+        }
+        assert_gone(&lvm, &volume);
+    }
+
+    /// After a reboot the volumes' files have no loop devices: a start attaches them again,
+    /// and removes the copy-on-write file of a snapshot a stop left.
+    #[test]
+    fn a_start_attaches_the_volumes_files_again_and_drops_left_snapshots() {
+        if !tools_here() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lvm = Lvm::new(Folder::open(dir.path().join("volumes")).unwrap());
+        let volume = format!("vol-r{}", std::process::id());
+        let file = lvm.files.create_len(&volume, 16 << 20).unwrap();
+        let cow = cow_name(&volume, "snap-1");
+        lvm.files.create_len(&cow, 16 << 20).unwrap();
+        lvm.restore().unwrap();
+        let attached = lvm.loops(&file).unwrap();
+        assert_eq!(attached.len(), 1, "{attached:?}");
+        assert!(
+            !lvm.files.path(&cow).exists(),
+            "the left snapshot is removed"
+        );
+        lvm.restore().unwrap();
+        assert_eq!(lvm.loops(&file).unwrap(), attached, "attached once");
+        lvm.remove(&volume).unwrap();
+        assert_gone(&lvm, &volume);
+    }
+
+    /// A snapshot's copy-on-write file joins the volume's group only for the copy: after it
+    /// (or after lvcreate fails, without device-mapper) it has left the group and is gone.
+    #[test]
+    fn a_snapshot_lives_as_long_as_its_copy() {
+        if !tools_here() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lvm = Lvm::new(Folder::open(dir.path().join("volumes")).unwrap());
+        let volume = format!("vol-s{}", std::process::id());
+        let made = lvm.create(&volume, 1).is_ok();
+        if !made {
+            // The group without its logical volume, which is as far as this kernel goes.
+            let file = lvm.files.create_len(&volume, GB + HEADER).unwrap();
+            let device = lvm.attach(&file).unwrap();
+            create_pv(&device).run().unwrap();
+            create_vg(&group(&volume), &device).run().unwrap();
+        }
+        let mut copied = None;
+        let result = lvm.with_snapshot(&volume, "snap-1", 1, |path| {
+            copied = Some(path.to_owned());
+            Ok::<_, LvmError>(std::fs::metadata(path).is_ok())
+        });
+        if made {
+            assert!(result.unwrap(), "the snapshot's device exists while copied");
+            let expected = Path::new("/dev").join(group(&volume)).join("snap-1");
+            assert_eq!(copied, Some(expected));
+        } else {
+            let error = result.unwrap_err().to_string();
+            assert!(error.contains("lvcreate --yes --snapshot"), "{error}");
+            assert_eq!(copied, None, "no copy without a snapshot");
+        }
+        let cow = lvm.files.path(&cow_name(&volume, "snap-1"));
+        assert!(!cow.exists(), "{}", cow.display());
+        let pvs = Step::lvm(&["pvs", "--noheadings", "--options", "vg_name"])
+            .run()
+            .unwrap();
+        let members = pvs.lines().filter(|l| l.trim() == group(&volume)).count();
+        assert_eq!(members, 1, "the volume's own physical volume only: {pvs}");
+        lvm.remove(&volume).unwrap();
+        assert_gone(&lvm, &volume);
+    }
 }
