@@ -349,4 +349,11 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
     args.extend(&launched);
     user(user_host, &args);
     drop((cloud, walrus, sc, cc, nodes, files));
+    let made = lab.namespaces.clone();
+    drop(lab);
+    if !made.is_empty() {
+        let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        let left = String::from_utf8_lossy(&list.stdout);
+        assert!(made.iter().all(|n| !left.contains(n.as_str())), "{left}");
+    }
 }
