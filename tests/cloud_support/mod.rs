@@ -150,3 +150,19 @@ pub fn manifests(names: &[&str]) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// `qemu-io` running `command` (`write -P 0x5a OFFSET LENGTH`, `read -P ...`) on the block
+/// export `device` (`nbd://...`, `iscsi://...`); true when it succeeded (a `read -P` fails
+/// when the bytes are not the pattern).
+pub fn qemu_io(device: &str, command: &str) -> bool {
+    let out = Command::new("qemu-io")
+        .args(["-f", "raw", "-c", command, device])
+        .output()
+        .expect("qemu-io runs (apt-get install qemu-utils)");
+    let (text, errors) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("qemu-io {command} {device}: {text}{errors}");
+    out.status.success() && !text.contains("failed")
+}

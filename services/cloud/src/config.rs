@@ -40,7 +40,8 @@ pub struct CloudArgs {
     /// [default: http://HOST:PORT/services/Walrus on this listener's host and port].
     #[arg(long, value_name = "URL")]
     pub walrus: Option<String>,
-    /// The storage controller's URL (volumes: not served yet).
+    /// The storage controller's URL (its Storage service), which keeps the EBS volumes and
+    /// snapshots [default: none: the EBS operations answer Unsupported].
     #[arg(long, value_name = "URL")]
     pub storage: Option<String>,
     /// The PostgreSQL database of the cloud's state and users, as

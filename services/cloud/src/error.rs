@@ -78,6 +78,24 @@ pub enum Ec2Error {
     /// verdict, with EC2's code).
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error("The volume '{0}' does not exist.")]
+    VolumeNotFound(String),
+    #[error("The snapshot '{0}' does not exist.")]
+    SnapshotNotFound(String),
+    #[error("The volume '{0}' is attached to an instance")]
+    VolumeInUse(String),
+    #[error("{0}")]
+    IncorrectState(String),
+    #[error("{0}")]
+    VolumeLimitExceeded(String),
+    #[error("{0}")]
+    SnapshotLimitExceeded(String),
+    /// The cloud runs without a storage controller (`euca cloud --storage URL`).
+    #[error("This cloud has no storage controller: volumes and snapshots are unavailable")]
+    NoStorage,
+    /// The storage controller did not do what it was asked.
+    #[error("The storage controller could not serve the request")]
+    Storage,
     #[error("The action {0} is not supported yet")]
     Unsupported(String),
     #[error("The request body is larger than {0} bytes")]
@@ -119,7 +137,14 @@ impl Ec2Error {
             Self::IncorrectInstanceState(_) => "IncorrectInstanceState",
             Self::ImageNotAuthorized(_) => "AuthFailure",
             Self::Query(e) => e.code(),
-            Self::Unsupported(_) => "Unsupported",
+            Self::VolumeNotFound(_) => "InvalidVolume.NotFound",
+            Self::SnapshotNotFound(_) => "InvalidSnapshot.NotFound",
+            Self::VolumeInUse(_) => "VolumeInUse",
+            Self::IncorrectState(_) => "IncorrectState",
+            Self::VolumeLimitExceeded(_) => "VolumeLimitExceeded",
+            Self::SnapshotLimitExceeded(_) => "SnapshotLimitExceeded",
+            Self::NoStorage | Self::Unsupported(_) => "Unsupported",
+            Self::Storage => "Unavailable",
             Self::RequestTooLarge(_) => "RequestEntityTooLarge",
             Self::Internal(_) => "InternalError",
         }
@@ -132,7 +157,7 @@ impl Ec2Error {
             Self::SignatureDoesNotMatch | Self::InvalidSignature(_) => StatusCode::FORBIDDEN,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Cluster(_) | Self::Storage => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -68,6 +68,9 @@ pub fn main(args: CloudArgs) -> ExitCode {
 struct Prepared {
     cloud_key: KeyPair,
     clusters: soap::Security,
+    /// Signs the requests to the storage controller and checks its replies (both the
+    /// cloud's key), when the cloud has one.
+    storage: Option<soap::Security>,
     /// The users' EC2 SOAP endpoint's.
     users: soap::Security,
     _log: LogFile,
@@ -94,9 +97,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         ec2_url: OnceLock::new(),
         clusters: prepared.clusters,
         walrus: config.walrus.clone(),
+        storage: config
+            .storage
+            .clone()
+            .zip(prepared.storage)
+            .map(|(url, security)| ops::StorageController { url, security }),
         zones: ops::Zones::default(),
         launching: std::sync::Mutex::default(),
         client_tokens: tokio::sync::Mutex::default(),
+        ebs: std::sync::Mutex::default(),
     });
     let server = Server::builder()
         .limits(Limits {
@@ -183,9 +192,16 @@ fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let keys = kit::security::load(&config.keys, "cloud", &["cluster"], config.compat, None)?;
     let users = ec2_soap::security(&keys.pair.certificate, config.compat, &config.data)
         .map_err(SecurityError::Wss)?;
+    let storage = match config.storage {
+        Some(_) => Some(
+            kit::security::load(&config.keys, "cloud", &["cloud"], config.compat, None)?.security,
+        ),
+        None => None,
+    };
     Ok(Prepared {
         cloud_key: keys.pair,
         clusters: keys.security,
+        storage,
         users,
         _log: log,
     })

@@ -87,7 +87,7 @@ impl Ec2QueryRequest {
 
 /// Per action, parameters of EC2 versions after 2009-04-04 that current clients send and
 /// the CLC may honour; they reach it in [`Ec2QueryRequest::later`].
-pub const LATER_PARAMETERS: [(&str, &[&str]); 4] = [
+pub const LATER_PARAMETERS: [(&str, &[&str]); 5] = [
     (
         "RegisterImage",
         &[
@@ -101,8 +101,9 @@ pub const LATER_PARAMETERS: [(&str, &[&str]); 4] = [
     ),
     ("CreateSnapshot", &["Description"]),
     ("GetConsoleOutput", &["Latest"]),
-    // Idempotency (2010-11-15).
+    // Idempotency (2010-11-15); boto3 fills CreateVolume's in by itself.
     ("RunInstances", &["ClientToken"]),
+    ("CreateVolume", &["ClientToken"]),
 ];
 
 /// Reads the request of `action` from `params` (built with [`QueryParams::new`], which

@@ -282,7 +282,7 @@ async fn everyones(call: &Call<'_>) -> Result<Vec<DescribeAddressesResponseItemT
 /// The address `given` names, when the caller holds it (the administrator: when anyone does).
 async fn held(call: &Call<'_>, given: &str) -> Result<Address, Ec2Error> {
     let ip = public_ip(given)?;
-    let owner = (!call.user.admin).then_some(call.user.name.as_str());
+    let owner = call.toucher();
     call.cloud
         .store
         .addresses(owner)

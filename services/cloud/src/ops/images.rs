@@ -125,7 +125,7 @@ pub(super) async fn deregister(
     request: DeregisterImageType,
 ) -> Result<DeregisterImageResponseType, Ec2Error> {
     let id = image_id(&request.image_id)?;
-    let owner = (!call.user.admin).then_some(call.user.name.as_str());
+    let owner = call.toucher();
     if !call.cloud.store.delete_image(owner, id).await? {
         return Err(Ec2Error::ImageNotFound(id.to_owned()));
     }

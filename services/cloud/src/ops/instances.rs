@@ -30,8 +30,8 @@ use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
 use super::images::may_run;
 use super::pools;
-use super::tick::Launching;
-use super::Call;
+use super::storage;
+use super::{Call, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
 
@@ -213,7 +213,7 @@ pub(super) async fn run(
         .collect();
     // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them,
     // and its tick finds them on the cluster, or finds them gone.
-    let _launching = Launching::new(call.cloud, &reservation);
+    let _launching = InFlight::new(&call.cloud.launching, &reservation);
     match store.add_instances(&instances).await {
         Ok(()) => {}
         // The same token's retry, which raced this one past the lookup above.
@@ -447,6 +447,7 @@ pub(super) async fn terminate(
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     call.cloud.store.set_terminated(&ids).await?;
     call.cloud.store.detach_addresses(&ids).await?;
+    storage::release(call.cloud, &ids).await?;
     let item = instances
         .iter()
         .map(|i| {
@@ -534,6 +535,12 @@ pub(super) async fn console(
     })
 }
 
+/// Whether `instance` is running (its cluster reports it `Extant`, and it was not asked to
+/// terminate).
+pub(super) fn running(instance: &Instance) -> bool {
+    State::of(instance) == State::Running
+}
+
 /// The instances of the caller named in `asked` (all of them when empty).
 pub(super) async fn chosen(
     call: &Call<'_>,
@@ -561,7 +568,7 @@ pub(super) async fn owned(call: &Call<'_>, asked: &[&str]) -> Result<Vec<Instanc
     if asked.is_empty() {
         return Err(Ec2Error::MissingParameter("InstanceId".into()));
     }
-    let owner = (!call.user.admin).then_some(call.user.name.as_str());
+    let owner = call.toucher();
     chosen(call, owner, asked).await
 }
 

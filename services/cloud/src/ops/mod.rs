@@ -1,6 +1,7 @@
 //! The EC2 operations the cloud answers by itself, by family: keypairs, security groups,
 //! images and their attributes, instances and elastic addresses (through the clusters),
-//! regions and zones, and the account's facts. [`answer`] answers a typed request for the
+//! EBS volumes and snapshots (through the storage controller and the clusters), regions
+//! and zones, and the account's facts. [`answer`] answers a typed request for the
 //! authenticated user, whichever front door read it (Query: [`dispatch`]; SOAP:
 //! `crate::ec2_soap`), with the typed response. The [`tick`] keeps what the clusters report
 //! in the store and in [`Zones`].
@@ -17,19 +18,23 @@ mod keypairs;
 mod pools;
 mod products;
 mod reply;
+mod snapshots;
+mod storage;
 pub mod tick;
+mod volumes;
 mod zones;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
+pub use storage::StorageController;
 
 pub use ids::request_id;
 
 use crate::error::Ec2Error;
 use crate::params::Params;
-use crate::store::{Store, User};
+use crate::store::{Snapshot, Store, User, Volume};
 
 use soap::Reply;
 use wire::ec2::AmazonEc2PortTypeRequest as R;
@@ -54,6 +59,9 @@ pub struct Cloud {
     pub clusters: soap::Security,
     /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
     pub walrus: Option<String>,
+    /// The storage controller's URL (`--storage`), asked as the clusters are; `None`: the
+    /// cloud has no volumes.
+    pub storage: Option<StorageController>,
     /// Each cluster's capacity, as the tick last polled it.
     pub zones: Zones,
     /// The reservations whose RunInstances waits for a cluster now (the tick leaves their
@@ -63,6 +71,9 @@ pub struct Cloud {
     /// that a concurrent retry finds the first one's reservation instead of racing it for
     /// the zone's room.
     pub client_tokens: tokio::sync::Mutex<()>,
+    /// The volumes and snapshots an EBS request is changing now (the tick leaves them
+    /// alone).
+    pub ebs: Mutex<HashSet<String>>,
 }
 
 /// Answers a Query request's `action` for `user`: the answer's XML document, in the
@@ -136,8 +147,14 @@ pub async fn answer(
             R::DescribeAvailabilityZones(r) => doc(zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(account::reserved_offerings(&call)),
-            // Volumes and bundling instances: their operations come later.
-            _ => return Err(Ec2Error::Unsupported(operation.name.to_owned())),
+            R::CreateVolume(r) => doc(volumes::create(&call, r).await?),
+            R::DeleteVolume(r) => doc(volumes::delete(&call, r).await?),
+            R::DescribeVolumes(r) => doc(volumes::describe(&call, r, filters).await?),
+            R::AttachVolume(r) => doc(volumes::attach(&call, r).await?),
+            R::DetachVolume(r) => doc(volumes::detach(&call, r).await?),
+            R::CreateSnapshot(r) => doc(snapshots::create(&call, r).await?),
+            R::DeleteSnapshot(r) => doc(snapshots::delete(&call, r).await?),
+            R::DescribeSnapshots(r) => doc(snapshots::describe(&call, r, filters).await?),
         },
         Ec2Request::Additions(Additions::DescribeAccountAttributes(r)) => {
             doc(account::attributes(&call, &r))
@@ -182,5 +199,66 @@ impl Call<'_> {
     fn owner_filter(&self, names: &[&str]) -> Option<&str> {
         let verbose = self.user.admin && names.first() == Some(&"verbose");
         (!verbose).then_some(self.user.name.as_str())
+    }
+
+    /// Whose things a request naming them may touch: the user's own; the administrator's,
+    /// anyone's.
+    fn toucher(&self) -> Option<&str> {
+        (!self.user.admin).then_some(self.user.name.as_str())
+    }
+
+    /// The volume `id`, if the caller may touch it.
+    async fn volume(&self, id: &str) -> Result<Volume, Ec2Error> {
+        let volumes = self.cloud.store.volumes(self.toucher()).await?;
+        volumes
+            .into_iter()
+            .find(|v| v.id == id)
+            .ok_or_else(|| Ec2Error::VolumeNotFound(id.to_owned()))
+    }
+
+    /// The snapshot `id`, if the caller may touch it.
+    async fn snapshot(&self, id: &str) -> Result<Snapshot, Ec2Error> {
+        let snapshots = self.cloud.store.snapshots(self.toucher()).await?;
+        snapshots
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Ec2Error::SnapshotNotFound(id.to_owned()))
+    }
+}
+
+/// Marks a key in one of the cloud's sets of work in flight (a reservation waiting for its
+/// cluster, a volume or snapshot an EBS request is moving) for as long as it lives, so that
+/// a tick meanwhile leaves what it names alone.
+#[derive(Debug)]
+pub(super) struct InFlight<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    pub(super) fn new(set: &'a Mutex<HashSet<String>>, key: &str) -> Self {
+        set.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned());
+        Self {
+            set,
+            key: key.to_owned(),
+        }
+    }
+
+    /// Whether `key` is marked in `set` now.
+    pub(super) fn holds(set: &Mutex<HashSet<String>>, key: &str) -> bool {
+        set.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
     }
 }

@@ -17,7 +17,10 @@
 //!   was lost, or it started after) is asked to terminate again.
 //!
 //! A cluster that does not answer changes nothing but its zone, which becomes unavailable:
-//! its instances are kept as last seen.
+//! its instances are kept as last seen. The volumes of instances gone are detached.
+//!
+//! Then the EBS changes a restart interrupted are finished (volumes being created, deleted,
+//! attached or detached; snapshots under way), and pending snapshots get the SC's progress.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
@@ -26,7 +29,7 @@ use std::time::Duration;
 use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
-use super::Cloud;
+use super::{snapshots, storage, volumes, Cloud};
 use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
 
 /// How many ticks an instance the cluster has never reported stays pending before it counts
@@ -69,6 +72,13 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
         });
     }
     while polls.join_next().await.is_some() {}
+    // After the clusters: the volumes of instances found gone are free by now.
+    if let Err(e) = volumes::settle(cloud).await {
+        tracing::warn!(error = %e, "tick: cannot settle the volumes");
+    }
+    if let Err(e) = snapshots::settle(cloud).await {
+        tracing::warn!(error = %e, "tick: cannot settle the snapshots");
+    }
 }
 
 /// Polls one cluster and records what it reports.
@@ -125,6 +135,7 @@ async fn poll(
     // the pool, and a user's stay theirs, unassociated.
     if !gone.is_empty() {
         cloud.store.detach_addresses(&gone).await?;
+        storage::release(cloud, &gone).await?;
     }
     if !changes.still_running.is_empty() {
         terminate_again(cluster, &cloud.clusters, changes.still_running).await;
@@ -296,38 +307,6 @@ impl Cloud {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-}
-
-/// Marks a reservation as waiting for its cluster for as long as it lives, so that a tick
-/// meanwhile does not count its instances as gone.
-#[derive(Debug)]
-pub(super) struct Launching<'a> {
-    cloud: &'a Cloud,
-    reservation: String,
-}
-
-impl<'a> Launching<'a> {
-    pub(super) fn new(cloud: &'a Cloud, reservation: &str) -> Self {
-        cloud
-            .launching
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(reservation.to_owned());
-        Self {
-            cloud,
-            reservation: reservation.to_owned(),
-        }
-    }
-}
-
-impl Drop for Launching<'_> {
-    fn drop(&mut self) {
-        self.cloud
-            .launching
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.reservation);
     }
 }
 

@@ -1,12 +1,12 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
 //! facts, clusters, VM types, keypairs, security groups and their rules, images with their
-//! launch permissions and product codes, instances, elastic addresses.
+//! launch permissions and product codes, instances, elastic addresses, EBS volumes and
+//! snapshots.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future. Two engines
 //! implement it: SQLite files in DATA ([`SqliteStore`], the default; each call on a
 //! blocking thread) and a PostgreSQL database ([`PgStore`], `euca cloud --db URL`), and
-//! one suite (`suite.rs`) checks both. [`open`] picks the engine. Volumes join as further
-//! methods when their operations are built.
+//! one suite (`suite.rs`) checks both. [`open`] picks the engine.
 
 mod postgres;
 mod sqlite;
@@ -406,6 +406,191 @@ pub struct Observed {
     pub vanished: bool,
 }
 
+/// Where a volume is in its life, and in its attachment (EC2's `status` and
+/// `attachmentSet/item/status` in one, so that one compare-and-set moves both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeState {
+    /// Recorded; the SC is (or was, before a restart) asked to create it.
+    Creating,
+    Available,
+    /// Recorded as attaching to an instance; the SC exports it and the CC attaches it.
+    Attaching,
+    Attached,
+    Detaching,
+    /// Recorded as deleting; the SC is asked to delete it, and the record goes when it has.
+    Deleting,
+}
+
+impl VolumeState {
+    const ALL: [Self; 6] = [
+        Self::Creating,
+        Self::Available,
+        Self::Attaching,
+        Self::Attached,
+        Self::Detaching,
+        Self::Deleting,
+    ];
+
+    /// The engines' `state` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Available => "available",
+            Self::Attaching => "attaching",
+            Self::Attached => "attached",
+            Self::Detaching => "detaching",
+            Self::Deleting => "deleting",
+        }
+    }
+
+    fn from_name(name: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| StoreError::Value(format!("{name:?} is not a volume state")))
+    }
+
+    /// EC2's `status` of the volume.
+    pub fn ec2(self) -> &'static str {
+        match self {
+            Self::Attaching | Self::Attached | Self::Detaching => "in-use",
+            other => other.name(),
+        }
+    }
+}
+
+/// A volume's attachment to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub instance: String,
+    /// The device the user named (`/dev/sdf`).
+    pub device: String,
+    /// The SC's export of the volume to the instance's node (`nbd://...`); empty until the
+    /// SC has answered.
+    pub remote_dev: String,
+    /// When it was asked for, seconds since the epoch.
+    pub attached: i64,
+}
+
+/// An EBS volume, kept by the SC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// `vol-` and 8 hex digits.
+    pub id: String,
+    pub owner: String,
+    pub size_gb: u32,
+    /// The snapshot it was made from.
+    pub snapshot: Option<String>,
+    /// Its availability zone (a cluster's name).
+    pub zone: String,
+    /// When it was asked for, seconds since the epoch.
+    pub created: i64,
+    pub state: VolumeState,
+    /// Present in the attaching, attached and detaching states.
+    pub attachment: Option<Attachment>,
+}
+
+/// Where a snapshot is: EC2's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotState {
+    Pending,
+    Completed,
+    Error,
+}
+
+impl SnapshotState {
+    /// EC2's `status`, and the engines' `state` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Completed => "completed",
+            Self::Error => "error",
+        }
+    }
+
+    fn from_name(name: &str) -> Result<Self, StoreError> {
+        [Self::Pending, Self::Completed, Self::Error]
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| StoreError::Value(format!("{name:?} is not a snapshot state")))
+    }
+}
+
+/// A point-in-time copy of a volume, kept by the SC (in Walrus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `snap-` and 8 hex digits.
+    pub id: String,
+    pub owner: String,
+    pub volume: String,
+    /// The volume's size when it was taken: a volume made from it has at least this.
+    pub volume_size_gb: u32,
+    /// When it was asked for, seconds since the epoch.
+    pub started: i64,
+    pub state: SnapshotState,
+    /// Percent copied, 0 to 100.
+    pub progress: u8,
+}
+
+/// The engines' columns of a volume, in the order [`VolumeRow`] holds them.
+const VOLUME_COLUMNS: &str =
+    "id, owner, size_gb, snapshot, zone, created, state, instance, device, remote_dev, attached";
+
+/// A volume as the engines' columns hold it: the attachment's four are all set or none.
+struct VolumeRow {
+    id: String,
+    owner: String,
+    size_gb: u32,
+    snapshot: Option<String>,
+    zone: String,
+    created: i64,
+    state: String,
+    instance: Option<String>,
+    device: Option<String>,
+    remote_dev: Option<String>,
+    attached: Option<i64>,
+}
+
+impl VolumeRow {
+    fn volume(self) -> Result<Volume, StoreError> {
+        let attachment = match (self.instance, self.device) {
+            (Some(instance), Some(device)) => Some(Attachment {
+                instance,
+                device,
+                remote_dev: self.remote_dev.unwrap_or_default(),
+                attached: self.attached.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Ok(Volume {
+            id: self.id,
+            owner: self.owner,
+            size_gb: self.size_gb,
+            snapshot: self.snapshot,
+            zone: self.zone,
+            created: self.created,
+            state: VolumeState::from_name(&self.state)?,
+            attachment,
+        })
+    }
+}
+
+/// The engines' attachment columns of `volume`: instance, device, remote_dev, attached.
+fn attachment_columns(volume: &Volume) -> (Option<&str>, Option<&str>, Option<&str>, Option<i64>) {
+    match &volume.attachment {
+        Some(a) => (
+            Some(&a.instance),
+            Some(&a.device),
+            Some(&a.remote_dev),
+            Some(a.attached),
+        ),
+        None => (None, None, None, None),
+    }
+}
+
+/// The engines' columns of a snapshot.
+const SNAPSHOT_COLUMNS: &str = "id, owner, volume, volume_size_gb, started, state, progress";
+
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
 /// owner filter means every user's.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -523,6 +708,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The instances of `owner`'s reservation made with `client_token`, by launch index;
     /// empty when there is none.
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>>;
+    // EBS volumes and snapshots.
+    /// Records a new volume; an id already taken is `Exists`.
+    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()>;
+    /// Replaces the record of `volume.id` with `volume` if its state is still `from`;
+    /// `false` when it is not (or there is no such volume): the compare-and-set that keeps
+    /// two requests from moving one volume at once.
+    fn change_volume(&self, volume: &Volume, from: VolumeState) -> StoreFuture<'_, bool>;
+    /// Forgets a volume (the SC deleted it); `false` when there was none.
+    fn remove_volume(&self, id: &str) -> StoreFuture<'_, bool>;
+    /// The volumes of `owner` (every user's for `None`), by creation and id.
+    fn volumes(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Volume>>;
+    /// What terminating instances does to their volumes: each one attached to them (or
+    /// attaching or detaching) becomes available, unattached. Returns them as they were.
+    fn detach_volumes(&self, instances: &[String]) -> StoreFuture<'_, Vec<Volume>>;
+    /// Records a new snapshot; an id already taken is `Exists`.
+    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()>;
+    /// Records a snapshot's state and progress; `false` when there is no such snapshot.
+    fn change_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, bool>;
+    /// Forgets a snapshot (the SC deleted it); `false` when there was none.
+    fn remove_snapshot(&self, id: &str) -> StoreFuture<'_, bool>;
+    /// The snapshots of `owner` (every user's for `None`), by start and id.
+    fn snapshots(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Snapshot>>;
     // EC2 over SOAP: the certificate a request is signed with names its user.
     /// The user whose certificate [`Store::put_certificate`] recorded as `pem`, text for
     /// text. The cloud records OpenSSL's PEM of each certificate it issues, so the PEM of a

@@ -12,9 +12,11 @@ use tokio_postgres::ToStatement;
 use users::{Key, PgUsers};
 
 use super::{
-    exists, not_found, own, sort_addresses, Address, Allocation, Association, CloudFacts, Cluster,
-    Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule,
-    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed,
+    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
+    VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
@@ -135,6 +137,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
     CREATE INDEX instances_live ON instances (cluster) WHERE NOT vanished;
     CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
+"#,
+    // EBS volumes and snapshots.
+    r#"
+    CREATE TABLE volumes (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        owner TEXT COLLATE "C" NOT NULL,
+        size_gb BIGINT NOT NULL,
+        snapshot TEXT COLLATE "C",
+        zone TEXT COLLATE "C" NOT NULL,
+        created BIGINT NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        instance TEXT COLLATE "C",
+        device TEXT COLLATE "C",
+        remote_dev TEXT COLLATE "C",
+        attached BIGINT,
+        CHECK ((instance IS NULL) = (device IS NULL))
+    );
+    CREATE INDEX volumes_by_owner ON volumes (owner, created, id);
+    CREATE INDEX volumes_by_instance ON volumes (instance) WHERE instance IS NOT NULL;
+    CREATE TABLE snapshots (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        owner TEXT COLLATE "C" NOT NULL,
+        volume TEXT COLLATE "C" NOT NULL,
+        volume_size_gb BIGINT NOT NULL,
+        started BIGINT NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        progress BIGINT NOT NULL
+    );
+    CREATE INDEX snapshots_by_owner ON snapshots (owner, started, id);
 "#,
 ];
 
@@ -446,6 +477,47 @@ async fn select_instances(
 ) -> Result<Vec<Instance>, StoreError> {
     let rows = client.query(sql, params).await?;
     rows.iter().map(instance_from_row).collect()
+}
+
+/// The volumes `sql` (selecting [`VOLUME_COLUMNS`]) finds with `params`.
+async fn select_volumes(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Volume>, StoreError> {
+    let rows = client.query(sql, params).await?;
+    rows.iter()
+        .map(|r| {
+            VolumeRow {
+                id: r.try_get(0)?,
+                owner: r.try_get(1)?,
+                size_gb: unsigned(r, 2)?,
+                snapshot: r.try_get(3)?,
+                zone: r.try_get(4)?,
+                created: r.try_get(5)?,
+                state: r.try_get(6)?,
+                instance: r.try_get(7)?,
+                device: r.try_get(8)?,
+                remote_dev: r.try_get(9)?,
+                attached: r.try_get(10)?,
+            }
+            .volume()
+        })
+        .collect()
+}
+
+fn snapshot_from_row(row: &Row) -> Result<Snapshot, StoreError> {
+    let progress = unsigned(row, 6)?;
+    Ok(Snapshot {
+        id: row.try_get(0)?,
+        owner: row.try_get(1)?,
+        volume: row.try_get(2)?,
+        volume_size_gb: unsigned(row, 3)?,
+        started: row.try_get(4)?,
+        state: SnapshotState::from_name(row.try_get(5)?)?,
+        progress: u8::try_from(progress)
+            .map_err(|_| StoreError::Value(format!("{progress} is not a percentage")))?,
+    })
 }
 
 impl Store for PgStore {
@@ -1234,6 +1306,181 @@ impl Store for PgStore {
                 .await?;
             }
             Ok(tx.commit().await?)
+        })
+    }
+
+    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()> {
+        let v = volume.clone();
+        Box::pin(async move {
+            let (instance, device, remote_dev, attached) = attachment_columns(&v);
+            insert_new(
+                &self.client().await?,
+                &format!(
+                    "INSERT INTO volumes ({VOLUME_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &v.id,
+                    &v.owner,
+                    &i64::from(v.size_gb),
+                    &v.snapshot,
+                    &v.zone,
+                    &v.created,
+                    &v.state.name(),
+                    &instance,
+                    &device,
+                    &remote_dev,
+                    &attached,
+                ],
+                "volume",
+                &v.id,
+            )
+            .await
+        })
+    }
+
+    fn change_volume(&self, volume: &Volume, from: VolumeState) -> StoreFuture<'_, bool> {
+        let v = volume.clone();
+        Box::pin(async move {
+            let (instance, device, remote_dev, attached) = attachment_columns(&v);
+            let changed = self
+                .execute(
+                    "UPDATE volumes SET size_gb = $2, snapshot = $3, zone = $4, state = $5,
+                        instance = $6, device = $7, remote_dev = $8, attached = $9
+                     WHERE id = $1 AND state = $10",
+                    &[
+                        &v.id,
+                        &i64::from(v.size_gb),
+                        &v.snapshot,
+                        &v.zone,
+                        &v.state.name(),
+                        &instance,
+                        &device,
+                        &remote_dev,
+                        &attached,
+                        &from.name(),
+                    ],
+                )
+                .await?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn remove_volume(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        Box::pin(async move {
+            Ok(self
+                .execute("DELETE FROM volumes WHERE id = $1", &[&id])
+                .await?
+                > 0)
+        })
+    }
+
+    fn volumes(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Volume>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            select_volumes(
+                &self.client().await?,
+                &format!(
+                    "SELECT {VOLUME_COLUMNS} FROM volumes WHERE $1::TEXT IS NULL OR owner = $1
+                     ORDER BY created, id"
+                ),
+                &[&owner],
+            )
+            .await
+        })
+    }
+
+    fn detach_volumes(&self, instances: &[String]) -> StoreFuture<'_, Vec<Volume>> {
+        let instances = instances.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut detached = Vec::new();
+            for instance in &instances {
+                detached.extend(
+                    select_volumes(
+                        &tx,
+                        &format!(
+                            "SELECT {VOLUME_COLUMNS} FROM volumes WHERE instance = $1 FOR UPDATE"
+                        ),
+                        &[instance],
+                    )
+                    .await?,
+                );
+                tx.execute(
+                    "UPDATE volumes SET state = $2, instance = NULL, device = NULL,
+                        remote_dev = NULL, attached = NULL WHERE instance = $1",
+                    &[instance, &VolumeState::Available.name()],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(detached)
+        })
+    }
+
+    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()> {
+        let s = snapshot.clone();
+        Box::pin(async move {
+            insert_new(
+                &self.client().await?,
+                &format!(
+                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &s.id,
+                    &s.owner,
+                    &s.volume,
+                    &i64::from(s.volume_size_gb),
+                    &s.started,
+                    &s.state.name(),
+                    &i64::from(s.progress),
+                ],
+                "snapshot",
+                &s.id,
+            )
+            .await
+        })
+    }
+
+    fn change_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, bool> {
+        let s = snapshot.clone();
+        Box::pin(async move {
+            let changed = self
+                .execute(
+                    "UPDATE snapshots SET state = $2, progress = $3 WHERE id = $1",
+                    &[&s.id, &s.state.name(), &i64::from(s.progress)],
+                )
+                .await?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn remove_snapshot(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        Box::pin(async move {
+            Ok(self
+                .execute("DELETE FROM snapshots WHERE id = $1", &[&id])
+                .await?
+                > 0)
+        })
+    }
+
+    fn snapshots(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Snapshot>> {
+        let owner = owner.map(own);
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    &format!(
+                        "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE $1::TEXT IS NULL OR owner = $1
+                         ORDER BY started, id"
+                    ),
+                    &[&owner],
+                )
+                .await?;
+            rows.iter().map(snapshot_from_row).collect()
         })
     }
 

@@ -10,9 +10,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::UserStore;
 
 use super::{
-    exists, not_found, own, sort_addresses, Address, Allocation, Association, CloudFacts, Cluster,
-    Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed, PoolAddress, Rule,
-    SecurityGroup, Source, Store, StoreError, StoreFuture, User, VmType, DEFAULT_VM_TYPES,
+    attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed,
+    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
+    VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -124,6 +126,33 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX instances_by_launch ON instances (launched, reservation, launch_index);
     CREATE INDEX instances_live ON instances (cluster) WHERE vanished = 0;
     CREATE INDEX instances_by_token ON instances (owner, client_token) WHERE client_token IS NOT NULL;
+", "
+    CREATE TABLE volumes (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        size_gb INTEGER NOT NULL,
+        snapshot TEXT,
+        zone TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        instance TEXT,
+        device TEXT,
+        remote_dev TEXT,
+        attached INTEGER,
+        CHECK ((instance IS NULL) = (device IS NULL))
+    ) STRICT;
+    CREATE INDEX volumes_by_owner ON volumes (owner, created, id);
+    CREATE INDEX volumes_by_instance ON volumes (instance) WHERE instance IS NOT NULL;
+    CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        volume TEXT NOT NULL,
+        volume_size_gb INTEGER NOT NULL,
+        started INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        progress INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX snapshots_by_owner ON snapshots (owner, started, id);
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -394,6 +423,49 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
             seen: row.get(18)?,
             vanished: row.get(19)?,
         },
+    })
+}
+
+/// The volumes `sql` (selecting [`VOLUME_COLUMNS`]) finds with `params`.
+fn select_volumes(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Volume>, StoreError> {
+    let mut query = tx.prepare(sql)?;
+    let rows = query
+        .query_map(params, |r| {
+            Ok(VolumeRow {
+                id: r.get(0)?,
+                owner: r.get(1)?,
+                size_gb: r.get(2)?,
+                snapshot: r.get(3)?,
+                zone: r.get(4)?,
+                created: r.get(5)?,
+                state: r.get(6)?,
+                instance: r.get(7)?,
+                device: r.get(8)?,
+                remote_dev: r.get(9)?,
+                attached: r.get(10)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(VolumeRow::volume).collect()
+}
+
+fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<Snapshot> {
+    let state: String = row.get(5)?;
+    let state = SnapshotState::from_name(&state).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into())
+    })?;
+    Ok(Snapshot {
+        id: row.get(0)?,
+        owner: row.get(1)?,
+        volume: row.get(2)?,
+        volume_size_gb: row.get(3)?,
+        started: row.get(4)?,
+        state,
+        progress: row.get(6)?,
     })
 }
 
@@ -1060,6 +1132,155 @@ impl Store for SqliteStore {
                 ),
                 [owner, token],
             )
+        })
+    }
+
+    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()> {
+        let v = volume.clone();
+        self.run(move |tx| {
+            let (instance, device, remote_dev, attached) = attachment_columns(&v);
+            let added = tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO volumes ({VOLUME_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                params![
+                    v.id,
+                    v.owner,
+                    v.size_gb,
+                    v.snapshot,
+                    v.zone,
+                    v.created,
+                    v.state.name(),
+                    instance,
+                    device,
+                    remote_dev,
+                    attached
+                ],
+            )?;
+            if added == 0 {
+                return Err(exists("volume", &v.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn change_volume(&self, volume: &Volume, from: VolumeState) -> StoreFuture<'_, bool> {
+        let v = volume.clone();
+        self.run(move |tx| {
+            let (instance, device, remote_dev, attached) = attachment_columns(&v);
+            let changed = tx.execute(
+                "UPDATE volumes SET size_gb = ?2, snapshot = ?3, zone = ?4, state = ?5,
+                    instance = ?6, device = ?7, remote_dev = ?8, attached = ?9
+                 WHERE id = ?1 AND state = ?10",
+                params![
+                    v.id,
+                    v.size_gb,
+                    v.snapshot,
+                    v.zone,
+                    v.state.name(),
+                    instance,
+                    device,
+                    remote_dev,
+                    attached,
+                    from.name()
+                ],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn remove_volume(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        self.run(move |tx| Ok(tx.execute("DELETE FROM volumes WHERE id = ?1", [&id])? > 0))
+    }
+
+    fn volumes(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Volume>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            select_volumes(
+                tx,
+                &format!(
+                    "SELECT {VOLUME_COLUMNS} FROM volumes WHERE ?1 IS NULL OR owner = ?1
+                     ORDER BY created, id"
+                ),
+                [owner],
+            )
+        })
+    }
+
+    fn detach_volumes(&self, instances: &[String]) -> StoreFuture<'_, Vec<Volume>> {
+        let instances = instances.to_vec();
+        self.run(move |tx| {
+            let mut detached = Vec::new();
+            for instance in &instances {
+                detached.extend(select_volumes(
+                    tx,
+                    &format!("SELECT {VOLUME_COLUMNS} FROM volumes WHERE instance = ?1"),
+                    [instance],
+                )?);
+                tx.execute(
+                    "UPDATE volumes SET state = ?2, instance = NULL, device = NULL,
+                        remote_dev = NULL, attached = NULL WHERE instance = ?1",
+                    params![instance, VolumeState::Available.name()],
+                )?;
+            }
+            Ok(detached)
+        })
+    }
+
+    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()> {
+        let s = snapshot.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO snapshots ({SNAPSHOT_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    s.id,
+                    s.owner,
+                    s.volume,
+                    s.volume_size_gb,
+                    s.started,
+                    s.state.name(),
+                    s.progress
+                ],
+            )?;
+            if added == 0 {
+                return Err(exists("snapshot", &s.id));
+            }
+            Ok(())
+        })
+    }
+
+    fn change_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, bool> {
+        let s = snapshot.clone();
+        self.run(move |tx| {
+            let changed = tx.execute(
+                "UPDATE snapshots SET state = ?2, progress = ?3 WHERE id = ?1",
+                params![s.id, s.state.name(), s.progress],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn remove_snapshot(&self, id: &str) -> StoreFuture<'_, bool> {
+        let id = own(id);
+        self.run(move |tx| Ok(tx.execute("DELETE FROM snapshots WHERE id = ?1", [&id])? > 0))
+    }
+
+    fn snapshots(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Snapshot>> {
+        let owner = owner.map(own);
+        self.run(move |tx| {
+            let mut query = tx.prepare(&format!(
+                "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE ?1 IS NULL OR owner = ?1
+                 ORDER BY started, id"
+            ))?;
+            let snapshots = query
+                .query_map([owner], snapshot_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(snapshots)
         })
     }
 

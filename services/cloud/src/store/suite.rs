@@ -19,6 +19,8 @@ pub async fn run(store: &dyn Store) {
     images_keep_their_launch_permissions_and_product_codes(store).await;
     observations_are_recorded_and_vanished_instances_leave_the_live_set(store).await;
     a_client_token_names_one_reservation_per_owner(store).await;
+    volumes_move_by_compare_and_set_and_detach_with_their_instance(store).await;
+    snapshots_are_kept_per_owner_with_their_progress(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -663,4 +665,113 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         store.by_client_token("ann", "token-1").await.unwrap().len(),
         2
     );
+}
+
+async fn volumes_move_by_compare_and_set_and_detach_with_their_instance(store: &dyn Store) {
+    let volume = |id: &str, owner: &str, created: i64| Volume {
+        id: id.into(),
+        owner: owner.into(),
+        size_gb: 1,
+        snapshot: None,
+        zone: "zone1".into(),
+        created,
+        state: VolumeState::Creating,
+        attachment: None,
+    };
+    let first = volume("vol-00000001", "alice", 10);
+    let other = Volume {
+        snapshot: Some("snap-00000001".into()),
+        ..volume("vol-00000002", "bob", 5)
+    };
+    store.add_volume(&first).await.unwrap();
+    store.add_volume(&other).await.unwrap();
+    assert!(matches!(
+        store.add_volume(&first).await,
+        Err(StoreError::Exists { what: "volume", .. })
+    ));
+    assert_eq!(
+        store.volumes(Some("alice")).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+    assert_eq!(
+        store.volumes(None).await.unwrap(),
+        [other.clone(), first.clone()]
+    );
+
+    let available = Volume {
+        state: VolumeState::Available,
+        ..first.clone()
+    };
+    assert!(store
+        .change_volume(&available, VolumeState::Creating)
+        .await
+        .unwrap());
+    // A second mover that read `creating` loses.
+    assert!(!store
+        .change_volume(&available, VolumeState::Creating)
+        .await
+        .unwrap());
+    let attached = Volume {
+        state: VolumeState::Attached,
+        attachment: Some(Attachment {
+            instance: "i-00000001".into(),
+            device: "/dev/sdf".into(),
+            remote_dev: "nbd://127.0.0.1:10809/vol-00000001".into(),
+            attached: 20,
+        }),
+        ..first.clone()
+    };
+    assert!(store
+        .change_volume(&attached, VolumeState::Available)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.volumes(Some("alice")).await.unwrap(),
+        std::slice::from_ref(&attached)
+    );
+
+    let detached = store
+        .detach_volumes(&["i-00000001".into(), "i-00000002".into()])
+        .await
+        .unwrap();
+    assert_eq!(detached, [attached]);
+    assert_eq!(store.volumes(Some("alice")).await.unwrap(), [available]);
+    assert!(store.remove_volume("vol-00000001").await.unwrap());
+    assert!(!store.remove_volume("vol-00000001").await.unwrap());
+    assert_eq!(store.volumes(None).await.unwrap(), [other]);
+}
+
+async fn snapshots_are_kept_per_owner_with_their_progress(store: &dyn Store) {
+    let snapshot = Snapshot {
+        id: "snap-00000001".into(),
+        owner: "alice".into(),
+        volume: "vol-00000001".into(),
+        volume_size_gb: 2,
+        started: 30,
+        state: SnapshotState::Pending,
+        progress: 0,
+    };
+    store.add_snapshot(&snapshot).await.unwrap();
+    assert!(matches!(
+        store.add_snapshot(&snapshot).await,
+        Err(StoreError::Exists {
+            what: "snapshot",
+            ..
+        })
+    ));
+    let done = Snapshot {
+        state: SnapshotState::Completed,
+        progress: 100,
+        ..snapshot.clone()
+    };
+    assert!(store.change_snapshot(&done).await.unwrap());
+    assert_eq!(
+        store.snapshots(Some("alice")).await.unwrap(),
+        std::slice::from_ref(&done)
+    );
+    assert_eq!(store.snapshots(None).await.unwrap(), [done]);
+    assert!(store.snapshots(Some("bob")).await.unwrap().is_empty());
+    assert!(store.remove_snapshot(&snapshot.id).await.unwrap());
+    assert!(!store.change_snapshot(&snapshot).await.unwrap());
+    assert!(store.snapshots(None).await.unwrap().is_empty());
 }
