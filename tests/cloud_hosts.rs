@@ -3,9 +3,10 @@
 //! the user each run in a network namespace of their own, joined by veth pairs to a bridge in
 //! one more namespace (all made and removed by the test); where namespaces cannot be made
 //! (not root), on separate loopback addresses instead, and the test says which ran. They talk
-//! over signed SOAP (CLC → CC → NC) and HTTP across those addresses: boto3, from the admin's
-//! eucarc on the user's host, runs an instance on each node, describes and terminates them,
-//! and round-trips an object through Walrus.
+//! over signed SOAP (CLC → CC → NC, CLC → SC) and HTTP across those addresses: boto3, from
+//! the admin's eucarc on the user's host, runs an instance on each node, attaches a volume to
+//! one (whose export on the front door's host the node's host then writes and reads with
+//! `qemu-io`), describes and terminates them, and round-trips an object through Walrus.
 //!
 //! The images' manifests are the fixture ones (`tests/fixtures/cloud`), served by a plain
 //! HTTP server on the front door's host as the cloud's Walrus, as `cloud_instances` does:
@@ -345,6 +346,39 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
     let mut expected: Vec<String> = launched.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(placed, expected);
+
+    // A volume of the SC on the front door's host, attached to the instance on the first
+    // node: the node's host reads and writes the SC's export across the hosts.
+    let (first_node, first_data) = &nodes[0];
+    let instance = instances_on(first_data).remove(0);
+    let out = user(user_host, &["attach", &creds, &instance]);
+    let volume = out
+        .lines()
+        .find_map(|l| l.strip_prefix("volume: "))
+        .unwrap();
+    let log = first_node.log();
+    let remote = log
+        .lines()
+        .filter(|l| l.contains("volume attached") && l.contains(volume))
+        .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("remote=")))
+        .unwrap_or_else(|| panic!("the node logged no attachment of {volume}:\n{log}"));
+    assert!(remote.contains(&format!("//{}:", front.ip)), "{remote}");
+    let node_host = lab.host("nc1");
+    for command in ["write -P 0x5a 0 65536", "read -P 0x5a 0 65536"] {
+        let out = node_host
+            .command("qemu-io")
+            .args(["-f", "raw", "-c", command, remote])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !text.contains("failed"),
+            "qemu-io {command} {remote} on nc1: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    user(user_host, &["detach", &creds, volume]);
+
     let mut args = vec!["terminate", creds.as_str()];
     args.extend(&launched);
     user(user_host, &args);

@@ -6,6 +6,9 @@ Phases:
                              waits until both are running; prints `instances: ID ID`
   terminate ADMIN_DIR ID...  the instances are described running, terminated, described
                              terminated
+  attach ADMIN_DIR INSTANCE  a volume made (through the SC) and attached to the instance;
+                             prints `volume: ID`
+  detach ADMIN_DIR VOLUME    the volume detached and deleted
   s3 ADMIN_DIR WALRUS_URL    a bucket and an object round trip through Walrus
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
@@ -17,6 +20,7 @@ from botocore.config import Config
 
 from cloud_clients import ec2, eucarc, ok
 from cloud_instances import wait_for
+from cloud_volumes import ZONE, volume, volume_ids, wait_until
 
 
 def run(env):
@@ -50,6 +54,27 @@ def terminate(env, instances):
     ok("both instances described running, then terminated")
 
 
+def attach(env, instance):
+    c = ec2(env)
+    vol = c.create_volume(Size=1, AvailabilityZone=ZONE)["VolumeId"]
+    wait_until("the volume available", lambda: volume(c, vol)["State"] == "available")
+    c.attach_volume(VolumeId=vol, InstanceId=instance, Device="/dev/sdf")
+    wait_until("the volume attached", lambda: volume(c, vol)["State"] == "in-use")
+    (attachment,) = volume(c, vol)["Attachments"]
+    assert (attachment["InstanceId"], attachment["State"]) == (instance, "attached"), attachment
+    ok(f"a volume made through the SC and attached to {instance}")
+    print("volume:", vol, flush=True)
+
+
+def detach(env, vol):
+    c = ec2(env)
+    c.detach_volume(VolumeId=vol)
+    wait_until("the volume detached", lambda: volume(c, vol)["State"] == "available")
+    c.delete_volume(VolumeId=vol)
+    wait_until("the volume deleted", lambda: vol not in volume_ids(c))
+    ok("the volume detached and deleted")
+
+
 def s3(env, url):
     client = boto3.client("s3", endpoint_url=url, aws_access_key_id=env["EC2_ACCESS_KEY"],
                           aws_secret_access_key=env["EC2_SECRET_KEY"], region_name=env["AWS_DEFAULT_REGION"],
@@ -69,6 +94,10 @@ def main():
         run(env)
     elif phase == "terminate":
         terminate(env, sys.argv[3:])
+    elif phase == "attach":
+        attach(env, sys.argv[3])
+    elif phase == "detach":
+        detach(env, sys.argv[3])
     elif phase == "s3":
         s3(env, sys.argv[3])
     else:
