@@ -156,6 +156,11 @@ fn group(volume: &str) -> String {
     format!("{VG_PREFIX}{volume}")
 }
 
+/// The device of logical volume `lv` of group `vg` (a link LVM makes).
+fn lv_device(vg: &str, lv: &str) -> PathBuf {
+    Path::new("/dev").join(vg).join(lv)
+}
+
 /// The file of snapshot `snapshot`'s copy-on-write space (ids have no dots).
 fn cow_name(volume: &str, snapshot: &str) -> String {
     format!("{volume}.{snapshot}")
@@ -318,7 +323,7 @@ impl Lvm {
 
     /// The block device of `volume`.
     pub fn device(&self, volume: &str) -> PathBuf {
-        Path::new("/dev").join(group(volume)).join(volume)
+        lv_device(&group(volume), volume)
     }
 
     fn attach(&self, file: &Path) -> Result<String, LvmError> {
@@ -407,7 +412,7 @@ impl Lvm {
             Ok::<_, LvmError>(())
         })();
         let copied = match made {
-            Ok(()) => copy(&Path::new("/dev").join(&vg).join(snapshot)),
+            Ok(()) => copy(&lv_device(&vg, snapshot)),
             Err(e) => Err(e.into()),
         };
         if let Err(e) = self.drop_snapshot(volume, snapshot) {
@@ -705,8 +710,7 @@ mod tests {
         });
         if made {
             assert!(result.unwrap(), "the snapshot's device exists while copied");
-            let expected = Path::new("/dev").join(group(&volume)).join("snap-1");
-            assert_eq!(copied, Some(expected));
+            assert_eq!(copied, Some(lv_device(&group(&volume), "snap-1")));
         } else {
             let error = result.unwrap_err().to_string();
             assert!(error.contains("lvcreate --yes --snapshot"), "{error}");
