@@ -22,6 +22,8 @@ pub enum Command {
     Node(node::NodeArgs),
     // The help text is BundleImageArgs' own.
     BundleImage(walrus::bundle::cli::BundleImageArgs),
+    // The help text is UploadBundleArgs' own.
+    UploadBundle(walrus::bundle::cli::UploadBundleArgs),
     // The help text is WalrusArgs' own.
     Walrus(walrus::WalrusArgs),
     // The help text is ClusterArgs' own.
@@ -32,6 +34,10 @@ pub enum Command {
     Admin(cloud::admin::AdminArgs),
     // The help text is StorageArgs' own.
     Storage(storage::StorageArgs),
+    // The help text is UpArgs' own.
+    Up(up::UpArgs),
+    // The help text is StatusArgs' own.
+    Status(up::StatusArgs),
 }
 
 impl Command {
@@ -41,11 +47,14 @@ impl Command {
             Self::Keys(command) => command.run(),
             Self::Node(args) => node::main(args),
             Self::BundleImage(args) => walrus::bundle::cli::main(args),
+            Self::UploadBundle(args) => walrus::bundle::cli::upload_main(args),
             Self::Walrus(args) => walrus::main(args),
             Self::Cluster(args) => cluster::main(args),
             Self::Cloud(args) => cloud::main(args),
             Self::Admin(args) => cloud::admin::main(args),
             Self::Storage(args) => storage::main(args),
+            Self::Up(args) => up::main(args),
+            Self::Status(args) => up::status(args),
         }
     }
 }

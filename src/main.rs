@@ -10,6 +10,7 @@ use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    up::follow_supervisor();
     kit::init_tracing();
     cli.command.run()
 }

@@ -24,7 +24,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// A loopback port free at the time of asking.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

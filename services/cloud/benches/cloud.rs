@@ -65,6 +65,7 @@ async fn start_cloud(keys: &Path, data: &Path, listen: SocketAddr, clusters: &[(
         db: None,
         region: "eucalyptus".into(),
         tick: Duration::from_secs(1),
+        forwards: Vec::new(),
         compat: Compat::Strict,
     };
     tokio::spawn(async move { cloud::serve(config).await.unwrap() });

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use soap::keys::{KeyError, KeyPair};
 
 use crate::credentials::{self, CredentialsError};
+use crate::default_image::{self, DefaultImageError, Sources};
 use crate::store::{self, Cluster, NewUser, Store, StoreError, VmType};
 
 /// Manage the cloud's users, clusters and VM types (in DATA, the cloud controller's data
@@ -33,6 +34,25 @@ pub enum AdminCommand {
     /// The VM types instances are run as.
     #[command(subcommand)]
     Vmtype(VmTypeCommand),
+    /// Images on the running cloud.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImageCommand {
+    /// Bundle, upload and register (as the administrator, through the running cloud) a small
+    /// bootable image, so that RunInstances works on a fresh cloud; prints the eki-, eri- and
+    /// emi- ids. Run again, it prints the ids it registered before.
+    AddDefault {
+        /// The kernel (`vmlinuz` of scripts/guest-image.sh); without it and --ramdisk,
+        /// stand-ins the test hypervisor runs.
+        #[arg(long, requires = "ramdisk")]
+        kernel: Option<PathBuf>,
+        /// The ramdisk (`initramfs.gz` of scripts/guest-image.sh).
+        #[arg(long, requires = "kernel")]
+        ramdisk: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -91,6 +111,8 @@ pub enum AdminError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    DefaultImage(#[from] DefaultImageError),
 }
 
 /// `euca admin`.
@@ -116,6 +138,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::User(command) => user(&*store, &data, command).await,
         AdminCommand::Cluster(command) => cluster(&*store, command).await,
         AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
+        AdminCommand::Image(command) => image(&*store, &data, command).await,
     }
 }
 
@@ -230,5 +253,27 @@ async fn vm_type(store: &dyn Store, command: VmTypeCommand) -> Result<(), AdminE
                 .await?
         }
     }
+    Ok(())
+}
+
+async fn image(store: &dyn Store, data: &Path, command: ImageCommand) -> Result<(), AdminError> {
+    let ImageCommand::AddDefault { kernel, ramdisk } = command;
+    let facts = store
+        .facts()
+        .await?
+        .ok_or_else(|| AdminError::NoCloud(data.display().to_string()))?;
+    let sources = Sources { kernel, ramdisk };
+    let image = default_image::add_default(data, &facts.keys, &sources, |step| {
+        println!("{step}");
+    })
+    .await?;
+    let how = if image.registered {
+        "registered"
+    } else {
+        "already registered"
+    };
+    println!("IMAGE\t{}\t{how}", image.machine);
+    println!("KERNEL\t{}", image.kernel);
+    println!("RAMDISK\t{}", image.ramdisk);
     Ok(())
 }

@@ -57,6 +57,11 @@ pub struct CloudArgs {
     /// the cloud reconciles its records with).
     #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tick: u64,
+    /// Serve another process's service on this listener: requests under PATH are passed on,
+    /// streamed, to http://HOST:PORT (as `euca up` serves Walrus and the SC here), such as
+    /// /services/Walrus=http://127.0.0.1:8776; repeatable.
+    #[arg(long = "forward", value_name = "PATH=URL")]
+    pub forwards: Vec<kit::forward::Route>,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -96,6 +101,8 @@ pub struct Config {
     pub region: String,
     /// Time between two rounds of the tick.
     pub tick: Duration,
+    /// Paths of this listener served by other processes (`--forward`).
+    pub forwards: Vec<kit::forward::Route>,
     pub compat: Compat,
 }
 
@@ -119,6 +126,7 @@ impl Config {
             db: args.db,
             region: args.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
             tick: Duration::from_secs(args.tick),
+            forwards: args.forwards,
             compat: args.compat.resolve(&Settings::default())?,
         })
     }

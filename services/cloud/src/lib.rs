@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod config;
 pub mod credentials;
+pub mod default_image;
 pub mod ec2_soap;
 mod error;
 pub mod ops;
@@ -107,7 +108,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         client_tokens: tokio::sync::Mutex::default(),
         ebs: std::sync::Mutex::default(),
     });
-    let server = Server::builder()
+    let server = config
+        .forwards
+        .iter()
+        .fold(Server::builder(), |server, route| {
+            server.route(
+                &route.path,
+                kit::forward::Forward::new(route.upstream.clone()),
+            )
+        })
         .limits(Limits {
             max_bytes: query::MAX_BODY,
             ..Limits::default()

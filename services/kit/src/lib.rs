@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod euca_signature;
+pub mod forward;
 mod logging;
 pub mod private;
 pub mod security;

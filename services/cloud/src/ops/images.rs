@@ -543,6 +543,23 @@ fn read_manifest(manifest: &[u8]) -> Result<Manifest, Ec2Error> {
             ))),
         }
     };
+    // euca2ools 1.x writes every bundle's type as machine: `--kernel true` (`--ramdisk
+    // true`) leaves `kernel_id` (`ramdisk_id`) `true`, which makes the image a kernel
+    // (ramdisk).
+    let marks = |name: &str| {
+        config
+            .child(None, name)
+            .and_then(|e| e.text().ok())
+            .is_some_and(|t| t.trim() == "true")
+    };
+    if marks("kernel_id") {
+        read.kind = Some(ImageKind::Kernel);
+        return Ok(read);
+    }
+    if marks("ramdisk_id") {
+        read.kind = Some(ImageKind::Ramdisk);
+        return Ok(read);
+    }
     read.kernel = id("kernel_id", ImageKind::Kernel)?;
     read.ramdisk = id("ramdisk_id", ImageKind::Ramdisk)?;
     for codes in config
@@ -607,6 +624,21 @@ mod tests {
         assert_eq!(kind(sample), Some(ImageKind::Kernel));
         let machine = b"<manifest><image><name>x</name><type>machine</type></image></manifest>";
         assert_eq!(kind(machine), Some(ImageKind::Machine));
+        // Regression: euca2ools 1.x's `--kernel true` / `--ramdisk true` bundles register as eki/eri.
+        let marked = |name: &str| {
+            format!(
+                "<manifest><machine_configuration><{name}>true</{name}></machine_configuration>\
+                 <image><type>machine</type></image></manifest>"
+            )
+        };
+        assert_eq!(
+            kind(marked("kernel_id").as_bytes()),
+            Some(ImageKind::Kernel)
+        );
+        assert_eq!(
+            kind(marked("ramdisk_id").as_bytes()),
+            Some(ImageKind::Ramdisk)
+        );
         for bad in [
             &b"<manifest><image><type>disk</type></image></manifest>"[..],
             b"<manifest><image/></manifest>",

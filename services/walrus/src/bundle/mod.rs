@@ -22,6 +22,7 @@ pub mod signers;
 mod store;
 mod stream;
 pub mod unbundle;
+pub mod upload;
 
 pub use http::ImageOperations;
 pub use images::{ImageSettings, Images};

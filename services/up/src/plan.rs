@@ -1,0 +1,348 @@
+//! What `euca up` runs: the folders under HOME, the ports from the base port, and each
+//! component's command line.
+
+use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The hypervisor the node drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Hypervisor {
+    /// libvirt's test driver: instances without guests.
+    Test,
+    /// QEMU through libvirt's embedded driver (no daemon), KVM where the CPU allows.
+    Kvm,
+}
+
+impl Hypervisor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Test => "test",
+            Self::Kvm => "kvm",
+        }
+    }
+}
+
+/// One component: `euca NAME ARGS...`, healthy when `url?wsdl` answers 200.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: &'static str,
+    pub args: Vec<OsString>,
+    pub env: Vec<(&'static str, OsString)>,
+    /// Its service on its own port.
+    pub url: String,
+    /// A file another component creates that this one reads as it starts: it starts once
+    /// the file is there.
+    pub needs: Option<PathBuf>,
+}
+
+/// The cloud `euca up` runs from HOME.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub home: PathBuf,
+    pub host: IpAddr,
+    pub port_base: u16,
+    pub hypervisor: Hypervisor,
+    /// In start order; stopped in the reverse.
+    pub components: Vec<Component>,
+}
+
+/// The cluster's name, which is also its availability zone's.
+pub const CLUSTER_NAME: &str = "cluster1";
+
+/// Ports from the base: the front door (CLC, and Walrus and SC behind it), CC, NC, then
+/// the private ports of Walrus and the SC.
+const FRONT_DOOR: u16 = 0;
+const CLUSTER: u16 = 1;
+const NODE: u16 = 2;
+const WALRUS: u16 = 3;
+const STORAGE: u16 = 4;
+/// How many ports from the base a cloud takes.
+pub const PORTS: u16 = 5;
+
+impl Plan {
+    pub fn new(home: PathBuf, host: IpAddr, port_base: u16, hypervisor: Hypervisor) -> Self {
+        let mut plan = Self {
+            home,
+            host,
+            port_base,
+            hypervisor,
+            components: Vec::new(),
+        };
+        plan.components = plan.make_components();
+        plan
+    }
+
+    pub fn keys(&self) -> PathBuf {
+        self.home.join("keys")
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.home.join("logs")
+    }
+
+    /// The administrator's credentials, which the CLC writes on its first start.
+    pub fn eucarc(&self) -> PathBuf {
+        self.home.join("credentials").join("admin").join("eucarc")
+    }
+
+    /// Where `euca up` records what it started, for `euca status`.
+    pub fn record(&self) -> PathBuf {
+        state_file(&self.home)
+    }
+
+    /// Every address the cloud listens on, with what listens there.
+    pub fn listeners(&self) -> Vec<(SocketAddr, &'static str)> {
+        [
+            (FRONT_DOOR, "the front door (CLC, Walrus, SC)"),
+            (CLUSTER, "the cluster controller"),
+            (NODE, "the node controller"),
+            (WALRUS, "Walrus (behind the front door)"),
+            (STORAGE, "the storage controller (behind the front door)"),
+        ]
+        .into_iter()
+        .map(|(offset, what)| (self.listen(offset), what))
+        .collect()
+    }
+
+    /// The front door's URL of a path (`/services/Walrus`).
+    pub fn front_door(&self, path: &str) -> String {
+        self.url(FRONT_DOOR, path)
+    }
+
+    fn listen(&self, offset: u16) -> SocketAddr {
+        SocketAddr::new(self.host, self.port_base.saturating_add(offset))
+    }
+
+    fn url(&self, offset: u16, path: &str) -> String {
+        kit::service_url(self.listen(offset), path)
+    }
+
+    fn make_components(&self) -> Vec<Component> {
+        let keys = self.keys();
+        let data = |name: &str| self.home.join(name);
+        let listen = |offset| self.listen(offset).to_string();
+        let walrus = Component {
+            name: "walrus",
+            args: args([
+                "walrus".into(),
+                "--listen".into(),
+                listen(WALRUS).into(),
+                "--data".into(),
+                data("walrus").into(),
+                "--keys".into(),
+                keys.clone().into(),
+                // The cloud's users are Walrus's: the CLC's DATA is HOME.
+                "--identity".into(),
+                self.home.clone().into(),
+            ]),
+            env: Vec::new(),
+            url: self.url(WALRUS, walrus::SERVICE_PATH),
+            // The CLC's user database, which the CLC creates on its first start.
+            needs: Some(self.home.join("users.sqlite")),
+        };
+        let storage = Component {
+            name: "storage",
+            args: args([
+                "storage".into(),
+                "--listen".into(),
+                listen(STORAGE).into(),
+                "--keys".into(),
+                keys.clone().into(),
+                "--data".into(),
+                data("storage").into(),
+                "--walrus".into(),
+                self.url(WALRUS, walrus::SERVICE_PATH).into(),
+            ]),
+            env: Vec::new(),
+            url: self.url(STORAGE, storage::SERVICE_PATH),
+            needs: None,
+        };
+        let (node_args, node_env) = self.node_specifics();
+        let mut node = args([
+            "node".into(),
+            "--listen".into(),
+            listen(NODE).into(),
+            "--keys".into(),
+            keys.clone().into(),
+            "--data".into(),
+            data("node").into(),
+            "--hypervisor".into(),
+            self.hypervisor.name().into(),
+        ]);
+        node.extend(node_args);
+        let node = Component {
+            name: "node",
+            args: node,
+            env: node_env,
+            url: self.url(NODE, node::config::SERVICE_PATH),
+            needs: None,
+        };
+        let cluster = Component {
+            name: "cluster",
+            args: args([
+                "cluster".into(),
+                "--listen".into(),
+                listen(CLUSTER).into(),
+                "--keys".into(),
+                keys.clone().into(),
+                "--data".into(),
+                data("cluster").into(),
+                "--nodes".into(),
+                listen(NODE).into(),
+            ]),
+            env: Vec::new(),
+            url: self.url(CLUSTER, cluster::config::SERVICE_PATH),
+            needs: None,
+        };
+        let forward = |offset, path: &str| {
+            let upstream = self.url(offset, "");
+            OsString::from(format!("{path}={upstream}"))
+        };
+        let cloud = Component {
+            name: "cloud",
+            args: args([
+                "cloud".into(),
+                "--listen".into(),
+                listen(FRONT_DOOR).into(),
+                "--keys".into(),
+                keys.into(),
+                "--data".into(),
+                self.home.clone().into(),
+                "--cluster".into(),
+                format!(
+                    "{CLUSTER_NAME}={}",
+                    self.url(CLUSTER, cluster::config::SERVICE_PATH)
+                )
+                .into(),
+                "--walrus".into(),
+                self.front_door(walrus::SERVICE_PATH).into(),
+                "--storage".into(),
+                self.front_door(storage::SERVICE_PATH).into(),
+                "--forward".into(),
+                forward(WALRUS, walrus::SERVICE_PATH),
+                "--forward".into(),
+                forward(STORAGE, storage::SERVICE_PATH),
+                // A launch shows as running within a second.
+                "--tick".into(),
+                "1".into(),
+            ]),
+            env: Vec::new(),
+            url: self.front_door(cloud::SERVICE_PATH),
+            needs: None,
+        };
+        vec![walrus, storage, node, cluster, cloud]
+    }
+
+    /// QEMU runs through libvirt's embedded driver, its state under the node's DATA, so no
+    /// daemon is needed; the guest's CPU is emulated unless LIBVIRT_DOMAIN_TYPE says kvm.
+    fn node_specifics(&self) -> (Vec<OsString>, Vec<(&'static str, OsString)>) {
+        match self.hypervisor {
+            Hypervisor::Test => (Vec::new(), Vec::new()),
+            Hypervisor::Kvm => {
+                let uri = format!("qemu:///embed?root={}", self.libvirt_root().display());
+                let domain_type =
+                    std::env::var_os("LIBVIRT_DOMAIN_TYPE").unwrap_or_else(|| "qemu".into());
+                (
+                    vec!["--libvirt-uri".into(), uri.into()],
+                    vec![("LIBVIRT_DOMAIN_TYPE", domain_type)],
+                )
+            }
+        }
+    }
+
+    /// The embedded libvirt driver's root.
+    pub fn libvirt_root(&self) -> PathBuf {
+        self.home.join("node").join("libvirt")
+    }
+}
+
+/// HOME's record of the running cloud.
+pub fn state_file(home: &Path) -> PathBuf {
+    home.join("up.json")
+}
+
+fn args<const N: usize>(list: [OsString; N]) -> Vec<OsString> {
+    list.into()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan::new(
+            "/srv/cloud".into(),
+            "127.0.0.1".parse().unwrap(),
+            9000,
+            Hypervisor::Test,
+        )
+    }
+
+    fn command_line(component: &Component) -> String {
+        component
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_front_door_serves_walrus_and_the_sc_from_their_private_ports() {
+        let plan = plan();
+        let cloud = plan.components.iter().find(|c| c.name == "cloud").unwrap();
+        let line = command_line(cloud);
+        assert!(line.contains("--listen 127.0.0.1:9000 "), "{line}");
+        assert!(line.contains("--data /srv/cloud "), "{line}");
+        assert!(
+            line.contains("--forward /services/Walrus=http://127.0.0.1:9003"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--forward /services/Storage=http://127.0.0.1:9004"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--walrus http://127.0.0.1:9000/services/Walrus"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--cluster cluster1=http://127.0.0.1:9001/axis2/services/EucalyptusCC"),
+            "{line}"
+        );
+        assert_eq!(cloud.url, "http://127.0.0.1:9000/services/Eucalyptus");
+    }
+
+    #[test]
+    fn every_listener_is_a_distinct_port_from_the_base() {
+        let plan = plan();
+        let ports: Vec<u16> = plan.listeners().iter().map(|(a, _)| a.port()).collect();
+        assert_eq!(ports, [9000, 9001, 9002, 9003, 9004]);
+        assert_eq!(plan.components.len(), usize::from(PORTS));
+    }
+
+    #[test]
+    fn kvm_uses_the_embedded_driver_under_home() {
+        let plan = Plan::new(
+            "/srv/cloud".into(),
+            "0.0.0.0".parse().unwrap(),
+            8773,
+            Hypervisor::Kvm,
+        );
+        let node = plan.components.iter().find(|c| c.name == "node").unwrap();
+        let line = command_line(node);
+        assert!(line.contains("--hypervisor kvm"), "{line}");
+        assert!(
+            line.contains("--libvirt-uri qemu:///embed?root=/srv/cloud/node/libvirt"),
+            "{line}"
+        );
+        assert!(node.env.iter().any(|(k, _)| *k == "LIBVIRT_DOMAIN_TYPE"));
+        // A wildcard listener is reached on loopback.
+        assert_eq!(
+            node.url,
+            "http://127.0.0.1:8775/axis2/services/EucalyptusNC"
+        );
+    }
+}

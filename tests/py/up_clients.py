@@ -1,0 +1,119 @@
+"""Drives a cloud started by `euca up` through its front door with real clients configured
+from the administrator's eucarc alone: boto3's EC2 client, and S3 (SigV4 and SigV2) through
+the same host and port, which the CLC's listener passes on to Walrus.
+
+Phases (run by tests/up_cloud.rs and tests/up_restart.rs):
+  front ADMIN_DIR     zones, images, and a bucket round trip through the front door
+  launch ADMIN_DIR    runs an instance of the default image to `running`, and keeps an
+                      object in a bucket
+  answers ADMIN_DIR   prints the cloud's answers as one JSON line: instances, images,
+                      buckets and their keys (compared before and after a restart)
+Prints one `ok: ...` line per check; exits non-zero on the first failure.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+import boto3
+from botocore.config import Config
+
+from cloud_clients import eucarc, ok
+
+
+def clients(folder):
+    env = eucarc(folder)
+    session = boto3.session.Session(
+        aws_access_key_id=env["EC2_ACCESS_KEY"],
+        aws_secret_access_key=env["EC2_SECRET_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    ec2 = session.client("ec2", endpoint_url=env["EC2_URL"])
+    s3 = lambda signature: session.client(  # noqa: E731
+        "s3",
+        endpoint_url=env["S3_URL"],
+        config=Config(signature_version=signature, s3={"addressing_style": "path"}),
+    )
+    return env, ec2, s3
+
+
+def front(folder):
+    env, ec2, s3 = clients(folder)
+    ec2_url, s3_url = urllib.parse.urlsplit(env["EC2_URL"]), urllib.parse.urlsplit(env["S3_URL"])
+    assert ec2_url.netloc == s3_url.netloc, f"S3_URL {env['S3_URL']} is not on the front door {env['EC2_URL']}"
+    assert s3_url.path == "/services/Walrus", env["S3_URL"]
+    ok("eucarc's S3_URL names the front door")
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+    assert "cluster1" in zones, zones
+    ok(f"DescribeAvailabilityZones: {zones}")
+    images = ec2.describe_images()["Images"]
+    ok(f"DescribeImages: {len(images)} images")
+    body = os.urandom(6 * 1024 * 1024 + 7)
+    for signature in ["s3v4", "s3"]:
+        client = s3(signature)
+        bucket = f"front-door-{signature}"
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key="big/object", Body=body)
+        got = client.get_object(Bucket=bucket, Key="big/object")["Body"].read()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(body).digest(), "the object came back changed"
+        keys = [o["Key"] for o in client.list_objects(Bucket=bucket).get("Contents", [])]
+        assert keys == ["big/object"], keys
+        ranged = client.get_object(Bucket=bucket, Key="big/object", Range="bytes=10-19")["Body"].read()
+        assert ranged == body[10:20]
+        client.delete_object(Bucket=bucket, Key="big/object")
+        client.delete_bucket(Bucket=bucket)
+        ok(f"S3 ({signature}) through the front door: bucket, 6 MiB put and get, list, range, delete")
+    try:
+        s3("s3v4").head_bucket(Bucket="no-such-bucket-here")
+        raise AssertionError("a missing bucket was found")
+    except s3("s3v4").exceptions.ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e.response
+    ok("Walrus's own errors come back through the front door")
+
+
+def launch(folder):
+    env, ec2, s3 = clients(folder)
+    machines = [i for i in ec2.describe_images()["Images"] if i["ImageId"].startswith("emi-")]
+    assert machines, "no machine image: euca up registers the default one on its first run"
+    reservation = ec2.run_instances(ImageId=machines[0]["ImageId"], MinCount=1, MaxCount=1)
+    instance = reservation["Instances"][0]["InstanceId"]
+    deadline = time.monotonic() + 90
+    while True:
+        found = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+        if found["State"]["Name"] == "running":
+            break
+        assert time.monotonic() < deadline, f"{instance} is still {found['State']['Name']}"
+        time.sleep(0.2)
+    ok(f"{instance} of {machines[0]['ImageId']} is running")
+    client = s3("s3v4")
+    client.create_bucket(Bucket="kept")
+    client.put_object(Bucket="kept", Key="note", Body=b"kept across restarts")
+    ok("an object is kept in a bucket")
+
+
+def answers(folder):
+    env, ec2, s3 = clients(folder)
+    instances = sorted(
+        (i["InstanceId"], i["State"]["Name"], i["ImageId"])
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+    )
+    images = sorted((i["ImageId"], i["ImageLocation"], i["State"]) for i in ec2.describe_images()["Images"])
+    client = s3("s3v4")
+    buckets = {
+        b["Name"]: sorted(o["Key"] for o in client.list_objects(Bucket=b["Name"]).get("Contents", []))
+        for b in client.list_buckets()["Buckets"]
+    }
+    print(json.dumps({"instances": instances, "images": images, "buckets": buckets}, sort_keys=True))
+
+
+def main():
+    phase, folder = sys.argv[1:3]
+    {"front": front, "launch": launch, "answers": answers}[phase](folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+//! `euca up` brings the whole cloud up on free ports in a folder of its own: the ready line,
+//! the admin's eucarc working with boto3 through the front door (EC2, and S3 passed on to
+//! Walrus), a signed SC call through the same door, `euca status`, and a SIGTERM that stops
+//! every component; and the preflight refusals that leave nothing started.
+
+#![allow(clippy::unwrap_used)]
+
+mod cloud_support;
+mod common;
+mod up_support;
+
+use std::net::TcpListener;
+
+use cloud_support::python;
+use common::zeep_driver::Zeep;
+use up_support::{alive, free_base, up_command, Up};
+
+#[test]
+fn up_serves_the_cloud_through_its_front_door_and_stops_every_component() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cloud = Up::start(home.path());
+    let pids = cloud.pids();
+    assert_eq!(pids.len(), 5, "{pids:?}");
+    assert!(
+        pids.iter().all(|(_, pid)| pid.is_some_and(alive)),
+        "{pids:?}"
+    );
+    for name in ["cloud", "walrus", "storage", "cluster", "node"] {
+        assert!(
+            home.path()
+                .join("logs")
+                .join(format!("{name}.log"))
+                .is_file(),
+            "no log of {name}"
+        );
+    }
+
+    python("up_clients.py", &["front", &cloud.admin_dir()]);
+
+    // The SC behind the front door: a request signed with the cloud's key verifies there.
+    let wsdl = common::workspace_root().join("wsdl/storage_controller.wsdl");
+    let storage = format!("http://127.0.0.1:{}/services/Storage", cloud.port_base);
+    let keys = home.path().join("keys");
+    let mut zeep = Zeep::spawn(
+        "storage_zeep.py",
+        &[wsdl.as_os_str(), storage.as_ref(), keys.as_os_str()],
+    );
+    let created = zeep.call(
+        "CreateStorageVolume",
+        r#"{"VolumeId": "vol-front", "Size": "1"}"#,
+    );
+    assert_eq!(created.get("Status"), Some("available"), "{created:?}");
+    let described = zeep.call("GetStorageVolume", r#"{"VolumeId": "vol-front"}"#);
+    assert!(described.fault().is_none(), "{described:?}");
+    assert!(
+        described.0.values().any(|v| v == "vol-front"),
+        "{described:?}"
+    );
+
+    let (code, text) = cloud.status();
+    println!("{text}");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.matches(" up (").count(), 7, "{text}");
+
+    // A second cloud from the same folder is refused while this one runs.
+    let second = up_command(home.path(), free_base()).output().unwrap();
+    let refusal = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(refusal.contains("already running"), "{refusal}");
+
+    let status = cloud.up.terminate();
+    assert!(status.success(), "{status:?}\n{}", cloud.up.log());
+    let left: Vec<_> = pids
+        .iter()
+        .filter(|(_, pid)| pid.is_some_and(alive))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "still running after euca up stopped: {left:?}"
+    );
+    assert!(!home.path().join("up.json").exists());
+    let (code, text) = cloud.status();
+    assert_eq!(code, Some(3), "{text}");
+}
+
+#[test]
+fn a_port_in_use_or_an_unwritable_home_is_refused_before_anything_starts() {
+    let home = tempfile::tempdir().unwrap();
+    let base = free_base();
+    let held = TcpListener::bind(("127.0.0.1", base + 2)).unwrap();
+    let out = up_command(home.path(), base).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{}", base + 2)), "{text}");
+    assert!(
+        text.contains("fix:") && text.contains("--port-base"),
+        "{text}"
+    );
+    assert!(!home.path().join("logs").exists(), "something started");
+    assert!(
+        !home.path().join("keys").exists(),
+        "keys made before the refusal"
+    );
+    drop(held);
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = up_command(&file.path().join("cloud"), free_base())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("cannot write") && text.contains("fix:"),
+        "{text}"
+    );
+}
