@@ -1,16 +1,16 @@
-//! Issue 14: the components on separate hosts. The front door (`euca cloud`, `euca walrus`,
-//! `euca storage`), a cluster (`euca cluster`), two nodes (`euca node --hypervisor test`) and
-//! the user each run in a network namespace of their own, joined by veth pairs to a bridge in
-//! one more namespace (all made and removed by the test); where namespaces cannot be made
-//! (not root), on separate loopback addresses instead, and the test says which ran. They talk
-//! over signed SOAP (CLC → CC → NC, CLC → SC) and HTTP across those addresses: boto3, from
-//! the admin's eucarc on the user's host, runs an instance on each node, attaches a volume to
-//! one (whose export on the front door's host the node's host then writes and reads with
-//! `qemu-io`), describes and terminates them, and round-trips an object through Walrus.
-//!
-//! The images' manifests are the fixture ones (`tests/fixtures/cloud`), served by a plain
-//! HTTP server on the front door's host as the cloud's Walrus, as `cloud_instances` does:
-//! they are not real bundles, which a real Walrus would decrypt for the nodes.
+//! Issue 14: the components on separate hosts. The front door (`euca cloud` serving Walrus
+//! and the SC behind its port with `--forward`, as `euca up` does, and the `euca walrus` and
+//! `euca storage` behind it), a cluster (`euca cluster`), two nodes (`euca node --hypervisor
+//! test`) and the user each run in a network namespace of their own, joined by veth pairs to
+//! a bridge in one more namespace (all made and removed by the test); where namespaces
+//! cannot be made (not root), on separate loopback addresses instead, and the test says
+//! which ran. They talk over signed SOAP (CLC → CC → NC, CLC → SC) and HTTP across those
+//! addresses. On the user's host, `euca admin image add-default` bundles and uploads the
+//! default image through the front door and registers it; boto3, from the admin's eucarc,
+//! round-trips an object through Walrus, runs an instance on each node (which fetch the
+//! image from Walrus through the front door), attaches a volume to one (whose export on the
+//! front door's host the node's host then writes and reads with `qemu-io`), describes and
+//! terminates them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -20,12 +20,11 @@ mod common;
 mod node_support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use cloud_support::{admin, manifests, new_database, python_by, Engine};
+use cloud_support::{admin, new_database, python_by, Engine};
 use common::launcher::{Component, Keys};
 use node_support::NcSetup;
 
@@ -179,51 +178,6 @@ impl Drop for Lab {
     }
 }
 
-/// A plain HTTP server of a folder (Python's), ended on drop.
-struct Files {
-    child: Child,
-    url: String,
-}
-
-impl Files {
-    fn serve(host: &Host, dir: &Path) -> Self {
-        let mut child = host
-            .command(common::python())
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                &host.ip,
-                "0",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // "Serving HTTP on HOST port PORT (http://HOST:PORT/) ..." once it listens.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_once("(http://")
-            .and_then(|(_, rest)| rest.split_once("/)"))
-            .map(|(authority, _)| format!("http://{authority}"))
-            .unwrap_or_else(|| panic!("http.server said {line:?}"));
-        Self { child, url }
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(command: Command, ready: &str) -> Component {
     Component::start(command, ready).unwrap_or_else(|log| panic!("{ready} did not start:\n{log}"))
 }
@@ -283,34 +237,32 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
         .args(["--nodes", &hosts.join(" "), "--policy", "ROUNDROBIN"]);
     let cc = start(command, "cluster controller");
 
-    // The front door: the images' stand-in, the cloud, Walrus on the cloud's users (which
-    // the cloud makes on its first start), the SC (whose URL the cloud is given first).
-    let images = dir.path().join("images");
-    for (path, bytes) in manifests(&["machine", "kernel", "ramdisk"]) {
-        let file = images.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, bytes).unwrap();
-    }
-    let files = Files::serve(front, &images);
-    let sc_port = front.port(8776);
-    let sc_url = format!("http://{}:{sc_port}{}", front.ip, storage::SERVICE_PATH);
+    // The front door: the cloud on its port serves Walrus and the SC behind it (--forward),
+    // as `euca up` does; Walrus reads the cloud's users, which the cloud makes on its first
+    // start, so the cloud is given the URLs before the others start.
+    let (clc_port, walrus_port, sc_port) = (front.port(8773), front.port(8780), front.port(8781));
+    let door = |path: &str| format!("http://{}:{clc_port}{path}", front.ip);
+    let private = |port: u16| format!("http://{}:{port}", front.ip);
     let clc_data = dir.path().join("clc");
-    let mut command = front.component("cloud", 0, &keys, &clc_data);
+    let mut command = front.component("cloud", clc_port, &keys, &clc_data);
     command
         .args(["--cluster", &format!("zone1={}", cc.url)])
-        .args(["--walrus", &format!("{}/services/Walrus", files.url)])
-        .args(["--storage", &sc_url, "--tick", "1"]);
+        .args(["--walrus", &door(walrus::SERVICE_PATH)])
+        .args(["--storage", &door(storage::SERVICE_PATH), "--tick", "1"])
+        .arg("--forward")
+        .arg(format!("{}={}", walrus::SERVICE_PATH, private(walrus_port)))
+        .arg("--forward")
+        .arg(format!("{}={}", storage::SERVICE_PATH, private(sc_port)));
     if Engine::from_env() == Engine::Postgres {
         command.args(["--db", &new_database().unwrap()]);
     }
     let cloud = start(command, "cloud controller");
-    let mut command = front.component("walrus", 0, &keys, &dir.path().join("walrus"));
+    let mut command = front.component("walrus", walrus_port, &keys, &dir.path().join("walrus"));
     command.arg("--identity").arg(&clc_data);
     let walrus = start(command, "walrus");
     let mut command = front.component("storage", sc_port, &keys, &dir.path().join("sc"));
     command.args(["--walrus", &walrus.url]);
     let sc = start(command, "storage controller");
-    assert_eq!(sc.url, sc_url);
     for component in [&cloud, &walrus, &sc] {
         assert!(component.url.contains(&front.ip), "{}", component.url);
     }
@@ -321,24 +273,57 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
     let creds = clc_data.join("credentials/admin").display().to_string();
     let eucarc = std::fs::read_to_string(clc_data.join("credentials/admin/eucarc")).unwrap();
     assert!(
-        eucarc.contains(&format!("EC2_URL=http://{}:", front.ip)),
+        eucarc.contains(&format!("EC2_URL={}", door(cloud::SERVICE_PATH)))
+            && eucarc.contains(&format!("S3_URL={}", door(walrus::SERVICE_PATH))),
         "{eucarc}"
     );
     let user_host = lab.host("user");
-    user(user_host, &["s3", &creds, &walrus.url]);
-    let out = user(user_host, &["run", &creds]);
+    user(user_host, &["s3", &creds]);
+    // The default image, bundled and uploaded through the front door by the admin's tool
+    // on the user's host; the nodes fetch it from Walrus through the front door.
+    let out = user_host
+        .command(env!("CARGO_BIN_EXE_euca"))
+        .arg("admin")
+        .arg("--data")
+        .arg(&clc_data)
+        .args(["image", "add-default"])
+        .output()
+        .unwrap();
+    let added = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{added}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = |tag: &str| {
+        added
+            .lines()
+            .find_map(|l| l.strip_prefix(tag)?.split('\t').nth(1))
+            .unwrap_or_else(|| panic!("no {tag} line in:\n{added}"))
+            .to_owned()
+    };
+    let (emi, eki, eri) = (id("IMAGE"), id("KERNEL"), id("RAMDISK"));
+    let out = user(user_host, &["run", &creds, &emi, &eki, &eri]);
     let launched: Vec<&str> = out
         .lines()
         .find_map(|l| l.strip_prefix("instances: "))
         .unwrap()
         .split(' ')
         .collect();
-    // One on each node: each node's work folder holds one of them.
+    // One on each node: each node's work folder holds one of them, whose image it fetched
+    // from Walrus through the front door.
+    let fetched = format!("url={}/", door(walrus::SERVICE_PATH));
     let mut placed: Vec<String> = nodes
         .iter()
-        .flat_map(|(_, data)| {
+        .flat_map(|(nc, data)| {
             let on = instances_on(data);
             assert_eq!(on.len(), 1, "{on:?} on {}", data.display());
+            let log = nc.log();
+            assert!(
+                log.lines()
+                    .any(|l| l.contains("downloading") && l.contains(&fetched)),
+                "{log}"
+            );
             on
         })
         .collect();
@@ -382,7 +367,7 @@ fn front_door_cluster_and_two_nodes_on_separate_hosts_run_an_instance_on_each_no
     let mut args = vec!["terminate", creds.as_str()];
     args.extend(&launched);
     user(user_host, &args);
-    drop((cloud, walrus, sc, cc, nodes, files));
+    drop((cloud, walrus, sc, cc, nodes));
     let made = lab.namespaces.clone();
     drop(lab);
     if !made.is_empty() {

@@ -2,14 +2,14 @@
 admin's eucarc alone, against a cloud whose components run on other hosts.
 
 Phases:
-  run ADMIN_DIR              registers the images, runs two instances (one RunInstances each),
-                             waits until both are running; prints `instances: ID ID`
+  run ADMIN_DIR EMI EKI ERI  runs two instances of the image (one RunInstances each), waits
+                             until both are running; prints `instances: ID ID`
   terminate ADMIN_DIR ID...  the instances are described running, terminated, described
                              terminated
   attach ADMIN_DIR INSTANCE  a volume made (through the SC) and attached to the instance;
                              prints `volume: ID`
   detach ADMIN_DIR VOLUME    the volume detached and deleted
-  s3 ADMIN_DIR WALRUS_URL    a bucket and an object round trip through Walrus
+  s3 ADMIN_DIR               a bucket and an object round trip through Walrus (S3_URL)
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -23,11 +23,10 @@ from cloud_instances import wait_for
 from cloud_volumes import ZONE, volume, volume_ids, wait_until
 
 
-def run(env):
+def run(env, emi, eki, eri):
     c = ec2(env)
-    emi, eki, eri = (c.register_image(ImageLocation=f"images/{k}.manifest.xml", Name=k)["ImageId"]
-                     for k in ("machine", "kernel", "ramdisk"))
-    ok(f"images registered through the front door: {emi} {eki} {eri}")
+    (image,) = c.describe_images(ImageIds=[emi])["Images"]
+    assert (image["State"], image["KernelId"], image["RamdiskId"]) == ("available", eki, eri), image
     instances = []
     for _ in range(2):
         run = c.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1,
@@ -75,8 +74,8 @@ def detach(env, vol):
     ok("the volume detached and deleted")
 
 
-def s3(env, url):
-    client = boto3.client("s3", endpoint_url=url, aws_access_key_id=env["EC2_ACCESS_KEY"],
+def s3(env):
+    client = boto3.client("s3", endpoint_url=env["S3_URL"], aws_access_key_id=env["EC2_ACCESS_KEY"],
                           aws_secret_access_key=env["EC2_SECRET_KEY"], region_name=env["AWS_DEFAULT_REGION"],
                           config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
     client.create_bucket(Bucket="hosts")
@@ -91,7 +90,7 @@ def s3(env, url):
 def main():
     phase, env = sys.argv[1], eucarc(sys.argv[2])
     if phase == "run":
-        run(env)
+        run(env, *sys.argv[3:6])
     elif phase == "terminate":
         terminate(env, sys.argv[3:])
     elif phase == "attach":
@@ -99,7 +98,7 @@ def main():
     elif phase == "detach":
         detach(env, sys.argv[3])
     elif phase == "s3":
-        s3(env, sys.argv[3])
+        s3(env)
     else:
         sys.exit(f"unknown phase {phase}")
 
