@@ -112,15 +112,7 @@ pub enum StartError {
 
 /// `euca storage`: runs until SIGTERM or SIGINT.
 pub fn main(args: StorageArgs) -> ExitCode {
-    let load = || -> Result<StorageArgs, StartError> {
-        if args.backend == Backend::Lvm {
-            let missing = lvm::preflight();
-            if !missing.is_empty() {
-                return Err(StartError::Lvm(missing));
-            }
-        }
-        Ok(args)
-    };
+    let load = || -> Result<StorageArgs, StartError> { Ok(args) };
     kit::main("euca storage", "storage controller", load, serve)
 }
 
@@ -174,6 +166,13 @@ fn prepare(
     walrus: Option<&str>,
     compat: Compat,
 ) -> Result<(soap::Security, StorageService), StartError> {
+    // Before anything is made: what the backend needs is there.
+    if backend == Backend::Lvm {
+        let missing = lvm::preflight();
+        if !missing.is_empty() {
+            return Err(StartError::Lvm(missing));
+        }
+    }
     let data_error = |path: PathBuf| move |source| StartError::Data { path, source };
     kit::private::own_only(&[data, keys]).map_err(|e| StartError::Data {
         path: e.path,
