@@ -331,6 +331,7 @@ fn components_keep_blocking_calls_off_the_executor() {
         "services/kit",
         "services/cluster",
         "services/cloud",
+        "services/up",
     ] {
         let files = crate_sources(crate_dir);
         found.extend(blocking_calls(files.iter().map(|f| {

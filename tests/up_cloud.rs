@@ -114,3 +114,42 @@ fn a_port_in_use_or_an_unwritable_home_is_refused_before_anything_starts() {
         "{text}"
     );
 }
+
+/// Regression: a SIGTERM while a first run still adds the default image ended `euca up`
+/// with a panic (the finished signal future polled again) instead of a clean stop.
+#[test]
+fn a_sigterm_as_soon_as_the_cloud_is_ready_stops_it_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cloud = Up::start(home.path());
+    let pids = cloud.pids();
+    let status = cloud.up.terminate();
+    assert!(status.success(), "{status:?}\n{}", cloud.up.log());
+    assert!(
+        pids.iter().all(|(_, pid)| !pid.is_some_and(alive)),
+        "{pids:?}"
+    );
+}
+
+/// The front door alone (`euca cloud --forward`), its upstreams not listening: each request
+/// is answered 503 in its client's terms, and the CLC itself still answers.
+#[test]
+fn a_front_door_whose_upstream_is_down_answers_503_in_the_clients_terms() {
+    let keys = common::launcher::Keys::new();
+    let data = tempfile::tempdir().unwrap();
+    // A port just freed: nothing listens there.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let walrus = format!("/services/Walrus=http://{closed}");
+    let storage = format!("/services/Storage=http://{closed}");
+    let cloud = cloud_support::start_cloud(
+        keys.path(),
+        data.path(),
+        &["--forward", &walrus, "--forward", &storage],
+    );
+    let front_door = format!("http://{}", cloud.authority());
+    python("up_clients.py", &["down", &front_door]);
+    let admin = data.path().join("credentials/admin");
+    python("up_clients.py", &["regions", &admin.to_string_lossy()]);
+}

@@ -6,6 +6,9 @@ Phases (run by tests/up_cloud.rs and tests/up_restart.rs):
   front ADMIN_DIR     zones, images, and a bucket round trip through the front door
   launch ADMIN_DIR    runs an instance of the default image to `running`, and keeps an
                       object in a bucket
+  down FRONT_DOOR     Walrus and the SC behind a front door that cannot reach them: 503
+                      as S3's error to an S3 request, as a SOAP fault to a SOAP message
+  regions ADMIN_DIR   the EC2 API answers DescribeRegions
   answers ADMIN_DIR   prints the cloud's answers as one JSON line: instances, images,
                       buckets and their keys (compared before and after a restart)
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
@@ -76,9 +79,27 @@ def front(folder):
 
 def launch(folder):
     env, ec2, s3 = clients(folder)
-    machines = [i for i in ec2.describe_images()["Images"] if i["ImageId"].startswith("emi-")]
-    assert machines, "no machine image: euca up registers the default one on its first run"
-    reservation = ec2.run_instances(ImageId=machines[0]["ImageId"], MinCount=1, MaxCount=1)
+    # euca up registers the default image just after its `cloud ready` line, on a first run.
+    deadline = time.monotonic() + 60
+    while True:
+        machines = [i for i in ec2.describe_images()["Images"] if i["ImageId"].startswith("emi-")]
+        if machines:
+            break
+        assert time.monotonic() < deadline, "no machine image: euca up registers the default one on its first run"
+        time.sleep(0.2)
+    # The zone's room is known once the CC has polled its node and the CLC the CC (about
+    # 3 s after the start): until then a fresh cloud has none.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            reservation = ec2.run_instances(
+                ImageId=machines[0]["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.small"
+            )
+            break
+        except ec2.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] != "InsufficientInstanceCapacity" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     instance = reservation["Instances"][0]["InstanceId"]
     deadline = time.monotonic() + 90
     while True:
@@ -110,9 +131,38 @@ def answers(folder):
     print(json.dumps({"instances": instances, "images": images, "buckets": buckets}, sort_keys=True))
 
 
+def down(front_door):
+    import requests
+    from lxml import etree
+
+    got = requests.put(f"{front_door}/services/Walrus/bucket/key", data=b"x" * 1024)
+    assert got.status_code == 503, (got.status_code, got.text)
+    error = etree.fromstring(got.content)
+    assert error.tag == "Error" and error.findtext("Code") == "ServiceUnavailable", got.text
+    assert error.findtext("Resource") == "/services/Walrus/bucket/key", got.text
+    ok("an S3 request to a Walrus that is down: 503 ServiceUnavailable in S3's error document")
+    envelope = b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>'
+    got = requests.post(
+        f"{front_door}/services/Storage",
+        data=envelope,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"EucalyptusSC#GetStorageVolume"'},
+    )
+    assert got.status_code == 503, (got.status_code, got.text)
+    fault = etree.fromstring(got.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+    assert fault is not None and "Server" in fault.findtext("faultcode"), got.text
+    ok("a SOAP message to an SC that is down: 503 with a SOAP Server fault")
+
+
+def regions(folder):
+    _, ec2, _ = clients(folder)
+    names = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
+    assert names, names
+    ok(f"DescribeRegions: {names}")
+
+
 def main():
     phase, folder = sys.argv[1:3]
-    {"front": front, "launch": launch, "answers": answers}[phase](folder)
+    {"front": front, "launch": launch, "answers": answers, "down": down, "regions": regions}[phase](folder)
 
 
 if __name__ == "__main__":

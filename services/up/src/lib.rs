@@ -4,6 +4,7 @@
 //! component is `euca` itself started as a child process ([`supervise`]), restarted when it
 //! dies; `euca status` asks each one whether it answers.
 
+mod guests;
 pub mod plan;
 pub mod preflight;
 pub mod probe;
@@ -24,11 +25,11 @@ use crate::probe::{Health, Prober};
 use crate::state::{Record, StateError};
 use crate::supervise::{Shared, SUPERVISOR_ENV};
 
-/// Run the whole cloud on this machine: the front door (EC2 API, and Walrus and the
-/// storage controller behind it) on PORT_BASE, a cluster controller on PORT_BASE+1 and a
-/// node controller on PORT_BASE+2, each its own process, restarted if it dies, until Ctrl-C
-/// or SIGTERM. The first run creates the keys (HOME/keys) and the administrator's
-/// credentials (HOME/credentials/admin/eucarc); `euca admin --data HOME` manages the cloud.
+/// Run the whole cloud on this machine: the front door (EC2 API, and Walrus and the storage
+/// controller behind it) on P, a cluster controller on P+1 and a node controller on P+2,
+/// each its own process, restarted if it dies, until Ctrl-C or SIGTERM. The first run
+/// creates the keys (DIR/keys) and the administrator's credentials
+/// (DIR/credentials/admin/eucarc); `euca admin --data DIR` manages the cloud.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// The cloud's folder: the CLC's DATA, with keys, logs and each component's state in
@@ -173,18 +174,24 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
     };
     if ready {
         announce(&plan, started, first_run);
-        if first_run {
-            tokio::select! {
-                () = add_default_image(&shared) => {}
-                () = &mut termination => {}
+        let image = async {
+            if first_run {
+                add_default_image(&shared).await;
             }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = image => {}
+            () = &mut termination => {}
         }
-        termination.await;
     }
     info!("stopping the cloud");
     let _ = stop.send(true);
     for task in tasks {
         let _ = task.await;
+    }
+    if plan.hypervisor == Hypervisor::Kvm {
+        guests::stop_all(&plan.libvirt_root()).await;
     }
     let record = plan.record();
     kit::blocking(move || std::fs::remove_file(record))

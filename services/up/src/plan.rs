@@ -118,97 +118,86 @@ impl Plan {
         kit::service_url(self.listen(offset), path)
     }
 
-    fn make_components(&self) -> Vec<Component> {
-        let keys = self.keys();
-        let data = |name: &str| self.home.join(name);
-        let listen = |offset| self.listen(offset).to_string();
-        let walrus = Component {
-            name: "walrus",
-            args: args([
-                "walrus".into(),
-                "--listen".into(),
-                listen(WALRUS).into(),
-                "--data".into(),
-                data("walrus").into(),
-                "--keys".into(),
-                keys.clone().into(),
-                // The cloud's users are Walrus's: the CLC's DATA is HOME.
-                "--identity".into(),
-                self.home.clone().into(),
-            ]),
+    /// `euca NAME --listen ADDR:P+OFFSET --keys KEYS --data DATA` and `extra`, healthy when
+    /// its service at `path` on its own port answers.
+    fn component(
+        &self,
+        name: &'static str,
+        offset: u16,
+        data: PathBuf,
+        path: &str,
+        extra: Vec<OsString>,
+    ) -> Component {
+        let mut args: Vec<OsString> = vec![
+            name.into(),
+            "--listen".into(),
+            self.listen(offset).to_string().into(),
+            "--keys".into(),
+            self.keys().into(),
+            "--data".into(),
+            data.into(),
+        ];
+        args.extend(extra);
+        Component {
+            name,
+            args,
             env: Vec::new(),
-            url: self.url(WALRUS, walrus::SERVICE_PATH),
+            url: self.url(offset, path),
+            needs: None,
+        }
+    }
+
+    fn make_components(&self) -> Vec<Component> {
+        let walrus = Component {
             // The CLC's user database, which the CLC creates on its first start.
             needs: Some(self.home.join("users.sqlite")),
+            ..self.component(
+                "walrus",
+                WALRUS,
+                self.home.join("walrus"),
+                walrus::SERVICE_PATH,
+                // The cloud's users are Walrus's: the CLC's DATA is HOME.
+                vec!["--identity".into(), self.home.clone().into()],
+            )
         };
-        let storage = Component {
-            name: "storage",
-            args: args([
-                "storage".into(),
-                "--listen".into(),
-                listen(STORAGE).into(),
-                "--keys".into(),
-                keys.clone().into(),
-                "--data".into(),
-                data("storage").into(),
+        let storage = self.component(
+            "storage",
+            STORAGE,
+            self.home.join("storage"),
+            storage::SERVICE_PATH,
+            vec![
                 "--walrus".into(),
                 self.url(WALRUS, walrus::SERVICE_PATH).into(),
-            ]),
-            env: Vec::new(),
-            url: self.url(STORAGE, storage::SERVICE_PATH),
-            needs: None,
-        };
+            ],
+        );
         let (node_args, node_env) = self.node_specifics();
-        let mut node = args([
-            "node".into(),
-            "--listen".into(),
-            listen(NODE).into(),
-            "--keys".into(),
-            keys.clone().into(),
-            "--data".into(),
-            data("node").into(),
-            "--hypervisor".into(),
-            self.hypervisor.name().into(),
-        ]);
-        node.extend(node_args);
+        let mut hypervisor = vec!["--hypervisor".into(), self.hypervisor.name().into()];
+        hypervisor.extend(node_args);
         let node = Component {
-            name: "node",
-            args: node,
             env: node_env,
-            url: self.url(NODE, node::config::SERVICE_PATH),
-            needs: None,
+            ..self.component(
+                "node",
+                NODE,
+                self.home.join("node"),
+                node::config::SERVICE_PATH,
+                hypervisor,
+            )
         };
-        let cluster = Component {
-            name: "cluster",
-            args: args([
-                "cluster".into(),
-                "--listen".into(),
-                listen(CLUSTER).into(),
-                "--keys".into(),
-                keys.clone().into(),
-                "--data".into(),
-                data("cluster").into(),
-                "--nodes".into(),
-                listen(NODE).into(),
-            ]),
-            env: Vec::new(),
-            url: self.url(CLUSTER, cluster::config::SERVICE_PATH),
-            needs: None,
-        };
-        let forward = |offset, path: &str| {
-            let upstream = self.url(offset, "");
-            OsString::from(format!("{path}={upstream}"))
-        };
-        let cloud = Component {
-            name: "cloud",
-            args: args([
-                "cloud".into(),
-                "--listen".into(),
-                listen(FRONT_DOOR).into(),
-                "--keys".into(),
-                keys.into(),
-                "--data".into(),
-                self.home.clone().into(),
+        let cluster = self.component(
+            "cluster",
+            CLUSTER,
+            self.home.join("cluster"),
+            cluster::config::SERVICE_PATH,
+            vec!["--nodes".into(), self.listen(NODE).to_string().into()],
+        );
+        let forward =
+            |offset, path: &str| OsString::from(format!("{path}={}", self.url(offset, "")));
+        let cloud = self.component(
+            "cloud",
+            FRONT_DOOR,
+            self.home.clone(),
+            cloud::SERVICE_PATH,
+            vec![
                 "--cluster".into(),
                 format!(
                     "{CLUSTER_NAME}={}",
@@ -226,11 +215,8 @@ impl Plan {
                 // A launch shows as running within a second.
                 "--tick".into(),
                 "1".into(),
-            ]),
-            env: Vec::new(),
-            url: self.front_door(cloud::SERVICE_PATH),
-            needs: None,
-        };
+            ],
+        );
         vec![walrus, storage, node, cluster, cloud]
     }
 
@@ -260,10 +246,6 @@ impl Plan {
 /// HOME's record of the running cloud.
 pub fn state_file(home: &Path) -> PathBuf {
     home.join("up.json")
-}
-
-fn args<const N: usize>(list: [OsString; N]) -> Vec<OsString> {
-    list.into()
 }
 
 #[cfg(test)]
