@@ -28,6 +28,8 @@ packages=(
     qemu-system-x86 qemu-utils busybox-static
     # volumes: the storage controller's userspace iSCSI target (tgt), QEMU's iSCSI driver (libiscsi)
     qemu-block-extra tgt
+    # the SC's lvm backend: LVM2 over loop devices (it also needs device-mapper in the kernel)
+    lvm2
     # benchmarks: a plain HTTP server to compare Walrus against
     nginx
     # cluster VM network: ISC dhcpd, the DHCP server the original ran (tests check its config)

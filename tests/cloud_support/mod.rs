@@ -114,7 +114,12 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
 
 /// Runs `tests/py/SCRIPT ARGS...`, which must succeed; returns its standard output.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new(common::python())
+    python_by(Command::new(common::python()), script, args)
+}
+
+/// [`python`] run by `interpreter`, a command that runs Python (on another host, say).
+pub fn python_by(mut interpreter: Command, script: &str, args: &[&str]) -> String {
+    let out = interpreter
         .arg(common::workspace_root().join("tests/py").join(script))
         .args(args)
         .output()

@@ -7,6 +7,7 @@ use soap::Fault;
 use walrus::snapshots::client::SnapshotClientError;
 
 use crate::exports::ExportError;
+use crate::lvm::LvmError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,8 @@ pub enum StorageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error("lvm: {0}")]
+    Lvm(#[from] LvmError),
     #[error("walrus: {0}")]
     Walrus(#[from] SnapshotClientError),
     #[error("{}: {source}", path.display())]
@@ -66,7 +69,9 @@ impl StorageError {
             Self::VolumeInUse(_) => "VolumeInUse",
             Self::IncorrectState(_) => "IncorrectState",
             Self::VolumeTooLarge { .. } | Self::TotalExceeded { .. } => "VolumeLimitExceeded",
-            Self::Store(_) | Self::Export(_) | Self::Walrus(_) | Self::Io { .. } => return None,
+            Self::Store(_) | Self::Export(_) | Self::Lvm(_) | Self::Walrus(_) | Self::Io { .. } => {
+                return None
+            }
         })
     }
 }

@@ -34,12 +34,17 @@ impl Folder {
 
     /// A new sparse file of `size_gb` GB; fails if it exists.
     pub fn create(&self, id: &str, size_gb: u32) -> io::Result<PathBuf> {
+        self.create_len(id, u64::from(size_gb) * GB)
+    }
+
+    /// A new sparse file of `len` bytes; fails if it exists.
+    pub fn create_len(&self, id: &str, len: u64) -> io::Result<PathBuf> {
         let path = self.path(id);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)?;
-        file.set_len(u64::from(size_gb) * GB)?;
+        file.set_len(len)?;
         Ok(path)
     }
 
@@ -53,21 +58,24 @@ impl Folder {
 
 /// Copies `from` over `to` (which keeps its length if longer), the data only: holes are
 /// skipped (SEEK_DATA/SEEK_HOLE) and stay holes, data goes by `copy_file_range` (in the
-/// kernel, as `cp` copies). `progress` hears each new whole percent.
+/// kernel, as `cp` copies). `progress` hears each new whole percent. Either may be a block
+/// device (a logical volume), which is written over in place: its holes are what was there.
 pub fn copy_sparse(from: &Path, to: &Path, mut progress: impl FnMut(u8)) -> io::Result<u64> {
     let source = File::open(from)?;
-    let total = source.metadata()?.len();
-    let keep = match std::fs::metadata(to) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e),
-    };
+    // A block device's length is where it ends, not in its metadata.
+    let total = rustix::fs::seek(&source, SeekFrom::End(0))?;
+    // Truncated below if a file; a device is written over in place.
     let target = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .open(to)?;
-    target.set_len(keep.max(total))?;
+    let meta = target.metadata()?;
+    if meta.is_file() {
+        let keep = meta.len();
+        target.set_len(0)?;
+        target.set_len(keep.max(total))?;
+    }
     let mut reported = 0u8;
     let mut report = |done: u64| {
         let percent = (done * 100 / total.max(1)).min(100) as u8;
@@ -82,9 +90,15 @@ pub fn copy_sparse(from: &Path, to: &Path, mut progress: impl FnMut(u8)) -> io::
             Ok(start) => start,
             // Only a hole is left.
             Err(Errno::NXIO) => break,
+            // A device does not tell its holes: all of it is data.
+            Err(Errno::INVAL) => offset,
             Err(e) => return Err(e.into()),
         };
-        let end = rustix::fs::seek(&source, SeekFrom::Hole(start))?.min(total);
+        let end = match rustix::fs::seek(&source, SeekFrom::Hole(start)) {
+            Ok(end) => end.min(total),
+            Err(Errno::INVAL) => total,
+            Err(e) => return Err(e.into()),
+        };
         let mut at = start;
         while at < end {
             let len = usize::try_from((end - at).min(CHUNK)).unwrap_or(usize::MAX);
@@ -156,5 +170,43 @@ mod tests {
         folder.remove("vol-1").unwrap();
         folder.remove("vol-1").unwrap();
         assert!(!source.exists());
+    }
+
+    /// Regression: a logical volume is a block device, whose metadata length is 0 and which
+    /// cannot be truncated; copies from and to one (a loop device here) take its whole size.
+    #[test]
+    fn a_copy_reads_and_writes_block_devices_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let backing = dir.path().join("backing");
+        std::fs::write(&backing, vec![0x5a; 4 << 20]).unwrap();
+        let attach = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&backing)
+            .output();
+        let device = match attach {
+            Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap(),
+            other => {
+                println!("skipped: no loop device ({other:?})");
+                return;
+            }
+        };
+        let device = Path::new(device.trim());
+        let copy = dir.path().join("copy");
+        let from_device = copy_sparse(device, &copy, |_| {});
+        let snapshot = dir.path().join("snapshot");
+        std::fs::write(&snapshot, vec![0xa5; 1 << 20]).unwrap();
+        let to_device = copy_sparse(&snapshot, device, |_| {});
+        let detached = std::process::Command::new("losetup")
+            .arg("--detach")
+            .arg(device)
+            .status();
+        assert_eq!(from_device.unwrap(), 4 << 20);
+        assert_eq!(std::fs::read(&copy).unwrap(), vec![0x5a; 4 << 20]);
+        assert_eq!(to_device.unwrap(), 1 << 20);
+        let written = std::fs::read(&backing).unwrap();
+        assert_eq!(written.len(), 4 << 20, "a device keeps its size");
+        assert!(written[..1 << 20].iter().all(|b| *b == 0xa5));
+        assert!(written[1 << 20..].iter().all(|b| *b == 0x5a));
+        assert!(detached.unwrap().success());
     }
 }

@@ -1,13 +1,16 @@
 //! The storage controller (SC) of Eucalyptus 1.6: serves `StorageController` at
-//! `/services/Storage`, keeps EBS volumes as sparse files and their snapshots, and exports
-//! volumes to node controllers over NBD (`qemu-nbd`). `euca storage` runs it; see
+//! `/services/Storage`, keeps EBS volumes (sparse files, or LVM2 logical volumes over loop
+//! files) and their snapshots, and exports volumes to node controllers over NBD (`qemu-nbd`)
+//! or iSCSI (`tgtd`). `euca storage` runs it; see
 //! [`StorageArgs`] for its settings.
 
 mod error;
 mod exports;
 pub mod files;
+mod lvm;
 mod service;
 mod store;
+mod volumes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,8 +27,10 @@ pub use store::StoreError;
 
 use exports::{Exports, Protocol};
 use files::Folder;
+use lvm::Lvm;
 use service::StorageService;
 use store::Store;
+use volumes::Volumes;
 
 /// The SC's path on the front door, as the original's.
 pub const SERVICE_PATH: &str = "/services/Storage";
@@ -36,8 +41,8 @@ pub enum Backend {
     /// Sparse files under DATA/volumes (no privileges needed).
     #[default]
     File,
-    /// LVM2 logical volumes over a loop file, as the original (not in this version: it needs
-    /// device-mapper, absent where it was built; refused at start).
+    /// LVM2 logical volumes over loop files in DATA/volumes, as the original (needs root,
+    /// the lvm2 tools and device-mapper in the kernel; refused at start without them).
     Lvm,
 }
 
@@ -84,8 +89,8 @@ pub struct StorageArgs {
 /// Why the storage controller could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("--backend lvm needs device-mapper (/dev/mapper/control) and LVM2; this version offers only --backend file")]
-    Lvm,
+    #[error("--backend lvm needs what this machine lacks: {}", .0.join("; "))]
+    Lvm(Vec<String>),
     #[error(transparent)]
     Export(#[from] exports::ExportError),
     #[error(transparent)]
@@ -107,12 +112,7 @@ pub enum StartError {
 
 /// `euca storage`: runs until SIGTERM or SIGINT.
 pub fn main(args: StorageArgs) -> ExitCode {
-    let load = || -> Result<StorageArgs, StartError> {
-        if args.backend == Backend::Lvm {
-            return Err(StartError::Lvm);
-        }
-        Ok(args)
-    };
+    let load = || -> Result<StorageArgs, StartError> { Ok(args) };
     kit::main("euca storage", "storage controller", load, serve)
 }
 
@@ -121,12 +121,21 @@ pub async fn serve(args: StorageArgs) -> Result<(), StartError> {
     let compat = args.compat.compat.unwrap_or_default();
     let (security, service) = kit::blocking({
         let (keys, data, listen) = (args.keys.clone(), args.data.clone(), args.listen);
-        let walrus = args.walrus.clone();
+        let (walrus, backend) = (args.walrus.clone(), args.backend);
         let protocol = match args.export {
             Export::Nbd => Protocol::Nbd,
             Export::Iscsi => Protocol::Iscsi,
         };
-        move || prepare(&keys, &data, listen, protocol, walrus.as_deref(), compat)
+        move || {
+            prepare(
+                &keys,
+                &data,
+                listen,
+                (backend, protocol),
+                walrus.as_deref(),
+                compat,
+            )
+        }
     })
     .await?;
     service.start_exports().await?;
@@ -153,10 +162,17 @@ fn prepare(
     keys: &std::path::Path,
     data: &std::path::Path,
     listen: SocketAddr,
-    protocol: Protocol,
+    (backend, protocol): (Backend, Protocol),
     walrus: Option<&str>,
     compat: Compat,
 ) -> Result<(soap::Security, StorageService), StartError> {
+    // Before anything is made: what the backend needs is there.
+    if backend == Backend::Lvm {
+        let missing = lvm::preflight();
+        if !missing.is_empty() {
+            return Err(StartError::Lvm(missing));
+        }
+    }
     let data_error = |path: PathBuf| move |source| StartError::Data { path, source };
     kit::private::own_only(&[data, keys]).map_err(|e| StartError::Data {
         path: e.path,
@@ -174,7 +190,12 @@ fn prepare(
     for id in store.fail_unfinished_snapshots()? {
         info!(snapshot = id, "snapshot interrupted by the stop: failed");
     }
-    let volumes = Folder::open(data.join("volumes")).map_err(data_error(data.join("volumes")))?;
+    let files = Folder::open(data.join("volumes")).map_err(data_error(data.join("volumes")))?;
+    let volumes = match backend {
+        Backend::File => Volumes::File(files),
+        Backend::Lvm => Volumes::Lvm(Lvm::new(files)),
+    };
+    volumes.restore()?;
     let snapshots =
         Folder::open(data.join("snapshots")).map_err(data_error(data.join("snapshots")))?;
     let exports = Exports::open(listen.ip(), data.join("exports"), protocol)?;

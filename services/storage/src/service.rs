@@ -14,6 +14,7 @@ use crate::error::StorageError;
 use crate::exports::Exports;
 use crate::files::{copy_sparse, Folder};
 use crate::store::{Added, Limits, Snapshot, Store, Volume};
+use crate::volumes::Volumes;
 
 /// The state of a volume ready for use, as the original SC reported it.
 const AVAILABLE: &str = "available";
@@ -31,7 +32,7 @@ pub struct StorageService {
 #[derive(Debug)]
 struct Inner {
     store: Store,
-    volumes: Folder,
+    volumes: Volumes,
     /// Snapshots as copied from their volume; with Walrus, also a cache of what it holds.
     snapshots: Folder,
     /// Where snapshots are stored (StoreSnapshot), when the SC has one.
@@ -64,7 +65,7 @@ fn now() -> String {
 impl StorageService {
     pub fn new(
         store: Store,
-        volumes: Folder,
+        volumes: Volumes,
         snapshots: Folder,
         walrus: Option<SnapshotClient>,
         exports: Exports,
@@ -125,7 +126,7 @@ impl StorageService {
                 );
                 continue;
             };
-            let file = self.inner.volumes.path(&volume.id);
+            let file = self.inner.volumes.device(&volume.id);
             match self
                 .inner
                 .exports
@@ -219,16 +220,8 @@ impl StorageService {
                 node_ip: None,
                 remote_dev: None,
             };
-            // The file first: a volume in the store always has one.
-            let path = inner
-                .volumes
-                .create(&volume_id, size_gb)
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => {
-                        StorageError::VolumeExists(volume_id.clone())
-                    }
-                    _ => StorageError::io(inner.volumes.path(&volume_id))(e),
-                })?;
+            // The volume's bytes first: a volume in the store always has them.
+            let path = inner.volumes.create(&volume_id, size_gb)?;
             let filled = match &source {
                 Some(s) => copy_sparse(&inner.snapshots.path(&s.id), &path, |_| {})
                     .map(drop)
@@ -251,7 +244,7 @@ impl StorageService {
             });
             if let Err(e) = added {
                 if let Err(cleanup) = inner.volumes.remove(&volume_id) {
-                    warn!(volume = volume_id, error = %cleanup, "cannot remove the volume's file");
+                    warn!(volume = volume_id, error = %cleanup, "cannot remove the volume");
                 }
                 return Err(e);
             }
@@ -274,10 +267,7 @@ impl StorageService {
     async fn delete_volume(&self, volume_id: String) -> Result<(), StorageError> {
         self.blocking(move |inner| {
             if inner.store.remove_unexported_volume(&volume_id)? {
-                inner
-                    .volumes
-                    .remove(&volume_id)
-                    .map_err(StorageError::io(inner.volumes.path(&volume_id)))?;
+                inner.volumes.remove(&volume_id)?;
                 info!(volume = volume_id, "volume deleted");
                 return Ok(());
             }
@@ -329,13 +319,17 @@ impl StorageService {
         let id = snapshot.id.clone();
         let copied = self
             .blocking(move |inner| {
-                let from = inner.volumes.path(&snapshot.volume_id);
                 let to = inner.snapshots.path(&snapshot.id);
-                copy_sparse(&from, &to, |percent| {
-                    let progress = (u16::from(percent) * share / 100).min(99) as u8;
-                    inner.record(&snapshot.id, PENDING, progress);
-                })
-                .map_err(StorageError::io(from))
+                let (volume, size_gb) = (&snapshot.volume_id, snapshot.size_gb);
+                inner
+                    .volumes
+                    .with_snapshot(volume, &snapshot.id, size_gb, |from| {
+                        copy_sparse(from, &to, |percent| {
+                            let progress = (u16::from(percent) * share / 100).min(99) as u8;
+                            inner.record(&snapshot.id, PENDING, progress);
+                        })
+                        .map_err(StorageError::io(from))
+                    })
             })
             .await;
         let stored = match (copied, &self.inner.walrus) {
@@ -408,7 +402,7 @@ impl StorageService {
             }
             return Err(StorageError::VolumeInUse(volume_id));
         }
-        let file: PathBuf = self.inner.volumes.path(&volume_id);
+        let file: PathBuf = self.inner.volumes.device(&volume_id);
         let device = self
             .inner
             .exports
