@@ -283,13 +283,13 @@ def check_errors(env):
     assert (code, status) == ("MissingParameter", 400), (code, status)
     code, status, _ = error_of(sigv2_by_hand(env, {"Action": "DescribeRegions", "Bogus": "1"}))
     assert (code, status) == ("UnknownParameter", 400), (code, status)
-    # Operations of the contract not served yet say so.
-    code, status, _ = error_of(sigv2_by_hand(env, {"Action": "DescribeVolumes"}))
+    # A cloud without a storage controller says it has no volumes.
+    code, status, _ = error_of(sigv2_by_hand(env, {"Action": "CreateVolume", "Size": "1", "AvailabilityZone": "zone1"}))
     assert (code, status) == ("Unsupported", 400), (code, status)
     code, status, _ = error_of(requests.get(env["EC2_URL"], params={"Action": "DescribeRegions"}))
     assert (code, status) == ("MissingParameter", 400), (code, status)
     ok("errors: wrong signature 403, unknown key 401, expired 400, unknown action, missing and unknown "
-       "parameters, operations not served yet")
+       "parameters, volumes without a storage controller")
 
 
 # What euca2ools 1.0 sent for the operations served so far, and what each must get.

@@ -11,27 +11,29 @@ Phases (each prints its results as the last line):
                                second user neither sees nor touches them, the admin's verbose
   kept USER_DIR INSTANCE VOLUME VOLUME2 SNAPSHOT   after a restart all is there; terminating the
                                instance frees its volume; deletes leave Describe results
+  captures USER_DIR CAPTURES INSTANCE   the recorded EBS requests of euca2ools 1.0 and 3.4.1,
+                               re-signed with the user's keys, on a volume of their own
+  two USER_DIR                 two volumes -> VOLUME1 VOLUME2
+  down USER_DIR VOLUME1 VOLUME2   with the SC down: a third asked for, the first deleted, the
+                               second snapshotted: each Unavailable and recorded under way
+  settled USER_DIR VOLUME1 VOLUME2   after the SC (and the cloud) came back, the tick finished
+                               them: the third available, the first gone, the snapshot completed
   nostorage USER_DIR           a cloud without --storage refuses with Unsupported
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
+import os
+import re
 import sys
 import time
 
-from cloud_clients import ec2, eucarc, expect_error, ok
+import boto3
+from botocore.config import Config
+
+from cloud_clients import ec2, eucarc, expect_error, ok, recorded
+from cloud_reconcile import wait as wait_until
 
 ZONE = "zone1"
-
-
-def wait_until(what, probe, seconds=90):
-    """probe()'s value once truthy; fails after `seconds`."""
-    deadline = time.time() + seconds
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.time() < deadline, f"{what}: not after {seconds} s"
-        time.sleep(0.3)
 
 
 def volume(c, volume_id):
@@ -90,6 +92,12 @@ def check_attach(env):
                  "VolumeInUse", 400)
     expect_error(lambda: c.delete_volume(VolumeId=vol), "VolumeInUse", 400)
     ok("AttachVolume: in-use, attached to the instance at its device; deleting it is VolumeInUse")
+
+    retried = [c.create_volume(Size=1, AvailabilityZone=ZONE, ClientToken="retry-1")["VolumeId"] for _ in range(2)]
+    assert retried[0] == retried[1] and volume_ids(c) == sorted([vol, retried[0]]), (retried, volume_ids(c))
+    c.delete_volume(VolumeId=retried[0])
+    assert volume_ids(c) == [vol]
+    ok("CreateVolume again with its ClientToken answers the volume the first made")
     print(instance, vol)
 
 
@@ -200,6 +208,88 @@ def check_kept(env, instance, vol, vol2, snap):
     ok("DeleteVolume and DeleteSnapshot: gone from Describe (*.NotFound)")
 
 
+EBS_ACTIONS = ["CreateVolume", "AttachVolume", "DescribeVolumes", "DetachVolume", "CreateSnapshot",
+               "DescribeSnapshots", "DeleteSnapshot", "DeleteVolume"]
+CAPTURE_FILES = ["euca2ools-1.0_boto-1.8d.jsonl", "euca2ools-3.4.1_requestbuilder-0.7.1.jsonl"]
+
+
+def answered(document, element):
+    """The text of the first `element` of an answer."""
+    found = re.search(f"<(?:[a-z0-9]+:)?{element}>([^<]+)<", document)
+    assert found, (element, document)
+    return found.group(1)
+
+
+def check_captures(env, folder, instance):
+    """Each file's recorded requests in order, the ids they name replaced by this user's: a
+    volume made for the file (or by its CreateVolume), the instance, the snapshot made by its
+    CreateSnapshot (completed before the DeleteSnapshot that follows)."""
+    c = ec2(env)
+    sent = []
+    for name in CAPTURE_FILES:
+        volume_id = c.create_volume(Size=1, AvailabilityZone=ZONE)["VolumeId"]
+        ids = {"VolumeId": volume_id, "InstanceId": instance}
+        for action, params, resend in recorded(os.path.join(folder, name), EBS_ACTIONS):
+            params = {k: ids.get(k, v) for k, v in params.items()}
+            answer = resend(env, params)
+            assert answer.status_code == 200 and f"{action}Response" in answer.text, (action, answer.text)
+            if action == "CreateVolume":
+                c.delete_volume(VolumeId=ids["VolumeId"])
+                ids["VolumeId"] = answered(answer.text, "volumeId")
+            elif action == "CreateSnapshot":
+                snap = answered(answer.text, "snapshotId")
+                ids["SnapshotId"] = snap
+                wait_until("the snapshot completed", lambda: c.describe_snapshots(
+                    SnapshotIds=[snap])["Snapshots"][0]["State"] == "completed", 120)
+            elif action == "DescribeVolumes":
+                assert ids["VolumeId"] in answer.text, answer.text
+            elif action == "DescribeSnapshots":
+                assert ids["SnapshotId"] in answer.text, (params, answer.text)
+            elif action == "AttachVolume":
+                attached(c, ids["VolumeId"], instance, params["Device"])
+            sent.append(action)
+        assert volume_id not in volume_ids(c) and ids["VolumeId"] not in volume_ids(c), volume_ids(c)
+    assert set(sent) == set(EBS_ACTIONS), sent
+    ok(f"{len(sent)} recorded euca2ools 1.0 and 3.4.1 EBS requests, re-signed with the user's keys, answered")
+
+
+def once(env):
+    """A client of `env` that sends each call once: a retried CreateVolume would be a second."""
+    return boto3.client("ec2", endpoint_url=env["EC2_URL"], aws_access_key_id=env["EC2_ACCESS_KEY"],
+                        aws_secret_access_key=env["EC2_SECRET_KEY"], region_name=env["AWS_DEFAULT_REGION"],
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def states(c):
+    return {v["VolumeId"]: v["State"] for v in c.describe_volumes()["Volumes"]}
+
+
+def check_two(env):
+    c = once(env)
+    print(*(c.create_volume(Size=1, AvailabilityZone=ZONE)["VolumeId"] for _ in range(2)))
+
+
+def check_down(env, first, second):
+    c = once(env)
+    expect_error(lambda: c.create_volume(Size=1, AvailabilityZone=ZONE), "Unavailable", 503)
+    expect_error(lambda: c.delete_volume(VolumeId=first), "Unavailable", 503)
+    expect_error(lambda: c.create_snapshot(VolumeId=second), "Unavailable", 503)
+    now = states(c)
+    (third,) = set(now) - {first, second}
+    assert now == {first: "deleting", second: "available", third: "creating"}, now
+    (snapshot,) = c.describe_snapshots()["Snapshots"]
+    assert (snapshot["VolumeId"], snapshot["State"]) == (second, "pending"), snapshot
+    ok("with the SC down: CreateVolume, DeleteVolume, CreateSnapshot answer Unavailable and are recorded under way")
+
+
+def check_settled(env, first, second):
+    c = once(env)
+    wait_until("the volumes settled", lambda: sorted(states(c).values()) == ["available", "available"])
+    assert first not in states(c) and second in states(c), states(c)
+    wait_until("the snapshot completed", lambda: c.describe_snapshots()["Snapshots"][0]["State"] == "completed", 120)
+    ok("the tick finished them once the SC was back: created, deleted, snapshot completed")
+
+
 def check_nostorage(env):
     c = ec2(env)
     expect_error(lambda: c.create_volume(Size=1, AvailabilityZone=ZONE), "Unsupported", 400)
@@ -208,20 +298,24 @@ def check_nostorage(env):
     ok("without a storage controller CreateVolume is Unsupported; Describe lists nothing")
 
 
+# Each phase's check, and how many of its first arguments are eucarc folders.
+PHASES = {
+    "attach": (check_attach, 1),
+    "restore": (check_restore, 1),
+    "errors": (check_errors, 3),
+    "captures": (check_captures, 1),
+    "kept": (check_kept, 1),
+    "two": (check_two, 1),
+    "down": (check_down, 1),
+    "settled": (check_settled, 1),
+    "nostorage": (check_nostorage, 1),
+}
+
+
 def main():
     phase, args = sys.argv[1], sys.argv[2:]
-    if phase == "attach":
-        check_attach(eucarc(args[0]))
-    elif phase == "restore":
-        check_restore(eucarc(args[0]), *args[1:])
-    elif phase == "errors":
-        check_errors(eucarc(args[0]), eucarc(args[1]), eucarc(args[2]), *args[3:])
-    elif phase == "kept":
-        check_kept(eucarc(args[0]), *args[1:])
-    elif phase == "nostorage":
-        check_nostorage(eucarc(args[0]))
-    else:
-        raise SystemExit(f"unknown phase {phase}")
+    check, folders = PHASES[phase]
+    check(*(eucarc(folder) for folder in args[:folders]), *args[folders:])
 
 
 if __name__ == "__main__":

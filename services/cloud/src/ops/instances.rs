@@ -94,11 +94,7 @@ pub(super) async fn run(
         None => None,
     };
     if let Some(token) = client_token {
-        if token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii() {
-            return Err(Ec2Error::InvalidParameterValue(format!(
-                "ClientToken must be 1 to {MAX_CLIENT_TOKEN} ASCII characters"
-            )));
-        }
+        check_client_token(token)?;
         let earlier = store.by_client_token(&owner, token).await?;
         if !earlier.is_empty() {
             return Ok(reservation_answer(call, &earlier));
@@ -213,7 +209,8 @@ pub(super) async fn run(
         .collect();
     // Recorded before the cluster is asked: a cloud that stops meanwhile still knows them,
     // and its tick finds them on the cluster, or finds them gone.
-    let _launching = InFlight::new(&call.cloud.launching, &reservation);
+    // A fresh reservation: always marked.
+    let _launching = InFlight::claim(&call.cloud.launching, &reservation);
     match store.add_instances(&instances).await {
         Ok(()) => {}
         // The same token's retry, which raced this one past the lookup above.
@@ -533,6 +530,16 @@ pub(super) async fn console(
         timestamp: DateTime::now(),
         output,
     })
+}
+
+/// Refuses an idempotency token EC2 would not take.
+pub(super) fn check_client_token(token: &str) -> Result<(), Ec2Error> {
+    if token.is_empty() || token.len() > MAX_CLIENT_TOKEN || !token.is_ascii() {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "ClientToken must be 1 to {MAX_CLIENT_TOKEN} ASCII characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `instance` is running (its cluster reports it `Extant`, and it was not asked to

@@ -43,8 +43,8 @@ use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
 use wire::query::QueryParams;
 use xmlbind::ToXml;
 
-/// RunInstances' idempotency token (EC2 API 2010-11-15 and later), one of its later
-/// parameters.
+/// RunInstances' and CreateVolume's idempotency token (EC2 API 2010-11-15 and later), one
+/// of their later parameters.
 const CLIENT_TOKEN: &str = "ClientToken";
 
 /// What the operations work with.
@@ -67,9 +67,9 @@ pub struct Cloud {
     /// The reservations whose RunInstances waits for a cluster now (the tick leaves their
     /// instances alone).
     pub launching: Mutex<HashSet<String>>,
-    /// Taken by a RunInstances with a ClientToken from its token lookup to its record, so
-    /// that a concurrent retry finds the first one's reservation instead of racing it for
-    /// the zone's room.
+    /// Taken by a RunInstances or CreateVolume with a ClientToken from its token lookup to
+    /// its record, so that a concurrent retry finds the first one's reservation (or volume)
+    /// instead of making another.
     pub client_tokens: tokio::sync::Mutex<()>,
     /// The volumes and snapshots an EBS request is changing now (the tick leaves them
     /// alone).
@@ -147,7 +147,7 @@ pub async fn answer(
             R::DescribeAvailabilityZones(r) => doc(zones::zones(&call, &r, filters).await?),
             R::DescribeReservedInstances(_) => doc(account::reserved_instances(&call)),
             R::DescribeReservedInstancesOfferings(_) => doc(account::reserved_offerings(&call)),
-            R::CreateVolume(r) => doc(volumes::create(&call, r).await?),
+            R::CreateVolume(r) => doc(volumes::create(&call, r, client_token).await?),
             R::DeleteVolume(r) => doc(volumes::delete(&call, r).await?),
             R::DescribeVolumes(r) => doc(volumes::describe(&call, r, filters).await?),
             R::AttachVolume(r) => doc(volumes::attach(&call, r).await?),
@@ -216,6 +216,14 @@ impl Call<'_> {
             .ok_or_else(|| Ec2Error::VolumeNotFound(id.to_owned()))
     }
 
+    /// Marks the volume or snapshot `id` as moved by this request until the mark drops;
+    /// one another request (or the tick) is moving now is refused.
+    fn claim(&self, id: &str) -> Result<InFlight<'_>, Ec2Error> {
+        InFlight::claim(&self.cloud.ebs, id).ok_or_else(|| {
+            Ec2Error::IncorrectState(format!("'{id}' is being changed by another request"))
+        })
+    }
+
     /// The snapshot `id`, if the caller may touch it.
     async fn snapshot(&self, id: &str) -> Result<Snapshot, Ec2Error> {
         let snapshots = self.cloud.store.snapshots(self.toucher()).await?;
@@ -236,21 +244,17 @@ pub(super) struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    pub(super) fn new(set: &'a Mutex<HashSet<String>>, key: &str) -> Self {
-        set.lock()
+    /// Marks `key` unless it is marked already (another request, or the tick, is moving
+    /// what it names): `None` then.
+    pub(super) fn claim(set: &'a Mutex<HashSet<String>>, key: &str) -> Option<Self> {
+        let fresh = set
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key.to_owned());
-        Self {
+        fresh.then(|| Self {
             set,
             key: key.to_owned(),
-        }
-    }
-
-    /// Whether `key` is marked in `set` now.
-    pub(super) fn holds(set: &Mutex<HashSet<String>>, key: &str) -> bool {
-        set.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(key)
+        })
     }
 }
 

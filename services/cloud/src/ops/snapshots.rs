@@ -17,7 +17,7 @@ use xmlbind::DateTime;
 
 use super::filters::Filters;
 use super::ids::random_id;
-use super::storage::ask_storage;
+use super::storage::{ask_storage, STORAGE_DEADLINE};
 use super::{Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Snapshot, SnapshotState, StoreError, VolumeState};
@@ -47,8 +47,8 @@ pub(super) async fn create(
         progress: 0,
     };
     let store = &call.cloud.store;
+    let _busy = call.claim(&pending.id)?;
     store.add_snapshot(&pending).await?;
-    let _busy = InFlight::new(&call.cloud.ebs, &pending.id);
     let snapshot = match create_on_storage(call.cloud, &pending).await {
         Ok(snapshot) => snapshot,
         Err(e) => {
@@ -75,10 +75,9 @@ async fn create_on_storage(cloud: &Cloud, pending: &Snapshot) -> Result<Snapshot
         volume_id: Some(pending.volume.clone()),
         snapshot_id: Some(pending.id.clone()),
     };
-    let answer = ask_storage(
-        cloud,
-        |sc| async move { sc.create_storage_snapshot(&ask).await },
-    )
+    let answer = ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.create_storage_snapshot(&ask).await
+    })
     .await?;
     let snapshot = reported(
         pending,
@@ -129,7 +128,7 @@ pub(super) async fn delete(
     let ask = DeleteStorageSnapshotType {
         snapshot_id: Some(snapshot.id.clone()),
     };
-    match ask_storage(call.cloud, |sc| async move {
+    match ask_storage(call.cloud, STORAGE_DEADLINE, |sc| async move {
         sc.delete_storage_snapshot(&ask).await
     })
     .await
@@ -151,7 +150,14 @@ pub(super) async fn describe(
 ) -> Result<DescribeSnapshotsResponseType, Ec2Error> {
     let filters = Filters::new(
         filters,
-        &["snapshot-id", "volume-id", "status", "progress", "owner-id"],
+        &[
+            "snapshot-id",
+            "volume-id",
+            "status",
+            "progress",
+            "owner-id",
+            "restorable-by",
+        ],
     )?;
     let names: Vec<&str> = request
         .snapshot_set
@@ -177,12 +183,18 @@ pub(super) async fn describe(
         .into_iter()
         .filter(|s| {
             let progress = percent(s.progress);
+            // Only its owner may restore a snapshot; `self` (DescribeSnapshots' `Owner.N`
+            // and `RestorableBy.N`) names the caller.
+            let mut owners = vec![s.owner.as_str()];
+            if s.owner == call.user.name {
+                owners.push("self");
+            }
             filters.pass(|name| match name {
                 "snapshot-id" => vec![s.id.as_str()],
                 "volume-id" => vec![s.volume.as_str()],
                 "status" => vec![s.state.name()],
                 "progress" => vec![progress.as_str()],
-                _ => vec![s.owner.as_str()],
+                _ => owners.clone(),
             })
         })
         .map(|s| DescribeSnapshotsSetItemResponseType {
@@ -258,7 +270,7 @@ async fn storage_snapshots(
     ids: Vec<String>,
 ) -> Result<Vec<StorageSnapshotType>, Ec2Error> {
     let ask = DescribeStorageSnapshotsType { snapshot_set: ids };
-    Ok(ask_storage(cloud, |sc| async move {
+    Ok(ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
         sc.describe_storage_snapshots(&ask).await
     })
     .await?
@@ -272,22 +284,24 @@ pub(super) async fn settle(cloud: &Cloud) -> Result<(), StoreError> {
     if cloud.storage.is_none() {
         return Ok(());
     }
-    let pending: Vec<Snapshot> = cloud
-        .store
-        .snapshots(None)
-        .await?
+    let snapshots = cloud.store.snapshots(None).await?;
+    // Each claimed for the round: a request does not take it meanwhile.
+    let pending: Vec<(Snapshot, InFlight<'_>)> = snapshots
         .into_iter()
-        .filter(|s| s.state == SnapshotState::Pending && !InFlight::holds(&cloud.ebs, &s.id))
+        .filter(|s| s.state == SnapshotState::Pending)
+        .filter_map(|s| {
+            let claim = InFlight::claim(&cloud.ebs, &s.id)?;
+            Some((s, claim))
+        })
         .collect();
     if pending.is_empty() {
         return Ok(());
     }
-    let ids = pending.iter().map(|s| s.id.clone()).collect();
+    let ids = pending.iter().map(|(s, _)| s.id.clone()).collect();
     let Ok(reports) = storage_snapshots(cloud, ids).await else {
         return Ok(());
     };
-    for snapshot in pending {
-        let _busy = InFlight::new(&cloud.ebs, &snapshot.id);
+    for (snapshot, _claim) in pending {
         if apply(cloud, &snapshot, &reports).await?.is_some() {
             continue;
         }

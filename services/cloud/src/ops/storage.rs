@@ -23,13 +23,19 @@ pub struct StorageController {
     pub security: soap::Security,
 }
 
-/// How long the SC has to answer: a volume made from a snapshot is copied (and fetched from
-/// Walrus) before it answers.
-const STORAGE_DEADLINE: Duration = Duration::from_secs(300);
+/// How long the SC has to answer.
+pub(super) const STORAGE_DEADLINE: Duration = Duration::from_secs(30);
+/// How long the SC has to create a volume: one made from a snapshot is copied (and fetched
+/// from Walrus) before it answers.
+pub(super) const COPY_DEADLINE: Duration = Duration::from_secs(300);
 
-/// What the SC answers to `ask` (given its client); [`Ec2Error::NoStorage`] when the cloud
-/// has none.
-pub(super) async fn ask_storage<T, F, Fut>(cloud: &Cloud, ask: F) -> Result<T, Ec2Error>
+/// What the SC answers to `ask` (given its client) within `deadline`;
+/// [`Ec2Error::NoStorage`] when the cloud has none.
+pub(super) async fn ask_storage<T, F, Fut>(
+    cloud: &Cloud,
+    deadline: Duration,
+    ask: F,
+) -> Result<T, Ec2Error>
 where
     F: FnOnce(StorageControllerClient<HttpTransport>) -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
@@ -37,7 +43,7 @@ where
     let sc = cloud.storage.as_ref().ok_or(Ec2Error::NoStorage)?;
     let transport = HttpTransport::builder(sc.url.clone(), sc.security.clone())
         .connect_timeout(CLUSTER_DEADLINE)
-        .request_timeout(STORAGE_DEADLINE)
+        .request_timeout(deadline)
         .build()
         .map_err(|e| storage_failed(&e))?;
     ask(StorageControllerClient::new(transport))
@@ -75,10 +81,9 @@ pub(super) async fn unexport(cloud: &Cloud, volume: &Volume) {
         volume_id: Some(volume.id.clone()),
         node_ip: None,
     };
-    match ask_storage(
-        cloud,
-        |sc| async move { sc.detach_storage_volume(&ask).await },
-    )
+    match ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.detach_storage_volume(&ask).await
+    })
     .await
     {
         Ok(_) | Err(Ec2Error::IncorrectState(_) | Ec2Error::VolumeNotFound(_)) => {}

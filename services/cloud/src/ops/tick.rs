@@ -71,14 +71,17 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
             }
         });
     }
+    // Beside the clusters, so that a slow storage controller never delays their polls.
+    let ebs = Arc::clone(cloud);
+    polls.spawn(async move {
+        if let Err(e) = volumes::settle(&ebs).await {
+            tracing::warn!(error = %e, "tick: cannot settle the volumes");
+        }
+        if let Err(e) = snapshots::settle(&ebs).await {
+            tracing::warn!(error = %e, "tick: cannot settle the snapshots");
+        }
+    });
     while polls.join_next().await.is_some() {}
-    // After the clusters: the volumes of instances found gone are free by now.
-    if let Err(e) = volumes::settle(cloud).await {
-        tracing::warn!(error = %e, "tick: cannot settle the volumes");
-    }
-    if let Err(e) = snapshots::settle(cloud).await {
-        tracing::warn!(error = %e, "tick: cannot settle the snapshots");
-    }
 }
 
 /// Polls one cluster and records what it reports.

@@ -26,14 +26,17 @@ use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE};
 use super::filters::Filters;
 use super::ids::random_id;
 use super::instances;
-use super::storage::{ask_storage, unexport};
+use super::storage::{ask_storage, unexport, COPY_DEADLINE, STORAGE_DEADLINE};
 use super::{Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
 
+/// `client_token`: the request's `ClientToken` (later API versions; boto3 sends one): a
+/// retry with it answers the volume the first made.
 pub(super) async fn create(
     call: &Call<'_>,
     request: CreateVolumeType,
+    client_token: Option<&str>,
 ) -> Result<CreateVolumeResponseType, Ec2Error> {
     // No storage controller: refused before anything is looked at or recorded.
     if call.cloud.storage.is_none() {
@@ -64,6 +67,22 @@ pub(super) async fn create(
             .map(|s| s.volume_size_gb)
             .ok_or_else(|| Ec2Error::MissingParameter("Size".into()))?,
     };
+    // Held to the record (not over the SC's call).
+    let token_turn = match client_token {
+        Some(token) => {
+            instances::check_client_token(token)?;
+            let turn = call.cloud.client_tokens.lock().await;
+            let volumes = store.volumes(Some(&call.user.name)).await?;
+            if let Some(earlier) = volumes
+                .into_iter()
+                .find(|v| v.client_token.as_deref() == Some(token))
+            {
+                return Ok(created(call, earlier));
+            }
+            Some(turn)
+        }
+        None => None,
+    };
     let creating = Volume {
         id: random_id("vol"),
         owner: call.user.name.clone(),
@@ -73,9 +92,11 @@ pub(super) async fn create(
         created: kit::time::now(),
         state: VolumeState::Creating,
         attachment: None,
+        client_token: client_token.map(str::to_owned),
     };
+    let _busy = call.claim(&creating.id)?;
     store.add_volume(&creating).await?;
-    let _busy = InFlight::new(&call.cloud.ebs, &creating.id);
+    drop(token_turn);
     let volume = match create_on_storage(call.cloud, &creating).await {
         Ok(volume) => volume,
         Err(e) => {
@@ -86,7 +107,11 @@ pub(super) async fn create(
             return Err(e);
         }
     };
-    Ok(CreateVolumeResponseType {
+    Ok(created(call, volume))
+}
+
+fn created(call: &Call<'_>, volume: Volume) -> CreateVolumeResponseType {
+    CreateVolumeResponseType {
         request_id: call.request_id.to_owned(),
         volume_id: volume.id,
         size: volume.size_gb.to_string(),
@@ -94,7 +119,7 @@ pub(super) async fn create(
         availability_zone: volume.zone,
         status: volume.state.ec2().to_owned(),
         create_time: DateTime::from_unix(volume.created),
-    })
+    }
 }
 
 /// Asks the SC to create the volume `creating` records, and records it available.
@@ -104,10 +129,9 @@ async fn create_on_storage(cloud: &Cloud, creating: &Volume) -> Result<Volume, E
         size: Some(creating.size_gb.to_string()),
         snapshot_id: creating.snapshot.clone(),
     };
-    ask_storage(
-        cloud,
-        |sc| async move { sc.create_storage_volume(&ask).await },
-    )
+    ask_storage(cloud, COPY_DEADLINE, |sc| async move {
+        sc.create_storage_volume(&ask).await
+    })
     .await?;
     let available = Volume {
         state: VolumeState::Available,
@@ -125,6 +149,7 @@ pub(super) async fn delete(
     request: DeleteVolumeType,
 ) -> Result<DeleteVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let deleting = Volume {
         state: VolumeState::Deleting,
         ..volume.clone()
@@ -138,7 +163,6 @@ pub(super) async fn delete(
     {
         return Err(unavailable(&volume));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = delete_on_storage(call.cloud, &volume.id).await {
         // Refused: the volume stays as it was. Unanswered: the tick asks again.
         if !matches!(e, Ec2Error::Storage) {
@@ -160,10 +184,9 @@ async fn delete_on_storage(cloud: &Cloud, id: &str) -> Result<(), Ec2Error> {
     let ask = DeleteStorageVolumeType {
         volume_id: Some(id.to_owned()),
     };
-    match ask_storage(
-        cloud,
-        |sc| async move { sc.delete_storage_volume(&ask).await },
-    )
+    match ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.delete_storage_volume(&ask).await
+    })
     .await
     {
         Ok(_) | Err(Ec2Error::VolumeNotFound(_)) => {}
@@ -284,6 +307,7 @@ pub(super) async fn attach(
     request: AttachVolumeType,
 ) -> Result<AttachVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let instance = instances::owned(call, &[request.instance_id.as_str()])
         .await?
         .pop()
@@ -301,6 +325,13 @@ pub(super) async fn attach(
             instance.id
         )));
     };
+    // The administrator may name anyone's, but not join two users' things.
+    if volume.owner != instance.owner {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "The volume '{}' and the instance '{}' belong to different users",
+            volume.id, instance.id
+        )));
+    }
     if volume.zone != instance.cluster {
         return Err(Ec2Error::InvalidParameterValue(format!(
             "The volume '{}' is in zone {} and the instance '{}' in {}",
@@ -336,7 +367,6 @@ pub(super) async fn attach(
     {
         return Err(unavailable(&volume));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = attach_through(call.cloud, &attaching, &attachment, &instance, &node).await {
         store.change_volume(&volume, VolumeState::Attaching).await?;
         return Err(e);
@@ -390,10 +420,9 @@ async fn attach_through(
         volume_id: Some(attaching.id.clone()),
         node_ip: Some(node.to_owned()),
     };
-    let remote_dev = ask_storage(
-        cloud,
-        |sc| async move { sc.attach_storage_volume(&ask).await },
-    )
+    let remote_dev = ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.attach_storage_volume(&ask).await
+    })
     .await?
     .remote_device_string
     .filter(|r| !r.is_empty())
@@ -463,6 +492,7 @@ pub(super) async fn detach(
     request: DetachVolumeType,
 ) -> Result<DetachVolumeResponseType, Ec2Error> {
     let volume = call.volume(&request.volume_id).await?;
+    let _busy = call.claim(&volume.id)?;
     let force = request.force == Some(true);
     let Some(attachment) = volume.attachment.clone() else {
         return Err(Ec2Error::IncorrectState(format!(
@@ -498,7 +528,6 @@ pub(super) async fn detach(
             attachment_status(volume.state).unwrap_or_else(|| volume.state.ec2())
         )));
     }
-    let _busy = InFlight::new(&call.cloud.ebs, &volume.id);
     if let Err(e) = detach_through(call.cloud, &detaching, force).await {
         call.cloud
             .store
@@ -575,10 +604,9 @@ pub(super) async fn settle(cloud: &Cloud) -> Result<(), StoreError> {
         return Ok(());
     }
     for volume in cloud.store.volumes(None).await? {
-        if InFlight::holds(&cloud.ebs, &volume.id) {
+        let Some(_busy) = InFlight::claim(&cloud.ebs, &volume.id) else {
             continue;
-        }
-        let _busy = InFlight::new(&cloud.ebs, &volume.id);
+        };
         let settled = match volume.state {
             VolumeState::Available | VolumeState::Attached => continue,
             VolumeState::Creating => settle_creating(cloud, &volume).await,
@@ -607,7 +635,10 @@ async fn settle_creating(cloud: &Cloud, volume: &Volume) -> Result<(), Ec2Error>
     let ask = GetStorageVolumeType {
         volume_id: Some(volume.id.clone()),
     };
-    let found = ask_storage(cloud, |sc| async move { sc.get_storage_volume(&ask).await }).await;
+    let found = ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.get_storage_volume(&ask).await
+    })
+    .await;
     let created = match found {
         Ok(_) => {
             let available = Volume {

@@ -488,6 +488,8 @@ pub struct Volume {
     pub state: VolumeState,
     /// Present in the attaching, attached and detaching states.
     pub attachment: Option<Attachment>,
+    /// CreateVolume's idempotency token, when the client sent one.
+    pub client_token: Option<String>,
 }
 
 /// Where a snapshot is: EC2's `status`.
@@ -533,8 +535,8 @@ pub struct Snapshot {
 }
 
 /// The engines' columns of a volume, in the order [`VolumeRow`] holds them.
-const VOLUME_COLUMNS: &str =
-    "id, owner, size_gb, snapshot, zone, created, state, instance, device, remote_dev, attached";
+const VOLUME_COLUMNS: &str = "id, owner, size_gb, snapshot, zone, created, state, instance, device,
+    remote_dev, attached, client_token";
 
 /// A volume as the engines' columns hold it: the attachment's four are all set or none.
 struct VolumeRow {
@@ -549,6 +551,7 @@ struct VolumeRow {
     device: Option<String>,
     remote_dev: Option<String>,
     attached: Option<i64>,
+    client_token: Option<String>,
 }
 
 impl VolumeRow {
@@ -571,6 +574,7 @@ impl VolumeRow {
             created: self.created,
             state: VolumeState::from_name(&self.state)?,
             attachment,
+            client_token: self.client_token,
         })
     }
 }

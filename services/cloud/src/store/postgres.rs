@@ -152,6 +152,7 @@ const MIGRATIONS: &[&str] = &[
         device TEXT COLLATE "C",
         remote_dev TEXT COLLATE "C",
         attached BIGINT,
+        client_token TEXT COLLATE "C",
         CHECK ((instance IS NULL) = (device IS NULL))
     );
     CREATE INDEX volumes_by_owner ON volumes (owner, created, id);
@@ -500,6 +501,7 @@ async fn select_volumes(
                 device: r.try_get(8)?,
                 remote_dev: r.try_get(9)?,
                 attached: r.try_get(10)?,
+                client_token: r.try_get(11)?,
             }
             .volume()
         })
@@ -1317,7 +1319,7 @@ impl Store for PgStore {
                 &self.client().await?,
                 &format!(
                     "INSERT INTO volumes ({VOLUME_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
                 ),
                 &[
                     &v.id,
@@ -1331,6 +1333,7 @@ impl Store for PgStore {
                     &device,
                     &remote_dev,
                     &attached,
+                    &v.client_token,
                 ],
                 "volume",
                 &v.id,

@@ -139,6 +139,7 @@ const MIGRATIONS: &[&str] = &["
         device TEXT,
         remote_dev TEXT,
         attached INTEGER,
+        client_token TEXT,
         CHECK ((instance IS NULL) = (device IS NULL))
     ) STRICT;
     CREATE INDEX volumes_by_owner ON volumes (owner, created, id);
@@ -447,6 +448,7 @@ fn select_volumes(
                 device: r.get(8)?,
                 remote_dev: r.get(9)?,
                 attached: r.get(10)?,
+                client_token: r.get(11)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1142,7 +1144,7 @@ impl Store for SqliteStore {
             let added = tx.execute(
                 &format!(
                     "INSERT OR IGNORE INTO volumes ({VOLUME_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
                 params![
                     v.id,
@@ -1155,7 +1157,8 @@ impl Store for SqliteStore {
                     instance,
                     device,
                     remote_dev,
-                    attached
+                    attached,
+                    v.client_token
                 ],
             )?;
             if added == 0 {

@@ -677,8 +677,12 @@ async fn volumes_move_by_compare_and_set_and_detach_with_their_instance(store: &
         created,
         state: VolumeState::Creating,
         attachment: None,
+        client_token: None,
     };
-    let first = volume("vol-00000001", "alice", 10);
+    let first = Volume {
+        client_token: Some("token-1".into()),
+        ..volume("vol-00000001", "alice", 10)
+    };
     let other = Volume {
         snapshot: Some("snap-00000001".into()),
         ..volume("vol-00000002", "bob", 5)
