@@ -12,19 +12,9 @@ mod common;
 mod node_support;
 
 use cloud_support::{admin, manifests, python, restart_cloud, start_cloud};
-use cluster_support::{Cc, Nodes};
+use cluster_support::{Cc, Nodes, MANAGED_NOVLAN};
 use common::launcher::Component;
 use node_support::Served;
-
-/// MANAGED-NOVLAN over a /16 in networks of 32, with a pool of eight public addresses.
-const MANAGED_NOVLAN: &[(&str, &str)] = &[
-    ("VNET_MODE", "MANAGED-NOVLAN"),
-    ("VNET_SUBNET", "10.0.0.0"),
-    ("VNET_NETMASK", "255.255.0.0"),
-    ("VNET_DNS", "10.1.1.1"),
-    ("VNET_ADDRSPERNET", "32"),
-    ("VNET_PUBLICIPS", "192.168.7.10-192.168.7.17"),
-];
 
 /// Starts one test-driver node serving the fixture manifests, a cluster over it with
 /// `settings`, and a cloud over the cluster with users `bob` and `cy`; runs the Python

@@ -1,9 +1,11 @@
 //! The user journey of issue 14 against the components started one by one: a test-driver
-//! node, a cluster in MANAGED-NOVLAN with a public address pool, a real Walrus on the
-//! cloud's users, and the cloud. `euca admin image add-default` bundles, uploads and
-//! registers the default image; the instances run from it fetch it from that Walrus
-//! (GetDecryptedImage). `tests/py/journey.py` holds the clients' side: boto3, the AWS CLI
-//! and zeep over EC2 SOAP, each configured from an eucarc alone.
+//! node, a cluster in MANAGED-NOVLAN with a public address pool (`PUBLIC_IPS`), a real
+//! Walrus on the cloud's users, a storage controller (files exported over NBD), and the
+//! cloud. `euca admin image add-default` bundles, uploads and registers the default image;
+//! the instances run from it fetch it from that Walrus (GetDecryptedImage). Then the same
+//! journey against `euca up` on free ports, whose first start adds the default image itself.
+//! `tests/py/journey.py` holds the clients' side: boto3, the AWS CLI and zeep over EC2 SOAP,
+//! each configured from an eucarc alone.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,30 +13,21 @@ mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
+mod up_support;
 
 use std::path::PathBuf;
 use std::process::Output;
 
 use cloud_support::{admin, python, start_cloud};
-use cluster_support::{free_port, Cc, Nodes};
+use cluster_support::{free_port, Cc, Nodes, MANAGED_NOVLAN, PUBLIC_IPS};
 use common::launcher::{euca, Component};
-
-/// MANAGED-NOVLAN over a /16 in networks of 32, with a pool of four public addresses (not
-/// applied to the host).
-const MANAGED_NOVLAN: &[(&str, &str)] = &[
-    ("VNET_MODE", "MANAGED-NOVLAN"),
-    ("VNET_SUBNET", "10.0.0.0"),
-    ("VNET_NETMASK", "255.255.0.0"),
-    ("VNET_DNS", "10.1.1.1"),
-    ("VNET_ADDRSPERNET", "32"),
-    ("VNET_PUBLICIPS", "192.168.9.10-192.168.9.13"),
-];
 
 /// A whole cloud on loopback ports, its parts started one by one.
 struct Cloud {
     // Dropped in reverse: the cloud first, the nodes last.
     clc: Component,
     walrus: Component,
+    sc: Component,
     cc: Cc,
     nodes: Nodes,
     dir: tempfile::TempDir,
@@ -52,10 +45,35 @@ impl Cloud {
         let data = dir.path().join("clc");
         let cluster = format!("zone1={}", cc.url());
         let keys = nodes.keys.path();
+        let mut command = euca();
+        command
+            .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(keys)
+            .arg("--data")
+            .arg(dir.path().join("sc"))
+            .args([
+                "--backend",
+                "file",
+                "--export",
+                "nbd",
+                "--walrus",
+                &walrus_url,
+            ]);
+        let sc = Component::start(command, "storage controller")
+            .unwrap_or_else(|log| panic!("euca storage did not become ready:\n{log}"));
         let clc = start_cloud(
             keys,
             &data,
-            &["--cluster", &cluster, "--walrus", &walrus_url],
+            &[
+                "--cluster",
+                &cluster,
+                "--walrus",
+                &walrus_url,
+                "--storage",
+                &sc.url,
+                "--tick",
+                "1",
+            ],
         );
         let listen = walrus_url
             .trim_start_matches("http://")
@@ -77,6 +95,7 @@ impl Cloud {
         Self {
             clc,
             walrus,
+            sc,
             cc,
             nodes,
             dir,
@@ -103,9 +122,10 @@ impl Cloud {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| python("journey.py", &all)))
             .unwrap_or_else(|_| {
                 panic!(
-                    "cloud log:\n{}\nwalrus log:\n{}\ncluster log:\n{}\nnode log:\n{}",
+                    "cloud log:\n{}\nwalrus log:\n{}\nstorage log:\n{}\ncluster log:\n{}\nnode log:\n{}",
                     self.clc.log(),
                     self.walrus.log(),
+                    self.sc.log(),
                     self.cc.log(),
                     self.nodes.nc(0).log()
                 )
@@ -274,8 +294,12 @@ fn add_default_registers_a_public_image_once_and_the_journey_runs_it_with_boto3_
     assert!(!half.status.success());
 
     let (admin_dir, bob_dir) = (cloud.credentials("admin"), cloud.credentials("bob"));
-    cloud.python("journey", &[&admin_dir, &bob_dir, &emi, &eki, &eri]);
-    soap_journey(&cloud, &bob_dir, &emi);
+    cloud.python(
+        "journey",
+        &[&admin_dir, &bob_dir, &emi, &eki, &eri, "zone1", PUBLIC_IPS],
+    );
+    let wsdl = soap_wsdl();
+    cloud.python("soap", &[&bob_dir, &wsdl, &emi, "zone1", PUBLIC_IPS]);
     // The node had each part of the image from Walrus, decrypted (GetDecryptedImage).
     let log = cloud.walrus.log();
     for part in ["kernel", "ramdisk", "machine"] {
@@ -288,8 +312,47 @@ fn add_default_registers_a_public_image_once_and_the_journey_runs_it_with_boto3_
     }
 }
 
-/// The same journey over EC2 SOAP with zeep, with our WSDL (the original's operations).
-fn soap_journey(cloud: &Cloud, user_dir: &str, emi: &str) {
-    let wsdl = common::workspace_root().join("wsdl/ec2_2009-04-04.wsdl");
-    cloud.python("soap", &[user_dir, &wsdl.display().to_string(), emi]);
+/// Our EC2 WSDL (the original's operations), which zeep loads for the journey over SOAP.
+fn soap_wsdl() -> String {
+    common::workspace_root()
+        .join("wsdl/ec2_2009-04-04.wsdl")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_journey_runs_against_euca_up_with_the_image_it_added_on_its_first_start() {
+    let home = tempfile::tempdir().unwrap();
+    let cloud = up_support::Up::start(home.path());
+    // `euca up` adds the default image after `cloud ready`, writing what add-default printed.
+    let log = home.path().join("logs/add-default.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let added = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("RAMDISK\t") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no default image within 60 s:\n{text}\n{}",
+            cloud.up.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let (emi, eki, eri) = default_image(&added);
+    admin(home.path(), &["user", "add", "bob"]);
+    let admin_dir = cloud.admin_dir();
+    let bob_dir = home.path().join("credentials/bob").display().to_string();
+    let run = |script_args: &[&str]| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            python("journey.py", script_args)
+        }))
+        .unwrap_or_else(|_| panic!("euca up log:\n{}", cloud.up.log()));
+    };
+    // Its cluster is in SYSTEM mode: no public addresses.
+    let zone = up::plan::CLUSTER_NAME;
+    run(&[
+        "journey", &admin_dir, &bob_dir, &emi, &eki, &eri, zone, "none",
+    ]);
+    run(&["soap", &bob_dir, &soap_wsdl(), &emi, zone, "none"]);
 }

@@ -32,6 +32,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The public addresses of [`MANAGED_NOVLAN`]'s pool.
+pub const PUBLIC_IPS: &str = "192.168.7.10-192.168.7.17";
+
+/// Cluster settings: MANAGED-NOVLAN over a /16 in networks of 32, with the pool
+/// [`PUBLIC_IPS`] (not applied to the host).
+pub const MANAGED_NOVLAN: &[(&str, &str)] = &[
+    ("VNET_MODE", "MANAGED-NOVLAN"),
+    ("VNET_SUBNET", "10.0.0.0"),
+    ("VNET_NETMASK", "255.255.0.0"),
+    ("VNET_DNS", "10.1.1.1"),
+    ("VNET_ADDRSPERNET", "32"),
+    ("VNET_PUBLICIPS", PUBLIC_IPS),
+];
+
 /// Node controllers on the test driver (2 GB, 8 cores, 11 GB each) and the images they run.
 pub struct Nodes {
     pub keys: Keys,

@@ -28,9 +28,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use kit::security::{Compat, CompatArgs};
-use ring::hmac;
 use users::{NewUser, User};
-use walrus::uri::aws_encode;
 
 const SIZES: [usize; 2] = [1_000, 10_000];
 const USERS: usize = 100;
@@ -95,36 +93,19 @@ fn signed_uri(addr: SocketAddr, user: &User, action: &str, params: &[(&str, &str
         &stamp[11..13],
         &stamp[13..15]
     );
-    let mut pairs: Vec<(String, String)> = [
+    let mut all = vec![
         ("Action", action),
-        ("AWSAccessKeyId", &user.access_key),
+        ("AWSAccessKeyId", user.access_key.as_str()),
         ("SignatureMethod", "HmacSHA256"),
         ("SignatureVersion", "2"),
         ("Timestamp", &timestamp),
         ("Version", "2009-04-04"),
-    ]
-    .iter()
-    .chain(params)
-    .map(|(n, v)| {
-        (
-            aws_encode(n.as_bytes(), false),
-            aws_encode(v.as_bytes(), false),
-        )
-    })
-    .collect();
-    pairs.sort();
-    let query: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    let query = query.join("&");
-    let text = format!("GET\n{addr}\n/services/Eucalyptus\n{query}");
-    let key = hmac::Key::new(hmac::HMAC_SHA256, user.secret_key.as_bytes());
-    let signature = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        hmac::sign(&key, text.as_bytes()),
-    );
-    format!(
-        "http://{addr}/services/Eucalyptus?{query}&Signature={}",
-        aws_encode(signature.as_bytes(), false)
-    )
+    ];
+    all.extend_from_slice(params);
+    let host = addr.to_string();
+    let query =
+        cloud::query::auth::sign_v2("GET", &host, "/services/Eucalyptus", &all, &user.secret_key);
+    format!("http://{addr}/services/Eucalyptus?{query}")
 }
 
 /// Sends `uri`; the answer's body, which must be a 200.

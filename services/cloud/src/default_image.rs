@@ -11,17 +11,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use ring::hmac;
 use walrus::bundle::create::{create, BundleSpec, CreateError, DEFAULT_PART_SIZE};
 use walrus::bundle::upload::{error_chain, upload, UploadError, UploadSpec};
-use walrus::uri::aws_encode;
 use xmlbind::Element;
 
 /// The bucket the default image's bundles go to.
@@ -117,7 +113,10 @@ pub async fn add_default(
     sources: &Sources,
     mut progress: impl FnMut(&str),
 ) -> Result<DefaultImage, DefaultImageError> {
-    let eucarc = Eucarc::read(&data.join("credentials/admin/eucarc"))?;
+    let eucarc = {
+        let path = data.join("credentials/admin/eucarc");
+        kit::blocking(move || Eucarc::read(&path)).await?
+    };
     let ec2 = QueryClient {
         url: &eucarc.ec2_url,
         access_key: &eucarc.access_key,
@@ -394,37 +393,16 @@ impl QueryClient<'_> {
             .map(|a| a.as_str().to_ascii_lowercase())
             .ok_or_else(|| unreachable("the URL names no host".into()))?;
         let timestamp = kit::time::iso8601_millis(kit::time::now_millis());
-        let mut all: BTreeMap<String, String> = [
+        let mut all = vec![
             ("Action", action),
             ("Version", API_VERSION),
             ("AWSAccessKeyId", self.access_key),
             ("SignatureVersion", "2"),
             ("SignatureMethod", "HmacSHA256"),
             ("Timestamp", &timestamp),
-        ]
-        .iter()
-        .chain(params)
-        .map(|(n, v)| {
-            (
-                aws_encode(n.as_bytes(), false),
-                aws_encode(v.as_bytes(), false),
-            )
-        })
-        .collect();
-        let query = all
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let text = format!("POST\n{host}\n{}\n{query}", uri.path());
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.secret_key.as_bytes());
-        let signature = BASE64.encode(hmac::sign(&key, text.as_bytes()));
-        all.insert("Signature".into(), aws_encode(signature.as_bytes(), false));
-        let body = all
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        ];
+        all.extend_from_slice(params);
+        let body = crate::query::auth::sign_v2("POST", &host, uri.path(), &all, self.secret_key);
         let request = Request::post(uri)
             .header(
                 hyper::header::CONTENT_TYPE,

@@ -243,9 +243,17 @@ pub fn init(dir: &Path) -> Result<Vec<InitOutcome>, KeyError> {
             created: !present,
         });
     }
-    for outcome in outcomes.iter().filter(|o| o.created) {
-        KeyPair::generate(outcome.role)?.write_new(dir, outcome.role)?;
-    }
+    // Each RSA prime search takes a CPU for a while: the pairs are made side by side, which
+    // is most of a new cloud's first start (`euca up`).
+    std::thread::scope(|scope| {
+        let made: Vec<_> = outcomes
+            .iter()
+            .filter(|o| o.created)
+            .map(|o| scope.spawn(move || KeyPair::generate(o.role)?.write_new(dir, o.role)))
+            .collect();
+        made.into_iter()
+            .try_for_each(|m| m.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })?;
     Ok(outcomes)
 }
 
