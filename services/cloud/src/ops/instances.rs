@@ -31,6 +31,7 @@ use super::ids::random_id;
 use super::images::may_run;
 use super::pools;
 use super::storage;
+use super::tick;
 use super::{Call, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
@@ -296,6 +297,7 @@ pub(super) async fn run(
         .filter(|i| started.contains(&i.id))
         .collect();
     tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
+    tick::follow(call.cloud, &cluster, started);
     Ok(reservation_answer(call, &launched))
 }
 
