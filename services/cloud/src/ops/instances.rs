@@ -31,7 +31,6 @@ use super::ids::random_id;
 use super::images::may_run;
 use super::pools;
 use super::storage;
-use super::tick;
 use super::{Call, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
@@ -297,7 +296,7 @@ pub(super) async fn run(
         .filter(|i| started.contains(&i.id))
         .collect();
     tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
-    tick::follow(call.cloud, &cluster, started);
+    call.cloud.follow(&cluster, started);
     Ok(reservation_answer(call, &launched))
 }
 

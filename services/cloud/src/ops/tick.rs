@@ -199,46 +199,6 @@ async fn instances(
     }
 }
 
-/// Follows instances `ids` just launched on `cluster`, in the background, until none is
-/// Pending or the pauses run out, recording what the cluster reports of them: a launch's
-/// outcome reaches DescribeInstances at once rather than at the next tick, which alone
-/// finds instances gone.
-pub(super) fn follow(cloud: &Cloud, cluster: &Cluster, ids: Vec<String>) {
-    let (store, security, cluster) = (
-        Arc::clone(&cloud.store),
-        cloud.clusters.clone(),
-        cluster.clone(),
-    );
-    tokio::spawn(async move {
-        let mut recorded: HashMap<String, Option<String>> = HashMap::new();
-        for pause in FOLLOW_PAUSES_MS {
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            let Some(reported) = instances(&cluster, &security, ids.clone()).await else {
-                return;
-            };
-            let now = kit::time::now();
-            let changed: Vec<(String, Observed)> = reported
-                .iter()
-                .filter_map(|report| {
-                    let id = report.instance_id.clone().filter(|id| ids.contains(id))?;
-                    let seen = observed(report, now);
-                    (recorded.get(&id) != Some(&seen.state)).then_some((id, seen))
-                })
-                .collect();
-            if let Err(e) = store.observe(&changed).await {
-                tracing::warn!(cluster = %cluster.name, error = %e, "cannot record a launch followed");
-                return;
-            }
-            recorded.extend(changed.into_iter().map(|(id, seen)| (id, seen.state)));
-            let settled = recorded.len() == ids.len()
-                && recorded.values().all(|s| s.as_deref() != Some("Pending"));
-            if settled {
-                return;
-            }
-        }
-    });
-}
-
 /// What a tick does: write changed observations by id, adopt instances, and terminate
 /// again those asked to terminate that still run.
 #[derive(Debug, Default)]
@@ -357,6 +317,46 @@ fn adopted(cluster: &str, report: CcInstanceType, now: i64) -> Instance {
 }
 
 impl Cloud {
+    /// Follows instances `ids` just launched on `cluster`, in the background, until none is
+    /// Pending or the pauses run out, recording what the cluster reports of them: a launch's
+    /// outcome reaches DescribeInstances at once rather than at the next tick, which alone
+    /// finds instances gone.
+    pub(super) fn follow(&self, cluster: &Cluster, ids: Vec<String>) {
+        let (store, security, cluster) = (
+            Arc::clone(&self.store),
+            self.clusters.clone(),
+            cluster.clone(),
+        );
+        tokio::spawn(async move {
+            let mut recorded: HashMap<String, Option<String>> = HashMap::new();
+            for pause in FOLLOW_PAUSES_MS {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                let Some(reported) = instances(&cluster, &security, ids.clone()).await else {
+                    return;
+                };
+                let now = kit::time::now();
+                let changed: Vec<(String, Observed)> = reported
+                    .iter()
+                    .filter_map(|report| {
+                        let id = report.instance_id.clone().filter(|id| ids.contains(id))?;
+                        let seen = observed(report, now);
+                        (recorded.get(&id) != Some(&seen.state)).then_some((id, seen))
+                    })
+                    .collect();
+                if let Err(e) = store.observe(&changed).await {
+                    tracing::warn!(cluster = %cluster.name, error = %e, "cannot record a launch followed");
+                    return;
+                }
+                recorded.extend(changed.into_iter().map(|(id, seen)| (id, seen.state)));
+                let settled = recorded.len() == ids.len()
+                    && recorded.values().all(|s| s.as_deref() != Some("Pending"));
+                if settled {
+                    return;
+                }
+            }
+        });
+    }
+
     /// The reservations whose RunInstances waits for a cluster now.
     fn launching(&self) -> HashSet<String> {
         self.launching
