@@ -24,8 +24,8 @@ use kit::security::Compat;
 use node_support::Served;
 use soap::HttpTransport;
 use wire::cc::{
-    CcInstanceType, DescribeInstancesType, EucalyptusCcClient, RunInstancesType,
-    TerminateInstancesType,
+    CcInstanceType, DescribeInstancesType, DescribeResourcesType, EucalyptusCcClient,
+    RunInstancesType, TerminateInstancesType,
 };
 
 /// Seconds between the cloud's polls of its clusters in these tests.
@@ -43,11 +43,16 @@ struct Cloud {
 
 impl Cloud {
     fn start(nodes: &Nodes, dir: &Path, clusters: &[(&str, &Cc)]) -> Self {
+        Self::start_ticking(nodes, dir, clusters, TICK)
+    }
+
+    /// A cloud whose tick comes every `tick` seconds.
+    fn start_ticking(nodes: &Nodes, dir: &Path, clusters: &[(&str, &Cc)], tick: &str) -> Self {
         serve_manifests(|path, manifest| nodes.images.add(path, Served::File(manifest)));
         let data = dir.join("clc");
         let mut args: Vec<String> = vec![
             "--tick".into(),
-            TICK.into(),
+            tick.into(),
             "--walrus".into(),
             nodes.images.url("/services/Walrus"),
         ];
@@ -168,6 +173,54 @@ fn kill_9_during_a_burst_of_run_instances_loses_no_record_and_leaves_nothing_una
     assert_eq!(
         reported, described,
         "the cluster's instances and the cloud's live ones differ"
+    );
+}
+
+/// Guards the launch's follow: with a tick far longer than the test, whose only round ran at
+/// the cloud's start, before the launch, a new instance is seen running all the same.
+#[test]
+fn a_launch_is_seen_running_without_waiting_for_the_tick() {
+    const LONG_TICK: u64 = 600;
+    let nodes = Nodes::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+    // The cloud's first tick learns the zone's room, which must be there by then.
+    let client = cluster_client(&nodes, cc.url());
+    let small = DescribeResourcesType {
+        user_id: Some("eucalyptus".into()),
+        instance_types: launch_one(
+            &nodes,
+            "admin",
+            "r-00000001",
+            "i-00000001",
+            "d0:0d:00:00:00:01",
+        )
+        .instance_type
+        .into_iter()
+        .collect(),
+        ..DescribeResourcesType::default()
+    };
+    let waited = Instant::now();
+    while block_on(client.describe_resources(&small))
+        .unwrap()
+        .resources[0]
+        .available_instances
+        < Some(1)
+    {
+        assert!(waited.elapsed() < Duration::from_secs(30), "{}", cc.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    let cloud = Cloud::start_ticking(
+        &nodes,
+        dir.path(),
+        &[("zone1", &cc)],
+        &LONG_TICK.to_string(),
+    );
+    cloud.run_one();
+    assert!(
+        started.elapsed() < Duration::from_secs(LONG_TICK),
+        "the second tick could have run"
     );
 }
 

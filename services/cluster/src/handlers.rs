@@ -50,6 +50,29 @@ impl CcService {
         }
     }
 
+    /// Follows the instances just placed on each of their nodes, in the background, so that
+    /// their leaving Pending is in the cache at once.
+    fn follow(&self, placed: &[CcInstanceType]) {
+        let mut by_node: Vec<(usize, Vec<String>)> = Vec::new();
+        for record in placed {
+            let index = record
+                .service_tag
+                .as_deref()
+                .and_then(|url| self.nodes.index_of(url));
+            let (Some(index), Some(id)) = (index, record.instance_id.clone()) else {
+                continue;
+            };
+            match by_node.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, ids)) => ids.push(id),
+                None => by_node.push((index, vec![id])),
+            }
+        }
+        for (index, ids) in by_node {
+            let poller = self.poller.clone();
+            tokio::spawn(async move { poller.follow(index, ids).await });
+        }
+    }
+
     /// The nodes to ask about `instance_id`: the one holding it, else every node that is up.
     fn route(&self, instance_id: &str) -> Vec<usize> {
         let holder = self
@@ -184,7 +207,10 @@ impl EucalyptusCc for CcService {
         })
         .await;
         let (instances, outcome) = match placed {
-            Ok(instances) => (instances, Ok(())),
+            Ok(instances) => {
+                self.follow(&instances);
+                (instances, Ok(()))
+            }
             Err(e) => (Vec::new(), Err(e)),
         };
         Ok(answer!(RunInstancesResponseType, request, outcome, instances: instances))

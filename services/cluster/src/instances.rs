@@ -165,17 +165,7 @@ impl Instances {
         started: Instant,
     ) -> Result<(), StoreError> {
         self.change(|cache| {
-            let mut changes = Vec::new();
-            for instance in reported {
-                let known = cache.get(&instance.instance_id);
-                let record = from_node(node_url, instance, known.map(|c| &c.record));
-                if known.is_some_and(|c| c.record == record) {
-                    continue;
-                }
-                let added = known.map_or_else(Instant::now, |c| c.added);
-                changes.push(Change::Save(Box::new(record.clone())));
-                cache.insert(instance.instance_id.clone(), Cached { record, added });
-            }
+            let mut changes = take_in(cache, node_url, reported);
             let gone: Vec<String> = cache
                 .iter()
                 .filter(|(id, c)| {
@@ -194,6 +184,17 @@ impl Instances {
         .await
     }
 
+    /// Takes in what the node at `node_url` reported of some of its instances (a launch
+    /// followed): those are updated, and no other is touched.
+    pub async fn apply_partial_report(
+        &self,
+        node_url: &str,
+        reported: &[InstanceType],
+    ) -> Result<(), StoreError> {
+        self.change(|cache| take_in(cache, node_url, reported))
+            .await
+    }
+
     /// Applies `edit` to the cache and writes what it changed, in the cache's order.
     async fn change(
         &self,
@@ -206,6 +207,26 @@ impl Instances {
         }
         kit::blocking(move || write(&db, changes)).await
     }
+}
+
+/// Updates the cache with the instances the node at `node_url` reported; the changes to write.
+fn take_in(
+    cache: &mut HashMap<String, Cached>,
+    node_url: &str,
+    reported: &[InstanceType],
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for instance in reported {
+        let known = cache.get(&instance.instance_id);
+        let record = from_node(node_url, instance, known.map(|c| &c.record));
+        if known.is_some_and(|c| c.record == record) {
+            continue;
+        }
+        let added = known.map_or_else(Instant::now, |c| c.added);
+        changes.push(Change::Save(Box::new(record.clone())));
+        cache.insert(instance.instance_id.clone(), Cached { record, added });
+    }
+    changes
 }
 
 fn write(connection: &Connection, changes: Vec<Change>) -> Result<(), StoreError> {
@@ -370,5 +391,32 @@ mod tests {
         cache.apply_report(NODE, &[], Instant::now()).await.unwrap();
         assert!(!cache.contains("i-00000002"));
         assert!(cache.select(|_| true).is_empty());
+    }
+
+    /// Guards a launch's follow: it reports some of a node's instances, never forgets the rest.
+    #[tokio::test]
+    async fn a_partial_report_updates_the_instances_it_names_and_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Instances::open(&dir.path().join("i.sqlite")).unwrap();
+        for id in ["i-00000003", "i-00000004"] {
+            cache
+                .add(from_node(NODE, &reported(id, "Pending"), None))
+                .await
+                .unwrap();
+        }
+        let later = Instant::now() + Duration::from_secs(1);
+        cache
+            .apply_partial_report(NODE, &[reported("i-00000004", "Extant")])
+            .await
+            .unwrap();
+        let state = |id| cache.get(id).unwrap().state_name.unwrap();
+        assert_eq!(state("i-00000004"), "Extant");
+        assert_eq!(state("i-00000003"), "Pending");
+        // The whole report, by contrast, forgets what it does not list.
+        cache
+            .apply_report(NODE, &[reported("i-00000004", "Extant")], later)
+            .await
+            .unwrap();
+        assert!(!cache.contains("i-00000003"));
     }
 }

@@ -14,6 +14,12 @@ use crate::nodes::{NcClient, NodePool, POLL_DEADLINE};
 
 /// Time between two polls of every node.
 pub const POLL_PERIOD: Duration = Duration::from_secs(2);
+/// The pauses before each look a launch's follow takes at its node: the first at once, then
+/// every 10 ms for the first 100 ms, when a test-driver launch settles, then doubling, about
+/// 2.6 s in all, after which the polls take over.
+const FOLLOW_PAUSES_MS: [u64; 18] = [
+    0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 40, 80, 160, 320, 640, 1280,
+];
 /// The identity the cluster asks its nodes as: the original CC's superuser, whom a node shows
 /// every instance.
 const CLUSTER_USER: &str = "eucalyptus";
@@ -98,6 +104,45 @@ impl Poller {
         }
         if idle {
             self.power_down(index).await;
+        }
+    }
+
+    /// Follows instances `ids` just placed on node `index` until none is Pending (or the
+    /// pauses run out), taking in what the node reports of them alone: a launch's outcome
+    /// reaches the cache at once rather than at the next poll, and no other node is asked.
+    /// Capacity is left to the polls, which alone drop the placements' holds.
+    pub async fn follow(&self, index: usize, ids: Vec<String>) {
+        let url = self.nodes.url(index);
+        let ask = NcDescribeInstancesType {
+            user_id: Some(CLUSTER_USER.to_owned()),
+            instance_ids: ids,
+            ..NcDescribeInstancesType::default()
+        };
+        for pause in FOLLOW_PAUSES_MS {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let answer = self
+                .nodes
+                .call(index, POLL_DEADLINE, |client| {
+                    let ask = &ask;
+                    async move { client.nc_describe_instances(ask).await }
+                })
+                .await;
+            let reported = match answer {
+                Ok(answer) => answer.instances,
+                Err(e) => {
+                    warn!(node = url, error = %e, "cannot follow a launch on the node");
+                    return;
+                }
+            };
+            if let Err(e) = self.instances.apply_partial_report(url, &reported).await {
+                warn!(node = url, error = %e, "cannot record the node's instances");
+                return;
+            }
+            let settled = reported.len() == ask.instance_ids.len()
+                && reported.iter().all(|i| i.state_name != "Pending");
+            if settled {
+                return;
+            }
         }
     }
 

@@ -296,6 +296,7 @@ pub(super) async fn run(
         .filter(|i| started.contains(&i.id))
         .collect();
     tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
+    call.cloud.follow(&cluster, started);
     Ok(reservation_answer(call, &launched))
 }
 

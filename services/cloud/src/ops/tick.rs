@@ -36,6 +36,13 @@ use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
 /// as gone: its cluster reports it as soon as it accepts it.
 pub const GRACE_TICKS: u32 = 3;
 
+/// The pauses before each look a launch's follow takes at its cluster: every 10 ms for the
+/// first 100 ms, when a test-driver launch settles, then doubling, about 2.6 s in all, after
+/// which the tick takes over.
+const FOLLOW_PAUSES_MS: [u64; 17] = [
+    10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 40, 80, 160, 320, 640, 1280,
+];
+
 /// Runs a round every `every`, each after the last has finished, for as long as the
 /// returned task is not aborted.
 pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> {
@@ -94,7 +101,7 @@ async fn poll(
     let security = &cloud.clusters;
     let (zone, reported) = tokio::join!(
         capacity(&cluster.name, &cluster.url, security, types),
-        instances(cluster, security),
+        instances(cluster, security, Vec::new()),
     );
     cloud.zones.set(&cluster.name, zone);
     let Some(reported) = reported else {
@@ -163,10 +170,16 @@ async fn terminate_again(cluster: &Cluster, security: &soap::Security, ids: Vec<
     }
 }
 
-/// Every instance `cluster` reports; `None` when it does not answer.
-async fn instances(cluster: &Cluster, security: &soap::Security) -> Option<Vec<CcInstanceType>> {
+/// The instances `ids` names that `cluster` reports (every one for none); `None` when it
+/// does not answer.
+async fn instances(
+    cluster: &Cluster,
+    security: &soap::Security,
+    ids: Vec<String>,
+) -> Option<Vec<CcInstanceType>> {
     let ask = cc::DescribeInstancesType {
         user_id: Some(CLOUD_USER.into()),
+        instance_ids: ids,
         ..cc::DescribeInstancesType::default()
     };
     let answer = match clusters::client(&cluster.url, security, CLUSTER_DEADLINE) {
@@ -304,6 +317,46 @@ fn adopted(cluster: &str, report: CcInstanceType, now: i64) -> Instance {
 }
 
 impl Cloud {
+    /// Follows instances `ids` just launched on `cluster`, in the background, until none is
+    /// Pending or the pauses run out, recording what the cluster reports of them: a launch's
+    /// outcome reaches DescribeInstances at once rather than at the next tick, which alone
+    /// finds instances gone.
+    pub(super) fn follow(&self, cluster: &Cluster, ids: Vec<String>) {
+        let (store, security, cluster) = (
+            Arc::clone(&self.store),
+            self.clusters.clone(),
+            cluster.clone(),
+        );
+        tokio::spawn(async move {
+            let mut recorded: HashMap<String, Option<String>> = HashMap::new();
+            for pause in FOLLOW_PAUSES_MS {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                let Some(reported) = instances(&cluster, &security, ids.clone()).await else {
+                    return;
+                };
+                let now = kit::time::now();
+                let changed: Vec<(String, Observed)> = reported
+                    .iter()
+                    .filter_map(|report| {
+                        let id = report.instance_id.clone().filter(|id| ids.contains(id))?;
+                        let seen = observed(report, now);
+                        (recorded.get(&id) != Some(&seen.state)).then_some((id, seen))
+                    })
+                    .collect();
+                if let Err(e) = store.observe(&changed).await {
+                    tracing::warn!(cluster = %cluster.name, error = %e, "cannot record a launch followed");
+                    return;
+                }
+                recorded.extend(changed.into_iter().map(|(id, seen)| (id, seen.state)));
+                let settled = recorded.len() == ids.len()
+                    && recorded.values().all(|s| s.as_deref() != Some("Pending"));
+                if settled {
+                    return;
+                }
+            }
+        });
+    }
+
     /// The reservations whose RunInstances waits for a cluster now.
     fn launching(&self) -> HashSet<String> {
         self.launching
