@@ -209,7 +209,7 @@ impl S3Client<'_> {
             .await
             .map_err(|e| UploadError::Unreachable {
                 url: self.base.to_owned(),
-                reason: error_chain(&e),
+                reason: soap::error_chain(&e),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -228,19 +228,6 @@ impl S3Client<'_> {
             message,
         })
     }
-}
-
-/// The error and its causes: hyper's own message ("client error (Connect)") hides the
-/// reason.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `Code` and `Message` of an S3 error document; the text itself when it is not one.
