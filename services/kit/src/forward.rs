@@ -181,10 +181,15 @@ fn drop_length_under_chunking(headers: &mut HeaderMap) {
 /// Only the last is ours to vouch for; nothing behind the front door trusts the others.
 fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
     const NAME: &str = "x-forwarded-for";
-    let value = match headers.get(NAME).and_then(|v| v.to_str().ok()) {
-        Some(before) => format!("{before}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
+    // Every line of it, in order: one header repeated is the list its lines make.
+    let mut value: Vec<String> = headers
+        .get_all(NAME)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    value.push(peer.ip().to_string());
+    let value = value.join(", ");
     if let Ok(value) = HeaderValue::from_str(&value) {
         headers.insert(NAME, value);
     }
@@ -306,6 +311,13 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "10.0.0.9");
         append_forwarded_for(&mut headers, peer);
         assert_eq!(headers["x-forwarded-for"], "10.0.0.9, 10.0.0.9");
+        // Guards the lines of a repeated header: none is lost, the peer comes last.
+        let mut repeated = HeaderMap::new();
+        repeated.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
+        repeated.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
+        append_forwarded_for(&mut repeated, peer);
+        let lines: Vec<_> = repeated.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(lines, ["1.1.1.1, 2.2.2.2, 10.0.0.9"]);
     }
 
     #[tokio::test]
