@@ -87,19 +87,10 @@ def launch(folder):
             break
         assert time.monotonic() < deadline, "no machine image: euca up registers the default one on its first run"
         time.sleep(0.2)
-    # The zone's room is known once the CC has polled its node and the CLC the CC (about
-    # 3 s after the start): until then a fresh cloud has none.
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            reservation = ec2.run_instances(
-                ImageId=machines[0]["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.small"
-            )
-            break
-        except ec2.exceptions.ClientError as e:
-            if e.response["Error"]["Code"] != "InsufficientInstanceCapacity" or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    # `cloud ready` waits for the zone's room: RunInstances right after it must not be refused.
+    reservation = ec2.run_instances(
+        ImageId=machines[0]["ImageId"], MinCount=1, MaxCount=1, InstanceType="m1.small"
+    )
     instance = reservation["Instances"][0]["InstanceId"]
     deadline = time.monotonic() + 90
     while True:

@@ -17,7 +17,7 @@ use hyper::{Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use walrus::bundle::create::{create, BundleSpec, CreateError, DEFAULT_PART_SIZE};
-use walrus::bundle::upload::{error_chain, upload, UploadError, UploadSpec};
+use walrus::bundle::upload::{upload, UploadError, UploadSpec};
 use xmlbind::Element;
 
 /// The bucket the default image's bundles go to.
@@ -113,15 +113,8 @@ pub async fn add_default(
     sources: &Sources,
     mut progress: impl FnMut(&str),
 ) -> Result<DefaultImage, DefaultImageError> {
-    let eucarc = {
-        let path = data.join("credentials/admin/eucarc");
-        kit::blocking(move || Eucarc::read(&path)).await?
-    };
-    let ec2 = QueryClient {
-        url: &eucarc.ec2_url,
-        access_key: &eucarc.access_key,
-        secret_key: &eucarc.secret_key,
-    };
+    let eucarc = Eucarc::of_admin(data).await?;
+    let ec2 = eucarc.ec2();
     let mut found = ec2.own_images().await?;
     if Part::ALL
         .iter()
@@ -178,6 +171,29 @@ pub async fn add_default(
         machine: take(Part::Machine),
         registered: true,
     })
+}
+
+/// Whether some zone of the cloud whose data folder is `data` has room for an instance of
+/// some VM type, as its administrator's `verbose` DescribeAvailabilityZones shows it: until
+/// the CC has polled a node and the CLC the CC, a fresh cloud has none.
+pub async fn zone_has_room(data: &Path) -> Result<bool, DefaultImageError> {
+    let eucarc = Eucarc::of_admin(data).await?;
+    let ec2 = eucarc.ec2();
+    let answer = ec2
+        .call("DescribeAvailabilityZones", &[("ZoneName.1", "verbose")])
+        .await?;
+    Ok(descendants(&answer, "item").into_iter().any(type_has_room))
+}
+
+/// Whether a `verbose` line is a VM type's (`|- m1.small`, `0003 / 0004   1 ...`) with some
+/// free.
+fn type_has_room(item: &Element) -> bool {
+    let is_type = text_of(item, "zoneName")
+        .is_some_and(|name| name.starts_with("|- ") && name != "|- vm types");
+    is_type
+        && text_of(item, "zoneState")
+            .and_then(|state| state.split_whitespace().next()?.parse::<u32>().ok())
+            .is_some_and(|free| free > 0)
 }
 
 /// The kernel, ramdisk and root disk to bundle: the given kernel and ramdisk, else stand-ins
@@ -300,6 +316,21 @@ struct Eucarc {
 }
 
 impl Eucarc {
+    /// The administrator's, in the cloud's data folder `data`.
+    async fn of_admin(data: &Path) -> Result<Self, DefaultImageError> {
+        let path = data.join("credentials/admin/eucarc");
+        kit::blocking(move || Self::read(&path)).await
+    }
+
+    /// The cloud's Query API with these keys.
+    fn ec2(&self) -> QueryClient<'_> {
+        QueryClient {
+            url: &self.ec2_url,
+            access_key: &self.access_key,
+            secret_key: &self.secret_key,
+        }
+    }
+
     /// Reads the `export NAME=VALUE` lines of `path`; `${EUCA_KEY_DIR}` is its folder.
     fn read(path: &Path) -> Result<Self, DefaultImageError> {
         let text = std::fs::read_to_string(path).map_err(|source| DefaultImageError::Io {
@@ -414,7 +445,7 @@ impl QueryClient<'_> {
         let response = client
             .request(request)
             .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|e| unreachable(soap::error_chain(&e)))?;
         let status = response.status();
         let document = Limited::new(response.into_body(), MAX_ANSWER)
             .collect()
@@ -464,6 +495,28 @@ fn text_of(element: &Element, local: &str) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn only_a_vm_type_with_free_room_counts() {
+        let item = |name: &str, state: &str| {
+            let xml =
+                format!("<item><zoneName>{name}</zoneName><zoneState>{state}</zoneState></item>");
+            xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
+        };
+        assert!(type_has_room(&item(
+            "|- m1.small",
+            "0003 / 0004   1    128    2"
+        )));
+        assert!(!type_has_room(&item(
+            "|- m1.small",
+            "0000 / 0004   1    128    2"
+        )));
+        assert!(!type_has_room(&item(
+            "|- vm types",
+            "free / max   cpu   ram  disk"
+        )));
+        assert!(!type_has_room(&item("cluster1", "available")));
+    }
 
     #[test]
     fn the_eucarc_gives_urls_keys_and_files_in_its_own_folder() {

@@ -25,8 +25,7 @@ use tracing::warn;
 /// How long the proxy waits for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus `Expect`: this
-/// hop answers `100-continue` itself when it starts reading the body.
+/// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
@@ -114,7 +113,9 @@ impl Forward {
             Ok(uri) => uri,
             Err(e) => return unavailable(soap, &resource, &format!("bad upstream URI: {e}")),
         };
+        drop_length_under_chunking(&mut parts.headers);
         strip_hop_by_hop(&mut parts.headers);
+        // This hop answers `100-continue` itself when it starts reading the body.
         parts.headers.remove(hyper::header::EXPECT);
         append_forwarded_for(&mut parts.headers, connection.peer);
         match self.client.request(Request::from_parts(parts, body)).await {
@@ -166,13 +167,29 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// `X-Forwarded-For`: the client's address after any a proxy in front of us gave.
+/// A message with both `Transfer-Encoding` and `Content-Length` is framed by the former
+/// (RFC 9112 §6.3), and a proxy must drop the latter before passing it on: forwarded beside
+/// the re-framed body, it would let the two hops disagree on where the request ends
+/// (request smuggling).
+fn drop_length_under_chunking(headers: &mut HeaderMap) {
+    if headers.contains_key(hyper::header::TRANSFER_ENCODING) {
+        headers.remove(hyper::header::CONTENT_LENGTH);
+    }
+}
+
+/// `X-Forwarded-For`: the addresses a client or proxy before us gave, then the peer's.
+/// Only the last is ours to vouch for; nothing behind the front door trusts the others.
 fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
     const NAME: &str = "x-forwarded-for";
-    let value = match headers.get(NAME).and_then(|v| v.to_str().ok()) {
-        Some(before) => format!("{before}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
+    // Every line of it, in order: one header repeated is the list its lines make.
+    let mut value: Vec<String> = headers
+        .get_all(NAME)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    value.push(peer.ip().to_string());
+    let value = value.join(", ");
     if let Ok(value) = HeaderValue::from_str(&value) {
         headers.insert(NAME, value);
     }
@@ -272,6 +289,21 @@ mod tests {
     }
 
     #[test]
+    fn a_chunked_request_loses_its_content_length() {
+        // Guards against request smuggling: CL and TE both sent must not both reach upstream.
+        let mut headers = HeaderMap::new();
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("content-length", HeaderValue::from_static("4"));
+        drop_length_under_chunking(&mut headers);
+        strip_hop_by_hop(&mut headers);
+        assert!(headers.is_empty(), "{headers:?}");
+        let mut plain = HeaderMap::new();
+        plain.insert("content-length", HeaderValue::from_static("4"));
+        drop_length_under_chunking(&mut plain);
+        assert_eq!(plain["content-length"], "4");
+    }
+
+    #[test]
     fn forwarded_for_appends_the_peer() {
         let mut headers = HeaderMap::new();
         let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
@@ -279,6 +311,13 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "10.0.0.9");
         append_forwarded_for(&mut headers, peer);
         assert_eq!(headers["x-forwarded-for"], "10.0.0.9, 10.0.0.9");
+        // Guards the lines of a repeated header: none is lost, the peer comes last.
+        let mut repeated = HeaderMap::new();
+        repeated.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
+        repeated.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
+        append_forwarded_for(&mut repeated, peer);
+        let lines: Vec<_> = repeated.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(lines, ["1.1.1.1, 2.2.2.2, 10.0.0.9"]);
     }
 
     #[tokio::test]

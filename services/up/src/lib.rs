@@ -80,6 +80,10 @@ pub enum UpError {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time between two probes of the components while the cloud comes up.
 const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+/// Longest wait, once every component answers, for a zone with room for an instance.
+const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time between two asks for the zones' room.
+const ROOM_INTERVAL: Duration = Duration::from_millis(100);
 
 /// `euca up`: checks everything, creates the keys, then runs the cloud until SIGTERM or
 /// SIGINT.
@@ -169,7 +173,10 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
         .collect();
     tokio::pin!(termination);
     let ready = tokio::select! {
-        () = wait_until_ready(&plan) => true,
+        () = async {
+            wait_until_ready(&plan).await;
+            wait_for_room(&plan).await;
+        } => true,
         () = &mut termination => false,
     };
     if ready {
@@ -265,6 +272,25 @@ async fn wait_until_ready(plan: &Plan) {
         if !waiting.is_empty() {
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// Until a zone has room for an instance (the CC has polled its node and the CLC the CC),
+/// so that a RunInstances right after `cloud ready` is not refused for capacity; bounded by
+/// [`ROOM_TIMEOUT`], after which the cloud is announced anyway with a warning.
+async fn wait_for_room(plan: &Plan) {
+    let deadline = Instant::now() + ROOM_TIMEOUT;
+    loop {
+        let why = match cloud::default_image::zone_has_room(&plan.home).await {
+            Ok(true) => return,
+            Ok(false) => "no zone has room for an instance".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            warn!(waited_s = ROOM_TIMEOUT.as_secs(), last = %why, "no capacity yet: RunInstances is refused until the cluster reports its nodes' room (see euca status and the cluster's log)");
+            return;
+        }
+        tokio::time::sleep(ROOM_INTERVAL).await;
     }
 }
 

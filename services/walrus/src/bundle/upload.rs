@@ -12,6 +12,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tokio::io::AsyncReadExt;
 
 use super::manifest::{Manifest, ManifestError};
 use crate::body::Body;
@@ -23,6 +24,8 @@ const ACL: &str = "aws-exec-read";
 const MAX_ERROR_BODY: usize = 16 * 1024;
 /// Largest manifest read (Walrus refuses larger ones too).
 const MAX_MANIFEST: u64 = 4 << 20;
+/// Bytes of a part read at a time while it is sent.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// Where a bundle goes and with whose keys.
 #[derive(Debug, Clone)]
@@ -87,7 +90,7 @@ pub async fn upload(
         Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {}
         _ => return Err(UploadError::BadUrl(spec.url.to_owned())),
     }
-    let manifest_bytes = read(spec.manifest, Some(MAX_MANIFEST)).await?;
+    let manifest_bytes = read(spec.manifest, MAX_MANIFEST).await?;
     let manifest = Manifest::parse(&manifest_bytes).map_err(|source| UploadError::Manifest {
         path: spec.manifest.to_owned(),
         source,
@@ -111,24 +114,56 @@ pub async fn upload(
     progress(Step::Bucket);
     for part in &manifest.image.parts {
         let path = folder.join(&part.filename);
-        let body = read(&path, None).await?;
-        client.put(spec.bucket, &part.filename, body).await?;
+        let (len, body) = stream(&path).await?;
+        client.put(spec.bucket, &part.filename, len, body).await?;
         progress(Step::Uploaded(&part.filename));
     }
+    let len = manifest_bytes.len() as u64;
     client
-        .put(spec.bucket, manifest_name, manifest_bytes)
+        .put(spec.bucket, manifest_name, len, Body::full(manifest_bytes))
         .await?;
     progress(Step::Uploaded(manifest_name));
     Ok(format!("{}/{manifest_name}", spec.bucket))
 }
 
-async fn read(path: &Path, limit: Option<u64>) -> Result<Bytes, UploadError> {
+/// A part's length and its bytes, read as they are sent: a part may be as large as
+/// `--part-size` made it, and is never held whole.
+async fn stream(path: &Path) -> Result<(u64, Body), UploadError> {
+    let io = |source| UploadError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let len = file.metadata().await.map_err(io)?.len();
+    let (sender, body) = Body::channel(Some(len));
+    tokio::spawn(async move {
+        let mut chunk = vec![0; STREAM_CHUNK];
+        loop {
+            match file.read(&mut chunk).await {
+                Ok(0) => return,
+                Ok(n) => {
+                    if sender
+                        .send(Bytes::copy_from_slice(&chunk[..n]))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => return sender.fail(e).await,
+            }
+        }
+    });
+    Ok((len, body))
+}
+
+async fn read(path: &Path, limit: u64) -> Result<Bytes, UploadError> {
     let io = |source| UploadError::File {
         path: path.to_owned(),
         source,
     };
     let size = tokio::fs::metadata(path).await.map_err(io)?.len();
-    if limit.is_some_and(|limit| size > limit) {
+    if size > limit {
         return Err(io(std::io::Error::other(format!(
             "{size} bytes is larger than a manifest may be"
         ))));
@@ -147,14 +182,14 @@ struct S3Client<'a> {
 impl S3Client<'_> {
     /// PUT Bucket. One the user owns already is fine, as it was for euca-upload-bundle.
     async fn ensure_bucket(&self, bucket: &str) -> Result<(), UploadError> {
-        match self.send(Method::PUT, bucket, None, Bytes::new()).await {
+        match self.send(Method::PUT, bucket, None, 0, Body::empty()).await {
             Err(UploadError::Refused { code, .. }) if code == "BucketAlreadyOwnedByYou" => Ok(()),
             other => other,
         }
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Bytes) -> Result<(), UploadError> {
-        self.send(Method::PUT, bucket, Some(key), body).await
+    async fn put(&self, bucket: &str, key: &str, len: u64, body: Body) -> Result<(), UploadError> {
+        self.send(Method::PUT, bucket, Some(key), len, body).await
     }
 
     async fn send(
@@ -162,7 +197,8 @@ impl S3Client<'_> {
         method: Method,
         bucket: &str,
         key: Option<&str>,
-        body: Bytes,
+        len: u64,
+        body: Body,
     ) -> Result<(), UploadError> {
         let mut path = format!("/{}", aws_encode(bucket.as_bytes(), false));
         if let Some(key) = key {
@@ -192,7 +228,7 @@ impl S3Client<'_> {
             .uri(uri)
             .header(DATE, &date)
             .header(CONTENT_TYPE, content_type)
-            .header(CONTENT_LENGTH, HeaderValue::from(body.len()))
+            .header(CONTENT_LENGTH, HeaderValue::from(len))
             .header(
                 AUTHORIZATION,
                 format!("AWS {}:{signature}", self.access_key),
@@ -201,7 +237,7 @@ impl S3Client<'_> {
             builder = builder.header("x-amz-acl", ACL);
         }
         let request = builder
-            .body(Body::full(body))
+            .body(body)
             .map_err(|_| UploadError::BadUrl(url.clone()))?;
         let response = self
             .http
@@ -209,7 +245,7 @@ impl S3Client<'_> {
             .await
             .map_err(|e| UploadError::Unreachable {
                 url: self.base.to_owned(),
-                reason: error_chain(&e),
+                reason: soap::error_chain(&e),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -228,19 +264,6 @@ impl S3Client<'_> {
             message,
         })
     }
-}
-
-/// The error and its causes: hyper's own message ("client error (Connect)") hides the
-/// reason.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `Code` and `Message` of an S3 error document; the text itself when it is not one.
