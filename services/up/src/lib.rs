@@ -80,6 +80,8 @@ pub enum UpError {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time between two probes of the components while the cloud comes up.
 const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+/// Longest wait for a component before the one that polls it starts anyway.
+const AFTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait, once every component answers, for a zone with room for an instance.
 const ROOM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time between two asks for the zones' room.
@@ -160,20 +162,20 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
     };
     info!(home = %plan.home.display(), hypervisor = plan.hypervisor.name(), "starting the cloud");
     let (stop, stopping) = watch::channel(false);
-    let tasks: Vec<_> = plan
-        .components
-        .iter()
-        .map(|component| {
-            tokio::spawn(supervise::keep_running(
-                component.clone(),
-                shared.clone(),
-                stopping.clone(),
-            ))
-        })
-        .collect();
+    let mut tasks = Vec::with_capacity(plan.components.len());
     tokio::pin!(termination);
     let ready = tokio::select! {
         () = async {
+            for component in &plan.components {
+                if let Some(first) = component.after {
+                    wait_for_component(&plan, first).await;
+                }
+                tasks.push(tokio::spawn(supervise::keep_running(
+                    component.clone(),
+                    shared.clone(),
+                    stopping.clone(),
+                )));
+            }
             wait_until_ready(&plan).await;
             wait_for_room(&plan).await;
         } => true,
@@ -272,6 +274,29 @@ async fn wait_until_ready(plan: &Plan) {
         if !waiting.is_empty() {
             tokio::time::sleep(PROBE_INTERVAL).await;
         }
+    }
+}
+
+/// Until the component named `name` answers, for at most [`AFTER_TIMEOUT`]: a cluster
+/// started after its node answers, and a cloud after its cluster, know the zone's room from
+/// their first poll instead of one poll period later; one that does not answer in time only
+/// costs its dependant that wait.
+async fn wait_for_component(plan: &Plan, name: &str) {
+    let Some(first) = plan.components.iter().find(|c| c.name == name) else {
+        return;
+    };
+    let prober = Prober::new(PROBE_TIMEOUT);
+    let deadline = Instant::now() + AFTER_TIMEOUT;
+    while !prober.probe(&first.url).await.is_up() {
+        if Instant::now() >= deadline {
+            warn!(
+                component = name,
+                waited_s = AFTER_TIMEOUT.as_secs(),
+                "starting the next component without it"
+            );
+            return;
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Component {
     /// A file another component creates that this one reads as it starts: it starts once
     /// the file is there.
     pub needs: Option<PathBuf>,
+    /// The component whose service this one polls as it starts: on a cloud's start this one
+    /// is started once that one answers, so its first poll finds it (see `up::run`).
+    pub after: Option<&'static str>,
 }
 
 /// The cloud `euca up` runs from HOME.
@@ -144,6 +147,7 @@ impl Plan {
             env: Vec::new(),
             url: self.url(offset, path),
             needs: None,
+            after: None,
         }
     }
 
@@ -183,40 +187,46 @@ impl Plan {
                 hypervisor,
             )
         };
-        let cluster = self.component(
-            "cluster",
-            CLUSTER,
-            self.home.join("cluster"),
-            cluster::config::SERVICE_PATH,
-            vec!["--nodes".into(), self.listen(NODE).to_string().into()],
-        );
+        let cluster = Component {
+            after: Some(node.name),
+            ..self.component(
+                "cluster",
+                CLUSTER,
+                self.home.join("cluster"),
+                cluster::config::SERVICE_PATH,
+                vec!["--nodes".into(), self.listen(NODE).to_string().into()],
+            )
+        };
         let forward =
             |offset, path: &str| OsString::from(format!("{path}={}", self.url(offset, "")));
-        let cloud = self.component(
-            "cloud",
-            FRONT_DOOR,
-            self.home.clone(),
-            cloud::SERVICE_PATH,
-            vec![
-                "--cluster".into(),
-                format!(
-                    "{CLUSTER_NAME}={}",
-                    self.url(CLUSTER, cluster::config::SERVICE_PATH)
-                )
-                .into(),
-                "--walrus".into(),
-                self.front_door(walrus::SERVICE_PATH).into(),
-                "--storage".into(),
-                self.front_door(storage::SERVICE_PATH).into(),
-                "--forward".into(),
-                forward(WALRUS, walrus::SERVICE_PATH),
-                "--forward".into(),
-                forward(STORAGE, storage::SERVICE_PATH),
-                // A launch shows as running within a second.
-                "--tick".into(),
-                "1".into(),
-            ],
-        );
+        let cloud = Component {
+            after: Some(cluster.name),
+            ..self.component(
+                "cloud",
+                FRONT_DOOR,
+                self.home.clone(),
+                cloud::SERVICE_PATH,
+                vec![
+                    "--cluster".into(),
+                    format!(
+                        "{CLUSTER_NAME}={}",
+                        self.url(CLUSTER, cluster::config::SERVICE_PATH)
+                    )
+                    .into(),
+                    "--walrus".into(),
+                    self.front_door(walrus::SERVICE_PATH).into(),
+                    "--storage".into(),
+                    self.front_door(storage::SERVICE_PATH).into(),
+                    "--forward".into(),
+                    forward(WALRUS, walrus::SERVICE_PATH),
+                    "--forward".into(),
+                    forward(STORAGE, storage::SERVICE_PATH),
+                    // A launch shows as running within a second.
+                    "--tick".into(),
+                    "1".into(),
+                ],
+            )
+        };
         vec![walrus, storage, node, cluster, cloud]
     }
 
@@ -303,6 +313,21 @@ mod tests {
         let ports: Vec<u16> = plan.listeners().iter().map(|(a, _)| a.port()).collect();
         assert_eq!(ports, [9000, 9001, 9002, 9003, 9004]);
         assert_eq!(plan.components.len(), usize::from(PORTS));
+    }
+
+    #[test]
+    fn a_poller_starts_after_what_it_polls() {
+        let plan = plan();
+        let names: Vec<&str> = plan.components.iter().map(|c| c.name).collect();
+        let position = |name| names.iter().position(|n| *n == name).unwrap();
+        for component in &plan.components {
+            if let Some(first) = component.after {
+                assert!(position(first) < position(component.name), "{names:?}");
+            }
+        }
+        let after = |name| plan.components[position(name)].after;
+        assert_eq!(after("cluster"), Some("node"));
+        assert_eq!(after("cloud"), Some("cluster"));
     }
 
     #[test]
