@@ -80,6 +80,9 @@ pub enum UpError {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time between two probes of the components while the cloud comes up.
 const PROBE_INTERVAL: Duration = Duration::from_millis(20);
+/// HOME's folder for the kernel and initramfs of `scripts/guest-image.sh`, the default
+/// image under QEMU.
+const GUEST_IMAGE: &str = "guest-image";
 /// Longest wait for a component before the one that polls it starts anyway.
 const AFTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait, once every component answers, for a zone with room for an instance.
@@ -185,7 +188,7 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
         announce(&plan, started, first_run);
         let image = async {
             if first_run {
-                add_default_image(&shared).await;
+                add_default_image(&shared, plan.hypervisor).await;
             }
             std::future::pending::<()>().await;
         };
@@ -213,13 +216,36 @@ async fn run(prepared: Prepared, started: Instant) -> Result<(), UpError> {
 /// `euca admin --data HOME image add-default`: a first cloud gets an image RunInstances
 /// can start at once. Its output goes to HOME/logs/add-default.log; a failure is reported
 /// and leaves the cloud running.
-async fn add_default_image(shared: &Shared) {
+async fn add_default_image(shared: &Shared, hypervisor: Hypervisor) {
     let log = shared.logs.join("add-default.log");
-    let output = tokio::process::Command::new(&shared.exe)
+    let mut command = tokio::process::Command::new(&shared.exe);
+    command
         .arg("admin")
         .arg("--data")
         .arg(&shared.home)
-        .args(["image", "add-default"])
+        .args(["image", "add-default"]);
+    if hypervisor == Hypervisor::Kvm {
+        // The test driver's stand-in boots no guest: under QEMU the image is the kernel and
+        // initramfs of scripts/guest-image.sh, built into HOME/guest-image.
+        let guest = shared.home.join(GUEST_IMAGE);
+        let (kernel, ramdisk) = (guest.join("vmlinuz"), guest.join("initramfs.gz"));
+        if kernel.is_file() && ramdisk.is_file() {
+            command
+                .arg("--kernel")
+                .arg(kernel)
+                .arg("--ramdisk")
+                .arg(ramdisk);
+        } else {
+            warn!(
+                "no guest in {0}: the default image is the test driver's stand-in, which QEMU cannot boot; \
+                 build one with `sh scripts/guest-image.sh {0}`, then run `euca admin --data {1} image add-default \
+                 --kernel {0}/vmlinuz --ramdisk {0}/initramfs.gz` on a new cloud",
+                guest.display(),
+                shared.home.display()
+            );
+        }
+    }
+    let output = command
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()
