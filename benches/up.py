@@ -38,12 +38,14 @@ def free_base():
 class Up:
     """`euca up` started, until its `cloud ready` line: the seconds that took."""
 
-    def __init__(self, euca, home):
+    def __init__(self, euca, home, base=None):
         self.home = home
+        # A restart keeps its ports, as a user's does: the eucarc names them.
+        self.base = base or free_base()
         env = dict(os.environ, RUST_LOG="info", NO_COLOR="1")
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [euca, "up", "--home", home, "--port-base", str(free_base()), "--hypervisor", "test"],
+            [euca, "up", "--home", home, "--port-base", str(self.base), "--hypervisor", "test"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )
         for line in self.process.stderr:
@@ -112,7 +114,7 @@ def main():
             up = Up(euca, home)
             first.append(up.ready)
             up.stop()
-            up = Up(euca, home)
+            up = Up(euca, home, up.base)
             again.append(up.ready)
             up.stop()
         print(f"cold start, first run (keys and credentials made), {RUNS} runs: "

@@ -175,10 +175,14 @@ pub async fn add_default(
 
 /// Whether some zone of the cloud whose data folder is `data` has room for an instance of
 /// some VM type, as its administrator's `verbose` DescribeAvailabilityZones shows it: until
-/// the CC has polled a node and the CLC the CC, a fresh cloud has none.
-pub async fn zone_has_room(data: &Path) -> Result<bool, DefaultImageError> {
+/// the CC has polled a node and the CLC the CC, a fresh cloud has none. Asked at `ec2_url`,
+/// where the cloud serves now: the eucarc names where it served when it was written.
+pub async fn zone_has_room(data: &Path, ec2_url: &str) -> Result<bool, DefaultImageError> {
     let eucarc = Eucarc::of_admin(data).await?;
-    let ec2 = eucarc.ec2();
+    let ec2 = QueryClient {
+        url: ec2_url,
+        ..eucarc.ec2()
+    };
     let answer = ec2
         .call("DescribeAvailabilityZones", &[("ZoneName.1", "verbose")])
         .await?;

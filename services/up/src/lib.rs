@@ -331,8 +331,9 @@ async fn wait_for_component(plan: &Plan, name: &str) {
 /// [`ROOM_TIMEOUT`], after which the cloud is announced anyway with a warning.
 async fn wait_for_room(plan: &Plan) {
     let deadline = Instant::now() + ROOM_TIMEOUT;
+    let ec2 = plan.front_door(cloud::SERVICE_PATH);
     loop {
-        let why = match cloud::default_image::zone_has_room(&plan.home).await {
+        let why = match cloud::default_image::zone_has_room(&plan.home, &ec2).await {
             Ok(true) => return,
             Ok(false) => "no zone has room for an instance".to_owned(),
             Err(e) => e.to_string(),
