@@ -131,7 +131,7 @@ fn volume_flow(export: &str, backend: &str) {
     let keys_arg = nodes.keys.path().display().to_string();
     let walrus = Walrus::start(&dir.path().join("walrus"), &["--keys", &keys_arg]);
     let sc_args = ["--export", export, "--walrus", walrus.url()];
-    let Some(sc) = start_storage(&nodes.keys, &dir.path().join("sc"), backend, &sc_args) else {
+    let Some(mut sc) = start_storage(&nodes.keys, &dir.path().join("sc"), backend, &sc_args) else {
         return;
     };
     let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
@@ -208,6 +208,9 @@ fn volume_flow(export: &str, backend: &str) {
         &["kept", &alice, instance, vol, vol2, snap],
     );
     assert!(sc.log().contains("volume deleted"), "{}", sc.log());
+    // Stopped, not killed as the drop would: a stopping SC ends its tgtd, which a killed one
+    // leaves running (for its next start to end) past the test.
+    assert!(sc.terminate().success(), "{}", sc.log());
 }
 
 #[test]
