@@ -16,19 +16,13 @@ fn euca2ools_recorded_commands_work_against_euca_up() {
         return;
     }
     let root = common::workspace_root();
-    let out = Command::new("sh")
+    let mut check = Command::new("sh");
+    check
         .arg(root.join("scripts/euca2ools-check.sh"))
         .env("EUCA", env!("CARGO_BIN_EXE_euca"))
         .env("EUCA_PYTHON", common::python())
-        .env_remove("EUCA2OOLS_SRC")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    println!("{stdout}");
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+        .env_remove("EUCA2OOLS_SRC");
+    let stdout = common::succeeds(check, "scripts/euca2ools-check.sh");
     for version in ["euca2ools 1.0", "euca2ools 3.4.1"] {
         for command in [
             "euca-describe-availability-zones",

@@ -119,21 +119,10 @@ pub fn python(script: &str, args: &[&str]) -> String {
 
 /// [`python`] run by `interpreter`, a command that runs Python (on another host, say).
 pub fn python_by(mut interpreter: Command, script: &str, args: &[&str]) -> String {
-    let out = interpreter
+    interpreter
         .arg(common::workspace_root().join("tests/py").join(script))
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{script} {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout.into_owned()
+        .args(args);
+    common::succeeds(interpreter, &format!("{script} {args:?}"))
 }
 
 /// The fixture manifests of `tests/fixtures/cloud` (`NAME.manifest.xml`) for `names`, each

@@ -37,3 +37,21 @@ pub fn python() -> PathBuf {
     );
     path
 }
+
+/// Runs `command`, which must succeed (`what` names it in the failure); prints and returns
+/// its standard output.
+pub fn succeeds(mut command: std::process::Command, what: &str) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{what} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout.into_owned()
+}
