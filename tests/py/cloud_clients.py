@@ -88,6 +88,14 @@ def aws_cli(env):
     return cli
 
 
+def account_id(c):
+    """The caller's account's 12-digit id: the owner id of its default security group."""
+    (default,) = c.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    owner = default["OwnerId"]
+    assert len(owner) == 12 and owner.isdigit(), owner
+    return owner
+
+
 def expect_error(call, code, status):
     try:
         call()

@@ -21,7 +21,7 @@ import time
 import boto3
 from botocore.config import Config
 
-from cloud_clients import ec2, eucarc, expect_error, ok
+from cloud_clients import account_id, ec2, eucarc, expect_error, ok
 
 
 def ids(images):
@@ -39,7 +39,7 @@ def check_images(admin_env, user_env):
     image = image[0]
     assert image["ImageLocation"] == "images/ubuntu.img.manifest.xml", image
     assert (image["State"], image["ImageType"], image["Public"]) == ("available", "machine", True), image
-    assert image["OwnerId"] == "admin", image  # the user name, as security groups give it
+    assert image["OwnerId"] == account_id(admin), image  # the account's id, as AWS shows owners
     ok("RegisterImage records the manifest's location under an emi- id; DescribeImages shows it")
 
     mine = user.register_image(ImageLocation="bob-bucket/mine.manifest.xml", Name="mine")["ImageId"]
@@ -103,7 +103,7 @@ def check_instances(admin_env, user_env):
     c.create_key_pair(KeyName="k1")
     run = c.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1, KeyName="k1",
                           InstanceType="m1.small", UserData="hello")
-    assert run["ReservationId"].startswith("r-") and run["OwnerId"] == "admin", run
+    assert run["ReservationId"].startswith("r-") and run["OwnerId"] == account_id(c), run
     # 2009-04-04 names a group in groupId, which boto3 reads as GroupId.
     assert [g["GroupId"] for g in run["Groups"]] == ["default"], run["Groups"]
     (launched,) = run["Instances"]
