@@ -18,12 +18,11 @@ Prints one `ok: ...` line per check; exits non-zero on the first failure.
 
 import sqlite3
 import sys
-import time
 
 import boto3
 from botocore.config import Config
 
-from cloud_clients import ec2, eucarc, expect_error, ok
+from cloud_clients import ec2, eucarc, expect_error, ok, wait_for
 
 
 def s3(env, url, key=None, secret=None):
@@ -43,15 +42,6 @@ def instance_ids(c):
 
 def key_names(c):
     return sorted(k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"])
-
-
-def wait_for(c, instance, state, seconds=90):
-    deadline = time.time() + seconds
-    while True:
-        found = c.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
-        if found["State"]["Name"] == state or time.time() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 def share(root_dir, dev_key, dev_secret, other_dir, s3_url, account_id):

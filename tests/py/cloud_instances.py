@@ -16,12 +16,11 @@ Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
 import sys
-import time
 
 import boto3
 from botocore.config import Config
 
-from cloud_clients import account_id, ec2, eucarc, expect_error, ok
+from cloud_clients import account_id, ec2, eucarc, expect_error, ok, wait_for
 
 
 def ids(images):
@@ -85,15 +84,6 @@ def check_kinds(env):
                  "InvalidManifest", 400)
     assert len(c.describe_images()["Images"]) == 3
     ok("a manifest Walrus does not have, or a file that is not one, is InvalidManifest")
-
-
-def wait_for(c, instance, state, seconds=90):
-    deadline = time.time() + seconds
-    while True:
-        found = c.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
-        if found["State"]["Name"] == state or time.time() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 def check_instances(admin_env, user_env):
