@@ -14,9 +14,9 @@ mod walrus_support;
 use std::path::Path;
 use std::process::Output;
 
-use cloud_support::{admin, python, start_cloud};
+use cloud_support::{admin, admin_run, python, start_cloud};
 use cluster_support::{Cc, Nodes};
-use common::launcher::{euca, Keys};
+use common::launcher::Keys;
 use node_support::Served;
 use walrus_support::Walrus;
 
@@ -56,13 +56,7 @@ fn put_policy(data: &Path, account: &str, holder: &str, who: &str, name: &str, f
 
 /// `euca admin ...` that must fail.
 fn admin_fails(data: &Path, args: &[&str]) -> Output {
-    let out = euca()
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = admin_run(data, args);
     assert!(
         !out.status.success(),
         "euca admin {args:?} succeeded: {out:?}"

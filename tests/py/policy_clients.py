@@ -6,6 +6,7 @@ UnauthorizedOperation and S3's AccessDenied (HTTP 403 both).
 Phases (run by tests/cloud_policy.rs):
   describe-only ROOT_DIR AK SK              ec2:Describe* alone: describes, cannot run nor make keys
   s3-no-delete ROOT_DIR S3_URL AK SK BUCKET s3:* but Deny s3:DeleteObject: puts, gets, cannot delete
+                                            (REST with boto3, then SOAP with zeep)
   ec2 ROOT_DIR AK SK allowed|denied         DescribeInstances is allowed, or refused
   s3 ROOT_DIR S3_URL AK SK allowed|denied   ListBuckets is allowed, or refused
   launch ROOT_DIR S3_URL                    the root user runs an instance and stores an object;
@@ -16,10 +17,17 @@ Phases (run by tests/cloud_policy.rs):
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
+import base64
+import datetime
+import hashlib
+import hmac
+import os
 import sys
 
 import boto3
+import zeep
 from botocore.config import Config
+from zeep.exceptions import Fault
 
 from cloud_clients import ec2, eucarc, expect_error, ok
 
@@ -69,6 +77,34 @@ def check_s3_no_delete(env, url, bucket):
                  "AccessDenied", 403)
     assert c.get_object(Bucket=bucket, Key="kept.txt")["Body"].read() == b"kept"
     ok("the explicit Deny of s3:DeleteObject wins over s3:*: DeleteObject(s) is AccessDenied, the object stays")
+
+
+def check_s3_soap_no_delete(env, url, bucket):
+    """The same policy over S3's SOAP API (our wsdl/s3.wsdl, requests signed as S3's SOAP
+    clients sign them)."""
+    ns = "http://s3.amazonaws.com/doc/2006-03-01/"
+    wsdl = os.path.join(sys.path[0], "..", "..", "wsdl", "s3.wsdl")
+    service = zeep.Client(wsdl).create_service(f"{{{ns}}}AmazonS3SoapBinding", url)
+
+    def call(operation, **args):
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        mac = hmac.new(env["EC2_SECRET_KEY"].encode(), f"AmazonS3{operation}{stamp}".encode(), hashlib.sha1)
+        signed = {"AWSAccessKeyId": env["EC2_ACCESS_KEY"], "Timestamp": stamp,
+                  "Signature": base64.b64encode(mac.digest()).decode()}
+        return getattr(service, operation)(**args, **signed)
+
+    data = b"over SOAP"
+    call("PutObjectInline", Bucket=bucket, Key="soap.txt", Metadata=[], Data=data, ContentLength=len(data))
+    got = call("GetObject", Bucket=bucket, Key="soap.txt", GetMetadata=False, GetData=True, InlineData=True)
+    assert got.Data == data, got
+    try:
+        call("DeleteObject", Bucket=bucket, Key="soap.txt")
+        raise AssertionError("DeleteObject over SOAP succeeded")
+    except Fault as fault:
+        assert fault.code and fault.code.endswith("AccessDenied"), (fault.code, fault.message)
+    assert call("GetObject", Bucket=bucket, Key="soap.txt", GetMetadata=False, GetData=True,
+                InlineData=True).Data == data
+    ok("over SOAP too: PutObjectInline and GetObject pass, DeleteObject is an AccessDenied fault")
 
 
 def check_ec2(env, expected):
@@ -129,6 +165,7 @@ def main():
     elif phase == "s3-no-delete":
         root, url, access, secret, bucket = args
         check_s3_no_delete(as_user(root, access, secret), url, bucket)
+        check_s3_soap_no_delete(as_user(root, access, secret), url, bucket)
     elif phase == "ec2":
         check_ec2(as_user(*args[:3]), args[3])
     elif phase == "s3":
