@@ -101,15 +101,20 @@ pub fn serve_manifests(mut add: impl FnMut(&str, Vec<u8>)) {
 
 /// Runs `euca admin --data DATA ARGS...`; returns its standard output.
 pub fn admin(data: &Path, args: &[&str]) -> String {
-    let out = euca()
+    let out = admin_run(data, args);
+    assert!(out.status.success(), "euca admin {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `euca admin --data DATA ARGS...`, whatever its outcome.
+pub fn admin_run(data: &Path, args: &[&str]) -> std::process::Output {
+    euca()
         .arg("admin")
         .arg("--data")
         .arg(data)
         .args(args)
         .output()
-        .unwrap();
-    assert!(out.status.success(), "euca admin {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
+        .unwrap()
 }
 
 /// The 12-digit id of the account `name` (EC2's owner id of its resources), as

@@ -4,6 +4,8 @@
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
+mod iam;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -44,6 +46,12 @@ pub enum AdminCommand {
     /// Images on the running cloud.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// An account's IAM groups and their members.
+    #[command(subcommand)]
+    Group(iam::GroupCommand),
+    /// The IAM policies of users and groups.
+    #[command(subcommand)]
+    Policy(iam::PolicyCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -231,6 +239,8 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Cluster(command) => cluster(&*store, command).await,
         AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
         AdminCommand::Image(command) => image(&*store, &data, command).await,
+        AdminCommand::Group(command) => iam::group(store.directory(), command).await,
+        AdminCommand::Policy(command) => iam::policy(store.directory(), command).await,
     }
 }
 

@@ -108,9 +108,11 @@ impl Ec2Soap {
             .map_err(|e| {
                 Ec2Error::InvalidParameterValue(format!("invalid {} request: {e}", operation.name))
             })?;
+        // The SOAP service is not told the peer's address.
         let reply = ops::answer(
             &self.cloud,
             &user,
+            None,
             Ec2QueryRequest::plain(request),
             request_id,
         )

@@ -23,6 +23,9 @@ pub enum Ec2Error {
     InvalidSignature(String),
     #[error("The AWS Access Key Id you provided does not exist in our records.")]
     InvalidClientTokenId,
+    /// The user's IAM policies do not allow the action (`ec2:RunInstances`).
+    #[error("You are not authorized to perform this operation ({0}).")]
+    UnauthorizedOperation(String),
     #[error("Request has expired: {0}")]
     RequestExpired(String),
     #[error("The request must contain the parameter {0}")]
@@ -112,6 +115,7 @@ impl Ec2Error {
             Self::AuthFailure(_) => "AuthFailure",
             Self::SignatureDoesNotMatch | Self::InvalidSignature(_) => "SignatureDoesNotMatch",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::UnauthorizedOperation(_) => "UnauthorizedOperation",
             Self::RequestExpired(_) => "RequestExpired",
             Self::MissingParameter(_) => "MissingParameter",
             Self::InvalidParameterValue(_) => "InvalidParameterValue",
@@ -154,7 +158,9 @@ impl Ec2Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AuthFailure(_) | Self::InvalidClientTokenId => StatusCode::UNAUTHORIZED,
-            Self::SignatureDoesNotMatch | Self::InvalidSignature(_) => StatusCode::FORBIDDEN,
+            Self::SignatureDoesNotMatch
+            | Self::InvalidSignature(_)
+            | Self::UnauthorizedOperation(_) => StatusCode::FORBIDDEN,
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Cluster(_) | Self::Storage => StatusCode::SERVICE_UNAVAILABLE,

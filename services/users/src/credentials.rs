@@ -31,8 +31,18 @@ pub(crate) fn account_id() -> Result<String, UserError> {
 
 /// A new IAM user id: `AIDA` and 17 upper-case letters and digits.
 pub(crate) fn user_id() -> Result<String, UserError> {
+    iam_id("AIDA")
+}
+
+/// A new IAM group id: `AGPA` and 17 upper-case letters and digits.
+pub(crate) fn group_id() -> Result<String, UserError> {
+    iam_id("AGPA")
+}
+
+/// An IAM id of the kind `prefix` names and 17 upper-case letters and digits.
+fn iam_id(prefix: &str) -> Result<String, UserError> {
     Ok(format!(
-        "AIDA{}",
+        "{prefix}{}",
         random_string(&SystemRandom::new(), UPPER_DIGITS, 17)?
     ))
 }

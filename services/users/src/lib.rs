@@ -14,7 +14,9 @@
 
 mod accounts;
 mod credentials;
+mod groups;
 mod keys;
+mod policies;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -24,6 +26,8 @@ mod suite;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use groups::{Group, MAX_GROUPS_PER_USER};
+pub use policies::{decide, evaluated, Policy};
 pub use postgres::{connect, PgUsers};
 pub use sqlite::UserStore;
 
@@ -75,6 +79,9 @@ pub enum UserError {
     DeleteConflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A policy document the IAM grammar refuses: the fault (IAM's MalformedPolicyDocument).
+    #[error("malformed policy document: {0}")]
+    MalformedPolicy(String),
     #[error("the system's random number generator failed")]
     Random,
 }
@@ -213,6 +220,8 @@ pub trait UserLookup: Send + Sync + std::fmt::Debug {
     /// The root user of the account whose canonical id is `id`.
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError>;
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError>;
+    /// The policies that apply to `user`: its own, then its groups'.
+    fn policies_of(&self, user: &User) -> Result<Vec<Policy>, UserError>;
 }
 
 /// The identities of a cloud, in either engine: a cheap-to-clone handle with async methods

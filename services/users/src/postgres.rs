@@ -73,6 +73,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     INSERT INTO access_keys (access_key, secret_key, account, user_name, active, created)
         SELECT access_key, secret_key, name, 'admin', TRUE, created FROM legacy_users;
     "#,
+    // 3: IAM groups, their members, and the policies of users and groups.
+    crate::groups::PG_SCHEMA,
 ];
 
 /// Serializes migrations of one database between processes (a CLC, Walrus and `euca
@@ -186,6 +188,10 @@ impl UserLookup for PgUsers {
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
         wait(self.find(Lookup::Email(email)))
+    }
+
+    fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
+        wait(self.policies_applying_to(user))
     }
 }
 

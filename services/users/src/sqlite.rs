@@ -71,6 +71,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         SELECT access_key, secret_key, name, 'admin', 1, created FROM legacy_users;
     DROP TABLE legacy_users;
     ",
+    // 3: IAM groups, their members, and the policies of users and groups.
+    crate::groups::SQLITE_SCHEMA,
 ];
 
 /// The identity database. Cheap to share behind an `Arc`; calls are short, and safe to make
@@ -185,6 +187,10 @@ impl UserLookup for UserStore {
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
         self.find(Lookup::Email(email))
+    }
+
+    fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
+        self.policies_applying_to(user)
     }
 }
 

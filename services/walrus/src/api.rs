@@ -45,7 +45,7 @@ async fn handle(
     async move {
         let head = request.method() == Method::HEAD;
         let has_body = !request.body().is_end_stream();
-        let mut response = match dispatch(&walrus, &hooks, request).await {
+        let mut response = match dispatch(&walrus, &hooks, request, peer).await {
             Ok(response) => response,
             Err((error, resource)) => {
                 let mut response = error.into_response(&resource, &id, head);

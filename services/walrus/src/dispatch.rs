@@ -1,6 +1,7 @@
 //! One request, start to end: route it, hand it to a hook or authenticate it, run its
 //! handler. Errors come back with the resource they concern, for the error document.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -9,6 +10,7 @@ use tracing::Span;
 
 use crate::acl::Identity;
 use crate::auth::{self, PayloadCheck, RequestHead};
+use crate::authorize::{self, authorize};
 use crate::body::Body;
 use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
@@ -23,11 +25,12 @@ use crate::{buckets, multipart, objects, post, xml};
 /// The header that marks the original's internal requests (node and storage controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
 
-/// Answers a request, or says what went wrong and with which resource.
+/// Answers a request from `peer`, or says what went wrong and with which resource.
 pub async fn dispatch(
     walrus: &Arc<Walrus>,
     hooks: &Hooks,
     request: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, (S3Error, String)> {
     let (head, body) = request.into_parts();
     let path = head.uri.path().to_owned();
@@ -66,9 +69,10 @@ pub async fn dispatch(
         };
         return hook.handle(walrus, request).await.map_err(fail);
     }
+    let source = authorize::source(peer, &head.headers);
     // The form carries the signature.
     if route.op == Op::PostObject {
-        return post::post_object(walrus, head, route, body)
+        return post::post_object(walrus, head, route, body, source)
             .await
             .map_err(fail);
     }
@@ -100,6 +104,15 @@ pub async fn dispatch(
         }
         None => (Identity::Anonymous, PayloadCheck::Unsigned),
     };
+    let accesses = authorize::of_route(&route, &head.headers).map_err(fail)?;
+    let prefix = match route.op {
+        Op::ListObjects | Op::ListObjectsV2 => route.query.get("prefix"),
+        _ => None,
+    };
+    authorize(walrus, &who, &accesses, |user| {
+        authorize::context(user, Some(source), prefix)
+    })
+    .map_err(fail)?;
     let limit = match route.op {
         Op::PutObject | Op::UploadPart => walrus.config().max_object_bytes,
         _ => xml::MAX_DOCUMENT as u64,

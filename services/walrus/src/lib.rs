@@ -7,6 +7,7 @@
 pub mod acl;
 mod api;
 pub mod auth;
+mod authorize;
 mod body;
 mod buckets;
 pub mod bundle;

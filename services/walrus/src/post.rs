@@ -2,6 +2,7 @@
 //! carry the key, the ACL, metadata and a signed policy (SigV2: `AWSAccessKeyId` and
 //! `signature`; SigV4: `x-amz-credential`, `x-amz-date`, `x-amz-signature`), the file last.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,6 +17,7 @@ use tracing::Span;
 use crate::acl::{Acl, Identity, Permission};
 use crate::auth::v4::{parse_credential, ALGORITHM};
 use crate::auth::PayloadCheck;
+use crate::authorize::{self, authorize, Access};
 use crate::body::Body;
 use crate::digest::from_hex;
 use crate::error::S3Error;
@@ -73,6 +75,7 @@ pub async fn post_object(
     head: Parts,
     route: Route,
     body: Incoming,
+    source: IpAddr,
 ) -> Result<Response<Body>, S3Error> {
     let content_type = head
         .headers
@@ -113,6 +116,10 @@ pub async fn post_object(
         })?
         .replace("${filename}", file.filename.as_deref().unwrap_or_default());
     check_key(&key)?;
+    let accesses = [Access::object("s3:PutObject", &bucket.name, &key)];
+    authorize(walrus, &who, &accesses, |user| {
+        authorize::context(user, Some(source), None)
+    })?;
     let owner = writer_id(&who, &bucket);
     let acl = match fields.get("acl") {
         Some(name) => Acl::canned(name, &owner, &bucket.owner)?,

@@ -8,6 +8,7 @@
 
 mod account;
 mod addresses;
+mod authorization;
 mod clusters;
 mod filters;
 mod groups;
@@ -26,6 +27,7 @@ mod volumes;
 mod zones;
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
@@ -77,29 +79,32 @@ pub struct Cloud {
     pub ebs: Mutex<HashSet<String>>,
 }
 
-/// Answers a Query request's `action` for `user`: the answer's XML document, in the
-/// namespace of the `Version` it names. The parameters are read by the generated Query
-/// binding into the action's request type, which [`answer`] answers.
+/// Answers a Query request's `action` for `user` (from `source`): the answer's XML
+/// document, in the namespace of the `Version` it names. The parameters are read by the
+/// generated Query binding into the action's request type, which [`answer`] answers.
 pub async fn dispatch(
     cloud: &Cloud,
     user: &User,
+    source: Option<IpAddr>,
     action: &str,
     params: &Params,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
     let query = QueryParams::new(params.iter().cloned())?;
     let parsed = wire::ec2_query::parse(action, query)?;
-    let reply = answer(cloud, user, parsed, request_id).await?;
+    let reply = answer(cloud, user, source, parsed, request_id).await?;
     Ok(reply::document(params.get("Version"), &reply))
 }
 
-/// Answers a request of either EC2 portType for `user`, however it arrived (Query or
-/// SOAP): the response element of its operation, in 2009-04-04's namespace. Its filters
-/// are the request's `Filter.N`, and its later parameters RunInstances' `ClientToken` (none
-/// over SOAP, whose 2009-04-04 API had neither).
+/// Answers a request of either EC2 portType for `user` (from `source`, where the transport
+/// says), however it arrived (Query or SOAP): the response element of its operation, in
+/// 2009-04-04's namespace, once the user's policies allow it. Its filters are the request's
+/// `Filter.N`, and its later parameters RunInstances' `ClientToken` (none over SOAP, whose
+/// 2009-04-04 API had neither).
 pub async fn answer(
     cloud: &Cloud,
     user: &User,
+    source: Option<IpAddr>,
     parsed: Ec2QueryRequest,
     request_id: &str,
 ) -> Result<Reply, Ec2Error> {
@@ -116,6 +121,7 @@ pub async fn answer(
         request_id,
     };
     let operation = request.operation();
+    authorization::authorize(cloud, user, operation.name, source).await?;
     let body = match request {
         Ec2Request::Ec2(request) => match request {
             R::CreateKeyPair(r) => doc(keypairs::create(&call, r).await?),

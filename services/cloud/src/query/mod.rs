@@ -4,6 +4,7 @@
 
 pub mod auth;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,7 +62,7 @@ async fn handle(
         user = tracing::field::Empty,
     );
     async move {
-        let (status, body) = match answer(&cloud, request, &id).await {
+        let (status, body) = match answer(&cloud, request, connection.peer.ip(), &id).await {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
                 if let Ec2Error::Internal(cause) = &e {
@@ -87,10 +88,11 @@ async fn handle(
     .await
 }
 
-/// Reads, authenticates and answers one request.
+/// Reads, authenticates and answers one request from `source`.
 async fn answer(
     cloud: &Cloud,
     request: Request<Incoming>,
+    source: IpAddr,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
     let (parts, body) = request.into_parts();
@@ -144,5 +146,13 @@ async fn answer(
     let span = tracing::Span::current();
     span.record("action", action);
     span.record("user", user.arn().as_str());
-    ops::dispatch(cloud, &user, action, &request.params, request_id).await
+    ops::dispatch(
+        cloud,
+        &user,
+        Some(source),
+        action,
+        &request.params,
+        request_id,
+    )
+    .await
 }

@@ -20,6 +20,7 @@ use ::soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use wire::s3::{AmazonS3Server, AMAZON_S3_OPERATIONS, WSDL};
 use xmlbind::Element;
 
+use crate::authorize::{self, authorize};
 use crate::state::Walrus;
 use handler::Handler;
 
@@ -61,6 +62,15 @@ impl Service for S3Soap {
                 &**self.walrus.users(),
                 crate::time::now(),
             )
+            .map_err(fault::to_fault)?;
+            // The SOAP service is not told the peer's address.
+            let accesses = authorize::of_soap(operation.name, body);
+            authorize(&self.walrus, &who, &accesses, |user| {
+                let prefix = body
+                    .child(Some(wire::s3::NAMESPACE), "Prefix")
+                    .and_then(|e| e.text().ok());
+                authorize::context(user, None, prefix.as_deref())
+            })
             .map_err(fault::to_fault)?;
             AmazonS3Server::new(Handler::new(self.walrus.clone(), who))
                 .call(operation, body, context)

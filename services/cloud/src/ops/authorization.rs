@@ -1,0 +1,55 @@
+//! IAM policies at the CLC: before any EC2 operation runs, a user who is neither the cloud
+//! administrator nor an account's root user needs an Allow, and no explicit Deny, for
+//! `ec2:<Operation>` in its own and its groups' policies. EC2 of 2009 has no resource-level
+//! permissions, so the resource is `*`; which account's resources a user reaches is the
+//! store's owner filter's business, as before.
+
+use std::net::IpAddr;
+
+use policy::{Context, Request};
+use tracing::{debug, warn};
+
+use crate::error::Ec2Error;
+use crate::store::{StoreError, User};
+
+use super::Cloud;
+
+/// Refuses, and logs, `operation` (`RunInstances`) unless `user`'s policies allow it to a
+/// request from `source` (none over SOAP, whose transport does not say; a condition on
+/// `aws:SourceIp` then does not hold).
+pub(super) async fn authorize(
+    cloud: &Cloud,
+    user: &User,
+    operation: &str,
+    source: Option<IpAddr>,
+) -> Result<(), Ec2Error> {
+    if !users::evaluated(user) {
+        return Ok(());
+    }
+    let action = format!("ec2:{operation}");
+    let policies = cloud
+        .store
+        .directory()
+        .policies_of(user)
+        .await
+        .map_err(StoreError::from)?;
+    let context = Context::of_request(&user.name, &user.id, source, kit::time::now());
+    let request = Request {
+        action: &action,
+        resource: "*",
+        context: &context,
+    };
+    let decision = users::decide(&policies, &request);
+    if decision.allowed() {
+        debug!(%action, %decision, "allowed");
+        return Ok(());
+    }
+    warn!(
+        user = %user.name,
+        account = %user.account,
+        %action,
+        %decision,
+        "request denied by policy"
+    );
+    Err(Ec2Error::UnauthorizedOperation(action))
+}
