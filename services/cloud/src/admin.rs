@@ -3,6 +3,8 @@
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
+mod quota;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,6 +39,9 @@ pub enum AdminCommand {
     /// Images on the running cloud.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Quotas of accounts and users, and what they hold.
+    #[command(subcommand)]
+    Quota(quota::QuotaCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -113,6 +118,8 @@ pub enum AdminError {
     Runtime(std::io::Error),
     #[error(transparent)]
     DefaultImage(#[from] DefaultImageError),
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// `euca admin`.
@@ -139,6 +146,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Cluster(command) => cluster(&*store, command).await,
         AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
         AdminCommand::Image(command) => image(&*store, &data, command).await,
+        AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod credentials;
 mod postgres;
+pub mod quotas;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use kit::time::now;
 use credentials::Credentials;
 
 pub use postgres::{connect, Key, PgUsers, SCHEMA as PG_SCHEMA};
+pub use quotas::{Quota, Resource};
 pub use sqlite::UserStore;
 
 /// Name of the administrator created on first start.
@@ -57,6 +59,8 @@ pub enum UserError {
     BadName(String),
     #[error("the system's random number generator failed")]
     Random,
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// One user of the cloud.
@@ -129,6 +133,8 @@ pub trait UserLookup: Send + Sync + std::fmt::Debug {
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError>;
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError>;
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError>;
+    /// The quotas of `account` and of its users (Walrus checks its bucket limits).
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError>;
 }
 
 /// Where a cloud keeps its users.

@@ -9,6 +9,7 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
+use crate::quotas::{self, Quota, Resource};
 use crate::{NewUser, User, UserError, UserLookup};
 
 /// The `users` table (text byte by byte, as the cloud's tables).
@@ -172,6 +173,26 @@ impl PgUsers {
         Ok(())
     }
 
+    /// Sets a limit, replacing the one it had.
+    pub async fn set_quota(&self, quota: &Quota) -> Result<(), UserError> {
+        quotas::pg_set(&self.pool.get().await?, quota).await
+    }
+
+    /// Removes a limit; `false` when there was none.
+    pub async fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> Result<bool, UserError> {
+        quotas::pg_clear(&self.pool.get().await?, account, user, resource).await
+    }
+
+    /// The limits of `account` and its users (every account's for `None`).
+    pub async fn quotas(&self, account: Option<&str>) -> Result<Vec<Quota>, UserError> {
+        quotas::pg_list(&self.pool.get().await?, account).await
+    }
+
     /// Deletes a user through `client`, so that a caller's transaction can take what the
     /// user owns with them.
     pub async fn delete(client: &impl GenericClient, name: &str) -> Result<(), UserError> {
@@ -210,6 +231,10 @@ impl UserLookup for PgUsers {
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
         Self::wait(self.find(Key::Email(email)))
+    }
+
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError> {
+        Self::wait(PgUsers::quotas(self, Some(account)))
     }
 }
 
@@ -300,6 +325,52 @@ mod tests {
             .unwrap();
         assert!(lookup.by_access_key(&bob.access_key).unwrap().is_none());
         assert_eq!(users.list().await.unwrap(), vec![admin]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn quotas_are_set_replaced_listed_and_cleared() {
+        let Some(users) = users().await else { return };
+        users
+            .pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute(quotas::PG_SCHEMA)
+            .await
+            .unwrap();
+        let mut account = Quota {
+            account: "A".into(),
+            user: None,
+            resource: Resource::BucketGb,
+            limit: 1 << 20,
+        };
+        users.set_quota(&account).await.unwrap();
+        account.limit = 2 << 20;
+        users.set_quota(&account).await.unwrap();
+        let user = Quota {
+            user: Some("u".into()),
+            resource: Resource::Instances,
+            limit: 2,
+            ..account.clone()
+        };
+        users.set_quota(&user).await.unwrap();
+        let other = Quota {
+            account: "B".into(),
+            ..account.clone()
+        };
+        users.set_quota(&other).await.unwrap();
+        let lookup: &dyn UserLookup = &users;
+        assert_eq!(lookup.quotas("A").unwrap(), [account.clone(), user]);
+        assert_eq!(users.quotas(None).await.unwrap().len(), 3);
+        assert!(users
+            .clear_quota("A", Some("u"), Resource::Instances)
+            .await
+            .unwrap());
+        assert!(!users
+            .clear_quota("A", Some("u"), Resource::Instances)
+            .await
+            .unwrap());
+        assert_eq!(users.quotas(Some("A")).await.unwrap(), [account]);
     }
 
     #[tokio::test]

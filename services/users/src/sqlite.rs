@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::quotas::{self, Quota, Resource};
 use crate::{NewUser, User, UserError, UserLookup};
 
 const SCHEMA: &str = "
@@ -57,6 +58,7 @@ impl UserStore {
         // Another process (the CLC) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
+        conn.execute_batch(quotas::SQLITE_SCHEMA).map_err(open)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -181,6 +183,26 @@ impl UserStore {
         Ok(())
     }
 
+    /// Sets a limit, replacing the one it had.
+    pub fn set_quota(&self, quota: &Quota) -> Result<(), UserError> {
+        self.with_conn(|conn| quotas::sqlite_set(conn, quota))
+    }
+
+    /// Removes a limit; `false` when there was none.
+    pub fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> Result<bool, UserError> {
+        self.with_conn(|conn| quotas::sqlite_clear(conn, account, user, resource))
+    }
+
+    /// The limits of `account` and its users (every account's for `None`).
+    pub fn quotas(&self, account: Option<&str>) -> Result<Vec<Quota>, UserError> {
+        self.with_conn(|conn| quotas::sqlite_list(conn, account))
+    }
+
     pub fn delete(&self, name: &str) -> Result<(), UserError> {
         let changed =
             self.with_conn(|conn| conn.execute("DELETE FROM users WHERE name = ?1", [name]))?;
@@ -206,6 +228,10 @@ impl UserLookup for UserStore {
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
         UserStore::by_email(self, email)
+    }
+
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError> {
+        UserStore::quotas(self, Some(account))
     }
 }
 

@@ -34,6 +34,9 @@ pub enum MetaError {
     EntityTooLarge,
     #[error("{0}")]
     QuotaExceeded(String),
+    /// An account's quota (`euca admin quota`) on `buckets` or `bucket-gb` would be passed.
+    #[error("{1}")]
+    OverQuota(users::Resource, String),
     #[error("a part is missing or its ETag does not match")]
     InvalidPart,
     #[error("metadata database: {0}")]
@@ -54,6 +57,7 @@ const SCHEMA: &str = "
         log_prefix TEXT,
         size INTEGER NOT NULL DEFAULT 0
     ) STRICT;
+    CREATE INDEX IF NOT EXISTS buckets_by_owner ON buckets (owner);
     CREATE TABLE IF NOT EXISTS objects (
         id INTEGER PRIMARY KEY,
         bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
@@ -232,10 +236,13 @@ pub struct Part {
 }
 
 /// Storage limits a write must respect; `None` is unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Quota {
     pub max_bucket_bytes: Option<u64>,
     pub max_total_bytes: Option<u64>,
+    /// The `bucket-gb` quota of the account owning the bucket: on the bytes of all the
+    /// buckets its canonical id owns.
+    pub account_bytes: Option<users::Quota>,
 }
 
 /// A key bound for listings: any bytes, compared as SQLite compares TEXT (memcmp).
@@ -307,11 +314,28 @@ impl Meta {
         Ok(buckets)
     }
 
-    /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already.
+    /// The bytes in the buckets `owner` owns (objects and unfinished uploads' parts).
+    pub fn bytes_of(&self, owner: &str) -> Result<u64, MetaError> {
+        Ok(to_u64(owner_bytes(&self.conn, owner)?))
+    }
+
+    /// How many buckets `owner` owns, and the bytes in them.
+    pub fn holdings(&self, owner: &str) -> rusqlite::Result<(u64, u64)> {
+        let buckets: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
+            [owner],
+            |r| r.get(0),
+        )?;
+        Ok((to_u64(buckets), to_u64(owner_bytes(&self.conn, owner)?)))
+    }
+
+    /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already,
+    /// or as many as its account's `buckets` quota `quota` allows.
     pub fn create_bucket(
         &mut self,
         bucket: &Bucket,
         max_buckets: Option<u64>,
+        quota: Option<&users::Quota>,
     ) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = bucket_in(&tx, &bucket.name)? {
@@ -321,14 +345,19 @@ impl Meta {
                 MetaError::BucketAlreadyExists
             });
         }
-        if let Some(max) = max_buckets {
+        if max_buckets.is_some() || quota.is_some() {
             let owned: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
                 [&bucket.owner],
                 |r| r.get(0),
             )?;
-            if to_u64(owned) >= max {
+            if max_buckets.is_some_and(|max| to_u64(owned) >= max) {
                 return Err(MetaError::TooManyBuckets);
+            }
+            if let Some(quota) = quota {
+                quota
+                    .admits(to_u64(owned), 1)
+                    .map_err(|why| MetaError::OverQuota(users::Resource::Buckets, why))?;
             }
         }
         tx.execute(
@@ -993,6 +1022,15 @@ fn insert_object(tx: &Transaction<'_>, object: &Object) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// The running totals of `owner`'s buckets, summed (the owner is indexed).
+fn owner_bytes(conn: &Connection, owner: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM buckets WHERE owner = ?1",
+        [owner],
+        |r| r.get(0),
+    )
+}
+
 fn set_bucket_size(tx: &Transaction<'_>, bucket: &str, size: u64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE buckets SET size = ?2 WHERE name = ?1",
@@ -1023,6 +1061,14 @@ fn check_quota(
                 "the store holds at most {max} bytes"
             )));
         }
+    }
+    if let Some(account) = &quota.account_bytes {
+        account
+            .admits(
+                to_u64(owner_bytes(tx, &bucket.owner)?),
+                new_size - bucket.size,
+            )
+            .map_err(|why| MetaError::OverQuota(users::Resource::BucketGb, why))?;
     }
     Ok(())
 }
@@ -1070,12 +1116,13 @@ mod tests {
     const FREE: Quota = Quota {
         max_bucket_bytes: None,
         max_total_bytes: None,
+        account_bytes: None,
     };
 
     #[test]
     fn snapshots_are_recorded_once_and_go_with_their_bucket() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("snapset-1", "admin"), None)
+        meta.create_bucket(&bucket("snapset-1", "admin"), None, None)
             .unwrap();
         assert!(meta.add_snapshot("snap-1", "snapset-1", 10).unwrap());
         assert!(!meta.add_snapshot("snap-1", "snapset-1", 99).unwrap());
@@ -1098,18 +1145,20 @@ mod tests {
     #[test]
     fn buckets_are_unique_and_limited() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), Some(2)).unwrap();
+        meta.create_bucket(&bucket("a", "o"), Some(2), None)
+            .unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "o"), None),
+            meta.create_bucket(&bucket("a", "o"), None, None),
             Err(MetaError::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "p"), None),
+            meta.create_bucket(&bucket("a", "p"), None, None),
             Err(MetaError::BucketAlreadyExists)
         ));
-        meta.create_bucket(&bucket("b", "o"), Some(2)).unwrap();
+        meta.create_bucket(&bucket("b", "o"), Some(2), None)
+            .unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("c", "o"), Some(2)),
+            meta.create_bucket(&bucket("c", "o"), Some(2), None),
             Err(MetaError::TooManyBuckets)
         ));
         assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
@@ -1118,7 +1167,7 @@ mod tests {
     #[test]
     fn objects_replace_and_sizes_follow() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         assert!(meta
             .put_object(&object("b", "k", 10, "blob1"), &FREE)
             .unwrap()
@@ -1149,11 +1198,11 @@ mod tests {
     #[test]
     fn quotas_limit_growth_only() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), None).unwrap();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("a", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         let per_bucket = Quota {
             max_bucket_bytes: Some(100),
-            max_total_bytes: None,
+            ..Quota::default()
         };
         meta.put_object(&object("a", "k", 100, "1"), &per_bucket)
             .unwrap();
@@ -1165,14 +1214,60 @@ mod tests {
         meta.put_object(&object("a", "k", 50, "3"), &per_bucket)
             .unwrap();
         let total = Quota {
-            max_bucket_bytes: None,
             max_total_bytes: Some(120),
+            ..Quota::default()
         };
         meta.put_object(&object("b", "k", 70, "4"), &total).unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k2", 1, "5"), &total),
             Err(MetaError::QuotaExceeded(_))
         ));
+    }
+
+    #[test]
+    fn account_quotas_limit_the_owners_buckets_and_their_bytes_together() {
+        let (_dir, mut meta) = meta();
+        let limit = |resource, limit| users::Quota {
+            account: "acct".into(),
+            user: None,
+            resource,
+            limit,
+        };
+        let buckets = limit(users::Resource::Buckets, 2);
+        meta.create_bucket(&bucket("a", "o"), None, Some(&buckets))
+            .unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, Some(&buckets))
+            .unwrap();
+        // Another owner's buckets do not count.
+        meta.create_bucket(&bucket("c", "p"), None, Some(&buckets))
+            .unwrap();
+        match meta.create_bucket(&bucket("d", "o"), None, Some(&buckets)) {
+            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => {
+                assert_eq!(
+                    why,
+                    "quota of 2 buckets for account acct: 2 in use, 1 requested"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let quota = Quota {
+            account_bytes: Some(limit(users::Resource::BucketGb, 100)),
+            ..Quota::default()
+        };
+        meta.put_object(&object("a", "k", 60, "1"), &quota).unwrap();
+        // Another owner's bucket: the quota of another account, if any, applies.
+        meta.put_object(&object("c", "k", 500, "2"), &FREE).unwrap();
+        meta.put_object(&object("b", "k", 40, "3"), &quota).unwrap();
+        assert!(matches!(
+            meta.put_object(&object("b", "k2", 1, "4"), &quota),
+            Err(MetaError::OverQuota(users::Resource::BucketGb, _))
+        ));
+        // The refused object left nothing behind; replacing with less still fits.
+        assert!(meta.object("b", "k2").unwrap().is_none());
+        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 40);
+        meta.put_object(&object("b", "k", 30, "5"), &quota).unwrap();
+        meta.put_object(&object("b", "k2", 10, "6"), &quota)
+            .unwrap();
     }
 
     fn keys(listing: &Listing) -> (Vec<&str>, Vec<&str>) {
@@ -1185,7 +1280,7 @@ mod tests {
     #[test]
     fn listings_roll_up_prefixes_and_page() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         for (i, key) in ["a", "d/1", "d/2", "d/sub/3", "e", "é", "f/1"]
             .iter()
             .enumerate()
@@ -1265,7 +1360,7 @@ mod tests {
     #[test]
     fn uploads_complete_into_objects() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         meta.put_object(&object("b", "k", 5, "old"), &FREE).unwrap();
         meta.create_upload(&upload("u1", "b", "k")).unwrap();
         assert!(matches!(
@@ -1323,7 +1418,7 @@ mod tests {
     #[test]
     fn completing_with_a_replaced_part_fails() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         meta.create_upload(&upload("u", "b", "k")).unwrap();
         meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
         let done = object("b", "k", 1, "gone");
@@ -1336,7 +1431,7 @@ mod tests {
     #[test]
     fn aborts_and_bucket_deletion_release_parts() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         for id in ["u1", "u2"] {
             meta.create_upload(&upload(id, "b", id)).unwrap();
             meta.put_part(id, &part(1, &format!("{id}p"), 2), &FREE)
@@ -1358,7 +1453,7 @@ mod tests {
     #[test]
     fn recovery_forgets_objects_whose_blobs_are_gone() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
         meta.put_object(&object("b", "kept", 1, "x1"), &FREE)
             .unwrap();
         meta.put_object(&object("b", "lost", 2, "x2"), &FREE)

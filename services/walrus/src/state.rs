@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
-use users::UserLookup;
+use users::{Resource, UserLookup};
 
 use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
@@ -67,13 +67,33 @@ impl Walrus {
         .map_err(S3Error::internal)?
     }
 
-    /// The quotas a write by `who` must respect: administrators are exempt from the bucket
-    /// size limit, as in the original; the total limit protects the disk from everyone.
-    pub fn quota_for(&self, who: &Identity) -> Quota {
-        Quota {
+    /// The quotas a write by `who` into a bucket of `bucket_owner` (a canonical id) must
+    /// respect: administrators are exempt from the bucket size limit, as in the original;
+    /// the total limit protects the disk from everyone; the owner's account's `bucket-gb`
+    /// quota, set with `euca admin quota`, limits the bytes of all its buckets.
+    pub fn quota_for(&self, who: &Identity, bucket_owner: &str) -> Result<Quota, S3Error> {
+        Ok(Quota {
             max_bucket_bytes: self.config.max_bucket_bytes.filter(|_| !who.is_admin()),
             max_total_bytes: self.config.max_total_bytes,
-        }
+            account_bytes: self.account_quota(bucket_owner, Resource::BucketGb)?,
+        })
+    }
+
+    /// The account-wide quota on `resource` of the account whose canonical id is `owner`,
+    /// read at each request (no cache: a change counts at once).
+    pub fn account_quota(
+        &self,
+        owner: &str,
+        resource: Resource,
+    ) -> Result<Option<users::Quota>, S3Error> {
+        let Some(root) = self.users.by_canonical_id(owner)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .users
+            .quotas(&root.name)?
+            .into_iter()
+            .find(|q| q.resource == resource && q.user.is_none()))
     }
 
     /// Looks an object up and leases its blobs, without any access check (internal
@@ -139,6 +159,7 @@ impl From<MetaError> for S3Error {
             MetaError::TooManyBuckets => Self::TooManyBuckets,
             MetaError::EntityTooLarge => Self::EntityTooLarge,
             MetaError::QuotaExceeded(why) => Self::QuotaExceeded(why),
+            MetaError::OverQuota(resource, why) => Self::OverQuota(resource, why),
             MetaError::InvalidPart => Self::InvalidPart,
             MetaError::Sqlite(e) => Self::internal(e),
         }

@@ -13,10 +13,10 @@ use users::{Key, PgUsers};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed,
-    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
-    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
-    VOLUME_COLUMNS,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, NewUser,
+    Observed, PoolAddress, Quota, Resource, Rule, SecurityGroup, Snapshot, SnapshotState, Source,
+    Store, StoreError, StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES,
+    IN_USE, SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
@@ -168,6 +168,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX snapshots_by_owner ON snapshots (owner, started, id);
 "#,
+    r#"
+    ALTER TABLE instances ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE volumes ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE snapshots ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE addresses ADD COLUMN creator TEXT COLLATE "C";
+"#,
 ];
 
 /// Serializes migrations of one database between processes (a CLC and `euca admin`
@@ -250,6 +256,9 @@ impl PgStore {
             };
             let version = found + 1;
             tx.batch_execute(sql).await?;
+            if version == 6 {
+                tx.batch_execute(users::quotas::PG_SCHEMA).await?;
+            }
             if version == 1 {
                 tx.batch_execute(users::PG_SCHEMA).await?;
                 for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
@@ -899,10 +908,11 @@ impl Store for PgStore {
     fn allocate_address(
         &self,
         owner: Option<&str>,
+        creator: Option<&str>,
         pool: &[PoolAddress],
         limit: Option<usize>,
     ) -> StoreFuture<'_, Allocation> {
-        let (owner, pool) = (owner.map(own), pool.to_vec());
+        let (owner, creator, pool) = (owner.map(own), creator.map(own), pool.to_vec());
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -919,13 +929,16 @@ impl Store for PgStore {
             }
             let insert = tx
                 .prepare(
-                    "INSERT INTO addresses (public_ip, cluster, owner) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO addresses (public_ip, cluster, owner, creator)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .await?;
             for candidate in pool {
                 let added = tx
-                    .execute(&insert, &[&candidate.public_ip, &candidate.cluster, &owner])
+                    .execute(
+                        &insert,
+                        &[&candidate.public_ip, &candidate.cluster, &owner, &creator],
+                    )
                     .await?;
                 if added > 0 {
                     tx.commit().await?;
@@ -1138,8 +1151,8 @@ impl Store for PgStore {
         })
     }
 
-    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
-        let instances = instances.to_vec();
+    fn add_instances(&self, instances: &[Instance], creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (instances, creator) = (instances.to_vec(), creator.map(own));
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -1172,8 +1185,8 @@ impl Store for PgStore {
             }
             let insert = tx
                 .prepare(&format!(
-                    "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7,
-                        $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                    "INSERT INTO instances ({INSTANCE_COLUMNS}, creator) VALUES ($1, $2, $3, $4, $5,
+                        $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
                      ON CONFLICT DO NOTHING"
                 ))
                 .await?;
@@ -1203,6 +1216,7 @@ impl Store for PgStore {
                         &o.node,
                         &o.seen,
                         &o.vanished,
+                        &creator,
                     ],
                     "instance",
                     &i.id,
@@ -1311,15 +1325,16 @@ impl Store for PgStore {
         })
     }
 
-    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()> {
-        let v = volume.clone();
+    fn add_volume(&self, volume: &Volume, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (v, creator) = (volume.clone(), creator.map(own));
         Box::pin(async move {
             let (instance, device, remote_dev, attached) = attachment_columns(&v);
             insert_new(
                 &self.client().await?,
                 &format!(
-                    "INSERT INTO volumes ({VOLUME_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
+                    "INSERT INTO volumes ({VOLUME_COLUMNS}, creator)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT DO NOTHING"
                 ),
                 &[
                     &v.id,
@@ -1334,6 +1349,7 @@ impl Store for PgStore {
                     &remote_dev,
                     &attached,
                     &v.client_token,
+                    &creator,
                 ],
                 "volume",
                 &v.id,
@@ -1423,14 +1439,14 @@ impl Store for PgStore {
         })
     }
 
-    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()> {
-        let s = snapshot.clone();
+    fn add_snapshot(&self, snapshot: &Snapshot, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (s, creator) = (snapshot.clone(), creator.map(own));
         Box::pin(async move {
             insert_new(
                 &self.client().await?,
                 &format!(
-                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}, creator)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
                 ),
                 &[
                     &s.id,
@@ -1440,6 +1456,7 @@ impl Store for PgStore {
                     &s.started,
                     &s.state.name(),
                     &i64::from(s.progress),
+                    &creator,
                 ],
                 "snapshot",
                 &s.id,
@@ -1500,6 +1517,47 @@ impl Store for PgStore {
                 Some(name) => Ok(self.users.find(Key::Name(&name)).await?),
                 None => Ok(None),
             }
+        })
+    }
+
+    fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse> {
+        let (account, creator) = (own(account), creator.map(own));
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_one(IN_USE, &[&account, &creator])
+                .await?;
+            let mut columns = [0; 7];
+            for (i, column) in columns.iter_mut().enumerate() {
+                *column = row.try_get(i)?;
+            }
+            Ok(InUse::from_columns(columns))
+        })
+    }
+
+    fn quotas(&self, account: Option<&str>) -> StoreFuture<'_, Vec<Quota>> {
+        let account = account.map(own);
+        Box::pin(async move { Ok(self.users.quotas(account.as_deref()).await?) })
+    }
+
+    fn set_quota(&self, quota: &Quota) -> StoreFuture<'_, ()> {
+        let quota = quota.clone();
+        Box::pin(async move { Ok(self.users.set_quota(&quota).await?) })
+    }
+
+    fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> StoreFuture<'_, bool> {
+        let (account, user) = (own(account), user.map(own));
+        Box::pin(async move {
+            Ok(self
+                .users
+                .clear_quota(&account, user.as_deref(), resource)
+                .await?)
         })
     }
 
@@ -1632,7 +1690,10 @@ mod tests {
                 [i]
             };
             let (one, two) = (launch(1), launch(2));
-            let (one, two) = tokio::join!(store.add_instances(&one), store.add_instances(&two));
+            let (one, two) = tokio::join!(
+                store.add_instances(&one, None),
+                store.add_instances(&two, None)
+            );
             assert_eq!(
                 u8::from(one.is_ok()) + u8::from(two.is_ok()),
                 1,
@@ -1655,7 +1716,7 @@ mod tests {
             })
             .collect();
         for user in ["u1", "u2", "u3", "u4"] {
-            let allocate = || store.allocate_address(Some(user), &pool, Some(2));
+            let allocate = || store.allocate_address(Some(user), None, &pool, Some(2));
             let all = tokio::join!(allocate(), allocate(), allocate(), allocate());
             let all = [all.0, all.1, all.2, all.3].map(Result::unwrap);
             let allocated = all

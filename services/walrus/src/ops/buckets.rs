@@ -7,6 +7,7 @@ use crate::acl::{AclRequest, Identity, Permission};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Listing, Logging};
 use crate::state::Walrus;
+use users::Resource;
 
 /// Most keys a listing returns (S3's limit and default).
 const MAX_KEYS: usize = 1000;
@@ -59,11 +60,17 @@ pub async fn create_bucket(
         .create_bucket(&bucket.name)
         .await?;
     let max_buckets = walrus.config().max_buckets_per_user.filter(|_| !user.admin);
+    let quota = walrus.account_quota(&bucket.owner, Resource::Buckets)?;
     let (name, acl) = (bucket.name.clone(), bucket.acl.clone());
     match walrus
-        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets))
+        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets, quota.as_ref()))
         .await
     {
+        // Refused by a limit, the name was free: its storage goes again.
+        Err(refused @ (S3Error::TooManyBuckets | S3Error::OverQuota(..))) => {
+            walrus.storage().backend().delete_bucket(&name).await?;
+            Err(refused)
+        }
         Err(S3Error::BucketAlreadyOwnedByYou) => {
             let existing = walrus.meta(move |meta, _| meta.bucket(&name)).await?;
             match existing {
