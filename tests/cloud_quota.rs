@@ -95,7 +95,7 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     admin(&data, &["user", "add", "alice"]);
     admin(&data, &["user", "add", "bob"]);
     let creds = data.join("credentials");
-    let [alice, bob] = ["alice", "bob"].map(|u| creds.join(u).display().to_string());
+    let [alice, bob] = ["alice", "bob"].map(|a| creds.join(a).display().to_string());
     admin(
         &data,
         &[
@@ -139,6 +139,46 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
+    // Users of one account: u's own limit stops u only.
+    admin(&data, &["user", "add", "carol"]);
+    let key = |user: &str| {
+        admin(&data, &["user", "add", "--account", "carol", user]);
+        let out = admin(&data, &["key", "add", "--account", "carol", "--user", user]);
+        out.trim().replace('\t', ":")
+    };
+    let (u, v) = (key("u"), key("v"));
+    admin(
+        &data,
+        &[
+            "quota",
+            "set",
+            "--account",
+            "carol",
+            "--user",
+            "u",
+            "instances=1",
+        ],
+    );
+    let carol = creds.join("carol").display().to_string();
+    python("cloud_quota.py", &["users", &carol, &u, &v]);
+    let table = shown(&data, &["--account", "carol", "--user", "u"]);
+    assert_eq!(
+        row(&table, "instances"),
+        ("1".into(), "1".into()),
+        "{table:?}"
+    );
+    assert_eq!(
+        row(&table, "buckets"),
+        ("-".into(), "-".into()),
+        "{table:?}"
+    );
+    let table = shown(&data, &["--account", "carol"]);
+    assert_eq!(
+        row(&table, "instances"),
+        ("-".into(), "2".into()),
+        "{table:?}"
+    );
+
     python("cloud_quota.py", &["ebs", &alice, &bob]);
     python("cloud_quota.py", &["s3", &alice, walrus.url()]);
 
@@ -166,12 +206,13 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     let every = shown(&data, &["--walrus", &walrus_arg]);
     assert_eq!(
         every.len(),
-        1 + 7,
-        "a header and alice's seven limits: {every:?}"
+        1 + 7 + 1,
+        "a header, alice's seven limits, u's: {every:?}"
     );
     assert!(
-        every[1..].iter().all(|r| r[0] == "alice" && r[1] == "-"),
+        every[1..8].iter().all(|r| r[0] == "alice" && r[1] == "-"),
         "{every:?}"
     );
+    assert_eq!(every[8], ["carol", "u", "instances", "1", "1"], "{every:?}");
     assert!(sc.terminate().success(), "{}", sc.log());
 }

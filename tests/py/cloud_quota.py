@@ -6,6 +6,9 @@ Phases (run by tests/cloud_quota.rs):
             InstanceLimitExceeded and leaves no instance or reservation; MaxCount past the
             room launches what fits; after a terminate one more runs; four at once for the
             last place: one runs. Prints the ids of the user's instances not terminated.
+  users ROOT_DIR U_KEY:U_SECRET V_KEY:V_SECRET
+            users u and v of the account carol, u limited to 1 instance: u's second
+            RunInstances is InstanceLimitExceeded naming u's quota; v runs one
   ebs USER_DIR OTHER_DIR
             volumes=1 volume-gb=3 snapshots=1 addresses=1: VolumeLimitExceeded for size and
             count (another account is not limited), SnapshotLimitExceeded,
@@ -115,6 +118,23 @@ def check_instances(env):
     print(second, third)
 
 
+def check_users(env, u_keys, v_keys):
+    root = ec2(env)
+    u, v = (ec2(env, key=key, secret=secret) for key, secret in (u_keys, v_keys))
+    emi, eki, eri = register(root)
+
+    def run(client):
+        return client.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1,
+                                    InstanceType="m1.small", Placement={"AvailabilityZone": ZONE})
+
+    made = run(u)["Instances"][0]["InstanceId"]
+    expect_refusal(lambda: run(u), "InstanceLimitExceeded",
+                   "quota of 1 instances for user u of account carol: 1 in use, 1 requested")
+    other = run(v)["Instances"][0]["InstanceId"]
+    assert sorted(sum(live(root).values(), [])) == sorted([made, other]), live(root)
+    ok("a user's quota of 1 instance stops that user's second RunInstances, not another user of the account")
+
+
 def check_ebs(env, other_env):
     c, other = ec2(env), ec2(other_env)
     expect_refusal(lambda: c.create_volume(Size=4, AvailabilityZone=ZONE), "VolumeLimitExceeded",
@@ -196,6 +216,8 @@ def main():
     phase, args = sys.argv[1], sys.argv[2:]
     if phase == "instances":
         check_instances(eucarc(args[0]))
+    elif phase == "users":
+        check_users(eucarc(args[0]), args[1].split(":"), args[2].split(":"))
     elif phase == "ebs":
         check_ebs(eucarc(args[0]), eucarc(args[1]))
     elif phase == "s3":

@@ -7,32 +7,39 @@
 
 use std::fmt;
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::params;
 
-use crate::UserError;
+use crate::sql::{pg, sqlite_rows, Columns};
+use crate::{Directory, PgUsers, UserError, UserStore};
 
-/// The SQLite table (in `users.sqlite`, beside the users, which Walrus reads too). An
-/// account-wide limit has the empty user name.
-pub(crate) const SQLITE_SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS quotas (
+/// The table, the same for both engines' migrations (text byte by byte in PostgreSQL, as
+/// its other tables). An account-wide limit has the empty user name.
+pub(crate) const SQLITE_MIGRATION: &str = "
+    CREATE TABLE quotas (
         account TEXT NOT NULL,
-        user TEXT NOT NULL DEFAULT '',
+        user_name TEXT NOT NULL,
         resource TEXT NOT NULL,
         max INTEGER NOT NULL CHECK (max >= 0),
-        PRIMARY KEY (account, user, resource)
+        PRIMARY KEY (account, user_name, resource)
     ) STRICT;
-";
-
-/// The PostgreSQL table, in the cloud's database.
-pub const PG_SCHEMA: &str = r#"
-    CREATE TABLE IF NOT EXISTS quotas (
+    ";
+pub(crate) const PG_MIGRATION: &str = r#"
+    CREATE TABLE quotas (
         account TEXT COLLATE "C" NOT NULL,
-        "user" TEXT COLLATE "C" NOT NULL DEFAULT '',
+        user_name TEXT COLLATE "C" NOT NULL,
         resource TEXT COLLATE "C" NOT NULL,
         max BIGINT NOT NULL CHECK (max >= 0),
-        PRIMARY KEY (account, "user", resource)
+        PRIMARY KEY (account, user_name, resource)
     );
-"#;
+    "#;
+
+const SET: &str = "INSERT INTO quotas (account, user_name, resource, max) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (account, user_name, resource) DO UPDATE SET max = excluded.max";
+const CLEAR: &str = "DELETE FROM quotas WHERE account = ?1 AND user_name = ?2 AND resource = ?3";
+const OF_ACCOUNT: &str = "SELECT account, user_name, resource, max FROM quotas
+    WHERE account = ?1 ORDER BY account, user_name, resource";
+const ALL: &str = "SELECT account, user_name, resource, max FROM quotas
+    ORDER BY account, user_name, resource";
 
 /// Bytes in a MiB: `bucket-gb` limits are kept in bytes, with MiB precision.
 const MIB: u64 = 1 << 20;
@@ -203,120 +210,130 @@ pub fn applying<'a>(
         .filter(move |q| q.resource == resource && q.user.as_deref().is_none_or(|u| u == user))
 }
 
-// ---- SQLite
-
-pub(crate) fn sqlite_set(conn: &Connection, quota: &Quota) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO quotas (account, user, resource, max) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (account, user, resource) DO UPDATE SET max = excluded.max",
-        params![
-            quota.account,
-            quota.user.as_deref().unwrap_or_default(),
-            quota.resource.name(),
-            i64::try_from(quota.limit).unwrap_or(i64::MAX)
-        ],
-    )?;
-    Ok(())
-}
-
-pub(crate) fn sqlite_clear(
-    conn: &Connection,
-    account: &str,
-    user: Option<&str>,
-    resource: Resource,
-) -> rusqlite::Result<bool> {
-    let removed = conn.execute(
-        "DELETE FROM quotas WHERE account = ?1 AND user = ?2 AND resource = ?3",
-        params![account, user.unwrap_or_default(), resource.name()],
-    )?;
-    Ok(removed > 0)
-}
-
-pub(crate) fn sqlite_list(
-    conn: &Connection,
-    account: Option<&str>,
-) -> rusqlite::Result<Vec<Quota>> {
-    conn.prepare_cached(
-        "SELECT account, user, resource, max FROM quotas
-         WHERE ?1 IS NULL OR account = ?1 ORDER BY account, user, resource",
-    )?
-    .query_map([account], sqlite_row)?
-    .filter_map(|row| row.map(quota_of).transpose())
-    .collect()
-}
-
-fn sqlite_row(row: &Row<'_>) -> rusqlite::Result<(String, String, String, i64)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-}
-
-// ---- PostgreSQL
-
-pub(crate) async fn pg_set(
-    client: &impl deadpool_postgres::GenericClient,
-    quota: &Quota,
-) -> Result<(), UserError> {
-    client
-        .execute(
-            r#"INSERT INTO quotas (account, "user", resource, max) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (account, "user", resource) DO UPDATE SET max = excluded.max"#,
-            &[
-                &quota.account,
-                &quota.user.as_deref().unwrap_or_default(),
-                &quota.resource.name(),
-                &i64::try_from(quota.limit).unwrap_or(i64::MAX),
-            ],
-        )
-        .await?;
-    Ok(())
-}
-
-pub(crate) async fn pg_clear(
-    client: &impl deadpool_postgres::GenericClient,
-    account: &str,
-    user: Option<&str>,
-    resource: Resource,
-) -> Result<bool, UserError> {
-    let removed = client
-        .execute(
-            r#"DELETE FROM quotas WHERE account = $1 AND "user" = $2 AND resource = $3"#,
-            &[&account, &user.unwrap_or_default(), &resource.name()],
-        )
-        .await?;
-    Ok(removed > 0)
-}
-
-pub(crate) async fn pg_list(
-    client: &impl deadpool_postgres::GenericClient,
-    account: Option<&str>,
-) -> Result<Vec<Quota>, UserError> {
-    let rows = client
-        .query(
-            r#"SELECT account, "user", resource, max FROM quotas
-               WHERE $1::TEXT IS NULL OR account = $1 ORDER BY account, "user", resource"#,
-            &[&account],
-        )
-        .await?;
-    let mut quotas = Vec::new();
-    for row in rows {
-        let row = (
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        );
-        quotas.extend(quota_of(row));
-    }
-    Ok(quotas)
-}
-
 /// The quota a row holds; a resource this program does not know (a newer one's) is skipped.
-fn quota_of((account, user, resource, max): (String, String, String, i64)) -> Option<Quota> {
-    Some(Quota {
+fn quota_from(row: &impl Columns) -> Result<Option<Quota>, UserError> {
+    let (account, user, resource, max): (String, String, String, i64) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    Ok(Resource::from_name(&resource).map(|resource| Quota {
         account,
         user: (!user.is_empty()).then_some(user),
-        resource: Resource::from_name(&resource)?,
+        resource,
         limit: u64::try_from(max).unwrap_or(0),
-    })
+    }))
+}
+
+/// A quota's limit as both engines keep it.
+fn max_of(quota: &Quota) -> i64 {
+    i64::try_from(quota.limit).unwrap_or(i64::MAX)
+}
+
+impl UserStore {
+    /// Sets a limit, replacing the one it had.
+    pub fn set_quota(&self, quota: &Quota) -> Result<(), UserError> {
+        let user = quota.user.as_deref().unwrap_or_default();
+        self.with_conn(|conn| {
+            let row = params![quota.account, user, quota.resource.name(), max_of(quota)];
+            conn.execute(SET, row)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a limit; `false` when there was none.
+    pub fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> Result<bool, UserError> {
+        let row = params![account, user.unwrap_or_default(), resource.name()];
+        self.with_conn(|conn| Ok(conn.execute(CLEAR, row)? > 0))
+    }
+
+    /// The limits of `account` and its users (every account's for `None`).
+    pub fn quotas(&self, account: Option<&str>) -> Result<Vec<Quota>, UserError> {
+        let rows = self.with_conn(|conn| match account {
+            Some(account) => sqlite_rows(conn, OF_ACCOUNT, [account], |r| quota_from(r)),
+            None => sqlite_rows(conn, ALL, [], |r| quota_from(r)),
+        })?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+}
+
+impl PgUsers {
+    pub async fn set_quota(&self, quota: &Quota) -> Result<(), UserError> {
+        let user = quota.user.as_deref().unwrap_or_default();
+        self.client()
+            .await?
+            .execute(
+                &pg(SET),
+                &[
+                    &quota.account,
+                    &user,
+                    &quota.resource.name(),
+                    &max_of(quota),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> Result<bool, UserError> {
+        let user = user.unwrap_or_default();
+        let removed = self
+            .client()
+            .await?
+            .execute(&pg(CLEAR), &[&account, &user, &resource.name()])
+            .await?;
+        Ok(removed > 0)
+    }
+
+    pub async fn quotas(&self, account: Option<&str>) -> Result<Vec<Quota>, UserError> {
+        let client = self.client().await?;
+        let rows = match account {
+            Some(account) => client.query(&pg(OF_ACCOUNT), &[&account]).await?,
+            None => client.query(ALL, &[]).await?,
+        };
+        let quotas: Vec<Option<Quota>> = rows.iter().map(quota_from).collect::<Result<_, _>>()?;
+        Ok(quotas.into_iter().flatten().collect())
+    }
+}
+
+/// The quotas of either engine, for async callers.
+impl Directory {
+    /// Sets a limit, replacing the one it had.
+    pub async fn set_quota(&self, quota: &Quota) -> Result<(), UserError> {
+        match self {
+            Self::Sqlite(s) => s.set_quota(quota),
+            Self::Postgres(p) => p.set_quota(quota).await,
+        }
+    }
+
+    /// Removes a limit; `false` when there was none.
+    pub async fn clear_quota(
+        &self,
+        account: &str,
+        user: Option<&str>,
+        resource: Resource,
+    ) -> Result<bool, UserError> {
+        match self {
+            Self::Sqlite(s) => s.clear_quota(account, user, resource),
+            Self::Postgres(p) => p.clear_quota(account, user, resource).await,
+        }
+    }
+
+    /// The limits of `account` and its users (every account's for `None`), by account,
+    /// user (the account's own first) and resource.
+    pub async fn quotas(&self, account: Option<&str>) -> Result<Vec<Quota>, UserError> {
+        match self {
+            Self::Sqlite(s) => s.quotas(account),
+            Self::Postgres(p) => p.quotas(account).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -387,38 +404,5 @@ mod tests {
             .map(|q| q.user.clone())
             .collect();
         assert_eq!(users, [None, Some("u".to_owned())]);
-    }
-
-    #[test]
-    fn sqlite_rows_are_set_replaced_listed_and_cleared() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SQLITE_SCHEMA).unwrap();
-        let mut quota = Quota {
-            account: "A".into(),
-            user: None,
-            resource: Resource::Cores,
-            limit: 4,
-        };
-        sqlite_set(&conn, &quota).unwrap();
-        quota.limit = 8;
-        sqlite_set(&conn, &quota).unwrap();
-        let user = Quota {
-            user: Some("u".into()),
-            ..quota.clone()
-        };
-        sqlite_set(&conn, &user).unwrap();
-        let other = Quota {
-            account: "B".into(),
-            ..quota.clone()
-        };
-        sqlite_set(&conn, &other).unwrap();
-        assert_eq!(
-            sqlite_list(&conn, Some("A")).unwrap(),
-            [quota.clone(), user]
-        );
-        assert_eq!(sqlite_list(&conn, None).unwrap().len(), 3);
-        assert!(sqlite_clear(&conn, "A", Some("u"), Resource::Cores).unwrap());
-        assert!(!sqlite_clear(&conn, "A", Some("u"), Resource::Cores).unwrap());
-        assert_eq!(sqlite_list(&conn, Some("A")).unwrap(), [quota]);
     }
 }

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::AdminError;
-use crate::store::{InUse, Quota, Resource, Store};
+use users::{Quota, Resource};
+
+use crate::store::{InUse, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum QuotaCommand {
@@ -78,11 +80,12 @@ pub(super) async fn run(
                 .iter()
                 .map(|l| change(l))
                 .collect::<Result<Vec<_>, _>>()?;
-            account_root(store, &account).await?;
+            holder(store, &account, user.as_deref()).await?;
+            let directory = store.directory();
             for (resource, change) in changes {
                 match change {
                     Change::Set(limit) => {
-                        store
+                        directory
                             .set_quota(&Quota {
                                 account: account.clone(),
                                 user: user.clone(),
@@ -92,7 +95,7 @@ pub(super) async fn run(
                             .await?;
                     }
                     Change::Clear => {
-                        store
+                        directory
                             .clear_quota(&account, user.as_deref(), resource)
                             .await?;
                     }
@@ -114,14 +117,26 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// The canonical id of account `account` (its buckets' owner); an unknown account is an
-/// error.
-async fn account_root(store: &dyn Store, account: &str) -> Result<String, AdminError> {
-    let root = store
-        .user_by_name(account)
+/// The canonical id of account `account` (its buckets' owner), when it has user `user`;
+/// an unknown account or user is an error.
+async fn holder(
+    store: &dyn Store,
+    account: &str,
+    user: Option<&str>,
+) -> Result<String, AdminError> {
+    let directory = store.directory();
+    let found = directory
+        .account(account)
         .await?
         .ok_or_else(|| AdminError::Quota(format!("there is no account {account:?}")))?;
-    Ok(root.canonical_id)
+    if let Some(user) = user {
+        if directory.user(account, user).await?.is_none() {
+            return Err(AdminError::Quota(format!(
+                "account {account:?} has no user {user:?}"
+            )));
+        }
+    }
+    Ok(found.canonical_id)
 }
 
 /// What `account` (or of it what `user` made) holds: `None` for what is not known (a
@@ -138,7 +153,7 @@ impl Held {
         account: &str,
         user: Option<&str>,
     ) -> Result<Self, AdminError> {
-        let owner = account_root(store, account).await?;
+        let owner = holder(store, account, user).await?;
         let walrus = match user {
             Some(_) => None,
             None => {
@@ -196,7 +211,7 @@ async fn show(
     account: &str,
     user: Option<&str>,
 ) -> Result<(), AdminError> {
-    let quotas = store.quotas(Some(account)).await?;
+    let quotas = store.directory().quotas(Some(account)).await?;
     let held = Held::of(store, walrus, account, user).await?;
     let rows: Vec<Vec<String>> = Resource::ALL
         .into_iter()
@@ -215,7 +230,7 @@ async fn show(
 async fn show_all(store: &dyn Store, walrus: &Path) -> Result<(), AdminError> {
     let mut rows = Vec::new();
     let mut held: Vec<((String, Option<String>), Held)> = Vec::new();
-    for quota in store.quotas(None).await? {
+    for quota in store.directory().quotas(None).await? {
         let holder = (quota.account.clone(), quota.user.clone());
         let index = match held.iter().position(|(h, _)| *h == holder) {
             Some(index) => index,

@@ -12,6 +12,7 @@ use users::{Quota, Resource};
 
 use super::Call;
 use crate::error::Ec2Error;
+use crate::store::StoreError;
 
 /// Each account's turn to check its quotas and record what it adds.
 #[derive(Debug, Default)]
@@ -42,10 +43,14 @@ pub(super) struct Limits {
 impl Limits {
     /// Takes the caller's account's turn and reads its limits and their use.
     pub(super) async fn of(call: &Call<'_>) -> Result<Self, Ec2Error> {
-        let (account, user) = (call.user.name.as_str(), call.user.name.as_str());
+        let (account, user) = (call.user.account.as_str(), call.user.name.as_str());
         let turn = call.cloud.quota_turns.take(account).await;
         let store = &call.cloud.store;
-        let quotas = store.quotas(Some(account)).await?;
+        let quotas = store
+            .directory()
+            .quotas(Some(account))
+            .await
+            .map_err(StoreError::from)?;
         let mut held = HashMap::new();
         let mut checks = Vec::new();
         for quota in quotas
