@@ -12,11 +12,11 @@ use rusqlite::params;
 use crate::sql::{pg, sqlite_rows, Columns};
 use crate::{Directory, PgUsers, UserError, UserStore};
 
-/// The table, the same for both engines' migrations (text byte by byte in PostgreSQL, as
-/// its other tables). An account-wide limit has the empty user name.
+/// The table in each engine's migrations (text byte by byte in PostgreSQL, as its other
+/// tables). An account-wide limit has the empty user name; the limits go with their account.
 pub(crate) const SQLITE_MIGRATION: &str = "
     CREATE TABLE quotas (
-        account TEXT NOT NULL,
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         user_name TEXT NOT NULL,
         resource TEXT NOT NULL,
         max INTEGER NOT NULL CHECK (max >= 0),
@@ -25,7 +25,7 @@ pub(crate) const SQLITE_MIGRATION: &str = "
     ";
 pub(crate) const PG_MIGRATION: &str = r#"
     CREATE TABLE quotas (
-        account TEXT COLLATE "C" NOT NULL,
+        account TEXT COLLATE "C" NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
         user_name TEXT COLLATE "C" NOT NULL,
         resource TEXT COLLATE "C" NOT NULL,
         max BIGINT NOT NULL CHECK (max >= 0),

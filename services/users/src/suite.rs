@@ -256,6 +256,9 @@ async fn keys(dir: &Directory) {
 /// Limits are set, replaced, listed per account (the account's own first) and cleared; the
 /// synchronous lookup sees them at once.
 async fn quotas(dir: &Directory) {
+    for name in ["qa", "qb"] {
+        dir.create_account(name, None).await.unwrap();
+    }
     let mut account = Quota {
         account: "qa".into(),
         user: None,
@@ -294,6 +297,11 @@ async fn quotas(dir: &Directory) {
         .await
         .unwrap());
     assert_eq!(dir.quotas(Some("qa")).await.unwrap(), [account]);
+    dir.delete_account("qb").await.unwrap();
+    assert!(
+        dir.quotas(Some("qb")).await.unwrap().is_empty(),
+        "gone with the account"
+    );
 }
 
 pub(crate) type LegacyUser = (
