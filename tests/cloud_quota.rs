@@ -157,32 +157,40 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
             "--user",
             "u",
             "instances=1",
+            "buckets=1",
+            "bucket-gb=0.001",
         ],
     );
     let carol = creds.join("carol").display().to_string();
-    python("cloud_quota.py", &["users", &carol, &u, &v]);
-    let table = shown(&data, &["--account", "carol", "--user", "u"]);
-    assert_eq!(
-        row(&table, "instances"),
-        ("1".into(), "1".into()),
-        "{table:?}"
+    python("cloud_quota.py", &["users", &carol, &u, &v, walrus.url()]);
+    let walrus_arg = walrus_data.display().to_string();
+    let table = shown(
+        &data,
+        &["--account", "carol", "--user", "u", "--walrus", &walrus_arg],
     );
-    assert_eq!(
-        row(&table, "buckets"),
-        ("-".into(), "-".into()),
-        "{table:?}"
-    );
-    let table = shown(&data, &["--account", "carol"]);
-    assert_eq!(
-        row(&table, "instances"),
-        ("-".into(), "2".into()),
-        "{table:?}"
-    );
+    for (resource, expected) in [
+        ("instances", ("1", "1")),
+        ("buckets", ("1", "1")),
+        ("bucket-gb", ("0.000977", "0.000572")),
+        ("volumes", ("-", "0")),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned());
+        assert_eq!(row(&table, resource), expected, "{resource}: {table:?}");
+    }
+    // The account's use is all its users': 1100 KiB in u's bucket and v's.
+    let table = shown(&data, &["--account", "carol", "--walrus", &walrus_arg]);
+    for (resource, expected) in [
+        ("instances", ("-", "2")),
+        ("buckets", ("-", "3")),
+        ("bucket-gb", ("-", "0.001049")),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned());
+        assert_eq!(row(&table, resource), expected, "{resource}: {table:?}");
+    }
 
     python("cloud_quota.py", &["ebs", &alice, &bob]);
     python("cloud_quota.py", &["s3", &alice, walrus.url()]);
 
-    let walrus_arg = walrus_data.display().to_string();
     let table = shown(&data, &["--account", "alice", "--walrus", &walrus_arg]);
     assert_eq!(table[0], ["RESOURCE", "LIMIT", "IN", "USE"], "{table:?}");
     let expected = [
@@ -206,13 +214,17 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     let every = shown(&data, &["--walrus", &walrus_arg]);
     assert_eq!(
         every.len(),
-        1 + 7 + 1,
-        "a header, alice's seven limits, u's: {every:?}"
+        1 + 7 + 3,
+        "a header, alice's seven limits, u's three: {every:?}"
     );
     assert!(
         every[1..8].iter().all(|r| r[0] == "alice" && r[1] == "-"),
         "{every:?}"
     );
-    assert_eq!(every[8], ["carol", "u", "instances", "1", "1"], "{every:?}");
+    assert_eq!(
+        every[10],
+        ["carol", "u", "instances", "1", "1"],
+        "{every:?}"
+    );
     assert!(sc.terminate().success(), "{}", sc.log());
 }

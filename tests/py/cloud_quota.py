@@ -6,9 +6,10 @@ Phases (run by tests/cloud_quota.rs):
             InstanceLimitExceeded and leaves no instance or reservation; MaxCount past the
             room launches what fits; after a terminate one more runs; four at once for the
             last place: one runs. Prints the ids of the user's instances not terminated.
-  users ROOT_DIR U_KEY:U_SECRET V_KEY:V_SECRET
-            users u and v of the account carol, u limited to 1 instance: u's second
-            RunInstances is InstanceLimitExceeded naming u's quota; v runs one
+  users ROOT_DIR U_KEY:U_SECRET V_KEY:V_SECRET S3_URL
+            users u and v of the account carol, u limited to 1 instance, 1 bucket and 1 MiB:
+            u's second RunInstances and CreateBucket are refused naming u's quota, v's are
+            not; a PUT into u's bucket (by v) is refused past u's bytes
   ebs USER_DIR OTHER_DIR
             volumes=1 volume-gb=3 snapshots=1 addresses=1: VolumeLimitExceeded for size and
             count (another account is not limited), SnapshotLimitExceeded,
@@ -118,7 +119,7 @@ def check_instances(env):
     print(second, third)
 
 
-def check_users(env, u_keys, v_keys):
+def check_users(env, u_keys, v_keys, s3_url):
     root = ec2(env)
     u, v = (ec2(env, key=key, secret=secret) for key, secret in (u_keys, v_keys))
     emi, eki, eri = register(root)
@@ -133,6 +134,20 @@ def check_users(env, u_keys, v_keys):
     other = run(v)["Instances"][0]["InstanceId"]
     assert sorted(sum(live(root).values(), [])) == sorted([made, other]), live(root)
     ok("a user's quota of 1 instance stops that user's second RunInstances, not another user of the account")
+
+    s3u, s3v = (s3(dict(env, EC2_ACCESS_KEY=key, EC2_SECRET_KEY=secret), s3_url) for key, secret in (u_keys, v_keys))
+    s3u.create_bucket(Bucket="made-by-u")
+    expect_refusal(lambda: s3u.create_bucket(Bucket="made-by-u-2"), "TooManyBuckets",
+                   "quota of 1 buckets for user u of account carol: 1 in use, 1 requested")
+    s3v.create_bucket(Bucket="made-by-v")
+    s3v.create_bucket(Bucket="made-by-v-2")
+    # u's bytes are those of the buckets u made, whoever writes them.
+    s3v.put_object(Bucket="made-by-u", Key="a", Body=b"a" * (600 * 1024))
+    expect_refusal(lambda: s3v.put_object(Bucket="made-by-u", Key="b", Body=b"b" * (500 * 1024)), "EntityTooLarge",
+                   "quota of 0.000977 GiB of bucket storage for user u of account carol: 0.000572 in use, "
+                   "0.000477 requested")
+    s3u.put_object(Bucket="made-by-v", Key="b", Body=b"b" * (500 * 1024))
+    ok("a user's buckets and bucket-gb quotas count the buckets that user made, not another user's")
 
 
 def check_ebs(env, other_env):
@@ -217,7 +232,7 @@ def main():
     if phase == "instances":
         check_instances(eucarc(args[0]))
     elif phase == "users":
-        check_users(eucarc(args[0]), args[1].split(":"), args[2].split(":"))
+        check_users(eucarc(args[0]), args[1].split(":"), args[2].split(":"), args[3])
     elif phase == "ebs":
         check_ebs(eucarc(args[0]), eucarc(args[1]))
     elif phase == "s3":

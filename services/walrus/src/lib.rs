@@ -285,15 +285,19 @@ pub struct Holdings {
     pub bytes: u64,
 }
 
-/// What the owner `canonical_id` holds in the Walrus whose DATA is `data`, from its
-/// metadata (which a running Walrus shares safely), for `euca admin quota show`; `None`
-/// when DATA holds no Walrus. Blocking.
-pub fn holdings(data: &Path, canonical_id: &str) -> Result<Option<Holdings>, StartError> {
+/// What the owner `canonical_id` holds in the Walrus whose DATA is `data` (of it, what
+/// `creator` made when given), from its metadata (which a running Walrus shares safely),
+/// for `euca admin quota show`; `None` when DATA holds no Walrus. Blocking.
+pub fn holdings(
+    data: &Path,
+    canonical_id: &str,
+    creator: Option<&str>,
+) -> Result<Option<Holdings>, StartError> {
     let path = data.join(META_FILE);
     if !path.exists() {
         return Ok(None);
     }
-    let (buckets, bytes) = Meta::open(&path)?.holdings(canonical_id)?;
+    let (buckets, bytes) = Meta::open(&path)?.holdings(canonical_id, creator)?;
     Ok(Some(Holdings { buckets, bytes }))
 }
 

@@ -55,7 +55,8 @@ const SCHEMA: &str = "
         acl TEXT NOT NULL,
         log_bucket TEXT,
         log_prefix TEXT,
-        size INTEGER NOT NULL DEFAULT 0
+        size INTEGER NOT NULL DEFAULT 0,
+        creator TEXT
     ) STRICT;
     CREATE INDEX IF NOT EXISTS buckets_by_owner ON buckets (owner);
     CREATE TABLE IF NOT EXISTS objects (
@@ -129,6 +130,9 @@ pub struct Bucket {
     pub logging: Option<Logging>,
     /// Bytes of its objects and of the parts of its unfinished uploads.
     pub size: u64,
+    /// The user of the owner's account who made it (whose quotas count it); `None` for
+    /// buckets made before Walrus kept it, and for those Walrus makes itself.
+    pub creator: Option<String>,
 }
 
 /// Response headers stored with an object (Content-Type..., `x-amz-meta-*`), lower-case
@@ -240,9 +244,9 @@ pub struct Part {
 pub struct Quota {
     pub max_bucket_bytes: Option<u64>,
     pub max_total_bytes: Option<u64>,
-    /// The `bucket-gb` quota of the account owning the bucket: on the bytes of all the
-    /// buckets its canonical id owns.
-    pub account_bytes: Option<users::Quota>,
+    /// The `bucket-gb` quotas of the account owning the bucket and of the user who made it:
+    /// on the bytes of all the buckets the account owns, or that user made.
+    pub held_bytes: Vec<users::Quota>,
 }
 
 /// A key bound for listings: any bytes, compared as SQLite compares TEXT (memcmp).
@@ -294,6 +298,15 @@ impl Meta {
         if !has_crc32 {
             conn.execute_batch("ALTER TABLE parts ADD COLUMN crc32 INTEGER")?;
         }
+        // Databases made before buckets kept their creator gain the column, empty.
+        let has_creator: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('buckets') WHERE name = 'creator'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_creator {
+            conn.execute_batch("ALTER TABLE buckets ADD COLUMN creator TEXT")?;
+        }
         Ok(Self { conn })
     }
 
@@ -314,28 +327,19 @@ impl Meta {
         Ok(buckets)
     }
 
-    /// The bytes in the buckets `owner` owns (objects and unfinished uploads' parts).
-    pub fn bytes_of(&self, owner: &str) -> Result<u64, MetaError> {
-        Ok(to_u64(owner_bytes(&self.conn, owner)?))
-    }
-
-    /// How many buckets `owner` owns, and the bytes in them.
-    pub fn holdings(&self, owner: &str) -> rusqlite::Result<(u64, u64)> {
-        let buckets: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
-            [owner],
-            |r| r.get(0),
-        )?;
-        Ok((to_u64(buckets), to_u64(owner_bytes(&self.conn, owner)?)))
+    /// How many buckets `owner` owns, and the bytes in them (objects and unfinished
+    /// uploads' parts); of them, those `creator` made when given.
+    pub fn holdings(&self, owner: &str, creator: Option<&str>) -> rusqlite::Result<(u64, u64)> {
+        held(&self.conn, owner, creator)
     }
 
     /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already,
-    /// or as many as its account's `buckets` quota `quota` allows.
+    /// or as many as a `buckets` quota of `quotas` (its account's, its creator's) allows.
     pub fn create_bucket(
         &mut self,
         bucket: &Bucket,
         max_buckets: Option<u64>,
-        quota: Option<&users::Quota>,
+        quotas: &[users::Quota],
     ) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = bucket_in(&tx, &bucket.name)? {
@@ -345,24 +349,21 @@ impl Meta {
                 MetaError::BucketAlreadyExists
             });
         }
-        if max_buckets.is_some() || quota.is_some() {
-            let owned: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
-                [&bucket.owner],
-                |r| r.get(0),
-            )?;
-            if max_buckets.is_some_and(|max| to_u64(owned) >= max) {
+        if let Some(max) = max_buckets {
+            let (owned, _) = held(&tx, &bucket.owner, None)?;
+            if owned >= max {
                 return Err(MetaError::TooManyBuckets);
             }
-            if let Some(quota) = quota {
-                quota
-                    .admits(to_u64(owned), 1)
-                    .map_err(|why| MetaError::OverQuota(users::Resource::Buckets, why))?;
-            }
+        }
+        for quota in quotas {
+            let (owned, _) = held(&tx, &bucket.owner, quota.user.as_deref())?;
+            quota
+                .admits(owned, 1)
+                .map_err(|why| MetaError::OverQuota(users::Resource::Buckets, why))?;
         }
         tx.execute(
-            "INSERT INTO buckets (name, owner, created, location, acl, size) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-            params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text()],
+            "INSERT INTO buckets (name, owner, created, location, acl, size, creator) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+            params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text(), bucket.creator],
         )?;
         tx.commit()?;
         Ok(())
@@ -901,7 +902,8 @@ impl Meta {
     }
 }
 
-const BUCKET_COLUMNS: &str = "name, owner, created, location, acl, log_bucket, log_prefix, size";
+const BUCKET_COLUMNS: &str =
+    "name, owner, created, location, acl, log_bucket, log_prefix, size, creator";
 const OBJECT_COLUMNS: &str = "bucket, key, size, etag, modified, owner, headers, acl";
 const SUMMARY_COLUMNS: &str = "key, size, etag, modified, owner";
 const UPLOAD_COLUMNS: &str = "id, bucket, key, initiated, owner, headers, acl";
@@ -929,6 +931,7 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<Bucket> {
             target_prefix: log_prefix.unwrap_or_default(),
         }),
         size: to_u64(r.get(7)?),
+        creator: r.get(8)?,
     })
 }
 
@@ -1022,12 +1025,14 @@ fn insert_object(tx: &Transaction<'_>, object: &Object) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// The running totals of `owner`'s buckets, summed (the owner is indexed).
-fn owner_bytes(conn: &Connection, owner: &str) -> rusqlite::Result<i64> {
+/// How many buckets `owner` owns and their running totals summed (the owner is indexed);
+/// of them, those `creator` made when given.
+fn held(conn: &Connection, owner: &str, creator: Option<&str>) -> rusqlite::Result<(u64, u64)> {
     conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM buckets WHERE owner = ?1",
-        [owner],
-        |r| r.get(0),
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM buckets
+         WHERE owner = ?1 AND (?2 IS NULL OR creator = ?2)",
+        params![owner, creator],
+        |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))),
     )
 }
 
@@ -1062,12 +1067,10 @@ fn check_quota(
             )));
         }
     }
-    if let Some(account) = &quota.account_bytes {
-        account
-            .admits(
-                to_u64(owner_bytes(tx, &bucket.owner)?),
-                new_size - bucket.size,
-            )
+    for limit in &quota.held_bytes {
+        let (_, bytes) = held(tx, &bucket.owner, limit.user.as_deref())?;
+        limit
+            .admits(bytes, new_size - bucket.size)
             .map_err(|why| MetaError::OverQuota(users::Resource::BucketGb, why))?;
     }
     Ok(())
@@ -1093,6 +1096,7 @@ mod tests {
             acl: Acl::private(owner),
             logging: None,
             size: 0,
+            creator: None,
         }
     }
 
@@ -1116,13 +1120,13 @@ mod tests {
     const FREE: Quota = Quota {
         max_bucket_bytes: None,
         max_total_bytes: None,
-        account_bytes: None,
+        held_bytes: Vec::new(),
     };
 
     #[test]
     fn snapshots_are_recorded_once_and_go_with_their_bucket() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("snapset-1", "admin"), None, None)
+        meta.create_bucket(&bucket("snapset-1", "admin"), None, &[])
             .unwrap();
         assert!(meta.add_snapshot("snap-1", "snapset-1", 10).unwrap());
         assert!(!meta.add_snapshot("snap-1", "snapset-1", 99).unwrap());
@@ -1145,20 +1149,18 @@ mod tests {
     #[test]
     fn buckets_are_unique_and_limited() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), Some(2), None)
-            .unwrap();
+        meta.create_bucket(&bucket("a", "o"), Some(2), &[]).unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "o"), None, None),
+            meta.create_bucket(&bucket("a", "o"), None, &[]),
             Err(MetaError::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "p"), None, None),
+            meta.create_bucket(&bucket("a", "p"), None, &[]),
             Err(MetaError::BucketAlreadyExists)
         ));
-        meta.create_bucket(&bucket("b", "o"), Some(2), None)
-            .unwrap();
+        meta.create_bucket(&bucket("b", "o"), Some(2), &[]).unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("c", "o"), Some(2), None),
+            meta.create_bucket(&bucket("c", "o"), Some(2), &[]),
             Err(MetaError::TooManyBuckets)
         ));
         assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
@@ -1167,7 +1169,7 @@ mod tests {
     #[test]
     fn objects_replace_and_sizes_follow() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         assert!(meta
             .put_object(&object("b", "k", 10, "blob1"), &FREE)
             .unwrap()
@@ -1198,8 +1200,8 @@ mod tests {
     #[test]
     fn quotas_limit_growth_only() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), None, None).unwrap();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("a", "o"), None, &[]).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         let per_bucket = Quota {
             max_bucket_bytes: Some(100),
             ..Quota::default()
@@ -1225,49 +1227,80 @@ mod tests {
     }
 
     #[test]
-    fn account_quotas_limit_the_owners_buckets_and_their_bytes_together() {
+    fn account_and_user_quotas_limit_the_owners_buckets_and_their_bytes() {
         let (_dir, mut meta) = meta();
-        let limit = |resource, limit| users::Quota {
+        let limit = |user: Option<&str>, resource, limit| users::Quota {
             account: "acct".into(),
-            user: None,
+            user: user.map(str::to_owned),
             resource,
             limit,
         };
-        let buckets = limit(users::Resource::Buckets, 2);
-        meta.create_bucket(&bucket("a", "o"), None, Some(&buckets))
+        let made_by = |name: &str, owner: &str, creator: &str| Bucket {
+            creator: Some(creator.into()),
+            ..bucket(name, owner)
+        };
+        let buckets = [
+            limit(None, users::Resource::Buckets, 3),
+            limit(Some("u"), users::Resource::Buckets, 1),
+        ];
+        meta.create_bucket(&made_by("a", "o", "u"), None, &buckets)
             .unwrap();
-        meta.create_bucket(&bucket("b", "o"), None, Some(&buckets))
-            .unwrap();
-        // Another owner's buckets do not count.
-        meta.create_bucket(&bucket("c", "p"), None, Some(&buckets))
-            .unwrap();
-        match meta.create_bucket(&bucket("d", "o"), None, Some(&buckets)) {
-            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => {
-                assert_eq!(
-                    why,
-                    "quota of 2 buckets for account acct: 2 in use, 1 requested"
-                );
-            }
+        match meta.create_bucket(&made_by("u2", "o", "u"), None, &buckets) {
+            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => assert_eq!(
+                why,
+                "quota of 1 buckets for user u of account acct: 1 in use, 1 requested"
+            ),
             other => panic!("{other:?}"),
         }
-        let quota = Quota {
-            account_bytes: Some(limit(users::Resource::BucketGb, 100)),
+        // Another user of the account, and another owner, are not u.
+        meta.create_bucket(&made_by("b", "o", "v"), None, &buckets[..1])
+            .unwrap();
+        meta.create_bucket(&made_by("c", "p", "u"), None, &buckets)
+            .unwrap();
+        meta.create_bucket(&made_by("d", "o", "v"), None, &buckets[..1])
+            .unwrap();
+        match meta.create_bucket(&made_by("e", "o", "v"), None, &buckets[..1]) {
+            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => assert_eq!(
+                why,
+                "quota of 3 buckets for account acct: 3 in use, 1 requested"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            meta.bucket("d").unwrap().unwrap().creator.as_deref(),
+            Some("v")
+        );
+
+        let quota = |limits: Vec<users::Quota>| Quota {
+            held_bytes: limits,
             ..Quota::default()
         };
-        meta.put_object(&object("a", "k", 60, "1"), &quota).unwrap();
-        // Another owner's bucket: the quota of another account, if any, applies.
-        meta.put_object(&object("c", "k", 500, "2"), &FREE).unwrap();
-        meta.put_object(&object("b", "k", 40, "3"), &quota).unwrap();
+        let account = quota(vec![limit(None, users::Resource::BucketGb, 100)]);
+        let of_u = quota(vec![
+            limit(None, users::Resource::BucketGb, 100),
+            limit(Some("u"), users::Resource::BucketGb, 50),
+        ]);
+        meta.put_object(&object("a", "k", 50, "1"), &of_u).unwrap();
         assert!(matches!(
-            meta.put_object(&object("b", "k2", 1, "4"), &quota),
+            meta.put_object(&object("a", "k2", 1, "2"), &of_u),
             Err(MetaError::OverQuota(users::Resource::BucketGb, _))
         ));
-        // The refused object left nothing behind; replacing with less still fits.
-        assert!(meta.object("b", "k2").unwrap().is_none());
-        assert_eq!(meta.bucket("b").unwrap().unwrap().size, 40);
-        meta.put_object(&object("b", "k", 30, "5"), &quota).unwrap();
-        meta.put_object(&object("b", "k2", 10, "6"), &quota)
+        meta.put_object(&object("c", "k", 500, "3"), &FREE).unwrap();
+        meta.put_object(&object("b", "k", 50, "4"), &account)
             .unwrap();
+        assert!(matches!(
+            meta.put_object(&object("d", "k", 1, "5"), &account),
+            Err(MetaError::OverQuota(users::Resource::BucketGb, _))
+        ));
+        // The refused objects left nothing behind; replacing with less still fits.
+        assert!(meta.object("a", "k2").unwrap().is_none());
+        assert_eq!(meta.bucket("a").unwrap().unwrap().size, 50);
+        meta.put_object(&object("b", "k", 30, "6"), &account)
+            .unwrap();
+        meta.put_object(&object("d", "k", 20, "7"), &account)
+            .unwrap();
+        assert_eq!(meta.holdings("o", None).unwrap(), (3, 100));
+        assert_eq!(meta.holdings("o", Some("v")).unwrap(), (2, 50));
     }
 
     fn keys(listing: &Listing) -> (Vec<&str>, Vec<&str>) {
@@ -1280,7 +1313,7 @@ mod tests {
     #[test]
     fn listings_roll_up_prefixes_and_page() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         for (i, key) in ["a", "d/1", "d/2", "d/sub/3", "e", "é", "f/1"]
             .iter()
             .enumerate()
@@ -1360,7 +1393,7 @@ mod tests {
     #[test]
     fn uploads_complete_into_objects() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.put_object(&object("b", "k", 5, "old"), &FREE).unwrap();
         meta.create_upload(&upload("u1", "b", "k")).unwrap();
         assert!(matches!(
@@ -1418,7 +1451,7 @@ mod tests {
     #[test]
     fn completing_with_a_replaced_part_fails() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.create_upload(&upload("u", "b", "k")).unwrap();
         meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
         let done = object("b", "k", 1, "gone");
@@ -1431,7 +1464,7 @@ mod tests {
     #[test]
     fn aborts_and_bucket_deletion_release_parts() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         for id in ["u1", "u2"] {
             meta.create_upload(&upload(id, "b", id)).unwrap();
             meta.put_part(id, &part(1, &format!("{id}p"), 2), &FREE)
@@ -1453,7 +1486,7 @@ mod tests {
     #[test]
     fn recovery_forgets_objects_whose_blobs_are_gone() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None, None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.put_object(&object("b", "kept", 1, "x1"), &FREE)
             .unwrap();
         meta.put_object(&object("b", "lost", 2, "x2"), &FREE)

@@ -13,7 +13,7 @@ use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
-use crate::meta::{Meta, MetaError, Object, Quota};
+use crate::meta::{Bucket, Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
 /// The running store.
@@ -67,33 +67,40 @@ impl Walrus {
         .map_err(S3Error::internal)?
     }
 
-    /// The quotas a write by `who` into a bucket of `bucket_owner` (a canonical id) must
-    /// respect: administrators are exempt from the bucket size limit, as in the original;
-    /// the total limit protects the disk from everyone; the owner's account's `bucket-gb`
-    /// quota, set with `euca admin quota`, limits the bytes of all its buckets.
-    pub fn quota_for(&self, who: &Identity, bucket_owner: &str) -> Result<Quota, S3Error> {
+    /// The quotas a write by `who` into `bucket` must respect: administrators are exempt
+    /// from the bucket size limit, as in the original; the total limit protects the disk
+    /// from everyone; the `bucket-gb` quotas (`euca admin quota`) of the account owning the
+    /// bucket and of the user who made it limit the bytes of all the account's buckets, or
+    /// of all that user's.
+    pub fn quota_for(&self, who: &Identity, bucket: &Bucket) -> Result<Quota, S3Error> {
         Ok(Quota {
             max_bucket_bytes: self.config.max_bucket_bytes.filter(|_| !who.is_admin()),
             max_total_bytes: self.config.max_total_bytes,
-            account_bytes: self.account_quota(bucket_owner, Resource::BucketGb)?,
+            held_bytes: self.quotas(
+                &bucket.owner,
+                bucket.creator.as_deref(),
+                Resource::BucketGb,
+            )?,
         })
     }
 
-    /// The account-wide quota on `resource` of the account whose canonical id is `owner`,
-    /// read at each request (no cache: a change counts at once).
-    pub fn account_quota(
+    /// The quotas on `resource` of the account whose canonical id is `owner` that apply to
+    /// what `creator` made there: the account's own and the creator's. Read at each request
+    /// (no cache: a change counts at once).
+    pub fn quotas(
         &self,
         owner: &str,
+        creator: Option<&str>,
         resource: Resource,
-    ) -> Result<Option<users::Quota>, S3Error> {
+    ) -> Result<Vec<users::Quota>, S3Error> {
         let Some(root) = self.users.by_canonical_id(owner)? else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        Ok(self
-            .users
-            .quotas(&root.account)?
-            .into_iter()
-            .find(|q| q.resource == resource && q.user.is_none()))
+        let mut quotas = self.users.quotas(&root.account)?;
+        quotas.retain(|q| {
+            q.resource == resource && (q.user.is_none() || q.user.as_deref() == creator)
+        });
+        Ok(quotas)
     }
 
     /// Looks an object up and leases its blobs, without any access check (internal

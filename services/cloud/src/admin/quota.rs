@@ -139,8 +139,8 @@ async fn holder(
     Ok(found.canonical_id)
 }
 
-/// What `account` (or of it what `user` made) holds: `None` for what is not known (a
-/// user's buckets, which Walrus does not count per user; a Walrus not found).
+/// What `account` (or of it what `user` made) holds; its buckets are not known without
+/// Walrus's metadata.
 struct Held {
     cloud: InUse,
     walrus: Option<walrus::Holdings>,
@@ -154,15 +154,10 @@ impl Held {
         user: Option<&str>,
     ) -> Result<Self, AdminError> {
         let owner = holder(store, account, user).await?;
-        let walrus = match user {
-            Some(_) => None,
-            None => {
-                let data = walrus_data.to_owned();
-                kit::blocking(move || walrus::holdings(&data, &owner))
-                    .await
-                    .map_err(|e| AdminError::Quota(format!("Walrus's metadata: {e}")))?
-            }
-        };
+        let (data, creator) = (walrus_data.to_owned(), user.map(str::to_owned));
+        let walrus = kit::blocking(move || walrus::holdings(&data, &owner, creator.as_deref()))
+            .await
+            .map_err(|e| AdminError::Quota(format!("Walrus's metadata: {e}")))?;
         Ok(Self {
             cloud: store.in_use(account, user).await?,
             walrus,

@@ -7,7 +7,7 @@ use crate::acl::{Acl, Identity, Permission};
 use crate::digest::{crc32_text, hex, Digests, ParallelDigests, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::form::Form;
-use crate::meta::{Bucket, Object, Quota, Segment, StoredHeaders};
+use crate::meta::{Bucket, MetaError, Object, Quota, Segment, StoredHeaders};
 use crate::payload::Payload;
 use crate::state::{blob_ids, ObjectReader, Walrus};
 use crate::storage::{BlobId, Lease};
@@ -95,7 +95,7 @@ pub async fn precheck_quota(
     bucket: &Bucket,
     incoming: Option<u64>,
 ) -> Result<Quota, S3Error> {
-    let quota = walrus.quota_for(who, &bucket.owner)?;
+    let quota = walrus.quota_for(who, bucket)?;
     let Some(n) = incoming.filter(|n| *n > 0) else {
         return Ok(quota);
     };
@@ -105,12 +105,17 @@ pub async fn precheck_quota(
     {
         return Err(S3Error::EntityTooLarge);
     }
-    if let Some(account) = quota.account_bytes.clone() {
-        let owner = bucket.owner.clone();
-        let held = walrus.meta(move |meta, _| meta.bytes_of(&owner)).await?;
-        account
-            .admits(held, n)
-            .map_err(|why| S3Error::OverQuota(account.resource, why))?;
+    for limit in quota.held_bytes.clone() {
+        let (owner, user) = (bucket.owner.clone(), limit.user.clone());
+        let (_, bytes) = walrus
+            .meta(move |meta, _| {
+                meta.holdings(&owner, user.as_deref())
+                    .map_err(MetaError::from)
+            })
+            .await?;
+        limit
+            .admits(bytes, n)
+            .map_err(|why| S3Error::OverQuota(limit.resource, why))?;
     }
     Ok(quota)
 }

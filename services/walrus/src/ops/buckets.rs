@@ -53,6 +53,7 @@ pub async fn create_bucket(
         location: input.location.filter(|l| !l.is_empty()),
         logging: None,
         size: 0,
+        creator: Some(user.name.clone()),
     };
     walrus
         .storage()
@@ -60,10 +61,10 @@ pub async fn create_bucket(
         .create_bucket(&bucket.name)
         .await?;
     let max_buckets = walrus.config().max_buckets_per_user.filter(|_| !user.admin);
-    let quota = walrus.account_quota(&bucket.owner, Resource::Buckets)?;
+    let quotas = walrus.quotas(&bucket.owner, bucket.creator.as_deref(), Resource::Buckets)?;
     let (name, acl) = (bucket.name.clone(), bucket.acl.clone());
     match walrus
-        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets, quota.as_ref()))
+        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets, &quotas))
         .await
     {
         // Refused by a limit, the name was free: its storage goes again.
