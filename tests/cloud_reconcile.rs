@@ -267,13 +267,14 @@ fn an_instance_its_cluster_stops_reporting_ends_and_one_it_never_heard_of_is_ado
         "cloud_reconcile.py",
         &["state", &bob_dir, "i-0000abcd", "running"],
     );
+    let bob = cloud_support::account_id(&cloud.data, "bob");
     assert_eq!(
         seen.lines().last().unwrap(),
-        "r-0000abcd bob zone1",
+        format!("r-0000abcd {bob} zone1"),
         "the adopted instance's reservation, owner and zone"
     );
     // The administrator accounts for it too.
-    cloud.py("listed", &["i-0000abcd", "bob"]);
+    cloud.py("listed", &["i-0000abcd", &bob]);
 }
 
 #[test]

@@ -112,6 +112,18 @@ pub fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The 12-digit id of the account `name` (EC2's owner id of its resources), as
+/// `euca admin account list` shows it.
+pub fn account_id(data: &Path, name: &str) -> String {
+    let accounts = admin(data, &["account", "list"]);
+    accounts
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}\t")))
+        .and_then(|rest| rest.split('\t').next())
+        .unwrap_or_else(|| panic!("no account {name} in:\n{accounts}"))
+        .to_owned()
+}
+
 /// Runs `tests/py/SCRIPT ARGS...`, which must succeed; returns its standard output.
 pub fn python(script: &str, args: &[&str]) -> String {
     python_by(Command::new(common::python()), script, args)

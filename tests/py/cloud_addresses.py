@@ -22,7 +22,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from cloud_clients import aws_cli, ec2, error_of, eucarc, expect_error, ok, recorded
+from cloud_clients import account_id, aws_cli, ec2, error_of, eucarc, expect_error, ok, recorded
 from cloud_instances import ids, wait_for
 
 POOL = [f"192.168.7.{i}" for i in range(10, 18)]
@@ -285,7 +285,7 @@ def check_system(admin_env, bob_env, cy_env):
     ok("a user granted by name sees the image (ExecutableBy self) and runs it")
 
     confirmed = bob.confirm_product_instance(ProductCode="774F4FF8", InstanceId=instance)
-    assert (confirmed["Return"], confirmed["OwnerId"]) == (True, "cy"), confirmed
+    assert (confirmed["Return"], confirmed["OwnerId"]) == (True, account_id(cy)), confirmed
     assert bob.confirm_product_instance(ProductCode="FFFF0000", InstanceId=instance)["Return"] is False
     bob.modify_image_attribute(ImageId=emi, ProductCodes=["FFFF0000"])
     assert bob.confirm_product_instance(ProductCode="FFFF0000", InstanceId=instance)["Return"] is True

@@ -88,6 +88,24 @@ def aws_cli(env):
     return cli
 
 
+def wait_for(c, instance, state, seconds=90):
+    """The instance as DescribeInstances shows it once in `state`, or when `seconds` ran out."""
+    deadline = time.time() + seconds
+    while True:
+        found = c.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+        if found["State"]["Name"] == state or time.time() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def account_id(c):
+    """The caller's account's 12-digit id: the owner id of its default security group."""
+    (default,) = c.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    owner = default["OwnerId"]
+    assert len(owner) == 12 and owner.isdigit(), owner
+    return owner
+
+
 def expect_error(call, code, status):
     try:
         call()

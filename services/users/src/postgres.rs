@@ -222,38 +222,10 @@ mod tests {
         let Some(url) = database() else { return };
         let pool = connect(&url).unwrap();
         let client = pool.get().await.unwrap();
-        client.batch_execute(MIGRATIONS[0]).await.unwrap();
-        for (name, access, secret, canonical, email, admin, enabled) in suite::LEGACY_USERS {
-            client
-                .execute(
-                    "INSERT INTO users (name, access_key, secret_key, canonical_id, email, admin,
-                        enabled, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 5)",
-                    &[
-                        &name, &access, &secret, &canonical, &email, &admin, &enabled,
-                    ],
-                )
-                .await
-                .unwrap();
-        }
+        client.batch_execute(suite::LEGACY_POSTGRES).await.unwrap();
         drop(client);
-        let users = Directory::Postgres(PgUsers::open(pool.clone()).await.unwrap());
-        suite::migrated(&users).await;
-        let ids: Vec<String> = users
-            .accounts()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
-        let again = Directory::Postgres(PgUsers::open(pool).await.unwrap());
-        let kept: Vec<String> = again
-            .accounts()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|a| a.id)
-            .collect();
-        assert_eq!(kept, ids, "a second open changes nothing");
+        let open = || async { Directory::Postgres(PgUsers::open(pool.clone()).await.unwrap()) };
+        suite::migrated(&open().await, &open().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,8 +251,6 @@ async fn keys(dir: &Directory) {
         .is_none());
 }
 
-/// A user row of the schema before accounts: name, access key, secret, canonical id,
-/// e-mail, admin, enabled.
 /// Limits are set, replaced, listed per account (the account's own first) and cleared; the
 /// synchronous lookup sees them at once.
 async fn quotas(dir: &Directory) {
@@ -304,7 +302,17 @@ async fn quotas(dir: &Directory) {
     );
 }
 
-pub(crate) type LegacyUser = (
+/// A database of the schema before accounts, as the fixtures of
+/// `tests/fixtures/identity/users-before-accounts.*.sql` make it (the integration tests use
+/// the same files).
+pub(crate) const LEGACY_SQLITE: &str =
+    include_str!("../../../tests/fixtures/identity/users-before-accounts.sqlite.sql");
+pub(crate) const LEGACY_POSTGRES: &str =
+    include_str!("../../../tests/fixtures/identity/users-before-accounts.postgres.sql");
+
+/// A user of those fixtures: name, access key, secret (padded with zeros to 40), canonical
+/// id (zeros before, to 64), e-mail, admin, enabled.
+type LegacyUser = (
     &'static str,
     &'static str,
     &'static str,
@@ -314,62 +322,58 @@ pub(crate) type LegacyUser = (
     bool,
 );
 
-/// The users a database of the schema before accounts holds.
-pub(crate) const LEGACY_USERS: [LegacyUser; 3] = [
+const LEGACY_USERS: [LegacyUser; 3] = [
     (
         "admin",
-        "AKADMIN0000000000000",
-        "admin-secret",
-        "c0",
+        "AKLEGACYADMIN0000000",
+        "LegacyAdminSecret",
+        "a0a",
         None,
         true,
         true,
     ),
     (
         "bob",
-        "AKBOB000000000000000",
-        "bob-secret",
-        "c1",
+        "AKLEGACYBOB000000000",
+        "LegacyBobSecret",
+        "b0b",
         Some("bob@example.com"),
         false,
         true,
     ),
     (
         "carol",
-        "AKCAROL0000000000000",
-        "carol-secret",
-        "c2",
+        "AKLEGACYCAROL0000000",
+        "LegacyCarolSecret",
+        "c0c",
         None,
         false,
         false,
     ),
 ];
 
-/// Checks what the migration made of [`LEGACY_USERS`]: account X with root user `admin`
-/// holding X's key, its canonical id and its enabled flag.
-pub(crate) async fn migrated(dir: &Directory) {
+/// Checks what the migration made of the fixtures' users: account X with root user `admin`
+/// holding X's key, its canonical id and its enabled flag; and that `reopened`, the same
+/// database opened again, changed nothing.
+pub(crate) async fn migrated(dir: &Directory, reopened: &Directory) {
     let accounts = dir.accounts().await.unwrap();
     let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["admin", "bob", "carol"]);
     for (name, access, secret, canonical, email, admin, enabled) in LEGACY_USERS {
         let account = accounts.iter().find(|a| a.name == name).unwrap();
         assert_eq!(
-            (account.canonical_id.as_str(), account.enabled),
-            (canonical, enabled)
+            (account.canonical_id.clone(), account.enabled),
+            (format!("{canonical:0>64}"), enabled)
         );
         assert!(account.id.len() == 12 && account.id.bytes().all(|b| b.is_ascii_digit()));
         let user = dir.by_access_key(access).await.unwrap().unwrap();
         assert_eq!(
-            (
-                user.name.as_str(),
-                user.account.as_str(),
-                user.secret_key.as_str()
-            ),
-            (ROOT_NAME, name, secret)
+            (&*user.name, &*user.account, user.secret_key.clone()),
+            (ROOT_NAME, name, format!("{secret:0<40}"))
         );
         assert_eq!((user.admin, user.enabled), (admin, enabled));
         assert_eq!(user.email.as_deref(), email);
-        assert_eq!(user.canonical_id, canonical);
+        assert_eq!(user.canonical_id, account.canonical_id);
         assert!(
             user.id.starts_with("AIDA") && user.id.len() == 21,
             "{}",
@@ -377,6 +381,15 @@ pub(crate) async fn migrated(dir: &Directory) {
         );
         assert_eq!(dir.keys(name, ROOT_NAME).await.unwrap().len(), 1);
     }
-    let ids: std::collections::HashSet<String> = accounts.into_iter().map(|a| a.id).collect();
-    assert_eq!(ids.len(), 3, "account ids are unique");
+    let ids: Vec<String> = accounts.into_iter().map(|a| a.id).collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 3, "account ids are unique");
+    let kept: Vec<String> = reopened
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(kept, ids, "a second open changes nothing");
 }

@@ -19,6 +19,7 @@ use wire::query::Filter;
 
 use super::filters::Filters;
 use super::ids::random_id;
+use super::owners::Owners;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Rule, SecurityGroup, Source, StoreError};
@@ -89,6 +90,8 @@ pub(super) async fn describe(
     let owner = call.owner_filter(&asked);
     let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
     let groups = call.cloud.store.groups(owner).await?;
+    // Rules may name other accounts' groups: every account's id.
+    let owners = Owners::load(call).await?;
     let names = |g: &SecurityGroup, n: &str| g.name == n || g.id == n;
     if let Some(missing) = asked.iter().find(|n| !groups.iter().any(|g| names(g, n))) {
         return Err(Ec2Error::GroupNotFound((*missing).to_owned()));
@@ -101,12 +104,12 @@ pub(super) async fn describe(
                 "group-name" => vec![g.name.as_str()],
                 "group-id" => vec![g.id.as_str()],
                 "description" => vec![g.description.as_str()],
-                _ => vec![g.owner.as_str()],
+                _ => vec![g.owner.as_str(), owners.id(&g.owner)],
             })
         })
         .map(|g| SecurityGroupItemType {
-            ip_permissions: permissions(&g.rules),
-            owner_id: g.owner,
+            ip_permissions: permissions(&g.rules, &owners),
+            owner_id: owners.id(&g.owner).to_owned(),
             group_name: g.name,
             group_description: g.description,
         })
@@ -231,13 +234,14 @@ async fn rules(call: &Call<'_>, permissions: &IpPermissionSetType) -> Result<Vec
     Ok(rules)
 }
 
-/// A group rules may name as a source: a name of `owner`'s (the caller when empty), or a
-/// group id.
+/// A group rules may name as a source: a name of `owner`'s (an account's id or name; the
+/// caller's when empty), or a group id.
 async fn source_group(call: &Call<'_>, owner: &str, name_or_id: &str) -> Result<Source, Ec2Error> {
+    let owners = Owners::load(call).await?;
     let owner = if owner.is_empty() {
         call.user.account.as_str()
     } else {
-        owner
+        owners.account(owner)
     };
     let groups = call.cloud.store.groups(None).await?;
     groups
@@ -297,7 +301,7 @@ fn cidr_block(text: &str) -> Result<String, Ec2Error> {
 
 /// The rules as EC2's `ipPermissions`: one item per protocol and port range, holding its
 /// source groups and address blocks.
-fn permissions(rules: &[Rule]) -> IpPermissionSetType {
+fn permissions(rules: &[Rule], owners: &Owners) -> IpPermissionSetType {
     let mut item: Vec<IpPermissionType> = Vec::new();
     for rule in rules {
         let same = |p: &&mut IpPermissionType| {
@@ -323,7 +327,7 @@ fn permissions(rules: &[Rule]) -> IpPermissionSetType {
                 cidr_ip: cidr.clone(),
             }),
             Source::Group { owner, name } => permission.groups.item.push(UserIdGroupPairType {
-                user_id: owner.clone(),
+                user_id: owners.id(owner).to_owned(),
                 group_name: name.clone(),
             }),
         }

@@ -36,6 +36,7 @@ use wire::query::Filter;
 
 use super::filters::Filters;
 use super::ids::random_id;
+use super::owners::Owners;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Image, ImageKind, LaunchPermission, StoreError, User};
@@ -161,18 +162,18 @@ pub(super) async fn describe(
         image_id(id)?;
     }
     let user = call.user;
+    let accounts = Owners::load(call).await?;
     let owners: Vec<&str> = request
         .owners_set
         .iter()
         .flat_map(|s| &s.item)
         .map(|o| {
             if o.owner == "self" {
-                &user.account
+                user.account.as_str()
             } else {
-                &o.owner
+                accounts.account(&o.owner)
             }
         })
-        .map(String::as_str)
         .collect();
     let executable_by: Vec<&str> = request
         .executable_by_set
@@ -194,7 +195,7 @@ pub(super) async fn describe(
     let executable = |image: &Image, who: &str| match who {
         ALL => image.public,
         "self" => runs(image, &user.account),
-        name => runs(image, name),
+        named => runs(image, accounts.account(named)),
     };
     let item = images
         .into_iter()
@@ -205,7 +206,7 @@ pub(super) async fn describe(
             filters.pass(|name| match name {
                 "image-id" => vec![i.id.as_str()],
                 "state" => vec![AVAILABLE],
-                "owner-id" => vec![i.owner.as_str()],
+                "owner-id" => vec![i.owner.as_str(), accounts.id(&i.owner)],
                 "image-type" => vec![i.kind.name()],
                 "is-public" => vec![if i.public { "true" } else { "false" }],
                 _ => vec![i.location.as_str()],
@@ -226,7 +227,7 @@ pub(super) async fn describe(
             ramdisk_id: i.ramdisk,
             image_id: i.id,
             image_location: i.location,
-            image_owner_id: i.owner,
+            image_owner_id: accounts.id(&i.owner).to_owned(),
             ..DescribeImagesResponseItemType::default()
         })
         .collect();
@@ -399,12 +400,20 @@ async fn permission(
                 )))
             }
             LaunchPermissionItemType::UserId(user) => {
-                if call.cloud.store.directory().account(&user).await?.is_none() {
+                let account = Owners::load(call).await?.account(&user).to_owned();
+                if call
+                    .cloud
+                    .store
+                    .directory()
+                    .account(&account)
+                    .await?
+                    .is_none()
+                {
                     return Err(Ec2Error::InvalidParameterValue(format!(
                         "The user '{user}' does not exist"
                     )));
                 }
-                permission.users.push(user);
+                permission.users.push(account);
             }
         }
     }

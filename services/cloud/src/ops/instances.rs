@@ -29,6 +29,7 @@ use super::filters::Filters;
 use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
 use super::images::may_run;
+use super::owners::Owners;
 use super::pools;
 use super::quota::Limits;
 use super::storage;
@@ -327,7 +328,7 @@ fn reservation_answer(call: &Call<'_>, instances: &[Instance]) -> RunInstancesRe
     RunInstancesResponseType {
         request_id: call.request_id.to_owned(),
         reservation_id: first.map(|i| i.reservation.clone()).unwrap_or_default(),
-        owner_id: first.map(|i| i.owner.clone()).unwrap_or_default(),
+        owner_id: call.user.account_id.clone(),
         group_set: group_set(first.map(|i| i.groups.as_slice()).unwrap_or_default()),
         instances_set: RunningInstancesSetType {
             item: instances
@@ -403,6 +404,7 @@ pub(super) async fn describe(
     let asked: Vec<&str> = if owner.is_none() { Vec::new() } else { asked };
     let instances = chosen(call, owner, &asked).await?;
     let addresses = Addresses::held(call).await?;
+    let owners = Owners::listing(call, owner).await?;
     // The store lists a reservation's instances together: each starts a reservation or
     // joins the last one.
     let mut reservations: Vec<ReservationInfoType> = Vec::new();
@@ -428,7 +430,7 @@ pub(super) async fn describe(
             }
             _ => reservations.push(ReservationInfoType {
                 reservation_id: instance.reservation.clone(),
-                owner_id: instance.owner.clone(),
+                owner_id: owners.id(&instance.owner).to_owned(),
                 group_set: group_set(&instance.groups),
                 instances_set: RunningInstancesSetType {
                     item: vec![item(instance, &addresses)],

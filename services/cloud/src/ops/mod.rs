@@ -15,6 +15,7 @@ mod ids;
 mod images;
 mod instances;
 mod keypairs;
+mod owners;
 mod pools;
 mod products;
 mod quota;

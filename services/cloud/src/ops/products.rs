@@ -4,6 +4,7 @@
 use wire::ec2::{ConfirmProductInstanceResponseType, ConfirmProductInstanceType};
 
 use super::instances::chosen;
+use super::owners::Owners;
 use super::Call;
 use crate::error::Ec2Error;
 
@@ -26,9 +27,14 @@ pub(super) async fn confirm(
         image.product_codes.contains(&request.product_code)
             && (user.admin || user.account == image.owner || user.account == instance.owner)
     });
+    let owner_id = if confirmed {
+        Some(Owners::load(call).await?.id(&instance.owner).to_owned())
+    } else {
+        None
+    };
     Ok(ConfirmProductInstanceResponseType {
         request_id: call.request_id.to_owned(),
         r#return: confirmed,
-        owner_id: confirmed.then_some(instance.owner),
+        owner_id,
     })
 }

@@ -183,7 +183,7 @@ pub(super) async fn describe(
             // and `RestorableBy.N`) names the caller.
             let mut owners = vec![s.owner.as_str()];
             if s.owner == call.user.account {
-                owners.push("self");
+                owners.extend(["self", call.user.account_id.as_str()]);
             }
             filters.pass(|name| match name {
                 "snapshot-id" => vec![s.id.as_str()],

@@ -1645,6 +1645,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_users_certificate_from_before_accounts_is_its_accounts_root_users() {
+        // Guards EC2 over SOAP after the upgrade: old user X is account X's root user.
+        let Ok(url) = pgtest::database() else {
+            return println!("skipped: PostgreSQL is not installed");
+        };
+        let pool = users::connect(&url).unwrap();
+        let client = pool.get().await.unwrap();
+        client
+            .batch_execute(&MIGRATIONS[..5].concat())
+            .await
+            .unwrap();
+        client
+            .batch_execute(
+                "CREATE TABLE schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version VALUES (5);
+                 INSERT INTO certificates (owner, pem) VALUES ('bob', 'PEM bob')",
+            )
+            .await
+            .unwrap();
+        let store = PgStore::connect(&url).await.unwrap();
+        assert_eq!(
+            store.certificate("bob", users::ROOT_NAME).await.unwrap(),
+            Some("PEM bob".to_owned())
+        );
+    }
+
+    #[tokio::test]
     async fn concurrent_launches_with_one_client_token_record_one_reservation() {
         // Guards the token's lock: without it both transactions find the token free.
         let Some((_, store)) = store().await else {

@@ -1417,6 +1417,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_users_certificate_from_before_accounts_is_its_accounts_root_users() {
+        // Guards EC2 over SOAP after the upgrade: old user X is account X's root user.
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("cloud.sqlite")).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(&MIGRATIONS[..5].concat()).unwrap();
+        tx.execute(
+            "INSERT INTO certificates (user, pem) VALUES ('bob', 'PEM bob')",
+            [],
+        )
+        .unwrap();
+        tx.pragma_update(None, "user_version", 5).unwrap();
+        tx.commit().unwrap();
+        drop(conn);
+        let path = dir.path().to_owned();
+        let store = kit::blocking(move || SqliteStore::open(&path))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.certificate("bob", users::ROOT_NAME).await.unwrap(),
+            Some("PEM bob".to_owned())
+        );
+    }
+
+    #[tokio::test]
     async fn the_databases_are_private() {
         // Guards against users' certificates and keys lying in world-readable files.
         use std::os::unix::fs::PermissionsExt;
