@@ -5,8 +5,6 @@
 //! from what exists, when a request would add to it: the CLC from its store, Walrus from
 //! its metadata.
 
-use std::fmt;
-
 use rusqlite::params;
 
 use crate::sql::{pg, sqlite_rows, Columns};
@@ -156,12 +154,6 @@ fn gib_text(bytes: u64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// One limit: of an account (`user` is `None`) or of one user of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quota {
@@ -173,6 +165,12 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// Whether it limits what `user` of its account makes: the account's own limit does,
+    /// and that user's (`None`: no user in particular, only the account's own).
+    pub fn applies_to(&self, user: Option<&str>) -> bool {
+        self.user.is_none() || self.user.as_deref() == user
+    }
+
     /// Whom it limits, as messages name them: `account A`, `user U of account A`.
     pub fn holder(&self) -> String {
         match &self.user {
@@ -196,18 +194,6 @@ impl Quota {
             self.resource.amount_text(requested)
         ))
     }
-}
-
-/// The limits of account `account` from `quotas` that apply to a request of `user` on
-/// `resource`: the account's own and the user's.
-pub fn applying<'a>(
-    quotas: &'a [Quota],
-    user: &'a str,
-    resource: Resource,
-) -> impl Iterator<Item = &'a Quota> + 'a {
-    quotas
-        .iter()
-        .filter(move |q| q.resource == resource && q.user.as_deref().is_none_or(|u| u == user))
 }
 
 /// The quota a row holds; a resource this program does not know (a newer one's) is skipped.
@@ -388,21 +374,14 @@ mod tests {
 
     #[test]
     fn the_account_and_the_asking_user_limit_a_request() {
-        let quota = |user: Option<&str>, resource| Quota {
+        let quota = |user: Option<&str>| Quota {
             account: "A".into(),
             user: user.map(str::to_owned),
-            resource,
+            resource: Resource::Instances,
             limit: 1,
         };
-        let quotas = [
-            quota(None, Resource::Instances),
-            quota(Some("u"), Resource::Instances),
-            quota(Some("v"), Resource::Instances),
-            quota(Some("u"), Resource::Volumes),
-        ];
-        let users: Vec<_> = applying(&quotas, "u", Resource::Instances)
-            .map(|q| q.user.clone())
-            .collect();
-        assert_eq!(users, [None, Some("u".to_owned())]);
+        assert!(quota(None).applies_to(Some("u")) && quota(None).applies_to(None));
+        assert!(quota(Some("u")).applies_to(Some("u")));
+        assert!(!quota(Some("v")).applies_to(Some("u")) && !quota(Some("u")).applies_to(None));
     }
 }

@@ -97,9 +97,7 @@ impl Walrus {
             return Ok(Vec::new());
         };
         let mut quotas = self.users.quotas(&root.account)?;
-        quotas.retain(|q| {
-            q.resource == resource && (q.user.is_none() || q.user.as_deref() == creator)
-        });
+        quotas.retain(|q| q.resource == resource && q.applies_to(creator));
         Ok(quotas)
     }
 

@@ -53,10 +53,7 @@ impl Limits {
             .map_err(StoreError::from)?;
         let mut held = HashMap::new();
         let mut checks = Vec::new();
-        for quota in quotas
-            .into_iter()
-            .filter(|q| q.user.as_deref().is_none_or(|u| u == user))
-        {
+        for quota in quotas.into_iter().filter(|q| q.applies_to(Some(user))) {
             let creator = quota.user.clone();
             let in_use = match held.get(&creator) {
                 Some(in_use) => *in_use,
