@@ -228,7 +228,7 @@ async fn describe_instances(keys: &Path, http: &Http) {
         for (n, owner) in owners.iter().enumerate() {
             let first = seeded + n * each;
             store
-                .add_instances(&instances(&owner.account, first, each))
+                .add_instances(&instances(&owner.account, first, each), None)
                 .await
                 .unwrap();
         }

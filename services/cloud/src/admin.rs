@@ -5,6 +5,7 @@
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
 mod iam;
+mod quota;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ pub enum AdminCommand {
     /// The IAM policies of users and groups.
     #[command(subcommand)]
     Policy(iam::PolicyCommand),
+    /// Quotas of accounts and users, and what they hold.
+    #[command(subcommand)]
+    Quota(quota::QuotaCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -211,6 +215,8 @@ pub enum AdminError {
     Runtime(std::io::Error),
     #[error(transparent)]
     DefaultImage(#[from] DefaultImageError),
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// `euca admin`.
@@ -241,6 +247,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Image(command) => image(&*store, &data, command).await,
         AdminCommand::Group(command) => iam::group(store.directory(), command).await,
         AdminCommand::Policy(command) => iam::policy(store.directory(), command).await,
+        AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
     }
 }
 

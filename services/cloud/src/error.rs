@@ -54,6 +54,9 @@ pub enum Ec2Error {
     InstanceMalformed(String),
     #[error("{0}")]
     InsufficientInstanceCapacity(String),
+    /// A quota on instances, cores or memory would be passed.
+    #[error("{0}")]
+    InstanceLimitExceeded(String),
     /// A cluster did not do what it was asked.
     #[error("The cluster {0} could not serve the request")]
     Cluster(String),
@@ -65,8 +68,8 @@ pub enum Ec2Error {
     ImageMalformed(String),
     #[error("Address '{0}' not found.")]
     AddressNotFound(String),
-    #[error("Too many addresses allocated: a user may hold {0}")]
-    AddressLimitExceeded(usize),
+    #[error("{0}")]
+    AddressLimitExceeded(String),
     #[error("There are no public addresses left to allocate")]
     InsufficientAddressCapacity,
     /// Every cluster runs a network mode without public addresses (SYSTEM or STATIC).
@@ -130,6 +133,7 @@ impl Ec2Error {
             Self::InstanceNotFound(_) => "InvalidInstanceID.NotFound",
             Self::InstanceMalformed(_) => "InvalidInstanceID.Malformed",
             Self::InsufficientInstanceCapacity(_) => "InsufficientInstanceCapacity",
+            Self::InstanceLimitExceeded(_) => "InstanceLimitExceeded",
             Self::Cluster(_) => "Unavailable",
             Self::InvalidManifest(_) => "InvalidManifest",
             Self::ImageNotFound(_) => "InvalidAMIID.NotFound",

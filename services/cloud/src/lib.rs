@@ -106,6 +106,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         zones: ops::Zones::default(),
         launching: std::sync::Mutex::default(),
         client_tokens: tokio::sync::Mutex::default(),
+        quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
     });
     let server = config

@@ -18,6 +18,7 @@ mod groups;
 mod keys;
 mod policies;
 mod postgres;
+pub mod quotas;
 mod sql;
 mod sqlite;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use std::sync::Arc;
 pub use groups::{Group, MAX_GROUPS_PER_USER};
 pub use policies::{decide, evaluated, Policy};
 pub use postgres::{connect, PgUsers};
+pub use quotas::{Quota, Resource};
 pub use sqlite::UserStore;
 
 /// The cloud administrator's account, created on first start.
@@ -222,6 +224,8 @@ pub trait UserLookup: Send + Sync + std::fmt::Debug {
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError>;
     /// The policies that apply to `user`: its own, then its groups'.
     fn policies_of(&self, user: &User) -> Result<Vec<Policy>, UserError>;
+    /// The quotas of `account` and of its users (Walrus checks its bucket limits).
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError>;
 }
 
 /// The identities of a cloud, in either engine: a cheap-to-clone handle with async methods

@@ -9,7 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use crate::accounts::Lookup;
-use crate::{User, UserError, UserLookup};
+use crate::{Quota, User, UserError, UserLookup};
 
 /// The schema, one entry per version (text byte by byte, `COLLATE "C"`, as the cloud's
 /// tables): a database at version N has run the first N. Never edit an entry once released;
@@ -75,6 +75,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
     // 3: IAM groups, their members, and the policies of users and groups.
     crate::groups::PG_SCHEMA,
+    // 4: limits per account and per user (quotas.rs).
+    crate::quotas::PG_MIGRATION,
 ];
 
 /// Serializes migrations of one database between processes (a CLC, Walrus and `euca
@@ -192,6 +194,10 @@ impl UserLookup for PgUsers {
 
     fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
         wait(self.policies_applying_to(user))
+    }
+
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError> {
+        wait(PgUsers::quotas(self, Some(account)))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::accounts::Lookup;
-use crate::{User, UserError, UserLookup};
+use crate::{Quota, User, UserError, UserLookup};
 
 /// The schema, one entry per version: a file at version N has run the first N. Never edit
 /// an entry once released; add one.
@@ -73,6 +73,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ",
     // 3: IAM groups, their members, and the policies of users and groups.
     crate::groups::SQLITE_SCHEMA,
+    // 4: limits per account and per user (quotas.rs).
+    crate::quotas::SQLITE_MIGRATION,
 ];
 
 /// The identity database. Cheap to share behind an `Arc`; calls are short, and safe to make
@@ -191,6 +193,10 @@ impl UserLookup for UserStore {
 
     fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
         self.policies_applying_to(user)
+    }
+
+    fn quotas(&self, account: &str) -> Result<Vec<Quota>, UserError> {
+        self.quotas(Some(account))
     }
 }
 

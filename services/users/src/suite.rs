@@ -3,13 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::{Directory, User, UserError, ADMIN_NAME, ROOT_NAME};
+use crate::{Directory, Quota, Resource, User, UserError, ADMIN_NAME, ROOT_NAME};
 
 /// Checks accounts, users, keys and lookups on an empty directory.
 pub(crate) async fn run(dir: &Directory) {
     accounts(dir).await;
     users_in_accounts(dir).await;
     keys(dir).await;
+    quotas(dir).await;
 }
 
 async fn accounts(dir: &Directory) {
@@ -248,6 +249,57 @@ async fn keys(dir: &Directory) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// Limits are set, replaced, listed per account (the account's own first) and cleared; the
+/// synchronous lookup sees them at once.
+async fn quotas(dir: &Directory) {
+    for name in ["qa", "qb"] {
+        dir.create_account(name, None).await.unwrap();
+    }
+    let mut account = Quota {
+        account: "qa".into(),
+        user: None,
+        resource: Resource::BucketGb,
+        limit: 1 << 20,
+    };
+    dir.set_quota(&account).await.unwrap();
+    account.limit = 2 << 20;
+    dir.set_quota(&account).await.unwrap();
+    let user = Quota {
+        user: Some("u".into()),
+        resource: Resource::Instances,
+        limit: 2,
+        ..account.clone()
+    };
+    dir.set_quota(&user).await.unwrap();
+    let other = Quota {
+        account: "qb".into(),
+        ..account.clone()
+    };
+    dir.set_quota(&other).await.unwrap();
+    assert_eq!(
+        dir.lookup().quotas("qa").unwrap(),
+        [account.clone(), user.clone()]
+    );
+    assert_eq!(
+        dir.quotas(None).await.unwrap(),
+        [account.clone(), user, other]
+    );
+    assert!(dir
+        .clear_quota("qa", Some("u"), Resource::Instances)
+        .await
+        .unwrap());
+    assert!(!dir
+        .clear_quota("qa", Some("u"), Resource::Instances)
+        .await
+        .unwrap());
+    assert_eq!(dir.quotas(Some("qa")).await.unwrap(), [account]);
+    dir.delete_account("qb").await.unwrap();
+    assert!(
+        dir.quotas(Some("qb")).await.unwrap().is_empty(),
+        "gone with the account"
+    );
 }
 
 /// A database of the schema before accounts, as the fixtures of

@@ -97,6 +97,10 @@ pub enum S3Error {
     TooManyBuckets,
     #[error("The upload would exceed the storage quota: {0}")]
     QuotaExceeded(String),
+    /// An account's quota: on `buckets` (TooManyBuckets) or on `bucket-gb` (EntityTooLarge,
+    /// as Walrus 1.6 answered a bucket passing its size limit), with a message naming it.
+    #[error("{1}")]
+    OverQuota(users::Resource, String),
     #[error("The requested range is not satisfiable")]
     InvalidRange { size: u64 },
     #[error("At least one of the pre-conditions you specified did not hold")]
@@ -178,6 +182,8 @@ impl S3Error {
             Self::MetadataTooLarge => "MetadataTooLarge",
             Self::TooManyBuckets => "TooManyBuckets",
             Self::QuotaExceeded(_) => "QuotaExceeded",
+            Self::OverQuota(users::Resource::Buckets, _) => "TooManyBuckets",
+            Self::OverQuota(..) => "EntityTooLarge",
             Self::InvalidRange { .. } => "InvalidRange",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::NotModified { .. } => "NotModified",

@@ -266,13 +266,40 @@ fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError
     if let Some(cloud) = &config.cloud_users {
         info!(users = ?cloud, "authenticating the cloud's users");
     }
-    let meta = Meta::open(&config.data.join("walrus.sqlite"))?;
+    let meta = Meta::open(&config.data.join(META_FILE))?;
     let backend: Arc<dyn Backend> = match &config.backend {
         BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),
         BackendConfig::Remote(remote) => Arc::new(RemoteS3::new(remote.clone(), &config.data)?),
     };
     let walrus = Arc::new(Walrus::new(config, users, meta, Storage::new(backend)));
     Ok((walrus, new_admin))
+}
+
+/// Walrus's metadata database in its DATA.
+const META_FILE: &str = "walrus.sqlite";
+
+/// What one owner holds in a Walrus: its buckets and the bytes stored in them (objects and
+/// the parts of unfinished uploads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holdings {
+    pub buckets: u64,
+    pub bytes: u64,
+}
+
+/// What the owner `canonical_id` holds in the Walrus whose DATA is `data` (of it, what
+/// `creator` made when given), from its metadata (which a running Walrus shares safely),
+/// for `euca admin quota show`; `None` when DATA holds no Walrus. Blocking.
+pub fn holdings(
+    data: &Path,
+    canonical_id: &str,
+    creator: Option<&str>,
+) -> Result<Option<Holdings>, StartError> {
+    let path = data.join(META_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (buckets, bytes) = Meta::open(&path)?.holdings(canonical_id, creator)?;
+    Ok(Some(Holdings { buckets, bytes }))
 }
 
 /// Creates DATA if missing. Private objects and the users' keys live there, so a new DATA is

@@ -34,6 +34,9 @@ pub enum MetaError {
     EntityTooLarge,
     #[error("{0}")]
     QuotaExceeded(String),
+    /// An account's quota (`euca admin quota`) on `buckets` or `bucket-gb` would be passed.
+    #[error("{1}")]
+    OverQuota(users::Resource, String),
     #[error("a part is missing or its ETag does not match")]
     InvalidPart,
     #[error("metadata database: {0}")]
@@ -52,8 +55,10 @@ const SCHEMA: &str = "
         acl TEXT NOT NULL,
         log_bucket TEXT,
         log_prefix TEXT,
-        size INTEGER NOT NULL DEFAULT 0
+        size INTEGER NOT NULL DEFAULT 0,
+        creator TEXT
     ) STRICT;
+    CREATE INDEX IF NOT EXISTS buckets_by_owner ON buckets (owner);
     CREATE TABLE IF NOT EXISTS objects (
         id INTEGER PRIMARY KEY,
         bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
@@ -125,6 +130,9 @@ pub struct Bucket {
     pub logging: Option<Logging>,
     /// Bytes of its objects and of the parts of its unfinished uploads.
     pub size: u64,
+    /// The user of the owner's account who made it (whose quotas count it); `None` for
+    /// buckets made before Walrus kept it, and for those Walrus makes itself.
+    pub creator: Option<String>,
 }
 
 /// Response headers stored with an object (Content-Type..., `x-amz-meta-*`), lower-case
@@ -232,10 +240,13 @@ pub struct Part {
 }
 
 /// Storage limits a write must respect; `None` is unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Quota {
     pub max_bucket_bytes: Option<u64>,
     pub max_total_bytes: Option<u64>,
+    /// The `bucket-gb` quotas of the account owning the bucket and of the user who made it:
+    /// on the bytes of all the buckets the account owns, or that user made.
+    pub held_bytes: Vec<users::Quota>,
 }
 
 /// A key bound for listings: any bytes, compared as SQLite compares TEXT (memcmp).
@@ -287,6 +298,15 @@ impl Meta {
         if !has_crc32 {
             conn.execute_batch("ALTER TABLE parts ADD COLUMN crc32 INTEGER")?;
         }
+        // Databases made before buckets kept their creator gain the column, empty.
+        let has_creator: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('buckets') WHERE name = 'creator'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_creator {
+            conn.execute_batch("ALTER TABLE buckets ADD COLUMN creator TEXT")?;
+        }
         Ok(Self { conn })
     }
 
@@ -307,11 +327,19 @@ impl Meta {
         Ok(buckets)
     }
 
-    /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already.
+    /// How many buckets `owner` owns, and the bytes in them (objects and unfinished
+    /// uploads' parts); of them, those `creator` made when given.
+    pub fn holdings(&self, owner: &str, creator: Option<&str>) -> rusqlite::Result<(u64, u64)> {
+        held(&self.conn, owner, creator)
+    }
+
+    /// Creates `bucket` unless its name is taken or its owner has `max_buckets` already,
+    /// or as many as a `buckets` quota of `quotas` (its account's, its creator's) allows.
     pub fn create_bucket(
         &mut self,
         bucket: &Bucket,
         max_buckets: Option<u64>,
+        quotas: &[users::Quota],
     ) -> Result<(), MetaError> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = bucket_in(&tx, &bucket.name)? {
@@ -322,18 +350,20 @@ impl Meta {
             });
         }
         if let Some(max) = max_buckets {
-            let owned: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM buckets WHERE owner = ?1",
-                [&bucket.owner],
-                |r| r.get(0),
-            )?;
-            if to_u64(owned) >= max {
+            let (owned, _) = held(&tx, &bucket.owner, None)?;
+            if owned >= max {
                 return Err(MetaError::TooManyBuckets);
             }
         }
+        for quota in quotas {
+            let (owned, _) = held(&tx, &bucket.owner, quota.user.as_deref())?;
+            quota
+                .admits(owned, 1)
+                .map_err(|why| MetaError::OverQuota(users::Resource::Buckets, why))?;
+        }
         tx.execute(
-            "INSERT INTO buckets (name, owner, created, location, acl, size) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-            params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text()],
+            "INSERT INTO buckets (name, owner, created, location, acl, size, creator) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+            params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text(), bucket.creator],
         )?;
         tx.commit()?;
         Ok(())
@@ -872,7 +902,8 @@ impl Meta {
     }
 }
 
-const BUCKET_COLUMNS: &str = "name, owner, created, location, acl, log_bucket, log_prefix, size";
+const BUCKET_COLUMNS: &str =
+    "name, owner, created, location, acl, log_bucket, log_prefix, size, creator";
 const OBJECT_COLUMNS: &str = "bucket, key, size, etag, modified, owner, headers, acl";
 const SUMMARY_COLUMNS: &str = "key, size, etag, modified, owner";
 const UPLOAD_COLUMNS: &str = "id, bucket, key, initiated, owner, headers, acl";
@@ -900,6 +931,7 @@ fn bucket_from_row(r: &Row<'_>) -> rusqlite::Result<Bucket> {
             target_prefix: log_prefix.unwrap_or_default(),
         }),
         size: to_u64(r.get(7)?),
+        creator: r.get(8)?,
     })
 }
 
@@ -993,6 +1025,17 @@ fn insert_object(tx: &Transaction<'_>, object: &Object) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// How many buckets `owner` owns and their running totals summed (the owner is indexed);
+/// of them, those `creator` made when given.
+fn held(conn: &Connection, owner: &str, creator: Option<&str>) -> rusqlite::Result<(u64, u64)> {
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM buckets
+         WHERE owner = ?1 AND (?2 IS NULL OR creator = ?2)",
+        params![owner, creator],
+        |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))),
+    )
+}
+
 fn set_bucket_size(tx: &Transaction<'_>, bucket: &str, size: u64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE buckets SET size = ?2 WHERE name = ?1",
@@ -1024,6 +1067,12 @@ fn check_quota(
             )));
         }
     }
+    for limit in &quota.held_bytes {
+        let (_, bytes) = held(tx, &bucket.owner, limit.user.as_deref())?;
+        limit
+            .admits(bytes, new_size - bucket.size)
+            .map_err(|why| MetaError::OverQuota(users::Resource::BucketGb, why))?;
+    }
     Ok(())
 }
 
@@ -1047,6 +1096,7 @@ mod tests {
             acl: Acl::private(owner),
             logging: None,
             size: 0,
+            creator: None,
         }
     }
 
@@ -1070,12 +1120,13 @@ mod tests {
     const FREE: Quota = Quota {
         max_bucket_bytes: None,
         max_total_bytes: None,
+        held_bytes: Vec::new(),
     };
 
     #[test]
     fn snapshots_are_recorded_once_and_go_with_their_bucket() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("snapset-1", "admin"), None)
+        meta.create_bucket(&bucket("snapset-1", "admin"), None, &[])
             .unwrap();
         assert!(meta.add_snapshot("snap-1", "snapset-1", 10).unwrap());
         assert!(!meta.add_snapshot("snap-1", "snapset-1", 99).unwrap());
@@ -1098,18 +1149,18 @@ mod tests {
     #[test]
     fn buckets_are_unique_and_limited() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), Some(2)).unwrap();
+        meta.create_bucket(&bucket("a", "o"), Some(2), &[]).unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "o"), None),
+            meta.create_bucket(&bucket("a", "o"), None, &[]),
             Err(MetaError::BucketAlreadyOwnedByYou)
         ));
         assert!(matches!(
-            meta.create_bucket(&bucket("a", "p"), None),
+            meta.create_bucket(&bucket("a", "p"), None, &[]),
             Err(MetaError::BucketAlreadyExists)
         ));
-        meta.create_bucket(&bucket("b", "o"), Some(2)).unwrap();
+        meta.create_bucket(&bucket("b", "o"), Some(2), &[]).unwrap();
         assert!(matches!(
-            meta.create_bucket(&bucket("c", "o"), Some(2)),
+            meta.create_bucket(&bucket("c", "o"), Some(2), &[]),
             Err(MetaError::TooManyBuckets)
         ));
         assert_eq!(meta.buckets_of("o").unwrap().len(), 2);
@@ -1118,7 +1169,7 @@ mod tests {
     #[test]
     fn objects_replace_and_sizes_follow() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         assert!(meta
             .put_object(&object("b", "k", 10, "blob1"), &FREE)
             .unwrap()
@@ -1149,11 +1200,11 @@ mod tests {
     #[test]
     fn quotas_limit_growth_only() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("a", "o"), None).unwrap();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("a", "o"), None, &[]).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         let per_bucket = Quota {
             max_bucket_bytes: Some(100),
-            max_total_bytes: None,
+            ..Quota::default()
         };
         meta.put_object(&object("a", "k", 100, "1"), &per_bucket)
             .unwrap();
@@ -1165,14 +1216,91 @@ mod tests {
         meta.put_object(&object("a", "k", 50, "3"), &per_bucket)
             .unwrap();
         let total = Quota {
-            max_bucket_bytes: None,
             max_total_bytes: Some(120),
+            ..Quota::default()
         };
         meta.put_object(&object("b", "k", 70, "4"), &total).unwrap();
         assert!(matches!(
             meta.put_object(&object("b", "k2", 1, "5"), &total),
             Err(MetaError::QuotaExceeded(_))
         ));
+    }
+
+    #[test]
+    fn account_and_user_quotas_limit_the_owners_buckets_and_their_bytes() {
+        let (_dir, mut meta) = meta();
+        let limit = |user: Option<&str>, resource, limit| users::Quota {
+            account: "acct".into(),
+            user: user.map(str::to_owned),
+            resource,
+            limit,
+        };
+        let made_by = |name: &str, owner: &str, creator: &str| Bucket {
+            creator: Some(creator.into()),
+            ..bucket(name, owner)
+        };
+        let buckets = [
+            limit(None, users::Resource::Buckets, 3),
+            limit(Some("u"), users::Resource::Buckets, 1),
+        ];
+        meta.create_bucket(&made_by("a", "o", "u"), None, &buckets)
+            .unwrap();
+        match meta.create_bucket(&made_by("u2", "o", "u"), None, &buckets) {
+            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => assert_eq!(
+                why,
+                "quota of 1 buckets for user u of account acct: 1 in use, 1 requested"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Another user of the account, and another owner, are not u.
+        meta.create_bucket(&made_by("b", "o", "v"), None, &buckets[..1])
+            .unwrap();
+        meta.create_bucket(&made_by("c", "p", "u"), None, &buckets)
+            .unwrap();
+        meta.create_bucket(&made_by("d", "o", "v"), None, &buckets[..1])
+            .unwrap();
+        match meta.create_bucket(&made_by("e", "o", "v"), None, &buckets[..1]) {
+            Err(MetaError::OverQuota(users::Resource::Buckets, why)) => assert_eq!(
+                why,
+                "quota of 3 buckets for account acct: 3 in use, 1 requested"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            meta.bucket("d").unwrap().unwrap().creator.as_deref(),
+            Some("v")
+        );
+
+        let quota = |limits: Vec<users::Quota>| Quota {
+            held_bytes: limits,
+            ..Quota::default()
+        };
+        let account = quota(vec![limit(None, users::Resource::BucketGb, 100)]);
+        let of_u = quota(vec![
+            limit(None, users::Resource::BucketGb, 100),
+            limit(Some("u"), users::Resource::BucketGb, 50),
+        ]);
+        meta.put_object(&object("a", "k", 50, "1"), &of_u).unwrap();
+        assert!(matches!(
+            meta.put_object(&object("a", "k2", 1, "2"), &of_u),
+            Err(MetaError::OverQuota(users::Resource::BucketGb, _))
+        ));
+        meta.put_object(&object("c", "k", 500, "3"), &FREE).unwrap();
+        meta.put_object(&object("b", "k", 50, "4"), &account)
+            .unwrap();
+        assert!(matches!(
+            meta.put_object(&object("d", "k", 1, "5"), &account),
+            Err(MetaError::OverQuota(users::Resource::BucketGb, _))
+        ));
+        // The refused objects left nothing behind; replacing with less still fits.
+        assert!(meta.object("a", "k2").unwrap().is_none());
+        assert_eq!(meta.bucket("a").unwrap().unwrap().size, 50);
+        meta.put_object(&object("b", "k", 30, "6"), &account)
+            .unwrap();
+        meta.put_object(&object("d", "k", 20, "7"), &account)
+            .unwrap();
+        assert_eq!(meta.holdings("o", None).unwrap(), (3, 100));
+        assert_eq!(meta.holdings("o", Some("v")).unwrap(), (2, 50));
     }
 
     fn keys(listing: &Listing) -> (Vec<&str>, Vec<&str>) {
@@ -1185,7 +1313,7 @@ mod tests {
     #[test]
     fn listings_roll_up_prefixes_and_page() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         for (i, key) in ["a", "d/1", "d/2", "d/sub/3", "e", "é", "f/1"]
             .iter()
             .enumerate()
@@ -1265,7 +1393,7 @@ mod tests {
     #[test]
     fn uploads_complete_into_objects() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.put_object(&object("b", "k", 5, "old"), &FREE).unwrap();
         meta.create_upload(&upload("u1", "b", "k")).unwrap();
         assert!(matches!(
@@ -1323,7 +1451,7 @@ mod tests {
     #[test]
     fn completing_with_a_replaced_part_fails() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.create_upload(&upload("u", "b", "k")).unwrap();
         meta.put_part("u", &part(1, "p1", 1), &FREE).unwrap();
         let done = object("b", "k", 1, "gone");
@@ -1336,7 +1464,7 @@ mod tests {
     #[test]
     fn aborts_and_bucket_deletion_release_parts() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         for id in ["u1", "u2"] {
             meta.create_upload(&upload(id, "b", id)).unwrap();
             meta.put_part(id, &part(1, &format!("{id}p"), 2), &FREE)
@@ -1358,7 +1486,7 @@ mod tests {
     #[test]
     fn recovery_forgets_objects_whose_blobs_are_gone() {
         let (_dir, mut meta) = meta();
-        meta.create_bucket(&bucket("b", "o"), None).unwrap();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
         meta.put_object(&object("b", "kept", 1, "x1"), &FREE)
             .unwrap();
         meta.put_object(&object("b", "lost", 2, "x2"), &FREE)

@@ -10,9 +10,9 @@ use crate::acl::{Acl, Directory, Permission};
 use crate::body::Body;
 use crate::digest::{crc32_text, hex, Md5, CHECKSUM_CRC32, CHECKSUM_TYPE};
 use crate::error::S3Error;
-use crate::meta::{Bucket, Object, Part, Segment, Upload};
+use crate::meta::{Bucket, Object, Part, Quota, Segment, Upload};
 use crate::objects::{copy_source, echo_checksum, parse_range, promised, stored_headers};
-use crate::ops::{bucket_for, object_for, write_blob, Promised, Source};
+use crate::ops::{bucket_for, object_for, precheck_quota, write_blob, Promised, Source};
 use crate::rest::{bad_part_number, empty_reply, xml_reply, Req, PART_NUMBERS};
 use crate::state::Walrus;
 use crate::time::iso8601_millis;
@@ -117,11 +117,10 @@ pub async fn create(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error
 /// Records a written part, discarding the part it replaces (or itself, on failure).
 async fn store_part(
     walrus: &Walrus,
-    req: &Req,
+    quota: Quota,
     upload: &Upload,
     part: Part,
 ) -> Result<(), S3Error> {
-    let quota = walrus.quota_for(&req.who);
     let (id, bucket) = (upload.id.clone(), upload.bucket.clone());
     walrus
         .meta(
@@ -141,8 +140,9 @@ async fn store_part(
 
 pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>, S3Error> {
     let number = part_number(&req)?;
-    let (upload, _) = upload_for(walrus, &req).await?;
+    let (upload, bucket) = upload_for(walrus, &req).await?;
     let promised = promised(&req.head.headers)?;
+    let quota = precheck_quota(walrus, &req.who, &bucket, req.body.expected_len()).await?;
     let written = write_blob(
         walrus,
         &upload.bucket,
@@ -159,7 +159,7 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
         modified: crate::time::now_millis(),
         crc32: Some(written.crc32),
     };
-    store_part(walrus, &req, &upload, part).await?;
+    store_part(walrus, quota, &upload, part).await?;
     let mut response = empty_reply(StatusCode::OK);
     if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(ETAG, value);
@@ -171,7 +171,7 @@ pub async fn upload_part(walrus: &Walrus, mut req: Req) -> Result<Response<Body>
 pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {
     let number = part_number(&req)?;
     let (source_bucket, source_key) = copy_source(&req.head.headers)?;
-    let (upload, _) = upload_for(walrus, &req).await?;
+    let (upload, bucket) = upload_for(walrus, &req).await?;
     let (source, lease) = object_for(
         walrus,
         &source_bucket,
@@ -184,6 +184,7 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         Some(range) => range.resolve(source.size)?,
         None => 0..source.size,
     };
+    let quota = precheck_quota(walrus, &req.who, &bucket, Some(range.end - range.start)).await?;
     let mut reader = walrus.reader(&source, range, lease);
     let written = write_blob(
         walrus,
@@ -203,7 +204,7 @@ pub async fn upload_part_copy(walrus: &Walrus, req: Req) -> Result<Response<Body
         crc32: Some(written.crc32),
     };
     let checksum = wants_crc32(&upload).then(|| crc32_text(written.crc32));
-    store_part(walrus, &req, &upload, part).await?;
+    store_part(walrus, quota, &upload, part).await?;
     let mut doc = S3Xml::new("CopyPartResult");
     doc.field("LastModified", &iso8601_millis(modified));
     doc.field("ETag", &format!("\"{etag}\""));

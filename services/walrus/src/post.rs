@@ -126,7 +126,7 @@ pub async fn post_object(
         None => Acl::private(&owner),
     };
     let headers = stored_headers(&field_headers(&fields)?)?;
-    precheck_quota(walrus, &who, &bucket, None)?;
+    let quota = precheck_quota(walrus, &who, &bucket, None).await?;
     let written = write_blob(
         walrus,
         &bucket.name,
@@ -154,7 +154,7 @@ pub async fn post_object(
     }
     let object = written.into_object(bucket.name.clone(), key.clone(), owner, headers, acl);
     let etag = object.etag.clone();
-    commit(walrus, &who, object).await?;
+    commit(walrus, quota, object).await?;
     // Where the object is, by the path the form was posted to.
     let host = head
         .headers

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
-use users::UserLookup;
+use users::{Resource, UserLookup};
 
 use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
-use crate::meta::{Meta, MetaError, Object, Quota};
+use crate::meta::{Bucket, Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
 /// The running store.
@@ -67,13 +67,38 @@ impl Walrus {
         .map_err(S3Error::internal)?
     }
 
-    /// The quotas a write by `who` must respect: administrators are exempt from the bucket
-    /// size limit, as in the original; the total limit protects the disk from everyone.
-    pub fn quota_for(&self, who: &Identity) -> Quota {
-        Quota {
+    /// The quotas a write by `who` into `bucket` must respect: administrators are exempt
+    /// from the bucket size limit, as in the original; the total limit protects the disk
+    /// from everyone; the `bucket-gb` quotas (`euca admin quota`) of the account owning the
+    /// bucket and of the user who made it limit the bytes of all the account's buckets, or
+    /// of all that user's.
+    pub fn quota_for(&self, who: &Identity, bucket: &Bucket) -> Result<Quota, S3Error> {
+        Ok(Quota {
             max_bucket_bytes: self.config.max_bucket_bytes.filter(|_| !who.is_admin()),
             max_total_bytes: self.config.max_total_bytes,
-        }
+            held_bytes: self.quotas(
+                &bucket.owner,
+                bucket.creator.as_deref(),
+                Resource::BucketGb,
+            )?,
+        })
+    }
+
+    /// The quotas on `resource` of the account whose canonical id is `owner` that apply to
+    /// what `creator` made there: the account's own and the creator's. Read at each request
+    /// (no cache: a change counts at once).
+    pub fn quotas(
+        &self,
+        owner: &str,
+        creator: Option<&str>,
+        resource: Resource,
+    ) -> Result<Vec<users::Quota>, S3Error> {
+        let Some(root) = self.users.by_canonical_id(owner)? else {
+            return Ok(Vec::new());
+        };
+        let mut quotas = self.users.quotas(&root.account)?;
+        quotas.retain(|q| q.resource == resource && q.applies_to(creator));
+        Ok(quotas)
     }
 
     /// Looks an object up and leases its blobs, without any access check (internal
@@ -139,6 +164,7 @@ impl From<MetaError> for S3Error {
             MetaError::TooManyBuckets => Self::TooManyBuckets,
             MetaError::EntityTooLarge => Self::EntityTooLarge,
             MetaError::QuotaExceeded(why) => Self::QuotaExceeded(why),
+            MetaError::OverQuota(resource, why) => Self::OverQuota(resource, why),
             MetaError::InvalidPart => Self::InvalidPart,
             MetaError::Sqlite(e) => Self::internal(e),
         }

@@ -23,9 +23,11 @@ use super::clusters::CLOUD_USER;
 use super::filters::Filters;
 use super::instances::owned;
 use super::pools::{assign, give_back, pool_of, unassign, Pool};
+use super::quota::Limits;
 use super::Call;
 use crate::error::Ec2Error;
 use crate::store::{Address, Allocation, Association, PoolAddress};
+use users::Resource;
 
 /// How many addresses a user may hold (the original's default `maxUserPublicAddresses`).
 const MAX_USER_ADDRESSES: usize = 5;
@@ -37,6 +39,8 @@ pub(super) async fn allocate(
     call: &Call<'_>,
     _request: AllocateAddressType,
 ) -> Result<AllocateAddressResponseType, Ec2Error> {
+    let limits = Limits::of(call).await?;
+    limits.admit(&[(Resource::Addresses, 1)])?;
     let clusters = call.cloud.store.clusters().await?;
     let mut pools = Vec::new();
     let mut unanswered = None;
@@ -56,7 +60,7 @@ pub(super) async fn allocate(
     match call
         .cloud
         .store
-        .allocate_address(Some(user), &candidates, limit)
+        .allocate_address(Some(user), Some(&call.user.name), &candidates, limit)
         .await?
     {
         Allocation::Allocated(address) => {
@@ -67,7 +71,9 @@ pub(super) async fn allocate(
             })
         }
         Allocation::PoolExhausted => Err(Ec2Error::InsufficientAddressCapacity),
-        Allocation::LimitReached => Err(Ec2Error::AddressLimitExceeded(MAX_USER_ADDRESSES)),
+        Allocation::LimitReached => Err(Ec2Error::AddressLimitExceeded(format!(
+            "Too many addresses allocated: a user may hold {MAX_USER_ADDRESSES}"
+        ))),
     }
 }
 

@@ -31,10 +31,12 @@ use super::ids::random_id;
 use super::images::may_run;
 use super::owners::Owners;
 use super::pools;
+use super::quota::Limits;
 use super::storage;
 use super::{Call, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
+use users::Resource;
 
 /// The VM type of a RunInstances that names none, as EC2's.
 const DEFAULT_VM_TYPE: &str = "m1.small";
@@ -173,12 +175,30 @@ pub(super) async fn run(
     if let Some(missing) = groups.iter().find(|g| !owned.iter().any(|o| &o.name == *g)) {
         return Err(Ec2Error::GroupNotFound(missing.clone()));
     }
+    // As many as the quotas leave room for, at least MinCount; the account's turn is held
+    // until they are recorded.
+    let limits = Limits::of(call).await?;
+    let asked = |count: i32| {
+        let count = u64::try_from(count).unwrap_or(0);
+        [
+            (Resource::Instances, count),
+            (Resource::Cores, count * u64::from(vm_type.cores)),
+            (Resource::Memory, count * u64::from(vm_type.memory_mb)),
+        ]
+    };
+    let mut max_count = request.max_count;
+    while let Err(refused) = limits.admit(&asked(max_count)) {
+        if max_count == request.min_count {
+            return Err(refused);
+        }
+        max_count -= 1;
+    }
     let zone = request
         .placement
         .as_ref()
         .and_then(|p| p.availability_zone.as_deref())
         .filter(|z| !z.is_empty());
-    let cluster = place(call, zone, &vm_type, request.min_count, request.max_count).await?;
+    let cluster = place(call, zone, &vm_type, request.min_count, max_count).await?;
 
     let s3_url = store
         .facts()
@@ -188,7 +208,7 @@ pub(super) async fn run(
     let url_of = |image: &Image| format!("{}/{}", s3_url.trim_end_matches('/'), image.location);
     let reservation = random_id("r");
     let launched = kit::time::now();
-    let count = u32::try_from(request.max_count).unwrap_or(0);
+    let count = u32::try_from(max_count).unwrap_or(0);
     let instances: Vec<Instance> = (0..count)
         .map(|index| Instance {
             id: random_id("i"),
@@ -212,7 +232,7 @@ pub(super) async fn run(
     // and its tick finds them on the cluster, or finds them gone.
     // A fresh reservation: always marked.
     let _launching = InFlight::claim(&call.cloud.launching, &reservation);
-    match store.add_instances(&instances).await {
+    match store.add_instances(&instances, Some(&call.user.name)).await {
         Ok(()) => {}
         // The same token's retry, which raced this one past the lookup above.
         Err(StoreError::Exists {
@@ -224,6 +244,7 @@ pub(super) async fn run(
         }
         Err(e) => return Err(e.into()),
     }
+    drop(limits);
     drop(token_turn);
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let ask = cc::RunInstancesType {
@@ -241,7 +262,7 @@ pub(super) async fn run(
             disk: i32::try_from(vm_type.disk_gb).ok(),
         }),
         key_name: public_key,
-        max_count: request.max_count,
+        max_count,
         min_count: request.min_count,
         reservation_id: reservation.clone(),
         net_names: vec![groups[0].clone()],

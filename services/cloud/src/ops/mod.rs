@@ -19,6 +19,7 @@ mod keypairs;
 mod owners;
 mod pools;
 mod products;
+mod quota;
 mod reply;
 mod snapshots;
 mod storage;
@@ -31,6 +32,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
+pub use quota::QuotaTurns;
 pub use storage::StorageController;
 
 pub use ids::request_id;
@@ -74,6 +76,9 @@ pub struct Cloud {
     /// its record, so that a concurrent retry finds the first one's reservation (or volume)
     /// instead of making another.
     pub client_tokens: tokio::sync::Mutex<()>,
+    /// Taken by a request that adds to what quotas limit, from its check to its record
+    /// (after `client_tokens`, when it takes both).
+    pub quota_turns: QuotaTurns,
     /// The volumes and snapshots an EBS request is changing now (the tick leaves them
     /// alone).
     pub ebs: Mutex<HashSet<String>>,

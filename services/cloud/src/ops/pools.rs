@@ -72,7 +72,7 @@ async fn give(
     instance: Association,
 ) -> Result<(), Ec2Error> {
     let store = &call.cloud.store;
-    let address = match store.allocate_address(None, candidates, None).await? {
+    let address = match store.allocate_address(None, None, candidates, None).await? {
         Allocation::Allocated(address) => address,
         _ => return Err(Ec2Error::InsufficientAddressCapacity),
     };

@@ -17,10 +17,12 @@ use xmlbind::DateTime;
 
 use super::filters::Filters;
 use super::ids::random_id;
+use super::quota::Limits;
 use super::storage::{ask_storage, STORAGE_DEADLINE};
 use super::{named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Snapshot, SnapshotState, StoreError, VolumeState};
+use users::Resource;
 
 pub(super) async fn create(
     call: &Call<'_>,
@@ -47,8 +49,11 @@ pub(super) async fn create(
         progress: 0,
     };
     let store = &call.cloud.store;
+    let limits = Limits::of(call).await?;
+    limits.admit(&[(Resource::Snapshots, 1)])?;
     let _busy = call.claim(&pending.id)?;
-    store.add_snapshot(&pending).await?;
+    store.add_snapshot(&pending, Some(&call.user.name)).await?;
+    drop(limits);
     let snapshot = match create_on_storage(call.cloud, &pending).await {
         Ok(snapshot) => snapshot,
         Err(e) => {

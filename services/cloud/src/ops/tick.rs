@@ -122,7 +122,7 @@ async fn poll(
     for instance in changes.adopted {
         match cloud
             .store
-            .add_instances(std::slice::from_ref(&instance))
+            .add_instances(std::slice::from_ref(&instance), None)
             .await
         {
             Ok(()) => {

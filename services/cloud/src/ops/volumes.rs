@@ -26,10 +26,12 @@ use super::clusters::{self, CLOUD_USER, CLUSTER_DEADLINE};
 use super::filters::Filters;
 use super::ids::random_id;
 use super::instances;
+use super::quota::Limits;
 use super::storage::{ask_storage, unexport, COPY_DEADLINE, STORAGE_DEADLINE};
 use super::{named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
+use users::Resource;
 
 /// `client_token`: the request's `ClientToken` (later API versions; boto3 sends one): a
 /// retry with it answers the volume the first made.
@@ -94,8 +96,14 @@ pub(super) async fn create(
         attachment: None,
         client_token: client_token.map(str::to_owned),
     };
+    let limits = Limits::of(call).await?;
+    limits.admit(&[
+        (Resource::Volumes, 1),
+        (Resource::VolumeGb, u64::from(size_gb)),
+    ])?;
     let _busy = call.claim(&creating.id)?;
-    store.add_volume(&creating).await?;
+    store.add_volume(&creating, Some(&call.user.name)).await?;
+    drop(limits);
     drop(token_turn);
     let volume = match create_on_storage(call.cloud, &creating).await {
         Ok(volume) => volume,

@@ -595,6 +595,80 @@ fn attachment_columns(volume: &Volume) -> (Option<&str>, Option<&str>, Option<&s
 /// The engines' columns of a snapshot.
 const SNAPSHOT_COLUMNS: &str = "id, owner, volume, volume_size_gb, started, state, progress";
 
+/// What an account holds now, or what one user made of it, as quotas count it: instances
+/// not asked to terminate (with their VM types' cores and memory), volumes not asked to be
+/// deleted (with their sizes), snapshots and elastic addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InUse {
+    pub instances: u64,
+    pub cores: u64,
+    pub memory_mb: u64,
+    pub volumes: u64,
+    pub volume_gb: u64,
+    pub snapshots: u64,
+    pub addresses: u64,
+}
+
+impl InUse {
+    /// Its amount of `resource`; `None` for what the cloud does not hold (buckets).
+    pub fn of(&self, resource: users::Resource) -> Option<u64> {
+        use users::Resource as R;
+        match resource {
+            R::Instances => Some(self.instances),
+            R::Cores => Some(self.cores),
+            R::Memory => Some(self.memory_mb),
+            R::Volumes => Some(self.volumes),
+            R::VolumeGb => Some(self.volume_gb),
+            R::Snapshots => Some(self.snapshots),
+            R::Addresses => Some(self.addresses),
+            R::Buckets | R::BucketGb => None,
+        }
+    }
+
+    /// The use the columns of [`IN_USE`] give, in its order.
+    fn from_columns(columns: [i64; 7]) -> Self {
+        let [instances, cores, memory_mb, volumes, volume_gb, snapshots, addresses] =
+            columns.map(|n| u64::try_from(n).unwrap_or(0));
+        Self {
+            instances,
+            cores,
+            memory_mb,
+            volumes,
+            volume_gb,
+            snapshots,
+            addresses,
+        }
+    }
+}
+
+/// [`InUse`] of account `$1`, of what creator `$2` made when it is not NULL, in one row;
+/// the same text for both engines (SQLite reads `$N` as the Nth parameter, and both know
+/// `CAST`, which tells PostgreSQL the type of a NULL).
+const IN_USE: &str = "
+    SELECT
+        (SELECT COUNT(*) FROM instances i
+            WHERE i.owner = $1 AND (CAST($2 AS TEXT) IS NULL OR i.creator = $2)
+            AND NOT i.terminated AND NOT i.vanished),
+        (SELECT CAST(COALESCE(SUM(t.cores), 0) AS BIGINT) FROM instances i
+            JOIN vm_types t ON t.name = i.vm_type
+            WHERE i.owner = $1 AND (CAST($2 AS TEXT) IS NULL OR i.creator = $2)
+            AND NOT i.terminated AND NOT i.vanished),
+        (SELECT CAST(COALESCE(SUM(t.memory_mb), 0) AS BIGINT) FROM instances i
+            JOIN vm_types t ON t.name = i.vm_type
+            WHERE i.owner = $1 AND (CAST($2 AS TEXT) IS NULL OR i.creator = $2)
+            AND NOT i.terminated AND NOT i.vanished),
+        (SELECT COUNT(*) FROM volumes
+            WHERE owner = $1 AND (CAST($2 AS TEXT) IS NULL OR creator = $2)
+            AND state <> 'deleting'),
+        (SELECT CAST(COALESCE(SUM(size_gb), 0) AS BIGINT) FROM volumes
+            WHERE owner = $1 AND (CAST($2 AS TEXT) IS NULL OR creator = $2)
+            AND state <> 'deleting'),
+        (SELECT COUNT(*) FROM snapshots
+            WHERE owner = $1 AND (CAST($2 AS TEXT) IS NULL OR creator = $2)),
+        (SELECT COUNT(*) FROM addresses
+            WHERE owner = $1 AND (CAST($2 AS TEXT) IS NULL OR creator = $2))
+";
+
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
 /// owner filter means every user's.
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -644,9 +718,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Elastic addresses, and images' launch permissions and product codes.
     /// Allocates to `owner` (the cloud itself for `None`) the first address of `pool` that no
     /// one holds, unless `owner` already holds `limit` addresses; in one transaction.
+    /// `creator` is the user who asked for it.
     fn allocate_address(
         &self,
         owner: Option<&str>,
+        creator: Option<&str>,
         pool: &[PoolAddress],
         limit: Option<usize>,
     ) -> StoreFuture<'_, Allocation>;
@@ -693,8 +769,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Instances.
     /// Records instances, all or none; an id already taken is `Exists`, and so is a
     /// `client_token` their owner already gave another reservation (`what` is
-    /// `"client token"`).
-    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()>;
+    /// `"client token"`). `creator` is the user who asked for them (quotas count per user).
+    fn add_instances(&self, instances: &[Instance], creator: Option<&str>) -> StoreFuture<'_, ()>;
     /// Forgets instances (those a cluster did not start).
     fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()>;
     /// Marks instances as asked to terminate.
@@ -712,8 +788,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// empty when there is none.
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>>;
     // EBS volumes and snapshots.
-    /// Records a new volume; an id already taken is `Exists`.
-    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()>;
+    /// Records a new volume, made by user `creator`; an id already taken is `Exists`.
+    fn add_volume(&self, volume: &Volume, creator: Option<&str>) -> StoreFuture<'_, ()>;
     /// Replaces the record of `volume.id` with `volume` if its state is still `from`;
     /// `false` when it is not (or there is no such volume): the compare-and-set that keeps
     /// two requests from moving one volume at once.
@@ -725,8 +801,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// What terminating instances does to their volumes: each one attached to them (or
     /// attaching or detaching) becomes available, unattached. Returns them as they were.
     fn detach_volumes(&self, instances: &[String]) -> StoreFuture<'_, Vec<Volume>>;
-    /// Records a new snapshot; an id already taken is `Exists`.
-    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()>;
+    /// Records a new snapshot, made by user `creator`; an id already taken is `Exists`.
+    fn add_snapshot(&self, snapshot: &Snapshot, creator: Option<&str>) -> StoreFuture<'_, ()>;
     /// Records a snapshot's state and progress; `false` when there is no such snapshot.
     fn change_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, bool>;
     /// Forgets a snapshot (the SC deleted it); `false` when there was none.
@@ -738,4 +814,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// text. The cloud records OpenSSL's PEM of each certificate it issues, so the PEM of a
     /// received certificate's DER written the same way finds its user.
     fn user_by_certificate(&self, pem: &str) -> StoreFuture<'_, Option<User>>;
+
+    // Quotas.
+    /// What account `account` holds now, or of it what user `creator` made.
+    fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse>;
 }

@@ -14,10 +14,10 @@ use users::{Directory, PgUsers};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, Observed,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
     PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
-    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
-    VOLUME_COLUMNS,
+    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
+    SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 of programs before
@@ -177,6 +177,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE certificates ALTER COLUMN user_name DROP DEFAULT;
     ALTER TABLE certificates DROP CONSTRAINT certificates_pkey;
     ALTER TABLE certificates ADD PRIMARY KEY (account, user_name);
+"#,
+    r#"
+    ALTER TABLE instances ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE volumes ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE snapshots ADD COLUMN creator TEXT COLLATE "C";
+    ALTER TABLE addresses ADD COLUMN creator TEXT COLLATE "C";
 "#,
 ];
 
@@ -894,10 +900,11 @@ impl Store for PgStore {
     fn allocate_address(
         &self,
         owner: Option<&str>,
+        creator: Option<&str>,
         pool: &[PoolAddress],
         limit: Option<usize>,
     ) -> StoreFuture<'_, Allocation> {
-        let (owner, pool) = (owner.map(own), pool.to_vec());
+        let (owner, creator, pool) = (owner.map(own), creator.map(own), pool.to_vec());
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -914,13 +921,16 @@ impl Store for PgStore {
             }
             let insert = tx
                 .prepare(
-                    "INSERT INTO addresses (public_ip, cluster, owner) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO addresses (public_ip, cluster, owner, creator)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 )
                 .await?;
             for candidate in pool {
                 let added = tx
-                    .execute(&insert, &[&candidate.public_ip, &candidate.cluster, &owner])
+                    .execute(
+                        &insert,
+                        &[&candidate.public_ip, &candidate.cluster, &owner, &creator],
+                    )
                     .await?;
                 if added > 0 {
                     tx.commit().await?;
@@ -1133,8 +1143,8 @@ impl Store for PgStore {
         })
     }
 
-    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
-        let instances = instances.to_vec();
+    fn add_instances(&self, instances: &[Instance], creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (instances, creator) = (instances.to_vec(), creator.map(own));
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -1167,8 +1177,8 @@ impl Store for PgStore {
             }
             let insert = tx
                 .prepare(&format!(
-                    "INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7,
-                        $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                    "INSERT INTO instances ({INSTANCE_COLUMNS}, creator) VALUES ($1, $2, $3, $4, $5,
+                        $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
                      ON CONFLICT DO NOTHING"
                 ))
                 .await?;
@@ -1198,6 +1208,7 @@ impl Store for PgStore {
                         &o.node,
                         &o.seen,
                         &o.vanished,
+                        &creator,
                     ],
                     "instance",
                     &i.id,
@@ -1306,15 +1317,16 @@ impl Store for PgStore {
         })
     }
 
-    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()> {
-        let v = volume.clone();
+    fn add_volume(&self, volume: &Volume, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (v, creator) = (volume.clone(), creator.map(own));
         Box::pin(async move {
             let (instance, device, remote_dev, attached) = attachment_columns(&v);
             insert_new(
                 &self.client().await?,
                 &format!(
-                    "INSERT INTO volumes ({VOLUME_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING"
+                    "INSERT INTO volumes ({VOLUME_COLUMNS}, creator)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT DO NOTHING"
                 ),
                 &[
                     &v.id,
@@ -1329,6 +1341,7 @@ impl Store for PgStore {
                     &remote_dev,
                     &attached,
                     &v.client_token,
+                    &creator,
                 ],
                 "volume",
                 &v.id,
@@ -1418,14 +1431,14 @@ impl Store for PgStore {
         })
     }
 
-    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()> {
-        let s = snapshot.clone();
+    fn add_snapshot(&self, snapshot: &Snapshot, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (s, creator) = (snapshot.clone(), creator.map(own));
         Box::pin(async move {
             insert_new(
                 &self.client().await?,
                 &format!(
-                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+                    "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}, creator)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
                 ),
                 &[
                     &s.id,
@@ -1435,6 +1448,7 @@ impl Store for PgStore {
                     &s.started,
                     &s.state.name(),
                     &i64::from(s.progress),
+                    &creator,
                 ],
                 "snapshot",
                 &s.id,
@@ -1497,6 +1511,22 @@ impl Store for PgStore {
             };
             let (account, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
             Ok(self.directory.user(&account, &name).await?)
+        })
+    }
+
+    fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse> {
+        let (account, creator) = (own(account), creator.map(own));
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_one(IN_USE, &[&account, &creator])
+                .await?;
+            let mut columns = [0; 7];
+            for (i, column) in columns.iter_mut().enumerate() {
+                *column = row.try_get(i)?;
+            }
+            Ok(InUse::from_columns(columns))
         })
     }
 
@@ -1656,7 +1686,10 @@ mod tests {
                 [i]
             };
             let (one, two) = (launch(1), launch(2));
-            let (one, two) = tokio::join!(store.add_instances(&one), store.add_instances(&two));
+            let (one, two) = tokio::join!(
+                store.add_instances(&one, None),
+                store.add_instances(&two, None)
+            );
             assert_eq!(
                 u8::from(one.is_ok()) + u8::from(two.is_ok()),
                 1,
@@ -1679,7 +1712,7 @@ mod tests {
             })
             .collect();
         for user in ["u1", "u2", "u3", "u4"] {
-            let allocate = || store.allocate_address(Some(user), &pool, Some(2));
+            let allocate = || store.allocate_address(Some(user), None, &pool, Some(2));
             let all = tokio::join!(allocate(), allocate(), allocate(), allocate());
             let all = [all.0, all.1, all.2, all.3].map(Result::unwrap);
             let allocated = all

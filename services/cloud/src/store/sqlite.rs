@@ -13,10 +13,10 @@ use users::{Directory, UserStore};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, Observed,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
     PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
-    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
-    VOLUME_COLUMNS,
+    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
+    SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -166,6 +166,11 @@ const MIGRATIONS: &[&str] = &["
     INSERT INTO user_certificates (account, user_name, pem) SELECT user, 'admin', pem FROM certificates;
     DROP TABLE certificates;
     ALTER TABLE user_certificates RENAME TO certificates;
+", "
+    ALTER TABLE instances ADD COLUMN creator TEXT;
+    ALTER TABLE volumes ADD COLUMN creator TEXT;
+    ALTER TABLE snapshots ADD COLUMN creator TEXT;
+    ALTER TABLE addresses ADD COLUMN creator TEXT;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -790,10 +795,11 @@ impl Store for SqliteStore {
     fn allocate_address(
         &self,
         owner: Option<&str>,
+        creator: Option<&str>,
         pool: &[PoolAddress],
         limit: Option<usize>,
     ) -> StoreFuture<'_, Allocation> {
-        let (owner, pool) = (owner.map(own), pool.to_vec());
+        let (owner, creator, pool) = (owner.map(own), creator.map(own), pool.to_vec());
         self.run(move |tx| {
             if let (Some(owner), Some(limit)) = (&owner, limit) {
                 let held: i64 = tx.query_row(
@@ -807,8 +813,9 @@ impl Store for SqliteStore {
             }
             for candidate in pool {
                 let added = tx.execute(
-                    "INSERT OR IGNORE INTO addresses (public_ip, cluster, owner) VALUES (?1, ?2, ?3)",
-                    params![candidate.public_ip, candidate.cluster, owner],
+                    "INSERT OR IGNORE INTO addresses (public_ip, cluster, owner, creator)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![candidate.public_ip, candidate.cluster, owner, creator],
                 )?;
                 if added > 0 {
                     return Ok(Allocation::Allocated(Address {
@@ -978,8 +985,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_instances(&self, instances: &[Instance]) -> StoreFuture<'_, ()> {
-        let instances = instances.to_vec();
+    fn add_instances(&self, instances: &[Instance], creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (instances, creator) = (instances.to_vec(), creator.map(own));
         self.run(move |tx| {
             let mut tokens: Vec<(&str, &str)> = Vec::new();
             for i in &instances {
@@ -1001,9 +1008,10 @@ impl Store for SqliteStore {
                 let added = tx.execute(
                     "INSERT OR IGNORE INTO instances (id, reservation, owner, image, kernel, ramdisk,
                         vm_type, key_name, groups, launch_index, cluster, launched, terminated,
-                        client_token, cluster_state, private_ip, public_ip, node, seen, vanished)
+                        client_token, cluster_state, private_ip, public_ip, node, seen, vanished,
+                        creator)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20)",
+                        ?17, ?18, ?19, ?20, ?21)",
                     params![
                         i.id,
                         i.reservation,
@@ -1024,7 +1032,8 @@ impl Store for SqliteStore {
                         o.public_ip,
                         o.node,
                         o.seen,
-                        o.vanished
+                        o.vanished,
+                        creator
                     ],
                 )?;
                 if added == 0 {
@@ -1128,14 +1137,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_volume(&self, volume: &Volume) -> StoreFuture<'_, ()> {
-        let v = volume.clone();
+    fn add_volume(&self, volume: &Volume, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (v, creator) = (volume.clone(), creator.map(own));
         self.run(move |tx| {
             let (instance, device, remote_dev, attached) = attachment_columns(&v);
             let added = tx.execute(
                 &format!(
-                    "INSERT OR IGNORE INTO volumes ({VOLUME_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    "INSERT OR IGNORE INTO volumes ({VOLUME_COLUMNS}, creator)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 params![
                     v.id,
@@ -1149,7 +1158,8 @@ impl Store for SqliteStore {
                     device,
                     remote_dev,
                     attached,
-                    v.client_token
+                    v.client_token,
+                    creator
                 ],
             )?;
             if added == 0 {
@@ -1223,13 +1233,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn add_snapshot(&self, snapshot: &Snapshot) -> StoreFuture<'_, ()> {
-        let s = snapshot.clone();
+    fn add_snapshot(&self, snapshot: &Snapshot, creator: Option<&str>) -> StoreFuture<'_, ()> {
+        let (s, creator) = (snapshot.clone(), creator.map(own));
         self.run(move |tx| {
             let added = tx.execute(
                 &format!(
-                    "INSERT OR IGNORE INTO snapshots ({SNAPSHOT_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    "INSERT OR IGNORE INTO snapshots ({SNAPSHOT_COLUMNS}, creator)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 ),
                 params![
                     s.id,
@@ -1238,7 +1248,8 @@ impl Store for SqliteStore {
                     s.volume_size_gb,
                     s.started,
                     s.state.name(),
-                    s.progress
+                    s.progress,
+                    creator
                 ],
             )?;
             if added == 0 {
@@ -1295,6 +1306,24 @@ impl Store for SqliteStore {
                 Some((account, name)) => Ok(self.directory.user(&account, &name).await?),
                 None => Ok(None),
             }
+        })
+    }
+
+    fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse> {
+        let (account, creator) = (own(account), creator.map(own));
+        self.run(move |tx| {
+            let columns = tx.query_row(IN_USE, params![account, creator], |r| {
+                Ok([
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ])
+            })?;
+            Ok(InUse::from_columns(columns))
         })
     }
 }

@@ -23,6 +23,7 @@ pub async fn run(store: &dyn Store) {
     a_client_token_names_one_reservation_per_owner(store).await;
     volumes_move_by_compare_and_set_and_detach_with_their_instance(store).await;
     snapshots_are_kept_per_owner_with_their_progress(store).await;
+    in_use_counts_what_an_account_and_each_creator_holds(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -259,14 +260,14 @@ async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
         instance("i-00000002", "ann", 0),
         instance("i-00000001", "ann", 1),
     ];
-    store.add_instances(&ann).await.unwrap();
+    store.add_instances(&ann, None).await.unwrap();
     // All or none: the second is taken, so the first is not added either.
     let again = [
         instance("i-00000003", "bob", 0),
         instance("i-00000001", "bob", 1),
     ];
     assert!(matches!(
-        store.add_instances(&again).await,
+        store.add_instances(&again, None).await,
         Err(StoreError::Exists { .. })
     ));
     assert_eq!(store.instances(Some("ann")).await.unwrap(), ann);
@@ -334,7 +335,7 @@ async fn addresses_are_allocated_within_limits_associated_and_released(store: &d
     // In the pool's order, each address to one holder only.
     let first = allocated(
         store
-            .allocate_address(Some("ann"), &pool, Some(2))
+            .allocate_address(Some("ann"), None, &pool, Some(2))
             .await
             .unwrap(),
     );
@@ -349,26 +350,31 @@ async fn addresses_are_allocated_within_limits_associated_and_released(store: &d
     );
     let second = allocated(
         store
-            .allocate_address(Some("ann"), &pool, Some(2))
+            .allocate_address(Some("ann"), None, &pool, Some(2))
             .await
             .unwrap(),
     );
     assert_eq!(second.public_ip, "192.0.2.9");
     assert_eq!(
         store
-            .allocate_address(Some("ann"), &pool, Some(2))
+            .allocate_address(Some("ann"), None, &pool, Some(2))
             .await
             .unwrap(),
         Allocation::LimitReached
     );
-    let system = allocated(store.allocate_address(None, &pool, None).await.unwrap());
+    let system = allocated(
+        store
+            .allocate_address(None, None, &pool, None)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (system.public_ip.as_str(), system.owner),
         ("192.0.2.11", None)
     );
     assert_eq!(
         store
-            .allocate_address(Some("bob"), &pool, Some(2))
+            .allocate_address(Some("bob"), None, &pool, Some(2))
             .await
             .unwrap(),
         Allocation::PoolExhausted
@@ -542,7 +548,7 @@ async fn observations_are_recorded_and_vanished_instances_leave_the_live_set(sto
     let second = sample("i-000000a2", "ann", "r-000000a1", "east", 1);
     let elsewhere = sample("i-000000a3", "bob", "r-000000a3", "west", 0);
     store
-        .add_instances(&[first.clone(), second.clone(), elsewhere.clone()])
+        .add_instances(&[first.clone(), second.clone(), elsewhere.clone()], None)
         .await
         .unwrap();
     let ids =
@@ -607,7 +613,7 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         with_token(sample("i-000000b2", "ann", "r-000000b1", "east", 1)),
         with_token(sample("i-000000b1", "ann", "r-000000b1", "east", 0)),
     ];
-    store.add_instances(&ann).await.unwrap();
+    store.add_instances(&ann, None).await.unwrap();
     let found = store.by_client_token("ann", "token-1").await.unwrap();
     assert_eq!(found, [ann[1].clone(), ann[0].clone()]);
     // A retry that raced past the lookup cannot record a second reservation.
@@ -618,7 +624,7 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         "east",
         0,
     ))];
-    let refused = store.add_instances(&again).await;
+    let refused = store.add_instances(&again, None).await;
     assert!(
         matches!(
             &refused,
@@ -642,7 +648,7 @@ async fn a_client_token_names_one_reservation_per_owner(store: &dyn Store) {
         "east",
         0,
     ))];
-    store.add_instances(&bob).await.unwrap();
+    store.add_instances(&bob, None).await.unwrap();
     assert_eq!(store.by_client_token("bob", "token-1").await.unwrap(), bob);
     assert_eq!(
         store.by_client_token("ann", "token-1").await.unwrap().len(),
@@ -670,10 +676,10 @@ async fn volumes_move_by_compare_and_set_and_detach_with_their_instance(store: &
         snapshot: Some("snap-00000001".into()),
         ..volume("vol-00000002", "bob", 5)
     };
-    store.add_volume(&first).await.unwrap();
-    store.add_volume(&other).await.unwrap();
+    store.add_volume(&first, None).await.unwrap();
+    store.add_volume(&other, None).await.unwrap();
     assert!(matches!(
-        store.add_volume(&first).await,
+        store.add_volume(&first, None).await,
         Err(StoreError::Exists { what: "volume", .. })
     ));
     assert_eq!(
@@ -738,9 +744,9 @@ async fn snapshots_are_kept_per_owner_with_their_progress(store: &dyn Store) {
         state: SnapshotState::Pending,
         progress: 0,
     };
-    store.add_snapshot(&snapshot).await.unwrap();
+    store.add_snapshot(&snapshot, None).await.unwrap();
     assert!(matches!(
-        store.add_snapshot(&snapshot).await,
+        store.add_snapshot(&snapshot, None).await,
         Err(StoreError::Exists {
             what: "snapshot",
             ..
@@ -761,4 +767,112 @@ async fn snapshots_are_kept_per_owner_with_their_progress(store: &dyn Store) {
     assert!(store.remove_snapshot(&snapshot.id).await.unwrap());
     assert!(!store.change_snapshot(&snapshot).await.unwrap());
     assert!(store.snapshots(None).await.unwrap().is_empty());
+}
+
+async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store) {
+    let owner = "quinn";
+    let vm_type = VmType {
+        name: "q1.test".into(),
+        cores: 3,
+        memory_mb: 300,
+        disk_gb: 1,
+    };
+    store.set_vm_type(&vm_type).await.unwrap();
+    let instance = |n: u32| Instance {
+        vm_type: vm_type.name.clone(),
+        ..sample(
+            &format!("i-0000c00{n}"),
+            owner,
+            &format!("r-0000c00{n}"),
+            "east",
+            0,
+        )
+    };
+    store
+        .add_instances(&[instance(1)], Some("u"))
+        .await
+        .unwrap();
+    store
+        .add_instances(&[instance(2)], Some("v"))
+        .await
+        .unwrap();
+    // A record of before creators were kept counts for the account only.
+    store.add_instances(&[instance(3)], None).await.unwrap();
+    store
+        .add_instances(&[instance(4)], Some("u"))
+        .await
+        .unwrap();
+    store.set_terminated(&["i-0000c004".into()]).await.unwrap();
+    let volume = |id: &str, size_gb| Volume {
+        id: id.into(),
+        owner: owner.into(),
+        size_gb,
+        snapshot: None,
+        zone: "east".into(),
+        created: 1,
+        state: VolumeState::Available,
+        attachment: None,
+        client_token: None,
+    };
+    store
+        .add_volume(&volume("vol-0000c001", 3), Some("u"))
+        .await
+        .unwrap();
+    let deleting = volume("vol-0000c002", 5);
+    store.add_volume(&deleting, Some("u")).await.unwrap();
+    let deleting = Volume {
+        state: VolumeState::Deleting,
+        ..deleting
+    };
+    assert!(store
+        .change_volume(&deleting, VolumeState::Available)
+        .await
+        .unwrap());
+    let snapshot = Snapshot {
+        id: "snap-0000c001".into(),
+        owner: owner.into(),
+        volume: "vol-0000c001".into(),
+        volume_size_gb: 3,
+        started: 1,
+        state: SnapshotState::Pending,
+        progress: 0,
+    };
+    store.add_snapshot(&snapshot, Some("v")).await.unwrap();
+    let pool = [PoolAddress {
+        cluster: "east".into(),
+        public_ip: "192.0.2.200".into(),
+    }];
+    let allocated = store
+        .allocate_address(Some(owner), Some("u"), &pool, None)
+        .await
+        .unwrap();
+    assert!(matches!(allocated, Allocation::Allocated(_)));
+    assert_eq!(
+        store.in_use(owner, None).await.unwrap(),
+        InUse {
+            instances: 3,
+            cores: 9,
+            memory_mb: 900,
+            volumes: 1,
+            volume_gb: 3,
+            snapshots: 1,
+            addresses: 1,
+        }
+    );
+    assert_eq!(
+        store.in_use(owner, Some("u")).await.unwrap(),
+        InUse {
+            instances: 1,
+            cores: 3,
+            memory_mb: 300,
+            volumes: 1,
+            volume_gb: 3,
+            snapshots: 0,
+            addresses: 1,
+        }
+    );
+    assert_eq!(
+        store.in_use("nobody", None).await.unwrap(),
+        InUse::default()
+    );
 }

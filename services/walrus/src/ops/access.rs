@@ -7,7 +7,7 @@ use crate::acl::{Acl, Identity, Permission};
 use crate::digest::{crc32_text, hex, Digests, ParallelDigests, CHECKSUM_CRC32};
 use crate::error::S3Error;
 use crate::form::Form;
-use crate::meta::{Bucket, Object, Segment, StoredHeaders};
+use crate::meta::{Bucket, MetaError, Object, Quota, Segment, StoredHeaders};
 use crate::payload::Payload;
 use crate::state::{blob_ids, ObjectReader, Walrus};
 use crate::storage::{BlobId, Lease};
@@ -86,26 +86,43 @@ pub fn writer_id(who: &Identity, bucket: &Bucket) -> String {
     who.canonical_id().unwrap_or(&bucket.owner).to_owned()
 }
 
-/// Refuses early an upload that cannot fit the bucket's quota (checked again on commit).
-pub fn precheck_quota(
+/// The quotas a write of `who` into `bucket` must respect, for [`commit`] (which checks
+/// them as it records); an upload of `incoming` bytes that cannot fit is refused before any
+/// byte is stored.
+pub async fn precheck_quota(
     walrus: &Walrus,
     who: &Identity,
     bucket: &Bucket,
     incoming: Option<u64>,
-) -> Result<(), S3Error> {
-    let quota = walrus.quota_for(who);
-    if let (Some(max), Some(n)) = (quota.max_bucket_bytes, incoming) {
-        if bucket.size.saturating_add(n) > max && n > 0 {
-            return Err(S3Error::EntityTooLarge);
-        }
+) -> Result<Quota, S3Error> {
+    let quota = walrus.quota_for(who, bucket)?;
+    let Some(n) = incoming.filter(|n| *n > 0) else {
+        return Ok(quota);
+    };
+    if quota
+        .max_bucket_bytes
+        .is_some_and(|max| bucket.size.saturating_add(n) > max)
+    {
+        return Err(S3Error::EntityTooLarge);
     }
-    Ok(())
+    for limit in quota.held_bytes.clone() {
+        let (owner, user) = (bucket.owner.clone(), limit.user.clone());
+        let (_, bytes) = walrus
+            .meta(move |meta, _| {
+                meta.holdings(&owner, user.as_deref())
+                    .map_err(MetaError::from)
+            })
+            .await?;
+        limit
+            .admits(bytes, n)
+            .map_err(|why| S3Error::OverQuota(limit.resource, why))?;
+    }
+    Ok(quota)
 }
 
-/// Commits `object` (replacing what was at its key) and discards the blobs it replaced;
-/// on failure, discards the object's own blobs.
-pub async fn commit(walrus: &Walrus, who: &Identity, object: Object) -> Result<(), S3Error> {
-    let quota = walrus.quota_for(who);
+/// Commits `object` (replacing what was at its key) within `quota` and discards the blobs
+/// it replaced; on failure, discards the object's own blobs.
+pub async fn commit(walrus: &Walrus, quota: Quota, object: Object) -> Result<(), S3Error> {
     walrus
         .meta(
             move |meta, storage| match meta.put_object(&object, &quota) {

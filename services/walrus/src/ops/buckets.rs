@@ -7,6 +7,7 @@ use crate::acl::{AclRequest, Identity, Permission};
 use crate::error::S3Error;
 use crate::meta::{Bucket, Listing, Logging};
 use crate::state::Walrus;
+use users::Resource;
 
 /// Most keys a listing returns (S3's limit and default).
 const MAX_KEYS: usize = 1000;
@@ -52,6 +53,7 @@ pub async fn create_bucket(
         location: input.location.filter(|l| !l.is_empty()),
         logging: None,
         size: 0,
+        creator: Some(user.name.clone()),
     };
     walrus
         .storage()
@@ -59,11 +61,17 @@ pub async fn create_bucket(
         .create_bucket(&bucket.name)
         .await?;
     let max_buckets = walrus.config().max_buckets_per_user.filter(|_| !user.admin);
+    let quotas = walrus.quotas(&bucket.owner, bucket.creator.as_deref(), Resource::Buckets)?;
     let (name, acl) = (bucket.name.clone(), bucket.acl.clone());
     match walrus
-        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets))
+        .meta(move |meta, _| meta.create_bucket(&bucket, max_buckets, &quotas))
         .await
     {
+        // Refused by a limit, the name was free: its storage goes again.
+        Err(refused @ (S3Error::TooManyBuckets | S3Error::OverQuota(..))) => {
+            walrus.storage().backend().delete_bucket(&name).await?;
+            Err(refused)
+        }
         Err(S3Error::BucketAlreadyOwnedByYou) => {
             let existing = walrus.meta(move |meta, _| meta.bucket(&name)).await?;
             match existing {

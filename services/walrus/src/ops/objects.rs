@@ -52,12 +52,12 @@ pub async fn put_object(
     let bucket = bucket_for(walrus, &input.bucket, who, Permission::Write).await?;
     let owner = writer_id(who, &bucket);
     let acl = input.acl.resolve(&owner, &bucket.owner)?;
-    precheck_quota(walrus, who, &bucket, input.length)?;
+    let quota = precheck_quota(walrus, who, &bucket, input.length).await?;
     let written = write_blob(walrus, &bucket.name, input.body, input.promised).await?;
     let crc32 = written.promised.crc32;
     let object = written.into_object(bucket.name, input.key, owner, input.headers, acl);
     let (etag, modified) = (object.etag.clone(), object.modified);
-    commit(walrus, who, object).await?;
+    commit(walrus, quota, object).await?;
     Ok(ObjectWritten {
         etag,
         modified,
@@ -204,7 +204,7 @@ pub async fn copy_object(
         }
         None => source.headers.clone(),
     };
-    precheck_quota(walrus, who, &bucket, Some(source.size))?;
+    let quota = precheck_quota(walrus, who, &bucket, Some(source.size)).await?;
     let segments = copy_segments(walrus, &source, &bucket.name).await?;
     let modified = crate::time::now_millis();
     let object = Object {
@@ -218,7 +218,7 @@ pub async fn copy_object(
         acl,
         segments,
     };
-    commit(walrus, who, object).await?;
+    commit(walrus, quota, object).await?;
     Ok(ObjectWritten {
         etag: source.etag,
         modified,
