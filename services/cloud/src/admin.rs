@@ -3,6 +3,8 @@
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
+mod usage;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,6 +39,12 @@ pub enum AdminCommand {
     /// Images on the running cloud.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Usage per account and user over a range of time: instance-hours by VM type, volume
+    /// GB-hours, GB-hours of each bucket, requests by component.
+    Usage(usage::Range),
+    /// The audit trail over a range of time: every request (who, from where, what, with
+    /// what outcome) and every billed change.
+    Events(usage::Range),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -113,6 +121,8 @@ pub enum AdminError {
     Runtime(std::io::Error),
     #[error(transparent)]
     DefaultImage(#[from] DefaultImageError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// `euca admin`.
@@ -139,6 +149,8 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Cluster(command) => cluster(&*store, command).await,
         AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
         AdminCommand::Image(command) => image(&*store, &data, command).await,
+        AdminCommand::Usage(range) => usage::usage(&data, &range).await,
+        AdminCommand::Events(range) => usage::audit(&data, &range).await,
     }
 }
 

@@ -33,6 +33,7 @@ use xmlbind::{Element, ToXml, XmlWriter};
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::store::User;
+use users::events::{Component, Event, Who};
 
 /// The service's name, as the WSDL's.
 const NAME: &str = "AmazonEC2";
@@ -85,15 +86,41 @@ impl Ec2Soap {
         Self { cloud }
     }
 
-    /// Authenticates and answers one request; its fault is made by the caller.
+    /// Authenticates and answers one request from `source`, recording it; its fault is
+    /// made by the caller.
     async fn answer(
         &self,
         operation: &'static Operation,
         body: &Element,
         certificate: Option<&[u8]>,
+        source: &str,
         request_id: &str,
     ) -> Result<Reply, Ec2Error> {
-        let user = self.user(certificate).await?;
+        let (user, answered) = match self.user(certificate).await {
+            Ok(user) => {
+                let answered = self
+                    .answer_for(&user, operation, body, source, request_id)
+                    .await;
+                (Some(user), answered)
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let who = Who::of(user.as_ref(), source);
+        let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
+        let event = Event::request(&who, Component::Ec2, operation.name, outcome);
+        self.cloud.events.record(event).await;
+        answered
+    }
+
+    /// Answers one request of `user`.
+    async fn answer_for(
+        &self,
+        user: &User,
+        operation: &'static Operation,
+        body: &Element,
+        source: &str,
+        request_id: &str,
+    ) -> Result<Reply, Ec2Error> {
         tracing::Span::current().record("user", user.name.as_str());
         let namespace = operation.request.0;
         let body = if namespace == NAMESPACE {
@@ -110,7 +137,8 @@ impl Ec2Soap {
             })?;
         let reply = ops::answer(
             &self.cloud,
-            &user,
+            user,
+            source,
             Ec2QueryRequest::plain(request),
             request_id,
         )
@@ -179,8 +207,15 @@ impl Service for Ec2Soap {
         );
         Box::pin(
             async move {
+                let source = context.peer.map(|p| p.ip().to_string()).unwrap_or_default();
                 let answered = self
-                    .answer(operation, body, context.signer_certificate.as_deref(), &id)
+                    .answer(
+                        operation,
+                        body,
+                        context.signer_certificate.as_deref(),
+                        &source,
+                        &id,
+                    )
                     .await;
                 answered.map_err(|e| {
                     match &e {

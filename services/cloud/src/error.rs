@@ -219,6 +219,13 @@ impl From<StoreError> for Ec2Error {
     }
 }
 
+impl From<users::events::EventError> for Ec2Error {
+    /// A change of state whose event cannot be committed is not made.
+    fn from(e: users::events::EventError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

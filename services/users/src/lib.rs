@@ -7,8 +7,10 @@
 //! disabled by one process is seen by the others at their next request.
 
 mod credentials;
+pub mod events;
 mod postgres;
 mod sqlite;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use tracing::Span;
+use users::User;
 
 use crate::acl::Identity;
 use crate::auth::{self, PayloadCheck, RequestHead};
 use crate::body::Body;
 use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
+use crate::events;
 use crate::hooks::{Hooks, InternalRequest};
+use crate::meta::Actor;
 use crate::payload::Payload;
 use crate::rest::Req;
 use crate::router::{self, virtual_bucket, Op};
@@ -23,11 +26,21 @@ use crate::{buckets, multipart, objects, post, xml};
 /// The header that marks the original's internal requests (node and storage controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
 
-/// Answers a request, or says what went wrong and with which resource.
+/// Who asked for what, as far as a request was read: its event's.
+#[derive(Debug, Default)]
+pub struct Asker {
+    pub user: Option<User>,
+    pub operation: &'static str,
+}
+
+/// Answers a request from `source`, or says what went wrong and with which resource;
+/// `asker` learns who asked for what as the request is read.
 pub async fn dispatch(
     walrus: &Arc<Walrus>,
     hooks: &Hooks,
     request: Request<Incoming>,
+    source: &str,
+    asker: &mut Asker,
 ) -> Result<Response<Body>, (S3Error, String)> {
     let (head, body) = request.into_parts();
     let path = head.uri.path().to_owned();
@@ -45,6 +58,11 @@ pub async fn dispatch(
     let resource = route.resource();
     let fail = |e: S3Error| (e, resource.clone());
     Span::current().record("op", route.op.name());
+    asker.operation = route.op.name();
+    let anonymous = Actor {
+        user: String::new(),
+        source: source.to_owned(),
+    };
 
     if let Some(operation) = head.headers.get(INTERNAL_OPERATION) {
         let operation = operation.to_str().unwrap_or_default().to_owned();
@@ -64,11 +82,13 @@ pub async fn dispatch(
             head,
             body,
         };
-        return hook.handle(walrus, request).await.map_err(fail);
+        return events::acting(anonymous, hook.handle(walrus, request))
+            .await
+            .map_err(fail);
     }
     // The form carries the signature.
     if route.op == Op::PostObject {
-        return post::post_object(walrus, head, route, body)
+        return events::acting(anonymous, post::post_object(walrus, head, route, body))
             .await
             .map_err(fail);
     }
@@ -96,9 +116,18 @@ pub async fn dispatch(
     let (who, check) = match signed {
         Some(signed) => {
             Span::current().record("user", signed.principal.name.as_str());
+            asker.user = Some(signed.principal.clone());
             (Identity::User(signed.principal), signed.payload)
         }
         None => (Identity::Anonymous, PayloadCheck::Unsigned),
+    };
+    let actor = Actor {
+        user: asker
+            .user
+            .as_ref()
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        ..anonymous
     };
     let limit = match route.op {
         Op::PutObject | Op::UploadPart => walrus.config().max_object_bytes,
@@ -113,7 +142,7 @@ pub async fn dispatch(
         who,
         body,
     };
-    run(walrus, req).await.map_err(fail)
+    events::acting(actor, run(walrus, req)).await.map_err(fail)
 }
 
 async fn run(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {

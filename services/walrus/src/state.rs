@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
+use users::events::EventLog;
 use users::UserLookup;
 
 use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
+use crate::events;
 use crate::meta::{Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
@@ -21,15 +23,23 @@ use crate::storage::{BlobId, BlobReader, Lease, Storage};
 pub struct Walrus {
     config: Config,
     users: Arc<dyn UserLookup>,
+    events: EventLog,
     meta: Arc<Mutex<Meta>>,
     storage: Storage,
 }
 
 impl Walrus {
-    pub fn new(config: Config, users: Arc<dyn UserLookup>, meta: Meta, storage: Storage) -> Self {
+    pub fn new(
+        config: Config,
+        users: Arc<dyn UserLookup>,
+        events: EventLog,
+        meta: Meta,
+        storage: Storage,
+    ) -> Self {
         Self {
             config,
             users,
+            events,
             meta: Arc::new(Mutex::new(meta)),
             storage,
         }
@@ -47,13 +57,41 @@ impl Walrus {
         &self.storage
     }
 
+    pub fn events(&self) -> &EventLog {
+        &self.events
+    }
+
     /// Runs `f` on the metadata, off the async threads (SQLite blocks, commits fsync).
-    /// `f` also gets the storage, to take leases while the metadata cannot change.
+    /// `f` also gets the storage, to take leases while the metadata cannot change. The
+    /// changes of buckets it makes are the current request's, and are in the event log
+    /// when this returns (see [`crate::events`]).
     pub async fn meta<R, E, F>(&self, f: F) -> Result<R, S3Error>
     where
         R: Send + 'static,
         E: Into<S3Error> + Send + 'static,
         F: FnOnce(&mut Meta, &Storage) -> Result<R, E> + Send + 'static,
+    {
+        let actor = events::actor();
+        let (result, outbox) = self
+            .locked(move |meta, storage| {
+                meta.act_for(actor);
+                let result = f(meta, storage).map_err(Into::into);
+                (result, meta.outbox())
+            })
+            .await?;
+        match outbox {
+            Ok(changes) if !changes.is_empty() => self.forward(changes).await,
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "cannot read the outbox"),
+        }
+        result
+    }
+
+    /// Runs `f` on the metadata under its lock, on a blocking thread.
+    pub(crate) async fn locked<R, F>(&self, f: F) -> Result<R, S3Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Meta, &Storage) -> R + Send + 'static,
     {
         let meta = self.meta.clone();
         let storage = self.storage.clone();
@@ -61,10 +99,10 @@ impl Walrus {
             let mut meta = meta
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut meta, &storage).map_err(Into::into)
+            f(&mut meta, &storage)
         })
         .await
-        .map_err(S3Error::internal)?
+        .map_err(S3Error::internal)
     }
 
     /// The quotas a write by `who` must respect: administrators are exempt from the bucket

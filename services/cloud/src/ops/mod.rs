@@ -9,6 +9,7 @@
 mod account;
 mod addresses;
 mod clusters;
+mod events;
 mod filters;
 mod groups;
 mod ids;
@@ -28,6 +29,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
+pub use events::who;
 pub use storage::StorageController;
 
 pub use ids::request_id;
@@ -37,6 +39,7 @@ use crate::params::Params;
 use crate::store::{Snapshot, Store, User, Volume};
 
 use soap::Reply;
+use users::events::{EventLog, Who};
 use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
@@ -74,31 +77,35 @@ pub struct Cloud {
     /// The volumes and snapshots an EBS request is changing now (the tick leaves them
     /// alone).
     pub ebs: Mutex<HashSet<String>>,
+    /// Where requests and billed changes are recorded.
+    pub events: EventLog,
 }
 
-/// Answers a Query request's `action` for `user`: the answer's XML document, in the
-/// namespace of the `Version` it names. The parameters are read by the generated Query
-/// binding into the action's request type, which [`answer`] answers.
+/// Answers a Query request's `action` for `user` from address `source`: the answer's XML
+/// document, in the namespace of the `Version` it names. The parameters are read by the
+/// generated Query binding into the action's request type, which [`answer`] answers.
 pub async fn dispatch(
     cloud: &Cloud,
     user: &User,
+    source: &str,
     action: &str,
     params: &Params,
     request_id: &str,
 ) -> Result<String, Ec2Error> {
     let query = QueryParams::new(params.iter().cloned())?;
     let parsed = wire::ec2_query::parse(action, query)?;
-    let reply = answer(cloud, user, parsed, request_id).await?;
+    let reply = answer(cloud, user, source, parsed, request_id).await?;
     Ok(reply::document(params.get("Version"), &reply))
 }
 
-/// Answers a request of either EC2 portType for `user`, however it arrived (Query or
-/// SOAP): the response element of its operation, in 2009-04-04's namespace. Its filters
+/// Answers a request of either EC2 portType for `user` from address `source`, however it
+/// arrived (Query or SOAP): the response element of its operation, in 2009-04-04's namespace. Its filters
 /// are the request's `Filter.N`, and its later parameters RunInstances' `ClientToken` (none
 /// over SOAP, whose 2009-04-04 API had neither).
 pub async fn answer(
     cloud: &Cloud,
     user: &User,
+    source: &str,
     parsed: Ec2QueryRequest,
     request_id: &str,
 ) -> Result<Reply, Ec2Error> {
@@ -112,6 +119,7 @@ pub async fn answer(
     let call = Call {
         cloud,
         user,
+        who: who(user, source),
         request_id,
     };
     let operation = request.operation();
@@ -207,6 +215,8 @@ fn named<T>(
 struct Call<'a> {
     cloud: &'a Cloud,
     user: &'a User,
+    /// Who asks, as events record them.
+    who: Who,
     request_id: &'a str,
 }
 

@@ -29,8 +29,10 @@ use std::time::Duration;
 use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
-use super::{snapshots, storage, volumes, Cloud};
+use super::{events, snapshots, storage, volumes, Cloud};
+use crate::error::Ec2Error;
 use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
+use users::events::{EventLog, Who};
 
 /// How many ticks an instance the cluster has never reported stays pending before it counts
 /// as gone: its cluster reports it as soon as it accepts it.
@@ -120,6 +122,12 @@ async fn poll(
     );
     let mut observed = changes.observed;
     for instance in changes.adopted {
+        // Billed before it is recorded: a crash between the two bills it once, at the
+        // next tick.
+        if let Err(e) = bill(&cloud.events, &instance, &instance.observed).await {
+            tracing::warn!(instance = %instance.id, error = %e, "tick: cannot record an instance's change: left for the next tick");
+            return Ok(());
+        }
         match cloud
             .store
             .add_instances(std::slice::from_ref(&instance))
@@ -131,6 +139,15 @@ async fn poll(
             // Known but found gone before (or recorded since): it is back.
             Err(StoreError::Exists { .. }) => observed.push((instance.id, instance.observed)),
             Err(e) => return Err(e),
+        }
+    }
+    for (id, seen) in &observed {
+        let Some(instance) = known.iter().find(|i| &i.id == id) else {
+            continue;
+        };
+        if let Err(e) = bill(&cloud.events, instance, seen).await {
+            tracing::warn!(instance = %id, error = %e, "tick: cannot record an instance's change: left for the next tick");
+            return Ok(());
         }
     }
     let mut gone = Vec::new();
@@ -151,6 +168,21 @@ async fn poll(
         terminate_again(cluster, &cloud.clusters, changes.still_running).await;
     }
     Ok(())
+}
+
+/// Commits what `seen` changes of `instance` that is billed: it runs (unless it was asked
+/// to terminate: that request ended its billing), or it is gone. Written before the store
+/// records what was seen, so a crash between the two loses nothing (the next look writes
+/// it again, once).
+async fn bill(events: &EventLog, instance: &Instance, seen: &Observed) -> Result<(), Ec2Error> {
+    if seen.vanished {
+        let cloud = Who::system(&instance.owner);
+        events::instance_stopped(events, &cloud, instance).await
+    } else if seen.state.as_deref() == Some("Extant") && !instance.terminated {
+        events::instance_running(events, instance).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Asks `cluster` to terminate `ids` again; a failure waits for the next tick.
@@ -321,12 +353,14 @@ impl Cloud {
     /// Pending or the pauses run out, recording what the cluster reports of them: a launch's
     /// outcome reaches DescribeInstances at once rather than at the next tick, which alone
     /// finds instances gone.
-    pub(super) fn follow(&self, cluster: &Cluster, ids: Vec<String>) {
-        let (store, security, cluster) = (
+    pub(super) fn follow(&self, cluster: &Cluster, launched: Vec<Instance>) {
+        let (store, security, events, cluster) = (
             Arc::clone(&self.store),
             self.clusters.clone(),
+            self.events.clone(),
             cluster.clone(),
         );
+        let ids: Vec<String> = launched.iter().map(|i| i.id.clone()).collect();
         tokio::spawn(async move {
             let mut recorded: HashMap<String, Option<String>> = HashMap::new();
             for pause in FOLLOW_PAUSES_MS {
@@ -343,6 +377,15 @@ impl Cloud {
                         (recorded.get(&id) != Some(&seen.state)).then_some((id, seen))
                     })
                     .collect();
+                for (id, seen) in &changed {
+                    let Some(instance) = launched.iter().find(|i| &i.id == id) else {
+                        continue;
+                    };
+                    if let Err(e) = bill(&events, instance, seen).await {
+                        tracing::warn!(instance = %id, error = %e, "cannot record a launch followed");
+                        return;
+                    }
+                }
                 if let Err(e) = store.observe(&changed).await {
                     tracing::warn!(cluster = %cluster.name, error = %e, "cannot record a launch followed");
                     return;

@@ -18,7 +18,9 @@ use tracing::{info, info_span, warn, Instrument};
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::params::Params;
+use crate::store::User;
 use auth::Claim;
+use users::events::{Component, Event, Who};
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
@@ -61,7 +63,12 @@ async fn handle(
         user = tracing::field::Empty,
     );
     async move {
-        let (status, body) = match answer(&cloud, request, &id).await {
+        let mut asker = Asker::default();
+        let source = connection.peer.ip().to_string();
+        let answered = answer(&cloud, request, &id, &source, &mut asker).await;
+        let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
+        cloud.events.record(asker.event(&source, outcome)).await;
+        let (status, body) = match answered {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
                 if let Ec2Error::Internal(cause) = &e {
@@ -87,11 +94,29 @@ async fn handle(
     .await
 }
 
-/// Reads, authenticates and answers one request.
+/// Who asked for what, as far as a request was read: its event's.
+#[derive(Debug, Default)]
+struct Asker {
+    user: Option<User>,
+    action: String,
+}
+
+impl Asker {
+    /// The request's event: an unauthenticated one names no account.
+    fn event(&self, source: &str, outcome: &str) -> Event {
+        let who = Who::of(self.user.as_ref(), source);
+        Event::request(&who, Component::Ec2, &self.action, outcome)
+    }
+}
+
+/// Reads, authenticates and answers one request from `source`; `asker` learns who asked
+/// for what as the request is read.
 async fn answer(
     cloud: &Cloud,
     request: Request<Incoming>,
     request_id: &str,
+    source: &str,
+    asker: &mut Asker,
 ) -> Result<String, Ec2Error> {
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, MAX_BODY)
@@ -128,6 +153,7 @@ async fn answer(
         body: &body,
         params,
     };
+    asker.action = request.params.get("Action").unwrap_or_default().to_owned();
     let claim = Claim::read(&request, kit::time::now())?;
     let user = cloud
         .store
@@ -143,5 +169,6 @@ async fn answer(
     let span = tracing::Span::current();
     span.record("action", action);
     span.record("user", user.name.as_str());
-    ops::dispatch(cloud, &user, action, &request.params, request_id).await
+    let asked = asker.user.insert(user);
+    ops::dispatch(cloud, asked, source, action, &request.params, request_id).await
 }
