@@ -35,6 +35,12 @@ fn start_storage(keys: &Keys, data: &Path) -> Component {
         .unwrap_or_else(|log| panic!("euca storage did not become ready:\n{log}"))
 }
 
+/// `euca admin VERB --from FROM --to TO EXTRA...`'s output.
+fn between(data: &Path, verb: &str, from: &str, to: &str, extra: &[&str]) -> String {
+    let args = [&[verb, "--from", from, "--to", to][..], extra].concat();
+    admin(data, &args)
+}
+
 /// The rows of a CSV report after its header.
 fn rows(csv: &str) -> Vec<String> {
     csv.lines().skip(1).map(str::to_owned).collect()
@@ -106,10 +112,7 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     // - alice-day: 2 MiB from 4:00, 2 + 4 - 1 = 5 MiB from 8:00, 1 MiB from 12:00, deleted at
     //   20:00: 2*4 + 5*4 + 1*8 = 36 MiB-hours = 36/1024 GB-hours;
     // - bob-day: 8 MiB from 16:00 to the day's end: 64 MiB-hours = 0.0625 GB-hours.
-    let day = admin(
-        &data,
-        &["usage", "--from", "2026-01-01", "--to", "2026-01-02"],
-    );
+    let day = between(&data, "usage", "2026-01-01", "2026-01-02", &[]);
     let requests = |span: &str, user: &str, component: &str| {
         format!(
             "{user},{user},requests,{component},{}",
@@ -134,18 +137,8 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
 
     // Clipped to 5:00..14:00: m1.small 5..6, c1.medium 5..14, the volume 5..9 (2 GB), and
     // alice-day 2 MiB for 3 h, 5 MiB for 4 h, 1 MiB for 2 h = 28 MiB-hours.
-    let window = admin(
-        &data,
-        &[
-            "usage",
-            "--from",
-            "2026-01-01T05:00:00Z",
-            "--to",
-            "2026-01-01T14:00:00Z",
-            "--account",
-            "alice",
-        ],
-    );
+    let (five, fourteen) = ("2026-01-01T05:00:00Z", "2026-01-01T14:00:00Z");
+    let window = between(&data, "usage", five, fourteen, &["--account", "alice"]);
     let expected_window = [
         "alice,alice,instance-hours,c1.medium,9".to_owned(),
         "alice,alice,instance-hours,m1.small,1".to_owned(),
@@ -157,18 +150,8 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     assert_eq!(rows(&window), expected_window, "{window}");
 
     // The same day as JSON.
-    let json = admin(
-        &data,
-        &[
-            "usage",
-            "--from",
-            "2026-01-01T00:00:00Z",
-            "--to",
-            "2026-01-02T00:00:00Z",
-            "--format",
-            "json",
-        ],
-    );
+    let (midnight, next) = ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
+    let json = between(&data, "usage", midnight, next, &["--format", "json"]);
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["from"], "2026-01-01T00:00:00.000Z");
     let lines: Vec<String> = report["usage"]
@@ -190,18 +173,8 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     assert_eq!(lines, expected_day, "{json}");
 
     // The audit trail: who, what, when, from where, with what outcome.
-    let trail = admin(
-        &data,
-        &[
-            "events",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-02",
-            "--account",
-            "alice",
-        ],
-    );
+    let alice_only = ["--account", "alice"];
+    let trail = between(&data, "events", "2026-01-01", "2026-01-02", &alice_only);
     let has = |time: &str, rest: &str| {
         trail.lines().any(|l| {
             l.split_once(',')
@@ -241,20 +214,8 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
         assert!(has(time, rest), "no {time} {rest} in:\n{trail}");
     }
     assert!(!trail.contains(",bob,"), "--account alice: {trail}");
-    let events_json = admin(
-        &data,
-        &[
-            "events",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-02",
-            "--account",
-            "alice",
-            "--format",
-            "json",
-        ],
-    );
+    let as_json = [&alice_only[..], &["--format", "json"]].concat();
+    let events_json = between(&data, "events", "2026-01-01", "2026-01-02", &as_json);
     let events: serde_json::Value = serde_json::from_str(&events_json).unwrap();
     assert_eq!(events.as_array().unwrap().len(), rows(&trail).len());
     drop(walrus);
