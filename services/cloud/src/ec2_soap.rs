@@ -33,7 +33,7 @@ use xmlbind::{Element, ToXml, XmlWriter};
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::store::User;
-use users::events::{Component, Event, Who};
+use users::events::Component;
 
 /// The service's name, as the WSDL's.
 const NAME: &str = "AmazonEC2";
@@ -105,10 +105,16 @@ impl Ec2Soap {
             }
             Err(e) => (None, Err(e)),
         };
-        let who = Who::of(user.as_ref(), source);
         let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
-        let event = Event::request(&who, Component::Ec2, operation.name, outcome);
-        self.cloud.events.record(event).await;
+        self.cloud
+            .record_request(
+                Component::Ec2,
+                operation.name,
+                user.as_ref(),
+                source,
+                outcome,
+            )
+            .await;
         answered
     }
 

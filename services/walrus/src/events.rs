@@ -2,19 +2,17 @@
 //! (who, what, from where, with what outcome), and the changes of its buckets that usage
 //! counts: created, deleted, and bytes added or removed by PUT, overwrite, DELETE, POST and
 //! multipart uploads. Those changes are written to the metadata's outbox in the transaction
-//! that makes them, then forwarded to the event log before the reply ([`Walrus::meta`]); a
+//! that makes them, then forwarded to the event log before the reply (`Walrus::meta`); a
 //! crash between the two forwards them at the next start.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use hyper::HeaderMap;
-use users::events::{action, Component, Event, Quantity, Who};
+use users::events::{Component, Event, Who};
 use users::User;
 
-use crate::error::S3Error;
-use crate::meta::{Actor, BucketChange, Change};
-use crate::state::Walrus;
+use crate::meta::Actor;
 
 tokio::task_local! {
     /// Who the request being answered is, for the changes it makes.
@@ -51,56 +49,6 @@ pub fn source(peer: SocketAddr, headers: &HeaderMap) -> String {
 /// The event of a request `user` made from `source`, answered with `outcome`.
 pub fn request(user: Option<&User>, source: &str, operation: &str, outcome: &str) -> Event {
     Event::request(&Who::of(user, source), Component::S3, operation, outcome)
-}
-
-impl Walrus {
-    /// Commits `changes` to the event log, each for its bucket owner's account, then takes
-    /// them out of the outbox. One not committed stays there, for the next call to the
-    /// metadata or the next start.
-    pub(crate) async fn forward(&self, changes: Vec<BucketChange>) {
-        let mut forwarded = Vec::with_capacity(changes.len());
-        for change in changes {
-            let event = self.event_of(&change);
-            match self.events().commit(event).await {
-                Ok(()) => forwarded.push(change.id),
-                Err(e) => {
-                    tracing::warn!(bucket = %change.bucket, error = %e, "a bucket's change stays in the outbox");
-                    break;
-                }
-            }
-        }
-        if forwarded.is_empty() {
-            return;
-        }
-        let done = self.locked(move |meta, _| meta.forwarded(&forwarded)).await;
-        if let Err(e) = done.and_then(|r| r.map_err(S3Error::from)) {
-            // Forwarded again later: the event log keeps one of each.
-            tracing::warn!(error = %e, "cannot empty the outbox");
-        }
-    }
-
-    fn event_of(&self, change: &BucketChange) -> Event {
-        // The owner's account, by its canonical id; the id itself if it has gone.
-        let account = match self.users().by_canonical_id(&change.owner) {
-            Ok(Some(owner)) => Who::of(Some(&owner), "").account,
-            _ => change.owner.clone(),
-        };
-        let who = Who {
-            account,
-            user: change.actor.user.clone(),
-            source: change.actor.source.clone(),
-        };
-        let (act, quantity) = match change.change {
-            Change::Created => (action::BUCKET_CREATED, Quantity::None),
-            Change::Deleted => (action::BUCKET_DELETED, Quantity::None),
-            Change::Bytes(n) => (action::BUCKET_BYTES, Quantity::Bytes(n)),
-        };
-        Event {
-            time: change.time,
-            once: Some(format!("s3:{}", change.key)),
-            ..Event::change(&who, Component::S3, act, &change.bucket, quantity)
-        }
-    }
 }
 
 #[cfg(test)]

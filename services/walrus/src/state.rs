@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
-use users::events::EventLog;
+use users::events::{action, Component, Event, EventLog, Quantity, Who};
 use users::UserLookup;
 
 use crate::acl::{Directory, Identity};
@@ -15,7 +15,7 @@ use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
 use crate::events;
-use crate::meta::{Meta, MetaError, Object, Quota};
+use crate::meta::{BucketChange, Change, Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
 /// The running store.
@@ -161,6 +161,56 @@ impl Walrus {
     /// Users as ACLs need them.
     pub fn directory(&self) -> UserDirectory<'_> {
         UserDirectory(&*self.users)
+    }
+}
+
+impl Walrus {
+    /// Commits `changes` to the event log, each for its bucket owner's account, then takes
+    /// them out of the outbox. One not committed stays there, for the next call to the
+    /// metadata or the next start.
+    pub(crate) async fn forward(&self, changes: Vec<BucketChange>) {
+        let mut forwarded = Vec::with_capacity(changes.len());
+        for change in changes {
+            let event = self.event_of(&change);
+            match self.events().commit(event).await {
+                Ok(()) => forwarded.push(change.id),
+                Err(e) => {
+                    tracing::warn!(bucket = %change.bucket, error = %e, "a bucket's change stays in the outbox");
+                    break;
+                }
+            }
+        }
+        if forwarded.is_empty() {
+            return;
+        }
+        let done = self.locked(move |meta, _| meta.forwarded(&forwarded)).await;
+        if let Err(e) = done.and_then(|r| r.map_err(S3Error::from)) {
+            // Forwarded again later: the event log keeps one of each.
+            tracing::warn!(error = %e, "cannot empty the outbox");
+        }
+    }
+
+    fn event_of(&self, change: &BucketChange) -> Event {
+        // The owner's account, by its canonical id; the id itself if it has gone.
+        let account = match self.users().by_canonical_id(&change.owner) {
+            Ok(Some(owner)) => Who::of(Some(&owner), "").account,
+            _ => change.owner.clone(),
+        };
+        let who = Who {
+            account,
+            user: change.actor.user.clone(),
+            source: change.actor.source.clone(),
+        };
+        let (act, quantity) = match change.change {
+            Change::Created => (action::BUCKET_CREATED, Quantity::None),
+            Change::Deleted => (action::BUCKET_DELETED, Quantity::None),
+            Change::Bytes(n) => (action::BUCKET_BYTES, Quantity::Bytes(n)),
+        };
+        Event {
+            time: change.time,
+            once: Some(format!("s3:{}", change.key)),
+            ..Event::change(&who, Component::S3, act, &change.bucket, quantity)
+        }
     }
 }
 

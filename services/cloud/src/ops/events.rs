@@ -10,12 +10,31 @@
 
 use users::events::{action, Component, Event, EventLog, Quantity, Who};
 
+use super::Cloud;
 use crate::error::Ec2Error;
 use crate::store::{Instance, User};
 
 /// The account, user and address of `user`'s request from `source`.
 pub fn who(user: &User, source: &str) -> Who {
     Who::of(Some(user), source)
+}
+
+impl Cloud {
+    /// Records a request to `component` (`action`, answered with `outcome`) that `user` (if
+    /// it authenticated) made from `source`: each front door (EC2 Query and SOAP, IAM) calls
+    /// this once per request. Queued, not awaited.
+    pub async fn record_request(
+        &self,
+        component: Component,
+        action: &str,
+        user: Option<&User>,
+        source: &str,
+        outcome: &str,
+    ) {
+        let who = Who::of(user, source);
+        let event = Event::request(&who, component, action, outcome);
+        self.events.record(event).await;
+    }
 }
 
 /// Commits the change `action` of `resource` by `who` (EC2's), returning once durable.

@@ -20,7 +20,7 @@ use crate::ops::{self, Cloud};
 use crate::params::Params;
 use crate::store::User;
 use auth::Claim;
-use users::events::{Component, Event, Who};
+use users::events::Component;
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
@@ -67,7 +67,10 @@ async fn handle(
         let source = connection.peer.ip().to_string();
         let answered = answer(&cloud, request, &id, &source, &mut asker).await;
         let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
-        cloud.events.record(asker.event(&source, outcome)).await;
+        let (action, user) = (&asker.action, asker.user.as_ref());
+        cloud
+            .record_request(Component::Ec2, action, user, &source, outcome)
+            .await;
         let (status, body) = match answered {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
@@ -99,14 +102,6 @@ async fn handle(
 struct Asker {
     user: Option<User>,
     action: String,
-}
-
-impl Asker {
-    /// The request's event: an unauthenticated one names no account.
-    fn event(&self, source: &str, outcome: &str) -> Event {
-        let who = Who::of(self.user.as_ref(), source);
-        Event::request(&who, Component::Ec2, &self.action, outcome)
-    }
 }
 
 /// Reads, authenticates and answers one request from `source`; `asker` learns who asked

@@ -20,6 +20,9 @@ use ::soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use wire::s3::{AmazonS3Server, AMAZON_S3_OPERATIONS, WSDL};
 use xmlbind::Element;
 
+use crate::acl::Identity;
+use crate::events;
+use crate::meta::Actor;
 use crate::state::Walrus;
 use handler::Handler;
 
@@ -55,16 +58,36 @@ impl Service for S3Soap {
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         Box::pin(async move {
+            let source = context.peer.map(|p| p.ip().to_string()).unwrap_or_default();
             let who = auth::authenticate(
                 body,
                 operation.name,
                 &**self.walrus.users(),
                 crate::time::now(),
             )
-            .map_err(fault::to_fault)?;
-            AmazonS3Server::new(Handler::new(self.walrus.clone(), who))
-                .call(operation, body, context)
-                .await
+            .map_err(fault::to_fault);
+            let user = match &who {
+                Ok(Identity::User(user)) => Some(user.clone()),
+                _ => None,
+            };
+            let answered = match who {
+                Ok(who) => {
+                    let actor = Actor {
+                        user: user.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+                        source: source.clone(),
+                    };
+                    let server = AmazonS3Server::new(Handler::new(self.walrus.clone(), who));
+                    events::acting(actor, server.call(operation, body, context)).await
+                }
+                Err(fault) => Err(fault),
+            };
+            let outcome = match &answered {
+                Ok(_) => "ok",
+                Err(fault) => fault.subcode.as_deref().unwrap_or("fault"),
+            };
+            let event = events::request(user.as_ref(), &source, operation.name, outcome);
+            self.walrus.events().record(event).await;
+            answered
         })
     }
 }
