@@ -113,20 +113,21 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     //   20:00: 2*4 + 5*4 + 1*8 = 36 MiB-hours = 36/1024 GB-hours;
     // - bob-day: 8 MiB from 16:00 to the day's end: 64 MiB-hours = 0.0625 GB-hours.
     let day = between(&data, "usage", "2026-01-01", "2026-01-02", &[]);
-    let requests = |span: &str, user: &str, component: &str| {
+    // Each account's requests are its root user's, `admin` (`euca admin user add`).
+    let requests = |span: &str, account: &str, component: &str| {
         format!(
-            "{user},{user},requests,{component},{}",
-            sent(&counts, span, user, component)
+            "{account},admin,requests,{component},{}",
+            sent(&counts, span, account, component)
         )
     };
     let expected_day = [
-        "alice,alice,instance-hours,c1.medium,12".to_owned(),
-        "alice,alice,instance-hours,m1.small,5".to_owned(),
-        "alice,alice,volume-gb-hours,,12".to_owned(),
-        "alice,alice,bucket-gb-hours,alice-day,0.03515625".to_owned(),
+        "alice,admin,instance-hours,c1.medium,12".to_owned(),
+        "alice,admin,instance-hours,m1.small,5".to_owned(),
+        "alice,admin,volume-gb-hours,,12".to_owned(),
+        "alice,admin,bucket-gb-hours,alice-day,0.03515625".to_owned(),
         requests("day", "alice", "ec2"),
         requests("day", "alice", "s3"),
-        "bob,bob,bucket-gb-hours,bob-day,0.0625".to_owned(),
+        "bob,admin,bucket-gb-hours,bob-day,0.0625".to_owned(),
         requests("day", "bob", "s3"),
     ];
     assert_eq!(
@@ -140,10 +141,10 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     let (five, fourteen) = ("2026-01-01T05:00:00Z", "2026-01-01T14:00:00Z");
     let window = between(&data, "usage", five, fourteen, &["--account", "alice"]);
     let expected_window = [
-        "alice,alice,instance-hours,c1.medium,9".to_owned(),
-        "alice,alice,instance-hours,m1.small,1".to_owned(),
-        "alice,alice,volume-gb-hours,,8".to_owned(),
-        "alice,alice,bucket-gb-hours,alice-day,0.02734375".to_owned(),
+        "alice,admin,instance-hours,c1.medium,9".to_owned(),
+        "alice,admin,instance-hours,m1.small,1".to_owned(),
+        "alice,admin,volume-gb-hours,,8".to_owned(),
+        "alice,admin,bucket-gb-hours,alice-day,0.02734375".to_owned(),
         requests("window", "alice", "ec2"),
         requests("window", "alice", "s3"),
     ];
@@ -184,23 +185,23 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
     for (time, rest) in [
         (
             "2026-01-01T01:00:00.000Z",
-            ",alice,alice,127.0.0.1,ec2,RunInstances,,ok,",
+            ",alice,admin,127.0.0.1,ec2,RunInstances,,ok,",
         ),
         (
             "2026-01-01T03:00:00.000Z",
-            ",alice,alice,127.0.0.1,ec2,DescribeVolumes,,InvalidVolume.NotFound,",
+            ",alice,admin,127.0.0.1,ec2,DescribeVolumes,,InvalidVolume.NotFound,",
         ),
         (
             "2026-01-01T04:00:00.000Z",
-            ",alice,alice,127.0.0.1,s3,PutObject,,ok,",
+            ",alice,admin,127.0.0.1,s3,PutObject,,ok,",
         ),
         (
             "2026-01-01T04:00:00.000Z",
-            ",alice,alice,127.0.0.1,s3,bucket.bytes,alice-day,ok,2097152 bytes",
+            ",alice,admin,127.0.0.1,s3,bucket.bytes,alice-day,ok,2097152 bytes",
         ),
         (
             "2026-01-01T12:00:00.000Z",
-            ",alice,alice,127.0.0.1,s3,GetObject,,NoSuchKey,",
+            ",alice,admin,127.0.0.1,s3,GetObject,,NoSuchKey,",
         ),
         (
             "2026-01-01T02:00:00.000Z",
@@ -208,7 +209,7 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
         ),
         (
             "2026-01-01T09:00:00.000Z",
-            ",alice,alice,127.0.0.1,ec2,volume.deleted,vol-",
+            ",alice,admin,127.0.0.1,ec2,volume.deleted,vol-",
         ),
     ] {
         assert!(has(time, rest), "no {time} {rest} in:\n{trail}");

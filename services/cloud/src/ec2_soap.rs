@@ -127,7 +127,7 @@ impl Ec2Soap {
         source: &str,
         request_id: &str,
     ) -> Result<Reply, Ec2Error> {
-        tracing::Span::current().record("user", user.name.as_str());
+        tracing::Span::current().record("user", user.arn().as_str());
         let namespace = operation.request.0;
         let body = if namespace == NAMESPACE {
             Cow::Borrowed(body)

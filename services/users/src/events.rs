@@ -22,8 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Location, User, UserError};
 
-/// The table in SQLite (a migration: created when missing).
-pub const SQLITE_SCHEMA: &str = "
+/// The table in SQLite (a migration of `users.sqlite`).
+pub(crate) const SQLITE_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         time INTEGER NOT NULL,
@@ -43,8 +43,8 @@ pub const SQLITE_SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
 ";
 
-/// The table in PostgreSQL (a migration: created when missing).
-pub const PG_SCHEMA: &str = r#"
+/// The table in PostgreSQL (a migration of the users' tables).
+pub(crate) const PG_SCHEMA: &str = r#"
     CREATE TABLE IF NOT EXISTS events (
         seq BIGSERIAL PRIMARY KEY,
         time BIGINT NOT NULL,
@@ -213,7 +213,7 @@ impl Who {
     /// `user`'s request from address `source` (an unauthenticated request names no one).
     pub fn of(user: Option<&User>, source: &str) -> Self {
         Self {
-            account: user.map(|u| u.name.clone()).unwrap_or_default(),
+            account: user.map(|u| u.account.clone()).unwrap_or_default(),
             user: user.map(|u| u.name.clone()).unwrap_or_default(),
             source: source.to_owned(),
         }
@@ -266,11 +266,7 @@ impl Sink {
                     .map_err(|_| UserError::Runtime)??;
                 Self::Sqlite(Arc::new(Mutex::new(conn)))
             }
-            Location::Postgres(url) => {
-                let pool = crate::connect(url)?;
-                pool.get().await?.batch_execute(PG_SCHEMA).await?;
-                Self::Postgres(pool)
-            }
+            Location::Postgres(url) => Self::Postgres(crate::connect(url)?),
         })
     }
 
@@ -359,7 +355,6 @@ fn open_sqlite(path: &Path) -> Result<Connection, UserError> {
     };
     let conn = Connection::open(path).map_err(open)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
-    conn.execute_batch(SQLITE_SCHEMA).map_err(open)?;
     Ok(conn)
 }
 
@@ -403,8 +398,8 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Opens the log where `location` keeps the users (creating its table) and starts its
-    /// writer on the current runtime.
+    /// Opens the log where `location` keeps the users (whose migrations made its table) and
+    /// starts its writer on the current runtime.
     pub async fn start(location: &Location) -> Result<Self, UserError> {
         if let Some(file) = std::env::var_os(TEST_CLOCK) {
             tracing::warn!(file = ?file, "{TEST_CLOCK} is set: events record the test clock's time, not the real one");
@@ -591,6 +586,15 @@ mod tests {
 
     /// Writes a day's events through `log` and reads them back from `location`.
     async fn a_log_keeps_what_it_was_given(location: Location) {
+        // Opening the users migrates them, the event log's table with them.
+        match &location {
+            Location::Sqlite(path) => drop(crate::UserStore::open(path).unwrap()),
+            Location::Postgres(url) => {
+                crate::PgUsers::open(crate::connect(url).unwrap())
+                    .await
+                    .unwrap();
+            }
+        }
         let log = EventLog::start(&location).await.unwrap();
         let ann = Who {
             account: "acme".into(),

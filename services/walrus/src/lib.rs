@@ -278,11 +278,11 @@ fn open_stores(config: Config) -> Result<(Stores, Option<User>), StartError> {
                 path: data.clone(),
                 source,
             })?;
-            (location.open()?, location, None)
+            (location.open()?.lookup(), location, None)
         }
         Some(CloudUsers::Db(url)) => {
             let location = users::Location::Postgres(url.clone());
-            (location.open()?, location, None)
+            (location.open()?.lookup(), location, None)
         }
     };
     if let Some(cloud) = &config.cloud_users {

@@ -152,7 +152,8 @@ async fn answer(
     let claim = Claim::read(&request, kit::time::now())?;
     let user = cloud
         .store
-        .user_by_access_key(claim.access_key())
+        .directory()
+        .by_access_key(claim.access_key())
         .await?
         .ok_or(Ec2Error::InvalidClientTokenId)?;
     let user = ops::enabled(user)?;
@@ -163,7 +164,7 @@ async fn answer(
         .ok_or_else(|| Ec2Error::MissingParameter("Action".into()))?;
     let span = tracing::Span::current();
     span.record("action", action);
-    span.record("user", user.name.as_str());
+    span.record("user", user.arn().as_str());
     let asked = asker.user.insert(user);
     ops::dispatch(cloud, asked, source, action, &request.params, request_id).await
 }

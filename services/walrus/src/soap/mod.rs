@@ -85,7 +85,7 @@ impl Service for S3Soap {
                 Ok(_) => "ok",
                 Err(fault) => fault.subcode.as_deref().unwrap_or("fault"),
             };
-            let event = events::request(user.as_ref(), &source, operation.name, outcome);
+            let event = events::request(user.as_deref(), &source, operation.name, outcome);
             self.walrus.events().record(event).await;
             answered
         })
