@@ -149,6 +149,12 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
         requests("window", "alice", "s3"),
     ];
     assert_eq!(rows(&window), expected_window, "{window}");
+    let bobs = ["--account", "bob", "--user", "admin"];
+    let bob_only = between(&data, "usage", "2026-01-01", "2026-01-02", &bobs);
+    assert_eq!(rows(&bob_only), expected_day[6..], "{bob_only}");
+    let nobody = ["--account", "bob", "--user", "carol"];
+    let none = between(&data, "usage", "2026-01-01", "2026-01-02", &nobody);
+    assert_eq!(rows(&none), Vec::<String>::new(), "{none}");
 
     // The same day as JSON.
     let (midnight, next) = ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
