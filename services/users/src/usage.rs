@@ -59,8 +59,8 @@ pub struct Line {
     pub metric: Metric,
     /// The VM type, the bucket, or the component; empty for volumes.
     pub item: String,
-    /// The exact amount, in the metric's units over [`Line::quantity`]'s denominator
-    /// (milliseconds, GB-milliseconds, byte-milliseconds, requests).
+    /// The exact amount, in milliseconds (instances), GB-milliseconds (volumes),
+    /// byte-milliseconds (buckets) or requests.
     pub amount: i128,
 }
 
@@ -94,12 +94,14 @@ struct Owner {
     user: String,
 }
 
-/// A resource billed while it lasts: since when, how much per millisecond, and what kind.
+/// A resource billed while it lasts: since when, how much per millisecond, what kind, and
+/// to whom.
 #[derive(Debug, Clone)]
 struct Open {
     since: i64,
     rate: i128,
     item: String,
+    owner: Owner,
 }
 
 /// The usage `events` show from `from` to `to` (milliseconds), events in order of time,
@@ -119,7 +121,8 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
         }
     };
     let clip = |since: i64, until: i64| i128::from((until.min(to) - since.max(from)).max(0));
-    let mut owners: HashMap<String, Owner> = HashMap::new();
+    // By component and resource: a bucket may be named like an instance.
+    let mut owners: HashMap<(&str, String), Owner> = HashMap::new();
     let mut open: HashMap<(Metric, String), Open> = HashMap::new();
     let mut ended: HashSet<(Metric, String)> = HashSet::new();
     for event in events {
@@ -134,19 +137,23 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
             continue;
         }
         // The first user an event of the resource names (the tick's events name none).
-        let owner = owners
-            .entry(event.resource.clone())
-            .or_insert_with(|| Owner {
-                account: event.account.clone(),
-                user: String::new(),
-            });
+        let resource = (event.component.as_str(), event.resource.clone());
+        let owner = owners.entry(resource.clone()).or_insert_with(|| Owner {
+            account: event.account.clone(),
+            user: String::new(),
+        });
         if owner.user.is_empty() {
             owner.user.clone_from(&event.user);
         }
         let owner = owner.clone();
         let mut close = |metric: Metric, at: i64, open: &mut HashMap<(Metric, String), Open>| {
             if let Some(was) = open.remove(&(metric, event.resource.clone())) {
-                add(&owner, metric, &was.item, was.rate * clip(was.since, at));
+                add(
+                    &was.owner,
+                    metric,
+                    &was.item,
+                    was.rate * clip(was.since, at),
+                );
             }
         };
         let key = |metric| (metric, event.resource.clone());
@@ -159,6 +166,7 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
                         since: event.time,
                         rate: 1,
                         item: vm_type.clone(),
+                        owner,
                     });
                 }
             }
@@ -171,6 +179,7 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
                     since: event.time,
                     rate: i128::from(*gb),
                     item: String::new(),
+                    owner,
                 });
             }
             (action::VOLUME_DELETED, _) => close(Metric::VolumeGbHours, event.time, &mut open),
@@ -178,7 +187,7 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
                 close(Metric::BucketGbHours, event.time, &mut open);
                 // A bucket's name may be taken again after its deletion: the new owner.
                 owners.insert(
-                    event.resource.clone(),
+                    resource,
                     Owner {
                         account: event.account.clone(),
                         user: event.user.clone(),
@@ -187,7 +196,7 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
             }
             (action::BUCKET_DELETED, _) => {
                 close(Metric::BucketGbHours, event.time, &mut open);
-                owners.remove(&event.resource);
+                owners.remove(&resource);
             }
             (action::BUCKET_BYTES, Quantity::Bytes(delta)) => {
                 let size = open.get(&key(Metric::BucketGbHours)).map_or(0, |o| o.rate);
@@ -198,16 +207,20 @@ pub fn usage(events: &[Event], from: i64, to: i64) -> Vec<Line> {
                         since: event.time,
                         rate: (size + i128::from(*delta)).max(0),
                         item: event.resource.clone(),
+                        owner,
                     },
                 );
             }
             _ => {}
         }
     }
-    for ((metric, resource), was) in open {
-        if let Some(owner) = owners.get(&resource) {
-            add(owner, metric, &was.item, was.rate * clip(was.since, to));
-        }
+    for ((metric, _), was) in open {
+        add(
+            &was.owner,
+            metric,
+            &was.item,
+            was.rate * clip(was.since, to),
+        );
     }
     totals
         .into_iter()

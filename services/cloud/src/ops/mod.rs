@@ -99,9 +99,9 @@ pub async fn dispatch(
 }
 
 /// Answers a request of either EC2 portType for `user` from address `source`, however it
-/// arrived (Query or SOAP): the response element of its operation, in 2009-04-04's namespace. Its filters
-/// are the request's `Filter.N`, and its later parameters RunInstances' `ClientToken` (none
-/// over SOAP, whose 2009-04-04 API had neither).
+/// arrived (Query or SOAP): the response element of its operation, in 2009-04-04's
+/// namespace. Its filters are the request's `Filter.N`, and its later parameters
+/// RunInstances' `ClientToken` (none over SOAP, whose 2009-04-04 API had neither).
 pub async fn answer(
     cloud: &Cloud,
     user: &User,
