@@ -14,11 +14,6 @@ use super::Cloud;
 use crate::error::Ec2Error;
 use crate::store::{Instance, User};
 
-/// The account, user and address of `user`'s request from `source`.
-pub fn who(user: &User, source: &str) -> Who {
-    Who::of(Some(user), source)
-}
-
 impl Cloud {
     /// Records a request to `component` (`action`, answered with `outcome`) that `user` (if
     /// it authenticated) made from `source`: each front door (EC2 Query and SOAP, IAM) calls

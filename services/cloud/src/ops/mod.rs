@@ -29,7 +29,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
-pub use events::who;
 pub use storage::StorageController;
 
 pub use ids::request_id;
@@ -119,7 +118,7 @@ pub async fn answer(
     let call = Call {
         cloud,
         user,
-        who: who(user, source),
+        who: Who::of(Some(user), source),
         request_id,
     };
     let operation = request.operation();
