@@ -207,6 +207,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let listen = config.listen;
     let data = config.data.clone();
     let (walrus, new_admin) = open(config).await?;
+    let events = walrus.events().clone();
     // S3's SOAP API has no WS-Security: the signature is in the Body (see `soap::auth`).
     let soap_api = ::soap::Endpoint::new(soap::S3Soap::new(walrus.clone()), Security::unsecured())?;
     let server = ::soap::Server::builder()
@@ -228,6 +229,9 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let stop = kit::termination();
     kit::announce_ready!("walrus", url);
     server.run(stop).await;
+    if events.flush().await.is_err() {
+        tracing::error!("the last events could not be recorded");
+    }
     info!("walrus stopped");
     Ok(())
 }

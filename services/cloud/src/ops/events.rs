@@ -17,7 +17,7 @@ use crate::store::{Instance, User};
 impl Cloud {
     /// Records a request to `component` (`action`, answered with `outcome`) that `user` (if
     /// it authenticated) made from `source`: each front door (EC2 Query and SOAP, IAM) calls
-    /// this once per request. Queued, not awaited.
+    /// this once per request. Queued: it waits only for room in the queue.
     pub async fn record_request(
         &self,
         component: Component,
