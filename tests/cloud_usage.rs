@@ -102,6 +102,11 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
             &alice,
             &bob,
             walrus.url(),
+            &common::workspace_root()
+                .join("wsdl/ec2_2009-04-04.wsdl")
+                .display()
+                .to_string(),
+            &creds.join("alice.zip").display().to_string(),
         ],
     );
     let counts: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
@@ -196,6 +201,10 @@ fn a_scripted_days_usage_is_reported_exactly_and_its_requests_are_audited() {
         (
             "2026-01-01T03:00:00.000Z",
             ",alice,admin,127.0.0.1,ec2,DescribeVolumes,,InvalidVolume.NotFound,",
+        ),
+        (
+            "2026-01-01T03:30:00.000Z",
+            ",alice,admin,127.0.0.1,ec2,DescribeVolumes,,ok,",
         ),
         (
             "2026-01-01T04:00:00.000Z",

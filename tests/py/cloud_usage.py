@@ -1,6 +1,6 @@
 """A scripted day on the cloud, for its usage report (tests/cloud_usage.rs checks the report).
 
-  day CLOCK DAY ALICE_DIR BOB_DIR S3_URL
+  day CLOCK DAY ALICE_DIR BOB_DIR S3_URL WSDL ALICE_ZIP
 
 Before each step the script writes the cloud's test clock (the file CLOCK, epoch seconds,
 which the cloud and Walrus read for the times of their events only), so that every event of
@@ -10,6 +10,7 @@ the day happens at a known time; DAY is the day's start. Hours from DAY:
   1:00  alice runs an m1.small, until running          (billed from 1:00)
   2:00  alice runs a c1.medium, until running          (billed from 2:00)
   3:00  alice creates a 2 GB volume, until available;  a DescribeVolumes of a missing volume
+  3:30  alice's DescribeVolumes over SOAP (zeep, signed with her certificate)
   4:00  alice creates bucket alice-day, puts a (2 MiB)
   6:00  alice terminates the m1.small                  (5 h of m1.small)
   8:00  alice puts b (4 MiB), overwrites a (1 MiB)
@@ -33,6 +34,7 @@ from botocore.config import Config
 
 from cloud_clients import ec2, eucarc, expect_error, ok
 from cloud_reconcile import wait
+from cloud_soap import User
 
 ZONE = "zone1"
 MIB = 1 << 20
@@ -88,7 +90,7 @@ def run(c, images, vm_type):
     return instance
 
 
-def day(clock_file, start, alice_dir, bob_dir, s3_url):
+def day(clock_file, start, alice_dir, bob_dir, s3_url, wsdl, alice_zip):
     clock = Clock(clock_file, int(start))
     alice_env, bob_env = eucarc(alice_dir), eucarc(bob_dir)
     alice = clock.counting(ec2(alice_env), "alice", "ec2")
@@ -107,7 +109,12 @@ def day(clock_file, start, alice_dir, bob_dir, s3_url):
     wait("the volume available",
          lambda: alice.describe_volumes(VolumeIds=[volume])["Volumes"][0]["State"] == "available")
     expect_error(lambda: alice.describe_volumes(VolumeIds=["vol-00000000"]), "InvalidVolume.NotFound", 400)
-    ok("a 2 GB volume is available")
+    clock.at(3.5)
+    soap = User(wsdl, alice_zip).ec2
+    clock.sent.append(("alice", "ec2", clock.now))
+    listed = soap.DescribeVolumes(volumeSet={"item": []})
+    assert [v["volumeId"] for v in listed["volumeSet"]["item"]] == [volume], listed
+    ok("a 2 GB volume is available, over Query and SOAP")
 
     clock.at(4)
     alice_s3.create_bucket(Bucket="alice-day")
