@@ -575,4 +575,63 @@ mod tests {
         assert_eq!(adopted.groups, ["web"]);
         assert_eq!(adopted.observed.state.as_deref(), Some("Pending"));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::unwrap_used)]
+    async fn what_a_look_sees_is_billed_once_and_a_terminated_instance_is_not_restarted() {
+        // Guards the tick's part of billing: an instance that ended on its own stops billing.
+        use users::events::{action, read, Selection};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite");
+        // Opening the users makes the event log's table.
+        users::UserStore::open(&path).unwrap();
+        let location = users::Location::Sqlite(path);
+        let events = EventLog::start(&location).await.unwrap();
+        let seen = |state: &str, vanished| Observed {
+            state: Some(state.into()),
+            vanished,
+            ..Observed::default()
+        };
+        let running = sample("i-00000001", "ann", "r-00000001", "zone1", 0);
+        let ended_on_its_own = sample("i-00000002", "ann", "r-00000002", "zone1", 0);
+        let asked_to_end = Instance {
+            terminated: true,
+            ..sample("i-00000003", "ann", "r-00000003", "zone1", 0)
+        };
+        for _ in 0..2 {
+            bill(&events, &running, &seen("Extant", false))
+                .await
+                .unwrap();
+        }
+        bill(&events, &running, &seen("Pending", false))
+            .await
+            .unwrap();
+        bill(&events, &ended_on_its_own, &seen("Extant", true))
+            .await
+            .unwrap();
+        bill(&events, &asked_to_end, &seen("Extant", false))
+            .await
+            .unwrap();
+        events.flush().await.unwrap();
+        let all = Selection {
+            from: 0,
+            to: i64::MAX,
+            account: None,
+            history: true,
+        };
+        let recorded: Vec<(String, String, String)> = read(&location, &all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.resource, e.account))
+            .collect();
+        let ann = |act: &str, id: &str| (act.to_owned(), id.to_owned(), "ann".to_owned());
+        assert_eq!(
+            recorded,
+            [
+                ann(action::INSTANCE_RUNNING, "i-00000001"),
+                ann(action::INSTANCE_STOPPED, "i-00000002"),
+            ]
+        );
+    }
 }
