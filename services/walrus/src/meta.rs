@@ -957,13 +957,22 @@ impl Meta {
         for blob in missing {
             tx.execute("DELETE FROM parts WHERE blob = ?1", [blob])?;
         }
-        // Sizes are recomputed from what is left.
-        tx.execute_batch(
-            "UPDATE buckets SET size =
-                 COALESCE((SELECT SUM(size) FROM objects WHERE objects.bucket = buckets.name), 0)
-               + COALESCE((SELECT SUM(p.size) FROM parts p JOIN uploads u ON p.upload = u.id
-                           WHERE u.bucket = buckets.name), 0)",
-        )?;
+        // Sizes are recomputed from what is left, each change noted for usage.
+        let buckets: Vec<Bucket> = {
+            let mut statement = tx.prepare(&format!("SELECT {BUCKET_COLUMNS} FROM buckets"))?;
+            let rows = statement.query_map([], bucket_from_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for bucket in &buckets {
+            let size: i64 = tx.query_row(
+                "SELECT COALESCE((SELECT SUM(size) FROM objects WHERE bucket = ?1), 0)
+                      + COALESCE((SELECT SUM(p.size) FROM parts p JOIN uploads u ON p.upload = u.id
+                                  WHERE u.bucket = ?1), 0)",
+                [&bucket.name],
+                |r| r.get(0),
+            )?;
+            resize(&tx, &self.actor, bucket, to_u64(size))?;
+        }
         tx.commit()?;
         Ok(lost)
     }
@@ -1550,5 +1559,8 @@ mod tests {
             .unwrap();
         assert_eq!(lost, vec![("b".to_owned(), "lost".to_owned())]);
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 1);
+        // The bytes forgotten leave the bucket's usage too.
+        let last = meta.outbox().unwrap().pop().unwrap();
+        assert_eq!(last.change, Change::Bytes(-2));
     }
 }
