@@ -6,6 +6,7 @@
 
 mod iam;
 mod quota;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +57,12 @@ pub enum AdminCommand {
     /// Quotas of accounts and users, and what they hold.
     #[command(subcommand)]
     Quota(quota::QuotaCommand),
+    /// Usage per account and user over a range of time: instance-hours by VM type, volume
+    /// GB-hours, GB-hours of each bucket, requests by component.
+    Usage(usage::Range),
+    /// The audit trail over a range of time: every request (who, from where, what, with
+    /// what outcome) and every billed change.
+    Events(usage::Range),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -217,6 +224,8 @@ pub enum AdminError {
     DefaultImage(#[from] DefaultImageError),
     #[error("{0}")]
     Quota(String),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// `euca admin`.
@@ -248,6 +257,8 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Group(command) => iam::group(store.directory(), command).await,
         AdminCommand::Policy(command) => iam::policy(store.directory(), command).await,
         AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
+        AdminCommand::Usage(range) => usage::usage(&data, &range).await,
+        AdminCommand::Events(range) => usage::audit(&data, &range).await,
     }
 }
 

@@ -16,6 +16,7 @@
 //! own namespace, like Query answers in the `Version` it names.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
@@ -33,6 +34,7 @@ use xmlbind::{Element, ToXml, XmlWriter};
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::store::User;
+use users::events::Component;
 
 /// The service's name, as the WSDL's.
 const NAME: &str = "AmazonEC2";
@@ -85,15 +87,47 @@ impl Ec2Soap {
         Self { cloud }
     }
 
-    /// Authenticates and answers one request; its fault is made by the caller.
+    /// Authenticates and answers one request from `source`, recording it; its fault is
+    /// made by the caller.
     async fn answer(
         &self,
         operation: &'static Operation,
         body: &Element,
         certificate: Option<&[u8]>,
+        source: Option<IpAddr>,
         request_id: &str,
     ) -> Result<Reply, Ec2Error> {
-        let user = self.user(certificate).await?;
+        let (user, answered) = match self.user(certificate).await {
+            Ok(user) => {
+                let answered = self
+                    .answer_for(&user, operation, body, source, request_id)
+                    .await;
+                (Some(user), answered)
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
+        self.cloud
+            .record_request(
+                Component::Ec2,
+                operation.name,
+                user.as_ref(),
+                source,
+                outcome,
+            )
+            .await;
+        answered
+    }
+
+    /// Answers one request of `user`.
+    async fn answer_for(
+        &self,
+        user: &User,
+        operation: &'static Operation,
+        body: &Element,
+        source: Option<IpAddr>,
+        request_id: &str,
+    ) -> Result<Reply, Ec2Error> {
         tracing::Span::current().record("user", user.arn().as_str());
         let namespace = operation.request.0;
         let body = if namespace == NAMESPACE {
@@ -108,11 +142,10 @@ impl Ec2Soap {
             .map_err(|e| {
                 Ec2Error::InvalidParameterValue(format!("invalid {} request: {e}", operation.name))
             })?;
-        // The SOAP service is not told the peer's address.
         let reply = ops::answer(
             &self.cloud,
-            &user,
-            None,
+            user,
+            source,
             Ec2QueryRequest::plain(request),
             request_id,
         )
@@ -181,8 +214,15 @@ impl Service for Ec2Soap {
         );
         Box::pin(
             async move {
+                let source = context.peer.map(|p| p.ip());
                 let answered = self
-                    .answer(operation, body, context.signer_certificate.as_deref(), &id)
+                    .answer(
+                        operation,
+                        body,
+                        context.signer_certificate.as_deref(),
+                        source,
+                        &id,
+                    )
                     .await;
                 answered.map_err(|e| {
                     match &e {

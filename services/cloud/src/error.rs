@@ -229,6 +229,13 @@ impl From<StoreError> for Ec2Error {
     }
 }
 
+impl From<users::events::EventError> for Ec2Error {
+    /// A change of state whose event cannot be committed is not made.
+    fn from(e: users::events::EventError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<users::UserError> for Ec2Error {
     /// As for [`StoreError`]: the directory's expected answers are mapped where it is
     /// called.

@@ -85,6 +85,19 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     })
     .await?;
     let store = store::open(&config.data, config.db.as_deref()).await?;
+    // Where the store is, now that opening it has recorded a database's URL.
+    let location = kit::blocking({
+        let data = config.data.clone();
+        move || users::Location::of_cloud(&data)
+    })
+    .await
+    .map_err(|source| StartError::Data {
+        path: config.data.clone(),
+        source,
+    })?;
+    let events = users::events::EventLog::start(&location)
+        .await
+        .map_err(StoreError::from)?;
     for cluster in &config.clusters {
         match store.add_cluster(cluster).await {
             Ok(()) => info!(name = %cluster.name, url = %cluster.url, "cluster registered"),
@@ -108,6 +121,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         client_tokens: tokio::sync::Mutex::default(),
         quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
+        events: events.clone(),
     });
     let server = config
         .forwards
@@ -152,6 +166,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     kit::announce_ready!("cloud controller", url);
     server.run(stop).await;
     tick.abort();
+    if events.flush().await.is_err() {
+        tracing::error!("the last events could not be recorded");
+    }
     info!("cloud controller stopped");
     Ok(())
 }

@@ -29,6 +29,11 @@ use crate::http_wsdl::WsdlTemplate;
 use crate::service::{Operation, RequestContext, Service};
 use crate::wss::Verifier;
 
+/// The client's address, which the server puts in a request's extensions for the
+/// service's [`RequestContext`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub SocketAddr);
+
 /// The WS-Addressing action of fault replies (WS-Addressing 1.0 SOAP Binding, 6.1).
 const FAULT_ACTION: &str = "http://www.w3.org/2005/08/addressing/soap/fault";
 
@@ -166,12 +171,13 @@ impl Endpoint {
             addressing: None,
         };
         let (parts, body) = request.into_parts();
+        let peer = parts.extensions.get::<Peer>().map(|p| p.0);
         // The body is read at its own pace before a slot is taken, so that clients stalling
         // their bodies hold no slot that a complete message is waiting for.
         let answered = match read_paced_body(body, self.limits.max_bytes, Some(self.pace)).await {
             Ok(bytes) => tokio::time::timeout(
                 self.request_timeout,
-                self.answer(&parts.headers, bytes, &mut exchange),
+                self.answer(&parts.headers, peer, bytes, &mut exchange),
             )
             .await
             .unwrap_or(Err(ExchangeError::Timeout(self.request_timeout))),
@@ -189,6 +195,7 @@ impl Endpoint {
     async fn answer(
         &self,
         headers: &HeaderMap,
+        peer: Option<SocketAddr>,
         bytes: Bytes,
         exchange: &mut Exchange,
     ) -> Result<Vec<u8>, ExchangeError> {
@@ -216,6 +223,7 @@ impl Endpoint {
             soap_action,
             signer_certificate: verified.signer_certificate.clone(),
             message_id: verified.signed_addressing.message_id.clone(),
+            peer,
         };
         let reply = self
             .service

@@ -26,7 +26,7 @@ use tracing::{info, info_span, Instrument};
 use xmlbind::Limits;
 
 use crate::error::ServerError;
-use crate::exchange::{plain, Endpoint, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT};
+use crate::exchange::{plain, Endpoint, Peer, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT};
 use crate::http::{BodyPace, Security};
 use crate::listener::{self, ServeOptions};
 use crate::service::{BoxFuture, Service};
@@ -396,6 +396,9 @@ async fn soap(
         outcome = tracing::field::Empty,
     );
     async move {
+        let mut request = request;
+        // For the context the service gets: who is asking.
+        request.extensions_mut().insert(Peer(connection.peer));
         let response = endpoint.handle(request, connection.local).await;
         info!(status = response.status().as_u16(), elapsed = ?started.elapsed(), "answered");
         response

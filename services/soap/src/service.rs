@@ -25,6 +25,8 @@ pub struct RequestContext {
     /// `wsa:MessageID` of the request, when present and, on an endpoint that verifies
     /// signatures, covered by the verified signature.
     pub message_id: Option<String>,
+    /// The client's address, when the request came over a connection.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// One operation of a portType, as the WSDL binding declares it.

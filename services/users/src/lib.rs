@@ -14,6 +14,7 @@
 
 mod accounts;
 mod credentials;
+pub mod events;
 mod groups;
 mod keys;
 mod policies;
@@ -23,6 +24,7 @@ mod sql;
 mod sqlite;
 #[cfg(test)]
 mod suite;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -77,6 +77,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::groups::PG_SCHEMA,
     // 4: limits per account and per user (quotas.rs).
     crate::quotas::PG_MIGRATION,
+    // 5: the event log (`crate::events`).
+    crate::events::PG_SCHEMA,
 ];
 
 /// Serializes migrations of one database between processes (a CLC, Walrus and `euca

@@ -75,6 +75,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::groups::SQLITE_SCHEMA,
     // 4: limits per account and per user (quotas.rs).
     crate::quotas::SQLITE_MIGRATION,
+    // 5: the event log (`crate::events`).
+    crate::events::SQLITE_SCHEMA,
 ];
 
 /// The identity database. Cheap to share behind an `Arc`; calls are short, and safe to make

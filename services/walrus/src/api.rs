@@ -13,7 +13,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, Instrument};
 
-use crate::dispatch::dispatch;
+use crate::authorize;
+use crate::dispatch::{dispatch, Asker};
+use crate::events;
 use crate::hooks::Hooks;
 use crate::state::Walrus;
 
@@ -45,7 +47,16 @@ async fn handle(
     async move {
         let head = request.method() == Method::HEAD;
         let has_body = !request.body().is_end_stream();
-        let mut response = match dispatch(&walrus, &hooks, request, peer).await {
+        let source = authorize::source(peer, request.headers());
+        let mut asker = Asker::default();
+        let answered = dispatch(&walrus, &hooks, request, source, &mut asker).await;
+        let outcome = match &answered {
+            Ok(_) => "ok",
+            Err((error, _)) => error.s3_code(),
+        };
+        let event = events::request(asker.user.as_ref(), Some(source), asker.operation, outcome);
+        walrus.events().record(event).await;
+        let mut response = match answered {
             Ok(response) => response,
             Err((error, resource)) => {
                 let mut response = error.into_response(&resource, &id, head);

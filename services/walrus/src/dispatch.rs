@@ -1,12 +1,13 @@
 //! One request, start to end: route it, hand it to a hook or authenticate it, run its
 //! handler. Errors come back with the resource they concern, for the error document.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use tracing::Span;
+use users::User;
 
 use crate::acl::Identity;
 use crate::auth::{self, PayloadCheck, RequestHead};
@@ -14,7 +15,9 @@ use crate::authorize::{self, authorize};
 use crate::body::Body;
 use crate::config::SERVICE_PATH;
 use crate::error::S3Error;
+use crate::events;
 use crate::hooks::{Hooks, InternalRequest};
+use crate::meta::Actor;
 use crate::payload::Payload;
 use crate::rest::Req;
 use crate::router::{self, virtual_bucket, Op};
@@ -25,12 +28,21 @@ use crate::{buckets, multipart, objects, post, xml};
 /// The header that marks the original's internal requests (node and storage controllers).
 const INTERNAL_OPERATION: &str = "eucaoperation";
 
-/// Answers a request from `peer`, or says what went wrong and with which resource.
+/// Who asked for what, as far as a request was read: its event's.
+#[derive(Debug, Default)]
+pub struct Asker {
+    pub user: Option<User>,
+    pub operation: &'static str,
+}
+
+/// Answers a request from `source`, or says what went wrong and with which resource;
+/// `asker` learns who asked for what as the request is read.
 pub async fn dispatch(
     walrus: &Arc<Walrus>,
     hooks: &Hooks,
     request: Request<Incoming>,
-    peer: SocketAddr,
+    source: IpAddr,
+    asker: &mut Asker,
 ) -> Result<Response<Body>, (S3Error, String)> {
     let (head, body) = request.into_parts();
     let path = head.uri.path().to_owned();
@@ -48,6 +60,11 @@ pub async fn dispatch(
     let resource = route.resource();
     let fail = |e: S3Error| (e, resource.clone());
     Span::current().record("op", route.op.name());
+    asker.operation = route.op.name();
+    let anonymous = Actor {
+        user: String::new(),
+        source: source.to_string(),
+    };
 
     if let Some(operation) = head.headers.get(INTERNAL_OPERATION) {
         let operation = operation.to_str().unwrap_or_default().to_owned();
@@ -67,14 +84,18 @@ pub async fn dispatch(
             head,
             body,
         };
-        return hook.handle(walrus, request).await.map_err(fail);
-    }
-    let source = authorize::source(peer, &head.headers);
-    // The form carries the signature.
-    if route.op == Op::PostObject {
-        return post::post_object(walrus, head, route, body, source)
+        return events::acting(anonymous, hook.handle(walrus, request))
             .await
             .map_err(fail);
+    }
+    // The form carries the signature.
+    if route.op == Op::PostObject {
+        return events::acting(
+            anonymous,
+            post::post_object(walrus, head, route, body, source),
+        )
+        .await
+        .map_err(fail);
     }
 
     let request_head = RequestHead {
@@ -100,6 +121,7 @@ pub async fn dispatch(
     let (who, check) = match signed {
         Some(signed) => {
             Span::current().record("user", signed.principal.arn().as_str());
+            asker.user = Some(signed.principal.clone());
             (Identity::User(Box::new(signed.principal)), signed.payload)
         }
         None => (Identity::Anonymous, PayloadCheck::Unsigned),
@@ -113,6 +135,14 @@ pub async fn dispatch(
         authorize::context(user, Some(source), prefix)
     })
     .map_err(fail)?;
+    let actor = Actor {
+        user: asker
+            .user
+            .as_ref()
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        ..anonymous
+    };
     let limit = match route.op {
         Op::PutObject | Op::UploadPart => walrus.config().max_object_bytes,
         _ => xml::MAX_DOCUMENT as u64,
@@ -126,7 +156,7 @@ pub async fn dispatch(
         who,
         body,
     };
-    run(walrus, req).await.map_err(fail)
+    events::acting(actor, run(walrus, req)).await.map_err(fail)
 }
 
 async fn run(walrus: &Walrus, req: Req) -> Result<Response<Body>, S3Error> {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod digest;
 mod dispatch;
 mod error;
+mod events;
 mod form;
 pub mod hooks;
 mod json;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 
 use ::soap::Security;
 use tracing::info;
+use users::events::EventLog;
 use users::{User, UserLookup, UserStore};
 
 pub use body::Body;
@@ -206,6 +208,7 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let listen = config.listen;
     let data = config.data.clone();
     let (walrus, new_admin) = open(config).await?;
+    let events = walrus.events().clone();
     // S3's SOAP API has no WS-Security: the signature is in the Body (see `soap::auth`).
     let soap_api = ::soap::Endpoint::new(soap::S3Soap::new(walrus.clone()), Security::unsecured())?;
     let server = ::soap::Server::builder()
@@ -227,41 +230,65 @@ pub async fn serve(config: Config, hooks: Hooks) -> Result<(), StartError> {
     let stop = kit::termination();
     kit::announce_ready!("walrus", url);
     server.run(stop).await;
+    if events.flush().await.is_err() {
+        tracing::error!("the last events could not be recorded");
+    }
     info!("walrus stopped");
     Ok(())
 }
 
-/// Opens the stores under DATA (and the cloud's users, when Walrus serves a cloud's),
-/// recovers from any unclean stop and creates the administrator of Walrus's own users on
-/// first start (returned then).
+/// Opens the stores under DATA (and the cloud's users and event log, when Walrus serves a
+/// cloud's), recovers from any unclean stop (forwarding the bucket changes a crash left
+/// unrecorded) and creates the administrator of Walrus's own users on first start
+/// (returned then).
 pub async fn open(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
     // Opening the stores reads and writes DATA: on a blocking thread.
-    let (walrus, new_admin) = kit::blocking(move || open_stores(config)).await?;
+    let (stores, new_admin) = kit::blocking(move || open_stores(config)).await?;
+    // Beside the users, whose file exists now (with its private mode).
+    let events = EventLog::start(&stores.location).await?;
+    let walrus = Arc::new(Walrus::new(
+        stores.config,
+        stores.users,
+        events,
+        stores.meta,
+        stores.storage,
+    ));
     recovery::recover(&walrus)
         .await
         .map_err(StartError::Recovery)?;
     Ok((walrus, new_admin))
 }
 
-fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError> {
+/// What Walrus is made of, opened.
+struct Stores {
+    config: Config,
+    users: Arc<dyn UserLookup>,
+    /// Where the users (and the event log) are.
+    location: users::Location,
+    meta: Meta,
+    storage: Storage,
+}
+
+fn open_stores(config: Config) -> Result<(Stores, Option<User>), StartError> {
     create_data(&config.data)?;
-    let (users, new_admin): (Arc<dyn UserLookup>, _) = match &config.cloud_users {
+    let (users, location, new_admin): (Arc<dyn UserLookup>, _, _) = match &config.cloud_users {
         None => {
-            let own = UserStore::open(&config.data.join("users.sqlite"))?;
+            let path = config.data.join("users.sqlite");
+            let own = UserStore::open(&path)?;
             let new_admin = own.ensure_admin()?;
-            (Arc::new(own), new_admin)
+            (Arc::new(own), users::Location::Sqlite(path), new_admin)
         }
         Some(CloudUsers::Data(data)) => {
             let location = users::Location::of_cloud(data).map_err(|source| StartError::Data {
                 path: data.clone(),
                 source,
             })?;
-            (location.open()?.lookup(), None)
+            (location.open()?.lookup(), location, None)
         }
-        Some(CloudUsers::Db(url)) => (
-            users::Location::Postgres(url.clone()).open()?.lookup(),
-            None,
-        ),
+        Some(CloudUsers::Db(url)) => {
+            let location = users::Location::Postgres(url.clone());
+            (location.open()?.lookup(), location, None)
+        }
     };
     if let Some(cloud) = &config.cloud_users {
         info!(users = ?cloud, "authenticating the cloud's users");
@@ -271,8 +298,14 @@ fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError
         BackendConfig::Local => Arc::new(LocalDisk::open(&config.data)?),
         BackendConfig::Remote(remote) => Arc::new(RemoteS3::new(remote.clone(), &config.data)?),
     };
-    let walrus = Arc::new(Walrus::new(config, users, meta, Storage::new(backend)));
-    Ok((walrus, new_admin))
+    let stores = Stores {
+        config,
+        users,
+        location,
+        meta,
+        storage: Storage::new(backend),
+    };
+    Ok((stores, new_admin))
 }
 
 /// Walrus's metadata database in its DATA.

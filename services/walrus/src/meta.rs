@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use ring::rand::{SecureRandom, SystemRandom};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 
@@ -109,7 +110,53 @@ const SCHEMA: &str = "
         bucket TEXT NOT NULL REFERENCES buckets ON DELETE CASCADE,
         size INTEGER NOT NULL
     ) STRICT;
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        bucket TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        change TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        user_name TEXT NOT NULL,
+        source TEXT NOT NULL
+    ) STRICT;
 ";
+
+/// Who makes the changes of a call to the metadata: the user's name and the client's
+/// address (empty for Walrus's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub user: String,
+    pub source: String,
+}
+
+/// What a [`BucketChange`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Deleted,
+    /// Bytes stored, added or (negative) removed.
+    Bytes(i64),
+}
+
+/// A change of a bucket that usage counts. It is written in the transaction that makes it
+/// (the outbox), and stays until the event log has it ([`Meta::outbox`],
+/// [`Meta::forwarded`]): a crash between the two loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketChange {
+    /// Its place in the outbox.
+    pub id: i64,
+    /// Unique among every change: the event log records a key once.
+    pub key: String,
+    /// Milliseconds since the epoch, on the event log's clock.
+    pub time: i64,
+    pub bucket: String,
+    /// The bucket owner's canonical id.
+    pub owner: String,
+    pub change: Change,
+    pub actor: Actor,
+}
 
 /// Where a bucket's access log goes (stored and reported; Walrus writes no logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +330,8 @@ fn to_i64(value: u64) -> i64 {
 #[derive(Debug)]
 pub struct Meta {
     conn: Connection,
+    /// Who makes the changes of the current call.
+    actor: Actor,
 }
 
 impl Meta {
@@ -307,7 +356,52 @@ impl Meta {
         if !has_creator {
             conn.execute_batch("ALTER TABLE buckets ADD COLUMN creator TEXT")?;
         }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            actor: Actor::default(),
+        })
+    }
+
+    /// Makes `actor` the maker of the changes that follow.
+    pub fn act_for(&mut self, actor: Actor) {
+        self.actor = actor;
+    }
+
+    /// The changes not yet known to be in the event log, oldest first.
+    pub fn outbox(&self) -> Result<Vec<BucketChange>, MetaError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, key, time, bucket, owner, change, bytes, user_name, source FROM outbox ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |r| {
+            let change = match (r.get::<_, String>(5)?.as_str(), r.get::<_, i64>(6)?) {
+                ("created", _) => Change::Created,
+                ("deleted", _) => Change::Deleted,
+                (_, bytes) => Change::Bytes(bytes),
+            };
+            Ok(BucketChange {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                time: r.get(2)?,
+                bucket: r.get(3)?,
+                owner: r.get(4)?,
+                change,
+                actor: Actor {
+                    user: r.get(7)?,
+                    source: r.get(8)?,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the changes `ids` of the outbox, which the event log has.
+    pub fn forwarded(&mut self, ids: &[i64]) -> Result<(), MetaError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     // ---- buckets
@@ -365,6 +459,7 @@ impl Meta {
             "INSERT INTO buckets (name, owner, created, location, acl, size, creator) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             params![bucket.name, bucket.owner, bucket.created, bucket.location, bucket.acl.to_text(), bucket.creator],
         )?;
+        note(&tx, &self.actor, bucket, Change::Created)?;
         tx.commit()?;
         Ok(())
     }
@@ -372,7 +467,7 @@ impl Meta {
     /// Deletes an empty bucket, aborting its unfinished uploads; returns their blobs.
     pub fn delete_bucket(&mut self, name: &str) -> Result<Vec<String>, MetaError> {
         let tx = self.conn.transaction()?;
-        bucket_in(&tx, name)?.ok_or(MetaError::NoSuchBucket)?;
+        let bucket = bucket_in(&tx, name)?.ok_or(MetaError::NoSuchBucket)?;
         let objects: i64 = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)",
             [name],
@@ -387,6 +482,7 @@ impl Meta {
             [name],
         )?;
         tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
+        note(&tx, &self.actor, &bucket, Change::Deleted)?;
         tx.commit()?;
         Ok(blobs)
     }
@@ -458,7 +554,7 @@ impl Meta {
         let new_size = bucket.size.saturating_sub(old_size) + object.size;
         check_quota(&tx, quota, &bucket, new_size)?;
         insert_object(&tx, object)?;
-        set_bucket_size(&tx, &object.bucket, new_size)?;
+        resize(&tx, &self.actor, &bucket, new_size)?;
         tx.commit()?;
         Ok(old_blobs)
     }
@@ -468,7 +564,7 @@ impl Meta {
         let tx = self.conn.transaction()?;
         let record = bucket_in(&tx, bucket)?.ok_or(MetaError::NoSuchBucket)?;
         let (size, blobs) = remove_object(&tx, bucket, key)?;
-        set_bucket_size(&tx, bucket, record.size.saturating_sub(size))?;
+        resize(&tx, &self.actor, &record, record.size.saturating_sub(size))?;
         tx.commit()?;
         Ok(blobs)
     }
@@ -706,7 +802,7 @@ impl Meta {
             "INSERT OR REPLACE INTO parts (upload, number, blob, size, etag, modified, crc32) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![upload, part.number, part.blob, to_i64(part.size), part.etag, part.modified, part.crc32],
         )?;
-        set_bucket_size(&tx, &bucket_name, new_size)?;
+        resize(&tx, &self.actor, &bucket, new_size)?;
         tx.commit()?;
         Ok(old.map(|(blob, _)| blob))
     }
@@ -786,11 +882,8 @@ impl Meta {
              SELECT ?1, id, ?2 FROM objects WHERE bucket = ?3 AND key = ?4",
             params![upload, listed, object.bucket, object.key],
         )?;
-        set_bucket_size(
-            &tx,
-            &object.bucket,
-            bucket.size.saturating_sub(old_size + unused_size),
-        )?;
+        let size = bucket.size.saturating_sub(old_size + unused_size);
+        resize(&tx, &self.actor, &bucket, size)?;
         tx.commit()?;
         Ok(unused)
     }
@@ -811,10 +904,14 @@ impl Meta {
             |r| r.get(0),
         )?;
         tx.execute("DELETE FROM uploads WHERE id = ?1", [upload])?;
-        tx.execute(
-            "UPDATE buckets SET size = MAX(size - ?2, 0) WHERE name = ?1",
-            params![bucket_name, size],
-        )?;
+        if let Some(bucket) = bucket_in(&tx, &bucket_name)? {
+            resize(
+                &tx,
+                &self.actor,
+                &bucket,
+                bucket.size.saturating_sub(to_u64(size)),
+            )?;
+        }
         tx.commit()?;
         Ok(blobs)
     }
@@ -890,13 +987,22 @@ impl Meta {
         for blob in missing {
             tx.execute("DELETE FROM parts WHERE blob = ?1", [blob])?;
         }
-        // Sizes are recomputed from what is left.
-        tx.execute_batch(
-            "UPDATE buckets SET size =
-                 COALESCE((SELECT SUM(size) FROM objects WHERE objects.bucket = buckets.name), 0)
-               + COALESCE((SELECT SUM(p.size) FROM parts p JOIN uploads u ON p.upload = u.id
-                           WHERE u.bucket = buckets.name), 0)",
-        )?;
+        // Sizes are recomputed from what is left, each change noted for usage.
+        let buckets: Vec<Bucket> = {
+            let mut statement = tx.prepare(&format!("SELECT {BUCKET_COLUMNS} FROM buckets"))?;
+            let rows = statement.query_map([], bucket_from_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for bucket in &buckets {
+            let size: i64 = tx.query_row(
+                "SELECT COALESCE((SELECT SUM(size) FROM objects WHERE bucket = ?1), 0)
+                      + COALESCE((SELECT SUM(p.size) FROM parts p JOIN uploads u ON p.upload = u.id
+                                  WHERE u.bucket = ?1), 0)",
+                [&bucket.name],
+                |r| r.get(0),
+            )?;
+            resize(&tx, &self.actor, bucket, to_u64(size))?;
+        }
         tx.commit()?;
         Ok(lost)
     }
@@ -1036,10 +1142,49 @@ fn held(conn: &Connection, owner: &str, creator: Option<&str>) -> rusqlite::Resu
     )
 }
 
-fn set_bucket_size(tx: &Transaction<'_>, bucket: &str, size: u64) -> rusqlite::Result<()> {
+/// Makes `bucket`'s size `size`, noting the change by `actor`.
+fn resize(tx: &Transaction<'_>, actor: &Actor, bucket: &Bucket, size: u64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE buckets SET size = ?2 WHERE name = ?1",
-        params![bucket, to_i64(size)],
+        params![bucket.name, to_i64(size)],
+    )?;
+    let delta = to_i64(size).saturating_sub(to_i64(bucket.size));
+    if delta != 0 {
+        note(tx, actor, bucket, Change::Bytes(delta))?;
+    }
+    Ok(())
+}
+
+/// Writes `change` of `bucket` by `actor` to the outbox, now.
+fn note(
+    tx: &Transaction<'_>,
+    actor: &Actor,
+    bucket: &Bucket,
+    change: Change,
+) -> rusqlite::Result<()> {
+    let (name, bytes) = match change {
+        Change::Created => ("created", 0),
+        Change::Deleted => ("deleted", 0),
+        Change::Bytes(n) => ("bytes", n),
+    };
+    let mut key = [0u8; 16];
+    // A failing generator makes a key that may repeat, and a repeated key's change is
+    // dropped by the event log: fail instead.
+    SystemRandom::new().fill(&mut key).map_err(|_| {
+        rusqlite::Error::ToSqlConversionFailure("the random number generator failed".into())
+    })?;
+    tx.execute(
+        "INSERT INTO outbox (key, time, bucket, owner, change, bytes, user_name, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            crate::digest::hex(&key),
+            users::events::clock_millis(),
+            bucket.name,
+            bucket.owner,
+            name,
+            bytes,
+            actor.user,
+            actor.source
+        ],
     )?;
     Ok(())
 }
@@ -1122,6 +1267,47 @@ mod tests {
         max_total_bytes: None,
         held_bytes: Vec::new(),
     };
+
+    #[test]
+    fn every_change_of_a_buckets_size_waits_in_the_outbox_until_forwarded() {
+        let (_dir, mut meta) = meta();
+        let ann = Actor {
+            user: "ann".into(),
+            source: "10.0.0.7".into(),
+        };
+        meta.act_for(ann.clone());
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
+        meta.put_object(&object("b", "k", 10, "1"), &FREE).unwrap();
+        // An overwrite counts the difference; a failed write nothing.
+        meta.put_object(&object("b", "k", 4, "2"), &FREE).unwrap();
+        assert!(meta
+            .put_object(&object("none", "k", 4, "3"), &FREE)
+            .is_err());
+        meta.delete_object("b", "k").unwrap();
+        // Deleting what is not there changes nothing.
+        meta.delete_object("b", "k").unwrap();
+        meta.delete_bucket("b").unwrap();
+        let outbox = meta.outbox().unwrap();
+        let changes: Vec<Change> = outbox.iter().map(|c| c.change).collect();
+        assert_eq!(
+            changes,
+            [
+                Change::Created,
+                Change::Bytes(10),
+                Change::Bytes(-6),
+                Change::Bytes(-4),
+                Change::Deleted
+            ]
+        );
+        assert!(outbox
+            .iter()
+            .all(|c| c.actor == ann && c.bucket == "b" && c.owner == "o"));
+        let keys: HashSet<&str> = outbox.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys.len(), outbox.len(), "keys are unique");
+        let ids: Vec<i64> = outbox.iter().map(|c| c.id).take(2).collect();
+        meta.forwarded(&ids).unwrap();
+        assert_eq!(meta.outbox().unwrap().len(), 3);
+    }
 
     #[test]
     fn snapshots_are_recorded_once_and_go_with_their_bucket() {
@@ -1501,5 +1687,8 @@ mod tests {
             .unwrap();
         assert_eq!(lost, vec![("b".to_owned(), "lost".to_owned())]);
         assert_eq!(meta.bucket("b").unwrap().unwrap().size, 1);
+        // The bytes forgotten leave the bucket's usage too.
+        let last = meta.outbox().unwrap().pop().unwrap();
+        assert_eq!(last.change, Change::Bytes(-2));
     }
 }

@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tracing::warn;
+use users::events::{action, Component, Event, EventLog, Quantity, Who};
 use users::{Resource, UserLookup};
 
 use crate::acl::{Directory, Identity};
 use crate::body::{Body, BodySender};
 use crate::config::Config;
 use crate::error::S3Error;
-use crate::meta::{Bucket, Meta, MetaError, Object, Quota};
+use crate::events;
+use crate::meta::{Bucket, BucketChange, Change, Meta, MetaError, Object, Quota};
 use crate::storage::{BlobId, BlobReader, Lease, Storage};
 
 /// The running store.
@@ -21,15 +23,23 @@ use crate::storage::{BlobId, BlobReader, Lease, Storage};
 pub struct Walrus {
     config: Config,
     users: Arc<dyn UserLookup>,
+    events: EventLog,
     meta: Arc<Mutex<Meta>>,
     storage: Storage,
 }
 
 impl Walrus {
-    pub fn new(config: Config, users: Arc<dyn UserLookup>, meta: Meta, storage: Storage) -> Self {
+    pub fn new(
+        config: Config,
+        users: Arc<dyn UserLookup>,
+        events: EventLog,
+        meta: Meta,
+        storage: Storage,
+    ) -> Self {
         Self {
             config,
             users,
+            events,
             meta: Arc::new(Mutex::new(meta)),
             storage,
         }
@@ -47,13 +57,41 @@ impl Walrus {
         &self.storage
     }
 
+    pub fn events(&self) -> &EventLog {
+        &self.events
+    }
+
     /// Runs `f` on the metadata, off the async threads (SQLite blocks, commits fsync).
-    /// `f` also gets the storage, to take leases while the metadata cannot change.
+    /// `f` also gets the storage, to take leases while the metadata cannot change. The
+    /// changes of buckets it makes are the current request's, and are in the event log
+    /// when this returns (see [`crate::events`]).
     pub async fn meta<R, E, F>(&self, f: F) -> Result<R, S3Error>
     where
         R: Send + 'static,
         E: Into<S3Error> + Send + 'static,
         F: FnOnce(&mut Meta, &Storage) -> Result<R, E> + Send + 'static,
+    {
+        let actor = events::actor();
+        let (result, outbox) = self
+            .locked(move |meta, storage| {
+                meta.act_for(actor);
+                let result = f(meta, storage).map_err(Into::into);
+                (result, meta.outbox())
+            })
+            .await?;
+        match outbox {
+            Ok(changes) if !changes.is_empty() => self.forward(changes).await,
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "cannot read the outbox"),
+        }
+        result
+    }
+
+    /// Runs `f` on the metadata under its lock, on a blocking thread.
+    pub(crate) async fn locked<R, F>(&self, f: F) -> Result<R, S3Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Meta, &Storage) -> R + Send + 'static,
     {
         let meta = self.meta.clone();
         let storage = self.storage.clone();
@@ -61,10 +99,10 @@ impl Walrus {
             let mut meta = meta
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut meta, &storage).map_err(Into::into)
+            f(&mut meta, &storage)
         })
         .await
-        .map_err(S3Error::internal)?
+        .map_err(S3Error::internal)
     }
 
     /// The quotas a write by `who` into `bucket` must respect: administrators are exempt
@@ -148,6 +186,56 @@ impl Walrus {
     /// Users as ACLs need them.
     pub fn directory(&self) -> UserDirectory<'_> {
         UserDirectory(&*self.users)
+    }
+}
+
+impl Walrus {
+    /// Commits `changes` to the event log, each for its bucket owner's account, then takes
+    /// them out of the outbox. One not committed stays there, for the next call to the
+    /// metadata or the next start.
+    pub(crate) async fn forward(&self, changes: Vec<BucketChange>) {
+        let mut forwarded = Vec::with_capacity(changes.len());
+        for change in changes {
+            let event = self.event_of(&change);
+            match self.events().commit(event).await {
+                Ok(()) => forwarded.push(change.id),
+                Err(e) => {
+                    tracing::warn!(bucket = %change.bucket, error = %e, "a bucket's change stays in the outbox");
+                    break;
+                }
+            }
+        }
+        if forwarded.is_empty() {
+            return;
+        }
+        let done = self.locked(move |meta, _| meta.forwarded(&forwarded)).await;
+        if let Err(e) = done.and_then(|r| r.map_err(S3Error::from)) {
+            // Forwarded again later: the event log keeps one of each.
+            tracing::warn!(error = %e, "cannot empty the outbox");
+        }
+    }
+
+    fn event_of(&self, change: &BucketChange) -> Event {
+        // The owner's account, by its canonical id; the id itself if it has gone.
+        let account = match self.users().by_canonical_id(&change.owner) {
+            Ok(Some(owner)) => Who::of(Some(&owner), "").account,
+            _ => change.owner.clone(),
+        };
+        let who = Who {
+            account,
+            user: change.actor.user.clone(),
+            source: change.actor.source.clone(),
+        };
+        let (act, quantity) = match change.change {
+            Change::Created => (action::BUCKET_CREATED, Quantity::None),
+            Change::Deleted => (action::BUCKET_DELETED, Quantity::None),
+            Change::Bytes(n) => (action::BUCKET_BYTES, Quantity::Bytes(n)),
+        };
+        Event {
+            time: change.time,
+            once: Some(format!("s3:{}", change.key)),
+            ..Event::change(&who, Component::S3, act, &change.bucket, quantity)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
+use users::events::{action, Quantity};
 use wire::cc;
 use wire::ec2::{
     DescribeInstancesResponseType, DescribeInstancesType, GetConsoleOutputResponseType,
@@ -25,6 +26,7 @@ use wire::query::Filter;
 use xmlbind::DateTime;
 
 use super::clusters::{self, ask_cluster, cluster_failed, zones_of, CLOUD_USER, LAUNCH_DEADLINE};
+use super::events;
 use super::filters::Filters;
 use super::groups::{ensure_default, DEFAULT_GROUP};
 use super::ids::random_id;
@@ -317,8 +319,13 @@ pub(super) async fn run(
         .into_iter()
         .filter(|i| started.contains(&i.id))
         .collect();
+    for instance in &launched {
+        let vm_type = Quantity::VmType(instance.vm_type.clone());
+        let launch = action::INSTANCE_LAUNCHED;
+        events::changed(&call.cloud.events, &call.who, launch, &instance.id, vm_type).await?;
+    }
     tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
-    call.cloud.follow(&cluster, started);
+    call.cloud.follow(&cluster, launched.clone());
     Ok(reservation_answer(call, &launched))
 }
 
@@ -464,6 +471,10 @@ pub(super) async fn terminate(
         .collect();
     for (cluster, ids) in by_cluster(call, &live).await? {
         terminate_on(call, &cluster, &ids).await?;
+    }
+    // Billing ends as they start shutting down.
+    for instance in &live {
+        events::instance_stopped(&call.cloud.events, &call.who, instance).await?;
     }
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     call.cloud.store.set_terminated(&ids).await?;

@@ -10,6 +10,7 @@ mod account;
 mod addresses;
 mod authorization;
 mod clusters;
+mod events;
 mod filters;
 mod groups;
 mod ids;
@@ -42,6 +43,7 @@ use crate::params::Params;
 use crate::store::{Snapshot, Store, User, Volume};
 
 use soap::Reply;
+use users::events::{EventLog, Who};
 use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
@@ -82,9 +84,11 @@ pub struct Cloud {
     /// The volumes and snapshots an EBS request is changing now (the tick leaves them
     /// alone).
     pub ebs: Mutex<HashSet<String>>,
+    /// Where requests and billed changes are recorded.
+    pub events: EventLog,
 }
 
-/// Answers a Query request's `action` for `user` (from `source`): the answer's XML
+/// Answers a Query request's `action` for `user` from address `source`: the answer's XML
 /// document, in the namespace of the `Version` it names. The parameters are read by the
 /// generated Query binding into the action's request type, which [`answer`] answers.
 pub async fn dispatch(
@@ -123,6 +127,7 @@ pub async fn answer(
     let call = Call {
         cloud,
         user,
+        who: events::who(Some(user), source),
         request_id,
     };
     let operation = request.operation();
@@ -220,6 +225,8 @@ fn named<T>(
 struct Call<'a> {
     cloud: &'a Cloud,
     user: &'a User,
+    /// Who asks, as events record them.
+    who: Who,
     request_id: &'a str,
 }
 

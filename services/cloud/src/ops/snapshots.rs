@@ -19,9 +19,10 @@ use super::filters::Filters;
 use super::ids::random_id;
 use super::quota::Limits;
 use super::storage::{ask_storage, STORAGE_DEADLINE};
-use super::{named, Call, Cloud, InFlight};
+use super::{events, named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Snapshot, SnapshotState, StoreError, VolumeState};
+use users::events::{action, Quantity, Who};
 use users::Resource;
 
 pub(super) async fn create(
@@ -54,7 +55,7 @@ pub(super) async fn create(
     let _busy = call.claim(&pending.id)?;
     store.add_snapshot(&pending, Some(&call.user.name)).await?;
     drop(limits);
-    let snapshot = match create_on_storage(call.cloud, &pending).await {
+    let snapshot = match create_on_storage(call.cloud, &call.who, &pending).await {
         Ok(snapshot) => snapshot,
         Err(e) => {
             // The SC refused it: it never was. Otherwise it may be; the tick asks.
@@ -74,8 +75,13 @@ pub(super) async fn create(
     })
 }
 
-/// Asks the SC to take the snapshot `pending` records, and records what it answers.
-async fn create_on_storage(cloud: &Cloud, pending: &Snapshot) -> Result<Snapshot, Ec2Error> {
+/// Asks the SC to take the snapshot `pending` records for `who`, and records what it
+/// answers.
+async fn create_on_storage(
+    cloud: &Cloud,
+    who: &Who,
+    pending: &Snapshot,
+) -> Result<Snapshot, Ec2Error> {
     let ask = CreateStorageSnapshotType {
         volume_id: Some(pending.volume.clone()),
         snapshot_id: Some(pending.id.clone()),
@@ -89,6 +95,9 @@ async fn create_on_storage(cloud: &Cloud, pending: &Snapshot) -> Result<Snapshot
         answer.status.as_deref(),
         answer.progress.as_deref(),
     );
+    let size = Quantity::VolumeGb(i64::from(pending.volume_size_gb));
+    let created = action::SNAPSHOT_CREATED;
+    events::changed(&cloud.events, who, created, &pending.id, size).await?;
     cloud.store.change_snapshot(&snapshot).await?;
     Ok(snapshot)
 }
@@ -141,6 +150,9 @@ pub(super) async fn delete(
         Ok(_) | Err(Ec2Error::SnapshotNotFound(_)) => {}
         Err(e) => return Err(e),
     }
+    let size = Quantity::VolumeGb(i64::from(snapshot.volume_size_gb));
+    let deleted = action::SNAPSHOT_DELETED;
+    events::changed(&call.cloud.events, &call.who, deleted, &snapshot.id, size).await?;
     call.cloud.store.remove_snapshot(&snapshot.id).await?;
     Ok(DeleteSnapshotResponseType {
         request_id: call.request_id.to_owned(),
@@ -301,7 +313,7 @@ pub(super) async fn settle(cloud: &Cloud) -> Result<(), StoreError> {
         if apply(cloud, &snapshot, &reports).await?.is_some() {
             continue;
         }
-        match create_on_storage(cloud, &snapshot).await {
+        match create_on_storage(cloud, &Who::system(&snapshot.owner), &snapshot).await {
             Ok(_) | Err(Ec2Error::Storage) => {}
             Err(refused) => {
                 tracing::warn!(snapshot = %snapshot.id, error = %refused, "tick: the storage controller refused the snapshot");

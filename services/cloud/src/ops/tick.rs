@@ -29,8 +29,10 @@ use std::time::Duration;
 use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
-use super::{snapshots, storage, volumes, Cloud};
+use super::{events, snapshots, storage, volumes, Cloud};
+use crate::error::Ec2Error;
 use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
+use users::events::{EventLog, Who};
 
 /// How many ticks an instance the cluster has never reported stays pending before it counts
 /// as gone: its cluster reports it as soon as it accepts it.
@@ -120,6 +122,12 @@ async fn poll(
     );
     let mut observed = changes.observed;
     for instance in changes.adopted {
+        // Billed before it is recorded: a crash between the two bills it once, at the
+        // next tick.
+        if let Err(e) = bill(&cloud.events, &instance, &instance.observed).await {
+            tracing::warn!(instance = %instance.id, error = %e, "tick: cannot record an instance's change: left for the next tick");
+            return Ok(());
+        }
         match cloud
             .store
             .add_instances(std::slice::from_ref(&instance), None)
@@ -131,6 +139,15 @@ async fn poll(
             // Known but found gone before (or recorded since): it is back.
             Err(StoreError::Exists { .. }) => observed.push((instance.id, instance.observed)),
             Err(e) => return Err(e),
+        }
+    }
+    for (id, seen) in &observed {
+        let Some(instance) = known.iter().find(|i| &i.id == id) else {
+            continue;
+        };
+        if let Err(e) = bill(&cloud.events, instance, seen).await {
+            tracing::warn!(instance = %id, error = %e, "tick: cannot record an instance's change: left for the next tick");
+            return Ok(());
         }
     }
     let mut gone = Vec::new();
@@ -151,6 +168,21 @@ async fn poll(
         terminate_again(cluster, &cloud.clusters, changes.still_running).await;
     }
     Ok(())
+}
+
+/// Commits what `seen` changes of `instance` that is billed: it runs (unless it was asked
+/// to terminate: that request ended its billing), or it is gone. Written before the store
+/// records what was seen, so a crash between the two loses nothing (the next look writes
+/// it again, once).
+async fn bill(events: &EventLog, instance: &Instance, seen: &Observed) -> Result<(), Ec2Error> {
+    if seen.vanished {
+        let cloud = Who::system(&instance.owner);
+        events::instance_stopped(events, &cloud, instance).await
+    } else if seen.state.as_deref() == Some("Extant") && !instance.terminated {
+        events::instance_running(events, instance).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Asks `cluster` to terminate `ids` again; a failure waits for the next tick.
@@ -321,12 +353,14 @@ impl Cloud {
     /// Pending or the pauses run out, recording what the cluster reports of them: a launch's
     /// outcome reaches DescribeInstances at once rather than at the next tick, which alone
     /// finds instances gone.
-    pub(super) fn follow(&self, cluster: &Cluster, ids: Vec<String>) {
-        let (store, security, cluster) = (
+    pub(super) fn follow(&self, cluster: &Cluster, launched: Vec<Instance>) {
+        let (store, security, events, cluster) = (
             Arc::clone(&self.store),
             self.clusters.clone(),
+            self.events.clone(),
             cluster.clone(),
         );
+        let ids: Vec<String> = launched.iter().map(|i| i.id.clone()).collect();
         tokio::spawn(async move {
             let mut recorded: HashMap<String, Option<String>> = HashMap::new();
             for pause in FOLLOW_PAUSES_MS {
@@ -343,6 +377,15 @@ impl Cloud {
                         (recorded.get(&id) != Some(&seen.state)).then_some((id, seen))
                     })
                     .collect();
+                for (id, seen) in &changed {
+                    let Some(instance) = launched.iter().find(|i| &i.id == id) else {
+                        continue;
+                    };
+                    if let Err(e) = bill(&events, instance, seen).await {
+                        tracing::warn!(instance = %id, error = %e, "cannot record a launch followed");
+                        return;
+                    }
+                }
                 if let Err(e) = store.observe(&changed).await {
                     tracing::warn!(cluster = %cluster.name, error = %e, "cannot record a launch followed");
                     return;
@@ -531,5 +574,64 @@ mod tests {
         );
         assert_eq!(adopted.groups, ["web"]);
         assert_eq!(adopted.observed.state.as_deref(), Some("Pending"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::unwrap_used)]
+    async fn what_a_look_sees_is_billed_once_and_a_terminated_instance_is_not_restarted() {
+        // Guards the tick's part of billing: an instance that ended on its own stops billing.
+        use users::events::{action, read, Selection};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite");
+        // Opening the users makes the event log's table.
+        users::UserStore::open(&path).unwrap();
+        let location = users::Location::Sqlite(path);
+        let events = EventLog::start(&location).await.unwrap();
+        let seen = |state: &str, vanished| Observed {
+            state: Some(state.into()),
+            vanished,
+            ..Observed::default()
+        };
+        let running = sample("i-00000001", "ann", "r-00000001", "zone1", 0);
+        let ended_on_its_own = sample("i-00000002", "ann", "r-00000002", "zone1", 0);
+        let asked_to_end = Instance {
+            terminated: true,
+            ..sample("i-00000003", "ann", "r-00000003", "zone1", 0)
+        };
+        for _ in 0..2 {
+            bill(&events, &running, &seen("Extant", false))
+                .await
+                .unwrap();
+        }
+        bill(&events, &running, &seen("Pending", false))
+            .await
+            .unwrap();
+        bill(&events, &ended_on_its_own, &seen("Extant", true))
+            .await
+            .unwrap();
+        bill(&events, &asked_to_end, &seen("Extant", false))
+            .await
+            .unwrap();
+        events.flush().await.unwrap();
+        let all = Selection {
+            from: 0,
+            to: i64::MAX,
+            account: None,
+            history: true,
+        };
+        let recorded: Vec<(String, String, String)> = read(&location, &all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.resource, e.account))
+            .collect();
+        let ann = |act: &str, id: &str| (act.to_owned(), id.to_owned(), "ann".to_owned());
+        assert_eq!(
+            recorded,
+            [
+                ann(action::INSTANCE_RUNNING, "i-00000001"),
+                ann(action::INSTANCE_STOPPED, "i-00000002"),
+            ]
+        );
     }
 }

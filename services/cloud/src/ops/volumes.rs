@@ -28,9 +28,10 @@ use super::ids::random_id;
 use super::instances;
 use super::quota::Limits;
 use super::storage::{ask_storage, unexport, COPY_DEADLINE, STORAGE_DEADLINE};
-use super::{named, Call, Cloud, InFlight};
+use super::{events, named, Call, Cloud, InFlight};
 use crate::error::Ec2Error;
 use crate::store::{Attachment, Instance, StoreError, Volume, VolumeState};
+use users::events::{action, Quantity, Who};
 use users::Resource;
 
 /// `client_token`: the request's `ClientToken` (later API versions; boto3 sends one): a
@@ -105,7 +106,7 @@ pub(super) async fn create(
     store.add_volume(&creating, Some(&call.user.name)).await?;
     drop(limits);
     drop(token_turn);
-    let volume = match create_on_storage(call.cloud, &creating).await {
+    let volume = match create_on_storage(call.cloud, &call.who, &creating).await {
         Ok(volume) => volume,
         Err(e) => {
             // The SC refused it: it never was. Otherwise it may be; the tick asks.
@@ -130,8 +131,12 @@ fn created(call: &Call<'_>, volume: Volume) -> CreateVolumeResponseType {
     }
 }
 
-/// Asks the SC to create the volume `creating` records, and records it available.
-async fn create_on_storage(cloud: &Cloud, creating: &Volume) -> Result<Volume, Ec2Error> {
+/// Asks the SC to create the volume `creating` records for `who`, and records it available.
+async fn create_on_storage(
+    cloud: &Cloud,
+    who: &Who,
+    creating: &Volume,
+) -> Result<Volume, Ec2Error> {
     let ask = CreateStorageVolumeType {
         volume_id: Some(creating.id.clone()),
         size: Some(creating.size_gb.to_string()),
@@ -141,6 +146,14 @@ async fn create_on_storage(cloud: &Cloud, creating: &Volume) -> Result<Volume, E
         sc.create_storage_volume(&ask).await
     })
     .await?;
+    made(cloud, who, creating).await
+}
+
+/// Records the volume `creating`, which the SC has made, available: billed from now.
+async fn made(cloud: &Cloud, who: &Who, creating: &Volume) -> Result<Volume, Ec2Error> {
+    let size = Quantity::VolumeGb(i64::from(creating.size_gb));
+    let created = action::VOLUME_CREATED;
+    events::changed(&cloud.events, who, created, &creating.id, size).await?;
     let available = Volume {
         state: VolumeState::Available,
         ..creating.clone()
@@ -171,7 +184,7 @@ pub(super) async fn delete(
     {
         return Err(unavailable(&volume));
     }
-    if let Err(e) = delete_on_storage(call.cloud, &volume.id).await {
+    if let Err(e) = delete_on_storage(call.cloud, &call.who, &volume).await {
         // Refused: the volume stays as it was. Unanswered: the tick asks again.
         if !matches!(e, Ec2Error::Storage) {
             call.cloud
@@ -187,10 +200,12 @@ pub(super) async fn delete(
     })
 }
 
-/// Asks the SC to delete volume `id` (already gone there is deleted too), then forgets it.
-async fn delete_on_storage(cloud: &Cloud, id: &str) -> Result<(), Ec2Error> {
+/// Asks the SC to delete `volume` for `who` (already gone there is deleted too), then
+/// forgets it.
+async fn delete_on_storage(cloud: &Cloud, who: &Who, volume: &Volume) -> Result<(), Ec2Error> {
+    let id = &volume.id;
     let ask = DeleteStorageVolumeType {
-        volume_id: Some(id.to_owned()),
+        volume_id: Some(id.clone()),
     };
     match ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
         sc.delete_storage_volume(&ask).await
@@ -200,6 +215,8 @@ async fn delete_on_storage(cloud: &Cloud, id: &str) -> Result<(), Ec2Error> {
         Ok(_) | Err(Ec2Error::VolumeNotFound(_)) => {}
         Err(e) => return Err(e),
     }
+    let size = Quantity::VolumeGb(i64::from(volume.size_gb));
+    events::changed(&cloud.events, who, action::VOLUME_DELETED, id, size).await?;
     cloud.store.remove_volume(id).await?;
     tracing::info!(volume = %id, "volume deleted");
     Ok(())
@@ -611,7 +628,9 @@ pub(super) async fn settle(cloud: &Cloud) -> Result<(), StoreError> {
         let settled = match volume.state {
             VolumeState::Available | VolumeState::Attached => continue,
             VolumeState::Creating => settle_creating(cloud, &volume).await,
-            VolumeState::Deleting => delete_on_storage(cloud, &volume.id).await,
+            VolumeState::Deleting => {
+                delete_on_storage(cloud, &Who::system(&volume.owner), &volume).await
+            }
             VolumeState::Attaching | VolumeState::Detaching => {
                 let detaching = Volume {
                     state: VolumeState::Detaching,
@@ -640,19 +659,10 @@ async fn settle_creating(cloud: &Cloud, volume: &Volume) -> Result<(), Ec2Error>
         sc.get_storage_volume(&ask).await
     })
     .await;
+    let owner = Who::system(&volume.owner);
     let created = match found {
-        Ok(_) => {
-            let available = Volume {
-                state: VolumeState::Available,
-                ..volume.clone()
-            };
-            cloud
-                .store
-                .change_volume(&available, VolumeState::Creating)
-                .await?;
-            return Ok(());
-        }
-        Err(Ec2Error::VolumeNotFound(_)) => create_on_storage(cloud, volume).await,
+        Ok(_) => return made(cloud, &owner, volume).await.map(drop),
+        Err(Ec2Error::VolumeNotFound(_)) => create_on_storage(cloud, &owner, volume).await,
         Err(e) => return Err(e),
     };
     match created {

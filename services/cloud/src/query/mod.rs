@@ -19,7 +19,9 @@ use tracing::{info, info_span, warn, Instrument};
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::params::Params;
+use crate::store::User;
 use auth::Claim;
+use users::events::Component;
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
@@ -62,7 +64,15 @@ async fn handle(
         user = tracing::field::Empty,
     );
     async move {
-        let (status, body) = match answer(&cloud, request, connection.peer.ip(), &id).await {
+        let mut asker = Asker::default();
+        let source = connection.peer.ip();
+        let answered = answer(&cloud, request, source, &id, &mut asker).await;
+        let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
+        let (action, user) = (&asker.action, asker.user.as_ref());
+        cloud
+            .record_request(Component::Ec2, action, user, Some(source), outcome)
+            .await;
+        let (status, body) = match answered {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
                 if let Ec2Error::Internal(cause) = &e {
@@ -88,12 +98,21 @@ async fn handle(
     .await
 }
 
-/// Reads, authenticates and answers one request from `source`.
+/// Who asked for what, as far as a request was read: its event's.
+#[derive(Debug, Default)]
+struct Asker {
+    user: Option<User>,
+    action: String,
+}
+
+/// Reads, authenticates and answers one request from `source`; `asker` learns who asked
+/// for what as the request is read.
 async fn answer(
     cloud: &Cloud,
     request: Request<Incoming>,
     source: IpAddr,
     request_id: &str,
+    asker: &mut Asker,
 ) -> Result<String, Ec2Error> {
     let (parts, body) = request.into_parts();
     let body = Limited::new(body, MAX_BODY)
@@ -130,6 +149,7 @@ async fn answer(
         body: &body,
         params,
     };
+    asker.action = request.params.get("Action").unwrap_or_default().to_owned();
     let claim = Claim::read(&request, kit::time::now())?;
     let user = cloud
         .store
@@ -146,9 +166,10 @@ async fn answer(
     let span = tracing::Span::current();
     span.record("action", action);
     span.record("user", user.arn().as_str());
+    let asked = asker.user.insert(user);
     ops::dispatch(
         cloud,
-        &user,
+        asked,
         Some(source),
         action,
         &request.params,

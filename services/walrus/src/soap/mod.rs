@@ -14,13 +14,17 @@ mod convert;
 mod fault;
 mod handler;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use ::soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use wire::s3::{AmazonS3Server, AMAZON_S3_OPERATIONS, WSDL};
 use xmlbind::Element;
 
+use crate::acl::Identity;
 use crate::authorize::{self, authorize};
+use crate::events;
+use crate::meta::Actor;
 use crate::state::Walrus;
 use handler::Handler;
 
@@ -33,6 +37,36 @@ pub struct S3Soap {
 impl S3Soap {
     pub fn new(walrus: Arc<Walrus>) -> Self {
         Self { walrus }
+    }
+}
+
+impl S3Soap {
+    /// Answers an authenticated request of `who` from `source`, once their policies allow it.
+    async fn answer(
+        &self,
+        operation: &'static Operation,
+        body: &Element,
+        context: RequestContext,
+        who: Identity,
+        source: Option<IpAddr>,
+    ) -> Result<Reply, Fault> {
+        let accesses = authorize::of_soap(operation.name, body);
+        authorize(&self.walrus, &who, &accesses, |user| {
+            let prefix = body
+                .child(Some(wire::s3::NAMESPACE), "Prefix")
+                .and_then(|e| e.text().ok());
+            authorize::context(user, source, prefix.as_deref())
+        })
+        .map_err(fault::to_fault)?;
+        let actor = Actor {
+            user: match &who {
+                Identity::User(user) => user.name.clone(),
+                Identity::Anonymous => String::new(),
+            },
+            source: source.map(|ip| ip.to_string()).unwrap_or_default(),
+        };
+        let server = AmazonS3Server::new(Handler::new(self.walrus.clone(), who));
+        events::acting(actor, server.call(operation, body, context)).await
     }
 }
 
@@ -56,25 +90,29 @@ impl Service for S3Soap {
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         Box::pin(async move {
+            let source = context.peer.map(|p| p.ip());
             let who = auth::authenticate(
                 body,
                 operation.name,
                 &**self.walrus.users(),
                 crate::time::now(),
             )
-            .map_err(fault::to_fault)?;
-            // The SOAP service is not told the peer's address.
-            let accesses = authorize::of_soap(operation.name, body);
-            authorize(&self.walrus, &who, &accesses, |user| {
-                let prefix = body
-                    .child(Some(wire::s3::NAMESPACE), "Prefix")
-                    .and_then(|e| e.text().ok());
-                authorize::context(user, None, prefix.as_deref())
-            })
-            .map_err(fault::to_fault)?;
-            AmazonS3Server::new(Handler::new(self.walrus.clone(), who))
-                .call(operation, body, context)
-                .await
+            .map_err(fault::to_fault);
+            let user = match &who {
+                Ok(Identity::User(user)) => Some(user.clone()),
+                _ => None,
+            };
+            let answered = match who {
+                Ok(who) => self.answer(operation, body, context, who, source).await,
+                Err(fault) => Err(fault),
+            };
+            let outcome = match &answered {
+                Ok(_) => "ok",
+                Err(fault) => fault.subcode.as_deref().unwrap_or("fault"),
+            };
+            let event = events::request(user.as_deref(), source, operation.name, outcome);
+            self.walrus.events().record(event).await;
+            answered
         })
     }
 }
