@@ -7,7 +7,7 @@ use kit::time::now;
 use rusqlite::{params, OptionalExtension};
 
 use crate::keys::INSERT_KEY;
-use crate::sql::{pg, sqlite_rows, Columns};
+use crate::sql::{changed, pg, sqlite_rows, Columns};
 use crate::{
     check_name, check_path, credentials, Account, Directory, PgUsers, User, UserError, UserStore,
     ADMIN_NAME, ROOT_NAME,
@@ -175,16 +175,6 @@ fn account_deletable(name: &str) -> Result<(), UserError> {
         )));
     }
     Ok(())
-}
-
-/// The result of an UPDATE or DELETE of one named thing: `NotFound` unless `any` row
-/// changed.
-pub(crate) fn changed(any: bool, kind: &'static str, name: &str) -> Result<(), UserError> {
-    if any {
-        Ok(())
-    } else {
-        Err(UserError::not_found(kind, name))
-    }
 }
 
 impl UserStore {

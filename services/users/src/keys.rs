@@ -4,8 +4,7 @@
 use kit::time::now;
 use rusqlite::{params, OptionalExtension};
 
-use crate::accounts::changed;
-use crate::sql::{pg, sqlite_rows, Columns};
+use crate::sql::{changed, pg, sqlite_rows, Columns};
 use crate::{credentials, AccessKey, Directory, PgUsers, UserError, UserStore, MAX_ACCESS_KEYS};
 
 const KEYS_OF: &str = "SELECT access_key, secret_key, user_name, account, active, created

@@ -51,3 +51,13 @@ pub(crate) fn sqlite_rows<T>(
     }
     Ok(out)
 }
+
+/// The result of an UPDATE or DELETE of one named thing: `NotFound` unless `any` row
+/// changed.
+pub(crate) fn changed(any: bool, kind: &'static str, name: &str) -> Result<(), UserError> {
+    if any {
+        Ok(())
+    } else {
+        Err(UserError::not_found(kind, name))
+    }
+}
