@@ -92,6 +92,8 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
         "1",
     ];
     let cloud = restart_cloud(nodes.keys.path(), &data, &args);
+    // Small instances: the node's room is what its disk has free.
+    admin(&data, &["vmtype", "set", "q1.tiny", "1", "64", "1"]);
     admin(&data, &["user", "add", "alice"]);
     admin(&data, &["user", "add", "bob"]);
     let creds = data.join("credentials");
@@ -139,6 +141,21 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
+    let walrus_arg = walrus_data.display().to_string();
+    let table = shown(&data, &["--account", "alice"]);
+    assert_eq!(
+        row(&table, "instances"),
+        ("2".into(), "2".into()),
+        "{table:?}"
+    );
+    assert_eq!(
+        row(&table, "memory"),
+        ("-".into(), "128".into()),
+        "{table:?}"
+    );
+    // A terminate gives the room back at once; the node gets it when they are gone.
+    python("cloud_quota.py", &["end", &alice]);
+
     // Users of one account: u's own limit stops u only.
     admin(&data, &["user", "add", "carol"]);
     let key = |user: &str| {
@@ -163,7 +180,6 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     );
     let carol = creds.join("carol").display().to_string();
     python("cloud_quota.py", &["users", &carol, &u, &v, walrus.url()]);
-    let walrus_arg = walrus_data.display().to_string();
     let table = shown(
         &data,
         &["--account", "carol", "--user", "u", "--walrus", &walrus_arg],
@@ -194,9 +210,9 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     let table = shown(&data, &["--account", "alice", "--walrus", &walrus_arg]);
     assert_eq!(table[0], ["RESOURCE", "LIMIT", "IN", "USE"], "{table:?}");
     let expected = [
-        ("instances", ("2", "2")),
-        ("cores", ("-", "2")),
-        ("memory", ("-", "256")),
+        ("instances", ("2", "0")),
+        ("cores", ("-", "0")),
+        ("memory", ("-", "0")),
         ("volumes", ("1", "1")),
         ("volume-gb", ("3", "2")),
         ("snapshots", ("1", "1")),

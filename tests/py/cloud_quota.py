@@ -6,6 +6,8 @@ Phases (run by tests/cloud_quota.rs):
             InstanceLimitExceeded and leaves no instance or reservation; MaxCount past the
             room launches what fits; after a terminate one more runs; four at once for the
             last place: one runs. Prints the ids of the user's instances not terminated.
+  end USER_DIR
+            terminates the user's instances, and waits until they are gone
   users ROOT_DIR U_KEY:U_SECRET V_KEY:V_SECRET S3_URL
             users u and v of the account carol, u limited to 1 instance, 1 bucket and 1 MiB:
             u's second RunInstances and CreateBucket are refused naming u's quota, v's are
@@ -35,6 +37,8 @@ from cloud_clients import ec2, eucarc, expect_error, ok
 from cloud_instances import wait_for
 
 ZONE = "zone1"
+# The test's own VM type (1 core, 64 MiB, 1 GB), small beside a test-driver node's room.
+VM_TYPE = "q1.tiny"
 
 
 def expect_refusal(call, code, message):
@@ -85,7 +89,7 @@ def check_instances(env):
 
     def run(minimum=1, maximum=1, client=c):
         return client.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=minimum, MaxCount=maximum,
-                                    InstanceType="m1.small", Placement={"AvailabilityZone": ZONE})
+                                    InstanceType=VM_TYPE, Placement={"AvailabilityZone": ZONE})
 
     first, second = (run()["Instances"][0]["InstanceId"] for _ in range(2))
     before = live(c)
@@ -119,6 +123,16 @@ def check_instances(env):
     print(second, third)
 
 
+def end_instances(env):
+    """Terminates the user's instances and waits until they are gone, so the node has room."""
+    c = ec2(env)
+    mine = sum(live(c).values(), [])
+    c.terminate_instances(InstanceIds=mine)
+    for instance in mine:
+        assert wait_for(c, instance, "terminated")["State"]["Name"] == "terminated", instance
+    ok(f"{len(mine)} instances terminated")
+
+
 def check_users(env, u_keys, v_keys, s3_url):
     root = ec2(env)
     u, v = (ec2(env, key=key, secret=secret) for key, secret in (u_keys, v_keys))
@@ -126,7 +140,7 @@ def check_users(env, u_keys, v_keys, s3_url):
 
     def run(client):
         return client.run_instances(ImageId=emi, KernelId=eki, RamdiskId=eri, MinCount=1, MaxCount=1,
-                                    InstanceType="m1.small", Placement={"AvailabilityZone": ZONE})
+                                    InstanceType=VM_TYPE, Placement={"AvailabilityZone": ZONE})
 
     made = run(u)["Instances"][0]["InstanceId"]
     expect_refusal(lambda: run(u), "InstanceLimitExceeded",
@@ -231,6 +245,8 @@ def main():
     phase, args = sys.argv[1], sys.argv[2:]
     if phase == "instances":
         check_instances(eucarc(args[0]))
+    elif phase == "end":
+        end_instances(eucarc(args[0]))
     elif phase == "users":
         check_users(eucarc(args[0]), args[1].split(":"), args[2].split(":"), args[3])
     elif phase == "ebs":
