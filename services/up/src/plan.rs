@@ -76,6 +76,14 @@ impl Plan {
         plan
     }
 
+    /// Appends `args` to the node's command line, after `euca up`'s own (`--node-arg`).
+    pub fn with_node_args(mut self, args: &[OsString]) -> Self {
+        if let Some(node) = self.components.iter_mut().find(|c| c.name == "node") {
+            node.args.extend_from_slice(args);
+        }
+        self
+    }
+
     pub fn keys(&self) -> PathBuf {
         self.home.join("keys")
     }
@@ -328,6 +336,19 @@ mod tests {
         let after = |name| plan.components[position(name)].after;
         assert_eq!(after("cluster"), Some("node"));
         assert_eq!(after("cloud"), Some("cluster"));
+    }
+
+    #[test]
+    fn node_args_follow_euca_ups_own() {
+        let plan = plan().with_node_args(&["--capacity=cores=9,memory=9,disk=9".into()]);
+        let node = plan.components.iter().find(|c| c.name == "node").unwrap();
+        let line = command_line(node);
+        assert!(
+            line.ends_with("--hypervisor test --capacity=cores=9,memory=9,disk=9"),
+            "{line}"
+        );
+        let others = plan.components.iter().filter(|c| c.name != "node");
+        assert!(others.map(command_line).all(|l| !l.contains("--capacity")));
     }
 
     #[test]
