@@ -61,14 +61,19 @@ impl Up {
     /// Starts `euca up --hypervisor HYPERVISOR` in `home` and waits for its `cloud ready`
     /// line.
     pub fn start_with(home: &Path, hypervisor: &str) -> Self {
+        Self::try_start_with(home, hypervisor)
+            .unwrap_or_else(|log| panic!("euca up did not become ready:\n{log}"))
+    }
+
+    /// [`Up::start_with`], or `euca up`'s log when it did not become ready.
+    pub fn try_start_with(home: &Path, hypervisor: &str) -> Result<Self, String> {
         let port_base = free_base();
-        let up = Component::start(up_command_for(home, port_base, hypervisor), "cloud")
-            .unwrap_or_else(|log| panic!("euca up did not become ready:\n{log}"));
-        Self {
+        let up = Component::start(up_command_for(home, port_base, hypervisor), "cloud")?;
+        Ok(Self {
             up,
             home: home.to_owned(),
             port_base,
-        }
+        })
     }
 
     /// The administrator's credentials folder.

@@ -161,6 +161,7 @@ pub struct Overrides {
     pub keys: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub libvirt_uri: Option<String>,
+    pub domain_type: Option<String>,
     pub capacity: Option<Capacity>,
     pub compat: CompatArgs,
 }
@@ -185,7 +186,10 @@ impl Config {
             .libvirt_uri
             .or_else(|| settings.text("LIBVIRT_URI"))
             .unwrap_or_else(|| hypervisor.default_uri().to_owned());
-        let domain_type = match settings.text("LIBVIRT_DOMAIN_TYPE") {
+        let domain_type = match overrides
+            .domain_type
+            .or_else(|| settings.text("LIBVIRT_DOMAIN_TYPE"))
+        {
             Some(t) if t == "kvm" || t == "qemu" => t,
             Some(t) => {
                 return Err(ConfigError::Invalid {
@@ -310,6 +314,7 @@ mod tests {
             keys: Some("/k".into()),
             data: Some("/d".into()),
             libvirt_uri: None,
+            domain_type: Some("qemu".into()),
             capacity: None,
             compat: CompatArgs {
                 compat: Some(Compat::Strict),
@@ -319,6 +324,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:9".parse().unwrap());
         assert_eq!(config.hypervisor, HypervisorKind::Test);
         assert_eq!(config.libvirt_uri, "test:///default");
+        assert_eq!(config.domain_type, "qemu");
         assert_eq!(config.keys, Path::new("/k"));
         assert_eq!(config.data, Path::new("/d"));
         assert_eq!(config.compat, Compat::Strict);

@@ -79,6 +79,10 @@ pub struct NodeArgs {
     /// per hypervisor: test:///default, qemu:///system, xen:///].
     #[arg(long, value_name = "URI")]
     pub libvirt_uri: Option<String>,
+    /// libvirt's domain type for kvm: kvm, or qemu for software emulation
+    /// [config: LIBVIRT_DOMAIN_TYPE; default kvm where /dev/kvm exists, else qemu].
+    #[arg(long, value_name = "kvm|qemu")]
+    pub domain_type: Option<String>,
     /// With --hypervisor test only: offer this capacity instead of the host's, as
     /// cores=N,memory=MiB,disk=GiB. Instances then get no disks carved from the host (their
     /// folder holds a few kilobytes), so one node can hold thousands, for benchmarks.
@@ -125,6 +129,7 @@ pub fn main(args: NodeArgs) -> ExitCode {
                 keys: args.keys,
                 data: args.data,
                 libvirt_uri: args.libvirt_uri,
+                domain_type: args.domain_type,
                 capacity: args.capacity,
                 compat: args.compat,
             },
