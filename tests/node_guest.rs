@@ -244,16 +244,8 @@ async fn plug_and_unplug(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_guest_boots_and_its_console_comes_back() {
-    if !on_path("qemu-system-x86_64") {
-        println!("skipped: qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
+    let Some((kernel, initramfs)) = common::guest::image_or_skip() else {
         return;
-    }
-    let (kernel, initramfs) = match common::guest::image() {
-        Ok(files) => files,
-        Err(reason) => {
-            println!("skipped: no guest image: {reason}");
-            return;
-        }
     };
 
     let keys = Keys::new();

@@ -23,6 +23,18 @@ pub fn image() -> Result<(PathBuf, PathBuf), String> {
     Ok((cache.join("vmlinuz"), cache.join("initramfs.gz")))
 }
 
+/// The guest's kernel and initramfs when QEMU is installed and the guest can be built; else
+/// `None`, having printed `skipped:` and why.
+pub fn image_or_skip() -> Option<(PathBuf, PathBuf)> {
+    if !on_path("qemu-system-x86_64") {
+        println!("skipped: qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
+        return None;
+    }
+    image()
+        .map_err(|reason| println!("skipped: no guest image: {reason}"))
+        .ok()
+}
+
 /// Whether `program` is a file in one of PATH's folders.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")

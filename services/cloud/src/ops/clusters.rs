@@ -22,18 +22,6 @@ pub(super) const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a cluster has to start instances (it places them and asks its nodes).
 pub(super) const LAUNCH_DEADLINE: Duration = Duration::from_secs(60);
 
-/// A cluster's DescribeInstances lists every instance it runs, each about 1 KB and 50 nodes
-/// of XML (25 elements): past about 2,600 instances the default limits (130,000 nodes) refuse
-/// it, and the tick would see the cluster as down. These admit about 20,000, and bound the
-/// memory one reply can take (about 110 bytes a parsed node).
-const REPLY_LIMITS: xmlbind::Limits = xmlbind::Limits {
-    max_bytes: 64 << 20,
-    max_depth: 64,
-    max_attributes: 64,
-    max_nodes: 1_000_000,
-    max_text: 8 << 20,
-};
-
 /// The client of the CC at `url`, whose answers take at most `deadline`.
 pub(super) fn client(
     url: &str,
@@ -43,7 +31,8 @@ pub(super) fn client(
     let transport = HttpTransport::builder(url.to_owned(), security.clone())
         .connect_timeout(CLUSTER_DEADLINE)
         .request_timeout(deadline)
-        .limits(REPLY_LIMITS)
+        // Its DescribeInstances lists every instance of the cluster.
+        .limits(kit::INSTANCE_LIST_LIMITS)
         .build()?;
     Ok(EucalyptusCcClient::new(transport))
 }
