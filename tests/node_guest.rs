@@ -13,38 +13,16 @@ mod node_support;
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::guest::on_path;
 use node_support::*;
 use wire::nc::{
     NcAttachVolumeType, NcDetachVolumeType, NcGetConsoleOutputType, NcTerminateInstanceType,
 };
 use xmlbind::{Base64Binary, XmlText};
-
-/// Builds (or finds, from an earlier run) the guest's kernel and initramfs.
-fn guest_image() -> Result<(PathBuf, PathBuf), String> {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-image");
-    let script = common::workspace_root().join("scripts/guest-image.sh");
-    let out = Command::new("sh")
-        .arg(script)
-        .arg(&cache)
-        .output()
-        .map_err(|e| format!("cannot run scripts/guest-image.sh: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "scripts/guest-image.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok((cache.join("vmlinuz"), cache.join("initramfs.gz")))
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
 
 async fn console(client: &NcClient, id: &str) -> String {
     let reply = client
@@ -266,16 +244,8 @@ async fn plug_and_unplug(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_guest_boots_and_its_console_comes_back() {
-    if !on_path("qemu-system-x86_64") {
-        println!("skipped: qemu-system-x86_64 is not installed (scripts/setup.sh installs it)");
+    let Some((kernel, initramfs)) = common::guest::image_or_skip() else {
         return;
-    }
-    let (kernel, initramfs) = match guest_image() {
-        Ok(files) => files,
-        Err(reason) => {
-            println!("skipped: no guest image: {reason}");
-            return;
-        }
     };
 
     let keys = Keys::new();

@@ -4,6 +4,7 @@
 // Each test crate compiles this module and uses only some of its functions.
 #![allow(dead_code)]
 
+pub mod guest;
 pub mod launcher;
 pub mod policy;
 pub mod rust_sources;

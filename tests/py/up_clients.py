@@ -6,6 +6,8 @@ Phases (run by tests/up_cloud.rs and tests/up_restart.rs):
   front ADMIN_DIR     zones, images, and a bucket round trip through the front door
   launch ADMIN_DIR    runs an instance of the default image to `running`, and keeps an
                       object in a bucket
+  guest ADMIN_DIR     runs an instance of the default image (a real guest under QEMU) to
+                      `running`, reads the guest's boot in its console, terminates it
   down FRONT_DOOR     Walrus and the SC behind a front door that cannot reach them: 503
                       as S3's error to an S3 request, as a SOAP fault to a SOAP message
   regions ADMIN_DIR   the EC2 API answers DescribeRegions
@@ -77,8 +79,8 @@ def front(folder):
     ok("Walrus's own errors come back through the front door")
 
 
-def launch(folder):
-    env, ec2, s3 = clients(folder)
+def run_default(ec2):
+    """Runs one m1.small of the default image; returns its id once it is `running`."""
     # euca up registers the default image just after its `cloud ready` line, on a first run.
     deadline = time.monotonic() + 60
     while True:
@@ -100,10 +102,36 @@ def launch(folder):
         assert time.monotonic() < deadline, f"{instance} is still {found['State']['Name']}"
         time.sleep(0.2)
     ok(f"{instance} of {machines[0]['ImageId']} is running")
+    return instance
+
+
+def launch(folder):
+    _, ec2, s3 = clients(folder)
+    run_default(ec2)
     client = s3("s3v4")
     client.create_bucket(Bucket="kept")
     client.put_object(Bucket="kept", Key="note", Body=b"kept across restarts")
     ok("an object is kept in a bucket")
+
+
+def guest(folder):
+    _, ec2, _ = clients(folder)
+    instance = run_default(ec2)
+    # The guest of scripts/guest-image.sh prints these on its serial console as it boots.
+    deadline = time.monotonic() + 120
+    while True:
+        console = ec2.get_console_output(InstanceId=instance).get("Output", "")
+        if "EUCA-GUEST-READY" in console:
+            break
+        assert time.monotonic() < deadline, f"the guest did not finish booting; its console:\n{console}"
+        time.sleep(1)
+    booted = [line for line in console.splitlines() if "EUCA-GUEST-BOOTED" in line]
+    assert booted, console
+    ok(f"the console shows the guest's boot: {booted[0].strip()}")
+    ec2.terminate_instances(InstanceIds=[instance])
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state in ("shutting-down", "terminated"), state
+    ok(f"{instance} is {state}")
 
 
 def answers(folder):
@@ -153,7 +181,7 @@ def regions(folder):
 
 def main():
     phase, folder = sys.argv[1:3]
-    {"front": front, "launch": launch, "answers": answers, "down": down, "regions": regions}[phase](folder)
+    {"front": front, "launch": launch, "guest": guest, "answers": answers, "down": down, "regions": regions}[phase](folder)
 
 
 if __name__ == "__main__":

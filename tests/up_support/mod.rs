@@ -37,27 +37,43 @@ pub fn free_base() -> u16 {
 
 /// `euca up --home HOME --port-base BASE --hypervisor test`, as a command.
 pub fn up_command(home: &Path, port_base: u16) -> Command {
+    up_command_for(home, port_base, "test")
+}
+
+/// `euca up --home HOME --port-base BASE --hypervisor HYPERVISOR`, as a command.
+pub fn up_command_for(home: &Path, port_base: u16, hypervisor: &str) -> Command {
     let mut command = euca();
     command.arg("up").arg("--home").arg(home).args([
         "--port-base",
         &port_base.to_string(),
         "--hypervisor",
-        "test",
+        hypervisor,
     ]);
     command
 }
 
 impl Up {
-    /// Starts `euca up` in `home` and waits for its `cloud ready` line.
+    /// Starts `euca up` in `home` on the test driver and waits for its `cloud ready` line.
     pub fn start(home: &Path) -> Self {
+        Self::start_with(home, "test")
+    }
+
+    /// Starts `euca up --hypervisor HYPERVISOR` in `home` and waits for its `cloud ready`
+    /// line.
+    pub fn start_with(home: &Path, hypervisor: &str) -> Self {
+        Self::try_start_with(home, hypervisor)
+            .unwrap_or_else(|log| panic!("euca up did not become ready:\n{log}"))
+    }
+
+    /// [`Up::start_with`], or `euca up`'s log when it did not become ready.
+    pub fn try_start_with(home: &Path, hypervisor: &str) -> Result<Self, String> {
         let port_base = free_base();
-        let up = Component::start(up_command(home, port_base), "cloud")
-            .unwrap_or_else(|log| panic!("euca up did not become ready:\n{log}"));
-        Self {
+        let up = Component::start(up_command_for(home, port_base, hypervisor), "cloud")?;
+        Ok(Self {
             up,
             home: home.to_owned(),
             port_base,
-        }
+        })
     }
 
     /// The administrator's credentials folder.

@@ -3,7 +3,7 @@
 //! instance. It is kept in SQLite under DATA, so a restarted cluster still knows its
 //! instances (and where they run) before its nodes answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -166,12 +166,14 @@ impl Instances {
     ) -> Result<(), StoreError> {
         self.change(|cache| {
             let mut changes = take_in(cache, node_url, reported);
+            // A set: a node may report thousands.
+            let listed: HashSet<&str> = reported.iter().map(|i| i.instance_id.as_str()).collect();
             let gone: Vec<String> = cache
                 .iter()
                 .filter(|(id, c)| {
                     c.record.service_tag.as_deref() == Some(node_url)
                         && c.added < started
-                        && !reported.iter().any(|i| &i.instance_id == *id)
+                        && !listed.contains(id.as_str())
                 })
                 .map(|(id, _)| id.clone())
                 .collect();

@@ -23,14 +23,6 @@ pub type NcClient = EucalyptusNcClient<HttpTransport>;
 pub const POLL_DEADLINE: Duration = Duration::from_secs(3);
 /// How long one node may take to answer an operation (run, terminate, console...).
 pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
-/// Replies of a node describing many instances are large; each is still bounded.
-const REPLY_LIMITS: xmlbind::Limits = xmlbind::Limits {
-    max_bytes: 64 << 20,
-    max_depth: 64,
-    max_attributes: 64,
-    max_nodes: 1_000_000,
-    max_text: 8 << 20,
-};
 
 /// Why a node could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +186,7 @@ impl NodePool {
                 let transport = HttpTransport::builder(url.clone(), security.clone())
                     .connect_timeout(POLL_DEADLINE)
                     .request_timeout(CALL_DEADLINE)
-                    .limits(REPLY_LIMITS)
+                    .limits(kit::INSTANCE_LIST_LIMITS)
                     .build()?;
                 Ok(Node {
                     url: url.clone(),

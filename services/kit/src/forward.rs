@@ -5,14 +5,17 @@
 //! end-to-end header go on unchanged, so what the client signed (S3's SigV2 and SigV4, a
 //! WS-Security signature) still verifies upstream; hop-by-hop headers stop here. An upstream
 //! that cannot be reached is a 503 shaped for the client: a SOAP fault to a SOAP message, an
-//! S3 `<Error>` to anything else.
+//! S3 `<Error>` to anything else; one that takes a request whole and does not answer in time,
+//! a 504 in the same shapes.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,6 +27,10 @@ use tracing::warn;
 
 /// How long the proxy waits for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the proxy waits for the upstream's answer once the request has gone to it whole:
+/// an upstream that took a request and hangs would otherwise hold its client for good. Long,
+/// since Walrus answers an upload only once it is stored.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -87,7 +94,8 @@ impl std::str::FromStr for Route {
 #[derive(Debug, Clone)]
 pub struct Forward {
     upstream: Uri,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Sent>,
+    response_timeout: Duration,
 }
 
 impl Forward {
@@ -98,7 +106,15 @@ impl Forward {
         Self {
             upstream,
             client: Client::builder(TokioExecutor::new()).build(connector),
+            response_timeout: RESPONSE_TIMEOUT,
         }
+    }
+
+    /// How long to wait for the upstream's answer once the request has gone to it whole
+    /// (default 300 s); then the client gets a 504.
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
     }
 
     async fn forward(
@@ -111,14 +127,39 @@ impl Forward {
         let (mut parts, body) = request.into_parts();
         parts.uri = match self.upstream_uri(&parts.uri) {
             Ok(uri) => uri,
-            Err(e) => return unavailable(soap, &resource, &format!("bad upstream URI: {e}")),
+            Err(e) => {
+                return refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    soap,
+                    &resource,
+                    &format!("bad upstream URI: {e}"),
+                )
+            }
         };
         drop_length_under_chunking(&mut parts.headers);
         strip_hop_by_hop(&mut parts.headers);
         // This hop answers `100-continue` itself when it starts reading the body.
         parts.headers.remove(hyper::header::EXPECT);
         append_forwarded_for(&mut parts.headers, connection.peer);
-        match self.client.request(Request::from_parts(parts, body)).await {
+        let (body, sent) = Sent::new(body);
+        let timeout = self.response_timeout;
+        let answer = tokio::select! {
+            answer = self.client.request(Request::from_parts(parts, body)) => answer,
+            _ = async {
+                // Ends with the body sent whole, or dropped (sent, or given up).
+                let _ = sent.await;
+                tokio::time::sleep(timeout).await;
+            } => {
+                warn!(upstream = %self.upstream, path = %resource, timeout_s = timeout.as_secs(), "upstream took the request and did not answer");
+                return refusal(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    soap,
+                    &resource,
+                    &format!("the service behind this path did not answer within {} s", timeout.as_secs()),
+                );
+            }
+        };
+        match answer {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
@@ -126,7 +167,8 @@ impl Forward {
             }
             Err(e) => {
                 warn!(upstream = %self.upstream, path = %resource, error = %soap::error_chain(&e), "upstream unavailable");
-                unavailable(
+                refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
                     soap,
                     &resource,
                     "the service behind this path is not answering; it may be restarting",
@@ -150,6 +192,50 @@ impl Handler for Forward {
         connection: Connection,
     ) -> BoxFuture<'static, Response<HttpBody>> {
         Box::pin(self.clone().forward(request, connection))
+    }
+}
+
+/// A request body on its way upstream, which tells when it is done: its sender is dropped
+/// when the body ends, or when the body itself is dropped.
+struct Sent {
+    body: Incoming,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Sent {
+    fn new(body: Incoming) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        (
+            Self {
+                body,
+                done: Some(done),
+            },
+            sent,
+        )
+    }
+}
+
+impl Body for Sent {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) {
+            self.done.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -195,8 +281,9 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
     }
 }
 
-/// 503 in the client's own terms: a SOAP 1.1 Server fault, else S3's error document.
-fn unavailable(soap: bool, resource: &str, message: &str) -> Response<HttpBody> {
+/// `status` (503, or 504 for no answer in time) in the client's own terms: a SOAP 1.1
+/// Server fault, else S3's error document.
+fn refusal(status: StatusCode, soap: bool, resource: &str, message: &str) -> Response<HttpBody> {
     let (content_type, body) = if soap {
         let fault = Fault::server(message);
         let outgoing = Outgoing {
@@ -217,14 +304,15 @@ fn unavailable(soap: bool, resource: &str, message: &str) -> Response<HttpBody> 
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
-/// S3's error document: `<Error>` with `ServiceUnavailable`, as S3 itself sends on a 503.
+/// S3's error document: `<Error>` with `ServiceUnavailable`, as S3 itself sends on a 503
+/// (clients retry it, as they do a 504).
 fn s3_error(resource: &str, message: &str) -> String {
     let mut writer = xmlbind::XmlWriter::new();
     writer.start_element(None, "Error");
@@ -322,16 +410,75 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_upstream_is_a_503_in_the_clients_terms() {
-        let s3 = unavailable(false, "/services/Walrus/b", "down <now>");
+        let s3 = refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            false,
+            "/services/Walrus/b",
+            "down <now>",
+        );
         assert_eq!(s3.status(), StatusCode::SERVICE_UNAVAILABLE);
         let body = s3.into_body().collect().await.unwrap().to_bytes();
         let text = std::str::from_utf8(&body).unwrap();
         assert!(text.contains("<Code>ServiceUnavailable</Code>"), "{text}");
         assert!(text.contains("down &lt;now&gt;"), "{text}");
-        let fault = unavailable(true, "/services/Storage", "down");
+        let fault = refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            true,
+            "/services/Storage",
+            "down",
+        );
         assert_eq!(fault.headers()[CONTENT_TYPE], "text/xml; charset=utf-8");
         let body = fault.into_body().collect().await.unwrap().to_bytes();
         let text = std::str::from_utf8(&body).unwrap();
         assert!(text.contains("Fault>") && text.contains("down"), "{text}");
+    }
+
+    /// Guards against an upstream that takes a request whole and never answers holding the
+    /// client for good (it was only bounded while connecting).
+    #[tokio::test]
+    async fn an_upstream_that_never_answers_is_a_504_once_the_request_is_sent() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream: Uri = format!("http://{}", hung.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                let (mut socket, _) = hung.accept().await.unwrap();
+                let mut request = vec![0; 4096];
+                let _ = socket.read(&mut request).await;
+                held.push(socket);
+            }
+        });
+        let timeout = Duration::from_millis(300);
+        let forward = Forward::new(upstream).with_response_timeout(timeout);
+        let server = soap::Server::builder()
+            .route("/services/Walrus", forward)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let front = server.local_addr();
+        tokio::spawn(server.run(std::future::pending()));
+
+        let started = std::time::Instant::now();
+        let mut client = tokio::net::TcpStream::connect(front).await.unwrap();
+        client
+            .write_all(
+                b"PUT /services/Walrus/b/k HTTP/1.1\r\nHost: front\r\nContent-Length: 5\r\n\
+                  Connection: close\r\n\r\nhello",
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+        assert!(
+            answer.contains("<Code>ServiceUnavailable</Code>"),
+            "{answer}"
+        );
+        assert!(answer.contains("did not answer within"), "{answer}");
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
     }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 use kit::security::{Compat, CompatArgs};
 use settings::{Settings, SettingsError};
 
+use crate::resources::{Capacity, Limits};
+
 /// The NC's port when neither `--listen` nor `NC_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8775;
 /// The path the service is mounted at (`NC_SERVICE` in the original).
@@ -132,12 +134,11 @@ pub struct Config {
     pub compat: Compat,
     /// `INSTANCE_PATH`: instance records, work directories and the image cache.
     pub data: PathBuf,
-    /// `MAX_MEM`, in MB: lowers the memory offered to instances.
-    pub max_mem_mb: Option<u64>,
-    /// `MAX_CORES`: the cores offered to instances, whatever the host has.
-    pub max_cores: Option<u64>,
-    /// `MAX_DISK`, in GB: lowers the disk offered to instances.
-    pub max_disk_gb: Option<u64>,
+    /// `MAX_MEM`, `MAX_CORES` and `MAX_DISK`: bound what the host offers instances.
+    pub limits: Limits,
+    /// `--capacity`: what the test driver offers instead of the host's resources, its
+    /// instances then being records and a few small files (for benchmarks).
+    pub capacity: Option<Capacity>,
     /// `NC_CACHE_SIZE`, in MB; 0 disables the image cache.
     pub cache_size_mb: u64,
     /// `SWAP_SIZE`, in MB, carved out of each instance's disk when it fits.
@@ -160,6 +161,8 @@ pub struct Overrides {
     pub keys: Option<PathBuf>,
     pub data: Option<PathBuf>,
     pub libvirt_uri: Option<String>,
+    pub domain_type: Option<String>,
+    pub capacity: Option<Capacity>,
     pub compat: CompatArgs,
 }
 
@@ -183,7 +186,10 @@ impl Config {
             .libvirt_uri
             .or_else(|| settings.text("LIBVIRT_URI"))
             .unwrap_or_else(|| hypervisor.default_uri().to_owned());
-        let domain_type = match settings.text("LIBVIRT_DOMAIN_TYPE") {
+        let domain_type = match overrides
+            .domain_type
+            .or_else(|| settings.text("LIBVIRT_DOMAIN_TYPE"))
+        {
             Some(t) if t == "kvm" || t == "qemu" => t,
             Some(t) => {
                 return Err(ConfigError::Invalid {
@@ -194,6 +200,15 @@ impl Config {
             None if Path::new("/dev/kvm").exists() => "kvm".to_owned(),
             None => "qemu".to_owned(),
         };
+        if overrides.capacity.is_some() && hypervisor != HypervisorKind::Test {
+            return Err(ConfigError::Invalid {
+                key: "--capacity",
+                reason: format!(
+                    "only the test driver's instances can run on declared capacity; \
+                     {hypervisor} guests need the host's"
+                ),
+            });
+        }
         let home = settings.text("EUCALYPTUS").map(PathBuf::from);
         let keys = overrides
             .keys
@@ -225,9 +240,12 @@ impl Config {
             keys,
             compat: overrides.compat.resolve(settings)?,
             data,
-            max_mem_mb: settings.parsed("MAX_MEM")?,
-            max_cores: settings.parsed("MAX_CORES")?,
-            max_disk_gb: settings.parsed("MAX_DISK")?,
+            limits: Limits {
+                max_mem_mb: settings.parsed("MAX_MEM")?,
+                max_cores: settings.parsed("MAX_CORES")?,
+                max_disk_gb: settings.parsed("MAX_DISK")?,
+            },
+            capacity: overrides.capacity,
             cache_size_mb: settings
                 .parsed("NC_CACHE_SIZE")?
                 .unwrap_or(DEFAULT_CACHE_MB),
@@ -275,7 +293,7 @@ mod tests {
         assert_eq!(config.libvirt_uri, "qemu:///system");
         assert_eq!(config.data, Path::new("/var/lib/instances"));
         assert_eq!(config.keys, Path::new("/opt/euca/var/lib/eucalyptus/keys"));
-        assert_eq!(config.max_mem_mb, Some(2048));
+        assert_eq!(config.limits.max_mem_mb, Some(2048));
         assert_eq!(config.cache_size_mb, DEFAULT_CACHE_MB);
         assert_eq!(config.bridge_for(10).as_deref(), Some("eucabr10"));
         assert_eq!(config.compat, Compat::Strict);
@@ -296,6 +314,8 @@ mod tests {
             keys: Some("/k".into()),
             data: Some("/d".into()),
             libvirt_uri: None,
+            domain_type: Some("qemu".into()),
+            capacity: None,
             compat: CompatArgs {
                 compat: Some(Compat::Strict),
             },
@@ -304,6 +324,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:9".parse().unwrap());
         assert_eq!(config.hypervisor, HypervisorKind::Test);
         assert_eq!(config.libvirt_uri, "test:///default");
+        assert_eq!(config.domain_type, "qemu");
         assert_eq!(config.keys, Path::new("/k"));
         assert_eq!(config.data, Path::new("/d"));
         assert_eq!(config.compat, Compat::Strict);
@@ -331,6 +352,23 @@ mod tests {
         let s = settings("HYPERVISOR=test\nINSTANCE_PATH=/d\nEUCALYPTUS=/e\nMAX_MEM=lots\n");
         let err = Config::from_settings(&s, Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("MAX_MEM"), "{err}");
+    }
+
+    #[test]
+    fn only_the_test_driver_runs_on_declared_capacity() {
+        let declared = |hypervisor| Overrides {
+            hypervisor: Some(hypervisor),
+            keys: Some("/k".into()),
+            data: Some("/d".into()),
+            capacity: Some("cores=8,memory=1024,disk=16".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let config =
+            Config::from_settings(&Settings::default(), declared(HypervisorKind::Test)).unwrap();
+        assert_eq!(config.capacity.map(|c| c.cores), Some(8));
+        let err =
+            Config::from_settings(&Settings::default(), declared(HypervisorKind::Kvm)).unwrap_err();
+        assert!(err.to_string().contains("--capacity"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::instances::{plain_name, ImageRef, InstanceRecord, Reported, State, Vo
 use crate::resources::Capacity;
 use crate::store::{Persisted, Store};
 use crate::volumes::VolumeDevice;
-use crate::workdir::{Tools, WorkDir};
+use crate::workdir::{Disks, WorkDir};
 
 /// How often domains are checked on (the original's MONITORING_PERIOD).
 const MONITOR_PERIOD: Duration = Duration::from_secs(5);
@@ -73,7 +73,7 @@ pub struct Parts {
     pub hypervisor: Arc<Hypervisor>,
     pub store: Store,
     pub images: Arc<ImageCache>,
-    pub tools: Tools,
+    pub disks: Disks,
     pub capacity: Capacity,
     pub work_dir: PathBuf,
 }
@@ -365,11 +365,7 @@ impl NodeController {
         let work = self.work(id);
         work.create_empty().await?;
         let limit = record.size.disk_gb.saturating_mul(GIB);
-        let root_placement = if self.parts.tools.qemu_img.is_some() {
-            Placement::Shared
-        } else {
-            Placement::Private
-        };
+        let root_placement = self.parts.disks.root_placement();
         let mut used = 0;
         let mut images: Vec<(&ImageRef, PathBuf, Placement)> =
             vec![(&record.kernel, work.kernel(), Placement::Shared)];
@@ -391,7 +387,7 @@ impl NodeController {
             return Err(BootError::Canceled);
         }
         work.make_disks(
-            &self.parts.tools,
+            &self.parts.disks,
             &record,
             used,
             self.parts.config.swap_size_mb,

@@ -44,7 +44,7 @@ use instances::InstanceRecord;
 use resources::Capacity;
 use store::{Store, StoreError};
 use walrus::ImageClient;
-use workdir::Tools;
+use workdir::{Disks, Tools};
 
 /// Run a node controller: serve EucalyptusNC and run instances on this host's hypervisor.
 ///
@@ -79,6 +79,15 @@ pub struct NodeArgs {
     /// per hypervisor: test:///default, qemu:///system, xen:///].
     #[arg(long, value_name = "URI")]
     pub libvirt_uri: Option<String>,
+    /// libvirt's domain type for kvm: kvm, or qemu for software emulation
+    /// [config: LIBVIRT_DOMAIN_TYPE; default kvm where /dev/kvm exists, else qemu].
+    #[arg(long, value_name = "kvm|qemu")]
+    pub domain_type: Option<String>,
+    /// With --hypervisor test only: offer this capacity instead of the host's, as
+    /// cores=N,memory=MiB,disk=GiB. Instances then get no disks carved from the host (their
+    /// folder holds a few kilobytes), so one node can hold thousands, for benchmarks.
+    #[arg(long, value_name = "cores=N,memory=MiB,disk=GiB")]
+    pub capacity: Option<Capacity>,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -120,6 +129,8 @@ pub fn main(args: NodeArgs) -> ExitCode {
                 keys: args.keys,
                 data: args.data,
                 libvirt_uri: args.libvirt_uri,
+                domain_type: args.domain_type,
+                capacity: args.capacity,
                 compat: args.compat,
             },
         )
@@ -232,12 +243,26 @@ fn open_parts(
     })?;
     let (store, records) = Store::open(&records_path)?;
     let images = ImageCache::open(&cache_dir(&config), config.cache_size_mb, client)?;
-    let capacity = Capacity::measure(&config, &config.data).map_err(StartError::Capacity)?;
+    let (capacity, disks) = match config.capacity {
+        Some(declared) => {
+            info!(
+                memory_mb = declared.memory_mb,
+                cores = declared.cores,
+                disk_gb = declared.disk_gb,
+                "capacity declared: instances carve no disks from the host"
+            );
+            (declared, Disks::Declared)
+        }
+        None => (
+            Capacity::measure(&config.limits, &config.data).map_err(StartError::Capacity)?,
+            Disks::Host(Tools::find()),
+        ),
+    };
     let parts = Parts {
         hypervisor,
         store,
         images,
-        tools: Tools::find(),
+        disks,
         capacity,
         work_dir: work_dir(&config),
         config,

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use tokio::process::Command;
 use tracing::{debug, info};
 
+use crate::images::Placement;
 use crate::instances::InstanceRecord;
 
 const MIB: u64 = 1 << 20;
@@ -81,6 +82,29 @@ fn find_program(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// What instances' disks are carved from.
+#[derive(Debug, Clone)]
+pub enum Disks {
+    /// The host's disk: a copy-on-write root, swap and an ephemeral disk, made with these
+    /// tools.
+    Host(Tools),
+    /// Nothing: the node runs the test driver on a declared capacity, whose disk is not the
+    /// host's. An instance's directory holds its images (linked), its config disk, its domain
+    /// XML and an empty console log, a few kilobytes, so thousands fit.
+    Declared,
+}
+
+impl Disks {
+    /// How the root image reaches the directory: linked when nothing writes it (it backs a
+    /// copy-on-write overlay, or no guest runs), else copied.
+    pub fn root_placement(&self) -> Placement {
+        match self {
+            Self::Host(tools) if tools.qemu_img.is_none() => Placement::Private,
+            _ => Placement::Shared,
+        }
+    }
 }
 
 /// The files a domain is made of, as they stand in a work directory.
@@ -187,11 +211,31 @@ impl WorkDir {
         }
     }
 
-    /// Makes the root disk (an overlay when qemu-img is there: the image itself is then a
-    /// link into the shared cache, never written), the swap and ephemeral disks from what is
-    /// left of `disk_gb` after `used` bytes of images, the config disk, and an empty console
-    /// log.
+    /// On the host's disk, makes the root disk (an overlay when qemu-img is there: the image
+    /// itself is then a link into the shared cache, never written), the swap and ephemeral
+    /// disks from what is left of `disk_gb` after `used` bytes of images; then, in every
+    /// case, the config disk and an empty console log.
     pub async fn make_disks(
+        &self,
+        disks: &Disks,
+        record: &InstanceRecord,
+        used: u64,
+        swap_mb: u64,
+    ) -> Result<(), WorkDirError> {
+        if let Disks::Host(tools) = disks {
+            self.carve(tools, record, used, swap_mb).await?;
+        }
+        let config = crate::config_drive::archive(record);
+        tokio::fs::write(self.config(), config)
+            .await
+            .map_err(WorkDirError::io("cannot write", &self.config()))?;
+        tokio::fs::write(self.console(), b"")
+            .await
+            .map_err(WorkDirError::io("cannot create", &self.console()))
+    }
+
+    /// The root overlay, swap and ephemeral disks, on the host's disk.
+    async fn carve(
         &self,
         tools: &Tools,
         record: &InstanceRecord,
@@ -221,13 +265,6 @@ impl WorkDir {
                 run(mkfs, &["-F", "-q"], &self.ephemeral(), &self.dir).await?;
             }
         }
-        let config = crate::config_drive::archive(record);
-        tokio::fs::write(self.config(), config)
-            .await
-            .map_err(WorkDirError::io("cannot write", &self.config()))?;
-        tokio::fs::write(self.console(), b"")
-            .await
-            .map_err(WorkDirError::io("cannot create", &self.console()))?;
         debug!(dir = %self.dir.display(), swap = plan.swap, ephemeral = plan.ephemeral, "disks ready");
         Ok(())
     }
@@ -343,7 +380,7 @@ mod tests {
         fs::write(work.image(), vec![0u8; 1 << 20]).unwrap();
         fs::write(work.kernel(), b"k").unwrap();
         let tools = Tools::find();
-        work.make_disks(&tools, &record("i-1"), 1 << 20, 512)
+        work.make_disks(&Disks::Host(tools.clone()), &record("i-1"), 1 << 20, 512)
             .await
             .unwrap();
 
@@ -372,5 +409,27 @@ mod tests {
         work.remove().await.unwrap();
         work.remove().await.unwrap();
         assert!(!&work.dir.exists());
+    }
+
+    /// Guards the declared capacity of a benchmark node: an instance costs a few kilobytes
+    /// of files, with no disk carved from the host's.
+    #[tokio::test]
+    async fn a_declared_node_makes_no_disks() {
+        let base = tempfile::tempdir().unwrap();
+        let work = WorkDir::new(base.path(), "i-1");
+        work.create_empty().await.unwrap();
+        fs::write(work.image(), b"stand-in").unwrap();
+        work.make_disks(&Disks::Declared, &record("i-1"), 8, 512)
+            .await
+            .unwrap();
+        let layout = work.layout().await;
+        assert_eq!((&layout.swap, &layout.ephemeral), (&None, &None));
+        assert_eq!((layout.root, layout.root_format), (work.image(), "raw"));
+        let bytes: u64 = fs::read_dir(&work.dir)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert!(bytes < 16 << 10, "{bytes} bytes");
+        assert_eq!(Disks::Declared.root_placement(), Placement::Shared);
     }
 }

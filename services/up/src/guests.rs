@@ -4,6 +4,7 @@
 //! stops the whole cloud, nothing is left to find them, so it ends the QEMU processes of its
 //! own driver root (their command lines name files under it), and no other.
 
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,6 +12,22 @@ use tracing::{info, warn};
 
 /// How long guests may take to end after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
+
+/// Writes the embedded driver's `etc/qemu.conf` under `root`, unless the user already has
+/// one: QEMU writes its log and the serial console itself, since no virtlogd daemon runs;
+/// and, as root, runs guests as root, since a "qemu" user may not exist (and libvirt would
+/// probe QEMU again on every start).
+pub fn configure_driver(root: &Path) -> io::Result<()> {
+    let conf = root.join("etc").join("qemu.conf");
+    if conf.exists() {
+        return Ok(());
+    }
+    let mut text = String::from("stdio_handler = \"file\"\n");
+    if rustix::process::geteuid().is_root() {
+        text.push_str("user = \"root\"\ngroup = \"root\"\n");
+    }
+    std::fs::write(conf, text)
+}
 
 /// Ends every process whose command line names a path under `root` (the embedded driver's).
 pub async fn stop_all(root: &Path) {
@@ -73,6 +90,19 @@ fn guests_under(proc: &Path, root: &Path) -> Vec<i32> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_driver_logs_without_a_daemon_and_a_users_conf_is_kept() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        configure_driver(root.path()).unwrap();
+        let conf = root.path().join("etc/qemu.conf");
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert!(text.starts_with("stdio_handler = \"file\"\n"), "{text}");
+        std::fs::write(&conf, "# mine\n").unwrap();
+        configure_driver(root.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "# mine\n");
+    }
 
     #[test]
     fn only_processes_naming_the_root_are_guests() {

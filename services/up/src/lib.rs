@@ -47,6 +47,11 @@ pub struct UpArgs {
     /// QEMU is installed, else test].
     #[arg(long, value_enum)]
     pub hypervisor: Option<Hypervisor>,
+    /// An argument given to `euca node` as is, after euca up's own; repeat for each. For
+    /// a benchmark's node: --node-arg=--capacity=cores=10000,memory=1280000,disk=20000 with
+    /// --hypervisor test (see `euca node --help`).
+    #[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub node_args: Vec<std::ffi::OsString>,
 }
 
 /// Show whether each component of the cloud `euca up` runs from DIR answers, and its
@@ -111,7 +116,8 @@ fn prepare(args: UpArgs) -> Result<Prepared, UpError> {
         path: args.home.clone(),
         source,
     })?;
-    let plan = Plan::new(home, args.host, args.port_base, hypervisor);
+    let plan =
+        Plan::new(home, args.host, args.port_base, hypervisor).with_node_args(&args.node_args);
     preflight::check(&plan)?;
     let exe = std::env::current_exe().map_err(UpError::Exe)?;
     for folder in [plan.logs(), plan.libvirt_root().join("etc")] {
@@ -119,6 +125,10 @@ fn prepare(args: UpArgs) -> Result<Prepared, UpError> {
             path: folder.clone(),
             source,
         })?;
+    }
+    if plan.hypervisor == Hypervisor::Kvm {
+        let root = plan.libvirt_root();
+        guests::configure_driver(&root).map_err(|source| UpError::Folder { path: root, source })?;
     }
     for outcome in soap::keys::init(&plan.keys())? {
         if outcome.created {

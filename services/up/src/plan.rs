@@ -28,7 +28,6 @@ impl Hypervisor {
 pub struct Component {
     pub name: &'static str,
     pub args: Vec<OsString>,
-    pub env: Vec<(&'static str, OsString)>,
     /// Its service on its own port.
     pub url: String,
     /// A file another component creates that this one reads as it starts: it starts once
@@ -74,6 +73,14 @@ impl Plan {
         };
         plan.components = plan.make_components();
         plan
+    }
+
+    /// Appends `args` to the node's command line, after `euca up`'s own (`--node-arg`).
+    pub fn with_node_args(mut self, args: &[OsString]) -> Self {
+        if let Some(node) = self.components.iter_mut().find(|c| c.name == "node") {
+            node.args.extend_from_slice(args);
+        }
+        self
     }
 
     pub fn keys(&self) -> PathBuf {
@@ -144,7 +151,6 @@ impl Plan {
         Component {
             name,
             args,
-            env: Vec::new(),
             url: self.url(offset, path),
             needs: None,
             after: None,
@@ -174,19 +180,15 @@ impl Plan {
                 self.url(WALRUS, walrus::SERVICE_PATH).into(),
             ],
         );
-        let (node_args, node_env) = self.node_specifics();
         let mut hypervisor = vec!["--hypervisor".into(), self.hypervisor.name().into()];
-        hypervisor.extend(node_args);
-        let node = Component {
-            env: node_env,
-            ..self.component(
-                "node",
-                NODE,
-                self.home.join("node"),
-                node::config::SERVICE_PATH,
-                hypervisor,
-            )
-        };
+        hypervisor.extend(self.node_specifics());
+        let node = self.component(
+            "node",
+            NODE,
+            self.home.join("node"),
+            node::config::SERVICE_PATH,
+            hypervisor,
+        );
         let cluster = Component {
             after: Some(node.name),
             ..self.component(
@@ -231,18 +233,21 @@ impl Plan {
     }
 
     /// QEMU runs through libvirt's embedded driver, its state under the node's DATA, so no
-    /// daemon is needed; the guest's CPU is emulated unless LIBVIRT_DOMAIN_TYPE says kvm.
-    fn node_specifics(&self) -> (Vec<OsString>, Vec<(&'static str, OsString)>) {
+    /// daemon is needed; the guest's CPU is emulated unless `euca up`'s environment has
+    /// LIBVIRT_DOMAIN_TYPE=kvm (a /dev/kvm may exist that stock guest kernels cannot use).
+    fn node_specifics(&self) -> Vec<OsString> {
         match self.hypervisor {
-            Hypervisor::Test => (Vec::new(), Vec::new()),
+            Hypervisor::Test => Vec::new(),
             Hypervisor::Kvm => {
                 let uri = format!("qemu:///embed?root={}", self.libvirt_root().display());
                 let domain_type =
                     std::env::var_os("LIBVIRT_DOMAIN_TYPE").unwrap_or_else(|| "qemu".into());
-                (
-                    vec!["--libvirt-uri".into(), uri.into()],
-                    vec![("LIBVIRT_DOMAIN_TYPE", domain_type)],
-                )
+                vec![
+                    "--libvirt-uri".into(),
+                    uri.into(),
+                    "--domain-type".into(),
+                    domain_type,
+                ]
             }
         }
     }
@@ -331,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn node_args_follow_euca_ups_own() {
+        let plan = plan().with_node_args(&["--capacity=cores=9,memory=9,disk=9".into()]);
+        let node = plan.components.iter().find(|c| c.name == "node").unwrap();
+        let line = command_line(node);
+        assert!(
+            line.ends_with("--hypervisor test --capacity=cores=9,memory=9,disk=9"),
+            "{line}"
+        );
+        let others = plan.components.iter().filter(|c| c.name != "node");
+        assert!(others.map(command_line).all(|l| !l.contains("--capacity")));
+    }
+
+    #[test]
     fn kvm_uses_the_embedded_driver_under_home() {
         let plan = Plan::new(
             "/srv/cloud".into(),
@@ -345,7 +363,9 @@ mod tests {
             line.contains("--libvirt-uri qemu:///embed?root=/srv/cloud/node/libvirt"),
             "{line}"
         );
-        assert!(node.env.iter().any(|(k, _)| *k == "LIBVIRT_DOMAIN_TYPE"));
+        // Guards the domain type reaching the node: an environment variable did not, and
+        // QEMU ran with KVM, which this machine kind's guests hang under.
+        assert!(line.contains("--domain-type "), "{line}");
         // A wildcard listener is reached on loopback.
         assert_eq!(
             node.url,

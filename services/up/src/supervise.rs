@@ -2,7 +2,6 @@
 //! output in HOME/logs/NAME.log, restarted with back-off when it dies, and stopped with
 //! SIGTERM (SIGKILL after a grace period) when the cloud stops.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -131,7 +130,6 @@ async fn spawn(component: &Component, shared: &Shared) -> std::io::Result<Child>
     let mut command = Command::new(&shared.exe);
     command
         .args(&component.args)
-        .envs(component.env.iter().map(|(k, v)| (OsStr::new(k), v)))
         .env(SUPERVISOR_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

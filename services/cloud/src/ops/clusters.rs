@@ -31,6 +31,8 @@ pub(super) fn client(
     let transport = HttpTransport::builder(url.to_owned(), security.clone())
         .connect_timeout(CLUSTER_DEADLINE)
         .request_timeout(deadline)
+        // Its DescribeInstances lists every instance of the cluster.
+        .limits(kit::INSTANCE_LIST_LIMITS)
         .build()?;
     Ok(EucalyptusCcClient::new(transport))
 }

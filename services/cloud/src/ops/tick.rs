@@ -45,16 +45,18 @@ const FOLLOW_PAUSES_MS: [u64; 17] = [
     10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 20, 40, 80, 160, 320, 640, 1280,
 ];
 
-/// Runs a round every `every`, each after the last has finished, for as long as the
-/// returned task is not aborted.
+/// Runs a round every `every`, for as long as the returned task is not aborted; when rounds
+/// take longer (thousands of instances to read, verify and reconcile), each is followed by a
+/// rest as long as it took, so that the tick never takes more than half the cloud's time
+/// from answering requests.
 pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut timer = tokio::time::interval(every);
-        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let grace = i64::try_from((every * GRACE_TICKS).as_secs()).unwrap_or(i64::MAX);
         loop {
-            timer.tick().await;
+            let started = tokio::time::Instant::now();
             round(&cloud, grace).await;
+            let took = started.elapsed();
+            tokio::time::sleep(every.saturating_sub(took).max(took)).await;
         }
     })
 }
