@@ -51,6 +51,25 @@ fn an_accounts_users_share_its_resources_and_keys_and_accounts_are_refused_when_
     admin(&data, &["user", "add", "--account", "acme", "dev"]);
     let key = admin(&data, &["key", "add", "--account", "acme", "--user", "dev"]);
     let (dev_key, dev_secret) = key.trim().split_once('\t').unwrap();
+    // An IAM user may act only as its policies allow (tests/cloud_policy.rs): dev may do all.
+    let everything = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/policy/everything.json"
+    );
+    admin(
+        &data,
+        &[
+            "policy",
+            "put",
+            "--account",
+            "acme",
+            "--user",
+            "dev",
+            "all",
+            "--file",
+            everything,
+        ],
+    );
     admin(&data, &["user", "add", "other"]);
     let account_id = account_id(&data, "acme");
     let users = admin(&data, &["user", "list", "--account", "acme"]);
