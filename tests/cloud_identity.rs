@@ -17,7 +17,9 @@ mod walrus_support;
 use std::path::Path;
 use std::process::Command;
 
-use cloud_support::{account_id, admin, new_database, python, start_cloud, Engine};
+use cloud_support::{
+    account_id, admin, iam_user_allowed_all, new_database, python, start_cloud, Engine,
+};
 use cluster_support::{Cc, Nodes};
 use common::launcher::Keys;
 use node_support::Served;
@@ -48,28 +50,7 @@ fn an_accounts_users_share_its_resources_and_keys_and_accounts_are_refused_when_
         eucarc.trim(),
         data.join("credentials/acme/eucarc").display().to_string()
     );
-    admin(&data, &["user", "add", "--account", "acme", "dev"]);
-    let key = admin(&data, &["key", "add", "--account", "acme", "--user", "dev"]);
-    let (dev_key, dev_secret) = key.trim().split_once('\t').unwrap();
-    // An IAM user may act only as its policies allow (tests/cloud_policy.rs): dev may do all.
-    let everything = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/policy/everything.json"
-    );
-    admin(
-        &data,
-        &[
-            "policy",
-            "put",
-            "--account",
-            "acme",
-            "--user",
-            "dev",
-            "all",
-            "--file",
-            everything,
-        ],
-    );
+    let (dev_key, dev_secret) = iam_user_allowed_all(&data, "acme", "dev");
     admin(&data, &["user", "add", "other"]);
     let account_id = account_id(&data, "acme");
     let users = admin(&data, &["user", "list", "--account", "acme"]);
@@ -89,8 +70,8 @@ fn an_accounts_users_share_its_resources_and_keys_and_accounts_are_refused_when_
         &[
             "share",
             &root_dir,
-            dev_key,
-            dev_secret,
+            &dev_key,
+            &dev_secret,
             &other_dir,
             s3,
             &account_id,
@@ -105,16 +86,19 @@ fn an_accounts_users_share_its_resources_and_keys_and_accounts_are_refused_when_
         python(
             "cloud_identity.py",
             &[
-                &[expected[0], &root_dir, dev_key, dev_secret, s3],
+                &[expected[0], &root_dir, &dev_key, &dev_secret, s3],
                 &expected[1..],
             ]
             .concat(),
         )
     };
     let (refused, accepted) = (&["refused", "AuthFailure"][..], &["accepted"][..]);
-    admin(&data, &[&["key", "disable"][..], &dev, &[dev_key]].concat());
+    admin(
+        &data,
+        &[&["key", "disable"][..], &dev, &[&dev_key]].concat(),
+    );
     as_dev(refused);
-    admin(&data, &[&["key", "enable"][..], &dev, &[dev_key]].concat());
+    admin(&data, &[&["key", "enable"][..], &dev, &[&dev_key]].concat());
     as_dev(accepted);
 
     // A disabled account refuses its root user and its IAM users, whatever their keys.
@@ -152,7 +136,7 @@ fn an_accounts_users_share_its_resources_and_keys_and_accounts_are_refused_when_
         String::from_utf8_lossy(&third.stderr).contains("limit exceeded"),
         "{third:?}"
     );
-    admin(&data, &[&["key", "delete"][..], &dev, &[dev_key]].concat());
+    admin(&data, &[&["key", "delete"][..], &dev, &[&dev_key]].concat());
     as_dev(&["refused", "InvalidClientTokenId"]);
     let (second_key, second_secret) = second.trim().split_once('\t').unwrap();
     python(

@@ -14,45 +14,11 @@ mod walrus_support;
 use std::path::Path;
 use std::process::Output;
 
-use cloud_support::{admin, admin_run, python, start_cloud};
+use cloud_support::{admin, admin_run, iam_user, policy_fixture, put_policy, python, start_cloud};
 use cluster_support::{Cc, Nodes};
 use common::launcher::Keys;
 use node_support::Served;
 use walrus_support::Walrus;
-
-fn fixture(name: &str) -> String {
-    common::workspace_root()
-        .join("tests/fixtures/policy")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// A new IAM user of `account` with a key: its access key and secret.
-fn iam_user(data: &Path, account: &str, name: &str) -> (String, String) {
-    admin(data, &["user", "add", "--account", account, name]);
-    let out = admin(data, &["key", "add", "--account", account, "--user", name]);
-    let mut fields = out.split_whitespace();
-    let (access, secret) = (fields.next().unwrap(), fields.next().unwrap());
-    (access.to_owned(), secret.to_owned())
-}
-
-fn put_policy(data: &Path, account: &str, holder: &str, who: &str, name: &str, file: &str) {
-    admin(
-        data,
-        &[
-            "policy",
-            "put",
-            "--account",
-            account,
-            holder,
-            who,
-            name,
-            "--file",
-            &fixture(file),
-        ],
-    );
-}
 
 /// `euca admin ...` that must fail.
 fn admin_fails(data: &Path, args: &[&str]) -> Output {
@@ -219,7 +185,7 @@ fn user_and_group_policies_decide_ec2_and_s3_requests() {
             "elsewhere",
             "bad",
             "--file",
-            &fixture("malformed.json"),
+            &policy_fixture("malformed.json"),
         ],
     );
     assert!(

@@ -12,7 +12,7 @@ mod common;
 mod node_support;
 mod walrus_support;
 
-use cloud_support::{admin, python, restart_cloud, start_cloud};
+use cloud_support::{admin, iam_user_allowed_all, python, restart_cloud, start_cloud};
 use cluster_support::{block_on, Cc, Nodes, MANAGED_NOVLAN};
 use common::launcher::{euca, Component};
 use node_support::Served;
@@ -159,9 +159,8 @@ fn quotas_refuse_what_would_pass_them_leave_nothing_half_made_and_admit_again() 
     // Users of one account: u's own limit stops u only.
     admin(&data, &["user", "add", "carol"]);
     let key = |user: &str| {
-        admin(&data, &["user", "add", "--account", "carol", user]);
-        let out = admin(&data, &["key", "add", "--account", "carol", "--user", user]);
-        out.trim().replace('\t', ":")
+        let (access, secret) = iam_user_allowed_all(&data, "carol", user);
+        format!("{access}:{secret}")
     };
     let (u, v) = (key("u"), key("v"));
     admin(

@@ -16,6 +16,51 @@ use std::process::Command;
 use crate::common;
 use crate::common::launcher::{euca, Component};
 
+/// The policy document `name` of `tests/fixtures/policy`.
+pub fn policy_fixture(name: &str) -> String {
+    common::workspace_root()
+        .join("tests/fixtures/policy")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A new IAM user of `account` with a key: its access key and secret.
+pub fn iam_user(data: &Path, account: &str, name: &str) -> (String, String) {
+    admin(data, &["user", "add", "--account", account, name]);
+    let out = admin(data, &["key", "add", "--account", account, "--user", name]);
+    let mut fields = out.split_whitespace();
+    let (access, secret) = (fields.next().unwrap(), fields.next().unwrap());
+    (access.to_owned(), secret.to_owned())
+}
+
+/// Puts the policy document `file` of `tests/fixtures/policy` as `name` on `holder`
+/// (`--user` or `--group`) `who` of `account`.
+pub fn put_policy(data: &Path, account: &str, holder: &str, who: &str, name: &str, file: &str) {
+    admin(
+        data,
+        &[
+            "policy",
+            "put",
+            "--account",
+            account,
+            holder,
+            who,
+            name,
+            "--file",
+            &policy_fixture(file),
+        ],
+    );
+}
+
+/// A new IAM user of `account` with a key, allowed every EC2 and S3 action (a non-root
+/// user may otherwise do nothing): its access key and secret.
+pub fn iam_user_allowed_all(data: &Path, account: &str, name: &str) -> (String, String) {
+    let keys = iam_user(data, account, name);
+    put_policy(data, account, "--user", name, "all", "everything.json");
+    keys
+}
+
 /// Starts `euca cloud` on a free loopback port with `extra` arguments.
 pub fn start_cloud(keys: &Path, data: &Path, extra: &[&str]) -> Component {
     start_cloud_at("127.0.0.1:0", keys, data, extra)
