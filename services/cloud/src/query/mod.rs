@@ -1,6 +1,8 @@
 //! The EC2 Query API at `/services/Eucalyptus`: GET with the parameters in the URL, or POST
 //! with them form-encoded in the body; signed with SigV2 or SigV4 ([`auth`]). Every failure
-//! becomes EC2's error document here, and only here.
+//! becomes EC2's error document here, and only here. The IAM Query API (`crate::euare`)
+//! reads and authenticates its requests with the same code ([`read_body`],
+//! [`QueryRequest::read`], [`authenticate`]).
 
 pub mod auth;
 
@@ -11,22 +13,43 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response};
 use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::config::SERVICE_PATH;
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::params::Params;
+use crate::store::{Store, User};
 use auth::Claim;
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// A Query API, as its signatures name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// Where the front door serves it (SigV2 clients configured with the bare host sign `/`
+    /// instead).
+    pub path: &'static str,
+    /// The SigV4 service names a credential may be scoped to.
+    pub signing_names: &'static [&'static str],
+}
+
+/// The EC2 API.
+pub const EC2: Service = Service {
+    path: SERVICE_PATH,
+    signing_names: &["ec2"],
+};
+
 /// A Query request as received: what its signature covers, and its parameters.
 #[derive(Debug)]
 pub struct QueryRequest<'a> {
+    /// The API it was sent to.
+    pub service: &'static Service,
     pub method: &'a str,
     /// The Host header (or the URL's authority).
     pub host: &'a str,
@@ -75,26 +98,26 @@ async fn handle(
             ms = started.elapsed().as_millis(),
             "answered"
         );
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/xml;charset=UTF-8"),
-        );
-        soap::boxed(response)
+        xml_response(status, body)
     }
     .instrument(span)
     .await
 }
 
-/// Reads, authenticates and answers one request.
-async fn answer(
-    cloud: &Cloud,
-    request: Request<Incoming>,
-    request_id: &str,
-) -> Result<String, Ec2Error> {
-    let (parts, body) = request.into_parts();
-    let body = Limited::new(body, MAX_BODY)
+/// A Query API's answer: the XML `document` with `status`.
+pub fn xml_response(status: hyper::StatusCode, document: String) -> Response<HttpBody> {
+    let mut response = Response::new(Full::new(Bytes::from(document)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/xml;charset=UTF-8"),
+    );
+    soap::boxed(response)
+}
+
+/// Reads a request's body whole, up to [`MAX_BODY`].
+pub async fn read_body(body: Incoming) -> Result<Bytes, Ec2Error> {
+    Ok(Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map_err(|e| {
@@ -104,38 +127,66 @@ async fn answer(
                 Ec2Error::InvalidParameterValue(format!("cannot read the request body: {e}"))
             }
         })?
-        .to_bytes();
-    let query = parts.uri.query().unwrap_or("");
-    let mut params = Params::parse(query);
-    if parts.method == Method::POST {
-        let form = std::str::from_utf8(&body).map_err(|_| {
-            Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
-        })?;
-        params.extend(Params::parse(form));
+        .to_bytes())
+}
+
+impl<'a> QueryRequest<'a> {
+    /// The request of `parts` and `body` sent to `service`: the URL's parameters, then (POST)
+    /// the form body's.
+    pub fn read(
+        parts: &'a Parts,
+        body: &'a [u8],
+        service: &'static Service,
+    ) -> Result<Self, Ec2Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let mut params = Params::parse(query);
+        if parts.method == Method::POST {
+            let form = std::str::from_utf8(body).map_err(|_| {
+                Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
+            })?;
+            params.extend(Params::parse(form));
+        }
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        Ok(Self {
+            service,
+            method: parts.method.as_str(),
+            host,
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+            body,
+            params,
+        })
     }
-    let host = parts
-        .headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let request = QueryRequest {
-        method: parts.method.as_str(),
-        host,
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        body: &body,
-        params,
-    };
-    let claim = Claim::read(&request, kit::time::now())?;
-    let user = cloud
-        .store
+}
+
+/// The enabled user whose key signed `request`, the signature checked with their secret.
+pub async fn authenticate(store: &dyn Store, request: &QueryRequest<'_>) -> Result<User, Ec2Error> {
+    let claim = Claim::read(request, kit::time::now())?;
+    let user = store
         .user_by_access_key(claim.access_key())
         .await?
         .ok_or(Ec2Error::InvalidClientTokenId)?;
     let user = ops::enabled(user)?;
-    claim.verify(&request, &user.secret_key)?;
+    claim.verify(request, &user.secret_key)?;
+    Ok(user)
+}
+
+/// Reads, authenticates and answers one request.
+async fn answer(
+    cloud: &Cloud,
+    request: Request<Incoming>,
+    request_id: &str,
+) -> Result<String, Ec2Error> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await?;
+    let request = QueryRequest::read(&parts, &body, &EC2)?;
+    let user = authenticate(&*cloud.store, &request).await?;
     let action = request
         .params
         .get("Action")
