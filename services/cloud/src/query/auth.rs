@@ -441,6 +441,41 @@ mod tests {
     }
 
     #[test]
+    fn a_sigv4_credential_must_be_scoped_to_one_of_the_apis_service_names() {
+        const IAM: crate::query::Service = crate::query::Service {
+            path: "/services/Euare",
+            signing_names: &["iam"],
+        };
+        let now = parse_time("2026-12-05T00:00:00Z", "").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AK/20261205/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00",
+            ),
+        );
+        headers.insert("x-amz-date", HeaderValue::from_static("20261205T000000Z"));
+        let request = |service| QueryRequest {
+            service,
+            method: "POST",
+            host: "cloud:8773",
+            path: "/services/Euare",
+            query: "",
+            headers: &headers,
+            body: b"",
+            params: Params::parse(""),
+        };
+        let claim = Claim::read(&request(&IAM), now).unwrap();
+        assert_eq!(claim.access_key(), "AK");
+        let refused = Claim::read(&request(&crate::query::EC2), now).unwrap_err();
+        assert!(
+            matches!(&refused, Ec2Error::AuthFailure(m) if m.contains("'ec2', not 'iam'")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
     fn what_sign_v2_signs_verifies_and_with_another_secret_does_not() {
         let params = [
             ("Action", "DescribeImages"),
