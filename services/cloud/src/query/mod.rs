@@ -73,7 +73,6 @@ async fn handle(
     request: Request<Incoming>,
     connection: Connection,
 ) -> Response<HttpBody> {
-    let started = Instant::now();
     let id = ops::request_id();
     let span = info_span!(
         "ec2",
@@ -83,14 +82,52 @@ async fn handle(
         action = tracing::field::Empty,
         user = tracing::field::Empty,
     );
+    respond(span, answer(&cloud, request, &id), &id).await
+}
+
+/// A Query API's failure, as its front door answers it.
+pub trait Failure {
+    fn status(&self) -> hyper::StatusCode;
+    /// The API's error document.
+    fn document(&self, request_id: &str) -> String;
+    /// The cause of our own failure, logged (the document leaves it out); `None` when the
+    /// request is to blame.
+    fn internal(&self) -> Option<&str>;
+}
+
+impl Failure for Ec2Error {
+    fn status(&self) -> hyper::StatusCode {
+        Ec2Error::status(self)
+    }
+
+    fn document(&self, request_id: &str) -> String {
+        Ec2Error::document(self, request_id)
+    }
+
+    fn internal(&self) -> Option<&str> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+/// The response to request `request_id`: `answer`'s document, or its failure's; its
+/// outcome and time logged in `span`, which `answer` runs in.
+pub async fn respond<E: Failure>(
+    span: tracing::Span,
+    answer: impl std::future::Future<Output = Result<String, E>>,
+    request_id: &str,
+) -> Response<HttpBody> {
+    let started = Instant::now();
     async move {
-        let (status, body) = match answer(&cloud, request, &id).await {
+        let (status, body) = match answer.await {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
-                if let Ec2Error::Internal(cause) = &e {
+                if let Some(cause) = e.internal() {
                     warn!(%cause, "internal error");
                 }
-                (e.status(), e.document(&id))
+                (e.status(), e.document(request_id))
             }
         };
         info!(
