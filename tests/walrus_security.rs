@@ -38,7 +38,7 @@ fn attacks_are_refused() {
     let mut lines = format!("admin {admin_access} {admin_secret} admin@example.com\n");
     lines.push_str(&add_users(&data, &["alice", "bob", "carol"]));
     let store = users::UserStore::open(&data.join("users.sqlite")).unwrap();
-    store.set_enabled("carol", false).unwrap();
+    store.set_account_enabled("carol", false).unwrap();
     let users_file = dir.path().join("users");
     std::fs::write(&users_file, lines).unwrap();
 

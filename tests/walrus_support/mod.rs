@@ -105,19 +105,15 @@ pub fn admin_credentials(data: &Path) -> (String, String) {
     (value("EC2_ACCESS_KEY"), value("EC2_SECRET_KEY"))
 }
 
-/// Adds users `names` (e-mail `NAME@example.com`) to the store Walrus reads, as the CLC
-/// would; returns a line `NAME ACCESS SECRET EMAIL` for each, as the scripts read them.
+/// Adds accounts `names` (their root users' e-mail `NAME@example.com`) to the store Walrus
+/// reads, as the CLC would; returns a line `NAME ACCESS SECRET EMAIL` for each, as the scripts read them.
 pub fn add_users(data: &Path, names: &[&str]) -> String {
     let store = users::UserStore::open(&data.join("users.sqlite")).expect("the user store opens");
     let mut lines = String::new();
     for name in names {
-        let user = store
-            .create(&users::NewUser {
-                name: (*name).into(),
-                email: Some(format!("{name}@example.com")),
-                admin: false,
-            })
-            .expect("a new user");
+        let (_, user) = store
+            .create_account(name, Some(&format!("{name}@example.com")))
+            .expect("a new account");
         lines.push_str(&format!(
             "{name} {} {} {name}@example.com\n",
             user.access_key, user.secret_key

@@ -28,7 +28,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use kit::security::{Compat, CompatArgs};
-use users::{NewUser, User};
+use users::User;
 
 const SIZES: [usize; 2] = [1_000, 10_000];
 const USERS: usize = 100;
@@ -210,14 +210,12 @@ async fn describe_instances(keys: &Path, http: &Http) {
     let store = kit::blocking(move || SqliteStore::open(&path))
         .await
         .unwrap();
-    let admin = store.ensure_admin().await.unwrap().unwrap();
+    let admin = store.directory().ensure_admin().await.unwrap().unwrap();
     let mut owners = Vec::new();
     for n in 0..USERS {
-        let user = store
-            .create_user(NewUser {
-                name: format!("user{n:03}"),
-                ..NewUser::default()
-            })
+        let (_, user) = store
+            .directory()
+            .create_account(&format!("user{n:03}"), None)
             .await
             .unwrap();
         owners.push(user);
@@ -230,7 +228,7 @@ async fn describe_instances(keys: &Path, http: &Http) {
         for (n, owner) in owners.iter().enumerate() {
             let first = seeded + n * each;
             store
-                .add_instances(&instances(&owner.name, first, each))
+                .add_instances(&instances(&owner.account, first, each))
                 .await
                 .unwrap();
         }
@@ -310,7 +308,7 @@ async fn run_to_running(keys: &Path, http: &Http) {
     let store = kit::blocking(move || SqliteStore::open(&path))
         .await
         .unwrap();
-    let admin = store.ensure_admin().await.unwrap().unwrap();
+    let admin = store.directory().ensure_admin().await.unwrap().unwrap();
     for (id, kind) in [
         ("emi-00000001", ImageKind::Machine),
         ("eki-00000001", ImageKind::Kernel),
@@ -318,7 +316,7 @@ async fn run_to_running(keys: &Path, http: &Http) {
         store
             .add_image(&Image {
                 id: id.into(),
-                owner: admin.name.clone(),
+                owner: admin.account.clone(),
                 location: format!("images/{id}"),
                 kind,
                 public: true,

@@ -1,5 +1,6 @@
 //! `euca admin --data DATA ...`: the administrator's tool over the cloud's store, as the
-//! original's `euca_conf` and web console managed users, clusters and VM types. It works
+//! original's `euca_conf` and web console managed users, clusters and VM types (and as
+//! later Eucalyptus's `euare-*` tools manage accounts, users and access keys). It works
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
@@ -10,9 +11,9 @@ use soap::keys::{KeyError, KeyPair};
 
 use crate::credentials::{self, CredentialsError};
 use crate::default_image::{self, DefaultImageError, Sources};
-use crate::store::{self, Cluster, NewUser, Store, StoreError, VmType};
+use crate::store::{self, Cluster, Store, StoreError, User, VmType};
 
-/// Manage the cloud's users, clusters and VM types (in DATA, the cloud controller's data
+/// Manage the cloud's accounts, users, keys, clusters and VM types (in DATA, the cloud controller's data
 /// folder; `euca cloud` must have started on it once).
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
@@ -25,9 +26,15 @@ pub struct AdminArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
+    /// Accounts: the tenants that own resources, each with a root user.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Users and their credentials.
     #[command(subcommand)]
     User(UserCommand),
+    /// Users' access keys (at most two each).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// The cluster controllers, one availability zone each.
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -56,18 +63,99 @@ pub enum ImageCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum UserCommand {
-    /// Add a user and write DATA/credentials/NAME/eucarc (with certificate and keys) and
-    /// DATA/credentials/NAME.zip.
+pub enum AccountCommand {
+    /// Add an account with its root user, and write the root user's credentials:
+    /// DATA/credentials/NAME/eucarc (with certificate and keys) and DATA/credentials/NAME.zip.
     Add { name: String },
-    /// List the users: name, access key, state, role.
+    /// List the accounts: name, account id, canonical id, state.
     List,
-    /// Refuse a user's requests from now on.
+    /// Refuse the requests of every user of an account from now on.
     Disable { name: String },
-    /// Accept a disabled user's requests again.
+    /// Accept an account's requests again.
     Enable { name: String },
-    /// Delete a user, what they own and their credentials files.
+    /// Delete an account, its users, what it owns and its credentials files.
     Delete { name: String },
+}
+
+/// Without `--account`, a user verb acts on the account NAME (and its root user), as the
+/// cloud's users were before accounts; with it, on the IAM user NAME of that account.
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add account NAME with its root user and credentials (as `account add`), or, with
+    /// --account, the IAM user NAME of that account, without keys (see `key add`).
+    Add {
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+        /// The IAM user's path.
+        #[arg(long, default_value = "/", requires = "account")]
+        path: String,
+    },
+    /// List the users (of one account with --account): account, name, access key, state,
+    /// role.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Refuse a user's requests from now on.
+    Disable {
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Accept a disabled user's requests again.
+    Enable {
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Delete a user with its keys (without --account: the account, as `account delete`).
+    Delete {
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+/// Which user's keys: `--account A --user U` (the user defaults to the root user).
+#[derive(Debug, clap::Args)]
+pub struct KeyOwner {
+    #[arg(long)]
+    pub account: String,
+    #[arg(long, default_value = users::ROOT_NAME)]
+    pub user: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Give a user a fresh access key; prints the key id and its secret.
+    Add {
+        #[command(flatten)]
+        owner: KeyOwner,
+    },
+    /// List a user's keys: key id, state, created (seconds since the epoch).
+    List {
+        #[command(flatten)]
+        owner: KeyOwner,
+    },
+    /// Make a key inactive: its requests are refused.
+    Disable {
+        #[command(flatten)]
+        owner: KeyOwner,
+        key: String,
+    },
+    /// Make a key active again.
+    Enable {
+        #[command(flatten)]
+        owner: KeyOwner,
+        key: String,
+    },
+    /// Delete a key.
+    Delete {
+        #[command(flatten)]
+        owner: KeyOwner,
+        key: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -98,6 +186,8 @@ pub enum VmTypeCommand {
 pub enum AdminError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Users(#[from] users::UserError),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("the cloud's keys: {0}")]
@@ -135,7 +225,9 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
     let data = args.data;
     let store = open(&data).await?;
     match args.command {
+        AdminCommand::Account(command) => account(&*store, &data, command).await,
         AdminCommand::User(command) => user(&*store, &data, command).await,
+        AdminCommand::Key(command) => key(&*store, command).await,
         AdminCommand::Cluster(command) => cluster(&*store, command).await,
         AdminCommand::Vmtype(command) => vm_type(&*store, command).await,
         AdminCommand::Image(command) => image(&*store, &data, command).await,
@@ -163,9 +255,14 @@ async fn open(data: &Path) -> Result<std::sync::Arc<dyn Store>, AdminError> {
     Ok(store::open(data, None).await?)
 }
 
-async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<(), AdminError> {
+async fn account(
+    store: &dyn Store,
+    data: &Path,
+    command: AccountCommand,
+) -> Result<(), AdminError> {
+    let directory = store.directory();
     match command {
-        UserCommand::Add { name } => {
+        AccountCommand::Add { name } => {
             credentials::places(data, &name)?;
             let facts = store
                 .facts()
@@ -175,32 +272,120 @@ async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<()
                 let keys = facts.keys.clone();
                 kit::blocking(move || KeyPair::load(&keys, "cloud")).await?
             };
-            let user = store
-                .create_user(NewUser {
-                    name,
-                    ..NewUser::default()
-                })
-                .await?;
-            let eucarc = credentials::hand_out(store, data, &facts, &cloud_key, &user).await?;
+            let (_, root) = directory.create_account(&name, None).await?;
+            let eucarc = credentials::hand_out(store, data, &facts, &cloud_key, &root).await?;
             println!("{}", eucarc.display());
         }
-        UserCommand::List => {
-            for u in store.users().await? {
-                let state = if u.enabled { "enabled" } else { "disabled" };
-                let role = if u.admin { "admin" } else { "user" };
-                println!("{}\t{}\t{state}\t{role}", u.name, u.access_key);
+        AccountCommand::List => {
+            for a in directory.accounts().await? {
+                let state = if a.enabled { "enabled" } else { "disabled" };
+                println!("{}\t{}\t{}\t{state}", a.name, a.id, a.canonical_id);
             }
         }
-        UserCommand::Disable { name } => store.set_user_enabled(&name, false).await?,
-        UserCommand::Enable { name } => store.set_user_enabled(&name, true).await?,
-        UserCommand::Delete { name } => {
+        AccountCommand::Disable { name } => directory.set_account_enabled(&name, false).await?,
+        AccountCommand::Enable { name } => directory.set_account_enabled(&name, true).await?,
+        AccountCommand::Delete { name } => {
             let (folder, zip) = credentials::places(data, &name)?;
-            store.delete_user(&name).await?;
+            store.delete_account(&name).await?;
             kit::blocking(move || {
                 remove(|p| std::fs::remove_dir_all(p), &folder)?;
                 remove(|p| std::fs::remove_file(p), &zip)
             })
             .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<(), AdminError> {
+    let directory = store.directory();
+    let as_account = |name| account(store, data, name);
+    match command {
+        UserCommand::Add {
+            name,
+            account: Some(account),
+            path,
+        } => {
+            let user = directory.create_user(&account, &name, &path).await?;
+            println!("{}\t{}", user.arn(), user.id);
+        }
+        UserCommand::Add { name, .. } => as_account(AccountCommand::Add { name }).await?,
+        UserCommand::List { account } => {
+            let accounts = match account {
+                Some(name) => vec![name],
+                None => directory
+                    .accounts()
+                    .await?
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect(),
+            };
+            for account in accounts {
+                for u in directory.users(&account, "/").await? {
+                    println!("{}", user_line(&u));
+                }
+            }
+        }
+        UserCommand::Disable {
+            name,
+            account: Some(account),
+        } => directory.set_user_enabled(&account, &name, false).await?,
+        UserCommand::Disable { name, .. } => as_account(AccountCommand::Disable { name }).await?,
+        UserCommand::Enable {
+            name,
+            account: Some(account),
+        } => directory.set_user_enabled(&account, &name, true).await?,
+        UserCommand::Enable { name, .. } => as_account(AccountCommand::Enable { name }).await?,
+        UserCommand::Delete {
+            name,
+            account: Some(account),
+        } => store.delete_user(&account, &name).await?,
+        UserCommand::Delete { name, .. } => as_account(AccountCommand::Delete { name }).await?,
+    }
+    Ok(())
+}
+
+/// A line of `user list`: account, name, access key, state, role.
+fn user_line(u: &User) -> String {
+    let state = if u.enabled { "enabled" } else { "disabled" };
+    let role = match (u.admin, u.is_root()) {
+        (true, _) => "admin",
+        (false, true) => "root",
+        (false, false) => "user",
+    };
+    format!(
+        "{}\t{}\t{}\t{state}\t{role}",
+        u.account, u.name, u.access_key
+    )
+}
+
+async fn key(store: &dyn Store, command: KeyCommand) -> Result<(), AdminError> {
+    let directory = store.directory();
+    match command {
+        KeyCommand::Add { owner } => {
+            let key = directory.create_key(&owner.account, &owner.user).await?;
+            println!("{}\t{}", key.access_key, key.secret_key);
+        }
+        KeyCommand::List { owner } => {
+            for k in directory.keys(&owner.account, &owner.user).await? {
+                let state = if k.active { "active" } else { "inactive" };
+                println!("{}\t{state}\t{}", k.access_key, k.created);
+            }
+        }
+        KeyCommand::Disable { owner, key } => {
+            directory
+                .set_key_active(&owner.account, &owner.user, &key, false)
+                .await?
+        }
+        KeyCommand::Enable { owner, key } => {
+            directory
+                .set_key_active(&owner.account, &owner.user, &key, true)
+                .await?
+        }
+        KeyCommand::Delete { owner, key } => {
+            directory
+                .delete_key(&owner.account, &owner.user, &key)
+                .await?
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! A user's credentials as the admin tool of Eucalyptus handed them out: an X.509
-//! certificate issued by the cloud's key, its private key, the cloud's certificate and an
-//! `eucarc` naming them, in `DATA/credentials/NAME/` and as `DATA/credentials/NAME.zip`.
+//! An account root user's credentials as the admin tool of Eucalyptus handed them out: an
+//! X.509 certificate issued by the cloud's key, its private key, the cloud's certificate
+//! and an `eucarc` naming them, in `DATA/credentials/ACCOUNT/` and as
+//! `DATA/credentials/ACCOUNT.zip`.
 
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
@@ -57,7 +58,7 @@ pub fn issue(cloud: &KeyPair, user: &User) -> Result<Issued, CredentialsError> {
     let private_key = PKey::from_rsa(Rsa::generate(2048)?)?;
     let mut name = X509NameBuilder::new()?;
     name.append_entry_by_text("O", "Eucalyptus")?;
-    name.append_entry_by_text("OU", "users")?;
+    name.append_entry_by_text("OU", &user.account)?;
     name.append_entry_by_text("CN", &user.name)?;
     let name = name.build();
     let mut serial = BigNum::new()?;
@@ -96,16 +97,15 @@ pub async fn hand_out(
     cloud: &KeyPair,
     user: &User,
 ) -> Result<PathBuf, CredentialsError> {
-    let name = user.name.clone();
-    let (data, facts, cloud, user) = (data.to_owned(), facts.clone(), cloud.clone(), user.clone());
+    let (data, facts, cloud, owner) = (data.to_owned(), facts.clone(), cloud.clone(), user.clone());
     let (pem, eucarc) = kit::blocking(move || {
-        let issued = issue(&cloud, &user)?;
-        let eucarc = write(&data, &facts, &cloud, &user, &issued)?;
+        let issued = issue(&cloud, &owner)?;
+        let eucarc = write(&data, &facts, &cloud, &owner, &issued)?;
         Ok::<_, CredentialsError>((issued.certificate.to_pem()?, eucarc))
     })
     .await?;
     store
-        .put_certificate(&name, &String::from_utf8_lossy(&pem))
+        .put_certificate(user, &String::from_utf8_lossy(&pem))
         .await?;
     Ok(eucarc)
 }
@@ -117,8 +117,8 @@ fn files(
     user: &User,
     issued: &Issued,
 ) -> Result<Vec<(String, Vec<u8>)>, CredentialsError> {
-    let cert = format!("euca2-{}-cert.pem", user.name);
-    let key = format!("euca2-{}-pk.pem", user.name);
+    let cert = format!("euca2-{}-cert.pem", user.account);
+    let key = format!("euca2-{}-pk.pem", user.account);
     Ok(vec![
         (
             "eucarc".to_owned(),
@@ -178,7 +178,7 @@ pub fn write(
     user: &User,
     issued: &Issued,
 ) -> Result<PathBuf, CredentialsError> {
-    let (folder, zip_path) = places(data, &user.name)?;
+    let (folder, zip_path) = places(data, &user.account)?;
     let files = files(facts, cloud, user, issued)?;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -219,14 +219,13 @@ mod tests {
 
     fn user() -> User {
         User {
-            name: "ann".into(),
+            name: users::ROOT_NAME.into(),
+            account: "ann".into(),
             access_key: "AKIAANN".into(),
             secret_key: "secret".into(),
             canonical_id: "abc123".into(),
-            email: None,
-            admin: false,
             enabled: true,
-            created: 0,
+            ..User::default()
         }
     }
 

@@ -94,7 +94,7 @@ impl Ec2Soap {
         request_id: &str,
     ) -> Result<Reply, Ec2Error> {
         let user = self.user(certificate).await?;
-        tracing::Span::current().record("user", user.name.as_str());
+        tracing::Span::current().record("user", user.arn().as_str());
         let namespace = operation.request.0;
         let body = if namespace == NAMESPACE {
             Cow::Borrowed(body)

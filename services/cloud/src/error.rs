@@ -219,6 +219,14 @@ impl From<StoreError> for Ec2Error {
     }
 }
 
+impl From<users::UserError> for Ec2Error {
+    /// As for [`StoreError`]: the directory's expected answers are mapped where it is
+    /// called.
+    fn from(e: users::UserError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

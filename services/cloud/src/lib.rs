@@ -163,7 +163,11 @@ async fn admin_credentials(
     facts: &CloudFacts,
     cloud_key: &KeyPair,
 ) -> Result<(), StartError> {
-    let created = store.ensure_admin().await?;
+    let created = store
+        .directory()
+        .ensure_admin()
+        .await
+        .map_err(StoreError::from)?;
     let eucarc = credentials::eucarc_path(data, users::ADMIN_NAME)?;
     let present = tokio::fs::try_exists(&eucarc).await.unwrap_or(false);
     if created.is_none() && present {
@@ -172,10 +176,12 @@ async fn admin_credentials(
     let admin = match created {
         Some(admin) => admin,
         None => store
-            .user_by_name(users::ADMIN_NAME)
-            .await?
+            .directory()
+            .root_of(users::ADMIN_NAME)
+            .await
+            .map_err(StoreError::from)?
             .ok_or_else(|| StoreError::NotFound {
-                what: "user",
+                what: "account",
                 name: users::ADMIN_NAME.to_owned(),
             })?,
     };

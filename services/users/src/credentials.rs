@@ -1,4 +1,5 @@
-//! Fresh random identifiers for new users: access key ids, secret keys and canonical ids.
+//! Fresh random identifiers: access key ids and secret keys, canonical ids, account ids and
+//! IAM user ids.
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -6,26 +7,44 @@ use crate::UserError;
 
 const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const DIGITS: &[u8] = b"0123456789";
 
-/// The random parts of a new user's identity.
-#[derive(Debug)]
-pub(crate) struct Credentials {
-    pub access_key: String,
-    pub secret_key: String,
-    pub canonical_id: String,
+/// A new access key: an id like Amazon's (20 upper-case letters and digits) and a secret of
+/// 40 letters and digits, so that neither needs quoting in an eucarc file or a shell.
+pub(crate) fn key_pair() -> Result<(String, String), UserError> {
+    let rng = SystemRandom::new();
+    Ok((
+        random_string(&rng, UPPER_DIGITS, 20)?,
+        random_string(&rng, ALPHANUMERIC, 40)?,
+    ))
 }
 
-impl Credentials {
-    /// Access key ids look like Amazon's (20 upper-case letters and digits); secrets are 40
-    /// letters and digits, so that they need no quoting in an eucarc file or a shell.
-    pub fn generate() -> Result<Self, UserError> {
-        let rng = SystemRandom::new();
-        Ok(Self {
-            access_key: random_string(&rng, UPPER_DIGITS, 20)?,
-            secret_key: random_string(&rng, ALPHANUMERIC, 40)?,
-            canonical_id: random_hex(&rng, 32)?,
-        })
-    }
+/// A new S3 canonical user id: 64 hex digits.
+pub(crate) fn canonical_id() -> Result<String, UserError> {
+    random_hex(&SystemRandom::new(), 32)
+}
+
+/// A new AWS account id: 12 decimal digits.
+pub(crate) fn account_id() -> Result<String, UserError> {
+    random_string(&SystemRandom::new(), DIGITS, 12)
+}
+
+/// A new IAM user id: `AIDA` and 17 upper-case letters and digits.
+pub(crate) fn user_id() -> Result<String, UserError> {
+    iam_id("AIDA")
+}
+
+/// A new IAM group id: `AGPA` and 17 upper-case letters and digits.
+pub(crate) fn group_id() -> Result<String, UserError> {
+    iam_id("AGPA")
+}
+
+/// An IAM id of the kind `prefix` names and 17 upper-case letters and digits.
+fn iam_id(prefix: &str) -> Result<String, UserError> {
+    Ok(format!(
+        "{prefix}{}",
+        random_string(&SystemRandom::new(), UPPER_DIGITS, 17)?
+    ))
 }
 
 /// `len` characters drawn uniformly from `alphabet` (rejection sampling: no modulo bias).
@@ -57,16 +76,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_credentials_have_their_shapes_and_differ() {
-        let a = Credentials::generate().unwrap();
-        let b = Credentials::generate().unwrap();
-        assert_eq!(a.access_key.len(), 20);
-        assert!(a.access_key.bytes().all(|c| UPPER_DIGITS.contains(&c)));
-        assert_eq!(a.secret_key.len(), 40);
-        assert!(a.secret_key.bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(a.canonical_id.len(), 64);
-        assert!(a.canonical_id.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a.access_key, b.access_key);
-        assert_ne!(a.secret_key, b.secret_key);
+    fn generated_identifiers_have_their_shapes_and_differ() {
+        let (access, secret) = key_pair().unwrap();
+        let (other_access, other_secret) = key_pair().unwrap();
+        assert_eq!(access.len(), 20);
+        assert!(access.bytes().all(|c| UPPER_DIGITS.contains(&c)));
+        assert_eq!(secret.len(), 40);
+        assert!(secret.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!((access, secret), (other_access, other_secret));
+        let canonical = canonical_id().unwrap();
+        assert_eq!(canonical.len(), 64);
+        assert!(canonical.bytes().all(|c| c.is_ascii_hexdigit()));
+        let account = account_id().unwrap();
+        assert!(account.len() == 12 && account.bytes().all(|c| c.is_ascii_digit()));
+        let user = user_id().unwrap();
+        let tail = user.strip_prefix("AIDA").unwrap();
+        assert!(tail.len() == 17 && tail.bytes().all(|c| UPPER_DIGITS.contains(&c)));
     }
 }

@@ -1,26 +1,44 @@
-//! The cloud's users: name, access key id, secret key, canonical id, optional e-mail, admin
-//! flag and enabled flag, kept where the cloud keeps its state and read there by Walrus.
+//! The cloud's identities: accounts, the users in them and their access keys, kept where
+//! the cloud keeps its state and read there by Walrus.
+//!
+//! An [`Account`] is the boundary between tenants: it owns every resource its users make.
+//! Each account has a root user ([`ROOT_NAME`]) and may have IAM users; each user holds up to
+//! two [`AccessKey`]s. The root user of the account [`ADMIN_NAME`] is the cloud
+//! administrator.
 //!
 //! Two engines hold them: an SQLite file of their own ([`UserStore`], `DATA/users.sqlite`,
-//! the default) and the `users` table of the cloud's PostgreSQL database ([`PgUsers`]).
-//! Walrus sees either through [`UserLookup`]. No handle caches users, so a user added or
-//! disabled by one process is seen by the others at their next request.
+//! the default) and tables in the cloud's PostgreSQL database ([`PgUsers`]). Each engine
+//! keeps an ordered list of migrations, run when it opens. [`Directory`] is the async handle
+//! over either; Walrus reads through [`UserLookup`]. No handle caches identities, so a user
+//! added or disabled by one process is seen by the others at their next request.
 
+mod accounts;
 mod credentials;
+mod groups;
+mod keys;
+mod policies;
 mod postgres;
+mod sql;
 mod sqlite;
+#[cfg(test)]
+mod suite;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use kit::time::now;
-
-use credentials::Credentials;
-
-pub use postgres::{connect, Key, PgUsers, SCHEMA as PG_SCHEMA};
+pub use groups::{Group, MAX_GROUPS_PER_USER};
+pub use policies::{decide, evaluated, Policy};
+pub use postgres::{connect, PgUsers};
 pub use sqlite::UserStore;
 
-/// Name of the administrator created on first start.
+/// The cloud administrator's account, created on first start.
 pub const ADMIN_NAME: &str = "admin";
+
+/// The name of every account's root user.
+pub const ROOT_NAME: &str = "admin";
+
+/// Most access keys a user holds at once, as AWS allows.
+pub const MAX_ACCESS_KEYS: usize = 2;
 
 /// The file in a cloud controller's DATA that names its PostgreSQL database, when its state
 /// lives in one (`euca cloud --db URL`); private, since the URL may carry a password.
@@ -49,86 +67,179 @@ pub enum UserError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("user lookups in PostgreSQL need a multi-threaded Tokio runtime")]
     Runtime,
-    #[error("user {0:?} already exists")]
-    Exists(String),
-    #[error("no user {0:?}")]
-    NotFound(String),
-    #[error("invalid user name {0:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'")]
-    BadName(String),
+    #[error("user database has schema version {found}, newer than this program's {known}")]
+    Newer { found: i64, known: i64 },
+    #[error("{kind} {name:?} already exists")]
+    Exists { kind: &'static str, name: String },
+    #[error("no {kind} {name:?}")]
+    NotFound { kind: &'static str, name: String },
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    #[error("cannot delete: {0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// A policy document the IAM grammar refuses: the fault (IAM's MalformedPolicyDocument).
+    #[error("malformed policy document: {0}")]
+    MalformedPolicy(String),
     #[error("the system's random number generator failed")]
     Random,
 }
 
-/// One user of the cloud.
+impl UserError {
+    fn exists(kind: &'static str, name: &str) -> Self {
+        Self::Exists {
+            kind,
+            name: name.to_owned(),
+        }
+    }
+
+    fn not_found(kind: &'static str, name: &str) -> Self {
+        Self::NotFound {
+            kind,
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A tenant of the cloud: it owns what its users make.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
+pub struct Account {
+    /// Unique; the rules of [`valid_name`].
     pub name: String,
-    /// The access key id that requests name (`AWSAccessKeyId`, SigV4 credential).
-    pub access_key: String,
-    /// The secret that signs this user's requests.
-    pub secret_key: String,
-    /// S3's canonical user id: 64 hex digits, used in ACLs and as bucket owner.
+    /// AWS's account id, 12 decimal digits: EC2's `ownerId`, and the account in ARNs.
+    pub id: String,
+    /// S3's canonical user id, 64 hex digits: the owner of every bucket and object the
+    /// account's users make.
     pub canonical_id: String,
-    pub email: Option<String>,
-    pub admin: bool,
+    /// A disabled account's users are refused, whatever their keys.
     pub enabled: bool,
     /// Seconds since the Unix epoch.
     pub created: i64,
 }
 
-/// What is chosen about a new user; the keys are generated.
-#[derive(Debug, Clone, Default)]
-pub struct NewUser {
+/// A user of an account, as a lookup found it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    /// Unique in its account; [`ROOT_NAME`] for the account's root user.
     pub name: String,
+    /// The access key id the lookup matched ([`UserLookup::by_access_key`]), else the
+    /// user's first active key, else empty.
+    pub access_key: String,
+    /// That key's secret.
+    pub secret_key: String,
+    /// The ACCOUNT's canonical id (S3 owner of what the user makes).
+    pub canonical_id: String,
     pub email: Option<String>,
+    /// Whether this is the cloud administrator: the root user of account [`ADMIN_NAME`].
     pub admin: bool,
+    /// False when the user, its account or (for a lookup by access key) the matched key is
+    /// disabled or inactive: the user's requests are refused.
+    pub enabled: bool,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+    /// The account's name: the owner of every resource the user makes.
+    pub account: String,
+    /// The account's 12-digit id.
+    pub account_id: String,
+    /// IAM's UserId: `AIDA` and 17 upper-case letters and digits.
+    pub id: String,
+    /// IAM's path, `/` unless given.
+    pub path: String,
 }
 
-impl NewUser {
-    /// The administrator a new cloud starts with.
-    pub fn admin() -> Self {
-        Self {
-            name: ADMIN_NAME.to_owned(),
-            email: None,
-            admin: true,
-        }
+impl User {
+    /// Whether this is its account's root user.
+    pub fn is_root(&self) -> bool {
+        self.name == ROOT_NAME
     }
 
-    /// The user this describes, with fresh keys, enabled, created now.
-    fn generate(&self) -> Result<User, UserError> {
-        if !valid_name(&self.name) {
-            return Err(UserError::BadName(self.name.clone()));
-        }
-        let keys = Credentials::generate()?;
-        Ok(User {
-            name: self.name.clone(),
-            access_key: keys.access_key,
-            secret_key: keys.secret_key,
-            canonical_id: keys.canonical_id,
-            email: self.email.clone(),
-            admin: self.admin,
-            enabled: true,
-            created: now(),
-        })
+    /// IAM's ARN of the user: `arn:aws:iam::ACCOUNT-ID:user/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:user{}{}",
+            self.account_id, self.path, self.name
+        )
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// One of a user's access keys (the secret signs the user's requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub access_key: String,
+    pub secret_key: String,
+    pub user: String,
+    pub account: String,
+    /// An inactive key's requests are refused.
+    pub active: bool,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// Whether `name` may name an account or a user: 1 to 64 letters, digits, `.`, `_`, `-` or
+/// `@` (so that it also names a credentials folder and an S3 display name safely).
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-/// The lookups that authenticate requests, resolve ACL grantees and find the administrator
-/// (the owner of snapshots), as Walrus makes them:
-/// synchronous, from async code (each engine keeps the executor's other tasks running while
-/// it waits). Every call reads the store.
+fn check_name(kind: &'static str, name: &str) -> Result<(), UserError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(format!(
+            "invalid {kind} name {name:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+/// IAM's rule for a path: `/`, or `/` and segments each ending in `/`, at most 512
+/// printable ASCII characters.
+fn check_path(path: &str) -> Result<(), UserError> {
+    let printable = path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if path.starts_with('/') && path.ends_with('/') && path.len() <= 512 && printable {
+        Ok(())
+    } else {
+        Err(UserError::Invalid(format!(
+            "invalid path {path:?}: it starts and ends with '/', at most 512 printable characters"
+        )))
+    }
+}
+
+/// The lookups that authenticate requests, resolve ACL grantees and find an account's root
+/// user (the administrator owns snapshots), as Walrus makes them: synchronous, from async
+/// code (each engine keeps the executor's other tasks running while it waits). Every call
+/// reads the store.
 pub trait UserLookup: Send + Sync + std::fmt::Debug {
-    fn by_name(&self, name: &str) -> Result<Option<User>, UserError>;
+    /// The root user of `account`.
+    fn root_of(&self, account: &str) -> Result<Option<User>, UserError>;
+    /// The user holding `access_key`, with that key in [`User::access_key`].
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError>;
+    /// The root user of the account whose canonical id is `id`.
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError>;
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError>;
+    /// The policies that apply to `user`: its own, then its groups'.
+    fn policies_of(&self, user: &User) -> Result<Vec<Policy>, UserError>;
+}
+
+/// The identities of a cloud, in either engine: a cheap-to-clone handle with async methods
+/// (SQLite's work runs off the executor, see [`UserStore`]).
+#[derive(Debug, Clone)]
+pub enum Directory {
+    Sqlite(Arc<UserStore>),
+    Postgres(PgUsers),
+}
+
+impl Directory {
+    /// The synchronous lookups over the same store, for Walrus.
+    pub fn lookup(&self) -> Arc<dyn UserLookup> {
+        match self {
+            Self::Sqlite(store) => Arc::clone(store) as Arc<dyn UserLookup>,
+            Self::Postgres(users) => Arc::new(users.clone()),
+        }
+    }
 }
 
 /// Where a cloud keeps its users.
@@ -153,9 +264,10 @@ impl Location {
         }
     }
 
-    /// Opens the users here for lookups. Blocking (SQLite opens its file); a PostgreSQL
-    /// location is checked with a first query, so a wrong URL fails now, not per request.
-    pub fn open(&self) -> Result<std::sync::Arc<dyn UserLookup>, UserError> {
+    /// Opens the users here for lookups, bringing their schema to this program's version.
+    /// Blocking, on a multi-threaded runtime for PostgreSQL, which is reached now, so that a
+    /// wrong URL fails at start, not per request.
+    pub fn open(&self) -> Result<Directory, UserError> {
         Ok(match self {
             Self::Sqlite(path) => {
                 if !path.exists() {
@@ -164,12 +276,10 @@ impl Location {
                         source: std::io::ErrorKind::NotFound.into(),
                     });
                 }
-                std::sync::Arc::new(UserStore::open(path)?)
+                Directory::Sqlite(Arc::new(UserStore::open(path)?))
             }
             Self::Postgres(url) => {
-                let users = PgUsers::new(connect(url)?);
-                users.by_access_key("")?;
-                std::sync::Arc::new(users)
+                Directory::Postgres(postgres::wait(PgUsers::open(connect(url)?))?)
             }
         })
     }

@@ -1,19 +1,24 @@
-//! The users in the cloud's PostgreSQL database: its `users` table, which the cloud's
-//! migrations create from [`SCHEMA`], so that a user and what they own change in one
-//! transaction.
+//! The identities in the cloud's PostgreSQL database, beside the cloud's tables, so that an
+//! account and what it owns change in one transaction. Their schema is [`MIGRATIONS`],
+//! counted in the table `identity_schema`.
 
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::GenericClient;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{NoTls, Row};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
 
-use crate::{NewUser, User, UserError, UserLookup};
+use crate::accounts::Lookup;
+use crate::{User, UserError, UserLookup};
 
-/// The `users` table (text byte by byte, as the cloud's tables).
-pub const SCHEMA: &str = r#"
-    CREATE TABLE users (
+/// The schema, one entry per version (text byte by byte, `COLLATE "C"`, as the cloud's
+/// tables): a database at version N has run the first N. Never edit an entry once released;
+/// add one.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: one user per row, as the cloud kept them before accounts (a database made then has
+    // this table, made by the cloud's first migration, and no `identity_schema`).
+    r#"
+    CREATE TABLE IF NOT EXISTS users (
         name TEXT COLLATE "C" PRIMARY KEY,
         access_key TEXT COLLATE "C" NOT NULL UNIQUE,
         secret_key TEXT COLLATE "C" NOT NULL,
@@ -23,9 +28,58 @@ pub const SCHEMA: &str = r#"
         enabled BOOLEAN NOT NULL,
         created BIGINT NOT NULL
     );
-"#;
+    "#,
+    // 2: accounts, users in them and their access keys. Each old user X becomes account X
+    // (its canonical id, its enabled flag) with root user `admin` holding X's key, so that
+    // nothing a client holds changes.
+    r#"
+    CREATE TEMP TABLE legacy_users ON COMMIT DROP AS SELECT * FROM users;
+    DROP TABLE users;
+    CREATE TABLE accounts (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        canonical_id TEXT COLLATE "C" NOT NULL UNIQUE,
+        enabled BOOLEAN NOT NULL,
+        created BIGINT NOT NULL
+    );
+    CREATE TABLE users (
+        account TEXT COLLATE "C" NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        name TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        path TEXT COLLATE "C" NOT NULL,
+        email TEXT COLLATE "C" UNIQUE,
+        enabled BOOLEAN NOT NULL,
+        created BIGINT NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    CREATE TABLE access_keys (
+        access_key TEXT COLLATE "C" PRIMARY KEY,
+        secret_key TEXT COLLATE "C" NOT NULL,
+        account TEXT COLLATE "C" NOT NULL,
+        user_name TEXT COLLATE "C" NOT NULL,
+        active BOOLEAN NOT NULL,
+        created BIGINT NOT NULL,
+        FOREIGN KEY (account, user_name) REFERENCES users (account, name) ON DELETE CASCADE
+    );
+    CREATE INDEX access_keys_by_user ON access_keys (account, user_name);
+    INSERT INTO accounts (name, id, canonical_id, enabled, created)
+        SELECT name, lpad(floor(random() * 1e12)::BIGINT::TEXT, 12, '0'), canonical_id,
+            enabled, created
+        FROM legacy_users;
+    INSERT INTO users (account, name, id, path, email, enabled, created)
+        SELECT name, 'admin', 'AIDA' || upper(substr(md5(random()::TEXT || name), 1, 17)), '/',
+            email, TRUE, created
+        FROM legacy_users;
+    INSERT INTO access_keys (access_key, secret_key, account, user_name, active, created)
+        SELECT access_key, secret_key, name, 'admin', TRUE, created FROM legacy_users;
+    "#,
+    // 3: IAM groups, their members, and the policies of users and groups.
+    crate::groups::PG_SCHEMA,
+];
 
-const COLUMNS: &str = "name, access_key, secret_key, canonical_id, email, admin, enabled, created";
+/// Serializes migrations of one database between processes (a CLC, Walrus and `euca
+/// admin` starting together): a transaction-scoped advisory lock of this key.
+const MIGRATION_LOCK: i64 = 0x6964_656e_7469_7479;
 
 /// Most connections one process opens to the database.
 const POOL_SIZE: usize = 16;
@@ -55,256 +109,168 @@ pub fn connect(url: &str) -> Result<Pool, UserError> {
         .map_err(|e| UserError::Url(e.to_string()))
 }
 
-/// Which unique column finds a user.
-#[derive(Debug, Clone, Copy)]
-pub enum Key<'a> {
-    Name(&'a str),
-    AccessKey(&'a str),
-    CanonicalId(&'a str),
-    Email(&'a str),
-}
-
-/// The users of a cloud's PostgreSQL database. Cheap to clone (a pool handle).
+/// The identities of a cloud's PostgreSQL database. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
 pub struct PgUsers {
     pool: Pool,
 }
 
 impl PgUsers {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    /// The identities in the database of `pool`, its schema brought to this program's
+    /// version first.
+    pub async fn open(pool: Pool) -> Result<Self, UserError> {
+        let users = Self { pool };
+        users.migrate().await?;
+        Ok(users)
     }
 
-    /// Adds a user with fresh keys.
-    pub async fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        let user = new.generate()?;
-        let client = self.pool.get().await?;
-        let inserted = client
-            .execute(
-                &format!(
-                    "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     ON CONFLICT DO NOTHING"
-                ),
-                &[
-                    &user.name,
-                    &user.access_key,
-                    &user.secret_key,
-                    &user.canonical_id,
-                    &user.email,
-                    &user.admin,
-                    &user.enabled,
-                    &user.created,
-                ],
+    pub(crate) async fn client(&self) -> Result<Object, UserError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs the missing migrations, one transaction each, under the migration lock.
+    async fn migrate(&self) -> Result<(), UserError> {
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        loop {
+            let tx = client.transaction().await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
+            // Without the SET, every start logs the server's NOTICE that the table exists.
+            tx.batch_execute(
+                "SET LOCAL client_min_messages = warning;
+                 CREATE TABLE IF NOT EXISTS identity_schema (version BIGINT NOT NULL)",
             )
             .await?;
-        if inserted == 0 {
-            return Err(UserError::Exists(new.name.clone()));
-        }
-        Ok(user)
-    }
-
-    /// Creates the administrator unless an administrator exists, in one statement (two
-    /// processes starting together create one); returns the new user when created.
-    pub async fn ensure_admin(&self) -> Result<Option<User>, UserError> {
-        let admin = NewUser::admin().generate()?;
-        let client = self.pool.get().await?;
-        let inserted = client
-            .execute(
-                &format!(
-                    "INSERT INTO users ({COLUMNS})
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8
-                     WHERE NOT EXISTS (SELECT 1 FROM users WHERE admin)
-                     ON CONFLICT DO NOTHING"
-                ),
-                &[
-                    &admin.name,
-                    &admin.access_key,
-                    &admin.secret_key,
-                    &admin.canonical_id,
-                    &admin.email,
-                    &admin.admin,
-                    &admin.enabled,
-                    &admin.created,
-                ],
+            let found: i64 = tx
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM identity_schema", &[])
+                .await?
+                .try_get(0)?;
+            if found > known {
+                return Err(UserError::Newer { found, known });
+            }
+            let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+                return Ok(tx.commit().await?);
+            };
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO identity_schema (version) VALUES ($1)",
+                &[&(found + 1)],
             )
             .await?;
-        Ok((inserted > 0).then_some(admin))
-    }
-
-    pub async fn find(&self, key: Key<'_>) -> Result<Option<User>, UserError> {
-        let (column, value) = match key {
-            Key::Name(v) => ("name", v),
-            Key::AccessKey(v) => ("access_key", v),
-            Key::CanonicalId(v) => ("canonical_id", v),
-            Key::Email(v) => ("email", v),
-        };
-        let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"),
-                &[&value],
-            )
-            .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
-    }
-
-    /// Every user, by name.
-    pub async fn list(&self) -> Result<Vec<User>, UserError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(&format!("SELECT {COLUMNS} FROM users ORDER BY name"), &[])
-            .await?;
-        Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
-    }
-
-    /// Enables or disables a user; a disabled user's requests are refused.
-    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), UserError> {
-        let client = self.pool.get().await?;
-        let changed = client
-            .execute(
-                "UPDATE users SET enabled = $2 WHERE name = $1",
-                &[&name, &enabled],
-            )
-            .await?;
-        if changed == 0 {
-            return Err(UserError::NotFound(name.to_owned()));
+            tx.commit().await?;
         }
-        Ok(())
     }
+}
 
-    /// Deletes a user through `client`, so that a caller's transaction can take what the
-    /// user owns with them.
-    pub async fn delete(client: &impl GenericClient, name: &str) -> Result<(), UserError> {
-        let changed = client
-            .execute("DELETE FROM users WHERE name = $1", &[&name])
-            .await?;
-        if changed == 0 {
-            return Err(UserError::NotFound(name.to_owned()));
-        }
-        Ok(())
+/// Runs `work` to its end for a synchronous caller on a multi-threaded runtime, handing this
+/// worker's other tasks to another thread meanwhile.
+pub(crate) fn wait<T>(work: impl Future<Output = Result<T, UserError>>) -> Result<T, UserError> {
+    let handle = tokio::runtime::Handle::try_current().map_err(|_| UserError::Runtime)?;
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return Err(UserError::Runtime);
     }
-
-    /// Runs a lookup to its end for a synchronous caller on a multi-threaded runtime,
-    /// handing this worker's other tasks to another thread meanwhile.
-    fn wait<T>(work: impl Future<Output = Result<T, UserError>>) -> Result<T, UserError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| UserError::Runtime)?;
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Err(UserError::Runtime);
-        }
-        tokio::task::block_in_place(|| handle.block_on(work))
-    }
+    tokio::task::block_in_place(|| handle.block_on(work))
 }
 
 impl UserLookup for PgUsers {
-    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
-        Self::wait(self.find(Key::Name(name)))
+    fn root_of(&self, account: &str) -> Result<Option<User>, UserError> {
+        wait(self.find(Lookup::Root(account)))
     }
 
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
-        Self::wait(self.find(Key::AccessKey(access_key)))
+        wait(self.find(Lookup::AccessKey(access_key)))
     }
 
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError> {
-        Self::wait(self.find(Key::CanonicalId(id)))
+        wait(self.find(Lookup::CanonicalId(id)))
     }
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
-        Self::wait(self.find(Key::Email(email)))
+        wait(self.find(Lookup::Email(email)))
     }
-}
 
-fn user_from_row(row: &Row) -> Result<User, tokio_postgres::Error> {
-    Ok(User {
-        name: row.try_get(0)?,
-        access_key: row.try_get(1)?,
-        secret_key: row.try_get(2)?,
-        canonical_id: row.try_get(3)?,
-        email: row.try_get(4)?,
-        admin: row.try_get(5)?,
-        enabled: row.try_get(6)?,
-        created: row.try_get(7)?,
-    })
+    fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
+        wait(self.policies_applying_to(user))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::{suite, Directory};
 
-    /// Users on a fresh database of the test server with the table made, or `None` (printed)
-    /// when PostgreSQL is not installed.
-    async fn users() -> Option<PgUsers> {
-        let url = match pgtest::database() {
-            Ok(url) => url,
-            Err(skip) => {
-                println!("skipped: {skip}");
-                return None;
-            }
-        };
-        let pool = connect(&url).unwrap();
-        pool.get()
-            .await
-            .unwrap()
-            .batch_execute(SCHEMA)
-            .await
-            .unwrap();
-        Some(PgUsers::new(pool))
+    /// A fresh database of the test server, or `None` (printed) when PostgreSQL is not
+    /// installed.
+    fn database() -> Option<String> {
+        pgtest::database()
+            .map_err(|skip| println!("skipped: {skip}"))
+            .ok()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn walrus_lookups_see_every_change_at_once() {
-        let Some(users) = users().await else { return };
-        let admin = users.ensure_admin().await.unwrap().unwrap();
-        assert!(users.ensure_admin().await.unwrap().is_none());
-        let bob = users
-            .create(&NewUser {
-                name: "bob".into(),
-                email: Some("bob@example.com".into()),
-                admin: false,
-            })
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_directory_suite_passes() {
+        let Some(url) = database() else { return };
+        let users = PgUsers::open(connect(&url).unwrap()).await.unwrap();
+        suite::run(&Directory::Postgres(users)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_database_of_the_schema_before_accounts_is_migrated_once() {
+        // Guards the upgrade: every old user keeps its keys, as account X's root user.
+        let Some(url) = database() else { return };
+        let pool = connect(&url).unwrap();
+        let client = pool.get().await.unwrap();
+        client.batch_execute(MIGRATIONS[0]).await.unwrap();
+        for (name, access, secret, canonical, email, admin, enabled) in suite::LEGACY_USERS {
+            client
+                .execute(
+                    "INSERT INTO users (name, access_key, secret_key, canonical_id, email, admin,
+                        enabled, created) VALUES ($1, $2, $3, $4, $5, $6, $7, 5)",
+                    &[
+                        &name, &access, &secret, &canonical, &email, &admin, &enabled,
+                    ],
+                )
+                .await
+                .unwrap();
+        }
+        drop(client);
+        let users = Directory::Postgres(PgUsers::open(pool.clone()).await.unwrap());
+        suite::migrated(&users).await;
+        let ids: Vec<String> = users
+            .accounts()
             .await
-            .unwrap();
-        assert!(matches!(
-            users
-                .create(&NewUser {
-                    name: "bob".into(),
-                    ..NewUser::default()
-                })
-                .await,
-            Err(UserError::Exists(_))
-        ));
-        let lookup: &dyn UserLookup = &users;
-        assert_eq!(lookup.by_name("bob").unwrap().as_ref(), Some(&bob));
-        assert_eq!(
-            lookup.by_access_key(&bob.access_key).unwrap().as_ref(),
-            Some(&bob)
-        );
-        assert_eq!(
-            lookup.by_canonical_id(&bob.canonical_id).unwrap().as_ref(),
-            Some(&bob)
-        );
-        assert_eq!(
-            lookup.by_email("bob@example.com").unwrap().as_ref(),
-            Some(&bob)
-        );
-        users.set_enabled("bob", false).await.unwrap();
-        assert!(
-            !lookup
-                .by_access_key(&bob.access_key)
-                .unwrap()
-                .unwrap()
-                .enabled
-        );
-        PgUsers::delete(&users.pool.get().await.unwrap(), "bob")
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        let again = Directory::Postgres(PgUsers::open(pool).await.unwrap());
+        let kept: Vec<String> = again
+            .accounts()
             .await
-            .unwrap();
-        assert!(lookup.by_access_key(&bob.access_key).unwrap().is_none());
-        assert_eq!(users.list().await.unwrap(), vec![admin]);
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(kept, ids, "a second open changes nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_opening_a_new_database_together_migrate_it_once() {
+        let Some(url) = database() else { return };
+        let open = || async { PgUsers::open(connect(&url).unwrap()).await };
+        let (one, two, three) = tokio::join!(open(), open(), open());
+        let users = Directory::Postgres(one.unwrap());
+        two.unwrap();
+        three.unwrap();
+        assert!(users.ensure_admin().await.unwrap().is_some());
     }
 
     #[tokio::test]
     async fn a_lookup_on_a_single_threaded_runtime_is_an_error_not_a_deadlock() {
-        let Some(users) = users().await else { return };
+        let Some(url) = database() else { return };
+        let users = PgUsers::open(connect(&url).unwrap()).await.unwrap();
         assert!(matches!(
             users.by_access_key("AKID"),
             Err(UserError::Runtime)

@@ -1,18 +1,22 @@
-//! The users in an SQLite file of their own, `DATA/users.sqlite`, which Walrus and the CLC
-//! open together. The database runs in WAL mode with a busy timeout, so that two processes
-//! can share it.
+//! The identities in an SQLite file of their own, `DATA/users.sqlite`, which Walrus and the
+//! CLC open together. The database runs in WAL mode with a busy timeout, so that two
+//! processes can share it; its schema is [`MIGRATIONS`], counted in `PRAGMA user_version`.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, TransactionBehavior};
 
-use crate::{NewUser, User, UserError, UserLookup};
+use crate::accounts::Lookup;
+use crate::{User, UserError, UserLookup};
 
-const SCHEMA: &str = "
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = FULL;
+/// The schema, one entry per version: a file at version N has run the first N. Never edit
+/// an entry once released; add one.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: one user per row, as the cloud kept them before accounts (a file made then has
+    // this table at version 0).
+    "
     CREATE TABLE IF NOT EXISTS users (
         name TEXT PRIMARY KEY,
         access_key TEXT NOT NULL UNIQUE,
@@ -23,20 +27,65 @@ const SCHEMA: &str = "
         enabled INTEGER NOT NULL,
         created INTEGER NOT NULL
     ) STRICT;
-";
+    ",
+    // 2: accounts, users in them and their access keys. Each old user X becomes account X
+    // (its canonical id, its enabled flag) with root user `admin` holding X's key, so that
+    // nothing a client holds changes.
+    "
+    CREATE TEMP TABLE legacy_users AS SELECT * FROM users;
+    DROP TABLE users;
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        canonical_id TEXT NOT NULL UNIQUE,
+        enabled INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE users (
+        account TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        email TEXT UNIQUE,
+        enabled INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (account, name)
+    ) STRICT;
+    CREATE TABLE access_keys (
+        access_key TEXT PRIMARY KEY,
+        secret_key TEXT NOT NULL,
+        account TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        FOREIGN KEY (account, user_name) REFERENCES users (account, name) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX access_keys_by_user ON access_keys (account, user_name);
+    INSERT INTO accounts (name, id, canonical_id, enabled, created)
+        SELECT name, printf('%012d', abs(random() % 1000000000000)), canonical_id, enabled, created
+        FROM legacy_users;
+    INSERT INTO users (account, name, id, path, email, enabled, created)
+        SELECT name, 'admin', 'AIDA' || substr(hex(randomblob(9)), 1, 17), '/', email, 1, created
+        FROM legacy_users;
+    INSERT INTO access_keys (access_key, secret_key, account, user_name, active, created)
+        SELECT access_key, secret_key, name, 'admin', 1, created FROM legacy_users;
+    DROP TABLE legacy_users;
+    ",
+    // 3: IAM groups, their members, and the policies of users and groups.
+    crate::groups::SQLITE_SCHEMA,
+];
 
-const COLUMNS: &str = "name, access_key, secret_key, canonical_id, email, admin, enabled, created";
-
-/// The user database. Cheap to share behind an `Arc`; calls are short, and safe to make from
-/// async code (see `with_conn`).
+/// The identity database. Cheap to share behind an `Arc`; calls are short, and safe to make
+/// from async code (see `with_conn`).
 #[derive(Debug)]
 pub struct UserStore {
     conn: Mutex<Connection>,
 }
 
 impl UserStore {
-    /// Opens (creating if needed) the database at `path`. A new file is readable by its owner
-    /// only, since it holds every secret key; SQLite gives its WAL files the same mode.
+    /// Opens (creating if needed, and migrating) the database at `path`. A new file is
+    /// readable by its owner only, since it holds every secret key; SQLite gives its WAL
+    /// files the same mode.
     pub fn open(path: &Path) -> Result<Self, UserError> {
         use std::os::unix::fs::OpenOptionsExt;
 
@@ -53,10 +102,14 @@ impl UserStore {
             path: path.to_owned(),
             source,
         };
-        let conn = Connection::open(path).map_err(open)?;
+        let mut conn = Connection::open(path).map_err(open)?;
         // Another process (the CLC) may hold the write lock for a moment.
         conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
-        conn.execute_batch(SCHEMA).map_err(open)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open)?;
+        migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -64,169 +117,90 @@ impl UserStore {
 
     /// Runs `work` on the connection. Waiting for the connection and SQLite's I/O block, so
     /// on a worker of a multi-threaded Tokio runtime this runs under `block_in_place`, which
-    /// first hands the worker's other tasks to another thread: callers in async code (the S3
-    /// signature and ACL checks, behind synchronous interfaces) never stall the executor.
-    fn with_conn<T>(
+    /// first hands the worker's other tasks to another thread: callers in async code (the
+    /// [`crate::Directory`], the S3 signature and ACL checks behind synchronous interfaces)
+    /// never stall the executor.
+    pub(crate) fn with_conn<T>(
         &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        work: impl FnOnce(&mut Connection) -> Result<T, UserError>,
     ) -> Result<T, UserError> {
         let run = || {
             // A panic while holding the lock leaves the connection usable: SQLite rolls back.
-            let conn = self
+            let mut conn = self
                 .conn
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&conn)
+            work(&mut conn)
         };
         let on_worker = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let result = if on_worker {
+        if on_worker {
             tokio::task::block_in_place(run)
         } else {
             run()
-        };
-        Ok(result?)
-    }
-
-    /// Adds a user with fresh keys.
-    pub fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        let user = new.generate()?;
-        let inserted = self.with_conn(|conn| {
-            conn.execute(
-                &format!(
-                    "INSERT OR IGNORE INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                ),
-                params![
-                    user.name,
-                    user.access_key,
-                    user.secret_key,
-                    user.canonical_id,
-                    user.email,
-                    user.admin,
-                    user.enabled,
-                    user.created
-                ],
-            )
-        })?;
-        if inserted == 0 {
-            return Err(UserError::Exists(new.name.clone()));
         }
-        Ok(user)
     }
 
-    /// Creates the administrator [`crate::ADMIN_NAME`] unless an administrator exists; returns the
-    /// new user when one was created.
-    pub fn ensure_admin(&self) -> Result<Option<User>, UserError> {
-        let any_admin: bool = self.with_conn(|conn| {
-            conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE admin = 1)",
-                [],
-                |r| r.get(0),
-            )
-        })?;
-        if any_admin {
-            return Ok(None);
-        }
-        self.create(&NewUser::admin()).map(Some)
-    }
-
-    pub fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
-        self.find("access_key", access_key)
-    }
-
-    pub fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
-        self.find("name", name)
-    }
-
-    pub fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError> {
-        self.find("canonical_id", id)
-    }
-
-    pub fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
-        self.find("email", email)
-    }
-
-    /// `column` is one of our own column names, never input.
-    fn find(&self, column: &'static str, value: &str) -> Result<Option<User>, UserError> {
+    /// Runs `work` in an immediate transaction (taking the write lock first, so that its
+    /// reads and writes are not interleaved with another process's), committing on success.
+    pub(crate) fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, UserError>,
+    ) -> Result<T, UserError> {
         self.with_conn(|conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM users WHERE {column} = ?1"),
-                [value],
-                user_from_row,
-            )
-            .optional()
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = work(&tx)?;
+            tx.commit()?;
+            Ok(out)
         })
     }
+}
 
-    /// Every user, by name.
-    pub fn list(&self) -> Result<Vec<User>, UserError> {
-        self.with_conn(|conn| {
-            conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY name"))?
-                .query_map([], user_from_row)?
-                .collect()
-        })
+/// Brings the schema to the latest version in one transaction; a process opening the file
+/// meanwhile waits for it and finds nothing left to do.
+fn migrate(conn: &mut Connection) -> Result<(), UserError> {
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(UserError::Newer { found, known });
     }
-
-    /// Enables or disables a user; a disabled user's requests are refused.
-    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), UserError> {
-        let changed = self.with_conn(|conn| {
-            conn.execute(
-                "UPDATE users SET enabled = ?2 WHERE name = ?1",
-                params![name, enabled],
-            )
-        })?;
-        if changed == 0 {
-            return Err(UserError::NotFound(name.to_owned()));
-        }
-        Ok(())
+    for sql in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
     }
-
-    pub fn delete(&self, name: &str) -> Result<(), UserError> {
-        let changed =
-            self.with_conn(|conn| conn.execute("DELETE FROM users WHERE name = ?1", [name]))?;
-        if changed == 0 {
-            return Err(UserError::NotFound(name.to_owned()));
-        }
-        Ok(())
-    }
+    tx.pragma_update(None, "user_version", known)?;
+    Ok(tx.commit()?)
 }
 
 impl UserLookup for UserStore {
-    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
-        UserStore::by_name(self, name)
+    fn root_of(&self, account: &str) -> Result<Option<User>, UserError> {
+        self.find(Lookup::Root(account))
     }
 
     fn by_access_key(&self, access_key: &str) -> Result<Option<User>, UserError> {
-        UserStore::by_access_key(self, access_key)
+        self.find(Lookup::AccessKey(access_key))
     }
 
     fn by_canonical_id(&self, id: &str) -> Result<Option<User>, UserError> {
-        UserStore::by_canonical_id(self, id)
+        self.find(Lookup::CanonicalId(id))
     }
 
     fn by_email(&self, email: &str) -> Result<Option<User>, UserError> {
-        UserStore::by_email(self, email)
+        self.find(Lookup::Email(email))
     }
-}
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        name: row.get(0)?,
-        access_key: row.get(1)?,
-        secret_key: row.get(2)?,
-        canonical_id: row.get(3)?,
-        email: row.get(4)?,
-        admin: row.get(5)?,
-        enabled: row.get(6)?,
-        created: row.get(7)?,
-    })
+    fn policies_of(&self, user: &User) -> Result<Vec<crate::Policy>, UserError> {
+        self.policies_applying_to(user)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::ADMIN_NAME;
+    use crate::suite;
+    use crate::Directory;
+    use std::sync::Arc;
 
     fn store() -> (tempfile::TempDir, UserStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -234,15 +208,74 @@ mod tests {
         (dir, store)
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_directory_suite_passes() {
+        let (_dir, store) = store();
+        suite::run(&Directory::Sqlite(Arc::new(store))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_of_the_schema_before_accounts_is_migrated_once() {
+        // Guards the upgrade: every old user keeps its keys, as account X's root user.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.sqlite");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        for (name, access, secret, canonical, email, admin, enabled) in suite::LEGACY_USERS {
+            old.execute(
+                "INSERT INTO users (name, access_key, secret_key, canonical_id, email, admin,
+                    enabled, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 5)",
+                rusqlite::params![name, access, secret, canonical, email, admin, enabled],
+            )
+            .unwrap();
+        }
+        drop(old);
+        let store = Directory::Sqlite(Arc::new(UserStore::open(&path).unwrap()));
+        suite::migrated(&store).await;
+        let ids: Vec<String> = store
+            .accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        drop(store);
+        let again = Directory::Sqlite(Arc::new(UserStore::open(&path).unwrap()));
+        let kept: Vec<String> = again
+            .accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(kept, ids, "a second open changes nothing");
+        assert!(again.ensure_admin().await.unwrap().is_none());
+    }
+
+    #[test]
+    fn a_file_of_a_newer_schema_is_refused() {
+        let (dir, store) = store();
+        drop(store);
+        let path = dir.path().join("users.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        assert!(matches!(
+            UserStore::open(&path),
+            Err(UserError::Newer { found: 99, .. })
+        ));
+    }
+
     /// Guards against a lookup from async code stalling the worker's other tasks while it
     /// waits for the database.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_lookup_waiting_for_the_database_leaves_the_worker_to_other_tasks() {
         let (_dir, store) = store();
-        let store = std::sync::Arc::new(store);
+        let store = Arc::new(store);
         let (locked, wait_locked) = std::sync::mpsc::channel();
         let holder = {
-            let store = std::sync::Arc::clone(&store);
+            let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 let _conn = store.conn.lock().unwrap();
                 locked.send(()).unwrap();
@@ -251,8 +284,8 @@ mod tests {
         };
         wait_locked.recv().unwrap();
         let lookup = {
-            let store = std::sync::Arc::clone(&store);
-            tokio::spawn(async move { store.by_name("nobody") })
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.root_of("nobody") })
         };
         // The lookup now waits on the only worker, unless it handed the worker's tasks over.
         // (Timers need that worker too: the test waits on a plain channel.)
@@ -283,73 +316,11 @@ mod tests {
     }
 
     #[test]
-    fn admin_is_created_once() {
-        let (_dir, store) = store();
-        let admin = store.ensure_admin().unwrap().unwrap();
-        assert!(admin.admin && admin.enabled);
-        assert_eq!(admin.name, ADMIN_NAME);
-        assert!(store.ensure_admin().unwrap().is_none());
-        assert_eq!(store.list().unwrap(), vec![admin]);
-    }
-
-    #[test]
-    fn lookups_find_the_same_user() {
-        let (_dir, store) = store();
-        let bob = store
-            .create(&NewUser {
-                name: "bob".into(),
-                email: Some("bob@example.com".into()),
-                admin: false,
-            })
-            .unwrap();
-        assert_eq!(
-            store.by_access_key(&bob.access_key).unwrap().as_ref(),
-            Some(&bob)
-        );
-        assert_eq!(store.by_name("bob").unwrap().as_ref(), Some(&bob));
-        assert_eq!(
-            store.by_canonical_id(&bob.canonical_id).unwrap().as_ref(),
-            Some(&bob)
-        );
-        assert_eq!(
-            store.by_email("bob@example.com").unwrap().as_ref(),
-            Some(&bob)
-        );
-        assert!(store.by_access_key("NOPE").unwrap().is_none());
-    }
-
-    #[test]
-    fn duplicate_and_invalid_names_are_refused() {
-        let (_dir, store) = store();
-        let new = NewUser {
-            name: "carol".into(),
-            ..NewUser::default()
-        };
-        store.create(&new).unwrap();
-        assert!(matches!(store.create(&new), Err(UserError::Exists(_))));
-        for bad in ["", "a b", "x/y", &"n".repeat(65)] {
-            let new = NewUser {
-                name: bad.into(),
-                ..NewUser::default()
-            };
-            assert!(
-                matches!(store.create(&new), Err(UserError::BadName(_))),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn a_second_connection_sees_changes_at_once() {
         // Regression guard for sharing with the CLC: no caching of users in a handle.
         let (dir, store) = store();
         let other = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
-        let dan = store
-            .create(&NewUser {
-                name: "dan".into(),
-                ..NewUser::default()
-            })
-            .unwrap();
+        let (_, dan) = store.create_account("dan", None).unwrap();
         assert!(
             other
                 .by_access_key(&dan.access_key)
@@ -357,7 +328,7 @@ mod tests {
                 .unwrap()
                 .enabled
         );
-        store.set_enabled("dan", false).unwrap();
+        store.set_account_enabled("dan", false).unwrap();
         assert!(
             !other
                 .by_access_key(&dan.access_key)
@@ -365,8 +336,7 @@ mod tests {
                 .unwrap()
                 .enabled
         );
-        other.delete("dan").unwrap();
-        assert!(store.by_name("dan").unwrap().is_none());
-        assert!(matches!(store.delete("dan"), Err(UserError::NotFound(_))));
+        other.delete_account("dan").unwrap();
+        assert!(store.root_of("dan").unwrap().is_none());
     }
 }

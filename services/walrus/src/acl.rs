@@ -17,7 +17,7 @@ pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
 #[derive(Debug, Clone)]
 pub enum Identity {
     Anonymous,
-    User(User),
+    User(Box<User>),
 }
 
 impl Identity {
@@ -451,16 +451,13 @@ mod tests {
     }
 
     fn user(id: &str, admin: bool) -> Identity {
-        Identity::User(User {
-            name: id.into(),
-            access_key: String::new(),
-            secret_key: String::new(),
+        Identity::User(Box::new(User {
+            account: id.into(),
             canonical_id: id.into(),
-            email: None,
             admin,
             enabled: true,
-            created: 0,
-        })
+            ..User::default()
+        }))
     }
 
     #[test]

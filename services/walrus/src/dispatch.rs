@@ -95,8 +95,8 @@ pub async fn dispatch(
     let signed = auth::verify(&request_head, &lookup, crate::time::now(), "s3").map_err(fail)?;
     let (who, check) = match signed {
         Some(signed) => {
-            Span::current().record("user", signed.principal.name.as_str());
-            (Identity::User(signed.principal), signed.payload)
+            Span::current().record("user", signed.principal.arn().as_str());
+            (Identity::User(Box::new(signed.principal)), signed.payload)
         }
         None => (Identity::Anonymous, PayloadCheck::Unsigned),
     };

@@ -255,9 +255,12 @@ fn open_stores(config: Config) -> Result<(Arc<Walrus>, Option<User>), StartError
                 path: data.clone(),
                 source,
             })?;
-            (location.open()?, None)
+            (location.open()?.lookup(), None)
         }
-        Some(CloudUsers::Db(url)) => (users::Location::Postgres(url.clone()).open()?, None),
+        Some(CloudUsers::Db(url)) => (
+            users::Location::Postgres(url.clone()).open()?.lookup(),
+            None,
+        ),
     };
     if let Some(cloud) = &config.cloud_users {
         info!(users = ?cloud, "authenticating the cloud's users");

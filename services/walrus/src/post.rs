@@ -99,7 +99,7 @@ pub async fn post_object(
     };
     let who = authenticate(walrus, &fields)?;
     if let Identity::User(user) = &who {
-        Span::current().record("user", user.name.as_str());
+        Span::current().record("user", user.arn().as_str());
     }
     let bucket = bucket_for(walrus, route.bucket(), &who, Permission::Write).await?;
     let length_range = match fields.get("policy") {
@@ -199,7 +199,7 @@ fn authenticate(walrus: &Walrus, fields: &Fields) -> Result<Identity, S3Error> {
             &claimed,
         )
         .map_err(|_| S3Error::SignatureDoesNotMatch)?;
-        return Ok(Identity::User(user));
+        return Ok(Identity::User(Box::new(user)));
     }
     if let Some(signature) = fields.get("signature") {
         let policy = policy
@@ -217,7 +217,7 @@ fn authenticate(walrus: &Walrus, fields: &Fields) -> Result<Identity, S3Error> {
         );
         hmac::verify(&key, policy.as_bytes(), &claimed)
             .map_err(|_| S3Error::SignatureDoesNotMatch)?;
-        return Ok(Identity::User(user));
+        return Ok(Identity::User(Box::new(user)));
     }
     if policy.is_some() {
         return Err(S3Error::InvalidArgument(

@@ -224,7 +224,7 @@ impl Directory for UserDirectory<'_> {
 
     fn display_name(&self, canonical_id: &str) -> String {
         match self.0.by_canonical_id(canonical_id) {
-            Ok(Some(user)) => user.name,
+            Ok(Some(user)) => user.account,
             _ => canonical_id.to_owned(),
         }
     }

@@ -51,7 +51,7 @@ pub(super) async fn allocate(
         return Err(unanswered.unwrap_or(Ec2Error::AddressesUnsupported));
     }
     let candidates: Vec<PoolAddress> = pools.iter().flat_map(Pool::unmapped).collect();
-    let user = &call.user.name;
+    let user = &call.user.account;
     let limit = (!call.user.admin).then_some(MAX_USER_ADDRESSES);
     match call
         .cloud

@@ -57,7 +57,7 @@ pub(super) async fn delete(
     }
     call.cloud
         .store
-        .delete_group(&call.user.name, &name)
+        .delete_group(&call.user.account, &name)
         .await
         .map_err(|e| match e {
             StoreError::NotFound { .. } => Ec2Error::GroupNotFound(name.clone()),
@@ -126,7 +126,7 @@ pub(super) async fn authorize(
     let rules = rules(call, &request.ip_permissions).await?;
     call.cloud
         .store
-        .authorize(&call.user.name, &name, &rules)
+        .authorize(&call.user.account, &name, &rules)
         .await
         .map_err(|e| match e {
             StoreError::Exists { .. } => Ec2Error::PermissionDuplicate(name.clone()),
@@ -148,7 +148,7 @@ pub(super) async fn revoke(
     let rules = rules(call, &request.ip_permissions).await?;
     call.cloud
         .store
-        .revoke(&call.user.name, &name, &rules)
+        .revoke(&call.user.account, &name, &rules)
         .await
         .map_err(|e| match e {
             StoreError::NotFound {
@@ -174,7 +174,7 @@ pub(super) async fn ensure_default(call: &Call<'_>) -> Result<(), Ec2Error> {
 
 async fn add(call: &Call<'_>, name: &str, description: &str) -> Result<(), StoreError> {
     let group = SecurityGroup {
-        owner: call.user.name.clone(),
+        owner: call.user.account.clone(),
         name: name.to_owned(),
         id: random_id("sg"),
         description: description.to_owned(),
@@ -191,7 +191,7 @@ async fn own_group(call: &Call<'_>, name_or_id: &str) -> Result<String, Ec2Error
     if !name_or_id.starts_with("sg-") {
         return Ok(name_or_id.to_owned());
     }
-    let groups = call.cloud.store.groups(Some(&call.user.name)).await?;
+    let groups = call.cloud.store.groups(Some(&call.user.account)).await?;
     Ok(groups
         .into_iter()
         .find(|g| g.id == name_or_id)
@@ -235,7 +235,7 @@ async fn rules(call: &Call<'_>, permissions: &IpPermissionSetType) -> Result<Vec
 /// group id.
 async fn source_group(call: &Call<'_>, owner: &str, name_or_id: &str) -> Result<Source, Ec2Error> {
     let owner = if owner.is_empty() {
-        call.user.name.as_str()
+        call.user.account.as_str()
     } else {
         owner
     };

@@ -73,7 +73,7 @@ struct Manifest {
 /// Whether `user` may run `image`: the owner, the administrator, everyone when it is public,
 /// and the users it is granted to.
 pub(super) fn may_run(image: &Image, user: &User) -> bool {
-    user.admin || runs(image, &user.name)
+    user.admin || runs(image, &user.account)
 }
 
 /// Whether the user named `name` may run `image` by its launch permission or ownership.
@@ -93,7 +93,7 @@ pub(super) async fn register(
     let kind = manifest.kind.unwrap_or(ImageKind::Machine);
     let image = Image {
         id: random_id(kind.prefix()),
-        owner: call.user.name.clone(),
+        owner: call.user.account.clone(),
         location,
         kind,
         public: true,
@@ -167,7 +167,7 @@ pub(super) async fn describe(
         .flat_map(|s| &s.item)
         .map(|o| {
             if o.owner == "self" {
-                &user.name
+                &user.account
             } else {
                 &o.owner
             }
@@ -193,7 +193,7 @@ pub(super) async fn describe(
     }
     let executable = |image: &Image, who: &str| match who {
         ALL => image.public,
-        "self" => runs(image, &user.name),
+        "self" => runs(image, &user.account),
         name => runs(image, name),
     };
     let item = images
@@ -322,7 +322,7 @@ pub(super) async fn modify_attribute(
     if !found {
         return Err(Ec2Error::ImageNotFound(image.id));
     }
-    tracing::info!(image = %image.id, by = %call.user.name, "image attribute modified");
+    tracing::info!(image = %image.id, by = %call.user.account, "image attribute modified");
     Ok(ModifyImageAttributeResponseType {
         request_id: call.request_id.to_owned(),
         r#return: true,
@@ -373,7 +373,7 @@ async fn visible(call: &Call<'_>, given: &str) -> Result<Image, Ec2Error> {
 
 /// Refuses an image the caller does not own (the administrator owns every one).
 fn owned(call: &Call<'_>, image: &Image) -> Result<(), Ec2Error> {
-    if call.user.admin || image.owner == call.user.name {
+    if call.user.admin || image.owner == call.user.account {
         Ok(())
     } else {
         Err(Ec2Error::ImageNotAuthorized(image.id.clone()))
@@ -399,7 +399,7 @@ async fn permission(
                 )))
             }
             LaunchPermissionItemType::UserId(user) => {
-                if call.cloud.store.user_by_name(&user).await?.is_none() {
+                if call.cloud.store.directory().account(&user).await?.is_none() {
                     return Err(Ec2Error::InvalidParameterValue(format!(
                         "The user '{user}' does not exist"
                     )));

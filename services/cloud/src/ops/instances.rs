@@ -87,7 +87,7 @@ pub(super) async fn run(
     client_token: Option<&str>,
 ) -> Result<RunInstancesResponseType, Ec2Error> {
     let store = &call.cloud.store;
-    let owner = call.user.name.clone();
+    let owner = call.user.account.clone();
     // Held to the record below (not over the cluster's call).
     let token_turn = match client_token {
         Some(_) => Some(call.cloud.client_tokens.lock().await),
@@ -481,7 +481,7 @@ pub(super) async fn reboot(
     let instances = owned(call, &asked).await?;
     for (cluster, ids) in by_cluster(call, &instances).await? {
         let ask = cc::RebootInstancesType {
-            user_id: Some(call.user.name.clone()),
+            user_id: Some(call.user.account.clone()),
             instance_ids: ids,
             ..cc::RebootInstancesType::default()
         };
@@ -509,7 +509,7 @@ pub(super) async fn console(
         .pop()
         .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
     let ask = cc::GetConsoleOutputType {
-        user_id: Some(call.user.name.clone()),
+        user_id: Some(call.user.account.clone()),
         instance_id: ids.into_iter().next(),
         ..cc::GetConsoleOutputType::default()
     };

@@ -32,7 +32,7 @@ pub(super) async fn create(
     request: CreateKeyPairType,
 ) -> Result<CreateKeyPairResponseType, Ec2Error> {
     let name = key_name(request.key_name)?;
-    let owner = call.user.name.clone();
+    let owner = call.user.account.clone();
     let created = kit::blocking(move || generate(owner, name))
         .await
         .map_err(|e| Ec2Error::Internal(format!("key generation: {e}")))?;
@@ -60,7 +60,7 @@ pub(super) async fn delete(
     // EC2 answers true whether or not the keypair existed.
     call.cloud
         .store
-        .delete_keypair(&call.user.name, &request.key_name)
+        .delete_keypair(&call.user.account, &request.key_name)
         .await?;
     Ok(DeleteKeyPairResponseType {
         request_id: call.request_id.to_owned(),

@@ -172,15 +172,16 @@ fn doc(response: impl ToXml + Send + Sync + 'static) -> Box<dyn ToXml + Send + S
     Box::new(response)
 }
 
-/// `user`, if their account is enabled: a disabled user's requests are refused, however
-/// they are signed.
+/// `user`, if it is enabled: the requests of a disabled user, of a user of a disabled
+/// account and those signed with an inactive key are refused, however they are signed.
 pub fn enabled(user: User) -> Result<User, Ec2Error> {
     if user.enabled {
         Ok(user)
     } else {
         Err(Ec2Error::AuthFailure(format!(
-            "The account {} is disabled",
-            user.name
+            "{} (account {}) or its key is disabled",
+            user.arn(),
+            user.account
         )))
     }
 }
@@ -211,17 +212,17 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Whose things a Describe call lists: the user's own; an administrator's `verbose`
-    /// (the first name asked for, as euca2ools sends it) lists everyone's.
+    /// Whose things a Describe call lists: the user's account's; an administrator's
+    /// `verbose` (the first name asked for, as euca2ools sends it) lists every account's.
     fn owner_filter(&self, names: &[&str]) -> Option<&str> {
         let verbose = self.user.admin && names.first() == Some(&"verbose");
-        (!verbose).then_some(self.user.name.as_str())
+        (!verbose).then_some(self.user.account.as_str())
     }
 
-    /// Whose things a request naming them may touch: the user's own; the administrator's,
-    /// anyone's.
+    /// Whose things a request naming them may touch: the user's account's; the
+    /// administrator's, any account's.
     fn toucher(&self) -> Option<&str> {
-        (!self.user.admin).then_some(self.user.name.as_str())
+        (!self.user.admin).then_some(self.user.account.as_str())
     }
 
     /// The volume `id`, if the caller may touch it.

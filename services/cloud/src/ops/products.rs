@@ -24,7 +24,7 @@ pub(super) async fn confirm(
     let user = call.user;
     let confirmed = image.is_some_and(|image| {
         image.product_codes.contains(&request.product_code)
-            && (user.admin || user.name == image.owner || user.name == instance.owner)
+            && (user.admin || user.account == image.owner || user.account == instance.owner)
     });
     Ok(ConfirmProductInstanceResponseType {
         request_id: call.request_id.to_owned(),

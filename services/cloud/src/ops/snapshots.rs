@@ -177,7 +177,7 @@ pub(super) async fn describe(
             // Only its owner may restore a snapshot; `self` (DescribeSnapshots' `Owner.N`
             // and `RestorableBy.N`) names the caller.
             let mut owners = vec![s.owner.as_str()];
-            if s.owner == call.user.name {
+            if s.owner == call.user.account {
                 owners.push("self");
             }
             filters.pass(|name| match name {

@@ -72,7 +72,7 @@ pub(super) async fn create(
         Some(token) => {
             instances::check_client_token(token)?;
             let turn = call.cloud.client_tokens.lock().await;
-            let volumes = store.volumes(Some(&call.user.name)).await?;
+            let volumes = store.volumes(Some(&call.user.account)).await?;
             if let Some(earlier) = volumes
                 .into_iter()
                 .find(|v| v.client_token.as_deref() == Some(token))
@@ -85,7 +85,7 @@ pub(super) async fn create(
     };
     let creating = Volume {
         id: random_id("vol"),
-        owner: call.user.name.clone(),
+        owner: call.user.account.clone(),
         size_gb,
         snapshot: snapshot.map(|s| s.id),
         zone,

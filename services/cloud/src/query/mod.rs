@@ -206,7 +206,8 @@ impl<'a> QueryRequest<'a> {
 pub async fn authenticate(store: &dyn Store, request: &QueryRequest<'_>) -> Result<User, Ec2Error> {
     let claim = Claim::read(request, kit::time::now())?;
     let user = store
-        .user_by_access_key(claim.access_key())
+        .directory()
+        .by_access_key(claim.access_key())
         .await?
         .ok_or(Ec2Error::InvalidClientTokenId)?;
     let user = ops::enabled(user)?;
@@ -230,6 +231,6 @@ async fn answer(
         .ok_or_else(|| Ec2Error::MissingParameter("Action".into()))?;
     let span = tracing::Span::current();
     span.record("action", action);
-    span.record("user", user.name.as_str());
+    span.record("user", user.arn().as_str());
     ops::dispatch(cloud, &user, action, &request.params, request_id).await
 }

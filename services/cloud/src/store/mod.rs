@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use users::{NewUser, User};
+pub use users::{Directory, User};
 
 /// What every store call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -598,20 +598,19 @@ const SNAPSHOT_COLUMNS: &str = "id, owner, volume, volume_size_gb, started, stat
 /// The cloud's state. Lookups that may be for another user take the owner; `None` as an
 /// owner filter means every user's.
 pub trait Store: Send + Sync + std::fmt::Debug {
-    // Users (access keys and secrets) and their certificates.
-    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User>;
-    /// Creates the administrator unless one exists; returns it when created.
-    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>>;
-    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>>;
-    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>>;
-    fn users(&self) -> StoreFuture<'_, Vec<User>>;
-    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()>;
-    /// Deletes a user with everything they own (certificate, keypairs, groups, images,
-    /// addresses) and the launch permissions naming them.
-    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()>;
+    // Accounts, users and their keys (the `users` crate's directory), and users'
+    // certificates.
+    /// The cloud's accounts, users and access keys.
+    fn directory(&self) -> &Directory;
+    /// Deletes an account with its users, their certificates and everything the account
+    /// owns (keypairs, groups, images, addresses) and the launch permissions naming it.
+    fn delete_account(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// Deletes an IAM user of `account` with its keys and certificate.
+    fn delete_user(&self, account: &str, name: &str) -> StoreFuture<'_, ()>;
     /// Records the X.509 certificate (PEM) issued to a user, replacing an earlier one.
-    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()>;
-    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>>;
+    fn put_certificate(&self, user: &User, pem: &str) -> StoreFuture<'_, ()>;
+    /// The certificate of `user` of `account`.
+    fn certificate(&self, account: &str, user: &str) -> StoreFuture<'_, Option<String>>;
 
     // The cloud itself.
     fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()>;

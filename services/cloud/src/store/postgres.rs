@@ -1,7 +1,8 @@
 //! The store in PostgreSQL (`euca cloud --db postgresql://...`): the cloud's state and its
-//! users in one database, so that a user and what they own go in one transaction, and
-//! Walrus (`--db`, or `--identity` of the cloud's DATA) reads the same `users` table.
-//! Versioned migrations as in SQLite; each logical change is one transaction.
+//! accounts and users (the `users` crate's tables and migrations) in one database, so that
+//! an account and what it owns go in one transaction, and Walrus (`--db`, or `--identity`
+//! of the cloud's DATA) reads the same tables. Versioned migrations as in SQLite; each
+//! logical change is one transaction.
 
 use std::path::PathBuf;
 
@@ -9,18 +10,19 @@ use deadpool_postgres::{GenericClient, Object, Pool};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
-use users::{Key, PgUsers};
+use users::{Directory, PgUsers};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, Observed,
     PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
     VOLUME_COLUMNS,
 };
 
-/// The schema, one entry per version, numbered as SQLite's (version 1 also creates the
-/// `users` crate's table): a database at version N has run the first N. Never edit an entry
+/// The schema, one entry per version, numbered as SQLite's (version 1 of programs before
+/// accounts also created the `users` crate's table, which now migrates it): a database at
+/// version N has run the first N. Never edit an entry
 /// once released; add one. Text is `COLLATE "C"`: compared and listed byte by byte, as
 /// SQLite does, whatever the server's locale.
 const MIGRATIONS: &[&str] = &[
@@ -168,6 +170,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX snapshots_by_owner ON snapshots (owner, started, id);
 "#,
+    // Certificates by account and user: an old user X's is account X's root user's.
+    r#"
+    ALTER TABLE certificates RENAME COLUMN owner TO account;
+    ALTER TABLE certificates ADD COLUMN user_name TEXT COLLATE "C" NOT NULL DEFAULT 'admin';
+    ALTER TABLE certificates ALTER COLUMN user_name DROP DEFAULT;
+    ALTER TABLE certificates DROP CONSTRAINT certificates_pkey;
+    ALTER TABLE certificates ADD PRIMARY KEY (account, user_name);
+"#,
 ];
 
 /// Serializes migrations of one database between processes (a CLC and `euca admin`
@@ -178,17 +188,15 @@ const MIGRATION_LOCK: i64 = 0x6575_6361_6462;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool,
-    users: PgUsers,
+    directory: Directory,
 }
 
 impl PgStore {
     /// Connects to the database at `url` and brings its schema to this program's version.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = users::connect(url)?;
-        let store = Self {
-            users: PgUsers::new(pool.clone()),
-            pool,
-        };
+        let directory = Directory::Postgres(PgUsers::open(pool.clone()).await?);
+        let store = Self { pool, directory };
         store.migrate().await?;
         Ok(store)
     }
@@ -251,7 +259,6 @@ impl PgStore {
             let version = found + 1;
             tx.batch_execute(sql).await?;
             if version == 1 {
-                tx.batch_execute(users::PG_SCHEMA).await?;
                 for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
                     put_vm_type(
                         &tx,
@@ -523,76 +530,64 @@ fn snapshot_from_row(row: &Row) -> Result<Snapshot, StoreError> {
 }
 
 impl Store for PgStore {
-    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User> {
-        Box::pin(async move { Ok(self.users.create(&new).await?) })
+    fn directory(&self) -> &Directory {
+        &self.directory
     }
 
-    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>> {
-        Box::pin(async move { Ok(self.users.ensure_admin().await?) })
-    }
-
-    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>> {
-        let name = own(name);
-        Box::pin(async move { Ok(self.users.find(Key::Name(&name)).await?) })
-    }
-
-    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>> {
-        let key = own(access_key);
-        Box::pin(async move { Ok(self.users.find(Key::AccessKey(&key)).await?) })
-    }
-
-    fn users(&self) -> StoreFuture<'_, Vec<User>> {
-        Box::pin(async move { Ok(self.users.list().await?) })
-    }
-
-    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()> {
-        let name = own(name);
-        Box::pin(async move { Ok(self.users.set_enabled(&name, enabled).await?) })
-    }
-
-    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()> {
+    fn delete_account(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            PgUsers::delete(&tx, &name).await?;
-            tx.execute("DELETE FROM certificates WHERE owner = $1", &[&name])
-                .await?;
-            tx.execute("DELETE FROM keypairs WHERE owner = $1", &[&name])
-                .await?;
-            tx.execute("DELETE FROM security_groups WHERE owner = $1", &[&name])
-                .await?;
-            tx.execute("DELETE FROM images WHERE owner = $1", &[&name])
-                .await?;
-            tx.execute(
+            PgUsers::delete_account(&tx, &name).await?;
+            for sql in [
+                "DELETE FROM certificates WHERE account = $1",
+                "DELETE FROM keypairs WHERE owner = $1",
+                "DELETE FROM security_groups WHERE owner = $1",
+                "DELETE FROM images WHERE owner = $1",
                 "DELETE FROM launch_permissions WHERE grantee = $1",
-                &[&name],
-            )
-            .await?;
-            tx.execute("DELETE FROM addresses WHERE owner = $1", &[&name])
-                .await?;
+                "DELETE FROM addresses WHERE owner = $1",
+            ] {
+                tx.execute(sql, &[&name]).await?;
+            }
             Ok(tx.commit().await?)
         })
     }
 
-    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()> {
-        let (user, pem) = (own(user), own(pem));
+    fn delete_user(&self, account: &str, name: &str) -> StoreFuture<'_, ()> {
+        let (account, name) = (own(account), own(name));
         Box::pin(async move {
+            self.directory.delete_user(&account, &name).await?;
             self.execute(
-                "INSERT INTO certificates (owner, pem) VALUES ($1, $2)
-                     ON CONFLICT (owner) DO UPDATE SET pem = EXCLUDED.pem",
-                &[&user, &pem],
+                "DELETE FROM certificates WHERE account = $1 AND user_name = $2",
+                &[&account, &name],
             )
             .await?;
             Ok(())
         })
     }
 
-    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>> {
-        let user = own(user);
+    fn put_certificate(&self, user: &User, pem: &str) -> StoreFuture<'_, ()> {
+        let (account, name, pem) = (user.account.clone(), user.name.clone(), own(pem));
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO certificates (account, user_name, pem) VALUES ($1, $2, $3)
+                     ON CONFLICT (account, user_name) DO UPDATE SET pem = EXCLUDED.pem",
+                &[&account, &name, &pem],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn certificate(&self, account: &str, user: &str) -> StoreFuture<'_, Option<String>> {
+        let (account, user) = (own(account), own(user));
         Box::pin(async move {
             let row = self
-                .query_opt("SELECT pem FROM certificates WHERE owner = $1", &[&user])
+                .query_opt(
+                    "SELECT pem FROM certificates WHERE account = $1 AND user_name = $2",
+                    &[&account, &user],
+                )
                 .await?;
             Ok(row.map(|r| r.try_get(0)).transpose()?)
         })
@@ -1491,15 +1486,17 @@ impl Store for PgStore {
         let pem = own(pem);
         Box::pin(async move {
             // One certificate per user: a scan of a small table.
-            let name: Option<String> = self
-                .query_opt("SELECT owner FROM certificates WHERE pem = $1", &[&pem])
+            let Some(row) = self
+                .query_opt(
+                    "SELECT account, user_name FROM certificates WHERE pem = $1",
+                    &[&pem],
+                )
                 .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            match name {
-                Some(name) => Ok(self.users.find(Key::Name(&name)).await?),
-                None => Ok(None),
-            }
+            else {
+                return Ok(None);
+            };
+            let (account, name): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            Ok(self.directory.user(&account, &name).await?)
         })
     }
 
@@ -1672,6 +1669,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("postgresql://nobody@/db?host={}", dir.path().display());
         let opened = PgStore::connect(&url).await;
-        assert!(matches!(opened, Err(StoreError::Pool(_))), "{opened:?}");
+        // The directory's migrations are the first to connect.
+        assert!(
+            matches!(opened, Err(StoreError::Users(users::UserError::Pool(_)))),
+            "{opened:?}"
+        );
     }
 }

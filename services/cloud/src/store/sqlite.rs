@@ -1,17 +1,19 @@
 //! The store in SQLite: `DATA/cloud.sqlite` for the cloud's state (WAL, versioned
-//! migrations) and the `users` crate's `DATA/users.sqlite` for users and their keys, the
-//! file Walrus opens to authenticate the cloud's users. Both are their owner's only.
+//! migrations) and the `users` crate's `DATA/users.sqlite` for accounts, users and their
+//! keys, the file Walrus opens to authenticate the cloud's users. Both are their owner's
+//! only. (Migration 6 keys certificates by account and user: an old user X's is account
+//! X's root user's.)
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use users::UserStore;
+use users::{Directory, UserStore};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, NewUser, Observed,
+    CloudFacts, Cluster, Image, ImageKind, Instance, KeyPair, LaunchPermission, Observed,
     PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, SNAPSHOT_COLUMNS,
     VOLUME_COLUMNS,
@@ -154,13 +156,23 @@ const MIGRATIONS: &[&str] = &["
         progress INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX snapshots_by_owner ON snapshots (owner, started, id);
+", "
+    CREATE TABLE user_certificates (
+        account TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        pem TEXT NOT NULL,
+        PRIMARY KEY (account, user_name)
+    ) STRICT;
+    INSERT INTO user_certificates (account, user_name, pem) SELECT user, 'admin', pem FROM certificates;
+    DROP TABLE certificates;
+    ALTER TABLE user_certificates RENAME TO certificates;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     db: Arc<Mutex<Connection>>,
-    users: Arc<UserStore>,
+    directory: Directory,
 }
 
 impl SqliteStore {
@@ -188,7 +200,7 @@ impl SqliteStore {
         let users = UserStore::open(&data.join("users.sqlite"))?;
         Ok(Self {
             db: Arc::new(Mutex::new(conn)),
-            users: Arc::new(users),
+            directory: Directory::Sqlite(Arc::new(users)),
         })
     }
 
@@ -206,15 +218,6 @@ impl SqliteStore {
             tx.commit()?;
             Ok(out)
         }))
-    }
-
-    /// Runs `work` on the user store on a blocking thread.
-    fn run_users<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&UserStore) -> Result<T, users::UserError> + Send + 'static,
-    ) -> StoreFuture<'static, T> {
-        let users = Arc::clone(&self.users);
-        Box::pin(kit::blocking(move || Ok(work(&users)?)))
     }
 }
 
@@ -472,73 +475,61 @@ fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<Snapshot> {
 }
 
 impl Store for SqliteStore {
-    fn create_user(&self, new: NewUser) -> StoreFuture<'_, User> {
-        self.run_users(move |users| users.create(&new))
+    fn directory(&self) -> &Directory {
+        &self.directory
     }
 
-    fn ensure_admin(&self) -> StoreFuture<'_, Option<User>> {
-        self.run_users(UserStore::ensure_admin)
-    }
-
-    fn user_by_name(&self, name: &str) -> StoreFuture<'_, Option<User>> {
+    fn delete_account(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        self.run_users(move |users| users.by_name(&name))
-    }
-
-    fn user_by_access_key(&self, access_key: &str) -> StoreFuture<'_, Option<User>> {
-        let key = own(access_key);
-        self.run_users(move |users| users.by_access_key(&key))
-    }
-
-    fn users(&self) -> StoreFuture<'_, Vec<User>> {
-        self.run_users(UserStore::list)
-    }
-
-    fn set_user_enabled(&self, name: &str, enabled: bool) -> StoreFuture<'_, ()> {
-        let name = own(name);
-        self.run_users(move |users| users.set_enabled(&name, enabled))
-    }
-
-    fn delete_user(&self, name: &str) -> StoreFuture<'_, ()> {
-        let name = own(name);
-        let owned = self.run({
-            let name = name.clone();
-            move |tx| {
-                tx.execute("DELETE FROM certificates WHERE user = ?1", [&name])?;
+        Box::pin(async move {
+            // The account first: an unknown name deletes nothing else.
+            self.directory.delete_account(&name).await?;
+            self.run(move |tx| {
+                tx.execute("DELETE FROM certificates WHERE account = ?1", [&name])?;
                 tx.execute("DELETE FROM keypairs WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM groups WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM launch_permissions WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM addresses WHERE owner = ?1", [&name])?;
                 Ok(())
-            }
-        });
-        let user = self.run_users(move |users| users.delete(&name));
-        // The user first: an unknown name deletes nothing else.
-        Box::pin(async move {
-            user.await?;
-            owned.await
+            })
+            .await
         })
     }
 
-    fn put_certificate(&self, user: &str, pem: &str) -> StoreFuture<'_, ()> {
-        let (user, pem) = (own(user), own(pem));
+    fn delete_user(&self, account: &str, name: &str) -> StoreFuture<'_, ()> {
+        let (account, name) = (own(account), own(name));
+        Box::pin(async move {
+            self.directory.delete_user(&account, &name).await?;
+            self.run(move |tx| {
+                tx.execute(
+                    "DELETE FROM certificates WHERE account = ?1 AND user_name = ?2",
+                    [&account, &name],
+                )?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn put_certificate(&self, user: &User, pem: &str) -> StoreFuture<'_, ()> {
+        let (account, name, pem) = (user.account.clone(), user.name.clone(), own(pem));
         self.run(move |tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO certificates (user, pem) VALUES (?1, ?2)",
-                params![user, pem],
+                "INSERT OR REPLACE INTO certificates (account, user_name, pem) VALUES (?1, ?2, ?3)",
+                params![account, name, pem],
             )?;
             Ok(())
         })
     }
 
-    fn certificate(&self, user: &str) -> StoreFuture<'_, Option<String>> {
-        let user = own(user);
+    fn certificate(&self, account: &str, user: &str) -> StoreFuture<'_, Option<String>> {
+        let (account, user) = (own(account), own(user));
         self.run(move |tx| {
             Ok(tx
                 .query_row(
-                    "SELECT pem FROM certificates WHERE user = ?1",
-                    [&user],
+                    "SELECT pem FROM certificates WHERE account = ?1 AND user_name = ?2",
+                    [&account, &user],
                     |r| r.get(0),
                 )
                 .optional()?)
@@ -1290,18 +1281,18 @@ impl Store for SqliteStore {
     fn user_by_certificate(&self, pem: &str) -> StoreFuture<'_, Option<User>> {
         let pem = own(pem);
         // One certificate per user: a scan of a small table.
-        let name = self.run(move |tx| {
+        let holder = self.run(move |tx| {
             Ok(tx
                 .query_row(
-                    "SELECT user FROM certificates WHERE pem = ?1",
+                    "SELECT account, user_name FROM certificates WHERE pem = ?1",
                     [&pem],
-                    |r| r.get::<_, String>(0),
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
                 )
                 .optional()?)
         });
         Box::pin(async move {
-            match name.await? {
-                Some(name) => self.user_by_name(&name).await,
+            match holder.await? {
+                Some((account, name)) => Ok(self.directory.user(&account, &name).await?),
                 None => Ok(None),
             }
         })
@@ -1401,7 +1392,7 @@ mod tests {
         // Guards against users' certificates and keys lying in world-readable files.
         use std::os::unix::fs::PermissionsExt;
         let (dir, store) = store().await;
-        store.ensure_admin().await.unwrap();
+        store.directory().ensure_admin().await.unwrap();
         for name in ["cloud.sqlite", "cloud.sqlite-wal", "users.sqlite"] {
             let mode = std::fs::metadata(dir.path().join(name))
                 .unwrap()

@@ -5,12 +5,14 @@
 
 use super::*;
 
+use users::ROOT_NAME as ROOT;
+
 /// Runs every check on `store`, which must be new.
 pub async fn run(store: &dyn Store) {
     default_vm_types(store).await;
     keypairs_are_per_owner(store).await;
     rules_are_added_and_removed_all_or_none(store).await;
-    deleting_a_user_deletes_what_they_own(store).await;
+    deleting_an_account_deletes_what_it_owns(store).await;
     clusters_and_facts(store).await;
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
     instances_are_kept_per_owner_and_marked_terminated(store).await;
@@ -134,36 +136,32 @@ async fn rules_are_added_and_removed_all_or_none(store: &dyn Store) {
     assert!(store.groups(None).await.unwrap().is_empty());
 }
 
-async fn deleting_a_user_deletes_what_they_own(store: &dyn Store) {
-    let ann = store
-        .create_user(NewUser {
-            name: "ann".into(),
-            ..NewUser::default()
-        })
-        .await
-        .unwrap();
-    store.put_certificate("ann", "PEM").await.unwrap();
+async fn deleting_an_account_deletes_what_it_owns(store: &dyn Store) {
+    let directory = store.directory();
+    let (_, root) = directory.create_account("ann", None).await.unwrap();
+    let dev = directory.create_user("ann", "dev", "/").await.unwrap();
+    store.put_certificate(&root, "PEM").await.unwrap();
+    store.put_certificate(&dev, "PEM dev").await.unwrap();
     assert_eq!(
-        store.certificate("ann").await.unwrap().as_deref(),
+        store.certificate("ann", ROOT).await.unwrap().as_deref(),
         Some("PEM")
     );
     store
         .add_group(&group("ann", "default", "sg-00000002"))
         .await
         .unwrap();
-    assert_eq!(
-        store.user_by_access_key(&ann.access_key).await.unwrap(),
-        Some(ann)
-    );
-    store.set_user_enabled("ann", false).await.unwrap();
-    assert!(!store.user_by_name("ann").await.unwrap().unwrap().enabled);
-    store.delete_user("ann").await.unwrap();
-    assert!(store.certificate("ann").await.unwrap().is_none());
+    // An IAM user goes with its certificate; the account's things stay.
+    store.delete_user("ann", "dev").await.unwrap();
+    assert!(store.certificate("ann", "dev").await.unwrap().is_none());
+    assert_eq!(store.groups(None).await.unwrap().len(), 1);
+    store.delete_account("ann").await.unwrap();
+    assert!(store.certificate("ann", ROOT).await.unwrap().is_none());
     assert!(store.groups(None).await.unwrap().is_empty());
-    assert!(store.delete_user("ann").await.is_err());
-    let admin = store.ensure_admin().await.unwrap().unwrap();
-    assert!(store.ensure_admin().await.unwrap().is_none());
-    assert_eq!(store.users().await.unwrap(), vec![admin]);
+    assert!(directory.root_of("ann").await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_account("ann").await,
+        Err(StoreError::Users(users::UserError::NotFound { .. }))
+    ));
 }
 
 async fn clusters_and_facts(store: &dyn Store) {
@@ -284,14 +282,11 @@ async fn instances_are_kept_per_owner_and_marked_terminated(store: &dyn Store) {
 }
 
 async fn users_are_found_by_their_certificate(store: &dyn Store) {
-    let new = |name: &str| NewUser {
-        name: name.into(),
-        ..NewUser::default()
-    };
-    let cy = store.create_user(new("cy")).await.unwrap();
-    let di = store.create_user(new("di")).await.unwrap();
-    store.put_certificate("cy", "PEM cy").await.unwrap();
-    store.put_certificate("di", "PEM di").await.unwrap();
+    let directory = store.directory();
+    let (_, cy) = directory.create_account("cy", None).await.unwrap();
+    let di = directory.create_user("cy", "di", "/").await.unwrap();
+    store.put_certificate(&cy, "PEM cy").await.unwrap();
+    store.put_certificate(&di, "PEM di").await.unwrap();
     assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), Some(cy));
     assert_eq!(
         store.user_by_certificate("PEM di").await.unwrap(),
@@ -299,29 +294,29 @@ async fn users_are_found_by_their_certificate(store: &dyn Store) {
     );
     assert_eq!(store.user_by_certificate("PEM").await.unwrap(), None);
     // A certificate issued again replaces the earlier one, which names nobody any more.
-    store.put_certificate("cy", "PEM cy 2").await.unwrap();
-    assert_eq!(store.user_by_certificate("PEM cy").await.unwrap(), None);
+    store.put_certificate(&di, "PEM di 2").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
     assert_eq!(
         store
-            .user_by_certificate("PEM cy 2")
+            .user_by_certificate("PEM di 2")
             .await
             .unwrap()
-            .map(|u| u.name),
-        Some("cy".to_owned())
+            .map(|u| (u.account, u.name)),
+        Some(("cy".to_owned(), "di".to_owned()))
     );
     // A disabled user is still found (the caller refuses them); a deleted one is not.
-    store.set_user_enabled("di", false).await.unwrap();
+    directory.set_user_enabled("cy", "di", false).await.unwrap();
     assert!(
         !store
-            .user_by_certificate("PEM di")
+            .user_by_certificate("PEM di 2")
             .await
             .unwrap()
             .unwrap()
             .enabled
     );
-    store.delete_user("di").await.unwrap();
-    assert_eq!(store.user_by_certificate("PEM di").await.unwrap(), None);
-    store.delete_user("cy").await.unwrap();
+    store.delete_user("cy", "di").await.unwrap();
+    assert_eq!(store.user_by_certificate("PEM di 2").await.unwrap(), None);
+    store.delete_account("cy").await.unwrap();
 }
 
 async fn addresses_are_allocated_within_limits_associated_and_released(store: &dyn Store) {
@@ -430,15 +425,9 @@ async fn addresses_are_allocated_within_limits_associated_and_released(store: &d
     );
     assert!(store.release_address("192.0.2.9").await.unwrap());
     assert!(!store.release_address("192.0.2.9").await.unwrap());
-    // Deleting a user releases what they hold.
-    store
-        .create_user(NewUser {
-            name: "ann".into(),
-            ..NewUser::default()
-        })
-        .await
-        .unwrap();
-    store.delete_user("ann").await.unwrap();
+    // Deleting an account releases what it holds.
+    store.directory().create_account("ann", None).await.unwrap();
+    store.delete_account("ann").await.unwrap();
     assert!(store.addresses(None).await.unwrap().is_empty());
 }
 
@@ -500,19 +489,13 @@ async fn images_keep_their_launch_permissions_and_product_codes(store: &dyn Stor
     ] {
         assert!(!missing);
     }
-    // A deleted user's grants go; a deleted image takes its grants and codes along.
+    // A deleted account's grants go; a deleted image takes its grants and codes along.
     store
         .change_launch_permission(&image.id, &users(&["eve"]), &users(&[]))
         .await
         .unwrap();
-    store
-        .create_user(NewUser {
-            name: "eve".into(),
-            ..NewUser::default()
-        })
-        .await
-        .unwrap();
-    store.delete_user("eve").await.unwrap();
+    store.directory().create_account("eve", None).await.unwrap();
+    store.delete_account("eve").await.unwrap();
     assert!(store.images().await.unwrap()[0].launch_users.is_empty());
     assert!(store.delete_image(None, &image.id).await.unwrap());
     store

@@ -156,9 +156,9 @@ impl InternalOperations for SnapshotOperations {
 fn administrator(walrus: &Walrus) -> Result<Identity, S3Error> {
     let admin = walrus
         .users()
-        .by_name(users::ADMIN_NAME)?
+        .root_of(users::ADMIN_NAME)?
         .ok_or_else(|| S3Error::internal("the administrator is missing"))?;
-    Ok(Identity::User(admin))
+    Ok(Identity::User(Box::new(admin)))
 }
 
 async fn store(

@@ -58,7 +58,7 @@ pub fn authenticate(
         &format!("AmazonS3{operation}{timestamp}"),
         &signature,
     )?;
-    Ok(Identity::User(user))
+    Ok(Identity::User(Box::new(user)))
 }
 
 fn check_signature(user: &User, text: &str, signature: &str) -> Result<(), S3Error> {
@@ -76,7 +76,7 @@ fn check_signature(user: &User, text: &str, signature: &str) -> Result<(), S3Err
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use users::{NewUser, UserStore};
+    use users::UserStore;
 
     use super::*;
 
@@ -85,12 +85,7 @@ mod tests {
     fn store() -> (tempfile::TempDir, UserStore, User) {
         let dir = tempfile::tempdir().unwrap();
         let store = UserStore::open(&dir.path().join("users.sqlite")).unwrap();
-        let user = store
-            .create(&NewUser {
-                name: "alice".into(),
-                ..NewUser::default()
-            })
-            .unwrap();
+        let (_, user) = store.create_account("alice", None).unwrap();
         (dir, store, user)
     }
 
