@@ -23,7 +23,6 @@ use ::users::{Account, Directory, Group, User};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use soap::{Connection, Handler, HttpBody};
-use tracing::info_span;
 use wire::iam::{IamPortTypeRequest as R, ResponseMetadataType};
 use wire::iam_query::IamQueryRequest;
 use wire::query::QueryParams;
@@ -41,6 +40,7 @@ pub const PATH: &str = "/services/Euare";
 /// The IAM API, as its signatures name it: boto3's and the AWS CLI's `iam` client sign
 /// service `iam`.
 pub const IAM: Service = Service {
+    name: "iam",
     path: PATH,
     signing_names: &["iam"],
 };
@@ -56,14 +56,7 @@ async fn handle(
     connection: Connection,
 ) -> Response<HttpBody> {
     let id = ops::request_id();
-    let span = info_span!(
-        "iam",
-        request = %id,
-        peer = %connection.peer,
-        method = %request.method(),
-        action = tracing::field::Empty,
-        user = tracing::field::Empty,
-    );
+    let span = query::span(&IAM, &id, &connection, &request);
     let source = connection.peer.ip();
     query::respond(span, answer(&cloud, request, source, &id), &id).await
 }

@@ -443,6 +443,7 @@ mod tests {
     #[test]
     fn a_sigv4_credential_must_be_scoped_to_one_of_the_apis_service_names() {
         const IAM: crate::query::Service = crate::query::Service {
+            name: "iam",
             path: "/services/Euare",
             signing_names: &["iam"],
         };

@@ -32,6 +32,8 @@ pub const MAX_BODY: usize = 1 << 20;
 /// A Query API, as its signatures name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Service {
+    /// Its name in logs (the span of each request).
+    pub name: &'static str,
     /// Where the front door serves it (SigV2 clients configured with the bare host sign `/`
     /// instead).
     pub path: &'static str,
@@ -41,6 +43,7 @@ pub struct Service {
 
 /// The EC2 API.
 pub const EC2: Service = Service {
+    name: "ec2",
     path: SERVICE_PATH,
     signing_names: &["ec2"],
 };
@@ -74,15 +77,26 @@ async fn handle(
     connection: Connection,
 ) -> Response<HttpBody> {
     let id = ops::request_id();
-    let span = info_span!(
-        "ec2",
+    let span = span(&EC2, &id, &connection, &request);
+    respond(span, answer(&cloud, request, &id), &id).await
+}
+
+/// The span of request `id` to `service`, whose answer records its action and user.
+pub fn span(
+    service: &Service,
+    id: &str,
+    connection: &Connection,
+    request: &Request<Incoming>,
+) -> tracing::Span {
+    info_span!(
+        "query",
+        api = service.name,
         request = %id,
         peer = %connection.peer,
         method = %request.method(),
         action = tracing::field::Empty,
         user = tracing::field::Empty,
-    );
-    respond(span, answer(&cloud, request, &id), &id).await
+    )
 }
 
 /// A Query API's failure, as its front door answers it.
