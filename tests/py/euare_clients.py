@@ -226,9 +226,20 @@ def main(admin_dir):
     root.put_user_policy(UserName="alice", PolicyName="iam-read", PolicyDocument=json.dumps(read_only))
     assert "alice" in [u["UserName"] for u in alice.list_users()["Users"]]
     expect_error(lambda: alice.create_user(UserName="mallory"), "AccessDenied", 403)
+    # Resource-level permissions: the user's own ARN (a policy variable), and a Deny wins.
+    own_keys = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:UpdateAccessKey", "Resource": "arn:aws:iam::*:user/${aws:username}"},
+        {"Effect": "Deny", "Action": "iam:GetUser", "Resource": "*"}]}
+    root.put_user_policy(UserName="alice", PolicyName="own-keys", PolicyDocument=json.dumps(own_keys))
+    alice.update_access_key(AccessKeyId=alice_key["AccessKeyId"], Status="Active")
+    bob_key = root.create_access_key(UserName="bob")["AccessKey"]["AccessKeyId"]
+    expect_error(lambda: alice.update_access_key(UserName="bob", AccessKeyId=bob_key, Status="Inactive"),
+                 "AccessDenied", 403)
+    expect_error(lambda: alice.get_user(), "AccessDenied", 403)
     expect_raw_error(raw(urls, *acme, "CreateAccount", {"AccountName": "evil"}), "AccessDenied", 403)
     expect_raw_error(raw(urls, *acme, "ListUsers", {"DelegateAccount": "admin"}), "AccessDenied", 403)
-    ok("a user needs a policy's Allow (iam:List* lets it list, not create); a root user cannot manage accounts or delegate")
+    ok("a user needs a policy's Allow (iam:List* lets it list, not create; on its own ARN only), a Deny wins; "
+       "a root user cannot manage accounts or delegate")
 
     # SigV2 works too, and the front door's failures have IAM's codes.
     status, body = raw(urls, *acme, "ListUsers", version=2)
