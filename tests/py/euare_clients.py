@@ -44,18 +44,21 @@ def ec2(urls, key, secret):
                         region_name=REGION, config=Config(retries={"max_attempts": 1}))
 
 
-def raw(urls, key, secret, action, params=None, version=4):
-    """A form POST of `action` signed by botocore's SigV4 (service iam) or SigV2 signer:
-    (HTTP status, parsed XML root)."""
-    data = dict(params or {}, Action=action, Version="2010-05-08")
-    request = AWSRequest(method="POST", url=urls.iam, data=data)
-    if version == 4:
+def raw(urls, key, secret, action, params=None, version=4, method="POST"):
+    """`action` as a form POST (or a GET with the parameters in the URL) signed by botocore's
+    SigV4 (service iam) or SigV2 signer: (HTTP status, parsed XML root)."""
+    fields = dict(params or {}, Action=action, Version="2010-05-08")
+    if method == "POST":
+        request = AWSRequest(method=method, url=urls.iam, data=fields)
         request.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    else:
+        request = AWSRequest(method=method, url=urls.iam, params=fields)
+    if version == 4:
         SigV4Auth(Credentials(key, secret), "iam", REGION).add_auth(request)
     else:
         SigV2Auth(Credentials(key, secret)).add_auth(request)
     prepared = request.prepare()
-    response = requests.post(urls.iam, data=prepared.body, headers=dict(prepared.headers))
+    response = requests.request(method, prepared.url, data=prepared.body, headers=dict(prepared.headers))
     return response.status_code, ET.fromstring(response.content)
 
 
@@ -242,13 +245,15 @@ def main(admin_dir):
        "a root user cannot manage accounts or delegate")
 
     # SigV2 works too, and the front door's failures have IAM's codes.
-    status, body = raw(urls, *acme, "ListUsers", version=2)
-    assert status == 200 and "alice" in [u.text for u in body.iter(IAM_NS + "UserName")], ET.tostring(body)
+    for version, method in [(2, "POST"), (2, "GET"), (4, "GET")]:
+        status, body = raw(urls, *acme, "ListUsers", version=version, method=method)
+        names = [u.text for u in body.iter(IAM_NS + "UserName")]
+        assert status == 200 and "alice" in names, (version, method, ET.tostring(body))
     expect_raw_error(raw(urls, acme[0], "wrong-secret", "ListUsers"), "SignatureDoesNotMatch", 403)
     expect_raw_error(raw(urls, acme[0], "wrong-secret", "ListUsers", version=2), "SignatureDoesNotMatch", 403)
     expect_raw_error(raw(urls, "AKIANOSUCHKEY", acme[1], "ListUsers"), "InvalidClientTokenId", 403)
     expect_raw_error(raw(urls, *acme, "Frobnicate"), "InvalidAction", 400)
-    ok("SigV2 requests are answered; bad signatures, unknown keys and actions have IAM's codes")
+    ok("SigV2 POST and GET and SigV4 GET are answered; bad signatures, unknown keys and actions have IAM's codes")
 
     # The AWS CLI, configured with the endpoint alone.
     aws = os.path.join(os.path.dirname(sys.executable), "aws")
