@@ -19,7 +19,7 @@ pub(super) async fn authorize(
     caller: &User,
     request: &R,
     delegate_account: Option<&str>,
-    source: Option<IpAddr>,
+    source: IpAddr,
 ) -> Result<Account, IamError> {
     let operation = request.operation().name;
     let account_operation = matches!(
@@ -45,7 +45,7 @@ pub(super) async fn authorize(
     let action = format!("iam:{operation}");
     let resource = resource(directory, &account, caller, request).await?;
     let policies = directory.policies_of(caller).await?;
-    let context = Context::of_request(&caller.name, &caller.id, source, kit::time::now());
+    let context = Context::of_request(&caller.name, &caller.id, Some(source), kit::time::now());
     let decision = users::decide(
         &policies,
         &Request {

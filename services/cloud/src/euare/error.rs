@@ -5,9 +5,8 @@
 
 use hyper::StatusCode;
 use users::UserError;
-use wire::iam::{ErrorKindType, ErrorResponseType, ErrorType, NAMESPACE};
+use wire::iam::{ErrorKindType, ErrorResponseType, ErrorType};
 use wire::query::QueryError;
-use xmlbind::{ToXml, XmlWriter};
 
 use crate::error::Ec2Error;
 use crate::query;
@@ -102,9 +101,7 @@ impl IamError {
             },
             request_id: request_id.to_owned(),
         };
-        let mut w = XmlWriter::new();
-        response.to_xml(&mut w, Some(NAMESPACE), "ErrorResponse");
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
+        super::document(&response, "ErrorResponse")
     }
 }
 
@@ -185,6 +182,7 @@ impl From<StoreError> for IamError {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use wire::iam::NAMESPACE;
     use xmlbind::FromXml as _;
 
     use super::*;

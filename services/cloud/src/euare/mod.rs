@@ -15,15 +15,14 @@ mod page;
 mod policies;
 mod users;
 
-use std::sync::Arc;
-
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ::users::{Account, Directory, Group, User};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use soap::{Connection, Handler, HttpBody};
-use wire::iam::{IamPortTypeRequest as R, ResponseMetadataType};
+use wire::iam::{IamPortTypeRequest as R, ResponseMetadataType, NAMESPACE};
 use wire::iam_query::IamQueryRequest;
 use wire::query::QueryParams;
 use xmlbind::{ToXml, XmlWriter};
@@ -90,7 +89,7 @@ async fn answer(
         &user,
         &request,
         delegate_account.as_deref(),
-        Some(source),
+        source,
     )
     .await?;
     let call = Call {
@@ -100,14 +99,19 @@ async fn answer(
         account,
         request_id,
     };
-    let (namespace, local) = request.operation().response;
+    let (_, local) = request.operation().response;
     let body = dispatch(&call, request).await?;
+    Ok(document(&*body, local))
+}
+
+/// An XML document of the API: `body` as its element `local`, in IAM's namespace.
+fn document(body: &dyn ToXml, local: &str) -> String {
+    /// The prefix IAM's namespace is bound to.
+    const PREFIX: &str = "iam";
     let mut w = XmlWriter::new();
-    body.to_xml(&mut w, Some(namespace), local);
-    Ok(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
-        w.finish()
-    ))
+    w.prefer_prefix(NAMESPACE, PREFIX);
+    body.to_xml(&mut w, Some(NAMESPACE), local);
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
 }
 
 /// Answers `request` with its operation's typed response.
