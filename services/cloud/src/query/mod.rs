@@ -1,8 +1,8 @@
 //! The EC2 Query API at `/services/Eucalyptus`: GET with the parameters in the URL, or POST
 //! with them form-encoded in the body; signed with SigV2 or SigV4 ([`auth`]). Every failure
 //! becomes EC2's error document here, and only here. The IAM Query API (`crate::euare`)
-//! reads and authenticates its requests with the same code ([`read_body`],
-//! [`QueryRequest::read`], [`authenticate`]).
+//! reads, authenticates and answers its requests with the same code ([`read_body`],
+//! [`QueryRequest::read`], [`authenticate`], [`span`], [`respond`]).
 
 pub mod auth;
 
@@ -156,7 +156,7 @@ pub async fn respond<E: Failure>(
 }
 
 /// A Query API's answer: the XML `document` with `status`.
-pub fn xml_response(status: hyper::StatusCode, document: String) -> Response<HttpBody> {
+fn xml_response(status: hyper::StatusCode, document: String) -> Response<HttpBody> {
     let mut response = Response::new(Full::new(Bytes::from(document)));
     *response.status_mut() = status;
     response.headers_mut().insert(
