@@ -52,12 +52,26 @@ pub struct Options {
     pub query: Option<QueryBinding>,
 }
 
-/// How the requests' fields are named as Query parameters: by the rules of the EC2 Query
-/// protocol (an element's name with a capital, `Name.N` list items, `Name.Field` nesting),
-/// except for [`QueryBinding::renames`].
+/// How the requests' fields are named as Query parameters: by the rules of
+/// [`QueryBinding::protocol`], except for [`QueryBinding::renames`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryBinding {
+    pub protocol: QueryProtocol,
     pub renames: Vec<QueryRename>,
+}
+
+/// The two spellings of Query parameters Amazon's APIs use (botocore's `ec2` and `query`
+/// protocols).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueryProtocol {
+    /// EC2's: an element's name with a capital, `Name.Field` nesting; a list type holds
+    /// repeated `item`s, numbered `Name.N` (`Name.N.Field` when structured).
+    #[default]
+    Ec2,
+    /// The AWS Query protocol as IAM speaks it: an element's name as it is, `Name.Field`
+    /// nesting; a list type holds repeated `member`s, numbered `Name.member.N` (of simple
+    /// values or, `Name.member.N.Field`, of structures).
+    Aws,
 }
 
 /// The parameter name of element `element` of complex type `owner` (schema names), where the
@@ -81,11 +95,20 @@ impl QueryBinding {
             parameter: parameter.to_owned(),
         };
         Self {
+            protocol: QueryProtocol::Ec2,
             renames: vec![
                 rename("RunInstancesType", "groupSet", "SecurityGroup"),
                 rename("RunInstancesType", "userData", "UserData"),
                 rename("DescribeImagesType", "executableBySet", "ExecutableBy"),
             ],
+        }
+    }
+
+    /// The AWS Query protocol's rules alone, as IAM's API (2010-05-08) follows them.
+    pub fn aws() -> Self {
+        Self {
+            protocol: QueryProtocol::Aws,
+            renames: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! `codegen [--query-ec2] FILE.wsdl`: prints the Rust generated from a WSDL document, so
-//! that a reviewer can read exactly what a build compiles; `--query-ec2` adds the EC2 Query
-//! binding, as `wire`'s build does for the EC2 WSDLs.
+//! `codegen [--query-ec2|--query-aws] FILE.wsdl`: prints the Rust generated from a WSDL
+//! document, so that a reviewer can read exactly what a build compiles; `--query-ec2` adds
+//! the EC2 Query binding, as `wire`'s build does for the EC2 WSDLs, `--query-aws` the AWS
+//! Query binding, as for `iam.wsdl`.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -11,8 +12,9 @@ fn main() -> ExitCode {
     let (path, query) = match args.as_slice() {
         [path] => (path, None),
         [flag, path] if flag == "--query-ec2" => (path, Some(codegen::QueryBinding::ec2())),
+        [flag, path] if flag == "--query-aws" => (path, Some(codegen::QueryBinding::aws())),
         _ => {
-            eprintln!("usage: codegen [--query-ec2] FILE.wsdl");
+            eprintln!("usage: codegen [--query-ec2|--query-aws] FILE.wsdl");
             return ExitCode::from(2);
         }
     };

@@ -92,12 +92,20 @@ fn query() {
     check_with(
         "query",
         Some(codegen::QueryBinding {
+            protocol: codegen::QueryProtocol::Ec2,
             renames: vec![
                 rename("LaunchType", "groupSet", "SecurityGroup"),
                 rename("LaunchType", "userData", "UserData"),
             ],
         }),
     );
+}
+
+/// The AWS Query binding: `Name.member.N` lists of values and of structures, nesting,
+/// enumerations.
+#[test]
+fn query_aws() {
+    check_with("query_aws", Some(codegen::QueryBinding::aws()));
 }
 
 /// A folder added without a test would never be checked.
@@ -111,7 +119,7 @@ fn every_case_folder_is_tested() {
         .collect();
     folders.sort();
     let mut cases: Vec<&str> = CASES.to_vec();
-    cases.push("query");
+    cases.extend(["query", "query_aws"]);
     cases.sort_unstable();
     assert_eq!(folders, cases);
 }

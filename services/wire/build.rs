@@ -3,15 +3,19 @@
 
 use std::path::Path;
 
-/// Each WSDL file, and whether its requests also come over EC2's Query protocol.
-const WSDL_FILES: [(&str, bool); 7] = [
-    ("eucalyptus_nc.wsdl", false),
-    ("eucalyptus_cc.wsdl", false),
-    ("eucalyptus_gl.wsdl", false),
-    ("s3.wsdl", false),
-    ("storage_controller.wsdl", false),
-    ("ec2_2009-04-04.wsdl", true),
-    ("ec2_additions.wsdl", true),
+/// The Query binding a WSDL file's requests also come over.
+type Binding = fn() -> codegen::QueryBinding;
+
+/// Each WSDL file, and its Query binding, if any.
+const WSDL_FILES: [(&str, Option<Binding>); 8] = [
+    ("eucalyptus_nc.wsdl", None),
+    ("eucalyptus_cc.wsdl", None),
+    ("eucalyptus_gl.wsdl", None),
+    ("s3.wsdl", None),
+    ("storage_controller.wsdl", None),
+    ("ec2_2009-04-04.wsdl", Some(codegen::QueryBinding::ec2)),
+    ("ec2_additions.wsdl", Some(codegen::QueryBinding::ec2)),
+    ("iam.wsdl", Some(codegen::QueryBinding::aws)),
 ];
 
 fn main() {
@@ -24,7 +28,7 @@ fn main() {
         .join("wsdl");
     let inputs = WSDL_FILES.map(|(file, query)| {
         let options = codegen::Options {
-            query: query.then(codegen::QueryBinding::ec2),
+            query: query.map(|binding| binding()),
             ..codegen::Options::default()
         };
         (wsdl_dir.join(file), options)

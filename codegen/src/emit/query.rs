@@ -1,16 +1,21 @@
-//! The Query binding (EC2's `Action=…&InstanceId.1=…` protocol), emitted when
+//! The Query binding (the `Action=…&InstanceId.1=…` protocol), emitted when
 //! [`crate::Options::query`] asks for it: `wire::query::FromQuery` for every type a request
 //! reaches, and per portType an enum of its requests that reads one from an action and its
 //! parameters and calls the handler's method for it.
 //!
-//! A parameter is named after its element with a capital (`instanceType` → `InstanceType`),
-//! after its parent's parameter and a dot when nested (`Placement.AvailabilityZone`). A list
-//! wrapper (a type holding only repeated `item`s) is numbered from 1: `IpPermissions.1.…`
-//! for structured items; when its element's name ends in `Set` and each item is one simple
-//! value, the values themselves under the item's element name (`instancesSet/item/
-//! instanceId` → `InstanceId.1`). A choice takes the alternative whose parameter is present.
-//! [`QueryBinding::renames`] gives the names that follow no rule; a renamed element whose
-//! type holds one simple value is that value (`userData/data` → `UserData`).
+//! A parameter is named after its element (EC2: with a capital, `instanceType` →
+//! `InstanceType`), after its parent's parameter and a dot when nested
+//! (`Placement.AvailabilityZone`). Lists are numbered from 1, by protocol:
+//! - EC2: a list wrapper (a type holding only repeated `item`s of a complex type) is
+//!   `IpPermissions.1.…` for structured items; when its element's name ends in `Set` and
+//!   each item is one simple value, the values themselves under the item's element name
+//!   (`instancesSet/item/instanceId` → `InstanceId.1`);
+//! - AWS (IAM): a list wrapper (a type holding only repeated `member`s, simple or complex)
+//!   is `Name.member.1` for values, `Name.member.1.Field` for structures.
+//!
+//! A choice takes the alternative whose parameter is present. [`QueryBinding::renames`]
+//! gives the names that follow no rule; a renamed element whose type holds one simple value
+//! is that value (`userData/data` → `UserData`).
 
 use std::collections::BTreeSet;
 
@@ -23,7 +28,7 @@ use super::{doc_comment, Cardinality, ChoiceEnum, Context, Field, FieldKind, Sha
 use crate::error::{Error, Location};
 use crate::model::{ComplexId, ElementParticle, PortType, TypeRef};
 use crate::names;
-use crate::QueryBinding;
+use crate::{QueryBinding, QueryProtocol};
 
 /// The `FromQuery` impls of the types the requests reach, and the request enums.
 pub(super) fn binding(cx: &Context<'_>, binding: &QueryBinding) -> Result<TokenStream, Error> {
@@ -49,11 +54,13 @@ enum Spelling<'m> {
     Empty,
     /// One simple value, under the parameter itself (a renamed single-value type).
     Value(&'m ElementParticle),
-    /// A list wrapper of single simple values: `Name.1`, `Name.2`.
+    /// An EC2 list wrapper of single simple values: `Name.1`, `Name.2`.
     Values {
         item_type: ComplexId,
         value: &'m ElementParticle,
     },
+    /// An AWS list wrapper of simple `member`s: `Name.member.1`, `Name.member.2`.
+    Members(&'m ElementParticle),
     /// Fields under `Name.` (or for a list wrapper, items under `Name.N.`).
     Nested,
 }
@@ -106,7 +113,32 @@ impl<'c, 'm> Emitter<'c, 'm> {
             .renames
             .iter()
             .find(|r| r.owner == owner_name && r.element == element)
-            .map_or_else(|| capitalized(element), |r| r.parameter.clone())
+            .map_or_else(
+                || match self.binding.protocol {
+                    QueryProtocol::Ec2 => capitalized(element),
+                    QueryProtocol::Aws => element.to_owned(),
+                },
+                |r| r.parameter.clone(),
+            )
+    }
+
+    /// Reads the numbered simple values of list `key`: `Name.1` (EC2), `Name.member.1`
+    /// (AWS).
+    fn values(&self, key: &TokenStream) -> TokenStream {
+        match self.binding.protocol {
+            QueryProtocol::Ec2 => quote!(params.values(&#key)?),
+            QueryProtocol::Aws => quote!(params.members(&#key)?),
+        }
+    }
+
+    /// Reads the numbered structures of type `item` of list `key`: `Name.1.…` (EC2),
+    /// `Name.member.1.…` (AWS).
+    fn items(&self, key: &TokenStream, item: &TokenStream) -> TokenStream {
+        let read = quote!(<#item as wire::query::FromQuery>::from_query);
+        match self.binding.protocol {
+            QueryProtocol::Ec2 => quote!(params.items(&#key, #read)?),
+            QueryProtocol::Aws => quote!(params.member_items(&#key, #read)?),
+        }
     }
 
     fn is_renamed(&self, owner: ComplexId, element: &str) -> bool {
@@ -143,10 +175,21 @@ impl<'c, 'm> Emitter<'c, 'm> {
         })
     }
 
-    /// The item type of a list wrapper: a struct whose only stored field is repeated `item`s.
+    /// The repeated element of a list wrapper: a struct whose only stored field is
+    /// repeated `item`s of a complex type (EC2) or repeated `member`s (AWS).
+    fn list_element(&self, id: ComplexId) -> Option<&'m ElementParticle> {
+        let element = self.only_element(id).filter(|e| e.occurs.is_repeated())?;
+        match self.binding.protocol {
+            QueryProtocol::Ec2 => (element.name.local == "item"
+                && super::context::complex_of(element.ty).is_some())
+            .then_some(element),
+            QueryProtocol::Aws => (element.name.local == "member").then_some(element),
+        }
+    }
+
+    /// The item type of a list wrapper of structures.
     fn list_item(&self, id: ComplexId) -> Option<ComplexId> {
-        self.only_element(id)
-            .filter(|e| e.name.local == "item" && e.occurs.is_repeated())
+        self.list_element(id)
             .and_then(|e| super::context::complex_of(e.ty))
     }
 
@@ -155,7 +198,10 @@ impl<'c, 'm> Emitter<'c, 'm> {
     fn read_type(&self, owner: ComplexId, element: &ElementParticle) -> Option<ComplexId> {
         let ty = super::context::complex_of(element.ty)?;
         match self.spelling(owner, element, ty) {
-            Spelling::Empty | Spelling::Value(_) | Spelling::Values { .. } => None,
+            Spelling::Empty
+            | Spelling::Value(_)
+            | Spelling::Values { .. }
+            | Spelling::Members(_) => None,
             Spelling::Nested if element.occurs.is_repeated() => Some(ty),
             Spelling::Nested => Some(self.list_item(ty).unwrap_or(ty)),
         }
@@ -166,6 +212,14 @@ impl<'c, 'm> Emitter<'c, 'm> {
             return Spelling::Empty;
         }
         let renamed = self.is_renamed(owner, &element.name.local);
+        if self.binding.protocol == QueryProtocol::Aws {
+            return match self.list_element(ty) {
+                Some(member) if super::context::complex_of(member.ty).is_none() => {
+                    Spelling::Members(member)
+                }
+                _ => Spelling::Nested,
+            };
+        }
         if let Some(item_type) = self.list_item(ty) {
             if let Some(value) = self.single_value(item_type) {
                 if renamed || element.name.local.ends_with("Set") {
@@ -287,7 +341,7 @@ impl<'c, 'm> Emitter<'c, 'm> {
             return Ok(match cardinality {
                 Cardinality::One => quote!(params.required(&#key)?),
                 Cardinality::Optional | Cardinality::Nillable => quote!(params.value(&#key)?),
-                Cardinality::Many => quote!(params.values(&#key)?),
+                Cardinality::Many => self.values(&key),
             });
         };
         if self
@@ -351,10 +405,17 @@ impl<'c, 'm> Emitter<'c, 'm> {
                     }
                 });
             }
-            Spelling::Nested => match self.list_item(ty) {
-                Some(item_type) => {
+            Spelling::Members(member) => {
+                let field = names::ident(&names::field_name(&member.name.local));
+                let values = self.values(&key);
+                quote!(#name { #field: #values })
+            }
+            Spelling::Nested => match self.list_element(ty).zip(self.list_item(ty)) {
+                Some((list, item_type)) => {
+                    let field = names::ident(&names::field_name(&list.name.local));
                     let item = self.cx.value_type(TypeRef::Complex(item_type));
-                    quote!(#name { item: params.items(&#key, <#item as wire::query::FromQuery>::from_query)? })
+                    let items = self.items(&key, &item);
+                    quote!(#name { #field: #items })
                 }
                 None => {
                     let nested = self.key(&format!("{parameter}."));
@@ -367,9 +428,7 @@ impl<'c, 'm> Emitter<'c, 'm> {
             Cardinality::Optional | Cardinality::Nillable => quote! {
                 if params.has(&#key) { Some(#read) } else { None }
             },
-            Cardinality::Many => {
-                quote!(params.items(&#key, <#name as wire::query::FromQuery>::from_query)?)
-            }
+            Cardinality::Many => self.items(&key, &name),
         })
     }
 

@@ -1,5 +1,6 @@
 //! The cloud controller (CLC) of Eucalyptus 1.6: the EC2 API at `/services/Eucalyptus`
-//! (Query, [`query`], and SOAP, [`ec2_soap`]), the cloud's users and their credentials, and its state. `euca cloud`
+//! (Query, [`query`], and SOAP, [`ec2_soap`]), the IAM API at `/services/Euare` ([`euare`]),
+//! the cloud's users and their credentials, and its state. `euca cloud`
 //! runs it ([`CloudArgs`]); `euca admin` manages users, clusters and VM types in the same
 //! store ([`admin::AdminArgs`]).
 
@@ -9,6 +10,7 @@ pub mod credentials;
 pub mod default_image;
 pub mod ec2_soap;
 mod error;
+pub mod euare;
 pub mod ops;
 pub mod params;
 pub mod query;
@@ -137,6 +139,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             ..Limits::default()
         })
         .route(SERVICE_PATH, query::handler(Arc::clone(&cloud)))
+        .route(euare::PATH, euare::handler(Arc::clone(&cloud)))
         .mount(
             SERVICE_PATH,
             ec2_soap::Ec2Soap::new(Arc::clone(&cloud)),

@@ -10,13 +10,15 @@
 //! The EC2 modules ([`ec2`], [`ec2_additions`]) also carry the generated Query binding: the
 //! requests implement [`query::FromQuery`], and `AmazonEc2PortTypeRequest` reads one from an
 //! action and its parameters; [`ec2_query::parse`] is the CLC's entry point for a Query
-//! request.
+//! request. The IAM module ([`iam`]) carries the AWS Query binding the same way, read by
+//! [`iam_query::parse`].
 
 // The generated Query binding names `wire::query`, inside this crate as in the golden tests.
 extern crate self as wire;
 
 pub mod ec2_query;
 pub mod ec2_versions;
+pub mod iam_query;
 pub mod query;
 pub mod volume;
 
@@ -68,4 +70,11 @@ pub mod ec2 {
 /// namespace: `AmazonEC2AdditionsPortType` (`DescribeAccountAttributes`).
 pub mod ec2_additions {
     crate::include_wsdl!("ec2_additions");
+}
+
+/// The IAM API, version 2010-05-08, as the CLC's Euare service answers it:
+/// `IAMPortType` (users, groups, access keys, policies, and Eucalyptus's accounts), whose
+/// requests also come over the AWS Query protocol ([`iam_query`]).
+pub mod iam {
+    crate::include_wsdl!("iam");
 }

@@ -189,6 +189,31 @@ impl QueryParams {
             .collect()
     }
 
+    /// Takes an AWS Query list's `key.member.1`, `key.member.2`, … in index order and reads
+    /// each as `T`; an empty list is `key=` alone (as botocore sends it), taken too.
+    pub fn members<T: XmlText>(&mut self, key: &str) -> Result<Vec<T>, QueryError> {
+        self.take_empty(key);
+        self.values(&format!("{key}.member"))
+    }
+
+    /// Reads each structure `key.member.N.` of an AWS Query list with `read`, in index
+    /// order; an empty list is `key=` alone, taken too.
+    pub fn member_items<T>(
+        &mut self,
+        key: &str,
+        read: impl FnMut(&mut Self, &str) -> Result<T, QueryError>,
+    ) -> Result<Vec<T>, QueryError> {
+        self.take_empty(key);
+        self.items(&format!("{key}.member"), read)
+    }
+
+    /// Takes `key` if it is present and empty.
+    fn take_empty(&mut self, key: &str) {
+        if self.params.get(key).is_some_and(String::is_empty) {
+            self.params.remove(key);
+        }
+    }
+
     /// Takes the `Filter.N.Name` / `Filter.N.Value.M` parameters.
     pub fn take_filters(&mut self) -> Result<Vec<Filter>, QueryError> {
         self.items("Filter", |params, prefix| {
@@ -288,6 +313,33 @@ mod tests {
             ]
         );
         assert_eq!(p.finish(), Ok(()));
+    }
+
+    #[test]
+    fn aws_lists_are_numbered_members_and_an_empty_one_is_its_bare_name() {
+        let mut p = params(&[
+            ("Names.member.2", "b"),
+            ("Names.member.1", "a"),
+            ("Empty", ""),
+            ("Tags.member.1.Key", "k"),
+        ]);
+        assert_eq!(
+            p.members::<String>("Names"),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(p.members::<String>("Empty"), Ok(vec![]));
+        let keys = p.member_items("Tags", |p, prefix| {
+            p.required::<String>(&format!("{prefix}Key"))
+        });
+        assert_eq!(keys, Ok(vec!["k".into()]));
+        assert_eq!(p.finish(), Ok(()));
+        // A bare name with a value is not an empty list: nothing takes it.
+        let mut p = params(&[("Names", "x")]);
+        assert_eq!(p.members::<String>("Names"), Ok(vec![]));
+        assert_eq!(
+            p.finish(),
+            Err(QueryError::UnknownParameter("Names".into()))
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ golden_case!(
     include,
     recursion,
     query,
+    query_aws,
 );
 
 fn parse(xml: &str) -> xmlbind::Element {
@@ -430,6 +431,41 @@ fn query_parameters_read_as_the_xml_does() {
         query::LaunchType::from_query(&mut neither, ""),
         Err(QueryError::MissingParameter("ByName|ById".into()))
     );
+}
+
+/// The AWS Query binding reads `Name.member.N` lists (of values and of structures) and
+/// nested structures into what the XML reads.
+#[test]
+fn aws_query_parameters_read_as_the_xml_does() {
+    use wire::query::{FromQuery, QueryError, QueryParams};
+    let (from_xml, _) = sample::<query_aws::TagUserType>("query_aws");
+    let mut params = QueryParams::new([
+        ("UserName", "alice"),
+        ("MaxItems", "10"),
+        ("Status", "Inactive"),
+        ("Owner.Key", "team"),
+        ("Tags.member.2.Key", "b"),
+        ("Tags.member.1.Key", "a"),
+        ("Tags.member.1.Value", "1"),
+        ("PolicyNames.member.1", "p1"),
+        ("PolicyNames.member.2", "p2"),
+    ])
+    .unwrap();
+    let from_query = query_aws::TagUserType::from_query(&mut params, "").unwrap();
+    assert_eq!(from_query, from_xml);
+    assert_eq!(params.finish(), Ok(()));
+
+    // Empty lists as botocore sends them (the bare name), optional parts left out.
+    let mut sparse = QueryParams::new([("UserName", "bob"), ("Tags", "")]).unwrap();
+    let read = query_aws::TagUserType::from_query(&mut sparse, "").unwrap();
+    assert!(read.tags.member.is_empty() && read.policy_names.is_none() && read.owner.is_none());
+    assert_eq!(sparse.finish(), Ok(()));
+
+    let mut bad = QueryParams::new([("UserName", "c"), ("Status", "Paused")]).unwrap();
+    assert!(matches!(
+        query_aws::TagUserType::from_query(&mut bad, ""),
+        Err(QueryError::InvalidParameterValue { .. })
+    ));
 }
 
 /// A request read from Query parameters reaches the handler's method, and its reply is the

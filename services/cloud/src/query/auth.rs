@@ -1,7 +1,8 @@
-//! The signatures of EC2 Query requests: Signature Version 2 (HmacSHA1 or HmacSHA256 over
-//! `VERB\nhost\npath\nsorted parameters`) and Version 4 (`Authorization: AWS4-HMAC-SHA256`,
-//! service `ec2`, any region: the key is derived from the scope the client names, since
-//! euca2ools signs `undefined-<pid>` when no region is configured).
+//! The signatures of Query requests (EC2's and IAM's): Signature Version 2 (HmacSHA1 or
+//! HmacSHA256 over `VERB\nhost\npath\nsorted parameters`) and Version 4 (`Authorization:
+//! AWS4-HMAC-SHA256`, one of the API's service names (`ec2`, `iam`), any region: the key is
+//! derived from the scope the client names, since euca2ools signs `undefined-<pid>` when no
+//! region is configured).
 //!
 //! A claim is read from the request first (without any secret), so that the caller can look
 //! its access key up in the store, then checked against the secret.
@@ -14,14 +15,11 @@ use walrus::digest::sha256_hex;
 use walrus::uri::aws_encode;
 
 use super::QueryRequest;
-use crate::config::SERVICE_PATH;
 use crate::error::Ec2Error;
 use crate::params::Params;
 
 /// How far a request's time may be from ours, either way (EC2's 15 minutes).
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
-/// The SigV4 service name of EC2.
-const SERVICE: &str = "ec2";
 
 /// What a request claims about its signer, before the secret is known.
 #[derive(Debug)]
@@ -125,9 +123,11 @@ impl Claim {
         let credential = credential.ok_or_else(|| malformed("no Credential"))?;
         let (access_key, scope) =
             v4::parse_credential(credential).ok_or_else(|| malformed("bad Credential"))?;
-        if scope.service != SERVICE {
+        let names = request.service.signing_names;
+        if !names.contains(&scope.service.as_str()) {
             return Err(Ec2Error::AuthFailure(format!(
-                "Credential should be scoped to service '{SERVICE}', not '{}'",
+                "Credential should be scoped to service '{}', not '{}'",
+                names.join("' or '"),
                 scope.service
             )));
         }
@@ -264,16 +264,17 @@ fn v2_strings_to_sign(request: &QueryRequest<'_>) -> Vec<String> {
             .map(|(name, value)| (name.as_str(), value.as_str())),
     );
     let host = request.host.to_ascii_lowercase();
+    let service_path = request.service.path;
     let mut paths = vec![request.path.to_owned()];
-    if let Some(rest) = request.path.strip_prefix(SERVICE_PATH) {
+    if let Some(rest) = request.path.strip_prefix(service_path) {
         paths.push(if rest.is_empty() {
             "/".to_owned()
         } else {
             rest.to_owned()
         });
     }
-    if request.path != SERVICE_PATH {
-        paths.push(SERVICE_PATH.to_owned());
+    if request.path != service_path {
+        paths.push(service_path.to_owned());
     }
     paths
         .into_iter()
@@ -356,6 +357,7 @@ mod tests {
         }
         let host = text(&capture["headers"]["Host"]);
         let request = QueryRequest {
+            service: &crate::query::EC2,
             method: &method,
             host: &host,
             path: &path,
@@ -419,6 +421,7 @@ mod tests {
         let capture = &captures[0];
         let (path, query) = capture["path"].as_str().unwrap().split_once('?').unwrap();
         let request = QueryRequest {
+            service: &crate::query::EC2,
             method: "GET",
             host: "127.0.0.1:18773",
             path,
@@ -435,6 +438,42 @@ mod tests {
                 Err(Ec2Error::RequestExpired(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_sigv4_credential_must_be_scoped_to_one_of_the_apis_service_names() {
+        const IAM: crate::query::Service = crate::query::Service {
+            name: "iam",
+            path: "/services/Euare",
+            signing_names: &["iam"],
+        };
+        let now = parse_time("2026-12-05T00:00:00Z", "").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AK/20261205/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00",
+            ),
+        );
+        headers.insert("x-amz-date", HeaderValue::from_static("20261205T000000Z"));
+        let request = |service| QueryRequest {
+            service,
+            method: "POST",
+            host: "cloud:8773",
+            path: "/services/Euare",
+            query: "",
+            headers: &headers,
+            body: b"",
+            params: Params::parse(""),
+        };
+        let claim = Claim::read(&request(&IAM), now).unwrap();
+        assert_eq!(claim.access_key(), "AK");
+        let refused = Claim::read(&request(&crate::query::EC2), now).unwrap_err();
+        assert!(
+            matches!(&refused, Ec2Error::AuthFailure(m) if m.contains("'ec2', not 'iam'")),
+            "{refused:?}"
+        );
     }
 
     #[test]
@@ -455,6 +494,7 @@ mod tests {
             "secret",
         );
         let request = QueryRequest {
+            service: &crate::query::EC2,
             method: "POST",
             host: "cloud:8773",
             path: "/services/Eucalyptus",

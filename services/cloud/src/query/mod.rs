@@ -1,25 +1,29 @@
 //! The EC2 Query API at `/services/Eucalyptus`: GET with the parameters in the URL, or POST
 //! with them form-encoded in the body; signed with SigV2 or SigV4 ([`auth`]). Every failure
-//! becomes EC2's error document here, and only here.
+//! becomes EC2's error document here, and only here. The IAM Query API (`crate::euare`)
+//! reads, authenticates and answers its requests with the same code ([`read_body`],
+//! [`QueryRequest::read`], [`authenticate`], [`span`], [`respond`]).
 
 pub mod auth;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response};
 use soap::{Connection, Handler, HttpBody};
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::config::SERVICE_PATH;
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
 use crate::params::Params;
-use crate::store::User;
+use crate::store::{Store, User};
 use auth::Claim;
 use users::events::Component;
 
@@ -27,9 +31,30 @@ use users::events::Component;
 /// user data, base64) is far below it.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// A Query API, as its signatures name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// Its name in logs (the span of each request).
+    pub name: &'static str,
+    /// Where the front door serves it (SigV2 clients configured with the bare host sign `/`
+    /// instead).
+    pub path: &'static str,
+    /// The SigV4 service names a credential may be scoped to.
+    pub signing_names: &'static [&'static str],
+}
+
+/// The EC2 API.
+pub const EC2: Service = Service {
+    name: "ec2",
+    path: SERVICE_PATH,
+    signing_names: &["ec2"],
+};
+
 /// A Query request as received: what its signature covers, and its parameters.
 #[derive(Debug)]
 pub struct QueryRequest<'a> {
+    /// The API it was sent to.
+    pub service: &'static Service,
     pub method: &'a str,
     /// The Host header (or the URL's authority).
     pub host: &'a str,
@@ -53,32 +78,125 @@ async fn handle(
     request: Request<Incoming>,
     connection: Connection,
 ) -> Response<HttpBody> {
-    let started = Instant::now();
     let id = ops::request_id();
-    let span = info_span!(
-        "ec2",
+    let span = span(&EC2, &id, &connection, &request);
+    let asker = Asker::new(Component::Ec2, connection.peer.ip());
+    let answer = answer(&cloud, request, &asker, &id);
+    respond(&cloud, span, &asker, answer, &id).await
+}
+
+/// Who asked what of an API, as far as the request was read: the event it is recorded as.
+#[derive(Debug)]
+pub struct Asker {
+    component: Component,
+    /// The client's address.
+    pub source: IpAddr,
+    action: OnceLock<String>,
+    user: OnceLock<User>,
+}
+
+impl Asker {
+    pub fn new(component: Component, source: IpAddr) -> Self {
+        Self {
+            component,
+            source,
+            action: OnceLock::new(),
+            user: OnceLock::new(),
+        }
+    }
+
+    /// Notes the action asked for, and returns it.
+    pub fn asks<'a>(&'a self, action: &str) -> &'a str {
+        self.action.get_or_init(|| action.to_owned())
+    }
+
+    /// Notes who authenticated as asking, and returns them.
+    pub fn is(&self, user: User) -> &User {
+        self.user.get_or_init(|| user)
+    }
+}
+
+/// The span of request `id` to `service`, whose answer records its action and user.
+pub fn span(
+    service: &Service,
+    id: &str,
+    connection: &Connection,
+    request: &Request<Incoming>,
+) -> tracing::Span {
+    info_span!(
+        "query",
+        api = service.name,
         request = %id,
         peer = %connection.peer,
         method = %request.method(),
         action = tracing::field::Empty,
         user = tracing::field::Empty,
-    );
+    )
+}
+
+/// A Query API's failure, as its front door answers it.
+pub trait Failure {
+    fn status(&self) -> hyper::StatusCode;
+    /// The API's error document.
+    fn document(&self, request_id: &str) -> String;
+    /// The cause of our own failure, logged (the document leaves it out); `None` when the
+    /// request is to blame.
+    fn internal(&self) -> Option<&str>;
+    /// The API's error code, for the event log.
+    fn code(&self) -> &str;
+}
+
+impl Failure for Ec2Error {
+    fn status(&self) -> hyper::StatusCode {
+        Ec2Error::status(self)
+    }
+
+    fn document(&self, request_id: &str) -> String {
+        Ec2Error::document(self, request_id)
+    }
+
+    fn internal(&self) -> Option<&str> {
+        match self {
+            Self::Internal(cause) => Some(cause),
+            _ => None,
+        }
+    }
+
+    fn code(&self) -> &str {
+        Ec2Error::code(self)
+    }
+}
+
+/// The response to request `request_id`: `answer`'s document, or its failure's; its
+/// outcome and time logged in `span`, which `answer` runs in, and recorded in the cloud's
+/// event log as what `asker` learnt.
+pub async fn respond<E: Failure>(
+    cloud: &Cloud,
+    span: tracing::Span,
+    asker: &Asker,
+    answer: impl std::future::Future<Output = Result<String, E>>,
+    request_id: &str,
+) -> Response<HttpBody> {
+    let started = Instant::now();
     async move {
-        let mut asker = Asker::default();
-        let source = connection.peer.ip();
-        let answered = answer(&cloud, request, source, &id, &mut asker).await;
-        let outcome = answered.as_ref().map_or_else(Ec2Error::code, |_| "ok");
-        let (action, user) = (&asker.action, asker.user.as_ref());
+        let answered = answer.await;
+        let outcome = answered.as_ref().map_or_else(Failure::code, |_| "ok");
         cloud
-            .record_request(Component::Ec2, action, user, Some(source), outcome)
+            .record_request(
+                asker.component,
+                asker.action.get().map_or("", String::as_str),
+                asker.user.get(),
+                Some(asker.source),
+                outcome,
+            )
             .await;
         let (status, body) = match answered {
             Ok(xml) => (hyper::StatusCode::OK, xml),
             Err(e) => {
-                if let Ec2Error::Internal(cause) = &e {
+                if let Some(cause) = e.internal() {
                     warn!(%cause, "internal error");
                 }
-                (e.status(), e.document(&id))
+                (e.status(), e.document(request_id))
             }
         };
         info!(
@@ -86,36 +204,26 @@ async fn handle(
             ms = started.elapsed().as_millis(),
             "answered"
         );
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/xml;charset=UTF-8"),
-        );
-        soap::boxed(response)
+        xml_response(status, body)
     }
     .instrument(span)
     .await
 }
 
-/// Who asked for what, as far as a request was read: its event's.
-#[derive(Debug, Default)]
-struct Asker {
-    user: Option<User>,
-    action: String,
+/// A Query API's answer: the XML `document` with `status`.
+fn xml_response(status: hyper::StatusCode, document: String) -> Response<HttpBody> {
+    let mut response = Response::new(Full::new(Bytes::from(document)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/xml;charset=UTF-8"),
+    );
+    soap::boxed(response)
 }
 
-/// Reads, authenticates and answers one request from `source`; `asker` learns who asked
-/// for what as the request is read.
-async fn answer(
-    cloud: &Cloud,
-    request: Request<Incoming>,
-    source: IpAddr,
-    request_id: &str,
-    asker: &mut Asker,
-) -> Result<String, Ec2Error> {
-    let (parts, body) = request.into_parts();
-    let body = Limited::new(body, MAX_BODY)
+/// Reads a request's body whole, up to [`MAX_BODY`].
+pub async fn read_body(body: Incoming) -> Result<Bytes, Ec2Error> {
+    Ok(Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map_err(|e| {
@@ -125,55 +233,75 @@ async fn answer(
                 Ec2Error::InvalidParameterValue(format!("cannot read the request body: {e}"))
             }
         })?
-        .to_bytes();
-    let query = parts.uri.query().unwrap_or("");
-    let mut params = Params::parse(query);
-    if parts.method == Method::POST {
-        let form = std::str::from_utf8(&body).map_err(|_| {
-            Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
-        })?;
-        params.extend(Params::parse(form));
+        .to_bytes())
+}
+
+impl<'a> QueryRequest<'a> {
+    /// The request of `parts` and `body` sent to `service`: the URL's parameters, then (POST)
+    /// the form body's.
+    pub fn read(
+        parts: &'a Parts,
+        body: &'a [u8],
+        service: &'static Service,
+    ) -> Result<Self, Ec2Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let mut params = Params::parse(query);
+        if parts.method == Method::POST {
+            let form = std::str::from_utf8(body).map_err(|_| {
+                Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
+            })?;
+            params.extend(Params::parse(form));
+        }
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        Ok(Self {
+            service,
+            method: parts.method.as_str(),
+            host,
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+            body,
+            params,
+        })
     }
-    let host = parts
-        .headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    let request = QueryRequest {
-        method: parts.method.as_str(),
-        host,
-        path: parts.uri.path(),
-        query,
-        headers: &parts.headers,
-        body: &body,
-        params,
-    };
-    asker.action = request.params.get("Action").unwrap_or_default().to_owned();
-    let claim = Claim::read(&request, kit::time::now())?;
-    let user = cloud
-        .store
+}
+
+/// The enabled user whose key signed `request`, the signature checked with their secret.
+pub async fn authenticate(store: &dyn Store, request: &QueryRequest<'_>) -> Result<User, Ec2Error> {
+    let claim = Claim::read(request, kit::time::now())?;
+    let user = store
         .directory()
         .by_access_key(claim.access_key())
         .await?
         .ok_or(Ec2Error::InvalidClientTokenId)?;
     let user = ops::enabled(user)?;
-    claim.verify(&request, &user.secret_key)?;
-    let action = request
-        .params
-        .get("Action")
-        .ok_or_else(|| Ec2Error::MissingParameter("Action".into()))?;
+    claim.verify(request, &user.secret_key)?;
+    Ok(user)
+}
+
+/// Reads, authenticates and answers one request; `asker` learns who asked what.
+async fn answer(
+    cloud: &Cloud,
+    request: Request<Incoming>,
+    asker: &Asker,
+    request_id: &str,
+) -> Result<String, Ec2Error> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await?;
+    let request = QueryRequest::read(&parts, &body, &EC2)?;
+    let action = asker.asks(request.params.get("Action").unwrap_or_default());
+    let user = asker.is(authenticate(&*cloud.store, &request).await?);
+    if action.is_empty() {
+        return Err(Ec2Error::MissingParameter("Action".into()));
+    }
     let span = tracing::Span::current();
     span.record("action", action);
     span.record("user", user.arn().as_str());
-    let asked = asker.user.insert(user);
-    ops::dispatch(
-        cloud,
-        asked,
-        Some(source),
-        action,
-        &request.params,
-        request_id,
-    )
-    .await
+    let source = Some(asker.source);
+    ops::dispatch(cloud, user, source, action, &request.params, request_id).await
 }
