@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use ::soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use wire::s3::{AmazonS3Server, AMAZON_S3_OPERATIONS, WSDL};
-use xmlbind::Element;
+use xmlbind::ElementRef;
 
 use crate::state::Walrus;
 use handler::Handler;
@@ -51,7 +51,7 @@ impl Service for S3Soap {
     fn call<'a>(
         &'a self,
         operation: &'static Operation,
-        body: &'a Element,
+        body: ElementRef<'a>,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         Box::pin(async move {
