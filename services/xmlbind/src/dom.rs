@@ -316,7 +316,6 @@ impl From<&Element> for Document {
             };
             builder.document.slots.push(slot);
         }
-        builder.document.extra = Arc::from(builder.extra);
         builder.document
     }
 }
@@ -324,7 +323,6 @@ impl From<&Element> for Document {
 /// Builds a [`Document`] from an owned tree, each name and scope once.
 struct Builder {
     document: Document,
-    extra: String,
     names: HashMap<Name, u32>,
     scopes: HashMap<*const NamespaceScope, u32>,
 }
@@ -337,10 +335,8 @@ impl Default for Builder {
                 attributes: Vec::new(),
                 names: Vec::new(),
                 scopes: Vec::new(),
-                text: Arc::from(""),
-                extra: Arc::from(""),
+                strings: String::new(),
             },
-            extra: String::new(),
             names: HashMap::new(),
             scopes: HashMap::new(),
         }
@@ -387,8 +383,8 @@ impl Builder {
     }
 
     fn text(&mut self, text: &str) -> Span {
-        let start = self.extra.len() as u32;
-        self.extra.push_str(text);
+        let start = self.document.strings.len() as u32;
+        self.document.strings.push_str(text);
         Span {
             start,
             len: text.len() as u32,

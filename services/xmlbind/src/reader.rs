@@ -8,7 +8,6 @@
 //! declarations checked, and only misc may surround the one root element.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -34,9 +33,8 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
 }
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
-    // Spans are 32-bit offsets into the input and the extra text, which together hold at
-    // most twice the input.
-    let limit = limits.max_bytes.min(u32::MAX as usize / 2);
+    // Spans are 32-bit offsets into the document's strings, which the input bounds.
+    let limit = limits.max_bytes.min(u32::MAX as usize);
     if bytes.len() > limit {
         return Err(ErrorKind::TooLarge {
             size: bytes.len(),
@@ -45,16 +43,11 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> 
         .into());
     }
     let text = normalize(bytes)?;
-    let parser = Parser::new(&text, limits);
-    let parsed = parser.run()?;
-    Ok(Document {
-        slots: parsed.slots,
-        attributes: parsed.attributes,
-        names: parsed.names,
-        scopes: parsed.scopes,
-        text: Arc::from(&*text),
-        extra: Arc::from(parsed.extra),
-    })
+    let mut document = Parser::new(&text, limits).run()?;
+    // The estimates the buffers were sized by are upper bounds.
+    document.slots.shrink_to_fit();
+    document.strings.shrink_to_fit();
+    Ok(document)
 }
 
 /// The document as UTF-8 with `\r\n` and lone `\r` turned into `\n` (XML 1.0 §2.11),
@@ -237,17 +230,7 @@ struct Parser<'a> {
     /// Nodes read, those outside the root element (dropped) included.
     nodes: usize,
     seen_root: bool,
-    parsed: Parsed,
-}
-
-/// What the reader builds: a [`Document`] but for the input text.
-#[derive(Default)]
-struct Parsed {
-    slots: Vec<Slot>,
-    attributes: Vec<AttributeSlot>,
-    names: Vec<Name>,
-    scopes: Vec<NamespaceScope>,
-    extra: String,
+    parsed: Document,
 }
 
 /// The strings of a document's names, each kept once: a message declares the same few
@@ -266,13 +249,6 @@ impl Atoms {
     }
 }
 
-/// A piece of character data: a range of the input, or a character a reference stands for.
-#[derive(Clone, Copy)]
-enum Piece<'a> {
-    Input(&'a str),
-    Resolved(char),
-}
-
 impl<'a> Parser<'a> {
     fn new(text: &'a str, limits: &'a Limits) -> Self {
         let mut reader = Reader::from_str(text);
@@ -283,6 +259,7 @@ impl<'a> Parser<'a> {
         config.trim_text(false);
         // Every node but a text starts with `<`, and every text inside the root ends before
         // one: sized so, the slots rarely grow (a grown vector briefly holds both buffers).
+        // What the strings hold is at most the input (references only shrink).
         let tags = count(text.as_bytes(), |b| b == b'<');
         Self {
             reader,
@@ -299,14 +276,17 @@ impl<'a> Parser<'a> {
             names: foldhash::HashMap::with_capacity_and_hasher(64, Default::default()),
             nodes: 0,
             seen_root: false,
-            parsed: Parsed {
+            parsed: Document {
                 slots: Vec::with_capacity(tags.min(limits.max_nodes) + 1),
-                ..Parsed::default()
+                attributes: Vec::new(),
+                names: Vec::new(),
+                scopes: Vec::new(),
+                strings: String::with_capacity(text.len()),
             },
         }
     }
 
-    fn run(mut self) -> Result<Parsed, XmlError> {
+    fn run(mut self) -> Result<Document, XmlError> {
         let mut first = true;
         loop {
             let start = self.reader.buffer_position() as usize;
@@ -358,7 +338,7 @@ impl<'a> Parser<'a> {
                     if raw.contains("]]>") {
                         return Err(malformed("]]> in text", position));
                     }
-                    self.characters(Piece::Input(raw), position)?;
+                    self.characters(raw, position)?;
                 }
                 Event::CData(_) | Event::GeneralRef(_) if self.stack.is_empty() => {
                     return Err(malformed(
@@ -368,14 +348,14 @@ impl<'a> Parser<'a> {
                 }
                 Event::CData(raw) => {
                     let raw = self.str(&raw, start)?;
-                    self.characters(Piece::Input(raw), position)?;
+                    self.characters(raw, position)?;
                 }
                 Event::GeneralRef(name) => {
                     let name = self.str(&name, start)?;
                     let c = resolve_reference(name).ok_or_else(|| {
                         malformed(&format!("undeclared entity reference &{name};"), position)
                     })?;
-                    self.characters(Piece::Resolved(c), position)?;
+                    self.characters(c.encode_utf8(&mut [0; 4]), position)?;
                 }
                 Event::Comment(raw) => {
                     let raw = self.str(&raw, start)?;
@@ -383,7 +363,7 @@ impl<'a> Parser<'a> {
                         return Err(malformed("a comment ending in -", position));
                     }
                     self.check_text_length(raw.len(), position)?;
-                    let slot = Slot::Comment(self.span(raw));
+                    let slot = Slot::Comment(self.store(raw));
                     self.push(slot, position)?;
                 }
                 Event::PI(pi) => {
@@ -402,8 +382,8 @@ impl<'a> Parser<'a> {
                     }
                     self.check_text_length(data.len(), position)?;
                     let slot = Slot::ProcessingInstruction {
-                        target: self.span(target),
-                        data: self.span(data),
+                        target: self.store(target),
+                        data: self.store(data),
                     };
                     self.push(slot, position)?;
                 }
@@ -435,24 +415,13 @@ impl<'a> Parser<'a> {
         (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize)
     }
 
-    /// The span of `s`, a slice of the input (or empty).
-    fn span(&self, s: &str) -> Span {
-        if s.is_empty() {
-            return Span::default();
-        }
-        // Both fit: the input is at most `u32::MAX / 2` bytes (`read`).
+    /// The span of `s` appended to the document's strings.
+    fn store(&mut self, s: &str) -> Span {
+        // Both fit: the strings are no longer than the input, at most `u32::MAX` bytes.
+        let start = self.parsed.strings.len() as u32;
+        self.parsed.strings.push_str(s);
         Span {
-            start: self.offset_of(s.as_bytes()) as u32,
-            len: s.len() as u32,
-        }
-    }
-
-    /// The span of `s` appended to the extra text.
-    fn extra_span(&mut self, s: &str) -> Span {
-        let start = self.text.len() + self.parsed.extra.len();
-        self.parsed.extra.push_str(s);
-        Span {
-            start: start as u32,
+            start,
             len: s.len() as u32,
         }
     }
@@ -490,57 +459,27 @@ impl<'a> Parser<'a> {
 
     /// Character data, appended to the text node being read; outside the root element only
     /// whitespace may stand.
-    fn characters(&mut self, piece: Piece<'a>, position: Position) -> Result<(), XmlError> {
-        let mut buffer = [0; 4];
-        let text = match piece {
-            Piece::Input(text) => text,
-            Piece::Resolved(c) => c.encode_utf8(&mut buffer),
-        };
+    fn characters(&mut self, text: &str, position: Position) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
                 return Ok(());
             }
             return Err(malformed("text outside the root element", position));
         }
-        let open = match self.parsed.slots.last() {
-            Some(Slot::Text(span)) if self.in_text => Some(*span),
-            _ => None,
-        };
-        let span = match open {
-            None => {
-                self.check_text_length(text.len(), position)?;
-                self.count_node(position)?;
-                let span = match piece {
-                    Piece::Input(text) => self.span(text),
-                    Piece::Resolved(_) => self.extra_span(text),
-                };
-                self.parsed.slots.push(Slot::Text(span));
-                self.in_text = true;
-                return Ok(());
+        if self.in_text {
+            // The text being read is the last of the strings: the piece joins it there.
+            if let Some(Slot::Text(open)) = self.parsed.slots.last_mut() {
+                let len = open.len as usize + text.len();
+                open.len = len as u32;
+                self.parsed.strings.push_str(text);
+                return self.check_text_length(len, position);
             }
-            Some(span) => span,
-        };
-        let len = span.len as usize + text.len();
-        self.check_text_length(len, position)?;
-        // The text so far moves to the end of the extra text (where it already is, unless
-        // it is still a range of the input), and the piece joins it there.
-        let extra_end = self.text.len() + self.parsed.extra.len();
-        let start = if span.start as usize + span.len as usize == extra_end
-            && span.start as usize >= self.text.len()
-        {
-            span.start
-        } else {
-            let so_far = self.text.get(span.start as usize..).unwrap_or_default();
-            let so_far = so_far.get(..span.len as usize).unwrap_or_default();
-            self.extra_span(so_far).start
-        };
-        self.parsed.extra.push_str(text);
-        if let Some(Slot::Text(open)) = self.parsed.slots.last_mut() {
-            *open = Span {
-                start,
-                len: len as u32,
-            };
         }
+        self.check_text_length(text.len(), position)?;
+        self.count_node(position)?;
+        let span = self.store(text);
+        self.parsed.slots.push(Slot::Text(span));
+        self.in_text = true;
         Ok(())
     }
 
@@ -656,10 +595,7 @@ impl<'a> Parser<'a> {
                     position,
                 ));
             }
-            let value = match value {
-                Cow::Borrowed(value) => self.span(value),
-                Cow::Owned(value) => self.extra_span(&value),
-            };
+            let value = self.store(&value);
             self.parsed.attributes.push(AttributeSlot { name, value });
         }
         self.start_tag = (declared, raw_attributes);
@@ -881,6 +817,8 @@ fn is_name_char(c: char) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn parse_default(doc: &[u8]) -> Result<Element, XmlError> {

@@ -1,21 +1,19 @@
 //! The parsed document: every node in one arena, read through [`ElementRef`] handles.
 //!
 //! A node is a 32-byte slot in one vector, in document order, so that an element's
-//! descendants are the slots up to its `end`; text is a range of the (normalized) input, or
-//! of a second buffer for what the input does not spell (references resolved, pieces
-//! joined); names and namespace scopes are tables the slots index. Parsing allocates per
-//! document, not per node, and dropping a document frees a handful of blocks.
+//! descendants are the slots up to its `end`; texts, attribute values, comments and
+//! processing instructions are ranges of one string (references resolved, so at most the
+//! input's size); names and namespace scopes are tables the slots index. Parsing allocates
+//! per document, not per node, and dropping a document frees a handful of blocks.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use crate::dom::{resolve_qname_value, Limits, Name, NamespaceScope};
 use crate::error::{ErrorKind, Position, XmlError};
 use crate::XSI_NS;
 
-/// A range of a document's text: the input's when it starts before the input's end, else
-/// the extra buffer's.
+/// A range of a document's strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Span {
     pub(crate) start: u32,
@@ -61,10 +59,8 @@ pub struct Document {
     pub(crate) attributes: Vec<AttributeSlot>,
     pub(crate) names: Vec<Name>,
     pub(crate) scopes: Vec<NamespaceScope>,
-    /// The normalized input.
-    pub(crate) text: Arc<str>,
-    /// Text the input does not hold as one range.
-    pub(crate) extra: Arc<str>,
+    /// Every text, attribute value, comment and processing instruction, one after another.
+    pub(crate) strings: String,
 }
 
 impl Document {
@@ -106,11 +102,7 @@ impl Document {
 
     pub(crate) fn str(&self, span: Span) -> &str {
         let (start, len) = (span.start as usize, span.len as usize);
-        let (buffer, start) = match start.checked_sub(self.text.len()) {
-            Some(in_extra) => (&*self.extra, in_extra),
-            None => (&*self.text, start),
-        };
-        buffer.get(start..start + len).unwrap_or_default()
+        self.strings.get(start..start + len).unwrap_or_default()
     }
 
     fn node(&self, index: u32) -> Option<NodeRef<'_>> {
@@ -279,7 +271,7 @@ impl<'a> ElementRef<'a> {
         (self.slot.end - self.index) as usize
     }
 
-    /// This element and its descendants as a document of their own (sharing the text).
+    /// This element and its descendants as a document of their own.
     pub fn to_document(self) -> Document {
         let document = self.document;
         let (first, end) = (self.index, self.slot.end);
@@ -310,8 +302,7 @@ impl<'a> ElementRef<'a> {
                 .to_vec(),
             names: document.names.clone(),
             scopes: document.scopes.clone(),
-            text: document.text.clone(),
-            extra: document.extra.clone(),
+            strings: document.strings.clone(),
         }
     }
 }
