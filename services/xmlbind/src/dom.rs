@@ -24,15 +24,15 @@ pub struct Limits {
 
 impl Default for Limits {
     /// Generous for any Eucalyptus message (the largest carry user data and console output, or
-    /// describe a thousand instances), while keeping one parsed message under ~100 MB. A node
-    /// of a message of small elements costs about 110 bytes (README, design notes): 130,000
-    /// of them about 15 MB, what 100,000 cost before names and positions shrank.
+    /// describe ten thousand instances), while keeping one parsed message under ~100 MB. A
+    /// node of a message of small elements costs about 38 bytes in the arena (README, design
+    /// notes): a million of them about 38 MB, beside at most `max_bytes` of strings.
     fn default() -> Self {
         Self {
             max_bytes: 16 << 20,
             max_depth: 64,
             max_attributes: 64,
-            max_nodes: 130_000,
+            max_nodes: 1_000_000,
             max_text: 8 << 20,
         }
     }
@@ -469,11 +469,11 @@ mod tests {
 
     #[test]
     fn the_default_node_limit_admits_a_large_describe_reply() {
-        // Guards the limit raised with the leaner tree: 130,000 nodes, elements and texts.
+        // Guards the limit raised with the arena: a million nodes, elements and texts.
         let message = |items: usize| format!("<a>{}</a>", "<i>1</i>".repeat(items)).into_bytes();
-        assert!(parse(&message(64_999), &Limits::default()).is_ok());
-        let err = parse(&message(65_000), &Limits::default()).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::TooManyNodes(130_000));
+        assert!(Document::parse(&message(499_999), &Limits::default()).is_ok());
+        let err = Document::parse(&message(500_000), &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooManyNodes(1_000_000));
     }
 
     #[test]
