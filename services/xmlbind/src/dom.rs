@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::atom::Atom;
 use crate::error::{ErrorKind, Position, XmlError};
-use crate::tree::{AttributeSlot, Document, ElementRef, ElementSlot, NodeRef, Slot, Span};
+use crate::tree::{
+    AttributeSlot, ChildNodes, Document, ElementRef, ElementSlot, NodeRef, Slot, Span,
+};
 use crate::{XML_NS, XSI_NS};
 
 /// Bounds on what [`parse`] accepts, so that hostile input costs little memory and time.
@@ -248,16 +250,15 @@ impl ElementRef<'_> {
             children: Vec::new(),
             position: element.position(),
         };
-        // Iterative, so that a deep document cannot exhaust the stack.
-        let mut stack = vec![(open(self), self.children())];
+        // Iterative, so that a deep document cannot exhaust the stack: `open_elements` holds
+        // the ancestors of the element being filled in, `current`.
+        let mut open_elements: Vec<(Element, ChildNodes<'_>)> = Vec::new();
+        let mut current = (open(self), self.children());
         loop {
-            let Some((_, children)) = stack.last_mut() else {
-                unreachable!("the root stays on the stack until returned");
-            };
-            let node = match children.next() {
+            let node = match current.1.next() {
                 Some(NodeRef::Element(child)) => {
-                    let children = child.children();
-                    stack.push((open(child), children));
+                    let child = (open(child), child.children());
+                    open_elements.push(std::mem::replace(&mut current, child));
                     continue;
                 }
                 Some(NodeRef::Text(t)) => Node::Text(t.to_owned()),
@@ -268,19 +269,15 @@ impl ElementRef<'_> {
                         data: data.map(str::to_owned),
                     }
                 }
-                None => {
-                    let Some((done, _)) = stack.pop() else {
-                        unreachable!("checked above");
-                    };
-                    if stack.is_empty() {
-                        return done;
+                None => match open_elements.pop() {
+                    Some(parent) => {
+                        let done = std::mem::replace(&mut current, parent);
+                        Node::Element(done.0)
                     }
-                    Node::Element(done)
-                }
+                    None => return current.0,
+                },
             };
-            if let Some((parent, _)) = stack.last_mut() {
-                parent.children.push(node);
-            }
+            current.0.children.push(node);
         }
     }
 }

@@ -366,6 +366,22 @@ mod tests {
     }
 
     #[test]
+    fn the_owned_tree_and_the_arena_convert_both_ways() {
+        let doc = Document::parse(
+            br#"<p:a xmlns:p="urn:p" k="1"><b xmlns="urn:d" p:x="&lt;">t&amp;u<!--c--><?pi d?></b><p:c/></p:a>"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        let owned = doc.root().to_element();
+        let back = Document::from(&owned);
+        assert_eq!(back.root().to_element(), owned);
+        assert_eq!(back.node_count(), doc.node_count());
+        let b = back.root().elements().next().unwrap();
+        assert_eq!(b.scope().resolve(Some("p")), Some("urn:p"));
+        assert_eq!(b.attribute(Some("urn:p"), "x"), Some("<"));
+    }
+
+    #[test]
     fn a_subtree_becomes_a_document_of_its_own() {
         let doc = Document::parse(
             br#"<a k="0"><b x="1"><c y="2">t&amp;u</c></b><d z="3"/></a>"#,
