@@ -363,8 +363,12 @@ impl<'a> Parser<'a> {
                         return Err(malformed("a comment ending in -", position));
                     }
                     self.check_text_length(raw.len(), position)?;
-                    let slot = Slot::Comment(self.store(raw));
-                    self.push(slot, position)?;
+                    // Kept inside the root element, dropped outside it.
+                    self.count_node(position)?;
+                    if !self.stack.is_empty() {
+                        let slot = Slot::Comment(self.store(raw));
+                        self.parsed.slots.push(slot);
+                    }
                 }
                 Event::PI(pi) => {
                     let raw = self.str(&pi, start)?;
@@ -381,11 +385,14 @@ impl<'a> Parser<'a> {
                         ));
                     }
                     self.check_text_length(data.len(), position)?;
-                    let slot = Slot::ProcessingInstruction {
-                        target: self.store(target),
-                        data: self.store(data),
-                    };
-                    self.push(slot, position)?;
+                    self.count_node(position)?;
+                    if !self.stack.is_empty() {
+                        let slot = Slot::ProcessingInstruction {
+                            target: self.store(target),
+                            data: self.store(data),
+                        };
+                        self.parsed.slots.push(slot);
+                    }
                 }
                 Event::Eof => {
                     if !self.stack.is_empty() {
@@ -444,15 +451,6 @@ impl<'a> Parser<'a> {
                 ErrorKind::TooManyNodes(self.limits.max_nodes),
                 position,
             ));
-        }
-        Ok(())
-    }
-
-    /// A comment or processing instruction: kept inside the root element, dropped outside.
-    fn push(&mut self, slot: Slot, position: Position) -> Result<(), XmlError> {
-        self.count_node(position)?;
-        if !self.stack.is_empty() {
-            self.parsed.slots.push(slot);
         }
         Ok(())
     }
