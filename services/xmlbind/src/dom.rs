@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use crate::atom::Atom;
 use crate::error::{ErrorKind, Position, XmlError};
-use crate::tree::{
-    AttributeSlot, ChildNodes, Document, ElementRef, ElementSlot, NodeRef, Slot, Span,
-};
+use crate::tree::{AttributeSlot, ChildNodes, Document, ElementRef, ElementSlot, NodeRef, Slot};
 use crate::{XML_NS, XSI_NS};
 
 /// Bounds on what [`parse`] accepts, so that hostile input costs little memory and time.
@@ -296,11 +294,11 @@ impl From<&Element> for Document {
                     stack.push((index, child.children.iter()));
                     continue;
                 }
-                Some(Node::Text(t)) => Slot::Text(builder.text(t)),
-                Some(Node::Comment(c)) => Slot::Comment(builder.text(c)),
+                Some(Node::Text(t)) => Slot::Text(builder.document.store(t)),
+                Some(Node::Comment(c)) => Slot::Comment(builder.document.store(c)),
                 Some(Node::ProcessingInstruction { target, data }) => Slot::ProcessingInstruction {
-                    target: builder.text(target),
-                    data: builder.text(data.as_deref().unwrap_or_default()),
+                    target: builder.document.store(target),
+                    data: builder.document.store(data.as_deref().unwrap_or_default()),
                 },
                 None => {
                     let end = builder.document.slots.len() as u32;
@@ -347,7 +345,7 @@ impl Builder {
         for attribute in &element.attributes {
             let slot = AttributeSlot {
                 name: self.name(&attribute.name),
-                value: self.text(&attribute.value),
+                value: self.document.store(&attribute.value),
             };
             self.document.attributes.push(slot);
         }
@@ -377,15 +375,6 @@ impl Builder {
             names.push(name.clone());
             (names.len() - 1) as u32
         })
-    }
-
-    fn text(&mut self, text: &str) -> Span {
-        let start = self.document.strings.len() as u32;
-        self.document.strings.push_str(text);
-        Span {
-            start,
-            len: text.len() as u32,
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::atom::Atom;
 use crate::dom::{Element, Limits, Name, NamespaceScope};
 use crate::error::Position;
 use crate::error::{ErrorKind, XmlError};
-use crate::tree::{AttributeSlot, Document, ElementSlot, Slot, Span};
+use crate::tree::{AttributeSlot, Document, ElementSlot, Slot};
 use crate::XML_NS;
 
 /// The namespace bound to the reserved `xmlns` prefix; nothing may be declared to it.
@@ -366,7 +366,7 @@ impl<'a> Parser<'a> {
                     // Kept inside the root element, dropped outside it.
                     self.count_node(position)?;
                     if !self.stack.is_empty() {
-                        let slot = Slot::Comment(self.store(raw));
+                        let slot = Slot::Comment(self.parsed.store(raw));
                         self.parsed.slots.push(slot);
                     }
                 }
@@ -388,8 +388,8 @@ impl<'a> Parser<'a> {
                     self.count_node(position)?;
                     if !self.stack.is_empty() {
                         let slot = Slot::ProcessingInstruction {
-                            target: self.store(target),
-                            data: self.store(data),
+                            target: self.parsed.store(target),
+                            data: self.parsed.store(data),
                         };
                         self.parsed.slots.push(slot);
                     }
@@ -420,17 +420,6 @@ impl<'a> Parser<'a> {
 
     fn offset_of(&self, raw: &[u8]) -> usize {
         (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize)
-    }
-
-    /// The span of `s` appended to the document's strings.
-    fn store(&mut self, s: &str) -> Span {
-        // Both fit: the strings are no longer than the input, at most `u32::MAX` bytes.
-        let start = self.parsed.strings.len() as u32;
-        self.parsed.strings.push_str(s);
-        Span {
-            start,
-            len: s.len() as u32,
-        }
     }
 
     fn error_at(&self, kind: ErrorKind, at: usize) -> XmlError {
@@ -475,7 +464,7 @@ impl<'a> Parser<'a> {
         }
         self.check_text_length(text.len(), position)?;
         self.count_node(position)?;
-        let span = self.store(text);
+        let span = self.parsed.store(text);
         self.parsed.slots.push(Slot::Text(span));
         self.in_text = true;
         Ok(())
@@ -593,7 +582,7 @@ impl<'a> Parser<'a> {
                     position,
                 ));
             }
-            let value = self.store(&value);
+            let value = self.parsed.store(&value);
             self.parsed.attributes.push(AttributeSlot { name, value });
         }
         self.start_tag = (declared, raw_attributes);

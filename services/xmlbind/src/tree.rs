@@ -100,6 +100,17 @@ impl Document {
         }
     }
 
+    /// Appends `s` to the strings; its span. Spans are 32-bit: the reader refuses an input
+    /// longer than `u32::MAX` bytes, and the strings are no longer than the input.
+    pub(crate) fn store(&mut self, s: &str) -> Span {
+        let start = self.strings.len() as u32;
+        self.strings.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
     pub(crate) fn str(&self, span: Span) -> &str {
         let (start, len) = (span.start as usize, span.len as usize);
         self.strings.get(start..start + len).unwrap_or_default()
