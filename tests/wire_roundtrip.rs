@@ -15,7 +15,7 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xmlbind::{Element, FromXml, Limits, Sample, ToXml, XmlError, XmlWriter};
+use xmlbind::{Document, Element, FromXml, Limits, Sample, ToXml, XmlError, XmlWriter};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
@@ -490,13 +490,13 @@ where
     let mut writer = XmlWriter::new();
     value.to_xml(&mut writer, Some(service.namespace()), element);
     let xml = writer.finish();
-    let parsed = xmlbind::parse(xml.as_bytes(), &Limits::default())
+    let parsed = Document::parse(xml.as_bytes(), &Limits::default())
         .map_err(|e| format!("{element}: our output does not parse: {e}\n{xml}"))?;
-    if parsed.elements().count() < service.min_children() {
+    if parsed.root().elements().count() < service.min_children() {
         return Err(format!("{element}: the sample is not filled in:\n{xml}"));
     }
-    let back =
-        T::from_xml(&parsed).map_err(|e| format!("{element}: reading back failed: {e}\n{xml}"))?;
+    let back = T::from_xml(parsed.root())
+        .map_err(|e| format!("{element}: reading back failed: {e}\n{xml}"))?;
     if back != value {
         return Err(format!("{element}: read back {back:#?}\nwrote {value:#?}"));
     }
@@ -511,8 +511,8 @@ fn write_in<T: Sample + ToXml>(service: Service, element: &'static str, to: &str
 }
 
 fn same_value<T: FromXml + PartialEq + Debug>(a: &Element, b: &Element) -> Result<(), String> {
-    let a = T::from_xml(a).map_err(|e| format!("first: {e}"))?;
-    let b = T::from_xml(b).map_err(|e| format!("second: {e}"))?;
+    let a = T::from_xml(Document::from(a).root()).map_err(|e| format!("first: {e}"))?;
+    let b = T::from_xml(Document::from(b).root()).map_err(|e| format!("second: {e}"))?;
     if a == b {
         Ok(())
     } else {
@@ -521,7 +521,7 @@ fn same_value<T: FromXml + PartialEq + Debug>(a: &Element, b: &Element) -> Resul
 }
 
 fn parse_as<T: FromXml>(element: &Element) -> Result<(), XmlError> {
-    T::from_xml(element).map(drop)
+    T::from_xml(Document::from(element).root()).map(drop)
 }
 
 fn case_for(service: Service, local: &str) -> Option<&'static Case> {
@@ -660,7 +660,7 @@ fn body_of(path: &Path) -> Result<Element, XmlError> {
 
 fn parse_fixture<T: FromXml>(relative: &str) -> T {
     let element = body_of(&fixture_dir().join(relative)).expect("fixture is well-formed");
-    T::from_xml(&element).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    T::from_xml(Document::from(&element).root()).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
 #[test]
@@ -1022,15 +1022,16 @@ fn an_ec2_request_of_another_version_reads_after_renaming() {
     let text = std::fs::read_to_string(&path)
         .expect("reading a fixture")
         .replace(wire::ec2::NAMESPACE, OLD);
-    let envelope = xmlbind::parse(text.as_bytes(), &Limits::default()).expect("well-formed");
+    let envelope = Document::parse(text.as_bytes(), &Limits::default()).expect("well-formed");
     let mut request = envelope
+        .root()
         .child(Some(SOAP_ENV), "Body")
         .and_then(|body| body.elements().next())
         .expect("a Body element")
-        .clone();
-    assert!(wire::ec2::DescribeInstancesType::from_xml(&request).is_err());
+        .to_document();
+    assert!(wire::ec2::DescribeInstancesType::from_xml(request.root()).is_err());
     request.rename_namespace(OLD, wire::ec2::NAMESPACE);
-    let read = wire::ec2::DescribeInstancesType::from_xml(&request).expect("renamed request");
+    let read = wire::ec2::DescribeInstancesType::from_xml(request.root()).expect("renamed request");
     assert_eq!(read.instances_set.item.len(), 2);
 }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use soap::{RequestContext, Service};
-use xmlbind::{Element, Limits, ToXml, XmlWriter};
+use xmlbind::{Document, Element, Limits, ToXml, XmlWriter};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
@@ -288,7 +288,8 @@ async fn zeep_requests_reach_the_handlers_with_their_values() {
                 soap_action: Some(operation.soap_action.to_owned()),
                 ..Default::default()
             };
-            match service.call(operation, body, context).await {
+            let body = Document::from(body);
+            match service.call(operation, body.root(), context).await {
                 Ok(reply) => {
                     assert_eq!(reply.local, operation.response.1, "reply element of {name}")
                 }

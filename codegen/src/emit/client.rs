@@ -57,14 +57,15 @@ pub(super) fn helper() -> TokenStream {
             request: &(dyn xmlbind::ToXml + Sync),
         ) -> Result<Response, soap::ClientError> {
             let reply = transport.call(operation, request).await?;
+            let reply = reply.root();
             let (namespace, local) = operation.response;
-            if !reply.name.is(Some(namespace), local) {
+            if !reply.name().is(Some(namespace), local) {
                 return Err(soap::ClientError::UnexpectedResponse {
                     expected: format!("{{{namespace}}}{local}"),
-                    found: reply.name.expanded(),
+                    found: reply.name().expanded(),
                 });
             }
-            Response::from_xml(&reply).map_err(soap::ClientError::from)
+            Response::from_xml(reply).map_err(soap::ClientError::from)
         }
     }
 }

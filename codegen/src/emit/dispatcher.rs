@@ -70,7 +70,7 @@ pub(super) fn definition(port_type: &PortType) -> TokenStream {
             fn call<'a>(
                 &'a self,
                 operation: &'static soap::Operation,
-                body: &'a xmlbind::Element,
+                body: xmlbind::ElementRef<'a>,
                 context: soap::RequestContext,
             ) -> soap::BoxFuture<'a, Result<soap::Reply, soap::Fault>> {
                 let inner = &self.inner;
@@ -92,7 +92,7 @@ pub(super) fn helper() -> TokenStream {
         /// Runs one operation: reads the request, calls the handler.
         async fn dispatch<Request, Response, Handled>(
             operation: &'static soap::Operation,
-            body: &xmlbind::Element,
+            body: xmlbind::ElementRef<'_>,
             context: soap::RequestContext,
             handler: impl FnOnce(Request, soap::RequestContext) -> Handled,
         ) -> Result<soap::Reply, soap::Fault>

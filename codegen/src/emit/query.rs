@@ -512,7 +512,7 @@ impl<'c, 'm> Emitter<'c, 'm> {
 
                 /// Reads the request of the operation named `operation` from `body`, its SOAP
                 /// Body element; `None` when `operation` is not one of this portType's.
-                pub fn from_body(operation: &str, body: &xmlbind::Element) -> Option<Result<Self, xmlbind::XmlError>> {
+                pub fn from_body(operation: &str, body: xmlbind::ElementRef<'_>) -> Option<Result<Self, xmlbind::XmlError>> {
                     match operation {
                         #(#elements)*
                         _ => None,

@@ -65,7 +65,7 @@ fn structure(cx: &Context<'_>, id: ComplexId) -> TokenStream {
     };
     quote! {
         impl xmlbind::FromXml for #name {
-            fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+            fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
                 #(#checks)*
                 #body
             }
@@ -300,7 +300,7 @@ fn choice_impls(cx: &Context<'_>, choice: &ChoiceEnum<'_>) -> TokenStream {
     {
         tokens.extend(quote! {
             impl xmlbind::FromXml for #name {
-                fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+                fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
                     let mut children = xmlbind::Children::new(element)?;
                     let value = children.choice()?;
                     children.finish()?;
@@ -366,7 +366,7 @@ fn derived(cx: &Context<'_>, id: ComplexId) -> TokenStream {
     let untyped = if cx.model.complex(id).is_abstract {
         quote!(Err(xmlbind::XmlError::at(
             xmlbind::ErrorKind::MissingAttribute(format!("{{{}}}type", xmlbind::XSI_NS)),
-            element.position,
+            element.position(),
         )))
     } else {
         let ident = cx.complex_ident(id);
@@ -374,7 +374,7 @@ fn derived(cx: &Context<'_>, id: ComplexId) -> TokenStream {
     };
     quote! {
         impl xmlbind::FromXml for #name {
-            fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+            fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
                 let ty = element.qname_attribute(Some(xmlbind::XSI_NS), "type")?;
                 match ty.as_ref().map(|(namespace, local)| (namespace.as_deref(), local.as_str())) {
                     #(#reads,)*
@@ -384,7 +384,7 @@ fn derived(cx: &Context<'_>, id: ComplexId) -> TokenStream {
                             Some(namespace) => format!("{{{namespace}}}{local}"),
                             None => local.to_owned(),
                         }),
-                        element.position,
+                        element.position(),
                     )),
                 }
             }
@@ -421,7 +421,7 @@ fn enumeration(cx: &Context<'_>, id: SimpleId, values: &[String]) -> TokenStream
         }
 
         impl xmlbind::FromXml for #name {
-            fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+            fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
                 xmlbind::text_value(element)
             }
         }

@@ -15,7 +15,6 @@
 //! A request in another bound version's namespace is read as 2009-04-04 and answered in its
 //! own namespace, like Query answers in the `Version` it names.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
@@ -29,7 +28,7 @@ use wire::ec2::{AMAZON_EC2_PORT_TYPE_OPERATIONS, NAMESPACE, WSDL};
 use wire::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_OPERATIONS;
 use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
 use wire::ec2_versions::NAMESPACES;
-use xmlbind::{Element, ToXml, XmlWriter};
+use xmlbind::{Document, ElementRef, ToXml, XmlWriter};
 
 use crate::error::Ec2Error;
 use crate::ops::{self, Cloud};
@@ -92,7 +91,7 @@ impl Ec2Soap {
     async fn answer(
         &self,
         operation: &'static Operation,
-        body: &Element,
+        body: ElementRef<'_>,
         certificate: Option<&[u8]>,
         source: Option<IpAddr>,
         request_id: &str,
@@ -124,20 +123,19 @@ impl Ec2Soap {
         &self,
         user: &User,
         operation: &'static Operation,
-        body: &Element,
+        body: ElementRef<'_>,
         source: Option<IpAddr>,
         request_id: &str,
     ) -> Result<Reply, Ec2Error> {
         tracing::Span::current().record("user", user.arn().as_str());
         let namespace = operation.request.0;
-        let body = if namespace == NAMESPACE {
-            Cow::Borrowed(body)
-        } else {
-            let mut copy = body.clone();
+        let renamed = (namespace != NAMESPACE).then(|| {
+            let mut copy = body.to_document();
             copy.rename_namespace(namespace, NAMESPACE);
-            Cow::Owned(copy)
-        };
-        let request = Ec2Request::from_body(operation.name, &body)
+            copy
+        });
+        let body = renamed.as_ref().map_or(body, Document::root);
+        let request = Ec2Request::from_body(operation.name, body)
             .ok_or_else(|| Ec2Error::Unsupported(operation.name.to_owned()))?
             .map_err(|e| {
                 Ec2Error::InvalidParameterValue(format!("invalid {} request: {e}", operation.name))
@@ -202,7 +200,7 @@ impl Service for Ec2Soap {
     fn call<'a>(
         &'a self,
         operation: &'static Operation,
-        body: &'a Element,
+        body: ElementRef<'a>,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         let id = ops::request_id();

@@ -257,8 +257,8 @@ fn write_record(record: &CcInstanceType) -> String {
 }
 
 fn read_record(text: &str) -> Result<CcInstanceType, xmlbind::XmlError> {
-    let element = xmlbind::parse(text.as_bytes(), &xmlbind::Limits::default())?;
-    CcInstanceType::from_xml(&element)
+    let document = xmlbind::Document::parse(text.as_bytes(), &xmlbind::Limits::default())?;
+    CcInstanceType::from_xml(document.root())
 }
 
 /// The cluster's record of an instance its node reported, keeping what only the cluster

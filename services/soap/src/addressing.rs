@@ -1,7 +1,7 @@
 //! WS-Addressing 1.0 (2005/08) message headers: `wsa:To`, `wsa:MessageID`, `wsa:Action` and
 //! `wsa:RelatesTo`, written as header blocks and read back from the Header's direct children.
 
-use xmlbind::{Element, XmlWriter};
+use xmlbind::{ElementRef, XmlWriter};
 
 use crate::error::SoapError;
 use crate::wss::WSU_NS;
@@ -92,29 +92,29 @@ impl Addressing {
 /// layer can check that the ones it verified are the ones read.
 #[derive(Debug, Default)]
 pub(crate) struct Headers<'a> {
-    elements: [Option<&'a Element>; 4],
+    elements: [Option<ElementRef<'a>>; 4],
 }
 
 impl<'a> Headers<'a> {
     /// Reads the direct children of `header`. A header present twice is refused: which copy
     /// counts would otherwise depend on who reads it (a signed one and an unsigned impostor).
-    pub(crate) fn read(header: Option<&'a Element>) -> Result<Self, SoapError> {
+    pub(crate) fn read(header: Option<ElementRef<'a>>) -> Result<Self, SoapError> {
         let mut headers = Self::default();
-        for element in header.into_iter().flat_map(Element::elements) {
+        for element in header.into_iter().flat_map(ElementRef::elements) {
             let Some(field) = Field::ALL
                 .into_iter()
-                .find(|f| element.name.is(Some(WSA_NS), f.local()))
+                .find(|f| element.name().is(Some(WSA_NS), f.local()))
             else {
                 continue;
             };
             if headers.elements[field as usize].replace(element).is_some() {
-                return Err(SoapError::DuplicateHeader(element.name.expanded()));
+                return Err(SoapError::DuplicateHeader(element.name().expanded()));
             }
         }
         Ok(headers)
     }
 
-    pub(crate) fn element(&self, field: Field) -> Option<&'a Element> {
+    pub(crate) fn element(&self, field: Field) -> Option<ElementRef<'a>> {
         self.elements[field as usize]
     }
 

@@ -16,13 +16,17 @@
 //!
 //! The walk is iterative, so that a deep tree cannot exhaust the stack.
 
-use std::slice;
+use xmlbind::{AttributeRef, ChildNodes, Document, Element, ElementRef, Name, NodeRef};
 
-use xmlbind::{Attribute, Element, Name, Node};
+/// Canonicalizes the subtree rooted at `apex`, an owned tree (see [`exclusive_of`], which
+/// the verifier calls on the parsed document).
+pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
+    exclusive_of(Document::from(apex).root(), inclusive_prefixes)
+}
 
 /// Canonicalizes the subtree rooted at `apex`. `inclusive_prefixes` is the
 /// InclusiveNamespaces PrefixList (`"#default"` names the default namespace).
-pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
+pub fn exclusive_of(apex: ElementRef<'_>, inclusive_prefixes: &[&str]) -> Vec<u8> {
     let mut c14n = Canonicalizer {
         out: String::new(),
         rendered: Vec::new(),
@@ -33,26 +37,26 @@ pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
     let mut stack = vec![c14n.open(apex)];
     while let Some(frame) = stack.last_mut() {
         match frame.children.next() {
-            Some(Node::Element(child)) => {
+            Some(NodeRef::Element(child)) => {
                 let child = c14n.open(child);
                 stack.push(child);
             }
-            Some(Node::Text(text)) => escape_text(text, &mut c14n.out),
-            Some(Node::ProcessingInstruction { target, data }) => {
+            Some(NodeRef::Text(text)) => escape_text(text, &mut c14n.out),
+            Some(NodeRef::ProcessingInstruction { target, data }) => {
                 c14n.out.push_str("<?");
                 c14n.out.push_str(target);
-                if let Some(data) = data.as_deref().filter(|d| !d.is_empty()) {
+                if let Some(data) = data.filter(|d| !d.is_empty()) {
                     c14n.out.push(' ');
                     c14n.out.push_str(data);
                 }
                 c14n.out.push_str("?>");
             }
-            Some(Node::Comment(_)) => {}
+            Some(NodeRef::Comment(_)) => {}
             None => {
                 let (element, rendered_len) = (frame.element, frame.rendered_len);
                 stack.pop();
                 c14n.out.push_str("</");
-                push_qname(&element.name, &mut c14n.out);
+                push_qname(element.name(), &mut c14n.out);
                 c14n.out.push('>');
                 c14n.rendered.truncate(rendered_len);
             }
@@ -90,20 +94,20 @@ struct Canonicalizer<'a> {
     /// The declarations and attributes of the start tag being written: buffers kept from
     /// one element to the next.
     declarations: Vec<(Option<&'a str>, &'a str)>,
-    attributes: Vec<&'a Attribute>,
+    attributes: Vec<AttributeRef<'a>>,
 }
 
 /// An element whose start tag is written and whose children are being walked.
 struct Frame<'a> {
-    element: &'a Element,
-    children: slice::Iter<'a, Node>,
+    element: ElementRef<'a>,
+    children: ChildNodes<'a>,
     /// Length of `Canonicalizer::rendered` before this element's declarations.
     rendered_len: usize,
 }
 
 impl<'a> Canonicalizer<'a> {
     /// Writes the start tag of `element` and records the bindings it renders.
-    fn open(&mut self, element: &'a Element) -> Frame<'a> {
+    fn open(&mut self, element: ElementRef<'a>) -> Frame<'a> {
         let rendered_len = self.rendered.len();
         let mut declarations = std::mem::take(&mut self.declarations);
         self.namespace_candidates(element, &mut declarations);
@@ -112,7 +116,7 @@ impl<'a> Canonicalizer<'a> {
         declarations.retain(|&(prefix, uri)| self.in_effect(prefix) != uri);
 
         self.out.push('<');
-        push_qname(&element.name, &mut self.out);
+        push_qname(element.name(), &mut self.out);
         for &(prefix, uri) in &declarations {
             match prefix {
                 Some(prefix) => {
@@ -129,23 +133,23 @@ impl<'a> Canonicalizer<'a> {
         self.declarations = declarations;
 
         let mut attributes = std::mem::take(&mut self.attributes);
-        attributes.extend(&element.attributes);
+        attributes.extend(element.attributes());
         attributes.sort_unstable_by(|a, b| {
             let key = |n: &'a Name| (n.namespace.as_deref().unwrap_or(""), n.local.as_str());
-            key(&a.name).cmp(&key(&b.name))
+            key(a.name).cmp(&key(b.name))
         });
         for attribute in attributes.drain(..) {
             self.out.push(' ');
-            push_qname(&attribute.name, &mut self.out);
+            push_qname(attribute.name, &mut self.out);
             self.out.push_str("=\"");
-            escape_attribute(&attribute.value, &mut self.out);
+            escape_attribute(attribute.value, &mut self.out);
             self.out.push('"');
         }
         self.attributes = attributes;
         self.out.push('>');
         Frame {
             element,
-            children: element.children.iter(),
+            children: element.children(),
             rendered_len,
         }
     }
@@ -156,23 +160,24 @@ impl<'a> Canonicalizer<'a> {
     /// resolved it in scope).
     fn namespace_candidates(
         &self,
-        element: &'a Element,
+        element: ElementRef<'a>,
         candidates: &mut Vec<(Option<&'a str>, &'a str)>,
     ) {
         let uri = |name: &'a Name| name.namespace.as_deref().unwrap_or("");
-        candidates.push((element.name.prefix.as_deref(), uri(&element.name)));
+        let name = element.name();
+        candidates.push((name.prefix.as_deref(), uri(name)));
         // Unprefixed attributes are in no namespace: they do not utilize the default one.
-        for attribute in &element.attributes {
+        for attribute in element.attributes() {
             if let Some(prefix) = attribute.name.prefix.as_deref() {
-                candidates.push((Some(prefix), uri(&attribute.name)));
+                candidates.push((Some(prefix), uri(attribute.name)));
             }
         }
         if self.inclusive.default {
-            candidates.push((None, element.scope.resolve(None).unwrap_or("")));
+            candidates.push((None, element.scope().resolve(None).unwrap_or("")));
         }
         for &prefix in &self.inclusive.prefixes {
             if let Some(uri) = element
-                .scope
+                .scope()
                 .resolve(Some(prefix))
                 .filter(|u| !u.is_empty())
             {

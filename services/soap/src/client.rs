@@ -10,7 +10,7 @@ use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use xmlbind::{Element, Limits, ToXml};
+use xmlbind::{Document, Limits, ToXml};
 
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use crate::error::SoapError;
@@ -61,7 +61,7 @@ impl HttpTransport {
         &self,
         operation: &'static Operation,
         request: &(dyn ToXml + Sync),
-    ) -> Result<Element, ClientError> {
+    ) -> Result<Document, ClientError> {
         let message_id = new_message_id().map_err(TransportError::MessageId)?;
         let outgoing = Outgoing {
             version: self.version,
@@ -140,12 +140,12 @@ impl HttpTransport {
         }
         let (namespace, local) = operation.response;
         match verified.payload {
-            Some(payload) if payload.name.is(Some(namespace), local) && status.is_success() => {
-                Ok(payload.clone())
+            Some(payload) if payload.name().is(Some(namespace), local) && status.is_success() => {
+                Ok(payload.to_document())
             }
             Some(payload) => Err(ClientError::UnexpectedResponse {
                 expected: format!("{{{namespace}}}{local} with HTTP 200"),
-                found: format!("{} with HTTP {status}", payload.name.expanded()),
+                found: format!("{} with HTTP {status}", payload.name().expanded()),
             }),
             None => Err(ClientError::UnexpectedResponse {
                 expected: format!("{{{namespace}}}{local}"),
@@ -160,7 +160,7 @@ impl Transport for HttpTransport {
         &'a self,
         operation: &'static Operation,
         request: &'a (dyn ToXml + Sync),
-    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+    ) -> BoxFuture<'a, Result<Document, ClientError>> {
         Box::pin(async move {
             tokio::time::timeout(self.request_timeout, self.exchange(operation, request))
                 .await

@@ -6,7 +6,9 @@
 //! ([`Incoming::verify`]). Outgoing envelopes are written with [`XmlWriter`] and signed on the
 //! way out ([`write`]).
 
-use xmlbind::{CanonicalPart, Element, Limits, Node, ToXml, XmlWriter, XML_NS, XSI_NS};
+use xmlbind::{
+    CanonicalPart, Document, ElementRef, Limits, NodeRef, ToXml, XmlWriter, XML_NS, XSI_NS,
+};
 
 use crate::addressing::Headers;
 pub use crate::addressing::{Addressing, WSA_NS};
@@ -48,7 +50,7 @@ impl SoapVersion {
     }
 
     /// Actor (1.1) or role (1.2) values that address the ultimate receiver, besides absence.
-    fn addresses_us(self, element: &Element) -> bool {
+    fn addresses_us(self, element: ElementRef<'_>) -> bool {
         match self {
             Self::V11 => element
                 .attribute(Some(SOAP11_NS), "actor")
@@ -205,7 +207,7 @@ fn write_fault(w: &mut XmlWriter, version: SoapVersion, fault: &Fault) {
 /// A received envelope, parsed from the bytes that arrived (never re-serialized).
 #[derive(Debug)]
 pub struct Incoming {
-    root: Element,
+    document: Document,
     version: SoapVersion,
 }
 
@@ -213,7 +215,7 @@ pub struct Incoming {
 #[derive(Debug)]
 pub struct Verified<'a> {
     /// The Body's only child element: the signed one when a signature was verified.
-    pub payload: Option<&'a Element>,
+    pub payload: Option<ElementRef<'a>>,
     /// A fault carried in the Body, when there is one.
     pub fault: Option<Fault>,
     /// The WS-Addressing headers read. Each is signed when the verifier demands signed
@@ -243,7 +245,7 @@ pub(crate) struct Checked {
 
 impl Checked {
     /// The Body's only child element, as [`Verified::payload`].
-    pub(crate) fn payload(&self) -> Option<&Element> {
+    pub(crate) fn payload(&self) -> Option<ElementRef<'_>> {
         // The structure was checked when the envelope was parsed.
         let (_, body) = self.incoming.parts().ok()?;
         body.elements().next()
@@ -271,21 +273,22 @@ impl Incoming {
 
     /// Parses an envelope within `limits`, checking its structure.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
-        let root = xmlbind::parse(bytes, limits)?;
-        let namespace = root.name.namespace.as_deref().unwrap_or_default();
+        let document = Document::parse(bytes, limits)?;
+        let root = document.root();
+        let namespace = root.name().namespace.as_deref().unwrap_or_default();
         let version = match SoapVersion::of(namespace) {
-            Some(v) if root.name.local == "Envelope" => v,
-            None if root.name.local == "Envelope" => {
+            Some(v) if root.name().local == "Envelope" => v,
+            None if root.name().local == "Envelope" => {
                 return Err(SoapError::VersionMismatch(namespace.to_owned()))
             }
             _ => {
                 return Err(SoapError::NotEnvelope(format!(
                     "the document element is {}",
-                    root.name.expanded()
+                    root.name().expanded()
                 )))
             }
         };
-        let incoming = Self { root, version };
+        let incoming = Self { document, version };
         incoming.parts()?;
         Ok(incoming)
     }
@@ -294,8 +297,8 @@ impl Incoming {
         self.version
     }
 
-    pub fn root(&self) -> &Element {
-        &self.root
+    pub fn root(&self) -> ElementRef<'_> {
+        self.document.root()
     }
 
     /// Checks the security header with `verifier` (or none: only for unsecured endpoints)
@@ -307,7 +310,7 @@ impl Incoming {
         let outcome = verifier
             .map(|verifier| {
                 verifier.verify(&wss::Message {
-                    root: &self.root,
+                    root: self.root(),
                     header,
                     body,
                     addressing: &headers,
@@ -316,7 +319,7 @@ impl Incoming {
             .transpose()?;
         let payload = body.elements().next();
         let fault = payload
-            .filter(|p| p.name.is(Some(self.version.namespace()), "Fault"))
+            .filter(|p| p.name().is(Some(self.version.namespace()), "Fault"))
             .map(read_fault)
             .transpose()?;
         let addressing = headers.values()?;
@@ -335,27 +338,27 @@ impl Incoming {
     }
 
     /// The Header (optional, first) and the Body (exactly one, holding at most one element).
-    fn parts(&self) -> Result<(Option<&Element>, &Element), SoapError> {
+    fn parts(&self) -> Result<(Option<ElementRef<'_>>, ElementRef<'_>), SoapError> {
         let ns = Some(self.version.namespace());
         let (mut header, mut body) = (None, None);
-        for node in &self.root.children {
+        for node in self.root().children() {
             match node {
-                Node::Element(e)
-                    if e.name.is(ns, "Header") && header.is_none() && body.is_none() =>
+                NodeRef::Element(e)
+                    if e.name().is(ns, "Header") && header.is_none() && body.is_none() =>
                 {
                     header = Some(e)
                 }
-                Node::Element(e) if e.name.is(ns, "Body") && body.is_none() => body = Some(e),
-                Node::Element(e) if e.name.is(ns, "Body") => {
+                NodeRef::Element(e) if e.name().is(ns, "Body") && body.is_none() => body = Some(e),
+                NodeRef::Element(e) if e.name().is(ns, "Body") => {
                     return Err(SoapError::NotEnvelope("more than one Body".into()))
                 }
-                Node::Element(e) => {
+                NodeRef::Element(e) => {
                     return Err(SoapError::NotEnvelope(format!(
                         "unexpected {} in the Envelope",
-                        e.name.expanded()
+                        e.name().expanded()
                     )))
                 }
-                Node::Text(t) if !t.trim().is_empty() => {
+                NodeRef::Text(t) if !t.trim().is_empty() => {
                     return Err(SoapError::NotEnvelope("text in the Envelope".into()))
                 }
                 _ => {}
@@ -368,9 +371,8 @@ impl Incoming {
             ));
         }
         if body
-            .children
-            .iter()
-            .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()))
+            .children()
+            .any(|n| matches!(n, NodeRef::Text(t) if !t.trim().is_empty()))
         {
             return Err(SoapError::NotEnvelope("text in the Body".into()));
         }
@@ -380,18 +382,18 @@ impl Incoming {
     /// Refuses header blocks addressed to us with `mustUnderstand` that we do not process.
     /// We understand WS-Security (checked, or deliberately ignored on an unsecured endpoint)
     /// and the WS-Addressing headers we read.
-    fn check_must_understand(&self, header: Option<&Element>) -> Result<(), SoapError> {
+    fn check_must_understand(&self, header: Option<ElementRef<'_>>) -> Result<(), SoapError> {
         let ns = self.version.namespace();
-        for block in header.into_iter().flat_map(Element::elements) {
+        for block in header.into_iter().flat_map(ElementRef::elements) {
             let must = block
                 .attribute(Some(ns), "mustUnderstand")
                 .is_some_and(|v| matches!(v.trim(), "1" | "true"));
-            let understood = block.name.is(Some(WSSE_NS), "Security")
+            let understood = block.name().is(Some(WSSE_NS), "Security")
                 || crate::addressing::Field::ALL
                     .iter()
-                    .any(|f| block.name.is(Some(WSA_NS), f.local()));
+                    .any(|f| block.name().is(Some(WSA_NS), f.local()));
             if must && !understood && self.version.addresses_us(block) {
-                return Err(SoapError::MustUnderstand(block.name.expanded()));
+                return Err(SoapError::MustUnderstand(block.name().expanded()));
             }
         }
         Ok(())
@@ -400,9 +402,9 @@ impl Incoming {
 
 /// Reads a SOAP 1.1 (`faultcode`, `faultstring`, `detail`) or 1.2 (`Code/Value`,
 /// `Reason/Text`, `Detail`) fault.
-fn read_fault(fault: &Element) -> Result<Fault, SoapError> {
-    let ns = fault.name.namespace.as_deref();
-    let text = |e: Option<&Element>| e.map(descendant_text).unwrap_or_default();
+fn read_fault(fault: ElementRef<'_>) -> Result<Fault, SoapError> {
+    let ns = fault.name().namespace.as_deref();
+    let text = |e: Option<ElementRef<'_>>| e.map(descendant_text).unwrap_or_default();
     let local = |qname: &str| {
         qname
             .trim()
@@ -458,14 +460,17 @@ fn read_fault(fault: &Element) -> Result<Fault, SoapError> {
 }
 
 /// The text of an element and its descendants, trimmed.
-fn descendant_text(element: &Element) -> String {
+fn descendant_text(element: ElementRef<'_>) -> String {
     let mut out = String::new();
-    let mut pending: Vec<&Node> = element.children.iter().rev().collect();
-    while let Some(node) = pending.pop() {
-        match node {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) => pending.extend(e.children.iter().rev()),
-            Node::Comment(_) | Node::ProcessingInstruction { .. } => {}
+    let mut stack = vec![element.children()];
+    while let Some(children) = stack.last_mut() {
+        match children.next() {
+            Some(NodeRef::Text(t)) => out.push_str(t),
+            Some(NodeRef::Element(e)) => stack.push(e.children()),
+            Some(NodeRef::Comment(_) | NodeRef::ProcessingInstruction { .. }) => {}
+            None => {
+                stack.pop();
+            }
         }
     }
     out.trim().to_owned()
@@ -480,7 +485,7 @@ mod tests {
     use crate::wss::{SignOptions, WSU_NS};
 
     /// Every element of `root` carrying `wsu:Id` = `id`.
-    fn marked<'a>(root: &'a Element, id: &str) -> Vec<&'a Element> {
+    fn marked<'a>(root: ElementRef<'a>, id: &str) -> Vec<ElementRef<'a>> {
         let mut found = Vec::new();
         let mut pending = vec![root];
         while let Some(element) = pending.pop() {
@@ -516,16 +521,16 @@ mod tests {
             };
             let stamp = signer.stamp(&outgoing.addressing).unwrap();
             let (envelope, parts) = write_envelope(&outgoing, Some(&stamp));
-            let parsed = xmlbind::parse(envelope.as_bytes(), &Limits::default()).unwrap();
+            let parsed = Document::parse(envelope.as_bytes(), &Limits::default()).unwrap();
             assert_eq!(parts.len(), 6, "Timestamp, four addressing headers, Body");
             for part in &parts {
-                let [element] = marked(&parsed, &part.id)[..] else {
+                let [element] = marked(parsed.root(), &part.id)[..] else {
                     panic!("{} not written once", part.id);
                 };
                 let prefixes: Vec<&str> = part.prefixes.iter().map(String::as_str).collect();
-                let canonical = c14n::exclusive(element, &prefixes);
+                let canonical = c14n::exclusive_of(element, &prefixes);
                 assert_eq!(part.canonical, String::from_utf8(canonical).unwrap());
-                for (prefix, _) in element.scope.iter() {
+                for (prefix, _) in element.scope().iter() {
                     assert!(
                         prefixes.contains(&prefix.unwrap_or("#default")),
                         "{prefix:?}"

@@ -15,7 +15,7 @@ use hyper::header::{HeaderMap, HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, HOS
 use hyper::http::uri::Authority;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::{error, info, warn, Span};
-use xmlbind::{Element, Limits};
+use xmlbind::{ElementRef, Limits};
 
 use crate::envelope::{self, Addressing, BodyContent, Checked, Incoming, Outgoing, SoapVersion};
 use crate::error::ServerError;
@@ -268,16 +268,16 @@ impl Endpoint {
     /// if the SOAPAction `sent` does not name another ([`Operation::accepts_action`]).
     fn route(
         &self,
-        payload: &Element,
+        payload: ElementRef<'_>,
         sent: Option<&str>,
     ) -> Result<&'static Operation, ExchangeError> {
         let operation = self
             .service
             .operations()
             .iter()
-            .find(|op| payload.name.is(Some(op.request.0), op.request.1))
+            .find(|op| payload.name().is(Some(op.request.0), op.request.1))
             .ok_or_else(|| ExchangeError::UnknownOperation {
-                element: payload.name.expanded(),
+                element: payload.name().expanded(),
                 service: self.service.name(),
             })?;
         match sent {

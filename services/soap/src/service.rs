@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use hyper::StatusCode;
-use xmlbind::{Element, ToXml, XmlError};
+use xmlbind::{Document, ElementRef, ToXml, XmlError};
 
 use crate::error::SoapError;
 use crate::fault::Fault;
@@ -83,7 +83,7 @@ pub trait Service: Send + Sync + 'static {
     fn call<'a>(
         &'a self,
         operation: &'static Operation,
-        body: &'a Element,
+        body: ElementRef<'a>,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>>;
 
@@ -178,7 +178,7 @@ pub trait Transport: Send + Sync {
         &'a self,
         operation: &'static Operation,
         request: &'a (dyn ToXml + Sync),
-    ) -> BoxFuture<'a, Result<Element, ClientError>>;
+    ) -> BoxFuture<'a, Result<Document, ClientError>>;
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ fn verified_reply(response: &RawResponse) -> (Addressing, Option<Echoed>) {
     assert_eq!(verified.signed_addressing, verified.addressing);
     let echoed = verified
         .payload
-        .filter(|p| p.name.is(Some(NS), "EchoResponse"))
+        .filter(|p| p.name().is(Some(NS), "EchoResponse"))
         .map(Echoed::read);
     (verified.addressing, echoed)
 }

@@ -360,7 +360,7 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     server.stop();
     // The slow request started before the shutdown still gets its reply.
     let reply = in_flight.await.unwrap().unwrap();
-    assert!(reply.name.is(Some(NS), "SlowResponse"));
+    assert!(reply.root().name().is(Some(NS), "SlowResponse"));
     tokio::time::timeout(Duration::from_secs(5), server.task)
         .await
         .unwrap()

@@ -11,7 +11,7 @@ use hyper::HeaderMap;
 use policy::{Context, Request};
 use tracing::{debug, warn};
 use users::User;
-use xmlbind::Element;
+use xmlbind::ElementRef;
 
 use crate::acl::Identity;
 use crate::error::S3Error;
@@ -92,7 +92,7 @@ pub fn of_route(route: &Route, headers: &HeaderMap) -> Result<Vec<Access>, S3Err
 
 /// The actions of a SOAP operation, from the fields of its request element; none for an
 /// operation Walrus does not answer (it fails on its own).
-pub fn of_soap(operation: &str, body: &Element) -> Vec<Access> {
+pub fn of_soap(operation: &str, body: ElementRef<'_>) -> Vec<Access> {
     let field = |name: &str| {
         body.child(Some(wire::s3::NAMESPACE), name)
             .and_then(|e| e.text().ok())

@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use xmlbind::{Element, XmlError};
+use xmlbind::{ElementRef, XmlError};
 
 use crate::query::{Filter, QueryError, QueryParams};
 use crate::{ec2, ec2_additions};
@@ -46,7 +46,7 @@ pub enum Ec2Request {
 impl Ec2Request {
     /// Reads the request of `operation`, of either portType, from its SOAP Body element (in
     /// 2009-04-04's namespace); `None` when neither portType has the operation.
-    pub fn from_body(operation: &str, body: &Element) -> Option<Result<Self, XmlError>> {
+    pub fn from_body(operation: &str, body: ElementRef<'_>) -> Option<Result<Self, XmlError>> {
         ec2::AmazonEc2PortTypeRequest::from_body(operation, body)
             .map(|read| read.map(Self::Ec2))
             .or_else(|| {
@@ -335,8 +335,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn body(xml: &str) -> Element {
-        xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
+    fn body(xml: &str) -> xmlbind::Document {
+        xmlbind::Document::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
     }
 
     #[test]
@@ -347,7 +347,7 @@ mod tests {
                </e:DescribeKeyPairs>"#,
         );
         let Some(Ok(Ec2Request::Ec2(ec2::AmazonEc2PortTypeRequest::DescribeKeyPairs(read)))) =
-            Ec2Request::from_body("DescribeKeyPairs", &keys)
+            Ec2Request::from_body("DescribeKeyPairs", keys.root())
         else {
             panic!("not read as DescribeKeyPairs");
         };
@@ -355,7 +355,7 @@ mod tests {
         let attributes = body(
             r#"<DescribeAccountAttributes xmlns="http://ec2.amazonaws.com/doc/2009-04-04/"/>"#,
         );
-        let read = Ec2Request::from_body("DescribeAccountAttributes", &attributes);
+        let read = Ec2Request::from_body("DescribeAccountAttributes", attributes.root());
         assert!(
             matches!(read, Some(Ok(Ec2Request::Additions(_)))),
             "{read:?}"
@@ -364,10 +364,10 @@ mod tests {
             read.unwrap().unwrap().operation().name,
             "DescribeAccountAttributes"
         );
-        assert!(Ec2Request::from_body("Frobnicate", &keys).is_none());
+        assert!(Ec2Request::from_body("Frobnicate", keys.root()).is_none());
         // A Body that is not the operation's request is refused by the generated reader.
         assert!(matches!(
-            Ec2Request::from_body("DescribeKeyPairs", &attributes),
+            Ec2Request::from_body("DescribeKeyPairs", attributes.root()),
             Some(Err(_))
         ));
     }

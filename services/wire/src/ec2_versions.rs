@@ -1,7 +1,7 @@
 //! The EC2 API versions the CLC answers: those Eucalyptus 1.6.1 bound, each with its own
 //! namespace (`http://ec2.amazonaws.com/doc/<version>/`). The messages of every version are
 //! read and written with the 2009-04-04 types of [`crate::ec2`], renamed into the version's
-//! namespace (`xmlbind::Element::rename_namespace`, `xmlbind::XmlWriter::rename_namespace`).
+//! namespace (`xmlbind::Document::rename_namespace`, `xmlbind::XmlWriter::rename_namespace`).
 
 /// The bound versions, oldest first.
 pub const VERSIONS: [&str; 13] = [

@@ -12,7 +12,7 @@ use wire::gl::{
     EucalyptusGl, EucalyptusGlClient, EucalyptusGlServer, GetKeysResponseType, GetKeysType,
     GetLogsResponseType, GetLogsType, EUCALYPTUS_GL_OPERATIONS, NAMESPACE,
 };
-use xmlbind::{Element, Limits, ToXml, XmlWriter};
+use xmlbind::{Document, Limits, ToXml, XmlWriter};
 
 /// Answers GetKeys with the service tag it was asked for; remembers each SOAPAction seen.
 #[derive(Default)]
@@ -44,14 +44,14 @@ impl EucalyptusGl for Keys {
     }
 }
 
-fn element(value: &(dyn ToXml + Sync), (namespace, local): (&str, &str)) -> Element {
+fn element(value: &(dyn ToXml + Sync), (namespace, local): (&str, &str)) -> Document {
     let mut w = XmlWriter::new();
     value.to_xml(&mut w, Some(namespace), local);
-    xmlbind::parse(w.finish().as_bytes(), &Limits::default()).unwrap()
+    parse(&w.finish())
 }
 
-fn parse(xml: &str) -> Element {
-    xmlbind::parse(xml.as_bytes(), &Limits::default()).unwrap()
+fn parse(xml: &str) -> Document {
+    Document::parse(xml.as_bytes(), &Limits::default()).unwrap()
 }
 
 fn get_keys() -> &'static Operation {
@@ -72,7 +72,7 @@ impl<S: Service> Transport for Loopback<S> {
         &'a self,
         operation: &'static Operation,
         request: &'a (dyn ToXml + Sync),
-    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+    ) -> BoxFuture<'a, Result<Document, ClientError>> {
         Box::pin(async move {
             let body = element(request, operation.request);
             let context = RequestContext {
@@ -81,7 +81,7 @@ impl<S: Service> Transport for Loopback<S> {
             };
             let reply = self
                 .service
-                .call(operation, &body, context)
+                .call(operation, body.root(), context)
                 .await
                 .map_err(ClientError::Fault)?;
             Ok(element(&*reply.body, (reply.namespace, reply.local)))
@@ -154,7 +154,7 @@ async fn an_operation_of_another_service_is_refused_without_running_a_handler() 
     };
     let body = parse(r#"<Reboot xmlns="http://eucalyptus.ucsb.edu/"/>"#);
     let fault = server
-        .call(&FOREIGN, &body, RequestContext::default())
+        .call(&FOREIGN, body.root(), RequestContext::default())
         .await
         .unwrap_err();
     assert_eq!(fault.code, FaultCode::Server);
@@ -170,7 +170,7 @@ async fn an_unreadable_request_is_a_client_fault_with_the_position() {
     let server = EucalyptusGlServer::new(Keys::default());
     let body = parse("<GetKeys xmlns=\"http://eucalyptus.ucsb.edu/\">\n  <surprise/>\n</GetKeys>");
     let fault = server
-        .call(get_keys(), &body, RequestContext::default())
+        .call(get_keys(), body.root(), RequestContext::default())
         .await
         .unwrap_err();
     assert_eq!(fault.code, FaultCode::Client);
@@ -188,7 +188,7 @@ impl Transport for WrongReply {
         &'a self,
         _: &'static Operation,
         _: &'a (dyn ToXml + Sync),
-    ) -> BoxFuture<'a, Result<Element, ClientError>> {
+    ) -> BoxFuture<'a, Result<Document, ClientError>> {
         Box::pin(async {
             Ok(parse(
                 r#"<GetLogsResponse xmlns="http://eucalyptus.ucsb.edu/"/>"#,

@@ -35,8 +35,8 @@ golden_case!(
     query_aws,
 );
 
-fn parse(xml: &str) -> xmlbind::Element {
-    xmlbind::parse(xml.as_bytes(), &Limits::default()).unwrap()
+fn parse(xml: &str) -> xmlbind::Document {
+    xmlbind::Document::parse(xml.as_bytes(), &Limits::default()).unwrap()
 }
 
 /// Writes `value` as the element `root` names, reads it back and checks it is unchanged.
@@ -44,7 +44,7 @@ fn round_trip<T: FromXml + ToXml + PartialEq + Debug>(value: &T, root: &xmlbind:
     let mut w = XmlWriter::new();
     value.to_xml(&mut w, root.namespace.as_deref(), &root.local);
     let xml = w.finish();
-    let back = T::from_xml(&parse(&xml)).unwrap_or_else(|e| panic!("{e} in {xml}"));
+    let back = T::from_xml(parse(&xml).root()).unwrap_or_else(|e| panic!("{e} in {xml}"));
     assert_eq!(&back, value, "changed by a round trip through {xml}");
     xml
 }
@@ -56,13 +56,13 @@ fn sample<T: FromXml + ToXml + PartialEq + Debug>(case: &str) -> (T, String) {
         .join(case)
         .join("sample.xml");
     let root = parse(&std::fs::read_to_string(&path).unwrap());
-    let value = T::from_xml(&root).unwrap_or_else(|e| panic!("{case}: {e}"));
-    let written = round_trip(&value, &root.name);
+    let value = T::from_xml(root.root()).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let written = round_trip(&value, root.root().name());
     (value, written)
 }
 
 fn error<T: FromXml + Debug>(xml: &str) -> ErrorKind {
-    T::from_xml(&parse(xml)).unwrap_err().kind
+    T::from_xml(parse(xml).root()).unwrap_err().kind
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn repeated_elements_respect_their_bounds() {
         error::<repeated::RunInstancesType>(&with(4)),
         ErrorKind::TooManyOccurrences { max: 3, .. }
     ));
-    assert!(repeated::RunInstancesType::from_xml(&parse(&with(3))).is_ok());
+    assert!(repeated::RunInstancesType::from_xml(parse(&with(3)).root()).is_ok());
 }
 
 #[test]
@@ -513,7 +513,7 @@ async fn a_query_request_calls_its_handler_method() {
         .body
         .to_xml(&mut w, Some(reply.namespace), reply.local);
     let written = parse(&w.finish());
-    let back = query::LaunchResponseType::from_xml(&written).unwrap();
+    let back = query::LaunchResponseType::from_xml(written.root()).unwrap();
     assert_eq!(back.request_id, "emi-9");
     assert_eq!(
         query::LauncherRequest::from_query("Launch2", &mut params),

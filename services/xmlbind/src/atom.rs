@@ -17,6 +17,12 @@ impl Atom {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where the shared string lives: within one document, whose reader keeps each string
+    /// once, equal addresses are equal strings.
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
 }
 
 impl Deref for Atom {

@@ -1,16 +1,15 @@
 //! The traits generated types implement, and the cursor they read child elements with.
 
-use std::slice;
-
-use crate::dom::{expanded, Element, Node};
+use crate::dom::expanded;
 use crate::error::{ErrorKind, XmlError};
+use crate::tree::{ChildNodes, ElementRef, NodeRef};
 use crate::value::{Base64Binary, DateTime, XmlText};
 use crate::writer::XmlWriter;
 
 /// Reads a value from the element that carries it. The caller has already matched the
 /// element's name; the implementation reads attributes and content.
 pub trait FromXml: Sized {
-    fn from_xml(element: &Element) -> Result<Self, XmlError>;
+    fn from_xml(element: ElementRef<'_>) -> Result<Self, XmlError>;
 }
 
 /// Writes a value as an element's attributes and content.
@@ -27,17 +26,17 @@ pub trait ToXml {
 }
 
 /// Reads a simple-typed element's text as `T`; errors name the element and its position.
-pub fn text_value<T: XmlText>(element: &Element) -> Result<T, XmlError> {
+pub fn text_value<T: XmlText>(element: ElementRef<'_>) -> Result<T, XmlError> {
     T::from_text(&element.text()?).map_err(|e| {
-        e.or_at(element.position)
-            .in_element(|| element.name.expanded())
+        e.or_at(element.position())
+            .in_element(|| element.name().expanded())
     })
 }
 
 macro_rules! text_binding {
     ($($t:ty),* $(,)?) => {$(
         impl FromXml for $t {
-            fn from_xml(element: &Element) -> Result<Self, XmlError> {
+            fn from_xml(element: ElementRef<'_>) -> Result<Self, XmlError> {
                 text_value(element)
             }
         }
@@ -75,26 +74,26 @@ pub trait Choice: Sized {
 
 /// Reads an optional attribute as a simple value.
 pub fn attribute_value<T: XmlText>(
-    element: &Element,
+    element: ElementRef<'_>,
     namespace: Option<&str>,
     local: &str,
 ) -> Result<Option<T>, XmlError> {
     element
         .attribute(namespace, local)
-        .map(|v| T::from_text(v).map_err(|e| e.or_at(element.position)))
+        .map(|v| T::from_text(v).map_err(|e| e.or_at(element.position())))
         .transpose()
 }
 
 /// Reads a required attribute as a simple value.
 pub fn required_attribute_value<T: XmlText>(
-    element: &Element,
+    element: ElementRef<'_>,
     namespace: Option<&str>,
     local: &str,
 ) -> Result<T, XmlError> {
     attribute_value(element, namespace, local)?.ok_or_else(|| {
         XmlError::at(
             ErrorKind::MissingAttribute(expanded(namespace, local)),
-            element.position,
+            element.position(),
         )
     })
 }
@@ -102,7 +101,7 @@ pub fn required_attribute_value<T: XmlText>(
 /// Checks an attribute whose value the schema fixes (`fixed="..."`): when present it must
 /// hold exactly that value, and it must be present when `required`.
 pub fn check_fixed_attribute(
-    element: &Element,
+    element: ElementRef<'_>,
     namespace: Option<&str>,
     local: &str,
     fixed: &str,
@@ -118,11 +117,11 @@ pub fn check_fixed_attribute(
                     expanded(namespace, local)
                 ),
             },
-            element.position,
+            element.position(),
         )),
         None if required => Err(XmlError::at(
             ErrorKind::MissingAttribute(expanded(namespace, local)),
-            element.position,
+            element.position(),
         )),
         None => Ok(()),
     }
@@ -131,28 +130,28 @@ pub fn check_fixed_attribute(
 /// Reads the children of an element in schema order, matching names by namespace URI.
 #[derive(Debug)]
 pub struct Children<'a> {
-    parent: &'a Element,
-    rest: slice::Iter<'a, Node>,
-    next: Option<&'a Element>,
+    parent: ElementRef<'a>,
+    rest: ChildNodes<'a>,
+    next: Option<ElementRef<'a>>,
     /// Whether text between the child elements is allowed (`mixed="true"`) and skipped.
     mixed: bool,
 }
 
 impl<'a> Children<'a> {
     /// Element-only content: text other than whitespace is an error.
-    pub fn new(parent: &'a Element) -> Result<Self, XmlError> {
+    pub fn new(parent: ElementRef<'a>) -> Result<Self, XmlError> {
         Self::start(parent, false)
     }
 
     /// Mixed content (`mixed="true"`): text between the child elements is skipped.
-    pub fn mixed(parent: &'a Element) -> Result<Self, XmlError> {
+    pub fn mixed(parent: ElementRef<'a>) -> Result<Self, XmlError> {
         Self::start(parent, true)
     }
 
-    fn start(parent: &'a Element, mixed: bool) -> Result<Self, XmlError> {
+    fn start(parent: ElementRef<'a>, mixed: bool) -> Result<Self, XmlError> {
         let mut children = Self {
             parent,
-            rest: parent.children.iter(),
+            rest: parent.children(),
             next: None,
             mixed,
         };
@@ -164,14 +163,14 @@ impl<'a> Children<'a> {
         self.next = None;
         for node in self.rest.by_ref() {
             match node {
-                Node::Element(e) => {
+                NodeRef::Element(e) => {
                     self.next = Some(e);
                     break;
                 }
-                Node::Text(t) if !self.mixed && !t.trim().is_empty() => {
+                NodeRef::Text(t) if !self.mixed && !t.trim().is_empty() => {
                     return Err(XmlError::at(
                         ErrorKind::UnexpectedText(t.trim().chars().take(40).collect()),
-                        self.parent.position,
+                        self.parent.position(),
                     ))
                 }
                 _ => {}
@@ -181,13 +180,13 @@ impl<'a> Children<'a> {
     }
 
     /// The next unread child element.
-    pub fn peek(&self) -> Option<&'a Element> {
+    pub fn peek(&self) -> Option<ElementRef<'a>> {
         self.next
     }
 
     /// Whether the next unread child is `{namespace}local`.
     pub fn peek_is(&self, namespace: Option<&str>, local: &str) -> bool {
-        self.next.is_some_and(|e| e.name.is(namespace, local))
+        self.next.is_some_and(|e| e.name().is(namespace, local))
     }
 
     /// Takes the next child if it is `{namespace}local`.
@@ -195,9 +194,9 @@ impl<'a> Children<'a> {
         &mut self,
         namespace: Option<&str>,
         local: &str,
-    ) -> Result<Option<&'a Element>, XmlError> {
+    ) -> Result<Option<ElementRef<'a>>, XmlError> {
         match self.next {
-            Some(e) if e.name.is(namespace, local) => {
+            Some(e) if e.name().is(namespace, local) => {
                 self.advance()?;
                 Ok(Some(e))
             }
@@ -213,10 +212,10 @@ impl<'a> Children<'a> {
     ) -> Result<T, XmlError> {
         match self.take(namespace, local)? {
             Some(e) if e.is_nil() => Err(XmlError::at(
-                ErrorKind::UnexpectedNil(e.name.expanded()),
-                e.position,
+                ErrorKind::UnexpectedNil(e.name().expanded()),
+                e.position(),
             )),
-            Some(e) => T::from_xml(e).map_err(|err| err.or_at(e.position)),
+            Some(e) => T::from_xml(e).map_err(|err| err.or_at(e.position())),
             None => Err(self.missing(namespace, local)),
         }
     }
@@ -283,17 +282,17 @@ impl<'a> Children<'a> {
             if max.is_some_and(|m| found >= m as usize) {
                 return Err(XmlError::at(
                     ErrorKind::TooManyOccurrences {
-                        element: e.name.expanded(),
+                        element: e.name().expanded(),
                         max: max.unwrap_or(0),
                     },
-                    e.position,
+                    e.position(),
                 ));
             }
             found += 1;
             if nillable && e.is_nil() {
                 continue;
             }
-            out.push(T::from_xml(e).map_err(|err| err.or_at(e.position))?);
+            out.push(T::from_xml(e).map_err(|err| err.or_at(e.position()))?);
         }
         if found < min as usize {
             return Err(XmlError::at(
@@ -302,7 +301,7 @@ impl<'a> Children<'a> {
                     min,
                     found,
                 },
-                self.parent.position,
+                self.parent.position(),
             ));
         }
         Ok(out)
@@ -343,7 +342,7 @@ impl<'a> Children<'a> {
                         min,
                         found: out.len(),
                     },
-                    self.parent.position,
+                    self.parent.position(),
                 ),
             });
         }
@@ -356,10 +355,10 @@ impl<'a> Children<'a> {
             None => Ok(()),
             Some(e) => Err(XmlError::at(
                 ErrorKind::UnexpectedElement {
-                    expected: format!("end of {}", self.parent.name.expanded()),
-                    found: e.name.expanded(),
+                    expected: format!("end of {}", self.parent.name().expanded()),
+                    found: e.name().expanded(),
                 },
-                e.position,
+                e.position(),
             )),
         }
     }
@@ -377,11 +376,11 @@ impl<'a> Children<'a> {
             Some(e) => XmlError::at(
                 ErrorKind::UnexpectedElement {
                     expected,
-                    found: e.name.expanded(),
+                    found: e.name().expanded(),
                 },
-                e.position,
+                e.position(),
             ),
-            None => XmlError::at(ErrorKind::MissingElement(expected), self.parent.position),
+            None => XmlError::at(ErrorKind::MissingElement(expected), self.parent.position()),
         }
     }
 }
@@ -395,13 +394,13 @@ fn alternatives<T: Choice>() -> String {
     format!("one of {}", names.join(", "))
 }
 
-fn read_nillable<T: FromXml>(e: &Element) -> Result<Option<T>, XmlError> {
+fn read_nillable<T: FromXml>(e: ElementRef<'_>) -> Result<Option<T>, XmlError> {
     if e.is_nil() {
         Ok(None)
     } else {
         T::from_xml(e)
             .map(Some)
-            .map_err(|err| err.or_at(e.position))
+            .map_err(|err| err.or_at(e.position()))
     }
 }
 
@@ -426,12 +425,12 @@ pub fn write_nillable<T: ToXml>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::{parse, Limits};
+    use crate::{Document, Limits};
 
     const NS: Option<&str> = Some("urn:t");
 
-    fn doc(xml: &str) -> Element {
-        parse(xml.as_bytes(), &Limits::default()).unwrap()
+    fn doc(xml: &str) -> Document {
+        Document::parse(xml.as_bytes(), &Limits::default()).unwrap()
     }
 
     #[derive(Debug, PartialEq)]
@@ -462,7 +461,7 @@ mod tests {
     #[test]
     fn choices_read_in_order_and_name_their_alternatives_when_missing() {
         let e = doc(r#"<r xmlns="urn:t"><b>x</b><a>1</a><a>2</a><c/></r>"#);
-        let mut c = Children::new(&e).unwrap();
+        let mut c = Children::new(e.root()).unwrap();
         assert_eq!(c.choice::<AorB>().unwrap(), AorB::B("x".into()));
         assert_eq!(
             c.repeated_choice::<AorB>(1, Some(5)).unwrap(),
@@ -484,23 +483,23 @@ mod tests {
         let e = doc(
             r#"<r xmlns="urn:t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><i>1</i><i xsi:nil="true"/><i>3</i></r>"#,
         );
-        let mut c = Children::new(&e).unwrap();
+        let mut c = Children::new(e.root()).unwrap();
         assert_eq!(
             c.repeated_nillable::<i32>(NS, "i", 0, None).unwrap(),
             vec![1, 3]
         );
-        let mut c = Children::new(&e).unwrap();
+        let mut c = Children::new(e.root()).unwrap();
         assert!(c.repeated_nillable::<i32>(NS, "i", 0, Some(2)).is_err());
         // Without nillable, a nil item is read as its (invalid) empty content.
-        let mut c = Children::new(&e).unwrap();
+        let mut c = Children::new(e.root()).unwrap();
         assert!(c.repeated::<i32>(NS, "i", 0, None).is_err());
     }
 
     #[test]
     fn mixed_content_skips_text_that_element_only_content_refuses() {
         let e = doc(r#"<r xmlns="urn:t">text<a>1</a>more</r>"#);
-        assert!(Children::new(&e).is_err());
-        let mut c = Children::mixed(&e).unwrap();
+        assert!(Children::new(e.root()).is_err());
+        let mut c = Children::mixed(e.root()).unwrap();
         assert_eq!(c.required::<i32>(NS, "a").unwrap(), 1);
         c.finish().unwrap();
     }
@@ -508,18 +507,24 @@ mod tests {
     #[test]
     fn attributes_are_typed_and_fixed_values_checked() {
         let e = doc(r#"<r n="7" version="1.0" bad="x"/>"#);
-        assert_eq!(attribute_value::<i32>(&e, None, "n").unwrap(), Some(7));
-        assert_eq!(attribute_value::<i32>(&e, None, "missing").unwrap(), None);
-        assert!(attribute_value::<i32>(&e, None, "bad").is_err());
         assert_eq!(
-            required_attribute_value::<i32>(&e, None, "missing")
+            attribute_value::<i32>(e.root(), None, "n").unwrap(),
+            Some(7)
+        );
+        assert_eq!(
+            attribute_value::<i32>(e.root(), None, "missing").unwrap(),
+            None
+        );
+        assert!(attribute_value::<i32>(e.root(), None, "bad").is_err());
+        assert_eq!(
+            required_attribute_value::<i32>(e.root(), None, "missing")
                 .unwrap_err()
                 .kind,
             ErrorKind::MissingAttribute("missing".into())
         );
-        check_fixed_attribute(&e, None, "version", "1.0", true).unwrap();
-        assert!(check_fixed_attribute(&e, None, "version", "2.0", true).is_err());
-        assert!(check_fixed_attribute(&e, None, "encoding", "base64", true).is_err());
-        check_fixed_attribute(&e, None, "encoding", "base64", false).unwrap();
+        check_fixed_attribute(e.root(), None, "version", "1.0", true).unwrap();
+        assert!(check_fixed_attribute(e.root(), None, "version", "2.0", true).is_err());
+        assert!(check_fixed_attribute(e.root(), None, "encoding", "base64", true).is_err());
+        check_fixed_attribute(e.root(), None, "encoding", "base64", false).unwrap();
     }
 }

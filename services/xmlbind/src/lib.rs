@@ -1,7 +1,9 @@
 //! XML runtime shared by the generated wire types, the SOAP layer and the WSDL generator.
 //!
-//! Untrusted XML is read into a small tree ([`Element`]) by [`parse`], which refuses DTDs and
-//! enforces [`Limits`] on size, depth, attributes and node count. Names are always compared by
+//! Untrusted XML is read into a compact [`Document`] (every node in one arena, read through
+//! [`ElementRef`] handles) by [`Document::parse`], which refuses DTDs and enforces [`Limits`]
+//! on size, depth, attributes and node count; [`parse`] reads the same way into an owned
+//! [`Element`] tree for code that walks documents by hand. Names are always compared by
 //! namespace URI, never by prefix, because every SOAP stack picks its own prefixes.
 //! Generated types implement [`FromXml`] and [`ToXml`]; [`Children`] and [`XmlWriter`] are the
 //! building blocks they use.
@@ -12,6 +14,7 @@ mod dom;
 mod error;
 mod reader;
 mod sample;
+mod tree;
 mod value;
 mod writer;
 
@@ -24,6 +27,7 @@ pub use dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
 pub use error::{ErrorKind, Position, XmlError};
 pub use reader::parse;
 pub use sample::Sample;
+pub use tree::{AttributeRef, ChildNodes, Document, ElementRef, NodeRef};
 pub use value::{Base64Binary, DateTime, XmlText};
 pub use writer::{CanonicalPart, XmlWriter};
 

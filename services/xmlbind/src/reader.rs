@@ -1,4 +1,4 @@
-//! The hardened reader: untrusted bytes into an [`Element`] tree.
+//! The hardened reader: untrusted bytes into a [`Document`].
 //!
 //! quick-xml tokenizes; everything XML 1.0 and Namespaces in XML demand beyond tokens is
 //! checked here, because quick-xml leaves it to its users: the input is normalized first
@@ -8,15 +8,15 @@
 //! declarations checked, and only misc may surround the one root element.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::atom::Atom;
-use crate::dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
+use crate::dom::{Element, Limits, Name, NamespaceScope};
 use crate::error::Position;
 use crate::error::{ErrorKind, XmlError};
+use crate::tree::{AttributeSlot, Document, ElementSlot, Slot};
 use crate::XML_NS;
 
 /// The namespace bound to the reserved `xmlns` prefix; nothing may be declared to it.
@@ -24,19 +24,30 @@ const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 /// Longest element, attribute or processing-instruction name.
 const MAX_NAME: usize = 1024;
 
-/// Parses a whole document, refusing DTDs and anything beyond `limits`. Comments and
-/// processing instructions inside the root element are kept (canonicalization needs to know
-/// of them); those outside it are dropped.
+/// Parses a whole document into an owned tree, refusing DTDs and anything beyond `limits`.
+/// Comments and processing instructions inside the root element are kept (canonicalization
+/// needs to know of them); those outside it are dropped. [`Document::parse`] reads the same
+/// way into the compact arena, which is what the SOAP layer and generated code read.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
-    if bytes.len() > limits.max_bytes {
+    read(bytes, limits).map(|document| document.root().to_element())
+}
+
+pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
+    // Spans are 32-bit offsets into the document's strings, which the input bounds.
+    let limit = limits.max_bytes.min(u32::MAX as usize);
+    if bytes.len() > limit {
         return Err(ErrorKind::TooLarge {
             size: bytes.len(),
-            limit: limits.max_bytes,
+            limit,
         }
         .into());
     }
     let text = normalize(bytes)?;
-    Parser::new(&text, limits).run()
+    let mut document = Parser::new(&text, limits).run()?;
+    // The estimates the buffers were sized by are upper bounds.
+    document.slots.shrink_to_fit();
+    document.strings.shrink_to_fit();
+    Ok(document)
 }
 
 /// The document as UTF-8 with `\r\n` and lone `\r` turned into `\n` (XML 1.0 §2.11),
@@ -205,20 +216,21 @@ struct Parser<'a> {
     text: &'a str,
     lines: Lines<'a>,
     limits: &'a Limits,
-    /// The open elements, each with the index in `children` where its children start.
-    stack: Vec<(Element, usize)>,
-    /// The children of all open elements, innermost last: each element's children are
-    /// moved out in one exact allocation when it closes, rather than grown one by one.
-    children: Vec<Node>,
-    root: Option<Element>,
-    nodes: usize,
-    /// Whether the last node pushed is a text node still open to more characters.
+    /// The slots of the open elements, innermost last.
+    stack: Vec<u32>,
+    /// Whether the last slot is a text node still open to more characters.
     in_text: bool,
     /// The namespace declarations and other attributes of the start tag being read: buffers
     /// kept from one start tag to the next.
     start_tag: StartTag<'a>,
     /// Every local name, prefix and namespace URI read so far, each kept once.
     atoms: Atoms,
+    /// The index in `parsed.names` of each `(qualified name, namespace URI)` read so far.
+    names: foldhash::HashMap<(&'a str, usize), u32>,
+    /// Nodes read, those outside the root element (dropped) included.
+    nodes: usize,
+    seen_root: bool,
+    parsed: Document,
 }
 
 /// The strings of a document's names, each kept once: a message declares the same few
@@ -245,26 +257,36 @@ impl<'a> Parser<'a> {
         config.check_comments = true;
         config.expand_empty_elements = false;
         config.trim_text(false);
+        // Every node but a text starts with `<`, and every text inside the root ends before
+        // one: sized so, the slots rarely grow (a grown vector briefly holds both buffers).
+        // What the strings hold is at most the input (references only shrink).
+        let tags = count(text.as_bytes(), |b| b == b'<');
         Self {
             reader,
             text,
             lines: Lines::new(text.as_bytes()),
             limits,
-            // Sized for a typical message, so that they rarely grow.
             stack: Vec::with_capacity(16),
-            children: Vec::with_capacity(64),
-            root: None,
-            nodes: 0,
             in_text: false,
             start_tag: StartTag::default(),
             atoms: Atoms(foldhash::HashSet::with_capacity_and_hasher(
                 64,
                 Default::default(),
             )),
+            names: foldhash::HashMap::with_capacity_and_hasher(64, Default::default()),
+            nodes: 0,
+            seen_root: false,
+            parsed: Document {
+                slots: Vec::with_capacity(tags.min(limits.max_nodes) + 1),
+                attributes: Vec::new(),
+                names: Vec::new(),
+                scopes: Vec::new(),
+                strings: String::with_capacity(text.len()),
+            },
         }
     }
 
-    fn run(mut self) -> Result<Element, XmlError> {
+    fn run(mut self) -> Result<Document, XmlError> {
         let mut first = true;
         loop {
             let start = self.reader.buffer_position() as usize;
@@ -341,8 +363,11 @@ impl<'a> Parser<'a> {
                         return Err(malformed("a comment ending in -", position));
                     }
                     self.check_text_length(raw.len(), position)?;
+                    // Kept inside the root element, dropped outside it.
+                    self.count_node(position)?;
                     if !self.stack.is_empty() {
-                        self.push(Node::Comment(raw.to_owned()), position)?;
+                        let slot = Slot::Comment(self.parsed.store(raw));
+                        self.parsed.slots.push(slot);
                     }
                 }
                 Event::PI(pi) => {
@@ -360,22 +385,23 @@ impl<'a> Parser<'a> {
                         ));
                     }
                     self.check_text_length(data.len(), position)?;
+                    self.count_node(position)?;
                     if !self.stack.is_empty() {
-                        let data = (!data.is_empty()).then(|| data.to_owned());
-                        let node = Node::ProcessingInstruction {
-                            target: target.to_owned(),
-                            data,
+                        let slot = Slot::ProcessingInstruction {
+                            target: self.parsed.store(target),
+                            data: self.parsed.store(data),
                         };
-                        self.push(node, position)?;
+                        self.parsed.slots.push(slot);
                     }
                 }
                 Event::Eof => {
                     if !self.stack.is_empty() {
                         return Err(malformed("unclosed elements at the end", position));
                     }
-                    return self
-                        .root
-                        .ok_or_else(|| malformed("no root element", position));
+                    if !self.seen_root {
+                        return Err(malformed("no root element", position));
+                    }
+                    return Ok(self.parsed);
                 }
             }
             first = false;
@@ -386,11 +412,14 @@ impl<'a> Parser<'a> {
     fn str(&self, raw: &[u8], start: usize) -> Result<&'a str, XmlError> {
         // Events borrow from the input, so their bytes sit inside `self.text`; find them there
         // to hand out `&'a str` without copying.
-        let base = self.text.as_ptr() as usize;
-        let offset = (raw.as_ptr() as usize).wrapping_sub(base);
+        let offset = self.offset_of(raw);
         self.text
             .get(offset..offset + raw.len())
             .ok_or_else(|| self.error_at(ErrorKind::Malformed("bad UTF-8 boundary".into()), start))
+    }
+
+    fn offset_of(&self, raw: &[u8]) -> usize {
+        (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize)
     }
 
     fn error_at(&self, kind: ErrorKind, at: usize) -> XmlError {
@@ -415,14 +444,6 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn push(&mut self, node: Node, position: Position) -> Result<(), XmlError> {
-        self.count_node(position)?;
-        if !self.stack.is_empty() {
-            self.children.push(node);
-        }
-        Ok(())
-    }
-
     /// Character data, appended to the text node being read; outside the root element only
     /// whitespace may stand.
     fn characters(&mut self, text: &str, position: Position) -> Result<(), XmlError> {
@@ -433,20 +454,24 @@ impl<'a> Parser<'a> {
             return Err(malformed("text outside the root element", position));
         }
         if self.in_text {
-            if let Some(Node::Text(existing)) = self.children.last_mut() {
-                existing.push_str(text);
-                let len = existing.len();
+            // The text being read is the last of the strings: the piece joins it there.
+            if let Some(Slot::Text(open)) = self.parsed.slots.last_mut() {
+                let len = open.len as usize + text.len();
+                open.len = len as u32;
+                self.parsed.strings.push_str(text);
                 return self.check_text_length(len, position);
             }
         }
         self.check_text_length(text.len(), position)?;
-        self.push(Node::Text(text.to_owned()), position)?;
+        self.count_node(position)?;
+        let span = self.parsed.store(text);
+        self.parsed.slots.push(Slot::Text(span));
         self.in_text = true;
         Ok(())
     }
 
     fn start(&mut self, tag: &BytesStart<'_>, position: Position) -> Result<(), XmlError> {
-        if self.stack.is_empty() && self.root.is_some() {
+        if self.stack.is_empty() && self.seen_root {
             return Err(malformed("a second root element", position));
         }
         self.count_node(position)?;
@@ -494,20 +519,27 @@ impl<'a> Parser<'a> {
             check_declaration(*prefix, uri, position)?;
         }
 
-        let parent_scope = self.stack.last().map(|(p, _)| p.scope.clone());
+        let parent_scope =
+            self.stack
+                .last()
+                .and_then(|&parent| match self.parsed.slots.get(parent as usize) {
+                    Some(Slot::Element(parent)) => Some(parent.scope),
+                    _ => None,
+                });
         let scope = match parent_scope {
             // Redeclaring what is in scope (as most writers do) changes nothing.
             Some(parent)
-                if declared
-                    .iter()
-                    .all(|(p, uri)| parent.resolve(*p) == Some(&**uri)) =>
+                if declared.iter().all(|(p, uri)| {
+                    self.parsed.scopes[parent as usize].resolve(*p) == Some(&**uri)
+                }) =>
             {
                 parent
             }
             parent => {
                 let mut bindings: Vec<(Option<Atom>, Atom)> = parent
                     .map(|p| {
-                        p.bindings()
+                        self.parsed.scopes[p as usize]
+                            .bindings()
                             .iter()
                             .filter(|(p, _)| !declared.iter().any(|(d, _)| *d == p.as_deref()))
                             .cloned()
@@ -526,50 +558,58 @@ impl<'a> Parser<'a> {
                         position,
                     ));
                 }
-                Arc::new(NamespaceScope::from_bindings(bindings))
+                self.parsed
+                    .scopes
+                    .push(NamespaceScope::from_bindings(bindings));
+                (self.parsed.scopes.len() - 1) as u32
             }
         };
 
-        let name = self.resolve(&scope, qname, true, position)?;
-        let mut attributes: Vec<Attribute> = Vec::with_capacity(raw_attributes.len());
+        let name = self.resolve(scope, qname, true, position)?;
+        let first_attribute = self.parsed.attributes.len();
         for (key, value) in raw_attributes.drain(..) {
-            let name = self.resolve(&scope, key, false, position)?;
-            if attributes
-                .iter()
-                .any(|a| a.name.local == name.local && a.name.namespace == name.namespace)
-            {
+            let name = self.resolve(scope, key, false, position)?;
+            let given = &self.parsed.attributes[first_attribute..];
+            let names = &self.parsed.names;
+            let (new_local, new_namespace) =
+                (&names[name as usize].local, &names[name as usize].namespace);
+            if given.iter().any(|a| {
+                let old = &names[a.name as usize];
+                old.local == *new_local && old.namespace == *new_namespace
+            }) {
                 return Err(malformed(
-                    &format!("attribute {} given twice", name.expanded()),
+                    &format!("attribute {} given twice", names[name as usize].expanded()),
                     position,
                 ));
             }
-            attributes.push(Attribute {
-                name,
-                value: value.into_owned(),
-            });
+            let value = self.parsed.store(&value);
+            self.parsed.attributes.push(AttributeSlot { name, value });
         }
         self.start_tag = (declared, raw_attributes);
-        let element = Element {
+        self.stack.push(self.parsed.slots.len() as u32);
+        self.parsed.slots.push(Slot::Element(ElementSlot {
             name,
-            attributes,
             scope,
-            children: Vec::new(),
+            first_attribute: first_attribute as u32,
+            end_attribute: self.parsed.attributes.len() as u32,
+            end: 0,
             position,
-        };
-        self.stack.push((element, self.children.len()));
+        }));
         Ok(())
     }
 
-    /// An element (`element`) or attribute name with its prefix resolved in `scope`; an
-    /// unprefixed attribute is in no namespace. The name shares its prefix and URI with the
-    /// binding that declared them, and its local name with every other use of it.
+    /// The index in the name table of an element (`element`) or attribute name with its
+    /// prefix resolved in scope `scope`; an unprefixed attribute is in no namespace. A new
+    /// name shares its prefix and URI with the binding that declared them, and its local
+    /// name with every other use of it.
     fn resolve(
         &mut self,
-        scope: &NamespaceScope,
+        scope: u32,
         qname: &'a str,
         element: bool,
         position: Position,
-    ) -> Result<Name, XmlError> {
+    ) -> Result<u32, XmlError> {
+        let scope = &self.parsed.scopes[scope as usize];
         let (prefix, local) = split_qname(qname);
         let (prefix, namespace) = match prefix {
             Some("xmlns") if element => {
@@ -588,35 +628,31 @@ impl<'a> Parser<'a> {
                 (prefix.clone(), Some(uri.clone()))
             }
         };
+        let key = (qname, namespace.as_ref().map_or(0, Atom::address));
+        if let Some(&index) = self.names.get(&key) {
+            return Ok(index);
+        }
         let local = self.atoms.get(local);
-        Ok(Name {
+        let index = self.parsed.names.len() as u32;
+        self.parsed.names.push(Name {
             namespace,
             local,
             prefix,
-        })
+        });
+        self.names.insert(key, index);
+        Ok(index)
     }
 
     fn end(&mut self, position: Position) -> Result<(), XmlError> {
-        let Some((mut done, first_child)) = self.stack.pop() else {
+        let Some(open) = self.stack.pop() else {
             return Err(malformed("unbalanced end tag", position));
         };
-        done.children = if first_child >= self.children.len() - first_child {
-            self.children.split_off(first_child)
-        } else {
-            // Most of what is open is this element's children (a long list): they keep the
-            // buffer, moved down and shrunk, and the few before them are copied out, so
-            // that the list is never held twice.
-            let before = self.children[..first_child].to_vec();
-            let mut children = std::mem::replace(&mut self.children, before);
-            children.drain(..first_child);
-            children.shrink_to_fit();
-            children
-        };
-        match self.stack.last() {
-            Some(_) => self.children.push(Node::Element(done)),
-            // Read on to the end: what follows the root must be well-formed too.
-            None => self.root = Some(done),
+        let end = self.parsed.slots.len() as u32;
+        if let Some(Slot::Element(element)) = self.parsed.slots.get_mut(open as usize) {
+            element.end = end;
         }
+        // Read on to the end: what follows the root must be well-formed too.
+        self.seen_root |= self.stack.is_empty();
         Ok(())
     }
 }
@@ -768,6 +804,8 @@ fn is_name_char(c: char) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn parse_default(doc: &[u8]) -> Result<Element, XmlError> {

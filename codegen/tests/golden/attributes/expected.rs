@@ -18,7 +18,7 @@ pub struct PriceType {
 }
 
 impl xmlbind::FromXml for PriceType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         Ok(Self {
             currency: xmlbind::required_attribute_value(element, None, "currency")?,
             approximate: xmlbind::attribute_value(element, None, "approximate")?,
@@ -56,7 +56,7 @@ pub struct LocationConstraint {
 }
 
 impl xmlbind::FromXml for LocationConstraint {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         Ok(Self {
             value: xmlbind::text_value(element)?,
         })
@@ -86,7 +86,7 @@ pub struct UserDataType {
 }
 
 impl xmlbind::FromXml for UserDataType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::check_fixed_attribute(element, None, "version", "1.0", true)?;
         xmlbind::check_fixed_attribute(element, None, "encoding", "base64", true)?;
         let mut children = xmlbind::Children::mixed(element)?;
@@ -133,7 +133,7 @@ pub struct ItemType {
 }
 
 impl xmlbind::FromXml for ItemType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             id: xmlbind::required_attribute_value(element, None, "id")?,

@@ -10,7 +10,7 @@ pub const WSDL: &str = include_str!("input.wsdl");
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmptyElementType {}
 impl xmlbind::FromXml for EmptyElementType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::Children::new(element)?.finish()?;
         Ok(Self {})
     }
@@ -75,7 +75,7 @@ impl xmlbind::Choice for LaunchPermissionOperationType {
 }
 
 impl xmlbind::FromXml for LaunchPermissionOperationType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = children.choice()?;
         children.finish()?;
@@ -114,7 +114,7 @@ pub struct ModifyImageAttributeType {
 }
 
 impl xmlbind::FromXml for ModifyImageAttributeType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             request_id: children.required(Some(NAMESPACE), "requestId")?,

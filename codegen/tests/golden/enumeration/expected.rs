@@ -52,7 +52,7 @@ impl xmlbind::XmlText for Permission {
 }
 
 impl xmlbind::FromXml for Permission {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::text_value(element)
     }
 }
@@ -112,7 +112,7 @@ impl xmlbind::XmlText for StateName {
 }
 
 impl xmlbind::FromXml for StateName {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::text_value(element)
     }
 }
@@ -149,7 +149,7 @@ pub struct GrantType {
 }
 
 impl xmlbind::FromXml for GrantType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             state: xmlbind::required_attribute_value(element, None, "state")?,
@@ -226,7 +226,7 @@ impl xmlbind::XmlText for GrantTypeSize {
 }
 
 impl xmlbind::FromXml for GrantTypeSize {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::text_value(element)
     }
 }

@@ -22,7 +22,7 @@ pub struct RunInstanceType {
 }
 
 impl xmlbind::FromXml for RunInstanceType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             correlation_id: children.optional(Some(NAMESPACE), "correlationId")?,
@@ -83,7 +83,7 @@ pub struct RunInstanceWithKernelType {
 }
 
 impl xmlbind::FromXml for RunInstanceWithKernelType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             correlation_id: children.optional(Some(NAMESPACE), "correlationId")?,
@@ -141,7 +141,7 @@ pub struct PowerDownType {
 }
 
 impl xmlbind::FromXml for PowerDownType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             correlation_id: children.optional(Some(NAMESPACE), "correlationId")?,

@@ -16,7 +16,7 @@ pub struct ListBucket {
 }
 
 impl xmlbind::FromXml for ListBucket {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             bucket: children.required(Some(NAMESPACE), "Bucket")?,
@@ -56,7 +56,7 @@ pub struct ListBucketEntry {
 }
 
 impl xmlbind::FromXml for ListBucketEntry {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             key: children.required(Some(NAMESPACE), "Key")?,
@@ -97,7 +97,7 @@ pub struct Status {
 }
 
 impl xmlbind::FromXml for Status {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             code: children.required(Some(NAMESPACE), "Code")?,

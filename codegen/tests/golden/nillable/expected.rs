@@ -14,7 +14,7 @@ pub struct StatusType {
 }
 
 impl xmlbind::FromXml for StatusType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             code: children.required(Some(NAMESPACE), "code")?,
@@ -53,7 +53,7 @@ pub struct ReplyType {
 }
 
 impl xmlbind::FromXml for ReplyType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             message: children.nillable(Some(NAMESPACE), "message")?,

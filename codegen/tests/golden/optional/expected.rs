@@ -16,7 +16,7 @@ pub struct AddressType {
 }
 
 impl xmlbind::FromXml for AddressType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             street: children.required(None, "street")?,
@@ -64,7 +64,7 @@ pub struct ProfileType {
 }
 
 impl xmlbind::FromXml for ProfileType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             name: children.required(None, "name")?,

@@ -28,7 +28,7 @@ impl Default for Grantee {
 }
 
 impl xmlbind::FromXml for Grantee {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let ty = element.qname_attribute(Some(xmlbind::XSI_NS), "type")?;
         match ty
             .as_ref()
@@ -49,7 +49,7 @@ impl xmlbind::FromXml for Grantee {
                         xmlbind::ErrorKind::MissingAttribute(
                             format!("{{{}}}type", xmlbind::XSI_NS),
                         ),
-                        element.position,
+                        element.position(),
                     ),
                 )
             }
@@ -62,7 +62,7 @@ impl xmlbind::FromXml for Grantee {
                                 None => local.to_owned(),
                             },
                         ),
-                        element.position,
+                        element.position(),
                     ),
                 )
             }
@@ -114,7 +114,7 @@ pub struct AmazonCustomerByEmail {
 }
 
 impl xmlbind::FromXml for AmazonCustomerByEmail {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             email_address: children.required(Some(NAMESPACE), "EmailAddress")?,
@@ -149,7 +149,7 @@ pub struct CanonicalUser {
 }
 
 impl xmlbind::FromXml for CanonicalUser {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             id: children.required(Some(NAMESPACE), "ID")?,
@@ -187,7 +187,7 @@ pub struct Group {
 }
 
 impl xmlbind::FromXml for Group {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             uri: children.required(Some(NAMESPACE), "URI")?,
@@ -222,7 +222,7 @@ pub struct Grant {
 }
 
 impl xmlbind::FromXml for Grant {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             grantee: children.required(Some(NAMESPACE), "Grantee")?,
@@ -258,7 +258,7 @@ pub struct Shape {
 }
 
 impl xmlbind::FromXml for Shape {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             name: children.required(Some(NAMESPACE), "Name")?,
@@ -303,7 +303,7 @@ impl Default for AnyShape {
 }
 
 impl xmlbind::FromXml for AnyShape {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let ty = element.qname_attribute(Some(xmlbind::XSI_NS), "type")?;
         match ty
             .as_ref()
@@ -325,7 +325,7 @@ impl xmlbind::FromXml for AnyShape {
                                 None => local.to_owned(),
                             },
                         ),
-                        element.position,
+                        element.position(),
                     ),
                 )
             }
@@ -364,7 +364,7 @@ pub struct Circle {
 }
 
 impl xmlbind::FromXml for Circle {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             name: children.required(Some(NAMESPACE), "Name")?,
@@ -402,7 +402,7 @@ pub struct AccessControlList {
 }
 
 impl xmlbind::FromXml for AccessControlList {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             grant: children.repeated(Some(NAMESPACE), "Grant", 0, Some(100))?,

@@ -32,7 +32,7 @@ pub struct LaunchType {
 }
 
 impl xmlbind::FromXml for LaunchType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             image_id: children.required(Some(NAMESPACE), "imageId")?,
@@ -214,7 +214,7 @@ pub struct GroupSetType {
 }
 
 impl xmlbind::FromXml for GroupSetType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             item: children.repeated(Some(NAMESPACE), "item", 0, None)?,
@@ -249,7 +249,7 @@ pub struct GroupItemType {
 }
 
 impl xmlbind::FromXml for GroupItemType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             group_id: children.required(Some(NAMESPACE), "groupId")?,
@@ -282,7 +282,7 @@ pub struct IdSetType {
 }
 
 impl xmlbind::FromXml for IdSetType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             item: children.repeated(Some(NAMESPACE), "item", 0, None)?,
@@ -317,7 +317,7 @@ pub struct IdItemType {
 }
 
 impl xmlbind::FromXml for IdItemType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             id: children.required(Some(NAMESPACE), "id")?,
@@ -350,7 +350,7 @@ pub struct UserDataType {
 }
 
 impl xmlbind::FromXml for UserDataType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::check_fixed_attribute(element, None, "encoding", "base64", true)?;
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
@@ -387,7 +387,7 @@ pub struct PlacementType {
 }
 
 impl xmlbind::FromXml for PlacementType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             zone: children.optional(Some(NAMESPACE), "zone")?,
@@ -427,7 +427,7 @@ pub struct RuleSetType {
 }
 
 impl xmlbind::FromXml for RuleSetType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             item: children.repeated(Some(NAMESPACE), "item", 0, None)?,
@@ -466,7 +466,7 @@ pub struct RuleType {
 }
 
 impl xmlbind::FromXml for RuleType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             protocol: children.required(Some(NAMESPACE), "protocol")?,
@@ -507,7 +507,7 @@ pub struct RangeSetType {
 }
 
 impl xmlbind::FromXml for RangeSetType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             item: children.repeated(Some(NAMESPACE), "item", 0, None)?,
@@ -542,7 +542,7 @@ pub struct RangeType {
 }
 
 impl xmlbind::FromXml for RangeType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             cidr: children.required(Some(NAMESPACE), "cidr")?,
@@ -571,7 +571,7 @@ impl xmlbind::Sample for RangeType {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmptyType {}
 impl xmlbind::FromXml for EmptyType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::Children::new(element)?.finish()?;
         Ok(Self {})
     }
@@ -596,7 +596,7 @@ pub struct LaunchResponseType {
 }
 
 impl xmlbind::FromXml for LaunchResponseType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             request_id: children.required(Some(NAMESPACE), "requestId")?,
@@ -625,7 +625,7 @@ impl xmlbind::Sample for LaunchResponseType {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PingType {}
 impl xmlbind::FromXml for PingType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::Children::new(element)?.finish()?;
         Ok(Self {})
     }
@@ -722,7 +722,7 @@ impl<T: Launcher> soap::Service for LauncherServer<T> {
     fn call<'a>(
         &'a self,
         operation: &'static soap::Operation,
-        body: &'a xmlbind::Element,
+        body: xmlbind::ElementRef<'a>,
         context: soap::RequestContext,
     ) -> soap::BoxFuture<'a, Result<soap::Reply, soap::Fault>> {
         let inner = &self.inner;
@@ -795,7 +795,7 @@ impl<T: soap::Transport> LauncherClient<T> {
 /// Runs one operation: reads the request, calls the handler.
 async fn dispatch<Request, Response, Handled>(
     operation: &'static soap::Operation,
-    body: &xmlbind::Element,
+    body: xmlbind::ElementRef<'_>,
     context: soap::RequestContext,
     handler: impl FnOnce(Request, soap::RequestContext) -> Handled,
 ) -> Result<soap::Reply, soap::Fault>
@@ -822,14 +822,15 @@ async fn call<T: soap::Transport, Response: xmlbind::FromXml>(
     request: &(dyn xmlbind::ToXml + Sync),
 ) -> Result<Response, soap::ClientError> {
     let reply = transport.call(operation, request).await?;
+    let reply = reply.root();
     let (namespace, local) = operation.response;
-    if !reply.name.is(Some(namespace), local) {
+    if !reply.name().is(Some(namespace), local) {
         return Err(soap::ClientError::UnexpectedResponse {
             expected: format!("{{{namespace}}}{local}"),
-            found: reply.name.expanded(),
+            found: reply.name().expanded(),
         });
     }
-    Response::from_xml(&reply).map_err(soap::ClientError::from)
+    Response::from_xml(reply).map_err(soap::ClientError::from)
 }
 
 impl wire::query::FromQuery for LaunchType {
@@ -1036,7 +1037,7 @@ impl LauncherRequest {
     /// Body element; `None` when `operation` is not one of this portType's.
     pub fn from_body(
         operation: &str,
-        body: &xmlbind::Element,
+        body: xmlbind::ElementRef<'_>,
     ) -> Option<Result<Self, xmlbind::XmlError>> {
         match operation {
             "Launch" => {

@@ -24,7 +24,7 @@ pub struct TagUserType {
 }
 
 impl xmlbind::FromXml for TagUserType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             user_name: children.required(Some(NAMESPACE), "UserName")?,
@@ -110,7 +110,7 @@ impl xmlbind::XmlText for StatusType {
 }
 
 impl xmlbind::FromXml for StatusType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         xmlbind::text_value(element)
     }
 }
@@ -138,7 +138,7 @@ pub struct TagType {
 }
 
 impl xmlbind::FromXml for TagType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             key: children.required(Some(NAMESPACE), "Key")?,
@@ -176,7 +176,7 @@ pub struct TagListType {
 }
 
 impl xmlbind::FromXml for TagListType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             member: children.repeated(Some(NAMESPACE), "member", 0, None)?,
@@ -211,7 +211,7 @@ pub struct PolicyNameListType {
 }
 
 impl xmlbind::FromXml for PolicyNameListType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             member: children.repeated(Some(NAMESPACE), "member", 0, None)?,
@@ -248,7 +248,7 @@ pub struct TagUserResponseType {
 }
 
 impl xmlbind::FromXml for TagUserResponseType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             tag_user_result: children.required(Some(NAMESPACE), "TagUserResult")?,
@@ -294,7 +294,7 @@ pub struct TagUserResultType {
 }
 
 impl xmlbind::FromXml for TagUserResultType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             tags: children.required(Some(NAMESPACE), "Tags")?,
@@ -327,7 +327,7 @@ pub struct ResponseMetadataType {
 }
 
 impl xmlbind::FromXml for ResponseMetadataType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             request_id: children.required(Some(NAMESPACE), "RequestId")?,
@@ -417,7 +417,7 @@ impl<T: Tagger> soap::Service for TaggerServer<T> {
     fn call<'a>(
         &'a self,
         operation: &'static soap::Operation,
-        body: &'a xmlbind::Element,
+        body: xmlbind::ElementRef<'a>,
         context: soap::RequestContext,
     ) -> soap::BoxFuture<'a, Result<soap::Reply, soap::Fault>> {
         let inner = &self.inner;
@@ -473,7 +473,7 @@ impl<T: soap::Transport> TaggerClient<T> {
 /// Runs one operation: reads the request, calls the handler.
 async fn dispatch<Request, Response, Handled>(
     operation: &'static soap::Operation,
-    body: &xmlbind::Element,
+    body: xmlbind::ElementRef<'_>,
     context: soap::RequestContext,
     handler: impl FnOnce(Request, soap::RequestContext) -> Handled,
 ) -> Result<soap::Reply, soap::Fault>
@@ -500,14 +500,15 @@ async fn call<T: soap::Transport, Response: xmlbind::FromXml>(
     request: &(dyn xmlbind::ToXml + Sync),
 ) -> Result<Response, soap::ClientError> {
     let reply = transport.call(operation, request).await?;
+    let reply = reply.root();
     let (namespace, local) = operation.response;
-    if !reply.name.is(Some(namespace), local) {
+    if !reply.name().is(Some(namespace), local) {
         return Err(soap::ClientError::UnexpectedResponse {
             expected: format!("{{{namespace}}}{local}"),
-            found: reply.name.expanded(),
+            found: reply.name().expanded(),
         });
     }
-    Response::from_xml(&reply).map_err(soap::ClientError::from)
+    Response::from_xml(reply).map_err(soap::ClientError::from)
 }
 
 impl wire::query::FromQuery for TagUserType {
@@ -589,7 +590,7 @@ impl TaggerRequest {
     /// Body element; `None` when `operation` is not one of this portType's.
     pub fn from_body(
         operation: &str,
-        body: &xmlbind::Element,
+        body: xmlbind::ElementRef<'_>,
     ) -> Option<Result<Self, xmlbind::XmlError>> {
         match operation {
             "TagUser" => {

@@ -20,7 +20,7 @@ pub struct FolderType {
 }
 
 impl xmlbind::FromXml for FolderType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             name: children.required(Some(NAMESPACE), "name")?,
@@ -68,7 +68,7 @@ pub struct LinkType {
 }
 
 impl xmlbind::FromXml for LinkType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             target: Box::new(children.required(Some(NAMESPACE), "target")?),

@@ -14,7 +14,7 @@ pub struct VolumeType {
 }
 
 impl xmlbind::FromXml for VolumeType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             volume_id: children.required(Some(NAMESPACE), "volumeId")?,
@@ -53,7 +53,7 @@ pub struct RunInstancesType {
 }
 
 impl xmlbind::FromXml for RunInstancesType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             instance_ids: children.repeated(Some(NAMESPACE), "instanceIds", 1, None)?,

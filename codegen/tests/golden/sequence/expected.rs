@@ -46,7 +46,7 @@ pub struct OrderType {
 }
 
 impl xmlbind::FromXml for OrderType {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             id: children.required(Some(NAMESPACE), "id")?,
@@ -127,7 +127,7 @@ pub struct PlaceOrderResponse {
 }
 
 impl xmlbind::FromXml for PlaceOrderResponse {
-    fn from_xml(element: &xmlbind::Element) -> Result<Self, xmlbind::XmlError> {
+    fn from_xml(element: xmlbind::ElementRef<'_>) -> Result<Self, xmlbind::XmlError> {
         let mut children = xmlbind::Children::new(element)?;
         let value = Self {
             order_id: children.required(Some(NAMESPACE), "orderId")?,
@@ -217,7 +217,7 @@ impl<T: ShopPort> soap::Service for ShopPortServer<T> {
     fn call<'a>(
         &'a self,
         operation: &'static soap::Operation,
-        body: &'a xmlbind::Element,
+        body: xmlbind::ElementRef<'a>,
         context: soap::RequestContext,
     ) -> soap::BoxFuture<'a, Result<soap::Reply, soap::Fault>> {
         let inner = &self.inner;
@@ -271,7 +271,7 @@ impl<T: soap::Transport> ShopPortClient<T> {
 /// Runs one operation: reads the request, calls the handler.
 async fn dispatch<Request, Response, Handled>(
     operation: &'static soap::Operation,
-    body: &xmlbind::Element,
+    body: xmlbind::ElementRef<'_>,
     context: soap::RequestContext,
     handler: impl FnOnce(Request, soap::RequestContext) -> Handled,
 ) -> Result<soap::Reply, soap::Fault>
@@ -298,12 +298,13 @@ async fn call<T: soap::Transport, Response: xmlbind::FromXml>(
     request: &(dyn xmlbind::ToXml + Sync),
 ) -> Result<Response, soap::ClientError> {
     let reply = transport.call(operation, request).await?;
+    let reply = reply.root();
     let (namespace, local) = operation.response;
-    if !reply.name.is(Some(namespace), local) {
+    if !reply.name().is(Some(namespace), local) {
         return Err(soap::ClientError::UnexpectedResponse {
             expected: format!("{{{namespace}}}{local}"),
-            found: reply.name.expanded(),
+            found: reply.name().expanded(),
         });
     }
-    Response::from_xml(&reply).map_err(soap::ClientError::from)
+    Response::from_xml(reply).map_err(soap::ClientError::from)
 }

@@ -194,10 +194,12 @@ mod tests {
     #[test]
     fn the_document_is_iams_error_response_with_type_code_message_and_request_id() {
         let doc = IamError::NoSuchEntity("no user <x>".into()).document("req-1");
-        let root = xmlbind::parse(doc.as_bytes(), &xmlbind::Limits::default()).unwrap();
-        assert_eq!(root.name.local, "ErrorResponse");
-        assert_eq!(root.name.namespace.as_deref(), Some(NAMESPACE));
-        let parsed = ErrorResponseType::from_xml(&root).unwrap();
+        let document =
+            xmlbind::Document::parse(doc.as_bytes(), &xmlbind::Limits::default()).unwrap();
+        let root = document.root();
+        assert_eq!(root.name().local, "ErrorResponse");
+        assert_eq!(root.name().namespace.as_deref(), Some(NAMESPACE));
+        let parsed = ErrorResponseType::from_xml(root).unwrap();
         assert_eq!(parsed.error.r#type, ErrorKindType::Sender);
         assert_eq!(parsed.error.code, "NoSuchEntity");
         assert_eq!(parsed.error.message, "no user <x>");

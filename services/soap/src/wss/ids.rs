@@ -8,25 +8,25 @@
 
 use std::collections::HashMap;
 
-use xmlbind::Element;
+use xmlbind::ElementRef;
 
 use super::WssError;
 
 /// Every Id-like attribute value of a document, with the elements that carry it.
 #[derive(Debug)]
 pub(crate) struct IdIndex<'a> {
-    ids: HashMap<&'a str, Vec<&'a Element>>,
+    ids: HashMap<&'a str, Vec<ElementRef<'a>>>,
 }
 
 impl<'a> IdIndex<'a> {
-    pub(crate) fn build(root: &'a Element) -> Self {
-        let mut ids: HashMap<&'a str, Vec<&'a Element>> = HashMap::new();
+    pub(crate) fn build(root: ElementRef<'a>) -> Self {
+        let mut ids: HashMap<&'a str, Vec<ElementRef<'a>>> = HashMap::new();
         let mut pending = vec![root];
         while let Some(element) = pending.pop() {
-            for attribute in &element.attributes {
+            for attribute in element.attributes() {
                 if attribute.name.local.eq_ignore_ascii_case("id") {
                     let holders = ids.entry(attribute.value.trim()).or_default();
-                    if !holders.iter().any(|e| std::ptr::eq(*e, element)) {
+                    if !holders.contains(&element) {
                         holders.push(element);
                     }
                 }
@@ -37,9 +37,9 @@ impl<'a> IdIndex<'a> {
     }
 
     /// The one element that carries `id`.
-    pub(crate) fn resolve(&self, id: &str) -> Result<&'a Element, WssError> {
+    pub(crate) fn resolve(&self, id: &str) -> Result<ElementRef<'a>, WssError> {
         match self.ids.get(id.trim()).map(Vec::as_slice) {
-            Some([element]) => Ok(element),
+            Some(&[element]) => Ok(element),
             Some([]) | None => Err(WssError::UnknownId(id.to_owned())),
             Some(_) => Err(WssError::DuplicateId(id.to_owned())),
         }
@@ -67,20 +67,20 @@ pub(crate) fn fragment(uri: &str) -> Result<&str, WssError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use xmlbind::{parse, Limits};
+    use xmlbind::{Document, Limits};
 
     #[test]
     fn confusable_id_attributes_make_an_id_ambiguous() {
-        let doc = parse(
+        let doc = Document::parse(
             br#"<a xmlns:u="urn:u" xmlns:f="urn:f"><b u:Id="x"/><c ID=" x "/><d f:id="y"/><e Id="z" u:Id="z"/></a>"#,
             &Limits::default(),
         )
         .unwrap();
-        let index = IdIndex::build(&doc);
+        let index = IdIndex::build(doc.root());
         assert!(matches!(index.resolve("x"), Err(WssError::DuplicateId(_))));
-        assert_eq!(index.resolve("y").unwrap().name.local, "d");
+        assert_eq!(index.resolve("y").unwrap().name().local, "d");
         // One element holding the same value twice is still one element.
-        assert_eq!(index.resolve("z").unwrap().name.local, "e");
+        assert_eq!(index.resolve("z").unwrap().name().local, "e");
         assert!(matches!(index.resolve("w"), Err(WssError::UnknownId(_))));
     }
 

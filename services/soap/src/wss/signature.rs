@@ -2,7 +2,7 @@
 //! Only the shape WS-Security uses is accepted: exclusive C14N for SignedInfo and as the one
 //! transform of each reference, RSA signatures, SHA digests, KeyInfo left to the caller.
 
-use xmlbind::{Base64Binary, Element, XmlText};
+use xmlbind::{Base64Binary, ElementRef, XmlText};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
 use super::{WssError, DS_NS, EXC_C14N, WSSE_NS, X509V3};
@@ -32,10 +32,10 @@ pub(crate) struct Reference {
 /// A `ds:Signature` read from a message.
 #[derive(Debug)]
 pub(crate) struct Signature<'a> {
-    pub(crate) signed_info_element: &'a Element,
+    pub(crate) signed_info_element: ElementRef<'a>,
     pub(crate) signed_info: SignedInfo,
     pub(crate) value: Vec<u8>,
-    pub(crate) key_info: Option<&'a Element>,
+    pub(crate) key_info: Option<ElementRef<'a>>,
 }
 
 /// Prefix lists as `&str` slices, the form [`crate::c14n::exclusive`] takes.
@@ -151,13 +151,13 @@ fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[Stri
 }
 
 /// Reads a `ds:Signature` element.
-pub(crate) fn read(signature: &Element) -> Result<Signature<'_>, WssError> {
+pub(crate) fn read(signature: ElementRef<'_>) -> Result<Signature<'_>, WssError> {
     let mut children = element_children(signature)?.into_iter();
     let signed_info_element = expect(children.next(), "SignedInfo")?;
     let value_element = expect(children.next(), "SignatureValue")?;
     let key_info = children.next();
     if let Some(k) = key_info {
-        if !k.name.is(Some(DS_NS), "KeyInfo") {
+        if !k.name().is(Some(DS_NS), "KeyInfo") {
             return Err(unexpected(k, "ds:KeyInfo"));
         }
     }
@@ -174,12 +174,12 @@ pub(crate) fn read(signature: &Element) -> Result<Signature<'_>, WssError> {
     })
 }
 
-fn read_signed_info(element: &Element) -> Result<SignedInfo, WssError> {
+fn read_signed_info(element: ElementRef<'_>) -> Result<SignedInfo, WssError> {
     let mut children = element_children(element)?.into_iter();
     let c14n = expect(children.next(), "CanonicalizationMethod")?;
     let c14n_prefixes = read_c14n(c14n)?;
     let method = expect(children.next(), "SignatureMethod")?;
-    if let Some(extra) = element_children(method)?.first() {
+    if let Some(extra) = element_children(method)?.first().copied() {
         // HMACOutputLength and the like belong to algorithms we refuse.
         return Err(unexpected(extra, "no content in ds:SignatureMethod"));
     }
@@ -202,8 +202,8 @@ fn read_signed_info(element: &Element) -> Result<SignedInfo, WssError> {
     })
 }
 
-fn read_reference(element: &Element) -> Result<Reference, WssError> {
-    if !element.name.is(Some(DS_NS), "Reference") {
+fn read_reference(element: ElementRef<'_>) -> Result<Reference, WssError> {
+    if !element.name().is(Some(DS_NS), "Reference") {
         return Err(unexpected(element, "ds:Reference"));
     }
     let uri = element
@@ -214,8 +214,8 @@ fn read_reference(element: &Element) -> Result<Reference, WssError> {
     // Without Transforms a reference is canonicalized with inclusive C14N 1.0, which
     // WS-Security does not use; with several, the result depends on transforms we refuse.
     let transforms = expect(children.next(), "Transforms")?;
-    let prefixes = match element_children(transforms)?.as_slice() {
-        [transform] if transform.name.is(Some(DS_NS), "Transform") => read_c14n(transform)?,
+    let prefixes = match *element_children(transforms)?.as_slice() {
+        [transform] if transform.name().is(Some(DS_NS), "Transform") => read_c14n(transform)?,
         [other] => return Err(unexpected(other, "ds:Transform")),
         _ => {
             return Err(WssError::UnsupportedAlgorithm(
@@ -241,14 +241,14 @@ fn read_reference(element: &Element) -> Result<Reference, WssError> {
 }
 
 /// Reads an exclusive C14N method or transform, returning its PrefixList.
-fn read_c14n(element: &Element) -> Result<Vec<String>, WssError> {
+fn read_c14n(element: ElementRef<'_>) -> Result<Vec<String>, WssError> {
     let algorithm = algorithm(element)?;
     if algorithm != EXC_C14N {
         return Err(WssError::UnsupportedAlgorithm(algorithm.to_owned()));
     }
-    match element_children(element)?.as_slice() {
+    match *element_children(element)?.as_slice() {
         [] => Ok(Vec::new()),
-        [list] if list.name.is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
+        [list] if list.name().is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
             .attribute(None, "PrefixList")
             .unwrap_or_default()
             .split_ascii_whitespace()
@@ -258,39 +258,38 @@ fn read_c14n(element: &Element) -> Result<Vec<String>, WssError> {
     }
 }
 
-fn algorithm(element: &Element) -> Result<&str, WssError> {
+fn algorithm(element: ElementRef<'_>) -> Result<&str, WssError> {
     element
         .attribute(None, "Algorithm")
-        .ok_or_else(|| WssError::Malformed(format!("{} has no Algorithm", element.name.local)))
+        .ok_or_else(|| WssError::Malformed(format!("{} has no Algorithm", element.name().local)))
 }
 
 /// The child elements of an element-only XML Signature element.
-pub(crate) fn element_children(element: &Element) -> Result<Vec<&Element>, WssError> {
+pub(crate) fn element_children(element: ElementRef<'_>) -> Result<Vec<ElementRef<'_>>, WssError> {
     if element
-        .children
-        .iter()
-        .any(|n| matches!(n, xmlbind::Node::Text(t) if !t.trim().is_empty()))
+        .children()
+        .any(|n| matches!(n, xmlbind::NodeRef::Text(t) if !t.trim().is_empty()))
     {
         return Err(WssError::Malformed(format!(
             "unexpected text in {}",
-            element.name.local
+            element.name().local
         )));
     }
     Ok(element.elements().collect())
 }
 
-fn expect<'a>(element: Option<&'a Element>, local: &str) -> Result<&'a Element, WssError> {
+fn expect<'a>(element: Option<ElementRef<'a>>, local: &str) -> Result<ElementRef<'a>, WssError> {
     match element {
-        Some(e) if e.name.is(Some(DS_NS), local) => Ok(e),
+        Some(e) if e.name().is(Some(DS_NS), local) => Ok(e),
         Some(e) => Err(unexpected(e, &format!("ds:{local}"))),
         None => Err(WssError::Malformed(format!("missing ds:{local}"))),
     }
 }
 
-fn unexpected(found: &Element, expected: &str) -> WssError {
+fn unexpected(found: ElementRef<'_>, expected: &str) -> WssError {
     WssError::Malformed(format!(
         "expected {expected}, found {}",
-        found.name.expanded()
+        found.name().expanded()
     ))
 }
 
@@ -302,7 +301,7 @@ fn malformed(error: xmlbind::XmlError) -> WssError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use xmlbind::{parse, Limits};
+    use xmlbind::{Document, Limits};
 
     fn sample() -> SignedInfo {
         SignedInfo {
@@ -328,10 +327,10 @@ mod tests {
             value: vec![4; 20],
         });
         let written = write(&info, "tok").unwrap();
-        let parsed = parse(written.markup.as_bytes(), &Limits::default()).unwrap();
-        let signed_info = parsed.child(Some(DS_NS), "SignedInfo").unwrap();
+        let parsed = Document::parse(written.markup.as_bytes(), &Limits::default()).unwrap();
+        let signed_info = parsed.root().child(Some(DS_NS), "SignedInfo").unwrap();
         assert_eq!(
-            String::from_utf8(c14n::exclusive(signed_info, &[])).unwrap(),
+            String::from_utf8(c14n::exclusive_of(signed_info, &[])).unwrap(),
             written.canonical_signed_info
         );
         assert!(written.markup.contains(&written.canonical_signed_info));
@@ -345,8 +344,8 @@ mod tests {
             ..
         } = write(&sample(), "tok").unwrap();
         assert!(markup[offset..].starts_with("</ds:SignatureValue>"));
-        let doc = parse(markup.as_bytes(), &Limits::default()).unwrap();
-        let read = read(&doc).unwrap();
+        let doc = Document::parse(markup.as_bytes(), &Limits::default()).unwrap();
+        let read = read(doc.root()).unwrap();
         assert_eq!(read.signed_info, sample());
         assert!(read.value.is_empty());
         assert!(read.key_info.is_some());
@@ -369,9 +368,10 @@ mod tests {
                 "http://www.w3.org/2001/04/xmldsig-more#md5",
             ),
         ] {
-            let doc = parse(markup.replacen(from, to, 1).as_bytes(), &Limits::default()).unwrap();
+            let doc = Document::parse(markup.replacen(from, to, 1).as_bytes(), &Limits::default())
+                .unwrap();
             assert!(
-                matches!(read(&doc), Err(WssError::UnsupportedAlgorithm(_))),
+                matches!(read(doc.root()), Err(WssError::UnsupportedAlgorithm(_))),
                 "{to}"
             );
         }

@@ -1,7 +1,7 @@
 //! `wsu:Timestamp`: written with Created and Expires, checked against a clock with a skew
 //! allowance and a maximum age.
 
-use xmlbind::{DateTime, Element, XmlText, XmlWriter};
+use xmlbind::{DateTime, ElementRef, XmlText, XmlWriter};
 
 use super::signature::element_children;
 use super::{WssError, WSU_NS};
@@ -31,8 +31,8 @@ pub(crate) struct Window {
 
 /// Checks a Timestamp: Created (required) neither in the future nor older than the maximum
 /// age, Expires (optional) not passed, each with the skew allowance.
-pub(crate) fn check(timestamp: &Element, window: Window) -> Result<(), WssError> {
-    let (created, expires) = match element_children(timestamp)?.as_slice() {
+pub(crate) fn check(timestamp: ElementRef<'_>, window: Window) -> Result<(), WssError> {
+    let (created, expires) = match *element_children(timestamp)?.as_slice() {
         [created] => (time(created, "Created")?, None),
         [created, expires] => (time(created, "Created")?, Some(time(expires, "Expires")?)),
         _ => {
@@ -58,11 +58,11 @@ pub(crate) fn check(timestamp: &Element, window: Window) -> Result<(), WssError>
     Ok(())
 }
 
-fn time(element: &Element, local: &str) -> Result<i64, WssError> {
-    if !element.name.is(Some(WSU_NS), local) {
+fn time(element: ElementRef<'_>, local: &str) -> Result<i64, WssError> {
+    if !element.name().is(Some(WSU_NS), local) {
         return Err(WssError::InvalidTimestamp(format!(
             "expected wsu:{local}, found {}",
-            element.name.expanded()
+            element.name().expanded()
         )));
     }
     let text = element
@@ -77,12 +77,12 @@ fn time(element: &Element, local: &str) -> Result<i64, WssError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use xmlbind::{parse, Limits};
+    use xmlbind::{Document, Limits};
 
-    fn stamp(created: i64, ttl: i64) -> Element {
+    fn stamp(created: i64, ttl: i64) -> Document {
         let mut w = XmlWriter::new();
         write(&mut w, "ts", created, ttl);
-        parse(w.finish().as_bytes(), &Limits::default()).unwrap()
+        Document::parse(w.finish().as_bytes(), &Limits::default()).unwrap()
     }
 
     const WINDOW: Window = Window {
@@ -93,37 +93,37 @@ mod tests {
 
     #[test]
     fn fresh_timestamps_pass_within_the_skew() {
-        check(&stamp(1_000_000, 300), WINDOW).unwrap();
-        check(&stamp(1_000_000 + 299, 300), WINDOW).unwrap();
-        check(&stamp(1_000_000 - 500, 600), WINDOW).unwrap();
+        check(stamp(1_000_000, 300).root(), WINDOW).unwrap();
+        check(stamp(1_000_000 + 299, 300).root(), WINDOW).unwrap();
+        check(stamp(1_000_000 - 500, 600).root(), WINDOW).unwrap();
     }
 
     #[test]
     fn old_future_and_expired_timestamps_fail() {
         assert!(matches!(
-            check(&stamp(1_000_000 + 301, 300), WINDOW),
+            check(stamp(1_000_000 + 301, 300).root(), WINDOW),
             Err(WssError::NotYetValid)
         ));
         assert!(matches!(
-            check(&stamp(1_000_000 - 700, 100), WINDOW),
+            check(stamp(1_000_000 - 700, 100).root(), WINDOW),
             Err(WssError::Expired)
         ));
         // A long TTL does not extend the maximum age.
         assert!(matches!(
-            check(&stamp(1_000_000 - 601, 10_000), WINDOW),
+            check(stamp(1_000_000 - 601, 10_000).root(), WINDOW),
             Err(WssError::Expired)
         ));
     }
 
     #[test]
     fn created_is_required() {
-        let doc = parse(
+        let doc = Document::parse(
             format!(r#"<u:Timestamp xmlns:u="{WSU_NS}"><u:Expires>2026-01-01T00:00:00Z</u:Expires></u:Timestamp>"#).as_bytes(),
             &Limits::default(),
         )
         .unwrap();
         assert!(matches!(
-            check(&doc, WINDOW),
+            check(doc.root(), WINDOW),
             Err(WssError::InvalidTimestamp(_))
         ));
     }

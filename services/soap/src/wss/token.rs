@@ -14,7 +14,7 @@ use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::pkey::{Id, PKey, Public};
 use openssl::rsa::{Padding, Rsa};
 use openssl::x509::X509;
-use xmlbind::{Base64Binary, DateTime, Element, XmlText, XmlWriter};
+use xmlbind::{Base64Binary, DateTime, ElementRef, XmlText, XmlWriter};
 
 use super::algorithm::SignatureAlgorithm;
 use super::ids::{fragment, IdIndex};
@@ -170,16 +170,16 @@ impl TrustStore {
     /// certificate, or one an issuer signed.
     pub(crate) fn signer<'s>(
         &'s self,
-        key_info: Option<&Element>,
-        security: &Element,
+        key_info: Option<ElementRef<'_>>,
+        security: ElementRef<'_>,
         index: &IdIndex<'_>,
     ) -> Result<Cow<'s, Trusted>, WssError> {
         let key_info = key_info
             .ok_or_else(|| WssError::UntrustedKey("the signature has no KeyInfo".into()))?;
-        let reference = match element_children(key_info)?.as_slice() {
-            [token_ref] if token_ref.name.is(Some(WSSE_NS), "SecurityTokenReference") => {
-                match element_children(token_ref)?.as_slice() {
-                    [r] if r.name.is(Some(WSSE_NS), "Reference") => *r,
+        let reference = match *element_children(key_info)?.as_slice() {
+            [token_ref] if token_ref.name().is(Some(WSSE_NS), "SecurityTokenReference") => {
+                match *element_children(token_ref)?.as_slice() {
+                    [r] if r.name().is(Some(WSSE_NS), "Reference") => r,
                     _ => {
                         return Err(WssError::UntrustedKey(
                             "a SecurityTokenReference other than a direct reference".into(),
@@ -187,10 +187,10 @@ impl TrustStore {
                     }
                 }
             }
-            [other] if other.name.is(Some(DS_NS), "KeyValue") => {
+            [other] if other.name().is(Some(DS_NS), "KeyValue") => {
                 return Err(WssError::UntrustedKey("a bare ds:KeyValue".into()))
             }
-            [other] => return Err(WssError::UntrustedKey(other.name.expanded())),
+            [other] => return Err(WssError::UntrustedKey(other.name().expanded())),
             _ => {
                 return Err(WssError::Malformed(
                     "KeyInfo must hold one SecurityTokenReference".into(),
@@ -208,12 +208,12 @@ impl TrustStore {
         let uri = reference.attribute(None, "URI").unwrap_or_default();
         let token = index.resolve(fragment(uri)?)?;
         // The token must be the Security header's own, not one planted elsewhere.
-        if !token.name.is(Some(WSSE_NS), "BinarySecurityToken")
-            || !security.elements().any(|e| std::ptr::eq(e, token))
+        if !token.name().is(Some(WSSE_NS), "BinarySecurityToken")
+            || !security.elements().any(|e| e == token)
         {
             return Err(WssError::WrappedElement {
                 reference: uri.to_owned(),
-                element: token.name.expanded(),
+                element: token.name().expanded(),
             });
         }
         if token.attribute(None, "ValueType") != Some(X509V3)

@@ -6,12 +6,11 @@
 //! An unsigned message or a stranger's is refused before any canonicalization or RSA work.
 
 use std::path::Path;
-use std::ptr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::x509::X509;
-use xmlbind::Element;
+use xmlbind::ElementRef;
 
 use super::ids::{fragment, IdIndex};
 use super::replay::{Key, ReplayCache};
@@ -122,9 +121,9 @@ pub struct Verifier {
 /// The parts of a received envelope the verifier looks at.
 #[derive(Debug)]
 pub(crate) struct Message<'a> {
-    pub(crate) root: &'a Element,
-    pub(crate) header: Option<&'a Element>,
-    pub(crate) body: &'a Element,
+    pub(crate) root: ElementRef<'a>,
+    pub(crate) header: Option<ElementRef<'a>>,
+    pub(crate) body: ElementRef<'a>,
     pub(crate) addressing: &'a Headers<'a>,
 }
 
@@ -300,7 +299,7 @@ impl Verifier {
     /// none is demanded, counts as none: anyone could have written it.
     fn check_timestamp(
         &self,
-        timestamp: Option<&Element>,
+        timestamp: Option<ElementRef<'_>>,
         signed: &Signed<'_>,
         now: i64,
     ) -> Result<bool, WssError> {
@@ -323,7 +322,7 @@ impl Verifier {
 
 /// The elements the references resolved to, each with its reference.
 struct Signed<'a> {
-    parts: Vec<(&'a Element, &'a Reference)>,
+    parts: Vec<(ElementRef<'a>, &'a Reference)>,
 }
 
 impl<'a> Signed<'a> {
@@ -332,18 +331,18 @@ impl<'a> Signed<'a> {
         references: &'a [Reference],
         index: &IdIndex<'a>,
         message: &Message<'a>,
-        security: &'a Element,
+        security: ElementRef<'a>,
     ) -> Result<Self, WssError> {
-        let mut parts: Vec<(&Element, &Reference)> = Vec::new();
+        let mut parts: Vec<(ElementRef<'_>, &Reference)> = Vec::new();
         for reference in references {
             let target = index.resolve(fragment(&reference.uri)?)?;
             if !signable_place(target, message, security) {
                 return Err(WssError::WrappedElement {
                     reference: reference.uri.clone(),
-                    element: target.name.expanded(),
+                    element: target.name().expanded(),
                 });
             }
-            if parts.iter().any(|(t, _)| ptr::eq(*t, target)) {
+            if parts.iter().any(|(t, _)| *t == target) {
                 return Err(WssError::Malformed(format!(
                     "{} is referenced twice",
                     reference.uri
@@ -356,7 +355,7 @@ impl<'a> Signed<'a> {
 
     fn check_digests(&self) -> Result<(), WssError> {
         for (target, reference) in &self.parts {
-            let canonical = c14n::exclusive(target, &prefix_refs(&reference.prefixes));
+            let canonical = c14n::exclusive_of(*target, &prefix_refs(&reference.prefixes));
             if reference.digest.digest(&canonical)? != reference.value {
                 return Err(WssError::DigestMismatch {
                     reference: reference.uri.clone(),
@@ -367,15 +366,15 @@ impl<'a> Signed<'a> {
     }
 
     /// Whether `element` itself (not an ancestor or a copy) is signed.
-    fn covers(&self, element: &Element) -> bool {
-        self.parts.iter().any(|(t, _)| ptr::eq(*t, element))
+    fn covers(&self, element: ElementRef<'_>) -> bool {
+        self.parts.iter().any(|(t, _)| *t == element)
     }
 }
 
 /// Checks the signature value over SignedInfo, canonicalized where it stands.
 fn check_signature_value(signature: &Signature<'_>, trusted: &Trusted) -> Result<(), WssError> {
     let info = &signature.signed_info;
-    let canonical = c14n::exclusive(
+    let canonical = c14n::exclusive_of(
         signature.signed_info_element,
         &prefix_refs(&info.c14n_prefixes),
     );
@@ -392,11 +391,11 @@ fn secs(d: Duration) -> i64 {
 
 /// The one `wsse:Security` header block. Several (for several actors) are refused: none of
 /// our peers sends them, and each would be one more place to hide a wrapped element.
-fn security_header(header: Option<&Element>) -> Result<Option<&Element>, WssError> {
+fn security_header(header: Option<ElementRef<'_>>) -> Result<Option<ElementRef<'_>>, WssError> {
     let mut found = header
         .into_iter()
-        .flat_map(Element::elements)
-        .filter(|e| e.name.is(Some(WSSE_NS), "Security"));
+        .flat_map(ElementRef::elements)
+        .filter(|e| e.name().is(Some(WSSE_NS), "Security"));
     let first = found.next();
     match found.next() {
         Some(_) => Err(WssError::DuplicateSecurityHeader),
@@ -406,18 +405,18 @@ fn security_header(header: Option<&Element>) -> Result<Option<&Element>, WssErro
 
 /// The child `{namespace}local` of `parent`, refusing more than one.
 fn only_child<'a>(
-    parent: &'a Element,
+    parent: ElementRef<'a>,
     namespace: &str,
     local: &str,
-) -> Result<Option<&'a Element>, WssError> {
+) -> Result<Option<ElementRef<'a>>, WssError> {
     let mut found = parent
         .elements()
-        .filter(|e| e.name.is(Some(namespace), local));
+        .filter(|e| e.name().is(Some(namespace), local));
     let first = found.next();
     match found.next() {
         Some(_) => Err(WssError::Malformed(format!(
             "more than one {local} in {}",
-            parent.name.local
+            parent.name().local
         ))),
         None => Ok(first),
     }
@@ -426,22 +425,22 @@ fn only_child<'a>(
 /// Whether a signed element is where the part it claims to be is read from: the Envelope's
 /// Body, the Security header's Timestamp or token, or a header block of its own (not a SOAP
 /// or security element dressed up as one). Anything else is a wrapped element.
-fn signable_place(target: &Element, message: &Message<'_>, security: &Element) -> bool {
-    if ptr::eq(target, message.body) {
+fn signable_place(target: ElementRef<'_>, message: &Message<'_>, security: ElementRef<'_>) -> bool {
+    if target == message.body {
         return true;
     }
-    if security.elements().any(|e| ptr::eq(e, target)) {
-        return target.name.is(Some(WSU_NS), "Timestamp")
-            || target.name.is(Some(WSSE_NS), "BinarySecurityToken");
+    if security.elements().any(|e| e == target) {
+        return target.name().is(Some(WSU_NS), "Timestamp")
+            || target.name().is(Some(WSSE_NS), "BinarySecurityToken");
     }
     let reserved = [
-        message.root.name.namespace.as_deref(),
+        message.root.name().namespace.as_deref(),
         Some(WSSE_NS),
         Some(WSU_NS),
         Some(DS_NS),
     ];
     message
         .header
-        .is_some_and(|h| h.elements().any(|e| ptr::eq(e, target)))
-        && !reserved.contains(&target.name.namespace.as_deref())
+        .is_some_and(|h| h.elements().any(|e| e == target))
+        && !reserved.contains(&target.name().namespace.as_deref())
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use xmlbind::{Children, Element, ToXml, XmlWriter};
+use xmlbind::{Children, ElementRef, ToXml, XmlWriter};
 
 pub const NS: &str = "urn:test:echo";
 pub const PATH: &str = "/axis2/services/Echo";
@@ -84,7 +84,7 @@ impl ToXml for Echoed {
 }
 
 impl Echoed {
-    pub fn read(element: &Element) -> Self {
+    pub fn read(element: ElementRef<'_>) -> Self {
         let mut c = Children::new(element).unwrap();
         let echoed = Self {
             text: c.required(Some(NS), "text").unwrap(),
@@ -129,13 +129,14 @@ impl Service for EchoService {
     fn call<'a>(
         &'a self,
         operation: &'static Operation,
-        body: &'a Element,
+        body: ElementRef<'a>,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         Box::pin(async move {
             let text = body
                 .child(Some(NS), "text")
                 .and_then(|t| t.text().ok())
+                .map(String::from)
                 .ok_or_else(|| Fault::client("no text"))?;
             match operation.name {
                 "Echo" => Ok(Reply {
@@ -224,7 +225,7 @@ pub async fn echo(transport: &HttpTransport, text: &str) -> Result<Echoed, Clien
     transport
         .call(&ECHO, &Text(text.to_owned()))
         .await
-        .map(|e| Echoed::read(&e))
+        .map(|e| Echoed::read(e.root()))
 }
 
 /// An HTTP response as read off the socket.

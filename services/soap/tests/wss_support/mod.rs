@@ -13,7 +13,7 @@ use soap::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVers
 use soap::keys::KeyPair;
 use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions, WssError};
 use soap::{Fault, SoapError};
-use xmlbind::{Element, Limits, ToXml, XmlWriter};
+use xmlbind::{ElementRef, Limits, ToXml, XmlWriter};
 
 pub const EXAMPLE_NS: &str = "urn:example:echo";
 
@@ -196,12 +196,12 @@ pub fn check(xml: &str, verifier: Option<&Verifier>) -> Result<Accepted, SoapErr
 }
 
 /// `{ns}local:text` of a payload element, for assertions.
-pub fn payload_text(payload: &Element) -> String {
+pub fn payload_text(payload: ElementRef<'_>) -> String {
     let text = payload
         .child(Some(EXAMPLE_NS), "text")
         .map(|t| t.text().unwrap())
         .unwrap_or_default();
-    format!("{}:{text}", payload.name.expanded())
+    format!("{}:{text}", payload.name().expanded())
 }
 
 /// The security error of a refused message; panics if it was accepted or refused otherwise.

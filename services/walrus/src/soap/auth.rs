@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use ring::hmac;
 use users::{User, UserLookup};
-use xmlbind::{DateTime, Element, XmlText};
+use xmlbind::{DateTime, ElementRef, XmlText};
 
 use crate::acl::Identity;
 use crate::error::{S3Error, MAX_SKEW_SECS};
@@ -15,7 +15,7 @@ use crate::error::{S3Error, MAX_SKEW_SECS};
 /// Who sent `payload`, the request element of operation `operation`, at time `now`: a user
 /// when it is signed, anonymous when it carries no `AWSAccessKeyId`.
 pub fn authenticate(
-    payload: &Element,
+    payload: ElementRef<'_>,
     operation: &str,
     users: &dyn UserLookup,
     now: i64,
@@ -23,7 +23,7 @@ pub fn authenticate(
     let field = |name: &str| -> Result<Option<String>, S3Error> {
         let mut found = payload
             .elements()
-            .filter(|e| e.name.is(Some(wire::s3::NAMESPACE), name));
+            .filter(|e| e.name().is(Some(wire::s3::NAMESPACE), name));
         match (found.next(), found.next()) {
             (None, _) => Ok(None),
             (Some(e), None) => e
@@ -90,7 +90,12 @@ mod tests {
     }
 
     /// A request element as a client signs it for `operation`, with `secret`.
-    fn request(operation: &str, access_key: &str, secret: &str, timestamp: &str) -> Element {
+    fn request(
+        operation: &str,
+        access_key: &str,
+        secret: &str,
+        timestamp: &str,
+    ) -> xmlbind::Document {
         let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
         let tag = hmac::sign(&key, format!("AmazonS3{operation}{timestamp}").as_bytes());
         let signature = base64::engine::general_purpose::STANDARD.encode(tag);
@@ -98,7 +103,7 @@ mod tests {
             r#"<ListAllMyBuckets xmlns="{}"><AWSAccessKeyId>{access_key}</AWSAccessKeyId><Timestamp>{timestamp}</Timestamp><Signature>{signature}</Signature></ListAllMyBuckets>"#,
             wire::s3::NAMESPACE
         );
-        xmlbind::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
+        xmlbind::Document::parse(xml.as_bytes(), &xmlbind::Limits::default()).unwrap()
     }
 
     #[test]
@@ -110,19 +115,19 @@ mod tests {
             &user.secret_key,
             "2026-11-24T23:30:00.000Z",
         );
-        let who = authenticate(&element, "ListAllMyBuckets", &store, NOW).unwrap();
+        let who = authenticate(element.root(), "ListAllMyBuckets", &store, NOW).unwrap();
         assert_eq!(who.canonical_id(), Some(user.canonical_id.as_str()));
     }
 
     #[test]
     fn a_request_without_credentials_is_anonymous() {
         let (_dir, store, _) = store();
-        let element = xmlbind::parse(
+        let element = xmlbind::Document::parse(
             format!(r#"<ListAllMyBuckets xmlns="{}"/>"#, wire::s3::NAMESPACE).as_bytes(),
             &xmlbind::Limits::default(),
         )
         .unwrap();
-        let who = authenticate(&element, "ListAllMyBuckets", &store, NOW).unwrap();
+        let who = authenticate(element.root(), "ListAllMyBuckets", &store, NOW).unwrap();
         assert!(matches!(who, Identity::Anonymous));
     }
 
@@ -149,7 +154,7 @@ mod tests {
         ];
         for (element, operation) in cases {
             assert!(matches!(
-                authenticate(&element, operation, &store, NOW),
+                authenticate(element.root(), operation, &store, NOW),
                 Err(S3Error::SignatureDoesNotMatch)
             ));
         }
@@ -160,12 +165,12 @@ mod tests {
             "2026-11-24T22:00:00Z",
         );
         assert!(matches!(
-            authenticate(&stale, "ListAllMyBuckets", &store, NOW),
+            authenticate(stale.root(), "ListAllMyBuckets", &store, NOW),
             Err(S3Error::RequestTimeTooSkewed { .. })
         ));
         let unknown = request("ListAllMyBuckets", "AKIDUNKNOWN", &user.secret_key, fresh);
         assert!(matches!(
-            authenticate(&unknown, "ListAllMyBuckets", &store, NOW),
+            authenticate(unknown.root(), "ListAllMyBuckets", &store, NOW),
             Err(S3Error::InvalidAccessKeyId)
         ));
     }

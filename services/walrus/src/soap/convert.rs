@@ -33,8 +33,9 @@ pub fn acl_to_wire(
     directory: &dyn Directory,
 ) -> Result<s3::AccessControlPolicy, S3Error> {
     let document = acl.to_xml(owner, directory);
-    let root = xmlbind::parse(&document, &Limits::default()).map_err(S3Error::internal)?;
-    s3::AccessControlPolicy::from_xml(&root).map_err(S3Error::internal)
+    let root =
+        xmlbind::Document::parse(&document, &Limits::default()).map_err(S3Error::internal)?;
+    s3::AccessControlPolicy::from_xml(root.root()).map_err(S3Error::internal)
 }
 
 /// A time in milliseconds since the epoch as `xs:dateTime`.

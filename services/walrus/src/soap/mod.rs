@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use ::soap::{BoxFuture, Fault, Operation, Reply, RequestContext, Service};
 use wire::s3::{AmazonS3Server, AMAZON_S3_OPERATIONS, WSDL};
-use xmlbind::Element;
+use xmlbind::ElementRef;
 
 use crate::acl::Identity;
 use crate::authorize::{self, authorize};
@@ -45,7 +45,7 @@ impl S3Soap {
     async fn answer(
         &self,
         operation: &'static Operation,
-        body: &Element,
+        body: ElementRef<'_>,
         context: RequestContext,
         who: Identity,
         source: Option<IpAddr>,
@@ -86,7 +86,7 @@ impl Service for S3Soap {
     fn call<'a>(
         &'a self,
         operation: &'static Operation,
-        body: &'a Element,
+        body: ElementRef<'a>,
         context: RequestContext,
     ) -> BoxFuture<'a, Result<Reply, Fault>> {
         Box::pin(async move {
