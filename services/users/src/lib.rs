@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 pub use groups::{Group, MAX_GROUPS_PER_USER};
 pub use policies::{decide, evaluated, Policy};
-pub use postgres::{connect, PgUsers};
+pub use postgres::{connect, PgUsers, Schema};
 pub use quotas::{Quota, Resource};
 pub use sqlite::UserStore;
 

@@ -132,33 +132,63 @@ impl PgUsers {
         Ok(self.pool.get().await?)
     }
 
-    /// Runs the missing migrations, one transaction each, under the migration lock.
+    /// Runs the missing migrations of the identity schema.
     async fn migrate(&self) -> Result<(), UserError> {
-        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let schema = Schema {
+            table: "identity_schema",
+            lock: MIGRATION_LOCK,
+            migrations: MIGRATIONS,
+        };
         let mut client = self.client().await?;
+        schema.migrate(&mut client).await
+    }
+}
+
+/// A schema kept in a PostgreSQL database that several processes share, as an ordered list
+/// of migrations: `table` records the version reached, and the transaction-scoped advisory
+/// lock `lock` lets one process at a time migrate (the identity's here, the cloud's store).
+#[derive(Debug, Clone, Copy)]
+pub struct Schema<'a, S> {
+    pub table: &'static str,
+    pub lock: i64,
+    pub migrations: &'a [S],
+}
+
+impl<S: AsRef<str> + Sync> Schema<'_, S> {
+    /// Runs the missing migrations on `client`, one transaction each, under the lock; a
+    /// database of a later version than this program knows is [`UserError::Newer`].
+    pub async fn migrate(&self, client: &mut tokio_postgres::Client) -> Result<(), UserError> {
+        let known = i64::try_from(self.migrations.len()).unwrap_or(i64::MAX);
+        let table = self.table;
         loop {
             let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock])
                 .await?;
             // Without the SET, every start logs the server's NOTICE that the table exists.
-            tx.batch_execute(
+            tx.batch_execute(&format!(
                 "SET LOCAL client_min_messages = warning;
-                 CREATE TABLE IF NOT EXISTS identity_schema (version BIGINT NOT NULL)",
-            )
+                 CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)"
+            ))
             .await?;
             let found: i64 = tx
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM identity_schema", &[])
+                .query_one(
+                    &format!("SELECT COALESCE(MAX(version), 0) FROM {table}"),
+                    &[],
+                )
                 .await?
                 .try_get(0)?;
             if found > known {
                 return Err(UserError::Newer { found, known });
             }
-            let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            let Some(sql) = usize::try_from(found)
+                .ok()
+                .and_then(|i| self.migrations.get(i))
+            else {
                 return Ok(tx.commit().await?);
             };
-            tx.batch_execute(sql).await?;
+            tx.batch_execute(sql.as_ref()).await?;
             tx.execute(
-                "INSERT INTO identity_schema (version) VALUES ($1)",
+                &format!("INSERT INTO {table} (version) VALUES ($1)"),
                 &[&(found + 1)],
             )
             .await?;

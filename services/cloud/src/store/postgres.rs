@@ -234,57 +234,32 @@ impl PgStore {
         Ok(self.client().await?.query_opt(sql, params).await?)
     }
 
-    /// Runs the missing migrations, one transaction each, under the migration lock.
+    /// Runs the missing migrations of the cloud's schema; the first also adds the default
+    /// VM types.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        let mut client = self.client().await?;
-        loop {
-            let tx = client.transaction().await?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-                .await?;
-            // Without the SET, every start logs the server's NOTICE that the table exists.
-            tx.batch_execute(
-                "SET LOCAL client_min_messages = warning;
-                 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
-            )
-            .await?;
-            let found: i64 = tx
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
-                .await?
-                .try_get(0)?;
-            if found > known {
-                return Err(StoreError::Newer {
-                    database: "the PostgreSQL database".into(),
-                    found,
-                    known,
-                });
+        let mut migrations: Vec<String> = MIGRATIONS.iter().map(|m| (*m).to_owned()).collect();
+        if let Some(first) = migrations.first_mut() {
+            for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
+                first.push_str(&format!(
+                    "INSERT INTO vm_types (name, cores, memory_mb, disk_gb)
+                     VALUES ('{name}', {cores}, {memory_mb}, {disk_gb});"
+                ));
             }
-            let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
-                return Ok(tx.commit().await?);
-            };
-            let version = found + 1;
-            tx.batch_execute(sql).await?;
-            if version == 1 {
-                for (name, cores, memory_mb, disk_gb) in DEFAULT_VM_TYPES {
-                    put_vm_type(
-                        &tx,
-                        &VmType {
-                            name: name.into(),
-                            cores,
-                            memory_mb,
-                            disk_gb,
-                        },
-                    )
-                    .await?;
-                }
-            }
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES ($1)",
-                &[&version],
-            )
-            .await?;
-            tx.commit().await?;
         }
+        let mut client = self.client().await?;
+        let schema = users::Schema {
+            table: "schema_version",
+            lock: MIGRATION_LOCK,
+            migrations: &migrations,
+        };
+        schema.migrate(&mut client).await.map_err(|e| match e {
+            users::UserError::Newer { found, known } => StoreError::Newer {
+                database: "the PostgreSQL database".into(),
+                found,
+                known,
+            },
+            other => other.into(),
+        })
     }
 }
 
