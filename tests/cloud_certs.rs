@@ -11,15 +11,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use cloud_support::{admin, iam_user_allowed_all, put_policy, python, start_cloud};
+use cloud_support::{admin, ec2_wsdl, iam_user_allowed_all, put_policy, python, start_cloud};
 use common::launcher::Keys;
-
-fn wsdl() -> String {
-    common::workspace_root()
-        .join("wsdl/ec2_2009-04-04.wsdl")
-        .display()
-        .to_string()
-}
 
 fn text(path: &Path) -> String {
     path.display().to_string()
@@ -45,7 +38,7 @@ fn an_iam_users_certificate_signs_soap_requests_as_that_user() {
         "{eucarc}"
     );
 
-    let (wsdl, root_zip) = (wsdl(), text(&data.join("credentials/ann.zip")));
+    let (wsdl, root_zip) = (ec2_wsdl(), text(&data.join("credentials/ann.zip")));
     let user_zip = text(&data.join("credentials/ann/dev.zip"));
     python("cloud_certs.py", &["acts", &wsdl, &root_zip, &user_zip]);
     python("cloud_certs.py", &["iam", &wsdl, &root_zip, &user_zip]);
