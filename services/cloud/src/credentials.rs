@@ -292,6 +292,29 @@ mod tests {
     }
 
     #[test]
+    fn an_iam_users_files_are_named_after_it_inside_its_accounts_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = KeyPair::generate("cloud").unwrap();
+        let dev = User {
+            name: "dev".into(),
+            ..user()
+        };
+        let issued = issue(&cloud, &dev).unwrap();
+        let eucarc = write(dir.path(), &facts(), &cloud, &dev, &issued).unwrap();
+        let folder = dir.path().join("credentials/ann/dev");
+        assert_eq!(eucarc, folder.join("eucarc"));
+        for name in ["euca2-dev-cert.pem", "euca2-dev-pk.pem", CLOUD_CERT] {
+            assert!(folder.join(name).is_file(), "{name}");
+        }
+        assert!(dir.path().join("credentials/ann/dev.zip").is_file());
+        let text = std::fs::read_to_string(&eucarc).unwrap();
+        assert!(
+            text.contains("EC2_CERT=${EUCA_KEY_DIR}/euca2-dev-cert.pem"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_files_and_the_zip_hold_the_same_private_credentials() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
