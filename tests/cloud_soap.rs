@@ -12,17 +12,10 @@ mod node_support;
 
 use std::path::Path;
 
-use cloud_support::{admin, python, serve_manifests, start_cloud};
+use cloud_support::{admin, ec2_wsdl, python, serve_manifests, start_cloud};
 use cluster_support::{Cc, Nodes};
 use common::launcher::Keys;
 use node_support::Served;
-
-fn wsdl() -> String {
-    common::workspace_root()
-        .join("wsdl/ec2_2009-04-04.wsdl")
-        .display()
-        .to_string()
-}
 
 /// `DATA/credentials/NAME.zip`.
 fn zip(data: &Path, name: &str) -> String {
@@ -38,7 +31,7 @@ fn users_drive_the_api_over_soap_as_the_certificate_they_sign_with() {
     let data = dir.path().join("data");
     let _cloud = start_cloud(keys.path(), &data, &[]);
     admin(&data, &["user", "add", "bob"]);
-    let (wsdl, admin_zip, bob_zip) = (wsdl(), zip(&data, "admin"), zip(&data, "bob"));
+    let (wsdl, admin_zip, bob_zip) = (ec2_wsdl(), zip(&data, "admin"), zip(&data, "bob"));
     python("cloud_soap.py", &["api", &wsdl, &admin_zip, &bob_zip]);
     // `euca admin` changes the store under the running cloud: the next request sees it.
     admin(&data, &["user", "disable", "bob"]);
@@ -59,11 +52,16 @@ fn strangers_broken_signatures_stale_timestamps_and_replays_are_refused_with_ec2
     let cloud = start_cloud(keys.path(), &data, &[]);
     python(
         "cloud_soap.py",
-        &["security", &wsdl(), &zip(&data, "admin")],
+        &["security", &ec2_wsdl(), &zip(&data, "admin")],
     );
     python(
         "cloud_soap.py",
-        &["untimestamped", &wsdl(), &zip(&data, "admin"), "refused"],
+        &[
+            "untimestamped",
+            &ec2_wsdl(),
+            &zip(&data, "admin"),
+            "refused",
+        ],
     );
     // Each refusal is logged with its cause.
     let log = cloud.log();
@@ -78,7 +76,12 @@ fn the_original_policy_also_accepts_requests_signed_without_a_timestamp() {
     let _cloud = start_cloud(keys.path(), &data, &["--compat", "original"]);
     python(
         "cloud_soap.py",
-        &["untimestamped", &wsdl(), &zip(&data, "admin"), "accepted"],
+        &[
+            "untimestamped",
+            &ec2_wsdl(),
+            &zip(&data, "admin"),
+            "accepted",
+        ],
     );
 }
 
@@ -104,7 +107,7 @@ fn instances_run_to_running_and_terminate_over_soap() {
         "cloud_soap.py",
         &[
             "instances",
-            &wsdl(),
+            &ec2_wsdl(),
             &zip(&data, "admin"),
             &zip(&data, "bob"),
         ],

@@ -16,6 +16,14 @@ use std::process::Command;
 use crate::common;
 use crate::common::launcher::{euca, Component};
 
+/// Our EC2 WSDL (`wsdl/ec2_2009-04-04.wsdl`), which zeep loads to speak SOAP to the CLC.
+pub fn ec2_wsdl() -> String {
+    common::workspace_root()
+        .join("wsdl/ec2_2009-04-04.wsdl")
+        .display()
+        .to_string()
+}
+
 /// The policy document `name` of `tests/fixtures/policy`.
 pub fn policy_fixture(name: &str) -> String {
     common::workspace_root()

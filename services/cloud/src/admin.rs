@@ -134,6 +134,15 @@ pub enum UserCommand {
         #[arg(long)]
         account: Option<String>,
     },
+    /// Issue the user NAME of an account a certificate (replacing its earlier one) with a
+    /// fresh key, and write its credentials: DATA/credentials/ACCOUNT/NAME/ (certificate, key,
+    /// the cloud's certificate, an eucarc with the user's first active access key) and
+    /// DATA/credentials/ACCOUNT/NAME.zip. Prints the folder.
+    Cert {
+        name: String,
+        #[arg(long)]
+        account: String,
+    },
 }
 
 /// Which user's keys: `--account A --user U` (the user defaults to the root user).
@@ -291,15 +300,8 @@ async fn account(
     let directory = store.directory();
     match command {
         AccountCommand::Add { name } => {
-            credentials::places(data, &name)?;
-            let facts = store
-                .facts()
-                .await?
-                .ok_or_else(|| AdminError::NoCloud(data.display().to_string()))?;
-            let cloud_key = {
-                let keys = facts.keys.clone();
-                kit::blocking(move || KeyPair::load(&keys, "cloud")).await?
-            };
+            credentials::places(data, &name, users::ROOT_NAME)?;
+            let (facts, cloud_key) = cloud_keys(store, data).await?;
             let (_, root) = directory.create_account(&name, None).await?;
             let eucarc = credentials::hand_out(store, data, &facts, &cloud_key, &root).await?;
             println!("{}", eucarc.display());
@@ -313,16 +315,35 @@ async fn account(
         AccountCommand::Disable { name } => directory.set_account_enabled(&name, false).await?,
         AccountCommand::Enable { name } => directory.set_account_enabled(&name, true).await?,
         AccountCommand::Delete { name } => {
-            let (folder, zip) = credentials::places(data, &name)?;
+            let places = credentials::places(data, &name, users::ROOT_NAME)?;
             store.delete_account(&name).await?;
-            kit::blocking(move || {
-                remove(|p| std::fs::remove_dir_all(p), &folder)?;
-                remove(|p| std::fs::remove_file(p), &zip)
-            })
-            .await?;
+            remove_credentials(places).await?;
         }
     }
     Ok(())
+}
+
+/// The cloud's facts and its key pair, which issues users' certificates.
+async fn cloud_keys(
+    store: &dyn Store,
+    data: &Path,
+) -> Result<(store::CloudFacts, KeyPair), AdminError> {
+    let facts = store
+        .facts()
+        .await?
+        .ok_or_else(|| AdminError::NoCloud(data.display().to_string()))?;
+    let keys = facts.keys.clone();
+    let cloud_key = kit::blocking(move || KeyPair::load(&keys, "cloud")).await?;
+    Ok((facts, cloud_key))
+}
+
+/// Removes a user's credentials folder and zip ([`credentials::places`]).
+async fn remove_credentials((folder, zip): (PathBuf, PathBuf)) -> Result<(), AdminError> {
+    kit::blocking(move || {
+        remove(|p| std::fs::remove_dir_all(p), &folder)?;
+        remove(|p| std::fs::remove_file(p), &zip)
+    })
+    .await
 }
 
 async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<(), AdminError> {
@@ -367,8 +388,26 @@ async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<()
         UserCommand::Delete {
             name,
             account: Some(account),
-        } => store.delete_user(&account, &name).await?,
+        } => {
+            let places = credentials::places(data, &account, &name)?;
+            store.delete_user(&account, &name).await?;
+            remove_credentials(places).await?;
+        }
         UserCommand::Delete { name, .. } => as_account(AccountCommand::Delete { name }).await?,
+        UserCommand::Cert { name, account } => {
+            credentials::places(data, &account, &name)?;
+            let user = directory.user(&account, &name).await?.ok_or_else(|| {
+                users::UserError::NotFound {
+                    kind: "user",
+                    name: format!("{account}/{name}"),
+                }
+            })?;
+            let (facts, cloud_key) = cloud_keys(store, data).await?;
+            let eucarc = credentials::hand_out(store, data, &facts, &cloud_key, &user).await?;
+            if let Some(folder) = eucarc.parent() {
+                println!("{}", folder.display());
+            }
+        }
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! An account root user's credentials as the admin tool of Eucalyptus handed them out: an
-//! X.509 certificate issued by the cloud's key, its private key, the cloud's certificate
-//! and an `eucarc` naming them, in `DATA/credentials/ACCOUNT/` and as
-//! `DATA/credentials/ACCOUNT.zip`.
+//! A user's credentials as the admin tool of Eucalyptus handed them out: an X.509
+//! certificate issued by the cloud's key, its private key, the cloud's certificate and an
+//! `eucarc` naming them, in `DATA/credentials/ACCOUNT/` and as `DATA/credentials/ACCOUNT.zip`
+//! for an account's root user, in `DATA/credentials/ACCOUNT/NAME/` and as
+//! `DATA/credentials/ACCOUNT/NAME.zip` for its IAM user NAME.
 
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
@@ -36,7 +37,7 @@ pub enum CredentialsError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("user name {0:?} cannot name a credentials folder")]
+    #[error("name {0:?} cannot name a credentials folder")]
     Name(String),
     #[error("{path}: {source}")]
     Zip {
@@ -117,8 +118,14 @@ fn files(
     user: &User,
     issued: &Issued,
 ) -> Result<Vec<(String, Vec<u8>)>, CredentialsError> {
-    let cert = format!("euca2-{}-cert.pem", user.account);
-    let key = format!("euca2-{}-pk.pem", user.account);
+    // The root user's files carry the account's name, as before accounts; an IAM user's its own.
+    let who = if user.is_root() {
+        &user.account
+    } else {
+        &user.name
+    };
+    let cert = format!("euca2-{who}-cert.pem");
+    let key = format!("euca2-{who}-pk.pem");
     Ok(vec![
         (
             "eucarc".to_owned(),
@@ -153,20 +160,31 @@ fn eucarc(facts: &CloudFacts, user: &User, cert: &str, key: &str) -> String {
     )
 }
 
-/// Where `name`'s credentials are written: the folder and the zip. User names cannot hold
-/// `/` (the `users` crate refuses them); `.` and `..` would name folders above, so they have
-/// no place.
-pub fn places(data: &Path, name: &str) -> Result<(PathBuf, PathBuf), CredentialsError> {
-    if name == "." || name == ".." {
-        return Err(CredentialsError::Name(name.to_owned()));
+/// Where the credentials of `account`'s user `user` are written: the folder and the zip (the
+/// root user's are the account's, inside which each IAM user's are). Names cannot hold `/`
+/// (the `users` crate refuses them); `.` and `..` would name folders above, so they have no
+/// place.
+pub fn places(
+    data: &Path,
+    account: &str,
+    user: &str,
+) -> Result<(PathBuf, PathBuf), CredentialsError> {
+    for name in [account, user] {
+        if name == "." || name == ".." {
+            return Err(CredentialsError::Name(name.to_owned()));
+        }
     }
-    let root = data.join("credentials");
-    Ok((root.join(name), root.join(format!("{name}.zip"))))
+    let (parent, name) = if user == users::ROOT_NAME {
+        (data.join("credentials"), account)
+    } else {
+        (data.join("credentials").join(account), user)
+    };
+    Ok((parent.join(name), parent.join(format!("{name}.zip"))))
 }
 
-/// Where `name`'s eucarc is written.
-pub fn eucarc_path(data: &Path, name: &str) -> Result<PathBuf, CredentialsError> {
-    Ok(places(data, name)?.0.join("eucarc"))
+/// Where the eucarc of `account`'s root user is written.
+pub fn eucarc_path(data: &Path, account: &str) -> Result<PathBuf, CredentialsError> {
+    Ok(places(data, account, users::ROOT_NAME)?.0.join("eucarc"))
 }
 
 /// Writes `DATA/credentials/NAME/` (folders 0700, files 0600) and `DATA/credentials/NAME.zip`
@@ -178,7 +196,7 @@ pub fn write(
     user: &User,
     issued: &Issued,
 ) -> Result<PathBuf, CredentialsError> {
-    let (folder, zip_path) = places(data, &user.account)?;
+    let (folder, zip_path) = places(data, &user.account, &user.name)?;
     let files = files(facts, cloud, user, issued)?;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -242,13 +260,23 @@ mod tests {
     fn dot_names_have_no_credentials_folder() {
         // Guards against `euca admin user delete ..` removing DATA itself.
         let data = Path::new("/data");
-        assert!(places(data, "..").is_err() && places(data, ".").is_err());
-        let (folder, zip) = places(data, "..x").unwrap();
+        let root = users::ROOT_NAME;
+        assert!(places(data, "..", root).is_err() && places(data, ".", root).is_err());
+        assert!(places(data, "ann", "..").is_err() && places(data, "ann", ".").is_err());
+        let (folder, zip) = places(data, "..x", root).unwrap();
         assert_eq!(
             (folder.as_path(), zip.as_path()),
             (
                 Path::new("/data/credentials/..x"),
                 Path::new("/data/credentials/..x.zip")
+            )
+        );
+        let (folder, zip) = places(data, "ann", "dev").unwrap();
+        assert_eq!(
+            (folder.as_path(), zip.as_path()),
+            (
+                Path::new("/data/credentials/ann/dev"),
+                Path::new("/data/credentials/ann/dev.zip")
             )
         );
     }
@@ -261,6 +289,29 @@ mod tests {
         assert!(issued.certificate.verify(&cloud_key).unwrap());
         let own = issued.certificate.public_key().unwrap();
         assert!(own.public_eq(&issued.private_key));
+    }
+
+    #[test]
+    fn an_iam_users_files_are_named_after_it_inside_its_accounts_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = KeyPair::generate("cloud").unwrap();
+        let dev = User {
+            name: "dev".into(),
+            ..user()
+        };
+        let issued = issue(&cloud, &dev).unwrap();
+        let eucarc = write(dir.path(), &facts(), &cloud, &dev, &issued).unwrap();
+        let folder = dir.path().join("credentials/ann/dev");
+        assert_eq!(eucarc, folder.join("eucarc"));
+        for name in ["euca2-dev-cert.pem", "euca2-dev-pk.pem", CLOUD_CERT] {
+            assert!(folder.join(name).is_file(), "{name}");
+        }
+        assert!(dir.path().join("credentials/ann/dev.zip").is_file());
+        let text = std::fs::read_to_string(&eucarc).unwrap();
+        assert!(
+            text.contains("EC2_CERT=${EUCA_KEY_DIR}/euca2-dev-cert.pem"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -27,6 +27,12 @@ pub enum IamError {
     MalformedPolicyDocument(String),
     #[error("{0}")]
     Validation(String),
+    /// A signing certificate that is not one X.509 certificate in PEM.
+    #[error("{0}")]
+    MalformedCertificate(String),
+    /// A signing certificate another user holds already.
+    #[error("{0}")]
+    DuplicateCertificate(String),
     #[error("{0}")]
     AccessDenied(String),
     #[error("The security token included in the request is invalid.")]
@@ -56,6 +62,8 @@ impl IamError {
             Self::DeleteConflict(_) => "DeleteConflict",
             Self::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
             Self::Validation(_) => "ValidationError",
+            Self::MalformedCertificate(_) => "MalformedCertificate",
+            Self::DuplicateCertificate(_) => "DuplicateCertificate",
             Self::AccessDenied(_) => "AccessDenied",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -71,15 +79,17 @@ impl IamError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NoSuchEntity(_) => StatusCode::NOT_FOUND,
-            Self::EntityAlreadyExists(_) | Self::LimitExceeded(_) | Self::DeleteConflict(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::EntityAlreadyExists(_)
+            | Self::LimitExceeded(_)
+            | Self::DeleteConflict(_)
+            | Self::DuplicateCertificate(_) => StatusCode::CONFLICT,
             Self::AccessDenied(_) | Self::InvalidClientTokenId | Self::SignatureDoesNotMatch => {
                 StatusCode::FORBIDDEN
             }
             Self::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ServiceFailure(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MalformedPolicyDocument(_)
+            | Self::MalformedCertificate(_)
             | Self::Validation(_)
             | Self::RequestExpired(_)
             | Self::MissingParameter(_)

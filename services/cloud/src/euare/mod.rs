@@ -1,5 +1,5 @@
 //! The IAM Query API at `/services/Euare`, as Eucalyptus's Euare service answers it: the
-//! users, groups, access keys and policies of an account, and (the cloud administrator's)
+//! users, groups, access keys, signing certificates and policies of an account, and (the cloud administrator's)
 //! the accounts themselves. Requests are read and authenticated as the EC2 Query API's are
 //! (`crate::query`: GET or form POST, SigV2 or SigV4 with service `iam`), typed by the
 //! generated AWS Query binding of `wsdl/iam.wsdl` (`wire::iam_query`), authorized
@@ -8,6 +8,7 @@
 
 mod access;
 mod accounts;
+mod certs;
 mod error;
 mod groups;
 mod keys;
@@ -136,6 +137,9 @@ async fn dispatch(call: &Call<'_>, request: R) -> Result<Box<dyn ToXml + Send + 
         R::ListAccessKeys(r) => doc(keys::list(call, r).await?),
         R::UpdateAccessKey(r) => doc(keys::update(call, r).await?),
         R::DeleteAccessKey(r) => doc(keys::delete(call, r).await?),
+        R::UploadSigningCertificate(r) => doc(certs::upload(call, r).await?),
+        R::ListSigningCertificates(r) => doc(certs::list(call, r).await?),
+        R::DeleteSigningCertificate(r) => doc(certs::delete(call, r).await?),
         R::PutUserPolicy(r) => doc(policies::put_user(call, r).await?),
         R::GetUserPolicy(r) => doc(policies::get_user(call, r).await?),
         R::ListUserPolicies(r) => doc(policies::list_user(call, r).await?),

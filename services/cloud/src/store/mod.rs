@@ -685,6 +685,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_certificate(&self, user: &User, pem: &str) -> StoreFuture<'_, ()>;
     /// The certificate of `user` of `account`.
     fn certificate(&self, account: &str, user: &str) -> StoreFuture<'_, Option<String>>;
+    /// Forgets the certificate of `user` of `account`; false when it had none.
+    fn delete_certificate(&self, account: &str, user: &str) -> StoreFuture<'_, bool>;
 
     // The cloud itself.
     fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()>;

@@ -574,6 +574,19 @@ impl Store for PgStore {
         })
     }
 
+    fn delete_certificate(&self, account: &str, user: &str) -> StoreFuture<'_, bool> {
+        let (account, user) = (own(account), own(user));
+        Box::pin(async move {
+            let deleted = self
+                .execute(
+                    "DELETE FROM certificates WHERE account = $1 AND user_name = $2",
+                    &[&account, &user],
+                )
+                .await?;
+            Ok(deleted > 0)
+        })
+    }
+
     fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()> {
         let facts = facts.clone();
         Box::pin(async move {

@@ -541,6 +541,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delete_certificate(&self, account: &str, user: &str) -> StoreFuture<'_, bool> {
+        let (account, user) = (own(account), own(user));
+        self.run(move |tx| {
+            let deleted = tx.execute(
+                "DELETE FROM certificates WHERE account = ?1 AND user_name = ?2",
+                [&account, &user],
+            )?;
+            Ok(deleted > 0)
+        })
+    }
+
     fn put_facts(&self, facts: &CloudFacts) -> StoreFuture<'_, ()> {
         let facts = facts.clone();
         self.run(move |tx| {

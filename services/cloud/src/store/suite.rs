@@ -315,6 +315,12 @@ async fn users_are_found_by_their_certificate(store: &dyn Store) {
             .unwrap()
             .enabled
     );
+    // A deleted certificate names nobody; its user is still there.
+    assert!(store.delete_certificate("cy", "di").await.unwrap());
+    assert!(!store.delete_certificate("cy", "di").await.unwrap());
+    assert_eq!(store.user_by_certificate("PEM di 2").await.unwrap(), None);
+    assert_eq!(store.certificate("cy", "di").await.unwrap(), None);
+    store.put_certificate(&di, "PEM di 2").await.unwrap();
     store.delete_user("cy", "di").await.unwrap();
     assert_eq!(store.user_by_certificate("PEM di 2").await.unwrap(), None);
     store.delete_account("cy").await.unwrap();
