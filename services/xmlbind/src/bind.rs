@@ -1,7 +1,7 @@
 //! The traits generated types implement, and the cursor they read child elements with.
 
-use crate::dom::expanded;
 use crate::error::{ErrorKind, XmlError};
+use crate::names::expanded;
 use crate::tree::{ChildNodes, ElementRef, NodeRef};
 use crate::value::{Base64Binary, DateTime, XmlText};
 use crate::writer::XmlWriter;

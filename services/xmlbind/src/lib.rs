@@ -12,6 +12,7 @@ mod atom;
 mod bind;
 mod dom;
 mod error;
+mod names;
 mod reader;
 mod sample;
 mod tree;
@@ -23,8 +24,9 @@ pub use bind::{
     attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
     Children, Choice, FromXml, ToXml,
 };
-pub use dom::{Attribute, Element, Limits, Name, NamespaceScope, Node};
+pub use dom::{Attribute, Element, Node};
 pub use error::{ErrorKind, Position, XmlError};
+pub use names::{Limits, Name, NamespaceScope};
 pub use reader::parse;
 pub use sample::Sample;
 pub use tree::{AttributeRef, ChildNodes, Document, ElementRef, NodeRef};

@@ -13,9 +13,10 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::atom::Atom;
-use crate::dom::{Element, Limits, Name, NamespaceScope};
+use crate::dom::Element;
 use crate::error::Position;
 use crate::error::{ErrorKind, XmlError};
+use crate::names::{Limits, Name, NamespaceScope};
 use crate::tree::{AttributeSlot, Document, ElementSlot, Slot};
 use crate::XML_NS;
 
@@ -29,10 +30,19 @@ const MAX_NAME: usize = 1024;
 /// needs to know of them); those outside it are dropped. [`Document::parse`] reads the same
 /// way into the compact arena, which is what the SOAP layer and generated code read.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, XmlError> {
-    read(bytes, limits).map(|document| document.root().to_element())
+    Document::parse(bytes, limits).map(|document| document.root().to_element())
 }
 
-pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
+impl Document {
+    /// Parses a whole document, refusing DTDs and anything beyond `limits` (see [`parse`],
+    /// which reads the same way into an owned [`Element`]). Here, beside the reader, so that
+    /// the tree's module does not depend on the module that builds it.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, XmlError> {
+        read(bytes, limits)
+    }
+}
+
+fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
     // Spans are 32-bit offsets into the document's strings, which the input bounds.
     let limit = limits.max_bytes.min(u32::MAX as usize);
     if bytes.len() > limit {

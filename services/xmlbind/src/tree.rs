@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::dom::{resolve_qname_value, Limits, Name, NamespaceScope};
 use crate::error::{ErrorKind, Position, XmlError};
+use crate::names::{is_nil_value, resolve_qname_value, Name, NamespaceScope};
 use crate::XSI_NS;
 
 /// A range of a document's strings.
@@ -64,12 +64,6 @@ pub struct Document {
 }
 
 impl Document {
-    /// Parses a whole document, refusing DTDs and anything beyond `limits` (see
-    /// [`crate::parse`], which reads the same way into an owned [`crate::Element`]).
-    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, XmlError> {
-        crate::reader::read(bytes, limits)
-    }
-
     /// The document element.
     pub fn root(&self) -> ElementRef<'_> {
         match self.slots.first() {
@@ -263,7 +257,7 @@ impl<'a> ElementRef<'a> {
 
     /// True when the element carries `xsi:nil="true"` (or `"1"`).
     pub fn is_nil(self) -> bool {
-        crate::dom::is_nil_value(self.attribute(Some(XSI_NS), "nil"))
+        is_nil_value(self.attribute(Some(XSI_NS), "nil"))
     }
 
     /// Resolves a QName-valued attribute such as `xsi:type` against this element's scope.
@@ -346,6 +340,7 @@ impl<'a> Iterator for ChildNodes<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::Limits;
 
     #[test]
     fn slots_stay_compact() {
