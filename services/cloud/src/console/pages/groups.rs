@@ -42,7 +42,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                                 }
                             }
                             @if manages {
-                                form.inline method="post" action=(PATH) {
+                                form.inline id={ "add-" (group.name) } method="post" action=(PATH) {
                                     (ctx.csrf_field())
                                     (account_field(&account))
                                     input type="hidden" name="action" value="add";

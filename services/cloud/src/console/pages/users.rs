@@ -41,7 +41,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                         td {
                             @if let Some(profile) = password { "set " (date(profile.created)) } @else { "none" }
                             @if manages || ctx.viewer.name == user.name && ctx.viewer.account == account {
-                                form.inline method="post" action=(PATH) {
+                                form.inline id={ "password-" (user.name) } method="post" action=(PATH) {
                                     (ctx.csrf_field())
                                     (account_field(&account))
                                     input type="hidden" name="action" value="password";
