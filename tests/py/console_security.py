@@ -6,6 +6,8 @@ refused and changes nothing; sign-out ends the session; the sixth wrong password
 minute is throttled with 429 even when it is the right one.
 
 Usage (run by tests/console_security.rs): console_security.py CONSOLE_URL CLOUD_CERT ADMIN_PASSWORD
+       (by tests/up_cloud.rs): console_security.py --signin CONSOLE_URL CLOUD_CERT ADMIN_PASSWORD
+         only signs the administrator in and out.
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -163,5 +165,15 @@ def main(base, cert, password):
     throttled(Console(base, cert))
 
 
+def sign_in_only(base, cert, password):
+    admin = Console(base, cert)
+    assert admin.sign_in("admin", "admin", password).status_code == 303
+    assert admin.post("/signout", {"csrf": admin.csrf("/")}).status_code == 303
+    ok("the administrator signs in to the console and out")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--signin":
+        sign_in_only(*sys.argv[2:5])
+    else:
+        main(*sys.argv[1:4])
