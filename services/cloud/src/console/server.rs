@@ -490,9 +490,9 @@ async fn signed_request(state: &State, asked: Asked) -> Response {
         Ok(Reply::Redirect(to)) => redirect(&to),
         Ok(Reply::Body { content_type, body }) => {
             let mut response = http::Response::new(Full::new(Bytes::from(body)));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            let content_type = HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
             response
         }
         Err(e) => {
