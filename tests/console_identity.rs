@@ -1,7 +1,7 @@
 //! The console's identity pages in a real browser (Selenium driving Debian's Chromium,
 //! `tests/py/console_identity.py`): the administrator signs in, creates an account, a user
-//! with a password, a group, a policy and a quota, then that user signs in and sees only
-//! their own account. Screenshots of each page go to `target/screenshots/identity-*.png`.
+//! with a password and an access key, a group, a policy and a quota, disables, enables and
+//! deletes another account, then that user signs in and sees only their own account. Screenshots of each page go to `target/screenshots/identity-*.png`.
 //! What the browser did is then read back through `euca admin`, the same store.
 
 #![allow(clippy::unwrap_used)]
@@ -22,7 +22,7 @@ fn the_administrator_manages_identities_and_a_user_sees_their_own_account() {
         "console_identity.py",
         &[&console_url(&cloud), &console_password(&data)],
     );
-    assert_eq!(out.matches("ok: ").count(), 9, "{out}");
+    assert_eq!(out.matches("ok: ").count(), 11, "{out}");
 
     let users = admin(&data, &["user", "list", "--account", "acme"]);
     assert!(

@@ -13,7 +13,7 @@ import sys
 
 from selenium.webdriver.common.by import By
 
-from browser import browser, fill, shot, sign_in, submit
+from browser import browser, click, fill, shot, sign_in, submit
 from cloud_clients import ok
 
 ACCOUNT = "acme"
@@ -55,6 +55,8 @@ def as_admin(driver, base, password):
     assert "set " in row and "none" not in row.split("\n")[0], row
     ok("a user is created in the account and given a password from /users")
 
+    keys(driver)
+
     visit(driver, base, "/groups?account=" + ACCOUNT, "groups")
     fill(driver, {"#name": "devs"})
     submit(driver, "form#create-group")
@@ -87,6 +89,8 @@ def as_admin(driver, base, password):
     assert "2 instances" in driver.find_element(By.ID, "quotas").text, text(driver)
     ok("a quota of 2 instances is set for the account from /quotas")
 
+    lifecycle(driver, base)
+
     visit(driver, base, "/accounts/" + ACCOUNT, "account")
     page = text(driver)
     assert USER in page and "devs" in page and "2 instances" in page, page
@@ -95,6 +99,50 @@ def as_admin(driver, base, password):
     submit(driver, "header form")
     assert driver.current_url.endswith("/signin"), driver.current_url
     ok("the administrator signs out")
+
+
+def press(driver, row_xpath, label):
+    """Presses the button `label` in the table row `row_xpath`, and waits for the next page."""
+    row = driver.find_element(By.XPATH, row_xpath)
+    click(driver, next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == label))
+
+
+def keys(driver):
+    """On /users: a new key for the user shows its secret once; it is deactivated, then deleted."""
+    user_row = "//tr[@id='user-%s']" % USER
+    press(driver, user_row, "New key")
+    shot(driver, "identity-users-new-key")
+    table = driver.find_element(By.ID, "new-key").text
+    assert "Secret key" in table and len(table.split()[-1]) == 40, table
+    access = table.split("\n")[0].split()[-1]
+    driver.find_element(By.LINK_TEXT, "Back to the users").click()
+    row = driver.find_element(By.ID, "user-" + USER).text
+    assert access in row and " active" in row, row
+    press(driver, user_row, "Deactivate")
+    assert "inactive" in driver.find_element(By.ID, "user-" + USER).text
+    press(driver, user_row, "Delete key")
+    shot(driver, "identity-users-key-deleted")
+    assert access not in driver.find_element(By.ID, "user-" + USER).text
+    ok("an access key is created (its secret shown once), deactivated and deleted from /users")
+
+
+def lifecycle(driver, base):
+    """An account of its own is disabled, enabled and deleted from /accounts."""
+    visit(driver, base, "/accounts", "accounts-again")
+    fill(driver, {"#name": "temp"})
+    submit(driver, "form#create-account")
+
+    temp = "//tr[td/a[text()='temp']]"
+
+    def act(label):
+        press(driver, temp, label)
+        return driver.find_elements(By.XPATH, temp)
+
+    assert "disabled" in act("Disable")[0].text
+    assert "enabled" in act("Enable")[0].text
+    assert act("Delete") == []
+    shot(driver, "identity-accounts-deleted")
+    ok("an account is disabled, enabled and deleted from /accounts")
 
 
 def as_user(driver, base):
