@@ -6,7 +6,8 @@
 //!    naming the reservation, a starts its 2; the report shows reserved and used hours;
 //! 2. an availability floor driven below its threshold by running an instance POSTs one
 //!    breach alert to the test's webhook (not one per tick, not again after a CLC restart)
-//!    and, after the terminate, one recovery alert.
+//!    and, after the terminate, one recovery alert;
+//! then priority: b's reservation of higher priority is kept whole where both do not fit.
 
 #![allow(clippy::unwrap_used)]
 
@@ -237,6 +238,19 @@ fn reservations_hold_capacity_and_a_floor_alerts_once_each_way() {
         ["sla.floor.breached", "sla.floor.recovered"],
         "{events}"
     );
+
+    // Room for 3, a's 2 (priority 0) and b's 2 (priority 10) reserved: b's are kept whole.
+    let b_reserves = [
+        "sla",
+        "set",
+        "--account",
+        "b",
+        "--reserve",
+        "zone1:m1.small:2",
+    ];
+    admin(&data, &[&b_reserves[..], &["--priority", "10"]].concat());
+    python("cloud_sla.py", &["available", &root, "3"]);
+    python("cloud_sla.py", &["priority", &a]);
 
     // Cleared: no SLA is shown, and a's reservation no longer holds room.
     admin(&data, &["sla", "clear", "--account", "a"]);

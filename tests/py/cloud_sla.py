@@ -8,6 +8,10 @@ Phases (run by tests/cloud_sla.rs):
             account a reserves 2 x m1.small in zone1, which has room for 3: b starts 1; b's
             second RunInstances (named zone or not) is InsufficientInstanceCapacity naming a's
             reservation and makes nothing; a starts its 2 (MinCount 2). Prints the 3 ids.
+  priority A_DIR
+            b (priority 10) reserves 2 as well, and a (priority 0) keeps its 2: in room for 3 the
+            higher priority's reservation is whole, so a may start only 1, and its RunInstances
+            for 2 is refused naming b's reservation
   run USER_DIR
             starts one m1.small in zone1 and waits until it runs; prints its id
   end USER_DIR
@@ -94,6 +98,15 @@ def reserved(a_env, b_env):
     print(" ".join([b_first] + a_ids))
 
 
+def priority(a_env):
+    a = ec2(a_env)
+    message = ("Account a may start 1 m1.small in zone zone1, fewer than the 2 asked for: "
+               "account b's reservation of 2 x m1.small in zone zone1 (priority 10) holds 2")
+    expect_capacity_refusal(lambda: run(a, 2), message)
+    run(a)
+    ok("with b's reservation of higher priority kept whole, a starts 1 of its 2, not 2")
+
+
 def end(env):
     c = ec2(env)
     mine = live(c)
@@ -110,6 +123,8 @@ def main():
         available(eucarc(sys.argv[2]), int(sys.argv[3]))
     elif phase == "reserved":
         reserved(eucarc(sys.argv[2]), eucarc(sys.argv[3]))
+    elif phase == "priority":
+        priority(eucarc(sys.argv[2]))
     elif phase == "run":
         c = ec2(eucarc(sys.argv[2]))
         (instance,) = run(c)

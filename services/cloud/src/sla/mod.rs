@@ -207,3 +207,31 @@ fn refusal(account: &str, zone: &str, vm_type: &str, min: i32, share: &Share) ->
         held.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free(free: u32) -> Share {
+        Share {
+            free,
+            held: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn placement_preferences_choose_among_the_zones_with_room() {
+        let zones = [("a", free(2)), ("b", free(5)), ("c", free(5))];
+        let fitting: Vec<&(&str, Share)> = zones.iter().collect();
+        let chosen = |placement, last| choose(&fitting, placement, last).map(|(name, _)| *name);
+        // The cloud's own: the most room, the first of a tie.
+        assert_eq!(chosen(None, Some("a")), Some("b"));
+        assert_eq!(chosen(Some(Placement::Greedy), Some("b")), Some("a"));
+        // Round robin: the zone after the account's last, back to the first after the end.
+        assert_eq!(chosen(Some(Placement::RoundRobin), None), Some("a"));
+        assert_eq!(chosen(Some(Placement::RoundRobin), Some("a")), Some("b"));
+        assert_eq!(chosen(Some(Placement::RoundRobin), Some("b")), Some("c"));
+        assert_eq!(chosen(Some(Placement::RoundRobin), Some("c")), Some("a"));
+        assert_eq!(choose(&[], Some(Placement::Greedy), None), None);
+    }
+}
