@@ -7,7 +7,7 @@
 //! 2. an availability floor driven below its threshold by running an instance POSTs one
 //!    breach alert to the test's webhook (not one per tick, not again after a CLC restart)
 //!    and, after the terminate, one recovery alert;
-//! then priority: b's reservation of higher priority is kept whole where both do not fit.
+//! 3. priority: b's reservation of higher priority is kept whole where both do not fit.
 
 #![allow(clippy::unwrap_used)]
 
