@@ -18,8 +18,6 @@ pub mod floors;
 pub mod report;
 pub mod turn;
 
-use std::collections::HashMap;
-
 pub use crate::store::sla::{BurstPreference, Floor, Placement, Reservation, Sla};
 
 use crate::error::Ec2Error;
@@ -84,8 +82,7 @@ pub async fn admit<'a>(
         .collect();
     let types = cloud.store.vm_types().await?;
     let zones = zones_of(cloud, &clusters, &types).await?;
-    let instances = cloud.store.instances(None).await?;
-    let running = running_counts(&instances, vm_type);
+    let running = cloud.store.running_by_zone(vm_type).await?;
     // Each zone with room known, with the account's share of it.
     let shares: Vec<(&str, Share)> = clusters
         .iter()
@@ -103,7 +100,11 @@ pub async fn admit<'a>(
     let min_free = u32::try_from(min).unwrap_or(u32::MAX);
     let fitting: Vec<&(&str, Share)> = shares.iter().filter(|(_, s)| s.free >= min_free).collect();
     let placement = own.and_then(|s| s.placement);
-    let Some((chosen, share)) = choose(&fitting, placement, last_zone(&instances, account)) else {
+    let last = match placement {
+        Some(Placement::RoundRobin) => last_zone(&cloud.store.instances(Some(account)).await?),
+        _ => None,
+    };
+    let Some((chosen, share)) = choose(&fitting, placement, last.as_deref()) else {
         // The best share, when reservations are why it is short.
         return match shares.iter().max_by_key(|(_, s)| s.free) {
             Some((name, share)) if !share.held.is_empty() => {
@@ -119,27 +120,10 @@ pub async fn admit<'a>(
     })
 }
 
-/// Instances of `vm_type` not asked to terminate nor gone, by owner and zone.
-fn running_counts<'i>(
-    instances: &'i [Instance],
-    vm_type: &str,
-) -> HashMap<(&'i str, &'i str), u32> {
-    let mut counts = HashMap::new();
-    for i in instances
-        .iter()
-        .filter(|i| i.vm_type == vm_type && !i.terminated && !i.observed.vanished)
-    {
-        *counts
-            .entry((i.owner.as_str(), i.cluster.as_str()))
-            .or_default() += 1;
-    }
-    counts
-}
-
 /// Every account's reservation of `vm_type` in `zone`, with what it runs there.
 fn claims(
     slas: &[Sla],
-    running: &HashMap<(&str, &str), u32>,
+    running: &[(String, String, u32)],
     zone: &str,
     vm_type: &str,
 ) -> Vec<Claim> {
@@ -153,21 +137,20 @@ fn claims(
                     priority: sla.priority,
                     reserved: r.count,
                     running: running
-                        .get(&(sla.account.as_str(), zone))
-                        .copied()
-                        .unwrap_or(0),
+                        .iter()
+                        .find(|(owner, cluster, _)| *owner == sla.account && cluster == zone)
+                        .map_or(0, |(_, _, count)| *count),
                 })
         })
         .collect()
 }
 
-/// The zone the account's latest instance went to.
-fn last_zone<'i>(instances: &'i [Instance], account: &str) -> Option<&'i str> {
+/// The zone the latest of `instances` went to.
+fn last_zone(instances: &[Instance]) -> Option<String> {
     instances
         .iter()
-        .filter(|i| i.owner == account)
         .max_by_key(|i| i.launched)
-        .map(|i| i.cluster.as_str())
+        .map(|i| i.cluster.clone())
 }
 
 /// Of the zones with room (in the store's order, by name), the one `placement` takes:

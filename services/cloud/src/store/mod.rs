@@ -840,4 +840,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn close_breach(&self, breach: &sla::Breach) -> StoreFuture<'_, bool>;
     /// The floors breached now.
     fn breaches(&self) -> StoreFuture<'_, Vec<sla::Breach>>;
+    /// How many instances of `vm_type` each owner has in each zone, not asked to terminate
+    /// nor gone (what uses a reservation up): owner, zone, count.
+    fn running_by_zone(&self, vm_type: &str) -> StoreFuture<'_, Vec<(String, String, u32)>>;
 }

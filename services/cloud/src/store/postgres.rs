@@ -1698,6 +1698,22 @@ impl Store for PgStore {
         })
     }
 
+    fn running_by_zone(&self, vm_type: &str) -> StoreFuture<'_, Vec<(String, String, u32)>> {
+        let vm_type = own(vm_type);
+        Box::pin(async move {
+            self.query(sla_sql::RUNNING_BY_ZONE, &[&vm_type])
+                .await?
+                .iter()
+                .map(|r| {
+                    let count: i64 = r.try_get(2)?;
+                    let count =
+                        u32::try_from(count).map_err(|e| StoreError::Value(e.to_string()))?;
+                    Ok((r.try_get(0)?, r.try_get(1)?, count))
+                })
+                .collect()
+        })
+    }
+
     fn breaches(&self) -> StoreFuture<'_, Vec<Breach>> {
         Box::pin(async move {
             self.query(sla_sql::SELECT_BREACHES, &[])

@@ -218,5 +218,9 @@ pub(super) const OPEN_BREACH: &str = "
     ON CONFLICT (account, zone, vm_type) DO NOTHING";
 pub(super) const CLOSE_BREACH: &str =
     "DELETE FROM sla_breaches WHERE account = $1 AND zone = $2 AND vm_type = $3";
+/// Per owner and zone, the instances of type `$1` not asked to terminate nor gone.
+pub(super) const RUNNING_BY_ZONE: &str = "
+    SELECT owner, cluster, COUNT(*) FROM instances
+    WHERE vm_type = $1 AND NOT terminated AND NOT vanished GROUP BY owner, cluster";
 pub(super) const SELECT_BREACHES: &str =
     "SELECT account, zone, vm_type, since FROM sla_breaches ORDER BY account, zone, vm_type";

@@ -1491,6 +1491,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn running_by_zone(&self, vm_type: &str) -> StoreFuture<'_, Vec<(String, String, u32)>> {
+        let vm_type = own(vm_type);
+        self.run(move |tx| {
+            Ok(tx
+                .prepare(sla_sql::RUNNING_BY_ZONE)?
+                .query_map([&vm_type], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn breaches(&self) -> StoreFuture<'_, Vec<Breach>> {
         self.run(|tx| {
             Ok(tx

@@ -956,4 +956,30 @@ async fn slas_keep_their_reservations_history_and_breaches(store: &dyn Store) {
     );
     assert_eq!(store.reservation_history(3_000, 4_000).await.unwrap(), []);
     assert_eq!(store.slas().await.unwrap().len(), 1);
+
+    // What uses reservations up: instances of the type, not asked to terminate.
+    let of_type = |id: &str, cluster: &str, index| Instance {
+        vm_type: "s1.sla".into(),
+        ..sample(id, "sla-a", "r-5a000001", cluster, index)
+    };
+    let instances = [
+        of_type("i-5a000001", "sz1", 0),
+        of_type("i-5a000002", "sz1", 1),
+        of_type("i-5a000003", "sz2", 2),
+    ];
+    store.add_instances(&instances, None).await.unwrap();
+    store.set_terminated(&["i-5a000002".into()]).await.unwrap();
+    let mut running = store.running_by_zone("s1.sla").await.unwrap();
+    running.sort();
+    assert_eq!(
+        running,
+        [
+            ("sla-a".to_owned(), "sz1".to_owned(), 1),
+            ("sla-a".to_owned(), "sz2".to_owned(), 1)
+        ]
+    );
+    store
+        .remove_instances(&instances.map(|i| i.id))
+        .await
+        .unwrap();
 }
