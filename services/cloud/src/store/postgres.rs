@@ -572,9 +572,16 @@ impl Store for PgStore {
                 "DELETE FROM images WHERE owner = $1",
                 "DELETE FROM launch_permissions WHERE grantee = $1",
                 "DELETE FROM addresses WHERE owner = $1",
+                sla_sql::DELETE_FLOORS,
+                sla_sql::DELETE_BREACHES,
+                sla_sql::DELETE_SLA,
             ] {
                 tx.execute(sql, &[&name]).await?;
             }
+            // Its reservations end now: they hold no room, and the report keeps them.
+            let now = users::events::clock_millis();
+            tx.execute(sla_sql::END_RESERVATIONS, &[&now, &name])
+                .await?;
             Ok(tx.commit().await?)
         })
     }

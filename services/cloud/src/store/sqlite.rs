@@ -537,6 +537,16 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM launch_permissions WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM addresses WHERE owner = ?1", [&name])?;
+                for sql in [
+                    sla_sql::DELETE_FLOORS,
+                    sla_sql::DELETE_BREACHES,
+                    sla_sql::DELETE_SLA,
+                ] {
+                    tx.execute(sql, [&name])?;
+                }
+                // Its reservations end now: they hold no room, and the report keeps them.
+                let now = users::events::clock_millis();
+                tx.execute(sla_sql::END_RESERVATIONS, params![now, name])?;
                 Ok(())
             })
             .await
