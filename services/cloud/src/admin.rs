@@ -6,6 +6,7 @@
 
 mod iam;
 mod quota;
+mod sla;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,11 @@ pub enum AdminCommand {
     /// The audit trail over a range of time: every request (who, from where, what, with
     /// what outcome) and every billed change.
     Events(usage::Range),
+    /// Service level agreements per account: reservations, priority, placement,
+    /// availability floors with alerts, burst preference; and reserved versus used
+    /// instance-hours.
+    #[command(subcommand)]
+    Sla(sla::SlaCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -242,6 +248,17 @@ pub enum AdminError {
     Quota(String),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Sla(String),
+}
+
+impl From<crate::sla::edit::SlaError> for AdminError {
+    fn from(e: crate::sla::edit::SlaError) -> Self {
+        match e {
+            crate::sla::edit::SlaError::Invalid(why) => Self::Sla(why),
+            crate::sla::edit::SlaError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 /// `euca admin`.
@@ -275,6 +292,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
         AdminCommand::Usage(range) => usage::usage(&data, &range).await,
         AdminCommand::Events(range) => usage::audit(&data, &range).await,
+        AdminCommand::Sla(command) => sla::run(&*store, &data, command).await,
     }
 }
 

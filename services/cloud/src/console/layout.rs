@@ -50,6 +50,11 @@ pub static NAV: &[NavItem] = &[
         label: "Quotas",
         admin_only: false,
     },
+    NavItem {
+        path: "/sla",
+        label: "SLAs",
+        admin_only: true,
+    },
 ];
 
 fn head(title: &str) -> Markup {

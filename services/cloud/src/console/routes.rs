@@ -6,7 +6,7 @@
 
 use http::Method;
 
-use super::pages::{accounts, dashboard, groups, policies, quotas, users};
+use super::pages::{accounts, dashboard, groups, policies, quotas, sla, users};
 use super::Handler;
 
 /// Method, path pattern, handler.
@@ -33,6 +33,8 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::GET, "/quotas", |c, r| Box::pin(quotas::list(c, r))),
     (Method::POST, "/quotas", |c, r| Box::pin(quotas::act(c, r))),
+    (Method::GET, "/sla", |c, r| Box::pin(sla::list(c, r))),
+    (Method::POST, "/sla", |c, r| Box::pin(sla::act(c, r))),
 ];
 
 /// What the table holds for a request.

@@ -37,6 +37,7 @@ use super::quota::Limits;
 use super::storage;
 use super::{Call, InFlight};
 use crate::error::Ec2Error;
+use crate::sla;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
 use users::Resource;
 
@@ -200,7 +201,24 @@ pub(super) async fn run(
         .as_ref()
         .and_then(|p| p.availability_zone.as_deref())
         .filter(|z| !z.is_empty());
-    let cluster = place(call, zone, &vm_type, request.min_count, max_count).await?;
+    let admitted = sla::admit(
+        call.cloud,
+        &owner,
+        zone,
+        &vm_type.name,
+        request.min_count,
+        max_count,
+    )
+    .await?;
+    let max_count = admitted.max;
+    let cluster = place(
+        call,
+        admitted.zone.as_deref(),
+        &vm_type,
+        request.min_count,
+        max_count,
+    )
+    .await?;
 
     let s3_url = store
         .facts()
@@ -247,6 +265,7 @@ pub(super) async fn run(
         Err(e) => return Err(e.into()),
     }
     drop(limits);
+    drop(admitted);
     drop(token_turn);
     let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
     let ask = cc::RunInstancesType {

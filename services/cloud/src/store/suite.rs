@@ -24,6 +24,7 @@ pub async fn run(store: &dyn Store) {
     volumes_move_by_compare_and_set_and_detach_with_their_instance(store).await;
     snapshots_are_kept_per_owner_with_their_progress(store).await;
     in_use_counts_what_an_account_and_each_creator_holds(store).await;
+    slas_keep_their_reservations_history_and_breaches(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -155,7 +156,22 @@ async fn deleting_an_account_deletes_what_it_owns(store: &dyn Store) {
     store.delete_user("ann", "dev").await.unwrap();
     assert!(store.certificate("ann", "dev").await.unwrap().is_none());
     assert_eq!(store.groups(None).await.unwrap().len(), 1);
+    let reserved = sla::Reservation {
+        zone: "z".into(),
+        vm_type: "m1.small".into(),
+        count: 1,
+    };
+    let ann = sla::Sla {
+        account: "ann".into(),
+        reservations: vec![reserved],
+        ..sla::Sla::default()
+    };
+    store.put_sla(&ann, 0).await.unwrap();
     store.delete_account("ann").await.unwrap();
+    // Its SLA goes, and its reservations end (they hold no room any more).
+    assert!(store.slas().await.unwrap().is_empty());
+    let history = store.reservation_history(0, i64::MAX).await.unwrap();
+    assert!(history.iter().all(|r| r.until.is_some()), "{history:?}");
     assert!(store.certificate("ann", ROOT).await.unwrap().is_none());
     assert!(store.groups(None).await.unwrap().is_empty());
     assert!(directory.root_of("ann").await.unwrap().is_none());
@@ -881,4 +897,106 @@ async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store)
         store.in_use("nobody", None).await.unwrap(),
         InUse::default()
     );
+}
+
+async fn slas_keep_their_reservations_history_and_breaches(store: &dyn Store) {
+    use sla::{Breach, BurstPreference, Floor, Placement, Reservation, Sla};
+    let reserve = |zone: &str, count| Reservation {
+        zone: zone.into(),
+        vm_type: "m1.small".into(),
+        count,
+    };
+    let mut first = Sla {
+        account: "sla-a".into(),
+        priority: 7,
+        placement: Some(Placement::RoundRobin),
+        burst: BurstPreference::First,
+        webhook: Some("http://127.0.0.1:9/hook".into()),
+        reservations: vec![reserve("z1", 2), reserve("z2", 1)],
+        floors: vec![
+            Floor {
+                zone: None,
+                vm_type: "m1.small".into(),
+                floor: 3,
+            },
+            Floor {
+                zone: Some("z1".into()),
+                vm_type: "c1.medium".into(),
+                floor: 1,
+            },
+        ],
+    };
+    store.put_sla(&first, 1_000).await.unwrap();
+    let other = Sla {
+        account: "sla-b".into(),
+        ..Sla::default()
+    };
+    store.put_sla(&other, 1_000).await.unwrap();
+    assert_eq!(store.slas().await.unwrap(), [first.clone(), other.clone()]);
+
+    // A breach is recorded once; one of a floor the SLA drops goes with it.
+    let breach = |zone: &str, vm_type: &str| Breach {
+        account: "sla-a".into(),
+        zone: zone.into(),
+        vm_type: vm_type.into(),
+        since: 1_500,
+    };
+    assert!(store.open_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(!store.open_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(store.open_breach(&breach("z1", "c1.medium")).await.unwrap());
+    first.reservations = vec![reserve("z1", 1)];
+    first.floors.truncate(1);
+    first.placement = None;
+    store.put_sla(&first, 2_000).await.unwrap();
+    assert_eq!(store.slas().await.unwrap(), [first.clone(), other]);
+    assert_eq!(store.breaches().await.unwrap(), [breach("z2", "m1.small")]);
+    assert!(store.close_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(!store.close_breach(&breach("z2", "m1.small")).await.unwrap());
+
+    // The history: the first two ended at 2000, the third from then on; then cleared.
+    assert!(store.delete_sla("sla-a", 3_000).await.unwrap());
+    assert!(!store.delete_sla("sla-a", 3_000).await.unwrap());
+    let found = store.reservation_history(0, 10_000).await.unwrap();
+    let found: Vec<(u32, String, i64, Option<i64>)> = found
+        .into_iter()
+        .filter(|r| r.account == "sla-a")
+        .map(|r| (r.reservation.count, r.reservation.zone, r.since, r.until))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, "z1".to_owned(), 1_000, Some(2_000)),
+            (1, "z2".to_owned(), 1_000, Some(2_000)),
+            (1, "z1".to_owned(), 2_000, Some(3_000)),
+        ]
+    );
+    let later = store.reservation_history(3_000, 4_000).await.unwrap();
+    assert!(later.iter().all(|r| r.account != "sla-a"), "{later:?}");
+    assert_eq!(store.slas().await.unwrap().len(), 1);
+
+    // What uses reservations up: instances of the type, not asked to terminate.
+    let of_type = |id: &str, cluster: &str, index| Instance {
+        vm_type: "s1.sla".into(),
+        ..sample(id, "sla-a", "r-5a000001", cluster, index)
+    };
+    let instances = [
+        of_type("i-5a000001", "sz1", 0),
+        of_type("i-5a000002", "sz1", 1),
+        of_type("i-5a000003", "sz2", 2),
+    ];
+    store.add_instances(&instances, None).await.unwrap();
+    store.set_terminated(&["i-5a000002".into()]).await.unwrap();
+    let mut running = store.running_by_zone("s1.sla").await.unwrap();
+    running.sort();
+    assert_eq!(
+        running,
+        [
+            ("sla-a".to_owned(), "sz1".to_owned(), 1),
+            ("sla-a".to_owned(), "sz2".to_owned(), 1)
+        ]
+    );
+    store
+        .remove_instances(&instances.map(|i| i.id))
+        .await
+        .unwrap();
 }
