@@ -243,7 +243,8 @@ async fn handle(state: &State, request: http::Request<Incoming>, client: IpAddr)
             )
         }
     };
-    info!(parent: &span, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "console request");
+    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    info!(parent: &span, status = response.status().as_u16(), ms, "console request");
     secured(response)
 }
 
@@ -485,7 +486,9 @@ async fn signed_request(state: &State, asked: Asked) -> Response {
         query: asked.query,
         form: asked.form,
     };
-    match handler(ctx.clone(), request).await {
+    // Run to its end whatever becomes of the request (a client gone, the timeout): an action
+    // changes state in several places and must not stop between them.
+    match kit::detached(handler(ctx.clone(), request)).await {
         Ok(Reply::Page { title, body }) => html(StatusCode::OK, layout::page(&ctx, &title, body)),
         Ok(Reply::Redirect(to)) => redirect(&to),
         Ok(Reply::Body { content_type, body }) => {
