@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod default_image;
 pub mod ec2_soap;

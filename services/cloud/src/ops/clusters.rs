@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use soap::HttpTransport;
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
@@ -76,6 +76,8 @@ pub type Zone = Option<Vec<Capacity>>;
 #[derive(Debug, Default)]
 pub struct Zones {
     by_name: RwLock<HashMap<String, Zone>>,
+    /// When each cluster was last polled.
+    polled: RwLock<HashMap<String, SystemTime>>,
 }
 
 impl Zones {
@@ -85,9 +87,17 @@ impl Zones {
         zones.get(cluster).cloned()
     }
 
+    /// When `cluster` was last polled; `None` before its first poll.
+    pub fn polled(&self, cluster: &str) -> Option<SystemTime> {
+        let polled = self.polled.read().unwrap_or_else(PoisonError::into_inner);
+        polled.get(cluster).copied()
+    }
+
     pub(super) fn set(&self, cluster: &str, zone: Zone) {
         let mut zones = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
         zones.insert(cluster.to_owned(), zone);
+        let mut polled = self.polled.write().unwrap_or_else(PoisonError::into_inner);
+        polled.insert(cluster.to_owned(), SystemTime::now());
     }
 
     /// Of `clusters`, the one with the most room for `vm_type` (the first on a tie) if it has
@@ -172,10 +182,29 @@ pub(super) async fn capacity(
     )
 }
 
+/// The nodes the CC of `cluster` reports: its DescribeResources' `serviceTags`, each
+/// node's service URL, as the original CC lists the nodes of its `NODES`.
+pub async fn reported_nodes(cloud: &Cloud, cluster: &Cluster) -> Result<Vec<String>, Ec2Error> {
+    let failed = |e: &dyn std::fmt::Display| cluster_failed(cluster, &e.to_string());
+    let client = client(&cluster.url, &cloud.clusters, CLUSTER_DEADLINE).map_err(|e| failed(&e))?;
+    let request = DescribeResourcesType {
+        user_id: Some(CLOUD_USER.into()),
+        ..DescribeResourcesType::default()
+    };
+    let answer = client
+        .describe_resources(&request)
+        .await
+        .map_err(|e| failed(&e))?;
+    if answer.r#return == Some(false) {
+        return Err(failed(&"DescribeResources refused"));
+    }
+    Ok(answer.service_tags)
+}
+
 /// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is
 /// asked now (and remembered), all at once, so that one that does not answer costs its
 /// deadline once, not once per zone.
-pub(super) async fn zones_of(
+pub async fn zones_of(
     cloud: &Cloud,
     clusters: &[Cluster],
     types: &[VmType],

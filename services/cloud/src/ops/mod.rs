@@ -9,7 +9,7 @@
 mod account;
 mod addresses;
 mod authorization;
-mod clusters;
+pub mod clusters;
 mod events;
 mod filters;
 mod groups;
@@ -23,7 +23,7 @@ mod products;
 mod quota;
 mod reply;
 mod snapshots;
-mod storage;
+pub mod storage;
 pub mod tick;
 mod volumes;
 mod zones;
@@ -33,6 +33,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use clusters::{Capacity, Zone, Zones};
+pub use images::may_run;
 pub use quota::QuotaTurns;
 pub use storage::StorageController;
 
@@ -48,7 +49,7 @@ use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
 use wire::query::QueryParams;
-use xmlbind::ToXml;
+use xmlbind::{FromXml, ToXml};
 
 /// RunInstances' and CreateVolume's idempotency token (EC2 API 2010-11-15 and later), one
 /// of their later parameters.
@@ -182,6 +183,23 @@ pub async fn answer(
         local: operation.response.1,
         body,
     })
+}
+
+/// Answers `request` for `user` as [`answer`] does, with the same checks (policies,
+/// account boundaries, quotas), for a caller inside the cloud (the console), and reads the
+/// answer back as its typed response `T`: the one reply a client would get, not a second
+/// path to the state.
+pub async fn ask<T: FromXml>(
+    cloud: &Cloud,
+    user: &User,
+    request: Ec2QueryRequest,
+) -> Result<T, Ec2Error> {
+    let reply = answer(cloud, user, None, request, &request_id()).await?;
+    let xml = reply::document(None, &reply);
+    let unreadable = |e: xmlbind::XmlError| Ec2Error::Internal(format!("own answer: {e}"));
+    let document =
+        xmlbind::Document::parse(xml.as_bytes(), &kit::INSTANCE_LIST_LIMITS).map_err(unreadable)?;
+    T::from_xml(document.root()).map_err(unreadable)
 }
 
 /// An operation's typed response, for the [`Reply`] that carries it.

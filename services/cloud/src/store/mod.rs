@@ -151,6 +151,16 @@ pub struct Cluster {
     pub url: String,
 }
 
+/// A node registered with a cluster (`euca_conf --register-nodes` in the original, which
+/// wrote the CC's `NODES`): the cloud's record of the nodes its CC is to run, which the
+/// console shows beside the nodes the CC reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub cluster: String,
+    /// `HOST` or `HOST:PORT`, as `NODES` names a node.
+    pub host: String,
+}
+
 /// A VM type: what an instance of it gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmType {
@@ -696,6 +706,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()>;
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()>;
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>>;
+    /// Registers a node with its cluster: `NotFound` without the cluster, `Exists` when it
+    /// is registered already. Deregistering the cluster deregisters its nodes.
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()>;
+    /// Deregisters a node; `NotFound` when it is not registered.
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()>;
+    /// The registered nodes, by cluster and host.
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>>;
     fn vm_types(&self) -> StoreFuture<'_, Vec<VmType>>;
     /// Changes a VM type, or adds it.
     fn set_vm_type(&self, vm_type: &VmType) -> StoreFuture<'_, ()>;

@@ -14,8 +14,8 @@ use users::{Directory, PgUsers};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
-    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
+    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
     SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
@@ -183,6 +183,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE volumes ADD COLUMN creator TEXT COLLATE "C";
     ALTER TABLE snapshots ADD COLUMN creator TEXT COLLATE "C";
     ALTER TABLE addresses ADD COLUMN creator TEXT COLLATE "C";
+"#,
+    // Nodes registered with their clusters.
+    r#"
+    CREATE TABLE nodes (
+        cluster TEXT COLLATE "C" NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+        host TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (cluster, host)
+    );
 "#,
 ];
 
@@ -664,6 +672,67 @@ impl Store for PgStore {
                     Ok(Cluster {
                         name: r.try_get(0)?,
                         url: r.try_get(1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        Box::pin(async move {
+            // One statement: the cluster's row is the condition, so a node never outlives
+            // its cluster's deregistration.
+            let added = self
+                .execute(
+                    "INSERT INTO nodes (cluster, host)
+                     SELECT name, $2 FROM clusters WHERE name = $1
+                     ON CONFLICT DO NOTHING",
+                    &[&node.cluster, &node.host],
+                )
+                .await?;
+            if added == 0 {
+                let known = self
+                    .query_opt("SELECT 1 FROM clusters WHERE name = $1", &[&node.cluster])
+                    .await?;
+                return Err(match known {
+                    None => not_found("cluster", &node.cluster),
+                    Some(_) => exists("node", &node.host),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        Box::pin(async move {
+            let removed = self
+                .execute(
+                    "DELETE FROM nodes WHERE cluster = $1 AND host = $2",
+                    &[&node.cluster, &node.host],
+                )
+                .await?;
+            if removed == 0 {
+                return Err(not_found("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT cluster, host FROM nodes ORDER BY cluster, host",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Node {
+                        cluster: r.try_get(0)?,
+                        host: r.try_get(1)?,
                     })
                 })
                 .collect()

@@ -13,8 +13,8 @@ use users::{Directory, UserStore};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
-    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
+    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
     SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
@@ -171,6 +171,12 @@ const MIGRATIONS: &[&str] = &["
     ALTER TABLE volumes ADD COLUMN creator TEXT;
     ALTER TABLE snapshots ADD COLUMN creator TEXT;
     ALTER TABLE addresses ADD COLUMN creator TEXT;
+", "
+    CREATE TABLE nodes (
+        cluster TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        PRIMARY KEY (cluster, host)
+    ) STRICT;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -618,6 +624,57 @@ impl Store for SqliteStore {
                 Ok(Cluster {
                     name: r.get(0)?,
                     url: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        self.run(move |tx| {
+            let cluster: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM clusters WHERE name = ?1",
+                    [&node.cluster],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if cluster.is_none() {
+                return Err(not_found("cluster", &node.cluster));
+            }
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO nodes (cluster, host) VALUES (?1, ?2)",
+                params![node.cluster, node.host],
+            )?;
+            if added == 0 {
+                return Err(exists("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        self.run(move |tx| {
+            let removed = tx.execute(
+                "DELETE FROM nodes WHERE cluster = ?1 AND host = ?2",
+                params![node.cluster, node.host],
+            )?;
+            if removed == 0 {
+                return Err(not_found("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>> {
+        self.run(|tx| {
+            let mut query = tx.prepare("SELECT cluster, host FROM nodes ORDER BY cluster, host")?;
+            let rows = query.query_map([], |r| {
+                Ok(Node {
+                    cluster: r.get(0)?,
+                    host: r.get(1)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -14,6 +14,7 @@ pub async fn run(store: &dyn Store) {
     rules_are_added_and_removed_all_or_none(store).await;
     deleting_an_account_deletes_what_it_owns(store).await;
     clusters_and_facts(store).await;
+    nodes_are_registered_with_their_cluster_and_go_with_it(store).await;
     images_are_kept_by_id_and_deleted_by_their_owner(store).await;
     instances_are_kept_per_owner_and_marked_terminated(store).await;
     users_are_found_by_their_certificate(store).await;
@@ -190,6 +191,54 @@ async fn clusters_and_facts(store: &dyn Store) {
         store.remove_cluster("one").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn nodes_are_registered_with_their_cluster_and_go_with_it(store: &dyn Store) {
+    let node = |cluster: &str, host: &str| Node {
+        cluster: cluster.into(),
+        host: host.into(),
+    };
+    assert!(matches!(
+        store.add_node(&node("east", "10.0.0.1")).await,
+        Err(StoreError::NotFound {
+            what: "cluster",
+            ..
+        })
+    ));
+    for name in ["east", "west"] {
+        let cluster = Cluster {
+            name: name.into(),
+            url: format!("http://{name}/axis2/services/EucalyptusCC"),
+        };
+        store.add_cluster(&cluster).await.unwrap();
+    }
+    store.add_node(&node("west", "10.0.1.1")).await.unwrap();
+    store
+        .add_node(&node("east", "10.0.0.2:8775"))
+        .await
+        .unwrap();
+    store.add_node(&node("east", "10.0.0.1")).await.unwrap();
+    assert!(matches!(
+        store.add_node(&node("east", "10.0.0.1")).await,
+        Err(StoreError::Exists { what: "node", .. })
+    ));
+    assert_eq!(
+        store.nodes().await.unwrap(),
+        [
+            node("east", "10.0.0.1"),
+            node("east", "10.0.0.2:8775"),
+            node("west", "10.0.1.1")
+        ]
+    );
+    store.remove_node(&node("east", "10.0.0.1")).await.unwrap();
+    assert!(matches!(
+        store.remove_node(&node("east", "10.0.0.1")).await,
+        Err(StoreError::NotFound { what: "node", .. })
+    ));
+    store.remove_cluster("east").await.unwrap();
+    assert_eq!(store.nodes().await.unwrap(), [node("west", "10.0.1.1")]);
+    store.remove_cluster("west").await.unwrap();
+    assert!(store.nodes().await.unwrap().is_empty());
 }
 
 async fn images_are_kept_by_id_and_deleted_by_their_owner(store: &dyn Store) {

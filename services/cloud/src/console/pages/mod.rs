@@ -1,0 +1,10 @@
+//! The console's pages, one file per topic.
+
+mod controls;
+
+pub mod capacity;
+pub mod health;
+pub mod images;
+pub mod instances;
+pub mod provisioning;
+pub mod storage;
