@@ -112,6 +112,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         store: Arc::clone(&store),
         region: config.region.clone(),
         ec2_url: OnceLock::new(),
+        data: config.data.clone(),
         clusters: prepared.clusters,
         walrus: config.walrus.clone(),
         storage: config

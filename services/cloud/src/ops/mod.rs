@@ -65,6 +65,9 @@ pub struct Cloud {
     pub ec2_url: OnceLock<String>,
     /// Signs the requests to the clusters (the cloud's key) and checks their replies.
     pub clusters: soap::Security,
+    /// The CLC's DATA, where `euca up` keeps Walrus's (`DATA/walrus`, as `euca admin quota`
+    /// reads its metadata), which the console lists buckets from.
+    pub data: std::path::PathBuf,
     /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
     pub walrus: Option<String>,
     /// The storage controller's URL (`--storage`), asked as the clusters are; `None`: the

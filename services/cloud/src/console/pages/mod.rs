@@ -2,6 +2,7 @@
 
 mod controls;
 
+pub mod buckets;
 pub mod capacity;
 pub mod health;
 pub mod images;

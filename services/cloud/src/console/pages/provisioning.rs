@@ -1,6 +1,9 @@
 //! `/provisioning` (the cloud admin's): the clusters (register and deregister, as `euca
-//! admin cluster`), the nodes each CC reports, Walrus and the storage controller with the
-//! SC's volume limits, and the VM types (changed as `euca admin vmtype set`).
+//! admin cluster`); their nodes, those registered with the cloud (`euca_conf
+//! --register-nodes` in the original) beside those each CC reports (its DescribeResources'
+//! service tags: the nodes of its `NODES`, which it reads when it starts), with the
+//! instances each runs; Walrus and the storage controller with the SC's volume limits; and
+//! the VM types (changed as `euca admin vmtype set`).
 
 use maud::{html, Markup};
 use wire::storage::GetStorageConfigurationResponseType;
@@ -8,9 +11,11 @@ use wire::storage::GetStorageConfigurationResponseType;
 use super::controls::action;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::ops::{self, Zone};
-use crate::store::{Cluster, VmType};
+use crate::store::{Cluster, Instance, Node, VmType};
 
 const PATH: &str = "/provisioning";
+/// The port of a node named without one: the CC's default `NC_PORT`.
+const NC_PORT: u16 = 8775;
 
 /// A cluster with what the cloud knows of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +23,78 @@ pub struct ClusterView {
     pub cluster: Cluster,
     /// `available`, `unavailable` (its CC did not answer the last poll) or `not polled`.
     pub state: &'static str,
-    /// The nodes its CC reports (their service URLs), or why it reports none.
-    pub nodes: Result<Vec<String>, String>,
+    /// Why its CC reported no nodes, when it did not answer.
+    pub unreported: Option<String>,
+    pub nodes: Vec<NodeLine>,
+}
+
+/// A node of a cluster: registered with the cloud, reported by its CC, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLine {
+    /// `HOST:PORT`.
+    pub address: String,
+    /// As it was registered (`HOST` or `HOST:PORT`), when it was.
+    pub registered: Option<String>,
+    /// Its service URL, when its CC reports it.
+    pub reported: Option<String>,
+    /// The instances its CC last reported running on it, not yet gone.
+    pub instances: usize,
+}
+
+/// `HOST:PORT` of a node named `HOST`, `HOST:PORT` or by its service URL.
+fn address(node: &str) -> String {
+    let host = node
+        .strip_prefix("http://")
+        .or_else(|| node.strip_prefix("https://"))
+        .map_or(node, |rest| rest.split('/').next().unwrap_or(rest));
+    if host
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    {
+        host.to_owned()
+    } else {
+        format!("{host}:{NC_PORT}")
+    }
+}
+
+/// The nodes of `cluster`: those `registered` with it and those its CC `reported` (service
+/// URLs), one line each by address, with the live `instances` on each.
+pub fn node_lines(
+    cluster: &str,
+    registered: &[Node],
+    reported: &[String],
+    instances: &[Instance],
+) -> Vec<NodeLine> {
+    let mut lines: Vec<NodeLine> = Vec::new();
+    for node in registered.iter().filter(|n| n.cluster == cluster) {
+        lines.push(NodeLine {
+            address: address(&node.host),
+            registered: Some(node.host.clone()),
+            reported: None,
+            instances: 0,
+        });
+    }
+    for url in reported {
+        let at = address(url);
+        match lines.iter_mut().find(|l| l.address == at) {
+            Some(line) => line.reported = Some(url.clone()),
+            None => lines.push(NodeLine {
+                address: at,
+                registered: None,
+                reported: Some(url.clone()),
+                instances: 0,
+            }),
+        }
+        let running = instances
+            .iter()
+            .filter(|i| i.cluster == cluster && !i.observed.vanished && i.observed.node == *url)
+            .count();
+        if let Some(line) = lines.iter_mut().find(|l| l.reported.as_ref() == Some(url)) {
+            line.instances = running;
+        }
+    }
+    lines.sort_by(|a, b| a.address.cmp(&b.address));
+    lines
 }
 
 /// The zone state a poll of a cluster came to.
@@ -45,15 +120,19 @@ pub struct Provisioning {
 pub async fn page(ctx: Ctx, _req: Request) -> Result<Reply, ConsoleError> {
     ctx.require_admin()?;
     let cloud = &ctx.cloud;
+    let registered = cloud.store.nodes().await?;
+    let instances = cloud.store.instances(None).await?;
     let mut clusters = Vec::new();
     for cluster in cloud.store.clusters().await? {
-        let nodes = ops::clusters::reported_nodes(cloud, &cluster)
-            .await
-            .map_err(|e| e.to_string());
+        let (reported, unreported) = match ops::clusters::reported_nodes(cloud, &cluster).await {
+            Ok(urls) => (urls, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         clusters.push(ClusterView {
             state: zone_state(cloud.zones.get(&cluster.name).as_ref()),
+            nodes: node_lines(&cluster.name, &registered, &reported, &instances),
+            unreported,
             cluster,
-            nodes,
         });
     }
     let storage = match &cloud.storage {
@@ -78,17 +157,14 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
     html! {
         h2 { "Clusters" }
         table #clusters {
-            thead { tr { th { "Zone" } th { "CC URL" } th { "State" } th { "Nodes the CC reports" } th {} } }
+            thead { tr { th { "Zone" } th { "CC URL" } th { "State" } th { "Nodes" } th {} } }
             tbody {
                 @for c in &view.clusters {
                     tr data-cluster=(c.cluster.name) {
                         td { (c.cluster.name) } td { (c.cluster.url) } td.state { (c.state) }
                         td.nodes {
-                            @match &c.nodes {
-                                Ok(nodes) if nodes.is_empty() => "none",
-                                Ok(nodes) => ul { @for n in nodes { li.node { (n) } } },
-                                Err(why) => span.unavailable { (why) },
-                            }
+                            (c.nodes.iter().filter(|n| n.reported.is_some()).count()) " reported"
+                            @if let Some(why) = &c.unreported { span.unavailable { " (" (why) ")" } }
                         }
                         td { (action(ctx, PATH, "Deregister", &[("action", "remove-cluster"), ("name", &c.cluster.name)])) }
                     }
@@ -101,6 +177,37 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
             label { "Zone " input name="name" required; }
             label { "CC URL " input name="url" required placeholder="http://host:8774/axis2/services/EucalyptusCC"; }
             button type="submit" { "Register cluster" }
+        }
+        h2 { "Nodes" }
+        p { "A node runs once its cluster's CC has it in its NODES, which the CC reads when it starts; registering it here records it for the cloud." }
+        table #nodes {
+            thead { tr { th { "Zone" } th { "Node" } th { "Registered" } th { "Reported by its CC" } th { "Instances" } th {} } }
+            tbody {
+                @for c in &view.clusters {
+                    @for n in &c.nodes {
+                        tr data-node=(n.address) data-cluster=(c.cluster.name) {
+                            td { (c.cluster.name) } td { (n.address) }
+                            td.registered { @if n.registered.is_some() { "yes" } @else { "no" } }
+                            td.reported { @match &n.reported { Some(url) => (url), None => "no" } }
+                            td { (n.instances) }
+                            td {
+                                @if let Some(host) = &n.registered {
+                                    (action(ctx, PATH, "Deregister", &[("action", "remove-node"), ("cluster", &c.cluster.name), ("host", host)]))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form #add-node method="post" action=(PATH) {
+            (ctx.csrf_field())
+            input type="hidden" name="action" value="add-node";
+            label { "Zone "
+                select name="cluster" { @for c in &view.clusters { option value=(c.cluster.name) { (c.cluster.name) } } }
+            }
+            label { "Node " input name="host" required placeholder="HOST or HOST:PORT"; }
+            button type="submit" { "Register node" }
         }
         h2 { "Walrus" }
         p #walrus {
@@ -158,6 +265,8 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
 pub enum Change {
     AddCluster(Cluster),
     RemoveCluster(String),
+    AddNode(Node),
+    RemoveNode(Node),
     VmType(VmType),
     /// The SC's volume limits in GB (`None`: unchanged).
     Storage {
@@ -205,6 +314,25 @@ impl Change {
                 }))
             }
             "remove-cluster" => Ok(Self::RemoveCluster(req.field("name")?.to_owned())),
+            "add-node" | "remove-node" => {
+                let host = req.field("host")?;
+                let port_ok = host
+                    .rsplit_once(':')
+                    .is_none_or(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok());
+                if host.contains(|c: char| c.is_whitespace() || c == '/') || !port_ok {
+                    return Err(ConsoleError::BadRequest(format!(
+                        "a node is HOST or HOST:PORT, not {host:?}"
+                    )));
+                }
+                let node = Node {
+                    cluster: req.field("cluster")?.to_owned(),
+                    host: host.to_owned(),
+                };
+                Ok(match req.field("action")? {
+                    "add-node" => Self::AddNode(node),
+                    _ => Self::RemoveNode(node),
+                })
+            }
             "vmtype" => Ok(Self::VmType(VmType {
                 name: req.field("name")?.to_owned(),
                 cores: number("cores")?,
@@ -229,6 +357,8 @@ pub async fn change(ctx: Ctx, req: Request) -> Result<Reply, ConsoleError> {
     match Change::from_form(&req)? {
         Change::AddCluster(cluster) => store.add_cluster(&cluster).await?,
         Change::RemoveCluster(name) => store.remove_cluster(&name).await?,
+        Change::AddNode(node) => store.add_node(&node).await?,
+        Change::RemoveNode(node) => store.remove_node(&node).await?,
         Change::VmType(vm_type) => {
             // Changes a type the cloud has; adding types is `euca admin vmtype set`'s.
             if !store
@@ -327,6 +457,86 @@ mod tests {
             refused(&[("action", "storage"), ("max_total_gb", "3000000000")]).contains("too large")
         );
         assert!(refused(&[("action", "reboot-cloud")]).contains("reboot-cloud"));
+    }
+
+    #[test]
+    fn nodes_are_registered_reported_or_both_with_their_instances() {
+        let node = |cluster: &str, host: &str| Node {
+            cluster: cluster.into(),
+            host: host.into(),
+        };
+        let url = |at: &str| format!("http://{at}/axis2/services/EucalyptusNC");
+        let on = |id: &str, at: &str, vanished: bool| Instance {
+            id: id.into(),
+            reservation: "r-1".into(),
+            owner: "a".into(),
+            image: "emi-1".into(),
+            kernel: None,
+            ramdisk: None,
+            vm_type: "m1.small".into(),
+            key_name: None,
+            groups: Vec::new(),
+            launch_index: 0,
+            cluster: "east".into(),
+            launched: 0,
+            terminated: false,
+            client_token: None,
+            observed: crate::store::Observed {
+                node: url(at),
+                vanished,
+                ..crate::store::Observed::default()
+            },
+        };
+        let lines = node_lines(
+            "east",
+            &[
+                node("east", "10.0.0.1"),
+                node("east", "10.0.0.9:9000"),
+                node("west", "10.0.0.1"),
+            ],
+            &[url("10.0.0.1:8775"), url("10.0.0.2:8775")],
+            &[
+                on("i-1", "10.0.0.1:8775", false),
+                on("i-2", "10.0.0.1:8775", true),
+                on("i-3", "10.0.0.2:8775", false),
+            ],
+        );
+        let seen: Vec<(&str, bool, bool, usize)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.address.as_str(),
+                    l.registered.is_some(),
+                    l.reported.is_some(),
+                    l.instances,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("10.0.0.1:8775", true, true, 1),
+                ("10.0.0.2:8775", false, true, 1),
+                ("10.0.0.9:9000", true, false, 0)
+            ]
+        );
+        assert_eq!(
+            Change::from_form(&post(&[
+                ("action", "add-node"),
+                ("cluster", "east"),
+                ("host", "10.0.0.3:8775")
+            ]))
+            .unwrap(),
+            Change::AddNode(node("east", "10.0.0.3:8775"))
+        );
+        for host in ["a b", "h/x", "h:port", ":8775"] {
+            assert!(Change::from_form(&post(&[
+                ("action", "add-node"),
+                ("cluster", "east"),
+                ("host", host)
+            ]))
+            .is_err());
+        }
     }
 
     #[test]
