@@ -467,25 +467,12 @@ mod tests {
         };
         let url = |at: &str| format!("http://{at}/axis2/services/EucalyptusNC");
         let on = |id: &str, at: &str, vanished: bool| Instance {
-            id: id.into(),
-            reservation: "r-1".into(),
-            owner: "a".into(),
-            image: "emi-1".into(),
-            kernel: None,
-            ramdisk: None,
-            vm_type: "m1.small".into(),
-            key_name: None,
-            groups: Vec::new(),
-            launch_index: 0,
-            cluster: "east".into(),
-            launched: 0,
-            terminated: false,
-            client_token: None,
             observed: crate::store::Observed {
                 node: url(at),
                 vanished,
                 ..crate::store::Observed::default()
             },
+            ..crate::store::suite::sample(id, "a", "r-1", "east", 0)
         };
         let lines = node_lines(
             "east",
