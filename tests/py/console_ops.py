@@ -95,14 +95,14 @@ def instance_lifecycle(driver, base, admin, user):
     one(driver, "#console-output")
     ok("/instances/ID shows the instance and its console output")
 
-    submit(driver, "form.action:has(input[value=terminate])")
+    submit(driver, "form:has(input[name=action][value=terminate])")
     assert one(driver, 'dd[data-fact="State"]').text in ("shutting-down", "terminated"), driver.page_source
     deadline = time.time() + 90
     while one(driver, 'dd[data-fact="State"]').text != "terminated" and time.time() < deadline:
         time.sleep(1)
         driver.refresh()
     assert one(driver, 'dd[data-fact="State"]').text == "terminated", driver.page_source
-    assert not driver.find_elements(By.CSS_SELECTOR, "form.action:has(input[value=terminate])")
+    assert not driver.find_elements(By.CSS_SELECTOR, "form:has(input[name=action][value=terminate])")
     shot(driver, "ops-instance-terminated")
     assert wait_for(user, instance, "terminated", 0)["State"]["Name"] == "terminated"
     ok("the console terminates the instance and shows it terminated, as DescribeInstances does")
@@ -117,10 +117,10 @@ def images(driver, base, admin, emi):
     def permission():
         return admin.describe_image_attribute(ImageId=emi, Attribute="launchPermission")["LaunchPermissions"]
 
-    submit(driver, row + " form.action:has(input[value=disable])")
+    submit(driver, row + " form:has(input[name=action][value=disable])")
     assert one(driver, row + " td.permission").text.startswith("private") and permission() == []
     shot(driver, "ops-images-disabled")
-    submit(driver, row + " form.action:has(input[value=enable])")
+    submit(driver, row + " form:has(input[name=action][value=enable])")
     assert permission() == [{"Group": "all"}], permission()
     ok("/images disables and enables an image: its launch permission for group all")
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use maud::{html, Markup};
 use walrus::BucketContents;
 
-use super::controls::time;
+use super::date;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::store::StoreError;
 
@@ -53,7 +53,7 @@ pub fn render(buckets: Option<&[BucketContents]>, names: &HashMap<String, String
                             td { (b.name) }
                             td { (names.get(&b.owner).unwrap_or(&b.owner)) }
                             td.objects { (b.objects) } td.bytes { (b.bytes) }
-                            td { (time(b.created / 1000)) }
+                            td { (date(b.created / 1000)) }
                         }
                     }
                 }

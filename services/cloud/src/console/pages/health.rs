@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use kit::probe::{Health, Prober};
 use maud::{html, Markup};
 
-use super::controls::time;
+use super::date;
 use super::provisioning::zone_state;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::ops;
@@ -36,7 +36,7 @@ pub async fn page(ctx: Ctx, _req: Request) -> Result<Reply, ConsoleError> {
     for cluster in cloud.store.clusters().await? {
         let polled = cloud.zones.polled(&cluster.name).map_or_else(
             || "never polled".to_owned(),
-            |at| format!("last poll {}", time(seconds(at))),
+            |at| format!("last poll {}", date(seconds(at))),
         );
         let zone = zone_state(cloud.zones.get(&cluster.name).as_ref());
         let nodes = ops::clusters::reported_nodes(cloud, &cluster).await;

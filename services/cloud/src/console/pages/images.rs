@@ -12,7 +12,8 @@ use wire::ec2::{
 };
 use wire::ec2_query::Ec2QueryRequest;
 
-use super::controls::{action, ec2};
+use super::button;
+use super::controls::ec2;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::ops;
 use crate::store::Image;
@@ -44,11 +45,11 @@ pub fn render(ctx: &Ctx, images: &[Image]) -> Markup {
                             td { (i.ramdisk.as_deref().unwrap_or("")) }
                             td.actions {
                                 @if i.public {
-                                    (action(ctx, PATH, "Disable", &[("action", "disable"), ("id", &i.id)]))
+                                    (button(ctx, PATH, "disable", &[("id", &i.id)], "Disable"))
                                 } @else {
-                                    (action(ctx, PATH, "Enable", &[("action", "enable"), ("id", &i.id)]))
+                                    (button(ctx, PATH, "enable", &[("id", &i.id)], "Enable"))
                                 }
-                                (action(ctx, PATH, "Deregister", &[("action", "deregister"), ("id", &i.id)]))
+                                (button(ctx, PATH, "deregister", &[("id", &i.id)], "Deregister"))
                             }
                         }
                     }

@@ -18,7 +18,8 @@ use wire::ec2::{
 use wire::ec2_query::Ec2QueryRequest;
 use wire::query::Filter;
 
-use super::controls::{action, ec2, optional};
+use super::button;
+use super::controls::{ec2, optional};
 use crate::console::{ConsoleError, Ctx, Form, Reply, Request};
 use crate::ops;
 
@@ -270,8 +271,8 @@ pub fn detail_page(ctx: &Ctx, row: &Row, output: &Result<String, String>) -> Mar
         }
         @if live {
             div.actions {
-                (action(ctx, &path, "Reboot", &[("action", "reboot")]))
-                (action(ctx, &path, "Terminate", &[("action", "terminate")]))
+                (button(ctx, &path, "reboot", &[], "Reboot"))
+                (button(ctx, &path, "terminate", &[], "Terminate"))
             }
         }
         // The CPU chart (`crate::monitoring::instance_chart`) goes here once `cloudwatch`

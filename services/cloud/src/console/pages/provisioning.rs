@@ -8,7 +8,7 @@
 use maud::{html, Markup};
 use wire::storage::GetStorageConfigurationResponseType;
 
-use super::controls::action;
+use super::button;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::ops::{self, Zone};
 use crate::store::{Cluster, Instance, Node, VmType};
@@ -166,7 +166,7 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
                             (c.nodes.iter().filter(|n| n.reported.is_some()).count()) " reported"
                             @if let Some(why) = &c.unreported { span.unavailable { " (" (why) ")" } }
                         }
-                        td { (action(ctx, PATH, "Deregister", &[("action", "remove-cluster"), ("name", &c.cluster.name)])) }
+                        td { (button(ctx, PATH, "remove-cluster", &[("name", &c.cluster.name)], "Deregister")) }
                     }
                 }
             }
@@ -192,7 +192,7 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
                             td { (n.instances) }
                             td {
                                 @if let Some(host) = &n.registered {
-                                    (action(ctx, PATH, "Deregister", &[("action", "remove-node"), ("cluster", &c.cluster.name), ("host", host)]))
+                                    (button(ctx, PATH, "remove-node", &[("cluster", &c.cluster.name), ("host", host)], "Deregister"))
                                 }
                             }
                         }

@@ -8,7 +8,8 @@ use wire::ec2::{
     DeleteVolumeResponseType, DeleteVolumeType,
 };
 
-use super::controls::{action, ec2, scope, time};
+use super::controls::{ec2, scope};
+use super::{button, date};
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 use crate::ops;
 use crate::store::{Snapshot, Volume};
@@ -35,8 +36,8 @@ pub fn volumes_page(ctx: &Ctx, volumes: &[Volume]) -> Markup {
                             td.state { (v.state.ec2()) }
                             td { @if let Some(a) = &v.attachment { (a.instance) " as " (a.device) } }
                             td { (v.snapshot.as_deref().unwrap_or("")) }
-                            td { (time(v.created)) }
-                            td { (action(ctx, VOLUMES, "Delete", &[("id", &v.id)])) }
+                            td { (date(v.created)) }
+                            td { (button(ctx, VOLUMES, "delete", &[("id", &v.id)], "Delete")) }
                         }
                     }
                 }
@@ -70,8 +71,8 @@ pub fn snapshots_page(ctx: &Ctx, snapshots: &[Snapshot]) -> Markup {
                         tr data-snapshot=(s.id) {
                             td { (s.id) } td { (s.owner) } td { (s.volume) } td { (s.volume_size_gb) }
                             td.state { (s.state.name()) } td { (s.progress) "%" }
-                            td { (time(s.started)) }
-                            td { (action(ctx, SNAPSHOTS, "Delete", &[("id", &s.id)])) }
+                            td { (date(s.started)) }
+                            td { (button(ctx, SNAPSHOTS, "delete", &[("id", &s.id)], "Delete")) }
                         }
                     }
                 }
