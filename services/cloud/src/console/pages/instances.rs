@@ -21,6 +21,7 @@ use wire::query::Filter;
 use super::button;
 use super::controls::{ec2, optional};
 use crate::console::{ConsoleError, Ctx, Form, Reply, Request};
+use crate::monitoring::{self, Metric};
 use crate::ops;
 
 /// Where an instance's page is: `/instances/{id}`.
@@ -220,9 +221,10 @@ pub async fn show(ctx: Ctx, req: Request) -> Result<Reply, ConsoleError> {
         .find(|r| r.id == id)
         .ok_or(ConsoleError::NotFound)?;
     let output = console_output(&ctx, &row).await;
+    let cpu = monitoring::instance_chart(&ctx.cloud, &id, Metric::CpuUtilization).await?;
     Ok(Reply::page(
         format!("Instance {id}"),
-        detail_page(&ctx, &row, &output),
+        detail_page(&ctx, &row, &output, cpu),
     ))
 }
 
@@ -243,8 +245,9 @@ async fn console_output(ctx: &Ctx, row: &Row) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// One instance: its facts, its reboot and terminate buttons, its console output.
-pub fn detail_page(ctx: &Ctx, row: &Row, output: &Result<String, String>) -> Markup {
+/// One instance: its facts, its reboot and terminate buttons, its CPU chart, its console
+/// output.
+pub fn detail_page(ctx: &Ctx, row: &Row, output: &Result<String, String>, cpu: Markup) -> Markup {
     let path = format!("{PREFIX}{}", row.id);
     let facts = [
         ("Reservation", Some(&row.reservation)),
@@ -275,9 +278,8 @@ pub fn detail_page(ctx: &Ctx, row: &Row, output: &Result<String, String>) -> Mar
                 (button(ctx, &path, "terminate", &[], "Terminate"))
             }
         }
-        // The CPU chart (`crate::monitoring::instance_chart`) goes here once `cloudwatch`
-        // is merged.
-        section #cpu-chart {}
+        h2 { "CPU" }
+        section #cpu-chart { (cpu) }
         h2 { "Console output" }
         @match output {
             Ok(text) => pre #console-output { (text) },
