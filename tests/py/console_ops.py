@@ -49,8 +49,8 @@ def refused(driver, status):
 
 def provisioning(driver, base, admin):
     visit(driver, base, "/provisioning", "ops-provisioning")
-    one(driver, 'tr[data-cluster="zone1"]')
-    reported = texts(driver, 'tr[data-cluster="zone1"] td.reported')
+    assert one(driver, '#clusters tr[data-cluster="zone1"] td.state').text == "available"
+    reported = texts(driver, '#nodes tr[data-cluster="zone1"] td.reported')
     assert len(reported) == 1 and reported[0].startswith("http://"), reported
     ok("/provisioning lists zone1 and the node its CC reports")
 
@@ -68,7 +68,7 @@ def provisioning(driver, base, admin):
     assert one(driver, form + " input[name=memory_mb]").get_attribute("value") == "384"
     shot(driver, "ops-provisioning-vmtype")
     zones = admin.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
-    (line,) = [z["ZoneState"] for z in zones if z["ZoneName"] == "|- c1.medium"]
+    (line,) = [z["State"] for z in zones if z["ZoneName"] == "|- c1.medium"]
     assert line.split()[3:] == ["2", "384", "6"], line
     ok("a VM type changed in the console is what DescribeAvailabilityZones verbose shows")
 

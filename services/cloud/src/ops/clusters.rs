@@ -134,16 +134,10 @@ impl Zones {
     }
 }
 
-/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
-/// with the cloud's key; `None` when it does not answer.
-pub(super) async fn capacity(
-    cluster: &str,
-    url: &str,
-    security: &soap::Security,
-    types: &[VmType],
-) -> Zone {
-    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
-    let request = DescribeResourcesType {
+/// The cloud's DescribeResources asking for the room of each of `types` (the CC's WSDL
+/// wants at least one).
+fn resources_request(types: &[VmType]) -> DescribeResourcesType {
+    DescribeResourcesType {
         user_id: Some(CLOUD_USER.into()),
         instance_types: types
             .iter()
@@ -155,7 +149,19 @@ pub(super) async fn capacity(
             })
             .collect(),
         ..DescribeResourcesType::default()
-    };
+    }
+}
+
+/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
+/// with the cloud's key; `None` when it does not answer.
+pub(super) async fn capacity(
+    cluster: &str,
+    url: &str,
+    security: &soap::Security,
+    types: &[VmType],
+) -> Zone {
+    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
+    let request = resources_request(types);
     let answer = match client.describe_resources(&request).await {
         Ok(answer) if answer.r#return != Some(false) => answer,
         Ok(answer) => {
@@ -187,10 +193,7 @@ pub(super) async fn capacity(
 pub async fn reported_nodes(cloud: &Cloud, cluster: &Cluster) -> Result<Vec<String>, Ec2Error> {
     let failed = |e: &dyn std::fmt::Display| cluster_failed(cluster, &e.to_string());
     let client = client(&cluster.url, &cloud.clusters, CLUSTER_DEADLINE).map_err(|e| failed(&e))?;
-    let request = DescribeResourcesType {
-        user_id: Some(CLOUD_USER.into()),
-        ..DescribeResourcesType::default()
-    };
+    let request = resources_request(&cloud.store.vm_types().await?);
     let answer = client
         .describe_resources(&request)
         .await
