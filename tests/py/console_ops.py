@@ -10,8 +10,9 @@ Phases (run by tests/console_ops.rs):
       launch permission, as boto3 reads it); /volumes, /snapshots, /buckets, /capacity and
       /health. Prints the instance's id last.
   user BASE ACCOUNT PASSWORD INSTANCE OWNS
-      as the root user of ACCOUNT: the admin pages are refused (403); /instances lists
-      INSTANCE only when OWNS is "own", and its page is 404 otherwise.
+      as the root user of ACCOUNT: the admin pages are refused (403); /images shows the
+      administrator's public images without their buttons; /instances lists INSTANCE only
+      when OWNS is "own", and its page is 404 otherwise.
 A screenshot of each page visited is saved (browser.shot). Prints one `ok: ...` line per
 check; exits non-zero on the first failure.
 """
@@ -163,6 +164,10 @@ def as_user(base, account, password, instance, owns):
             visit(driver, base, "/" + page, "ops-%s-%s-refused" % (account, page))
             assert refused(driver, "Forbidden"), driver.page_source
         ok("%s's root user is refused the admin pages" % account)
+        visit(driver, base, "/images", "ops-images-" + account)
+        assert driver.find_elements(By.CSS_SELECTOR, "tr[data-image]"), driver.page_source
+        assert not driver.find_elements(By.CSS_SELECTOR, "tr[data-image] form"), driver.page_source
+        ok("%s sees the administrator's public images without their buttons" % account)
         visit(driver, base, "/instances", "ops-instances-" + account)
         listed = bool(driver.find_elements(By.CSS_SELECTOR, 'a[href="/instances/%s"]' % instance))
         visit(driver, base, "/instances/" + instance, "ops-instance-" + account)

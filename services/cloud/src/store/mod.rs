@@ -1,7 +1,7 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
-//! facts, clusters, VM types, keypairs, security groups and their rules, images with their
-//! launch permissions and product codes, instances, elastic addresses, EBS volumes and
-//! snapshots.
+//! facts, clusters and the nodes registered with them, VM types, keypairs, security groups
+//! and their rules, images with their launch permissions and product codes, instances,
+//! elastic addresses, EBS volumes and snapshots.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future. Two engines
 //! implement it: SQLite files in DATA ([`SqliteStore`], the default; each call on a

@@ -43,14 +43,16 @@ pub fn render(ctx: &Ctx, images: &[Image]) -> Markup {
                             }
                             td { (i.kernel.as_deref().unwrap_or("")) }
                             td { (i.ramdisk.as_deref().unwrap_or("")) }
-                            td.actions {
+                            // The image's owner and the cloud admin may change it
+                            // (ModifyImageAttribute and DeregisterImage refuse others).
+                            td.actions { @if ctx.is_admin() || i.owner == ctx.viewer.account {
                                 @if i.public {
                                     (button(ctx, PATH, "disable", &[("id", &i.id)], "Disable"))
                                 } @else {
                                     (button(ctx, PATH, "enable", &[("id", &i.id)], "Enable"))
                                 }
                                 (button(ctx, PATH, "deregister", &[("id", &i.id)], "Deregister"))
-                            }
+                            } }
                         }
                     }
                 }
