@@ -1,6 +1,6 @@
 //! The console's operations pages (provisioning, instances, images, volumes, snapshots,
 //! buckets, capacity, health) in headless Chromium against the real `euca cloud` over a real
-//! CC and node (test driver), checked against boto3 (`tests/py/console_ops.py` holds the
+//! CC and node (test driver) and SC (volumes on files), checked against boto3 (`tests/py/console_ops.py` holds the
 //! browser's side; it saves a screenshot of each page).
 
 #![allow(clippy::unwrap_used)]
@@ -16,12 +16,13 @@ use std::process::Stdio;
 
 use cloud_support::{admin, console_password, console_url, python, start_cloud};
 use cluster_support::{Cc, Nodes};
+use common::launcher::{euca, Component};
 use node_support::Served;
 
 /// Gives the root user of `account` the console password `password`, as an administrator
 /// does with `euca admin user password` (which reads it from its standard input).
 fn set_password(data: &Path, account: &str, password: &str) {
-    let mut child = common::launcher::euca()
+    let mut child = euca()
         .args(["admin", "--data"])
         .arg(data)
         .args(["user", "password", "--account", account, "admin"])
@@ -41,6 +42,20 @@ fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_th
     cloud_support::serve_manifests(|path, manifest| nodes.images.add(path, Served::File(manifest)));
     let dir = tempfile::tempdir().unwrap();
     let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+    let mut storage = euca();
+    storage
+        .args([
+            "storage",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "file",
+            "--keys",
+        ])
+        .arg(nodes.keys.path())
+        .arg("--data")
+        .arg(dir.path().join("sc"));
+    let sc = Component::start(storage, "storage controller").unwrap();
     let data = dir.path().join("clc");
     let cloud = start_cloud(
         nodes.keys.path(),
@@ -50,6 +65,10 @@ fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_th
             &format!("zone1={}", cc.url()),
             "--walrus",
             &nodes.images.url("/services/Walrus"),
+            "--storage",
+            &sc.url,
+            "--tick",
+            "1",
         ],
     );
     let base = console_url(&cloud);

@@ -4,11 +4,13 @@ against boto3 with the same cloud's eucarc files.
 Phases (run by tests/console_ops.rs):
   admin BASE PASSWORD ADMIN_DIR USER_DIR
       as the cloud administrator: /provisioning shows the CC's node, registers another and
-      changes a VM type (DescribeAvailabilityZones verbose then shows it); the user runs an
+      changes a VM type (DescribeAvailabilityZones verbose then shows it) and the SC's largest
+      volume (CreateVolume is refused over it); the user's volume is listed on /volumes and
+      deleted from there; the user runs an
       instance with boto3, which /instances and /instances/ID show; the console terminates it
       and shows it terminated (boto3 agrees); /images disables and enables an image (its
-      launch permission, as boto3 reads it); /volumes, /snapshots, /buckets, /capacity and
-      /health. Prints the instance's id last.
+      launch permission, as boto3 reads it); /snapshots, /buckets, /capacity and /health.
+      Prints the instance's id last.
   user BASE ACCOUNT PASSWORD INSTANCE OWNS
       as the root user of ACCOUNT: the admin pages are refused (403); /images shows the
       administrator's public images without their buttons; /instances lists INSTANCE only
@@ -24,7 +26,8 @@ import time
 from selenium.webdriver.common.by import By
 
 from browser import browser, fill, shot, sign_in, submit
-from cloud_clients import ec2, eucarc, ok, wait_for
+from cloud_clients import ec2, eucarc, expect_error, ok, wait_for
+from cloud_reconcile import wait as wait_until
 
 
 def visit(driver, base, path, name):
@@ -72,6 +75,34 @@ def provisioning(driver, base, admin):
     (line,) = [z["State"] for z in zones if z["ZoneName"] == "|- c1.medium"]
     assert line.split()[3:] == ["2", "384", "6"], line
     ok("a VM type changed in the console is what DescribeAvailabilityZones verbose shows")
+
+
+def volumes(driver, base, user):
+    visit(driver, base, "/provisioning", "ops-provisioning-storage")
+    form = "form#storage-settings"
+    fill(driver, {form + " input[name=max_volume_gb]": "3"})
+    submit(driver, form)
+    assert one(driver, form + " input[name=max_volume_gb]").get_attribute("value") == "3"
+    expect_error(lambda: user.create_volume(Size=4, AvailabilityZone="zone1"), "VolumeLimitExceeded", 400)
+    ok("the SC's largest volume set in the console is what CreateVolume is refused over")
+
+    vol = user.create_volume(Size=1, AvailabilityZone="zone1")["VolumeId"]
+
+    def state():
+        found = user.describe_volumes()["Volumes"]
+        return found[0]["State"] if found else None
+
+    wait_until("the volume available", lambda: state() == "available")
+    visit(driver, base, "/volumes", "ops-volumes")
+    row = 'tr[data-volume="%s"]' % vol
+    cells = texts(driver, row + " td")
+    assert cells[1:3] == ["bob", "1"] and one(driver, row + " td.state").text == "available", cells
+    submit(driver, row + " form")
+    shot(driver, "ops-volumes-deleted")
+    wait_until("the volume deleted", lambda: state() is None)
+    driver.refresh()
+    assert not driver.find_elements(By.CSS_SELECTOR, row), driver.page_source
+    ok("/volumes lists the user's volume and deletes it")
 
 
 def instance_lifecycle(driver, base, admin, user):
@@ -127,8 +158,6 @@ def images(driver, base, admin, emi):
 
 
 def the_rest(driver, base):
-    visit(driver, base, "/volumes", "ops-volumes")
-    assert "No volumes." in driver.page_source
     visit(driver, base, "/snapshots", "ops-snapshots")
     assert "No snapshots." in driver.page_source
     visit(driver, base, "/buckets", "ops-buckets")
@@ -137,9 +166,9 @@ def the_rest(driver, base):
     room = one(driver, 'tr[data-zone="zone1"] td[data-vmtype="m1.small"]').text
     assert re.fullmatch(r"\d+ / [1-9]\d*", room), room
     visit(driver, base, "/health", "ops-health")
-    for kind in ("CLC", "CC", "NC"):
+    for kind in ("CLC", "CC", "NC", "SC"):
         one(driver, 'tr[data-kind="%s"][data-up="true"]' % kind)
-    ok("/volumes, /snapshots, /buckets, /capacity (zone1's room) and /health (CLC, CC, NC up)")
+    ok("/snapshots, /buckets, /capacity (zone1's room) and /health (CLC, CC, NC, SC up)")
 
 
 def as_admin(base, password, admin_dir, user_dir):
@@ -148,6 +177,7 @@ def as_admin(base, password, admin_dir, user_dir):
     try:
         sign_in(driver, base, "admin", "admin", password)
         provisioning(driver, base, admin)
+        volumes(driver, base, user)
         instance, emi = instance_lifecycle(driver, base, admin, user)
         images(driver, base, admin, emi)
         the_rest(driver, base)
