@@ -1,6 +1,6 @@
 //! The console's operations pages (provisioning, instances, images, volumes, snapshots,
 //! buckets, capacity, health) in headless Chromium against the real `euca cloud` over a real
-//! CC and node (test driver) and SC (volumes on files), checked against boto3 (`tests/py/console_ops.py` holds the
+//! CC and node (test driver), SC (volumes on files) and Walrus, checked against boto3 (`tests/py/console_ops.py` holds the
 //! browser's side; it saves a screenshot of each page).
 
 #![allow(clippy::unwrap_used)]
@@ -9,6 +9,7 @@ mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
+mod walrus_support;
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +19,7 @@ use cloud_support::{admin, console_password, console_url, python, start_cloud};
 use cluster_support::{Cc, Nodes};
 use common::launcher::{euca, Component};
 use node_support::Served;
+use walrus_support::Walrus;
 
 /// Gives the root user of `account` the console password `password`, as an administrator
 /// does with `euca admin user password` (which reads it from its standard input).
@@ -72,6 +74,9 @@ fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_th
         ],
     );
     let base = console_url(&cloud);
+    // Where `euca up` keeps Walrus: in the CLC's DATA, which the console reads it from.
+    let clc_data = data.display().to_string();
+    let walrus = Walrus::start(&data.join("walrus"), &["--identity", &clc_data]);
     for account in ["bob", "carol"] {
         admin(&data, &["user", "add", account]);
         set_password(&data, account, &format!("{account}-console-pw"));
@@ -89,6 +94,7 @@ fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_th
             &console_password(&data),
             &admin_dir,
             &bob_dir,
+            walrus.url(),
         ],
     );
     let instance = out.lines().last().unwrap().trim().to_owned();

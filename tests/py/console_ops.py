@@ -2,19 +2,21 @@
 against boto3 with the same cloud's eucarc files.
 
 Phases (run by tests/console_ops.rs):
-  admin BASE PASSWORD ADMIN_DIR USER_DIR
+  admin BASE PASSWORD ADMIN_DIR USER_DIR S3_URL
       as the cloud administrator: /provisioning shows the CC's node, registers another and
       changes a VM type (DescribeAvailabilityZones verbose then shows it) and the SC's largest
       volume (CreateVolume is refused over it); the user's volume is listed on /volumes and
       deleted from there; the user runs an
       instance with boto3, which /instances and /instances/ID show; the console terminates it
       and shows it terminated (boto3 agrees); /images disables and enables an image (its
-      launch permission, as boto3 reads it); /snapshots, /buckets, /capacity and /health.
-      Prints the instance's id last.
+      launch permission, as boto3 reads it); the user's bucket on /buckets with its objects
+      and bytes (put with boto3 into the Walrus at S3_URL); /snapshots, /capacity and
+      /health. Prints the instance's id last.
   user BASE ACCOUNT PASSWORD INSTANCE OWNS
       as the root user of ACCOUNT: the admin pages are refused (403); /images shows the
-      administrator's public images without their buttons; /instances lists INSTANCE only
-      when OWNS is "own", and its page is 404 otherwise.
+      administrator's public images without their buttons; /buckets and /instances list the
+      user's bucket and INSTANCE only when OWNS is "own", and INSTANCE's page is 404
+      otherwise.
 A screenshot of each page visited is saved (browser.shot). Prints one `ok: ...` line per
 check; exits non-zero on the first failure.
 """
@@ -27,6 +29,7 @@ from selenium.webdriver.common.by import By
 
 from browser import browser, fill, shot, sign_in, submit
 from cloud_clients import ec2, eucarc, expect_error, ok, wait_for
+from cloud_identity import s3
 from cloud_reconcile import wait as wait_until
 
 
@@ -157,21 +160,30 @@ def images(driver, base, admin, emi):
     ok("/images disables and enables an image: its launch permission for group all")
 
 
+def buckets(driver, base, user_env, s3_url):
+    store = s3(user_env, s3_url)
+    store.create_bucket(Bucket="bob-photos")
+    store.put_object(Bucket="bob-photos", Key="a.jpg", Body=b"12345")
+    store.put_object(Bucket="bob-photos", Key="b.jpg", Body=b"1234567")
+    visit(driver, base, "/buckets", "ops-buckets")
+    cells = texts(driver, 'tr[data-bucket="bob-photos"] td')
+    assert cells[1:4] == ["bob", "2", "12"], cells
+    ok("/buckets shows the user's bucket with its objects and bytes, from Walrus's metadata")
+
+
 def the_rest(driver, base):
     visit(driver, base, "/snapshots", "ops-snapshots")
     assert "No snapshots." in driver.page_source
-    visit(driver, base, "/buckets", "ops-buckets")
-    assert driver.find_elements(By.CSS_SELECTOR, "p.empty, table#buckets"), driver.page_source
     visit(driver, base, "/capacity", "ops-capacity")
     room = one(driver, 'tr[data-zone="zone1"] td[data-vmtype="m1.small"]').text
     assert re.fullmatch(r"\d+ / [1-9]\d*", room), room
     visit(driver, base, "/health", "ops-health")
     for kind in ("CLC", "CC", "NC", "SC"):
         one(driver, 'tr[data-kind="%s"][data-up="true"]' % kind)
-    ok("/snapshots, /buckets, /capacity (zone1's room) and /health (CLC, CC, NC, SC up)")
+    ok("/snapshots, /capacity (zone1's room) and /health (CLC, CC, NC, SC up)")
 
 
-def as_admin(base, password, admin_dir, user_dir):
+def as_admin(base, password, admin_dir, user_dir, s3_url):
     admin, user = ec2(eucarc(admin_dir)), ec2(eucarc(user_dir))
     driver = browser()
     try:
@@ -180,6 +192,7 @@ def as_admin(base, password, admin_dir, user_dir):
         volumes(driver, base, user)
         instance, emi = instance_lifecycle(driver, base, admin, user)
         images(driver, base, admin, emi)
+        buckets(driver, base, eucarc(user_dir), s3_url)
         the_rest(driver, base)
     finally:
         driver.quit()
@@ -198,6 +211,8 @@ def as_user(base, account, password, instance, owns):
         assert driver.find_elements(By.CSS_SELECTOR, "tr[data-image]"), driver.page_source
         assert not driver.find_elements(By.CSS_SELECTOR, "tr[data-image] form"), driver.page_source
         ok("%s sees the administrator's public images without their buttons" % account)
+        visit(driver, base, "/buckets", "ops-buckets-" + account)
+        assert bool(driver.find_elements(By.CSS_SELECTOR, 'tr[data-bucket="bob-photos"]')) == (owns == "own")
         visit(driver, base, "/instances", "ops-instances-" + account)
         listed = bool(driver.find_elements(By.CSS_SELECTOR, 'a[href="/instances/%s"]' % instance))
         visit(driver, base, "/instances/" + instance, "ops-instance-" + account)
@@ -214,7 +229,7 @@ def as_user(base, account, password, instance, owns):
 def main():
     phase = sys.argv[1]
     if phase == "admin":
-        as_admin(*sys.argv[2:6])
+        as_admin(*sys.argv[2:7])
     elif phase == "user":
         as_user(*sys.argv[2:7])
     else:
