@@ -1,7 +1,7 @@
 //! `euca up` brings the whole cloud up on free ports in a folder of its own: the ready line,
 //! the admin's eucarc working with boto3 through the front door (EC2, and S3 passed on to
-//! Walrus), a signed SC call through the same door, `euca status`, and a SIGTERM that stops
-//! every component; and the preflight refusals that leave nothing started.
+//! Walrus), the admin console, a signed SC call through the same door, `euca status`, and a
+//! SIGTERM that stops every component; and the preflight refusals that leave nothing started.
 
 #![allow(clippy::unwrap_used)]
 
@@ -37,10 +37,21 @@ fn up_serves_the_cloud_through_its_front_door_and_stops_every_component() {
 
     python("up_clients.py", &["front", &cloud.admin_dir()]);
 
+    // The admin console on the base port + 5, its certificate issued by the cloud's.
+    let keys = home.path().join("keys");
+    python(
+        "console_security.py",
+        &[
+            "--signin",
+            &format!("https://127.0.0.1:{}/", cloud.port_base + 5),
+            &cloud_support::cloud_cert(&keys),
+            &cloud_support::console_password(home.path()),
+        ],
+    );
+
     // The SC behind the front door: a request signed with the cloud's key verifies there.
     let wsdl = common::workspace_root().join("wsdl/storage_controller.wsdl");
     let storage = format!("http://127.0.0.1:{}/services/Storage", cloud.port_base);
-    let keys = home.path().join("keys");
     let mut zeep = Zeep::spawn(
         "storage_zeep.py",
         &[wsdl.as_os_str(), storage.as_ref(), keys.as_os_str()],

@@ -5,6 +5,7 @@
     sign_in(driver, "https://127.0.0.1:PORT/", "admin", "admin", password)
     driver.get(base + "users"); shot(driver, "users")
     submit(driver, "form#create-user")   # submits a form, waits for the next page
+    click(driver, button)                # clicks, waits for the next page
 
 The console's certificate is issued by the test cloud's own certificate, which Chromium
 does not know: the driver accepts it (it talks only to the test's loopback console; the
@@ -64,13 +65,18 @@ def shot(driver, name):
     return path
 
 
-def submit(driver, form_css):
-    """Submits the form `form_css` selects with its submit button, and waits until the
-    browser has left the page it was on."""
-    form = driver.find_element(By.CSS_SELECTOR, form_css)
+def click(driver, element):
+    """Clicks `element` (a button, a link) and waits until the browser has left the page."""
     old = driver.find_element(By.TAG_NAME, "html")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    element.click()
     WebDriverWait(driver, PATIENCE).until(expected_conditions.staleness_of(old))
+
+
+def submit(driver, form_css):
+    """Submits the form `form_css` selects with its submit button, and waits for the next
+    page."""
+    form = driver.find_element(By.CSS_SELECTOR, form_css)
+    click(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
 
 
 def fill(driver, values):

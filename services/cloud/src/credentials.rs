@@ -60,19 +60,12 @@ pub fn issue(cloud: &KeyPair, user: &User) -> Result<Issued, CredentialsError> {
     name.append_entry_by_text("O", "Eucalyptus")?;
     name.append_entry_by_text("OU", &user.account)?;
     name.append_entry_by_text("CN", &user.name)?;
-    issue_for(cloud, &name.build(), |builder| {
-        builder.append_extension(
-            KeyUsage::new()
-                .critical()
-                .digital_signature()
-                .key_encipherment()
-                .build()?,
-        )
-    })
+    issue_for(cloud, &name.build(), |_| Ok(()))
 }
 
 /// Issues a fresh RSA-2048 key and a certificate for `subject`, signed by the cloud's key,
-/// valid [`VALIDITY_DAYS`], not a CA, with the extensions `extend` adds.
+/// valid [`VALIDITY_DAYS`], not a CA, for signatures and key exchange, with the extensions
+/// `extend` adds.
 pub(crate) fn issue_for(
     cloud: &KeyPair,
     subject: &X509NameRef,
@@ -92,6 +85,13 @@ pub(crate) fn issue_for(
     builder.set_not_before(&not_before)?;
     builder.set_not_after(Asn1Time::days_from_now(VALIDITY_DAYS)?.as_ref())?;
     builder.append_extension(BasicConstraints::new().critical().build()?)?;
+    builder.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .key_encipherment()
+            .build()?,
+    )?;
     extend(&mut builder)?;
     builder.sign(&cloud.private_key, MessageDigest::sha256())?;
     Ok(Issued {

@@ -3,8 +3,11 @@
 use http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
 
-use super::server::STYLE_PATH;
 use super::Ctx;
+
+/// The style sheet every page links, the console's only asset (served by the server).
+pub const STYLE: &str = include_str!("assets/console.css");
+pub const STYLE_PATH: &str = "/assets/console.css";
 
 /// One entry of the navigation bar.
 #[derive(Debug)]

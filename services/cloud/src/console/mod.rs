@@ -116,6 +116,24 @@ impl Ctx {
         }
     }
 
+    /// The account a page shows ([`Self::account_of`]), once the viewer may see it (else
+    /// 403) and it exists (else 404).
+    pub async fn shown_account(&self, request: &Request) -> Result<String, ConsoleError> {
+        let account = self.account_of(request);
+        self.require_account(&account)?;
+        if self
+            .cloud
+            .store
+            .directory()
+            .account(&account)
+            .await?
+            .is_none()
+        {
+            return Err(ConsoleError::NotFound);
+        }
+        Ok(account)
+    }
+
     /// Whether the viewer may change `account`'s identities: the administrator, or the
     /// account's root user. Other users see their account read-only.
     pub fn manages(&self, account: &str) -> bool {
@@ -164,11 +182,13 @@ impl Request {
 
     /// The form's field `name`, which must be there and not empty.
     pub fn field(&self, name: &str) -> Result<&str, ConsoleError> {
-        self.form
-            .get(name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        self.optional(name)
             .ok_or_else(|| ConsoleError::BadRequest(format!("the field {name:?} is required")))
+    }
+
+    /// The form's field `name`, trimmed, unless it is missing or empty.
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.form.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 }
 

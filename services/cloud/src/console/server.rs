@@ -42,9 +42,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_CONNECTIONS: usize = 512;
 /// The session cookie's name.
 const SESSION_COOKIE: &str = "euca_session";
-/// The style sheet, the console's only asset.
-const STYLE: &str = include_str!("assets/console.css");
-pub const STYLE_PATH: &str = "/assets/console.css";
 
 /// Why the console could not start.
 #[derive(Debug, thiserror::Error)]
@@ -308,8 +305,9 @@ async fn answer(state: &State, request: http::Request<Incoming>, client: IpAddr)
         session_id: session_cookie(&parts.headers),
     };
     match (&asked.method, asked.path.as_str()) {
-        (&Method::GET, STYLE_PATH) => {
-            let mut response = http::Response::new(Full::new(Bytes::from_static(STYLE.as_bytes())));
+        (&Method::GET, layout::STYLE_PATH) => {
+            let mut response =
+                http::Response::new(Full::new(Bytes::from_static(layout::STYLE.as_bytes())));
             response.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/css; charset=utf-8"),
@@ -492,9 +490,9 @@ async fn signed_request(state: &State, asked: Asked) -> Response {
         Ok(Reply::Redirect(to)) => redirect(&to),
         Ok(Reply::Body { content_type, body }) => {
             let mut response = http::Response::new(Full::new(Bytes::from(body)));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            let content_type = HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
             response
         }
         Err(e) => {

@@ -39,9 +39,20 @@ struct Held {
 }
 
 /// The signed-in sessions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     held: Mutex<HashMap<String, Held>>,
+    /// [`IDLE`], but in tests.
+    idle: Duration,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            held: Mutex::default(),
+            idle: IDLE,
+        }
+    }
 }
 
 /// 256 random bits, in hex; `None` if the system's generator fails.
@@ -62,7 +73,7 @@ impl Sessions {
         };
         let now = Instant::now();
         let mut held = self.lock();
-        held.retain(|_, h| now.duration_since(h.last) < IDLE);
+        held.retain(|_, h| now.duration_since(h.last) < self.idle);
         if held.len() >= MAX_SESSIONS {
             let oldest = held
                 .iter()
@@ -82,7 +93,7 @@ impl Sessions {
         let mut held = self.lock();
         let fresh = held
             .get(id)
-            .is_some_and(|h| now.duration_since(h.last) < IDLE);
+            .is_some_and(|h| now.duration_since(h.last) < self.idle);
         if !fresh {
             held.remove(id);
             return None;
@@ -190,6 +201,23 @@ mod tests {
         sessions.close(&a);
         assert!(sessions.touch(&a).is_none());
         assert!(sessions.touch("not-a-session").is_none());
+    }
+
+    #[test]
+    fn a_session_idle_too_long_is_over() {
+        // Guards against a session outliving its idle limit on a shared machine.
+        let sessions = Sessions {
+            idle: Duration::from_millis(50),
+            ..Sessions::default()
+        };
+        let id = sessions.open("acct", "ana").unwrap();
+        assert!(sessions.touch(&id).is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(sessions.touch(&id).is_none());
+        assert!(
+            sessions.lock().is_empty(),
+            "the expired session is forgotten"
+        );
     }
 
     #[test]

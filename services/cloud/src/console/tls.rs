@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use openssl::pkey::PKey;
 use openssl::ssl::{SslAcceptor, SslMethod};
-use openssl::x509::extension::{ExtendedKeyUsage, KeyUsage, SubjectAlternativeName};
+use openssl::x509::extension::{ExtendedKeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509NameBuilder, X509};
 use soap::keys::KeyPair;
 
@@ -119,13 +119,6 @@ fn issue(cloud: &KeyPair, listen: SocketAddr) -> Result<credentials::Issued, Tls
         }
         let sans = sans.build(&builder.x509v3_context(Some(&cloud.certificate), None))?;
         builder.append_extension(sans)?;
-        builder.append_extension(
-            KeyUsage::new()
-                .critical()
-                .digital_signature()
-                .key_encipherment()
-                .build()?,
-        )?;
         builder.append_extension(ExtendedKeyUsage::new().server_auth().build()?)
     })?)
 }

@@ -59,11 +59,7 @@ pub async fn act(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
     let directory = ctx.cloud.store.directory();
     match request.field("action")? {
         "create" => {
-            let email = request
-                .form
-                .get("email")
-                .map(str::trim)
-                .filter(|e| !e.is_empty());
+            let email = request.optional("email");
             directory.create_account(name, email).await?;
         }
         "enable" => directory.set_account_enabled(name, true).await?,

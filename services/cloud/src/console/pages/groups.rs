@@ -3,18 +3,14 @@
 
 use maud::html;
 
-use super::{about, account_field, account_picker, button};
+use super::{about, account_field, account_picker, button, create_form};
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 
 const PATH: &str = "/groups";
 
 pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
-    let account = ctx.account_of(&request);
-    ctx.require_account(&account)?;
+    let account = ctx.shown_account(&request).await?;
     let directory = ctx.cloud.store.directory();
-    if directory.account(&account).await?.is_none() {
-        return Err(ConsoleError::NotFound);
-    }
     let manages = ctx.manages(&account);
     let mut rows = Vec::new();
     for group in directory.groups(&account, "/").await? {
@@ -42,7 +38,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                                 }
                             }
                             @if manages {
-                                form.inline method="post" action=(PATH) {
+                                form.inline id={ "add-" (group.name) } method="post" action=(PATH) {
                                     (ctx.csrf_field())
                                     (account_field(&account))
                                     input type="hidden" name="action" value="add";
@@ -61,19 +57,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                 }
             }
             @if manages {
-                form #create-group method="post" action=(PATH) {
-                    fieldset {
-                        legend { "New group" }
-                        (ctx.csrf_field())
-                        (account_field(&account))
-                        input type="hidden" name="action" value="create";
-                        label for="name" { "Name" }
-                        input type="text" id="name" name="name" required;
-                        label for="path" { "Path" }
-                        input type="text" id="path" name="path" value="/";
-                        button type="submit" { "Create" }
-                    }
-                }
+                (create_form(&ctx, PATH, "create-group", "New group", &account))
             }
         },
     ))
@@ -87,14 +71,8 @@ pub async fn act(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
     let directory = ctx.cloud.store.directory();
     match action {
         "create" => {
-            let path = request
-                .form
-                .get("path")
-                .map(str::trim)
-                .filter(|p| !p.is_empty());
-            directory
-                .create_group(&account, name, path.unwrap_or("/"))
-                .await?;
+            let path = request.optional("path").unwrap_or("/");
+            directory.create_group(&account, name, path).await?;
         }
         "delete" => directory.delete_group(&account, name).await?,
         "add" => {

@@ -67,3 +67,22 @@ pub fn account_picker(ctx: &Ctx, page: &str, account: &str) -> Markup {
         }
     }
 }
+
+/// The form creating a named IAM thing (a user, a group) at an IAM path in `account`.
+pub fn create_form(ctx: &Ctx, path: &str, id: &str, legend: &str, account: &str) -> Markup {
+    html! {
+        form id=(id) method="post" action=(path) {
+            fieldset {
+                legend { (legend) }
+                (ctx.csrf_field())
+                (account_field(account))
+                input type="hidden" name="action" value="create";
+                label for="name" { "Name" }
+                input type="text" id="name" name="name" required;
+                label for="path" { "Path" }
+                input type="text" id="path" name="path" value="/";
+                button type="submit" { "Create" }
+            }
+        }
+    }
+}

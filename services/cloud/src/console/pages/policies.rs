@@ -36,12 +36,8 @@ impl Holder {
 }
 
 pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
-    let account = ctx.account_of(&request);
-    ctx.require_account(&account)?;
+    let account = ctx.shown_account(&request).await?;
     let directory = ctx.cloud.store.directory();
-    if directory.account(&account).await?.is_none() {
-        return Err(ConsoleError::NotFound);
-    }
     let manages = ctx.manages(&account);
     let mut rows = Vec::new();
     for user in directory.users(&account, "/").await? {

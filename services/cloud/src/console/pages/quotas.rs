@@ -10,12 +10,8 @@ use crate::console::{ConsoleError, Ctx, Reply, Request};
 const PATH: &str = "/quotas";
 
 pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
-    let account = ctx.account_of(&request);
-    ctx.require_account(&account)?;
+    let account = ctx.shown_account(&request).await?;
     let directory = ctx.cloud.store.directory();
-    if directory.account(&account).await?.is_none() {
-        return Err(ConsoleError::NotFound);
-    }
     let quotas = directory.quotas(Some(&account)).await?;
     Ok(Reply::page(
         "Quotas",
@@ -67,12 +63,7 @@ pub async fn act(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
     if directory.account(&account).await?.is_none() {
         return Err(ConsoleError::NotFound);
     }
-    let user = request
-        .form
-        .get("user")
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned);
+    let user = request.optional("user").map(str::to_owned);
     let resource = request.field("resource")?;
     let resource = Resource::from_name(resource)
         .ok_or_else(|| ConsoleError::BadRequest(format!("no resource {resource:?}")))?;

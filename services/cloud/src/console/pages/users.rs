@@ -6,18 +6,14 @@
 use maud::html;
 use users::PasswordChange;
 
-use super::{about, account_field, account_picker, button, date};
+use super::{about, account_field, account_picker, button, create_form, date};
 use crate::console::{ConsoleError, Ctx, Reply, Request};
 
 const PATH: &str = "/users";
 
 pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
-    let account = ctx.account_of(&request);
-    ctx.require_account(&account)?;
+    let account = ctx.shown_account(&request).await?;
     let directory = ctx.cloud.store.directory();
-    if directory.account(&account).await?.is_none() {
-        return Err(ConsoleError::NotFound);
-    }
     let manages = ctx.manages(&account);
     let mut rows = Vec::new();
     for user in directory.users(&account, "/").await? {
@@ -41,7 +37,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                         td {
                             @if let Some(profile) = password { "set " (date(profile.created)) } @else { "none" }
                             @if manages || ctx.viewer.name == user.name && ctx.viewer.account == account {
-                                form.inline method="post" action=(PATH) {
+                                form.inline id={ "password-" (user.name) } method="post" action=(PATH) {
                                     (ctx.csrf_field())
                                     (account_field(&account))
                                     input type="hidden" name="action" value="password";
@@ -80,19 +76,7 @@ pub async fn list(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
                 }
             }
             @if manages {
-                form #create-user method="post" action=(PATH) {
-                    fieldset {
-                        legend { "New user" }
-                        (ctx.csrf_field())
-                        (account_field(&account))
-                        input type="hidden" name="action" value="create";
-                        label for="name" { "Name" }
-                        input type="text" id="name" name="name" required;
-                        label for="path" { "Path" }
-                        input type="text" id="path" name="path" value="/";
-                        button type="submit" { "Create" }
-                    }
-                }
+                (create_form(&ctx, PATH, "create-user", "New user", &account))
             }
             p.note { a href=(here) { "Reload" } }
         },
@@ -110,14 +94,8 @@ pub async fn act(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
     let directory = ctx.cloud.store.directory();
     match action {
         "create" => {
-            let path = request
-                .form
-                .get("path")
-                .map(str::trim)
-                .filter(|p| !p.is_empty());
-            directory
-                .create_user(&account, name, path.unwrap_or("/"))
-                .await?;
+            let path = request.optional("path").unwrap_or("/");
+            directory.create_user(&account, name, path).await?;
         }
         "password" => {
             let password = request.form.get("password").unwrap_or_default();
