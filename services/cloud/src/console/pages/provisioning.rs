@@ -287,7 +287,7 @@ impl Change {
                 })
         };
         let limit = |name: &str| -> Result<Option<i32>, ConsoleError> {
-            match req.form.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+            match req.optional(name) {
                 None => Ok(None),
                 Some(_) => i32::try_from(number(name)?)
                     .map(Some)
