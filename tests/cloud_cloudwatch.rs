@@ -3,7 +3,7 @@
 //! from eucarc files alone (`tests/py/cloud_cloudwatch.py`): a user's running instance's
 //! metrics listed and summed for its account only, CloudWatch's error codes, and an alarm
 //! that fires once to a webhook the test serves and recovers once, recorded in the event
-//! log. The samples are the cloud administrator's PutMetricData (the namespace AWS/EC2 is
+//! log; IAM users held to their `cloudwatch:` policies. The samples are the cloud administrator's PutMetricData (the namespace AWS/EC2 is
 //! the cloud's own), recorded by the same `Cloud::record_samples` the sensors feed.
 
 #![allow(clippy::unwrap_used)]
@@ -13,7 +13,7 @@ mod cluster_support;
 mod common;
 mod node_support;
 
-use cloud_support::{admin, python, start_cloud};
+use cloud_support::{admin, iam_user, put_policy, python, start_cloud};
 use cluster_support::{Cc, Nodes};
 use node_support::Served;
 
@@ -47,6 +47,18 @@ fn a_users_instance_metrics_are_listed_and_summed_for_its_account_alone_and_alar
     assert!(instance.starts_with("i-"), "{out}");
     run("metrics", &[&admin_dir, &bob, &carol, &instance]);
     run("alarm", &[&admin_dir, &bob, &carol, &instance]);
+    let key = |(access, secret): (String, String)| format!("{access}:{secret}");
+    let reader = key(iam_user(&data, "bob", "reader"));
+    put_policy(
+        &data,
+        "bob",
+        "--user",
+        "reader",
+        "read",
+        "cloudwatch-read-only.json",
+    );
+    let nobody = key(iam_user(&data, "bob", "nobody"));
+    run("policy", &[&bob, &reader, &nobody, &instance]);
 
     // Each change of the alarm's state is in the event log, as the cloud's, in bob's account.
     let events = admin(
