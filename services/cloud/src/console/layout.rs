@@ -90,6 +90,11 @@ pub static NAV: &[NavItem] = &[
         label: "Health",
         admin_only: true,
     },
+    NavItem {
+        path: "/monitoring",
+        label: "Monitoring",
+        admin_only: false,
+    },
 ];
 
 fn head(title: &str) -> Markup {

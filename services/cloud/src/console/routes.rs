@@ -7,8 +7,8 @@
 use http::Method;
 
 use super::pages::{
-    accounts, buckets, capacity, dashboard, groups, health, images, instances, policies,
-    provisioning, quotas, storage, users,
+    accounts, buckets, capacity, dashboard, groups, health, images, instances, monitoring,
+    policies, provisioning, quotas, storage, users,
 };
 use super::Handler;
 
@@ -72,6 +72,12 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
         Box::pin(capacity::page(c, r))
     }),
     (Method::GET, "/health", |c, r| Box::pin(health::page(c, r))),
+    (Method::GET, "/monitoring", |c, r| {
+        Box::pin(monitoring::list(c, r))
+    }),
+    (Method::GET, "/monitoring/{instance}", |c, r| {
+        Box::pin(monitoring::show(c, r))
+    }),
 ];
 
 /// What the table holds for a request.

@@ -3,7 +3,8 @@
 //! compared with the threshold. All of them breaching is ALARM, all of them present and
 //! one not breaching is OK, a period without data is INSUFFICIENT_DATA.
 //!
-//! An alarm is evaluated when points of its metric are recorded, and when it is put. A
+//! An alarm is evaluated when points of its metric are recorded, when it is put, and at each
+//! tick (so that one whose metric stops coming moves to INSUFFICIENT_DATA). A
 //! change of state (and only a change: the store sets it compare-and-set, so concurrent
 //! evaluations change it once) is logged, recorded in the event log, and posted to the
 //! URLs of the new state's actions ([`super::webhook`]), without waiting for them.
@@ -138,18 +139,33 @@ impl Alarm {
         }
     }
 
-    /// The seconds its evaluation reads back from `now`: the first of its periods' start.
+    /// The seconds its evaluation reads back from `now`: one period before the first of
+    /// its periods (see [`Alarm::evaluate`]).
     pub fn window_start(&self, now: i64) -> i64 {
-        period_start(now, self.period) - self.period * i64::from(self.evaluation_periods - 1)
+        period_start(now, self.period) - self.period * i64::from(self.evaluation_periods)
     }
 
     /// Where `points` (its instance's metric, from [`Alarm::window_start`]) put it at `now`.
+    /// Its periods are the last `evaluation_periods` up to the current one when that has
+    /// data, else up to the one before: a period just begun, with no sample yet, changes
+    /// nothing until it has one or is over.
     pub fn evaluate(&self, points: &[Point], now: i64) -> StateChange {
-        let start = self.window_start(now);
-        let end = period_start(now, self.period) + self.period;
-        let datapoints = statistics(points, start, end, self.period).unwrap_or_default();
+        let current = period_start(now, self.period);
+        let datapoints = statistics(
+            points,
+            self.window_start(now),
+            current + self.period,
+            self.period,
+        )
+        .unwrap_or_default();
+        let last = match datapoints.last() {
+            Some(d) if d.start == current => current,
+            _ => current - self.period,
+        };
+        let first = last - self.period * i64::from(self.evaluation_periods - 1);
         let values: Vec<f64> = datapoints
             .iter()
+            .filter(|d| (first..=last).contains(&d.start))
             .map(|d| self.statistic.of(&d.samples))
             .collect();
         let periods = self.evaluation_periods;
@@ -364,7 +380,7 @@ mod tests {
     fn every_period_breaching_is_alarm_one_not_is_ok_one_missing_is_insufficient_data() {
         let busy = alarm(Comparison::GreaterThanThreshold, 50.0, 2);
         let now = 3000 + 42;
-        assert_eq!(busy.window_start(now), 2700);
+        assert_eq!(busy.window_start(now), 2400);
         let high = [point(2700, 80.0), point(3000, 90.0)];
         assert_eq!(busy.evaluate(&high, now).state, AlarmState::Alarm);
         let mixed = [point(2700, 80.0), point(3000, 10.0)];
@@ -373,6 +389,13 @@ mod tests {
         assert_eq!(ok.at, now);
         let one = [point(3000, 90.0)];
         assert_eq!(busy.evaluate(&one, now).state, AlarmState::InsufficientData);
+        // A period just begun without samples: the two before it count.
+        assert_eq!(busy.evaluate(&high, 3300 + 5).state, AlarmState::Alarm);
+        // A whole period without samples: too few.
+        assert_eq!(
+            busy.evaluate(&high, 3600 + 5).state,
+            AlarmState::InsufficientData
+        );
         let idle = alarm(Comparison::LessThanOrEqualToThreshold, 5.0, 1);
         assert_eq!(
             idle.evaluate(&[point(3000, 5.0)], now).state,

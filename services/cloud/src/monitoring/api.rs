@@ -20,18 +20,18 @@ use wire::cloudwatch::{
     GetMetricStatisticsResponseType, GetMetricStatisticsResultType, GetMetricStatisticsType,
     ListMetricsResponseType, ListMetricsResultType, ListMetricsType, MetricAlarmListType,
     MetricAlarmType, MetricListType, MetricType, PutMetricAlarmResponseType, PutMetricAlarmType,
-    ResponseMetadataType, StateValueType, StatisticType, NAMESPACE as XML_NAMESPACE,
+    PutMetricDataResponseType, PutMetricDataType, ResponseMetadataType, StateValueType,
+    StatisticType, NAMESPACE as XML_NAMESPACE,
 };
-use wire::query::QueryParams;
 use xmlbind::{DateTime, ToXml, XmlText, XmlWriter};
 
 use super::alarms::{self, Alarm, AlarmState, Comparison, StateChange};
 use super::error::CloudWatchError;
 use super::statistics::{self, Statistic};
 use super::webhook;
-use super::{Metric, INSTANCE_ID, NAMESPACE, POINT_SECONDS};
+use super::{Metric, Sample, INSTANCE_ID, NAMESPACE, POINT_SECONDS};
 use crate::ops::{self, Cloud};
-use crate::query::{self, Asker, QueryRequest, Service};
+use crate::query::{self, Asker, Service};
 use crate::store::User;
 
 /// Where the front door serves the API.
@@ -56,6 +56,8 @@ const MAX_ACTIONS: usize = 5;
 const MAX_EVALUATION_SECONDS: i64 = 86_400;
 /// The most alarms one DeleteAlarms names.
 const MAX_DELETE: usize = 100;
+/// The most data one PutMetricData holds, as CloudWatch limits them.
+const MAX_DATA: usize = 1000;
 
 type Answer = Result<Box<dyn ToXml + Send + Sync>, CloudWatchError>;
 
@@ -83,18 +85,8 @@ async fn answer(
     asker: &Asker,
     request_id: &str,
 ) -> Result<String, CloudWatchError> {
-    let (parts, body) = request.into_parts();
-    let body = query::read_body(body).await?;
-    let request = QueryRequest::read(&parts, &body, &CLOUDWATCH)?;
-    let action = asker.asks(request.params.get("Action").unwrap_or_default());
-    let user = asker.is(query::authenticate(&*cloud.store, &request).await?);
-    if action.is_empty() {
-        return Err(CloudWatchError::MissingParameter("Action".into()));
-    }
-    let span = tracing::Span::current();
-    span.record("action", action);
-    span.record("user", user.arn().as_str());
-    let mut params = QueryParams::new(request.params.iter().cloned())?;
+    let (user, action, mut params) =
+        query::read_authenticated(&*cloud.store, request, asker, &CLOUDWATCH).await?;
     let request = R::from_query(action, &mut params)?;
     params.finish()?;
     let operation = request.operation();
@@ -118,6 +110,7 @@ async fn answer(
         R::DescribeAlarms(r) => describe_alarms(&call, r).await,
         R::DescribeAlarmsForMetric(r) => describe_alarms_for_metric(&call, r).await,
         R::DeleteAlarms(r) => delete_alarms(&call, r).await,
+        R::PutMetricData(r) => put_metric_data(&call, r).await,
     }?;
     Ok(document(&*body, local))
 }
@@ -539,6 +532,69 @@ async fn delete_alarms(call: &Call<'_>, r: DeleteAlarmsType) -> Answer {
         .delete_alarms(call.account(), &names)
         .await?;
     Ok(Box::new(DeleteAlarmsResponseType {
+        response_metadata: call.metadata(),
+    }))
+}
+
+/// The cloud's own samples of its instances (`AWS/EC2`), put by its administrator: recorded
+/// as the sensors' are, into the instances' accounts' points.
+async fn put_metric_data(call: &Call<'_>, r: PutMetricDataType) -> Answer {
+    let invalid = CloudWatchError::InvalidParameterValue;
+    if r.namespace != NAMESPACE {
+        return Err(invalid(format!(
+            "The namespace {} is not kept: this cloud keeps its instances' metrics ({NAMESPACE}) alone.",
+            r.namespace
+        )));
+    }
+    if !call.caller.admin {
+        return Err(CloudWatchError::AccessDenied(format!(
+            "The namespace {NAMESPACE} is the cloud's own: only the cloud administrator puts data in it."
+        )));
+    }
+    let data = r.metric_data.member;
+    if data.is_empty() || data.len() > MAX_DATA {
+        return Err(invalid(format!(
+            "The parameter MetricData must hold 1 to {MAX_DATA} data."
+        )));
+    }
+    let now = std::time::SystemTime::now();
+    let mut samples = Vec::with_capacity(data.len());
+    for datum in data {
+        let metric = Metric::from_name(&datum.metric_name).ok_or_else(|| {
+            invalid(format!(
+                "The metric {} is not one of {NAMESPACE}'s: {}.",
+                datum.metric_name,
+                Metric::ALL.map(Metric::name).join(", ")
+            ))
+        })?;
+        let instance = instance_of(datum.dimensions.as_ref()).ok_or_else(|| {
+            invalid(format!(
+                "Each datum names one instance: the one dimension {INSTANCE_ID}."
+            ))
+        })?;
+        if let Some(unit) = datum.unit.as_deref().filter(|u| *u != metric.unit()) {
+            return Err(invalid(format!(
+                "The unit of {metric} is {}, not {unit}.",
+                metric.unit()
+            )));
+        }
+        let value = datum
+            .value
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| CloudWatchError::MissingParameter("MetricData.member.N.Value".into()))?;
+        let at = datum.timestamp.map_or(now, |t| {
+            let secs = u64::try_from(t.unix_seconds()).unwrap_or(0);
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+        });
+        samples.push(Sample {
+            instance: instance.to_owned(),
+            metric,
+            at,
+            value,
+        });
+    }
+    call.cloud.record_samples(samples).await?;
+    Ok(Box::new(PutMetricDataResponseType {
         response_metadata: call.metadata(),
     }))
 }

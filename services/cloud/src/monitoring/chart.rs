@@ -67,7 +67,9 @@ pub fn chart(points: &[Point], metric: Metric) -> Markup {
             }
             @for i in 0..=TIME_TICKS {
                 @let t = from + (to - from) * i64::from(i) / i64::from(TIME_TICKS);
-                text x=(x(t)) y=(HEIGHT - 8.0) text-anchor="middle" font-size="11" {
+                // The last label ends at the axis' end, inside the picture.
+                @let anchor = if i == TIME_TICKS { "end" } else { "middle" };
+                text x=(x(t)) y=(HEIGHT - 8.0) text-anchor=(anchor) font-size="11" {
                     (time_label(t))
                 }
             }

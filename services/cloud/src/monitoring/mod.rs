@@ -6,7 +6,7 @@
 //! sensors report them) are folded into 5-minute [`Point`]s per instance and metric:
 //! their count, sum, minimum and maximum, from which every CloudWatch statistic of any
 //! longer period follows ([`statistics`]). Points are kept [`RETENTION`] (14 days); the
-//! tick forgets older ones ([`forget_old_points`]). A point belongs to its instance's
+//! tick forgets older ones ([`tick`]). A point belongs to its instance's
 //! account, as the store knows it when the point is recorded: samples of an instance the
 //! store does not know are dropped.
 
@@ -205,12 +205,16 @@ impl Cloud {
     }
 }
 
-/// Forgets the points older than [`RETENTION`] (the tick's).
-pub async fn forget_old_points(cloud: &Cloud) -> Result<(), StoreError> {
+/// The tick's part: forgets the points older than [`RETENTION`], and evaluates every alarm,
+/// so that one whose metric stopped coming (its instance ended) moves to INSUFFICIENT_DATA.
+pub async fn tick(cloud: &Cloud) -> Result<(), StoreError> {
     let before = kit::time::now() - RETENTION;
     let forgotten = cloud.store.forget_points(before).await?;
     if forgotten > 0 {
         debug!(forgotten, "metric points past their retention forgotten");
+    }
+    for alarm in cloud.store.alarms(None).await? {
+        alarms::evaluate(cloud, &alarm).await?;
     }
     Ok(())
 }

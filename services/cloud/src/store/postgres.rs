@@ -540,6 +540,8 @@ impl Store for PgStore {
                 "DELETE FROM images WHERE owner = $1",
                 "DELETE FROM launch_permissions WHERE grantee = $1",
                 "DELETE FROM addresses WHERE owner = $1",
+                "DELETE FROM metric_alarms WHERE owner = $1",
+                "DELETE FROM metric_points WHERE owner = $1",
             ] {
                 tx.execute(sql, &[&name]).await?;
             }

@@ -505,6 +505,8 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM launch_permissions WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM addresses WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM metric_alarms WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM metric_points WHERE owner = ?1", [&name])?;
                 Ok(())
             })
             .await

@@ -1091,4 +1091,11 @@ async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dy
         1
     );
     assert!(store.alarms(None).await.unwrap().is_empty());
+    // An account goes with its alarms and its instances' points.
+    store.directory().create_account("cwa", None).await.unwrap();
+    store.put_alarm(&alarm).await.unwrap();
+    assert_eq!(store.metrics(Some("cwa")).await.unwrap().len(), 1);
+    store.delete_account("cwa").await.unwrap();
+    assert!(store.alarms(None).await.unwrap().is_empty());
+    assert!(store.metrics(Some("cwa")).await.unwrap().is_empty());
 }

@@ -280,6 +280,7 @@ pub fn detail_page(ctx: &Ctx, row: &Row, output: &Result<String, String>, cpu: M
         }
         h2 { "CPU" }
         section #cpu-chart { (cpu) }
+        p { a href={ "/monitoring/" (row.id) } { "All of its metrics" } }
         h2 { "Console output" }
         @match output {
             Ok(text) => pre #console-output { (text) },

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod health;
 pub mod images;
 pub mod instances;
+pub mod monitoring;
 pub mod policies;
 pub mod provisioning;
 pub mod quotas;
