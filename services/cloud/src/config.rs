@@ -1,7 +1,7 @@
 //! What `euca cloud` is run with.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kit::security::{Compat, CompatArgs};
@@ -15,6 +15,12 @@ pub const SERVICE_PATH: &str = "/services/Eucalyptus";
 pub const DEFAULT_REGION: &str = "eucalyptus";
 /// Walrus's path on the cloud's own host, for `S3_URL` when `--walrus` is not given.
 const WALRUS_PATH: &str = "/services/Walrus";
+
+/// Walrus's DATA beside the CLC's DATA `data`, where `euca up` keeps it: what `euca admin
+/// quota` and the console read the buckets' use from.
+pub fn walrus_data(data: &Path) -> PathBuf {
+    data.join("walrus")
+}
 
 /// Run the cloud controller (CLC): the EC2 API at /services/Eucalyptus (Query: GET and POST,
 /// SigV2 and SigV4), the cloud's users, credentials and state. On its first start it creates

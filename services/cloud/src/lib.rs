@@ -1,5 +1,6 @@
 //! The cloud controller (CLC) of Eucalyptus 1.6: the EC2 API at `/services/Eucalyptus`
 //! (Query, [`query`], and SOAP, [`ec2_soap`]), the IAM API at `/services/Euare` ([`euare`]),
+//! the CloudWatch API at `/services/CloudWatch` ([`monitoring`]),
 //! the cloud's users and their credentials, and its state. `euca cloud`
 //! runs it ([`CloudArgs`]); `euca admin` manages users, clusters and VM types in the same
 //! store ([`admin::AdminArgs`]).
@@ -12,6 +13,7 @@ pub mod default_image;
 pub mod ec2_soap;
 mod error;
 pub mod euare;
+pub mod monitoring;
 pub mod ops;
 pub mod params;
 pub mod query;
@@ -115,6 +117,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         store: Arc::clone(&store),
         region: config.region.clone(),
         ec2_url: OnceLock::new(),
+        data: config.data.clone(),
         clusters: prepared.clusters,
         walrus: config.walrus.clone(),
         storage: config
@@ -145,6 +148,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         })
         .route(SERVICE_PATH, query::handler(Arc::clone(&cloud)))
         .route(euare::PATH, euare::handler(Arc::clone(&cloud)))
+        .route(
+            monitoring::api::PATH,
+            monitoring::api::handler(Arc::clone(&cloud)),
+        )
         .mount(
             SERVICE_PATH,
             ec2_soap::Ec2Soap::new(Arc::clone(&cloud)),

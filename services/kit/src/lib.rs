@@ -6,6 +6,7 @@ pub mod euca_signature;
 pub mod forward;
 mod logging;
 pub mod private;
+pub mod probe;
 pub mod security;
 mod serve;
 pub mod time;

@@ -7,7 +7,6 @@
 mod guests;
 pub mod plan;
 pub mod preflight;
-pub mod probe;
 pub mod state;
 pub mod supervise;
 
@@ -21,9 +20,9 @@ use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
 
 use crate::plan::{Hypervisor, Plan};
-use crate::probe::{Health, Prober};
 use crate::state::{Record, StateError};
 use crate::supervise::{Shared, SUPERVISOR_ENV};
+use kit::probe::{Health, Prober};
 
 /// Run the whole cloud on this machine: the front door (EC2 API, and Walrus and the storage
 /// controller behind it) on P, a cluster controller on P+1 and a node controller on P+2,

@@ -51,7 +51,7 @@ pub use body::Body;
 pub use config::{CloudUsers, Config, ConfigError, Overrides, SERVICE_PATH};
 pub use error::S3Error;
 pub use hooks::Hooks;
-pub use meta::Object;
+pub use meta::{BucketContents, Object};
 pub use state::{ObjectReader, Walrus};
 
 use config::BackendConfig;
@@ -333,6 +333,20 @@ pub fn holdings(
     }
     let (buckets, bytes) = Meta::open(&path)?.holdings(canonical_id, creator)?;
     Ok(Some(Holdings { buckets, bytes }))
+}
+
+/// Every bucket of the Walrus whose DATA is `data` (those of the owner `canonical_id` when
+/// given), with its objects' count and bytes, from its metadata (as [`holdings`]); `None`
+/// when DATA holds no Walrus. Blocking.
+pub fn buckets(
+    data: &Path,
+    canonical_id: Option<&str>,
+) -> Result<Option<Vec<BucketContents>>, StartError> {
+    let path = data.join(META_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Meta::open(&path)?.contents(canonical_id)?))
 }
 
 /// Creates DATA if missing. Private objects and the users' keys live there, so a new DATA is

@@ -165,6 +165,18 @@ pub struct Logging {
     pub target_prefix: String,
 }
 
+/// A bucket and what it holds, for the console's listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketContents {
+    pub name: String,
+    /// Its owner's canonical id.
+    pub owner: String,
+    /// Milliseconds since the epoch.
+    pub created: i64,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub name: String,
@@ -419,6 +431,26 @@ impl Meta {
             .query_map([owner], bucket_from_row)?
             .collect::<Result<_, _>>()?;
         Ok(buckets)
+    }
+
+    /// Every bucket (those of `owner` when given), by name, with its owner, its objects'
+    /// count and its bytes (as [`Self::holdings`] counts them).
+    pub fn contents(&self, owner: Option<&str>) -> rusqlite::Result<Vec<BucketContents>> {
+        let mut statement = self.conn.prepare(
+            "SELECT b.name, b.owner, b.created, b.size,
+                (SELECT COUNT(*) FROM objects o WHERE o.bucket = b.name)
+             FROM buckets b WHERE ?1 IS NULL OR b.owner = ?1 ORDER BY b.name",
+        )?;
+        let rows = statement.query_map([owner], |r| {
+            Ok(BucketContents {
+                name: r.get(0)?,
+                owner: r.get(1)?,
+                created: r.get(2)?,
+                bytes: to_u64(r.get(3)?),
+                objects: to_u64(r.get(4)?),
+            })
+        })?;
+        rows.collect()
     }
 
     /// How many buckets `owner` owns, and the bytes in them (objects and unfinished
@@ -1307,6 +1339,30 @@ mod tests {
         let ids: Vec<i64> = outbox.iter().map(|c| c.id).take(2).collect();
         meta.forwarded(&ids).unwrap();
         assert_eq!(meta.outbox().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn contents_count_each_buckets_objects_and_bytes() {
+        let (_dir, mut meta) = meta();
+        meta.create_bucket(&bucket("b", "o"), None, &[]).unwrap();
+        meta.create_bucket(&bucket("a", "p"), None, &[]).unwrap();
+        meta.put_object(&object("b", "k1", 10, "1"), &FREE).unwrap();
+        meta.put_object(&object("b", "k2", 5, "2"), &FREE).unwrap();
+        let seen = |owner| -> Vec<(String, String, u64, u64)> {
+            meta.contents(owner)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.name, c.owner, c.objects, c.bytes))
+                .collect()
+        };
+        assert_eq!(
+            seen(None),
+            [
+                ("a".into(), "p".into(), 0, 0),
+                ("b".into(), "o".into(), 2, 15)
+            ]
+        );
+        assert_eq!(seen(Some("p")), [("a".into(), "p".into(), 0, 0)]);
     }
 
     #[test]

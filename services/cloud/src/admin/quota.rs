@@ -107,7 +107,7 @@ pub(super) async fn run(
             user,
             walrus,
         } => {
-            let walrus = walrus.unwrap_or_else(|| data.join("walrus"));
+            let walrus = walrus.unwrap_or_else(|| crate::config::walrus_data(data));
             match account {
                 Some(account) => show(store, &walrus, &account, user.as_deref()).await?,
                 None => show_all(store, &walrus).await?,

@@ -51,6 +51,51 @@ pub static NAV: &[NavItem] = &[
         admin_only: false,
     },
     NavItem {
+        path: "/provisioning",
+        label: "Provisioning",
+        admin_only: true,
+    },
+    NavItem {
+        path: "/instances",
+        label: "Instances",
+        admin_only: false,
+    },
+    NavItem {
+        path: "/volumes",
+        label: "Volumes",
+        admin_only: false,
+    },
+    NavItem {
+        path: "/snapshots",
+        label: "Snapshots",
+        admin_only: false,
+    },
+    NavItem {
+        path: "/buckets",
+        label: "Buckets",
+        admin_only: false,
+    },
+    NavItem {
+        path: "/images",
+        label: "Images",
+        admin_only: false,
+    },
+    NavItem {
+        path: "/capacity",
+        label: "Capacity",
+        admin_only: true,
+    },
+    NavItem {
+        path: "/health",
+        label: "Health",
+        admin_only: true,
+    },
+    NavItem {
+        path: "/monitoring",
+        label: "Monitoring",
+        admin_only: false,
+    },
+    NavItem {
         path: "/sla",
         label: "SLAs",
         admin_only: true,

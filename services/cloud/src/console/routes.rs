@@ -6,7 +6,10 @@
 
 use http::Method;
 
-use super::pages::{accounts, dashboard, groups, policies, quotas, sla, users};
+use super::pages::{
+    accounts, buckets, capacity, dashboard, groups, health, images, instances, monitoring,
+    policies, provisioning, quotas, sla, storage, users,
+};
 use super::Handler;
 
 /// Method, path pattern, handler.
@@ -33,6 +36,48 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::GET, "/quotas", |c, r| Box::pin(quotas::list(c, r))),
     (Method::POST, "/quotas", |c, r| Box::pin(quotas::act(c, r))),
+    (Method::GET, "/provisioning", |c, r| {
+        Box::pin(provisioning::page(c, r))
+    }),
+    (Method::POST, "/provisioning", |c, r| {
+        Box::pin(provisioning::change(c, r))
+    }),
+    (Method::GET, "/instances", |c, r| {
+        Box::pin(instances::list(c, r))
+    }),
+    (Method::GET, "/instances/{id}", |c, r| {
+        Box::pin(instances::show(c, r))
+    }),
+    (Method::POST, "/instances/{id}", |c, r| {
+        Box::pin(instances::act(c, r))
+    }),
+    (Method::GET, "/volumes", |c, r| {
+        Box::pin(storage::volumes(c, r))
+    }),
+    (Method::POST, "/volumes", |c, r| {
+        Box::pin(storage::delete_volume(c, r))
+    }),
+    (Method::GET, "/snapshots", |c, r| {
+        Box::pin(storage::snapshots(c, r))
+    }),
+    (Method::POST, "/snapshots", |c, r| {
+        Box::pin(storage::delete_snapshot(c, r))
+    }),
+    (Method::GET, "/buckets", |c, r| {
+        Box::pin(buckets::list(c, r))
+    }),
+    (Method::GET, "/images", |c, r| Box::pin(images::list(c, r))),
+    (Method::POST, "/images", |c, r| Box::pin(images::act(c, r))),
+    (Method::GET, "/capacity", |c, r| {
+        Box::pin(capacity::page(c, r))
+    }),
+    (Method::GET, "/health", |c, r| Box::pin(health::page(c, r))),
+    (Method::GET, "/monitoring", |c, r| {
+        Box::pin(monitoring::list(c, r))
+    }),
+    (Method::GET, "/monitoring/{instance}", |c, r| {
+        Box::pin(monitoring::show(c, r))
+    }),
     (Method::GET, "/sla", |c, r| Box::pin(sla::list(c, r))),
     (Method::POST, "/sla", |c, r| Box::pin(sla::act(c, r))),
 ];

@@ -26,11 +26,10 @@ use hyper::{Request, Response};
 use soap::{Connection, Handler, HttpBody};
 use wire::iam::{IamPortTypeRequest as R, ResponseMetadataType, NAMESPACE};
 use wire::iam_query::IamQueryRequest;
-use wire::query::QueryParams;
 use xmlbind::{ToXml, XmlWriter};
 
 use crate::ops::{self, Cloud};
-use crate::query::{self, Asker, QueryRequest, Service};
+use crate::query::{self, Asker, Service};
 use crate::store::Store;
 
 pub use error::IamError;
@@ -70,18 +69,8 @@ async fn answer(
     asker: &Asker,
     request_id: &str,
 ) -> Result<String, IamError> {
-    let (parts, body) = request.into_parts();
-    let body = query::read_body(body).await?;
-    let request = QueryRequest::read(&parts, &body, &IAM)?;
-    let action = asker.asks(request.params.get("Action").unwrap_or_default());
-    let user = asker.is(query::authenticate(&*cloud.store, &request).await?);
-    if action.is_empty() {
-        return Err(IamError::MissingParameter("Action".into()));
-    }
-    let span = tracing::Span::current();
-    span.record("action", action);
-    span.record("user", user.arn().as_str());
-    let params = QueryParams::new(request.params.iter().cloned())?;
+    let (user, action, params) =
+        query::read_authenticated(&*cloud.store, request, asker, &IAM).await?;
     let IamQueryRequest {
         request,
         delegate_account,

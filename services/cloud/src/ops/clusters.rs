@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use soap::HttpTransport;
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
@@ -76,6 +76,8 @@ pub type Zone = Option<Vec<Capacity>>;
 #[derive(Debug, Default)]
 pub struct Zones {
     by_name: RwLock<HashMap<String, Zone>>,
+    /// When each cluster was last polled.
+    polled: RwLock<HashMap<String, SystemTime>>,
 }
 
 impl Zones {
@@ -85,9 +87,17 @@ impl Zones {
         zones.get(cluster).cloned()
     }
 
+    /// When `cluster` was last polled; `None` before its first poll.
+    pub fn polled(&self, cluster: &str) -> Option<SystemTime> {
+        let polled = self.polled.read().unwrap_or_else(PoisonError::into_inner);
+        polled.get(cluster).copied()
+    }
+
     pub(super) fn set(&self, cluster: &str, zone: Zone) {
         let mut zones = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
         zones.insert(cluster.to_owned(), zone);
+        let mut polled = self.polled.write().unwrap_or_else(PoisonError::into_inner);
+        polled.insert(cluster.to_owned(), SystemTime::now());
     }
 
     /// Of `clusters`, the one with the most room for `vm_type` (the first on a tie) if it has
@@ -124,16 +134,10 @@ impl Zones {
     }
 }
 
-/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
-/// with the cloud's key; `None` when it does not answer.
-pub(super) async fn capacity(
-    cluster: &str,
-    url: &str,
-    security: &soap::Security,
-    types: &[VmType],
-) -> Zone {
-    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
-    let request = DescribeResourcesType {
+/// The cloud's DescribeResources asking for the room of each of `types` (the CC's WSDL
+/// wants at least one).
+fn resources_request(types: &[VmType]) -> DescribeResourcesType {
+    DescribeResourcesType {
         user_id: Some(CLOUD_USER.into()),
         instance_types: types
             .iter()
@@ -145,7 +149,19 @@ pub(super) async fn capacity(
             })
             .collect(),
         ..DescribeResourcesType::default()
-    };
+    }
+}
+
+/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
+/// with the cloud's key; `None` when it does not answer.
+pub(super) async fn capacity(
+    cluster: &str,
+    url: &str,
+    security: &soap::Security,
+    types: &[VmType],
+) -> Zone {
+    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
+    let request = resources_request(types);
     let answer = match client.describe_resources(&request).await {
         Ok(answer) if answer.r#return != Some(false) => answer,
         Ok(answer) => {
@@ -172,10 +188,26 @@ pub(super) async fn capacity(
     )
 }
 
+/// The nodes the CC of `cluster` reports: its DescribeResources' `serviceTags`, each
+/// node's service URL, as the original CC lists the nodes of its `NODES`.
+pub async fn reported_nodes(cloud: &Cloud, cluster: &Cluster) -> Result<Vec<String>, Ec2Error> {
+    let failed = |e: &dyn std::fmt::Display| cluster_failed(cluster, &e.to_string());
+    let client = client(&cluster.url, &cloud.clusters, CLUSTER_DEADLINE).map_err(|e| failed(&e))?;
+    let request = resources_request(&cloud.store.vm_types().await?);
+    let answer = client
+        .describe_resources(&request)
+        .await
+        .map_err(|e| failed(&e))?;
+    if answer.r#return == Some(false) {
+        return Err(failed(&"DescribeResources refused"));
+    }
+    Ok(answer.service_tags)
+}
+
 /// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is
 /// asked now (and remembered), all at once, so that one that does not answer costs its
 /// deadline once, not once per zone.
-pub(crate) async fn zones_of(
+pub async fn zones_of(
     cloud: &Cloud,
     clusters: &[Cluster],
     types: &[VmType],

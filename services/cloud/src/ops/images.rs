@@ -73,7 +73,7 @@ struct Manifest {
 
 /// Whether `user` may run `image`: the owner, the administrator, everyone when it is public,
 /// and the users it is granted to.
-pub(super) fn may_run(image: &Image, user: &User) -> bool {
+pub fn may_run(image: &Image, user: &User) -> bool {
     user.admin || runs(image, &user.account)
 }
 

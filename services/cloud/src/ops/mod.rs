@@ -9,7 +9,7 @@
 mod account;
 mod addresses;
 mod authorization;
-mod clusters;
+pub mod clusters;
 mod events;
 mod filters;
 mod groups;
@@ -23,7 +23,7 @@ mod products;
 mod quota;
 mod reply;
 mod snapshots;
-mod storage;
+pub mod storage;
 pub mod tick;
 mod volumes;
 mod zones;
@@ -32,8 +32,10 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+pub(crate) use authorization::allows;
 pub(crate) use clusters::zones_of;
 pub use clusters::{Capacity, Zone, Zones};
+pub use images::may_run;
 pub use quota::QuotaTurns;
 pub use storage::StorageController;
 
@@ -49,7 +51,7 @@ use wire::ec2::AmazonEc2PortTypeRequest as R;
 use wire::ec2_additions::AmazonEc2AdditionsPortTypeRequest as Additions;
 use wire::ec2_query::{Ec2QueryRequest, Ec2Request};
 use wire::query::QueryParams;
-use xmlbind::ToXml;
+use xmlbind::{FromXml, ToXml};
 
 /// RunInstances' and CreateVolume's idempotency token (EC2 API 2010-11-15 and later), one
 /// of their later parameters.
@@ -65,6 +67,9 @@ pub struct Cloud {
     pub ec2_url: OnceLock<String>,
     /// Signs the requests to the clusters (the cloud's key) and checks their replies.
     pub clusters: soap::Security,
+    /// The CLC's DATA, where `euca up` keeps Walrus's (`DATA/walrus`, as `euca admin quota`
+    /// reads its metadata), which the console lists buckets from.
+    pub data: std::path::PathBuf,
     /// Walrus's URL (`--walrus`), where RegisterImage checks a manifest; `None`: unchecked.
     pub walrus: Option<String>,
     /// The storage controller's URL (`--storage`), asked as the clusters are; `None`: the
@@ -186,6 +191,23 @@ pub async fn answer(
         local: operation.response.1,
         body,
     })
+}
+
+/// Answers `request` for `user` as [`answer`] does, with the same checks (policies,
+/// account boundaries, quotas), for a caller inside the cloud (the console), and reads the
+/// answer back as its typed response `T`: the one reply a client would get, not a second
+/// path to the state.
+pub async fn ask<T: FromXml>(
+    cloud: &Cloud,
+    user: &User,
+    request: Ec2QueryRequest,
+) -> Result<T, Ec2Error> {
+    let reply = answer(cloud, user, None, request, &request_id()).await?;
+    let xml = reply::document(None, &reply);
+    let unreadable = |e: xmlbind::XmlError| Ec2Error::Internal(format!("own answer: {e}"));
+    let document =
+        xmlbind::Document::parse(xml.as_bytes(), &kit::INSTANCE_LIST_LIMITS).map_err(unreadable)?;
+    T::from_xml(document.root()).map_err(unreadable)
 }
 
 /// An operation's typed response, for the [`Reply`] that carries it.

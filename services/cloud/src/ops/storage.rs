@@ -8,7 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use soap::{ClientError, HttpTransport};
-use wire::storage::{DetachStorageVolumeType, StorageControllerClient};
+use wire::storage::{
+    DetachStorageVolumeType, GetStorageConfigurationResponseType, GetStorageConfigurationType,
+    StorageControllerClient, UpdateStorageConfigurationType,
+};
 
 use super::clusters::CLUSTER_DEADLINE;
 use super::Cloud;
@@ -49,6 +52,34 @@ where
     ask(StorageControllerClient::new(transport))
         .await
         .map_err(|e| storage_error(&e))
+}
+
+/// The SC's settings, as its GetStorageConfiguration answers them.
+pub async fn configuration(cloud: &Cloud) -> Result<GetStorageConfigurationResponseType, Ec2Error> {
+    let request = GetStorageConfigurationType::default();
+    ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.get_storage_configuration(&request).await
+    })
+    .await
+}
+
+/// Sets the SC's volume limits (GB; `None` leaves one as it is) with its
+/// UpdateStorageConfiguration.
+pub async fn configure(
+    cloud: &Cloud,
+    max_total_volume_gb: Option<i32>,
+    max_volume_gb: Option<i32>,
+) -> Result<(), Ec2Error> {
+    let request = UpdateStorageConfigurationType {
+        max_total_volume_size: max_total_volume_gb,
+        max_volume_size: max_volume_gb,
+        ..UpdateStorageConfigurationType::default()
+    };
+    ask_storage(cloud, STORAGE_DEADLINE, |sc| async move {
+        sc.update_storage_configuration(&request).await
+    })
+    .await?;
+    Ok(())
 }
 
 /// The EC2 error an SC's failure to answer is.

@@ -1,7 +1,7 @@
 //! The cloud's state behind one interface: users and their certificates, the cloud's own
-//! facts, clusters, VM types, keypairs, security groups and their rules, images with their
-//! launch permissions and product codes, instances, elastic addresses, EBS volumes and
-//! snapshots.
+//! facts, clusters and the nodes registered with them, VM types, keypairs, security groups
+//! and their rules, images with their launch permissions and product codes, instances,
+//! elastic addresses, EBS volumes and snapshots.
 //!
 //! [`Store`] is engine-neutral and async: every call returns a boxed future. Two engines
 //! implement it: SQLite files in DATA ([`SqliteStore`], the default; each call on a
@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{Directory, User};
+
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
 
 /// What every store call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -150,6 +152,16 @@ pub struct Cluster {
     pub name: String,
     /// Its EucalyptusCC service URL.
     pub url: String,
+}
+
+/// A node registered with a cluster (`euca_conf --register-nodes` in the original, which
+/// wrote the CC's `NODES`): the cloud's record of the nodes its CC is to run, which the
+/// console shows beside the nodes the CC reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub cluster: String,
+    /// `HOST` or `HOST:PORT`, as `NODES` names a node.
+    pub host: String,
 }
 
 /// A VM type: what an instance of it gets.
@@ -697,6 +709,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn add_cluster(&self, cluster: &Cluster) -> StoreFuture<'_, ()>;
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()>;
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>>;
+    /// Registers a node with its cluster: `NotFound` without the cluster, `Exists` when it
+    /// is registered already. Deregistering the cluster deregisters its nodes.
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()>;
+    /// Deregisters a node; `NotFound` when it is not registered.
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()>;
+    /// The registered nodes, by cluster and host.
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>>;
     fn vm_types(&self) -> StoreFuture<'_, Vec<VmType>>;
     /// Changes a VM type, or adds it.
     fn set_vm_type(&self, vm_type: &VmType) -> StoreFuture<'_, ()>;
@@ -843,4 +862,41 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many instances of `vm_type` each owner has in each zone, not asked to terminate
     /// nor gone (what uses a reservation up): owner, zone, count.
     fn running_by_zone(&self, vm_type: &str) -> StoreFuture<'_, Vec<(String, String, u32)>>;
+    // ---- Monitoring (`crate::monitoring`; its SQL is monitoring/sqlite.rs and postgres.rs) ----
+    /// Adds each point's samples to the stored point of its instance, metric and start
+    /// (made when missing), as its instance's account's; a point of an instance the store
+    /// does not hold is dropped. One transaction.
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()>;
+    /// `instance`'s points of `metric` starting in `from..to`, in time order.
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>>;
+    /// The instances' metrics that have points, of account `owner` (every account's for
+    /// `None`), by instance and metric name.
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>>;
+    /// Forgets the points that start before `before`: how many.
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64>;
+    /// Records an alarm, replacing the configuration (not the state) of one of the same
+    /// owner and name.
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()>;
+    /// The alarms of `owner` (every account's for `None`), by owner and name.
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>>;
+    /// The alarms on any of `instances`.
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>>;
+    /// Deletes `owner`'s alarms of `names`: how many there were.
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64>;
+    /// Moves `owner`'s alarm `name` to `to` if it is still in state `from`; `false` when it
+    /// is not (or is gone): the compare-and-set that makes one change of state one action.
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool>;
+    // ---- end of monitoring ----
 }

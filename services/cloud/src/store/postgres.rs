@@ -13,10 +13,13 @@ use tokio_postgres::ToStatement;
 use users::{Directory, PgUsers};
 
 use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
+use crate::monitoring::postgres as monitoring;
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
-    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
+    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
     SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
@@ -216,6 +219,15 @@ const MIGRATIONS: &[&str] = &[
         vm_type TEXT COLLATE "C" NOT NULL,
         since BIGINT NOT NULL,
         PRIMARY KEY (account, zone, vm_type)
+    );
+"#,
+    monitoring::MIGRATION,
+    // Nodes registered with their clusters.
+    r#"
+    CREATE TABLE nodes (
+        cluster TEXT COLLATE "C" NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+        host TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (cluster, host)
     );
 "#,
 ];
@@ -575,6 +587,8 @@ impl Store for PgStore {
                 sla_sql::DELETE_FLOORS,
                 sla_sql::DELETE_BREACHES,
                 sla_sql::DELETE_SLA,
+                "DELETE FROM metric_alarms WHERE owner = $1",
+                "DELETE FROM metric_points WHERE owner = $1",
             ] {
                 tx.execute(sql, &[&name]).await?;
             }
@@ -715,6 +729,67 @@ impl Store for PgStore {
                     Ok(Cluster {
                         name: r.try_get(0)?,
                         url: r.try_get(1)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        Box::pin(async move {
+            // One statement: the cluster's row is the condition, so a node never outlives
+            // its cluster's deregistration.
+            let added = self
+                .execute(
+                    "INSERT INTO nodes (cluster, host)
+                     SELECT name, $2 FROM clusters WHERE name = $1
+                     ON CONFLICT DO NOTHING",
+                    &[&node.cluster, &node.host],
+                )
+                .await?;
+            if added == 0 {
+                let known = self
+                    .query_opt("SELECT 1 FROM clusters WHERE name = $1", &[&node.cluster])
+                    .await?;
+                return Err(match known {
+                    None => not_found("cluster", &node.cluster),
+                    Some(_) => exists("node", &node.host),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        Box::pin(async move {
+            let removed = self
+                .execute(
+                    "DELETE FROM nodes WHERE cluster = $1 AND host = $2",
+                    &[&node.cluster, &node.host],
+                )
+                .await?;
+            if removed == 0 {
+                return Err(not_found("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT cluster, host FROM nodes ORDER BY cluster, host",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Node {
+                        cluster: r.try_get(0)?,
+                        host: r.try_get(1)?,
                     })
                 })
                 .collect()
@@ -1737,6 +1812,74 @@ impl Store for PgStore {
                 .collect()
         })
     }
+    // ---- Monitoring: the SQL is crate::monitoring::postgres's ----
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
+        let points = points.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            monitoring::add_points(&tx, &points).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>> {
+        let instance = own(instance);
+        Box::pin(async move {
+            monitoring::points(&self.client().await?, &instance, metric, from, to).await
+        })
+    }
+
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>> {
+        let owner = owner.map(own);
+        Box::pin(async move { monitoring::metrics(&self.client().await?, owner.as_deref()).await })
+    }
+
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move { monitoring::forget_points(&self.client().await?, before).await })
+    }
+
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()> {
+        let alarm = alarm.clone();
+        Box::pin(async move { monitoring::put_alarm(&self.client().await?, &alarm).await })
+    }
+
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>> {
+        let owner = owner.map(own);
+        Box::pin(async move { monitoring::alarms(&self.client().await?, owner.as_deref()).await })
+    }
+
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>> {
+        let instances = instances.to_vec();
+        Box::pin(async move { monitoring::alarms_on(&self.client().await?, &instances).await })
+    }
+
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64> {
+        let (owner, names) = (own(owner), names.to_vec());
+        Box::pin(
+            async move { monitoring::delete_alarms(&self.client().await?, &owner, &names).await },
+        )
+    }
+
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool> {
+        let (owner, name, to) = (own(owner), own(name), to.clone());
+        Box::pin(async move {
+            monitoring::change_alarm_state(&self.client().await?, &owner, &name, from, &to).await
+        })
+    }
+    // ---- end of monitoring ----
 
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>> {
         let (owner, token) = (own(owner), own(client_token));

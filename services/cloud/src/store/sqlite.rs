@@ -12,10 +12,13 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::{Directory, UserStore};
 
 use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
+use crate::monitoring::sqlite as monitoring;
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
-    PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
+    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
+    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
     StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
     SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
@@ -202,6 +205,12 @@ const MIGRATIONS: &[&str] = &["
         vm_type TEXT NOT NULL,
         since INTEGER NOT NULL,
         PRIMARY KEY (account, zone, vm_type)
+    ) STRICT;
+", monitoring::MIGRATION, "
+    CREATE TABLE nodes (
+        cluster TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        PRIMARY KEY (cluster, host)
     ) STRICT;
 "];
 
@@ -547,6 +556,8 @@ impl Store for SqliteStore {
                 // Its reservations end now: they hold no room, and the report keeps them.
                 let now = users::events::clock_millis();
                 tx.execute(sla_sql::END_RESERVATIONS, params![now, name])?;
+                tx.execute("DELETE FROM metric_alarms WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM metric_points WHERE owner = ?1", [&name])?;
                 Ok(())
             })
             .await
@@ -669,6 +680,57 @@ impl Store for SqliteStore {
                 Ok(Cluster {
                     name: r.get(0)?,
                     url: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn add_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        self.run(move |tx| {
+            let cluster: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM clusters WHERE name = ?1",
+                    [&node.cluster],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if cluster.is_none() {
+                return Err(not_found("cluster", &node.cluster));
+            }
+            let added = tx.execute(
+                "INSERT OR IGNORE INTO nodes (cluster, host) VALUES (?1, ?2)",
+                params![node.cluster, node.host],
+            )?;
+            if added == 0 {
+                return Err(exists("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_node(&self, node: &Node) -> StoreFuture<'_, ()> {
+        let node = node.clone();
+        self.run(move |tx| {
+            let removed = tx.execute(
+                "DELETE FROM nodes WHERE cluster = ?1 AND host = ?2",
+                params![node.cluster, node.host],
+            )?;
+            if removed == 0 {
+                return Err(not_found("node", &node.host));
+            }
+            Ok(())
+        })
+    }
+
+    fn nodes(&self) -> StoreFuture<'_, Vec<Node>> {
+        self.run(|tx| {
+            let mut query = tx.prepare("SELECT cluster, host FROM nodes ORDER BY cluster, host")?;
+            let rows = query.query_map([], |r| {
+                Ok(Node {
+                    cluster: r.get(0)?,
+                    host: r.get(1)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -1526,6 +1588,63 @@ impl Store for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+    // ---- Monitoring: the SQL is crate::monitoring::sqlite's ----
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
+        let points = points.to_vec();
+        self.run(move |tx| monitoring::add_points(tx, &points))
+    }
+
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>> {
+        let instance = own(instance);
+        self.run(move |tx| monitoring::points(tx, &instance, metric, from, to))
+    }
+
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>> {
+        let owner = owner.map(own);
+        self.run(move |tx| monitoring::metrics(tx, owner.as_deref()))
+    }
+
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64> {
+        self.run(move |tx| monitoring::forget_points(tx, before))
+    }
+
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()> {
+        let alarm = alarm.clone();
+        self.run(move |tx| monitoring::put_alarm(tx, &alarm))
+    }
+
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>> {
+        let owner = owner.map(own);
+        self.run(move |tx| monitoring::alarms(tx, owner.as_deref()))
+    }
+
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>> {
+        let instances = instances.to_vec();
+        self.run(move |tx| monitoring::alarms_on(tx, &instances))
+    }
+
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64> {
+        let (owner, names) = (own(owner), names.to_vec());
+        self.run(move |tx| monitoring::delete_alarms(tx, &owner, &names))
+    }
+
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool> {
+        let (owner, name, to) = (own(owner), own(name), to.clone());
+        self.run(move |tx| monitoring::change_alarm_state(tx, &owner, &name, from, &to))
+    }
+    // ---- end of monitoring ----
 }
 
 #[cfg(test)]

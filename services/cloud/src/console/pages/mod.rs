@@ -1,12 +1,22 @@
 //! The console's pages, one module per topic; each handler is listed in `routes::ROUTES`.
 
+mod controls;
+
 pub mod accounts;
+pub mod buckets;
+pub mod capacity;
 pub mod dashboard;
 pub mod groups;
+pub mod health;
+pub mod images;
+pub mod instances;
+pub mod monitoring;
 pub mod policies;
+pub mod provisioning;
 pub mod quotas;
 pub mod signin;
 pub mod sla;
+pub mod storage;
 pub mod users;
 
 use maud::{html, Markup};

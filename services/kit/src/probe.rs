@@ -1,5 +1,5 @@
 //! Whether a component answers: its WSDL (`GET URL?wsdl`), which every SOAP service of the
-//! cloud serves without credentials, read over HTTP.
+//! cloud serves without credentials, read over HTTP (`euca status`, the console's health page).
 
 use std::time::{Duration, Instant};
 
