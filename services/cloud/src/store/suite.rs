@@ -887,7 +887,7 @@ async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store)
 // ---- Monitoring ----
 
 async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dyn Store) {
-    use crate::monitoring::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
+    use super::metrics::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
     let instance = |id: &str, owner: &str| Instance {
         id: id.into(),
         reservation: "r-0000cw00".into(),
