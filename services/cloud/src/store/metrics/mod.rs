@@ -1,7 +1,9 @@
 //! What the store keeps of monitoring (`crate::monitoring`): the instances' metrics, their
 //! samples folded into 5-minute points, the statistics of those points, and the alarms on
 //! them with their states. The SQL is each engine's file here ([`sqlite`], [`postgres`]),
-//! their rows read and written once ([`columns`]).
+//! their rows read and written once ([`columns`]). `crate::monitoring` re-exports them; code
+//! that `crate::monitoring` itself imports (`crate::ops`, whose `Cloud` it extends) takes
+//! them from here, or the two modules would import each other.
 
 mod columns;
 pub(crate) mod postgres;
