@@ -9,46 +9,24 @@
 mod cloud_support;
 mod cluster_support;
 mod common;
+mod monitoring_support;
 mod node_support;
 
-use cloud_support::{admin, console_password, console_url, python, start_cloud};
-use cluster_support::{Cc, Nodes};
-use node_support::Served;
+use cloud_support::{console_password, console_url};
 
 #[test]
 fn an_instances_charts_are_drawn_for_the_administrator_and_its_account_alone() {
-    let nodes = Nodes::start(1);
-    cloud_support::serve_manifests(|path, manifest| nodes.images.add(path, Served::File(manifest)));
-    let dir = tempfile::tempdir().unwrap();
-    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
-    let data = dir.path().join("clc");
-    let cluster = format!("zone1={}", cc.url());
-    let walrus = nodes.images.url("/services/Walrus");
-    let cloud = start_cloud(
-        nodes.keys.path(),
-        &data,
-        &["--cluster", &cluster, "--walrus", &walrus],
+    let w = monitoring_support::start();
+    let out = w.python(
+        "console_monitoring.py",
+        &[
+            &console_url(&w.cloud),
+            &console_password(&w.data),
+            &w.admin_dir,
+            &w.bob,
+            &w.carol,
+            &w.instance,
+        ],
     );
-    admin(&data, &["user", "add", "bob"]);
-    admin(&data, &["user", "add", "carol"]);
-    let creds = data.join("credentials");
-    let [admin_dir, bob, carol] =
-        ["admin", "bob", "carol"].map(|a| creds.join(a).display().to_string());
-    let out = python("cloud_cloudwatch.py", &["run", &bob]);
-    let instance = out.lines().last().unwrap().trim().to_owned();
-    let out = std::panic::catch_unwind(|| {
-        python(
-            "console_monitoring.py",
-            &[
-                &console_url(&cloud),
-                &console_password(&data),
-                &admin_dir,
-                &bob,
-                &carol,
-                &instance,
-            ],
-        )
-    })
-    .unwrap_or_else(|_| panic!("cloud log:\n{}", cloud.log()));
     assert_eq!(out.matches("ok: ").count(), 5, "{out}");
 }

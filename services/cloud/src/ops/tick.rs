@@ -21,7 +21,6 @@
 //!
 //! Then the EBS changes a restart interrupted are finished (volumes being created, deleted,
 //! attached or detached; snapshots under way), and pending snapshots get the SC's progress.
-//! Metric points past their retention are forgotten, and the alarms evaluated.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
@@ -93,9 +92,6 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
             tracing::warn!(error = %e, "tick: cannot settle the snapshots");
         }
     });
-    if let Err(e) = crate::monitoring::tick(cloud).await {
-        tracing::warn!(error = %e, "tick: cannot forget old metric points or evaluate the alarms");
-    }
     while polls.join_next().await.is_some() {}
     crate::sla::floors::check(cloud).await;
 }

@@ -8,6 +8,7 @@
 //! blocking thread) and a PostgreSQL database ([`PgStore`], `euca cloud --db URL`), and
 //! one suite (`suite.rs`) checks both. [`open`] picks the engine.
 
+pub mod metrics;
 mod postgres;
 pub mod sla;
 mod sqlite;
@@ -23,7 +24,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{Directory, User};
 
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+use metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 
 /// What every store call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -862,7 +863,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many instances of `vm_type` each owner has in each zone, not asked to terminate
     /// nor gone (what uses a reservation up): owner, zone, count.
     fn running_by_zone(&self, vm_type: &str) -> StoreFuture<'_, Vec<(String, String, u32)>>;
-    // ---- Monitoring (`crate::monitoring`; its SQL is monitoring/sqlite.rs and postgres.rs) ----
+    // ---- Monitoring (`crate::monitoring`; its types and SQL are in `metrics`) ----
     /// Adds each point's samples to the stored point of its instance, metric and start
     /// (made when missing), as its instance's account's; a point of an instance the store
     /// does not hold is dropped. One transaction.

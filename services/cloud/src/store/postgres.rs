@@ -12,9 +12,9 @@ use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
 use users::{Directory, PgUsers};
 
+use super::metrics::postgres as monitoring;
+use super::metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
-use crate::monitoring::postgres as monitoring;
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
@@ -1813,6 +1813,7 @@ impl Store for PgStore {
         })
     }
     // ---- Monitoring: the SQL is crate::monitoring::postgres's ----
+    // ---- Monitoring: the SQL is metrics::postgres's ----
     fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
         let points = points.to_vec();
         Box::pin(async move {

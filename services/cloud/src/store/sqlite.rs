@@ -11,9 +11,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::{Directory, UserStore};
 
+use super::metrics::sqlite as monitoring;
+use super::metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
-use crate::monitoring::sqlite as monitoring;
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
@@ -1589,6 +1589,7 @@ impl Store for SqliteStore {
         })
     }
     // ---- Monitoring: the SQL is crate::monitoring::sqlite's ----
+    // ---- Monitoring: the SQL is metrics::sqlite's ----
     fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
         let points = points.to_vec();
         self.run(move |tx| monitoring::add_points(tx, &points))

@@ -1054,7 +1054,7 @@ async fn slas_keep_their_reservations_history_and_breaches(store: &dyn Store) {
 // ---- Monitoring ----
 
 async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dyn Store) {
-    use crate::monitoring::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
+    use super::metrics::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
     let instance = |id: &str, owner: &str| Instance {
         id: id.into(),
         reservation: "r-0000cw00".into(),
