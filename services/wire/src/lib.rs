@@ -47,6 +47,24 @@ pub mod gl {
     crate::include_wsdl!("eucalyptus_gl");
 }
 
+/// The node controller's sensors, a service of ours beside `EucalyptusNC`:
+/// `EucalyptusNCSensors` (`ncDescribeSensors`, the counters the node samples per instance).
+pub mod nc_sensors {
+    crate::include_wsdl!("eucalyptus_nc_sensors");
+
+    /// Where a node serves it, beside `EucalyptusNC` on the same port.
+    pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusNCSensors";
+}
+
+/// The cluster controller's sensors, a service of ours beside `EucalyptusCC`:
+/// `EucalyptusCCSensors` (`DescribeSensors`, what its polls gathered from its nodes).
+pub mod cc_sensors {
+    crate::include_wsdl!("eucalyptus_cc_sensors");
+
+    /// Where a cluster serves it, beside `EucalyptusCC` on the same port.
+    pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusCCSensors";
+}
+
 /// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.
 pub mod s3 {
     crate::include_wsdl!("s3");

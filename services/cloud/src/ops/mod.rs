@@ -22,6 +22,7 @@ mod pools;
 mod products;
 mod quota;
 mod reply;
+pub mod sensors;
 mod snapshots;
 mod storage;
 pub mod tick;
