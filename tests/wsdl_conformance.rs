@@ -8,8 +8,8 @@
 //! The CLC's `ec2_2009-04-04.wsdl` serves only the operations Eucalyptus 1.6.1 implements, so
 //! Amazon's 2009-04-04 WSDL is first restricted to those operations and the schema components
 //! they reach. `ec2_additions.wsdl` (DescribeAccountAttributes, which current clients call
-//! first) has no 2009-04-04 original, nor `iam.wsdl` (the Euare service's IAM API, which
-//! Eucalyptus 1.6 lacks): neither is compared.
+//! first) has no 2009-04-04 original, nor `iam.wsdl` and `cloudwatch.wsdl` (the Euare
+//! service's IAM API and the CloudWatch API, which Eucalyptus 1.6 lacks): none is compared.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! `codegen [--query-ec2|--query-aws] FILE.wsdl`: prints the Rust generated from a WSDL
 //! document, so that a reviewer can read exactly what a build compiles; `--query-ec2` adds
 //! the EC2 Query binding, as `wire`'s build does for the EC2 WSDLs, `--query-aws` the AWS
-//! Query binding, as for `iam.wsdl`.
+//! Query binding, as for `iam.wsdl` and `cloudwatch.wsdl`.
 
 use std::io::Write as _;
 use std::path::Path;

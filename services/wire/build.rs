@@ -7,7 +7,7 @@ use std::path::Path;
 type Binding = fn() -> codegen::QueryBinding;
 
 /// Each WSDL file, and its Query binding, if any.
-const WSDL_FILES: [(&str, Option<Binding>); 10] = [
+const WSDL_FILES: [(&str, Option<Binding>); 11] = [
     ("eucalyptus_nc.wsdl", None),
     ("eucalyptus_cc.wsdl", None),
     ("eucalyptus_gl.wsdl", None),
@@ -18,6 +18,7 @@ const WSDL_FILES: [(&str, Option<Binding>); 10] = [
     ("ec2_2009-04-04.wsdl", Some(codegen::QueryBinding::ec2)),
     ("ec2_additions.wsdl", Some(codegen::QueryBinding::ec2)),
     ("iam.wsdl", Some(codegen::QueryBinding::aws)),
+    ("cloudwatch.wsdl", Some(codegen::QueryBinding::aws)),
 ];
 
 fn main() {

@@ -101,6 +101,8 @@ pub enum Component {
     Ec2,
     S3,
     Iam,
+    /// The CloudWatch API, and its alarms' changes of state.
+    CloudWatch,
     /// The cloud itself (its tick), acting for no request.
     System,
 }
@@ -111,6 +113,7 @@ impl Component {
             Self::Ec2 => "ec2",
             Self::S3 => "s3",
             Self::Iam => "iam",
+            Self::CloudWatch => "cloudwatch",
             Self::System => "system",
         }
     }
@@ -120,6 +123,7 @@ impl Component {
             "ec2" => Self::Ec2,
             "s3" => Self::S3,
             "iam" => Self::Iam,
+            "cloudwatch" => Self::CloudWatch,
             _ => Self::System,
         }
     }

@@ -11,7 +11,7 @@
 //! requests implement [`query::FromQuery`], and `AmazonEc2PortTypeRequest` reads one from an
 //! action and its parameters; [`ec2_query::parse`] is the CLC's entry point for a Query
 //! request. The IAM module ([`iam`]) carries the AWS Query binding the same way, read by
-//! [`iam_query::parse`].
+//! [`iam_query::parse`], and so does the CloudWatch module ([`cloudwatch`]).
 
 // The generated Query binding names `wire::query`, inside this crate as in the golden tests.
 extern crate self as wire;
@@ -95,4 +95,11 @@ pub mod ec2_additions {
 /// requests also come over the AWS Query protocol ([`iam_query`]).
 pub mod iam {
     crate::include_wsdl!("iam");
+}
+
+/// Amazon CloudWatch's API, version 2010-08-01, as the CLC answers it: `CloudWatchPortType`
+/// (metrics, their statistics, alarms), whose requests come over the AWS Query protocol
+/// (`CloudWatchPortTypeRequest::from_query`).
+pub mod cloudwatch {
+    crate::include_wsdl!("cloudwatch");
 }

@@ -33,6 +33,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+pub(crate) use authorization::allows;
 pub use clusters::{Capacity, Zone, Zones};
 pub use quota::QuotaTurns;
 pub use storage::StorageController;

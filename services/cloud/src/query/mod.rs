@@ -1,8 +1,8 @@
 //! The EC2 Query API at `/services/Eucalyptus`: GET with the parameters in the URL, or POST
 //! with them form-encoded in the body; signed with SigV2 or SigV4 ([`auth`]). Every failure
-//! becomes EC2's error document here, and only here. The IAM Query API (`crate::euare`)
-//! reads, authenticates and answers its requests with the same code ([`read_body`],
-//! [`QueryRequest::read`], [`authenticate`], [`span`], [`respond`]).
+//! becomes EC2's error document here, and only here. The IAM and CloudWatch Query APIs
+//! (`crate::euare`, `crate::monitoring::api`) read, authenticate and answer their requests
+//! with the same code ([`read_authenticated`], [`span`], [`respond`]).
 
 pub mod auth;
 
@@ -26,6 +26,7 @@ use crate::params::Params;
 use crate::store::{Store, User};
 use auth::Claim;
 use users::events::Component;
+use wire::query::QueryParams;
 
 /// The largest request body read. EC2's largest Query request (RunInstances with 16 KB of
 /// user data, base64) is far below it.
@@ -282,6 +283,34 @@ pub async fn authenticate(store: &dyn Store, request: &QueryRequest<'_>) -> Resu
     let user = ops::enabled(user)?;
     claim.verify(request, &user.secret_key)?;
     Ok(user)
+}
+
+/// Reads and authenticates a request to `service`, an AWS Query API answered from typed
+/// requests (IAM's, CloudWatch's): who asked, the action, and its parameters without the
+/// protocol's own. `asker` learns the action and the user as they are read, and the current
+/// span records them.
+pub async fn read_authenticated<'a>(
+    store: &dyn Store,
+    request: Request<Incoming>,
+    asker: &'a Asker,
+    service: &'static Service,
+) -> Result<(&'a User, &'a str, QueryParams), Ec2Error> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await?;
+    let request = QueryRequest::read(&parts, &body, service)?;
+    let action = asker.asks(request.params.get("Action").unwrap_or_default());
+    let user = asker.is(authenticate(store, &request).await?);
+    if action.is_empty() {
+        return Err(Ec2Error::MissingParameter("Action".into()));
+    }
+    let span = tracing::Span::current();
+    span.record("action", action);
+    span.record("user", user.arn().as_str());
+    Ok((
+        user,
+        action,
+        QueryParams::new(request.params.iter().cloned())?,
+    ))
 }
 
 /// Reads, authenticates and answers one request; `asker` learns who asked what.

@@ -22,6 +22,8 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{Directory, User};
 
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+
 /// What every store call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -820,4 +822,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Quotas.
     /// What account `account` holds now, or of it what user `creator` made.
     fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse>;
+
+    // ---- Monitoring (`crate::monitoring`; its SQL is monitoring/sqlite.rs and postgres.rs) ----
+    /// Adds each point's samples to the stored point of its instance, metric and start
+    /// (made when missing), as its instance's account's; a point of an instance the store
+    /// does not hold is dropped. One transaction.
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()>;
+    /// `instance`'s points of `metric` starting in `from..to`, in time order.
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>>;
+    /// The instances' metrics that have points, of account `owner` (every account's for
+    /// `None`), by instance and metric name.
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>>;
+    /// Forgets the points that start before `before`: how many.
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64>;
+    /// Records an alarm, replacing the configuration (not the state) of one of the same
+    /// owner and name.
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()>;
+    /// The alarms of `owner` (every account's for `None`), by owner and name.
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>>;
+    /// The alarms on any of `instances`.
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>>;
+    /// Deletes `owner`'s alarms of `names`: how many there were.
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64>;
+    /// Moves `owner`'s alarm `name` to `to` if it is still in state `from`; `false` when it
+    /// is not (or is gone): the compare-and-set that makes one change of state one action.
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool>;
+    // ---- end of monitoring ----
 }

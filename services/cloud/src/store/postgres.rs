@@ -12,6 +12,9 @@ use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
 use users::{Directory, PgUsers};
 
+use crate::monitoring::postgres as monitoring;
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
     CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
@@ -184,6 +187,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE snapshots ADD COLUMN creator TEXT COLLATE "C";
     ALTER TABLE addresses ADD COLUMN creator TEXT COLLATE "C";
 "#,
+    monitoring::MIGRATION,
 ];
 
 /// Serializes migrations of one database between processes (a CLC and `euca admin`
@@ -1517,6 +1521,75 @@ impl Store for PgStore {
             Ok(InUse::from_columns(columns))
         })
     }
+
+    // ---- Monitoring: the SQL is crate::monitoring::postgres's ----
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
+        let points = points.to_vec();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            monitoring::add_points(&tx, &points).await?;
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>> {
+        let instance = own(instance);
+        Box::pin(async move {
+            monitoring::points(&self.client().await?, &instance, metric, from, to).await
+        })
+    }
+
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>> {
+        let owner = owner.map(own);
+        Box::pin(async move { monitoring::metrics(&self.client().await?, owner.as_deref()).await })
+    }
+
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move { monitoring::forget_points(&self.client().await?, before).await })
+    }
+
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()> {
+        let alarm = alarm.clone();
+        Box::pin(async move { monitoring::put_alarm(&self.client().await?, &alarm).await })
+    }
+
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>> {
+        let owner = owner.map(own);
+        Box::pin(async move { monitoring::alarms(&self.client().await?, owner.as_deref()).await })
+    }
+
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>> {
+        let instances = instances.to_vec();
+        Box::pin(async move { monitoring::alarms_on(&self.client().await?, &instances).await })
+    }
+
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64> {
+        let (owner, names) = (own(owner), names.to_vec());
+        Box::pin(
+            async move { monitoring::delete_alarms(&self.client().await?, &owner, &names).await },
+        )
+    }
+
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool> {
+        let (owner, name, to) = (own(owner), own(name), to.clone());
+        Box::pin(async move {
+            monitoring::change_alarm_state(&self.client().await?, &owner, &name, from, &to).await
+        })
+    }
+    // ---- end of monitoring ----
 
     fn by_client_token(&self, owner: &str, client_token: &str) -> StoreFuture<'_, Vec<Instance>> {
         let (owner, token) = (own(owner), own(client_token));

@@ -11,6 +11,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::{Directory, UserStore};
 
+use crate::monitoring::sqlite as monitoring;
+use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
     CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Observed,
@@ -171,7 +174,7 @@ const MIGRATIONS: &[&str] = &["
     ALTER TABLE volumes ADD COLUMN creator TEXT;
     ALTER TABLE snapshots ADD COLUMN creator TEXT;
     ALTER TABLE addresses ADD COLUMN creator TEXT;
-"];
+", monitoring::MIGRATION];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -1337,6 +1340,64 @@ impl Store for SqliteStore {
             Ok(InUse::from_columns(columns))
         })
     }
+
+    // ---- Monitoring: the SQL is crate::monitoring::sqlite's ----
+    fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
+        let points = points.to_vec();
+        self.run(move |tx| monitoring::add_points(tx, &points))
+    }
+
+    fn points(
+        &self,
+        instance: &str,
+        metric: Metric,
+        from: i64,
+        to: i64,
+    ) -> StoreFuture<'_, Vec<Point>> {
+        let instance = own(instance);
+        self.run(move |tx| monitoring::points(tx, &instance, metric, from, to))
+    }
+
+    fn metrics(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<(String, Metric)>> {
+        let owner = owner.map(own);
+        self.run(move |tx| monitoring::metrics(tx, owner.as_deref()))
+    }
+
+    fn forget_points(&self, before: i64) -> StoreFuture<'_, u64> {
+        self.run(move |tx| monitoring::forget_points(tx, before))
+    }
+
+    fn put_alarm(&self, alarm: &Alarm) -> StoreFuture<'_, ()> {
+        let alarm = alarm.clone();
+        self.run(move |tx| monitoring::put_alarm(tx, &alarm))
+    }
+
+    fn alarms(&self, owner: Option<&str>) -> StoreFuture<'_, Vec<Alarm>> {
+        let owner = owner.map(own);
+        self.run(move |tx| monitoring::alarms(tx, owner.as_deref()))
+    }
+
+    fn alarms_on(&self, instances: &[String]) -> StoreFuture<'_, Vec<Alarm>> {
+        let instances = instances.to_vec();
+        self.run(move |tx| monitoring::alarms_on(tx, &instances))
+    }
+
+    fn delete_alarms(&self, owner: &str, names: &[String]) -> StoreFuture<'_, u64> {
+        let (owner, names) = (own(owner), names.to_vec());
+        self.run(move |tx| monitoring::delete_alarms(tx, &owner, &names))
+    }
+
+    fn change_alarm_state(
+        &self,
+        owner: &str,
+        name: &str,
+        from: AlarmState,
+        to: &StateChange,
+    ) -> StoreFuture<'_, bool> {
+        let (owner, name, to) = (own(owner), own(name), to.clone());
+        self.run(move |tx| monitoring::change_alarm_state(tx, &owner, &name, from, &to))
+    }
+    // ---- end of monitoring ----
 }
 
 #[cfg(test)]

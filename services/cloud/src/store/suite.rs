@@ -24,6 +24,7 @@ pub async fn run(store: &dyn Store) {
     volumes_move_by_compare_and_set_and_detach_with_their_instance(store).await;
     snapshots_are_kept_per_owner_with_their_progress(store).await;
     in_use_counts_what_an_account_and_each_creator_holds(store).await;
+    metric_points_fold_per_instance_and_alarms_change_state_once(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -881,4 +882,164 @@ async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store)
         store.in_use("nobody", None).await.unwrap(),
         InUse::default()
     );
+}
+
+// ---- Monitoring ----
+
+async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dyn Store) {
+    use crate::monitoring::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
+    let instance = |id: &str, owner: &str| Instance {
+        id: id.into(),
+        reservation: "r-0000cw00".into(),
+        owner: owner.into(),
+        image: "emi-00000001".into(),
+        kernel: None,
+        ramdisk: None,
+        vm_type: "m1.small".into(),
+        key_name: None,
+        groups: vec!["default".into()],
+        launch_index: 0,
+        cluster: "zone1".into(),
+        launched: 1,
+        terminated: false,
+        client_token: None,
+        observed: Observed::default(),
+    };
+    store
+        .add_instances(
+            &[instance("i-0000cw01", "cwa"), instance("i-0000cw02", "cwb")],
+            None,
+        )
+        .await
+        .unwrap();
+    let point = |instance: &str, metric, start, value: f64| Point {
+        instance: instance.into(),
+        metric,
+        start,
+        sample_count: 1,
+        sum: value,
+        minimum: value,
+        maximum: value,
+    };
+    let cpu = Metric::CpuUtilization;
+    store
+        .add_points(&[
+            point("i-0000cw01", cpu, 600, 10.0),
+            point("i-0000cw01", Metric::NetworkIn, 600, 100.0),
+            point("i-0000cw02", cpu, 600, 50.0),
+            // No such instance: dropped.
+            point("i-0000dead", cpu, 600, 1.0),
+        ])
+        .await
+        .unwrap();
+    // A second batch folds into the stored point.
+    store
+        .add_points(&[
+            point("i-0000cw01", cpu, 600, 30.0),
+            point("i-0000cw01", cpu, 900, 5.0),
+        ])
+        .await
+        .unwrap();
+    let points = store.points("i-0000cw01", cpu, 0, 10_000).await.unwrap();
+    assert_eq!(points.len(), 2, "{points:?}");
+    assert_eq!(
+        (points[0].start, points[0].sample_count, points[0].sum),
+        (600, 2, 40.0)
+    );
+    assert_eq!((points[0].minimum, points[0].maximum), (10.0, 30.0));
+    assert_eq!(points[1].start, 900);
+    assert_eq!(
+        store
+            .points("i-0000cw01", cpu, 900, 901)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .points("i-0000dead", cpu, 0, 10_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.metrics(Some("cwa")).await.unwrap(),
+        [
+            ("i-0000cw01".to_owned(), cpu),
+            ("i-0000cw01".to_owned(), Metric::NetworkIn)
+        ]
+    );
+    assert_eq!(
+        store.metrics(Some("cwb")).await.unwrap(),
+        [("i-0000cw02".to_owned(), cpu)]
+    );
+    // Retention: the points before 900 go, the later one stays.
+    assert_eq!(store.forget_points(900).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .points("i-0000cw01", cpu, 0, 10_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let state = |state, at| StateChange {
+        state,
+        reason: format!("{state:?}"),
+        at,
+    };
+    let mut alarm = Alarm {
+        owner: "cwa".into(),
+        name: "busy".into(),
+        description: Some("d".into()),
+        actions_enabled: true,
+        ok_actions: vec!["http://127.0.0.1:9/ok".into()],
+        alarm_actions: vec!["http://127.0.0.1:9/a".into(), "https://h.example/b".into()],
+        insufficient_data_actions: Vec::new(),
+        metric: cpu,
+        instance: "i-0000cw01".into(),
+        statistic: Statistic::Maximum,
+        period: 300,
+        unit: Some("Percent".into()),
+        evaluation_periods: 2,
+        threshold: 70.5,
+        comparison: Comparison::GreaterThanThreshold,
+        state: state(AlarmState::InsufficientData, 5),
+        updated: 5,
+    };
+    store.put_alarm(&alarm).await.unwrap();
+    assert_eq!(store.alarms(Some("cwa")).await.unwrap(), [alarm.clone()]);
+    assert!(store.alarms(Some("cwb")).await.unwrap().is_empty());
+    let to_alarm = state(AlarmState::Alarm, 6);
+    assert!(store
+        .change_alarm_state("cwa", "busy", AlarmState::InsufficientData, &to_alarm)
+        .await
+        .unwrap());
+    // The second change from the same state finds it moved: no second action.
+    assert!(!store
+        .change_alarm_state("cwa", "busy", AlarmState::InsufficientData, &to_alarm)
+        .await
+        .unwrap());
+    // Putting it again replaces its configuration and keeps its state.
+    alarm.threshold = 90.0;
+    alarm.updated = 7;
+    store.put_alarm(&alarm).await.unwrap();
+    let stored = store.alarms_on(&["i-0000cw01".into()]).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].threshold, stored[0].updated), (90.0, 7));
+    assert_eq!(stored[0].state, to_alarm);
+    assert!(store
+        .alarms_on(&["i-0000cw02".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.delete_alarms("cwb", &["busy".into()]).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.delete_alarms("cwa", &["busy".into()]).await.unwrap(),
+        1
+    );
+    assert!(store.alarms(None).await.unwrap().is_empty());
 }
