@@ -2,7 +2,8 @@
 //! libvirt's test driver samples its instance every half second, a real `euca cluster`
 //! gathers the samples after its polls, and a real `euca cloud` (ticking every second) runs
 //! the instance through the EC2 API and takes the samples in. zeep, signing as the cloud with
-//! the WSDL the cluster serves, reads them from the cluster's DescribeSensors.
+//! the WSDL the cluster serves, reads them from the cluster's DescribeSensors; boto3's
+//! `cloudwatch` client reads what the cloud made of them (`tests/py/sensors_pipeline.py`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -153,5 +154,11 @@ fn an_instance_s_samples_go_from_its_node_through_its_cluster_to_the_cloud() {
     // Only the cloud may ask.
     let unsigned = zeep.call_as("none", "DescribeSensors", &ask);
     assert!(unsigned.fault().is_some(), "{unsigned:?}");
-    drop(clc);
+
+    // The cloud turned them into CloudWatch's values, which its API serves.
+    let out = python(
+        "sensors_pipeline.py",
+        &["samples", &admin_dir, &instance, SAMPLE_INTERVAL],
+    );
+    assert_eq!(out.matches("ok:").count(), 3, "{out}\n{}", clc.log());
 }

@@ -129,6 +129,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
+        sensors: ops::Readings::default(),
     });
     let server = config
         .forwards

@@ -22,7 +22,7 @@ mod pools;
 mod products;
 mod quota;
 mod reply;
-pub mod sensors;
+mod sensors;
 mod snapshots;
 mod storage;
 pub mod tick;
@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 pub(crate) use authorization::allows;
 pub use clusters::{Capacity, Zone, Zones};
 pub use quota::QuotaTurns;
+pub use sensors::Readings;
 pub use storage::StorageController;
 
 pub use ids::request_id;
@@ -88,6 +89,8 @@ pub struct Cloud {
     pub ebs: Mutex<HashSet<String>>,
     /// Where requests and billed changes are recorded.
     pub events: EventLog,
+    /// What the tick last took in of the instances' monitoring samples.
+    pub sensors: Readings,
 }
 
 /// Answers a Query request's `action` for `user` from address `source`: the answer's XML
