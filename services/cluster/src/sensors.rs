@@ -99,20 +99,17 @@ impl Sensors {
                 return;
             }
         };
-        let interval = answer
+        let resources: Vec<SensorsResourceType> = answer
             .sensors_resources
-            .iter()
-            .flat_map(|r| &r.metrics)
-            .flat_map(|m| &m.counters)
-            .filter_map(|c| u64::try_from(c.collection_interval_ms).ok())
-            .min()
-            .map_or(Duration::ZERO, Duration::from_millis);
+            .into_iter()
+            .map(from_node)
+            .collect();
+        let interval = wire::sensors::sample_interval(&resources);
         *node.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((asked, interval));
         let mut cache = self.cache();
         cache.retain(|_, (from, _)| *from != index);
-        for resource in answer.sensors_resources {
-            let id = resource.resource_name.clone();
-            let incoming = from_node(resource);
+        for incoming in resources {
+            let id = incoming.resource_name.clone();
             let merged = match cache.remove(&id) {
                 Some((_, mut kept)) => {
                     merge(&mut kept, incoming);

@@ -20,6 +20,7 @@ pub mod ec2_query;
 pub mod ec2_versions;
 pub mod iam_query;
 pub mod query;
+pub mod sensors;
 pub mod volume;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like

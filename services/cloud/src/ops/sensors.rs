@@ -187,13 +187,7 @@ pub async fn gather(cloud: &Cloud, cluster: &Cluster, types: &[VmType]) {
             return;
         }
     };
-    let interval = resources
-        .iter()
-        .flat_map(|r| &r.metrics)
-        .flat_map(|m| &m.counters)
-        .filter_map(|c| u64::try_from(c.collection_interval_ms).ok())
-        .min()
-        .map_or(Duration::ZERO, Duration::from_millis);
+    let interval = wire::sensors::sample_interval(&resources);
     locked(&cloud.sensors.clusters).insert(cluster.name.clone(), (asked, interval));
     let known = match cloud.store.live_instances(&cluster.name).await {
         Ok(known) => known,
