@@ -1,6 +1,7 @@
 //! The cloud controller (CLC) of Eucalyptus 1.6: the EC2 API at `/services/Eucalyptus`
 //! (Query, [`query`], and SOAP, [`ec2_soap`]), the IAM API at `/services/Euare` ([`euare`]),
-//! the CloudWatch API at `/services/CloudWatch` ([`monitoring`]),
+//! the CloudWatch API at `/services/CloudWatch` ([`monitoring`], fed with the instances'
+//! samples its clusters gather, [`sensors`]),
 //! the cloud's users and their credentials, and its state. `euca cloud`
 //! runs it ([`CloudArgs`]); `euca admin` manages users, clusters and VM types in the same
 //! store ([`admin::AdminArgs`]).
@@ -17,6 +18,7 @@ pub mod monitoring;
 pub mod ops;
 pub mod params;
 pub mod query;
+pub mod sensors;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -129,7 +131,6 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
-        sensors: ops::Readings::default(),
     });
     let server = config
         .forwards
@@ -185,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let console = tokio::spawn(console.run(console_stops));
     info!(clusters = config.clusters.len(), region = %config.region, tick = ?config.tick, "cloud controller configured");
     let tick = ops::tick::spawn(Arc::clone(&cloud), config.tick);
+    let sensors = sensors::spawn(Arc::clone(&cloud), config.tick);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();
     kit::announce_ready!("cloud controller", url);
@@ -194,6 +196,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tracing::error!("the console stopped abnormally");
     }
     tick.abort();
+    sensors.abort();
     if events.flush().await.is_err() {
         tracing::error!("the last events could not be recorded");
     }

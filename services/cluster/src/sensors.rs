@@ -106,11 +106,20 @@ impl Sensors {
             .collect();
         let interval = wire::sensors::sample_interval(&resources);
         *node.last.lock().unwrap_or_else(PoisonError::into_inner) = Some((asked, interval));
+        self.take_in(index, resources);
+    }
+
+    /// Merges what node `index` reported into the cache; the instances it reported before
+    /// and no longer does go.
+    fn take_in(&self, index: usize, resources: Vec<SensorsResourceType>) {
         let mut cache = self.cache();
-        cache.retain(|_, (from, _)| *from != index);
+        let (mut before, others): (HashMap<_, _>, HashMap<_, _>) = std::mem::take(&mut *cache)
+            .into_iter()
+            .partition(|(_, (from, _))| *from == index);
+        *cache = others;
         for incoming in resources {
             let id = incoming.resource_name.clone();
-            let merged = match cache.remove(&id) {
+            let merged = match before.remove(&id) {
                 Some((_, mut kept)) => {
                     merge(&mut kept, incoming);
                     kept
@@ -370,6 +379,37 @@ mod tests {
         let mut last = kept.clone();
         keep_last(&mut last, 2);
         assert_eq!(last, series(38, &[38.0, 39.0]));
+    }
+
+    /// Guards against each report replacing what the cluster kept of its node's instances.
+    #[test]
+    fn a_node_s_reports_add_up_and_its_ended_instances_go() {
+        let sensors = Sensors::new(&[], &Security::unsecured()).unwrap();
+        let named = |name: &str, dimension| SensorsResourceType {
+            resource_name: name.to_owned(),
+            ..resource(dimension)
+        };
+        sensors.take_in(
+            0,
+            vec![
+                named("i-1", series(0, &[1.0, 2.0])),
+                named("i-2", series(0, &[5.0])),
+            ],
+        );
+        sensors.take_in(1, vec![named("i-3", series(0, &[9.0]))]);
+        sensors.take_in(0, vec![named("i-1", series(1, &[2.0, 3.0]))]);
+        let kept = sensors.describe(&[], 0);
+        let names: Vec<&str> = kept.iter().map(|r| r.resource_name.as_str()).collect();
+        assert_eq!(names, ["i-1", "i-3"]);
+        assert_eq!(
+            kept[0].metrics[0].counters[0].dimensions[0],
+            series(0, &[1.0, 2.0, 3.0])
+        );
+        let last = sensors.describe(&["i-1".to_owned()], 1);
+        assert_eq!(
+            last[0].metrics[0].counters[0].dimensions[0],
+            series(2, &[3.0])
+        );
     }
 
     #[test]

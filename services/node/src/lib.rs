@@ -40,12 +40,11 @@ pub use config::{Config, ConfigError, HypervisorKind, Overrides};
 pub use error::NodeError;
 
 use controller::{NodeController, Parts};
-use handlers::NcService;
+use handlers::{NcService, SensorsService};
 use hypervisor::{Hypervisor, HypervisorError};
 use images::{ImageCache, ImageError};
 use instances::InstanceRecord;
 use resources::Capacity;
-use sensors::SensorsService;
 use store::{Store, StoreError};
 use walrus::ImageClient;
 use workdir::{Disks, Tools};

@@ -1,22 +1,19 @@
 //! The instances' sensors: every sample interval the node reads each running instance's
 //! cumulative counters from the hypervisor (CPU time; bytes read and written per disk,
 //! received and sent per interface) and keeps the last [`KEPT_SAMPLES`] of each instance,
-//! which `ncDescribeSensors` (EucalyptusNCSensors, `wsdl/eucalyptus_nc_sensors.wsdl`)
-//! reports. An instance's samples go when it stops running.
+//! which `ncDescribeSensors` (EucalyptusNCSensors, `wsdl/eucalyptus_nc_sensors.wsdl`,
+//! answered in `handlers`) reports. An instance's samples go when it stops running.
 
 use std::collections::{HashMap, VecDeque};
 use std::f64::consts::TAU;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use soap::{Fault, RequestContext};
 use wire::nc_sensors::{
-    EucalyptusNcSensors, MetricCounterType, MetricDimensionsType, MetricDimensionsValuesType,
-    MetricsResourceType, NcDescribeSensorsResponseType, NcDescribeSensorsType, SensorsResourceType,
+    MetricCounterType, MetricDimensionsType, MetricDimensionsValuesType, MetricsResourceType,
+    SensorsResourceType,
 };
 use xmlbind::{DateTime, XmlText};
-
-use crate::controller::NodeController;
 
 /// Samples kept per instance: ten minutes at the default interval of 20 s.
 pub const KEPT_SAMPLES: usize = 30;
@@ -249,38 +246,6 @@ fn dimensions(
 fn timestamp(at_ms: i64) -> DateTime {
     DateTime::from_text(&kit::time::iso8601_millis(at_ms))
         .unwrap_or_else(|_| DateTime::from_unix(at_ms.div_euclid(1000)))
-}
-
-/// The EucalyptusNCSensors service of one node.
-#[derive(Debug, Clone)]
-pub struct SensorsService {
-    node: Arc<NodeController>,
-}
-
-impl SensorsService {
-    pub fn new(node: Arc<NodeController>) -> Self {
-        Self { node }
-    }
-}
-
-impl EucalyptusNcSensors for SensorsService {
-    async fn nc_describe_sensors(
-        &self,
-        request: NcDescribeSensorsType,
-        _context: RequestContext,
-    ) -> Result<NcDescribeSensorsResponseType, Fault> {
-        let history = usize::try_from(request.history_size.unwrap_or(0)).unwrap_or(0);
-        Ok(NcDescribeSensorsResponseType {
-            correlation_id: request.correlation_id,
-            user_id: request.user_id,
-            status_message: None,
-            r#return: Some(true),
-            sensors_resources: self
-                .node
-                .sensors()
-                .resources(&request.instance_ids, history),
-        })
-    }
 }
 
 #[cfg(test)]

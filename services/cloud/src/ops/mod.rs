@@ -22,7 +22,6 @@ mod pools;
 mod products;
 mod quota;
 mod reply;
-mod sensors;
 mod snapshots;
 mod storage;
 pub mod tick;
@@ -35,8 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub(crate) use authorization::allows;
 pub use clusters::{Capacity, Zone, Zones};
+pub(crate) use clusters::{CLOUD_USER, CLUSTER_DEADLINE};
 pub use quota::QuotaTurns;
-pub use sensors::Readings;
 pub use storage::StorageController;
 
 pub use ids::request_id;
@@ -89,8 +88,6 @@ pub struct Cloud {
     pub ebs: Mutex<HashSet<String>>,
     /// Where requests and billed changes are recorded.
     pub events: EventLog,
-    /// What the tick last took in of the instances' monitoring samples.
-    pub sensors: Readings,
 }
 
 /// Answers a Query request's `action` for `user` from address `source`: the answer's XML

@@ -19,8 +19,6 @@
 //! A cluster that does not answer changes nothing but its zone, which becomes unavailable:
 //! its instances are kept as last seen. The volumes of instances gone are detached.
 //!
-//! After its poll, each cluster's monitoring samples are gathered ([`sensors::gather`]).
-//!
 //! Then the EBS changes a restart interrupted are finished (volumes being created, deleted,
 //! attached or detached; snapshots under way), and pending snapshots get the SC's progress.
 //! Metric points past their retention are forgotten.
@@ -32,7 +30,7 @@ use std::time::Duration;
 use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
-use super::{events, sensors, snapshots, storage, volumes, Cloud};
+use super::{events, snapshots, storage, volumes, Cloud};
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
 use users::events::{EventLog, Who};
@@ -83,7 +81,6 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
             if let Err(e) = poll(&cloud, &cluster, &types, grace).await {
                 tracing::warn!(cluster = %cluster.name, error = %e, "tick: cannot record what the cluster reported");
             }
-            sensors::gather(&cloud, &cluster, &types).await;
         });
     }
     // Beside the clusters, so that a slow storage controller never delays their polls.

@@ -1,24 +1,24 @@
-//! The instances' monitoring samples, as the tick gathers them. After its poll, each
-//! cluster is asked (DescribeSensors, EucalyptusCCSensors) for the samples its nodes took
-//! since the cloud last asked, once per sample interval the nodes report; between two
-//! samples of an instance, its cumulative counters become the values of that interval
-//! ([`intervals`]): CPU as a percentage of the instance's vCPUs (its VM type's cores), bytes
-//! as the count over the interval, summed over its disks or interfaces. A counter that went
-//! down was reset (the domain restarted) and counts from zero; so does a device that
-//! appeared. They are recorded with [`Cloud::record_samples`]. What the cloud last took in
-//! of each instance is kept in memory ([`Readings`]): after a restart, an instance's first
-//! sample only starts its intervals again.
+//! The instances' monitoring samples, gathered by a task of their own beside the tick
+//! ([`spawn`]): every tick period, each registered cluster is asked (DescribeSensors,
+//! EucalyptusCCSensors) for the samples its nodes took since the cloud last asked, once per
+//! sample interval the nodes report; between two samples of an instance, its cumulative
+//! counters become the values of that interval ([`intervals`]): CPU as a percentage of the
+//! instance's vCPUs (its VM type's cores), bytes as the count over the interval, summed over
+//! its disks or interfaces. A counter that went down was reset (the domain restarted) and
+//! counts from zero; so does a device that appeared. They are recorded with
+//! [`Cloud::record_samples`]. What the cloud last took in of each instance is kept by the
+//! task ([`Readings`]): after a restart, an instance's first sample only starts its
+//! intervals again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use soap::HttpTransport;
 use wire::cc_sensors::{self, DescribeSensorsType, EucalyptusCcSensorsClient, SensorsResourceType};
 
-use super::clusters::{CLOUD_USER, CLUSTER_DEADLINE};
-use super::Cloud;
 use crate::monitoring::{Metric, Sample};
+use crate::ops::{Cloud, CLOUD_USER, CLUSTER_DEADLINE};
 use crate::store::{Cluster, VmType};
 
 /// The counter type of cumulative values (CPUUtilization's are CPU nanoseconds, the other
@@ -125,12 +125,37 @@ pub fn intervals(
 /// each cluster last answered, with the sample interval its nodes reported then.
 #[derive(Debug, Default)]
 pub struct Readings {
-    instances: Mutex<HashMap<String, (String, Reading)>>,
-    clusters: Mutex<HashMap<String, (Instant, Duration)>>,
+    instances: HashMap<String, (String, Reading)>,
+    clusters: HashMap<String, (Instant, Duration)>,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// Gathers the clusters' samples every `every`, for as long as the returned task is not
+/// aborted; a round that takes longer is followed by a rest as long as it took, as the
+/// tick's are.
+pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen = Readings::default();
+        loop {
+            let started = tokio::time::Instant::now();
+            round(&cloud, &mut seen).await;
+            let took = started.elapsed();
+            tokio::time::sleep(every.saturating_sub(took).max(took)).await;
+        }
+    })
+}
+
+/// Asks each registered cluster, one after the other, for its samples.
+async fn round(cloud: &Cloud, seen: &mut Readings) {
+    let (clusters, types) = match tokio::try_join!(cloud.store.clusters(), cloud.store.vm_types()) {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::warn!(error = %e, "sensors: cannot read the registered clusters and VM types");
+            return;
+        }
+    };
+    for cluster in &clusters {
+        gather(cloud, seen, cluster, &types).await;
+    }
 }
 
 /// The URL of the sensors of the cluster at `cluster_url`: its host and port, the sensors'
@@ -164,9 +189,9 @@ fn history(last: Option<(Instant, Duration)>) -> usize {
 
 /// Asks `cluster` for its instances' samples, if a sample interval has passed since it
 /// last answered, and records their intervals. A cluster that does not answer is asked
-/// again at the next tick, for more.
-pub async fn gather(cloud: &Cloud, cluster: &Cluster, types: &[VmType]) {
-    let last = locked(&cloud.sensors.clusters).get(&cluster.name).copied();
+/// again at the next round, for more.
+async fn gather(cloud: &Cloud, seen: &mut Readings, cluster: &Cluster, types: &[VmType]) {
+    let last = seen.clusters.get(&cluster.name).copied();
     if last.is_some_and(|(at, interval)| at.elapsed() < interval) {
         return;
     }
@@ -188,11 +213,12 @@ pub async fn gather(cloud: &Cloud, cluster: &Cluster, types: &[VmType]) {
         }
     };
     let interval = wire::sensors::sample_interval(&resources);
-    locked(&cloud.sensors.clusters).insert(cluster.name.clone(), (asked, interval));
+    seen.clusters
+        .insert(cluster.name.clone(), (asked, interval));
     let known = match cloud.store.live_instances(&cluster.name).await {
         Ok(known) => known,
         Err(e) => {
-            tracing::warn!(cluster = %cluster.name, error = %e, "tick: cannot read the cluster's instances for their samples");
+            tracing::warn!(cluster = %cluster.name, error = %e, "sensors: cannot read the cluster's instances");
             return;
         }
     };
@@ -209,7 +235,7 @@ pub async fn gather(cloud: &Cloud, cluster: &Cluster, types: &[VmType]) {
         .collect();
     let mut samples = Vec::new();
     {
-        let mut kept = locked(&cloud.sensors.instances);
+        let kept = &mut seen.instances;
         for resource in &resources {
             let id = resource.resource_name.as_str();
             let Some(&cores) = vcpus.get(id) else {
@@ -226,7 +252,7 @@ pub async fn gather(cloud: &Cloud, cluster: &Cluster, types: &[VmType]) {
         kept.retain(|id, (on, _)| *on != cluster.name || vcpus.contains_key(id.as_str()));
     }
     if let Err(e) = cloud.record_samples(samples).await {
-        tracing::warn!(cluster = %cluster.name, error = %e, "tick: cannot record the instances' samples");
+        tracing::warn!(cluster = %cluster.name, error = %e, "sensors: cannot record the instances' samples");
     }
 }
 
