@@ -12,6 +12,9 @@ Phases (run by tests/cloud_cloudwatch.rs):
                                    another account; CloudWatch's errors
   alarm ADMIN USER OTHER ID        an alarm fires once to a webhook served here and recovers
                                    once; DescribeAlarms(ForMetric), DeleteAlarms
+  policy USER KEY:SECRET ID        an IAM user of the account allowed cloudwatch:List*, Get*
+                                   and Describe* reads the metrics and sets no alarm; one with
+                                   no policy reads nothing
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -55,7 +58,11 @@ def query_models():
 MODELS = query_models()
 
 
-def cloudwatch(env):
+def cloudwatch(env, key=None):
+    """The client of eucarc `env`'s user, or of the access key `key` (ACCESS:SECRET)."""
+    if key:
+        access, secret = key.split(":", 1)
+        env = dict(env, EC2_ACCESS_KEY=access, EC2_SECRET_KEY=secret)
     session = botocore.session.get_session()
     session.get_component("data_loader").search_paths.insert(0, MODELS)
     return boto3.Session(botocore_session=session).client(
@@ -258,9 +265,24 @@ def alarm(admin_dir, user_dir, other_dir, instance):
     ok("another account neither sees nor deletes the alarm; an SNS action is refused; DeleteAlarms")
 
 
+def policy(user_dir, reader_key, nobody_key, instance):
+    env = eucarc(user_dir)
+    reader, nobody = cloudwatch(env, reader_key), cloudwatch(env, nobody_key)
+    listed = reader.list_metrics(Dimensions=[{"Name": "InstanceId", "Value": instance}])["Metrics"]
+    assert sorted(m["MetricName"] for m in listed) == METRICS, listed
+    assert reader.describe_alarms()["MetricAlarms"] == []
+    expect_error(lambda: reader.put_metric_alarm(
+        AlarmName="r", MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average",
+        Dimensions=dims(instance), Period=300, EvaluationPeriods=1, Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold"), "AccessDenied", 403)
+    expect_error(lambda: nobody.list_metrics(), "AccessDenied", 403)
+    ok("IAM users: cloudwatch:List*/Get*/Describe* read the account's metrics but set no alarm; "
+       "no policy, no access")
+
+
 def main():
     phase, args = sys.argv[1], sys.argv[2:]
-    {"run": run, "metrics": metrics, "alarm": alarm}[phase](*args)
+    {"run": run, "metrics": metrics, "alarm": alarm, "policy": policy}[phase](*args)
 
 
 if __name__ == "__main__":

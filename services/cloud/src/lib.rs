@@ -186,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let console = tokio::spawn(console.run(console_stops));
     info!(clusters = config.clusters.len(), region = %config.region, tick = ?config.tick, "cloud controller configured");
     let tick = ops::tick::spawn(Arc::clone(&cloud), config.tick);
+    let metrics = monitoring::spawn(Arc::clone(&cloud), config.tick);
     let sensors = sensors::spawn(Arc::clone(&cloud), config.tick);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();
@@ -196,6 +197,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tracing::error!("the console stopped abnormally");
     }
     tick.abort();
+    metrics.abort();
     sensors.abort();
     if events.flush().await.is_err() {
         tracing::error!("the last events could not be recorded");

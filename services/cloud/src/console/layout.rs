@@ -50,6 +50,11 @@ pub static NAV: &[NavItem] = &[
         label: "Quotas",
         admin_only: false,
     },
+    NavItem {
+        path: "/monitoring",
+        label: "Monitoring",
+        admin_only: false,
+    },
 ];
 
 fn head(title: &str) -> Markup {

@@ -6,7 +6,7 @@
 
 use http::Method;
 
-use super::pages::{accounts, dashboard, groups, policies, quotas, users};
+use super::pages::{accounts, dashboard, groups, monitoring, policies, quotas, users};
 use super::Handler;
 
 /// Method, path pattern, handler.
@@ -33,6 +33,12 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::GET, "/quotas", |c, r| Box::pin(quotas::list(c, r))),
     (Method::POST, "/quotas", |c, r| Box::pin(quotas::act(c, r))),
+    (Method::GET, "/monitoring", |c, r| {
+        Box::pin(monitoring::list(c, r))
+    }),
+    (Method::GET, "/monitoring/{instance}", |c, r| {
+        Box::pin(monitoring::show(c, r))
+    }),
 ];
 
 /// What the table holds for a request.

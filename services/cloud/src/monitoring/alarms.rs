@@ -3,7 +3,8 @@
 //! compared with the threshold. All of them breaching is ALARM, all of them present and
 //! one not breaching is OK, a period without data is INSUFFICIENT_DATA.
 //!
-//! An alarm is evaluated when points of its metric are recorded, and when it is put. A
+//! An alarm is evaluated when points of its metric are recorded, when it is put, and every
+//! tick ([`super::tick`]: one whose metric stops coming moves to INSUFFICIENT_DATA). A
 //! change of state (and only a change: the store sets it compare-and-set, so concurrent
 //! evaluations change it once) is logged, recorded in the event log, and posted to the
 //! URLs of the new state's actions ([`super::webhook`]), without waiting for them.
@@ -13,186 +14,80 @@ use std::collections::HashSet;
 use tracing::info;
 use users::events::{Component, Event, Who};
 
-use super::statistics::{statistics, Statistic};
-use super::{period_start, webhook, Metric, Point, NAMESPACE};
+use super::statistics::statistics;
+use super::{period_start, webhook, Alarm, AlarmState, Point, StateChange, NAMESPACE};
 use crate::ops::Cloud;
 use crate::store::StoreError;
 
-/// Where an alarm is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlarmState {
-    Ok,
-    Alarm,
-    InsufficientData,
+/// The seconds its evaluation reads back from `now`: one period before the first of
+/// its periods (see [`state_at`]).
+pub fn window_start(alarm: &Alarm, now: i64) -> i64 {
+    period_start(now, alarm.period) - alarm.period * i64::from(alarm.evaluation_periods)
 }
 
-impl AlarmState {
-    /// CloudWatch's name (`StateValue`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ok => "OK",
-            Self::Alarm => "ALARM",
-            Self::InsufficientData => "INSUFFICIENT_DATA",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Ok, Self::Alarm, Self::InsufficientData]
-            .into_iter()
-            .find(|s| s.name() == name)
-    }
-}
-
-/// How a period's statistic is compared with the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    GreaterThanOrEqualToThreshold,
-    GreaterThanThreshold,
-    LessThanThreshold,
-    LessThanOrEqualToThreshold,
-}
-
-impl Comparison {
-    pub const ALL: [Comparison; 4] = [
-        Self::GreaterThanOrEqualToThreshold,
-        Self::GreaterThanThreshold,
-        Self::LessThanThreshold,
-        Self::LessThanOrEqualToThreshold,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::GreaterThanOrEqualToThreshold => "GreaterThanOrEqualToThreshold",
-            Self::GreaterThanThreshold => "GreaterThanThreshold",
-            Self::LessThanThreshold => "LessThanThreshold",
-            Self::LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// Whether `value` breaches `threshold`.
-    pub fn breaches(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Self::GreaterThanOrEqualToThreshold => value >= threshold,
-            Self::GreaterThanThreshold => value > threshold,
-            Self::LessThanThreshold => value < threshold,
-            Self::LessThanOrEqualToThreshold => value <= threshold,
-        }
-    }
-
-    /// Its sign, for state reasons.
-    fn sign(self) -> &'static str {
-        match self {
-            Self::GreaterThanOrEqualToThreshold => ">=",
-            Self::GreaterThanThreshold => ">",
-            Self::LessThanThreshold => "<",
-            Self::LessThanOrEqualToThreshold => "<=",
-        }
-    }
-}
-
-/// A state an alarm moved to: why, and when (seconds since the epoch).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateChange {
-    pub state: AlarmState,
-    pub reason: String,
-    pub at: i64,
-}
-
-/// A metric alarm of account `owner` on one instance's metric.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alarm {
-    pub owner: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub actions_enabled: bool,
-    /// The http(s) URLs posted to when the alarm moves to each state.
-    pub ok_actions: Vec<String>,
-    pub alarm_actions: Vec<String>,
-    pub insufficient_data_actions: Vec<String>,
-    pub metric: Metric,
-    pub instance: String,
-    pub statistic: Statistic,
-    /// Seconds, a multiple of 60 and at least 300.
-    pub period: i64,
-    pub unit: Option<String>,
-    pub evaluation_periods: u32,
-    pub threshold: f64,
-    pub comparison: Comparison,
-    /// Where it is now (a put keeps the state of the alarm it replaces).
-    pub state: StateChange,
-    /// When its configuration was last put.
-    pub updated: i64,
-}
-
-impl Alarm {
-    /// The actions of `state`.
-    pub fn actions(&self, state: AlarmState) -> &[String] {
-        match state {
-            AlarmState::Ok => &self.ok_actions,
-            AlarmState::Alarm => &self.alarm_actions,
-            AlarmState::InsufficientData => &self.insufficient_data_actions,
-        }
-    }
-
-    /// The seconds its evaluation reads back from `now`: the first of its periods' start.
-    pub fn window_start(&self, now: i64) -> i64 {
-        period_start(now, self.period) - self.period * i64::from(self.evaluation_periods - 1)
-    }
-
-    /// Where `points` (its instance's metric, from [`Alarm::window_start`]) put it at `now`.
-    pub fn evaluate(&self, points: &[Point], now: i64) -> StateChange {
-        let start = self.window_start(now);
-        let end = period_start(now, self.period) + self.period;
-        let datapoints = statistics(points, start, end, self.period).unwrap_or_default();
-        let values: Vec<f64> = datapoints
-            .iter()
-            .map(|d| self.statistic.of(&d.samples))
-            .collect();
-        let periods = self.evaluation_periods;
-        let shown = values
-            .iter()
-            .map(|v| format!("{v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let (state, reason) = if values.len() < periods as usize {
-            (
-                AlarmState::InsufficientData,
-                format!(
-                    "Insufficient Data: {} of the {periods} datapoints needed were available.",
-                    values.len()
-                ),
-            )
-        } else if values
-            .iter()
-            .all(|v| self.comparison.breaches(*v, self.threshold))
-        {
-            (
-                AlarmState::Alarm,
-                format!(
-                    "Threshold Crossed: {periods} datapoint(s) [{shown}] were {} the threshold ({}).",
-                    self.comparison.sign(),
-                    self.threshold
-                ),
-            )
-        } else {
-            (
-                AlarmState::Ok,
-                format!(
-                    "Threshold Crossed: not every one of {periods} datapoint(s) [{shown}] was {} the threshold ({}).",
-                    self.comparison.sign(),
-                    self.threshold
-                ),
-            )
-        };
-        StateChange {
-            state,
-            reason,
-            at: now,
-        }
+/// Where `points` (`alarm`'s instance's metric, from [`window_start`]) put it at `now`.
+/// Its periods are the last `evaluation_periods` up to the current one when that has
+/// data, else up to the one before: a period just begun, with no sample yet, changes
+/// nothing until it has one or is over.
+pub fn state_at(alarm: &Alarm, points: &[Point], now: i64) -> StateChange {
+    let current = period_start(now, alarm.period);
+    let datapoints = statistics(
+        points,
+        window_start(alarm, now),
+        current + alarm.period,
+        alarm.period,
+    )
+    .unwrap_or_default();
+    let last = match datapoints.last() {
+        Some(d) if d.start == current => current,
+        _ => current - alarm.period,
+    };
+    let first = last - alarm.period * i64::from(alarm.evaluation_periods - 1);
+    let values: Vec<f64> = datapoints
+        .iter()
+        .filter(|d| (first..=last).contains(&d.start))
+        .map(|d| alarm.statistic.of(&d.samples))
+        .collect();
+    let periods = alarm.evaluation_periods;
+    let shown = values
+        .iter()
+        .map(|v| format!("{v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (state, reason) = if values.len() < periods as usize {
+        (
+            AlarmState::InsufficientData,
+            format!(
+                "Insufficient Data: {} of the {periods} datapoints needed were available.",
+                values.len()
+            ),
+        )
+    } else if values
+        .iter()
+        .all(|v| alarm.comparison.breaches(*v, alarm.threshold))
+    {
+        (
+            AlarmState::Alarm,
+            format!(
+                "Threshold Crossed: {periods} datapoint(s) [{shown}] were {} the threshold ({}).",
+                alarm.comparison.sign(),
+                alarm.threshold
+            ),
+        )
+    } else {
+        (
+            AlarmState::Ok,
+            format!(
+                "Threshold Crossed: not every one of {periods} datapoint(s) [{shown}] was {} the threshold ({}).",
+                alarm.comparison.sign(),
+                alarm.threshold
+            ),
+        )
+    };
+    StateChange {
+        state,
+        reason,
+        at: now,
     }
 }
 
@@ -225,11 +120,11 @@ pub(super) async fn evaluate(cloud: &Cloud, alarm: &Alarm) -> Result<(), StoreEr
         .points(
             &alarm.instance,
             alarm.metric,
-            alarm.window_start(now),
+            window_start(alarm, now),
             now + 1,
         )
         .await?;
-    let change = alarm.evaluate(&points, now);
+    let change = state_at(alarm, &points, now);
     if change.state == alarm.state.state {
         return Ok(());
     }
@@ -320,6 +215,7 @@ pub fn notification(
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Comparison, Metric, Statistic};
     use super::*;
 
     pub(crate) fn alarm(comparison: Comparison, threshold: f64, periods: u32) -> Alarm {
@@ -364,18 +260,28 @@ mod tests {
     fn every_period_breaching_is_alarm_one_not_is_ok_one_missing_is_insufficient_data() {
         let busy = alarm(Comparison::GreaterThanThreshold, 50.0, 2);
         let now = 3000 + 42;
-        assert_eq!(busy.window_start(now), 2700);
+        assert_eq!(window_start(&busy, now), 2400);
         let high = [point(2700, 80.0), point(3000, 90.0)];
-        assert_eq!(busy.evaluate(&high, now).state, AlarmState::Alarm);
+        assert_eq!(state_at(&busy, &high, now).state, AlarmState::Alarm);
         let mixed = [point(2700, 80.0), point(3000, 10.0)];
-        let ok = busy.evaluate(&mixed, now);
+        let ok = state_at(&busy, &mixed, now);
         assert_eq!(ok.state, AlarmState::Ok);
         assert_eq!(ok.at, now);
         let one = [point(3000, 90.0)];
-        assert_eq!(busy.evaluate(&one, now).state, AlarmState::InsufficientData);
+        assert_eq!(
+            state_at(&busy, &one, now).state,
+            AlarmState::InsufficientData
+        );
+        // A period just begun without samples: the two before it count.
+        assert_eq!(state_at(&busy, &high, 3300 + 5).state, AlarmState::Alarm);
+        // A whole period without samples: too few.
+        assert_eq!(
+            state_at(&busy, &high, 3600 + 5).state,
+            AlarmState::InsufficientData
+        );
         let idle = alarm(Comparison::LessThanOrEqualToThreshold, 5.0, 1);
         assert_eq!(
-            idle.evaluate(&[point(3000, 5.0)], now).state,
+            state_at(&idle, &[point(3000, 5.0)], now).state,
             AlarmState::Alarm
         );
     }
@@ -383,7 +289,7 @@ mod tests {
     #[test]
     fn the_notification_names_the_alarm_its_states_and_its_trigger() {
         let busy = alarm(Comparison::GreaterThanThreshold, 50.0, 1);
-        let change = busy.evaluate(&[point(3000, 90.0)], 3010);
+        let change = state_at(&busy, &[point(3000, 90.0)], 3010);
         let body = notification(&busy, AlarmState::Ok, &change, "000000000001", "eucalyptus");
         let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         assert_eq!(json["AlarmName"], "busy");

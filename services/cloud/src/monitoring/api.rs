@@ -21,15 +21,18 @@ use wire::cloudwatch::{
     ListMetricsResponseType, ListMetricsResultType, ListMetricsType, MetricAlarmListType,
     MetricAlarmType, MetricListType, MetricType, PutMetricAlarmResponseType, PutMetricAlarmType,
     PutMetricDataResponseType, PutMetricDataType, ResponseMetadataType, StateValueType,
-    StatisticType, NAMESPACE as XML_NAMESPACE,
+    StatisticType,
 };
-use xmlbind::{DateTime, ToXml, XmlText, XmlWriter};
+use xmlbind::{DateTime, ToXml, XmlText};
 
-use super::alarms::{self, Alarm, AlarmState, Comparison, StateChange};
+use super::alarms;
 use super::error::CloudWatchError;
-use super::statistics::{self, Statistic};
+use super::statistics;
 use super::webhook;
-use super::{Metric, Sample, INSTANCE_ID, NAMESPACE, POINT_SECONDS};
+use super::{
+    document, Alarm, AlarmState, Comparison, Metric, Sample, StateChange, Statistic, INSTANCE_ID,
+    NAMESPACE, POINT_SECONDS,
+};
 use crate::ops::{self, Cloud};
 use crate::query::{self, Asker, Service};
 use crate::store::User;
@@ -113,14 +116,6 @@ async fn answer(
         R::PutMetricData(r) => put_metric_data(&call, r).await,
     }?;
     Ok(document(&*body, local))
-}
-
-/// An XML document of the API: `body` as its element `local`, in CloudWatch's namespace.
-pub(super) fn document(body: &dyn ToXml, local: &str) -> String {
-    let mut w = XmlWriter::new();
-    w.prefer_prefix(XML_NAMESPACE, "cw");
-    body.to_xml(&mut w, Some(XML_NAMESPACE), local);
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
 }
 
 /// Who calls, and for which request.

@@ -67,7 +67,9 @@ pub fn chart(points: &[Point], metric: Metric) -> Markup {
             }
             @for i in 0..=TIME_TICKS {
                 @let t = from + (to - from) * i64::from(i) / i64::from(TIME_TICKS);
-                text x=(x(t)) y=(HEIGHT - 8.0) text-anchor="middle" font-size="11" {
+                // The last label ends at the axis' end, inside the picture.
+                @let anchor = if i == TIME_TICKS { "end" } else { "middle" };
+                text x=(x(t)) y=(HEIGHT - 8.0) text-anchor=(anchor) font-size="11" {
                     (time_label(t))
                 }
             }
@@ -95,7 +97,7 @@ pub async fn instance_chart(
 }
 
 /// The top of the value axis: 100 for percents (more if above), else the largest value
-/// rounded up to 1, 2 or 5 times a power of ten.
+/// rounded up to 1, 2 or 5 times a power of ten, of bytes in the unit the labels show.
 fn scale_top(largest: f64, metric: Metric) -> f64 {
     if metric == Metric::CpuUtilization && largest <= 100.0 {
         return 100.0;
@@ -103,27 +105,40 @@ fn scale_top(largest: f64, metric: Metric) -> f64 {
     if largest <= 0.0 {
         return 1.0;
     }
-    let power = 10f64.powf(largest.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    let unit = if metric == Metric::CpuUtilization {
+        1.0
+    } else {
+        byte_unit(largest).0
+    };
+    let shown = largest / unit;
+    let power = 10f64.powf(shown.log10().floor());
+    let top = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * power)
-        .find(|top| *top >= largest)
-        .unwrap_or(10.0 * power)
+        .find(|top| *top >= shown)
+        .unwrap_or(10.0 * power);
+    top * unit
 }
 
-/// A value as the axis shows it: percents as they are, bytes in KiB, MiB or GiB.
+/// The binary unit bytes of size `value` are shown in: its size and name.
+fn byte_unit(value: f64) -> (f64, &'static str) {
+    let mut size = 1.0;
+    for name in ["B", "KiB", "MiB", "GiB"] {
+        if value < size * 1024.0 {
+            return (size, name);
+        }
+        size *= 1024.0;
+    }
+    (size, "TiB")
+}
+
+/// A value as the axis shows it: percents as they are, bytes in B, KiB, MiB, GiB or TiB.
 fn value_label(value: f64, metric: Metric) -> String {
     if metric == Metric::CpuUtilization {
         return format!("{value:.0}%");
     }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut shown = value;
-    let mut unit = 0;
-    while shown >= 1024.0 && unit + 1 < units.len() {
-        shown /= 1024.0;
-        unit += 1;
-    }
-    format!("{shown:.1} {}", units[unit])
+    let (size, name) = byte_unit(value);
+    format!("{:.1} {name}", value / size)
 }
 
 /// `HH:MM` of second `t`, in UTC.
@@ -185,7 +200,10 @@ mod tests {
         let empty = chart(&[], Metric::NetworkIn).into_string();
         assert!(empty.contains("No data yet"));
         assert!(!empty.contains("polyline"));
-        assert_eq!(scale_top(3_000.0, Metric::NetworkIn), 5_000.0);
+        // 3000 B is 2.9 KiB: the axis ends at 5 KiB.
+        assert_eq!(scale_top(3_000.0, Metric::NetworkIn), 5_120.0);
+        assert_eq!(scale_top(700.0, Metric::NetworkIn), 1_000.0);
+        assert_eq!(value_label(5_120.0, Metric::NetworkIn), "5.0 KiB");
         assert_eq!(scale_top(130.0, Metric::CpuUtilization), 200.0);
         assert_eq!(value_label(1536.0, Metric::DiskReadBytes), "1.5 KiB");
         assert_eq!(time_label(86_400 + 3_660), "01:01");

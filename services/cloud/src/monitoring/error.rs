@@ -97,7 +97,7 @@ impl CloudWatchError {
             },
             request_id: request_id.to_owned(),
         };
-        super::api::document(&response, "ErrorResponse")
+        super::document(&response, "ErrorResponse")
     }
 }
 

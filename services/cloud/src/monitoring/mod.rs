@@ -5,36 +5,36 @@
 //! Samples (one value of one metric of one instance over a sampling interval, as the
 //! sensors report them) are folded into 5-minute [`Point`]s per instance and metric:
 //! their count, sum, minimum and maximum, from which every CloudWatch statistic of any
-//! longer period follows ([`statistics`]). Points are kept [`RETENTION`] (14 days); the
-//! tick forgets older ones ([`forget_old_points`]). A point belongs to its instance's
+//! longer period follows ([`statistics`]). Points are kept [`RETENTION`] (14 days): a
+//! task of its own ([`spawn`], every `--tick`) forgets older ones and evaluates the alarms.
+//! The types the store keeps are `crate::store::metrics`', re-exported here. A point belongs to its instance's
 //! account, as the store knows it when the point is recorded: samples of an instance the
 //! store does not know are dropped.
 
 mod alarms;
 pub mod api;
 mod chart;
-mod columns;
 mod error;
-pub(crate) mod postgres;
-pub(crate) mod sqlite;
 mod statistics;
 mod webhook;
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, warn};
 
 use crate::ops::Cloud;
 use crate::store::StoreError;
 
-pub use alarms::{Alarm, AlarmState, Comparison, StateChange};
 pub use chart::{chart, instance_chart, CHART_SECONDS};
 pub use error::CloudWatchError;
-pub use statistics::{statistics, Datapoint, Statistic, StatisticsError, MAX_DATAPOINTS};
-
-/// The length of a point, in seconds: CloudWatch's basic monitoring of EC2.
-pub const POINT_SECONDS: i64 = 300;
+pub use statistics::{statistics, Datapoint, StatisticsError, MAX_DATAPOINTS};
+// The store keeps them; they are monitoring's words.
+pub use crate::store::metrics::{
+    period_start, Alarm, AlarmState, Comparison, Metric, Point, Sample, StateChange, Statistic,
+    POINT_SECONDS,
+};
 
 /// How long points are kept, in seconds.
 pub const RETENTION: i64 = 14 * 86_400;
@@ -45,115 +45,14 @@ pub const NAMESPACE: &str = "AWS/EC2";
 /// The one dimension of the instances' metrics.
 pub const INSTANCE_ID: &str = "InstanceId";
 
-/// What is measured of an instance, by its `AWS/EC2` name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Metric {
-    /// Percent of the instance's vCPUs in use over the interval.
-    CpuUtilization,
-    /// Bytes read from the instance's disks over the interval.
-    DiskReadBytes,
-    /// Bytes written to them.
-    DiskWriteBytes,
-    /// Bytes received on its network interfaces.
-    NetworkIn,
-    /// Bytes sent.
-    NetworkOut,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 5] = [
-        Self::CpuUtilization,
-        Self::DiskReadBytes,
-        Self::DiskWriteBytes,
-        Self::NetworkIn,
-        Self::NetworkOut,
-    ];
-
-    /// Its CloudWatch name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CpuUtilization => "CPUUtilization",
-            Self::DiskReadBytes => "DiskReadBytes",
-            Self::DiskWriteBytes => "DiskWriteBytes",
-            Self::NetworkIn => "NetworkIn",
-            Self::NetworkOut => "NetworkOut",
-        }
-    }
-
-    /// The metric of CloudWatch name `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// Its CloudWatch unit.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Self::CpuUtilization => "Percent",
-            _ => "Bytes",
-        }
-    }
-}
-
-impl std::fmt::Display for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One measurement: `value` of `metric` of `instance` over the sampling interval ending
-/// `at` (CPU in percent of the instance's vCPUs; bytes as the count over the interval).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub instance: String,
-    pub metric: Metric,
-    pub at: SystemTime,
-    pub value: f64,
-}
-
-/// The samples of one instance's metric in the 5 minutes from `start`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    pub instance: String,
-    pub metric: Metric,
-    /// Seconds since the epoch, a multiple of [`POINT_SECONDS`].
-    pub start: i64,
-    pub sample_count: u64,
-    pub sum: f64,
-    pub minimum: f64,
-    pub maximum: f64,
-}
-
-impl Point {
-    /// The point of one value at `start`.
-    fn of(instance: &str, metric: Metric, start: i64, value: f64) -> Self {
-        Self {
-            instance: instance.to_owned(),
-            metric,
-            start,
-            sample_count: 1,
-            sum: value,
-            minimum: value,
-            maximum: value,
-        }
-    }
-
-    /// Adds `other`'s samples (of the same instance, metric and start) to this point's.
-    pub fn absorb(&mut self, other: &Point) {
-        self.sample_count += other.sample_count;
-        self.sum += other.sum;
-        self.minimum = self.minimum.min(other.minimum);
-        self.maximum = self.maximum.max(other.maximum);
-    }
-
-    pub fn average(&self) -> f64 {
-        // A point holds at least one sample; the guard keeps a bad row from dividing by 0.
-        self.sum / self.sample_count.max(1) as f64
-    }
-}
-
-/// The start of the period of length `period` holding second `at`.
-pub fn period_start(at: i64, period: i64) -> i64 {
-    at.div_euclid(period) * period
+/// An XML document of the CloudWatch API: `body` as its element `local`, in CloudWatch's
+/// namespace (answers and errors alike).
+fn document(body: &dyn xmlbind::ToXml, local: &str) -> String {
+    let namespace = wire::cloudwatch::NAMESPACE;
+    let mut w = xmlbind::XmlWriter::new();
+    w.prefer_prefix(namespace, "cw");
+    body.to_xml(&mut w, Some(namespace), local);
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish())
 }
 
 /// Seconds since the epoch of `at` (before it: negative).
@@ -205,20 +104,35 @@ impl Cloud {
     }
 }
 
-/// Forgets the points older than [`RETENTION`] (the tick's).
-pub async fn forget_old_points(cloud: &Cloud) -> Result<(), StoreError> {
+/// Keeps the metrics every `every` ([`tick`]), for as long as the returned task is not
+/// aborted: beside the cloud's tick, which never waits for it.
+pub fn spawn(cloud: Arc<Cloud>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = tick(&cloud).await {
+                warn!(error = %e, "cannot forget old metric points or evaluate the alarms");
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+/// Forgets the points older than [`RETENTION`], and evaluates every alarm, so that one whose
+/// metric stopped coming (its instance ended) moves to INSUFFICIENT_DATA.
+pub async fn tick(cloud: &Cloud) -> Result<(), StoreError> {
     let before = kit::time::now() - RETENTION;
     let forgotten = cloud.store.forget_points(before).await?;
     if forgotten > 0 {
         debug!(forgotten, "metric points past their retention forgotten");
+    }
+    for alarm in cloud.store.alarms(None).await? {
+        alarms::evaluate(cloud, &alarm).await?;
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn sample(instance: &str, metric: Metric, at: u64, value: f64) -> Sample {

@@ -9,51 +9,6 @@ use super::{period_start, Point, POINT_SECONDS};
 /// The most datapoints one request may ask for, as CloudWatch limits them.
 pub const MAX_DATAPOINTS: i64 = 1440;
 
-/// A statistic of a period's samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Statistic {
-    SampleCount,
-    Average,
-    Sum,
-    Minimum,
-    Maximum,
-}
-
-impl Statistic {
-    pub const ALL: [Statistic; 5] = [
-        Self::SampleCount,
-        Self::Average,
-        Self::Sum,
-        Self::Minimum,
-        Self::Maximum,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SampleCount => "SampleCount",
-            Self::Average => "Average",
-            Self::Sum => "Sum",
-            Self::Minimum => "Minimum",
-            Self::Maximum => "Maximum",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// This statistic of the samples `point` holds.
-    pub fn of(self, point: &Point) -> f64 {
-        match self {
-            Self::SampleCount => point.sample_count as f64,
-            Self::Average => point.average(),
-            Self::Sum => point.sum,
-            Self::Minimum => point.minimum,
-            Self::Maximum => point.maximum,
-        }
-    }
-}
-
 /// Why a request for statistics cannot be answered, in CloudWatch's terms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatisticsError {
@@ -119,7 +74,7 @@ pub fn statistics(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::Metric;
+    use super::super::{Metric, Statistic};
     use super::*;
 
     fn point(start: i64, count: u64, sum: f64, min: f64, max: f64) -> Point {

@@ -21,7 +21,6 @@
 //!
 //! Then the EBS changes a restart interrupted are finished (volumes being created, deleted,
 //! attached or detached; snapshots under way), and pending snapshots get the SC's progress.
-//! Metric points past their retention are forgotten.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
@@ -93,9 +92,6 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
             tracing::warn!(error = %e, "tick: cannot settle the snapshots");
         }
     });
-    if let Err(e) = crate::monitoring::forget_old_points(cloud).await {
-        tracing::warn!(error = %e, "tick: cannot forget the metric points past their retention");
-    }
     while polls.join_next().await.is_some() {}
 }
 

@@ -6,6 +6,8 @@
 
 pub mod auth;
 
+use std::borrow::Cow;
+use std::io::Read as _;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -13,7 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, HOST};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response};
 use soap::{Connection, Handler, HttpBody};
@@ -248,7 +250,8 @@ impl<'a> QueryRequest<'a> {
         let query = parts.uri.query().unwrap_or("");
         let mut params = Params::parse(query);
         if parts.method == Method::POST {
-            let form = std::str::from_utf8(body).map_err(|_| {
+            let form = form_body(&parts.headers, body)?;
+            let form = std::str::from_utf8(&form).map_err(|_| {
                 Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
             })?;
             params.extend(Params::parse(form));
@@ -270,6 +273,37 @@ impl<'a> QueryRequest<'a> {
             params,
         })
     }
+}
+
+/// A POST's form as sent, or gunzipped (at most [`MAX_BODY`]) when its `Content-Encoding` is
+/// gzip: botocore compresses CloudWatch's PutMetricData bodies of 10 KB and more. The
+/// signature covers the body as sent.
+fn form_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<Cow<'b, [u8]>, Ec2Error> {
+    let encoding = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim();
+    if encoding.eq_ignore_ascii_case("identity") {
+        return Ok(Cow::Borrowed(body));
+    }
+    if !encoding.eq_ignore_ascii_case("gzip") {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "the request body's encoding {encoding:?} is not gzip"
+        )));
+    }
+    let mut form = Vec::new();
+    let limit = u64::try_from(MAX_BODY).unwrap_or(u64::MAX) + 1;
+    flate2::read::GzDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut form)
+        .map_err(|e| {
+            Ec2Error::InvalidParameterValue(format!("the request body is not gzip: {e}"))
+        })?;
+    if form.len() > MAX_BODY {
+        return Err(Ec2Error::RequestTooLarge(MAX_BODY));
+    }
+    Ok(Cow::Owned(form))
 }
 
 /// The enabled user whose key signed `request`, the signature checked with their secret.
@@ -333,4 +367,48 @@ async fn answer(
     span.record("user", user.arn().as_str());
     let source = Some(asker.source);
     ops::dispatch(cloud, user, source, action, &request.params, request_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn encoded(encoding: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_str(encoding).unwrap());
+        headers
+    }
+
+    #[test]
+    fn gzipped_forms_are_read_within_the_body_limit() {
+        let form = b"Action=PutMetricData&Namespace=AWS%2FEC2";
+        let plain = form_body(&HeaderMap::new(), form).unwrap();
+        assert_eq!(&*plain, form);
+        let zipped = gzip(form);
+        assert_eq!(&*form_body(&encoded("gzip"), &zipped).unwrap(), form);
+        assert!(matches!(
+            form_body(&encoded("br"), form),
+            Err(Ec2Error::InvalidParameterValue(_))
+        ));
+        assert!(matches!(
+            form_body(&encoded("gzip"), form),
+            Err(Ec2Error::InvalidParameterValue(_))
+        ));
+        // A small body that inflates past the limit is refused, not read whole.
+        let bomb = gzip(&vec![b'a'; MAX_BODY + 1]);
+        assert!(bomb.len() < MAX_BODY / 100);
+        assert!(matches!(
+            form_body(&encoded("gzip"), &bomb),
+            Err(Ec2Error::RequestTooLarge(_))
+        ));
+    }
 }

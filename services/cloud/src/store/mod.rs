@@ -8,6 +8,7 @@
 //! blocking thread) and a PostgreSQL database ([`PgStore`], `euca cloud --db URL`), and
 //! one suite (`suite.rs`) checks both. [`open`] picks the engine.
 
+pub mod metrics;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -22,7 +23,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{Directory, User};
 
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+use metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 
 /// What every store call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -823,7 +824,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// What account `account` holds now, or of it what user `creator` made.
     fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse>;
 
-    // ---- Monitoring (`crate::monitoring`; its SQL is monitoring/sqlite.rs and postgres.rs) ----
+    // ---- Monitoring (`crate::monitoring`; its types and SQL are in `metrics`) ----
     /// Adds each point's samples to the stored point of its instance, metric and start
     /// (made when missing), as its instance's account's; a point of an instance the store
     /// does not hold is dropped. One transaction.

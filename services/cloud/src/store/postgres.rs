@@ -12,8 +12,8 @@ use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
 use users::{Directory, PgUsers};
 
-use crate::monitoring::postgres as monitoring;
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+use super::metrics::postgres as monitoring;
+use super::metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
@@ -532,6 +532,8 @@ impl Store for PgStore {
                 "DELETE FROM images WHERE owner = $1",
                 "DELETE FROM launch_permissions WHERE grantee = $1",
                 "DELETE FROM addresses WHERE owner = $1",
+                "DELETE FROM metric_alarms WHERE owner = $1",
+                "DELETE FROM metric_points WHERE owner = $1",
             ] {
                 tx.execute(sql, &[&name]).await?;
             }
@@ -1522,7 +1524,7 @@ impl Store for PgStore {
         })
     }
 
-    // ---- Monitoring: the SQL is crate::monitoring::postgres's ----
+    // ---- Monitoring: the SQL is metrics::postgres's ----
     fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
         let points = points.to_vec();
         Box::pin(async move {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::{Directory, UserStore};
 
-use crate::monitoring::sqlite as monitoring;
-use crate::monitoring::{Alarm, AlarmState, Metric, Point, StateChange};
+use super::metrics::sqlite as monitoring;
+use super::metrics::{Alarm, AlarmState, Metric, Point, StateChange};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
@@ -499,6 +499,8 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM images WHERE owner = ?1", [&name])?;
                 tx.execute("DELETE FROM launch_permissions WHERE user = ?1", [&name])?;
                 tx.execute("DELETE FROM addresses WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM metric_alarms WHERE owner = ?1", [&name])?;
+                tx.execute("DELETE FROM metric_points WHERE owner = ?1", [&name])?;
                 Ok(())
             })
             .await
@@ -1341,7 +1343,7 @@ impl Store for SqliteStore {
         })
     }
 
-    // ---- Monitoring: the SQL is crate::monitoring::sqlite's ----
+    // ---- Monitoring: the SQL is metrics::sqlite's ----
     fn add_points(&self, points: &[Point]) -> StoreFuture<'_, ()> {
         let points = points.to_vec();
         self.run(move |tx| monitoring::add_points(tx, &points))

@@ -887,7 +887,7 @@ async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store)
 // ---- Monitoring ----
 
 async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dyn Store) {
-    use crate::monitoring::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
+    use super::metrics::{Alarm, AlarmState, Comparison, Metric, Point, StateChange, Statistic};
     let instance = |id: &str, owner: &str| Instance {
         id: id.into(),
         reservation: "r-0000cw00".into(),
@@ -1042,4 +1042,11 @@ async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dy
         1
     );
     assert!(store.alarms(None).await.unwrap().is_empty());
+    // An account goes with its alarms and its instances' points.
+    store.directory().create_account("cwa", None).await.unwrap();
+    store.put_alarm(&alarm).await.unwrap();
+    assert_eq!(store.metrics(Some("cwa")).await.unwrap().len(), 1);
+    store.delete_account("cwa").await.unwrap();
+    assert!(store.alarms(None).await.unwrap().is_empty());
+    assert!(store.metrics(Some("cwa")).await.unwrap().is_empty());
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod dashboard;
 pub mod groups;
+pub mod monitoring;
 pub mod policies;
 pub mod quotas;
 pub mod signin;
