@@ -3,7 +3,8 @@
 //! embedded QEMU driver, and the guest's boot messages come back through ncGetConsoleOutput.
 //! Volumes exported over NBD (qemu-nbd) and iSCSI (tgt) are attached through ncAttachVolume
 //! as network disks: the guest reports the disk and the bytes on it, and its removal on
-//! ncDetachVolume. Where QEMU, libvirt's QEMU driver or an exporter is missing, the test says
+//! ncDetachVolume. The node's samples of the guest's counters (ncDescribeSensors) show its
+//! CPU time moving and its disks read. Where QEMU, libvirt's QEMU driver or an exporter is missing, the test says
 //! `skipped:` and why.
 
 #![allow(clippy::unwrap_used)]
@@ -22,6 +23,7 @@ use node_support::*;
 use wire::nc::{
     NcAttachVolumeType, NcDetachVolumeType, NcGetConsoleOutputType, NcTerminateInstanceType,
 };
+use wire::nc_sensors::{NcDescribeSensorsType, SensorsResourceType};
 use xmlbind::{Base64Binary, XmlText};
 
 async fn console(client: &NcClient, id: &str) -> String {
@@ -160,6 +162,30 @@ fn export_iscsi(file: &Path, iqn: &str) -> Result<(Exporter, String), String> {
     Ok((exporter, format!("iscsi://127.0.0.1:{port}/{iqn}/1")))
 }
 
+/// The node's sensors of `id` once they hold `count` samples.
+async fn wait_for_samples(
+    sensors: &NcSensorsClient,
+    id: &str,
+    count: usize,
+) -> SensorsResourceType {
+    let ask = NcDescribeSensorsType {
+        instance_ids: vec![id.to_owned()],
+        ..NcDescribeSensorsType::default()
+    };
+    let started = Instant::now();
+    loop {
+        let mut reply = sensors.nc_describe_sensors(&ask).await.unwrap();
+        if let Some(resource) = reply.sensors_resources.pop() {
+            let cpu = &resource.metrics[0].counters[0].dimensions;
+            if cpu.first().is_some_and(|d| d.values.len() >= count) {
+                return resource;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no samples");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Waits until the console has a line after `from` that `wanted` accepts; the console.
 async fn wait_console(
     client: &NcClient,
@@ -270,7 +296,8 @@ async fn a_real_guest_boots_and_its_console_comes_back() {
     let mut setup = NcSetup::test_driver(&keys, data.path())
         .set("HYPERVISOR", "kvm")
         .set("LIBVIRT_DOMAIN_TYPE", "qemu")
-        .set("TEARDOWN_STATE_DURATION", "600");
+        .set("TEARDOWN_STATE_DURATION", "600")
+        .set("SAMPLE_INTERVAL", "1");
     setup.flags = vec![format!(
         "--libvirt-uri=qemu:///embed?root={}",
         libvirt_root.display()
@@ -320,6 +347,47 @@ async fn a_real_guest_boots_and_its_console_comes_back() {
     assert!(
         text.contains("EUCA-KEY: ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0test admin@cloud"),
         "{text}"
+    );
+
+    // libvirt's counters of the running guest, sampled every second.
+    let sensors = nc.sensors_client(&keys);
+    let samples = wait_for_samples(&sensors, id, 3).await;
+    let series = |metric: &str| -> Vec<(String, Vec<f64>)> {
+        let metric = samples
+            .metrics
+            .iter()
+            .find(|m| m.metric_name == metric)
+            .unwrap();
+        metric.counters[0]
+            .dimensions
+            .iter()
+            .map(|d| {
+                (
+                    d.dimension_name.clone(),
+                    d.values.iter().filter_map(|v| v.value).collect(),
+                )
+            })
+            .collect()
+    };
+    let cpu = &series("CPUUtilization")[0].1;
+    assert!(cpu.windows(2).all(|w| w[0] < w[1]), "CPU time: {cpu:?}");
+    let read = series("DiskReadBytes");
+    let disks: Vec<&str> = read.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(disks.contains(&"vda"), "{disks:?}");
+    // The guest read the keypair's key from its config disk.
+    assert!(
+        read.iter().any(|(_, bytes)| bytes.last() > Some(&0.0)),
+        "{read:?}"
+    );
+    let last_read: Vec<(&str, f64)> = read
+        .iter()
+        .map(|(disk, bytes)| (disk.as_str(), bytes.last().copied().unwrap_or(0.0)))
+        .collect();
+    println!(
+        "guest CPU time over {} samples: {:.2} s to {:.2} s; bytes read per disk: {last_read:?}",
+        cpu.len(),
+        cpu[0] / 1e9,
+        cpu[cpu.len() - 1] / 1e9
     );
 
     // Volumes, as the storage controller exports them.

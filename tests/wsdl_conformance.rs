@@ -9,7 +9,9 @@
 //! Amazon's 2009-04-04 WSDL is first restricted to those operations and the schema components
 //! they reach. `ec2_additions.wsdl` (DescribeAccountAttributes, which current clients call
 //! first) has no 2009-04-04 original, nor `iam.wsdl` and `cloudwatch.wsdl` (the Euare
-//! service's IAM API and the CloudWatch API, which Eucalyptus 1.6 lacks): none is compared.
+//! service's IAM API and the CloudWatch API, which Eucalyptus 1.6 lacks), nor
+//! `eucalyptus_nc_sensors.wsdl` and `eucalyptus_cc_sensors.wsdl` (the monitoring samples,
+//! services of their own after Eucalyptus 3's sensors): none is compared.
 
 mod common;
 

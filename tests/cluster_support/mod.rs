@@ -53,10 +53,17 @@ pub struct Nodes {
     ncs: Vec<Option<Nc>>,
     data: Vec<tempfile::TempDir>,
     ports: Vec<u16>,
+    /// Settings each node's file has beside the test driver's.
+    settings: Vec<(&'static str, String)>,
 }
 
 impl Nodes {
     pub fn start(count: usize) -> Self {
+        Self::start_with(count, &[])
+    }
+
+    /// `count` nodes whose settings files also hold `settings`.
+    pub fn start_with(count: usize, settings: &[(&'static str, &str)]) -> Self {
         let keys = Keys::new();
         let images = ImageServer::start();
         serve_images(&images);
@@ -66,6 +73,10 @@ impl Nodes {
             ncs: Vec::new(),
             data: (0..count).map(|_| tempfile::tempdir().unwrap()).collect(),
             ports: (0..count).map(|_| free_port()).collect(),
+            settings: settings
+                .iter()
+                .map(|(key, value)| (*key, (*value).to_owned()))
+                .collect(),
         };
         for index in 0..count {
             let nc = nodes.launch(index);
@@ -75,11 +86,14 @@ impl Nodes {
     }
 
     fn launch(&self, index: usize) -> Nc {
-        NcSetup {
+        let setup = NcSetup {
             listen: format!("127.0.0.1:{}", self.ports[index]),
             ..NcSetup::test_driver(&self.keys, self.data[index].path())
-        }
-        .start()
+        };
+        self.settings
+            .iter()
+            .fold(setup, |setup, (key, value)| setup.set(key, value))
+            .start()
     }
 
     /// `127.0.0.1:PORT` of node `index`.

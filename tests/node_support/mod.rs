@@ -24,6 +24,7 @@ use wire::nc::{
 use xmlbind::XmlText;
 
 pub type NcClient = EucalyptusNcClient<HttpTransport>;
+pub type NcSensorsClient = wire::nc_sensors::EucalyptusNcSensorsClient<HttpTransport>;
 
 pub use crate::common::launcher::Keys;
 use crate::common::launcher::{euca, euca_with_umask, Component};
@@ -32,6 +33,15 @@ use crate::common::launcher::{euca, euca_with_umask, Component};
 pub struct Nc {
     process: Component,
     pub data: PathBuf,
+}
+
+/// A transport to `url` signing as the cluster and trusting only the node's certificate.
+fn as_cluster(url: &str, keys: &Keys) -> HttpTransport {
+    let cluster =
+        kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None).unwrap();
+    HttpTransport::builder(url, cluster.security)
+        .build()
+        .unwrap()
 }
 
 /// Settings of a node under test; `start` writes them as an eucalyptus.conf file.
@@ -130,12 +140,17 @@ impl Nc {
 
     /// A client signing as the cluster and trusting only the node's certificate.
     pub fn client(&self, keys: &Keys) -> NcClient {
-        let cluster =
-            kit::security::load(keys.path(), "cluster", &["node"], Compat::Strict, None).unwrap();
-        let transport = HttpTransport::builder(self.url(), cluster.security)
-            .build()
-            .unwrap();
-        EucalyptusNcClient::new(transport)
+        EucalyptusNcClient::new(as_cluster(self.url(), keys))
+    }
+
+    /// A client of the node's sensors (EucalyptusNCSensors, beside EucalyptusNC), signing as
+    /// the cluster.
+    pub fn sensors_client(&self, keys: &Keys) -> NcSensorsClient {
+        let url = self.url().replace(
+            "/axis2/services/EucalyptusNC",
+            wire::nc_sensors::SERVICE_PATH,
+        );
+        NcSensorsClient::new(as_cluster(&url, keys))
     }
 
     pub fn pid(&self) -> u32 {

@@ -10,7 +10,10 @@ requests) or "none" (unsigned). Each call gets a fresh correlationId unless it n
 no two signed messages are alike. For each call it prints the reply flattened into
 `path=value` lines (`instances.0.serviceTag=http://...`), or `fault=MESSAGE`, then a line `.`.
 
-Usage: cluster_zeep.py WSDL ENDPOINT KEYS_DIR
+Usage: cluster_zeep.py WSDL ENDPOINT KEYS_DIR [BINDING]
+
+BINDING (default EucalyptusCCSoapBinding) names another of the cluster's services, such as
+EucalyptusCCSensorsSoapBinding with wsdl/eucalyptus_cc_sensors.wsdl.
 """
 
 import itertools
@@ -24,7 +27,7 @@ from zeep.helpers import serialize_object
 
 from zeep_signed_call import SignAndVerifyWith
 
-BINDING = "{http://eucalyptus.ucsb.edu/}EucalyptusCCSoapBinding"
+NAMESPACE = "{http://eucalyptus.ucsb.edu/}"
 
 
 def flatten(value, path, out):
@@ -41,6 +44,7 @@ def flatten(value, path, out):
 
 def main():
     wsdl, endpoint, keys_dir = sys.argv[1:4]
+    binding = NAMESPACE + (sys.argv[4] if len(sys.argv) > 4 else "EucalyptusCCSoapBinding")
     path = lambda name: os.path.join(keys_dir, name)  # noqa: E731
     trusted = path("cluster-cert.pem")
     services = {}
@@ -48,7 +52,7 @@ def main():
         wsse = None
         if signer != "none":
             wsse = SignAndVerifyWith(path(f"{signer}-pk.pem"), path(f"{signer}-cert.pem"), trusted)
-        services[signer] = Client(wsdl, wsse=wsse).create_service(BINDING, endpoint)
+        services[signer] = Client(wsdl, wsse=wsse).create_service(binding, endpoint)
     counter = itertools.count(1)
     for line in sys.stdin:
         call = json.loads(line)

@@ -1,6 +1,7 @@
 //! The cloud controller (CLC) of Eucalyptus 1.6: the EC2 API at `/services/Eucalyptus`
 //! (Query, [`query`], and SOAP, [`ec2_soap`]), the IAM API at `/services/Euare` ([`euare`]),
-//! the CloudWatch API at `/services/CloudWatch` ([`monitoring`]),
+//! the CloudWatch API at `/services/CloudWatch` ([`monitoring`], fed with the instances'
+//! samples its clusters gather, [`sensors`]),
 //! the cloud's users and their credentials, and its state. `euca cloud`
 //! runs it ([`CloudArgs`]); `euca admin` manages users, clusters and VM types in the same
 //! store ([`admin::AdminArgs`]).
@@ -17,6 +18,7 @@ pub mod monitoring;
 pub mod ops;
 pub mod params;
 pub mod query;
+pub mod sensors;
 pub mod sla;
 pub mod store;
 
@@ -188,6 +190,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     info!(clusters = config.clusters.len(), region = %config.region, tick = ?config.tick, "cloud controller configured");
     let tick = ops::tick::spawn(Arc::clone(&cloud), config.tick);
     let metrics = monitoring::spawn(Arc::clone(&cloud), config.tick);
+    let sensors = sensors::spawn(Arc::clone(&cloud), config.tick);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();
     kit::announce_ready!("cloud controller", url);
@@ -198,6 +201,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     }
     tick.abort();
     metrics.abort();
+    sensors.abort();
     if events.flush().await.is_err() {
         tracing::error!("the last events could not be recorded");
     }

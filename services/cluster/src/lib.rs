@@ -1,6 +1,8 @@
 //! The cluster controller (CC) of Eucalyptus 1.6: serves `EucalyptusCC` at
 //! `/axis2/services/EucalyptusCC` and fronts a set of node controllers as one availability
-//! zone, placing instances on them and routing each instance's operations to its node.
+//! zone, placing instances on them and routing each instance's operations to its node; and
+//! serves the samples of its instances' counters it gathers from them
+//! (`EucalyptusCCSensors`).
 //! `euca cluster` runs it; see [`ClusterArgs`] for its settings.
 
 pub mod config;
@@ -13,6 +15,7 @@ mod nodes;
 mod poller;
 mod reply;
 pub mod scheduler;
+mod sensors;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +27,7 @@ use kit::LogFile;
 use soap::{ClientError, Server, ServerError};
 use tracing::info;
 use wire::cc::EucalyptusCcServer;
+use wire::cc_sensors::EucalyptusCcSensorsServer;
 use wire::gl::EucalyptusGlServer;
 
 pub use config::{Config, ConfigError, Overrides};
@@ -34,6 +38,7 @@ use instances::{Instances, StoreError};
 use network::Network;
 use nodes::NodePool;
 use poller::Poller;
+use sensors::{Sensors, SensorsService};
 
 /// Run a cluster controller: serve EucalyptusCC and place instances on the cluster's nodes.
 ///
@@ -133,7 +138,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         config.idle_threshold,
         config.wake_threshold,
     )?);
-    let poller = Poller::new(Arc::clone(&nodes), Arc::clone(&instances));
+    let sensors = Arc::new(Sensors::new(&config.node_addresses(), &keys.nodes)?);
+    let poller = Poller::new(
+        Arc::clone(&nodes),
+        Arc::clone(&instances),
+        Arc::clone(&sensors),
+    );
     let polling = tokio::spawn(poller.clone().run());
     let service = CcService::new(nodes, instances, network, poller);
     // GL answers for this host, and passes requests naming a node's GL on to it.
@@ -142,6 +152,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .mount(
             config::SERVICE_PATH,
             EucalyptusCcServer::new(service),
+            keys.service.clone(),
+        )
+        .mount(
+            wire::cc_sensors::SERVICE_PATH,
+            EucalyptusCcSensorsServer::new(SensorsService::new(sensors)),
             keys.service.clone(),
         )
         .mount(gl::SERVICE_PATH, EucalyptusGlServer::new(gl), keys.service)

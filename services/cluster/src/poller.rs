@@ -11,6 +11,7 @@ use wire::nc::{NcDescribeInstancesType, NcDescribeResourceType, NcPowerDownType}
 
 use crate::instances::Instances;
 use crate::nodes::{NcClient, NodePool, POLL_DEADLINE};
+use crate::sensors::Sensors;
 
 /// Time between two polls of every node.
 pub const POLL_PERIOD: Duration = Duration::from_secs(2);
@@ -24,16 +25,21 @@ const FOLLOW_PAUSES_MS: [u64; 18] = [
 /// every instance.
 const CLUSTER_USER: &str = "eucalyptus";
 
-/// Polls the nodes of a pool into a cache.
+/// Polls the nodes of a pool into a cache, and gathers their sensors.
 #[derive(Debug, Clone)]
 pub struct Poller {
     nodes: Arc<NodePool>,
     instances: Arc<Instances>,
+    sensors: Arc<Sensors>,
 }
 
 impl Poller {
-    pub fn new(nodes: Arc<NodePool>, instances: Arc<Instances>) -> Self {
-        Self { nodes, instances }
+    pub fn new(nodes: Arc<NodePool>, instances: Arc<Instances>, sensors: Arc<Sensors>) -> Self {
+        Self {
+            nodes,
+            instances,
+            sensors,
+        }
     }
 
     /// Polls every node, forever: a round every [`POLL_PERIOD`], or, when rounds take longer
@@ -104,6 +110,8 @@ impl Poller {
         }
         if idle {
             self.power_down(index).await;
+        } else {
+            self.sensors.gather(index).await;
         }
     }
 

@@ -24,6 +24,26 @@ const DEFAULT_SWAP_MB: u64 = 512;
 /// How long a terminated instance stays reported in Teardown (the original's
 /// `teardown_state_duration`).
 const DEFAULT_TEARDOWN_SECS: u64 = 60;
+/// Seconds between two samples of the instances' counters when neither `--sample-interval`
+/// nor `SAMPLE_INTERVAL` says otherwise.
+const DEFAULT_SAMPLE_SECS: f64 = 20.0;
+/// The longest sample interval accepted: an hour.
+const MAX_SAMPLE_SECS: f64 = 3600.0;
+
+/// The sample interval of `seconds` (the default when `None`), refused outside (0, 1 h].
+fn sample_interval(seconds: Option<f64>) -> Result<Duration, ConfigError> {
+    let seconds = seconds.unwrap_or(DEFAULT_SAMPLE_SECS);
+    if seconds > 0.0 && seconds <= MAX_SAMPLE_SECS {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(ConfigError::Invalid {
+            key: "SAMPLE_INTERVAL",
+            reason: format!(
+                "{seconds} is not a number of seconds above 0 and at most {MAX_SAMPLE_SECS}"
+            ),
+        })
+    }
+}
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +171,9 @@ pub struct Config {
     pub keep_instance_files: bool,
     /// `TEARDOWN_STATE_DURATION`, in seconds.
     pub teardown_retention: Duration,
+    /// `--sample-interval` or `SAMPLE_INTERVAL`: time between two samples of each running
+    /// instance's counters.
+    pub sample_interval: Duration,
 }
 
 /// Values given on the command line; each replaces the file's setting.
@@ -163,6 +186,8 @@ pub struct Overrides {
     pub libvirt_uri: Option<String>,
     pub domain_type: Option<String>,
     pub capacity: Option<Capacity>,
+    /// In seconds.
+    pub sample_interval: Option<f64>,
     pub compat: CompatArgs,
 }
 
@@ -260,6 +285,11 @@ impl Config {
                     .parsed("TEARDOWN_STATE_DURATION")?
                     .unwrap_or(DEFAULT_TEARDOWN_SECS),
             ),
+            sample_interval: sample_interval(
+                overrides
+                    .sample_interval
+                    .map_or_else(|| settings.parsed("SAMPLE_INTERVAL"), |s| Ok(Some(s)))?,
+            )?,
         })
     }
 
@@ -316,6 +346,7 @@ mod tests {
             libvirt_uri: None,
             domain_type: Some("qemu".into()),
             capacity: None,
+            sample_interval: Some(0.5),
             compat: CompatArgs {
                 compat: Some(Compat::Strict),
             },
@@ -328,6 +359,7 @@ mod tests {
         assert_eq!(config.keys, Path::new("/k"));
         assert_eq!(config.data, Path::new("/d"));
         assert_eq!(config.compat, Compat::Strict);
+        assert_eq!(config.sample_interval, Duration::from_millis(500));
     }
 
     /// Guards against a relative --data reaching qemu-img, which resolves it from the
@@ -352,6 +384,9 @@ mod tests {
         let s = settings("HYPERVISOR=test\nINSTANCE_PATH=/d\nEUCALYPTUS=/e\nMAX_MEM=lots\n");
         let err = Config::from_settings(&s, Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("MAX_MEM"), "{err}");
+        let s = settings("HYPERVISOR=test\nINSTANCE_PATH=/d\nEUCALYPTUS=/e\nSAMPLE_INTERVAL=0\n");
+        let err = Config::from_settings(&s, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("SAMPLE_INTERVAL"), "{err}");
     }
 
     #[test]

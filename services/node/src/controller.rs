@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Mutex as AsyncMutex};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::console;
@@ -23,6 +23,7 @@ use crate::hypervisor::Hypervisor;
 use crate::images::{ImageCache, Placement};
 use crate::instances::{plain_name, ImageRef, InstanceRecord, Reported, State, Volume};
 use crate::resources::Capacity;
+use crate::sensors::Sensors;
 use crate::store::{Persisted, Store};
 use crate::volumes::VolumeDevice;
 use crate::workdir::{Disks, WorkDir};
@@ -83,14 +84,17 @@ pub struct Parts {
 pub struct NodeController {
     parts: Parts,
     slots: Mutex<HashMap<String, Slot>>,
+    sensors: Sensors,
 }
 
 impl NodeController {
     /// Takes over `records` (as the store had them) and brings each to where it should be:
     /// launches resume, domains are found again (or, on the test driver, recreated), and
-    /// instances whose domain vanished go to Teardown. Then starts the monitor.
+    /// instances whose domain vanished go to Teardown. Then starts the monitor and the
+    /// sampling of the instances' counters.
     pub async fn start(parts: Parts, records: Vec<InstanceRecord>) -> Arc<Self> {
         let node = Arc::new(Self {
+            sensors: Sensors::new(parts.config.sample_interval),
             parts,
             slots: Mutex::new(
                 records
@@ -101,7 +105,13 @@ impl NodeController {
         });
         node.recover().await;
         tokio::spawn(Arc::clone(&node).monitor());
+        tokio::spawn(Arc::clone(&node).sample());
         node
+    }
+
+    /// The samples of the running instances' counters.
+    pub fn sensors(&self) -> &Sensors {
+        &self.sensors
     }
 
     // ----- operations -------------------------------------------------------------------
@@ -538,6 +548,33 @@ impl NodeController {
             ticks.tick().await;
             self.check_domains().await;
             self.forget_expired().await;
+        }
+    }
+
+    /// Every sample interval, reads the counters of each running instance's domain; the
+    /// samples of instances no longer running are dropped.
+    async fn sample(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(self.sensors.interval());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let running: HashMap<String, i64> = self
+                .slots()
+                .values()
+                .filter(|s| s.record.state.is_active())
+                .map(|s| (s.record.instance_id.clone(), s.record.launch_time))
+                .collect();
+            self.sensors.retain(|id| running.contains_key(id));
+            for (id, launched) in &running {
+                match self.parts.hypervisor.counters(id, launched * 1000).await {
+                    Ok(Some(counters)) => {
+                        self.sensors.record(id, kit::time::now_millis(), counters);
+                    }
+                    // Gone meanwhile: the monitor follows it up.
+                    Ok(None) => {}
+                    Err(e) => debug!(instance = %id, error = %e, "cannot sample the instance"),
+                }
+            }
         }
     }
 

@@ -1,5 +1,5 @@
-//! The EucalyptusNC operations: wire messages in, the node controller's answers out, errors
-//! turned into faults at this one boundary.
+//! The EucalyptusNC operations, and EucalyptusNCSensors' beside them: wire messages in, the
+//! node controller's answers out, errors turned into faults at this one boundary.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use wire::nc::{
     NcRebootInstanceType, NcRunInstanceResponseType, NcRunInstanceType, NcStartNetworkResponseType,
     NcStartNetworkType, NcTerminateInstanceResponseType, NcTerminateInstanceType,
 };
+use wire::nc_sensors::{EucalyptusNcSensors, NcDescribeSensorsResponseType, NcDescribeSensorsType};
 
 use crate::console;
 use crate::controller::{unix_now, NodeController};
@@ -298,4 +299,36 @@ fn required<'a>(field: &'static str, value: Option<&'a str>) -> Result<&'a str, 
         field,
         reason: "missing".to_owned(),
     })
+}
+
+/// The EucalyptusNCSensors service of one node.
+#[derive(Debug, Clone)]
+pub struct SensorsService {
+    node: Arc<NodeController>,
+}
+
+impl SensorsService {
+    pub fn new(node: Arc<NodeController>) -> Self {
+        Self { node }
+    }
+}
+
+impl EucalyptusNcSensors for SensorsService {
+    async fn nc_describe_sensors(
+        &self,
+        request: NcDescribeSensorsType,
+        _context: RequestContext,
+    ) -> Result<NcDescribeSensorsResponseType, Fault> {
+        let history = usize::try_from(request.history_size.unwrap_or(0)).unwrap_or(0);
+        Ok(NcDescribeSensorsResponseType {
+            correlation_id: request.correlation_id,
+            user_id: request.user_id,
+            status_message: None,
+            r#return: Some(true),
+            sensors_resources: self
+                .node
+                .sensors()
+                .resources(&request.instance_ids, history),
+        })
+    }
 }

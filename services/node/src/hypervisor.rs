@@ -13,6 +13,7 @@ use virt::error::{Error as VirtError, ErrorNumber};
 
 use crate::config::HypervisorKind;
 use crate::instances::State;
+use crate::sensors::{Counters, DeviceCounters};
 
 /// Why a hypervisor call failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,53 @@ impl Hypervisor {
         .await
     }
 
+    /// The domain's cumulative counters, `None` when there is no such domain. The test
+    /// driver's are [`Counters::synthetic`] since `launched_ms`; a device whose counters
+    /// libvirt cannot read (QEMU's user-mode networking has no tap device to count) is left
+    /// out.
+    pub async fn counters(
+        self: &Arc<Self>,
+        name: &str,
+        launched_ms: i64,
+    ) -> Result<Option<Counters>, HypervisorError> {
+        self.call(name, "read the counters of", move |h, name| {
+            let Some(domain) = h.lookup(name)? else {
+                return Ok(None);
+            };
+            let info = domain.info()?;
+            if h.kind == HypervisorKind::Test {
+                let elapsed = kit::time::now_millis() - launched_ms;
+                return Ok(Some(Counters::synthetic(elapsed, info.nr_virt_cpu)));
+            }
+            let devices = Devices::of(&domain.xml_desc(0)?);
+            let read = |names: &[String], stats: &dyn Fn(&str) -> Result<[i64; 2], VirtError>| {
+                names
+                    .iter()
+                    .filter_map(|device| match stats(device) {
+                        Ok(bytes) => Some(DeviceCounters {
+                            name: device.clone(),
+                            bytes: bytes.map(|b| u64::try_from(b).unwrap_or(0)),
+                        }),
+                        Err(e) => {
+                            debug!(domain = name, device, error = %e.message(), "no counters for the device");
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            Ok(Some(Counters {
+                cpu_ns: info.cpu_time,
+                disks: read(&devices.disks, &|d| {
+                    domain.block_stats(d).map(|s| [s.rd_bytes, s.wr_bytes])
+                }),
+                interfaces: read(&devices.interfaces, &|d| {
+                    domain.interface_stats(d).map(|s| [s.rx_bytes, s.tx_bytes])
+                }),
+            }))
+        })
+        .await
+    }
+
     /// Hot-plugs the device described by `xml` into the running domain.
     pub async fn attach(self: &Arc<Self>, name: &str, xml: String) -> Result<(), HypervisorError> {
         self.hotplug(name, "attach a device to", xml, Domain::attach_device)
@@ -164,6 +212,40 @@ impl Hypervisor {
     }
 }
 
+/// The target names of a live domain's disks and interfaces, from its XML.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Devices {
+    disks: Vec<String>,
+    interfaces: Vec<String>,
+}
+
+impl Devices {
+    /// Reads `xml` (as libvirt describes a running domain); what it cannot read has no
+    /// devices.
+    fn of(xml: &str) -> Self {
+        let mut devices = Self::default();
+        let Ok(document) = xmlbind::Document::parse(xml.as_bytes(), &xmlbind::Limits::default())
+        else {
+            return devices;
+        };
+        let Some(list) = document.root().child(None, "devices") else {
+            return devices;
+        };
+        for device in list.elements() {
+            let target = device
+                .child(None, "target")
+                .and_then(|t| t.attribute(None, "dev"))
+                .map(str::to_owned);
+            match target {
+                Some(dev) if device.name().is(None, "disk") => devices.disks.push(dev),
+                Some(dev) if device.name().is(None, "interface") => devices.interfaces.push(dev),
+                _ => {}
+            }
+        }
+        devices
+    }
+}
+
 /// What a call on the blocking pool can end with.
 enum Failure {
     Libvirt(VirtError),
@@ -213,4 +295,22 @@ fn start_event_loop() {
             error!(error = %e, "cannot start libvirt's event loop thread");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_read_from_the_live_domain() {
+        let xml = include_str!("../fixtures/live-domain.xml");
+        assert_eq!(
+            Devices::of(xml),
+            Devices {
+                disks: vec!["vda".into(), "vdb".into(), "sdb".into()],
+                interfaces: vec!["vnet3".into()],
+            }
+        );
+        assert_eq!(Devices::of("<domain"), Devices::default());
+    }
 }

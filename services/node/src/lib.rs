@@ -1,6 +1,7 @@
 //! The node controller (NC) of Eucalyptus 1.6: serves `EucalyptusNC` at
-//! `/axis2/services/EucalyptusNC`, and the host's `EucalyptusGL` beside it, and runs the
-//! cluster's instances on this host through libvirt. `euca node` runs it; see [`NodeArgs`]
+//! `/axis2/services/EucalyptusNC`, and the host's `EucalyptusGL` and the instances' sensors
+//! (`EucalyptusNCSensors`) beside it, and runs the cluster's instances on this host through
+//! libvirt. `euca node` runs it; see [`NodeArgs`]
 //! for its settings.
 
 pub mod config;
@@ -15,6 +16,7 @@ mod images;
 mod instances;
 mod libvirt_xml;
 mod resources;
+mod sensors;
 mod store;
 mod volumes;
 mod walrus;
@@ -32,12 +34,13 @@ use soap::{Server, ServerError};
 use tracing::info;
 use wire::gl::EucalyptusGlServer;
 use wire::nc::EucalyptusNcServer;
+use wire::nc_sensors::EucalyptusNcSensorsServer;
 
 pub use config::{Config, ConfigError, HypervisorKind, Overrides};
 pub use error::NodeError;
 
 use controller::{NodeController, Parts};
-use handlers::NcService;
+use handlers::{NcService, SensorsService};
 use hypervisor::{Hypervisor, HypervisorError};
 use images::{ImageCache, ImageError};
 use instances::InstanceRecord;
@@ -88,6 +91,10 @@ pub struct NodeArgs {
     /// folder holds a few kilobytes), so one node can hold thousands, for benchmarks.
     #[arg(long, value_name = "cores=N,memory=MiB,disk=GiB")]
     pub capacity: Option<Capacity>,
+    /// Seconds between two samples of each running instance's counters (CPU time, disk and
+    /// network bytes), served by EucalyptusNCSensors [config: SAMPLE_INTERVAL; default 20].
+    #[arg(long, value_name = "SECONDS")]
+    pub sample_interval: Option<f64>,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -131,6 +138,7 @@ pub fn main(args: NodeArgs) -> ExitCode {
                 libvirt_uri: args.libvirt_uri,
                 domain_type: args.domain_type,
                 capacity: args.capacity,
+                sample_interval: args.sample_interval,
                 compat: args.compat,
             },
         )
@@ -159,7 +167,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         })
         .mount(
             config::SERVICE_PATH,
-            EucalyptusNcServer::new(NcService::new(node)),
+            EucalyptusNcServer::new(NcService::new(Arc::clone(&node))),
+            keys.security.clone(),
+        )
+        .mount(
+            wire::nc_sensors::SERVICE_PATH,
+            EucalyptusNcSensorsServer::new(SensorsService::new(node)),
             keys.security.clone(),
         )
         .mount(

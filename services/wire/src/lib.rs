@@ -20,6 +20,7 @@ pub mod ec2_query;
 pub mod ec2_versions;
 pub mod iam_query;
 pub mod query;
+pub mod sensors;
 pub mod volume;
 
 /// Includes the code generated from `wsdl/<name>.wsdl` by this crate's build script, like
@@ -45,6 +46,24 @@ pub mod cc {
 /// Log and key gathering on cluster and node hosts: `EucalyptusGL`.
 pub mod gl {
     crate::include_wsdl!("eucalyptus_gl");
+}
+
+/// The node controller's sensors, a service of ours beside `EucalyptusNC`:
+/// `EucalyptusNCSensors` (`ncDescribeSensors`, the counters the node samples per instance).
+pub mod nc_sensors {
+    crate::include_wsdl!("eucalyptus_nc_sensors");
+
+    /// Where a node serves it, beside `EucalyptusNC` on the same port.
+    pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusNCSensors";
+}
+
+/// The cluster controller's sensors, a service of ours beside `EucalyptusCC`:
+/// `EucalyptusCCSensors` (`DescribeSensors`, what its polls gathered from its nodes).
+pub mod cc_sensors {
+    crate::include_wsdl!("eucalyptus_cc_sensors");
+
+    /// Where a cluster serves it, beside `EucalyptusCC` on the same port.
+    pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusCCSensors";
 }
 
 /// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.

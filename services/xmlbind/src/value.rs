@@ -154,6 +154,24 @@ impl DateTime {
         }
         secs
     }
+
+    /// Milliseconds since the Unix epoch, honouring the time-zone offset and the fraction's
+    /// first three digits (the rest are dropped).
+    pub fn unix_millis(&self) -> i64 {
+        let fraction = self.0.trim_start_matches('-').get(19..).and_then(|rest| {
+            let digits = rest.strip_prefix('.')?;
+            let digits = &digits[..digits.bytes().take_while(u8::is_ascii_digit).count()];
+            // Checked on construction: at least one digit, all ASCII.
+            Some(
+                digits
+                    .bytes()
+                    .chain(std::iter::repeat(b'0'))
+                    .take(3)
+                    .fold(0, |n, d| n * 10 + i64::from(d - b'0')),
+            )
+        });
+        self.unix_seconds() * 1000 + fraction.unwrap_or(0)
+    }
 }
 
 fn field_in(s: &str, r: std::ops::Range<usize>) -> i64 {
@@ -239,6 +257,15 @@ mod tests {
         assert_eq!(z.unix_seconds(), 1_258_000_000);
         assert!(DateTime::from_text("2009-11-12 04:26:40").is_err());
         assert!(DateTime::from_text("2009-11-12T04:26:40.Z").is_err());
+    }
+
+    #[test]
+    fn date_time_keeps_milliseconds() {
+        let at = |text| DateTime::from_text(text).unwrap().unix_millis();
+        assert_eq!(at("2009-11-12T04:26:40Z"), 1_258_000_000_000);
+        assert_eq!(at("2009-11-12T04:26:40.5Z"), 1_258_000_000_500);
+        assert_eq!(at("2009-11-12T04:26:40.0429Z"), 1_258_000_000_042);
+        assert_eq!(at("2009-11-12T06:26:40.123+02:00"), 1_258_000_000_123);
     }
 
     #[test]

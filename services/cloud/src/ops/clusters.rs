@@ -16,9 +16,9 @@ use crate::error::Ec2Error;
 use crate::store::{Cluster, VmType};
 
 /// The identity the cloud asks its clusters as (the original CC's superuser).
-pub(super) const CLOUD_USER: &str = "eucalyptus";
+pub(crate) const CLOUD_USER: &str = "eucalyptus";
 /// How long a cluster has to answer.
-pub(super) const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
+pub(crate) const CLUSTER_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a cluster has to start instances (it places them and asks its nodes).
 pub(super) const LAUNCH_DEADLINE: Duration = Duration::from_secs(60);
 

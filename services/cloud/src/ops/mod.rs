@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 pub(crate) use authorization::allows;
 pub(crate) use clusters::zones_of;
 pub use clusters::{Capacity, Zone, Zones};
+pub(crate) use clusters::{CLOUD_USER, CLUSTER_DEADLINE};
 pub use images::may_run;
 pub use quota::QuotaTurns;
 pub use storage::StorageController;
