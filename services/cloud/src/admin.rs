@@ -4,6 +4,7 @@
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
+mod burst;
 mod iam;
 mod quota;
 mod usage;
@@ -63,6 +64,9 @@ pub enum AdminCommand {
     /// The audit trail over a range of time: every request (who, from where, what, with
     /// what outcome) and every billed change.
     Events(usage::Range),
+    /// Cloud-bursting: other EC2 clouds that run what the local zones cannot place.
+    #[command(subcommand)]
+    Burst(burst::BurstCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -235,6 +239,10 @@ pub enum AdminError {
     Quota(String),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Burst(String),
+    #[error(transparent)]
+    Seal(#[from] crate::burst::seal::SealError),
 }
 
 /// `euca admin`.
@@ -268,6 +276,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
         AdminCommand::Usage(range) => usage::usage(&data, &range).await,
         AdminCommand::Events(range) => usage::audit(&data, &range).await,
+        AdminCommand::Burst(command) => burst::run(&*store, &data, command).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! store ([`admin::AdminArgs`]).
 
 pub mod admin;
+pub mod burst;
 pub mod config;
 pub mod credentials;
 pub mod default_image;
@@ -55,6 +56,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Seal(#[from] burst::seal::SealError),
 }
 
 /// `euca cloud`: runs until SIGTERM or SIGINT.
@@ -124,6 +127,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
+        secrets: burst::seal::Sealer::new(&prepared.cloud_key.private_key)?,
     });
     let server = config
         .forwards
