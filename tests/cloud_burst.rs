@@ -10,11 +10,13 @@ mod common;
 mod node_support;
 
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloud_support::{admin, admin_run, python, restart_cloud, start_cloud, Engine};
 use cluster_support::{free_port, Cc, Nodes};
+use common::launcher::Component;
 
 /// The secret key the target is registered with; the store must never hold it in clear.
 const SECRET: &str = "moto-secret";
@@ -76,42 +78,84 @@ fn in_sqlite_files(data: &std::path::Path, needle: &str) -> bool {
         })
 }
 
+/// A cloud over one cluster of one test-driver node with room for 2 instances (m1.small made
+/// 4 cores; the node has 8), its images registered; `bob` an account besides the admin.
+struct Cloud {
+    // Dropped in this order: the cloud, then its cluster, then the node.
+    cloud: Component,
+    _cc: Cc,
+    nodes: Nodes,
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    args: Vec<String>,
+    emi: String,
+    eki: String,
+}
+
+impl Cloud {
+    /// The cloud; with `moto`, one of moto's AMIs too (the images phase's last word).
+    fn start(moto: Option<&Moto>) -> (Self, Option<String>) {
+        let nodes = Nodes::start(1);
+        cloud_support::serve_manifests(|path, manifest| {
+            nodes.images.add(path, node_support::Served::File(manifest))
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+        let data = dir.path().join("clc");
+        let args: Vec<String> = [
+            "--cluster".to_owned(),
+            format!("zone1={}", cc.url()),
+            "--walrus".to_owned(),
+            nodes.images.url("/services/Walrus"),
+            "--tick".to_owned(),
+            "1".to_owned(),
+        ]
+        .into();
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cloud = start_cloud(nodes.keys.path(), &data, &arg_refs);
+        admin(&data, &["vmtype", "set", "m1.small", "4", "256", "1"]);
+        admin(&data, &["user", "add", "bob"]);
+        let admin_dir = data.join("credentials/admin").display().to_string();
+        let mut phase = vec!["images", admin_dir.as_str()];
+        phase.extend(moto.map(|m| m.url.as_str()));
+        let out = python("cloud_burst.py", &phase);
+        let mut words = out.lines().last().unwrap().split(' ').map(str::to_owned);
+        let (emi, eki) = (words.next().unwrap(), words.next().unwrap());
+        let ami = words.next();
+        let cloud = Self {
+            cloud,
+            _cc: cc,
+            nodes,
+            _dir: dir,
+            data,
+            args,
+            emi,
+            eki,
+        };
+        (cloud, ami)
+    }
+
+    fn credentials(&self, account: &str) -> String {
+        self.data
+            .join("credentials")
+            .join(account)
+            .display()
+            .to_string()
+    }
+
+    fn restart(&mut self) {
+        assert!(self.cloud.terminate().success(), "{}", self.cloud.log());
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.cloud = restart_cloud(self.nodes.keys.path(), &self.data, &args);
+    }
+}
+
 #[test]
 fn what_the_zone_cannot_place_runs_on_moto_and_is_described_and_terminated_by_local_ids() {
     let moto = Moto::start();
-    let nodes = Nodes::start(1);
-    cloud_support::serve_manifests(|path, manifest| {
-        nodes.images.add(path, node_support::Served::File(manifest))
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
-    let data = dir.path().join("clc");
-    let cluster = format!("zone1={}", cc.url());
-    let walrus = nodes.images.url("/services/Walrus");
-    let args = [
-        "--cluster",
-        cluster.as_str(),
-        "--walrus",
-        &walrus,
-        "--tick",
-        "1",
-    ];
-    let mut cloud = start_cloud(nodes.keys.path(), &data, &args);
-    // The test node has 8 cores: room for 2 instances of 4.
-    admin(&data, &["vmtype", "set", "m1.small", "4", "256", "1"]);
-    admin(&data, &["user", "add", "bob"]);
-    let creds = data.join("credentials");
-    let (admin_dir, bob_dir) = (
-        creds.join("admin").display().to_string(),
-        creds.join("bob").display().to_string(),
-    );
-    let out = python("cloud_burst.py", &["images", &admin_dir, &moto.url]);
-    let ids: Vec<&str> = out.lines().last().unwrap().split(' ').collect();
-    let [emi, eki, ami] = ids[..] else {
-        panic!("{out}")
-    };
-
-    let map = format!("{emi}={ami}");
+    let (mut cloud, ami) = Cloud::start(Some(&moto));
+    let (data, emi, eki) = (cloud.data.clone(), cloud.emi.clone(), cloud.eki.clone());
+    let map = format!("{emi}={}", ami.unwrap());
     let bad = admin_run(
         &data,
         &[
@@ -164,9 +208,10 @@ fn what_the_zone_cannot_place_runs_on_moto_and_is_described_and_terminated_by_lo
         Engine::Postgres => println!("note: the secret's sealing is checked on SQLite's files"),
     }
 
+    let (admin_dir, bob_dir) = (cloud.credentials("admin"), cloud.credentials("bob"));
     let out = python(
         "cloud_burst.py",
-        &["burst", &admin_dir, &bob_dir, &moto.url, emi, eki],
+        &["burst", &admin_dir, &bob_dir, &moto.url, &emi, &eki],
     );
     let ids: Vec<String> = out
         .lines()
@@ -182,11 +227,64 @@ fn what_the_zone_cannot_place_runs_on_moto_and_is_described_and_terminated_by_lo
         "a target running instances is kept: {removal:?}"
     );
 
-    assert!(cloud.terminate().success(), "{}", cloud.log());
-    let _cloud = restart_cloud(nodes.keys.path(), &data, &args);
+    cloud.restart();
     let mut kept = vec!["kept", admin_dir.as_str(), moto.url.as_str()];
     kept.extend(ids.iter().map(String::as_str));
     python("cloud_burst.py", &kept);
     admin(&data, &["burst", "remove", "moto"]);
     assert_eq!(admin(&data, &["burst", "list"]), "");
+}
+
+#[test]
+fn a_target_that_fails_costs_only_the_remote_part_unless_min_count_needs_it() {
+    let (cloud, _) = Cloud::start(None);
+    let data = &cloud.data;
+    let dead = format!("http://127.0.0.1:{}/", free_port());
+    let map = format!("{}=ami-12c6146b", cloud.emi);
+    admin(
+        data,
+        &[
+            "burst",
+            "add",
+            "dead",
+            "--endpoint",
+            &dead,
+            "--access-key",
+            "A",
+            "--secret-key",
+            "S",
+            "--image-map",
+            &map,
+        ],
+    );
+    let admin_dir = cloud.credentials("admin");
+    python(
+        "cloud_burst.py",
+        &["failure", &admin_dir, &cloud.emi, &cloud.eki],
+    );
+    assert!(
+        cloud
+            .cloud
+            .log()
+            .contains("burst: the target did not run the remainder"),
+        "{}",
+        cloud.cloud.log()
+    );
+    // Each failed remote launch is in the event log (queued: read until it is written).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = admin(
+            data,
+            &["events", "--from", "2000-01-01", "--to", "2100-01-01"],
+        );
+        let failed = events
+            .lines()
+            .filter(|l| l.contains(",system,burst.RunInstances,r-") && l.ends_with(",Unavailable,"))
+            .count();
+        if failed >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed burst in:\n{events}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

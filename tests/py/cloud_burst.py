@@ -3,8 +3,8 @@ moto's server standing in for the remote EC2 cloud (boto3 against it directly, t
 our cloud did there).
 
 Phases (run by tests/cloud_burst.rs):
-  images ADMIN_DIR MOTO_URL       register the local images; prints `EMI EKI AMI`, AMI one of
-                                  moto's own images
+  images ADMIN_DIR [MOTO_URL]     register the local images; prints `EMI EKI [AMI]`, AMI one
+                                  of moto's own images
   burst ADMIN_DIR USER_DIR MOTO_URL EMI EKI
                                   the user (an account the target does not admit) is refused
                                   past the local zone and nothing reaches moto; the admin's
@@ -14,6 +14,8 @@ Phases (run by tests/cloud_burst.rs):
   kept ADMIN_DIR MOTO_URL ID...   after a restart: the 4 are still described, 2 in the burst
                                   zone, running; terminated by their local ids, all reach
                                   terminated, and moto shows its 2 terminated
+  failure ADMIN_DIR EMI EKI       with a target that does not answer: MinCount 3 over a zone of
+                                  2 leaves nothing; MinCount 1 keeps the 2 local instances
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -55,9 +57,13 @@ def check_images(admin_env, moto_url):
     c = ec2(admin_env)
     emi, eki = (c.register_image(ImageLocation=f"images/{k}.manifest.xml", Name=k)["ImageId"]
                 for k in ("machine", "kernel"))
+    ok("local images registered")
+    if moto_url is None:
+        print(emi, eki)
+        return
     ami = moto(moto_url).describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     assert ami.startswith("ami-"), ami
-    ok("local images registered; moto offers its own AMIs")
+    ok("moto offers its own AMIs")
     print(emi, eki, ami)
 
 
@@ -127,14 +133,40 @@ def check_kept(admin_env, moto_url, ids):
     ok("moto shows the 2 remote instances terminated")
 
 
+def check_failure(admin_env, emi, eki):
+    c = ec2(admin_env)
+    expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=3, MaxCount=3, InstanceType="m1.small"),
+                 "InsufficientInstanceCapacity", 400)
+    assert c.describe_instances()["Reservations"] == []
+    ok("MinCount 3 over a zone of 2 and a target that fails: the local part is undone, nothing recorded")
+
+    # The zone's room comes back as the tick sees the cluster's instances gone.
+    deadline = time.time() + 60
+    while True:
+        try:
+            run = c.run_instances(ImageId=emi, KernelId=eki, MinCount=1, MaxCount=4, InstanceType="m1.small")
+            break
+        except c.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "InsufficientInstanceCapacity", e.response
+            assert time.time() < deadline, "the zone's room did not come back"
+            time.sleep(0.5)
+    zones = [i["Placement"]["AvailabilityZone"] for i in run["Instances"]]
+    assert zones == ["zone1", "zone1"], run["Instances"]
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    assert [i["State"]["Name"] for i in wait_all(c, ids, "running")] == ["running"] * 2
+    ok("MinCount 1: the target's failure costs only the remote part; the 2 local instances run")
+
+
 def main():
     phase, args = sys.argv[1], sys.argv[2:]
     if phase == "images":
-        check_images(eucarc(args[0]), args[1])
+        check_images(eucarc(args[0]), args[1] if len(args) > 1 else None)
     elif phase == "burst":
         check_burst(eucarc(args[0]), eucarc(args[1]), args[2], args[3], args[4])
     elif phase == "kept":
         check_kept(eucarc(args[0]), args[1], args[2:])
+    elif phase == "failure":
+        check_failure(eucarc(args[0]), args[1], args[2])
     else:
         sys.exit(f"unknown phase {phase}")
 

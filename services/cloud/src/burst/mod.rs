@@ -33,7 +33,8 @@ use crate::store::{burst_zone, BurstTarget, Instance, Observed, RemoteInstance, 
 use client::{ClientError, Ec2Client, RemoteState};
 use seal::SealError;
 
-/// The event log's action of a failed remote launch (its outcome is the target's error).
+/// The event log's action of a failed remote launch: its resource is the reservation, its
+/// outcome the target's error code (`Unavailable` when it did not answer).
 const BURST_FAILED: &str = "burst.RunInstances";
 
 /// Why a burst target could not be asked.
@@ -179,7 +180,10 @@ impl Offer {
                     _ => "Unavailable".to_owned(),
                 };
                 let who = Who::system(&owner);
-                let event = Event::request(&who, Component::System, BURST_FAILED, &outcome);
+                let event = Event {
+                    resource: reservation.clone(),
+                    ..Event::request(&who, Component::System, BURST_FAILED, &outcome)
+                };
                 cloud.events.record(event).await;
                 return Ok(Vec::new());
             }
