@@ -150,50 +150,45 @@ impl Cloud {
     }
 }
 
+/// `euca admin burst add NAME` of `endpoint` with image map `map` (access key `AKIDBURST`,
+/// secret key `S` unless `extra` gives one).
+fn burst_add<'a>(
+    name: &'a str,
+    endpoint: &'a str,
+    map: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "burst",
+        "add",
+        name,
+        "--endpoint",
+        endpoint,
+        "--access-key",
+        "AKIDBURST",
+        "--image-map",
+        map,
+    ];
+    if !extra.contains(&"--secret-key") {
+        args.extend(["--secret-key", "S"]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn what_the_zone_cannot_place_runs_on_moto_and_is_described_and_terminated_by_local_ids() {
     let moto = Moto::start();
     let (mut cloud, ami) = Cloud::start(Some(&moto));
     let (data, emi, eki) = (cloud.data.clone(), cloud.emi.clone(), cloud.eki.clone());
     let map = format!("{emi}={}", ami.unwrap());
-    let bad = admin_run(
-        &data,
-        &[
-            "burst",
-            "add",
-            "moto",
-            "--endpoint",
-            "https://ec2.example/",
-            "--access-key",
-            "A",
-            "--secret-key",
-            "S",
-            "--image-map",
-            &map,
-        ],
-    );
+    let bad = admin_run(&data, &burst_add("moto", "https://ec2.example/", &map, &[]));
     assert!(
         !bad.status.success(),
         "an https endpoint is refused: {bad:?}"
     );
-    admin(
-        &data,
-        &[
-            "burst",
-            "add",
-            "moto",
-            "--endpoint",
-            &moto.url,
-            "--access-key",
-            "AKIDBURST",
-            "--secret-key",
-            SECRET,
-            "--image-map",
-            &map,
-            "--accounts",
-            "admin",
-        ],
-    );
+    let secret = ["--secret-key", SECRET, "--accounts", "admin"];
+    admin(&data, &burst_add("moto", &moto.url, &map, &secret));
     let listed = admin(&data, &["burst", "list"]);
     assert_eq!(
         listed.trim(),
@@ -241,22 +236,7 @@ fn a_target_that_fails_costs_only_the_remote_part_unless_min_count_needs_it() {
     let data = &cloud.data;
     let dead = format!("http://127.0.0.1:{}/", free_port());
     let map = format!("{}=ami-12c6146b", cloud.emi);
-    admin(
-        data,
-        &[
-            "burst",
-            "add",
-            "dead",
-            "--endpoint",
-            &dead,
-            "--access-key",
-            "A",
-            "--secret-key",
-            "S",
-            "--image-map",
-            &map,
-        ],
-    );
+    admin(data, &burst_add("dead", &dead, &map, &[]));
     let admin_dir = cloud.credentials("admin");
     python(
         "cloud_burst.py",

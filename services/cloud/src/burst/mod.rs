@@ -87,8 +87,17 @@ pub struct Offer {
 impl Offer {
     /// The offer to `account` for instances of local image `image`: the first target (by
     /// name) that admits the account (its `--accounts`, or every account), maps the image
-    /// and has room under its `--max-instances`.
-    pub async fn of(cloud: &Cloud, account: &str, image: &str) -> Result<Self, Ec2Error> {
+    /// and has room under its `--max-instances`; none when the request names its `zone`
+    /// (the instances must run there).
+    pub async fn of(
+        cloud: &Cloud,
+        account: &str,
+        image: &str,
+        zone: Option<&str>,
+    ) -> Result<Self, Ec2Error> {
+        if zone.is_some() {
+            return Ok(Self { target: None });
+        }
         for target in cloud.store.burst_targets().await? {
             let admitted = target
                 .accounts

@@ -2,8 +2,9 @@
 //! through the cluster controllers. The cloud checks what it can (image, kernel, VM type,
 //! keypair, groups, counts), places the reservation in a zone (the one asked for, else the
 //! one with the most room at the last tick), chooses the ids, records the instances, then
-//! asks that zone's cluster; a cluster that starts fewer than `MinCount` has those it
-//! started terminated (InsufficientInstanceCapacity). A `ClientToken` makes RunInstances
+//! asks that zone's cluster; what it does not start may run on a burst target
+//! (`crate::burst`, which the zone's part then need not make up), and a reservation that
+//! falls short of `MinCount` has what started terminated (InsufficientInstanceCapacity). A `ClientToken` makes RunInstances
 //! idempotent: a retry returns the reservation the token made. An instance's EC2 state is
 //! what its cluster last reported, as the tick recorded it: Pending, Extant and Teardown are
 //! pending, running and shutting-down; one its cluster no longer reports is terminated.
@@ -203,7 +204,7 @@ pub(super) async fn run(
         .filter(|z| !z.is_empty());
     let min = usize::try_from(request.min_count).unwrap_or(usize::MAX);
     // What a burst target may run of what the local zones do not start.
-    let burst = burst::Offer::of(call.cloud, &owner, &image.id).await?;
+    let burst = burst::Offer::of(call.cloud, &owner, &image.id, zone).await?;
     let local_min = i32::try_from(burst.local_min(min)).unwrap_or(i32::MAX);
     let cluster = match place(call, zone, &vm_type, local_min.max(1), max_count).await {
         Ok(cluster) => Some(cluster),

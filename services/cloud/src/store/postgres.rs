@@ -233,6 +233,20 @@ impl PgStore {
         Ok(self.client().await?.execute(sql, params).await?)
     }
 
+    /// Deletes the row of `table` named `name`; `NotFound` (naming `what`) when there is none.
+    async fn delete_named(
+        &self,
+        table: &str,
+        what: &'static str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE name = $1");
+        if self.execute(&sql, &[&name]).await? == 0 {
+            return Err(not_found(what, name));
+        }
+        Ok(())
+    }
+
     /// One query on a pooled connection: its rows.
     async fn query(
         &self,
@@ -737,15 +751,7 @@ impl Store for PgStore {
 
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        Box::pin(async move {
-            let removed = self
-                .execute("DELETE FROM clusters WHERE name = $1", &[&name])
-                .await?;
-            if removed == 0 {
-                return Err(not_found("cluster", &name));
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.delete_named("clusters", "cluster", &name).await })
     }
 
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
@@ -1589,13 +1595,8 @@ impl Store for PgStore {
     fn remove_burst_target(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
         Box::pin(async move {
-            let removed = self
-                .execute("DELETE FROM burst_targets WHERE name = $1", &[&name])
-                .await?;
-            if removed == 0 {
-                return Err(not_found("burst target", &name));
-            }
-            Ok(())
+            self.delete_named("burst_targets", "burst target", &name)
+                .await
         })
     }
 

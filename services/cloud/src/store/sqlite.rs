@@ -273,6 +273,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Deletes the row of `table` named `name`; `NotFound` (naming `what`) when there is none.
+fn delete_named(
+    tx: &Transaction<'_>,
+    table: &str,
+    what: &'static str,
+    name: &str,
+) -> Result<(), StoreError> {
+    if tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])? == 0 {
+        return Err(not_found(what, name));
+    }
+    Ok(())
+}
+
 fn keypair_from_row(row: &Row<'_>) -> rusqlite::Result<KeyPair> {
     Ok(KeyPair {
         owner: row.get(0)?,
@@ -681,12 +694,7 @@ impl Store for SqliteStore {
 
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        self.run(move |tx| {
-            if tx.execute("DELETE FROM clusters WHERE name = ?1", [&name])? == 0 {
-                return Err(not_found("cluster", &name));
-            }
-            Ok(())
-        })
+        self.run(move |tx| delete_named(tx, "clusters", "cluster", &name))
     }
 
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
@@ -1389,12 +1397,7 @@ impl Store for SqliteStore {
 
     fn remove_burst_target(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        self.run(move |tx| {
-            if tx.execute("DELETE FROM burst_targets WHERE name = ?1", [&name])? == 0 {
-                return Err(not_found("burst target", &name));
-            }
-            Ok(())
-        })
+        self.run(move |tx| delete_named(tx, "burst_targets", "burst target", &name))
     }
 
     fn burst_targets(&self) -> StoreFuture<'_, Vec<BurstTarget>> {
