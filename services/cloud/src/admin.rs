@@ -7,6 +7,7 @@
 mod burst;
 mod iam;
 mod quota;
+mod sla;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,11 @@ pub enum AdminCommand {
     /// The audit trail over a range of time: every request (who, from where, what, with
     /// what outcome) and every billed change.
     Events(usage::Range),
+    /// Service level agreements per account: reservations, priority, placement,
+    /// availability floors with alerts, burst preference; and reserved versus used
+    /// instance-hours.
+    #[command(subcommand)]
+    Sla(sla::SlaCommand),
     /// Cloud-bursting: other EC2 clouds that run what the local zones cannot place.
     #[command(subcommand)]
     Burst(burst::BurstCommand),
@@ -240,9 +246,20 @@ pub enum AdminError {
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
+    Sla(String),
+    #[error("{0}")]
     Burst(String),
     #[error(transparent)]
     Seal(#[from] crate::burst::seal::SealError),
+}
+
+impl From<crate::sla::edit::SlaError> for AdminError {
+    fn from(e: crate::sla::edit::SlaError) -> Self {
+        match e {
+            crate::sla::edit::SlaError::Invalid(why) => Self::Sla(why),
+            crate::sla::edit::SlaError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 /// `euca admin`.
@@ -276,6 +293,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Quota(command) => quota::run(&*store, &data, command).await,
         AdminCommand::Usage(range) => usage::usage(&data, &range).await,
         AdminCommand::Events(range) => usage::audit(&data, &range).await,
+        AdminCommand::Sla(command) => sla::run(&*store, &data, command).await,
         AdminCommand::Burst(command) => burst::run(&*store, &data, command).await,
     }
 }

@@ -15,6 +15,7 @@ pub mod euare;
 pub mod ops;
 pub mod params;
 pub mod query;
+pub mod sla;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -125,6 +126,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         launching: std::sync::Mutex::default(),
         client_tokens: tokio::sync::Mutex::default(),
         quota_turns: ops::QuotaTurns::default(),
+        sla_turns: sla::turn::Turns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
         secrets: burst::seal::Sealer::new(&prepared.cloud_key.private_key)?,

@@ -59,7 +59,7 @@ pub struct Range {
 }
 
 impl Range {
-    fn selection(&self, history: bool) -> Result<Selection, AdminError> {
+    pub(super) fn selection(&self, history: bool) -> Result<Selection, AdminError> {
         if self.to <= self.from {
             return Err(AdminError::Usage("--to must be after --from".into()));
         }
@@ -71,7 +71,7 @@ impl Range {
         })
     }
 
-    fn chooses(&self, account: &str, user: &str) -> bool {
+    pub(super) fn chooses(&self, account: &str, user: &str) -> bool {
         self.account.as_deref().is_none_or(|a| a == account)
             && self.user.as_deref().is_none_or(|u| u == user)
     }
@@ -193,7 +193,7 @@ fn audit_report(events: &[Event], format: Format) -> String {
     }
 }
 
-async fn read(data: &Path, selection: &Selection) -> Result<Vec<Event>, AdminError> {
+pub(super) async fn read(data: &Path, selection: &Selection) -> Result<Vec<Event>, AdminError> {
     let location = {
         let folder = data.to_owned();
         kit::blocking(move || users::Location::of_cloud(&folder))
@@ -209,7 +209,7 @@ async fn read(data: &Path, selection: &Selection) -> Result<Vec<Event>, AdminErr
 }
 
 /// A CSV line (RFC 4180: a field with a comma, quote or line break is quoted).
-fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
+pub(super) fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
     let quoted: Vec<String> = fields
         .iter()
         .map(|f| {
@@ -225,7 +225,7 @@ fn csv_row<S: AsRef<str>>(fields: &[S]) -> String {
 }
 
 /// `millis` as RFC 3339 UTC with milliseconds.
-fn time_text(millis: i64) -> String {
+pub(super) fn time_text(millis: i64) -> String {
     let seconds = DateTime::from_unix(millis.div_euclid(1000));
     let text = seconds.as_str().trim_end_matches('Z');
     format!("{text}.{:03}Z", millis.rem_euclid(1000))

@@ -29,6 +29,7 @@ use users::events::{Component, Event, Who};
 
 use crate::error::Ec2Error;
 use crate::ops::Cloud;
+use crate::sla::{self, BurstPreference};
 use crate::store::{burst_zone, BurstTarget, Instance, Observed, RemoteInstance, StoreError};
 use client::{ClientError, Ec2Client, RemoteState};
 use seal::SealError;
@@ -82,21 +83,32 @@ fn client_of(cloud: &Cloud, target: &BurstTarget) -> Result<Ec2Client, BurstErro
 #[derive(Debug)]
 pub struct Offer {
     target: Option<(BurstTarget, usize)>,
+    /// The account bursts first (its SLA's `BurstPreference::First`).
+    first: bool,
 }
 
 impl Offer {
     /// The offer to `account` for instances of local image `image`: the first target (by
     /// name) that admits the account (its `--accounts`, or every account), maps the image
     /// and has room under its `--max-instances`; none when the request names its `zone`
-    /// (the instances must run there).
+    /// (the instances must run there) or the account's SLA says never to burst.
     pub async fn of(
         cloud: &Cloud,
         account: &str,
         image: &str,
         zone: Option<&str>,
     ) -> Result<Self, Ec2Error> {
+        let none = Self {
+            target: None,
+            first: false,
+        };
+        let first = match sla::burst_preference(cloud, account).await? {
+            BurstPreference::Never => return Ok(none),
+            BurstPreference::Overflow => false,
+            BurstPreference::First => true,
+        };
         if zone.is_some() {
-            return Ok(Self { target: None });
+            return Ok(none);
         }
         for target in cloud.store.burst_targets().await? {
             let admitted = target
@@ -118,16 +130,28 @@ impl Offer {
             if room > 0 {
                 return Ok(Self {
                     target: Some((target, room)),
+                    first,
                 });
             }
         }
-        Ok(Self { target: None })
+        Ok(none)
     }
 
     /// The least the local zones must start of a reservation of at least `min`: what the
     /// target cannot make up.
     pub fn local_min(&self, min: usize) -> usize {
         min.saturating_sub(self.room())
+    }
+
+    /// The most the local zones are asked for of a reservation of at most `max`: all of it,
+    /// unless the account's SLA says to burst first (`BurstPreference::First`), when the
+    /// target's room is left to the target.
+    pub fn local_max(&self, max: usize) -> usize {
+        if self.first {
+            max.saturating_sub(self.room())
+        } else {
+            max
+        }
     }
 
     fn room(&self) -> usize {

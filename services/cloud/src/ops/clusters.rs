@@ -175,7 +175,7 @@ pub(super) async fn capacity(
 /// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is
 /// asked now (and remembered), all at once, so that one that does not answer costs its
 /// deadline once, not once per zone.
-pub(super) async fn zones_of(
+pub(crate) async fn zones_of(
     cloud: &Cloud,
     clusters: &[Cluster],
     types: &[VmType],

@@ -39,6 +39,7 @@ use super::storage;
 use super::{Call, InFlight};
 use crate::burst;
 use crate::error::Ec2Error;
+use crate::sla;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
 use users::Resource;
 
@@ -203,13 +204,35 @@ pub(super) async fn run(
         .and_then(|p| p.availability_zone.as_deref())
         .filter(|z| !z.is_empty());
     let min = usize::try_from(request.min_count).unwrap_or(usize::MAX);
-    // What a burst target may run of what the local zones do not start.
+    // What a burst target may run of what the local zones do not start; the local zones'
+    // share is then what the SLAs admit.
     let burst = burst::Offer::of(call.cloud, &owner, &image.id, zone).await?;
     let local_min = i32::try_from(burst.local_min(min)).unwrap_or(i32::MAX);
-    let cluster = match place(call, zone, &vm_type, local_min.max(1), max_count).await {
-        Ok(cluster) => Some(cluster),
+    let local_max = burst.local_max(usize::try_from(max_count).unwrap_or(0));
+    let local_max = i32::try_from(local_max).unwrap_or(i32::MAX);
+    let admitted = match sla::admit(
+        call.cloud,
+        &owner,
+        zone,
+        &vm_type.name,
+        local_min.max(1),
+        local_max,
+    )
+    .await
+    {
+        Ok(admitted) => Some(admitted),
         Err(Ec2Error::InsufficientInstanceCapacity(_)) if local_min == 0 => None,
         Err(e) => return Err(e),
+    };
+    let local_max = admitted.as_ref().map_or(0, |a| a.max);
+    let local_zone = admitted.as_ref().and_then(|a| a.zone.as_deref());
+    let cluster = match local_max {
+        0 => None,
+        _ => match place(call, local_zone, &vm_type, local_min.max(1), local_max).await {
+            Ok(cluster) => Some(cluster),
+            Err(Ec2Error::InsufficientInstanceCapacity(_)) if local_min == 0 => None,
+            Err(e) => return Err(e),
+        },
     };
 
     let s3_url = store
@@ -244,8 +267,16 @@ pub(super) async fn run(
     // and its tick finds them on the cluster, or finds them gone.
     // A fresh reservation: always marked.
     let _launching = InFlight::claim(&call.cloud.launching, &reservation);
-    if cluster.is_some() {
-        match store.add_instances(&instances, Some(&call.user.name)).await {
+    // The local zone's part: the first of them.
+    let local = match cluster {
+        Some(_) => usize::try_from(local_max).unwrap_or(0).min(instances.len()),
+        None => 0,
+    };
+    if local > 0 {
+        match store
+            .add_instances(&instances[..local], Some(&call.user.name))
+            .await
+        {
             Ok(()) => {}
             // The same token's retry, which raced this one past the lookup above.
             Err(StoreError::Exists {
@@ -259,8 +290,9 @@ pub(super) async fn run(
         }
     }
     drop(limits);
+    drop(admitted);
     drop(token_turn);
-    let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+    let ids: Vec<String> = instances[..local].iter().map(|i| i.id.clone()).collect();
     let mut answer = None;
     let mut started: Vec<String> = Vec::new();
     if let Some(cluster) = &cluster {
@@ -279,7 +311,7 @@ pub(super) async fn run(
                 disk: i32::try_from(vm_type.disk_gb).ok(),
             }),
             key_name: public_key,
-            max_count,
+            max_count: local_max,
             min_count: local_min.max(1),
             reservation_id: reservation.clone(),
             net_names: vec![groups[0].clone()],

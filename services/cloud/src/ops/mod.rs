@@ -32,6 +32,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+pub(crate) use clusters::zones_of;
 pub use clusters::{Capacity, Zone, Zones};
 pub use quota::QuotaTurns;
 pub use storage::StorageController;
@@ -81,6 +82,9 @@ pub struct Cloud {
     /// Taken by a request that adds to what quotas limit, from its check to its record
     /// (after `client_tokens`, when it takes both).
     pub quota_turns: QuotaTurns,
+    /// Taken by a RunInstances while SLAs apply, from its capacity check to its record
+    /// (after its quota turn), highest priority first.
+    pub sla_turns: crate::sla::turn::Turns,
     /// The volumes and snapshots an EBS request is changing now (the tick leaves them
     /// alone).
     pub ebs: Mutex<HashSet<String>>,

@@ -98,6 +98,7 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
         }
     });
     while polls.join_next().await.is_some() {}
+    crate::sla::floors::check(cloud).await;
 }
 
 /// Polls one cluster and records what it reports.

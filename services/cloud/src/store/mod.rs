@@ -9,6 +9,7 @@
 //! one suite (`suite.rs`) checks both. [`open`] picks the engine.
 
 mod postgres;
+pub mod sla;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
@@ -904,6 +905,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Quotas.
     /// What account `account` holds now, or of it what user `creator` made.
     fn in_use(&self, account: &str, creator: Option<&str>) -> StoreFuture<'_, InUse>;
+
+    // SLAs (`crate::sla`; the statements are in `sla.rs`).
+    /// Replaces `sla.account`'s SLA: its earlier reservations end at `at` and its new ones
+    /// start then (milliseconds since the epoch).
+    fn put_sla(&self, sla: &sla::Sla, at: i64) -> StoreFuture<'_, ()>;
+    /// Every account's SLA with its current reservations, by account.
+    fn slas(&self) -> StoreFuture<'_, Vec<sla::Sla>>;
+    /// Removes `account`'s SLA (its reservations end at `at`); `false` when it had none.
+    fn delete_sla(&self, account: &str, at: i64) -> StoreFuture<'_, bool>;
+    /// The reservations in force some time from `from` to `to` (not included), ended or
+    /// not.
+    fn reservation_history(&self, from: i64, to: i64) -> StoreFuture<'_, Vec<sla::Reserved>>;
+    /// Records a breached floor; `false` when it was recorded already.
+    fn open_breach(&self, breach: &sla::Breach) -> StoreFuture<'_, bool>;
+    /// Forgets a breached floor (of `breach`, its account, zone and type); `false` when
+    /// none was recorded.
+    fn close_breach(&self, breach: &sla::Breach) -> StoreFuture<'_, bool>;
+    /// The floors breached now.
+    fn breaches(&self) -> StoreFuture<'_, Vec<sla::Breach>>;
 
     // Cloud-bursting (the `burst` module).
     /// Registers a burst target; a name taken is `Exists`.

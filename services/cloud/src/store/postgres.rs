@@ -12,6 +12,7 @@ use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
 use users::{Directory, PgUsers};
 
+use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
     BurstTarget, CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission,
@@ -183,6 +184,39 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE volumes ADD COLUMN creator TEXT COLLATE "C";
     ALTER TABLE snapshots ADD COLUMN creator TEXT COLLATE "C";
     ALTER TABLE addresses ADD COLUMN creator TEXT COLLATE "C";
+"#,
+    // SLAs: reservations with their history, floors and the floors breached now.
+    r#"
+    CREATE TABLE slas (
+        account TEXT COLLATE "C" PRIMARY KEY,
+        priority BIGINT NOT NULL,
+        placement TEXT COLLATE "C",
+        burst TEXT COLLATE "C" NOT NULL,
+        webhook TEXT COLLATE "C"
+    );
+    CREATE TABLE sla_reservations (
+        account TEXT COLLATE "C" NOT NULL,
+        zone TEXT COLLATE "C" NOT NULL,
+        vm_type TEXT COLLATE "C" NOT NULL,
+        count BIGINT NOT NULL,
+        since BIGINT NOT NULL,
+        until BIGINT
+    );
+    CREATE INDEX sla_reservations_by_time ON sla_reservations (since, until);
+    CREATE TABLE sla_floors (
+        account TEXT COLLATE "C" NOT NULL,
+        zone TEXT COLLATE "C" NOT NULL,
+        vm_type TEXT COLLATE "C" NOT NULL,
+        floor BIGINT NOT NULL,
+        PRIMARY KEY (account, zone, vm_type)
+    );
+    CREATE TABLE sla_breaches (
+        account TEXT COLLATE "C" NOT NULL,
+        zone TEXT COLLATE "C" NOT NULL,
+        vm_type TEXT COLLATE "C" NOT NULL,
+        since BIGINT NOT NULL,
+        PRIMARY KEY (account, zone, vm_type)
+    );
 "#,
     r#"
     CREATE TABLE burst_targets (
@@ -486,6 +520,16 @@ fn instance_from_row(row: &Row) -> Result<Instance, StoreError> {
             seen: row.try_get(18)?,
             vanished: row.try_get(19)?,
         },
+    })
+}
+
+/// The reservation of a row whose columns 1 to 3 are zone, VM type and count.
+fn reservation(row: &Row) -> Result<Reservation, StoreError> {
+    let count: i64 = row.try_get(3)?;
+    Ok(Reservation {
+        zone: row.try_get(1)?,
+        vm_type: row.try_get(2)?,
+        count: u32::try_from(count).map_err(|e| StoreError::Value(e.to_string()))?,
     })
 }
 
@@ -1549,6 +1593,159 @@ impl Store for PgStore {
                 *column = row.try_get(i)?;
             }
             Ok(InUse::from_columns(columns))
+        })
+    }
+
+    fn put_sla(&self, sla: &Sla, at: i64) -> StoreFuture<'_, ()> {
+        let sla = sla.clone();
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let placement = sla.placement.map(|p| p.name());
+            tx.execute(
+                sla_sql::UPSERT_SLA,
+                &[
+                    &sla.account,
+                    &sla.priority,
+                    &placement,
+                    &sla.burst.name(),
+                    &sla.webhook,
+                ],
+            )
+            .await?;
+            tx.execute(sla_sql::END_RESERVATIONS, &[&at, &sla.account])
+                .await?;
+            for r in &sla.reservations {
+                let count = i64::from(r.count);
+                tx.execute(
+                    sla_sql::INSERT_RESERVATION,
+                    &[&sla.account, &r.zone, &r.vm_type, &count, &at],
+                )
+                .await?;
+            }
+            tx.execute(sla_sql::DELETE_FLOORS, &[&sla.account]).await?;
+            for f in &sla.floors {
+                let floor = i64::from(f.floor);
+                tx.execute(
+                    sla_sql::INSERT_FLOOR,
+                    &[&sla.account, &f.zone_column(), &f.vm_type, &floor],
+                )
+                .await?;
+            }
+            tx.execute(sla_sql::DROP_STALE_BREACHES, &[&sla.account])
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn slas(&self) -> StoreFuture<'_, Vec<Sla>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let mut slas = client
+                .query(sla_sql::SELECT_SLAS, &[])
+                .await?
+                .iter()
+                .map(|r| {
+                    Sla::from_columns(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    )
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let reservations = client
+                .query(sla_sql::SELECT_CURRENT_RESERVATIONS, &[])
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, reservation(r)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Sla::attach(&mut slas, reservations, |s, r| s.reservations.push(r));
+            let floors = client
+                .query(sla_sql::SELECT_FLOORS, &[])
+                .await?
+                .iter()
+                .map(|r| {
+                    let floor = Floor::from_columns(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                    Ok((r.try_get(0)?, floor))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Sla::attach(&mut slas, floors, |s, f| s.floors.push(f));
+            Ok(slas)
+        })
+    }
+
+    fn delete_sla(&self, account: &str, at: i64) -> StoreFuture<'_, bool> {
+        let account = own(account);
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute(sla_sql::END_RESERVATIONS, &[&at, &account])
+                .await?;
+            tx.execute(sla_sql::DELETE_FLOORS, &[&account]).await?;
+            tx.execute(sla_sql::DELETE_BREACHES, &[&account]).await?;
+            let deleted = tx.execute(sla_sql::DELETE_SLA, &[&account]).await?;
+            tx.commit().await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn reservation_history(&self, from: i64, to: i64) -> StoreFuture<'_, Vec<Reserved>> {
+        Box::pin(async move {
+            self.query(sla_sql::SELECT_RESERVATION_HISTORY, &[&from, &to])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(Reserved {
+                        account: r.try_get(0)?,
+                        reservation: reservation(r)?,
+                        since: r.try_get(4)?,
+                        until: r.try_get(5)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn open_breach(&self, breach: &Breach) -> StoreFuture<'_, bool> {
+        let b = breach.clone();
+        Box::pin(async move {
+            let added = self
+                .execute(
+                    sla_sql::OPEN_BREACH,
+                    &[&b.account, &b.zone, &b.vm_type, &b.since],
+                )
+                .await?;
+            Ok(added > 0)
+        })
+    }
+
+    fn close_breach(&self, breach: &Breach) -> StoreFuture<'_, bool> {
+        let b = breach.clone();
+        Box::pin(async move {
+            let removed = self
+                .execute(sla_sql::CLOSE_BREACH, &[&b.account, &b.zone, &b.vm_type])
+                .await?;
+            Ok(removed > 0)
+        })
+    }
+
+    fn breaches(&self) -> StoreFuture<'_, Vec<Breach>> {
+        Box::pin(async move {
+            self.query(sla_sql::SELECT_BREACHES, &[])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(Breach {
+                        account: r.try_get(0)?,
+                        zone: r.try_get(1)?,
+                        vm_type: r.try_get(2)?,
+                        since: r.try_get(3)?,
+                    })
+                })
+                .collect()
         })
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use users::{Directory, UserStore};
 
+use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
     BurstTarget, CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission,
@@ -172,6 +173,37 @@ const MIGRATIONS: &[&str] = &["
     ALTER TABLE snapshots ADD COLUMN creator TEXT;
     ALTER TABLE addresses ADD COLUMN creator TEXT;
 ", "
+    CREATE TABLE slas (
+        account TEXT PRIMARY KEY,
+        priority INTEGER NOT NULL,
+        placement TEXT,
+        burst TEXT NOT NULL,
+        webhook TEXT
+    ) STRICT;
+    CREATE TABLE sla_reservations (
+        account TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        vm_type TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        since INTEGER NOT NULL,
+        until INTEGER
+    ) STRICT;
+    CREATE INDEX sla_reservations_by_time ON sla_reservations (since, until);
+    CREATE TABLE sla_floors (
+        account TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        vm_type TEXT NOT NULL,
+        floor INTEGER NOT NULL,
+        PRIMARY KEY (account, zone, vm_type)
+    ) STRICT;
+    CREATE TABLE sla_breaches (
+        account TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        vm_type TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (account, zone, vm_type)
+    ) STRICT;
+", "
     CREATE TABLE burst_targets (
         name TEXT PRIMARY KEY,
         endpoint TEXT NOT NULL,
@@ -292,6 +324,15 @@ fn keypair_from_row(row: &Row<'_>) -> rusqlite::Result<KeyPair> {
         name: row.get(1)?,
         fingerprint: row.get(2)?,
         public_key: row.get(3)?,
+    })
+}
+
+/// The reservation of a row whose columns 1 to 3 are zone, VM type and count.
+fn reservation_from_row(row: &Row<'_>) -> rusqlite::Result<Reservation> {
+    Ok(Reservation {
+        zone: row.get(1)?,
+        vm_type: row.get(2)?,
+        count: row.get(3)?,
     })
 }
 
@@ -1462,6 +1503,134 @@ impl Store for SqliteStore {
                 found.extend(row);
             }
             Ok(found)
+        })
+    }
+
+    fn put_sla(&self, sla: &Sla, at: i64) -> StoreFuture<'_, ()> {
+        let sla = sla.clone();
+        self.run(move |tx| {
+            let placement = sla.placement.map(|p| p.name());
+            tx.execute(
+                sla_sql::UPSERT_SLA,
+                params![
+                    sla.account,
+                    sla.priority,
+                    placement,
+                    sla.burst.name(),
+                    sla.webhook
+                ],
+            )?;
+            tx.execute(sla_sql::END_RESERVATIONS, params![at, sla.account])?;
+            for r in &sla.reservations {
+                tx.execute(
+                    sla_sql::INSERT_RESERVATION,
+                    params![sla.account, r.zone, r.vm_type, r.count, at],
+                )?;
+            }
+            tx.execute(sla_sql::DELETE_FLOORS, [&sla.account])?;
+            for f in &sla.floors {
+                tx.execute(
+                    sla_sql::INSERT_FLOOR,
+                    params![sla.account, f.zone_column(), f.vm_type, f.floor],
+                )?;
+            }
+            tx.execute(sla_sql::DROP_STALE_BREACHES, [&sla.account])?;
+            Ok(())
+        })
+    }
+
+    fn slas(&self) -> StoreFuture<'_, Vec<Sla>> {
+        self.run(|tx| {
+            let rows = tx
+                .prepare(sla_sql::SELECT_SLAS)?
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut slas = rows
+                .into_iter()
+                .map(|(a, p, pl, b, w)| Sla::from_columns(a, p, pl, b, w))
+                .collect::<Result<Vec<_>, _>>()?;
+            let reservations = tx
+                .prepare(sla_sql::SELECT_CURRENT_RESERVATIONS)?
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, reservation_from_row(r)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Sla::attach(&mut slas, reservations, |s, r| s.reservations.push(r));
+            let floors = tx
+                .prepare(sla_sql::SELECT_FLOORS)?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Floor::from_columns(r.get(1)?, r.get(2)?, r.get(3)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Sla::attach(&mut slas, floors, |s, f| s.floors.push(f));
+            Ok(slas)
+        })
+    }
+
+    fn delete_sla(&self, account: &str, at: i64) -> StoreFuture<'_, bool> {
+        let account = own(account);
+        self.run(move |tx| {
+            tx.execute(sla_sql::END_RESERVATIONS, params![at, account])?;
+            tx.execute(sla_sql::DELETE_FLOORS, [&account])?;
+            tx.execute(sla_sql::DELETE_BREACHES, [&account])?;
+            Ok(tx.execute(sla_sql::DELETE_SLA, [&account])? > 0)
+        })
+    }
+
+    fn reservation_history(&self, from: i64, to: i64) -> StoreFuture<'_, Vec<Reserved>> {
+        self.run(move |tx| {
+            Ok(tx
+                .prepare(sla_sql::SELECT_RESERVATION_HISTORY)?
+                .query_map(params![from, to], |r| {
+                    Ok(Reserved {
+                        account: r.get(0)?,
+                        reservation: reservation_from_row(r)?,
+                        since: r.get(4)?,
+                        until: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn open_breach(&self, breach: &Breach) -> StoreFuture<'_, bool> {
+        let b = breach.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                sla_sql::OPEN_BREACH,
+                params![b.account, b.zone, b.vm_type, b.since],
+            )?;
+            Ok(added > 0)
+        })
+    }
+
+    fn close_breach(&self, breach: &Breach) -> StoreFuture<'_, bool> {
+        let b = breach.clone();
+        self.run(move |tx| {
+            let removed =
+                tx.execute(sla_sql::CLOSE_BREACH, params![b.account, b.zone, b.vm_type])?;
+            Ok(removed > 0)
+        })
+    }
+
+    fn breaches(&self) -> StoreFuture<'_, Vec<Breach>> {
+        self.run(|tx| {
+            Ok(tx
+                .prepare(sla_sql::SELECT_BREACHES)?
+                .query_map([], |r| {
+                    Ok(Breach {
+                        account: r.get(0)?,
+                        zone: r.get(1)?,
+                        vm_type: r.get(2)?,
+                        since: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 }

@@ -24,6 +24,7 @@ pub async fn run(store: &dyn Store) {
     volumes_move_by_compare_and_set_and_detach_with_their_instance(store).await;
     snapshots_are_kept_per_owner_with_their_progress(store).await;
     in_use_counts_what_an_account_and_each_creator_holds(store).await;
+    slas_keep_their_reservations_history_and_breaches(store).await;
     burst_targets_and_their_instances_remote_ids(store).await;
 }
 
@@ -882,6 +883,80 @@ async fn in_use_counts_what_an_account_and_each_creator_holds(store: &dyn Store)
         store.in_use("nobody", None).await.unwrap(),
         InUse::default()
     );
+}
+
+async fn slas_keep_their_reservations_history_and_breaches(store: &dyn Store) {
+    use sla::{Breach, BurstPreference, Floor, Placement, Reservation, Sla};
+    let reserve = |zone: &str, count| Reservation {
+        zone: zone.into(),
+        vm_type: "m1.small".into(),
+        count,
+    };
+    let mut first = Sla {
+        account: "sla-a".into(),
+        priority: 7,
+        placement: Some(Placement::RoundRobin),
+        burst: BurstPreference::First,
+        webhook: Some("http://127.0.0.1:9/hook".into()),
+        reservations: vec![reserve("z1", 2), reserve("z2", 1)],
+        floors: vec![
+            Floor {
+                zone: None,
+                vm_type: "m1.small".into(),
+                floor: 3,
+            },
+            Floor {
+                zone: Some("z1".into()),
+                vm_type: "c1.medium".into(),
+                floor: 1,
+            },
+        ],
+    };
+    store.put_sla(&first, 1_000).await.unwrap();
+    let other = Sla {
+        account: "sla-b".into(),
+        ..Sla::default()
+    };
+    store.put_sla(&other, 1_000).await.unwrap();
+    assert_eq!(store.slas().await.unwrap(), [first.clone(), other.clone()]);
+
+    // A breach is recorded once; one of a floor the SLA drops goes with it.
+    let breach = |zone: &str, vm_type: &str| Breach {
+        account: "sla-a".into(),
+        zone: zone.into(),
+        vm_type: vm_type.into(),
+        since: 1_500,
+    };
+    assert!(store.open_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(!store.open_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(store.open_breach(&breach("z1", "c1.medium")).await.unwrap());
+    first.reservations = vec![reserve("z1", 1)];
+    first.floors.truncate(1);
+    first.placement = None;
+    store.put_sla(&first, 2_000).await.unwrap();
+    assert_eq!(store.slas().await.unwrap(), [first.clone(), other]);
+    assert_eq!(store.breaches().await.unwrap(), [breach("z2", "m1.small")]);
+    assert!(store.close_breach(&breach("z2", "m1.small")).await.unwrap());
+    assert!(!store.close_breach(&breach("z2", "m1.small")).await.unwrap());
+
+    // The history: the first two ended at 2000, the third from then on; then cleared.
+    assert!(store.delete_sla("sla-a", 3_000).await.unwrap());
+    assert!(!store.delete_sla("sla-a", 3_000).await.unwrap());
+    let found = store.reservation_history(0, 10_000).await.unwrap();
+    let found: Vec<(u32, String, i64, Option<i64>)> = found
+        .into_iter()
+        .map(|r| (r.reservation.count, r.reservation.zone, r.since, r.until))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, "z1".to_owned(), 1_000, Some(2_000)),
+            (1, "z2".to_owned(), 1_000, Some(2_000)),
+            (1, "z1".to_owned(), 2_000, Some(3_000)),
+        ]
+    );
+    assert_eq!(store.reservation_history(3_000, 4_000).await.unwrap(), []);
+    assert_eq!(store.slas().await.unwrap().len(), 1);
 }
 
 async fn burst_targets_and_their_instances_remote_ids(store: &dyn Store) {
