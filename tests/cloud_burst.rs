@@ -226,6 +226,18 @@ fn what_the_zone_cannot_place_runs_on_moto_and_is_described_and_terminated_by_lo
     let mut kept = vec!["kept", admin_dir.as_str(), moto.url.as_str()];
     kept.extend(ids.iter().map(String::as_str));
     python("cloud_burst.py", &kept);
+
+    // The account's SLA decides how it bursts.
+    for preference in ["first", "never"] {
+        admin(
+            &data,
+            &["sla", "set", "--account", "admin", "--burst", preference],
+        );
+        python(
+            "cloud_burst.py",
+            &[preference, &admin_dir, &moto.url, &emi, &eki],
+        );
+    }
     admin(&data, &["burst", "remove", "moto"]);
     assert_eq!(admin(&data, &["burst", "list"]), "");
 }

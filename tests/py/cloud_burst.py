@@ -16,6 +16,9 @@ Phases (run by tests/cloud_burst.rs):
                                   terminated, and moto shows its 2 terminated
   failure ADMIN_DIR EMI EKI       with a target that does not answer: MinCount 3 over a zone of
                                   2 leaves nothing; MinCount 1 keeps the 2 local instances
+  first ADMIN_DIR MOTO_URL EMI EKI  the account's SLA says burst first: one instance runs on
+                                  moto though the zone has room; terminated
+  never ADMIN_DIR MOTO_URL EMI EKI  the account's SLA says never: past the zone it is refused
 Prints one `ok: ...` line per check; exits non-zero on the first failure.
 """
 
@@ -157,6 +160,28 @@ def check_failure(admin_env, emi, eki):
     ok("MinCount 1: the target's failure costs only the remote part; the 2 local instances run")
 
 
+def check_first(admin_env, moto_url, emi, eki):
+    c = ec2(admin_env)
+    before = len(moto_instances(moto_url))
+    run = c.run_instances(ImageId=emi, KernelId=eki, MinCount=1, MaxCount=1, InstanceType="m1.small")
+    (instance,) = [i["InstanceId"] for i in run["Instances"]]
+    assert run["Instances"][0]["Placement"]["AvailabilityZone"] == ZONE, run["Instances"]
+    assert len(moto_instances(moto_url)) == before + 1
+    ok("BurstPreference first: the instance runs on the target though the local zone has room")
+    c.terminate_instances(InstanceIds=[instance])
+    assert [i["State"]["Name"] for i in wait_all(c, [instance], "terminated")] == ["terminated"]
+    ok("and is terminated there")
+
+
+def check_never(admin_env, moto_url, emi, eki):
+    c = ec2(admin_env)
+    before = len(moto_instances(moto_url))
+    expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=3, MaxCount=3, InstanceType="m1.small"),
+                 "InsufficientInstanceCapacity", 400)
+    assert len(moto_instances(moto_url)) == before
+    ok("BurstPreference never: past the local zone the request is refused, the target untouched")
+
+
 def main():
     phase, args = sys.argv[1], sys.argv[2:]
     if phase == "images":
@@ -165,6 +190,9 @@ def main():
         check_burst(eucarc(args[0]), eucarc(args[1]), args[2], args[3], args[4])
     elif phase == "kept":
         check_kept(eucarc(args[0]), args[1], args[2:])
+    elif phase in ("first", "never"):
+        check = check_first if phase == "first" else check_never
+        check(eucarc(args[0]), args[1], args[2], args[3])
     elif phase == "failure":
         check_failure(eucarc(args[0]), args[1], args[2])
     else:
