@@ -510,6 +510,36 @@ mod tests {
     }
 
     #[test]
+    fn the_local_share_is_what_the_target_cannot_make_up_and_under_first_what_it_leaves() {
+        let target = BurstTarget {
+            name: "moto".into(),
+            endpoint: "http://127.0.0.1:5000/".into(),
+            region: "us-east-1".into(),
+            access_key: "AKID".into(),
+            sealed_secret: String::new(),
+            image_map: Vec::new(),
+            max_instances: Some(2),
+            accounts: None,
+        };
+        let offer = |first| Offer {
+            target: Some((target.clone(), 2)),
+            first,
+        };
+        let none = Offer {
+            target: None,
+            first: false,
+        };
+        // MinCount 4, MaxCount 5 with room for 2 on the target.
+        assert_eq!(
+            (offer(false).local_min(4), offer(false).local_max(5)),
+            (2, 5)
+        );
+        assert_eq!((offer(true).local_min(4), offer(true).local_max(5)), (2, 3));
+        assert_eq!((offer(true).local_min(1), offer(true).local_max(2)), (0, 0));
+        assert_eq!((none.local_min(4), none.local_max(5)), (4, 5));
+    }
+
+    #[test]
     fn remote_states_become_the_clusters_names_and_terminated_is_gone() {
         let state = |s| {
             let o = observed(&remote(s), 7);
