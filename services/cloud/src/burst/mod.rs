@@ -9,9 +9,12 @@
 //!
 //! - RunInstances ([`Offer`]): the local zones are asked first, for what they can place;
 //!   the instances of the reservation they did not start go to the first target that admits
-//!   the account, maps the image and has room. The local part is recorded first and never
-//!   lost to a remote failure, which is logged and written to the event log; only when the
-//!   two together fall short of MinCount is everything undone (InsufficientInstanceCapacity).
+//!   the account, maps the image and has room. The account's SLA may say otherwise
+//!   (`sla::burst_preference`): `first` leaves the target's room to the target, `never` does
+//!   not burst; a request naming its zone is not burst. The local part is recorded first
+//!   and never lost to a remote failure, which is logged and written to the event log; only
+//!   when the two together fall short of MinCount is everything undone
+//!   (InsufficientInstanceCapacity).
 //! - DescribeInstances answers from the store; TerminateInstances, RebootInstances and
 //!   GetConsoleOutput are forwarded to the target by remote id.
 //! - The tick ([`reconcile`]) asks every target with live instances for them: the remote

@@ -4,10 +4,11 @@
 //! one with the most room at the last tick), chooses the ids, records the instances, then
 //! asks that zone's cluster; what it does not start may run on a burst target
 //! (`crate::burst`, which the zone's part then need not make up), and a reservation that
-//! falls short of `MinCount` has what started terminated (InsufficientInstanceCapacity). A `ClientToken` makes RunInstances
-//! idempotent: a retry returns the reservation the token made. An instance's EC2 state is
-//! what its cluster last reported, as the tick recorded it: Pending, Extant and Teardown are
-//! pending, running and shutting-down; one its cluster no longer reports is terminated.
+//! falls short of `MinCount` has what started terminated (InsufficientInstanceCapacity).
+//! A `ClientToken` makes RunInstances idempotent: a retry returns the reservation the token
+//! made. An instance's EC2 state is what its cluster last reported, as the tick recorded it:
+//! Pending, Extant and Teardown are pending, running and shutting-down; one its cluster no
+//! longer reports is terminated.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::{HashMap, HashSet};
