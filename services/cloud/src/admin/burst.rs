@@ -13,10 +13,12 @@ pub enum BurstCommand {
     /// Register another EC2 cloud: RunInstances runs there what the local zones cannot place
     /// (zone burst-NAME), for the accounts allowed, with the images mapped.
     Add {
+        /// The target's name (letters, digits, '.', '_', '-'); its zone is burst-NAME.
         name: String,
         /// Its EC2 Query endpoint (http://HOST:PORT/).
         #[arg(long)]
         endpoint: String,
+        /// The access key of the target's account the instances run in.
         #[arg(long)]
         access_key: String,
         /// Kept sealed with the cloud's key; never shown again.
