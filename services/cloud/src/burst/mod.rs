@@ -52,6 +52,16 @@ pub enum BurstError {
     Store(#[from] StoreError),
 }
 
+impl BurstError {
+    /// Makes a failure of `target`'s client an error naming it.
+    fn client(target: &BurstTarget) -> impl FnOnce(ClientError) -> Self + '_ {
+        move |source| Self::Client {
+            target: target.name.clone(),
+            source,
+        }
+    }
+}
+
 impl From<BurstError> for Ec2Error {
     fn from(e: BurstError) -> Self {
         match e {
@@ -73,12 +83,8 @@ fn client_of(cloud: &Cloud, target: &BurstTarget) -> Result<Ec2Client, BurstErro
             target: target.name.clone(),
             source,
         })?;
-    Ec2Client::new(&target.endpoint, &target.region, &target.access_key, secret).map_err(|source| {
-        BurstError::Client {
-            target: target.name.clone(),
-            source,
-        }
-    })
+    Ec2Client::new(&target.endpoint, &target.region, &target.access_key, secret)
+        .map_err(BurstError::client(target))
 }
 
 /// What the burst targets offer one RunInstances: the target that takes what the local
@@ -198,10 +204,7 @@ impl Offer {
                     &reservation,
                 )
                 .await
-                .map_err(|source| BurstError::Client {
-                    target: target.name.clone(),
-                    source,
-                }),
+                .map_err(BurstError::client(target)),
             Err(e) => Err(e),
         };
         let started = match started {
@@ -280,10 +283,7 @@ async fn terminate_remote(cloud: &Cloud, target: &BurstTarget, remote_ids: &[Str
         Ok(client) => client
             .terminate_instances(remote_ids)
             .await
-            .map_err(|source| BurstError::Client {
-                target: target.name.clone(),
-                source,
-            }),
+            .map_err(BurstError::client(target)),
         Err(e) => Err(e),
     };
     if let Err(e) = answer {
@@ -357,10 +357,7 @@ pub async fn reboot(cloud: &Cloud, instances: &[Instance]) -> Result<(), Ec2Erro
         client_of(cloud, &target)?
             .reboot_instances(&remote_ids(&remotes))
             .await
-            .map_err(|source| BurstError::Client {
-                target: target.name.clone(),
-                source,
-            })?;
+            .map_err(BurstError::client(&target))?;
     }
     Ok(())
 }
@@ -380,10 +377,7 @@ pub async fn console(cloud: &Cloud, instance: &Instance) -> Result<Option<String
     let output = client_of(cloud, &target)?
         .console_output(&remote.remote_id)
         .await
-        .map_err(|source| BurstError::Client {
-            target: target.name.clone(),
-            source,
-        })?;
+        .map_err(BurstError::client(&target))?;
     Ok(Some(output))
 }
 
@@ -452,10 +446,7 @@ async fn poll(cloud: &Cloud, target: &BurstTarget) -> Result<Option<Report>, Bur
     let reported = client
         .describe_instances(&remote_ids(&remotes))
         .await
-        .map_err(|source| BurstError::Client {
-            target: target.name.clone(),
-            source,
-        })?;
+        .map_err(BurstError::client(target))?;
     let now = kit::time::now();
     let mut changes = Vec::new();
     let mut still_running = Vec::new();
