@@ -258,10 +258,15 @@ impl Offer {
         if instances.is_empty() {
             return Ok(instances);
         }
-        cloud
+        if let Err(e) = cloud
             .store
             .add_remote_instances(&instances, &remotes, Some(creator))
-            .await?;
+            .await
+        {
+            // Not recorded, so not kept: nothing would ever reconcile or bill them.
+            terminate_remote(cloud, target, &remote_ids(&remotes)).await;
+            return Err(e.into());
+        }
         tracing::info!(%reservation, %owner, target = %target.name, count = instances.len(), "burst: instances run on the target");
         Ok(instances)
     }
