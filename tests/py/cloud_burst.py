@@ -15,7 +15,8 @@ Phases (run by tests/cloud_burst.rs):
                                   zone, running; terminated by their local ids, all reach
                                   terminated, and moto shows its 2 terminated
   failure ADMIN_DIR EMI EKI       with a target that does not answer: MinCount 3 over a zone of
-                                  2 leaves nothing; MinCount 1 keeps the 2 local instances
+                                  2 is refused, its local part terminated; MinCount 1 keeps the
+                                  2 local instances
   first ADMIN_DIR MOTO_URL EMI EKI  the account's SLA says burst first: one instance runs on
                                   moto though the zone has room; terminated
   never ADMIN_DIR MOTO_URL EMI EKI  the account's SLA says never: past the zone it is refused
@@ -147,8 +148,11 @@ def check_failure(admin_env, emi, eki):
     c = ec2(admin_env)
     expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=3, MaxCount=3, InstanceType="m1.small"),
                  "InsufficientInstanceCapacity", 400)
-    assert c.describe_instances()["Reservations"] == []
-    ok("MinCount 3 over a zone of 2 and a target that fails: the local part is undone, nothing recorded")
+    # Undone: terminated on the cluster and forgotten; the tick may yet record what the
+    # cluster reports while it tears them down, never as pending or running.
+    left = [i["State"]["Name"] for r in c.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert all(state in ("shutting-down", "terminated") for state in left), left
+    ok("MinCount 3 over a zone of 2 and a target that fails: the local part is undone")
 
     # The zone's room comes back as the tick sees the cluster's instances gone.
     deadline = time.time() + 60
