@@ -148,8 +148,8 @@ def check_failure(admin_env, emi, eki):
     c = ec2(admin_env)
     expect_error(lambda: c.run_instances(ImageId=emi, KernelId=eki, MinCount=3, MaxCount=3, InstanceType="m1.small"),
                  "InsufficientInstanceCapacity", 400)
-    # Undone: terminated on the cluster and forgotten; the tick may yet record what the
-    # cluster reports while it tears them down, never as pending or running.
+    # Undone: terminated on the cluster, and kept as asked to terminate while it tears them
+    # down (never pending or running).
     left = [i["State"]["Name"] for r in c.describe_instances()["Reservations"] for i in r["Instances"]]
     assert all(state in ("shutting-down", "terminated") for state in left), left
     ok("MinCount 3 over a zone of 2 and a target that fails: the local part is undone")

@@ -362,7 +362,9 @@ pub(super) async fn run(
                 terminate_on(call, cluster, &started).await?;
             }
         }
-        store.remove_instances(&started).await?;
+        // Kept, as asked to terminate: forgotten now, the cluster's reports of them while
+        // it tears them down would have the tick adopt them as running (and bill them).
+        store.set_terminated(&started).await?;
         let zone = cluster.as_ref().map_or("(none)", |c| c.name.as_str());
         return Err(Ec2Error::InsufficientInstanceCapacity(format!(
             "The zone {zone} started {} of the at least {min} instances asked for",
