@@ -4,6 +4,7 @@
 //! on the files a running `euca cloud` uses (SQLite in WAL mode shares them safely), and
 //! issues credentials as the cloud does, with the keys the cloud recorded on its start.
 
+mod burst;
 mod iam;
 mod quota;
 mod sla;
@@ -69,6 +70,9 @@ pub enum AdminCommand {
     /// instance-hours.
     #[command(subcommand)]
     Sla(sla::SlaCommand),
+    /// Cloud-bursting: other EC2 clouds that run what the local zones cannot place.
+    #[command(subcommand)]
+    Burst(burst::BurstCommand),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -250,6 +254,10 @@ pub enum AdminError {
     Usage(String),
     #[error("{0}")]
     Sla(String),
+    #[error("{0}")]
+    Burst(String),
+    #[error(transparent)]
+    Seal(#[from] crate::burst::seal::SealError),
 }
 
 impl From<crate::sla::edit::SlaError> for AdminError {
@@ -293,6 +301,7 @@ async fn run(args: AdminArgs) -> Result<(), AdminError> {
         AdminCommand::Usage(range) => usage::usage(&data, &range).await,
         AdminCommand::Events(range) => usage::audit(&data, &range).await,
         AdminCommand::Sla(command) => sla::run(&*store, &data, command).await,
+        AdminCommand::Burst(command) => burst::run(&*store, &data, command).await,
     }
 }
 

@@ -7,6 +7,7 @@
 //! store ([`admin::AdminArgs`]).
 
 pub mod admin;
+pub mod burst;
 pub mod config;
 pub mod console;
 pub mod credentials;
@@ -63,6 +64,8 @@ pub enum StartError {
     Server(#[from] ServerError),
     #[error(transparent)]
     Console(#[from] console::ConsoleStartError),
+    #[error(transparent)]
+    Seal(#[from] burst::seal::SealError),
 }
 
 /// `euca cloud`: runs until SIGTERM or SIGINT.
@@ -134,6 +137,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         sla_turns: sla::turn::Turns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
+        secrets: burst::seal::Sealer::new(&prepared.cloud_key.private_key)?,
     });
     let server = config
         .forwards

@@ -2,11 +2,13 @@
 //! through the cluster controllers. The cloud checks what it can (image, kernel, VM type,
 //! keypair, groups, counts), places the reservation in a zone (the one asked for, else the
 //! one with the most room at the last tick), chooses the ids, records the instances, then
-//! asks that zone's cluster; a cluster that starts fewer than `MinCount` has those it
-//! started terminated (InsufficientInstanceCapacity). A `ClientToken` makes RunInstances
-//! idempotent: a retry returns the reservation the token made. An instance's EC2 state is
-//! what its cluster last reported, as the tick recorded it: Pending, Extant and Teardown are
-//! pending, running and shutting-down; one its cluster no longer reports is terminated.
+//! asks that zone's cluster; what it does not start may run on a burst target
+//! (`crate::burst`, which the zone's part then need not make up), and a reservation that
+//! falls short of `MinCount` has what started terminated (InsufficientInstanceCapacity).
+//! A `ClientToken` makes RunInstances idempotent: a retry returns the reservation the token
+//! made. An instance's EC2 state is what its cluster last reported, as the tick recorded it:
+//! Pending, Extant and Teardown are pending, running and shutting-down; one its cluster no
+//! longer reports is terminated.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::{HashMap, HashSet};
@@ -36,6 +38,7 @@ use super::pools;
 use super::quota::Limits;
 use super::storage;
 use super::{Call, InFlight};
+use crate::burst;
 use crate::error::Ec2Error;
 use crate::sla;
 use crate::store::{Cluster, Image, ImageKind, Instance, Observed, StoreError, VmType};
@@ -201,24 +204,37 @@ pub(super) async fn run(
         .as_ref()
         .and_then(|p| p.availability_zone.as_deref())
         .filter(|z| !z.is_empty());
-    let admitted = sla::admit(
+    let min = usize::try_from(request.min_count).unwrap_or(usize::MAX);
+    // What a burst target may run of what the local zones do not start; the local zones'
+    // share is then what the SLAs admit.
+    let burst = burst::Offer::of(call.cloud, &owner, &image.id, zone).await?;
+    let local_min = i32::try_from(burst.local_min(min)).unwrap_or(i32::MAX);
+    let local_max = burst.local_max(usize::try_from(max_count).unwrap_or(0));
+    let local_max = i32::try_from(local_max).unwrap_or(i32::MAX);
+    let admitted = match sla::admit(
         call.cloud,
         &owner,
         zone,
         &vm_type.name,
-        request.min_count,
-        max_count,
+        local_min.max(1),
+        local_max,
     )
-    .await?;
-    let max_count = admitted.max;
-    let cluster = place(
-        call,
-        admitted.zone.as_deref(),
-        &vm_type,
-        request.min_count,
-        max_count,
-    )
-    .await?;
+    .await
+    {
+        Ok(admitted) => Some(admitted),
+        Err(Ec2Error::InsufficientInstanceCapacity(_)) if local_min == 0 => None,
+        Err(e) => return Err(e),
+    };
+    let local_max = admitted.as_ref().map_or(0, |a| a.max);
+    let local_zone = admitted.as_ref().and_then(|a| a.zone.as_deref());
+    let cluster = match local_max {
+        0 => None,
+        _ => match place(call, local_zone, &vm_type, local_min.max(1), local_max).await {
+            Ok(cluster) => Some(cluster),
+            Err(Ec2Error::InsufficientInstanceCapacity(_)) if local_min == 0 => None,
+            Err(e) => return Err(e),
+        },
+    };
 
     let s3_url = store
         .facts()
@@ -241,7 +257,7 @@ pub(super) async fn run(
             key_name: request.key_name.clone(),
             groups: groups.clone(),
             launch_index: index,
-            cluster: cluster.name.clone(),
+            cluster: cluster.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
             launched,
             terminated: false,
             client_token: client_token.map(str::to_owned),
@@ -252,99 +268,123 @@ pub(super) async fn run(
     // and its tick finds them on the cluster, or finds them gone.
     // A fresh reservation: always marked.
     let _launching = InFlight::claim(&call.cloud.launching, &reservation);
-    match store.add_instances(&instances, Some(&call.user.name)).await {
-        Ok(()) => {}
-        // The same token's retry, which raced this one past the lookup above.
-        Err(StoreError::Exists {
-            what: "client token",
-            name,
-        }) => {
-            let earlier = store.by_client_token(&owner, &name).await?;
-            return Ok(reservation_answer(call, &earlier));
+    // The local zone's part: the first of them.
+    let local = match cluster {
+        Some(_) => usize::try_from(local_max).unwrap_or(0).min(instances.len()),
+        None => 0,
+    };
+    if local > 0 {
+        match store
+            .add_instances(&instances[..local], Some(&call.user.name))
+            .await
+        {
+            Ok(()) => {}
+            // The same token's retry, which raced this one past the lookup above.
+            Err(StoreError::Exists {
+                what: "client token",
+                name,
+            }) => {
+                let earlier = store.by_client_token(&owner, &name).await?;
+                return Ok(reservation_answer(call, &earlier));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     }
     drop(limits);
     drop(admitted);
     drop(token_turn);
-    let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
-    let ask = cc::RunInstancesType {
-        user_id: Some(owner.clone()),
-        image_id: Some(image.id.clone()),
-        kernel_id: Some(kernel.id.clone()),
-        ramdisk_id: ramdisk.as_ref().map(|r| r.id.clone()),
-        image_url: Some(url_of(&image)),
-        kernel_url: Some(url_of(&kernel)),
-        ramdisk_url: ramdisk.as_ref().map(url_of),
-        instance_type: Some(cc::VirtualMachineType {
-            name: Some(vm_type.name.clone()),
-            memory: i32::try_from(vm_type.memory_mb).ok(),
-            cores: i32::try_from(vm_type.cores).ok(),
-            disk: i32::try_from(vm_type.disk_gb).ok(),
-        }),
-        key_name: public_key,
-        max_count,
-        min_count: request.min_count,
-        reservation_id: reservation.clone(),
-        net_names: vec![groups[0].clone()],
-        mac_addresses: ids.iter().map(|id| mac_address(id)).collect(),
-        instance_ids: ids.clone(),
-        user_data: request.user_data.map(|u| u.data).unwrap_or_default(),
-        launch_index: "0".into(),
-        ..cc::RunInstancesType::default()
-    };
-    let answer = match clusters::client(&cluster.url, &call.cloud.clusters, LAUNCH_DEADLINE) {
-        Ok(client) => client.run_instances(&ask).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let started: Vec<String> = match &answer {
-        Ok(answer) if answer.r#return != Some(false) => answer
-            .instances
+    let ids: Vec<String> = instances[..local].iter().map(|i| i.id.clone()).collect();
+    let mut answer = None;
+    let mut started: Vec<String> = Vec::new();
+    if let Some(cluster) = &cluster {
+        let ask = cc::RunInstancesType {
+            user_id: Some(owner.clone()),
+            image_id: Some(image.id.clone()),
+            kernel_id: Some(kernel.id.clone()),
+            ramdisk_id: ramdisk.as_ref().map(|r| r.id.clone()),
+            image_url: Some(url_of(&image)),
+            kernel_url: Some(url_of(&kernel)),
+            ramdisk_url: ramdisk.as_ref().map(url_of),
+            instance_type: Some(cc::VirtualMachineType {
+                name: Some(vm_type.name.clone()),
+                memory: i32::try_from(vm_type.memory_mb).ok(),
+                cores: i32::try_from(vm_type.cores).ok(),
+                disk: i32::try_from(vm_type.disk_gb).ok(),
+            }),
+            key_name: public_key,
+            max_count: local_max,
+            min_count: local_min.max(1),
+            reservation_id: reservation.clone(),
+            net_names: vec![groups[0].clone()],
+            mac_addresses: ids.iter().map(|id| mac_address(id)).collect(),
+            instance_ids: ids.clone(),
+            user_data: request.user_data.map(|u| u.data).unwrap_or_default(),
+            launch_index: "0".into(),
+            ..cc::RunInstancesType::default()
+        };
+        let asked = match clusters::client(&cluster.url, &call.cloud.clusters, LAUNCH_DEADLINE) {
+            Ok(client) => client.run_instances(&ask).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match &asked {
+            Ok(asked) if asked.r#return != Some(false) => {
+                started = asked
+                    .instances
+                    .iter()
+                    .filter_map(|i| i.instance_id.clone())
+                    .filter(|id| ids.contains(id))
+                    .collect();
+            }
+            Ok(asked) => {
+                tracing::warn!(cluster = %cluster.name, reason = ?asked.status_message, "cluster refused RunInstances");
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer RunInstances");
+            }
+        }
+        answer = asked.ok();
+        let unstarted: Vec<String> = ids
             .iter()
-            .filter_map(|i| i.instance_id.clone())
-            .filter(|id| ids.contains(id))
-            .collect(),
-        Ok(answer) => {
-            tracing::warn!(cluster = %cluster.name, reason = ?answer.status_message, "cluster refused RunInstances");
-            Vec::new()
+            .filter(|id| !started.contains(id))
+            .cloned()
+            .collect();
+        store.remove_instances(&unstarted).await?;
+    }
+    let (mut launched, unplaced): (Vec<Instance>, Vec<Instance>) =
+        instances.into_iter().partition(|i| started.contains(&i.id));
+    let needed = min.saturating_sub(launched.len());
+    let remote = burst
+        .launch(call.cloud, &call.user.name, unplaced, needed)
+        .await?;
+    if launched.len() + remote.len() < min {
+        if let Some(cluster) = &cluster {
+            if !started.is_empty() {
+                terminate_on(call, cluster, &started).await?;
+            }
         }
-        Err(e) => {
-            tracing::warn!(cluster = %cluster.name, error = %e, "cluster did not answer RunInstances");
-            Vec::new()
-        }
-    };
-    let min = usize::try_from(request.min_count).unwrap_or(usize::MAX);
-    if started.len() < min {
-        if !started.is_empty() {
-            terminate_on(call, &cluster, &started).await?;
-        }
-        store.remove_instances(&ids).await?;
+        // Kept, as asked to terminate: forgotten now, the cluster's reports of them while
+        // it tears them down would have the tick adopt them as running (and bill them).
+        store.set_terminated(&started).await?;
+        let zone = cluster.as_ref().map_or("(none)", |c| c.name.as_str());
         return Err(Ec2Error::InsufficientInstanceCapacity(format!(
-            "The zone {} started {} of the at least {min} instances asked for",
-            cluster.name,
-            started.len()
+            "The zone {zone} started {} of the at least {min} instances asked for",
+            launched.len()
         )));
     }
-    let unstarted: Vec<String> = ids
-        .iter()
-        .filter(|id| !started.contains(id))
-        .cloned()
-        .collect();
-    store.remove_instances(&unstarted).await?;
-    if let Ok(answer) = &answer {
-        pools::launched(call, &cluster, &answer.instances).await;
+    if let (Some(cluster), Some(answer)) = (&cluster, &answer) {
+        pools::launched(call, cluster, &answer.instances).await;
     }
-    let launched: Vec<Instance> = instances
-        .into_iter()
-        .filter(|i| started.contains(&i.id))
-        .collect();
-    for instance in &launched {
+    for instance in launched.iter().chain(&remote) {
         let vm_type = Quantity::VmType(instance.vm_type.clone());
         let launch = action::INSTANCE_LAUNCHED;
         events::changed(&call.cloud.events, &call.who, launch, &instance.id, vm_type).await?;
     }
-    tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
-    call.cloud.follow(&cluster, launched.clone());
+    if let Some(cluster) = &cluster {
+        tracing::info!(%reservation, owner = %owner, cluster = %cluster.name, count = launched.len(), "instances launched");
+        call.cloud.follow(cluster, launched.clone());
+    }
+    launched.extend(remote);
+    launched.sort_by_key(|i| i.launch_index);
     Ok(reservation_answer(call, &launched))
 }
 
@@ -491,6 +531,7 @@ pub(super) async fn terminate(
     for (cluster, ids) in by_cluster(call, &live).await? {
         terminate_on(call, &cluster, &ids).await?;
     }
+    burst::terminate(call.cloud, &live).await?;
     // Billing ends as they start shutting down.
     for instance in &live {
         events::instance_stopped(&call.cloud.events, &call.who, instance).await?;
@@ -546,6 +587,7 @@ pub(super) async fn reboot(
             return Err(cluster_failed(&cluster, "RebootInstances refused"));
         }
     }
+    burst::reboot(call.cloud, &instances).await?;
     Ok(RebootInstancesResponseType {
         request_id: call.request_id.to_owned(),
         r#return: true,
@@ -558,26 +600,36 @@ pub(super) async fn console(
 ) -> Result<GetConsoleOutputResponseType, Ec2Error> {
     let instances = owned(call, &[request.instance_id.as_str()]).await?;
     let mut by_cluster = by_cluster(call, &instances).await?;
-    let (cluster, ids) = by_cluster
-        .pop()
-        .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
-    let ask = cc::GetConsoleOutputType {
-        user_id: Some(call.user.account.clone()),
-        instance_id: ids.into_iter().next(),
-        ..cc::GetConsoleOutputType::default()
+    let output = match by_cluster.pop() {
+        Some((cluster, ids)) => {
+            let ask = cc::GetConsoleOutputType {
+                user_id: Some(call.user.account.clone()),
+                instance_id: ids.into_iter().next(),
+                ..cc::GetConsoleOutputType::default()
+            };
+            let answer = ask_cluster(call, &cluster, |cc| async move {
+                cc.get_console_output(&ask).await
+            })
+            .await?;
+            // The node's output is base64 already, as EC2's answer carries it.
+            let output = answer.console_output.unwrap_or_default();
+            if BASE64.decode(output.trim()).is_err() {
+                return Err(cluster_failed(
+                    &cluster,
+                    "console output that is not base64",
+                ));
+            }
+            output
+        }
+        None => {
+            let instance = instances
+                .first()
+                .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?;
+            burst::console(call.cloud, instance)
+                .await?
+                .ok_or_else(|| Ec2Error::InstanceNotFound(request.instance_id.clone()))?
+        }
     };
-    let answer = ask_cluster(call, &cluster, |cc| async move {
-        cc.get_console_output(&ask).await
-    })
-    .await?;
-    // The node's output is base64 already, as EC2's answer carries it.
-    let output = answer.console_output.unwrap_or_default();
-    if BASE64.decode(output.trim()).is_err() {
-        return Err(cluster_failed(
-            &cluster,
-            "console output that is not base64",
-        ));
-    }
     Ok(GetConsoleOutputResponseType {
         request_id: call.request_id.to_owned(),
         instance_id: request.instance_id,

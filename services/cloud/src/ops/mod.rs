@@ -96,6 +96,8 @@ pub struct Cloud {
     pub ebs: Mutex<HashSet<String>>,
     /// Where requests and billed changes are recorded.
     pub events: EventLog,
+    /// Seals and opens the burst targets' secret keys (a key derived from the cloud's).
+    pub secrets: crate::burst::seal::Sealer,
 }
 
 /// Answers a Query request's `action` for `user` from address `source`: the answer's XML

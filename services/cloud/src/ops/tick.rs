@@ -19,6 +19,8 @@
 //! A cluster that does not answer changes nothing but its zone, which becomes unavailable:
 //! its instances are kept as last seen. The volumes of instances gone are detached.
 //!
+//! The burst targets' instances are reconciled beside them (`crate::burst::reconcile`).
+//!
 //! Then the EBS changes a restart interrupted are finished (volumes being created, deleted,
 //! attached or detached; snapshots under way), and pending snapshots get the SC's progress.
 
@@ -30,6 +32,7 @@ use wire::cc::{self, CcInstanceType};
 
 use super::clusters::{self, capacity, CLOUD_USER, CLUSTER_DEADLINE};
 use super::{events, snapshots, storage, volumes, Cloud};
+use crate::burst;
 use crate::error::Ec2Error;
 use crate::store::{Cluster, Instance, Observed, StoreError, VmType};
 use users::events::{EventLog, Who};
@@ -82,6 +85,8 @@ pub async fn round(cloud: &Arc<Cloud>, grace: i64) {
             }
         });
     }
+    let burst = Arc::clone(cloud);
+    polls.spawn(async move { poll_burst_targets(&burst).await });
     // Beside the clusters, so that a slow storage controller never delays their polls.
     let ebs = Arc::clone(cloud);
     polls.spawn(async move {
@@ -144,7 +149,22 @@ async fn poll(
             Err(e) => return Err(e),
         }
     }
-    for (id, seen) in &observed {
+    record(cloud, &cluster.name, &known, &observed).await?;
+    if !changes.still_running.is_empty() {
+        terminate_again(cluster, &cloud.clusters, changes.still_running).await;
+    }
+    Ok(())
+}
+
+/// Records what a look at `zone` saw change of its `known` instances: each change billed
+/// first, then stored; the addresses and volumes of those gone released.
+async fn record(
+    cloud: &Cloud,
+    zone: &str,
+    known: &[Instance],
+    observed: &[(String, Observed)],
+) -> Result<(), StoreError> {
+    for (id, seen) in observed {
         let Some(instance) = known.iter().find(|i| &i.id == id) else {
             continue;
         };
@@ -154,23 +174,29 @@ async fn poll(
         }
     }
     let mut gone = Vec::new();
-    for (id, o) in &observed {
+    for (id, o) in observed {
         if o.vanished {
-            tracing::info!(cluster = %cluster.name, instance = %id, "tick: the cluster no longer reports the instance: terminated");
+            tracing::info!(%zone, instance = %id, "tick: the zone no longer reports the instance: terminated");
             gone.push(id.clone());
         }
     }
-    cloud.store.observe(&observed).await?;
+    cloud.store.observe(observed).await?;
     // As at TerminateInstances: the cloud's own addresses of the instances gone go back to
     // the pool, and a user's stay theirs, unassociated.
     if !gone.is_empty() {
         cloud.store.detach_addresses(&gone).await?;
         storage::release(cloud, &gone).await?;
     }
-    if !changes.still_running.is_empty() {
-        terminate_again(cluster, &cloud.clusters, changes.still_running).await;
-    }
     Ok(())
+}
+
+/// Reconciles the instances the burst targets run, as a cluster's poll does its own.
+async fn poll_burst_targets(cloud: &Arc<Cloud>) {
+    for report in burst::reconcile(cloud).await {
+        if let Err(e) = record(cloud, &report.zone, &report.known, &report.observed).await {
+            tracing::warn!(zone = %report.zone, error = %e, "tick: cannot record what the burst target reported");
+        }
+    }
 }
 
 /// Commits what `seen` changes of `instance` that is billed: it runs (unless it was asked

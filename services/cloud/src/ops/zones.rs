@@ -1,6 +1,7 @@
 //! DescribeRegions (this cloud's one region) and DescribeAvailabilityZones: one zone per
 //! registered cluster, available when its CC answered the tick's last DescribeResources;
-//! with `verbose`, the free and maximum count of each VM type, as the original listed them.
+//! with `verbose`, the free and maximum count of each VM type, as the original listed them;
+//! and one zone per burst target, `burst-NAME`.
 
 use wire::ec2::{
     AvailabilityZoneItemType, AvailabilityZoneSetType, DescribeAvailabilityZonesResponseType,
@@ -13,6 +14,7 @@ use wire::query::Filter;
 use super::clusters::zones_of;
 use super::filters::Filters;
 use super::Call;
+use crate::burst;
 use crate::error::Ec2Error;
 use crate::store::Cluster;
 
@@ -97,6 +99,12 @@ pub(super) async fn zones(
                     ),
                 ));
             }
+        }
+    }
+    // A burst target's zone is available while it is registered; its room is the target's.
+    for zone in burst::zones(call.cloud).await? {
+        if verbose || asked.is_empty() || asked.contains(&zone.as_str()) {
+            lines.push(line(zone, "available".to_owned()));
         }
     }
     lines.retain(|z| {

@@ -609,6 +609,90 @@ fn attachment_columns(volume: &Volume) -> (Option<&str>, Option<&str>, Option<&s
 /// The engines' columns of a snapshot.
 const SNAPSHOT_COLUMNS: &str = "id, owner, volume, volume_size_gb, started, state, progress";
 
+// Cloud-bursting (the `burst` module): the other EC2 clouds RunInstances may run on, and the
+// remote ids of the instances it ran there.
+
+/// Another EC2 cloud that runs what the local zones cannot place (`euca admin burst add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BurstTarget {
+    pub name: String,
+    /// Its EC2 Query endpoint URL.
+    pub endpoint: String,
+    /// The region its SigV4 signatures are scoped to.
+    pub region: String,
+    pub access_key: String,
+    /// The secret key, sealed with a key derived from the cloud's (`burst::seal`): the store
+    /// never holds it in clear.
+    pub sealed_secret: String,
+    /// Local machine image id → the target's image id, by local id.
+    pub image_map: Vec<(String, String)>,
+    /// The most instances it runs for this cloud at once; `None`: no limit.
+    pub max_instances: Option<u32>,
+    /// The accounts that may burst to it; `None`: every account.
+    pub accounts: Option<Vec<String>>,
+}
+
+impl BurstTarget {
+    /// The availability zone its instances are listed in.
+    pub fn zone(&self) -> String {
+        burst_zone(&self.name)
+    }
+
+    /// The engines' `image_map` column: `local=remote` lines.
+    fn image_map_column(&self) -> String {
+        let lines: Vec<String> = self
+            .image_map
+            .iter()
+            .map(|(local, remote)| format!("{local}={remote}"))
+            .collect();
+        lines.join("\n")
+    }
+
+    /// The engines' `accounts` column: names one per line, NULL for every account.
+    fn accounts_column(&self) -> Option<String> {
+        self.accounts.as_ref().map(|a| a.join("\n"))
+    }
+
+    /// The target the engines' columns hold.
+    fn from_columns(
+        [name, endpoint, region, access_key, sealed_secret, image_map]: [String; 6],
+        max_instances: Option<u32>,
+        accounts: Option<String>,
+    ) -> Self {
+        Self {
+            name,
+            endpoint,
+            region,
+            access_key,
+            sealed_secret,
+            image_map: image_map
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(local, remote)| (local.to_owned(), remote.to_owned()))
+                .collect(),
+            max_instances,
+            accounts: accounts.map(|a| a.lines().map(str::to_owned).collect()),
+        }
+    }
+}
+
+/// The availability zone of burst target `name`.
+pub fn burst_zone(name: &str) -> String {
+    format!("burst-{name}")
+}
+
+/// The engines' columns of a burst target, in [`BurstTarget::from_columns`]' order.
+const BURST_TARGET_COLUMNS: &str =
+    "name, endpoint, region, access_key, sealed_secret, image_map, max_instances, accounts";
+
+/// An instance run on a burst target: its local id and its id there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteInstance {
+    pub id: String,
+    pub target: String,
+    pub remote_id: String,
+}
+
 /// What an account holds now, or what one user made of it, as quotas count it: instances
 /// not asked to terminate (with their VM types' cores and memory), volumes not asked to be
 /// deleted (with their sizes), snapshots and elastic addresses.
@@ -900,4 +984,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         to: &StateChange,
     ) -> StoreFuture<'_, bool>;
     // ---- end of monitoring ----
+
+    // Cloud-bursting (the `burst` module).
+    /// Registers a burst target; a name taken is `Exists`.
+    fn add_burst_target(&self, target: &BurstTarget) -> StoreFuture<'_, ()>;
+    /// Forgets a burst target; `NotFound` when there is none.
+    fn remove_burst_target(&self, name: &str) -> StoreFuture<'_, ()>;
+    /// The burst targets, by name.
+    fn burst_targets(&self) -> StoreFuture<'_, Vec<BurstTarget>>;
+    /// Records instances a burst target runs with their remote ids, all or none, as
+    /// [`Store::add_instances`] records instances.
+    fn add_remote_instances(
+        &self,
+        instances: &[Instance],
+        remotes: &[RemoteInstance],
+        creator: Option<&str>,
+    ) -> StoreFuture<'_, ()>;
+    /// Of instances `ids`, those a burst target runs, with their remote ids.
+    fn remote_instances(&self, ids: &[String]) -> StoreFuture<'_, Vec<RemoteInstance>>;
 }

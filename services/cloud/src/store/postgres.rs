@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use deadpool_postgres::{GenericClient, Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use tokio_postgres::ToStatement;
@@ -18,10 +18,10 @@ use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
-    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
-    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
-    SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
+    BurstTarget, CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission,
+    Node, Observed, PoolAddress, RemoteInstance, Rule, SecurityGroup, Snapshot, SnapshotState,
+    Source, Store, StoreError, StoreFuture, User, VmType, Volume, VolumeRow, VolumeState,
+    BURST_TARGET_COLUMNS, DEFAULT_VM_TYPES, IN_USE, SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version, numbered as SQLite's (version 1 of programs before
@@ -230,6 +230,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cluster, host)
     );
 "#,
+    r#"
+    CREATE TABLE burst_targets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        endpoint TEXT COLLATE "C" NOT NULL,
+        region TEXT COLLATE "C" NOT NULL,
+        access_key TEXT COLLATE "C" NOT NULL,
+        sealed_secret TEXT COLLATE "C" NOT NULL,
+        image_map TEXT COLLATE "C" NOT NULL,
+        max_instances BIGINT,
+        accounts TEXT COLLATE "C"
+    );
+    CREATE TABLE burst_instances (
+        id TEXT COLLATE "C" PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE,
+        target TEXT COLLATE "C" NOT NULL,
+        remote_id TEXT COLLATE "C" NOT NULL
+    );
+"#,
 ];
 
 /// Serializes migrations of one database between processes (a CLC and `euca admin`
@@ -260,6 +277,20 @@ impl PgStore {
     /// One statement on a pooled connection, outside any transaction: the rows it changed.
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         Ok(self.client().await?.execute(sql, params).await?)
+    }
+
+    /// Deletes the row of `table` named `name`; `NotFound` (naming `what`) when there is none.
+    async fn delete_named(
+        &self,
+        table: &str,
+        what: &'static str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE name = $1");
+        if self.execute(&sql, &[&name]).await? == 0 {
+            return Err(not_found(what, name));
+        }
+        Ok(())
     }
 
     /// One query on a pooled connection: its rows.
@@ -524,6 +555,83 @@ async fn select_instances(
     rows.iter().map(instance_from_row).collect()
 }
 
+/// Records `instances`, made by `creator`, in `tx` (see [`Store::add_instances`]).
+async fn insert_instances(
+    tx: &Transaction<'_>,
+    instances: &[Instance],
+    creator: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tokens: Vec<(&str, &str)> = Vec::new();
+    for i in instances {
+        let Some(token) = &i.client_token else {
+            continue;
+        };
+        let pair = (i.owner.as_str(), token.as_str());
+        if tokens.contains(&pair) {
+            continue;
+        }
+        // Held to the commit: a concurrent RunInstances with the token waits, then
+        // finds this one's instances.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0))",
+            &[&i.owner, token],
+        )
+        .await?;
+        let taken = tx
+            .query_opt(
+                "SELECT 1 FROM instances
+                 WHERE owner = $1 AND client_token = $2 AND reservation <> $3 LIMIT 1",
+                &[&i.owner, token, &i.reservation],
+            )
+            .await?;
+        if taken.is_some() {
+            return Err(exists("client token", token));
+        }
+        tokens.push(pair);
+    }
+    let insert = tx
+        .prepare(&format!(
+            "INSERT INTO instances ({INSTANCE_COLUMNS}, creator) VALUES ($1, $2, $3, $4, $5,
+                $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+             ON CONFLICT DO NOTHING"
+        ))
+        .await?;
+    for i in instances {
+        let o = &i.observed;
+        insert_new(
+            tx,
+            &insert,
+            &[
+                &i.id,
+                &i.reservation,
+                &i.owner,
+                &i.image,
+                &i.kernel,
+                &i.ramdisk,
+                &i.vm_type,
+                &i.key_name,
+                &i.groups,
+                &i64::from(i.launch_index),
+                &i.cluster,
+                &i.launched,
+                &i.terminated,
+                &i.client_token,
+                &o.state,
+                &o.private_ip,
+                &o.public_ip,
+                &o.node,
+                &o.seen,
+                &o.vanished,
+                &creator,
+            ],
+            "instance",
+            &i.id,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The volumes `sql` (selecting [`VOLUME_COLUMNS`]) finds with `params`.
 async fn select_volumes(
     client: &impl GenericClient,
@@ -708,15 +816,7 @@ impl Store for PgStore {
 
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        Box::pin(async move {
-            let removed = self
-                .execute("DELETE FROM clusters WHERE name = $1", &[&name])
-                .await?;
-            if removed == 0 {
-                return Err(not_found("cluster", &name));
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.delete_named("clusters", "cluster", &name).await })
     }
 
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
@@ -1262,73 +1362,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut tokens: Vec<(&str, &str)> = Vec::new();
-            for i in &instances {
-                let Some(token) = &i.client_token else {
-                    continue;
-                };
-                let pair = (i.owner.as_str(), token.as_str());
-                if tokens.contains(&pair) {
-                    continue;
-                }
-                // Held to the commit: a concurrent RunInstances with the token waits, then
-                // finds this one's instances.
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0))",
-                    &[&i.owner, token],
-                )
-                .await?;
-                let taken = tx
-                    .query_opt(
-                        "SELECT 1 FROM instances WHERE owner = $1 AND client_token = $2 LIMIT 1",
-                        &[&i.owner, token],
-                    )
-                    .await?;
-                if taken.is_some() {
-                    return Err(exists("client token", token));
-                }
-                tokens.push(pair);
-            }
-            let insert = tx
-                .prepare(&format!(
-                    "INSERT INTO instances ({INSTANCE_COLUMNS}, creator) VALUES ($1, $2, $3, $4, $5,
-                        $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-                     ON CONFLICT DO NOTHING"
-                ))
-                .await?;
-            for i in &instances {
-                let o = &i.observed;
-                insert_new(
-                    &tx,
-                    &insert,
-                    &[
-                        &i.id,
-                        &i.reservation,
-                        &i.owner,
-                        &i.image,
-                        &i.kernel,
-                        &i.ramdisk,
-                        &i.vm_type,
-                        &i.key_name,
-                        &i.groups,
-                        &i64::from(i.launch_index),
-                        &i.cluster,
-                        &i.launched,
-                        &i.terminated,
-                        &i.client_token,
-                        &o.state,
-                        &o.private_ip,
-                        &o.public_ip,
-                        &o.node,
-                        &o.seen,
-                        &o.vanished,
-                        &creator,
-                    ],
-                    "instance",
-                    &i.id,
-                )
-                .await?;
-            }
+            insert_instances(&tx, &instances, creator.as_deref()).await?;
             Ok(tx.commit().await?)
         })
     }
@@ -1894,6 +1928,119 @@ impl Store for PgStore {
                 &[&owner, &token],
             )
             .await
+        })
+    }
+    fn add_burst_target(&self, target: &BurstTarget) -> StoreFuture<'_, ()> {
+        let t = target.clone();
+        Box::pin(async move {
+            insert_new(
+                &self.client().await?,
+                &format!(
+                    "INSERT INTO burst_targets ({BURST_TARGET_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &t.name,
+                    &t.endpoint,
+                    &t.region,
+                    &t.access_key,
+                    &t.sealed_secret,
+                    &t.image_map_column(),
+                    &t.max_instances.map(i64::from),
+                    &t.accounts_column(),
+                ],
+                "burst target",
+                &t.name,
+            )
+            .await
+        })
+    }
+
+    fn remove_burst_target(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        Box::pin(async move {
+            self.delete_named("burst_targets", "burst target", &name)
+                .await
+        })
+    }
+
+    fn burst_targets(&self) -> StoreFuture<'_, Vec<BurstTarget>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    &format!("SELECT {BURST_TARGET_COLUMNS} FROM burst_targets ORDER BY name"),
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let max: Option<i64> = r.try_get(6)?;
+                    let max = max
+                        .map(|m| {
+                            u32::try_from(m).map_err(|_| {
+                                StoreError::Value(format!("{m} instances is not a u32"))
+                            })
+                        })
+                        .transpose()?;
+                    Ok(BurstTarget::from_columns(
+                        [
+                            r.try_get(0)?,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                            r.try_get(4)?,
+                            r.try_get(5)?,
+                        ],
+                        max,
+                        r.try_get(7)?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn add_remote_instances(
+        &self,
+        instances: &[Instance],
+        remotes: &[RemoteInstance],
+        creator: Option<&str>,
+    ) -> StoreFuture<'_, ()> {
+        let (instances, remotes, creator) =
+            (instances.to_vec(), remotes.to_vec(), creator.map(own));
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            insert_instances(&tx, &instances, creator.as_deref()).await?;
+            for r in &remotes {
+                tx.execute(
+                    "INSERT INTO burst_instances (id, target, remote_id) VALUES ($1, $2, $3)",
+                    &[&r.id, &r.target, &r.remote_id],
+                )
+                .await?;
+            }
+            Ok(tx.commit().await?)
+        })
+    }
+
+    fn remote_instances(&self, ids: &[String]) -> StoreFuture<'_, Vec<RemoteInstance>> {
+        let ids = ids.to_vec();
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT id, target, remote_id FROM burst_instances WHERE id = ANY($1)
+                     ORDER BY id",
+                    &[&ids],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RemoteInstance {
+                        id: r.try_get(0)?,
+                        target: r.try_get(1)?,
+                        remote_id: r.try_get(2)?,
+                    })
+                })
+                .collect()
         })
     }
 }

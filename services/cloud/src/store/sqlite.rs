@@ -17,10 +17,10 @@ use super::sla::{self as sla_sql, Breach, Floor, Reservation, Reserved, Sla};
 
 use super::{
     attachment_columns, exists, not_found, own, sort_addresses, Address, Allocation, Association,
-    CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission, Node,
-    Observed, PoolAddress, Rule, SecurityGroup, Snapshot, SnapshotState, Source, Store, StoreError,
-    StoreFuture, User, VmType, Volume, VolumeRow, VolumeState, DEFAULT_VM_TYPES, IN_USE,
-    SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
+    BurstTarget, CloudFacts, Cluster, Image, ImageKind, InUse, Instance, KeyPair, LaunchPermission,
+    Node, Observed, PoolAddress, RemoteInstance, Rule, SecurityGroup, Snapshot, SnapshotState,
+    Source, Store, StoreError, StoreFuture, User, VmType, Volume, VolumeRow, VolumeState,
+    BURST_TARGET_COLUMNS, DEFAULT_VM_TYPES, IN_USE, SNAPSHOT_COLUMNS, VOLUME_COLUMNS,
 };
 
 /// The schema, one entry per version: a database at version N has run the first N. Never
@@ -212,6 +212,22 @@ const MIGRATIONS: &[&str] = &["
         host TEXT NOT NULL,
         PRIMARY KEY (cluster, host)
     ) STRICT;
+", "
+    CREATE TABLE burst_targets (
+        name TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        region TEXT NOT NULL,
+        access_key TEXT NOT NULL,
+        sealed_secret TEXT NOT NULL,
+        image_map TEXT NOT NULL,
+        max_instances INTEGER,
+        accounts TEXT
+    ) STRICT;
+    CREATE TABLE burst_instances (
+        id TEXT PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        remote_id TEXT NOT NULL
+    ) STRICT;
 "];
 
 /// The store in SQLite files under DATA. Cheap to share behind an `Arc`.
@@ -294,6 +310,19 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Deletes the row of `table` named `name`; `NotFound` (naming `what`) when there is none.
+fn delete_named(
+    tx: &Transaction<'_>,
+    table: &str,
+    what: &'static str,
+    name: &str,
+) -> Result<(), StoreError> {
+    if tx.execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])? == 0 {
+        return Err(not_found(what, name));
     }
     Ok(())
 }
@@ -485,6 +514,68 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<Instance> {
     })
 }
 
+/// Records `instances`, made by `creator`, in `tx` (see [`Store::add_instances`]).
+fn insert_instances(
+    tx: &Transaction<'_>,
+    instances: &[Instance],
+    creator: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tokens: Vec<(&str, &str)> = Vec::new();
+    for i in instances {
+        if let Some(token) = &i.client_token {
+            let pair = (i.owner.as_str(), token.as_str());
+            if !tokens.contains(&pair) {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM instances
+                        WHERE owner = ?1 AND client_token = ?2 AND reservation <> ?3)",
+                    params![i.owner, token, i.reservation],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Err(exists("client token", token));
+                }
+                tokens.push(pair);
+            }
+        }
+        let o = &i.observed;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO instances (id, reservation, owner, image, kernel, ramdisk,
+                vm_type, key_name, groups, launch_index, cluster, launched, terminated,
+                client_token, cluster_state, private_ip, public_ip, node, seen, vanished,
+                creator)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18, ?19, ?20, ?21)",
+            params![
+                i.id,
+                i.reservation,
+                i.owner,
+                i.image,
+                i.kernel,
+                i.ramdisk,
+                i.vm_type,
+                i.key_name,
+                i.groups.join(&GROUP_SEPARATOR.to_string()),
+                i.launch_index,
+                i.cluster,
+                i.launched,
+                i.terminated,
+                i.client_token,
+                o.state,
+                o.private_ip,
+                o.public_ip,
+                o.node,
+                o.seen,
+                o.vanished,
+                creator
+            ],
+        )?;
+        if added == 0 {
+            return Err(exists("instance", &i.id));
+        }
+    }
+    Ok(())
+}
+
 /// The volumes `sql` (selecting [`VOLUME_COLUMNS`]) finds with `params`.
 fn select_volumes(
     tx: &Transaction<'_>,
@@ -665,12 +756,7 @@ impl Store for SqliteStore {
 
     fn remove_cluster(&self, name: &str) -> StoreFuture<'_, ()> {
         let name = own(name);
-        self.run(move |tx| {
-            if tx.execute("DELETE FROM clusters WHERE name = ?1", [&name])? == 0 {
-                return Err(not_found("cluster", &name));
-            }
-            Ok(())
-        })
+        self.run(move |tx| delete_named(tx, "clusters", "cluster", &name))
     }
 
     fn clusters(&self) -> StoreFuture<'_, Vec<Cluster>> {
@@ -1111,61 +1197,7 @@ impl Store for SqliteStore {
 
     fn add_instances(&self, instances: &[Instance], creator: Option<&str>) -> StoreFuture<'_, ()> {
         let (instances, creator) = (instances.to_vec(), creator.map(own));
-        self.run(move |tx| {
-            let mut tokens: Vec<(&str, &str)> = Vec::new();
-            for i in &instances {
-                if let Some(token) = &i.client_token {
-                    let pair = (i.owner.as_str(), token.as_str());
-                    if !tokens.contains(&pair) {
-                        let taken: bool = tx.query_row(
-                            "SELECT EXISTS (SELECT 1 FROM instances WHERE owner = ?1 AND client_token = ?2)",
-                            params![i.owner, token],
-                            |r| r.get(0),
-                        )?;
-                        if taken {
-                            return Err(exists("client token", token));
-                        }
-                        tokens.push(pair);
-                    }
-                }
-                let o = &i.observed;
-                let added = tx.execute(
-                    "INSERT OR IGNORE INTO instances (id, reservation, owner, image, kernel, ramdisk,
-                        vm_type, key_name, groups, launch_index, cluster, launched, terminated,
-                        client_token, cluster_state, private_ip, public_ip, node, seen, vanished,
-                        creator)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20, ?21)",
-                    params![
-                        i.id,
-                        i.reservation,
-                        i.owner,
-                        i.image,
-                        i.kernel,
-                        i.ramdisk,
-                        i.vm_type,
-                        i.key_name,
-                        i.groups.join(&GROUP_SEPARATOR.to_string()),
-                        i.launch_index,
-                        i.cluster,
-                        i.launched,
-                        i.terminated,
-                        i.client_token,
-                        o.state,
-                        o.private_ip,
-                        o.public_ip,
-                        o.node,
-                        o.seen,
-                        o.vanished,
-                        creator
-                    ],
-                )?;
-                if added == 0 {
-                    return Err(exists("instance", &i.id));
-                }
-            }
-            Ok(())
-        })
+        self.run(move |tx| insert_instances(tx, &instances, creator.as_deref()))
     }
 
     fn remove_instances(&self, ids: &[String]) -> StoreFuture<'_, ()> {
@@ -1448,6 +1480,101 @@ impl Store for SqliteStore {
                 ])
             })?;
             Ok(InUse::from_columns(columns))
+        })
+    }
+    fn add_burst_target(&self, target: &BurstTarget) -> StoreFuture<'_, ()> {
+        let t = target.clone();
+        self.run(move |tx| {
+            let added = tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO burst_targets ({BURST_TARGET_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    t.name,
+                    t.endpoint,
+                    t.region,
+                    t.access_key,
+                    t.sealed_secret,
+                    t.image_map_column(),
+                    t.max_instances,
+                    t.accounts_column()
+                ],
+            )?;
+            if added == 0 {
+                return Err(exists("burst target", &t.name));
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_burst_target(&self, name: &str) -> StoreFuture<'_, ()> {
+        let name = own(name);
+        self.run(move |tx| delete_named(tx, "burst_targets", "burst target", &name))
+    }
+
+    fn burst_targets(&self) -> StoreFuture<'_, Vec<BurstTarget>> {
+        self.run(|tx| {
+            let mut query = tx.prepare(&format!(
+                "SELECT {BURST_TARGET_COLUMNS} FROM burst_targets ORDER BY name"
+            ))?;
+            let rows = query.query_map([], |r| {
+                Ok(BurstTarget::from_columns(
+                    [
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ],
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn add_remote_instances(
+        &self,
+        instances: &[Instance],
+        remotes: &[RemoteInstance],
+        creator: Option<&str>,
+    ) -> StoreFuture<'_, ()> {
+        let (instances, remotes, creator) =
+            (instances.to_vec(), remotes.to_vec(), creator.map(own));
+        self.run(move |tx| {
+            insert_instances(tx, &instances, creator.as_deref())?;
+            for r in &remotes {
+                tx.execute(
+                    "INSERT INTO burst_instances (id, target, remote_id) VALUES (?1, ?2, ?3)",
+                    params![r.id, r.target, r.remote_id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remote_instances(&self, ids: &[String]) -> StoreFuture<'_, Vec<RemoteInstance>> {
+        let ids = ids.to_vec();
+        self.run(move |tx| {
+            let mut query =
+                tx.prepare("SELECT id, target, remote_id FROM burst_instances WHERE id = ?1")?;
+            let mut found = Vec::new();
+            for id in &ids {
+                let row = query
+                    .query_row([id], |r| {
+                        Ok(RemoteInstance {
+                            id: r.get(0)?,
+                            target: r.get(1)?,
+                            remote_id: r.get(2)?,
+                        })
+                    })
+                    .optional()?;
+                found.extend(row);
+            }
+            Ok(found)
         })
     }
 

@@ -27,6 +27,7 @@ pub async fn run(store: &dyn Store) {
     in_use_counts_what_an_account_and_each_creator_holds(store).await;
     slas_keep_their_reservations_history_and_breaches(store).await;
     metric_points_fold_per_instance_and_alarms_change_state_once(store).await;
+    burst_targets_and_their_instances_remote_ids(store).await;
 }
 
 fn group(owner: &str, name: &str, id: &str) -> SecurityGroup {
@@ -1216,4 +1217,80 @@ async fn metric_points_fold_per_instance_and_alarms_change_state_once(store: &dy
     store.delete_account("cwa").await.unwrap();
     assert!(store.alarms(None).await.unwrap().is_empty());
     assert!(store.metrics(Some("cwa")).await.unwrap().is_empty());
+}
+
+async fn burst_targets_and_their_instances_remote_ids(store: &dyn Store) {
+    let target = |name: &str, accounts: Option<Vec<String>>| BurstTarget {
+        name: name.into(),
+        endpoint: "http://127.0.0.1:5000/".into(),
+        region: "us-east-1".into(),
+        access_key: "AKID".into(),
+        sealed_secret: "c2VhbGVk".into(),
+        image_map: vec![
+            ("emi-00000001".into(), "ami-1".into()),
+            ("emi-00000002".into(), "ami-2".into()),
+        ],
+        max_instances: Some(3),
+        accounts,
+    };
+    let moto = target("moto", Some(vec!["ann".into(), "bob".into()]));
+    let open = BurstTarget {
+        max_instances: None,
+        ..target("aws", None)
+    };
+    store.add_burst_target(&moto).await.unwrap();
+    store.add_burst_target(&open).await.unwrap();
+    assert!(matches!(
+        store.add_burst_target(&moto).await,
+        Err(StoreError::Exists { .. })
+    ));
+    assert_eq!(store.burst_targets().await.unwrap(), [open, moto.clone()]);
+    assert_eq!(moto.zone(), "burst-moto");
+
+    // One reservation with a ClientToken: its local part, then its remote part, which
+    // shares the token.
+    let with_token = |mut i: Instance| {
+        i.client_token = Some("token-burst".into());
+        i
+    };
+    let local = with_token(sample("i-000000c1", "ann", "r-000000c1", "east", 0));
+    let remote = with_token(sample("i-000000c2", "ann", "r-000000c1", "burst-moto", 1));
+    store
+        .add_instances(std::slice::from_ref(&local), None)
+        .await
+        .unwrap();
+    let mapped = RemoteInstance {
+        id: remote.id.clone(),
+        target: "moto".into(),
+        remote_id: "i-0a1b2c3d4e5f60718".into(),
+    };
+    store
+        .add_remote_instances(
+            std::slice::from_ref(&remote),
+            std::slice::from_ref(&mapped),
+            Some("ann"),
+        )
+        .await
+        .unwrap();
+    let ids = [local.id.clone(), remote.id.clone()];
+    assert_eq!(store.remote_instances(&ids).await.unwrap(), [mapped]);
+    assert_eq!(
+        store.by_client_token("ann", "token-burst").await.unwrap(),
+        [local, remote.clone()]
+    );
+    assert_eq!(
+        store.live_instances("burst-moto").await.unwrap(),
+        std::slice::from_ref(&remote)
+    );
+    // A forgotten instance takes its remote id with it.
+    store
+        .remove_instances(std::slice::from_ref(&remote.id))
+        .await
+        .unwrap();
+    assert!(store.remote_instances(&ids).await.unwrap().is_empty());
+    store.remove_burst_target("moto").await.unwrap();
+    assert!(matches!(
+        store.remove_burst_target("moto").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
