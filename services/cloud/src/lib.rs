@@ -124,6 +124,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         quota_turns: ops::QuotaTurns::default(),
         ebs: std::sync::Mutex::default(),
         events: events.clone(),
+        data: config.data.clone(),
     });
     let server = config
         .forwards

@@ -86,6 +86,8 @@ pub struct Cloud {
     pub ebs: Mutex<HashSet<String>>,
     /// Where requests and billed changes are recorded.
     pub events: EventLog,
+    /// The cloud's DATA folder, which holds the users' credentials.
+    pub data: std::path::PathBuf,
 }
 
 /// Answers a Query request's `action` for `user` from address `source`: the answer's XML
