@@ -1,0 +1,120 @@
+"""The console's SOAP page in Chromium (tests/console_soap.rs starts the cloud).
+
+    console_soap.py BASE ADMIN_DIR PASSWORD NODE_URL CORES MEMORY_MB USER_PASSWORD
+
+As the administrator (account admin, user admin, PASSWORD): register an image with boto3
+(from ADMIN_DIR's eucarc), then from /soap call the node's ncDescribeResource (the reply
+must hold the node's figures, CORES and MEMORY_MB, signed by the node: "signature valid")
+and the CLC's DescribeImages (the reply must list the image; EC2 replies are unsigned, as
+the original's), refuse a value that is not an xs:int, then sign in as account bob's root
+(USER_PASSWORD) and be refused the page. Saves a screenshot of each page; prints one
+`ok: ...` line per check.
+"""
+
+import re
+import sys
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from browser import browser, fill, shot, sign_in, submit
+from cloud_clients import ec2, eucarc, ok
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def figure(xml, name):
+    """The number an element NAME holds in the pretty-printed XML, whatever its prefix."""
+    found = re.search(r"<(?:\w+:)?%s>(-?\d+)</" % name, xml)
+    assert found, f"no {name} in:\n{xml}"
+    return int(found.group(1))
+
+
+def main():
+    base, admin_dir, password, node_url, cores, memory, user_password = sys.argv[1:8]
+    base = base.rstrip("/") + "/"
+    image = ec2(eucarc(admin_dir)).register_image(
+        ImageLocation="images/console.manifest.xml", Name="console")["ImageId"]
+
+    driver = browser()
+    try:
+        sign_in(driver, base, "admin", "admin", password)
+        driver.get(base + "soap")
+        services = text(driver, "#services")
+        for port_type in ["AmazonEC2PortType", "EucalyptusCC", "EucalyptusNC", "StorageController",
+                          "AmazonS3", "EucalyptusGL"]:
+            assert port_type in services, services
+        shot(driver, "console_soap_services")
+        ok("/soap lists the services of the CLC, CC, NC, SC, Walrus and GL")
+
+        driver.find_element(By.LINK_TEXT, "EucalyptusNC").click()
+        operations = text(driver, "#operations")
+        assert "ncDescribeResource" in operations and "ncRunInstance" in operations, operations
+        shot(driver, "console_soap_nc_operations")
+        driver.find_element(By.LINK_TEXT, "ncDescribeResource").click()
+        target = Select(driver.find_element(By.ID, "target"))
+        assert [o.get_attribute("value") for o in target.options] == [node_url], \
+            [o.get_attribute("value") for o in target.options]
+        names = [e.get_attribute("name") for e in driver.find_elements(By.CSS_SELECTOR, "#soap-form [name]")]
+        for name in ["correlationId", "userId", "return", "statusMessage", "resourceType"]:
+            assert name in names, names
+        shot(driver, "console_soap_nc_form")
+        ok("the ncDescribeResource form is the WSDL's fields; the node comes from its cluster")
+
+        fill(driver, {"[name='statusMessage']": "seven"})
+        submit(driver, "form#soap-form")
+        problems = text(driver, "#problems")
+        assert "statusMessage" in problems and "xs:int" in problems, problems
+        assert not driver.find_elements(By.ID, "reply-xml")
+        shot(driver, "console_soap_nc_refused")
+        ok("a value that is not an xs:int is named and nothing is sent")
+
+        fill(driver, {"[name='statusMessage']": "", "[name='userId']": "console <&>"})
+        submit(driver, "form#soap-form")
+        request, reply = text(driver, "#request-xml"), text(driver, "#reply-xml")
+        assert "ncDescribeResource" in request and "BinarySecurityToken" in request, request
+        assert "console &lt;&amp;&gt;" in request, request
+        assert "ncDescribeResourceResponse" in reply, reply
+        assert figure(reply, "numberOfCoresMax") == int(cores), reply
+        assert figure(reply, "memorySizeMax") == int(memory), reply
+        signature = text(driver, "#signature")
+        assert signature.startswith("signature valid"), signature
+        assert "node" in signature, signature
+        shot(driver, "console_soap_nc_reply")
+        ok("ncDescribeResource from the console: the node's figures, its signature valid")
+
+        driver.get(base + "soap?service=AmazonEC2PortType&operation=DescribeImages")
+        shot(driver, "console_soap_ec2_form")
+        submit(driver, "form#soap-form")
+        request, reply = text(driver, "#request-xml"), text(driver, "#reply-xml")
+        assert "DescribeImages" in request and "BinarySecurityToken" in request, request
+        assert "DescribeImagesResponse" in reply and image in reply, reply
+        assert "images/console.manifest.xml" in reply, reply
+        assert text(driver, "#signature") == "unsigned", text(driver, "#signature")
+        assert not driver.find_elements(By.ID, "fault")
+        shot(driver, "console_soap_ec2_reply")
+        ok("DescribeImages from the console, signed as the administrator: the image is listed")
+
+        # A fault is shown as a fault: an image that does not exist.
+        fill(driver, {"[name='imagesSet/item[1]/imageId']": "emi-00000000"})
+        submit(driver, "form#soap-form")
+        fault = text(driver, "#fault")
+        assert "InvalidAMIID.NotFound" in fault, fault
+        shot(driver, "console_soap_ec2_fault")
+        ok("a fault is shown as a fault")
+
+        driver.delete_all_cookies()
+        sign_in(driver, base, "bob", "admin", user_password)
+        driver.get(base + "soap?service=EucalyptusNC&operation=ncDescribeResource")
+        assert "not allowed" in driver.page_source, driver.page_source
+        assert not driver.find_elements(By.ID, "soap-form")
+        shot(driver, "console_soap_forbidden")
+        ok("another account's root user is refused the SOAP console")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
