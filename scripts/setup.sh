@@ -37,6 +37,8 @@ packages=(
     # the CLC's PostgreSQL store: its tests start servers of their own from these binaries
     # (services/pgtest); the system gets no cluster and no server (see below)
     postgresql
+    # the admin console's browser tests: Selenium drives Debian's Chromium, headless
+    chromium chromium-driver
 )
 
 venv_works() { [[ -x $venv/bin/python ]] && "$venv/bin/python" -c '' 2>/dev/null; }

@@ -57,7 +57,9 @@ impl Host {
             .args([kind, "--listen", &format!("{}:{port}", self.ip), "--keys"])
             .arg(keys.path())
             .arg("--data")
-            .arg(data);
+            .arg(data)
+            // The CLC's console on any free port of the host.
+            .env("EUCA_CONSOLE", format!("{}:0", self.ip));
         command
     }
 

@@ -143,6 +143,28 @@ fn start_cloud_at(listen: &str, keys: &Path, data: &Path, extra: &[&str]) -> Com
         .unwrap_or_else(|log| panic!("euca cloud did not become ready:\n{log}"))
 }
 
+/// The admin console's URL (`https://127.0.0.1:PORT/`), from the line the cloud logged.
+pub fn console_url(cloud: &Component) -> String {
+    let log = cloud.log();
+    log.lines()
+        .find_map(|l| l.split_once("console ready at ").map(|(_, url)| url.trim()))
+        .unwrap_or_else(|| panic!("the cloud logged no console URL:\n{log}"))
+        .to_owned()
+}
+
+/// The administrator's first console password, as the cloud wrote it to DATA.
+pub fn console_password(data: &Path) -> String {
+    std::fs::read_to_string(data.join("credentials/admin/console-password"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The cloud's certificate, which issued the console's: what clients verify it against.
+pub fn cloud_cert(keys: &Path) -> String {
+    keys.join("cloud-cert.pem").display().to_string()
+}
+
 /// Hands `add` the fixture manifests of `tests/fixtures/cloud` with the paths a stand-in
 /// Walrus serves them at: `/services/Walrus/images/{machine,kernel,ramdisk}.manifest.xml`
 /// (the nodes fetch the same URLs as the images' files).

@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 /// How long a component may take to become ready, or to exit after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// `euca` itself, for one-shot commands (`euca keys init`, `euca --help`).
+/// `euca` itself, for one-shot commands (`euca keys init`, `euca --help`). Its console
+/// (`euca cloud --console`) is on a free loopback port unless told: tests run clouds side
+/// by side, and the default port would be taken by the first.
 pub fn euca() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_euca"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_euca"));
+    command.env("EUCA_CONSOLE", "127.0.0.1:0");
+    command
 }
 
 /// `euca` run by `sh` under `umask`, for tests of the modes of what a component writes.

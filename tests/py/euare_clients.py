@@ -163,6 +163,26 @@ def access_keys(client):
     return first
 
 
+def login_profiles(client):
+    made = client.create_login_profile(UserName="alice", Password="Alice-console-1")["LoginProfile"]
+    assert made["UserName"] == "alice" and made["CreateDate"], made
+    expect_error(lambda: client.create_login_profile(UserName="alice", Password="Alice-console-2"),
+                 "EntityAlreadyExists", 409)
+    got = client.get_login_profile(UserName="alice")["LoginProfile"]
+    assert got["UserName"] == "alice" and got["CreateDate"] == made["CreateDate"], got
+    assert "Password" not in got, got
+    client.update_login_profile(UserName="alice", Password="Alice-console-3")
+    expect_error(lambda: client.update_login_profile(UserName="alice", Password="short"), "ValidationError", 400)
+    expect_error(lambda: client.create_login_profile(UserName="nobody", Password="Nobody-console"),
+                 "NoSuchEntity", 404)
+    expect_error(lambda: client.delete_user(UserName="alice"), "DeleteConflict", 409)
+    client.delete_login_profile(UserName="alice")
+    expect_error(lambda: client.get_login_profile(UserName="alice"), "NoSuchEntity", 404)
+    expect_error(lambda: client.update_login_profile(UserName="alice", Password="Alice-console-4"),
+                 "NoSuchEntity", 404)
+    ok("login profiles: create (once), get (no password), update, length rules, delete")
+
+
 def policies(client):
     document = {
         "Version": "2012-10-17",
@@ -202,6 +222,7 @@ def main(admin_dir):
     root = iam(urls, *acme)
     users_and_groups(root, account_id)
     alice_key = access_keys(root)
+    login_profiles(root)
     policies(root)
     delete_conflicts(root)
 

@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::common::launcher::{euca, Component};
 
 /// How many ports from the base a cloud takes (`up::plan::PORTS`).
-pub const PORTS: u16 = 5;
+pub const PORTS: u16 = 6;
 
 /// A cloud run by `euca up`.
 #[derive(Debug)]

@@ -64,6 +64,7 @@ async fn start_cloud(keys: &Path, data: &Path, listen: SocketAddr, clusters: &[(
         region: "eucalyptus".into(),
         tick: Duration::from_secs(1),
         forwards: Vec::new(),
+        console: SocketAddr::from(([127, 0, 0, 1], 0)),
         compat: Compat::Strict,
     };
     tokio::spawn(async move { cloud::serve(config).await.unwrap() });

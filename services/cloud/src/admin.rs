@@ -143,6 +143,13 @@ pub enum UserCommand {
         #[arg(long)]
         account: String,
     },
+    /// Set the console password of the user NAME of an account (its root user is `admin`),
+    /// read as the first line of standard input: 8 to 128 characters.
+    Password {
+        name: String,
+        #[arg(long)]
+        account: String,
+    },
 }
 
 /// Which user's keys: `--account A --user U` (the user defaults to the root user).
@@ -407,6 +414,21 @@ async fn user(store: &dyn Store, data: &Path, command: UserCommand) -> Result<()
             if let Some(folder) = eucarc.parent() {
                 println!("{}", folder.display());
             }
+        }
+        UserCommand::Password { name, account } => {
+            let password = kit::blocking(|| {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            })
+            .await
+            .map_err(|source| AdminError::Io {
+                path: "standard input".into(),
+                source,
+            })?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            directory
+                .set_password(&account, &name, password, users::PasswordChange::Either)
+                .await?;
         }
     }
     Ok(())

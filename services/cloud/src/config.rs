@@ -62,6 +62,10 @@ pub struct CloudArgs {
     /// /services/Walrus=http://127.0.0.1:8776; repeatable.
     #[arg(long = "forward", value_name = "PATH=URL")]
     pub forwards: Vec<kit::forward::Route>,
+    /// Address of the admin console (HTTPS, with a certificate the cloud's key issues;
+    /// sign in as account admin with DATA/credentials/admin/console-password).
+    #[arg(long, value_name = "HOST:PORT", env = "EUCA_CONSOLE", default_value = crate::console::DEFAULT_LISTEN)]
+    pub console: SocketAddr,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -103,6 +107,8 @@ pub struct Config {
     pub tick: Duration,
     /// Paths of this listener served by other processes (`--forward`).
     pub forwards: Vec<kit::forward::Route>,
+    /// The admin console's address (`--console`).
+    pub console: SocketAddr,
     pub compat: Compat,
 }
 
@@ -127,6 +133,7 @@ impl Config {
             region: args.region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
             tick: Duration::from_secs(args.tick),
             forwards: args.forwards,
+            console: args.console,
             compat: args.compat.resolve(&Settings::default())?,
         })
     }

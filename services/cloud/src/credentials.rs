@@ -15,7 +15,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{BasicConstraints, KeyUsage};
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use openssl::x509::{X509Builder, X509NameBuilder, X509NameRef, X509};
 use soap::keys::KeyPair;
 
 use crate::store::{CloudFacts, Store, StoreError, User};
@@ -56,12 +56,29 @@ pub struct Issued {
 /// Issues `user` a fresh RSA-2048 key and a certificate for it signed by the cloud's key:
 /// the certificate that identifies the user's SOAP requests.
 pub fn issue(cloud: &KeyPair, user: &User) -> Result<Issued, CredentialsError> {
-    let private_key = PKey::from_rsa(Rsa::generate(2048)?)?;
     let mut name = X509NameBuilder::new()?;
     name.append_entry_by_text("O", "Eucalyptus")?;
     name.append_entry_by_text("OU", &user.account)?;
     name.append_entry_by_text("CN", &user.name)?;
-    let name = name.build();
+    issue_for(cloud, &name.build(), |builder| {
+        builder.append_extension(
+            KeyUsage::new()
+                .critical()
+                .digital_signature()
+                .key_encipherment()
+                .build()?,
+        )
+    })
+}
+
+/// Issues a fresh RSA-2048 key and a certificate for `subject`, signed by the cloud's key,
+/// valid [`VALIDITY_DAYS`], not a CA, with the extensions `extend` adds.
+pub(crate) fn issue_for(
+    cloud: &KeyPair,
+    subject: &X509NameRef,
+    extend: impl FnOnce(&mut X509Builder) -> Result<(), ErrorStack>,
+) -> Result<Issued, CredentialsError> {
+    let private_key = PKey::from_rsa(Rsa::generate(2048)?)?;
     let mut serial = BigNum::new()?;
     serial.rand(120, MsbOption::MAYBE_ZERO, false)?;
     // Backdated an hour, as the cloud's own, for hosts whose clocks lag a little.
@@ -69,19 +86,13 @@ pub fn issue(cloud: &KeyPair, user: &User) -> Result<Issued, CredentialsError> {
     let mut builder = X509Builder::new()?;
     builder.set_version(2)?;
     builder.set_serial_number(serial.to_asn1_integer()?.as_ref())?;
-    builder.set_subject_name(&name)?;
+    builder.set_subject_name(subject)?;
     builder.set_issuer_name(cloud.certificate.subject_name())?;
     builder.set_pubkey(&private_key)?;
     builder.set_not_before(&not_before)?;
     builder.set_not_after(Asn1Time::days_from_now(VALIDITY_DAYS)?.as_ref())?;
     builder.append_extension(BasicConstraints::new().critical().build()?)?;
-    builder.append_extension(
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .key_encipherment()
-            .build()?,
-    )?;
+    extend(&mut builder)?;
     builder.sign(&cloud.private_key, MessageDigest::sha256())?;
     Ok(Issued {
         certificate: builder.build(),

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod default_image;
 pub mod ec2_soap;
@@ -55,6 +56,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Console(#[from] console::ConsoleStartError),
 }
 
 /// `euca cloud`: runs until SIGTERM or SIGINT.
@@ -163,12 +166,27 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     };
     store.put_facts(&facts).await?;
     admin_credentials(&*store, &config.data, &facts, &prepared.cloud_key).await?;
+    console::admin_password(store.directory(), &config.data).await?;
+    let console = console::Console::bind(
+        config.console,
+        Arc::clone(&cloud),
+        &config.data,
+        &prepared.cloud_key,
+    )
+    .await?;
+    info!("console ready at {}", console.url());
+    let (stop_console, console_stops) = tokio::sync::watch::channel(false);
+    let console = tokio::spawn(console.run(console_stops));
     info!(clusters = config.clusters.len(), region = %config.region, tick = ?config.tick, "cloud controller configured");
     let tick = ops::tick::spawn(Arc::clone(&cloud), config.tick);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();
     kit::announce_ready!("cloud controller", url);
     server.run(stop).await;
+    let _ = stop_console.send(true);
+    if console.await.is_err() {
+        tracing::error!("the console stopped abnormally");
+    }
     tick.abort();
     if events.flush().await.is_err() {
         tracing::error!("the last events could not be recorded");

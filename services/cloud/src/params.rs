@@ -26,6 +26,14 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in the order sent.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Adds `more` after these (a POST's body after its URL's).
     pub fn extend(&mut self, more: Params) {
         self.0.extend(more.0);
@@ -54,5 +62,9 @@ mod tests {
             ]
         );
         assert_eq!(p.get("KeyName.2"), Some("c/d"));
+        assert_eq!(
+            Params::parse("a=1&b=2&a=3").all("a").collect::<Vec<_>>(),
+            ["1", "3"]
+        );
     }
 }

@@ -39,9 +39,9 @@ pub struct UpArgs {
     /// Address every component listens on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// The front door's port; the cloud takes this one and the next four (CC, NC, and
-    /// Walrus's and the SC's own, behind the front door).
-    #[arg(long, value_name = "P", default_value_t = 8773, value_parser = clap::value_parser!(u16).range(1..=65531))]
+    /// The front door's port; the cloud takes this one and the next five (CC, NC,
+    /// Walrus's and the SC's own, behind the front door, and the admin console's, HTTPS).
+    #[arg(long, value_name = "P", default_value_t = 8773, value_parser = clap::value_parser!(u16).range(1..=65530))]
     pub port_base: u16,
     /// The node's hypervisor [default: kvm (QEMU through libvirt's embedded driver) where
     /// QEMU is installed, else test].
@@ -376,6 +376,7 @@ fn announce(plan: &Plan, started: Instant, first_run: bool) {
          \x20 EBS (SC)          {}\n\
          \x20 cluster ({})  {}\n\
          \x20 node              {}\n\
+         \x20 console           {} (account admin, password in {}/credentials/admin/console-password)\n\
          \x20 credentials       {}\n\
          \x20 logs              {}/\n\
          Next:\n\
@@ -391,6 +392,8 @@ fn announce(plan: &Plan, started: Instant, first_run: bool) {
         plan::CLUSTER_NAME,
         component("cluster"),
         component("node"),
+        plan.console(),
+        home,
         eucarc.display(),
         plan.logs().display(),
         eucarc.display(),

@@ -52,15 +52,16 @@ pub struct Plan {
 /// The cluster's name, which is also its availability zone's.
 pub const CLUSTER_NAME: &str = "cluster1";
 
-/// Ports from the base: the front door (CLC, and Walrus and SC behind it), CC, NC, then
-/// the private ports of Walrus and the SC.
+/// Ports from the base: the front door (CLC, and Walrus and SC behind it), CC, NC, the
+/// private ports of Walrus and the SC, then the CLC's admin console (HTTPS).
 const FRONT_DOOR: u16 = 0;
 const CLUSTER: u16 = 1;
 const NODE: u16 = 2;
 const WALRUS: u16 = 3;
 const STORAGE: u16 = 4;
+const CONSOLE: u16 = 5;
 /// How many ports from the base a cloud takes.
-pub const PORTS: u16 = 5;
+pub const PORTS: u16 = 6;
 
 impl Plan {
     pub fn new(home: PathBuf, host: IpAddr, port_base: u16, hypervisor: Hypervisor) -> Self {
@@ -109,10 +110,17 @@ impl Plan {
             (NODE, "the node controller"),
             (WALRUS, "Walrus (behind the front door)"),
             (STORAGE, "the storage controller (behind the front door)"),
+            (CONSOLE, "the admin console (HTTPS)"),
         ]
         .into_iter()
         .map(|(offset, what)| (self.listen(offset), what))
         .collect()
+    }
+
+    /// The admin console's URL.
+    pub fn console(&self) -> String {
+        let url = kit::service_url(self.listen(CONSOLE), "/");
+        url.replacen("http://", "https://", 1)
     }
 
     /// The front door's URL of a path (`/services/Walrus`).
@@ -226,6 +234,8 @@ impl Plan {
                     // A launch shows as running within a second.
                     "--tick".into(),
                     "1".into(),
+                    "--console".into(),
+                    self.listen(CONSOLE).to_string().into(),
                 ],
             )
         };
@@ -310,14 +320,16 @@ mod tests {
             "{line}"
         );
         assert_eq!(cloud.url, "http://127.0.0.1:9000/services/Eucalyptus");
+        assert!(line.contains("--console 127.0.0.1:9005"), "{line}");
+        assert_eq!(plan.console(), "https://127.0.0.1:9005/");
     }
 
     #[test]
     fn every_listener_is_a_distinct_port_from_the_base() {
         let plan = plan();
         let ports: Vec<u16> = plan.listeners().iter().map(|(a, _)| a.port()).collect();
-        assert_eq!(ports, [9000, 9001, 9002, 9003, 9004]);
-        assert_eq!(plan.components.len(), usize::from(PORTS));
+        assert_eq!(ports, [9000, 9001, 9002, 9003, 9004, 9005]);
+        assert_eq!(ports.len(), usize::from(PORTS));
     }
 
     #[test]

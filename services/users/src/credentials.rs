@@ -47,6 +47,21 @@ fn iam_id(prefix: &str) -> Result<String, UserError> {
     ))
 }
 
+/// A new password of 24 letters and digits (about 143 bits), as the cloud gives its
+/// administrator on first start.
+pub(crate) fn password() -> Result<String, UserError> {
+    random_string(&SystemRandom::new(), ALPHANUMERIC, 24)
+}
+
+/// `N` fresh random bytes.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], UserError> {
+    let mut buf = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| UserError::Random)?;
+    Ok(buf)
+}
+
 /// `len` characters drawn uniformly from `alphabet` (rejection sampling: no modulo bias).
 fn random_string(rng: &SystemRandom, alphabet: &[u8], len: usize) -> Result<String, UserError> {
     let n = alphabet.len();

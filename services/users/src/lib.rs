@@ -17,6 +17,7 @@ mod credentials;
 pub mod events;
 mod groups;
 mod keys;
+mod passwords;
 mod policies;
 mod postgres;
 pub mod quotas;
@@ -30,6 +31,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use groups::{Group, MAX_GROUPS_PER_USER};
+pub use passwords::{
+    new_password, LoginProfile, PasswordChange, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+};
 pub use policies::{decide, evaluated, Policy};
 pub use postgres::{connect, PgUsers, Schema};
 pub use quotas::{Quota, Resource};

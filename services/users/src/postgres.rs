@@ -79,6 +79,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::quotas::PG_MIGRATION,
     // 5: the event log (`crate::events`).
     crate::events::PG_SCHEMA,
+    // 6: console passwords (IAM login profiles, passwords.rs).
+    crate::passwords::PG_MIGRATION,
 ];
 
 /// Serializes migrations of one database between processes (a CLC, Walrus and `euca

@@ -77,6 +77,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::quotas::SQLITE_MIGRATION,
     // 5: the event log (`crate::events`).
     crate::events::SQLITE_SCHEMA,
+    // 6: console passwords (IAM login profiles, passwords.rs).
+    crate::passwords::SQLITE_MIGRATION,
 ];
 
 /// The identity database. Cheap to share behind an `Arc`; calls are short, and safe to make

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::{Directory, Quota, Resource, User, UserError, ADMIN_NAME, ROOT_NAME};
+use crate::{Directory, PasswordChange, Quota, Resource, User, UserError, ADMIN_NAME, ROOT_NAME};
 
 /// Checks accounts, users, keys and lookups on an empty directory.
 pub(crate) async fn run(dir: &Directory) {
@@ -11,6 +11,7 @@ pub(crate) async fn run(dir: &Directory) {
     users_in_accounts(dir).await;
     keys(dir).await;
     quotas(dir).await;
+    passwords(dir).await;
 }
 
 async fn accounts(dir: &Directory) {
@@ -305,6 +306,89 @@ async fn quotas(dir: &Directory) {
 /// A database of the schema before accounts, as the fixtures of
 /// `tests/fixtures/identity/users-before-accounts.*.sql` make it (the integration tests use
 /// the same files).
+/// Login profiles: created once, updated only when present, checked, gone with the user.
+async fn passwords(dir: &Directory) {
+    dir.create_account("pw", None).await.unwrap();
+    dir.create_user("pw", "ana", "/").await.unwrap();
+    assert!(dir.login_profile("pw", "ana").await.unwrap().is_none());
+    assert!(matches!(
+        dir.set_password("pw", "ana", "first-pass", PasswordChange::Update)
+            .await,
+        Err(UserError::NotFound {
+            kind: "login profile",
+            ..
+        })
+    ));
+    let made = dir
+        .set_password("pw", "ana", "first-pass", PasswordChange::Create)
+        .await
+        .unwrap();
+    assert!(matches!(
+        dir.set_password("pw", "ana", "other-pass", PasswordChange::Create)
+            .await,
+        Err(UserError::Exists {
+            kind: "login profile",
+            ..
+        })
+    ));
+    assert!(matches!(
+        dir.set_password("pw", "nobody", "first-pass", PasswordChange::Either)
+            .await,
+        Err(UserError::NotFound { kind: "user", .. })
+    ));
+    let ana = dir.check_password("pw", "ana", "first-pass").await.unwrap();
+    assert_eq!(ana.map(|u| u.name), Some("ana".to_owned()));
+    assert!(dir
+        .check_password("pw", "ana", "wrong-pass")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(dir
+        .check_password("pw", "bob", "first-pass")
+        .await
+        .unwrap()
+        .is_none());
+
+    // An update keeps the profile's date; the old password stops working.
+    let updated = dir
+        .set_password("pw", "ana", "second-pass", PasswordChange::Update)
+        .await
+        .unwrap();
+    assert_eq!(updated, made);
+    assert!(dir
+        .check_password("pw", "ana", "first-pass")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(dir
+        .check_password("pw", "ana", "second-pass")
+        .await
+        .unwrap()
+        .is_some());
+
+    // A disabled user cannot sign in, whatever the password.
+    dir.set_user_enabled("pw", "ana", false).await.unwrap();
+    assert!(dir
+        .check_password("pw", "ana", "second-pass")
+        .await
+        .unwrap()
+        .is_none());
+    dir.set_user_enabled("pw", "ana", true).await.unwrap();
+
+    dir.delete_login_profile("pw", "ana").await.unwrap();
+    assert!(dir
+        .check_password("pw", "ana", "second-pass")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(dir.delete_login_profile("pw", "ana").await.is_err());
+    dir.set_password("pw", "ana", "third-pass", PasswordChange::Either)
+        .await
+        .unwrap();
+    dir.delete_user("pw", "ana").await.unwrap();
+    assert!(dir.login_profile("pw", "ana").await.unwrap().is_none());
+}
+
 pub(crate) const LEGACY_SQLITE: &str =
     include_str!("../../../tests/fixtures/identity/users-before-accounts.sqlite.sql");
 pub(crate) const LEGACY_POSTGRES: &str =

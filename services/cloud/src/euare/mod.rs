@@ -1,6 +1,6 @@
 //! The IAM Query API at `/services/Euare`, as Eucalyptus's Euare service answers it: the
-//! users, groups, access keys, signing certificates and policies of an account, and (the cloud administrator's)
-//! the accounts themselves. Requests are read and authenticated as the EC2 Query API's are
+//! users, groups, access keys, console passwords (login profiles), signing certificates and
+//! policies of an account, and (the cloud administrator's) the accounts themselves. Requests are read and authenticated as the EC2 Query API's are
 //! (`crate::query`: GET or form POST, SigV2 or SigV4 with service `iam`), typed by the
 //! generated AWS Query binding of `wsdl/iam.wsdl` (`wire::iam_query`), authorized
 //! ([`access`]) and answered by family; every failure becomes IAM's error document in
@@ -12,6 +12,7 @@ mod certs;
 mod error;
 mod groups;
 mod keys;
+mod logins;
 mod page;
 mod policies;
 mod users;
@@ -137,6 +138,10 @@ async fn dispatch(call: &Call<'_>, request: R) -> Result<Box<dyn ToXml + Send + 
         R::ListAccessKeys(r) => doc(keys::list(call, r).await?),
         R::UpdateAccessKey(r) => doc(keys::update(call, r).await?),
         R::DeleteAccessKey(r) => doc(keys::delete(call, r).await?),
+        R::CreateLoginProfile(r) => doc(logins::create(call, r).await?),
+        R::GetLoginProfile(r) => doc(logins::get(call, r).await?),
+        R::UpdateLoginProfile(r) => doc(logins::update(call, r).await?),
+        R::DeleteLoginProfile(r) => doc(logins::delete(call, r).await?),
         R::UploadSigningCertificate(r) => doc(certs::upload(call, r).await?),
         R::ListSigningCertificates(r) => doc(certs::list(call, r).await?),
         R::DeleteSigningCertificate(r) => doc(certs::delete(call, r).await?),

@@ -98,6 +98,10 @@ pub(super) async fn delete(
             "groups",
             directory.groups_of_user(account, name).await?.len(),
         ),
+        (
+            "login profile",
+            usize::from(directory.login_profile(account, name).await?.is_some()),
+        ),
     ];
     if let Some((what, _)) = remaining.iter().find(|(_, count)| *count > 0) {
         return Err(IamError::DeleteConflict(format!(

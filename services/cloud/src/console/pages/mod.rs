@@ -1,0 +1,60 @@
+//! The console's pages, one module per topic; each handler is listed in `routes::ROUTES`.
+
+pub mod accounts;
+pub mod dashboard;
+pub mod groups;
+pub mod policies;
+pub mod quotas;
+pub mod signin;
+pub mod users;
+
+use maud::{html, Markup};
+
+use super::Ctx;
+
+/// A date of the directory (seconds since the epoch) as ISO 8601 UTC.
+pub fn date(secs: i64) -> String {
+    xmlbind::DateTime::from_unix(secs).as_str().to_owned()
+}
+
+/// A one-button form posting `fields` (and `action`) to `path`: the console's actions.
+pub fn button(ctx: &Ctx, path: &str, action: &str, fields: &[(&str, &str)], label: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(path) {
+            (ctx.csrf_field())
+            input type="hidden" name="action" value=(action);
+            @for (name, value) in fields {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// The hidden field naming the account a form acts on (the administrator's choice; others
+/// act on their own account whatever it says).
+pub fn account_field(account: &str) -> Markup {
+    html! { input type="hidden" name="account" value=(account); }
+}
+
+/// The path of `page` about `account`: the viewer's own account needs no parameter.
+pub fn about(ctx: &Ctx, page: &str, account: &str) -> String {
+    if account == ctx.viewer.account {
+        page.to_owned()
+    } else {
+        format!("{page}?account={account}")
+    }
+}
+
+/// For the administrator: a form choosing which account `page` shows.
+pub fn account_picker(ctx: &Ctx, page: &str, account: &str) -> Markup {
+    html! {
+        @if ctx.is_admin() {
+            form method="get" action=(page) {
+                label for="account" { "Account" }
+                input type="text" id="account" name="account" value=(account);
+                button type="submit" { "Show" }
+            }
+        }
+    }
+}
