@@ -47,6 +47,11 @@ pub static NAV: &[NavItem] = &[
         label: "Quotas",
         admin_only: false,
     },
+    NavItem {
+        path: "/soap",
+        label: "SOAP",
+        admin_only: true,
+    },
 ];
 
 fn head(title: &str) -> Markup {

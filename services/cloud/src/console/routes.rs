@@ -6,7 +6,7 @@
 
 use http::Method;
 
-use super::pages::{accounts, dashboard, groups, policies, quotas, users};
+use super::pages::{accounts, dashboard, groups, policies, quotas, soap, users};
 use super::Handler;
 
 /// Method, path pattern, handler.
@@ -33,6 +33,8 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::GET, "/quotas", |c, r| Box::pin(quotas::list(c, r))),
     (Method::POST, "/quotas", |c, r| Box::pin(quotas::act(c, r))),
+    (Method::GET, "/soap", |c, r| Box::pin(soap::page(c, r))),
+    (Method::POST, "/soap", |c, r| Box::pin(soap::send(c, r))),
 ];
 
 /// What the table holds for a request.

@@ -6,6 +6,7 @@ pub mod groups;
 pub mod policies;
 pub mod quotas;
 pub mod signin;
+pub mod soap;
 pub mod users;
 
 use maud::{html, Markup};

@@ -94,19 +94,24 @@ enum Outcome {
     Exchanged(Exchange),
 }
 
-async fn call(
+async fn call<'v>(
     ctx: &Ctx,
     component: Component,
     operation: &'static Operation,
     form: &Form,
     target: &Target,
-    values: &dyn Fn(&str) -> Option<&str>,
+    values: &(dyn Fn(&str) -> Option<&'v str> + Sync),
 ) -> Result<Outcome, ConsoleError> {
     let filled = match component {
         Component::Walrus => s3_auth(form, &ctx.viewer, operation.soap.name, values),
         _ => HashMap::new(),
     };
-    let values = |path: &str| filled.get(path).map(String::as_str).or_else(|| values(path));
+    let values = |path: &str| {
+        filled
+            .get(path)
+            .map(String::as_str)
+            .or_else(|| values(path))
+    };
     let built = match catalog_form::build(form, &values) {
         Ok(built) => built,
         Err(problems) => return Ok(Outcome::Problems(problems)),
@@ -128,18 +133,24 @@ async fn call(
 
 /// Walrus's in-request authentication as the administrator, for the fields the form leaves
 /// empty: the access key, the time, and the HMAC-SHA1 of `AmazonS3` + operation + time.
-fn s3_auth(
+fn s3_auth<'v>(
     form: &Form,
     viewer: &users::User,
     operation: &str,
-    values: &dyn Fn(&str) -> Option<&str>,
+    values: &dyn Fn(&str) -> Option<&'v str>,
 ) -> HashMap<String, String> {
-    let offered = form.inputs().iter().filter(|i| S3_AUTH.contains(&i.path())).count();
+    let offered = form
+        .inputs()
+        .iter()
+        .filter(|i| S3_AUTH.contains(&i.path()))
+        .count();
     let empty = S3_AUTH.iter().all(|f| values(f).is_none_or(str::is_empty));
     if offered < S3_AUTH.len() || !empty {
         return HashMap::new();
     }
-    let timestamp = xmlbind::DateTime::from_unix(kit::time::now()).as_str().to_owned();
+    let timestamp = xmlbind::DateTime::from_unix(kit::time::now())
+        .as_str()
+        .to_owned();
     let key = ring::hmac::Key::new(
         ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         viewer.secret_key.as_bytes(),
@@ -189,13 +200,13 @@ fn operations(component: Component, service: &Service) -> Markup {
     }
 }
 
-fn operation_page(
+fn operation_page<'v>(
     ctx: &Ctx,
     service: &Service,
     form: &Form,
     targets: &[Target],
     chosen: Option<&str>,
-    values: &dyn Fn(&str) -> Option<&str>,
+    values: &dyn Fn(&str) -> Option<&'v str>,
     outcome: Option<&Outcome>,
 ) -> Markup {
     let operation = form.operation;
@@ -250,7 +261,7 @@ fn outcome_panels(outcome: &Outcome) -> Markup {
                     p #status { "HTTP " (exchange.status) }
                     (verdict(&exchange.signature))
                     @if let Some(fault) = &exchange.fault {
-                        p #fault.error { "Fault " code { (fault.code) } ": " (fault.string) }
+                        p #fault.error { "Fault " (fault) }
                     }
                     pre #reply-xml { (pretty::pretty(&exchange.reply, &limits)) }
                 }
@@ -287,7 +298,7 @@ fn subject(certificate: &X509) -> String {
         .entries()
         .filter_map(|entry| {
             let name = entry.object().nid().short_name().ok()?;
-            let value = entry.data().as_utf8().ok()?;
+            let value = String::from_utf8_lossy(entry.data().as_slice());
             Some(format!("{name}={value}"))
         })
         .collect::<Vec<_>>()

@@ -12,7 +12,7 @@ pub fn rows_input(key: &str) -> String {
 }
 
 /// The form's inputs, filled with `values` (by path), else with each field's default.
-pub fn render(form: &Form, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+pub fn render<'v>(form: &Form, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     group(&form.root, values)
 }
 
@@ -20,7 +20,7 @@ fn id(path: &str) -> String {
     format!("in-{path}")
 }
 
-fn group(group: &Group, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+fn group<'v>(group: &Group, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     let type_name = match group.xsi_type {
         Some((_, name)) => format!("xsi:type {name}"),
         None => group.ty.name.to_owned(),
@@ -39,7 +39,7 @@ fn group(group: &Group, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
     }
 }
 
-fn part(part: &Part, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+fn part<'v>(part: &Part, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     match part {
         Part::Field(f) => field(f, values),
         Part::Group(g) => group(g, values),
@@ -52,7 +52,7 @@ fn part(part: &Part, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
     }
 }
 
-fn repeated(repeated: &Repeated, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+fn repeated<'v>(repeated: &Repeated, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     let input = rows_input(&repeated.key);
     let max = repeated
         .occurs
@@ -70,7 +70,7 @@ fn repeated(repeated: &Repeated, values: &dyn Fn(&str) -> Option<&str>) -> Marku
     }
 }
 
-fn choice(what: &str, choice: &Choice, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+fn choice<'v>(what: &str, choice: &Choice, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     html! {
         fieldset.choice {
             legend { (what) @if choice.required { " (required: the first if none is filled)" } }
@@ -79,7 +79,7 @@ fn choice(what: &str, choice: &Choice, values: &dyn Fn(&str) -> Option<&str>) ->
     }
 }
 
-fn field(field: &Field, values: &dyn Fn(&str) -> Option<&str>) -> Markup {
+fn field<'v>(field: &Field, values: &dyn Fn(&str) -> Option<&'v str>) -> Markup {
     let current = values(&field.path)
         .map(str::to_owned)
         .or_else(|| field.default.clone())
@@ -125,12 +125,24 @@ mod tests {
                     let html = render(&form, &|_| None).into_string();
                     for input in form.inputs() {
                         let name = format!("name=\"{}\"", html! { (input.path()) }.into_string());
-                        assert_eq!(html.matches(&name).count(), 1, "{} in {}", input.path(), operation.soap.name);
+                        assert_eq!(
+                            html.matches(&name).count(),
+                            1,
+                            "{} in {}",
+                            input.path(),
+                            operation.soap.name
+                        );
                     }
                     operations += 1;
                 }
             }
         }
-        assert!(operations > 100, "{operations}");
+        // The console offers every generated SOAP service: all but IAM, which is Query only.
+        let soap: usize = wire::catalog::SERVICES
+            .iter()
+            .filter(|s| s.port_type != "IAMPortType")
+            .map(|s| s.operations.len())
+            .sum();
+        assert_eq!(operations, soap);
     }
 }

@@ -38,7 +38,9 @@ fn element(out: &mut String, e: ElementRef<'_>, parent: Option<ElementRef<'_>>, 
     let indent = "  ".repeat(depth);
     let name = qualified(e.name().prefix.as_deref(), &e.name().local);
     let _ = write!(out, "{indent}<{name}");
-    let inherited: Vec<(Option<&str>, &str)> = parent.map(|p| p.scope().iter().collect()).unwrap_or_default();
+    let inherited: Vec<(Option<&str>, &str)> = parent
+        .map(|p| p.scope().iter().collect())
+        .unwrap_or_default();
     for (prefix, uri) in e.scope().iter() {
         if !inherited.contains(&(prefix, uri)) {
             let _ = match prefix {

@@ -64,13 +64,18 @@ impl Component {
             &wire::ec2::AMAZON_EC2_PORT_TYPE_CATALOG,
             &wire::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_CATALOG,
         ];
+        static CC: [&Service; 1] = [&wire::cc::EUCALYPTUS_CC_CATALOG];
+        static NC: [&Service; 1] = [&wire::nc::EUCALYPTUS_NC_CATALOG];
+        static SC: [&Service; 1] = [&wire::storage::STORAGE_CONTROLLER_CATALOG];
+        static WALRUS: [&Service; 1] = [&wire::s3::AMAZON_S3_CATALOG];
+        static GL: [&Service; 1] = [&wire::gl::EUCALYPTUS_GL_CATALOG];
         match self {
             Self::Ec2 => &EC2,
-            Self::Cc => std::slice::from_ref(&&wire::cc::EUCALYPTUS_CC_CATALOG),
-            Self::Nc => std::slice::from_ref(&&wire::nc::EUCALYPTUS_NC_CATALOG),
-            Self::Sc => std::slice::from_ref(&&wire::storage::STORAGE_CONTROLLER_CATALOG),
-            Self::Walrus => std::slice::from_ref(&&wire::s3::AMAZON_S3_CATALOG),
-            Self::Gl => std::slice::from_ref(&&wire::gl::EUCALYPTUS_GL_CATALOG),
+            Self::Cc => &CC,
+            Self::Nc => &NC,
+            Self::Sc => &SC,
+            Self::Walrus => &WALRUS,
+            Self::Gl => &GL,
         }
     }
 
@@ -148,7 +153,11 @@ pub async fn targets(cloud: &Cloud, component: Component) -> Result<Vec<Target>,
             let mut out = Vec::new();
             for cluster in cloud.store.clusters().await? {
                 if let Some(url) = gl_url(&cluster.url) {
-                    out.push(target(format!("{} (CC host)", cluster.name), url, SignAs::Cloud));
+                    out.push(target(
+                        format!("{} (CC host)", cluster.name),
+                        url,
+                        SignAs::Cloud,
+                    ));
                 }
             }
             for (cluster, node) in nodes(cloud).await? {
@@ -198,17 +207,19 @@ fn gl_url(service_url: &str) -> Option<String> {
 
 /// The security of a request to `target`: its signer's key, and a verifier of replies that
 /// trusts every component's certificate.
-pub async fn security(cloud: &Cloud, target: &Target, viewer: &users::User) -> Result<Security, ConsoleError> {
-    let keys = cloud
-        .store
-        .facts()
-        .await?
-        .map(|f| f.keys)
-        .ok_or_else(|| ConsoleError::BadRequest("the cloud has not recorded its keys yet".into()))?;
+pub async fn security(
+    cloud: &Cloud,
+    target: &Target,
+    viewer: &users::User,
+) -> Result<Security, ConsoleError> {
+    let keys = cloud.store.facts().await?.map(|f| f.keys).ok_or_else(|| {
+        ConsoleError::BadRequest("the cloud has not recorded its keys yet".into())
+    })?;
     let admin_files = match target.signer {
         SignAs::Administrator => {
-            let (folder, _) = crate::credentials::places(&cloud.data, &viewer.account, &viewer.name)
-                .map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
+            let (folder, _) =
+                crate::credentials::places(&cloud.data, &viewer.account, &viewer.name)
+                    .map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
             let (cert, key) = crate::credentials::key_file_names(viewer);
             Some((folder.join(cert), folder.join(key)))
         }
@@ -253,7 +264,10 @@ fn load(
         (SignAs::Cluster, _) => Some(role_signer("cluster")?),
         (SignAs::Administrator | SignAs::None, _) => None,
     };
-    Ok(Security::new(signer.map(Arc::new), Some(Arc::new(verifier))))
+    Ok(Security::new(
+        signer.map(Arc::new),
+        Some(Arc::new(verifier)),
+    ))
 }
 
 #[cfg(test)]
@@ -274,7 +288,8 @@ mod tests {
     fn every_port_type_of_a_component_leads_back_to_it() {
         for component in Component::ALL {
             for service in component.services() {
-                let (found, _) = Component::of(service.port_type).unwrap_or_else(|| panic!("{}", service.port_type));
+                let (found, _) = Component::of(service.port_type)
+                    .unwrap_or_else(|| panic!("{}", service.port_type));
                 assert_eq!(found, component);
             }
         }
