@@ -57,18 +57,25 @@ fn the_admin_calls_the_node_and_the_clc_from_the_soap_console() {
     admin(&data, &["user", "add", "bob"]);
     set_password(&data, "bob", "bob's console password");
     let admin_dir = data.join("credentials/admin").display().to_string();
-    python(
-        "console_soap.py",
-        &[
-            &console_url(&cloud),
-            &admin_dir,
-            &console_password(&data),
-            &nodes.url(0),
-            NODE_CORES,
-            NODE_MEMORY_MB,
-            "bob's console password",
-        ],
-    );
+    let (url, password) = (console_url(&cloud), console_password(&data));
+    let browsed = std::panic::catch_unwind(|| {
+        python(
+            "console_soap.py",
+            &[
+                &url,
+                &admin_dir,
+                &password,
+                &nodes.url(0),
+                NODE_CORES,
+                NODE_MEMORY_MB,
+                "bob's console password",
+            ],
+        )
+    });
+    if let Err(failure) = browsed {
+        eprintln!("the cloud's log:\n{}", cloud.log());
+        std::panic::resume_unwind(failure);
+    }
     // Each call is logged with where it went.
     let log = cloud.log();
     assert!(log.contains("SOAP console request"), "{log}");

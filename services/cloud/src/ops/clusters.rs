@@ -124,16 +124,10 @@ impl Zones {
     }
 }
 
-/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
-/// with the cloud's key; `None` when it does not answer.
-pub(super) async fn capacity(
-    cluster: &str,
-    url: &str,
-    security: &soap::Security,
-    types: &[VmType],
-) -> Zone {
-    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
-    let request = DescribeResourcesType {
+/// The cloud's DescribeResources asking for the room of each of `types` (the CC's WSDL
+/// wants at least one).
+fn resources_request(types: &[VmType]) -> DescribeResourcesType {
+    DescribeResourcesType {
         user_id: Some(CLOUD_USER.into()),
         instance_types: types
             .iter()
@@ -145,7 +139,19 @@ pub(super) async fn capacity(
             })
             .collect(),
         ..DescribeResourcesType::default()
-    };
+    }
+}
+
+/// Each VM type's capacity on `cluster`, from its CC's DescribeResources at `url` signed
+/// with the cloud's key; `None` when it does not answer.
+pub(super) async fn capacity(
+    cluster: &str,
+    url: &str,
+    security: &soap::Security,
+    types: &[VmType],
+) -> Zone {
+    let client = client(url, security, CLUSTER_DEADLINE).ok()?;
+    let request = resources_request(types);
     let answer = match client.describe_resources(&request).await {
         Ok(answer) if answer.r#return != Some(false) => answer,
         Ok(answer) => {
@@ -170,6 +176,22 @@ pub(super) async fn capacity(
             })
             .collect(),
     )
+}
+
+/// The nodes the CC of `cluster` reports: its DescribeResources' `serviceTags`, each
+/// node's service URL, as the original CC lists the nodes of its `NODES`.
+pub async fn reported_nodes(cloud: &Cloud, cluster: &Cluster) -> Result<Vec<String>, Ec2Error> {
+    let failed = |e: &dyn std::fmt::Display| cluster_failed(cluster, &e.to_string());
+    let client = client(&cluster.url, &cloud.clusters, CLUSTER_DEADLINE).map_err(|e| failed(&e))?;
+    let request = resources_request(&cloud.store.vm_types().await?);
+    let answer = client
+        .describe_resources(&request)
+        .await
+        .map_err(|e| failed(&e))?;
+    if answer.r#return == Some(false) {
+        return Err(failed(&"DescribeResources refused"));
+    }
+    Ok(answer.service_tags)
 }
 
 /// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is

@@ -9,7 +9,7 @@
 mod account;
 mod addresses;
 mod authorization;
-mod clusters;
+pub mod clusters;
 mod events;
 mod filters;
 mod groups;

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use soap::keys::KeyPair;
 use soap::wss::{SignOptions, Signer, Verifier, VerifyOptions};
-use soap::{HttpTransport, Security};
+use soap::Security;
 use wire::catalog::Service;
-use wire::cc::{DescribeResourcesType, EucalyptusCcClient};
 
 use crate::console::ConsoleError;
 use crate::ops::Cloud;
@@ -170,29 +169,13 @@ pub async fn targets(cloud: &Cloud, component: Component) -> Result<Vec<Target>,
     })
 }
 
-/// Every node URL the clusters report, with its cluster's name.
+/// Every node URL the clusters report, with its cluster's name. A cluster that does not
+/// answer lists none (and is logged).
 async fn nodes(cloud: &Cloud) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
     for cluster in cloud.store.clusters().await? {
-        let asked = async {
-            let transport = HttpTransport::builder(cluster.url.clone(), cloud.clusters.clone())
-                .connect_timeout(DEADLINE)
-                .request_timeout(DEADLINE)
-                .build()?;
-            EucalyptusCcClient::new(transport)
-                .describe_resources(&DescribeResourcesType::default())
-                .await
-        };
-        match asked.await {
-            Ok(resources) => out.extend(
-                resources
-                    .service_tags
-                    .into_iter()
-                    .map(|url| (cluster.name.clone(), url)),
-            ),
-            Err(e) => {
-                tracing::warn!(cluster = %cluster.name, error = %e, "the SOAP console found no nodes of a cluster")
-            }
+        if let Ok(urls) = crate::ops::clusters::reported_nodes(cloud, &cluster).await {
+            out.extend(urls.into_iter().map(|url| (cluster.name.clone(), url)));
         }
     }
     Ok(out)
