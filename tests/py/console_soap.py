@@ -21,6 +21,12 @@ from browser import browser, fill, shot, sign_in, submit
 from cloud_clients import ec2, eucarc, ok
 
 
+def shot_panels(driver, name):
+    """A screenshot with the request and reply panels in view."""
+    driver.execute_script("document.querySelector('.soap-panels').scrollIntoView()")
+    shot(driver, name)
+
+
 def text(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text
 
@@ -82,7 +88,7 @@ def main():
         signature = text(driver, "#signature")
         assert signature.startswith("signature valid"), signature
         assert "node" in signature, signature
-        shot(driver, "console_soap_nc_reply")
+        shot_panels(driver, "console_soap_nc_reply")
         ok("ncDescribeResource from the console: the node's figures, its signature valid")
 
         driver.get(base + "soap?service=AmazonEC2PortType&operation=DescribeImages")
@@ -94,7 +100,7 @@ def main():
         assert "images/console.manifest.xml" in reply, reply
         assert text(driver, "#signature") == "unsigned", text(driver, "#signature")
         assert not driver.find_elements(By.ID, "fault")
-        shot(driver, "console_soap_ec2_reply")
+        shot_panels(driver, "console_soap_ec2_reply")
         ok("DescribeImages from the console, signed as the administrator: the image is listed")
 
         # A fault is shown as a fault: an image that does not exist.
@@ -102,7 +108,7 @@ def main():
         submit(driver, "form#soap-form")
         fault = text(driver, "#fault")
         assert "InvalidAMIID.NotFound" in fault, fault
-        shot(driver, "console_soap_ec2_fault")
+        shot_panels(driver, "console_soap_ec2_fault")
         ok("a fault is shown as a fault")
 
         driver.delete_all_cookies()
