@@ -2,7 +2,7 @@
 //! `tests/py/console_soap.py`) over a real `euca cloud`, `euca cluster` and a test-driver
 //! `euca node`: ncDescribeResource on the node and DescribeImages on the CLC, sent signed
 //! from forms the WSDL catalog lays out, their replies shown with the signature checked; a
-//! user of another account refused the page.
+//! user of another account refused the page; and ListAllMyBuckets on a real `euca walrus`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,12 +10,15 @@ mod cloud_support;
 mod cluster_support;
 mod common;
 mod node_support;
+mod walrus_support;
 
 use std::io::Write as _;
 use std::process::Stdio;
 
-use cloud_support::{admin, console_password, console_url, python, start_cloud};
+use cloud_support::{admin, console_password, console_url, python, restart_cloud, start_cloud};
 use cluster_support::{Cc, Nodes};
+use common::launcher::Keys;
+use walrus_support::Walrus;
 
 /// What the test node offers (`NcSetup::test_driver`): its cores and memory in MB.
 const NODE_CORES: &str = "8";
@@ -62,6 +65,7 @@ fn the_admin_calls_the_node_and_the_clc_from_the_soap_console() {
         python(
             "console_soap.py",
             &[
+                "components",
                 &url,
                 &admin_dir,
                 &password,
@@ -79,4 +83,28 @@ fn the_admin_calls_the_node_and_the_clc_from_the_soap_console() {
     // Each call is logged with where it went.
     let log = cloud.log();
     assert!(log.contains("SOAP console request"), "{log}");
+}
+
+#[test]
+fn the_admin_lists_buckets_on_walrus_from_the_soap_console() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("clc");
+    // The first start makes the cloud's users; Walrus then authenticates them (`--identity`).
+    let mut first = start_cloud(keys.path(), &data, &[]);
+    assert!(first.terminate().success(), "{}", first.log());
+    let clc_data = data.display().to_string();
+    let walrus = Walrus::start(&dir.path().join("walrus"), &["--identity", &clc_data]);
+    let cloud = restart_cloud(keys.path(), &data, &["--walrus", walrus.url()]);
+    let admin_dir = data.join("credentials/admin").display().to_string();
+    python(
+        "console_soap.py",
+        &[
+            "walrus",
+            &console_url(&cloud),
+            &admin_dir,
+            &console_password(&data),
+            walrus.url(),
+        ],
+    );
 }

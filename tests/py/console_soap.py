@@ -1,19 +1,27 @@
 """The console's SOAP page in Chromium (tests/console_soap.rs starts the cloud).
 
-    console_soap.py BASE ADMIN_DIR PASSWORD NODE_URL CORES MEMORY_MB USER_PASSWORD
+    console_soap.py components BASE ADMIN_DIR PASSWORD NODE_URL CORES MEMORY_MB USER_PASSWORD
 
 As the administrator (account admin, user admin, PASSWORD): register an image with boto3
 (from ADMIN_DIR's eucarc), then from /soap call the node's ncDescribeResource (the reply
 must hold the node's figures, CORES and MEMORY_MB, signed by the node: "signature valid")
 and the CLC's DescribeImages (the reply must list the image; EC2 replies are unsigned, as
 the original's), refuse a value that is not an xs:int, then sign in as account bob's root
-(USER_PASSWORD) and be refused the page. Saves a screenshot of each page; prints one
-`ok: ...` line per check.
+(USER_PASSWORD) and be refused the page.
+
+    console_soap.py walrus BASE ADMIN_DIR PASSWORD WALRUS_URL
+
+Creates a bucket with boto3, then lists the administrator's buckets from /soap over Walrus's
+S3 SOAP API, the request authenticated by the fields the page fills in.
+
+Saves a screenshot of each page; prints one `ok: ...` line per check.
 """
 
 import re
 import sys
 
+import boto3
+from botocore.config import Config
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -38,9 +46,7 @@ def figure(xml, name):
     return int(found.group(1))
 
 
-def main():
-    base, admin_dir, password, node_url, cores, memory, user_password = sys.argv[1:8]
-    base = base.rstrip("/") + "/"
+def components(base, admin_dir, password, node_url, cores, memory, user_password):
     image = ec2(eucarc(admin_dir)).register_image(
         ImageLocation="images/console.manifest.xml", Name="console")["ImageId"]
 
@@ -120,6 +126,37 @@ def main():
         ok("another account's root user is refused the SOAP console")
     finally:
         driver.quit()
+
+
+def walrus(base, admin_dir, password, walrus_url):
+    env = eucarc(admin_dir)
+    s3 = boto3.client("s3", endpoint_url=walrus_url, aws_access_key_id=env["EC2_ACCESS_KEY"],
+                      aws_secret_access_key=env["EC2_SECRET_KEY"], region_name="us-east-1",
+                      config=Config(s3={"addressing_style": "path"}))
+    s3.create_bucket(Bucket="console-bucket")
+    driver = browser()
+    try:
+        sign_in(driver, base, "admin", "admin", password)
+        driver.get(base + "soap?service=AmazonS3&operation=ListAllMyBuckets")
+        target = Select(driver.find_element(By.ID, "target"))
+        assert [o.get_attribute("value") for o in target.options] == [walrus_url], \
+            [o.get_attribute("value") for o in target.options]
+        shot(driver, "console_soap_walrus_form")
+        submit(driver, "form#soap-form")
+        request, reply = text(driver, "#request-xml"), text(driver, "#reply-xml")
+        assert env["EC2_ACCESS_KEY"] in request and re.search(r"<(\w+:)?Signature>[^<]+</", request), request
+        assert not driver.find_elements(By.ID, "fault"), text(driver, "#fault")
+        assert "ListAllMyBucketsResponse" in reply and "console-bucket" in reply, reply
+        assert text(driver, "#signature") == "unsigned", text(driver, "#signature")
+        shot_panels(driver, "console_soap_walrus_reply")
+        ok("ListAllMyBuckets over Walrus's S3 SOAP API, authenticated as the administrator")
+    finally:
+        driver.quit()
+
+
+def main():
+    phase, base, args = sys.argv[1], sys.argv[2].rstrip("/") + "/", sys.argv[3:]
+    {"components": components, "walrus": walrus}[phase](base, *args)
 
 
 if __name__ == "__main__":
