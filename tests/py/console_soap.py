@@ -5,7 +5,8 @@
 As the administrator (account admin, user admin, PASSWORD): register an image with boto3
 (from ADMIN_DIR's eucarc), then from /soap call the node's ncDescribeResource (the reply
 must hold the node's figures, CORES and MEMORY_MB, signed by the node: "signature valid")
-and the CLC's DescribeImages (the reply must list the image; EC2 replies are unsigned, as
+and GetKeys on the node's GL, and the CLC's DescribeImages (the reply must list the image;
+EC2 replies are unsigned, as
 the original's), refuse a value that is not an xs:int, then sign in as account bob's root
 (USER_PASSWORD) and be refused the page.
 
@@ -96,6 +97,21 @@ def components(base, admin_dir, password, node_url, cores, memory, user_password
         assert "node" in signature, signature
         shot_panels(driver, "console_soap_nc_reply")
         ok("ncDescribeResource from the console: the node's figures, its signature valid")
+
+        # GL on the node's host, signed with the cluster key as the CC signs its calls there.
+        driver.get(base + "soap?service=EucalyptusGL&operation=GetKeys")
+        node_gl = node_url.replace("EucalyptusNC", "EucalyptusGL")
+        target = Select(driver.find_element(By.ID, "target"))
+        offered = [o.get_attribute("value") for o in target.options]
+        assert len(offered) == 2 and node_gl in offered, offered
+        target.select_by_value(node_gl)
+        submit(driver, "form#soap-form")
+        reply = text(driver, "#reply-xml")
+        assert "GetKeysResponse" in reply and "NCcert" in reply, reply
+        assert not driver.find_elements(By.ID, "fault"), text(driver, "#fault")
+        assert text(driver, "#signature").startswith("signature valid"), text(driver, "#signature")
+        shot_panels(driver, "console_soap_gl_reply")
+        ok("GetKeys on the node's GL, offered beside the CC host's, signed and verified")
 
         driver.get(base + "soap?service=AmazonEC2PortType&operation=DescribeImages")
         shot(driver, "console_soap_ec2_form")
