@@ -105,6 +105,7 @@ def components(base, admin_dir, password, node_url, cores, memory, user_password
         offered = [o.get_attribute("value") for o in target.options]
         assert len(offered) == 2 and node_gl in offered, offered
         target.select_by_value(node_gl)
+        fill(driver, {"[name='serviceTag']": "self"})
         submit(driver, "form#soap-form")
         reply = text(driver, "#reply-xml")
         assert "GetKeysResponse" in reply and "NCcert" in reply, reply
