@@ -24,9 +24,9 @@ import sys
 import boto3
 from botocore.config import Config
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from browser import browser, fill, shot, sign_in, submit
+from browser import PATIENCE, browser, fill, gone, shot, sign_in, submit
 from cloud_clients import ec2, eucarc, ok
 
 
@@ -137,10 +137,27 @@ def components(base, admin_dir, password, node_url, cores, memory, user_password
         driver.delete_all_cookies()
         sign_in(driver, base, "bob", "admin", user_password)
         driver.get(base + "soap?service=EucalyptusNC&operation=ncDescribeResource")
-        assert "not allowed" in driver.page_source, driver.page_source
+        assert driver.title.startswith("Forbidden"), driver.title
+        assert "not allowed" in text(driver, "#error"), driver.page_source
         assert not driver.find_elements(By.ID, "soap-form")
         shot(driver, "console_soap_forbidden")
-        ok("another account's root user is refused the SOAP console")
+        # A POST carrying the user's own session token is refused as well.
+        csrf = driver.find_element(By.CSS_SELECTOR, "input[name=csrf]").get_attribute("value")
+        old = driver.find_element(By.TAG_NAME, "html")
+        driver.execute_script(
+            "const form = document.createElement('form');"
+            "form.method = 'post'; form.action = '/soap';"
+            "for (const [name, value] of Object.entries(arguments[0])) {"
+            "  const input = document.createElement('input');"
+            "  input.name = name; input.value = value; form.appendChild(input);"
+            "}"
+            "document.body.appendChild(form); form.submit();",
+            {"csrf": csrf, "service": "EucalyptusNC", "operation": "ncDescribeResource",
+             "target": node_url, "action": "send"})
+        WebDriverWait(driver, PATIENCE).until(gone(old))
+        assert driver.title.startswith("Forbidden"), driver.title
+        assert not driver.find_elements(By.ID, "reply-xml")
+        ok("another account's root user is refused the SOAP console, its page and its sending")
     finally:
         driver.quit()
 
