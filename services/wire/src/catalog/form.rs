@@ -305,12 +305,12 @@ impl Layout<'_> {
         }
     }
 
+    /// The rows of a repeated element: as asked, else its minimum (at least one), within
+    /// its bounds and [`MAX_ROWS`] (which wins over a larger minimum).
     fn row_count(&self, key: &str, occurs: Occurs) -> usize {
         let max = occurs.max.map_or(MAX_ROWS, |m| (m as usize).min(MAX_ROWS));
-        let least = (occurs.min as usize).clamp(1, max.max(1));
-        (self.rows)(key)
-            .unwrap_or(least)
-            .clamp(occurs.min as usize, max)
+        let min = (occurs.min as usize).min(max);
+        (self.rows)(key).unwrap_or(min.max(1)).clamp(min, max)
     }
 }
 
@@ -616,5 +616,63 @@ pub fn occurs_label(occurs: Occurs) -> String {
     match occurs.max {
         Some(max) => format!("{}..{max}", occurs.min),
         None => format!("{}..*", occurs.min),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SOAP: soap::Operation = soap::Operation {
+        name: "Op",
+        soap_action: "",
+        request: ("urn:t", "Op"),
+        response: ("urn:t", "OpResponse"),
+    };
+
+    const fn strings(name: &'static str, min: u32, max: Option<u32>) -> Member {
+        Member::Element(Element {
+            namespace: None,
+            name,
+            occurs: Occurs { min, max },
+            nillable: false,
+            ty: Type::Simple(Simple::Builtin(Builtin::String)),
+        })
+    }
+
+    static LISTS: Complex = Complex {
+        name: "lists",
+        members: &[strings("many", 25, None), strings("few", 0, Some(3))],
+    };
+
+    static OPERATION: Operation = Operation {
+        soap: &SOAP,
+        request: Element {
+            namespace: Some("urn:t"),
+            name: "Op",
+            occurs: Occurs::ONCE,
+            nillable: false,
+            ty: Type::Complex(&LISTS),
+        },
+    };
+
+    fn rows(asked: Option<usize>) -> Vec<usize> {
+        let form = layout(&OPERATION, &|_| asked);
+        form.root
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Repeated(r) => r.rows.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// Guards the row bounds: a minimum above MAX_ROWS once made `clamp` panic.
+    #[test]
+    fn rows_stay_within_the_elements_bounds_and_max_rows() {
+        assert_eq!(rows(None), [MAX_ROWS, 1]);
+        assert_eq!(rows(Some(100)), [MAX_ROWS, 3]);
+        assert_eq!(rows(Some(0)), [MAX_ROWS, 0]);
     }
 }
