@@ -258,3 +258,29 @@ fn recursion_is_cut_at_the_depth_bound() {
         }
     }
 }
+
+/// A WSDL added to the build without its catalog in `SERVICES` would never be offered.
+#[test]
+fn every_port_type_of_the_wsdl_folder_is_in_the_catalog() {
+    const WSDL_NS: &str = "http://schemas.xmlsoap.org/wsdl/";
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wsdl");
+    let mut port_types = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wsdl") {
+            let text = std::fs::read(&path).unwrap();
+            let document = xmlbind::Document::parse(&text, &Limits::default()).unwrap();
+            port_types.extend(
+                document
+                    .root()
+                    .elements()
+                    .filter(|e| e.name().is(Some(WSDL_NS), "portType"))
+                    .filter_map(|e| e.attribute(None, "name").map(str::to_owned)),
+            );
+        }
+    }
+    port_types.sort();
+    let mut catalog: Vec<String> = SERVICES.iter().map(|s| s.port_type.to_owned()).collect();
+    catalog.sort();
+    assert_eq!(catalog, port_types);
+}
