@@ -2,7 +2,8 @@
 //! `tests/py/console_soap.py`) over a real `euca cloud`, `euca cluster` and a test-driver
 //! `euca node`: ncDescribeResource on the node and DescribeImages on the CLC, sent signed
 //! from forms the WSDL catalog lays out, their replies shown with the signature checked; a
-//! user of another account refused the page; and ListAllMyBuckets on a real `euca walrus`.
+//! user of another account refused the page; and ListAllMyBuckets on a real `euca walrus`
+//! and GetStorageConfiguration on a real `euca storage`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +18,7 @@ use std::process::Stdio;
 
 use cloud_support::{admin, console_password, console_url, python, restart_cloud, start_cloud};
 use cluster_support::{Cc, Nodes};
-use common::launcher::Keys;
+use common::launcher::{Component, Keys};
 use walrus_support::Walrus;
 
 /// What the test node offers (`NcSetup::test_driver`): its cores and memory in MB.
@@ -86,7 +87,7 @@ fn the_admin_calls_the_node_and_the_clc_from_the_soap_console() {
 }
 
 #[test]
-fn the_admin_lists_buckets_on_walrus_from_the_soap_console() {
+fn the_admin_calls_walrus_and_the_storage_controller_from_the_soap_console() {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("clc");
@@ -95,16 +96,29 @@ fn the_admin_lists_buckets_on_walrus_from_the_soap_console() {
     assert!(first.terminate().success(), "{}", first.log());
     let clc_data = data.display().to_string();
     let walrus = Walrus::start(&dir.path().join("walrus"), &["--identity", &clc_data]);
-    let cloud = restart_cloud(keys.path(), &data, &["--walrus", walrus.url()]);
+    let mut storage = common::launcher::euca();
+    storage
+        .args(["storage", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys.path())
+        .arg("--data")
+        .arg(dir.path().join("sc"));
+    let sc = Component::start(storage, "storage controller")
+        .unwrap_or_else(|log| panic!("euca storage did not become ready:\n{log}"));
+    let cloud = restart_cloud(
+        keys.path(),
+        &data,
+        &["--walrus", walrus.url(), "--storage", &sc.url],
+    );
     let admin_dir = data.join("credentials/admin").display().to_string();
     python(
         "console_soap.py",
         &[
-            "walrus",
+            "services",
             &console_url(&cloud),
             &admin_dir,
             &console_password(&data),
             walrus.url(),
+            &sc.url,
         ],
     );
 }

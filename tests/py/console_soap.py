@@ -10,10 +10,11 @@ EC2 replies are unsigned, as
 the original's), refuse a value that is not an xs:int, then sign in as account bob's root
 (USER_PASSWORD) and be refused the page.
 
-    console_soap.py walrus BASE ADMIN_DIR PASSWORD WALRUS_URL
+    console_soap.py services BASE ADMIN_DIR PASSWORD WALRUS_URL STORAGE_URL
 
 Creates a bucket with boto3, then lists the administrator's buckets from /soap over Walrus's
-S3 SOAP API, the request authenticated by the fields the page fills in.
+S3 SOAP API, the request authenticated by the fields the page fills in; asks the storage
+controller for its configuration, signed with the cloud's key, its reply signed by it.
 
 Saves a screenshot of each page; prints one `ok: ...` line per check.
 """
@@ -162,7 +163,7 @@ def components(base, admin_dir, password, node_url, cores, memory, user_password
         driver.quit()
 
 
-def walrus(base, admin_dir, password, walrus_url):
+def services(base, admin_dir, password, walrus_url, storage_url):
     env = eucarc(admin_dir)
     s3 = boto3.client("s3", endpoint_url=walrus_url, aws_access_key_id=env["EC2_ACCESS_KEY"],
                       aws_secret_access_key=env["EC2_SECRET_KEY"], region_name="us-east-1",
@@ -184,13 +185,26 @@ def walrus(base, admin_dir, password, walrus_url):
         assert text(driver, "#signature") == "unsigned", text(driver, "#signature")
         shot_panels(driver, "console_soap_walrus_reply")
         ok("ListAllMyBuckets over Walrus's S3 SOAP API, authenticated as the administrator")
+
+        driver.get(base + "soap?service=StorageController&operation=GetStorageConfiguration")
+        target = Select(driver.find_element(By.ID, "target"))
+        assert [o.get_attribute("value") for o in target.options] == [storage_url], \
+            [o.get_attribute("value") for o in target.options]
+        submit(driver, "form#soap-form")
+        reply = text(driver, "#reply-xml")
+        # The SC's defaults, as the original's: 50 GB in all, 10 GB a volume.
+        assert figure(reply, "MaxTotalVolumeSize") == 50 and figure(reply, "MaxVolumeSize") == 10, reply
+        signature = text(driver, "#signature")
+        assert signature.startswith("signature valid") and "cloud" in signature, signature
+        shot_panels(driver, "console_soap_sc_reply")
+        ok("GetStorageConfiguration on the SC, signed with the cloud's key, its reply signed by it")
     finally:
         driver.quit()
 
 
 def main():
     phase, base, args = sys.argv[1], sys.argv[2].rstrip("/") + "/", sys.argv[3:]
-    {"components": components, "walrus": walrus}[phase](base, *args)
+    {"components": components, "services": services}[phase](base, *args)
 
 
 if __name__ == "__main__":
