@@ -13,7 +13,9 @@
 //! - per portType (`EucalyptusNC`): the operations table (`EUCALYPTUS_NC_OPERATIONS`), an
 //!   async trait with one method per operation (`EucalyptusNc`), a dispatcher implementing
 //!   `soap::Service` (`EucalyptusNcServer`) and a client over any `soap::Transport`
-//!   (`EucalyptusNcClient`).
+//!   (`EucalyptusNcClient`);
+//! - on request, per portType its requests' structure as data (`EUCALYPTUS_NC_CATALOG`, a
+//!   `wire::catalog::Service`) and the Query binding of its requests.
 //!
 //! The input is parsed into a small model (`parse` → `model`) and each concern has its own
 //! emitter (`emit`). Constructs outside the supported subset are errors naming the construct
@@ -50,6 +52,10 @@ pub struct Options {
     pub wsdl_include_path: Option<String>,
     /// Also generate the Query binding of the requests, with these names.
     pub query: Option<QueryBinding>,
+    /// Also generate, per portType, its requests' structure as data
+    /// (`<PORT_TYPE>_CATALOG`, a `wire::catalog::Service`), for clients that build requests
+    /// at run time.
+    pub catalog: bool,
 }
 
 /// How the requests' fields are named as Query parameters: by the rules of
@@ -125,6 +131,6 @@ pub fn generate(path: &Path, options: &Options) -> Result<Generated, Error> {
         (None, Some(wsdl)) => wsdl.to_string_lossy().into_owned(),
         (None, None) => path.to_string_lossy().into_owned(),
     };
-    let code = emit::emit(&model, &include, options.query.as_ref())?;
+    let code = emit::emit(&model, &include, options)?;
     Ok(Generated { code, inputs })
 }

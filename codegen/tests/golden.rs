@@ -13,15 +13,15 @@ fn golden_dir() -> PathBuf {
 }
 
 fn check(case: &str) {
-    check_with(case, None);
+    check_with(case, codegen::Options::default());
 }
 
-fn check_with(case: &str, query: Option<codegen::QueryBinding>) {
+fn check_with(case: &str, options: codegen::Options) {
     let dir = golden_dir().join(case);
     // Relative, so that expected.rs compiles wherever the checkout is.
     let options = codegen::Options {
         wsdl_include_path: Some("input.wsdl".to_owned()),
-        query,
+        ..options
     };
     let generated = codegen::generate(&dir.join("input.wsdl"), &options)
         .unwrap_or_else(|e| panic!("{case}: {e}"));
@@ -91,13 +91,16 @@ fn query() {
     };
     check_with(
         "query",
-        Some(codegen::QueryBinding {
-            protocol: codegen::QueryProtocol::Ec2,
-            renames: vec![
-                rename("LaunchType", "groupSet", "SecurityGroup"),
-                rename("LaunchType", "userData", "UserData"),
-            ],
-        }),
+        codegen::Options {
+            query: Some(codegen::QueryBinding {
+                protocol: codegen::QueryProtocol::Ec2,
+                renames: vec![
+                    rename("LaunchType", "groupSet", "SecurityGroup"),
+                    rename("LaunchType", "userData", "UserData"),
+                ],
+            }),
+            ..codegen::Options::default()
+        },
     );
 }
 
@@ -105,7 +108,26 @@ fn query() {
 /// enumerations.
 #[test]
 fn query_aws() {
-    check_with("query_aws", Some(codegen::QueryBinding::aws()));
+    check_with(
+        "query_aws",
+        codegen::Options {
+            query: Some(codegen::QueryBinding::aws()),
+            ..codegen::Options::default()
+        },
+    );
+}
+
+/// The requests' catalog: attributes (one fixed), an enumeration, a choice, a derived type,
+/// a repeated element and a type that contains itself, as statics referring to each other.
+#[test]
+fn catalog() {
+    check_with(
+        "catalog",
+        codegen::Options {
+            catalog: true,
+            ..codegen::Options::default()
+        },
+    );
 }
 
 /// A folder added without a test would never be checked.
@@ -119,7 +141,7 @@ fn every_case_folder_is_tested() {
         .collect();
     folders.sort();
     let mut cases: Vec<&str> = CASES.to_vec();
-    cases.extend(["query", "query_aws"]);
+    cases.extend(["query", "query_aws", "catalog"]);
     cases.sort_unstable();
     assert_eq!(folders, cases);
 }

@@ -1,5 +1,5 @@
 //! Generates the wire types and services from the workspace's `wsdl/` folder into `OUT_DIR`
-//! (see the `codegen` crate); Cargo reruns it only when one of those files changes.
+//! (see the `codegen` crate), each with its requests' catalog (`wire::catalog`); Cargo reruns it only when one of those files changes.
 
 use std::path::Path;
 
@@ -32,6 +32,7 @@ fn main() {
     let inputs = WSDL_FILES.map(|(file, query)| {
         let options = codegen::Options {
             query: query.map(|binding| binding()),
+            catalog: true,
             ..codegen::Options::default()
         };
         (wsdl_dir.join(file), options)

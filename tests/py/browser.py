@@ -15,9 +15,9 @@ requests-based tests verify the chain against KEYS/cloud-cert.pem).
 import os
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +25,25 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # What a page may take to load or change.
 PATIENCE = 20
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gone(element):
+    """A wait condition: `element` has left the page. Chromium reports a node of a page it is
+    replacing either as stale or, in the middle of the swap, as not belonging to the
+    document; Selenium's staleness_of knows only the first and fails on the second."""
+
+    def left(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+
+    return left
 
 
 def screenshots():
@@ -69,7 +88,7 @@ def click(driver, element):
     """Clicks `element` (a button, a link) and waits until the browser has left the page."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, PATIENCE).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, PATIENCE).until(gone(old))
 
 
 def submit(driver, form_css):

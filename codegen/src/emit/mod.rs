@@ -1,12 +1,13 @@
 //! [`Model`] → Rust source, one emitter per concern: type definitions ([`types`]), XML
 //! reading and writing ([`xml`]), sample values ([`sample`]), and per portType the service
-//! trait ([`service`]), its dispatcher ([`dispatcher`]) and a client ([`client`]); on request,
-//! the Query binding of the requests ([`query`]).
+//! trait ([`service`]), its dispatcher ([`dispatcher`]) and a client ([`client`]); the requests'
+//! structure as data ([`catalog`]) and the Query binding of the requests ([`query`]).
 //!
 //! [`Context`] decides what the emitters share: Rust names, which complex types become enums,
 //! the fields of each struct; [`recursion`] finds where types contain themselves; [`checks`]
 //! refuses input whose Rust names would collide.
 
+mod catalog;
 mod checks;
 mod client;
 mod context;
@@ -27,14 +28,10 @@ pub(crate) use context::{
 
 use crate::error::Error;
 use crate::model::Model;
-use crate::QueryBinding;
+use crate::Options;
 
 /// Renders the whole file. `wsdl_path` is what `WSDL`'s `include_str!` names.
-pub(crate) fn emit(
-    model: &Model,
-    wsdl_path: &str,
-    query_binding: Option<&QueryBinding>,
-) -> Result<String, Error> {
+pub(crate) fn emit(model: &Model, wsdl_path: &str, options: &Options) -> Result<String, Error> {
     let cx = Context::new(model)?;
     let namespace = &model.target_namespace;
     let file_name = model.source.file_name().map_or_else(
@@ -62,7 +59,10 @@ pub(crate) fn emit(
         tokens.extend(dispatcher::helper());
         tokens.extend(client::helper());
     }
-    if let Some(binding) = query_binding {
+    if options.catalog {
+        tokens.extend(catalog::definition(&cx));
+    }
+    if let Some(binding) = &options.query {
         tokens.extend(query::binding(&cx, binding)?);
     }
     let file: syn::File = syn::parse2(tokens).map_err(|source| Error::Internal {

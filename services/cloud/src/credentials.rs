@@ -129,14 +129,7 @@ fn files(
     user: &User,
     issued: &Issued,
 ) -> Result<Vec<(String, Vec<u8>)>, CredentialsError> {
-    // The root user's files carry the account's name, as before accounts; an IAM user's its own.
-    let who = if user.is_root() {
-        &user.account
-    } else {
-        &user.name
-    };
-    let cert = format!("euca2-{who}-cert.pem");
-    let key = format!("euca2-{who}-pk.pem");
+    let (cert, key) = key_file_names(user);
     Ok(vec![
         (
             "eucarc".to_owned(),
@@ -168,6 +161,20 @@ fn eucarc(facts: &CloudFacts, user: &User, cert: &str, key: &str) -> String {
         secret = user.secret_key,
         id = user.canonical_id,
         region = facts.region,
+    )
+}
+
+/// The names of `user`'s certificate and private key files in their credentials folder.
+pub fn key_file_names(user: &User) -> (String, String) {
+    // The root user's files carry the account's name, as before accounts; an IAM user's its own.
+    let who = if user.is_root() {
+        &user.account
+    } else {
+        &user.name
+    };
+    (
+        format!("euca2-{who}-cert.pem"),
+        format!("euca2-{who}-pk.pem"),
     )
 }
 

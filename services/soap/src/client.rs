@@ -1,12 +1,13 @@
 //! The HTTP client under every generated client stub: pooled keep-alive connections,
-//! timeouts, signed requests with WS-Addressing headers, verified replies.
+//! timeouts, signed requests with WS-Addressing headers, verified replies; and, for tools
+//! that show a call rather than act on it, the exchange as it went ([`HttpTransport::call_raw`]).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::CONTENT_TYPE;
-use hyper::{Method, Request, Uri};
+use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -14,8 +15,10 @@ use xmlbind::{Document, Limits, ToXml};
 
 use crate::envelope::{self, Addressing, BodyContent, Incoming, Outgoing, SoapVersion};
 use crate::error::SoapError;
+use crate::fault::Fault;
 use crate::http::{content_type, new_message_id, read_body, soap_action_header, Security};
 use crate::service::{BoxFuture, ClientError, Operation, Transport, TransportError};
+use crate::wss::WssError;
 
 /// Calls the operations of one SOAP endpoint over HTTP/1.1.
 #[derive(Debug, Clone)]
@@ -57,11 +60,13 @@ impl HttpTransport {
         &self.endpoint
     }
 
-    async fn exchange(
+    /// Sends `request` as `operation` and reads the reply: the message ID and bytes sent, the
+    /// reply's status and bytes.
+    async fn send(
         &self,
         operation: &'static Operation,
         request: &(dyn ToXml + Sync),
-    ) -> Result<Document, ClientError> {
+    ) -> Result<Sent, ClientError> {
         let message_id = new_message_id().map_err(TransportError::MessageId)?;
         let outgoing = Outgoing {
             version: self.version,
@@ -79,7 +84,7 @@ impl HttpTransport {
         };
         let bytes = envelope::write(&outgoing, self.security.signer()).map_err(request_error)?;
 
-        let mut http_request = Request::new(Full::new(Bytes::from(bytes)));
+        let mut http_request = Request::new(Full::new(Bytes::from(bytes.clone())));
         *http_request.method_mut() = Method::POST;
         *http_request.uri_mut() = self.endpoint.clone();
         let headers = http_request.headers_mut();
@@ -100,13 +105,31 @@ impl HttpTransport {
             }
         })?;
         let status = response.status();
-        let body = read_body(response.into_body(), self.limits.max_bytes)
+        let reply = read_body(response.into_body(), self.limits.max_bytes)
             .await
             .map_err(|source| TransportError::Reply {
                 endpoint: self.endpoint.to_string(),
                 source,
             })?;
+        Ok(Sent {
+            message_id,
+            request: bytes,
+            status,
+            reply,
+        })
+    }
 
+    async fn exchange(
+        &self,
+        operation: &'static Operation,
+        request: &(dyn ToXml + Sync),
+    ) -> Result<Document, ClientError> {
+        let Sent {
+            message_id,
+            status,
+            reply: body,
+            ..
+        } = self.send(operation, request).await?;
         let incoming = match Incoming::parse(&body, &self.limits) {
             Ok(incoming) => incoming,
             // An error page from something that is not a SOAP service.
@@ -174,6 +197,88 @@ impl Transport for HttpTransport {
                 })
         })
     }
+}
+
+/// A call as it went over the wire, for tools that show it: what was sent and received,
+/// byte for byte, and what checking the reply found.
+#[derive(Debug)]
+pub struct Exchange {
+    /// The request envelope, signed as the transport signs.
+    pub request: Vec<u8>,
+    pub status: StatusCode,
+    pub reply: Vec<u8>,
+    /// The fault the reply carries, if it is a SOAP envelope holding one.
+    pub fault: Option<Fault>,
+    pub signature: ReplySignature,
+}
+
+/// What the transport's verifier made of a reply.
+#[derive(Debug)]
+pub enum ReplySignature {
+    /// Signed by a trusted certificate (DER), covering what the verifier demands.
+    Valid {
+        certificate: Vec<u8>,
+    },
+    /// Signed, but the signature fails a check.
+    Invalid(WssError),
+    Unsigned,
+    /// Not a SOAP envelope, so nothing to check.
+    NotEnvelope(SoapError),
+    /// The transport has no verifier.
+    Unchecked,
+}
+
+impl HttpTransport {
+    /// Sends `request` as `operation` and returns the exchange whatever the reply is (a
+    /// fault, unsigned, badly signed, not SOAP at all): for consoles and debugging tools,
+    /// which show it rather than act on it. Errors only when nothing came back.
+    pub async fn call_raw(
+        &self,
+        operation: &'static Operation,
+        request: &(dyn ToXml + Sync),
+    ) -> Result<Exchange, ClientError> {
+        let sent = tokio::time::timeout(self.request_timeout, self.send(operation, request))
+            .await
+            .map_err(|_| TransportError::Timeout {
+                endpoint: self.endpoint.to_string(),
+                operation: operation.name,
+                timeout: self.request_timeout,
+            })??;
+        let (fault, signature) = match Incoming::parse(&sent.reply, &self.limits) {
+            Ok(incoming) => {
+                let fault = incoming.verify(None).ok().and_then(|v| v.fault);
+                let signature = match self.security.verifier() {
+                    None => ReplySignature::Unchecked,
+                    Some(verifier) => match incoming.verify(Some(verifier)) {
+                        Ok(verified) => match verified.signer_certificate {
+                            Some(certificate) => ReplySignature::Valid { certificate },
+                            None => ReplySignature::Unsigned,
+                        },
+                        Err(SoapError::Security(WssError::Unsigned)) => ReplySignature::Unsigned,
+                        Err(SoapError::Security(e)) => ReplySignature::Invalid(e),
+                        Err(e) => ReplySignature::NotEnvelope(e),
+                    },
+                };
+                (fault, signature)
+            }
+            Err(e) => (None, ReplySignature::NotEnvelope(e)),
+        };
+        Ok(Exchange {
+            request: sent.request,
+            status: sent.status,
+            reply: sent.reply.to_vec(),
+            fault,
+            signature,
+        })
+    }
+}
+
+/// A request sent and its reply, as [`HttpTransport::send`] returns them.
+struct Sent {
+    message_id: String,
+    request: Vec<u8>,
+    status: StatusCode,
+    reply: Bytes,
 }
 
 impl HttpTransportBuilder {

@@ -19,7 +19,7 @@ mod server;
 mod service;
 pub mod wss;
 
-pub use client::{HttpTransport, HttpTransportBuilder};
+pub use client::{Exchange, HttpTransport, HttpTransportBuilder, ReplySignature};
 pub use error::{ServerError, SoapError};
 pub use exchange::Endpoint;
 pub use fault::{Fault, FaultCode};

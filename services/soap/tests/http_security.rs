@@ -274,3 +274,61 @@ async fn handlers_see_only_signed_addressing_headers() {
     );
     assert!(!echoed.signer.is_empty());
 }
+
+/// The raw call shows any reply as it came, with what its signature check found: trusted,
+/// unsigned, signed by a stranger; a fault is read as a fault whatever its signature.
+#[tokio::test]
+async fn a_raw_call_reports_the_reply_and_its_signature() {
+    let (keys, server_security, client_security) = setup();
+    let signed = Running::echo(server_security).await;
+    let unsigned = Running::echo(Security::unsecured()).await;
+    let stranger = Running::echo(Security::signed(
+        signer(&keys.stranger),
+        trusting(&keys.client),
+    ))
+    .await;
+    let client = |server: &Running| transport(&server.url(), client_security.clone());
+
+    let exchange = client(&signed)
+        .call_raw(&ECHO, &Text("a <b> & c".into()))
+        .await
+        .unwrap();
+    let request = String::from_utf8(exchange.request).unwrap();
+    assert!(request.contains("a &lt;b&gt; &amp; c"), "{request}");
+    assert!(request.contains("Signature"), "{request}");
+    assert!(String::from_utf8_lossy(&exchange.reply).contains("a &lt;b&gt; &amp; c"));
+    assert!(exchange.status.is_success());
+    assert!(exchange.fault.is_none());
+    match exchange.signature {
+        soap::ReplySignature::Valid { certificate } => {
+            assert_eq!(certificate, keys.server.certificate.to_der().unwrap());
+        }
+        other => panic!("expected a valid signature, got {other:?}"),
+    }
+
+    let exchange = client(&unsigned)
+        .call_raw(&ECHO, &Text("x".into()))
+        .await
+        .unwrap();
+    assert!(matches!(exchange.signature, soap::ReplySignature::Unsigned));
+
+    let exchange = client(&stranger)
+        .call_raw(&ECHO, &Text("x".into()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(exchange.signature, soap::ReplySignature::Invalid(_)),
+        "{:?}",
+        exchange.signature
+    );
+
+    let exchange = client(&signed)
+        .call_raw(&FAIL, &Text("x".into()))
+        .await
+        .unwrap();
+    assert_eq!(exchange.fault.map(|f| f.code), Some(FaultCode::Server));
+    assert!(matches!(
+        exchange.signature,
+        soap::ReplySignature::Valid { .. }
+    ));
+}

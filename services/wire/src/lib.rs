@@ -4,8 +4,10 @@
 //! Each module holds, for one WSDL: its `NAMESPACE` and `WSDL` text, a type per schema type
 //! (`xmlbind::FromXml` + `ToXml`), and per portType the operations table, the handler trait,
 //! its dispatcher (a `soap::Service`) and a typed client. `cargo run -p codegen --
-//! wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every type also
-//! implements `xmlbind::Sample`.
+//! --catalog wsdl/eucalyptus_nc.wsdl` prints a module's code. With the `sample` feature every
+//! type also implements `xmlbind::Sample`. Each module also holds its portTypes' requests as
+//! data (`nc::EUCALYPTUS_NC_CATALOG`, all of them in [`catalog::SERVICES`]), from which
+//! [`catalog::form`] lays out and builds any request.
 //!
 //! The EC2 modules ([`ec2`], [`ec2_additions`]) also carry the generated Query binding: the
 //! requests implement [`query::FromQuery`], and `AmazonEc2PortTypeRequest` reads one from an
@@ -16,6 +18,7 @@
 // The generated Query binding names `wire::query`, inside this crate as in the golden tests.
 extern crate self as wire;
 
+pub mod catalog;
 pub mod ec2_query;
 pub mod ec2_versions;
 pub mod iam_query;

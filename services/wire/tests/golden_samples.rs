@@ -33,6 +33,7 @@ golden_case!(
     recursion,
     query,
     query_aws,
+    catalog,
 );
 
 fn parse(xml: &str) -> xmlbind::Document {
@@ -331,6 +332,39 @@ fn recursive_types_nest() {
     assert_eq!(folder.children.len(), 2);
     let link = folder.children[1].link.as_ref().unwrap();
     assert_eq!(link.target.name, "shared");
+}
+
+/// A form of the catalog's request, filled as the sample, builds the sample: a fixed and a
+/// plain attribute, an enumeration, a nil-able value, a choice, a derived type's variant
+/// (`xsi:type`) and a recursive type's rows.
+#[test]
+fn a_catalog_form_builds_the_sample() {
+    use std::collections::HashMap;
+    use wire::catalog::form;
+
+    let (expected, _) = sample::<catalog::PlantType>("catalog");
+    let operation = catalog::GARDEN_PORT_CATALOG.operation("Plant").unwrap();
+    let form = form::layout(operation, &|_| None);
+    let values: HashMap<&str, &str> = [
+        ("@tag", "rose"),
+        ("colour", "red"),
+        ("height", "3"),
+        ("seed", "s1"),
+        ("shape/(circle)/name", "c"),
+        ("shape/(circle)/radius", "1.5"),
+        ("root/label", "a"),
+        ("root/child[1]/label", "b"),
+    ]
+    .into();
+    let paths: Vec<&str> = form.inputs().into_iter().map(form::Input::path).collect();
+    for path in values.keys() {
+        assert!(paths.contains(path), "{path} not in {paths:?}");
+    }
+    let request = form::build(&form, &|path| values.get(path).copied()).unwrap();
+    let mut w = XmlWriter::new();
+    request.to_xml(&mut w, request.namespace, request.name);
+    let built = catalog::PlantType::from_xml(parse(&w.finish()).root()).unwrap();
+    assert_eq!(built, expected);
 }
 
 /// Every field of every case's root type filled, written and read back.

@@ -100,6 +100,11 @@ pub static NAV: &[NavItem] = &[
         label: "SLAs",
         admin_only: true,
     },
+    NavItem {
+        path: "/soap",
+        label: "SOAP",
+        admin_only: true,
+    },
 ];
 
 fn head(title: &str) -> Markup {

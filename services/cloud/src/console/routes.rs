@@ -8,7 +8,7 @@ use http::Method;
 
 use super::pages::{
     accounts, buckets, capacity, dashboard, groups, health, images, instances, monitoring,
-    policies, provisioning, quotas, sla, storage, users,
+    policies, provisioning, quotas, sla, soap, storage, users,
 };
 use super::Handler;
 
@@ -80,6 +80,8 @@ pub static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::GET, "/sla", |c, r| Box::pin(sla::list(c, r))),
     (Method::POST, "/sla", |c, r| Box::pin(sla::act(c, r))),
+    (Method::GET, "/soap", |c, r| Box::pin(soap::page(c, r))),
+    (Method::POST, "/soap", |c, r| Box::pin(soap::send(c, r))),
 ];
 
 /// What the table holds for a request.

@@ -16,6 +16,7 @@ pub mod provisioning;
 pub mod quotas;
 pub mod signin;
 pub mod sla;
+pub mod soap;
 pub mod storage;
 pub mod users;
 
