@@ -154,13 +154,16 @@ pub struct Choice {
 }
 
 /// Every service this crate generates, in the order of [`crate`]'s modules.
-pub static SERVICES: [&Service; 8] = [
+pub static SERVICES: [&Service; 11] = [
     &crate::nc::EUCALYPTUS_NC_CATALOG,
     &crate::cc::EUCALYPTUS_CC_CATALOG,
+    &crate::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG,
+    &crate::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG,
     &crate::gl::EUCALYPTUS_GL_CATALOG,
     &crate::s3::AMAZON_S3_CATALOG,
     &crate::storage::STORAGE_CONTROLLER_CATALOG,
     &crate::ec2::AMAZON_EC2_PORT_TYPE_CATALOG,
     &crate::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_CATALOG,
     &crate::iam::IAM_PORT_TYPE_CATALOG,
+    &crate::cloudwatch::CLOUD_WATCH_PORT_TYPE_CATALOG,
 ];

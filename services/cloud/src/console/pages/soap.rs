@@ -38,7 +38,7 @@ pub async fn page(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
         return Ok(Reply::page("SOAP console", operations(component, service)));
     };
     let operation = service.operation(operation).ok_or(ConsoleError::NotFound)?;
-    let targets = targets::targets(&ctx.cloud, component).await?;
+    let targets = targets::targets(&ctx.cloud, component, service).await?;
     let chosen = request.query.get("target");
     let form = catalog_form::layout(operation, &|_| None);
     let body = operation_page(&ctx, service, &form, &targets, chosen, &|_| None, None);
@@ -54,7 +54,7 @@ pub async fn send(ctx: Ctx, request: Request) -> Result<Reply, ConsoleError> {
     let operation = service
         .operation(request.field("operation")?)
         .ok_or(ConsoleError::NotFound)?;
-    let targets = targets::targets(&ctx.cloud, component).await?;
+    let targets = targets::targets(&ctx.cloud, component, service).await?;
     // Only the cloud's own components: the URL must be one the page offered.
     let url = request.field("target")?;
     let target = targets

@@ -63,8 +63,14 @@ impl Component {
             &wire::ec2::AMAZON_EC2_PORT_TYPE_CATALOG,
             &wire::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_CATALOG,
         ];
-        static CC: [&Service; 1] = [&wire::cc::EUCALYPTUS_CC_CATALOG];
-        static NC: [&Service; 1] = [&wire::nc::EUCALYPTUS_NC_CATALOG];
+        static CC: [&Service; 2] = [
+            &wire::cc::EUCALYPTUS_CC_CATALOG,
+            &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG,
+        ];
+        static NC: [&Service; 2] = [
+            &wire::nc::EUCALYPTUS_NC_CATALOG,
+            &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG,
+        ];
         static SC: [&Service; 1] = [&wire::storage::STORAGE_CONTROLLER_CATALOG];
         static WALRUS: [&Service; 1] = [&wire::s3::AMAZON_S3_CATALOG];
         static GL: [&Service; 1] = [&wire::gl::EUCALYPTUS_GL_CATALOG];
@@ -113,8 +119,16 @@ pub struct Target {
 }
 
 /// Where `component`'s services are now. A cluster that does not answer lists no nodes.
-pub async fn targets(cloud: &Cloud, component: Component) -> Result<Vec<Target>, ConsoleError> {
-    let target = |label: String, url: String, signer| Target { label, url, signer };
+pub async fn targets(
+    cloud: &Cloud,
+    component: Component,
+    service: &Service,
+) -> Result<Vec<Target>, ConsoleError> {
+    let target = |label: String, url: String, signer| Target {
+        label,
+        url: service_url(&url, service),
+        signer,
+    };
     Ok(match component {
         Component::Ec2 => cloud
             .ec2_url
@@ -183,9 +197,27 @@ async fn nodes(cloud: &Cloud) -> Result<Vec<(String, String)>, StoreError> {
 
 /// The GL service on the host of a CC or NC service URL.
 fn gl_url(service_url: &str) -> Option<String> {
-    let rest = service_url.strip_prefix("http://")?;
+    beside(service_url, gl::SERVICE_PATH)
+}
+
+/// Where `service` is on the host of `component_url`: the sensors services sit at paths of
+/// their own beside the CC's and the NC's, every other service at its component's URL.
+pub fn service_url(component_url: &str, service: &Service) -> String {
+    let path = if std::ptr::eq(service, &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG) {
+        wire::cc_sensors::SERVICE_PATH
+    } else if std::ptr::eq(service, &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG) {
+        wire::nc_sensors::SERVICE_PATH
+    } else {
+        return component_url.to_owned();
+    };
+    beside(component_url, path).unwrap_or_else(|| component_url.to_owned())
+}
+
+/// The URL of `path` on the host of `url`.
+fn beside(url: &str, path: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
     let host = rest.split('/').next().filter(|h| !h.is_empty())?;
-    Some(format!("http://{host}{}", gl::SERVICE_PATH))
+    Some(format!("http://{host}{path}"))
 }
 
 /// The security of a request to `target`: its signer's key, and a verifier of replies that
@@ -265,6 +297,23 @@ mod tests {
         );
         assert_eq!(gl_url("https://x/y"), None);
         assert_eq!(gl_url("http:///nohost"), None);
+    }
+
+    #[test]
+    fn the_sensors_services_sit_beside_their_component() {
+        let cc = "http://10.0.0.1:8774/axis2/services/EucalyptusCC";
+        assert_eq!(
+            service_url(cc, &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG),
+            "http://10.0.0.1:8774/axis2/services/EucalyptusCCSensors"
+        );
+        assert_eq!(
+            service_url(
+                "http://10.0.0.2:8775/axis2/services/EucalyptusNC",
+                &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG
+            ),
+            "http://10.0.0.2:8775/axis2/services/EucalyptusNCSensors"
+        );
+        assert_eq!(service_url(cc, &wire::cc::EUCALYPTUS_CC_CATALOG), cc);
     }
 
     #[test]
