@@ -16,8 +16,8 @@ import os
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,7 +69,22 @@ def click(driver, element):
     """Clicks `element` (a button, a link) and waits until the browser has left the page."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, PATIENCE).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, PATIENCE).until(lambda _: gone(old))
+
+
+def gone(element):
+    """Whether `element` has left the page. Chromium, asked while it swaps documents, may
+    answer that the element "does not belong to the document" rather than that it is stale:
+    gone too (regression: a submit failed on that answer)."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in e.msg:
+            return True
+        raise
 
 
 def submit(driver, form_css):
