@@ -11,23 +11,9 @@ mod node_support;
 use std::time::{Duration, Instant};
 
 use cluster_support::*;
-use kit::security::Compat;
 use soap::{ClientError, HttpTransport, Security};
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient};
 use wire::cc_nodes::{EucalyptusCcNodesClient, NodesType};
-
-/// The security the cloud signs its requests to the cluster with.
-fn cloud_security(nodes: &Nodes) -> Security {
-    kit::security::load(
-        nodes.keys.path(),
-        "cloud",
-        &["cluster"],
-        Compat::Strict,
-        None,
-    )
-    .unwrap()
-    .security
-}
 
 /// Where `cc` serves EucalyptusCCNodes: its host and port, that service's path.
 fn nodes_url(cc: &Cc) -> String {
@@ -98,7 +84,7 @@ fn wait_for(cc: &Cc, security: &Security, urls: &[String], expected: (i32, i32))
 fn a_node_registered_at_runtime_is_polled_counted_kept_across_restarts_and_taken_out() {
     let nodes = Nodes::start(2);
     let data = tempfile::tempdir().unwrap();
-    let cloud = cloud_security(&nodes);
+    let cloud = nodes.cloud_security();
     let start = || Cc::start_over(&nodes.host(0), &nodes.keys, data.path(), "ROUNDROBIN", &[]);
     let one = expected_capacity(&nodes, &[0], SMALL);
     let both = expected_capacity(&nodes, &[0, 1], SMALL);

@@ -456,7 +456,7 @@ impl NodePool {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const SMALL: Resources = Resources {
@@ -479,7 +479,8 @@ mod tests {
         .unwrap()
     }
 
-    fn report(memory: i32, disk: i32, cores: i32) -> NcDescribeResourceResponseType {
+    /// A node's report: 2048 MB, 11 GB and 8 cores in all, of which these are free.
+    pub(crate) fn report(memory: i32, disk: i32, cores: i32) -> NcDescribeResourceResponseType {
         NcDescribeResourceResponseType {
             memory_size_max: 2048,
             memory_size_available: memory,

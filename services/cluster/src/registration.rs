@@ -239,6 +239,7 @@ mod tests {
     use soap::Security;
 
     use super::*;
+    use crate::nodes::tests::report;
     use crate::scheduler::{Policy, Resources};
 
     const SMALL: Resources = Resources {
@@ -290,17 +291,9 @@ mod tests {
         // Polled and schedulable like a configured node.
         let n2 = pool.index_of(&url("n2:9000")).unwrap();
         let ticket = pool.begin_poll(n2).unwrap();
-        let free = wire::nc::NcDescribeResourceResponseType {
-            memory_size_max: 1024,
-            memory_size_available: 1024,
-            disk_size_max: 10,
-            disk_size_available: 10,
-            number_of_cores_max: 2,
-            number_of_cores_available: 2,
-            ..Default::default()
-        };
+        let free = report(2048, 11, 8);
         pool.finish_poll(ticket, &free, 0);
-        assert_eq!(pool.capacity(&SMALL), (2, 2));
+        assert_eq!(pool.capacity(&SMALL), (4, 4));
         assert_eq!(pool.place(&SMALL, &[]).unwrap().index, n2);
         assert_eq!(
             std::fs::read_to_string(data.path().join(FILE)).unwrap(),
@@ -326,15 +319,7 @@ mod tests {
         let n2 = pool
             .index_of("http://n2:8775/axis2/services/EucalyptusNC")
             .unwrap();
-        let free = wire::nc::NcDescribeResourceResponseType {
-            memory_size_max: 512,
-            memory_size_available: 512,
-            disk_size_max: 2,
-            disk_size_available: 2,
-            number_of_cores_max: 1,
-            number_of_cores_available: 1,
-            ..Default::default()
-        };
+        let free = report(2048, 11, 8);
         pool.finish_poll(pool.begin_poll(n2).unwrap(), &free, 0);
         // A poll under way when the node is taken out does not bring it back.
         let late = pool.begin_poll(n2).unwrap();
@@ -350,7 +335,7 @@ mod tests {
             Some(n2)
         );
         pool.finish_poll(pool.begin_poll(n2).unwrap(), &free, 0);
-        assert_eq!(pool.capacity(&SMALL), (1, 1));
+        assert_eq!(pool.capacity(&SMALL), (4, 4));
     }
 
     #[tokio::test]
