@@ -203,22 +203,17 @@ impl NodePool {
     }
 
     /// Adds the node at `url`, down until its first poll answers (the next round's); one
-    /// taken out earlier comes back. Whether the pool did not have it.
-    pub fn add(&self, url: &str) -> Result<bool, ClientError> {
-        if let Some(node) = self.state().nodes.iter_mut().find(|n| n.url == url) {
-            let back = node.removed;
-            node.removed = false;
-            return Ok(back);
-        }
+    /// taken out earlier comes back, one in the pool stays as it is.
+    pub fn add(&self, url: &str) -> Result<(), ClientError> {
         let transport = HttpTransport::builder(url.to_owned(), self.security.clone())
             .connect_timeout(POLL_DEADLINE)
             .request_timeout(CALL_DEADLINE)
             .limits(kit::INSTANCE_LIST_LIMITS)
             .build()?;
         let mut state = self.state();
-        // Added meanwhile by another request: the pool has it.
-        if state.nodes.iter().any(|n| n.url == url) {
-            return Ok(false);
+        if let Some(node) = state.nodes.iter_mut().find(|n| n.url == url) {
+            node.removed = false;
+            return Ok(());
         }
         state.nodes.push(NodeState {
             url: url.to_owned(),
@@ -232,7 +227,7 @@ impl NodePool {
             idle_since: None,
         });
         info!(node = url, "node added to the pool");
-        Ok(true)
+        Ok(())
     }
 
     /// Takes the node at `url` out of the pool: from now on it is neither polled, nor counted,

@@ -175,12 +175,10 @@ fn resolve(service: &NodeService, hosts: &[String]) -> Result<Vec<Registered>, R
 }
 
 fn add(pool: &NodePool, url: &str) -> Result<(), RegistrationError> {
-    pool.add(url)
-        .map(drop)
-        .map_err(|source| RegistrationError::Client {
-            url: url.to_owned(),
-            source,
-        })
+    pool.add(url).map_err(|source| RegistrationError::Client {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// The `EucalyptusCCNodes` service of one cluster.
