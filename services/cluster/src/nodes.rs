@@ -231,16 +231,14 @@ impl NodePool {
     }
 
     /// Takes the node at `url` out of the pool: from now on it is neither polled, nor counted,
-    /// nor chosen; requests about its instances still reach it. Whether the pool had it.
-    pub fn remove(&self, url: &str) -> bool {
+    /// nor chosen; requests about its instances still reach it.
+    pub fn remove(&self, url: &str) {
         let mut state = self.state();
-        let Some(node) = state.nodes.iter_mut().find(|n| n.url == url && !n.removed) else {
-            return false;
-        };
-        node.removed = true;
-        node.set_health(Health::Down);
-        info!(node = url, "node taken out of the pool");
-        true
+        if let Some(node) = state.nodes.iter_mut().find(|n| n.url == url && !n.removed) {
+            node.removed = true;
+            node.set_health(Health::Down);
+            info!(node = url, "node taken out of the pool");
+        }
     }
 
     /// How many nodes have been in the pool: indices run below it.
