@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use cloud_support::{admin, python, restart_cloud, serve_manifests, start_cloud};
 use cluster_support::{block_on, launch_one, Cc, Nodes};
 use common::launcher::Component;
-use kit::security::Compat;
 use node_support::Served;
 use soap::HttpTransport;
 use wire::cc::{
@@ -94,16 +93,11 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 /// A client of the cluster at `url` signing as the cloud, as the cloud's own calls are.
 fn cluster_client(nodes: &Nodes, url: &str) -> EucalyptusCcClient<HttpTransport> {
-    let cloud = kit::security::load(
-        nodes.keys.path(),
-        "cloud",
-        &["cluster"],
-        Compat::Strict,
-        None,
+    EucalyptusCcClient::new(
+        HttpTransport::builder(url, nodes.cloud_security())
+            .build()
+            .unwrap(),
     )
-    .unwrap()
-    .security;
-    EucalyptusCcClient::new(HttpTransport::builder(url, cloud).build().unwrap())
 }
 
 /// Every instance the cluster reports (to the identity the cloud polls with).

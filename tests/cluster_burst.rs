@@ -10,7 +10,6 @@ mod node_support;
 use std::time::{Duration, Instant};
 
 use cluster_support::*;
-use kit::security::Compat;
 use soap::HttpTransport;
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient};
 
@@ -21,15 +20,7 @@ fn a_burst_of_launches_fills_the_cluster_exactly_and_no_node_refuses() {
     let cc = Cc::start(&nodes, data.path(), "ROUNDROBIN", &[]);
     let (max, free) = expected_capacity(&nodes, &[0, 1, 2], SMALL);
     assert_eq!(max, free);
-    let cloud = kit::security::load(
-        nodes.keys.path(),
-        "cloud",
-        &["cluster"],
-        Compat::Strict,
-        None,
-    )
-    .unwrap()
-    .security;
+    let cloud = nodes.cloud_security();
     let client = EucalyptusCcClient::new(HttpTransport::builder(cc.url(), cloud).build().unwrap());
     let launch = |i: i32| {
         launch_one(

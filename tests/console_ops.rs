@@ -1,6 +1,6 @@
 //! The console's operations pages (provisioning, instances, images, volumes, snapshots,
 //! buckets, capacity, health) in headless Chromium against the real `euca cloud` over a real
-//! CC and node (test driver), SC (volumes on files) and Walrus, checked against boto3 (`tests/py/console_ops.py` holds the
+//! CC and two nodes (test driver; the second registered with the CC from the console), SC (volumes on files) and Walrus, checked against boto3 (`tests/py/console_ops.py` holds the
 //! browser's side; it saves a screenshot of each page).
 
 #![allow(clippy::unwrap_used)]
@@ -40,10 +40,17 @@ fn set_password(data: &Path, account: &str, password: &str) {
 
 #[test]
 fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_their_own() {
-    let nodes = Nodes::start(1);
+    let nodes = Nodes::start(2);
     cloud_support::serve_manifests(|path, manifest| nodes.images.add(path, Served::File(manifest)));
     let dir = tempfile::tempdir().unwrap();
-    let cc = Cc::start(&nodes, &dir.path().join("cc"), "ROUNDROBIN", &[]);
+    // The CC starts with the first node alone; the console registers the second.
+    let cc = Cc::start_over(
+        &nodes.host(0),
+        &nodes.keys,
+        &dir.path().join("cc"),
+        "ROUNDROBIN",
+        &[],
+    );
     let mut storage = euca();
     storage
         .args([
@@ -95,6 +102,7 @@ fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_th
             &admin_dir,
             &bob_dir,
             walrus.url(),
+            &nodes.host(1),
         ],
     );
     let instance = out.lines().last().unwrap().trim().to_owned();

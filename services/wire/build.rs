@@ -7,12 +7,13 @@ use std::path::Path;
 type Binding = fn() -> codegen::QueryBinding;
 
 /// Each WSDL file, and its Query binding, if any.
-const WSDL_FILES: [(&str, Option<Binding>); 11] = [
+const WSDL_FILES: [(&str, Option<Binding>); 12] = [
     ("eucalyptus_nc.wsdl", None),
     ("eucalyptus_cc.wsdl", None),
     ("eucalyptus_gl.wsdl", None),
     ("eucalyptus_nc_sensors.wsdl", None),
     ("eucalyptus_cc_sensors.wsdl", None),
+    ("eucalyptus_cc_nodes.wsdl", None),
     ("s3.wsdl", None),
     ("storage_controller.wsdl", None),
     ("ec2_2009-04-04.wsdl", Some(codegen::QueryBinding::ec2)),

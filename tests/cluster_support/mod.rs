@@ -123,6 +123,20 @@ impl Nodes {
         self.ncs[index].as_ref().expect("the node is running")
     }
 
+    /// The security the cloud calls its clusters with: signing as the cloud, trusting the
+    /// clusters' certificate.
+    pub fn cloud_security(&self) -> soap::Security {
+        kit::security::load(
+            self.keys.path(),
+            "cloud",
+            &["cluster"],
+            kit::security::Compat::Strict,
+            None,
+        )
+        .unwrap()
+        .security
+    }
+
     /// A client of node `index` signing as the cluster.
     pub fn client(&self, index: usize) -> NcClient {
         self.nc(index).client(&self.keys)

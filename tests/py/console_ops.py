@@ -2,8 +2,11 @@
 against boto3 with the same cloud's eucarc files.
 
 Phases (run by tests/console_ops.rs):
-  admin BASE PASSWORD ADMIN_DIR USER_DIR S3_URL
-      as the cloud administrator: /provisioning shows the CC's node, registers another and
+  admin BASE PASSWORD ADMIN_DIR USER_DIR S3_URL NODE
+      as the cloud administrator: /provisioning shows the CC's node; registers the node NODE
+      (HOST:PORT, running, not in the CC's NODES) with it, which the CC then reports and
+      polls (DescribeAvailabilityZones verbose counts its room); a node registered with a
+      cluster whose CC does not answer is refused with an error page and not recorded;
       changes a VM type (DescribeAvailabilityZones verbose then shows it) and the SC's largest
       volume (CreateVolume is refused over it); the user's volume is listed on /volumes and
       deleted from there; the user runs an
@@ -11,7 +14,7 @@ Phases (run by tests/console_ops.rs):
       and shows it terminated (boto3 agrees); /images disables and enables an image (its
       launch permission, as boto3 reads it); the user's bucket on /buckets with its objects
       and bytes (put with boto3 into the Walrus at S3_URL); /snapshots, /capacity and
-      /health. Prints the instance's id last.
+      /health (both nodes up). Prints the instance's id last.
   user BASE ACCOUNT PASSWORD INSTANCE OWNS
       as the root user of ACCOUNT: the admin pages are refused (403); /images shows the
       administrator's public images without their buttons; /buckets and /instances list the
@@ -26,6 +29,7 @@ import sys
 import time
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from browser import browser, fill, shot, sign_in, submit
 from cloud_clients import ec2, eucarc, expect_error, ok, wait_for
@@ -54,19 +58,50 @@ def refused(driver, status):
     return bool(driver.find_elements(By.ID, "error")) and status in driver.title
 
 
-def provisioning(driver, base, admin):
+def vm_type_line(admin, name):
+    """The words of VM type NAME's line in DescribeAvailabilityZones verbose: FREE / MAX
+    CORES MEMORY DISK."""
+    zones = admin.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
+    (line,) = [z["State"] for z in zones if z["ZoneName"] == "|- " + name]
+    return line.split()
+
+
+def most_small_instances(admin):
+    """How many m1.small instances zone1 could hold."""
+    return int(vm_type_line(admin, "m1.small")[2])
+
+
+def provisioning(driver, base, admin, node):
     visit(driver, base, "/provisioning", "ops-provisioning")
     assert one(driver, '#clusters tr[data-cluster="zone1"] td.state').text == "available"
     reported = texts(driver, '#nodes tr[data-cluster="zone1"] td.reported')
     assert len(reported) == 1 and reported[0].startswith("http://"), reported
     ok("/provisioning lists zone1 and the node its CC reports")
 
+    one_node = wait_until("zone1 counting its node's room", lambda: most_small_instances(admin))
+    fill(driver, {"form#add-node input[name=host]": node})
+    submit(driver, "form#add-node")
+    row = 'tr[data-node="%s"]' % node
+    assert one(driver, row + " td.registered").text == "yes", driver.page_source
+    assert one(driver, row + " td.reported").text == "http://%s/axis2/services/EucalyptusNC" % node
+    shot(driver, "ops-provisioning-node")
+    wait_until("zone1 counting the registered node's room",
+               lambda: most_small_instances(admin) == 2 * one_node)
+    ok("a node registered from the console is reported by its CC at once and its room counted")
+
+    # A cluster whose CC does not answer: the registration fails and nothing is recorded.
+    fill(driver, {"form#add-cluster input[name=name]": "zone9",
+                  "form#add-cluster input[name=url]": "http://127.0.0.1:9/axis2/services/EucalyptusCC"})
+    submit(driver, "form#add-cluster")
+    Select(one(driver, "form#add-node select[name=cluster]")).select_by_value("zone9")
     fill(driver, {"form#add-node input[name=host]": "10.9.8.7"})
     submit(driver, "form#add-node")
-    row = 'tr[data-node="10.9.8.7:8775"]'
-    assert (one(driver, row + " td.registered").text, one(driver, row + " td.reported").text) == ("yes", "no")
-    shot(driver, "ops-provisioning-node")
-    ok("a node registered from the console is listed as registered, not yet reported by its CC")
+    assert refused(driver, "Service Unavailable"), driver.page_source
+    visit(driver, base, "/provisioning", "ops-provisioning-refused")
+    assert not driver.find_elements(By.CSS_SELECTOR, 'tr[data-node="10.9.8.7:8775"]'), driver.page_source
+    submit(driver, '#clusters tr[data-cluster="zone9"] form')
+    assert not driver.find_elements(By.CSS_SELECTOR, '#clusters tr[data-cluster="zone9"]'), driver.page_source
+    ok("a node registered with a CC that does not answer is refused and not recorded")
 
     form = 'tr[data-vmtype="c1.medium"] form'
     fill(driver, {form + " input[name=cores]": "2", form + " input[name=memory_mb]": "384",
@@ -74,9 +109,8 @@ def provisioning(driver, base, admin):
     submit(driver, form)
     assert one(driver, form + " input[name=memory_mb]").get_attribute("value") == "384"
     shot(driver, "ops-provisioning-vmtype")
-    zones = admin.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
-    (line,) = [z["State"] for z in zones if z["ZoneName"] == "|- c1.medium"]
-    assert line.split()[3:] == ["2", "384", "6"], line
+    line = vm_type_line(admin, "c1.medium")
+    assert line[3:] == ["2", "384", "6"], line
     ok("a VM type changed in the console is what DescribeAvailabilityZones verbose shows")
 
 
@@ -178,17 +212,18 @@ def the_rest(driver, base):
     room = one(driver, 'tr[data-zone="zone1"] td[data-vmtype="m1.small"]').text
     assert re.fullmatch(r"\d+ / [1-9]\d*", room), room
     visit(driver, base, "/health", "ops-health")
-    for kind in ("CLC", "CC", "NC", "SC"):
+    for kind in ("CLC", "CC", "SC"):
         one(driver, 'tr[data-kind="%s"][data-up="true"]' % kind)
-    ok("/snapshots, /capacity (zone1's room) and /health (CLC, CC, NC, SC up)")
+    assert len(texts(driver, 'tr[data-kind="NC"][data-up="true"]')) == 2, driver.page_source
+    ok("/snapshots, /capacity (zone1's room) and /health (CLC, CC, both NCs, SC up)")
 
 
-def as_admin(base, password, admin_dir, user_dir, s3_url):
+def as_admin(base, password, admin_dir, user_dir, s3_url, node):
     admin, user = ec2(eucarc(admin_dir)), ec2(eucarc(user_dir))
     driver = browser()
     try:
         sign_in(driver, base, "admin", "admin", password)
-        provisioning(driver, base, admin)
+        provisioning(driver, base, admin, node)
         volumes(driver, base, user)
         instance, emi = instance_lifecycle(driver, base, admin, user)
         images(driver, base, admin, emi)
@@ -229,7 +264,7 @@ def as_user(base, account, password, instance, owns):
 def main():
     phase = sys.argv[1]
     if phase == "admin":
-        as_admin(*sys.argv[2:7])
+        as_admin(*sys.argv[2:8])
     elif phase == "user":
         as_user(*sys.argv[2:7])
     else:

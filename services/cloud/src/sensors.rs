@@ -158,20 +158,6 @@ async fn round(cloud: &Cloud, seen: &mut Readings) {
     }
 }
 
-/// The URL of the sensors of the cluster at `cluster_url`: its host and port, the sensors'
-/// path.
-fn sensors_url(cluster_url: &str) -> String {
-    let after_scheme = cluster_url.find("://").map_or(0, |i| i + 3);
-    let authority_end = cluster_url[after_scheme..]
-        .find('/')
-        .map_or(cluster_url.len(), |i| after_scheme + i);
-    format!(
-        "{}{}",
-        &cluster_url[..authority_end],
-        cc_sensors::SERVICE_PATH
-    )
-}
-
 /// How many samples to ask for when the cluster last answered at `at` with samples taken
 /// every `interval`: twice those taken since, as the cluster gathers them at its own polls
 /// and so may have just taken in a batch of older ones, and one more, so that the intervals
@@ -260,12 +246,15 @@ fn client(
     cluster_url: &str,
     security: &soap::Security,
 ) -> Result<EucalyptusCcSensorsClient<HttpTransport>, soap::ClientError> {
-    let transport = HttpTransport::builder(sensors_url(cluster_url), security.clone())
-        .connect_timeout(CLUSTER_DEADLINE)
-        .request_timeout(CLUSTER_DEADLINE)
-        // Every instance of the cluster, a few samples of each.
-        .limits(kit::INSTANCE_LIST_LIMITS)
-        .build()?;
+    let transport = HttpTransport::builder(
+        kit::service_beside(cluster_url, cc_sensors::SERVICE_PATH),
+        security.clone(),
+    )
+    .connect_timeout(CLUSTER_DEADLINE)
+    .request_timeout(CLUSTER_DEADLINE)
+    // Every instance of the cluster, a few samples of each.
+    .limits(kit::INSTANCE_LIST_LIMITS)
+    .build()?;
     Ok(EucalyptusCcSensorsClient::new(transport))
 }
 
@@ -396,18 +385,6 @@ mod tests {
         assert_eq!(
             values_of(&values, Metric::DiskWriteBytes),
             [(10_000, 564.0)]
-        );
-    }
-
-    #[test]
-    fn the_sensors_are_beside_the_cluster_s_service() {
-        assert_eq!(
-            sensors_url("http://10.0.0.2:8774/axis2/services/EucalyptusCC"),
-            "http://10.0.0.2:8774/axis2/services/EucalyptusCCSensors"
-        );
-        assert_eq!(
-            sensors_url("http://cc:8774"),
-            "http://cc:8774/axis2/services/EucalyptusCCSensors"
         );
     }
 

@@ -50,6 +50,8 @@ pub struct Config {
     pub data: PathBuf,
     /// The nodes' service URLs, in configured order (the order GREEDY tries them in).
     pub nodes: Vec<String>,
+    /// How a node named `HOST` or `HOST:PORT` is reached (`NC_PORT`, `NC_SERVICE`).
+    pub node_service: NodeService,
     pub policy: Policy,
     /// `POWER_IDLETHRESH`: how long a node runs no instance before POWERSAVE powers it down.
     pub idle_threshold: Duration,
@@ -98,15 +100,19 @@ impl Config {
                 key: "EUCALYPTUS",
                 flag: "--data",
             })?;
-        let nc_port = settings.parsed("NC_PORT")?.unwrap_or(DEFAULT_NC_PORT);
-        let nc_service = settings
-            .text("NC_SERVICE")
-            .unwrap_or_else(|| DEFAULT_NC_SERVICE.to_owned());
+        let node_service = NodeService {
+            port: settings.parsed("NC_PORT")?.unwrap_or(DEFAULT_NC_PORT),
+            path: settings
+                .text("NC_SERVICE")
+                .unwrap_or_else(|| DEFAULT_NC_SERVICE.to_owned())
+                .trim_start_matches('/')
+                .to_owned(),
+        };
         let hosts = overrides
             .nodes
             .or_else(|| settings.text("NODES"))
             .unwrap_or_default();
-        let nodes = node_urls(&hosts, nc_port, &nc_service)?;
+        let nodes = node_service.urls(&hosts)?;
         let policy = match overrides.policy {
             Some(policy) => policy,
             None => settings.parsed("SCHEDPOLICY")?.unwrap_or_default(),
@@ -116,6 +122,7 @@ impl Config {
             keys,
             data,
             nodes,
+            node_service,
             policy,
             idle_threshold: seconds(settings, "POWER_IDLETHRESH")?,
             wake_threshold: seconds(settings, "POWER_WAKETHRESH")?,
@@ -126,7 +133,7 @@ impl Config {
 }
 
 impl Config {
-    /// `HOST:PORT` of each node, from its service URL (as [`node_urls`] wrote it).
+    /// `HOST:PORT` of each node, from its service URL (as [`NodeService::url`] wrote it).
     pub fn node_addresses(&self) -> Vec<&str> {
         self.nodes
             .iter()
@@ -135,16 +142,22 @@ impl Config {
     }
 }
 
-/// The service URL of each node in `hosts` (`HOST` or `HOST:PORT`, separated by blanks), as
-/// the original built them: `http://HOST:PORT/NC_SERVICE`.
-fn node_urls(hosts: &str, nc_port: u16, nc_service: &str) -> Result<Vec<String>, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        key: "NODES",
-        reason,
-    };
-    let service = nc_service.trim_start_matches('/');
-    let mut urls: Vec<String> = Vec::new();
-    for host in hosts.split_whitespace() {
+/// Where the nodes serve: `NC_PORT` (for a node named without a port) and `NC_SERVICE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeService {
+    pub port: u16,
+    /// The service's path, without its leading `/`.
+    pub path: String,
+}
+
+impl NodeService {
+    /// The service URL of the node `host` (`HOST` or `HOST:PORT`), as the original built
+    /// them: `http://HOST:PORT/NC_SERVICE`.
+    pub fn url(&self, host: &str) -> Result<String, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            key: "NODES",
+            reason,
+        };
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) => {
                 let port = port
@@ -152,18 +165,32 @@ fn node_urls(hosts: &str, nc_port: u16, nc_service: &str) -> Result<Vec<String>,
                     .map_err(|_| invalid(format!("{host:?}: the port is not a number")))?;
                 (name, port)
             }
-            None => (host, nc_port),
+            None => (host, self.port),
         };
-        if name.is_empty() || name.contains(['/', '@', '?', '#']) {
+        if name.is_empty()
+            || name.contains(['/', '@', '?', '#'])
+            || name.contains(char::is_whitespace)
+        {
             return Err(invalid(format!("{host:?} is not HOST or HOST:PORT")));
         }
-        let url = format!("http://{name}:{port}/{service}");
-        if urls.contains(&url) {
-            return Err(invalid(format!("{host:?} is listed twice")));
-        }
-        urls.push(url);
+        Ok(format!("http://{name}:{port}/{}", self.path))
     }
-    Ok(urls)
+
+    /// The service URL of each node in `hosts` (`HOST` or `HOST:PORT`, separated by blanks).
+    fn urls(&self, hosts: &str) -> Result<Vec<String>, ConfigError> {
+        let mut urls: Vec<String> = Vec::new();
+        for host in hosts.split_whitespace() {
+            let url = self.url(host)?;
+            if urls.contains(&url) {
+                return Err(ConfigError::Invalid {
+                    key: "NODES",
+                    reason: format!("{host:?} is listed twice"),
+                });
+            }
+            urls.push(url);
+        }
+        Ok(urls)
+    }
 }
 
 fn seconds(settings: &Settings, key: &'static str) -> Result<Duration, ConfigError> {

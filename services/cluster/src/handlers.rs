@@ -260,11 +260,7 @@ impl EucalyptusCc for CcService {
             })
             .collect::<Result<Vec<_>, ClusterError>>();
         let (resources, service_tags, outcome) = match counted {
-            Ok(resources) => (
-                resources,
-                self.nodes.urls().map(str::to_owned).collect(),
-                Ok(()),
-            ),
+            Ok(resources) => (resources, self.nodes.urls(), Ok(())),
             Err(e) => (Vec::new(), Vec::new(), Err(e)),
         };
         Ok(answer!(

@@ -2,7 +2,8 @@
 //! `/axis2/services/EucalyptusCC` and fronts a set of node controllers as one availability
 //! zone, placing instances on them and routing each instance's operations to its node; and
 //! serves the samples of its instances' counters it gathers from them
-//! (`EucalyptusCCSensors`).
+//! (`EucalyptusCCSensors`), and `EucalyptusCCNodes` at `/axis2/services/EucalyptusCCNodes`,
+//! where the cloud registers nodes with it while it runs.
 //! `euca cluster` runs it; see [`ClusterArgs`] for its settings.
 
 pub mod config;
@@ -13,6 +14,7 @@ mod launch;
 pub mod network;
 mod nodes;
 mod poller;
+mod registration;
 mod reply;
 pub mod scheduler;
 mod sensors;
@@ -27,6 +29,7 @@ use kit::LogFile;
 use soap::{ClientError, Server, ServerError};
 use tracing::info;
 use wire::cc::EucalyptusCcServer;
+use wire::cc_nodes::EucalyptusCcNodesServer;
 use wire::cc_sensors::EucalyptusCcSensorsServer;
 use wire::gl::EucalyptusGlServer;
 
@@ -38,6 +41,7 @@ use instances::{Instances, StoreError};
 use network::Network;
 use nodes::NodePool;
 use poller::Poller;
+use registration::{NodesService, RegistrationError, Registry};
 use sensors::{Sensors, SensorsService};
 
 /// Run a cluster controller: serve EucalyptusCC and place instances on the cluster's nodes.
@@ -94,6 +98,8 @@ pub enum StartError {
     #[error("cannot make a client for the nodes: {0}")]
     Nodes(#[from] ClientError),
     #[error(transparent)]
+    Registered(#[from] RegistrationError),
+    #[error(transparent)]
     Server(#[from] ServerError),
 }
 
@@ -138,13 +144,22 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         config.idle_threshold,
         config.wake_threshold,
     )?);
-    let sensors = Arc::new(Sensors::new(&config.node_addresses(), &keys.nodes)?);
+    // Those the cloud registered while the cluster ran before join the configured ones.
+    let registry = Arc::new(
+        kit::blocking({
+            let (nodes, config) = (Arc::clone(&nodes), config.clone());
+            move || Registry::open(nodes, config.node_service, config.nodes, &config.data)
+        })
+        .await?,
+    );
+    let sensors = Arc::new(Sensors::new(&keys.nodes));
     let poller = Poller::new(
         Arc::clone(&nodes),
         Arc::clone(&instances),
         Arc::clone(&sensors),
     );
     let polling = tokio::spawn(poller.clone().run());
+    let nodes_count = nodes.len();
     let service = CcService::new(nodes, instances, network, poller);
     // GL answers for this host, and passes requests naming a node's GL on to it.
     let gl = gl::GlService::for_cluster(&config.keys, log, &config.node_addresses(), &keys.nodes)?;
@@ -159,10 +174,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             EucalyptusCcSensorsServer::new(SensorsService::new(sensors)),
             keys.service.clone(),
         )
+        .mount(
+            wire::cc_nodes::SERVICE_PATH,
+            EucalyptusCcNodesServer::new(NodesService::new(registry)),
+            keys.service.clone(),
+        )
         .mount(gl::SERVICE_PATH, EucalyptusGlServer::new(gl), keys.service)
         .bind(config.listen)
         .await?;
-    info!(policy = %config.policy, nodes = config.nodes.len(), compat = %config.compat, "cluster controller configured");
+    info!(policy = %config.policy, nodes = nodes_count, compat = %config.compat, "cluster controller configured");
     let url = kit::service_url(server.local_addr(), config::SERVICE_PATH);
     // Watched before the ready line: a signal sent on seeing it stops the server cleanly.
     let stop = kit::termination();

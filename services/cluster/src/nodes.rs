@@ -1,6 +1,9 @@
 //! The cluster's nodes: a signed client per node, and what the cluster last learned of each
 //! (health, capacity, the placements its last report may not include yet). Placement decisions
 //! are taken here, under one lock, so that a burst of requests cannot overbook a node.
+//! Nodes are added while the cluster runs and taken out again ([`NodePool::add`],
+//! [`NodePool::remove`]); one taken out keeps its index (placements and polls in flight name
+//! nodes by index) but is neither polled, nor counted, nor chosen.
 
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -74,16 +77,13 @@ impl<A: NodeAnswer, B: NodeAnswer> NodeAnswer for (A, B) {
     }
 }
 
-/// One configured node.
-#[derive(Debug)]
-struct Node {
-    url: String,
-    client: NcClient,
-}
-
 /// What the cluster knows of one node.
 #[derive(Debug)]
 struct NodeState {
+    url: String,
+    client: NcClient,
+    /// Taken out of the pool.
+    removed: bool,
     health: Health,
     /// When `health` last changed.
     since: Instant,
@@ -107,7 +107,7 @@ struct Hold {
 
 impl NodeState {
     fn available(&self) -> Resources {
-        if self.health == Health::Down {
+        if self.health == Health::Down || self.removed {
             return Resources::default();
         }
         self.holds
@@ -117,15 +117,16 @@ impl NodeState {
 
     fn max(&self) -> Resources {
         match self.health {
+            _ if self.removed => Resources::default(),
             Health::Down => Resources::default(),
             _ => self.max,
         }
     }
 
-    fn set_health(&mut self, health: Health, url: &str) {
+    fn set_health(&mut self, health: Health) {
         if self.health != health {
             info!(
-                node = url,
+                node = self.url,
                 from = self.health.name(),
                 to = health.name(),
                 "node health changed"
@@ -164,7 +165,8 @@ pub struct PollTicket {
 /// The nodes of the cluster.
 #[derive(Debug)]
 pub struct NodePool {
-    nodes: Vec<Node>,
+    /// Signs as the cluster, trusts the nodes' certificate: every node's client's.
+    security: Security,
     state: Mutex<PoolState>,
     idle_threshold: Duration,
     wake_threshold: Duration,
@@ -180,63 +182,87 @@ impl NodePool {
         idle_threshold: Duration,
         wake_threshold: Duration,
     ) -> Result<Self, ClientError> {
-        let nodes = urls
-            .iter()
-            .map(|url| {
-                let transport = HttpTransport::builder(url.clone(), security.clone())
-                    .connect_timeout(POLL_DEADLINE)
-                    .request_timeout(CALL_DEADLINE)
-                    .limits(kit::INSTANCE_LIST_LIMITS)
-                    .build()?;
-                Ok(Node {
-                    url: url.clone(),
-                    client: EucalyptusNcClient::new(transport),
-                })
-            })
-            .collect::<Result<Vec<_>, ClientError>>()?;
-        let now = Instant::now();
-        let states = urls
-            .iter()
-            .map(|_| NodeState {
-                health: Health::Down,
-                since: now,
-                max: Resources::default(),
-                reported: Resources::default(),
-                holds: Vec::new(),
-                idle_since: None,
-            })
-            .collect();
-        Ok(Self {
-            nodes,
+        let pool = Self {
+            security: security.clone(),
             state: Mutex::new(PoolState {
-                nodes: states,
+                nodes: Vec::new(),
                 scheduler: Scheduler::new(policy),
                 clock: 0,
             }),
             idle_threshold,
             wake_threshold,
-        })
+        };
+        for url in urls {
+            pool.add(url)?;
+        }
+        Ok(pool)
     }
 
     fn state(&self) -> MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds the node at `url`, down until its first poll answers (the next round's); one
+    /// taken out earlier comes back, one in the pool stays as it is.
+    pub fn add(&self, url: &str) -> Result<(), ClientError> {
+        let transport = HttpTransport::builder(url.to_owned(), self.security.clone())
+            .connect_timeout(POLL_DEADLINE)
+            .request_timeout(CALL_DEADLINE)
+            .limits(kit::INSTANCE_LIST_LIMITS)
+            .build()?;
+        let mut state = self.state();
+        if let Some(node) = state.nodes.iter_mut().find(|n| n.url == url) {
+            node.removed = false;
+            return Ok(());
+        }
+        state.nodes.push(NodeState {
+            url: url.to_owned(),
+            client: EucalyptusNcClient::new(transport),
+            removed: false,
+            health: Health::Down,
+            since: Instant::now(),
+            max: Resources::default(),
+            reported: Resources::default(),
+            holds: Vec::new(),
+            idle_since: None,
+        });
+        info!(node = url, "node added to the pool");
+        Ok(())
+    }
+
+    /// Takes the node at `url` out of the pool: from now on it is neither polled, nor counted,
+    /// nor chosen; requests about its instances still reach it.
+    pub fn remove(&self, url: &str) {
+        let mut state = self.state();
+        if let Some(node) = state.nodes.iter_mut().find(|n| n.url == url && !n.removed) {
+            node.removed = true;
+            node.set_health(Health::Down);
+            info!(node = url, "node taken out of the pool");
+        }
+    }
+
+    /// How many nodes have been in the pool: indices run below it.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.state().nodes.len()
     }
 
-    pub fn url(&self, index: usize) -> &str {
-        &self.nodes[index].url
+    pub fn url(&self, index: usize) -> String {
+        self.state().nodes[index].url.clone()
     }
 
-    /// Every configured node's URL, in order.
-    pub fn urls(&self) -> impl Iterator<Item = &str> {
-        self.nodes.iter().map(|n| n.url.as_str())
+    /// The URL of every node in the pool, in the order they joined it.
+    pub fn urls(&self) -> Vec<String> {
+        self.state()
+            .nodes
+            .iter()
+            .filter(|n| !n.removed)
+            .map(|n| n.url.clone())
+            .collect()
     }
 
+    /// The node at `url`, even one taken out (its instances may still run there).
     pub fn index_of(&self, url: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.url == url)
+        self.state().nodes.iter().position(|n| n.url == url)
     }
 
     pub fn health(&self, index: usize) -> Health {
@@ -256,18 +282,18 @@ impl NodePool {
         F: FnOnce(NcClient) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
-        let node = &self.nodes[index];
-        let outcome = tokio::time::timeout(deadline, call(node.client.clone())).await;
+        let (url, client) = {
+            let state = self.state();
+            let node = &state.nodes[index];
+            (node.url.clone(), node.client.clone())
+        };
+        let outcome = tokio::time::timeout(deadline, call(client)).await;
         let reason = match outcome {
-            Ok(Ok(answer)) if answer.failed() => {
-                return Err(CallError::Failed {
-                    url: node.url.clone(),
-                })
-            }
+            Ok(Ok(answer)) if answer.failed() => return Err(CallError::Failed { url }),
             Ok(Ok(answer)) => return Ok(answer),
             Ok(Err(source @ ClientError::Fault(_))) => {
                 return Err(CallError::Refused {
-                    url: node.url.clone(),
+                    url,
                     source: Box::new(source),
                 })
             }
@@ -275,10 +301,7 @@ impl NodePool {
             Err(_) => format!("no answer within {deadline:?}"),
         };
         self.failed(index, &reason);
-        Err(CallError::Unreachable {
-            url: node.url.clone(),
-            reason,
-        })
+        Err(CallError::Unreachable { url, reason })
     }
 
     /// Marks node `index` down after a failed call, unless it is waking and still within
@@ -288,8 +311,8 @@ impl NodePool {
         let node = &mut state.nodes[index];
         let waking = node.health == Health::Waking && node.since.elapsed() < self.wake_threshold;
         if !waking && node.health != Health::Down {
-            warn!(node = %self.nodes[index].url, reason, "node marked down");
-            node.set_health(Health::Down, &self.nodes[index].url);
+            warn!(node = %node.url, reason, "node marked down");
+            node.set_health(Health::Down);
         }
     }
 
@@ -305,7 +328,7 @@ impl NodePool {
             .map(|(i, n)| Candidate {
                 health: n.health,
                 available: n.available(),
-                excluded: excluded.contains(&i),
+                excluded: n.removed || excluded.contains(&i),
             })
             .collect();
         let index = state.scheduler.choose(&candidates, vm)?;
@@ -316,8 +339,8 @@ impl NodePool {
             // The original sent a wake-on-LAN packet here (powerwake). Our nodes do not power
             // off on ncPowerDown, so waking is this record: the node is used at once and given
             // POWER_WAKETHRESH to answer.
-            info!(node = %self.nodes[index].url, "waking a sleeping node to place an instance");
-            node.set_health(Health::Waking, &self.nodes[index].url);
+            info!(node = %node.url, "waking a sleeping node to place an instance");
+            node.set_health(Health::Waking);
         }
         node.holds.push(Hold {
             id: hold,
@@ -327,7 +350,7 @@ impl NodePool {
         node.idle_since = None;
         Some(Placement {
             index,
-            url: self.nodes[index].url.clone(),
+            url: node.url.clone(),
             hold,
         })
     }
@@ -363,10 +386,12 @@ impl NodePool {
         })
     }
 
-    /// Begins a poll of node `index`; `None` for a sleeping node, which is not polled.
+    /// Begins a poll of node `index`; `None` for a sleeping node or one taken out, which are
+    /// not polled.
     pub fn begin_poll(&self, index: usize) -> Option<PollTicket> {
         let state = self.state();
-        (state.nodes[index].health != Health::Asleep).then(|| PollTicket {
+        let node = &state.nodes[index];
+        (node.health != Health::Asleep && !node.removed).then(|| PollTicket {
             index,
             clock: state.clock,
             started: Instant::now(),
@@ -384,9 +409,12 @@ impl NodePool {
         let mut guard = self.state();
         let state = &mut *guard;
         let policy = state.scheduler.policy();
-        let url = &self.nodes[ticket.index].url;
         let node = &mut state.nodes[ticket.index];
-        node.set_health(Health::Up, url);
+        if node.removed {
+            // Taken out while the poll ran.
+            return false;
+        }
+        node.set_health(Health::Up);
         node.max = Resources {
             memory_mb: resources.memory_size_max.into(),
             disk_gb: resources.disk_size_max.into(),
@@ -415,14 +443,13 @@ impl NodePool {
 
     /// Node `index` accepted ncPowerDown: it sleeps until an instance needs it.
     pub fn asleep(&self, index: usize) {
-        let url = &self.nodes[index].url;
-        self.state().nodes[index].set_health(Health::Asleep, url);
+        self.state().nodes[index].set_health(Health::Asleep);
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const SMALL: Resources = Resources {
@@ -445,7 +472,8 @@ mod tests {
         .unwrap()
     }
 
-    fn report(memory: i32, disk: i32, cores: i32) -> NcDescribeResourceResponseType {
+    /// A node's report: 2048 MB, 11 GB and 8 cores in all, of which these are free.
+    pub(crate) fn report(memory: i32, disk: i32, cores: i32) -> NcDescribeResourceResponseType {
         NcDescribeResourceResponseType {
             memory_size_max: 2048,
             memory_size_available: memory,

@@ -103,15 +103,15 @@ impl Poller {
         let url = self.nodes.url(index);
         if let Err(e) = self
             .instances
-            .apply_report(url, &instances.instances, ticket.started)
+            .apply_report(&url, &instances.instances, ticket.started)
             .await
         {
-            warn!(node = url, error = %e, "cannot record the node's instances");
+            warn!(node = %url, error = %e, "cannot record the node's instances");
         }
         if idle {
             self.power_down(index).await;
         } else {
-            self.sensors.gather(index).await;
+            self.sensors.gather(index, &url).await;
         }
     }
 
@@ -138,12 +138,12 @@ impl Poller {
             let reported = match answer {
                 Ok(answer) => answer.instances,
                 Err(e) => {
-                    warn!(node = url, error = %e, "cannot follow a launch on the node");
+                    warn!(node = %url, error = %e, "cannot follow a launch on the node");
                     return;
                 }
             };
-            if let Err(e) = self.instances.apply_partial_report(url, &reported).await {
-                warn!(node = url, error = %e, "cannot record the node's instances");
+            if let Err(e) = self.instances.apply_partial_report(&url, &reported).await {
+                warn!(node = %url, error = %e, "cannot record the node's instances");
                 return;
             }
             let settled = reported.len() == ask.instance_ids.len()
@@ -158,7 +158,7 @@ impl Poller {
     async fn power_down(&self, index: usize) {
         let url = self.nodes.url(index);
         info!(
-            node = url,
+            node = %url,
             "node idle past POWER_IDLETHRESH: powering it down"
         );
         let request = NcPowerDownType {
@@ -173,7 +173,7 @@ impl Poller {
             .await;
         match answer {
             Ok(_) => self.nodes.asleep(index),
-            Err(e) => warn!(node = url, error = %e, "power-down failed"),
+            Err(e) => warn!(node = %url, error = %e, "power-down failed"),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! instance its node no longer reports go.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use soap::{ClientError, Fault, HttpTransport, RequestContext, Security};
@@ -37,34 +37,45 @@ struct Node {
 /// The samples gathered from the cluster's nodes.
 #[derive(Debug)]
 pub struct Sensors {
-    nodes: Vec<Node>,
+    /// What the nodes are asked with.
+    security: Security,
+    /// Each node's client by its index in the pool, made when it is first asked (a node
+    /// registered while the cluster runs joins the pool later).
+    nodes: Mutex<HashMap<usize, Arc<Node>>>,
     /// Each instance's series, with the index of the node that reported them.
     cache: Mutex<HashMap<String, (usize, SensorsResourceType)>>,
 }
 
 impl Sensors {
-    /// Sensors of the nodes at `addresses` (`HOST:PORT`), asked with `security`.
-    pub fn new(addresses: &[&str], security: &Security) -> Result<Self, ClientError> {
-        let nodes = addresses
-            .iter()
-            .map(|address| {
-                let url = format!("http://{address}{}", nc_sensors::SERVICE_PATH);
-                let transport = HttpTransport::builder(url.clone(), security.clone())
-                    .connect_timeout(POLL_DEADLINE)
-                    .request_timeout(POLL_DEADLINE)
-                    .limits(kit::INSTANCE_LIST_LIMITS)
-                    .build()?;
-                Ok(Node {
-                    url,
-                    client: EucalyptusNcSensorsClient::new(transport),
-                    last: Mutex::new(None),
-                })
-            })
-            .collect::<Result<_, ClientError>>()?;
-        Ok(Self {
-            nodes,
+    /// Sensors of the pool's nodes, asked with `security`.
+    pub fn new(security: &Security) -> Self {
+        Self {
+            security: security.clone(),
+            nodes: Mutex::default(),
             cache: Mutex::default(),
-        })
+        }
+    }
+
+    /// Node `index`'s sensors client, whose service is beside `node_url`'s (its
+    /// EucalyptusNC URL).
+    fn node(&self, index: usize, node_url: &str) -> Result<Arc<Node>, ClientError> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(node) = nodes.get(&index) {
+            return Ok(Arc::clone(node));
+        }
+        let url = kit::service_beside(node_url, nc_sensors::SERVICE_PATH);
+        let transport = HttpTransport::builder(url.clone(), self.security.clone())
+            .connect_timeout(POLL_DEADLINE)
+            .request_timeout(POLL_DEADLINE)
+            .limits(kit::INSTANCE_LIST_LIMITS)
+            .build()?;
+        let node = Arc::new(Node {
+            url,
+            client: EucalyptusNcSensorsClient::new(transport),
+            last: Mutex::new(None),
+        });
+        nodes.insert(index, Arc::clone(&node));
+        Ok(node)
     }
 
     fn cache(&self) -> MutexGuard<'_, HashMap<String, (usize, SensorsResourceType)>> {
@@ -74,9 +85,13 @@ impl Sensors {
     /// Asks node `index` for what it sampled since it last answered, if a sample interval
     /// has passed since, and merges it into the cache. A node that does not answer keeps its
     /// instances' series until it does.
-    pub async fn gather(&self, index: usize) {
-        let Some(node) = self.nodes.get(index) else {
-            return;
+    pub async fn gather(&self, index: usize, node_url: &str) {
+        let node = match self.node(index, node_url) {
+            Ok(node) => node,
+            Err(e) => {
+                debug!(node = %node_url, error = %e, "cannot ask the node's sensors");
+                return;
+            }
         };
         let last = *node.last.lock().unwrap_or_else(PoisonError::into_inner);
         let history = match last {
@@ -269,11 +284,11 @@ fn from_node(resource: nc_sensors::SensorsResourceType) -> SensorsResourceType {
 /// The EucalyptusCCSensors service of one cluster.
 #[derive(Debug, Clone)]
 pub struct SensorsService {
-    sensors: std::sync::Arc<Sensors>,
+    sensors: Arc<Sensors>,
 }
 
 impl SensorsService {
-    pub fn new(sensors: std::sync::Arc<Sensors>) -> Self {
+    pub fn new(sensors: Arc<Sensors>) -> Self {
         Self { sensors }
     }
 }
@@ -384,7 +399,7 @@ mod tests {
     /// Guards against each report replacing what the cluster kept of its node's instances.
     #[test]
     fn a_node_s_reports_add_up_and_its_ended_instances_go() {
-        let sensors = Sensors::new(&[], &Security::unsecured()).unwrap();
+        let sensors = Sensors::new(&Security::unsecured());
         let named = |name: &str, dimension| SensorsResourceType {
             resource_name: name.to_owned(),
             ..resource(dimension)

@@ -12,7 +12,7 @@ mod serve;
 pub mod time;
 
 pub use logging::{init_tracing, log_to_file, LogFile};
-pub use serve::{blocking, detached, main, service_url, termination};
+pub use serve::{blocking, detached, main, service_beside, service_url, termination};
 
 /// Limits on a reply listing every instance of a node or a cluster (ncDescribeInstances,
 /// DescribeInstances): each instance is about 1 KB and 50 parsed nodes of XML (25 elements),

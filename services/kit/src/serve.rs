@@ -48,6 +48,16 @@ pub fn service_url(local_addr: SocketAddr, path: &str) -> String {
     format!("http://{reachable}{path}")
 }
 
+/// The URL of the service at `path` on the host and port of the service URL `url`: where a
+/// component serves its other services (GL, and the services of ours beside the 1.6.1 ones).
+pub fn service_beside(url: &str, path: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    format!("{}{path}", &url[..authority_end])
+}
+
 /// Logs `<component> ready url=<URL>`: the line scripts and test launchers wait for, once
 /// the listener is bound. A macro, so that the line carries the component's own log target
 /// and shows under a filter such as `RUST_LOG=warn,walrus=info`.
@@ -118,7 +128,7 @@ async fn received(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::service_url;
+    use super::{service_beside, service_url};
 
     #[test]
     fn a_wildcard_address_becomes_loopback() {
@@ -126,5 +136,17 @@ mod tests {
         assert_eq!(url, "http://127.0.0.1:8773/services/Walrus");
         let url = service_url("[::1]:8775".parse().unwrap(), "/x");
         assert_eq!(url, "http://[::1]:8775/x");
+    }
+
+    #[test]
+    fn a_service_beside_another_is_on_its_host_and_port() {
+        let cc = "http://10.0.0.2:8774/axis2/services/EucalyptusCC";
+        let sensors = "/axis2/services/EucalyptusCCSensors";
+        assert_eq!(
+            service_beside(cc, sensors),
+            "http://10.0.0.2:8774/axis2/services/EucalyptusCCSensors"
+        );
+        assert_eq!(service_beside("http://cc:8774", "/x"), "http://cc:8774/x");
+        assert_eq!(service_beside("cc:8774/a/b", "/x"), "cc:8774/x");
     }
 }

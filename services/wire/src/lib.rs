@@ -69,6 +69,16 @@ pub mod cc_sensors {
     pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusCCSensors";
 }
 
+/// The cluster controller's node registration, a service of ours beside `EucalyptusCC`:
+/// `EucalyptusCCNodes` (`RegisterNodes`, `DeregisterNodes`: the cloud changes a running CC's
+/// nodes).
+pub mod cc_nodes {
+    crate::include_wsdl!("eucalyptus_cc_nodes");
+
+    /// Where a cluster serves it, beside `EucalyptusCC` on the same port.
+    pub const SERVICE_PATH: &str = "/axis2/services/EucalyptusCCNodes";
+}
+
 /// Walrus' S3 SOAP interface (Amazon S3 2006-03-01): `AmazonS3`.
 pub mod s3 {
     crate::include_wsdl!("s3");

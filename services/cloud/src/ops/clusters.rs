@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use soap::HttpTransport;
 use wire::cc::{DescribeResourcesType, EucalyptusCcClient, VirtualMachineType};
+use wire::cc_nodes::{EucalyptusCcNodesClient, NodesType};
 
 use super::{Call, Cloud};
 use crate::error::Ec2Error;
@@ -202,6 +203,56 @@ pub async fn reported_nodes(cloud: &Cloud, cluster: &Cluster) -> Result<Vec<Stri
         return Err(failed(&"DescribeResources refused"));
     }
     Ok(answer.service_tags)
+}
+
+/// Registers (`register`) or deregisters the node `host` (`HOST[:PORT]`) with the CC of
+/// `cluster`, which adds it to its pool or takes it out at once (its `EucalyptusCCNodes`).
+/// A CC that does not answer is [`Ec2Error::Cluster`]; one that refuses says why.
+pub async fn change_node(
+    cloud: &Cloud,
+    cluster: &Cluster,
+    host: &str,
+    register: bool,
+) -> Result<(), NodeChangeError> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        NodeChangeError::Unreachable(cluster_failed(cluster, &e.to_string()))
+    };
+    let url = kit::service_beside(&cluster.url, wire::cc_nodes::SERVICE_PATH);
+    let transport = HttpTransport::builder(url, cloud.clusters.clone())
+        .connect_timeout(CLUSTER_DEADLINE)
+        .request_timeout(CLUSTER_DEADLINE)
+        .build()
+        .map_err(|e| unreachable(&e))?;
+    let client = EucalyptusCcNodesClient::new(transport);
+    let request = NodesType {
+        user_id: Some(CLOUD_USER.to_owned()),
+        nodes: vec![host.to_owned()],
+        ..NodesType::default()
+    };
+    let answer = if register {
+        client.register_nodes(&request).await
+    } else {
+        client.deregister_nodes(&request).await
+    }
+    .map_err(|e| unreachable(&e))?;
+    match answer.r#return {
+        Some(false) => Err(NodeChangeError::Refused {
+            cluster: cluster.name.clone(),
+            reason: answer
+                .status_message
+                .unwrap_or_else(|| "no reason given".to_owned()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Why a cluster's nodes did not change.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeChangeError {
+    #[error(transparent)]
+    Unreachable(Ec2Error),
+    #[error("the cluster {cluster} refused: {reason}")]
+    Refused { cluster: String, reason: String },
 }
 
 /// Each of `clusters`' zone as the tick last saw it; one the tick has not polled yet is

@@ -1,8 +1,8 @@
 //! `/provisioning` (the cloud admin's): the clusters (register and deregister, as `euca
 //! admin cluster`); their nodes, those registered with the cloud (`euca_conf
-//! --register-nodes` in the original) beside those each CC reports (its DescribeResources'
-//! service tags: the nodes of its `NODES`, which it reads when it starts), with the
-//! instances each runs; Walrus and the storage controller with the SC's volume limits; and
+//! --register-nodes` in the original; registered with their CC first, which adds them to
+//! its pool at once) beside those each CC reports (its DescribeResources' service tags: the
+//! nodes of its `NODES` and those registered with it), with the instances each runs; Walrus and the storage controller with the SC's volume limits; and
 //! the VM types (changed as `euca admin vmtype set`).
 
 use maud::{html, Markup};
@@ -10,6 +10,7 @@ use wire::storage::GetStorageConfigurationResponseType;
 
 use super::button;
 use crate::console::{ConsoleError, Ctx, Reply, Request};
+use crate::ops::clusters::NodeChangeError;
 use crate::ops::{self, Zone};
 use crate::store::{Cluster, Instance, Node, VmType};
 
@@ -179,7 +180,7 @@ pub fn render(ctx: &Ctx, view: &Provisioning) -> Markup {
             button type="submit" { "Register cluster" }
         }
         h2 { "Nodes" }
-        p { "A node runs once its cluster's CC has it in its NODES, which the CC reads when it starts; registering it here records it for the cloud." }
+        p { "Registering a node here adds it to its cluster's CC at once, which polls it from its next round and places instances on it, and keeps it across the CC's restarts; deregistering takes it out of the CC. The nodes of a CC's NODES setting are reported without being registered, and are changed in its configuration." }
         table #nodes {
             thead { tr { th { "Zone" } th { "Node" } th { "Registered" } th { "Reported by its CC" } th { "Instances" } th {} } }
             tbody {
@@ -357,8 +358,14 @@ pub async fn change(ctx: Ctx, req: Request) -> Result<Reply, ConsoleError> {
     match Change::from_form(&req)? {
         Change::AddCluster(cluster) => store.add_cluster(&cluster).await?,
         Change::RemoveCluster(name) => store.remove_cluster(&name).await?,
-        Change::AddNode(node) => store.add_node(&node).await?,
-        Change::RemoveNode(node) => store.remove_node(&node).await?,
+        Change::AddNode(node) => {
+            change_node(&ctx, &node, true).await?;
+            store.add_node(&node).await?;
+        }
+        Change::RemoveNode(node) => {
+            change_node(&ctx, &node, false).await?;
+            store.remove_node(&node).await?;
+        }
         Change::VmType(vm_type) => {
             // Changes a type the cloud has; adding types is `euca admin vmtype set`'s.
             if !store
@@ -378,6 +385,24 @@ pub async fn change(ctx: Ctx, req: Request) -> Result<Reply, ConsoleError> {
     }
     tracing::info!(admin = %ctx.viewer.arn(), "provisioning changed from the console");
     Ok(Reply::back(PATH))
+}
+
+/// Registers (`register`) or deregisters `node` with its cluster's CC, which must take the
+/// change before the cloud records it.
+async fn change_node(ctx: &Ctx, node: &Node, register: bool) -> Result<(), ConsoleError> {
+    let clusters = ctx.cloud.store.clusters().await?;
+    let cluster = clusters
+        .iter()
+        .find(|c| c.name == node.cluster)
+        .ok_or_else(|| ConsoleError::BadRequest(format!("no cluster {:?}", node.cluster)))?;
+    ops::clusters::change_node(&ctx.cloud, cluster, &node.host, register)
+        .await
+        .map_err(|e| match e {
+            NodeChangeError::Unreachable(e) => ConsoleError::Ec2(e),
+            refused @ NodeChangeError::Refused { .. } => {
+                ConsoleError::BadRequest(refused.to_string())
+            }
+        })
 }
 
 #[cfg(test)]

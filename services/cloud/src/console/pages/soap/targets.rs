@@ -195,29 +195,23 @@ async fn nodes(cloud: &Cloud) -> Result<Vec<(String, String)>, StoreError> {
     Ok(out)
 }
 
-/// The GL service on the host of a CC or NC service URL.
+/// The GL service on the host of a CC or NC service URL (plain HTTP, as those are).
 fn gl_url(service_url: &str) -> Option<String> {
-    beside(service_url, gl::SERVICE_PATH)
+    let rest = service_url.strip_prefix("http://")?;
+    rest.split('/').next().filter(|h| !h.is_empty())?;
+    Some(kit::service_beside(service_url, gl::SERVICE_PATH))
 }
 
 /// Where `service` is on the host of `component_url`: the sensors services sit at paths of
 /// their own beside the CC's and the NC's, every other service at its component's URL.
 pub fn service_url(component_url: &str, service: &Service) -> String {
-    let path = if std::ptr::eq(service, &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG) {
-        wire::cc_sensors::SERVICE_PATH
+    if std::ptr::eq(service, &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG) {
+        kit::service_beside(component_url, wire::cc_sensors::SERVICE_PATH)
     } else if std::ptr::eq(service, &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG) {
-        wire::nc_sensors::SERVICE_PATH
+        kit::service_beside(component_url, wire::nc_sensors::SERVICE_PATH)
     } else {
-        return component_url.to_owned();
-    };
-    beside(component_url, path).unwrap_or_else(|| component_url.to_owned())
-}
-
-/// The URL of `path` on the host of `url`.
-fn beside(url: &str, path: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
-    Some(format!("http://{host}{path}"))
+        component_url.to_owned()
+    }
 }
 
 /// The security of a request to `target`: its signer's key, and a verifier of replies that
