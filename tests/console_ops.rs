@@ -40,7 +40,9 @@ fn set_password(data: &Path, account: &str, password: &str) {
 
 #[test]
 fn an_admin_provisions_and_runs_the_cloud_from_the_console_and_users_see_only_their_own() {
-    let nodes = Nodes::start(2);
+    // Nodes that sample every half second, so that the instance's CPU chart fills while the
+    // test watches it (the default is 20 s).
+    let nodes = Nodes::start_with(2, &[("SAMPLE_INTERVAL", "0.5")]);
     cloud_support::serve_manifests(|path, manifest| nodes.images.add(path, Served::File(manifest)));
     let dir = tempfile::tempdir().unwrap();
     // The CC starts with the first node alone; the console registers the second.

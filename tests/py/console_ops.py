@@ -164,6 +164,15 @@ def instance_lifecycle(driver, base, admin, user):
     one(driver, "#console-output")
     ok("/instances/ID shows the instance and its console output")
 
+    # Its CPU chart fills from the node's samples (node -> CC -> CLC), with no other feed.
+    deadline = time.time() + 90
+    while not driver.find_elements(By.CSS_SELECTOR, "svg.chart circle.point") and time.time() < deadline:
+        time.sleep(1)
+        driver.refresh()
+    assert driver.find_elements(By.CSS_SELECTOR, "svg.chart circle.point"), driver.page_source
+    shot(driver, "ops-instance-cpu-chart")
+    ok("the instance's CPU chart fills from its node's samples")
+
     submit(driver, "form:has(input[name=action][value=terminate])")
     assert one(driver, 'dd[data-fact="State"]').text in ("shutting-down", "terminated"), driver.page_source
     deadline = time.time() + 90

@@ -42,17 +42,12 @@ pub fn chart(points: &[Point], metric: Metric) -> Markup {
     );
     let x = |t: i64| LEFT + (t - from) as f64 / (to - from) as f64 * (WIDTH - LEFT - RIGHT);
     let y = |v: f64| HEIGHT - BOTTOM - v / top * (HEIGHT - TOP - BOTTOM);
-    // Each point is drawn at its period's middle.
-    let line: Vec<String> = points
+    // Each point is drawn at its period's middle, marked so that a lone one shows too.
+    let at: Vec<(f64, f64)> = points
         .iter()
-        .map(|p| {
-            format!(
-                "{:.1},{:.1}",
-                x(p.start + POINT_SECONDS / 2),
-                y(p.average())
-            )
-        })
+        .map(|p| (x(p.start + POINT_SECONDS / 2), y(p.average())))
         .collect();
+    let line: Vec<String> = at.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
     html! {
         svg class="chart" xmlns="http://www.w3.org/2000/svg" width=(WIDTH) height=(HEIGHT)
             viewBox={"0 0 " (WIDTH) " " (HEIGHT)} role="img" aria-label=(title) {
@@ -78,6 +73,10 @@ pub fn chart(points: &[Point], metric: Metric) -> Markup {
                 stroke="#333" {}
             polyline class="series" fill="none" stroke="#1f6fb2" stroke-width="2"
                 points=(line.join(" ")) {}
+            @for (cx, cy) in &at {
+                circle class="point" cx=(format!("{cx:.1}")) cy=(format!("{cy:.1}")) r="3"
+                    fill="#1f6fb2" {}
+            }
         }
     }
 }
@@ -193,6 +192,8 @@ mod tests {
             .filter_map(|v| v.split(',').nth(1)?.parse().ok())
             .collect();
         assert!(ys[0] > ys[1] && ys[1] > ys[2], "{ys:?}");
+        // Each point is marked, so that a lone one shows.
+        assert_eq!(svg.matches("<circle class=\"point\"").count(), 3, "{svg}");
     }
 
     #[test]
