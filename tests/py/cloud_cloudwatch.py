@@ -38,7 +38,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from cloud_clients import eucarc, ec2, expect_error, wait_for
+from cloud_clients import aws_cli, eucarc, ec2, expect_error, wait_for
 
 METRICS = ["CPUUtilization", "DiskReadBytes", "DiskWriteBytes", "NetworkIn", "NetworkOut"]
 CW_NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
@@ -227,6 +227,15 @@ def metrics(admin_dir, user_dir, other_dir, instance):
         Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims(instance), StartTime=start,
         EndTime=end, Period=60, Statistics=["Average"]), "InvalidParameterValue", 400)
     ok("rpc-v2-cbor answers the same: ListMetrics, GetMetricStatistics (times, floats), an error")
+
+    cli = aws_cli(user_env, "cloudwatch", endpoint(user_env))
+    shown = cli("list-metrics", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization")["Metrics"]
+    assert shown == only_cpu, shown
+    summed = cli("get-metric-statistics", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization",
+                 "--dimensions", f"Name=InstanceId,Value={instance}", "--start-time", start.isoformat(),
+                 "--end-time", end.isoformat(), "--period", "300", "--statistics", "Sum")
+    assert [p["Sum"] for p in summed["Datapoints"]] == [60.0], summed
+    ok("the AWS CLI's `cloudwatch list-metrics` and `get-metric-statistics` with --endpoint-url")
 
     status, root = query(user_env, "ListMetrics", {
         "Dimensions.member.1.Name": "InstanceId", "Dimensions.member.1.Value": instance})
