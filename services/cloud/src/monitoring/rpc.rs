@@ -242,8 +242,8 @@ fn flatten(
         Value::Integer(i) => i128::from(*i).to_string(),
         Value::Float(f) => f.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Bytes(_) | Value::Tag(..) => return Err(invalid("of a CBOR type not served")),
-        _ => return Err(invalid("of an unknown CBOR type")),
+        Value::Bytes(_) | Value::Tag(..) => return Err(invalid("of a type not served")),
+        _ => return Err(invalid("of an unknown type")),
     };
     out.push((name.to_owned(), text));
     Ok(())
@@ -254,8 +254,7 @@ fn whole_seconds(seconds: f64) -> Option<i64> {
     // Beyond ±2^53 an f64 is no longer a whole number of seconds a person would send.
     const LIMIT: f64 = 9_007_199_254_740_992.0;
     let whole = seconds.floor();
-    // The bound makes the conversion exact.
-    #[allow(clippy::cast_possible_truncation)]
+    // Within the bound the conversion is exact.
     (whole.is_finite() && whole.abs() <= LIMIT).then_some(whole as i64)
 }
 
@@ -284,7 +283,7 @@ fn unknown(what: &str) -> CloudWatchError {
     CloudWatchError::Internal(format!("the WSDL's schema has no {what}"))
 }
 
-/// What the answers' elements are, as the WSDL's schema declares them.
+/// The types of the API's elements, as the WSDL's schema declares them.
 #[derive(Debug, Default)]
 struct Schema {
     /// Each global element's type.
