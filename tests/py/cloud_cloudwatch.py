@@ -88,6 +88,20 @@ def cloudwatch(env, key=None, cbor=False):
     return client
 
 
+def json_rpc(env, operation, body, tamper=False):
+    """`operation` over AWS JSON 1.0 signed by botocore's SigV4, its body changed after
+    signing when `tamper`: (HTTP status, parsed JSON, x-amzn-query-error)."""
+    request = AWSRequest(method="POST", url=endpoint(env), data=json.dumps(body).encode())
+    request.headers["Content-Type"] = "application/x-amz-json-1.0"
+    request.headers["X-Amz-Target"] = f"GraniteServiceVersion20100801.{operation}"
+    credentials = Credentials(env["EC2_ACCESS_KEY"], env["EC2_SECRET_KEY"])
+    SigV4Auth(credentials, "monitoring", env["AWS_DEFAULT_REGION"]).add_auth(request)
+    prepared = request.prepare()
+    sent = prepared.body.replace(b"AWS/EC2", b"AWS/EBS") if tamper else prepared.body
+    response = requests.post(prepared.url, data=sent, headers=dict(prepared.headers))
+    return response.status_code, response.json(), response.headers.get("x-amzn-query-error")
+
+
 def query(env, action, params):
     """`action` over the Query protocol, a form POST signed by botocore's SigV4 (service
     monitoring): (HTTP status, parsed XML root)."""
@@ -227,6 +241,13 @@ def metrics(admin_dir, user_dir, other_dir, instance):
         Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims(instance), StartTime=start,
         EndTime=end, Period=60, Statistics=["Average"]), "InvalidParameterValue", 400)
     ok("rpc-v2-cbor answers the same: ListMetrics, GetMetricStatistics (times, floats), an error")
+
+    status, listed_raw, _ = json_rpc(user_env, "ListMetrics", {"Namespace": "AWS/EC2"})
+    assert status == 200 and len(listed_raw["Metrics"]) == len(METRICS), listed_raw
+    status, refused, header = json_rpc(user_env, "ListMetrics", {"Namespace": "AWS/EC2"}, tamper=True)
+    assert (status, refused["__type"], header) == \
+        (403, "SignatureDoesNotMatch", "SignatureDoesNotMatch;Sender"), (status, refused, header)
+    ok("SigV4 covers the JSON body: a request changed after signing is SignatureDoesNotMatch")
 
     cli = aws_cli(user_env, "cloudwatch", endpoint(user_env))
     shown = cli("list-metrics", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization")["Metrics"]
