@@ -18,7 +18,7 @@ impl Params {
         )
     }
 
-    /// Parameters decoded elsewhere (CloudWatch's CBOR), in their order.
+    /// Parameters decoded elsewhere (from CloudWatch's JSON or CBOR), in their order.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Self(pairs)
     }

@@ -270,7 +270,7 @@ impl<'a> QueryRequest<'a> {
     }
 
     /// The request of `parts` and `body` sent to `service`, with the parameters another
-    /// protocol's body stands for (CloudWatch's CBOR).
+    /// protocol's body stands for (CloudWatch's JSON or CBOR).
     pub fn with_params(
         parts: &'a Parts,
         body: &'a [u8],
@@ -296,7 +296,7 @@ impl<'a> QueryRequest<'a> {
     }
 }
 
-/// A POST's body (a form, or CloudWatch's CBOR) as sent, or gunzipped (at most
+/// A POST's body (a form, or CloudWatch's JSON or CBOR) as sent, or gunzipped (at most
 /// [`MAX_BODY`]) when its `Content-Encoding` is gzip: botocore compresses CloudWatch's
 /// PutMetricData bodies of 10 KB and more. The signature covers the body as sent.
 pub fn decoded_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<Cow<'b, [u8]>, Ec2Error> {
