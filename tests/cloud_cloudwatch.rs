@@ -1,6 +1,7 @@
-//! The CloudWatch Query API (issue 16's acceptance 2) against a real `euca cloud` over a
-//! real `euca cluster` and a test-driver `euca node`, driven by boto3's `cloudwatch` client
-//! from eucarc files alone (`tests/py/cloud_cloudwatch.py`): a user's running instance's
+//! The CloudWatch API (issue 16's acceptance 2) against a real `euca cloud` over a real
+//! `euca cluster` and a test-driver `euca node`, driven by stock boto3's `cloudwatch` client
+//! (AWS JSON 1.0), botocore's rpc-v2-cbor and raw Query requests from eucarc files alone
+//! (`tests/py/cloud_cloudwatch.py`): a user's running instance's
 //! metrics listed and summed for its account only, CloudWatch's error codes, and an alarm
 //! that fires once to a webhook the test serves and recovers once, recorded in the event
 //! log; IAM users held to their `cloudwatch:` policies. The samples are the cloud

@@ -72,17 +72,18 @@ def ec2(env, secret=None, key=None, region=None):
     )
 
 
-def aws_cli(env):
-    """`aws ec2 ...` configured from the eucarc alone: returns its parsed JSON output."""
+def aws_cli(env, service="ec2", url=None):
+    """`aws ec2 ...` (or `service`'s, at `url`) configured from the eucarc alone: returns its
+    parsed JSON output."""
     aws = os.path.join(os.path.dirname(sys.executable), "aws")
     cli_env = dict(os.environ, AWS_ACCESS_KEY_ID=env["EC2_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=env["EC2_SECRET_KEY"],
                    AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"], AWS_CONFIG_FILE="/dev/null",
                    AWS_SHARED_CREDENTIALS_FILE="/dev/null")
 
     def cli(*args):
-        out = subprocess.run([aws, "--endpoint-url", env["EC2_URL"], "--output", "json", "ec2", *args],
+        out = subprocess.run([aws, "--endpoint-url", url or env["EC2_URL"], "--output", "json", service, *args],
                              capture_output=True, text=True, env=cli_env)
-        assert out.returncode == 0, f"aws ec2 {args}: {out.stderr}"
+        assert out.returncode == 0, f"aws {service} {args}: {out.stderr}"
         return json.loads(out.stdout) if out.stdout.strip() else {}
 
     return cli

@@ -1,15 +1,15 @@
-"""Drives the cloud controller's CloudWatch Query API (/services/CloudWatch) with boto3's
-`cloudwatch` client, configured from eucarc files alone.
-
-botocore 1.37 and later speak CloudWatch's JSON protocol first; CloudWatch still answers
-its Query protocol (the one the cloud serves), and `cloudwatch()` has botocore use it by
-giving it its own service model with `query` as the protocol.
+"""Drives the cloud controller's CloudWatch API (/services/CloudWatch) with stock boto3's
+`cloudwatch` client, configured from eucarc files alone: botocore 1.37 and later speak
+CloudWatch's AWS JSON 1.0 protocol (the first of the model's protocols botocore ranks
+highest), which the cloud serves beside rpc-v2-cbor (checked with botocore's own CBOR
+serializer and parser, through a copy of the model that lists it alone) and the Query
+protocol (checked with raw, SigV4-signed requests).
 
 Phases (run by tests/cloud_cloudwatch.rs):
   run USER_DIR                     the user runs an instance to running: prints its id
   metrics ADMIN USER OTHER ID      samples put for the instance (by the admin: AWS/EC2 is the
                                    cloud's own), listed and summed for its owner, invisible to
-                                   another account; CloudWatch's errors
+                                   another account; CloudWatch's errors; the Query protocol
   alarm ADMIN USER OTHER ID        an alarm fires once to a webhook served here and recovers
                                    once; DescribeAlarms(ForMetric), DeleteAlarms
   policy USER KEY:SECRET ID        an IAM user of the account allowed cloudwatch:List*, Get*
@@ -26,28 +26,38 @@ import sys
 import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import boto3
 import botocore.loaders
 import botocore.session
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from cloud_clients import eucarc, ec2, expect_error, wait_for
+from cloud_clients import aws_cli, eucarc, ec2, expect_error, wait_for
 
 METRICS = ["CPUUtilization", "DiskReadBytes", "DiskWriteBytes", "NetworkIn", "NetworkOut"]
+CW_NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 
 
 def ok(what):
     print("ok:", what, flush=True)
 
 
-def query_models():
-    """A botocore data folder whose CloudWatch model names the Query protocol alone."""
+def endpoint(env):
+    return env["EC2_URL"].replace("/services/Eucalyptus", "/services/CloudWatch")
+
+
+def cbor_models():
+    """A botocore data folder whose CloudWatch model names rpc-v2-cbor alone."""
     folder = tempfile.mkdtemp(prefix="cw-model-")
     model = botocore.loaders.create_loader().load_service_model("cloudwatch", "service-2")
-    model["metadata"]["protocol"] = "query"
-    model["metadata"]["protocols"] = ["query"]
+    assert "smithy-rpc-v2-cbor" in model["metadata"]["protocols"], model["metadata"]
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
     place = os.path.join(folder, "cloudwatch", model["metadata"]["apiVersion"])
     os.makedirs(place)
     with open(os.path.join(place, "service-2.json"), "w") as out:
@@ -55,24 +65,54 @@ def query_models():
     return folder
 
 
-MODELS = query_models()
-
-
-def cloudwatch(env, key=None):
-    """The client of eucarc `env`'s user, or of the access key `key` (ACCESS:SECRET)."""
+def cloudwatch(env, key=None, cbor=False):
+    """The stock client of eucarc `env`'s user, or of the access key `key` (ACCESS:SECRET);
+    with `cbor`, one that speaks rpc-v2-cbor."""
     if key:
         access, secret = key.split(":", 1)
         env = dict(env, EC2_ACCESS_KEY=access, EC2_SECRET_KEY=secret)
     session = botocore.session.get_session()
-    session.get_component("data_loader").search_paths.insert(0, MODELS)
-    return boto3.Session(botocore_session=session).client(
+    if cbor:
+        session.get_component("data_loader").search_paths.insert(0, cbor_models())
+    client = boto3.Session(botocore_session=session).client(
         "cloudwatch",
-        endpoint_url=env["EC2_URL"].replace("/services/Eucalyptus", "/services/CloudWatch"),
+        endpoint_url=endpoint(env),
         aws_access_key_id=env["EC2_ACCESS_KEY"],
         aws_secret_access_key=env["EC2_SECRET_KEY"],
         region_name=env["AWS_DEFAULT_REGION"],
         config=Config(retries={"max_attempts": 1}),
     )
+    protocol = client.meta.service_model.resolved_protocol
+    expected = "smithy-rpc-v2-cbor" if cbor else "json"
+    assert protocol == expected, f"botocore speaks {protocol} to CloudWatch, not {expected}"
+    return client
+
+
+def json_rpc(env, operation, body, tamper=False):
+    """`operation` over AWS JSON 1.0 signed by botocore's SigV4, its body changed after
+    signing when `tamper`: (HTTP status, parsed JSON, x-amzn-query-error)."""
+    request = AWSRequest(method="POST", url=endpoint(env), data=json.dumps(body).encode())
+    request.headers["Content-Type"] = "application/x-amz-json-1.0"
+    request.headers["X-Amz-Target"] = f"GraniteServiceVersion20100801.{operation}"
+    credentials = Credentials(env["EC2_ACCESS_KEY"], env["EC2_SECRET_KEY"])
+    SigV4Auth(credentials, "monitoring", env["AWS_DEFAULT_REGION"]).add_auth(request)
+    prepared = request.prepare()
+    sent = prepared.body.replace(b"AWS/EC2", b"AWS/EBS") if tamper else prepared.body
+    response = requests.post(prepared.url, data=sent, headers=dict(prepared.headers))
+    return response.status_code, response.json(), response.headers.get("x-amzn-query-error")
+
+
+def query(env, action, params):
+    """`action` over the Query protocol, a form POST signed by botocore's SigV4 (service
+    monitoring): (HTTP status, parsed XML root)."""
+    fields = dict(params, Action=action, Version="2010-08-01")
+    request = AWSRequest(method="POST", url=endpoint(env), data=fields)
+    request.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    credentials = Credentials(env["EC2_ACCESS_KEY"], env["EC2_SECRET_KEY"])
+    SigV4Auth(credentials, "monitoring", env["AWS_DEFAULT_REGION"]).add_auth(request)
+    prepared = request.prepare()
+    response = requests.post(prepared.url, data=prepared.body, headers=dict(prepared.headers))
+    return response.status_code, ET.fromstring(response.content)
 
 
 def dims(instance):
@@ -151,6 +191,17 @@ def metrics(admin_dir, user_dir, other_dir, instance):
     ok("GetMetricStatistics: the 5-minute point's Average, Sum, Minimum, Maximum and SampleCount; an "
        "hour's Sum; another unit has no data")
 
+    # 300 data make a body over botocore's 10 KB, which it sends gzipped.
+    admin.put_metric_data(Namespace="AWS/EC2", MetricData=[
+        {"MetricName": "DiskReadBytes", "Dimensions": dims(instance), "Value": 1.0, "Unit": "Bytes"}
+    ] * 300)
+    counted = user.get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="DiskReadBytes", Dimensions=dims(instance), StartTime=start,
+        EndTime=end, Period=300, Statistics=["SampleCount", "Sum"])
+    (point,) = counted["Datapoints"]
+    assert (point["SampleCount"], point["Sum"]) == (301.0, 300.0), point
+    ok("a gzipped PutMetricData of 300 data is read whole")
+
     assert other.list_metrics()["Metrics"] == []
     theirs = other.get_metric_statistics(
         Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims(instance), StartTime=start,
@@ -178,6 +229,50 @@ def metrics(admin_dir, user_dir, other_dir, instance):
         {"MetricName": "Hits", "Value": 1.0}]), "InvalidParameterValue", 400)
     ok("too many datapoints is InvalidParameterCombination; a period under 5 minutes, a range "
        "backwards and a custom namespace are InvalidParameterValue")
+
+    user_env = eucarc(user_dir)
+    binary = cloudwatch(user_env, cbor=True)
+    assert binary.list_metrics()["Metrics"] == listed
+    again = binary.get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims(instance), StartTime=start,
+        EndTime=end, Period=300, Statistics=["Average", "Sum", "Minimum", "Maximum", "SampleCount"])
+    assert again["Datapoints"] == stats["Datapoints"] and again["Label"] == "CPUUtilization", again
+    expect_error(lambda: binary.get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims(instance), StartTime=start,
+        EndTime=end, Period=60, Statistics=["Average"]), "InvalidParameterValue", 400)
+    ok("rpc-v2-cbor answers the same: ListMetrics, GetMetricStatistics (times, floats), an error")
+
+    status, listed_raw, _ = json_rpc(user_env, "ListMetrics", {"Namespace": "AWS/EC2"})
+    assert status == 200 and len(listed_raw["Metrics"]) == len(METRICS), listed_raw
+    status, refused, header = json_rpc(user_env, "ListMetrics", {"Namespace": "AWS/EC2"}, tamper=True)
+    assert (status, refused["__type"], header) == \
+        (403, "SignatureDoesNotMatch", "SignatureDoesNotMatch;Sender"), (status, refused, header)
+    ok("SigV4 covers the JSON body: a request changed after signing is SignatureDoesNotMatch")
+
+    cli = aws_cli(user_env, "cloudwatch", endpoint(user_env))
+    shown = cli("list-metrics", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization")["Metrics"]
+    assert shown == only_cpu, shown
+    summed = cli("get-metric-statistics", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization",
+                 "--dimensions", f"Name=InstanceId,Value={instance}", "--start-time", start.isoformat(),
+                 "--end-time", end.isoformat(), "--period", "300", "--statistics", "Sum")
+    assert [p["Sum"] for p in summed["Datapoints"]] == [60.0], summed
+    ok("the AWS CLI's `cloudwatch list-metrics` and `get-metric-statistics` with --endpoint-url")
+
+    status, root = query(user_env, "ListMetrics", {
+        "Dimensions.member.1.Name": "InstanceId", "Dimensions.member.1.Value": instance})
+    names = sorted(e.text for e in root.iter(CW_NS + "MetricName"))
+    assert (status, names) == (200, METRICS), ET.tostring(root)
+    status, root = query(user_env, "GetMetricStatistics", {
+        "Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+        "Dimensions.member.1.Name": "InstanceId", "Dimensions.member.1.Value": instance,
+        "StartTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "EndTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Period": "300", "Statistics.member.1": "Maximum"})
+    assert (status, float(root.findtext(f".//{CW_NS}Maximum"))) == (200, 40.0), ET.tostring(root)
+    status, root = query(user_env, "DescribeAlarms", {"MaxRecords": "0"})
+    assert (status, root.findtext(f".//{CW_NS}Code")) == (400, "InvalidParameterValue"), \
+        ET.tostring(root)
+    ok("the Query protocol answers the same: ListMetrics, GetMetricStatistics as XML; its errors as "
+       "CloudWatch's error document")
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
@@ -235,6 +330,9 @@ def alarm(admin_dir, user_dir, other_dir, instance):
     assert shown["StateValue"] == "ALARM" and shown["Threshold"] == 50.0, shown
     assert shown["AlarmActions"] == [url] and shown["Dimensions"] == dims(instance), shown
     assert shown["AlarmArn"].endswith(":alarm:busy"), shown
+    assert isinstance(shown["Period"], int) and shown["ActionsEnabled"] is True, shown
+    binary = cloudwatch(eucarc(user_dir), cbor=True)
+    assert binary.describe_alarms(AlarmNames=["busy"])["MetricAlarms"] == [shown]
     ok("the alarm fired once (OK to ALARM) to the webhook, with the CloudWatch notification's fields; "
        "a second breaching sample sent nothing more")
 

@@ -18,6 +18,11 @@ impl Params {
         )
     }
 
+    /// Parameters decoded elsewhere (from CloudWatch's JSON or CBOR), in their order.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -4,7 +4,10 @@
 //! by the generated AWS Query binding of `wsdl/cloudwatch.wsdl` (`wire::cloudwatch`),
 //! authorized as `cloudwatch:<Action>` by the caller's policies, and answered from the
 //! caller's account's instances alone. Every failure becomes CloudWatch's error document
-//! in [`super::error`], and only there.
+//! in [`super::error`], and only there. The same requests also come over
+//! AWS JSON 1.0 and rpc-v2-cbor, the protocols stock botocore speaks ([`super::rpc`]): read
+//! into the same parameters, answered by the same code, their answers and failures encoded
+//! as JSON or CBOR.
 
 use std::sync::Arc;
 
@@ -23,10 +26,12 @@ use wire::cloudwatch::{
     PutMetricDataResponseType, PutMetricDataType, ResponseMetadataType, StateValueType,
     StatisticType,
 };
+use wire::query::QueryParams;
 use xmlbind::{DateTime, ToXml, XmlText};
 
 use super::alarms;
 use super::error::CloudWatchError;
+use super::rpc::Protocol;
 use super::statistics;
 use super::webhook;
 use super::{
@@ -34,7 +39,8 @@ use super::{
     NAMESPACE, POINT_SECONDS,
 };
 use crate::ops::{self, Cloud};
-use crate::query::{self, Asker, Service};
+use crate::params::Params;
+use crate::query::{self, Asker, QueryRequest, Service};
 use crate::store::User;
 
 /// Where the front door serves the API.
@@ -77,19 +83,52 @@ async fn handle(
     let id = ops::request_id();
     let span = query::span(&CLOUDWATCH, &id, &connection, &request);
     let asker = Asker::new(Component::CloudWatch, connection.peer.ip());
-    let answer = answer(&cloud, request, &asker, &id);
-    query::respond(&cloud, span, &asker, answer, &id).await
+    let (parts, body) = request.into_parts();
+    match Protocol::of(PATH, &parts).map(|(protocol, op)| (protocol, op.to_owned())) {
+        Some((protocol, operation)) => {
+            let work = async {
+                let body = query::read_body(body).await?;
+                let params = protocol
+                    .parameters(&operation, &query::decoded_body(&parts.headers, &body)?)?;
+                let request = QueryRequest::with_params(
+                    &parts,
+                    &body,
+                    &CLOUDWATCH,
+                    Params::from_pairs(params),
+                );
+                let (user, action, params) =
+                    query::identify(&*cloud.store, &request, &asker, &operation).await?;
+                let document = answer(&cloud, &asker, user, action, params, &id).await?;
+                protocol.reply(&document)
+            };
+            let render = |answered: Result<Vec<u8>, CloudWatchError>| match answered {
+                Ok(body) => protocol.response(hyper::StatusCode::OK, body, &id),
+                Err(e) => protocol.failure(&e, &id),
+            };
+            query::respond_as(&cloud, span, &asker, work, render).await
+        }
+        None => {
+            let request = Request::from_parts(parts, body);
+            let work = async {
+                let (user, action, params) =
+                    query::read_authenticated(&*cloud.store, request, &asker, &CLOUDWATCH).await?;
+                answer(&cloud, &asker, user, action, params, &id).await
+            };
+            query::respond(&cloud, span, &asker, work, &id).await
+        }
+    }
 }
 
-/// Reads, authenticates, authorizes and answers one request; `asker` learns who asked what.
+/// Answers `user`'s authenticated request for `action` with `params` (from what `asker`
+/// learnt), as its XML document.
 async fn answer(
     cloud: &Cloud,
-    request: Request<Incoming>,
     asker: &Asker,
+    user: &User,
+    action: &str,
+    mut params: QueryParams,
     request_id: &str,
 ) -> Result<String, CloudWatchError> {
-    let (user, action, mut params) =
-        query::read_authenticated(&*cloud.store, request, asker, &CLOUDWATCH).await?;
     let request = R::from_query(action, &mut params)?;
     params.finish()?;
     let operation = request.operation();

@@ -1,5 +1,5 @@
-//! Monitoring: the instances' metrics as the CLC keeps them, the CloudWatch Query API that
-//! serves them ([`api`], at `/services/CloudWatch`), threshold alarms on them ([`alarms`])
+//! Monitoring: the instances' metrics as the CLC keeps them, the CloudWatch API that serves
+//! them ([`api`], at `/services/CloudWatch`, over the Query protocol, AWS JSON 1.0 and rpc-v2-cbor), threshold alarms on them ([`alarms`])
 //! and the console's charts ([`chart`]).
 //!
 //! Samples (one value of one metric of one instance over a sampling interval, as the
@@ -15,6 +15,7 @@ mod alarms;
 pub mod api;
 mod chart;
 mod error;
+mod rpc;
 mod statistics;
 mod webhook;
 

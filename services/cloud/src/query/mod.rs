@@ -180,6 +180,22 @@ pub async fn respond<E: Failure>(
     answer: impl std::future::Future<Output = Result<String, E>>,
     request_id: &str,
 ) -> Response<HttpBody> {
+    let render = |answered: Result<String, E>| match answered {
+        Ok(xml) => xml_response(hyper::StatusCode::OK, xml),
+        Err(e) => xml_response(e.status(), e.document(request_id)),
+    };
+    respond_as(cloud, span, asker, answer, render).await
+}
+
+/// The response `render` makes of `answer` (another protocol's, of the same requests), logged
+/// and recorded as [`respond`]'s.
+pub async fn respond_as<T, E: Failure>(
+    cloud: &Cloud,
+    span: tracing::Span,
+    asker: &Asker,
+    answer: impl std::future::Future<Output = Result<T, E>>,
+    render: impl FnOnce(Result<T, E>) -> Response<HttpBody>,
+) -> Response<HttpBody> {
     let started = Instant::now();
     async move {
         let answered = answer.await;
@@ -193,21 +209,16 @@ pub async fn respond<E: Failure>(
                 outcome,
             )
             .await;
-        let (status, body) = match answered {
-            Ok(xml) => (hyper::StatusCode::OK, xml),
-            Err(e) => {
-                if let Some(cause) = e.internal() {
-                    warn!(%cause, "internal error");
-                }
-                (e.status(), e.document(request_id))
-            }
-        };
+        if let Some(cause) = answered.as_ref().err().and_then(Failure::internal) {
+            warn!(%cause, "internal error");
+        }
+        let response = render(answered);
         info!(
-            status = status.as_u16(),
+            status = response.status().as_u16(),
             ms = started.elapsed().as_millis(),
             "answered"
         );
-        xml_response(status, body)
+        response
     }
     .instrument(span)
     .await
@@ -247,38 +258,48 @@ impl<'a> QueryRequest<'a> {
         body: &'a [u8],
         service: &'static Service,
     ) -> Result<Self, Ec2Error> {
-        let query = parts.uri.query().unwrap_or("");
-        let mut params = Params::parse(query);
+        let mut params = Params::parse(parts.uri.query().unwrap_or(""));
         if parts.method == Method::POST {
-            let form = form_body(&parts.headers, body)?;
+            let form = decoded_body(&parts.headers, body)?;
             let form = std::str::from_utf8(&form).map_err(|_| {
                 Ec2Error::InvalidParameterValue("the request body is not UTF-8 form data".into())
             })?;
             params.extend(Params::parse(form));
         }
+        Ok(Self::with_params(parts, body, service, params))
+    }
+
+    /// The request of `parts` and `body` sent to `service`, with the parameters another
+    /// protocol's body stands for (CloudWatch's JSON or CBOR).
+    pub fn with_params(
+        parts: &'a Parts,
+        body: &'a [u8],
+        service: &'static Service,
+        params: Params,
+    ) -> Self {
         let host = parts
             .headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        Ok(Self {
+        Self {
             service,
             method: parts.method.as_str(),
             host,
             path: parts.uri.path(),
-            query,
+            query: parts.uri.query().unwrap_or(""),
             headers: &parts.headers,
             body,
             params,
-        })
+        }
     }
 }
 
-/// A POST's form as sent, or gunzipped (at most [`MAX_BODY`]) when its `Content-Encoding` is
-/// gzip: botocore compresses CloudWatch's PutMetricData bodies of 10 KB and more. The
-/// signature covers the body as sent.
-fn form_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<Cow<'b, [u8]>, Ec2Error> {
+/// A POST's body (a form, or CloudWatch's JSON or CBOR) as sent, or gunzipped (at most
+/// [`MAX_BODY`]) when its `Content-Encoding` is gzip: botocore compresses CloudWatch's
+/// PutMetricData bodies of 10 KB and more. The signature covers the body as sent.
+pub fn decoded_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<Cow<'b, [u8]>, Ec2Error> {
     let encoding = headers
         .get(CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -332,8 +353,20 @@ pub async fn read_authenticated<'a>(
     let (parts, body) = request.into_parts();
     let body = read_body(body).await?;
     let request = QueryRequest::read(&parts, &body, service)?;
-    let action = asker.asks(request.params.get("Action").unwrap_or_default());
-    let user = asker.is(authenticate(store, &request).await?);
+    let action = request.params.get("Action").unwrap_or_default();
+    identify(store, &request, asker, action).await
+}
+
+/// Authenticates `request` asking for `action` (`asker` and the current span learn both):
+/// who asked, the action, and the request's parameters without the protocol's own.
+pub async fn identify<'a>(
+    store: &dyn Store,
+    request: &QueryRequest<'_>,
+    asker: &'a Asker,
+    action: &str,
+) -> Result<(&'a User, &'a str, QueryParams), Ec2Error> {
+    let action = asker.asks(action);
+    let user = asker.is(authenticate(store, request).await?);
     if action.is_empty() {
         return Err(Ec2Error::MissingParameter("Action".into()));
     }
@@ -391,23 +424,23 @@ mod tests {
     #[test]
     fn gzipped_forms_are_read_within_the_body_limit() {
         let form = b"Action=PutMetricData&Namespace=AWS%2FEC2";
-        let plain = form_body(&HeaderMap::new(), form).unwrap();
+        let plain = decoded_body(&HeaderMap::new(), form).unwrap();
         assert_eq!(&*plain, form);
         let zipped = gzip(form);
-        assert_eq!(&*form_body(&encoded("gzip"), &zipped).unwrap(), form);
+        assert_eq!(&*decoded_body(&encoded("gzip"), &zipped).unwrap(), form);
         assert!(matches!(
-            form_body(&encoded("br"), form),
+            decoded_body(&encoded("br"), form),
             Err(Ec2Error::InvalidParameterValue(_))
         ));
         assert!(matches!(
-            form_body(&encoded("gzip"), form),
+            decoded_body(&encoded("gzip"), form),
             Err(Ec2Error::InvalidParameterValue(_))
         ));
         // A small body that inflates past the limit is refused, not read whole.
         let bomb = gzip(&vec![b'a'; MAX_BODY + 1]);
         assert!(bomb.len() < MAX_BODY / 100);
         assert!(matches!(
-            form_body(&encoded("gzip"), &bomb),
+            decoded_body(&encoded("gzip"), &bomb),
             Err(Ec2Error::RequestTooLarge(_))
         ));
     }
