@@ -1,6 +1,5 @@
 """Reads the monitoring samples the cloud took in from its clusters, with boto3's
-`cloudwatch` client configured from an eucarc alone (the Query protocol's model is
-cloud_cloudwatch.py's).
+stock `cloudwatch` client configured from an eucarc alone (cloud_cloudwatch.py's).
 
 Phases (run by tests/sensors_pipeline.rs):
   samples ADMIN_DIR INSTANCE INTERVAL
