@@ -154,11 +154,12 @@ pub struct Choice {
 }
 
 /// Every service this crate generates, in the order of [`crate`]'s modules.
-pub static SERVICES: [&Service; 11] = [
+pub static SERVICES: [&Service; 12] = [
     &crate::nc::EUCALYPTUS_NC_CATALOG,
     &crate::cc::EUCALYPTUS_CC_CATALOG,
     &crate::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG,
     &crate::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG,
+    &crate::cc_nodes::EUCALYPTUS_CC_NODES_CATALOG,
     &crate::gl::EUCALYPTUS_GL_CATALOG,
     &crate::s3::AMAZON_S3_CATALOG,
     &crate::storage::STORAGE_CONTROLLER_CATALOG,

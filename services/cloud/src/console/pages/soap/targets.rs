@@ -63,9 +63,10 @@ impl Component {
             &wire::ec2::AMAZON_EC2_PORT_TYPE_CATALOG,
             &wire::ec2_additions::AMAZON_EC2_ADDITIONS_PORT_TYPE_CATALOG,
         ];
-        static CC: [&Service; 2] = [
+        static CC: [&Service; 3] = [
             &wire::cc::EUCALYPTUS_CC_CATALOG,
             &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG,
+            &wire::cc_nodes::EUCALYPTUS_CC_NODES_CATALOG,
         ];
         static NC: [&Service; 2] = [
             &wire::nc::EUCALYPTUS_NC_CATALOG,
@@ -202,11 +203,13 @@ fn gl_url(service_url: &str) -> Option<String> {
     Some(kit::service_beside(service_url, gl::SERVICE_PATH))
 }
 
-/// Where `service` is on the host of `component_url`: the sensors services sit at paths of
+/// Where `service` is on the host of `component_url`: the services of ours sit at paths of
 /// their own beside the CC's and the NC's, every other service at its component's URL.
 pub fn service_url(component_url: &str, service: &Service) -> String {
     if std::ptr::eq(service, &wire::cc_sensors::EUCALYPTUS_CC_SENSORS_CATALOG) {
         kit::service_beside(component_url, wire::cc_sensors::SERVICE_PATH)
+    } else if std::ptr::eq(service, &wire::cc_nodes::EUCALYPTUS_CC_NODES_CATALOG) {
+        kit::service_beside(component_url, wire::cc_nodes::SERVICE_PATH)
     } else if std::ptr::eq(service, &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG) {
         kit::service_beside(component_url, wire::nc_sensors::SERVICE_PATH)
     } else {
@@ -306,6 +309,10 @@ mod tests {
                 &wire::nc_sensors::EUCALYPTUS_NC_SENSORS_CATALOG
             ),
             "http://10.0.0.2:8775/axis2/services/EucalyptusNCSensors"
+        );
+        assert_eq!(
+            service_url(cc, &wire::cc_nodes::EUCALYPTUS_CC_NODES_CATALOG),
+            "http://10.0.0.1:8774/axis2/services/EucalyptusCCNodes"
         );
         assert_eq!(service_url(cc, &wire::cc::EUCALYPTUS_CC_CATALOG), cc);
     }
