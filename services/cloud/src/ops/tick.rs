@@ -109,6 +109,8 @@ async fn poll(
     grace: i64,
 ) -> Result<(), StoreError> {
     let security = &cloud.clusters;
+    // The report is as of when the cluster was asked: what was launched or seen since is newer.
+    let asked = kit::time::now();
     let (zone, reported) = tokio::join!(
         capacity(&cluster.name, &cluster.url, security, types),
         instances(cluster, security, Vec::new()),
@@ -120,14 +122,7 @@ async fn poll(
     // Read after the cluster answered: what RunInstances records meanwhile is in flight.
     let known = cloud.store.live_instances(&cluster.name).await?;
     let launching = cloud.launching();
-    let changes = reconcile(
-        &cluster.name,
-        &known,
-        reported,
-        &launching,
-        kit::time::now(),
-        grace,
-    );
+    let changes = reconcile(&cluster.name, &known, reported, &launching, asked, grace);
     let mut observed = changes.observed;
     for instance in changes.adopted {
         // Billed before it is recorded: a crash between the two bills it once, at the
@@ -269,8 +264,10 @@ struct Changes {
     still_running: Vec<String>,
 }
 
-/// Compares the instances the store holds on `cluster` with those it reports at `now`.
-/// `launching` holds the reservations whose RunInstances still waits for a cluster.
+/// Compares the instances the store holds on `cluster` with those it reported when asked at
+/// `now`. `launching` holds the reservations whose RunInstances still waits for a cluster.
+/// An instance launched or seen (by a launch's follow) since then is newer than the report,
+/// which says nothing of it: it is left for the next look.
 fn reconcile(
     cluster: &str,
     known: &[Instance],
@@ -285,7 +282,11 @@ fn reconcile(
         .collect();
     let mut changes = Changes::default();
     for instance in known {
-        let seen = match reported.remove(&instance.id) {
+        let report = reported.remove(&instance.id);
+        if instance.launched >= now || instance.observed.seen.is_some_and(|seen| seen >= now) {
+            continue;
+        }
+        let seen = match report {
             Some(report) => {
                 let seen = observed(&report, now);
                 if instance.terminated
@@ -521,12 +522,16 @@ mod tests {
         let mut in_flight = known("i-00000005", "r-00000005");
         in_flight.launched = 10;
         let launching = HashSet::from(["r-00000005".to_owned()]);
+        // Its launch's follow saw it after the cluster was asked: the report predates it.
+        let mut followed = known("i-00000006", "r-00000006");
+        followed.observed.state = Some("Pending".into());
+        followed.observed.seen = Some(110);
         let changes = reconcile(
             "east",
-            &[was_running, asked_to_end, young, old, in_flight],
+            &[was_running, asked_to_end, young, old, in_flight, followed],
             Vec::new(),
             &launching,
-            100,
+            110,
             15,
         );
         let gone: Vec<&str> = changes
