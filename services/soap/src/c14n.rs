@@ -27,14 +27,17 @@ pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
 /// Canonicalizes the subtree rooted at `apex`. `inclusive_prefixes` is the
 /// InclusiveNamespaces PrefixList (`"#default"` names the default namespace).
 pub fn exclusive_of(apex: ElementRef<'_>, inclusive_prefixes: &[&str]) -> Vec<u8> {
+    // Sized for a signed header or a small Body at once: growing from nothing took more
+    // allocations than the rest of the walk.
     let mut c14n = Canonicalizer {
-        out: String::new(),
-        rendered: Vec::new(),
+        out: String::with_capacity(1024),
+        rendered: Vec::with_capacity(16),
         inclusive: InclusiveList::new(inclusive_prefixes),
-        declarations: Vec::new(),
-        attributes: Vec::new(),
+        declarations: Vec::with_capacity(8),
+        attributes: Vec::with_capacity(8),
     };
-    let mut stack = vec![c14n.open(apex)];
+    let mut stack = Vec::with_capacity(16);
+    stack.push(c14n.open(apex));
     while let Some(frame) = stack.last_mut() {
         match frame.children.next() {
             Some(NodeRef::Element(child)) => {

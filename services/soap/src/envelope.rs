@@ -6,8 +6,11 @@
 //! ([`Incoming::verify`]). Outgoing envelopes are written with [`XmlWriter`] and signed on the
 //! way out ([`write`]).
 
+use std::sync::LazyLock;
+
 use xmlbind::{
-    CanonicalPart, Document, ElementRef, Limits, NodeRef, ToXml, XmlWriter, XML_NS, XSI_NS,
+    CanonicalPart, Document, ElementRef, Limits, NodeRef, ToXml, Vocabulary, XmlWriter, XML_NS,
+    XSI_NS,
 };
 
 use crate::addressing::Headers;
@@ -19,6 +22,69 @@ use crate::{SOAP11_NS, SOAP12_NS};
 
 /// The prefix we write the envelope namespace with (either version).
 const ENV_PREFIX: &str = "soapenv";
+
+/// The names nearly every envelope carries (SOAP, WS-Addressing, WS-Security and XML
+/// Signature), made once rather than for each message parsed.
+static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
+    Vocabulary::new([
+        SOAP11_NS,
+        SOAP12_NS,
+        WSA_NS,
+        WSSE_NS,
+        wss::WSU_NS,
+        wss::DS_NS,
+        wss::EXC_C14N,
+        XSI_NS,
+        "http://www.w3.org/2001/XMLSchema",
+        ENV_PREFIX,
+        "soap",
+        "SOAP-ENV",
+        "wsa",
+        "wsse",
+        "wsu",
+        "ds",
+        "ec",
+        "xsi",
+        "xsd",
+        "Envelope",
+        "Header",
+        "Body",
+        "Fault",
+        "mustUnderstand",
+        "To",
+        "Action",
+        "MessageID",
+        "RelatesTo",
+        "ReplyTo",
+        "From",
+        "FaultTo",
+        "Address",
+        "Security",
+        "BinarySecurityToken",
+        "EncodingType",
+        "ValueType",
+        "Id",
+        "Timestamp",
+        "Created",
+        "Expires",
+        "Signature",
+        "SignedInfo",
+        "CanonicalizationMethod",
+        "SignatureMethod",
+        "Algorithm",
+        "Reference",
+        "URI",
+        "Transforms",
+        "Transform",
+        "InclusiveNamespaces",
+        "PrefixList",
+        "DigestMethod",
+        "DigestValue",
+        "SignatureValue",
+        "KeyInfo",
+        "SecurityTokenReference",
+    ])
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoapVersion {
@@ -112,7 +178,8 @@ fn write_envelope(
 ) -> (String, Vec<CanonicalPart>) {
     let version = outgoing.version;
     let ns = version.namespace();
-    let mut w = XmlWriter::new();
+    // A signed envelope's headers take about 3 KB before the Body.
+    let mut w = XmlWriter::with_capacity(4096);
     w.prefer_prefix(ns, ENV_PREFIX);
     w.prefer_prefix(wss::WSU_NS, "wsu");
     w.prefer_prefix(WSA_NS, "wsa");
@@ -273,7 +340,7 @@ impl Incoming {
 
     /// Parses an envelope within `limits`, checking its structure.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, SoapError> {
-        let document = Document::parse(bytes, limits)?;
+        let document = Document::parse_with(bytes, limits, &VOCABULARY)?;
         let root = document.root();
         let namespace = root.name().namespace.as_deref().unwrap_or_default();
         let version = match SoapVersion::of(namespace) {

@@ -131,3 +131,19 @@ mod tests {
         assert_eq!(map.get("Body"), Some(&1));
     }
 }
+
+/// Names a reader expects in most documents it reads (its protocols' namespace URIs,
+/// prefixes and element names), made once: a parse takes them from here rather than
+/// allocating each again ([`crate::Document::parse_with`]).
+#[derive(Debug, Default)]
+pub struct Vocabulary(foldhash::HashSet<Atom>);
+
+impl Vocabulary {
+    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(words.into_iter().map(Atom::from).collect())
+    }
+
+    pub(crate) fn get(&self, word: &str) -> Option<&Atom> {
+        self.0.get(word)
+    }
+}

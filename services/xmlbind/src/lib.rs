@@ -19,7 +19,7 @@ mod tree;
 mod value;
 mod writer;
 
-pub use atom::Atom;
+pub use atom::{Atom, Vocabulary};
 pub use bind::{
     attribute_value, check_fixed_attribute, required_attribute_value, text_value, write_nillable,
     Children, Choice, FromXml, ToXml,

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::atom::Atom;
+use crate::atom::{Atom, Vocabulary};
 use crate::dom::Element;
 use crate::error::Position;
 use crate::error::{ErrorKind, XmlError};
@@ -38,11 +38,24 @@ impl Document {
     /// which reads the same way into an owned [`Element`]). Here, beside the reader, so that
     /// the tree's module does not depend on the module that builds it.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self, XmlError> {
-        read(bytes, limits)
+        read(bytes, limits, None)
+    }
+
+    /// Parses as [`Document::parse`] does, taking the names `vocabulary` holds from it.
+    pub fn parse_with(
+        bytes: &[u8],
+        limits: &Limits,
+        vocabulary: &Vocabulary,
+    ) -> Result<Self, XmlError> {
+        read(bytes, limits, Some(vocabulary))
     }
 }
 
-fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
+fn read(
+    bytes: &[u8],
+    limits: &Limits,
+    vocabulary: Option<&Vocabulary>,
+) -> Result<Document, XmlError> {
     // Spans are 32-bit offsets into the document's strings, which the input bounds.
     let limit = limits.max_bytes.min(u32::MAX as usize);
     if bytes.len() > limit {
@@ -53,7 +66,7 @@ fn read(bytes: &[u8], limits: &Limits) -> Result<Document, XmlError> {
         .into());
     }
     let text = normalize(bytes)?;
-    let mut document = Parser::new(&text, limits).run()?;
+    let mut document = Parser::new(&text, limits, vocabulary).run()?;
     // The estimates the buffers were sized by are upper bounds.
     document.slots.shrink_to_fit();
     document.strings.shrink_to_fit();
@@ -234,7 +247,7 @@ struct Parser<'a> {
     /// kept from one start tag to the next.
     start_tag: StartTag<'a>,
     /// Every local name, prefix and namespace URI read so far, each kept once.
-    atoms: Atoms,
+    atoms: Atoms<'a>,
     /// The index in `parsed.names` of each `(qualified name, namespace URI)` read so far.
     names: foldhash::HashMap<(&'a str, usize), u32>,
     /// Nodes read, those outside the root element (dropped) included.
@@ -244,23 +257,30 @@ struct Parser<'a> {
 }
 
 /// The strings of a document's names, each kept once: a message declares the same few
-/// namespaces again and again (each signed header, each reference's transform).
+/// namespaces again and again (each signed header, each reference's transform). Those the
+/// reader's vocabulary knows are shared with it.
 #[derive(Debug)]
-struct Atoms(foldhash::HashSet<Atom>);
+struct Atoms<'a> {
+    read: foldhash::HashSet<Atom>,
+    vocabulary: Option<&'a Vocabulary>,
+}
 
-impl Atoms {
+impl Atoms<'_> {
     fn get(&mut self, s: &str) -> Atom {
-        if let Some(atom) = self.0.get(s) {
+        if let Some(atom) = self.read.get(s) {
             return atom.clone();
         }
-        let atom = Atom::from(s);
-        self.0.insert(atom.clone());
+        let atom = match self.vocabulary.and_then(|v| v.get(s)) {
+            Some(known) => known.clone(),
+            None => Atom::from(s),
+        };
+        self.read.insert(atom.clone());
         atom
     }
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str, limits: &'a Limits) -> Self {
+    fn new(text: &'a str, limits: &'a Limits, vocabulary: Option<&'a Vocabulary>) -> Self {
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.check_end_names = true;
@@ -279,10 +299,10 @@ impl<'a> Parser<'a> {
             stack: Vec::with_capacity(16),
             in_text: false,
             start_tag: StartTag::default(),
-            atoms: Atoms(foldhash::HashSet::with_capacity_and_hasher(
-                64,
-                Default::default(),
-            )),
+            atoms: Atoms {
+                read: foldhash::HashSet::with_capacity_and_hasher(64, Default::default()),
+                vocabulary,
+            },
             names: foldhash::HashMap::with_capacity_and_hasher(64, Default::default()),
             nodes: 0,
             seen_root: false,
@@ -499,18 +519,27 @@ impl<'a> Parser<'a> {
         let (mut declared, mut raw_attributes) = std::mem::take(&mut self.start_tag);
         declared.clear();
         raw_attributes.clear();
+        // quick-xml's check for repeated attributes allocates for each start tag; repeated
+        // names are refused below instead: declarations here, attributes once resolved (the
+        // same name twice is the same expanded name twice).
         let mut attributes = tag.attributes();
-        attributes.with_checks(true);
+        attributes.with_checks(false);
         for attribute in attributes {
             let attribute = attribute.map_err(|e| malformed(&e.to_string(), position))?;
             let key = self.str(attribute.key.as_ref(), start)?;
             check_qname(key, position)?;
             let raw = self.str(&attribute.value, start)?;
             let value = attribute_value(raw, self.limits.max_text, position)?;
-            if key == "xmlns" {
-                declared.push((None, value));
-            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                declared.push((Some(prefix), value));
+            let prefix = if key == "xmlns" {
+                Some(None)
+            } else {
+                key.strip_prefix("xmlns:").map(Some)
+            };
+            if let Some(prefix) = prefix {
+                if declared.iter().any(|(p, _)| *p == prefix) {
+                    return Err(malformed(&format!("attribute {key} given twice"), position));
+                }
+                declared.push((prefix, value));
             } else {
                 raw_attributes.push((key, value));
                 if raw_attributes.len() > self.limits.max_attributes {
@@ -853,6 +882,9 @@ mod tests {
             b"<xmlns:a/>",
             b"<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>",
             b"<a x='1' x='2'/>",
+            b"<a xmlns:p='urn:x' xmlns:p='urn:x'/>",
+            b"<a xmlns='urn:x' xmlns='urn:y'/>",
+            b"<p:a xmlns:p='urn:x' p:x='1' p:x='1'/>",
             b"<1a/>",
             b"<a:b:c xmlns:a='urn:a'/>",
             b"<a/>&#32;",
@@ -906,6 +938,27 @@ mod tests {
         assert!(Arc::ptr_eq(&e.scope, &children[0].scope));
         assert_eq!(children[1].name.namespace.as_deref(), Some("urn:q"));
         assert_eq!(children[1].scope.resolve(Some("p")), Some("urn:q"));
+    }
+
+    #[test]
+    fn names_the_vocabulary_knows_are_taken_from_it() {
+        let vocabulary = Vocabulary::new(["urn:p", "a"]);
+        let doc = b"<p:a xmlns:p='urn:p'><p:b/><a/></p:a>";
+        let read = Document::parse_with(doc, &Limits::default(), &vocabulary).unwrap();
+        let root = read.root();
+        let known = |word: &str| vocabulary.get(word).map(Atom::address);
+        assert_eq!(Some(root.name().local.address()), known("a"));
+        let namespace = root.name().namespace.as_ref().map(Atom::address);
+        assert_eq!(namespace, known("urn:p"));
+        let b = root.elements().next().unwrap();
+        assert_eq!(b.name().local, "b");
+        assert_eq!(
+            b.name().namespace.as_ref().map(Atom::address),
+            known("urn:p")
+        );
+        // The same document as without one.
+        let plain = Document::parse(doc, &Limits::default()).unwrap();
+        assert_eq!(read.root().to_element(), plain.root().to_element());
     }
 
     #[test]

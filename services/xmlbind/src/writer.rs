@@ -76,6 +76,15 @@ impl XmlWriter {
         Self::default()
     }
 
+    /// A writer whose output holds `bytes` before it first grows: a caller that knows the
+    /// size of what it writes spares the copies of growing.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: String::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     /// Uses `prefix` for `namespace` whenever that prefix is free.
     pub fn prefer_prefix(&mut self, namespace: &str, prefix: &str) {
         self.preferred
@@ -187,10 +196,11 @@ impl XmlWriter {
                 && canonical.marker.1 == self.out[local]
                 && canonical.values.iter().any(|v| v == value);
             if marks {
+                // Sized for a header or a small Body at once, as the part grows tag by tag.
                 let part = CanonicalPart {
                     id: value.to_owned(),
-                    prefixes: Vec::new(),
-                    canonical: String::new(),
+                    prefixes: Vec::with_capacity(8),
+                    canonical: String::with_capacity(1024),
                 };
                 canonical.open = Some((part, depth));
             }

@@ -78,12 +78,21 @@ impl DigestAlgorithm {
             .ok_or_else(|| WssError::UnsupportedAlgorithm(uri.to_owned()))
     }
 
-    /// The digest of `data`. OpenSSL's one-shot SHA functions, not an `EVP_MD` context:
-    /// fetching the algorithm for each context cost more than hashing a signed part.
+    /// The digest of `data`, by OpenSSL's SHA contexts, not an `EVP_MD` one nor its one-shot
+    /// functions: OpenSSL 3 fetches the algorithm by name for each of those, which cost as
+    /// much as hashing a signed part.
     pub(crate) fn digest(self, data: &[u8]) -> Result<Vec<u8>, WssError> {
         Ok(match self {
-            Self::Sha1 => openssl::sha::sha1(data).to_vec(),
-            Self::Sha256 => openssl::sha::sha256(data).to_vec(),
+            Self::Sha1 => {
+                let mut hasher = openssl::sha::Sha1::new();
+                hasher.update(data);
+                hasher.finish().to_vec()
+            }
+            Self::Sha256 => {
+                let mut hasher = openssl::sha::Sha256::new();
+                hasher.update(data);
+                hasher.finish().to_vec()
+            }
         })
     }
 }

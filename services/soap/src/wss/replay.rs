@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
-use openssl::sha::sha256;
+use openssl::sha::Sha256;
 
 use super::journal::{Entry, Journal};
 use super::WssError;
@@ -33,10 +33,15 @@ pub(crate) enum Key<'a> {
 impl Key<'_> {
     fn digest(self) -> [u8; 32] {
         // Domain-separated so that a MessageID can never collide with a signature value.
-        match self {
-            Key::SignatureValue(v) => sha256(&[b"sig\0".as_slice(), v].concat()),
-            Key::MessageId(id) => sha256(&[b"mid\0".as_slice(), id.as_bytes()].concat()),
-        }
+        let (domain, bytes) = match self {
+            Key::SignatureValue(v) => (b"sig\0", v),
+            Key::MessageId(id) => (b"mid\0", id.as_bytes()),
+        };
+        // A context, not OpenSSL 3's one-shot function, which fetches the algorithm by name.
+        let mut hasher = Sha256::new();
+        hasher.update(domain);
+        hasher.update(bytes);
+        hasher.finish()
     }
 }
 
