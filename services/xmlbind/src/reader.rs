@@ -185,16 +185,22 @@ fn malformed_at(message: String, text: &[u8], at: usize) -> XmlError {
 /// Turns byte offsets, which only grow, into lines and columns without rescanning.
 struct Lines<'a> {
     text: &'a [u8],
+    /// Whether every character is one byte, so that columns are byte counts.
+    ascii: bool,
     offset: usize,
     position: Position,
+    /// The first line end at or after `offset`: a segment before it is within a line.
+    next_line_end: Option<usize>,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a [u8]) -> Self {
         Self {
             text,
+            ascii: text.is_ascii(),
             offset: 0,
             position: Position { line: 1, column: 1 },
+            next_line_end: memchr::memchr(b'\n', text),
         }
     }
 
@@ -208,14 +214,22 @@ impl<'a> Lines<'a> {
         if at > self.offset {
             let segment = &self.text[self.offset..at];
             // Every byte of a character but its continuation bytes (`10xxxxxx`).
-            let chars = |s: &[u8]| saturate(count(s, |b| b & 0xC0 != 0x80));
-            let lines = count(segment, |b| b == b'\n');
-            if lines == 0 {
+            let ascii = self.ascii;
+            let chars = |s: &[u8]| {
+                if ascii {
+                    saturate(s.len())
+                } else {
+                    saturate(count(s, |b| b & 0xC0 != 0x80))
+                }
+            };
+            if self.next_line_end.is_none_or(|end| end >= at) {
                 self.position.column = self.position.column.saturating_add(chars(segment));
             } else {
-                let last = segment.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                let lines = memchr::memchr_iter(b'\n', segment).count();
+                let last = memchr::memrchr(b'\n', segment).unwrap_or(0);
                 self.position.line = self.position.line.saturating_add(saturate(lines));
                 self.position.column = chars(&segment[last + 1..]).saturating_add(1);
+                self.next_line_end = memchr::memchr(b'\n', &self.text[at..]).map(|end| at + end);
             }
             self.offset = at;
         }
@@ -732,10 +746,17 @@ fn attribute_value(
     max_text: usize,
     position: Position,
 ) -> Result<Cow<'_, str>, XmlError> {
-    if raw.contains('<') {
+    // One pass over the value for the four bytes that matter, without early exit, which
+    // the compiler vectorizes.
+    let (mut less_than, mut special) = (false, false);
+    for &b in raw.as_bytes() {
+        less_than |= b == b'<';
+        special |= matches!(b, b'&' | b'\t' | b'\n');
+    }
+    if less_than {
         return Err(malformed("< in an attribute value", position));
     }
-    if !raw.contains(['&', '\t', '\n']) {
+    if !special {
         if raw.len() > max_text {
             return Err(XmlError::at(ErrorKind::LimitExceeded, position));
         }
@@ -814,14 +835,28 @@ fn split_qname(qname: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// Of each ASCII byte, whether it may start an `NCName` (bit 0) and whether it may follow in
+/// one (bit 1): one lookup a byte.
+const ASCII_NAME: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        let start = c.is_ascii_alphabetic() || c == b'_';
+        let follow = start || c.is_ascii_digit() || c == b'-' || c == b'.';
+        table[b] = (start as u8) | ((follow as u8) << 1);
+        b += 1;
+    }
+    table
+};
+
 /// XML 1.0 (fifth edition) `Name` without colons.
 fn is_ncname(name: &str) -> bool {
     if name.is_ascii() {
-        let mut bytes = name.bytes();
-        return bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        let class = |b: u8| ASCII_NAME[usize::from(b & 0x7F)];
+        let bytes = name.as_bytes();
+        return bytes.first().is_some_and(|&b| class(b) & 1 != 0)
+            && bytes.iter().fold(true, |ok, &b| ok & (class(b) & 2 != 0));
     }
     let mut chars = name.chars();
     chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_char(c))
@@ -959,6 +994,15 @@ mod tests {
         // The same document as without one.
         let plain = Document::parse(doc, &Limits::default()).unwrap();
         assert_eq!(read.root().to_element(), plain.root().to_element());
+    }
+
+    #[test]
+    fn positions_follow_line_ends() {
+        let e = parse_default(b"<a>\n <b/>\r\n\n  <c/><d/>\n</a>").unwrap();
+        let at = |name: &str| e.child(None, name).unwrap().position;
+        assert_eq!(at("b"), Position { line: 2, column: 2 });
+        assert_eq!(at("c"), Position { line: 4, column: 3 });
+        assert_eq!(at("d"), Position { line: 4, column: 7 });
     }
 
     #[test]
