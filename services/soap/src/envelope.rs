@@ -166,7 +166,7 @@ pub fn write(outgoing: &Outgoing<'_>, signer: Option<&Signer>) -> Result<Vec<u8>
         Some(signer) => {
             let stamp = signer.stamp(&outgoing.addressing)?;
             let (envelope, parts) = write_envelope(outgoing, Some(&stamp));
-            Ok(stamp.sign(envelope, &parts)?)
+            Ok(stamp.sign(envelope, parts)?)
         }
     }
 }

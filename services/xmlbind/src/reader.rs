@@ -95,14 +95,15 @@ fn normalize(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
             return Err(ErrorKind::Malformed(format!("unsupported encoding {other:?}")).into())
         }
     };
-    if let Some(at) = first_non_char(text.as_bytes()) {
+    let scanned = scan(text.as_bytes());
+    if let Some(at) = scanned.non_char {
         return Err(malformed_at(
             "a character XML does not allow".into(),
             text.as_bytes(),
             at,
         ));
     }
-    if !text.contains('\r') {
+    if !scanned.carriage_return {
         return Ok(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -118,11 +119,18 @@ fn normalize(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
     Ok(Cow::Owned(out))
 }
 
-/// The offset of the first character outside XML's `Char` in UTF-8 `text`: a control
-/// character other than tab and line ends, or U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`).
-/// Scanned in blocks without early exit, which the compiler vectorizes; only a block that
-/// may hold one is looked at byte by byte.
-fn first_non_char(text: &[u8]) -> Option<usize> {
+/// What one pass over UTF-8 text finds.
+struct Scanned {
+    /// The offset of the first character outside XML's `Char`: a control character other
+    /// than tab and line ends, or U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`).
+    non_char: Option<usize>,
+    /// Whether a carriage return is there, to be normalized.
+    carriage_return: bool,
+}
+
+/// Scans `text` in blocks without early exit, which the compiler vectorizes; only a block
+/// that may hold a character outside `Char` is looked at byte by byte.
+fn scan(text: &[u8]) -> Scanned {
     const BLOCK: usize = 64;
     let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF);
     let bad_at = |at: usize| match text[at] {
@@ -131,13 +139,27 @@ fn first_non_char(text: &[u8]) -> Option<usize> {
             .is_some_and(|t| matches!(t, [0xBF, 0xBE | 0xBF])),
         _ => true,
     };
-    text.chunks(BLOCK).enumerate().find_map(|(i, block)| {
-        if !block.iter().fold(false, |any, &b| any | suspect(b)) {
-            return None;
+    let mut carriage_return = false;
+    for (i, block) in text.chunks(BLOCK).enumerate() {
+        let (any_suspect, any_return) = block.iter().fold((false, false), |(s, r), &b| {
+            (s | suspect(b), r | (b == b'\r'))
+        });
+        carriage_return |= any_return;
+        if any_suspect {
+            let start = i * BLOCK;
+            let found = (start..start + block.len()).find(|&at| suspect(text[at]) && bad_at(at));
+            if found.is_some() {
+                return Scanned {
+                    non_char: found,
+                    carriage_return,
+                };
+            }
         }
-        let start = i * BLOCK;
-        (start..start + block.len()).find(|&at| suspect(text[at]) && bad_at(at))
-    })
+    }
+    Scanned {
+        non_char: None,
+        carriage_return,
+    }
 }
 
 /// How many bytes of `bytes` satisfy `test`, counted without early exit in byte-wide

@@ -233,12 +233,12 @@ impl Stamp<'_> {
     pub(crate) fn sign(
         &self,
         envelope: String,
-        parts: &[CanonicalPart],
+        mut parts: Vec<CanonicalPart>,
     ) -> Result<Vec<u8>, WssError> {
         let options = &self.signer.options;
-        let mut references = Vec::new();
+        let mut references = Vec::with_capacity(parts.len());
         for id in self.signed_ids() {
-            let mut marked = parts.iter().filter(|p| p.id == *id);
+            let mut marked = parts.iter_mut().filter(|p| p.id == *id);
             let (Some(part), None) = (marked.next(), marked.next()) else {
                 return Err(WssError::Signing(format!(
                     "the part {id} was not written once"
@@ -247,7 +247,7 @@ impl Stamp<'_> {
             let value = options.digest.digest(part.canonical.as_bytes())?;
             references.push(Reference {
                 uri: format!("#{id}"),
-                prefixes: part.prefixes.clone(),
+                prefixes: std::mem::take(&mut part.prefixes),
                 digest: options.digest,
                 value,
             });
