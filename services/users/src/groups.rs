@@ -7,7 +7,7 @@
 use kit::time::now;
 use rusqlite::{params, OptionalExtension};
 
-use crate::sql::{pg, sqlite_rows, Columns};
+use crate::sql::{pg, pg_lock_user, sqlite_rows, Columns};
 use crate::{check_path, credentials, Directory, PgUsers, UserError, UserStore};
 
 /// The schema of groups, memberships and policy documents: the SQLite migration. Each row
@@ -406,13 +406,7 @@ impl PgUsers {
             )
             .await?;
         found(group_row.is_some(), "group", group)?;
-        let user_row = tx
-            .query_opt(
-                "SELECT 1 FROM users WHERE account = $1 AND name = $2 FOR UPDATE",
-                &[&account, &user],
-            )
-            .await?;
-        found(user_row.is_some(), "user", user)?;
+        pg_lock_user(&tx, account, user).await?;
         let groups: i64 = tx
             .query_one(&pg(COUNT_GROUPS_OF_USER), &[&account, &user])
             .await?

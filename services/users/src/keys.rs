@@ -2,9 +2,11 @@
 //! listed, made active or inactive, deleted.
 
 use kit::time::now;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
-use crate::sql::{changed, pg, sqlite_rows, Columns};
+use crate::sql::{
+    changed, pg, pg_lock_user, pg_user_exists, sqlite_rows, sqlite_user_exists, Columns,
+};
 use crate::{credentials, AccessKey, Directory, PgUsers, UserError, UserStore, MAX_ACCESS_KEYS};
 
 const KEYS_OF: &str = "SELECT access_key, secret_key, user_name, account, active, created
@@ -14,7 +16,6 @@ pub(crate) const INSERT_KEY: &str =
     "INSERT INTO access_keys (access_key, secret_key, account, user_name, active, created)
     VALUES (?1, ?2, ?3, ?4, TRUE, ?5)";
 const COUNT_KEYS: &str = "SELECT COUNT(*) FROM access_keys WHERE account = ?1 AND user_name = ?2";
-const USER_EXISTS: &str = "SELECT 1 FROM users WHERE account = ?1 AND name = ?2";
 const SET_ACTIVE: &str =
     "UPDATE access_keys SET active = ?4 WHERE account = ?1 AND user_name = ?2 AND access_key = ?3";
 const DELETE_KEY: &str =
@@ -53,12 +54,7 @@ impl UserStore {
     /// Gives `user` of `account` a fresh active key.
     pub fn create_key(&self, account: &str, user: &str) -> Result<AccessKey, UserError> {
         self.write(|tx| {
-            let found = tx
-                .query_row(USER_EXISTS, [account, user], |_| Ok(()))
-                .optional()?;
-            if found.is_none() {
-                return Err(UserError::not_found("user", user));
-            }
+            sqlite_user_exists(tx, account, user)?;
             let held: i64 = tx.query_row(COUNT_KEYS, [account, user], |r| r.get(0))?;
             let key = new_key(account, user, held)?;
             tx.execute(
@@ -72,12 +68,7 @@ impl UserStore {
     /// The keys of `user` of `account`, oldest first.
     pub fn keys(&self, account: &str, user: &str) -> Result<Vec<AccessKey>, UserError> {
         self.with_conn(|conn| {
-            let found = conn
-                .query_row(USER_EXISTS, [account, user], |_| Ok(()))
-                .optional()?;
-            if found.is_none() {
-                return Err(UserError::not_found("user", user));
-            }
+            sqlite_user_exists(conn, account, user)?;
             sqlite_rows(conn, KEYS_OF, [account, user], |row| key_from(row))
         })
     }
@@ -108,15 +99,7 @@ impl PgUsers {
     pub async fn create_key(&self, account: &str, user: &str) -> Result<AccessKey, UserError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let locked = tx
-            .query_opt(
-                &format!("{} FOR UPDATE", pg(USER_EXISTS)),
-                &[&account, &user],
-            )
-            .await?;
-        if locked.is_none() {
-            return Err(UserError::not_found("user", user));
-        }
+        pg_lock_user(&tx, account, user).await?;
         let held: i64 = tx
             .query_one(&pg(COUNT_KEYS), &[&account, &user])
             .await?
@@ -139,13 +122,7 @@ impl PgUsers {
 
     pub async fn keys(&self, account: &str, user: &str) -> Result<Vec<AccessKey>, UserError> {
         let client = self.client().await?;
-        if client
-            .query_opt(&pg(USER_EXISTS), &[&account, &user])
-            .await?
-            .is_none()
-        {
-            return Err(UserError::not_found("user", user));
-        }
+        pg_user_exists(&client, account, user).await?;
         let rows = client.query(&pg(KEYS_OF), &[&account, &user]).await?;
         rows.iter().map(key_from).collect()
     }

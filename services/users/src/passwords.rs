@@ -14,7 +14,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use kit::time::now;
 use rusqlite::{params, OptionalExtension};
 
-use crate::sql::{changed, pg};
+use crate::sql::{changed, pg, pg_lock_user, sqlite_user_exists};
 use crate::{credentials, Directory, PgUsers, User, UserError, UserStore};
 
 /// The table in each engine's migrations: one row per user holding a password.
@@ -39,7 +39,6 @@ pub(crate) const PG_MIGRATION: &str = r#"
     );
     "#;
 
-const USER_EXISTS: &str = "SELECT 1 FROM users WHERE account = ?1 AND name = ?2";
 const PROFILE: &str =
     "SELECT hash, created FROM login_profiles WHERE account = ?1 AND user_name = ?2";
 const INSERT: &str = "INSERT INTO login_profiles (account, user_name, hash, created)
@@ -137,13 +136,7 @@ impl UserStore {
         change: PasswordChange,
     ) -> Result<LoginProfile, UserError> {
         self.write(|tx| {
-            if tx
-                .query_row(USER_EXISTS, [account, user], |_| Ok(()))
-                .optional()?
-                .is_none()
-            {
-                return Err(UserError::not_found("user", user));
-            }
+            sqlite_user_exists(tx, account, user)?;
             let existing: Option<i64> = tx
                 .query_row(PROFILE, [account, user], |r| r.get(1))
                 .optional()?;
@@ -186,15 +179,7 @@ impl PgUsers {
     ) -> Result<LoginProfile, UserError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let locked = tx
-            .query_opt(
-                &format!("{} FOR UPDATE", pg(USER_EXISTS)),
-                &[&account, &user],
-            )
-            .await?;
-        if locked.is_none() {
-            return Err(UserError::not_found("user", user));
-        }
+        pg_lock_user(&tx, account, user).await?;
         let existing: Option<i64> = match tx.query_opt(&pg(PROFILE), &[&account, &user]).await? {
             Some(row) => Some(row.try_get(1)?),
             None => None,
