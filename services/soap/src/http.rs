@@ -109,7 +109,7 @@ pub(crate) fn request_action(version: SoapVersion, headers: &HeaderMap) -> Optio
 /// A fresh WS-Addressing MessageID: `urn:uuid:` and a random (version 4) UUID.
 pub(crate) fn new_message_id() -> Result<String, openssl::error::ErrorStack> {
     let mut b = [0u8; 16];
-    openssl::rand::rand_bytes(&mut b)?;
+    crate::random::fill(&mut b)?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex = lower_hex(&b);

@@ -15,6 +15,7 @@ mod http;
 mod http_wsdl;
 pub mod keys;
 pub mod listener;
+mod random;
 mod server;
 mod service;
 pub mod wss;

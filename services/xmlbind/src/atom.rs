@@ -1,27 +1,71 @@
 //! Shared names: the namespace URIs, prefixes and local names of a parsed tree.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
 /// An immutable string shared by every name that spells it: a message names a handful of
 /// namespaces and local names thousands of times, so the reader keeps each once (the URIs
 /// and prefixes of a scope's bindings, one table of local names per document) and every
-/// element holds a reference. Reads and compares as a `str`. One pointer wide (a shared,
-/// boxed `str`: the length sits in the shared allocation), so that a `Name` costs 24 bytes.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Atom(Arc<Box<str>>);
+/// element holds a reference. Reads, compares and hashes as a `str`. Two pointers wide at
+/// most (`Option<Atom>` too), so that a `Name` costs 48 bytes.
+#[derive(Clone)]
+pub struct Atom(Repr);
+
+// `&Box<str>`, not `&str`: a thin pointer, so that an atom and an `Option<Atom>` are 16 bytes.
+#[allow(clippy::borrowed_box)]
+#[derive(Clone)]
+enum Repr {
+    /// A word of a process-wide [`Vocabulary`]: cloned and dropped without touching a
+    /// reference count, which every thread parsing with that vocabulary would share.
+    Known(&'static Box<str>),
+    Shared(Arc<Box<str>>),
+}
 
 impl Atom {
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Known(word) => word,
+            Repr::Shared(shared) => shared,
+        }
     }
 
-    /// Where the shared string lives: within one document, whose reader keeps each string
-    /// once, equal addresses are equal strings.
+    /// Where the string lives: within one document, whose reader keeps each string once,
+    /// equal addresses are equal strings.
     pub(crate) fn address(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        match &self.0 {
+            Repr::Known(word) => std::ptr::from_ref::<Box<str>>(word) as usize,
+            Repr::Shared(shared) => Arc::as_ptr(shared) as usize,
+        }
+    }
+}
+
+impl PartialEq for Atom {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Atom {}
+
+impl Hash for Atom {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for Atom {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Atom {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -59,13 +103,13 @@ impl fmt::Display for Atom {
 
 impl From<&str> for Atom {
     fn from(s: &str) -> Self {
-        Self(Arc::new(Box::from(s)))
+        Self(Repr::Shared(Arc::new(Box::from(s))))
     }
 }
 
 impl From<String> for Atom {
     fn from(s: String) -> Self {
-        Self(Arc::new(s.into_boxed_str()))
+        Self(Repr::Shared(Arc::new(s.into_boxed_str())))
     }
 }
 
@@ -111,6 +155,23 @@ impl PartialEq<Atom> for String {
     }
 }
 
+/// Names a reader expects in most documents it reads (its protocols' namespace URIs,
+/// prefixes and element names), made once per process: a parse takes them from here rather
+/// than allocating each again ([`crate::Document::parse_with`]), and the atoms it hands out
+/// share no reference count between the threads that parse.
+#[derive(Debug, Default)]
+pub struct Vocabulary(foldhash::HashSet<Box<str>>);
+
+impl Vocabulary {
+    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(words.into_iter().map(Box::from).collect())
+    }
+
+    pub(crate) fn get(&'static self, word: &str) -> Option<Atom> {
+        self.0.get(word).map(|known| Atom(Repr::Known(known)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,20 +191,18 @@ mod tests {
         let map: std::collections::HashMap<Atom, u8> = [(a, 1)].into();
         assert_eq!(map.get("Body"), Some(&1));
     }
-}
 
-/// Names a reader expects in most documents it reads (its protocols' namespace URIs,
-/// prefixes and element names), made once: a parse takes them from here rather than
-/// allocating each again ([`crate::Document::parse_with`]).
-#[derive(Debug, Default)]
-pub struct Vocabulary(foldhash::HashSet<Atom>);
-
-impl Vocabulary {
-    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
-        Self(words.into_iter().map(Atom::from).collect())
-    }
-
-    pub(crate) fn get(&self, word: &str) -> Option<&Atom> {
-        self.0.get(word)
+    #[test]
+    fn a_vocabulary_word_is_the_same_atom_as_one_read_anew() {
+        static WORDS: std::sync::LazyLock<Vocabulary> =
+            std::sync::LazyLock::new(|| Vocabulary::new(["Body"]));
+        let known = WORDS.get("Body").expect("a word of the vocabulary");
+        let shared = Atom::from("Body");
+        assert_eq!(known, shared);
+        assert_eq!(known.cmp(&shared), Ordering::Equal);
+        let map: std::collections::HashMap<Atom, u8> = [(shared, 1)].into();
+        assert_eq!(map.get(&known), Some(&1));
+        assert_eq!(known.address(), known.clone().address());
+        assert!(WORDS.get("body").is_none());
     }
 }

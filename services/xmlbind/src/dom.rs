@@ -279,12 +279,13 @@ mod tests {
 
     #[test]
     fn names_and_nodes_stay_compact() {
-        // Guards the memory per node the design notes state: a name is three pointers (its
-        // parts shared), a position two 32-bit numbers, and a node no larger than an element.
-        assert_eq!(std::mem::size_of::<Name>(), 24);
+        // Guards the memory per node the design notes state: a name is three atoms of two
+        // pointers (its parts shared), a position two 32-bit numbers, and a node no larger
+        // than an element.
+        assert_eq!(std::mem::size_of::<Name>(), 48);
         assert_eq!(std::mem::size_of::<Position>(), 8);
         assert_eq!(std::mem::size_of::<Node>(), std::mem::size_of::<Element>());
-        assert_eq!(std::mem::size_of::<Element>(), 88);
+        assert_eq!(std::mem::size_of::<Element>(), 112);
     }
 
     #[test]

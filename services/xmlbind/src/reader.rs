@@ -45,7 +45,7 @@ impl Document {
     pub fn parse_with(
         bytes: &[u8],
         limits: &Limits,
-        vocabulary: &Vocabulary,
+        vocabulary: &'static Vocabulary,
     ) -> Result<Self, XmlError> {
         read(bytes, limits, Some(vocabulary))
     }
@@ -54,7 +54,7 @@ impl Document {
 fn read(
     bytes: &[u8],
     limits: &Limits,
-    vocabulary: Option<&Vocabulary>,
+    vocabulary: Option<&'static Vocabulary>,
 ) -> Result<Document, XmlError> {
     // Spans are 32-bit offsets into the document's strings, which the input bounds.
     let limit = limits.max_bytes.min(u32::MAX as usize);
@@ -283,7 +283,7 @@ struct Parser<'a> {
     /// kept from one start tag to the next.
     start_tag: StartTag<'a>,
     /// Every local name, prefix and namespace URI read so far, each kept once.
-    atoms: Atoms<'a>,
+    atoms: Atoms,
     /// The index in `parsed.names` of each `(qualified name, namespace URI)` read so far.
     names: foldhash::HashMap<(&'a str, usize), u32>,
     /// Nodes read, those outside the root element (dropped) included.
@@ -296,27 +296,27 @@ struct Parser<'a> {
 /// namespaces again and again (each signed header, each reference's transform). Those the
 /// reader's vocabulary knows are shared with it.
 #[derive(Debug)]
-struct Atoms<'a> {
+struct Atoms {
     read: foldhash::HashSet<Atom>,
-    vocabulary: Option<&'a Vocabulary>,
+    vocabulary: Option<&'static Vocabulary>,
 }
 
-impl Atoms<'_> {
+impl Atoms {
     fn get(&mut self, s: &str) -> Atom {
         if let Some(atom) = self.read.get(s) {
             return atom.clone();
         }
-        let atom = match self.vocabulary.and_then(|v| v.get(s)) {
-            Some(known) => known.clone(),
-            None => Atom::from(s),
-        };
+        let atom = self
+            .vocabulary
+            .and_then(|v| v.get(s))
+            .unwrap_or_else(|| Atom::from(s));
         self.read.insert(atom.clone());
         atom
     }
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str, limits: &'a Limits, vocabulary: Option<&'a Vocabulary>) -> Self {
+    fn new(text: &'a str, limits: &'a Limits, vocabulary: Option<&'static Vocabulary>) -> Self {
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.check_end_names = true;
@@ -999,11 +999,12 @@ mod tests {
 
     #[test]
     fn names_the_vocabulary_knows_are_taken_from_it() {
-        let vocabulary = Vocabulary::new(["urn:p", "a"]);
+        static VOCABULARY: std::sync::LazyLock<Vocabulary> =
+            std::sync::LazyLock::new(|| Vocabulary::new(["urn:p", "a"]));
         let doc = b"<p:a xmlns:p='urn:p'><p:b/><a/></p:a>";
-        let read = Document::parse_with(doc, &Limits::default(), &vocabulary).unwrap();
+        let read = Document::parse_with(doc, &Limits::default(), &VOCABULARY).unwrap();
         let root = read.root();
-        let known = |word: &str| vocabulary.get(word).map(Atom::address);
+        let known = |word: &str| VOCABULARY.get(word).as_ref().map(Atom::address);
         assert_eq!(Some(root.name().local.address()), known("a"));
         let namespace = root.name().namespace.as_ref().map(Atom::address);
         assert_eq!(namespace, known("urn:p"));

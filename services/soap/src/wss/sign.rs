@@ -152,7 +152,7 @@ fn secs(d: Duration) -> i64 {
 /// own and this nonce, so that no peer could have chosen one of them already.
 fn nonce() -> Result<String, WssError> {
     let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes)?;
+    crate::random::fill(&mut bytes)?;
     Ok(lower_hex(&bytes))
 }
 
