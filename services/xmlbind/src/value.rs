@@ -117,12 +117,39 @@ impl DateTime {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        DateTime(format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        ))
+        if !(0..=9999).contains(&y) {
+            return DateTime(format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            ));
+        }
+        // Every signed message writes two of these: digits placed, not formatted.
+        let digits = |n: i64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+        let mut text = [0u8; 20];
+        for (at, pair) in [
+            (0, y / 100),
+            (2, y % 100),
+            (5, m),
+            (8, d),
+            (11, rem / 3600),
+            (14, rem % 3600 / 60),
+            (17, rem % 60),
+        ] {
+            text[at..at + 2].copy_from_slice(&digits(pair));
+        }
+        for (at, separator) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'Z'),
+        ] {
+            text[at] = separator;
+        }
+        DateTime(text.iter().copied().map(char::from).collect())
     }
 
     /// The current time.
@@ -259,6 +286,12 @@ mod tests {
         let t = DateTime::from_unix(1_258_000_000);
         assert_eq!(t.as_str(), "2009-11-12T04:26:40Z");
         assert_eq!(t.unix_seconds(), 1_258_000_000);
+        assert_eq!(DateTime::from_unix(0).as_str(), "1970-01-01T00:00:00Z");
+        assert_eq!(DateTime::from_unix(-1).as_str(), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            DateTime::from_unix(253_402_300_799).as_str(),
+            "9999-12-31T23:59:59Z"
+        );
         let z = DateTime::from_text("2009-11-12T06:26:40.123+02:00").unwrap();
         assert_eq!(z.unix_seconds(), 1_258_000_000);
         assert!(DateTime::from_text("2009-11-12 04:26:40").is_err());

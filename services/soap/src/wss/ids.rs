@@ -6,42 +6,48 @@
 //! whose local name is `id` in any case and any namespace counts, values are compared with
 //! surrounding whitespace removed, and an Id held by two elements resolves to nothing.
 
-use std::collections::HashMap;
-
 use xmlbind::ElementRef;
 
 use super::WssError;
 
-/// Every Id-like attribute value of a document, with the elements that carry it.
+/// Every Id-like attribute value of a document, with the elements that carry it: sorted by
+/// value, one entry per element and value (a message holds a handful).
 #[derive(Debug)]
 pub(crate) struct IdIndex<'a> {
-    ids: HashMap<&'a str, Vec<ElementRef<'a>>>,
+    ids: Vec<(&'a str, ElementRef<'a>)>,
 }
 
 impl<'a> IdIndex<'a> {
     pub(crate) fn build(root: ElementRef<'a>) -> Self {
-        let mut ids: HashMap<&'a str, Vec<ElementRef<'a>>> = HashMap::new();
+        let mut ids = Vec::new();
         let mut pending = vec![root];
         while let Some(element) = pending.pop() {
+            let own = ids.len();
             for attribute in element.attributes() {
                 if attribute.name.local.eq_ignore_ascii_case("id") {
-                    let holders = ids.entry(attribute.value.trim()).or_default();
-                    if !holders.contains(&element) {
-                        holders.push(element);
+                    let value = attribute.value.trim();
+                    if !ids[own..].iter().any(|(held, _)| *held == value) {
+                        ids.push((value, element));
                     }
                 }
             }
             pending.extend(element.elements());
         }
+        ids.sort_unstable_by_key(|(value, _)| *value);
         Self { ids }
     }
 
     /// The one element that carries `id`.
     pub(crate) fn resolve(&self, id: &str) -> Result<ElementRef<'a>, WssError> {
-        match self.ids.get(id.trim()).map(Vec::as_slice) {
-            Some(&[element]) => Ok(element),
-            Some([]) | None => Err(WssError::UnknownId(id.to_owned())),
-            Some(_) => Err(WssError::DuplicateId(id.to_owned())),
+        let id = id.trim();
+        let first = self.ids.partition_point(|(value, _)| *value < id);
+        let mut holders = self.ids[first..]
+            .iter()
+            .take_while(|(value, _)| *value == id);
+        match (holders.next(), holders.next()) {
+            (Some(&(_, element)), None) => Ok(element),
+            (None, _) => Err(WssError::UnknownId(id.to_owned())),
+            (Some(_), Some(_)) => Err(WssError::DuplicateId(id.to_owned())),
         }
     }
 }

@@ -170,6 +170,8 @@ pub(crate) fn lower_hex(bytes: &[u8]) -> String {
 /// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
 /// tag by it.
 const SECURITY_PREFIX: &str = "wsse";
+/// The header's end tag, spelled with that prefix.
+const SECURITY_END: &str = "</wsse:Security>";
 
 /// The security decorations of one outgoing message, between writing and signing it.
 #[derive(Debug)]
@@ -260,11 +262,9 @@ impl Stamp<'_> {
         let written = signature::write(&info, &self.token_id)?;
 
         // The Security header is the first header block, and we chose its prefix.
-        let at = envelope
-            .find(&format!("</{SECURITY_PREFIX}:Security>"))
-            .ok_or_else(|| {
-                WssError::Signing("no wsse:Security header in the written envelope".into())
-            })?;
+        let at = envelope.find(SECURITY_END).ok_or_else(|| {
+            WssError::Signing("no wsse:Security header in the written envelope".into())
+        })?;
         // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
         // exponent, which is what OpenSSL's signing context does after its per-call set-up.
         let encoded = options
@@ -292,5 +292,15 @@ impl Stamp<'_> {
             signed.extend_from_slice(piece.as_bytes());
         }
         Ok(signed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_tag_searched_for_is_the_one_written() {
+        assert_eq!(SECURITY_END, format!("</{SECURITY_PREFIX}:Security>"));
     }
 }
