@@ -27,45 +27,86 @@ pub fn exclusive(apex: &Element, inclusive_prefixes: &[&str]) -> Vec<u8> {
 /// Canonicalizes the subtree rooted at `apex`. `inclusive_prefixes` is the
 /// InclusiveNamespaces PrefixList (`"#default"` names the default namespace).
 pub fn exclusive_of(apex: ElementRef<'_>, inclusive_prefixes: &[&str]) -> Vec<u8> {
-    // Sized for a signed header or a small Body at once: growing from nothing took more
-    // allocations than the rest of the walk.
-    let mut c14n = Canonicalizer {
-        out: String::with_capacity(1024),
-        rendered: Vec::with_capacity(16),
-        inclusive: InclusiveList::new(inclusive_prefixes),
-        declarations: Vec::with_capacity(8),
-        attributes: Vec::with_capacity(8),
-    };
-    let mut stack = Vec::with_capacity(16);
-    stack.push(c14n.open(apex));
-    while let Some(frame) = stack.last_mut() {
-        match frame.children.next() {
-            Some(NodeRef::Element(child)) => {
-                let child = c14n.open(child);
-                stack.push(child);
-            }
-            Some(NodeRef::Text(text)) => escape_text(text, &mut c14n.out),
-            Some(NodeRef::ProcessingInstruction { target, data }) => {
-                c14n.out.push_str("<?");
-                c14n.out.push_str(target);
-                if let Some(data) = data.filter(|d| !d.is_empty()) {
-                    c14n.out.push(' ');
-                    c14n.out.push_str(data);
-                }
-                c14n.out.push_str("?>");
-            }
-            Some(NodeRef::Comment(_)) => {}
-            None => {
-                let (element, rendered_len) = (frame.element, frame.rendered_len);
-                stack.pop();
-                c14n.out.push_str("</");
-                push_qname(element.name(), &mut c14n.out);
-                c14n.out.push('>');
-                c14n.rendered.truncate(rendered_len);
-            }
+    let mut c14n = Exclusive::new();
+    c14n.canonicalize(apex, inclusive_prefixes.iter().copied());
+    c14n.out.into_bytes()
+}
+
+/// Canonicalizes subtrees of one document one after another, keeping its buffers from one
+/// to the next: a verifier canonicalizes each signed part and SignedInfo.
+pub(crate) struct Exclusive<'a> {
+    out: String,
+    /// The namespace bindings in effect in the output: `(prefix, uri)`, `None` for the
+    /// default namespace, innermost last. An absent default counts as `""`.
+    rendered: Vec<(Option<&'a str>, &'a str)>,
+    inclusive: InclusiveList<'a>,
+    /// The declarations and attributes of the start tag being written.
+    declarations: Vec<(Option<&'a str>, &'a str)>,
+    attributes: Vec<AttributeRef<'a>>,
+    /// The elements whose start tags are written and whose children are being walked.
+    open: Vec<Frame<'a>>,
+}
+
+impl<'a> Exclusive<'a> {
+    pub(crate) fn new() -> Self {
+        // Sized for a signed header or a small Body at once: growing from nothing took more
+        // allocations than the rest of the walk.
+        Self {
+            out: String::with_capacity(1024),
+            rendered: Vec::with_capacity(16),
+            inclusive: InclusiveList {
+                default: false,
+                prefixes: Vec::new(),
+            },
+            declarations: Vec::with_capacity(8),
+            attributes: Vec::with_capacity(8),
+            open: Vec::with_capacity(16),
         }
     }
-    c14n.out.into_bytes()
+
+    /// The canonical form of the subtree rooted at `apex`, with `inclusive_prefixes` as the
+    /// InclusiveNamespaces PrefixList (`"#default"` names the default namespace); valid
+    /// until the next call.
+    pub(crate) fn canonicalize(
+        &mut self,
+        apex: ElementRef<'a>,
+        inclusive_prefixes: impl IntoIterator<Item = &'a str>,
+    ) -> &[u8] {
+        self.out.clear();
+        self.rendered.clear();
+        self.inclusive.set(inclusive_prefixes);
+        let mut open = std::mem::take(&mut self.open);
+        open.push(self.open_element(apex));
+        while let Some(frame) = open.last_mut() {
+            match frame.children.next() {
+                Some(NodeRef::Element(child)) => {
+                    let child = self.open_element(child);
+                    open.push(child);
+                }
+                Some(NodeRef::Text(text)) => escape_text(text, &mut self.out),
+                Some(NodeRef::ProcessingInstruction { target, data }) => {
+                    self.out.push_str("<?");
+                    self.out.push_str(target);
+                    if let Some(data) = data.filter(|d| !d.is_empty()) {
+                        self.out.push(' ');
+                        self.out.push_str(data);
+                    }
+                    self.out.push_str("?>");
+                }
+                Some(NodeRef::Comment(_)) => {}
+                None => {
+                    let (element, rendered_len) = (frame.element, frame.rendered_len);
+                    open.pop();
+                    self.out.push_str("</");
+                    push_qname(element.name(), &mut self.out);
+                    self.out.push('>');
+                    self.rendered.truncate(rendered_len);
+                }
+            }
+        }
+        self.open = open;
+        self.out.as_bytes()
+    }
 }
 
 /// The InclusiveNamespaces PrefixList: these prefixes are treated as in Canonical XML 1.0,
@@ -76,41 +117,30 @@ struct InclusiveList<'a> {
 }
 
 impl<'a> InclusiveList<'a> {
-    fn new(list: &[&'a str]) -> Self {
-        Self {
-            default: list.contains(&"#default"),
-            prefixes: list
-                .iter()
-                .copied()
-                .filter(|p| !matches!(*p, "#default" | "xml" | "xmlns" | ""))
-                .collect(),
+    fn set(&mut self, list: impl IntoIterator<Item = &'a str>) {
+        self.default = false;
+        self.prefixes.clear();
+        for prefix in list {
+            match prefix {
+                "#default" => self.default = true,
+                "xml" | "xmlns" | "" => {}
+                prefix => self.prefixes.push(prefix),
+            }
         }
     }
-}
-
-struct Canonicalizer<'a> {
-    out: String,
-    /// The namespace bindings in effect in the output: `(prefix, uri)`, `None` for the
-    /// default namespace, innermost last. An absent default counts as `""`.
-    rendered: Vec<(Option<&'a str>, &'a str)>,
-    inclusive: InclusiveList<'a>,
-    /// The declarations and attributes of the start tag being written: buffers kept from
-    /// one element to the next.
-    declarations: Vec<(Option<&'a str>, &'a str)>,
-    attributes: Vec<AttributeRef<'a>>,
 }
 
 /// An element whose start tag is written and whose children are being walked.
 struct Frame<'a> {
     element: ElementRef<'a>,
     children: ChildNodes<'a>,
-    /// Length of `Canonicalizer::rendered` before this element's declarations.
+    /// Length of `Exclusive::rendered` before this element's declarations.
     rendered_len: usize,
 }
 
-impl<'a> Canonicalizer<'a> {
+impl<'a> Exclusive<'a> {
     /// Writes the start tag of `element` and records the bindings it renders.
-    fn open(&mut self, element: ElementRef<'a>) -> Frame<'a> {
+    fn open_element(&mut self, element: ElementRef<'a>) -> Frame<'a> {
         let rendered_len = self.rendered.len();
         let mut declarations = std::mem::take(&mut self.declarations);
         self.namespace_candidates(element, &mut declarations);

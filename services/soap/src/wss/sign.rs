@@ -7,6 +7,7 @@
 //! canonicalized from a tree. SignedInfo is written in its canonical form (it uses no binding
 //! of its context), signed as written, and inserted with the value.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::pkey::{Id, PKey, Private};
@@ -248,8 +249,11 @@ impl Stamp<'_> {
             };
             let value = options.digest.digest(part.canonical.as_bytes())?;
             references.push(Reference {
-                uri: format!("#{id}"),
-                prefixes: std::mem::take(&mut part.prefixes),
+                uri: Cow::Owned(format!("#{id}")),
+                prefixes: std::mem::take(&mut part.prefixes)
+                    .into_iter()
+                    .map(Cow::Owned)
+                    .collect(),
                 digest: options.digest,
                 value,
             });

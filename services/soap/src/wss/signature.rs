@@ -2,6 +2,8 @@
 //! Only the shape WS-Security uses is accepted: exclusive C14N for SignedInfo and as the one
 //! transform of each reference, RSA signatures, SHA digests, KeyInfo left to the caller.
 
+use std::borrow::Cow;
+
 use xmlbind::{Base64Binary, ElementRef, XmlText};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
@@ -11,20 +13,21 @@ use crate::c14n;
 /// More references than any profile of ours signs (Body, Timestamp, four addressing headers).
 const MAX_REFERENCES: usize = 16;
 
-/// What SignedInfo says.
+/// What SignedInfo says: borrowed from the message where it was read, owned where it is
+/// being written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SignedInfo {
+pub(crate) struct SignedInfo<'a> {
     /// InclusiveNamespaces PrefixList of the canonicalization method.
-    pub(crate) c14n_prefixes: Vec<String>,
+    pub(crate) c14n_prefixes: Vec<Cow<'a, str>>,
     pub(crate) method: SignatureAlgorithm,
-    pub(crate) references: Vec<Reference>,
+    pub(crate) references: Vec<Reference<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Reference {
-    pub(crate) uri: String,
+pub(crate) struct Reference<'a> {
+    pub(crate) uri: Cow<'a, str>,
     /// InclusiveNamespaces PrefixList of the exclusive C14N transform.
-    pub(crate) prefixes: Vec<String>,
+    pub(crate) prefixes: Vec<Cow<'a, str>>,
     pub(crate) digest: DigestAlgorithm,
     pub(crate) value: Vec<u8>,
 }
@@ -33,14 +36,9 @@ pub(crate) struct Reference {
 #[derive(Debug)]
 pub(crate) struct Signature<'a> {
     pub(crate) signed_info_element: ElementRef<'a>,
-    pub(crate) signed_info: SignedInfo,
+    pub(crate) signed_info: SignedInfo<'a>,
     pub(crate) value: Vec<u8>,
     pub(crate) key_info: Option<ElementRef<'a>>,
-}
-
-/// Prefix lists as `&str` slices, the form [`crate::c14n::exclusive`] takes.
-pub(crate) fn prefix_refs(prefixes: &[String]) -> Vec<&str> {
-    prefixes.iter().map(String::as_str).collect()
 }
 
 /// A written Signature: its markup with an empty SignatureValue, the offset where the value
@@ -58,7 +56,7 @@ pub(crate) struct Written {
 /// uses no binding of its context, so the form a verifier computes from the received bytes
 /// is these bytes, and signing needs neither a tree nor a canonicalization pass. That holds
 /// for an empty PrefixList of SignedInfo's own canonicalization, the only one we write.
-pub(crate) fn write(info: &SignedInfo, token_id: &str) -> Result<Written, WssError> {
+pub(crate) fn write(info: &SignedInfo<'_>, token_id: &str) -> Result<Written, WssError> {
     if !info.c14n_prefixes.is_empty() {
         return Err(WssError::Signing(
             "SignedInfo is written canonical for an empty PrefixList only".into(),
@@ -135,7 +133,7 @@ fn push_start(out: &mut String, qname: &str, attributes: &[(&str, &str)]) {
 }
 
 /// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
-fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[String]) {
+fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[Cow<'_, str>]) {
     push_start(out, qname, &[("Algorithm", algorithm)]);
     if !prefixes.is_empty() {
         push_start(
@@ -152,7 +150,7 @@ fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[Stri
 
 /// Reads a `ds:Signature` element.
 pub(crate) fn read(signature: ElementRef<'_>) -> Result<Signature<'_>, WssError> {
-    let mut children = element_children(signature)?.into_iter();
+    let mut children = element_children(signature)?;
     let signed_info_element = expect(children.next(), "SignedInfo")?;
     let value_element = expect(children.next(), "SignatureValue")?;
     let key_info = children.next();
@@ -174,12 +172,12 @@ pub(crate) fn read(signature: ElementRef<'_>) -> Result<Signature<'_>, WssError>
     })
 }
 
-fn read_signed_info(element: ElementRef<'_>) -> Result<SignedInfo, WssError> {
-    let mut children = element_children(element)?.into_iter();
+fn read_signed_info(element: ElementRef<'_>) -> Result<SignedInfo<'_>, WssError> {
+    let mut children = element_children(element)?;
     let c14n = expect(children.next(), "CanonicalizationMethod")?;
     let c14n_prefixes = read_c14n(c14n)?;
     let method = expect(children.next(), "SignatureMethod")?;
-    if let Some(extra) = element_children(method)?.first().copied() {
+    if let Some(extra) = element_children(method)?.next() {
         // HMACOutputLength and the like belong to algorithms we refuse.
         return Err(unexpected(extra, "no content in ds:SignatureMethod"));
     }
@@ -202,21 +200,23 @@ fn read_signed_info(element: ElementRef<'_>) -> Result<SignedInfo, WssError> {
     })
 }
 
-fn read_reference(element: ElementRef<'_>) -> Result<Reference, WssError> {
+fn read_reference(element: ElementRef<'_>) -> Result<Reference<'_>, WssError> {
     if !element.name().is(Some(DS_NS), "Reference") {
         return Err(unexpected(element, "ds:Reference"));
     }
     let uri = element
         .attribute(None, "URI")
-        .ok_or_else(|| WssError::ForeignReference(String::new()))?
-        .to_owned();
-    let mut children = element_children(element)?.into_iter().peekable();
+        .ok_or_else(|| WssError::ForeignReference(String::new()))?;
+    let mut children = element_children(element)?;
     // Without Transforms a reference is canonicalized with inclusive C14N 1.0, which
     // WS-Security does not use; with several, the result depends on transforms we refuse.
     let transforms = expect(children.next(), "Transforms")?;
-    let prefixes = match *element_children(transforms)?.as_slice() {
-        [transform] if transform.name().is(Some(DS_NS), "Transform") => read_c14n(transform)?,
-        [other] => return Err(unexpected(other, "ds:Transform")),
+    let mut chain = element_children(transforms)?;
+    let prefixes = match (chain.next(), chain.next()) {
+        (Some(transform), None) if transform.name().is(Some(DS_NS), "Transform") => {
+            read_c14n(transform)?
+        }
+        (Some(other), None) => return Err(unexpected(other, "ds:Transform")),
         _ => {
             return Err(WssError::UnsupportedAlgorithm(
                 "a transform chain other than exclusive C14N".into(),
@@ -233,7 +233,7 @@ fn read_reference(element: ElementRef<'_>) -> Result<Reference, WssError> {
         return Err(unexpected(extra, "end of ds:Reference"));
     }
     Ok(Reference {
-        uri,
+        uri: Cow::Borrowed(uri),
         prefixes,
         digest,
         value,
@@ -241,20 +241,22 @@ fn read_reference(element: ElementRef<'_>) -> Result<Reference, WssError> {
 }
 
 /// Reads an exclusive C14N method or transform, returning its PrefixList.
-fn read_c14n(element: ElementRef<'_>) -> Result<Vec<String>, WssError> {
+fn read_c14n(element: ElementRef<'_>) -> Result<Vec<Cow<'_, str>>, WssError> {
     let algorithm = algorithm(element)?;
     if algorithm != EXC_C14N {
         return Err(WssError::UnsupportedAlgorithm(algorithm.to_owned()));
     }
-    match *element_children(element)?.as_slice() {
-        [] => Ok(Vec::new()),
-        [list] if list.name().is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
+    let mut children = element_children(element)?;
+    match (children.next(), children.next()) {
+        (None, _) => Ok(Vec::new()),
+        (Some(list), None) if list.name().is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
             .attribute(None, "PrefixList")
             .unwrap_or_default()
             .split_ascii_whitespace()
-            .map(str::to_owned)
+            .map(Cow::Borrowed)
             .collect()),
-        [other, ..] => Err(unexpected(other, "ec:InclusiveNamespaces")),
+        (Some(other), None) => Err(unexpected(other, "ec:InclusiveNamespaces")),
+        (Some(_), Some(extra)) => Err(unexpected(extra, "one ec:InclusiveNamespaces")),
     }
 }
 
@@ -265,7 +267,9 @@ fn algorithm(element: ElementRef<'_>) -> Result<&str, WssError> {
 }
 
 /// The child elements of an element-only XML Signature element.
-pub(crate) fn element_children(element: ElementRef<'_>) -> Result<Vec<ElementRef<'_>>, WssError> {
+pub(crate) fn element_children(
+    element: ElementRef<'_>,
+) -> Result<impl Iterator<Item = ElementRef<'_>>, WssError> {
     if element
         .children()
         .any(|n| matches!(n, xmlbind::NodeRef::Text(t) if !t.trim().is_empty()))
@@ -275,7 +279,7 @@ pub(crate) fn element_children(element: ElementRef<'_>) -> Result<Vec<ElementRef
             element.name().local
         )));
     }
-    Ok(element.elements().collect())
+    Ok(element.elements())
 }
 
 fn expect<'a>(element: Option<ElementRef<'a>>, local: &str) -> Result<ElementRef<'a>, WssError> {
@@ -303,7 +307,7 @@ mod tests {
     use super::*;
     use xmlbind::{Document, Limits};
 
-    fn sample() -> SignedInfo {
+    fn sample() -> SignedInfo<'static> {
         SignedInfo {
             c14n_prefixes: Vec::new(),
             method: SignatureAlgorithm::RsaSha256,

@@ -32,9 +32,12 @@ pub(crate) struct Window {
 /// Checks a Timestamp: Created (required) neither in the future nor older than the maximum
 /// age, Expires (optional) not passed, each with the skew allowance.
 pub(crate) fn check(timestamp: ElementRef<'_>, window: Window) -> Result<(), WssError> {
-    let (created, expires) = match *element_children(timestamp)?.as_slice() {
-        [created] => (time(created, "Created")?, None),
-        [created, expires] => (time(created, "Created")?, Some(time(expires, "Expires")?)),
+    let mut children = element_children(timestamp)?;
+    let (created, expires) = match (children.next(), children.next(), children.next()) {
+        (Some(created), None, _) => (time(created, "Created")?, None),
+        (Some(created), Some(expires), None) => {
+            (time(created, "Created")?, Some(time(expires, "Expires")?))
+        }
         _ => {
             return Err(WssError::InvalidTimestamp(
                 "expected Created and an optional Expires".into(),

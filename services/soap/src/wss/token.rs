@@ -176,10 +176,14 @@ impl TrustStore {
     ) -> Result<Cow<'s, Trusted>, WssError> {
         let key_info = key_info
             .ok_or_else(|| WssError::UntrustedKey("the signature has no KeyInfo".into()))?;
-        let reference = match *element_children(key_info)?.as_slice() {
-            [token_ref] if token_ref.name().is(Some(WSSE_NS), "SecurityTokenReference") => {
-                match *element_children(token_ref)?.as_slice() {
-                    [r] if r.name().is(Some(WSSE_NS), "Reference") => r,
+        let mut children = element_children(key_info)?;
+        let reference = match (children.next(), children.next()) {
+            (Some(token_ref), None)
+                if token_ref.name().is(Some(WSSE_NS), "SecurityTokenReference") =>
+            {
+                let mut references = element_children(token_ref)?;
+                match (references.next(), references.next()) {
+                    (Some(r), None) if r.name().is(Some(WSSE_NS), "Reference") => r,
                     _ => {
                         return Err(WssError::UntrustedKey(
                             "a SecurityTokenReference other than a direct reference".into(),
@@ -187,10 +191,10 @@ impl TrustStore {
                     }
                 }
             }
-            [other] if other.name().is(Some(DS_NS), "KeyValue") => {
+            (Some(other), None) if other.name().is(Some(DS_NS), "KeyValue") => {
                 return Err(WssError::UntrustedKey("a bare ds:KeyValue".into()))
             }
-            [other] => return Err(WssError::UntrustedKey(other.name().expanded())),
+            (Some(other), None) => return Err(WssError::UntrustedKey(other.name().expanded())),
             _ => {
                 return Err(WssError::Malformed(
                     "KeyInfo must hold one SecurityTokenReference".into(),

@@ -14,7 +14,7 @@ use xmlbind::ElementRef;
 
 use super::ids::{fragment, IdIndex};
 use super::replay::{Key, ReplayCache};
-use super::signature::{self, prefix_refs, Reference, Signature};
+use super::signature::{self, Reference, Signature};
 use super::timestamp::{self, Window};
 use super::token::{TrustStore, Trusted};
 use super::{WssError, DS_NS, WSSE_NS, WSU_NS};
@@ -225,8 +225,9 @@ impl Verifier {
         let trusted = self.trust.signer(signature.key_info, security, &index)?;
         trusted.check_validity(now)?;
         let signed = Signed::place(&signature.signed_info.references, &index, message, security)?;
-        check_signature_value(&signature, &trusted)?;
-        signed.check_digests()?;
+        let mut c14n = c14n::Exclusive::new();
+        check_signature_value(&signature, &trusted, &mut c14n)?;
+        signed.check_digests(&mut c14n)?;
 
         let body_signed = self.check_coverage(message, &signed)?;
         let timestamped = self.check_timestamp(timestamp, &signed, now)?;
@@ -322,23 +323,23 @@ impl Verifier {
 
 /// The elements the references resolved to, each with its reference.
 struct Signed<'a> {
-    parts: Vec<(ElementRef<'a>, &'a Reference)>,
+    parts: Vec<(ElementRef<'a>, &'a Reference<'a>)>,
 }
 
 impl<'a> Signed<'a> {
     /// Resolves each reference to exactly one element at a place where a signed part is read.
     fn place(
-        references: &'a [Reference],
+        references: &'a [Reference<'a>],
         index: &IdIndex<'a>,
         message: &Message<'a>,
         security: ElementRef<'a>,
     ) -> Result<Self, WssError> {
-        let mut parts: Vec<(ElementRef<'_>, &Reference)> = Vec::new();
+        let mut parts: Vec<(ElementRef<'_>, &Reference<'_>)> = Vec::new();
         for reference in references {
             let target = index.resolve(fragment(&reference.uri)?)?;
             if !signable_place(target, message, security) {
                 return Err(WssError::WrappedElement {
-                    reference: reference.uri.clone(),
+                    reference: reference.uri.to_string(),
                     element: target.name().expanded(),
                 });
             }
@@ -353,12 +354,12 @@ impl<'a> Signed<'a> {
         Ok(Self { parts })
     }
 
-    fn check_digests(&self) -> Result<(), WssError> {
+    fn check_digests(&self, c14n: &mut c14n::Exclusive<'a>) -> Result<(), WssError> {
         for (target, reference) in &self.parts {
-            let canonical = c14n::exclusive_of(*target, &prefix_refs(&reference.prefixes));
-            if reference.digest.digest(&canonical)? != reference.value {
+            let canonical = c14n.canonicalize(*target, reference.prefixes.iter().map(|p| &**p));
+            if reference.digest.digest(canonical)? != reference.value {
                 return Err(WssError::DigestMismatch {
-                    reference: reference.uri.clone(),
+                    reference: reference.uri.to_string(),
                 });
             }
         }
@@ -372,13 +373,17 @@ impl<'a> Signed<'a> {
 }
 
 /// Checks the signature value over SignedInfo, canonicalized where it stands.
-fn check_signature_value(signature: &Signature<'_>, trusted: &Trusted) -> Result<(), WssError> {
+fn check_signature_value<'a>(
+    signature: &'a Signature<'a>,
+    trusted: &Trusted,
+    c14n: &mut c14n::Exclusive<'a>,
+) -> Result<(), WssError> {
     let info = &signature.signed_info;
-    let canonical = c14n::exclusive_of(
+    let canonical = c14n.canonicalize(
         signature.signed_info_element,
-        &prefix_refs(&info.c14n_prefixes),
+        info.c14n_prefixes.iter().map(|p| &**p),
     );
-    if trusted.verifies(info.method, &canonical, &signature.value)? {
+    if trusted.verifies(info.method, canonical, &signature.value)? {
         Ok(())
     } else {
         Err(WssError::BadSignature)
