@@ -594,7 +594,7 @@ mod tests {
                 let [element] = marked(parsed.root(), &part.id)[..] else {
                     panic!("{} not written once", part.id);
                 };
-                let prefixes: Vec<&str> = part.prefixes.iter().map(String::as_str).collect();
+                let prefixes: Vec<&str> = part.prefixes.split(' ').collect();
                 let canonical = c14n::exclusive_of(element, &prefixes);
                 assert_eq!(part.canonical, String::from_utf8(canonical).unwrap());
                 for (prefix, _) in element.scope().iter() {

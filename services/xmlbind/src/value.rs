@@ -79,6 +79,14 @@ impl XmlText for bool {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Base64Binary(pub Vec<u8>);
 
+impl Base64Binary {
+    /// Appends the lexical form of `bytes` to `out`: no value or string of its own for a
+    /// writer that assembles markup itself.
+    pub fn encode_into(bytes: &[u8], out: &mut String) {
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+    }
+}
+
 impl XmlText for Base64Binary {
     fn from_text(text: &str) -> Result<Self, XmlError> {
         let engine = base64::engine::general_purpose::STANDARD;
@@ -319,5 +327,8 @@ mod tests {
     fn base64_allows_line_breaks() {
         assert_eq!(Base64Binary::from_text("aGVs\nbG8=").unwrap().0, b"hello");
         assert!(Base64Binary::from_text("***").is_err());
+        let mut out = String::from("v=");
+        Base64Binary::encode_into(b"hello", &mut out);
+        assert_eq!(out, "v=aGVsbG8=");
     }
 }

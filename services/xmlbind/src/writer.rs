@@ -18,7 +18,8 @@ pub struct XmlWriter {
     spare: Vec<Frame>,
     start_tag_open: bool,
     next_prefix: usize,
-    preferred: Vec<(String, String)>,
+    /// `(namespace, prefix)`: names the writer's callers know when they are compiled.
+    preferred: Vec<(&'static str, &'static str)>,
     /// `(from, to)`: names in `from` are written in `to` ([`XmlWriter::rename_namespace`]).
     renamed: Vec<(String, String)>,
     canonical: Option<Canonical>,
@@ -40,6 +41,9 @@ struct Canonical {
     /// The attributes of the start tag being written, and their namespace URIs.
     tag: Vec<TagAttribute>,
     namespaces: String,
+    /// The bindings a canonical start tag declares, as (frame, binding) indices: a buffer
+    /// kept from one tag to the next.
+    declarations: Vec<(usize, usize)>,
     /// The marked element being written, and the writer's depth at it.
     open: Option<(CanonicalPart, usize)>,
     done: Vec<CanonicalPart>,
@@ -67,7 +71,8 @@ pub struct CanonicalPart {
     /// the canonical form render each binding where it first appears, which the writer knows
     /// as it goes, and signs the bindings of prefixes used only in content (`xsi:type`
     /// values, fault codes), so that they cannot be redeclared unnoticed.
-    pub prefixes: Vec<String>,
+    /// Space-separated, as the PrefixList attribute spells it.
+    pub prefixes: String,
     pub canonical: String,
 }
 
@@ -86,9 +91,8 @@ impl XmlWriter {
     }
 
     /// Uses `prefix` for `namespace` whenever that prefix is free.
-    pub fn prefer_prefix(&mut self, namespace: &str, prefix: &str) {
-        self.preferred
-            .push((namespace.to_owned(), prefix.to_owned()));
+    pub fn prefer_prefix(&mut self, namespace: &'static str, prefix: &'static str) {
+        self.preferred.push((namespace, prefix));
     }
 
     /// Writes every element and attribute named in namespace `from` in namespace `to`
@@ -125,6 +129,7 @@ impl XmlWriter {
             values,
             tag: Vec::new(),
             namespaces: String::new(),
+            declarations: Vec::new(),
             open: None,
             done: Vec::new(),
         });
@@ -199,7 +204,7 @@ impl XmlWriter {
                 // Sized for a header or a small Body at once, as the part grows tag by tag.
                 let part = CanonicalPart {
                     id: value.to_owned(),
-                    prefixes: Vec::with_capacity(8),
+                    prefixes: String::with_capacity(64),
                     canonical: String::with_capacity(1024),
                 };
                 canonical.open = Some((part, depth));
@@ -302,24 +307,31 @@ impl XmlWriter {
         };
         let mut tag = std::mem::take(&mut canonical.tag);
         if let Some((part, depth)) = canonical.open.as_mut() {
-            let frames = if *depth == self.open.len() {
-                &self.open[..]
+            let first = if *depth == self.open.len() {
+                0
             } else {
-                &self.open[self.open.len() - 1..]
+                self.open.len() - 1
             };
-            let mut declarations: Vec<(&str, &str)> = frames
-                .iter()
-                .flat_map(|f| &f.declared)
-                .map(|(prefix, uri)| (prefix.as_str(), uri.as_str()))
-                .collect();
-            declarations.sort_unstable();
+            let declarations = &mut canonical.declarations;
+            declarations.clear();
+            for (frame, f) in self.open.iter().enumerate().skip(first) {
+                declarations.extend((0..f.declared.len()).map(|binding| (frame, binding)));
+            }
+            let binding = |&(frame, binding): &(usize, usize)| {
+                let (prefix, uri) = &self.open[frame].declared[binding];
+                (prefix.as_str(), uri.as_str())
+            };
+            declarations.sort_unstable_by(|a, b| binding(a).cmp(&binding(b)));
             let out = &mut part.canonical;
             out.push('<');
             out.push_str(&self.open[self.open.len() - 1].qname);
-            for (prefix, uri) in declarations {
+            for (prefix, uri) in declarations.iter().map(binding) {
                 write_declaration(out, prefix, uri);
-                if !part.prefixes.iter().any(|p| p == prefix) {
-                    part.prefixes.push(prefix.to_owned());
+                if !part.prefixes.split(' ').any(|p| p == prefix) {
+                    if !part.prefixes.is_empty() {
+                        part.prefixes.push(' ');
+                    }
+                    part.prefixes.push_str(prefix);
                 }
             }
             let (written, namespaces) = (&self.out, &canonical.namespaces);
@@ -374,15 +386,18 @@ impl XmlWriter {
         let preferred = self
             .preferred
             .iter()
-            .find(|(uri, p)| uri == namespace && self.lookup(p).is_none())
-            .map(|(_, p)| p.clone());
-        let prefix = Atom::from(preferred.unwrap_or_else(|| loop {
-            self.next_prefix += 1;
-            let candidate = format!("ns{}", self.next_prefix);
-            if self.lookup(&candidate).is_none() {
-                break candidate;
-            }
-        }));
+            .find(|(uri, p)| *uri == namespace && self.lookup(p).is_none())
+            .map(|(_, p)| *p);
+        let prefix = match preferred {
+            Some(preferred) => Atom::from(preferred),
+            None => Atom::from(loop {
+                self.next_prefix += 1;
+                let candidate = format!("ns{}", self.next_prefix);
+                if self.lookup(&candidate).is_none() {
+                    break candidate;
+                }
+            }),
+        };
         if let Some(frame) = self.open.last_mut() {
             frame.declared.push((prefix.clone(), namespace.to_owned()));
         }
@@ -499,10 +514,7 @@ mod tests {
                 "</ns2:first>"
             )
         );
-        assert_eq!(
-            parts[0].prefixes,
-            ["ns1", "ns2", "ns3", "u", "ns4", "ns5", "xsi"]
-        );
+        assert_eq!(parts[0].prefixes, "ns1 ns2 ns3 u ns4 ns5 xsi");
         assert_eq!(
             parts[1].canonical,
             r#"<ns1:Body xmlns:ns1="urn:env" xmlns:u="urn:u" u:Id="two"><ns7:payload xmlns:ns7="urn:a" xml:lang="en"></ns7:payload></ns1:Body>"#

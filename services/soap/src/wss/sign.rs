@@ -16,7 +16,7 @@ use openssl::x509::X509;
 use xmlbind::{Base64Binary, CanonicalPart, XmlText, XmlWriter};
 
 use super::algorithm::{DigestAlgorithm, SignatureAlgorithm};
-use super::signature::{self, Reference, SignedInfo};
+use super::signature::{self, PrefixList, Reference, SignedInfo};
 use super::{timestamp, token, WssError, WSSE_NS, WSU_NS};
 use crate::addressing::{Addressing, Field};
 
@@ -250,16 +250,13 @@ impl Stamp<'_> {
             let value = options.digest.digest(part.canonical.as_bytes())?;
             references.push(Reference {
                 uri: Cow::Owned(format!("#{id}")),
-                prefixes: std::mem::take(&mut part.prefixes)
-                    .into_iter()
-                    .map(Cow::Owned)
-                    .collect(),
+                prefixes: PrefixList(Cow::Owned(std::mem::take(&mut part.prefixes))),
                 digest: options.digest,
                 value,
             });
         }
         let info = SignedInfo {
-            c14n_prefixes: Vec::new(),
+            c14n_prefixes: PrefixList::default(),
             method: options.signature,
             references,
         };

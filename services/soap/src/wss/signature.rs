@@ -18,7 +18,7 @@ const MAX_REFERENCES: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SignedInfo<'a> {
     /// InclusiveNamespaces PrefixList of the canonicalization method.
-    pub(crate) c14n_prefixes: Vec<Cow<'a, str>>,
+    pub(crate) c14n_prefixes: PrefixList<'a>,
     pub(crate) method: SignatureAlgorithm,
     pub(crate) references: Vec<Reference<'a>>,
 }
@@ -27,9 +27,24 @@ pub(crate) struct SignedInfo<'a> {
 pub(crate) struct Reference<'a> {
     pub(crate) uri: Cow<'a, str>,
     /// InclusiveNamespaces PrefixList of the exclusive C14N transform.
-    pub(crate) prefixes: Vec<Cow<'a, str>>,
+    pub(crate) prefixes: PrefixList<'a>,
     pub(crate) digest: DigestAlgorithm,
     pub(crate) value: Vec<u8>,
+}
+
+/// An InclusiveNamespaces PrefixList as its attribute spells it: prefixes separated by
+/// whitespace, `#default` for the default namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PrefixList<'a>(pub(crate) Cow<'a, str>);
+
+impl PrefixList<'_> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.split_ascii_whitespace()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
 }
 
 /// A `ds:Signature` read from a message.
@@ -64,12 +79,18 @@ pub(crate) fn write(info: &SignedInfo<'_>, token_id: &str) -> Result<Written, Ws
     }
     let mut signed_info = String::with_capacity(320 + 480 * info.references.len());
     push_start(&mut signed_info, "ds:SignedInfo", &[("xmlns:ds", DS_NS)]);
-    write_method(&mut signed_info, "ds:CanonicalizationMethod", EXC_C14N, &[]);
+    let none = PrefixList::default();
+    write_method(
+        &mut signed_info,
+        "ds:CanonicalizationMethod",
+        EXC_C14N,
+        &none,
+    );
     write_method(
         &mut signed_info,
         "ds:SignatureMethod",
         info.method.uri(),
-        &[],
+        &none,
     );
     for reference in &info.references {
         push_start(&mut signed_info, "ds:Reference", &[("URI", &reference.uri)]);
@@ -85,10 +106,10 @@ pub(crate) fn write(info: &SignedInfo<'_>, token_id: &str) -> Result<Written, Ws
             &mut signed_info,
             "ds:DigestMethod",
             reference.digest.uri(),
-            &[],
+            &none,
         );
         signed_info.push_str("<ds:DigestValue>");
-        signed_info.push_str(&Base64Binary(reference.value.clone()).to_text());
+        Base64Binary::encode_into(&reference.value, &mut signed_info);
         signed_info.push_str("</ds:DigestValue></ds:Reference>");
     }
     signed_info.push_str("</ds:SignedInfo>");
@@ -133,13 +154,13 @@ fn push_start(out: &mut String, qname: &str, attributes: &[(&str, &str)]) {
 }
 
 /// An element with an `Algorithm` attribute and, for C14N, an optional PrefixList.
-fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &[Cow<'_, str>]) {
+fn write_method(out: &mut String, qname: &str, algorithm: &str, prefixes: &PrefixList<'_>) {
     push_start(out, qname, &[("Algorithm", algorithm)]);
     if !prefixes.is_empty() {
         push_start(
             out,
             "ec:InclusiveNamespaces",
-            &[("xmlns:ec", EXC_C14N), ("PrefixList", &prefixes.join(" "))],
+            &[("xmlns:ec", EXC_C14N), ("PrefixList", &prefixes.0)],
         );
         out.push_str("</ec:InclusiveNamespaces>");
     }
@@ -241,20 +262,19 @@ fn read_reference(element: ElementRef<'_>) -> Result<Reference<'_>, WssError> {
 }
 
 /// Reads an exclusive C14N method or transform, returning its PrefixList.
-fn read_c14n(element: ElementRef<'_>) -> Result<Vec<Cow<'_, str>>, WssError> {
+fn read_c14n(element: ElementRef<'_>) -> Result<PrefixList<'_>, WssError> {
     let algorithm = algorithm(element)?;
     if algorithm != EXC_C14N {
         return Err(WssError::UnsupportedAlgorithm(algorithm.to_owned()));
     }
     let mut children = element_children(element)?;
     match (children.next(), children.next()) {
-        (None, _) => Ok(Vec::new()),
-        (Some(list), None) if list.name().is(Some(EXC_C14N), "InclusiveNamespaces") => Ok(list
-            .attribute(None, "PrefixList")
-            .unwrap_or_default()
-            .split_ascii_whitespace()
-            .map(Cow::Borrowed)
-            .collect()),
+        (None, _) => Ok(PrefixList::default()),
+        (Some(list), None) if list.name().is(Some(EXC_C14N), "InclusiveNamespaces") => {
+            Ok(PrefixList(Cow::Borrowed(
+                list.attribute(None, "PrefixList").unwrap_or_default(),
+            )))
+        }
         (Some(other), None) => Err(unexpected(other, "ec:InclusiveNamespaces")),
         (Some(_), Some(extra)) => Err(unexpected(extra, "one ec:InclusiveNamespaces")),
     }
@@ -309,11 +329,11 @@ mod tests {
 
     fn sample() -> SignedInfo<'static> {
         SignedInfo {
-            c14n_prefixes: Vec::new(),
+            c14n_prefixes: PrefixList::default(),
             method: SignatureAlgorithm::RsaSha256,
             references: vec![Reference {
                 uri: "#b".into(),
-                prefixes: vec!["xsd".into(), "#default".into()],
+                prefixes: PrefixList("xsd #default".into()),
                 digest: DigestAlgorithm::Sha256,
                 value: vec![1, 2, 3],
             }],
@@ -326,7 +346,7 @@ mod tests {
         let mut info = sample();
         info.references.push(Reference {
             uri: "#a&\"b".into(),
-            prefixes: Vec::new(),
+            prefixes: PrefixList::default(),
             digest: DigestAlgorithm::Sha1,
             value: vec![4; 20],
         });

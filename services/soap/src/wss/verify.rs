@@ -356,7 +356,7 @@ impl<'a> Signed<'a> {
 
     fn check_digests(&self, c14n: &mut c14n::Exclusive<'a>) -> Result<(), WssError> {
         for (target, reference) in &self.parts {
-            let canonical = c14n.canonicalize(*target, reference.prefixes.iter().map(|p| &**p));
+            let canonical = c14n.canonicalize(*target, reference.prefixes.iter());
             if reference.digest.digest(canonical)? != reference.value {
                 return Err(WssError::DigestMismatch {
                     reference: reference.uri.to_string(),
@@ -379,10 +379,7 @@ fn check_signature_value<'a>(
     c14n: &mut c14n::Exclusive<'a>,
 ) -> Result<(), WssError> {
     let info = &signature.signed_info;
-    let canonical = c14n.canonicalize(
-        signature.signed_info_element,
-        info.c14n_prefixes.iter().map(|p| &**p),
-    );
+    let canonical = c14n.canonicalize(signature.signed_info_element, info.c14n_prefixes.iter());
     if trusted.verifies(info.method, canonical, &signature.value)? {
         Ok(())
     } else {
