@@ -76,11 +76,14 @@ impl<'a> Exclusive<'a> {
         self.rendered.clear();
         self.inclusive.set(inclusive_prefixes);
         let mut open = std::mem::take(&mut self.open);
-        open.push(self.open_element(apex));
+        open.push(self.open_element(apex, false));
         while let Some(frame) = open.last_mut() {
             match frame.children.next() {
                 Some(NodeRef::Element(child)) => {
-                    let child = self.open_element(child);
+                    // An element in its parent's scope has its parent's inclusive bindings,
+                    // which are in effect in the output already.
+                    let inherits = std::ptr::eq(child.scope(), frame.element.scope());
+                    let child = self.open_element(child, inherits);
                     open.push(child);
                 }
                 Some(NodeRef::Text(text)) => escape_text(text, &mut self.out),
@@ -140,10 +143,11 @@ struct Frame<'a> {
 
 impl<'a> Exclusive<'a> {
     /// Writes the start tag of `element` and records the bindings it renders.
-    fn open_element(&mut self, element: ElementRef<'a>) -> Frame<'a> {
+    /// `inherits_scope`: the element is in its output parent's namespace scope.
+    fn open_element(&mut self, element: ElementRef<'a>, inherits_scope: bool) -> Frame<'a> {
         let rendered_len = self.rendered.len();
         let mut declarations = std::mem::take(&mut self.declarations);
-        self.namespace_candidates(element, &mut declarations);
+        self.namespace_candidates(element, inherits_scope, &mut declarations);
         declarations.sort_unstable();
         declarations.dedup_by(|a, b| a.0 == b.0);
         declarations.retain(|&(prefix, uri)| self.in_effect(prefix) != uri);
@@ -194,6 +198,7 @@ impl<'a> Exclusive<'a> {
     fn namespace_candidates(
         &self,
         element: ElementRef<'a>,
+        inherits_scope: bool,
         candidates: &mut Vec<(Option<&'a str>, &'a str)>,
     ) {
         let uri = |name: &'a Name| name.namespace.as_deref().unwrap_or("");
@@ -205,16 +210,20 @@ impl<'a> Exclusive<'a> {
                 candidates.push((Some(prefix), uri(attribute.name)));
             }
         }
-        if self.inclusive.default {
-            candidates.push((None, element.scope().resolve(None).unwrap_or("")));
-        }
-        for &prefix in &self.inclusive.prefixes {
-            if let Some(uri) = element
-                .scope()
-                .resolve(Some(prefix))
-                .filter(|u| !u.is_empty())
-            {
-                candidates.push((Some(prefix), uri));
+        // In its parent's scope, an element has its parent's inclusive bindings, which are
+        // in effect in the output already.
+        if !inherits_scope {
+            if self.inclusive.default {
+                candidates.push((None, element.scope().resolve(None).unwrap_or("")));
+            }
+            for &prefix in &self.inclusive.prefixes {
+                if let Some(uri) = element
+                    .scope()
+                    .resolve(Some(prefix))
+                    .filter(|u| !u.is_empty())
+                {
+                    candidates.push((Some(prefix), uri));
+                }
             }
         }
         // The `xml` prefix is bound by definition and never declared.

@@ -90,6 +90,11 @@ impl XmlWriter {
         }
     }
 
+    /// Bytes written so far: where what is written next begins.
+    pub fn position(&self) -> usize {
+        self.out.len()
+    }
+
     /// Uses `prefix` for `namespace` whenever that prefix is free.
     pub fn prefer_prefix(&mut self, namespace: &'static str, prefix: &'static str) {
         self.preferred.push((namespace, prefix));

@@ -8,6 +8,7 @@
 //! of its context), signed as written, and inserted with the value.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openssl::pkey::{Id, PKey, Private};
@@ -141,6 +142,7 @@ impl Signer {
             timestamp,
             addressing_ids,
             body_id,
+            security_end: Cell::new(None),
         })
     }
 }
@@ -168,8 +170,7 @@ pub(crate) fn lower_hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// The prefix of `wsse:Security` in the envelopes we write; signing finds the header's end
-/// tag by it.
+/// The prefix of `wsse:Security` in the envelopes we write.
 const SECURITY_PREFIX: &str = "wsse";
 /// The header's end tag, spelled with that prefix.
 const SECURITY_END: &str = "</wsse:Security>";
@@ -183,6 +184,8 @@ pub(crate) struct Stamp<'a> {
     timestamp: Option<(String, i64, i64)>,
     addressing_ids: Vec<(Field, String)>,
     body_id: Option<String>,
+    /// Where the Security header's end tag was written, which the Signature goes before.
+    security_end: Cell<Option<usize>>,
 }
 
 impl Stamp<'_> {
@@ -208,6 +211,8 @@ impl Stamp<'_> {
         }
         token::write(w, &self.token_id, &self.signer.certificate_base64);
         w.end_element();
+        self.security_end
+            .set(w.position().checked_sub(SECURITY_END.len()));
     }
 
     /// The Ids of the parts to sign, in the order they are referenced.
@@ -262,10 +267,18 @@ impl Stamp<'_> {
         };
         let written = signature::write(&info, &self.token_id)?;
 
-        // The Security header is the first header block, and we chose its prefix.
-        let at = envelope.find(SECURITY_END).ok_or_else(|| {
-            WssError::Signing("no wsse:Security header in the written envelope".into())
-        })?;
+        // Noted as it was written: the header has content, so it ends with this end tag.
+        let at = self
+            .security_end
+            .get()
+            .filter(|&at| {
+                envelope
+                    .get(at..)
+                    .is_some_and(|e| e.starts_with(SECURITY_END))
+            })
+            .ok_or_else(|| {
+                WssError::Signing("no wsse:Security header in the written envelope".into())
+            })?;
         // PKCS #1 v1.5 (RFC 8017 §8.2): the encoded digest, padded and raised to the private
         // exponent, which is what OpenSSL's signing context does after its per-call set-up.
         let encoded = options
