@@ -208,21 +208,24 @@ impl Endpoint {
             .map_err(|_| ExchangeError::Timeout(self.request_timeout))?;
         let (version, checked) = self.check(bytes).await?;
         exchange.version = version;
-        let verified = checked?;
+        let mut verified = checked?;
         if verified.addressing != Addressing::default() {
-            exchange.addressing = Some(verified.addressing.clone());
+            exchange.addressing = Some(std::mem::take(&mut verified.addressing));
         }
         if verified.fault.is_some() {
             return Err(ExchangeError::FaultAsRequest);
         }
+        // What the service is told is moved out of the verdict, not copied.
+        let signer_certificate = verified.signer_certificate.take();
+        let message_id = verified.signed_addressing.message_id.take();
         let payload = verified.payload().ok_or(ExchangeError::EmptyBody)?;
         let soap_action = request_action(exchange.version, headers);
         let operation = self.route(payload, soap_action.as_deref())?;
         Span::current().record("operation", operation.name);
         let context = RequestContext {
             soap_action,
-            signer_certificate: verified.signer_certificate.clone(),
-            message_id: verified.signed_addressing.message_id.clone(),
+            signer_certificate,
+            message_id,
             peer,
         };
         let reply = self
