@@ -235,7 +235,7 @@ impl Endpoint {
             .map_err(ExchangeError::Handler)?;
         let outgoing = Outgoing {
             version: exchange.version,
-            addressing: exchange.reply_addressing(format!("{}Response", operation.soap_action)),
+            addressing: exchange.reply_addressing([operation.soap_action, "Response"].concat()),
             body: BodyContent::Payload {
                 namespace: reply.namespace,
                 local: reply.local,

@@ -113,14 +113,19 @@ pub(crate) fn new_message_id() -> Result<String, openssl::error::ErrorStack> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex = lower_hex(&b);
-    Ok(format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
+    Ok([
+        "urn:uuid:",
         &hex[..8],
+        "-",
         &hex[8..12],
+        "-",
         &hex[12..16],
+        "-",
         &hex[16..20],
-        &hex[20..]
-    ))
+        "-",
+        &hex[20..],
+    ]
+    .concat())
 }
 
 fn unquote(value: &str) -> &str {

@@ -120,7 +120,7 @@ impl Signer {
     pub(crate) fn stamp(&self, addressing: &Addressing) -> Result<Stamp<'_>, WssError> {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs);
         let nonce = nonce()?;
-        let id = |label: &str| format!("{label}-{nonce}");
+        let id = |label: &str| [label, "-", &nonce].concat();
         let timestamp = self
             .options
             .timestamp_ttl
@@ -254,7 +254,7 @@ impl Stamp<'_> {
             };
             let value = options.digest.digest(part.canonical.as_bytes())?;
             references.push(Reference {
-                uri: Cow::Owned(format!("#{id}")),
+                uri: Cow::Owned(["#", id].concat()),
                 prefixes: PrefixList(Cow::Owned(std::mem::take(&mut part.prefixes))),
                 digest: options.digest,
                 value,

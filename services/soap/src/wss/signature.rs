@@ -128,7 +128,7 @@ pub(crate) fn write(info: &SignedInfo<'_>, token_id: &str) -> Result<Written, Ws
     push_start(
         &mut markup,
         "wsse:Reference",
-        &[("URI", &format!("#{token_id}")), ("ValueType", X509V3)],
+        &[("URI", &["#", token_id].concat()), ("ValueType", X509V3)],
     );
     markup.push_str("</wsse:Reference></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>");
     Ok(Written {
