@@ -553,15 +553,9 @@ mod tests {
 
     /// Every element of `root` carrying `wsu:Id` = `id`.
     fn marked<'a>(root: ElementRef<'a>, id: &str) -> Vec<ElementRef<'a>> {
-        let mut found = Vec::new();
-        let mut pending = vec![root];
-        while let Some(element) = pending.pop() {
-            if element.attribute(Some(WSU_NS), "Id") == Some(id) {
-                found.push(element);
-            }
-            pending.extend(element.elements());
-        }
-        found
+        root.subtree()
+            .filter(|e| e.attribute(Some(WSU_NS), "Id") == Some(id))
+            .collect()
     }
 
     #[test]

@@ -230,6 +230,16 @@ impl<'a> ElementRef<'a> {
         })
     }
 
+    /// This element and every element inside it, in document order: one pass over the
+    /// arena's slots, with no stack.
+    pub fn subtree(self) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+        let document = self.document;
+        (self.index..self.slot.end).filter_map(move |at| match document.node(at)? {
+            NodeRef::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
     /// The first child element with this name.
     pub fn child(self, namespace: Option<&str>, local: &str) -> Option<ElementRef<'a>> {
         self.elements().find(|e| e.name().is(namespace, local))
@@ -347,6 +357,23 @@ mod tests {
         // Guards the memory per node the design notes state: 32 bytes a node.
         assert_eq!(std::mem::size_of::<Slot>(), 32);
         assert_eq!(std::mem::size_of::<AttributeSlot>(), 12);
+    }
+
+    #[test]
+    fn a_subtree_is_its_elements_in_document_order() {
+        let doc = Document::parse(
+            b"<a><b>t<c/></b><!--x--><d><e/></d></a>",
+            &Limits::default(),
+        )
+        .unwrap();
+        let names = |e: ElementRef<'_>| {
+            e.subtree()
+                .map(|e| e.name().local.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(doc.root()), ["a", "b", "c", "d", "e"]);
+        let d = doc.root().child(None, "d").unwrap();
+        assert_eq!(names(d), ["d", "e"]);
     }
 
     #[test]

@@ -20,8 +20,7 @@ pub(crate) struct IdIndex<'a> {
 impl<'a> IdIndex<'a> {
     pub(crate) fn build(root: ElementRef<'a>) -> Self {
         let mut ids = Vec::new();
-        let mut pending = vec![root];
-        while let Some(element) = pending.pop() {
+        for element in root.subtree() {
             let own = ids.len();
             for attribute in element.attributes() {
                 if attribute.name.local.eq_ignore_ascii_case("id") {
@@ -31,7 +30,6 @@ impl<'a> IdIndex<'a> {
                     }
                 }
             }
-            pending.extend(element.elements());
         }
         ids.sort_unstable_by_key(|(value, _)| *value);
         Self { ids }
