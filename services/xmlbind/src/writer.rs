@@ -1,21 +1,26 @@
 //! Streaming XML output that declares namespace prefixes as they are needed.
 
+use std::fmt::Write as _;
 use std::ops::Range;
-
-use crate::atom::Atom;
 
 /// Writes well-formed XML into a string. Namespaces are given as URIs; the writer binds each
 /// to a prefix on first use (a preferred one if registered, else `ns1`, `ns2`, ...), so callers
 /// never juggle prefixes. The default namespace is never used, so unqualified names stay
 /// unqualified.
+///
+/// The open elements' names and namespace bindings live in three buffers used as stacks, so
+/// that writing an element allocates nothing once they have grown to the document's depth.
 #[derive(Debug, Default)]
 pub struct XmlWriter {
     out: String,
-    /// One frame per open element: its qualified name and the prefixes it declared.
+    /// One frame per open element.
     open: Vec<Frame>,
-    /// Frames of closed elements, kept for their buffers: writing an element allocates
-    /// nothing once the document is as deep as it gets.
-    spare: Vec<Frame>,
+    /// The qualified names of the open elements, end to end.
+    qnames: String,
+    /// The namespace bindings the open elements declared, outermost first.
+    bindings: Vec<Binding>,
+    /// The prefixes and URIs of `bindings`, end to end.
+    binding_text: String,
     start_tag_open: bool,
     next_prefix: usize,
     /// `(namespace, prefix)`: names the writer's callers know when they are compiled.
@@ -25,10 +30,35 @@ pub struct XmlWriter {
     canonical: Option<Canonical>,
 }
 
-#[derive(Debug, Default)]
+/// An open element: where its qualified name starts in `XmlWriter::qnames` and its own
+/// bindings in `XmlWriter::bindings`; each runs to the next frame's start, or the end.
+#[derive(Debug, Clone, Copy)]
 struct Frame {
-    qname: String,
-    declared: Vec<(Atom, String)>,
+    qname: usize,
+    first_binding: usize,
+}
+
+/// A prefix bound to a namespace URI, as ranges of `XmlWriter::binding_text`.
+#[derive(Debug, Clone)]
+struct Binding {
+    prefix: Range<usize>,
+    namespace: Range<usize>,
+}
+
+/// A prefix to write: `xml`, bound by definition, or one of the writer's bindings.
+#[derive(Debug, Clone)]
+enum Prefix {
+    Xml,
+    Bound(Range<usize>),
+}
+
+impl Prefix {
+    fn text(self, binding_text: &str) -> &str {
+        match self {
+            Prefix::Xml => "xml",
+            Prefix::Bound(range) => &binding_text[range],
+        }
+    }
 }
 
 /// Marked elements written a second time, in their exclusive canonical form, while they are
@@ -41,9 +71,9 @@ struct Canonical {
     /// The attributes of the start tag being written, and their namespace URIs.
     tag: Vec<TagAttribute>,
     namespaces: String,
-    /// The bindings a canonical start tag declares, as (frame, binding) indices: a buffer
-    /// kept from one tag to the next.
-    declarations: Vec<(usize, usize)>,
+    /// The bindings a canonical start tag declares, as indices in `XmlWriter::bindings`:
+    /// a buffer kept from one tag to the next.
+    declarations: Vec<usize>,
     /// The marked element being written, and the writer's depth at it.
     open: Option<(CanonicalPart, usize)>,
     done: Vec<CanonicalPart>,
@@ -150,21 +180,25 @@ impl XmlWriter {
                 .find(|(from, _)| from == ns)
                 .map_or(ns, |(_, to)| to.as_str())
         });
-        let frame = self.spare.pop().unwrap_or_default();
-        self.open.push(frame);
+        // The frame first: a binding made for the element's own name is the element's.
+        self.open.push(Frame {
+            qname: self.qnames.len(),
+            first_binding: self.bindings.len(),
+        });
         let prefix = namespace.map(|ns| self.prefix_for(ns).0);
         self.renamed = renamed;
-        if let Some(frame) = self.open.last_mut() {
-            if let Some(prefix) = &prefix {
-                frame.qname.push_str(prefix);
-                frame.qname.push(':');
-            }
-            frame.qname.push_str(local);
-            self.out.push('<');
-            self.out.push_str(&frame.qname);
-            for (prefix, uri) in &frame.declared {
-                write_declaration(&mut self.out, prefix, uri);
-            }
+        let qname_at = self.qnames.len();
+        if let Some(prefix) = prefix {
+            self.qnames.push_str(prefix.text(&self.binding_text));
+            self.qnames.push(':');
+        }
+        self.qnames.push_str(local);
+        self.out.push('<');
+        self.out.push_str(&self.qnames[qname_at..]);
+        let own = self.open.last().map_or(0, |f| f.first_binding);
+        for binding in &self.bindings[own..] {
+            let (prefix, uri) = binding.text(&self.binding_text);
+            write_declaration(&mut self.out, prefix, uri);
         }
         self.start_tag_open = true;
     }
@@ -182,8 +216,8 @@ impl XmlWriter {
         let prefix = namespace.map(|ns| self.declare_in_tag(ns));
         let start = self.out.len();
         self.out.push(' ');
-        if let Some(prefix) = &prefix {
-            self.out.push_str(prefix);
+        if let Some(prefix) = prefix {
+            self.out.push_str(prefix.text(&self.binding_text));
             self.out.push(':');
         }
         let local_at = self.out.len();
@@ -233,7 +267,8 @@ impl XmlWriter {
         value_local: &str,
     ) {
         let prefix = self.declare_in_tag(value_namespace);
-        self.attribute(namespace, local, &format!("{prefix}:{value_local}"));
+        let value = [prefix.text(&self.binding_text), ":", value_local].concat();
+        self.attribute(namespace, local, &value);
     }
 
     pub fn text(&mut self, text: &str) {
@@ -250,13 +285,14 @@ impl XmlWriter {
         if self.start_tag_open {
             self.canonical_start_tag();
         }
-        let Some(mut frame) = self.open.pop() else {
+        let Some(frame) = self.open.pop() else {
             return;
         };
+        let qname = &self.qnames[frame.qname..];
         if let Some(canonical) = self.canonical.as_mut() {
             if let Some((part, depth)) = canonical.open.as_mut() {
                 part.canonical.push_str("</");
-                part.canonical.push_str(&frame.qname);
+                part.canonical.push_str(qname);
                 part.canonical.push('>');
                 if *depth > self.open.len() {
                     if let Some((part, _)) = canonical.open.take() {
@@ -270,12 +306,14 @@ impl XmlWriter {
             self.start_tag_open = false;
         } else {
             self.out.push_str("</");
-            self.out.push_str(&frame.qname);
+            self.out.push_str(qname);
             self.out.push('>');
         }
-        frame.qname.clear();
-        frame.declared.clear();
-        self.spare.push(frame);
+        self.qnames.truncate(frame.qname);
+        if let Some(first) = self.bindings.get(frame.first_binding) {
+            self.binding_text.truncate(first.prefix.start);
+        }
+        self.bindings.truncate(frame.first_binding);
     }
 
     /// Closes every open element and returns the document.
@@ -315,21 +353,16 @@ impl XmlWriter {
             let first = if *depth == self.open.len() {
                 0
             } else {
-                self.open.len() - 1
+                self.open.last().map_or(0, |f| f.first_binding)
             };
             let declarations = &mut canonical.declarations;
             declarations.clear();
-            for (frame, f) in self.open.iter().enumerate().skip(first) {
-                declarations.extend((0..f.declared.len()).map(|binding| (frame, binding)));
-            }
-            let binding = |&(frame, binding): &(usize, usize)| {
-                let (prefix, uri) = &self.open[frame].declared[binding];
-                (prefix.as_str(), uri.as_str())
-            };
+            declarations.extend(first..self.bindings.len());
+            let binding = |&at: &usize| self.bindings[at].text(&self.binding_text);
             declarations.sort_unstable_by(|a, b| binding(a).cmp(&binding(b)));
             let out = &mut part.canonical;
             out.push('<');
-            out.push_str(&self.open[self.open.len() - 1].qname);
+            out.push_str(self.open.last().map_or("", |f| &self.qnames[f.qname..]));
             for (prefix, uri) in declarations.iter().map(binding) {
                 write_declaration(out, prefix, uri);
                 if !part.prefixes.split(' ').any(|p| p == prefix) {
@@ -353,60 +386,81 @@ impl XmlWriter {
         canonical.namespaces.clear();
     }
 
+    /// The URI `prefix` is bound to where the writer is.
     fn lookup(&self, prefix: &str) -> Option<&str> {
-        self.open
+        self.bindings
             .iter()
             .rev()
-            .flat_map(|f| f.declared.iter())
-            .find(|(p, _)| p == prefix)
-            .map(|(_, uri)| uri.as_str())
+            .map(|b| b.text(&self.binding_text))
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, uri)| uri)
     }
 
     /// The prefix for `namespace` inside an open start tag, writing its declaration if new.
-    fn declare_in_tag(&mut self, namespace: &str) -> Atom {
+    fn declare_in_tag(&mut self, namespace: &str) -> Prefix {
         let (prefix, new) = self.prefix_for(namespace);
         if new {
-            write_declaration(&mut self.out, &prefix, namespace);
+            let prefix = prefix.clone().text(&self.binding_text);
+            write_declaration(&mut self.out, prefix, namespace);
         }
         prefix
     }
 
     /// The prefix bound to `namespace`, recording a new binding on the innermost open element
     /// when none is in scope (`true` in the second field).
-    fn prefix_for(&mut self, namespace: &str) -> (Atom, bool) {
+    fn prefix_for(&mut self, namespace: &str) -> (Prefix, bool) {
         // `xml` is bound by definition and may not be declared (for `xml:lang`, `xml:id`).
         if namespace == crate::XML_NS {
-            return (Atom::from("xml"), false);
+            return (Prefix::Xml, false);
         }
         let bound = self
-            .open
+            .bindings
             .iter()
             .rev()
-            .flat_map(|f| f.declared.iter().rev())
-            .find(|(p, uri)| uri == namespace && self.lookup(p) == Some(namespace))
-            .map(|(p, _)| p.clone());
+            .find(|b| {
+                let (prefix, uri) = b.text(&self.binding_text);
+                uri == namespace && self.lookup(prefix) == Some(namespace)
+            })
+            .map(|b| b.prefix.clone());
         if let Some(prefix) = bound {
-            return (prefix, false);
+            return (Prefix::Bound(prefix), false);
         }
         let preferred = self
             .preferred
             .iter()
             .find(|(uri, p)| *uri == namespace && self.lookup(p).is_none())
             .map(|(_, p)| *p);
-        let prefix = match preferred {
-            Some(preferred) => Atom::from(preferred),
-            None => Atom::from(loop {
+        // The new binding's text goes at the end of `binding_text`; a generated prefix is
+        // tried there until one is free.
+        let start = self.binding_text.len();
+        match preferred {
+            Some(preferred) => self.binding_text.push_str(preferred),
+            None => loop {
                 self.next_prefix += 1;
-                let candidate = format!("ns{}", self.next_prefix);
-                if self.lookup(&candidate).is_none() {
-                    break candidate;
+                let _ = write!(self.binding_text, "ns{}", self.next_prefix);
+                if self.lookup(&self.binding_text[start..]).is_none() {
+                    break;
                 }
-            }),
-        };
-        if let Some(frame) = self.open.last_mut() {
-            frame.declared.push((prefix.clone(), namespace.to_owned()));
+                self.binding_text.truncate(start);
+            },
         }
-        (prefix, true)
+        let prefix = start..self.binding_text.len();
+        self.binding_text.push_str(namespace);
+        self.bindings.push(Binding {
+            prefix: prefix.clone(),
+            namespace: prefix.end..self.binding_text.len(),
+        });
+        (Prefix::Bound(prefix), true)
+    }
+}
+
+impl Binding {
+    /// The prefix and the URI.
+    fn text<'t>(&self, binding_text: &'t str) -> (&'t str, &'t str) {
+        (
+            &binding_text[self.prefix.clone()],
+            &binding_text[self.namespace.clone()],
+        )
     }
 }
 
