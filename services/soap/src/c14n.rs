@@ -76,14 +76,11 @@ impl<'a> Exclusive<'a> {
         self.rendered.clear();
         self.inclusive.set(inclusive_prefixes);
         let mut open = std::mem::take(&mut self.open);
-        open.push(self.open_element(apex, false));
+        open.push(self.open_element(apex, None));
         while let Some(frame) = open.last_mut() {
             match frame.children.next() {
                 Some(NodeRef::Element(child)) => {
-                    // An element in its parent's scope has its parent's inclusive bindings,
-                    // which are in effect in the output already.
-                    let inherits = std::ptr::eq(child.scope(), frame.element.scope());
-                    let child = self.open_element(child, inherits);
+                    let child = self.open_element(child, Some(frame.element));
                     open.push(child);
                 }
                 Some(NodeRef::Text(text)) => escape_text(text, &mut self.out),
@@ -142,15 +139,31 @@ struct Frame<'a> {
 }
 
 impl<'a> Exclusive<'a> {
-    /// Writes the start tag of `element` and records the bindings it renders.
-    /// `inherits_scope`: the element is in its output parent's namespace scope.
-    fn open_element(&mut self, element: ElementRef<'a>, inherits_scope: bool) -> Frame<'a> {
+    /// Writes the start tag of `element`, a child of `parent` in the output (none for the
+    /// apex), and records the bindings it renders.
+    fn open_element(
+        &mut self,
+        element: ElementRef<'a>,
+        parent: Option<ElementRef<'a>>,
+    ) -> Frame<'a> {
         let rendered_len = self.rendered.len();
         let mut declarations = std::mem::take(&mut self.declarations);
-        self.namespace_candidates(element, inherits_scope, &mut declarations);
-        declarations.sort_unstable();
-        declarations.dedup_by(|a, b| a.0 == b.0);
-        declarations.retain(|&(prefix, uri)| self.in_effect(prefix) != uri);
+        // In its parent's scope an element has its parent's inclusive bindings, which are in
+        // effect in the output already; named with its parent's prefix and namespace and
+        // without prefixed attributes (most elements), it utilizes nothing else either.
+        let inherits_scope = parent.is_some_and(|p| std::ptr::eq(p.scope(), element.scope()));
+        let declares_nothing = inherits_scope
+            && parent.is_some_and(|p| {
+                let (mine, theirs) = (element.name(), p.name());
+                mine.prefix == theirs.prefix && mine.namespace == theirs.namespace
+            })
+            && element.attributes().all(|a| a.name.prefix.is_none());
+        if !declares_nothing {
+            self.namespace_candidates(element, inherits_scope, &mut declarations);
+            declarations.sort_unstable();
+            declarations.dedup_by(|a, b| a.0 == b.0);
+            declarations.retain(|&(prefix, uri)| self.in_effect(prefix) != uri);
+        }
 
         self.out.push('<');
         push_qname(element.name(), &mut self.out);
@@ -210,8 +223,6 @@ impl<'a> Exclusive<'a> {
                 candidates.push((Some(prefix), uri(attribute.name)));
             }
         }
-        // In its parent's scope, an element has its parent's inclusive bindings, which are
-        // in effect in the output already.
         if !inherits_scope {
             if self.inclusive.default {
                 candidates.push((None, element.scope().resolve(None).unwrap_or("")));
