@@ -359,13 +359,13 @@ mod tests {
         assert_eq!(std::mem::size_of::<AttributeSlot>(), 12);
     }
 
+    fn parsed(xml: &[u8]) -> Document {
+        Document::parse(xml, &Limits::default()).unwrap()
+    }
+
     #[test]
     fn a_subtree_is_its_elements_in_document_order() {
-        let doc = Document::parse(
-            b"<a><b>t<c/></b><!--x--><d><e/></d></a>",
-            &Limits::default(),
-        )
-        .unwrap();
+        let doc = parsed(b"<a><b>t<c/></b><!--x--><d><e/></d></a>");
         let names = |e: ElementRef<'_>| {
             e.subtree()
                 .map(|e| e.name().local.to_string())
@@ -378,11 +378,7 @@ mod tests {
 
     #[test]
     fn children_skip_over_subtrees() {
-        let doc = Document::parse(
-            b"<a>x<b><c>1</c><d/></b><!--n--><?p d?><e>2</e></a>",
-            &Limits::default(),
-        )
-        .unwrap();
+        let doc = parsed(b"<a>x<b><c>1</c><d/></b><!--n--><?p d?><e>2</e></a>");
         let kinds: Vec<String> = doc
             .root()
             .children()
