@@ -45,7 +45,7 @@ use tokio::runtime::Runtime;
 use xmlbind::{Base64Binary, ElementRef, XmlText};
 
 const CLIENTS: usize = 8;
-const ROUND_TRIP_SECONDS: u64 = 6;
+const ROUND_TRIP_SECONDS: u64 = 10;
 const VERIFY_SECONDS: f64 = 4.0;
 const ENVELOPES: usize = 200;
 /// A request of a realistic size: the original messages carry a few hundred bytes of fields.
