@@ -7,7 +7,7 @@
 //! oldest entry goes first. Only messages that passed every other check are recorded, so only
 //! trusted signers can fill the cache. With a [`Journal`] the cache outlives the process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 
 use openssl::sha::Sha256;
@@ -18,7 +18,8 @@ use super::WssError;
 #[derive(Debug)]
 pub(crate) struct ReplayCache {
     capacity: usize,
-    expiry: HashMap<[u8; 32], i64>,
+    /// Keyed by digests: a fast seeded hash is enough, and only trusted signers add keys.
+    expiry: foldhash::HashMap<[u8; 32], i64>,
     order: VecDeque<Entry>,
     journal: Option<Journal>,
 }
@@ -49,7 +50,7 @@ impl ReplayCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            expiry: HashMap::new(),
+            expiry: foldhash::HashMap::default(),
             order: VecDeque::new(),
             journal: None,
         }
@@ -106,12 +107,12 @@ impl ReplayCache {
             return Err(WssError::Replay);
         }
         let expires = now.saturating_add(lifetime);
-        let entries: Vec<Entry> = digests.into_iter().map(|d| (d, expires)).collect();
-        for (digest, expires) in &entries {
-            self.remember(*digest, *expires);
+        for &digest in &digests {
+            self.remember(digest, expires);
         }
         // On disk before the message is handed on, so a restart cannot forget it.
         if let Some(journal) = &mut self.journal {
+            let entries: Vec<Entry> = digests.into_iter().map(|d| (d, expires)).collect();
             journal
                 .append(&entries, self.order.iter())
                 .map_err(|source| WssError::ReplayJournal {
