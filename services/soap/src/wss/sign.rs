@@ -314,7 +314,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_end_tag_searched_for_is_the_one_written() {
+    fn the_end_tag_checked_before_signing_is_the_one_written() {
         assert_eq!(SECURITY_END, format!("</{SECURITY_PREFIX}:Security>"));
     }
 }
