@@ -907,10 +907,7 @@ const ASCII_NAME: [u8; 128] = {
 /// XML 1.0 (fifth edition) `Name` without colons.
 fn is_ncname(name: &str) -> bool {
     if name.is_ascii() {
-        let class = |b: u8| ASCII_NAME[usize::from(b & 0x7F)];
-        let bytes = name.as_bytes();
-        return bytes.first().is_some_and(|&b| class(b) & 1 != 0)
-            && bytes.iter().fold(true, |ok, &b| ok & (class(b) & 2 != 0));
+        return !name.contains(':') && is_ascii_qname(name.as_bytes());
     }
     let mut chars = name.chars();
     chars.next().is_some_and(is_name_start) && chars.all(|c| is_name_start(c) || is_name_char(c))
